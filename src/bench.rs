@@ -1,0 +1,97 @@
+//! The benchmark runner: every instance of a set, MIP and greedy side by side, each answer
+//! verified by the independent checker.
+
+use crate::checker::{check, Expect};
+use crate::domain::{Domain, Settings};
+use crate::format::{Problem, Solution, SolverKind};
+use crate::solve::{run_or_fallback, Mode, RunConfig};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// One solver's result on one instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Solution status.
+    pub status: String,
+    /// Requests placed.
+    pub placed: usize,
+    /// Objective (host phase cost: active hosts under `pack`).
+    pub objective: f64,
+    /// Bound.
+    pub bound: f64,
+    /// Gap.
+    pub gap: f64,
+    /// Wall time, seconds.
+    pub time_s: f64,
+    /// Checker violations (0 = valid).
+    pub violations: usize,
+}
+
+/// One bench row.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    /// Instance file name.
+    pub instance: String,
+    /// Requests in the instance.
+    pub requests: usize,
+    /// MIP result.
+    pub mip: RunSummary,
+    /// Greedy baseline result.
+    pub greedy: RunSummary,
+}
+
+fn summarise(problem: &Problem, s: &Solution) -> RunSummary {
+    RunSummary {
+        status: serde_json::to_value(s.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        placed: s.placements.len(),
+        objective: s.objective,
+        bound: s.bound,
+        gap: s.gap,
+        time_s: s.stats.solve_time_s,
+        violations: check(problem, s, Expect::WithHosts).len(),
+    }
+}
+
+/// Instance files of a set (`*.json`, sorted by name).
+pub fn instance_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Solves one problem with both solvers (`place`, both phases).
+pub fn bench_problem(name: &str, problem: &Problem, base: &Settings) -> BenchRow {
+    let solve = |kind: SolverKind| {
+        let mut s = base.clone();
+        s.solver = kind;
+        let d = Domain::from_problem(problem, s);
+        run_or_fallback(&d, Mode::Place, &RunConfig::default())
+    };
+    let mip = solve(SolverKind::Mip);
+    let greedy = solve(SolverKind::Greedy);
+    BenchRow {
+        instance: name.to_string(),
+        requests: problem.requests.len(),
+        mip: summarise(problem, &mip),
+        greedy: summarise(problem, &greedy),
+    }
+}
+
+/// Peak resident memory of this process so far, in MiB (Linux; 0 elsewhere).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,101 @@
+//! `vmplace bench DIR`: JSON rows on stdout, a human table on stderr.
+
+use super::{exit, report, write_json};
+use clap::Args;
+use std::path::PathBuf;
+use vmplace::bench::{bench_problem, instance_files, peak_rss_mib, BenchRow};
+use vmplace::domain::Settings;
+use vmplace::format::{errors::ErrorCode, InputError};
+use vmplace::validation::{read_problem, Phase};
+
+/// Arguments of `bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Directory of instance files (`*.json`).
+    pub dir: PathBuf,
+    /// Time limit per instance and solver, seconds (default: each instance's own option, or 10).
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Solver threads.
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Print only the JSON document (no table on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the bench.
+pub fn run(a: BenchArgs) -> i32 {
+    let files = match instance_files(&a.dir) {
+        Ok(f) if !f.is_empty() => f,
+        Ok(_) => {
+            return report(&[InputError::new(ErrorCode::Io, "", format!("no *.json instance in {}", a.dir.display()))])
+        }
+        Err(e) => return report(&[InputError::new(ErrorCode::Io, "", format!("cannot list {}: {e}", a.dir.display()))]),
+    };
+    let mut rows: Vec<BenchRow> = Vec::new();
+    let mut errors = Vec::new();
+    if !a.json {
+        eprintln!(
+            "{:<34} {:>6} | {:>6} {:>9} {:>9} {:>7} {:>7} {:<9} | {:>6} {:>9} {:>7}",
+            "instance", "reqs", "placed", "objective", "bound", "gap", "time_s", "status", "placed", "objective", "time_s"
+        );
+        eprintln!("{:<41} | {:^60} | {:^25}", "", "MIP", "greedy");
+    }
+    for f in files {
+        let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(InputError::new(ErrorCode::Io, "", format!("{name}: {e}")));
+                continue;
+            }
+        };
+        let problem = match read_problem(&text, Phase::Storage) {
+            Ok(p) => p,
+            Err(es) => {
+                errors.extend(es.into_iter().map(|mut e| {
+                    e.path = format!("{name}:{}", e.path);
+                    e
+                }));
+                continue;
+            }
+        };
+        let mut s = Settings::default();
+        if let Some(o) = &problem.options {
+            s.time_limit_s = o.time_limit_s.unwrap_or(s.time_limit_s);
+            s.mip_gap = o.mip_gap.unwrap_or(s.mip_gap);
+            s.storage_policy = o.storage_policy.unwrap_or(s.storage_policy);
+            s.host_policy = o.host_policy.unwrap_or(s.host_policy);
+        }
+        s.time_limit_s = a.time_limit.unwrap_or(s.time_limit_s);
+        s.threads = a.threads.unwrap_or(s.threads);
+        let row = bench_problem(&name, &problem, &s);
+        if !a.json {
+            eprintln!(
+                "{:<34} {:>6} | {:>6} {:>9.3} {:>9.3} {:>7.4} {:>7.2} {:<9} | {:>6} {:>9.3} {:>7.2}{}",
+                row.instance,
+                row.requests,
+                row.mip.placed,
+                row.mip.objective,
+                row.mip.bound,
+                row.mip.gap,
+                row.mip.time_s,
+                row.mip.status,
+                row.greedy.placed,
+                row.greedy.objective,
+                row.greedy.time_s,
+                if row.mip.violations + row.greedy.violations > 0 { "  CHECKER VIOLATIONS" } else { "" }
+            );
+        }
+        rows.push(row);
+    }
+    if !errors.is_empty() {
+        return report(&errors);
+    }
+    let doc = serde_json::json!({ "rows": rows, "peak_rss_mib": peak_rss_mib() });
+    match write_json(None, &doc) {
+        Ok(()) => exit::OK,
+        Err(e) => report(&e),
+    }
+}

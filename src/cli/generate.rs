@@ -1,0 +1,70 @@
+//! `vmplace generate`.
+
+use super::{exit, report, write_json};
+use clap::Args;
+use std::path::PathBuf;
+use vmplace::generate::{generate, GenParams};
+
+/// Arguments of `generate`.
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Hosts.
+    #[arg(long, default_value_t = 50)]
+    pub hosts: usize,
+    /// Storage systems.
+    #[arg(long, default_value_t = 5)]
+    pub storage: usize,
+    /// Requests.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+    /// Fraction of storage systems each host is connected to.
+    #[arg(long, default_value_t = 0.3)]
+    pub density: f64,
+    /// Demand over free capacity (0.9 = tight).
+    #[arg(long, default_value_t = 0.7)]
+    pub tightness: f64,
+    /// Host size variety, 0..1.
+    #[arg(long, default_value_t = 0.5)]
+    pub heterogeneity: f64,
+    /// Fraction of requests in anti-affinity groups of three.
+    #[arg(long, default_value_t = 0.0)]
+    pub anti_affinity: f64,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output file (default stdout).
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Generates one instance.
+pub fn run(a: GenerateArgs) -> i32 {
+    use vmplace::format::{errors::ErrorCode, InputError};
+    let mut errors = Vec::new();
+    if a.hosts == 0 || a.storage == 0 || a.requests == 0 {
+        errors.push(InputError::new(ErrorCode::Usage, "", "--hosts, --storage and --requests must be at least 1"));
+    }
+    if !(a.tightness > 0.0 && a.tightness <= 10.0) {
+        errors.push(InputError::new(ErrorCode::Usage, "", "--tightness must be in (0, 10]"));
+    }
+    if !(0.0..=1.0).contains(&a.density) || !(0.0..=1.0).contains(&a.anti_affinity) {
+        errors.push(InputError::new(ErrorCode::Usage, "", "--density and --anti-affinity must be in [0, 1]"));
+    }
+    if !errors.is_empty() {
+        return report(&errors);
+    }
+    let p = GenParams {
+        hosts: a.hosts,
+        storage: a.storage,
+        requests: a.requests,
+        density: a.density,
+        tightness: a.tightness,
+        heterogeneity: a.heterogeneity,
+        anti_affinity: a.anti_affinity,
+        seed: a.seed,
+    };
+    match write_json(a.output.as_ref(), &generate(&p)) {
+        Ok(()) => exit::OK,
+        Err(e) => report(&e),
+    }
+}

@@ -1,0 +1,131 @@
+//! Command-line interface: one file per subcommand. stdout carries JSON only; logs and
+//! progress go to stderr.
+
+mod bench;
+mod check;
+mod generate;
+mod schema;
+mod solve;
+
+use clap::{Parser, Subcommand};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use vmplace::format::errors::ErrorCode;
+use vmplace::format::{ErrorDocument, InputError};
+
+/// Storage-aware VM placement and migration planning as mixed-integer programs (HiGHS).
+#[derive(Parser, Debug)]
+#[command(name = "vmplace", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Phase 1: choose a storage system for each request's disk image.
+    Storage(solve::SolveArgs),
+    /// Phase 2: choose a host for each request (every request carries `storage`).
+    Host(solve::SolveArgs),
+    /// Both phases in one call.
+    Place(solve::SolveArgs),
+    /// Independent checker: exit 0 if SOLUTION is valid for PROBLEM, 1 with violations if not.
+    Check(check::CheckArgs),
+    /// Print the JSON Schema of a document.
+    Schema(schema::SchemaArgs),
+    /// Generate a seeded instance.
+    Generate(generate::GenerateArgs),
+    /// Solve every instance of a directory with the MIP and the greedy baseline.
+    Bench(bench::BenchArgs),
+}
+
+/// Exit codes.
+pub mod exit {
+    /// A document was written.
+    pub const OK: i32 = 0;
+    /// `check` found violations.
+    pub const VIOLATIONS: i32 = 1;
+    /// Bad input or usage.
+    pub const BAD_INPUT: i32 = 2;
+}
+
+/// Runs the CLI and returns the exit code.
+pub fn main() -> i32 {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                // Help is what the user asked for: print it as clap does.
+                let _ = e.print();
+                return exit::OK;
+            }
+            let _ = e.print();
+            return report(&[InputError::new(ErrorCode::Usage, "", e.kind().to_string())]);
+        }
+    };
+    match cli.command {
+        Command::Storage(a) => solve::run(a, vmplace::solve::Mode::Storage),
+        Command::Host(a) => solve::run(a, vmplace::solve::Mode::Host),
+        Command::Place(a) => solve::run(a, vmplace::solve::Mode::Place),
+        Command::Check(a) => check::run(a),
+        Command::Schema(a) => schema::run(a),
+        Command::Generate(a) => generate::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}
+
+/// Writes an error document to stdout and a summary to stderr; returns exit code 2.
+pub fn report(errors: &[InputError]) -> i32 {
+    let doc = ErrorDocument {
+        errors: errors.to_vec(),
+    };
+    for e in errors {
+        eprintln!("error {} at {}: {} ({})", e.code, if e.path.is_empty() { "/" } else { &e.path }, e.cause, e.action);
+    }
+    let _ = write_json(None, &doc);
+    exit::BAD_INPUT
+}
+
+/// Reads a file, or stdin for `-`.
+pub fn read_input(path: &Path) -> Result<String, Vec<InputError>> {
+    let mut text = String::new();
+    let result = if path == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(path).map(|t| text = t)
+    };
+    result.map(|_| text).map_err(|e| {
+        vec![InputError::new(
+            ErrorCode::Io,
+            "",
+            format!("cannot read {}: {e}", path.display()),
+        )]
+    })
+}
+
+/// Writes pretty JSON to the file or stdout. A closed stdout (broken pipe) is not an error.
+pub fn write_json<T: serde::Serialize>(out: Option<&PathBuf>, value: &T) -> Result<(), Vec<InputError>> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| {
+        vec![InputError::new(ErrorCode::Io, "", format!("cannot encode output: {e}"))]
+    })?;
+    let io_err = |e: std::io::Error, what: &str| {
+        vec![InputError::new(ErrorCode::Io, "", format!("cannot write {what}: {e}"))]
+    };
+    match out {
+        Some(p) => std::fs::write(p, text + "\n").map_err(|e| io_err(e, &p.display().to_string())),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            match writeln!(stdout, "{text}") {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.map_err(|e| io_err(e, "stdout")),
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! `vmplace schema problem|solution|errors`.
+
+use super::{exit, write_json};
+use clap::{Args, ValueEnum};
+
+/// Which document.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum Doc {
+    /// Placement problem.
+    Problem,
+    /// Placement solution.
+    Solution,
+    /// Error document.
+    Errors,
+}
+
+/// Arguments of `schema`.
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// Document kind.
+    #[arg(value_enum)]
+    pub doc: Doc,
+}
+
+/// Prints the schema.
+pub fn run(a: SchemaArgs) -> i32 {
+    let _ = write_json(None, &vmplace::format::schema(a.doc.into()));
+    exit::OK
+}
+
+impl From<Doc> for vmplace::format::DocKind {
+    fn from(d: Doc) -> Self {
+        match d {
+            Doc::Problem => vmplace::format::DocKind::Problem,
+            Doc::Solution => vmplace::format::DocKind::Solution,
+            Doc::Errors => vmplace::format::DocKind::Errors,
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Error documents and the registry of stable error codes.
+//!
+//! A code is never renamed or reused once published; retired codes stay in [`ErrorCode`] with a
+//! note. README.md lists every code (a test checks that it does).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Every input error vmplace can report. `E1xxx` are document errors, `E0xxx` usage and I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorCode {
+    /// The command line could not be understood.
+    Usage,
+    /// An input file could not be read.
+    Io,
+    /// The document is not valid JSON.
+    MalformedJson,
+    /// A field has the wrong JSON type.
+    WrongType,
+    /// A required field is missing.
+    MissingField,
+    /// A field is not part of the contract (typo?).
+    UnknownField,
+    /// A number is negative or outside its allowed range.
+    OutOfRange,
+    /// A value is not one of the allowed ones (enum, empty id...).
+    InvalidValue,
+    /// Two items of the same array share an id.
+    DuplicateId,
+    /// A host lists a storage id that does not exist.
+    UnknownHostStorage,
+    /// A request names a storage id that does not exist.
+    UnknownRequestStorage,
+    /// A request demands a resource that no host has.
+    UnknownResource,
+    /// A required array is empty.
+    EmptyArray,
+    /// `used` exceeds `capacity`.
+    UsedExceedsCapacity,
+    /// `vmplace host` needs every request to carry `storage`.
+    MissingStorageChoice,
+    /// A host lists the same storage twice.
+    DuplicateLink,
+    /// A host's `used` names a resource missing from its `capacity`.
+    UsedWithoutCapacity,
+    /// The solution document does not match the problem (checker input).
+    SolutionMismatch,
+}
+
+impl ErrorCode {
+    /// All codes, in registry order.
+    pub const ALL: [ErrorCode; 18] = [
+        ErrorCode::Usage,
+        ErrorCode::Io,
+        ErrorCode::MalformedJson,
+        ErrorCode::WrongType,
+        ErrorCode::MissingField,
+        ErrorCode::UnknownField,
+        ErrorCode::OutOfRange,
+        ErrorCode::InvalidValue,
+        ErrorCode::DuplicateId,
+        ErrorCode::UnknownHostStorage,
+        ErrorCode::UnknownRequestStorage,
+        ErrorCode::UnknownResource,
+        ErrorCode::EmptyArray,
+        ErrorCode::UsedExceedsCapacity,
+        ErrorCode::MissingStorageChoice,
+        ErrorCode::DuplicateLink,
+        ErrorCode::UsedWithoutCapacity,
+        ErrorCode::SolutionMismatch,
+    ];
+
+    /// The stable code string.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorCode::Usage => "E0001",
+            ErrorCode::Io => "E0002",
+            ErrorCode::MalformedJson => "E1001",
+            ErrorCode::WrongType => "E1101",
+            ErrorCode::MissingField => "E1102",
+            ErrorCode::UnknownField => "E1103",
+            ErrorCode::OutOfRange => "E1104",
+            ErrorCode::InvalidValue => "E1105",
+            ErrorCode::DuplicateId => "E1201",
+            ErrorCode::UnknownHostStorage => "E1203",
+            ErrorCode::UnknownRequestStorage => "E1204",
+            ErrorCode::UnknownResource => "E1205",
+            ErrorCode::EmptyArray => "E1206",
+            ErrorCode::UsedExceedsCapacity => "E1207",
+            ErrorCode::MissingStorageChoice => "E1208",
+            ErrorCode::DuplicateLink => "E1209",
+            ErrorCode::UsedWithoutCapacity => "E1210",
+            ErrorCode::SolutionMismatch => "E1301",
+        }
+    }
+
+    /// What the user should do about it.
+    pub fn action(self) -> &'static str {
+        match self {
+            ErrorCode::Usage => "see `vmplace --help` for the accepted arguments",
+            ErrorCode::Io => "check that the file exists and is readable",
+            ErrorCode::MalformedJson => "fix the JSON syntax at the given line and column (NaN and Infinity are not JSON)",
+            ErrorCode::WrongType => "give the field the type shown by `vmplace schema problem`",
+            ErrorCode::MissingField => "add the field; `vmplace schema problem` lists the required ones",
+            ErrorCode::UnknownField => "remove the field or fix its spelling; unknown fields are rejected so typos do not pass silently",
+            ErrorCode::OutOfRange => "give a number within the documented range (capacities and demands are >= 0)",
+            ErrorCode::InvalidValue => "use one of the values listed by `vmplace schema problem`",
+            ErrorCode::DuplicateId => "give every item of the array its own id",
+            ErrorCode::UnknownHostStorage => "list only ids that appear in `storage`, or add the storage system",
+            ErrorCode::UnknownRequestStorage => "name a storage id that appears in `storage`, or drop the field to let phase 1 choose",
+            ErrorCode::UnknownResource => "add the resource to some host's `capacity`, or remove it from the demand",
+            ErrorCode::EmptyArray => "give at least one item",
+            ErrorCode::UsedExceedsCapacity => "report `used` no larger than `capacity`",
+            ErrorCode::MissingStorageChoice => "run `vmplace storage` (or `vmplace place`) first, or add `storage` to the request",
+            ErrorCode::DuplicateLink => "list each storage id once per host",
+            ErrorCode::UsedWithoutCapacity => "add the resource to the host's `capacity`",
+            ErrorCode::SolutionMismatch => "check the solution against the problem it was computed for",
+        }
+    }
+}
+
+/// One input error: stable code, JSON pointer to the field, cause and action.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InputError {
+    /// Stable code, e.g. `E1203`.
+    pub code: String,
+    /// JSON pointer (RFC 6901) to the offending field; empty for the whole document.
+    pub path: String,
+    /// What is wrong.
+    pub cause: String,
+    /// What to do about it.
+    pub action: String,
+}
+
+impl InputError {
+    /// Builds an error with the registry's action text.
+    pub fn new(code: ErrorCode, path: impl Into<String>, cause: impl Into<String>) -> Self {
+        InputError {
+            code: code.code().to_string(),
+            path: path.into(),
+            cause: cause.into(),
+            action: code.action().to_string(),
+        }
+    }
+}
+
+/// The document written on bad input: every error at once.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct ErrorDocument {
+    /// All errors found, sorted by path.
+    pub errors: Vec<InputError>,
+}

@@ -1,0 +1,138 @@
+//! The placement problem document: what a scheduler sends.
+//!
+//! These types are the wire contract. They carry no behaviour beyond serde and schema derivation;
+//! `crate::domain` turns a validated document into the solver's typed model.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Free-form resource vector: resource name -> amount (e.g. `{"cpu": 4, "memory_gib": 16}`).
+pub type Resources = BTreeMap<String, f64>;
+
+/// A batch of VM requests and a snapshot of the pool they go into.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Problem {
+    /// Storage systems that can hold VM disk images.
+    pub storage: Vec<Storage>,
+    /// Hypervisor hosts, with the storage systems each one is connected to.
+    pub hosts: Vec<Host>,
+    /// The VMs to place in this batch.
+    pub requests: Vec<Request>,
+    /// Solver options; every field has a default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Options>,
+}
+
+/// A storage system (a Ceph pool, a NetApp volume, an NFS export...).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// Unique id, referenced by `hosts[].storage` and `requests[].storage`.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// Total capacity in GiB.
+    #[schemars(range(min = 0))]
+    pub capacity_gib: f64,
+    /// Capacity already in use, in GiB (default 0).
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub used_gib: f64,
+}
+
+/// A hypervisor host.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// Unique id.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// Capacity per resource (any number of dimensions; a resource the host does not list is 0).
+    pub capacity: Resources,
+    /// Amount already in use per resource (missing means zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used: Option<Resources>,
+    /// Ids of the storage systems this host is connected to; a VM can run here only if its disk
+    /// is on one of them.
+    pub storage: Vec<String>,
+}
+
+/// One VM to place.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// Unique id.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// Resources the VM needs on its host (same keys as host capacities).
+    pub demand: Resources,
+    /// Size of the VM's disk image in GiB.
+    #[schemars(range(min = 0))]
+    pub disk_gib: f64,
+    /// Storage system already chosen (phase 1 done); required by `vmplace host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    /// Relative importance when not everything fits (default 1): placing a request of priority 2
+    /// is worth placing two of priority 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.001))]
+    pub priority: Option<f64>,
+    /// Anti-affinity group: no two requests of the same group run on one host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub anti_affinity: Option<String>,
+}
+
+/// Objective policy of a phase.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Spread load: minimise the highest utilisation.
+    #[default]
+    Balance,
+    /// Consolidate: use as few storage systems / hosts as possible.
+    Pack,
+}
+
+/// Which solver computes the answer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SolverKind {
+    /// Mixed-integer program on HiGHS, warm-started with the greedy answer.
+    #[default]
+    Mip,
+    /// Today's schedulers: one request at a time, filter then weigh.
+    Greedy,
+}
+
+/// Solver options. CLI flags override them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// Wall-clock limit for the whole call, in seconds (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.001))]
+    pub time_limit_s: Option<f64>,
+    /// Relative MIP gap at which the solver may stop (default 0.001).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub mip_gap: Option<f64>,
+    /// Solver threads (default 1, which keeps answers reproducible).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 256))]
+    pub threads: Option<u32>,
+    /// Storage phase objective (default `balance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_policy: Option<Policy>,
+    /// Host phase objective (default `pack`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_policy: Option<Policy>,
+    /// Weight of the live-migration-domain term in the storage phase (default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub flexibility_weight: Option<f64>,
+    /// `mip` (default) or `greedy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solver: Option<SolverKind>,
+}

@@ -1,0 +1,171 @@
+//! Seeded instance generator with VM sizes drawn from published Azure size mixes.
+//!
+//! vCPU shares (Azure 2017): 1 core 49.8 %, 2 cores 24.8 %, 4 cores 11.3 %, 8 cores 14.0 %.
+//! Memory buckets (Azure 2019): 0-2 GB 12.0 %, 2-4 15.7 %, 4-8 37.3 %, 8-32 31.8 %, 32-64 2.8 %;
+//! within a bucket vmplace uses Azure-like sizes (1.75, 3.5, 7, 14 or 28, 56 GiB) so that requests
+//! repeat and flavors aggregate as they do in real fleets.
+
+use crate::format::{Host, Options, Problem, Request, Resources, Storage};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand::distr::{weighted::WeightedIndex, Distribution};
+
+/// Generator parameters.
+#[derive(Debug, Clone)]
+pub struct GenParams {
+    /// Number of hosts.
+    pub hosts: usize,
+    /// Number of storage systems.
+    pub storage: usize,
+    /// Number of requests.
+    pub requests: usize,
+    /// Fraction of storage systems each host is connected to (at least one link).
+    pub density: f64,
+    /// Demand over free capacity, per resource and for disk (0.9 = tight).
+    pub tightness: f64,
+    /// 0 = identical hosts, 1 = four host types of very different sizes.
+    pub heterogeneity: f64,
+    /// Fraction of requests in anti-affinity groups of 3.
+    pub anti_affinity: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for GenParams {
+    fn default() -> Self {
+        GenParams {
+            hosts: 50,
+            storage: 5,
+            requests: 200,
+            density: 0.3,
+            tightness: 0.7,
+            heterogeneity: 0.5,
+            anti_affinity: 0.0,
+            seed: 1,
+        }
+    }
+}
+
+fn res(cpu: f64, mem: f64) -> Resources {
+    [("cpu".to_string(), cpu), ("memory_gib".to_string(), mem)]
+        .into_iter()
+        .collect()
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Generates a problem document.
+pub fn generate(p: &GenParams) -> Problem {
+    let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
+    let cpu_sizes = [1.0, 2.0, 4.0, 8.0];
+    let cpu_w = WeightedIndex::new([49.8, 24.8, 11.3, 14.0]).expect("static weights");
+    let mem_w = WeightedIndex::new([12.0, 15.7, 37.3, 31.8, 2.8]).expect("static weights");
+    let disk_sizes = [30.0, 64.0, 128.0, 256.0, 512.0];
+    let disk_w = WeightedIndex::new([35.0, 30.0, 20.0, 10.0, 5.0]).expect("static weights");
+
+    let mut requests = Vec::with_capacity(p.requests);
+    let mut total = [0.0f64; 3];
+    for i in 0..p.requests {
+        let cpu = cpu_sizes[cpu_w.sample(&mut rng)];
+        let mem = match mem_w.sample(&mut rng) {
+            0 => 1.75,
+            1 => 3.5,
+            2 => 7.0,
+            3 => {
+                if rng.random_bool(0.5) {
+                    14.0
+                } else {
+                    28.0
+                }
+            }
+            _ => 56.0,
+        };
+        let disk = disk_sizes[disk_w.sample(&mut rng)];
+        total[0] += cpu;
+        total[1] += mem;
+        total[2] += disk;
+        requests.push(Request {
+            id: format!("r{i}"),
+            demand: res(cpu, mem),
+            disk_gib: disk,
+            storage: None,
+            priority: None,
+            anti_affinity: None,
+        });
+    }
+    let grouped = (p.requests as f64 * p.anti_affinity) as usize / 3 * 3;
+    for (k, r) in requests.iter_mut().take(grouped).enumerate() {
+        r.anti_affinity = Some(format!("g{}", k / 3));
+    }
+
+    // Host types: (cpu, memory). Heterogeneity picks how many types are in play.
+    let types = [(64.0, 512.0), (32.0, 256.0), (96.0, 768.0), (16.0, 128.0)];
+    let ntypes = 1 + (p.heterogeneity.clamp(0.0, 1.0) * 3.0).round() as usize;
+    let caps: Vec<(f64, f64)> = (0..p.hosts)
+        .map(|_| types[rng.random_range(0..ntypes)])
+        .collect();
+    let cap_total = [
+        caps.iter().map(|c| c.0).sum::<f64>(),
+        caps.iter().map(|c| c.1).sum::<f64>(),
+    ];
+    // Free capacity so that demand / free = tightness; the rest is pre-used, spread at random.
+    let want_free = [total[0] / p.tightness, total[1] / p.tightness];
+    let scale = [
+        (want_free[0] / cap_total[0]).max(1.0),
+        (want_free[1] / cap_total[1]).max(1.0),
+    ];
+    let used_share: Vec<f64> = (0..p.hosts).map(|_| rng.random_range(0.0..1.0)).collect();
+    let share_sum: f64 = used_share.iter().sum::<f64>().max(1e-9);
+    let mut hosts = Vec::with_capacity(p.hosts);
+    for (i, &(c, m)) in caps.iter().enumerate() {
+        let cap = [(c * scale[0]).round(), (m * scale[1]).round()];
+        let mut used = [0.0; 2];
+        for k in 0..2 {
+            let pre = (cap_total[k] * scale[k] - want_free[k]).max(0.0);
+            used[k] = round2((pre * used_share[i] / share_sum).min(cap[k] * 0.9));
+        }
+        let links = ((p.storage as f64 * p.density).round() as usize).clamp(1, p.storage);
+        let first = rng.random_range(0..p.storage);
+        let mut storage: Vec<String> = Vec::new();
+        // Contiguous ranges of storage per host, like racks cabled to nearby arrays.
+        for j in 0..links {
+            storage.push(format!("s{}", (first + j) % p.storage));
+        }
+        hosts.push(Host {
+            id: format!("h{i}"),
+            capacity: res(cap[0], cap[1]),
+            used: Some(res(used[0], used[1])),
+            storage,
+        });
+    }
+    let weights: Vec<f64> = (0..p.storage).map(|_| rng.random_range(0.5..1.5)).collect();
+    let wsum: f64 = weights.iter().sum();
+    let storage = (0..p.storage)
+        .map(|i| {
+            let free = (total[2] / p.tightness * weights[i] / wsum).ceil();
+            let used = (free * rng.random_range(0.1..1.0)).round();
+            Storage {
+                id: format!("s{i}"),
+                capacity_gib: free + used,
+                used_gib: used,
+            }
+        })
+        .collect();
+    Problem {
+        storage,
+        hosts,
+        requests,
+        options: Some(Options {
+            time_limit_s: Some(10.0),
+            ..Default::default()
+        }),
+    }
+}
+
+/// Self-describing instance name, e.g. `h200-s20-vm1000-tight`.
+pub fn instance_name(p: &GenParams) -> String {
+    let tag = if p.tightness >= 0.85 { "tight" } else { "loose" };
+    format!("h{}-s{}-vm{}-{tag}", p.hosts, p.storage, p.requests)
+}

@@ -1,0 +1,272 @@
+//! Phase 2, the host MIP (models/host.md). Function names match the constraint families.
+
+use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use crate::domain::{bits, fits, flavors_by, Assignment, Domain, Flavor, HostIx, EPS};
+use crate::format::Policy;
+use good_lp::{constraint, variable, Expression};
+
+pub use super::storage::Stage;
+
+/// Inputs of one host-phase solve.
+pub struct HostInput<'a> {
+    /// The problem.
+    pub d: &'a Domain,
+    /// Storage of every request to place (requests without one are left out).
+    pub storage: &'a Assignment,
+    /// Warm start: hosts for (some of) those requests, respecting every constraint.
+    pub warm: &'a Assignment,
+}
+
+struct Model<'a> {
+    input: &'a HostInput<'a>,
+    flavors: Vec<Flavor>,
+    /// x[f] = (host, column) pairs.
+    x: Vec<Vec<(HostIx, Col)>>,
+    b: MipBuilder,
+}
+
+/// Solves one stage; returns the MIP result and the assignment (storage and host).
+pub fn solve(
+    input: &HostInput,
+    stage: Stage,
+    opts: &MipOptions,
+) -> Result<(MipResult, Assignment), MipError> {
+    let d = input.d;
+    let flavors = flavors_by(
+        d,
+        |r| input.storage.storage[r.0].is_some(),
+        |vm| (bits(&vm.demand), vm.priority.to_bits(), vm.group),
+    );
+    // The storage is part of the flavor: split each demand flavor by storage.
+    let mut by_storage: Vec<Flavor> = Vec::new();
+    for f in flavors {
+        let mut parts: std::collections::BTreeMap<usize, Flavor> = Default::default();
+        for r in f.members {
+            let s = input.storage.storage[r.0].map(|s| s.0).unwrap_or(0);
+            parts.entry(s).or_insert_with(|| Flavor { members: Vec::new() }).members.push(r);
+        }
+        by_storage.extend(parts.into_values());
+    }
+    let mut m = Model {
+        input,
+        x: Vec::with_capacity(by_storage.len()),
+        flavors: by_storage,
+        b: MipBuilder::new(),
+    };
+    m.host_connectivity();
+    m.host_assignment();
+    let open = m.host_open();
+    m.host_capacity(&open);
+    m.anti_affinity();
+    let placed = m.placed_weight();
+    let (sense, objective, offset) = match stage {
+        Stage::Placement => (Sense::Max, placed, 0.0),
+        Stage::Policy { min_weight } => {
+            m.b.row(constraint::geq(placed, min_weight - 1e-6 * min_weight.max(1.0)));
+            let (obj, off) = m.policy_cost(&open);
+            (Sense::Min, obj, off)
+        }
+    };
+    let Model { flavors, x, b, .. } = m;
+    let result = b.solve(sense, objective, offset, opts)?;
+    let mut a = input.storage.clone();
+    a.host = vec![None; d.requests.len()];
+    if !result.values.is_empty() {
+        for (f, flavor) in flavors.iter().enumerate() {
+            let mut members = flavor.members.iter();
+            for &(h, col) in &x[f] {
+                for r in members.by_ref().take(int_value(&result.values, col)) {
+                    a.host[r.0] = Some(h);
+                }
+            }
+        }
+    }
+    Ok((result, a))
+}
+
+impl Model<'_> {
+    /// Variable domain: x[f,h] exists only for hosts connected to the flavor's storage whose
+    /// free capacity fits at least one VM of the flavor. Its upper bound is how many fit (1 for an
+    /// anti-affinity group).
+    fn host_connectivity(&mut self) {
+        let d = self.input.d;
+        for f in 0..self.flavors.len() {
+            let rep = self.flavors[f].members[0];
+            let vm = &d.requests[rep.0];
+            let Some(s) = self.input.storage.storage[rep.0] else {
+                self.x.push(Vec::new());
+                continue;
+            };
+            let n = self.flavors[f].members.len() as f64;
+            let mut cols = Vec::new();
+            for &h in &d.storage[s.0].hosts {
+                let free = d.hosts[h.0].free();
+                if !fits(&vm.demand, &free) {
+                    continue;
+                }
+                let copies = vm
+                    .demand
+                    .iter()
+                    .zip(&free)
+                    .filter(|(x, _)| **x > EPS)
+                    .map(|(x, f)| (f / x + EPS).floor())
+                    .fold(n, f64::min);
+                let ub = if vm.group.is_some() { copies.min(1.0) } else { copies };
+                let warm = self.flavors[f]
+                    .members
+                    .iter()
+                    .filter(|r| self.input.warm.host[r.0] == Some(h))
+                    .count() as f64;
+                let col = self.b.column(variable().min(0).max(ub), true, warm.min(ub));
+                cols.push((h, col));
+            }
+            self.x.push(cols);
+        }
+    }
+
+    /// Each request goes to at most one host.
+    fn host_assignment(&mut self) {
+        for f in 0..self.flavors.len() {
+            if self.x[f].len() > 1 {
+                let sum: Expression = self.x[f].iter().map(|(_, c)| c.var).sum();
+                self.b.row(constraint::leq(sum, self.flavors[f].members.len() as f64));
+            }
+        }
+    }
+
+    /// `pack` only: a_h = 1 if an initially idle host receives a VM.
+    fn host_open(&mut self) -> Vec<Option<Col>> {
+        let d = self.input.d;
+        let mut open = vec![None; d.hosts.len()];
+        if d.settings.host_policy == Policy::Pack {
+            let mut has = vec![false; d.hosts.len()];
+            for xs in &self.x {
+                for (h, _) in xs {
+                    has[h.0] = true;
+                }
+            }
+            for (h, host) in d.hosts.iter().enumerate() {
+                if has[h] && !host.initially_active() {
+                    let warm = self.input.warm.host.iter().any(|x| *x == Some(HostIx(h)));
+                    open[h] = Some(self.b.column(variable().binary(), true, warm as u8 as f64));
+                }
+            }
+        }
+        open
+    }
+
+    fn demand_rows(&self) -> Vec<Vec<Option<Expression>>> {
+        let d = self.input.d;
+        let nr = d.resources.len();
+        let mut rows: Vec<Vec<Option<Expression>>> = vec![vec![None; nr]; d.hosts.len()];
+        for (f, xs) in self.x.iter().enumerate() {
+            let vm = &d.requests[self.flavors[f].members[0].0];
+            for (h, c) in xs {
+                for k in 0..nr {
+                    if vm.demand[k] > 0.0 {
+                        rows[h.0][k]
+                            .get_or_insert_with(Expression::default)
+                            .add_mul(vm.demand[k], c.var);
+                    }
+                }
+            }
+        }
+        rows
+    }
+
+    /// VMs fit the host's free capacity in every resource (times a_h under `pack`).
+    fn host_capacity(&mut self, open: &[Option<Col>]) {
+        let d = self.input.d;
+        for (h, row) in self.demand_rows().into_iter().enumerate() {
+            let free = d.hosts[h].free();
+            for (k, e) in row.into_iter().enumerate() {
+                let Some(mut e) = e else { continue };
+                match open[h] {
+                    Some(a) => {
+                        e.add_mul(-free[k], a.var);
+                        self.b.row(constraint::leq(e, 0.0));
+                    }
+                    None => self.b.row(constraint::leq(e, free[k])),
+                }
+            }
+        }
+    }
+
+    /// No two members of an anti-affinity group on one host.
+    fn anti_affinity(&mut self) {
+        let d = self.input.d;
+        let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, usize)> = Default::default();
+        for (f, xs) in self.x.iter().enumerate() {
+            if let Some(g) = d.requests[self.flavors[f].members[0].0].group {
+                for (h, c) in xs {
+                    let e = rows.entry((g, h.0)).or_default();
+                    e.0 += c.var;
+                    e.1 += 1;
+                }
+            }
+        }
+        for (_, (e, terms)) in rows {
+            // A single term already has upper bound 1.
+            if terms > 1 {
+                self.b.row(constraint::leq(e, 1.0));
+            }
+        }
+    }
+
+    /// First objective: priority-weighted placed requests.
+    fn placed_weight(&self) -> Expression {
+        let d = self.input.d;
+        let mut e = Expression::default();
+        for (f, xs) in self.x.iter().enumerate() {
+            let p = d.requests[self.flavors[f].members[0].0].priority;
+            for (_, c) in xs {
+                e.add_mul(p, c.var);
+            }
+        }
+        e
+    }
+
+    /// Second objective: active hosts (`pack`) or max utilisation U (`balance`).
+    fn policy_cost(&mut self, open: &[Option<Col>]) -> (Expression, f64) {
+        let d = self.input.d;
+        match d.settings.host_policy {
+            Policy::Pack => {
+                let active = d.hosts.iter().filter(|h| h.initially_active()).count() as f64;
+                let obj: Expression = open.iter().flatten().map(|a| a.var).sum();
+                (obj, active)
+            }
+            Policy::Balance => {
+                let u = self.host_balance();
+                (Expression::from(u.var), 0.0)
+            }
+        }
+    }
+
+    /// `balance`: U >= (used[h,r] + sum d x) / cap[h,r] for every host and resource.
+    fn host_balance(&mut self) -> Col {
+        let d = self.input.d;
+        let floor = d
+            .hosts
+            .iter()
+            .flat_map(|h| h.used.iter().zip(&h.capacity).map(|(u, c)| if *c > EPS { u / c } else { 0.0 }))
+            .fold(0.0, f64::max);
+        let warm = crate::evaluate::host_utilisation(d, self.input.warm)
+            .iter()
+            .flatten()
+            .copied()
+            .fold(floor, f64::max);
+        let u = self.b.column(variable().min(floor), false, warm);
+        for (h, row) in self.demand_rows().into_iter().enumerate() {
+            for (k, e) in row.into_iter().enumerate() {
+                let Some(mut e) = e else { continue };
+                let cap = d.hosts[h].capacity[k];
+                if cap <= EPS {
+                    continue;
+                }
+                e.add_mul(-cap, u.var);
+                self.b.row(constraint::leq(e, -d.hosts[h].used[k]));
+            }
+        }
+        u
+    }
+}

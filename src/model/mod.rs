@@ -1,0 +1,248 @@
+//! The MIPs, built with good_lp and solved by HiGHS. The only module that imports either.
+//!
+//! good_lp builds the model; `try_into_inner` hands us the `highs::Model` so that we can set the
+//! warm start, read the dual bound (`mip_dual_bound`) and the gap, and write the model to a file,
+//! none of which good_lp exposes.
+
+pub mod host;
+pub mod storage;
+
+use good_lp::{Constraint, Expression, ProblemVariables, SolverModel, Variable, VariableDefinition};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// How to run HiGHS.
+#[derive(Debug, Clone)]
+pub struct MipOptions {
+    /// Seconds.
+    pub time_limit_s: f64,
+    /// Relative gap.
+    pub mip_gap: f64,
+    /// Threads.
+    pub threads: u32,
+    /// Write the model (`.lp` or `.mps`, by extension) before solving.
+    pub write_model: Option<PathBuf>,
+}
+
+/// Outcome of one HiGHS run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MipStatus {
+    /// Optimal within the gap.
+    Optimal,
+    /// Stopped by the time limit with a feasible point.
+    TimeLimit,
+    /// Proven infeasible.
+    Infeasible,
+    /// Stopped without any feasible point.
+    NoSolution,
+}
+
+/// A solved MIP.
+#[derive(Debug, Clone)]
+pub struct MipResult {
+    /// Status.
+    pub status: MipStatus,
+    /// Objective of the incumbent (with the constant offset).
+    pub objective: f64,
+    /// Dual bound (with the offset).
+    pub bound: f64,
+    /// Column values, in creation order.
+    pub values: Vec<f64>,
+    /// Wall time.
+    pub time_s: f64,
+    /// Size.
+    pub size: ModelSize,
+}
+
+/// Model size for stats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModelSize {
+    /// Columns.
+    pub variables: usize,
+    /// Integer columns.
+    pub integer_variables: usize,
+    /// Rows.
+    pub constraints: usize,
+}
+
+/// Failure inside HiGHS (not infeasibility, which is a status).
+#[derive(Debug, thiserror::Error)]
+pub enum MipError {
+    /// HiGHS refused the model or an option.
+    #[error("HiGHS error: {0}")]
+    Highs(String),
+    /// The model file could not be written.
+    #[error("cannot write model to {path}: {why}")]
+    WriteModel {
+        /// Target path.
+        path: String,
+        /// Cause.
+        why: String,
+    },
+}
+
+/// A column with its creation index (good_lp keeps its own index private).
+#[derive(Debug, Clone, Copy)]
+pub struct Col {
+    /// The good_lp variable, for expressions.
+    pub var: Variable,
+    /// Index into `MipResult::values`.
+    pub ix: usize,
+}
+
+/// Optimisation direction.
+#[derive(Debug, Clone, Copy)]
+pub enum Sense {
+    /// Maximise.
+    Max,
+    /// Minimise.
+    Min,
+}
+
+/// Collects columns, warm-start values and rows of one MIP.
+#[derive(Default)]
+pub struct MipBuilder {
+    vars: ProblemVariables,
+    warm: Vec<f64>,
+    constraints: Vec<Constraint>,
+    size: ModelSize,
+}
+
+impl MipBuilder {
+    /// A new, empty model.
+    pub fn new() -> Self {
+        MipBuilder {
+            vars: ProblemVariables::new(),
+            ..Default::default()
+        }
+    }
+
+    /// Adds a column with its warm-start value.
+    pub fn column(&mut self, def: VariableDefinition, integer: bool, warm: f64) -> Col {
+        let def = if integer { def.integer() } else { def };
+        let var = self.vars.add(def);
+        self.warm.push(warm);
+        self.size.variables += 1;
+        if integer {
+            self.size.integer_variables += 1;
+        }
+        Col {
+            var,
+            ix: self.warm.len() - 1,
+        }
+    }
+
+    /// Adds a row.
+    pub fn row(&mut self, c: Constraint) {
+        self.constraints.push(c);
+        self.size.constraints += 1;
+    }
+
+    /// Current size.
+    pub fn size(&self) -> ModelSize {
+        self.size
+    }
+
+    /// Solves with HiGHS. `offset` is the objective's constant part, which good_lp's HiGHS
+    /// backend drops; it is added back to objective and bound.
+    pub fn solve(
+        self,
+        sense: Sense,
+        objective: Expression,
+        offset: f64,
+        opts: &MipOptions,
+    ) -> Result<MipResult, MipError> {
+        let start = Instant::now();
+        let size = self.size;
+        if size.variables == 0 {
+            return Ok(MipResult {
+                status: MipStatus::Optimal,
+                objective: offset,
+                bound: offset,
+                values: Vec::new(),
+                time_s: 0.0,
+                size,
+            });
+        }
+        let unsolved = match sense {
+            Sense::Max => self.vars.maximise(objective),
+            Sense::Min => self.vars.minimise(objective),
+        };
+        let mut problem = unsolved.using(good_lp::highs);
+        for c in self.constraints {
+            problem.add_constraint(c);
+        }
+        let mut model = problem
+            .try_into_inner()
+            .map_err(|e| MipError::Highs(e.to_string()))?;
+        model.make_quiet();
+        let limit = opts.time_limit_s.max(0.01);
+        let rejected = |name: &str| MipError::Highs(format!("option {name} rejected"));
+        model
+            .try_set_option("time_limit", limit)
+            .map_err(|_| rejected("time_limit"))?;
+        model
+            .try_set_option("mip_rel_gap", opts.mip_gap)
+            .map_err(|_| rejected("mip_rel_gap"))?;
+        model
+            .try_set_option("threads", opts.threads.max(1) as i32)
+            .map_err(|_| rejected("threads"))?;
+        model
+            .try_set_option("random_seed", 0)
+            .map_err(|_| rejected("random_seed"))?;
+        if let Some(path) = &opts.write_model {
+            write_model(&mut model, path)?;
+        }
+        // A rejected warm start is not fatal: HiGHS then searches from scratch.
+        let _ = model.try_set_solution(Some(&self.warm), None, None, None);
+        let solved = model
+            .try_solve()
+            .map_err(|e| MipError::Highs(format!("{e:?}")))?;
+        use highs::{HighsModelStatus as S, HighsSolutionStatus};
+        let feasible = solved.primal_solution_status() == HighsSolutionStatus::Feasible;
+        let status = match solved.status() {
+            S::Optimal | S::ObjectiveBound | S::ObjectiveTarget if feasible => MipStatus::Optimal,
+            S::Infeasible => MipStatus::Infeasible,
+            _ if feasible => MipStatus::TimeLimit,
+            _ => MipStatus::NoSolution,
+        };
+        let values = if feasible {
+            solved.get_solution().columns().to_vec()
+        } else {
+            Vec::new()
+        };
+        let objective = solved.objective_value() + offset;
+        let bound = solved
+            .double_info_value(c"mip_dual_bound")
+            .map(|b| b + offset)
+            .unwrap_or(objective);
+        Ok(MipResult {
+            status,
+            objective,
+            bound,
+            values,
+            time_s: start.elapsed().as_secs_f64(),
+            size,
+        })
+    }
+}
+
+fn write_model(model: &mut highs::Model, path: &std::path::Path) -> Result<(), MipError> {
+    let err = |why: &str| MipError::WriteModel {
+        path: path.display().to_string(),
+        why: why.to_string(),
+    };
+    let text = path.to_str().ok_or_else(|| err("path is not UTF-8"))?;
+    let c = std::ffi::CString::new(text).map_err(|_| err("path contains NUL"))?;
+    // SAFETY: the model pointer is valid for the life of `model`; HiGHS copies the path.
+    let status = unsafe { highs_sys::Highs_writeModel(model.as_mut_ptr(), c.as_ptr()) };
+    if status == highs_sys::STATUS_ERROR {
+        return Err(err("HiGHS could not write it (use a .lp or .mps extension)"));
+    }
+    Ok(())
+}
+
+/// Rounds an integer column's value.
+pub fn int_value(values: &[f64], c: Col) -> usize {
+    values.get(c.ix).map(|v| v.round().max(0.0) as usize).unwrap_or(0)
+}

@@ -1,0 +1,381 @@
+//! Phase 1, the storage MIP (models/storage.md). Function names match the constraint families.
+
+use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use crate::domain::{bits, fits, flavors_by, Assignment, Domain, Flavor, RequestIx, StorageIx, EPS};
+use crate::evaluate::reach;
+use crate::format::Policy;
+use good_lp::{constraint, variable, Expression};
+
+/// Which objective a solve optimises (lexicographic stages).
+#[derive(Debug, Clone, Copy)]
+pub enum Stage {
+    /// Maximise the placed priority weight.
+    Placement,
+    /// Minimise the policy cost, keeping at least this placed weight.
+    Policy {
+        /// Placed weight found by the placement stage.
+        min_weight: f64,
+    },
+}
+
+/// Inputs of one storage-phase solve.
+pub struct StorageInput<'a> {
+    /// The problem.
+    pub d: &'a Domain,
+    /// Per storage, per resource: connected host capacity withheld from the look-ahead (grown
+    /// by the certification rounds when phase 2 could not host what phase 1 placed).
+    pub slack: &'a [Vec<f64>],
+    /// A complete warm start (storage and hosts), e.g. the look-ahead greedy answer.
+    pub warm: &'a Assignment,
+}
+
+struct Model<'a> {
+    input: &'a StorageInput<'a>,
+    flavors: Vec<Flavor>,
+    /// y[f] = (storage, column) pairs.
+    y: Vec<Vec<(StorageIx, Col)>>,
+    b: MipBuilder,
+}
+
+/// Solves one stage; returns the MIP result and the storage assignment it encodes.
+pub fn solve(
+    input: &StorageInput,
+    stage: Stage,
+    opts: &MipOptions,
+) -> Result<(MipResult, Assignment), MipError> {
+    let d = input.d;
+    let flavors = flavors_by(
+        d,
+        |_| true,
+        |vm| {
+            (
+                bits(&vm.demand),
+                vm.disk.to_bits(),
+                vm.priority.to_bits(),
+                vm.group,
+                vm.storage,
+            )
+        },
+    );
+    let mut m = Model {
+        input,
+        y: Vec::with_capacity(flavors.len()),
+        flavors,
+        b: MipBuilder::new(),
+    };
+    m.storage_candidates();
+    m.storage_assignment();
+    let (capacity_scale, open) = m.storage_open();
+    m.storage_capacity(&open);
+    m.host_lookahead();
+    m.anti_affinity_spread();
+    let placed = m.placed_weight();
+    let (sense, objective, offset) = match stage {
+        Stage::Placement => (Sense::Max, placed, 0.0),
+        Stage::Policy { min_weight } => {
+            m.placed_floor(placed, min_weight);
+            let (obj, off) = m.policy_cost(&open, capacity_scale);
+            (Sense::Min, obj, off)
+        }
+    };
+    let Model { flavors, y, b, .. } = m;
+    let result = b.solve(sense, objective, offset, opts)?;
+    let mut a = Assignment::empty(d.requests.len());
+    if !result.values.is_empty() {
+        for (f, flavor) in flavors.iter().enumerate() {
+            let mut members = flavor.members.iter();
+            for &(s, col) in &y[f] {
+                for r in members.by_ref().take(int_value(&result.values, col)) {
+                    a.storage[r.0] = Some(s);
+                }
+            }
+        }
+    }
+    Ok((result, a))
+}
+
+impl Model<'_> {
+    fn warm_count(&self, f: usize, s: StorageIx) -> f64 {
+        self.flavors[f]
+            .members
+            .iter()
+            .filter(|r| self.input.warm.storage[r.0] == Some(s) && self.input.warm.host[r.0].is_some())
+            .count() as f64
+    }
+
+    /// Variable domain: y[f,s] exists only where the disk fits the storage's free space and some
+    /// connected host could take the VM (the capacity and connectivity pre-filter).
+    fn storage_candidates(&mut self) {
+        let d = self.input.d;
+        for f in 0..self.flavors.len() {
+            let rep = self.flavors[f].members[0];
+            let vm = &d.requests[rep.0];
+            let n = self.flavors[f].members.len() as f64;
+            let options: Vec<StorageIx> = match vm.storage {
+                Some(s) => vec![s],
+                None => (0..d.storage.len()).map(StorageIx).collect(),
+            };
+            let mut cols = Vec::new();
+            for s in options {
+                let free = d.storage[s.0].free();
+                if vm.disk > free + EPS || d.static_domain(rep, s) == 0 {
+                    continue;
+                }
+                let by_disk = if vm.disk > EPS { (free / vm.disk + EPS).floor() } else { n };
+                let ub = n.min(by_disk);
+                let warm = self.warm_count(f, s).min(ub);
+                let col = self.b.column(variable().min(0).max(ub), true, warm);
+                cols.push((s, col));
+            }
+            self.y.push(cols);
+        }
+    }
+
+    /// Each request goes to at most one storage system.
+    fn storage_assignment(&mut self) {
+        for f in 0..self.flavors.len() {
+            if self.y[f].len() > 1 {
+                let sum: Expression = self.y[f].iter().map(|(_, c)| c.var).sum();
+                self.b.row(constraint::leq(sum, self.flavors[f].members.len() as f64));
+            }
+        }
+    }
+
+    /// `pack` only: o_s = 1 if an initially empty storage system receives anything.
+    fn storage_open(&mut self) -> (f64, Vec<Option<Col>>) {
+        let d = self.input.d;
+        let mut open = vec![None; d.storage.len()];
+        if d.settings.storage_policy == Policy::Pack {
+            let mut used = vec![false; d.storage.len()];
+            for ys in &self.y {
+                for (s, _) in ys {
+                    used[s.0] = true;
+                }
+            }
+            for (s, st) in d.storage.iter().enumerate() {
+                if used[s] && st.used <= EPS {
+                    let warm = self.input.warm.storage.iter().any(|x| *x == Some(StorageIx(s)));
+                    open[s] = Some(self.b.column(variable().binary(), true, warm as u8 as f64));
+                }
+            }
+        }
+        (1.0 / d.storage.len().max(1) as f64, open)
+    }
+
+    /// Disk images fit the storage system's free capacity (times o_s under `pack`).
+    fn storage_capacity(&mut self, open: &[Option<Col>]) {
+        let d = self.input.d;
+        let mut rows: Vec<Expression> = vec![Expression::default(); d.storage.len()];
+        let mut any = vec![false; d.storage.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            for (s, c) in ys {
+                rows[s.0].add_mul(disk, c.var);
+                any[s.0] = true;
+            }
+        }
+        for (s, mut e) in rows.into_iter().enumerate() {
+            if !any[s] {
+                continue;
+            }
+            let free = d.storage[s].free();
+            match open[s] {
+                Some(o) => {
+                    e.add_mul(-free, o.var);
+                    self.b.row(constraint::leq(e, 0.0));
+                }
+                None => self.b.row(constraint::leq(e, free)),
+            }
+        }
+    }
+
+    /// Look-ahead on host capacity. Every host splits its free capacity of each resource among
+    /// its storage systems (`host_share`: sum_s a[s,h,r] <= free[h,r]); the VMs phase 1 puts on
+    /// storage s must fit the share of the hosts connected to s, less the certification slack.
+    fn host_lookahead(&mut self) {
+        let d = self.input.d;
+        let nr = d.resources.len();
+        // Demand expression per (storage, resource), and smallest demand per storage for the
+        // host pre-filter.
+        let mut demand: Vec<Vec<Expression>> = vec![vec![Expression::default(); nr]; d.storage.len()];
+        let mut demanded = vec![vec![false; nr]; d.storage.len()];
+        let mut small: Vec<Vec<Vec<f64>>> = vec![Vec::new(); d.storage.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            let vm = &d.requests[self.flavors[f].members[0].0];
+            for (s, c) in ys {
+                for k in 0..nr {
+                    if vm.demand[k] > 0.0 {
+                        demand[s.0][k].add_mul(vm.demand[k], c.var);
+                        demanded[s.0][k] = true;
+                    }
+                }
+                small[s.0].push(vm.demand.clone());
+            }
+        }
+        let mut share: Vec<Vec<Expression>> = vec![vec![Expression::default(); nr]; d.hosts.len()];
+        let mut shared = vec![vec![false; nr]; d.hosts.len()];
+        let warm_load = self.warm_link_load();
+        for s in 0..d.storage.len() {
+            for k in 0..nr {
+                if !demanded[s][k] {
+                    continue;
+                }
+                let mut supply = Expression::default();
+                for &h in &d.storage[s].hosts {
+                    let free = d.hosts[h.0].free();
+                    if !small[s].iter().any(|dem| fits(dem, &free)) {
+                        continue;
+                    }
+                    let warm = warm_load
+                        .get(&(s, h.0))
+                        .map(|v| v[k])
+                        .unwrap_or(0.0)
+                        .min(free[k]);
+                    let a = self.b.column(variable().min(0).max(free[k]), false, warm);
+                    supply += a.var;
+                    share[h.0][k] += a.var;
+                    shared[h.0][k] = true;
+                }
+                let lhs = std::mem::take(&mut demand[s][k]) - supply;
+                self.b.row(constraint::leq(lhs, -self.input.slack[s][k]));
+            }
+        }
+        self.host_share(share, &shared);
+    }
+
+    /// A host's free capacity is shared among its storage systems.
+    fn host_share(&mut self, share: Vec<Vec<Expression>>, shared: &[Vec<bool>]) {
+        let d = self.input.d;
+        for (h, row) in share.into_iter().enumerate() {
+            let free = d.hosts[h].free();
+            for (k, e) in row.into_iter().enumerate() {
+                if shared[h][k] {
+                    self.b.row(constraint::leq(e, free[k]));
+                }
+            }
+        }
+    }
+
+    fn warm_link_load(&self) -> std::collections::HashMap<(usize, usize), Vec<f64>> {
+        let d = self.input.d;
+        let mut load = std::collections::HashMap::new();
+        for (i, vm) in d.requests.iter().enumerate() {
+            if let (Some(s), Some(h)) = (self.input.warm.storage[i], self.input.warm.host[i]) {
+                let e = load
+                    .entry((s.0, h.0))
+                    .or_insert_with(|| vec![0.0; d.resources.len()]);
+                for (x, y) in e.iter_mut().zip(&vm.demand) {
+                    *x += y;
+                }
+            }
+        }
+        load
+    }
+
+    /// Members of an anti-affinity group on one storage system need that many distinct hosts.
+    fn anti_affinity_spread(&mut self) {
+        let d = self.input.d;
+        let mut rows: std::collections::BTreeMap<(usize, usize), Expression> = Default::default();
+        for (f, ys) in self.y.iter().enumerate() {
+            let rep = self.flavors[f].members[0];
+            if let Some(g) = d.requests[rep.0].group {
+                for (s, c) in ys {
+                    *rows.entry((g, s.0)).or_default() += c.var;
+                }
+            }
+        }
+        for ((g, s), e) in rows {
+            let rep = d
+                .requests
+                .iter()
+                .position(|vm| vm.group == Some(g))
+                .map(RequestIx)
+                .unwrap_or(RequestIx(0));
+            let hosts = d.static_domain(rep, StorageIx(s)) as f64;
+            self.b.row(constraint::leq(e, hosts));
+        }
+    }
+
+    /// First objective: priority-weighted placed requests.
+    fn placed_weight(&self) -> Expression {
+        let d = self.input.d;
+        let mut e = Expression::default();
+        for (f, ys) in self.y.iter().enumerate() {
+            let p = d.requests[self.flavors[f].members[0].0].priority;
+            for (_, c) in ys {
+                e.add_mul(p, c.var);
+            }
+        }
+        e
+    }
+
+    /// Lexicographic stage 2 keeps what stage 1 placed.
+    fn placed_floor(&mut self, placed: Expression, min_weight: f64) {
+        self.b.row(constraint::geq(placed, min_weight - 1e-6 * min_weight.max(1.0)));
+    }
+
+    /// Second objective: `balance` = max storage utilisation U, `pack` = share of storage systems
+    /// in use; minus `w * mean reach` (the migration-flexibility term).
+    fn policy_cost(&mut self, open: &[Option<Col>], scale: f64) -> (Expression, f64) {
+        let d = self.input.d;
+        let n = d.requests.len().max(1) as f64;
+        let w = d.settings.flexibility_weight;
+        let mut obj = Expression::default();
+        let mut offset = 0.0;
+        for (f, ys) in self.y.iter().enumerate() {
+            let rep = self.flavors[f].members[0];
+            for (s, c) in ys {
+                obj.add_mul(-w * reach(d, rep, *s) / n, c.var);
+            }
+        }
+        match d.settings.storage_policy {
+            Policy::Pack => {
+                offset += d.storage.iter().filter(|s| s.used > EPS).count() as f64 * scale;
+                for o in open.iter().flatten() {
+                    obj.add_mul(scale, o.var);
+                }
+            }
+            Policy::Balance => {
+                let u = self.storage_balance();
+                obj += u.var;
+            }
+        }
+        (obj, offset)
+    }
+
+    /// `balance`: U >= (used_s + sum disk y) / cap_s for every storage system; returns U.
+    fn storage_balance(&mut self) -> Col {
+        let d = self.input.d;
+        let util0 = |s: usize| {
+            let st = &d.storage[s];
+            if st.capacity > EPS {
+                st.used / st.capacity
+            } else {
+                0.0
+            }
+        };
+        let floor = (0..d.storage.len()).map(util0).fold(0.0, f64::max);
+        let warm = crate::evaluate::storage_utilisation(d, self.input.warm)
+            .into_iter()
+            .fold(floor, f64::max);
+        let u = self.b.column(variable().min(floor), false, warm);
+        let mut rows: Vec<Expression> = vec![Expression::default(); d.storage.len()];
+        let mut any = vec![false; d.storage.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            for (s, c) in ys {
+                rows[s.0].add_mul(disk, c.var);
+                any[s.0] = true;
+            }
+        }
+        for (s, mut e) in rows.into_iter().enumerate() {
+            let cap = d.storage[s].capacity;
+            if !any[s] || cap <= EPS {
+                continue;
+            }
+            e.add_mul(-cap, u.var);
+            self.b.row(constraint::leq(e, -d.storage[s].used));
+        }
+        u
+    }
+}

@@ -1,0 +1,616 @@
+//! Orchestration: lexicographic stages, the look-ahead certification of phase 1, greedy warm
+//! starts and fallbacks, status and gap, and the solution document.
+
+use crate::domain::{Assignment, Domain, RequestIx, EPS};
+use crate::evaluate::{self, reason};
+use crate::format::{PhaseStats, Placement, Policy, Solution, SolverKind, Stats, Status, Unplaced};
+use crate::greedy;
+use crate::model::storage::{Stage, StorageInput};
+use crate::model::{host, storage, MipError, MipOptions, MipResult, MipStatus};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Which phase(s) to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Phase 1 only.
+    Storage,
+    /// Phase 2 only.
+    Host,
+    /// Phase 1 then phase 2.
+    Place,
+}
+
+/// Per-call knobs that are not part of the problem document.
+#[derive(Debug, Clone, Default)]
+pub struct RunConfig {
+    /// Write the MIP models here (phase name inserted before the extension for `place`).
+    pub write_model: Option<PathBuf>,
+}
+
+/// The result of one phase.
+#[derive(Debug, Clone)]
+pub struct PhaseOutcome {
+    /// The assignment (storage, and hosts after phase 2).
+    pub assignment: Assignment,
+    /// Phase 1 only: a host assignment proving phase 2 can host everything placed.
+    pub witness: Option<Assignment>,
+    /// Requests phase 1 dropped because phase 2 could not host them.
+    pub dropped: BTreeSet<usize>,
+    /// Statistics.
+    pub stats: PhaseStats,
+    /// Status.
+    pub status: Status,
+}
+
+struct Deadline {
+    start: Instant,
+    limit: f64,
+}
+
+impl Deadline {
+    fn remaining(&self) -> f64 {
+        (self.limit - self.start.elapsed().as_secs_f64()).max(0.05)
+    }
+}
+
+fn mip_options(d: &Domain, seconds: f64, write: Option<PathBuf>) -> MipOptions {
+    MipOptions {
+        time_limit_s: seconds,
+        mip_gap: d.settings.mip_gap,
+        threads: d.settings.threads,
+        write_model: write,
+    }
+}
+
+/// (placed weight, cost) comparison: more weight first, then lower cost.
+fn better(a: (f64, f64), b: (f64, f64)) -> bool {
+    a.0 > b.0 + 1e-9 || (a.0 > b.0 - 1e-9 && a.1 < b.1 - 1e-9)
+}
+
+fn relative_gap(objective: f64, bound: f64) -> f64 {
+    let g = (objective - bound).abs() / objective.abs().max(1e-9);
+    if g < 1e-9 {
+        0.0
+    } else {
+        g
+    }
+}
+
+struct Lexi {
+    best: Assignment,
+    weight_bound: f64,
+    cost_bound: f64,
+    time_limited: bool,
+    size: crate::model::ModelSize,
+    used_mip: bool,
+}
+
+/// Runs the two lexicographic stages of one phase. `solve_stage` builds and solves the phase's
+/// MIP for a stage; `score` evaluates an assignment as (placed weight, cost).
+fn lexicographic(
+    warm: &Assignment,
+    total_weight: f64,
+    trivial_cost_bound: f64,
+    deadline: &Deadline,
+    mut solve_stage: impl FnMut(Stage, f64, &Assignment) -> Result<(MipResult, Assignment), MipError>,
+    score: impl Fn(&Assignment) -> (f64, f64),
+) -> Result<Lexi, MipError> {
+    let mut best = warm.clone();
+    let mut out = Lexi {
+        best: warm.clone(),
+        weight_bound: total_weight,
+        cost_bound: trivial_cost_bound,
+        time_limited: false,
+        size: Default::default(),
+        used_mip: false,
+    };
+    let warm_weight = score(warm).0;
+    let mut stage2_warm = warm.clone();
+    if warm_weight < total_weight - 1e-9 {
+        let (r, a) = solve_stage(Stage::Placement, deadline.remaining() * 0.5, warm)?;
+        out.size = r.size;
+        out.time_limited |= r.status == MipStatus::TimeLimit;
+        out.weight_bound = r.bound.min(total_weight).max(warm_weight);
+        if !r.values.is_empty() && better(score(&a), score(&best)) {
+            best = a.clone();
+            stage2_warm = a;
+        }
+        if r.status == MipStatus::Optimal {
+            out.weight_bound = score(&best).0.max(out.weight_bound.min(score(&best).0 + 1e-9));
+        }
+    }
+    let min_weight = score(&best).0;
+    let (r, a) = solve_stage(Stage::Policy { min_weight }, deadline.remaining(), &stage2_warm)?;
+    out.size = r.size;
+    out.time_limited |= r.status == MipStatus::TimeLimit;
+    if r.status != MipStatus::NoSolution && r.status != MipStatus::Infeasible {
+        out.cost_bound = r.bound;
+    }
+    if !r.values.is_empty() && !better(score(&best), score(&a)) {
+        best = a;
+        out.used_mip = true;
+    }
+    out.best = best;
+    Ok(out)
+}
+
+fn phase_stats(phase: &str, solver: &str, d: &Domain, flavors: usize, time_s: f64) -> PhaseStats {
+    let _ = d;
+    PhaseStats {
+        phase: phase.to_string(),
+        solver: solver.to_string(),
+        flavors,
+        time_s,
+        ..Default::default()
+    }
+}
+
+fn finish_stats(
+    st: &mut PhaseStats,
+    d: &Domain,
+    weight: f64,
+    weight_bound: f64,
+    cost: f64,
+    cost_bound: f64,
+    time_limited: bool,
+    is_mip: bool,
+) -> Status {
+    st.placed_weight = weight;
+    st.placed_weight_bound = weight_bound.max(weight);
+    st.objective = cost;
+    st.bound = cost_bound.min(cost);
+    let wgap = relative_gap(weight, st.placed_weight_bound);
+    st.gap = relative_gap(cost, st.bound).max(wgap);
+    let proven = wgap <= 1e-9 && st.gap <= d.settings.mip_gap + 1e-9;
+    let status = if is_mip && proven {
+        Status::Optimal
+    } else if is_mip && time_limited {
+        Status::TimeLimit
+    } else {
+        Status::Feasible
+    };
+    st.status = serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    status
+}
+
+fn total_weight(d: &Domain) -> f64 {
+    d.requests.iter().map(|r| r.priority).sum()
+}
+
+/// Trivial lower bound of the storage cost: what is already used, minus the best possible
+/// flexibility (every request at full reach).
+fn storage_cost_floor(d: &Domain) -> f64 {
+    let util0 = d
+        .storage
+        .iter()
+        .map(|s| if s.capacity > EPS { s.used / s.capacity } else { 0.0 })
+        .fold(0.0, f64::max);
+    let policy = match d.settings.storage_policy {
+        Policy::Balance => util0,
+        Policy::Pack => {
+            d.storage.iter().filter(|s| s.used > EPS).count().max(1) as f64 / d.storage.len().max(1) as f64
+        }
+    };
+    policy - d.settings.flexibility_weight
+}
+
+/// Trivial lower bound of the host cost.
+fn host_cost_floor(d: &Domain) -> f64 {
+    match d.settings.host_policy {
+        Policy::Pack => d.hosts.iter().filter(|h| h.initially_active()).count() as f64,
+        Policy::Balance => d
+            .hosts
+            .iter()
+            .flat_map(|h| h.used.iter().zip(&h.capacity).map(|(u, c)| if *c > EPS { u / c } else { 0.0 }))
+            .fold(0.0, f64::max),
+    }
+}
+
+fn fixed_storage(d: &Domain) -> Assignment {
+    let mut a = Assignment::empty(d.requests.len());
+    for (i, vm) in d.requests.iter().enumerate() {
+        a.storage[i] = vm.storage;
+    }
+    a
+}
+
+fn model_path(cfg: &RunConfig, phase: &str, mode: Mode) -> Option<PathBuf> {
+    let p = cfg.write_model.as_ref()?;
+    if mode != Mode::Place {
+        return Some(p.clone());
+    }
+    let stem = p.file_stem()?.to_string_lossy().to_string();
+    let name = match p.extension() {
+        Some(ext) => format!("{stem}.{phase}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{phase}"),
+    };
+    Some(p.with_file_name(name))
+}
+
+/// Certifies a phase-1 answer: returns a host assignment for all of it, or the requests phase 2
+/// could not host (with that partial host assignment).
+fn certify(d: &Domain, a: &Assignment, deadline: &Deadline) -> Result<(Assignment, Vec<RequestIx>), MipError> {
+    let hosted = greedy::host_phase(d, a, Policy::Pack);
+    let stranded = |h: &Assignment| -> Vec<RequestIx> {
+        (0..d.requests.len())
+            .filter(|&i| a.storage[i].is_some() && h.host[i].is_none())
+            .map(RequestIx)
+            .collect()
+    };
+    let left = stranded(&hosted);
+    if left.is_empty() {
+        return Ok((hosted, left));
+    }
+    let input = host::HostInput { d, storage: a, warm: &hosted };
+    let opts = mip_options(d, deadline.remaining() * 0.25, None);
+    let (r, h) = host::solve(&input, Stage::Placement, &opts)?;
+    if !r.values.is_empty() && stranded(&h).len() < left.len() {
+        let l = stranded(&h);
+        return Ok((h, l));
+    }
+    Ok((hosted, left))
+}
+
+/// Phase 1: storage for every request.
+pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -> Result<PhaseOutcome, MipError> {
+    let start = Instant::now();
+    let deadline = Deadline { start, limit: deadline_s };
+    let fixed = fixed_storage(d);
+    let score = |a: &Assignment| (evaluate::placed_weight(d, a, false), evaluate::storage_cost(d, a));
+    let flavors = crate::domain::flavors_by(d, |_| true, |vm| {
+        (crate::domain::bits(&vm.demand), vm.disk.to_bits(), vm.priority.to_bits(), vm.group, vm.storage)
+    })
+    .len();
+    if d.settings.solver == SolverKind::Greedy {
+        let a = greedy::storage_phase(d, &fixed);
+        let mut st = phase_stats("storage", "greedy", d, flavors, 0.0);
+        let (w, c) = score(&a);
+        let status = finish_stats(&mut st, d, w, total_weight(d), c, storage_cost_floor(d), false, false);
+        st.time_s = start.elapsed().as_secs_f64();
+        return Ok(PhaseOutcome { assignment: a, witness: None, dropped: BTreeSet::new(), stats: st, status });
+    }
+    // The look-ahead greedy answer is certified by construction (it carries hosts).
+    let warm = greedy::lookahead(d, &fixed, d.settings.storage_policy, d.settings.host_policy);
+    let mut warm_storage = warm.clone();
+    for i in 0..d.requests.len() {
+        if warm.host[i].is_none() {
+            warm_storage.storage[i] = None;
+        }
+    }
+    let mut slack = vec![vec![0.0; d.resources.len()]; d.storage.len()];
+    let mut chosen: Option<(Assignment, Assignment)> = None;
+    let mut dropped = BTreeSet::new();
+    let mut rounds = 0;
+    let mut first: Option<Lexi> = None;
+    let mut time_limited = false;
+    let mut size = Default::default();
+    let mut candidate = warm_storage.clone();
+    while rounds < 3 {
+        rounds += 1;
+        let write = if rounds == 1 { model_path(cfg, "storage", mode) } else { None };
+        let lexi = lexicographic(
+            &warm_storage,
+            total_weight(d),
+            storage_cost_floor(d),
+            &deadline,
+            |stage, secs, _w| {
+                let input = StorageInput { d, slack: &slack, warm: &warm };
+                let write = match stage {
+                    Stage::Policy { .. } => write.clone(),
+                    Stage::Placement => None,
+                };
+                storage::solve(&input, stage, &mip_options(d, secs, write))
+            },
+            score,
+        )?;
+        time_limited |= lexi.time_limited;
+        size = lexi.size;
+        candidate = lexi.best.clone();
+        if first.is_none() {
+            first = Some(lexi);
+        }
+        let (hosts, stranded) = certify(d, &candidate, &deadline)?;
+        if stranded.is_empty() {
+            chosen = Some((candidate.clone(), hosts));
+            break;
+        }
+        for r in &stranded {
+            if let Some(s) = candidate.storage[r.0] {
+                for (k, x) in d.requests[r.0].demand.iter().enumerate() {
+                    slack[s.0][k] += x;
+                }
+            }
+        }
+        if deadline.remaining() < 0.1 {
+            break;
+        }
+    }
+    let (mut a, witness) = match chosen {
+        Some(c) => c,
+        None => {
+            // Drop what phase 2 cannot host rather than strand it.
+            let (hosts, stranded) = certify(d, &candidate, &deadline)?;
+            let mut a = candidate.clone();
+            for r in stranded {
+                a.storage[r.0] = None;
+                dropped.insert(r.0);
+            }
+            (a, hosts)
+        }
+    };
+    let mut witness = witness;
+    let mut solver = "mip";
+    if better(score(&warm_storage), score(&a)) {
+        a = warm_storage.clone();
+        witness = warm.clone();
+        dropped.clear();
+        solver = "mip+greedy-fallback";
+    }
+    let lexi = first.unwrap_or(Lexi {
+        best: a.clone(),
+        weight_bound: total_weight(d),
+        cost_bound: storage_cost_floor(d),
+        time_limited: false,
+        size,
+        used_mip: false,
+    });
+    let mut st = phase_stats("storage", solver, d, flavors, 0.0);
+    st.variables = size.variables;
+    st.integer_variables = size.integer_variables;
+    st.constraints = size.constraints;
+    st.lookahead_rounds = rounds;
+    let (w, c) = score(&a);
+    let status = finish_stats(&mut st, d, w, lexi.weight_bound, c, lexi.cost_bound, time_limited, true);
+    st.time_s = start.elapsed().as_secs_f64();
+    Ok(PhaseOutcome { assignment: a, witness: Some(witness), dropped, stats: st, status })
+}
+
+/// Phase 2: a host for every request that has a storage.
+pub fn host_phase(
+    d: &Domain,
+    storage_choice: &Assignment,
+    warm_hosts: Option<&Assignment>,
+    cfg: &RunConfig,
+    mode: Mode,
+    deadline_s: f64,
+) -> Result<PhaseOutcome, MipError> {
+    let start = Instant::now();
+    let deadline = Deadline { start, limit: deadline_s };
+    let mut base = storage_choice.clone();
+    base.host = vec![None; d.requests.len()];
+    let score = |a: &Assignment| (evaluate::placed_weight(d, a, true), evaluate::host_cost(d, a));
+    let flavors = crate::domain::flavors_by(d, |r| base.storage[r.0].is_some(), |vm| {
+        (crate::domain::bits(&vm.demand), vm.priority.to_bits(), vm.group, vm.storage)
+    })
+    .len();
+    let greedy_answer = greedy::host_phase(d, &base, d.settings.host_policy);
+    let placeable: f64 = (0..d.requests.len())
+        .filter(|&i| base.storage[i].is_some())
+        .map(|i| d.requests[i].priority)
+        .sum();
+    if d.settings.solver == SolverKind::Greedy {
+        let mut st = phase_stats("host", "greedy", d, flavors, 0.0);
+        let (w, c) = score(&greedy_answer);
+        let status = finish_stats(&mut st, d, w, placeable, c, host_cost_floor(d), false, false);
+        st.time_s = start.elapsed().as_secs_f64();
+        return Ok(PhaseOutcome { assignment: greedy_answer, witness: None, dropped: BTreeSet::new(), stats: st, status });
+    }
+    // Warm start: the better of the greedy answer and the given witness.
+    let mut warm = greedy_answer.clone();
+    if let Some(w) = warm_hosts {
+        let mut w = w.clone();
+        w.storage = base.storage.clone();
+        for i in 0..d.requests.len() {
+            if base.storage[i].is_none() {
+                w.host[i] = None;
+            }
+        }
+        if better(score(&w), score(&warm)) {
+            warm = w;
+        }
+    }
+    let write = model_path(cfg, "host", mode);
+    let lexi = lexicographic(
+        &warm,
+        placeable,
+        host_cost_floor(d),
+        &deadline,
+        |stage, secs, w| {
+            let input = host::HostInput { d, storage: &base, warm: w };
+            let write = match stage {
+                Stage::Policy { .. } => write.clone(),
+                Stage::Placement => None,
+            };
+            host::solve(&input, stage, &mip_options(d, secs, write))
+        },
+        score,
+    )?;
+    let mut a = lexi.best.clone();
+    let solver = if lexi.used_mip { "mip" } else { "mip+greedy-fallback" };
+    if better(score(&greedy_answer), score(&a)) {
+        a = greedy_answer;
+    }
+    let mut st = phase_stats("host", solver, d, flavors, 0.0);
+    st.variables = lexi.size.variables;
+    st.integer_variables = lexi.size.integer_variables;
+    st.constraints = lexi.size.constraints;
+    let (w, c) = score(&a);
+    let status = finish_stats(&mut st, d, w, lexi.weight_bound, c, lexi.cost_bound, lexi.time_limited, true);
+    st.time_s = start.elapsed().as_secs_f64();
+    Ok(PhaseOutcome { assignment: a, witness: None, dropped: BTreeSet::new(), stats: st, status })
+}
+
+/// Runs the requested mode and builds the solution document.
+pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError> {
+    let start = Instant::now();
+    let limit = d.settings.time_limit_s;
+    let (phases, need_host) = match mode {
+        Mode::Storage => (vec![storage_phase(d, cfg, mode, limit)?], false),
+        Mode::Host => {
+            let fixed = fixed_storage(d);
+            (vec![host_phase(d, &fixed, None, cfg, mode, limit)?], true)
+        }
+        Mode::Place => {
+            let p1 = storage_phase(d, cfg, mode, limit * 0.5)?;
+            let left = (limit - start.elapsed().as_secs_f64()).max(0.1);
+            let mut p2 = host_phase(d, &p1.assignment, p1.witness.as_ref(), cfg, mode, left)?;
+            if d.settings.solver == SolverKind::Mip {
+                // Never worse than today's schedulers: compare with the greedy chain.
+                let baseline = greedy::place(d, &fixed_storage(d), d.settings.host_policy);
+                let score = |a: &Assignment| (evaluate::placed_weight(d, a, true), evaluate::host_cost(d, a));
+                if better(score(&baseline), score(&p2.assignment)) {
+                    p2.assignment = baseline;
+                    p2.stats.solver = "greedy-baseline".to_string();
+                    let (w, c) = score(&p2.assignment);
+                    p2.stats.placed_weight = w;
+                    p2.stats.objective = c;
+                    p2.status = Status::Feasible;
+                }
+            }
+            let mut p1 = p1;
+            // Phase 2 may drop requests; phase 1's output is then only what is hosted.
+            p1.assignment = p2.assignment.clone();
+            (vec![p1, p2], true)
+        }
+    };
+    Ok(to_solution(d, &phases, need_host, start.elapsed().as_secs_f64()))
+}
+
+fn to_solution(d: &Domain, phases: &[PhaseOutcome], need_host: bool, time_s: f64) -> Solution {
+    let last = &phases[phases.len() - 1];
+    let a = &last.assignment;
+    let dropped: BTreeSet<usize> = phases.iter().flat_map(|p| p.dropped.iter().copied()).collect();
+    let mut placements = Vec::new();
+    let mut unplaced = Vec::new();
+    for (i, vm) in d.requests.iter().enumerate() {
+        let r = RequestIx(i);
+        if evaluate::is_placed(a, r, need_host) {
+            placements.push(Placement {
+                request: vm.id.clone(),
+                storage: a.storage[i].map(|s| d.storage[s.0].id.clone()).unwrap_or_default(),
+                host: if need_host { a.host[i].map(|h| d.hosts[h.0].id.clone()) } else { None },
+            });
+        } else if dropped.contains(&i) {
+            unplaced.push(Unplaced {
+                request: vm.id.clone(),
+                code: reason::LOOKAHEAD_NO_HOST.to_string(),
+                reason: "host_lookahead: phase 2 could not host it on any storage phase 1 could give it"
+                    .to_string(),
+            });
+        } else {
+            let mut partial = a.clone();
+            if need_host {
+                // A storage without a host is not a placement: free it for the explanation.
+                for j in 0..d.requests.len() {
+                    if partial.host[j].is_none() {
+                        partial.storage[j] = None;
+                    }
+                }
+            }
+            let (code, reason) = evaluate::explain(d, &partial, r);
+            unplaced.push(Unplaced { request: vm.id.clone(), code: code.to_string(), reason });
+        }
+    }
+    let mut status = phases
+        .iter()
+        .map(|p| p.status)
+        .max_by_key(|s| match s {
+            Status::Optimal => 0,
+            Status::Feasible => 1,
+            Status::TimeLimit => 2,
+            Status::Infeasible => 3,
+        })
+        .unwrap_or(Status::Feasible);
+    if placements.is_empty() {
+        status = Status::Infeasible;
+    }
+    let gap = phases.iter().map(|p| p.stats.gap).fold(0.0, f64::max);
+    let load = evaluate::final_load(d, a);
+    let mut final_a = a.clone();
+    if need_host {
+        for j in 0..d.requests.len() {
+            if final_a.host[j].is_none() {
+                final_a.storage[j] = None;
+            }
+        }
+    }
+    let storage_util = evaluate::storage_utilisation(d, &final_a);
+    let host_util = evaluate::host_utilisation(d, &final_a);
+    let stats = Stats {
+        solver: phases.iter().map(|p| p.stats.solver.as_str()).collect::<Vec<_>>().join(","),
+        solve_time_s: time_s,
+        placed: placements.len(),
+        requests: d.requests.len(),
+        phases: phases.iter().map(|p| p.stats.clone()).collect(),
+        storage_utilisation: d.storage.iter().zip(storage_util).map(|(s, u)| (s.id.clone(), u)).collect(),
+        host_utilisation: d
+            .hosts
+            .iter()
+            .zip(host_util)
+            .map(|(h, u)| (h.id.clone(), d.resources.iter().cloned().zip(u).collect()))
+            .collect(),
+        active_hosts: evaluate::active_hosts(d, &final_a).iter().filter(|&&b| b).count(),
+        migration_domain: (0..d.requests.len())
+            .filter(|&i| evaluate::is_placed(a, RequestIx(i), need_host))
+            .filter_map(|i| {
+                let s = a.storage[i]?;
+                Some((d.requests[i].id.clone(), evaluate::migration_domain(d, &load, RequestIx(i), s, a.host[i])))
+            })
+            .collect(),
+    };
+    Solution {
+        status,
+        objective: last.stats.objective,
+        bound: last.stats.bound,
+        gap,
+        placements,
+        unplaced,
+        stats,
+    }
+}
+
+/// Like [`run`], but a HiGHS failure never leaves the caller without an answer: the greedy
+/// solver answers instead, and `stats.solver` says so.
+pub fn run_or_fallback(d: &Domain, mode: Mode, cfg: &RunConfig) -> Solution {
+    match run(d, mode, cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "MIP failed; answering with the greedy solver");
+            let mut g = d.clone();
+            g.settings.solver = SolverKind::Greedy;
+            match run(&g, mode, cfg) {
+                Ok(mut s) => {
+                    s.stats.solver = format!("greedy (mip failed: {e})");
+                    s
+                }
+                // The greedy path builds no MIP and cannot fail; keep the types honest anyway.
+                Err(e2) => unreachable_answer(d, &e2.to_string()),
+            }
+        }
+    }
+}
+
+fn unreachable_answer(d: &Domain, why: &str) -> Solution {
+    Solution {
+        status: Status::Infeasible,
+        objective: 0.0,
+        bound: 0.0,
+        gap: 0.0,
+        placements: Vec::new(),
+        unplaced: d
+            .requests
+            .iter()
+            .map(|r| Unplaced {
+                request: r.id.clone(),
+                code: reason::CAPACITY_TAKEN.to_string(),
+                reason: format!("solver failure: {why}"),
+            })
+            .collect(),
+        stats: Stats::default(),
+    }
+}
