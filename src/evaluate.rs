@@ -64,8 +64,8 @@ pub fn reach(d: &Domain, r: RequestIx, s: StorageIx) -> f64 {
     d.static_domain(r, s) as f64 / d.hosts.len().max(1) as f64
 }
 
-/// Second objective of the storage phase (lower is better): policy term minus the
-/// flexibility term `w * mean reach`.
+/// Second objective of the storage phase (lower is better): policy term plus the
+/// flexibility penalty `w * sum over placed requests of (1 - reach) / requests`.
 pub fn storage_cost(d: &Domain, a: &Assignment) -> f64 {
     let util = storage_utilisation(d, a);
     let policy = match d.settings.storage_policy {
@@ -79,13 +79,13 @@ pub fn storage_cost(d: &Domain, a: &Assignment) -> f64 {
         }
     };
     let n = d.requests.len().max(1) as f64;
-    let flex: f64 = a
+    let lost: f64 = a
         .storage
         .iter()
         .enumerate()
-        .filter_map(|(i, s)| s.map(|s| reach(d, RequestIx(i), s)))
+        .filter_map(|(i, s)| s.map(|s| 1.0 - reach(d, RequestIx(i), s)))
         .sum();
-    policy - d.settings.flexibility_weight * flex / n
+    policy + d.settings.flexibility_weight * lost / n
 }
 
 /// Host utilisation after the assignment: per host, per resource (0 where capacity is 0).

@@ -10,6 +10,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand::distr::{weighted::WeightedIndex, Distribution};
 
+/// Share of hosts that start with nothing running.
+const IDLE_HOSTS: f64 = 1.0 / 3.0;
+
 /// Generator parameters.
 #[derive(Debug, Clone)]
 pub struct GenParams {
@@ -116,7 +119,17 @@ pub fn generate(p: &GenParams) -> Problem {
         (want_free[0] / cap_total[0]).max(1.0),
         (want_free[1] / cap_total[1]).max(1.0),
     ];
-    let used_share: Vec<f64> = (0..p.hosts).map(|_| rng.random_range(0.0..1.0)).collect();
+    // A third of the hosts start idle (so consolidation has something to decide); the others
+    // carry the pre-used load in random shares.
+    let used_share: Vec<f64> = (0..p.hosts)
+        .map(|_| {
+            if rng.random_bool(IDLE_HOSTS) {
+                0.0
+            } else {
+                rng.random_range(0.05..1.0)
+            }
+        })
+        .collect();
     let share_sum: f64 = used_share.iter().sum::<f64>().max(1e-9);
     let mut hosts = Vec::with_capacity(p.hosts);
     for (i, &(c, m)) in caps.iter().enumerate() {

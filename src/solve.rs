@@ -1,7 +1,7 @@
 //! Orchestration: lexicographic stages, the look-ahead certification of phase 1, greedy warm
 //! starts and fallbacks, status and gap, and the solution document.
 
-use crate::domain::{Assignment, Domain, RequestIx, EPS};
+use crate::domain::{Assignment, Domain, Load, RequestIx, EPS};
 use crate::evaluate::{self, reason};
 use crate::format::{PhaseStats, Placement, Policy, Solution, SolverKind, Stats, Status, Unplaced};
 use crate::greedy;
@@ -61,6 +61,7 @@ fn mip_options(d: &Domain, seconds: f64, write: Option<PathBuf>) -> MipOptions {
         mip_gap: d.settings.mip_gap,
         threads: d.settings.threads,
         write_model: write,
+        relax: false,
     }
 }
 
@@ -158,9 +159,11 @@ fn finish_stats(
     is_mip: bool,
 ) -> Status {
     st.placed_weight = weight;
-    st.placed_weight_bound = weight_bound.max(weight);
+    st.placed_weight_bound = if weight_bound.is_finite() { weight_bound.max(weight) } else { weight };
     st.objective = cost;
-    st.bound = cost_bound.min(cost);
+    // A non-finite bound (HiGHS stopped before its root LP) proves nothing: fall back to the
+    // objective's own trivial floor, never to NaN in the document.
+    st.bound = if cost_bound.is_finite() { cost_bound.min(cost) } else { cost.min(0.0) };
     let wgap = relative_gap(weight, st.placed_weight_bound);
     st.gap = relative_gap(cost, st.bound).max(wgap);
     let proven = wgap <= 1e-9 && st.gap <= d.settings.mip_gap + 1e-9;
@@ -182,8 +185,8 @@ fn total_weight(d: &Domain) -> f64 {
     d.requests.iter().map(|r| r.priority).sum()
 }
 
-/// Trivial lower bound of the storage cost: what is already used, minus the best possible
-/// flexibility (every request at full reach).
+/// Trivial lower bound of the storage cost: what is already used (the flexibility penalty is
+/// at least 0).
 fn storage_cost_floor(d: &Domain) -> f64 {
     let util0 = d
         .storage
@@ -196,18 +199,67 @@ fn storage_cost_floor(d: &Domain) -> f64 {
             d.storage.iter().filter(|s| s.used > EPS).count().max(1) as f64 / d.storage.len().max(1) as f64
         }
     };
-    policy - d.settings.flexibility_weight
+    policy
 }
 
-/// Trivial lower bound of the host cost.
-fn host_cost_floor(d: &Domain) -> f64 {
+/// Lower bound of the host cost over every assignment that places at least `weight` of the
+/// requests in `candidates` (combinatorial, valid at any scale): the demand of the smallest set of
+/// requests that can reach that weight must fit somewhere. `pack`: already-active hosts' free
+/// capacity, then the largest idle hosts, per resource. `balance`: the highest
+/// (used + demand) / capacity over the pool, per resource (the max is at least the average).
+pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64 {
+    let nr = d.resources.len();
+    let mut prios: Vec<f64> = candidates.iter().map(|r| d.requests[r.0].priority).collect();
+    prios.sort_by(|a, b| b.total_cmp(a));
+    let mut n_min = 0;
+    let mut acc = 0.0;
+    while acc < weight - 1e-9 && n_min < prios.len() {
+        acc += prios[n_min];
+        n_min += 1;
+    }
+    let mut demand = vec![0.0; nr];
+    for (k, dk) in demand.iter_mut().enumerate() {
+        let mut v: Vec<f64> = candidates.iter().map(|r| d.requests[r.0].demand[k]).collect();
+        v.sort_by(f64::total_cmp);
+        *dk = v.iter().take(n_min).sum();
+    }
     match d.settings.host_policy {
-        Policy::Pack => d.hosts.iter().filter(|h| h.initially_active()).count() as f64,
-        Policy::Balance => d
-            .hosts
-            .iter()
-            .flat_map(|h| h.used.iter().zip(&h.capacity).map(|(u, c)| if *c > EPS { u / c } else { 0.0 }))
-            .fold(0.0, f64::max),
+        Policy::Pack => {
+            let active = d.hosts.iter().filter(|h| h.initially_active()).count();
+            let mut extra = 0;
+            for k in 0..nr {
+                let free_active: f64 = d.hosts.iter().filter(|h| h.initially_active()).map(|h| h.free()[k]).sum();
+                let mut need = demand[k] - free_active;
+                let mut idle: Vec<f64> = d.hosts.iter().filter(|h| !h.initially_active()).map(|h| h.capacity[k]).collect();
+                idle.sort_by(|a, b| b.total_cmp(a));
+                let mut count = 0;
+                for c in idle {
+                    if need <= 1e-9 {
+                        break;
+                    }
+                    need -= c;
+                    count += 1;
+                }
+                extra = extra.max(count);
+            }
+            (active + extra) as f64
+        }
+        Policy::Balance => {
+            let mut best: f64 = 0.0;
+            for k in 0..nr {
+                let cap: f64 = d.hosts.iter().map(|h| h.capacity[k]).sum();
+                let used: f64 = d.hosts.iter().map(|h| h.used[k]).sum();
+                if cap > EPS {
+                    best = best.max((used + demand[k]) / cap);
+                }
+            }
+            let initial = d
+                .hosts
+                .iter()
+                .flat_map(|h| h.used.iter().zip(&h.capacity).map(|(u, c)| if *c > EPS { u / c } else { 0.0 }))
+                .fold(0.0, f64::max);
+            best.max(initial)
+        }
     }
 }
 
@@ -246,8 +298,10 @@ fn certify(d: &Domain, a: &Assignment, deadline: &Deadline) -> Result<(Assignmen
     if left.is_empty() {
         return Ok((hosted, left));
     }
-    let input = host::HostInput { d, storage: a, warm: &hosted };
-    let opts = mip_options(d, deadline.remaining() * 0.25, None);
+    let load = Load::initial(d);
+    let active: Vec<bool> = d.hosts.iter().map(|h| h.initially_active()).collect();
+    let input = host::HostInput { d, storage: a, warm: &hosted, load: &load, active: &active, allowed: None };
+    let opts = mip_options(d, deadline.remaining() * 0.5, None);
     let (r, h) = host::solve(&input, Stage::Placement, &opts)?;
     if !r.values.is_empty() && stranded(&h).len() < left.len() {
         let l = stranded(&h);
@@ -256,10 +310,55 @@ fn certify(d: &Domain, a: &Assignment, deadline: &Deadline) -> Result<(Assignmen
     Ok((hosted, left))
 }
 
+/// Relax-and-round warm start for phase 1: solve the LP relaxation of the policy stage, keep
+/// the integer part of every count, let the look-ahead greedy host those and place the rest.
+/// Returns a certified assignment (with hosts), or None if the LP gave nothing.
+fn lp_rounding(
+    d: &Domain,
+    fixed: &Assignment,
+    warm: &Assignment,
+    deadline: &Deadline,
+) -> Result<Option<Assignment>, MipError> {
+    let slack = vec![vec![0.0; d.resources.len()]; d.storage.len()];
+    let input = StorageInput { d, slack: &slack, warm };
+    let min_weight = evaluate::placed_weight(d, warm, true);
+    let mut opts = mip_options(d, deadline.remaining() * 0.3, None);
+    opts.relax = true;
+    let (r, partial) = storage::solve(&input, Stage::Policy { min_weight }, &opts)?;
+    if r.values.is_empty() {
+        return Ok(None);
+    }
+    let mut seed = fixed.clone();
+    for i in 0..d.requests.len() {
+        seed.storage[i] = seed.storage[i].or(partial.storage[i]);
+    }
+    let (sp, hp) = (d.settings.storage_policy, d.settings.host_policy);
+    let mut a = greedy::lookahead(d, &seed, sp, hp);
+    // A rounded choice that found no host is released and placed again freely.
+    let mut retry = fixed.clone();
+    for i in 0..d.requests.len() {
+        if a.host[i].is_some() {
+            retry.storage[i] = a.storage[i];
+            retry.host[i] = a.host[i];
+        }
+    }
+    if retry != a {
+        a = greedy::lookahead(d, &retry, sp, hp);
+    }
+    for i in 0..d.requests.len() {
+        if a.host[i].is_none() && fixed.storage[i].is_none() {
+            a.storage[i] = None;
+        }
+    }
+    Ok(Some(a))
+}
+
 /// Phase 1: storage for every request.
 pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
     let deadline = Deadline { start, limit: deadline_s };
+    // The MIP stages get 70 % of the phase; certification (phase 2 feasibility) the rest.
+    let mip_deadline = Deadline { start, limit: deadline_s * 0.7 };
     let fixed = fixed_storage(d);
     let score = |a: &Assignment| (evaluate::placed_weight(d, a, false), evaluate::storage_cost(d, a));
     let flavors = crate::domain::flavors_by(d, |_| true, |vm| {
@@ -276,6 +375,13 @@ pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -
     }
     // The look-ahead greedy answer is certified by construction (it carries hosts).
     let warm = greedy::lookahead(d, &fixed, d.settings.storage_policy, d.settings.host_policy);
+    let mut warm = warm;
+    if let Some(rounded) = lp_rounding(d, &fixed, &warm, &mip_deadline)? {
+        tracing::debug!(greedy = ?score(&warm), rounded = ?score(&rounded), "storage warm starts");
+        if better(score(&rounded), score(&warm)) {
+            warm = rounded;
+        }
+    }
     let mut warm_storage = warm.clone();
     for i in 0..d.requests.len() {
         if warm.host[i].is_none() {
@@ -297,7 +403,7 @@ pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -
             &warm_storage,
             total_weight(d),
             storage_cost_floor(d),
-            &deadline,
+            &mip_deadline,
             |stage, secs, _w| {
                 let input = StorageInput { d, slack: &slack, warm: &warm };
                 let write = match stage {
@@ -370,6 +476,25 @@ pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -
     Ok(PhaseOutcome { assignment: a, witness: Some(witness), dropped, stats: st, status })
 }
 
+/// Above this many (flavor, host) columns the host phase is solved by large neighbourhood search
+/// instead of one MIP: HiGHS' root LP alone outlasts any sensible time limit past ~100k columns.
+pub const LNS_COLUMNS: usize = 40_000;
+/// Target size of one neighbourhood MIP.
+const LNS_NEIGHBOURHOOD_COLUMNS: usize = 5_000;
+
+/// Estimated host-model columns for the requests whose storage is in `within` (all if None).
+fn host_columns(d: &Domain, storage: &Assignment, within: Option<&[bool]>) -> usize {
+    let mut flavors: std::collections::HashSet<(Vec<u64>, u64, Option<usize>, usize)> = Default::default();
+    for (i, vm) in d.requests.iter().enumerate() {
+        if let Some(s) = storage.storage[i] {
+            if within.is_none_or(|w| w[s.0]) {
+                flavors.insert((crate::domain::bits(&vm.demand), vm.priority.to_bits(), vm.group, s.0));
+            }
+        }
+    }
+    flavors.iter().map(|f| d.storage[f.3].hosts.len()).sum()
+}
+
 /// Phase 2: a host for every request that has a storage.
 pub fn host_phase(
     d: &Domain,
@@ -384,19 +509,18 @@ pub fn host_phase(
     let mut base = storage_choice.clone();
     base.host = vec![None; d.requests.len()];
     let score = |a: &Assignment| (evaluate::placed_weight(d, a, true), evaluate::host_cost(d, a));
-    let flavors = crate::domain::flavors_by(d, |r| base.storage[r.0].is_some(), |vm| {
-        (crate::domain::bits(&vm.demand), vm.priority.to_bits(), vm.group, vm.storage)
-    })
-    .len();
-    let greedy_answer = greedy::host_phase(d, &base, d.settings.host_policy);
-    let placeable: f64 = (0..d.requests.len())
+    let candidates: Vec<RequestIx> = (0..d.requests.len())
         .filter(|&i| base.storage[i].is_some())
-        .map(|i| d.requests[i].priority)
-        .sum();
+        .map(RequestIx)
+        .collect();
+    let placeable: f64 = candidates.iter().map(|r| d.requests[r.0].priority).sum();
+    let columns = host_columns(d, &base, None);
+    let greedy_answer = greedy::host_phase(d, &base, d.settings.host_policy);
+    let mut st = phase_stats("host", "greedy", d, 0, 0.0);
     if d.settings.solver == SolverKind::Greedy {
-        let mut st = phase_stats("host", "greedy", d, flavors, 0.0);
         let (w, c) = score(&greedy_answer);
-        let status = finish_stats(&mut st, d, w, placeable, c, host_cost_floor(d), false, false);
+        let floor = host_cost_floor(d, &candidates, w);
+        let status = finish_stats(&mut st, d, w, placeable, c, floor, false, false);
         st.time_s = start.elapsed().as_secs_f64();
         return Ok(PhaseOutcome { assignment: greedy_answer, witness: None, dropped: BTreeSet::new(), stats: st, status });
     }
@@ -414,35 +538,206 @@ pub fn host_phase(
             warm = w;
         }
     }
-    let write = model_path(cfg, "host", mode);
-    let lexi = lexicographic(
-        &warm,
-        placeable,
-        host_cost_floor(d),
-        &deadline,
-        |stage, secs, w| {
-            let input = host::HostInput { d, storage: &base, warm: w };
-            let write = match stage {
-                Stage::Policy { .. } => write.clone(),
-                Stage::Placement => None,
-            };
-            host::solve(&input, stage, &mip_options(d, secs, write))
-        },
-        score,
-    )?;
-    let mut a = lexi.best.clone();
-    let solver = if lexi.used_mip { "mip" } else { "mip+greedy-fallback" };
+    let (a, weight_bound, mip_bound, time_limited) = if columns <= LNS_COLUMNS {
+        let write = model_path(cfg, "host", mode);
+        let load = Load::initial(d);
+        let active: Vec<bool> = d.hosts.iter().map(|h| h.initially_active()).collect();
+        let lexi = lexicographic(
+            &warm,
+            placeable,
+            f64::NEG_INFINITY,
+            &deadline,
+            |stage, secs, w| {
+                let input = host::HostInput { d, storage: &base, warm: w, load: &load, active: &active, allowed: None };
+                let write = match stage {
+                    Stage::Policy { .. } => write.clone(),
+                    Stage::Placement => None,
+                };
+                host::solve(&input, stage, &mip_options(d, secs, write))
+            },
+            score,
+        )?;
+        st.solver = if lexi.used_mip { "mip" } else { "mip+greedy-fallback" }.to_string();
+        st.variables = lexi.size.variables;
+        st.integer_variables = lexi.size.integer_variables;
+        st.constraints = lexi.size.constraints;
+        (lexi.best, lexi.weight_bound, lexi.cost_bound, lexi.time_limited)
+    } else {
+        let (a, iterations, size) = host_lns(d, &base, warm, &deadline)?;
+        st.solver = format!("mip-lns({iterations} neighbourhoods)");
+        st.variables = size.variables;
+        st.integer_variables = size.integer_variables;
+        st.constraints = size.constraints;
+        // The neighbourhoods prove nothing globally: the weight bound stays the placeable total
+        // and the cost bound is the combinatorial floor added below.
+        (a, placeable, f64::NEG_INFINITY, true)
+    };
+    let mut a = a;
     if better(score(&greedy_answer), score(&a)) {
         a = greedy_answer;
+        st.solver = "mip+greedy-fallback".to_string();
     }
-    let mut st = phase_stats("host", solver, d, flavors, 0.0);
-    st.variables = lexi.size.variables;
-    st.integer_variables = lexi.size.integer_variables;
-    st.constraints = lexi.size.constraints;
+    st.flavors = columns;
     let (w, c) = score(&a);
-    let status = finish_stats(&mut st, d, w, lexi.weight_bound, c, lexi.cost_bound, lexi.time_limited, true);
+    let floor = host_cost_floor(d, &candidates, w);
+    let status = finish_stats(&mut st, d, w, weight_bound, c, mip_bound.max(floor), time_limited, true);
     st.time_s = start.elapsed().as_secs_f64();
     Ok(PhaseOutcome { assignment: a, witness: None, dropped: BTreeSet::new(), stats: st, status })
+}
+
+/// Neighbourhood seeds for the LNS, best first: per host worth changing, the storage systems of
+/// the VMs it runs. `pack`: newly opened hosts, least loaded first (the easiest to empty);
+/// `balance`: hosts by decreasing utilisation. Then every storage system on its own.
+fn lns_seeds(d: &Domain, cur: &Assignment) -> Vec<Vec<usize>> {
+    let util = evaluate::host_utilisation(d, cur);
+    let mut on_host: Vec<Vec<usize>> = vec![Vec::new(); d.hosts.len()];
+    for (i, h) in cur.host.iter().enumerate() {
+        if let (Some(h), Some(s)) = (h, cur.storage[i]) {
+            if !on_host[h.0].contains(&s.0) {
+                on_host[h.0].push(s.0);
+            }
+        }
+    }
+    let peak = |h: usize| util[h].iter().copied().fold(0.0, f64::max);
+    let mut hosts: Vec<usize> = (0..d.hosts.len()).filter(|&h| !on_host[h].is_empty()).collect();
+    match d.settings.host_policy {
+        Policy::Pack => {
+            hosts.retain(|&h| !d.hosts[h].initially_active());
+            hosts.sort_by(|&a, &b| peak(a).total_cmp(&peak(b)).then(a.cmp(&b)));
+        }
+        Policy::Balance => hosts.sort_by(|&a, &b| peak(b).total_cmp(&peak(a)).then(a.cmp(&b))),
+    }
+    let mut seeds: Vec<Vec<usize>> = hosts.into_iter().map(|h| on_host[h].clone()).collect();
+    seeds.extend((0..d.storage.len()).map(|s| vec![s]));
+    seeds
+}
+
+/// Large neighbourhood search for the host phase: repeatedly frees the requests of a few
+/// storage systems that share hosts, re-solves the host MIP over those requests and hosts with
+/// everything else fixed, and keeps the result when it is better. Deterministic: neighbourhoods
+/// come in a fixed order.
+fn host_lns(
+    d: &Domain,
+    base: &Assignment,
+    start: Assignment,
+    deadline: &Deadline,
+) -> Result<(Assignment, usize, crate::model::ModelSize), MipError> {
+    let score = |a: &Assignment| (evaluate::placed_weight(d, a, true), evaluate::host_cost(d, a));
+    let mut cur = start;
+    let mut iterations = 0;
+    let mut size = crate::model::ModelSize::default();
+    let ns = d.storage.len();
+    // Storage systems that share a host are neighbours.
+    let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); ns];
+    for h in &d.hosts {
+        for a in &h.storage {
+            for b in &h.storage {
+                if a != b && !neighbours[a.0].contains(&b.0) {
+                    neighbours[a.0].push(b.0);
+                }
+            }
+        }
+    }
+    let mut stale = 0;
+    let mut seed = 0;
+    let mut seeds = lns_seeds(d, &cur);
+    while deadline.remaining() > 0.3 && stale < seeds.len().max(1) {
+        // Seed: the storage systems of the VMs on one host that the policy wants changed
+        // (least-loaded newly opened host for `pack`, most utilised for `balance`); grow by
+        // neighbouring storage systems until the model is big enough.
+        let Some(start_set) = seeds.get(seed % seeds.len().max(1)).cloned() else { break };
+        seed += 1;
+        let mut within = vec![false; ns];
+        for &s in &start_set {
+            within[s] = true;
+        }
+        let mut frontier = start_set.clone();
+        'grow: while let Some(s) = frontier.pop() {
+            for &n in &neighbours[s] {
+                if within[n] {
+                    continue;
+                }
+                within[n] = true;
+                if host_columns(d, base, Some(&within)) > LNS_NEIGHBOURHOOD_COLUMNS {
+                    within[n] = false;
+                    break 'grow;
+                }
+                frontier.insert(0, n);
+            }
+        }
+        let freed: Vec<usize> = (0..d.requests.len())
+            .filter(|&i| base.storage[i].is_some_and(|s| within[s.0]))
+            .collect();
+        if freed.is_empty() {
+            stale += 1;
+            continue;
+        }
+        let mut fixed = cur.clone();
+        let mut sub = Assignment::empty(d.requests.len());
+        for &i in &freed {
+            fixed.host[i] = None;
+            fixed.storage[i] = None;
+            sub.storage[i] = base.storage[i];
+        }
+        let load = evaluate::final_load(d, &fixed);
+        let active = evaluate::active_hosts(d, &fixed);
+        let mut allowed = vec![false; d.hosts.len()];
+        for (s, w) in within.iter().enumerate() {
+            if *w {
+                for h in &d.storage[s].hosts {
+                    allowed[h.0] = true;
+                }
+            }
+        }
+        let mut warm = sub.clone();
+        for &i in &freed {
+            warm.host[i] = cur.host[i];
+        }
+        let input = host::HostInput { d, storage: &sub, warm: &warm, load: &load, active: &active, allowed: Some(&allowed) };
+        let secs = deadline.remaining().min(2.0);
+        let placed_now: f64 = freed.iter().filter(|&&i| cur.host[i].is_some()).map(|&i| d.requests[i].priority).sum();
+        let mut best_sub: Option<Assignment> = None;
+        if freed.iter().any(|&i| cur.host[i].is_none()) {
+            let (r, a) = host::solve(&input, Stage::Placement, &mip_options(d, secs * 0.5, None))?;
+            if !r.values.is_empty() {
+                best_sub = Some(a);
+            }
+        }
+        let min_weight = best_sub
+            .as_ref()
+            .map(|a| freed.iter().filter(|&&i| a.host[i].is_some()).map(|&i| d.requests[i].priority).sum::<f64>())
+            .unwrap_or(placed_now)
+            .max(placed_now);
+        let warm2 = best_sub.clone().unwrap_or(warm.clone());
+        let input = host::HostInput { warm: &warm2, ..input };
+        let (r, a) = host::solve(&input, Stage::Policy { min_weight }, &mip_options(d, deadline.remaining().min(2.0), None))?;
+        size = r.size;
+        iterations += 1;
+        let candidate_sub = if r.values.is_empty() { best_sub } else { Some(a) };
+        if let Some(a) = candidate_sub {
+            let mut next = fixed.clone();
+            for &i in &freed {
+                next.storage[i] = base.storage[i];
+                next.host[i] = a.host[i];
+            }
+            tracing::debug!(iterations, before = ?score(&cur), after = ?score(&next), freed = freed.len(), cols = r.size.variables, "lns neighbourhood");
+            if better(score(&next), score(&cur)) {
+                cur = next;
+                stale = 0;
+                seeds = lns_seeds(d, &cur);
+                seed = 0;
+                continue;
+            }
+        }
+        stale += 1;
+    }
+    // Keep storage for requests without a host: the phase reports them as unplaced.
+    for i in 0..d.requests.len() {
+        if cur.storage[i].is_none() {
+            cur.storage[i] = base.storage[i];
+        }
+    }
+    Ok((cur, iterations, size))
 }
 
 /// Runs the requested mode and builds the solution document.

@@ -1,13 +1,14 @@
 //! Phase 2, the host MIP (models/host.md). Function names match the constraint families.
 
 use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
-use crate::domain::{bits, fits, flavors_by, Assignment, Domain, Flavor, HostIx, EPS};
+use crate::domain::{bits, fits, flavors_by, Assignment, Domain, Flavor, HostIx, Load, EPS};
 use crate::format::Policy;
 use good_lp::{constraint, variable, Expression};
 
 pub use super::storage::Stage;
 
-/// Inputs of one host-phase solve.
+/// Inputs of one host-phase solve: the whole phase, or a neighbourhood of it (large
+/// neighbourhood search), in which case `load` and `active` describe what stays fixed.
 pub struct HostInput<'a> {
     /// The problem.
     pub d: &'a Domain,
@@ -15,6 +16,12 @@ pub struct HostInput<'a> {
     pub storage: &'a Assignment,
     /// Warm start: hosts for (some of) those requests, respecting every constraint.
     pub warm: &'a Assignment,
+    /// Free capacity and anti-affinity groups per host, after the fixed requests.
+    pub load: &'a Load,
+    /// Hosts already running something (counted as active, whatever this solve does).
+    pub active: &'a [bool],
+    /// Hosts this solve may use (None = all).
+    pub allowed: Option<&'a [bool]>,
 }
 
 struct Model<'a> {
@@ -51,7 +58,7 @@ pub fn solve(
         input,
         x: Vec::with_capacity(by_storage.len()),
         flavors: by_storage,
-        b: MipBuilder::new(),
+        b: MipBuilder::new(opts.relax),
     };
     m.host_connectivity();
     m.host_assignment();
@@ -75,7 +82,7 @@ pub fn solve(
         for (f, flavor) in flavors.iter().enumerate() {
             let mut members = flavor.members.iter();
             for &(h, col) in &x[f] {
-                for r in members.by_ref().take(int_value(&result.values, col)) {
+                for r in members.by_ref().take(int_value(&result.values, col, opts.relax)) {
                     a.host[r.0] = Some(h);
                 }
             }
@@ -100,14 +107,19 @@ impl Model<'_> {
             let n = self.flavors[f].members.len() as f64;
             let mut cols = Vec::new();
             for &h in &d.storage[s.0].hosts {
-                let free = d.hosts[h.0].free();
-                if !fits(&vm.demand, &free) {
+                if self.input.allowed.is_some_and(|a| !a[h.0]) {
+                    continue;
+                }
+                let free = &self.input.load.host_free[h.0];
+                if !fits(&vm.demand, free)
+                    || vm.group.is_some_and(|g| self.input.load.host_groups[h.0].contains(&g))
+                {
                     continue;
                 }
                 let copies = vm
                     .demand
                     .iter()
-                    .zip(&free)
+                    .zip(free)
                     .filter(|(x, _)| **x > EPS)
                     .map(|(x, f)| (f / x + EPS).floor())
                     .fold(n, f64::min);
@@ -145,10 +157,10 @@ impl Model<'_> {
                     has[h.0] = true;
                 }
             }
-            for (h, host) in d.hosts.iter().enumerate() {
-                if has[h] && !host.initially_active() {
+            for h in 0..d.hosts.len() {
+                if has[h] && !self.input.active[h] {
                     let warm = self.input.warm.host.iter().any(|x| *x == Some(HostIx(h)));
-                    open[h] = Some(self.b.column(variable().binary(), true, warm as u8 as f64));
+                    open[h] = Some(self.b.column(variable().min(0).max(1), true, warm as u8 as f64));
                 }
             }
         }
@@ -176,9 +188,8 @@ impl Model<'_> {
 
     /// VMs fit the host's free capacity in every resource (times a_h under `pack`).
     fn host_capacity(&mut self, open: &[Option<Col>]) {
-        let d = self.input.d;
         for (h, row) in self.demand_rows().into_iter().enumerate() {
-            let free = d.hosts[h].free();
+            let free = self.input.load.host_free[h].clone();
             for (k, e) in row.into_iter().enumerate() {
                 let Some(mut e) = e else { continue };
                 match open[h] {
@@ -231,7 +242,7 @@ impl Model<'_> {
         let d = self.input.d;
         match d.settings.host_policy {
             Policy::Pack => {
-                let active = d.hosts.iter().filter(|h| h.initially_active()).count() as f64;
+                let active = self.input.active.iter().filter(|&&a| a).count() as f64;
                 let obj: Expression = open.iter().flatten().map(|a| a.var).sum();
                 (obj, active)
             }
@@ -245,10 +256,20 @@ impl Model<'_> {
     /// `balance`: U >= (used[h,r] + sum d x) / cap[h,r] for every host and resource.
     fn host_balance(&mut self) -> Col {
         let d = self.input.d;
-        let floor = d
-            .hosts
-            .iter()
-            .flat_map(|h| h.used.iter().zip(&h.capacity).map(|(u, c)| if *c > EPS { u / c } else { 0.0 }))
+        let load = self.input.load;
+        // Utilisation of what stays fixed is a floor for U (over the hosts this solve sees).
+        let floor = (0..d.hosts.len())
+            .filter(|&h| self.input.allowed.is_none_or(|a| a[h]))
+            .flat_map(|h| {
+                let cap = &d.hosts[h].capacity;
+                (0..cap.len()).map(move |k| {
+                    if cap[k] > EPS {
+                        (cap[k] - load.host_free[h][k]) / cap[k]
+                    } else {
+                        0.0
+                    }
+                })
+            })
             .fold(0.0, f64::max);
         let warm = crate::evaluate::host_utilisation(d, self.input.warm)
             .iter()
@@ -264,7 +285,7 @@ impl Model<'_> {
                     continue;
                 }
                 e.add_mul(-cap, u.var);
-                self.b.row(constraint::leq(e, -d.hosts[h].used[k]));
+                self.b.row(constraint::leq(e, -(cap - load.host_free[h][k])));
             }
         }
         u

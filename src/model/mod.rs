@@ -22,6 +22,8 @@ pub struct MipOptions {
     pub threads: u32,
     /// Write the model (`.lp` or `.mps`, by extension) before solving.
     pub write_model: Option<PathBuf>,
+    /// Solve the LP relaxation (every column continuous) instead of the MIP.
+    pub relax: bool,
 }
 
 /// Outcome of one HiGHS run.
@@ -106,19 +108,22 @@ pub struct MipBuilder {
     warm: Vec<f64>,
     constraints: Vec<Constraint>,
     size: ModelSize,
+    relax: bool,
 }
 
 impl MipBuilder {
-    /// A new, empty model.
-    pub fn new() -> Self {
+    /// A new, empty model; with `relax`, integer columns are created continuous (LP relaxation).
+    pub fn new(relax: bool) -> Self {
         MipBuilder {
             vars: ProblemVariables::new(),
+            relax,
             ..Default::default()
         }
     }
 
     /// Adds a column with its warm-start value.
     pub fn column(&mut self, def: VariableDefinition, integer: bool, warm: f64) -> Col {
+        let integer = integer && !self.relax;
         let def = if integer { def.integer() } else { def };
         let var = self.vars.add(def);
         self.warm.push(warm);
@@ -175,7 +180,13 @@ impl MipBuilder {
         let mut model = problem
             .try_into_inner()
             .map_err(|e| MipError::Highs(e.to_string()))?;
-        model.make_quiet();
+        if std::env::var_os("VMPLACE_HIGHS_LOG").is_some() {
+            // Debugging aid: HiGHS logs to stdout, so never use it where stdout is parsed.
+            let _ = model.try_set_option("output_flag", true);
+            let _ = model.try_set_option("log_to_console", true);
+        } else {
+            model.make_quiet();
+        }
         let limit = opts.time_limit_s.max(0.01);
         let rejected = |name: &str| MipError::Highs(format!("option {name} rejected"));
         model
@@ -190,6 +201,15 @@ impl MipBuilder {
         model
             .try_set_option("random_seed", 0)
             .map_err(|_| rejected("random_seed"))?;
+        if let Ok(extra) = std::env::var("VMPLACE_EXPERIMENT") {
+            for kv in extra.split(',') {
+                if let Some((k, v)) = kv.split_once('=') {
+                    if let Ok(f) = v.parse::<f64>() { let _ = model.try_set_option(k, f); }
+                    if let Ok(i) = v.parse::<i32>() { let _ = model.try_set_option(k, i); }
+                    if v.parse::<f64>().is_err() { let _ = model.try_set_option(k, v); }
+                }
+            }
+        }
         if let Some(path) = &opts.write_model {
             write_model(&mut model, path)?;
         }
@@ -242,7 +262,11 @@ fn write_model(model: &mut highs::Model, path: &std::path::Path) -> Result<(), M
     Ok(())
 }
 
-/// Rounds an integer column's value.
-pub fn int_value(values: &[f64], c: Col) -> usize {
-    values.get(c.ix).map(|v| v.round().max(0.0) as usize).unwrap_or(0)
+/// An integer column's value: rounded for a MIP answer, rounded down for an LP relaxation.
+pub fn int_value(values: &[f64], c: Col, relaxed: bool) -> usize {
+    values
+        .get(c.ix)
+        .map(|v| if relaxed { (v + 1e-6).floor() } else { v.round() })
+        .map(|v| v.max(0.0) as usize)
+        .unwrap_or(0)
 }

@@ -61,7 +61,7 @@ pub fn solve(
         input,
         y: Vec::with_capacity(flavors.len()),
         flavors,
-        b: MipBuilder::new(),
+        b: MipBuilder::new(opts.relax),
     };
     m.storage_candidates();
     m.storage_assignment();
@@ -85,7 +85,7 @@ pub fn solve(
         for (f, flavor) in flavors.iter().enumerate() {
             let mut members = flavor.members.iter();
             for &(s, col) in &y[f] {
-                for r in members.by_ref().take(int_value(&result.values, col)) {
+                for r in members.by_ref().take(int_value(&result.values, col, opts.relax)) {
                     a.storage[r.0] = Some(s);
                 }
             }
@@ -155,7 +155,7 @@ impl Model<'_> {
             for (s, st) in d.storage.iter().enumerate() {
                 if used[s] && st.used <= EPS {
                     let warm = self.input.warm.storage.iter().any(|x| *x == Some(StorageIx(s)));
-                    open[s] = Some(self.b.column(variable().binary(), true, warm as u8 as f64));
+                    open[s] = Some(self.b.column(variable().min(0).max(1), true, warm as u8 as f64));
                 }
             }
         }
@@ -315,7 +315,7 @@ impl Model<'_> {
     }
 
     /// Second objective: `balance` = max storage utilisation U, `pack` = share of storage systems
-    /// in use; minus `w * mean reach` (the migration-flexibility term).
+    /// in use; plus `w * sum (1 - reach) / requests` (the migration-flexibility penalty).
     fn policy_cost(&mut self, open: &[Option<Col>], scale: f64) -> (Expression, f64) {
         let d = self.input.d;
         let n = d.requests.len().max(1) as f64;
@@ -325,7 +325,7 @@ impl Model<'_> {
         for (f, ys) in self.y.iter().enumerate() {
             let rep = self.flavors[f].members[0];
             for (s, c) in ys {
-                obj.add_mul(-w * reach(d, rep, *s) / n, c.var);
+                obj.add_mul(w * (1.0 - reach(d, rep, *s)) / n, c.var);
             }
         }
         match d.settings.storage_policy {
