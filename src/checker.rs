@@ -86,19 +86,35 @@ pub fn check(problem: &Problem, solution: &Solution, expect: Expect) -> Vec<Viol
         );
     for (path, id) in ids {
         if !requests.contains_key(id) {
-            out.push(v("UNKNOWN_REQUEST", path, format!("request `{id}` is not in the problem")));
+            out.push(v(
+                "UNKNOWN_REQUEST",
+                path,
+                format!("request `{id}` is not in the problem"),
+            ));
         } else if !seen.insert(id) {
-            out.push(v("DUPLICATE_REQUEST", path, format!("request `{id}` appears twice")));
+            out.push(v(
+                "DUPLICATE_REQUEST",
+                path,
+                format!("request `{id}` appears twice"),
+            ));
         }
     }
     for r in &problem.requests {
         if !seen.contains(r.id.as_str()) {
-            out.push(v("MISSING_REQUEST", "/placements", format!("request `{}` is neither placed nor unplaced", r.id)));
+            out.push(v(
+                "MISSING_REQUEST",
+                "/placements",
+                format!("request `{}` is neither placed nor unplaced", r.id),
+            ));
         }
     }
     for (i, u) in solution.unplaced.iter().enumerate() {
         if !UNPLACED_CODES.contains(&u.code.as_str()) {
-            out.push(v("UNKNOWN_REASON_CODE", format!("/unplaced/{i}/code"), format!("unknown code `{}`", u.code)));
+            out.push(v(
+                "UNKNOWN_REASON_CODE",
+                format!("/unplaced/{i}/code"),
+                format!("unknown code `{}`", u.code),
+            ));
         }
     }
 
@@ -111,49 +127,86 @@ pub fn check(problem: &Problem, solution: &Solution, expect: Expect) -> Vec<Viol
         .collect();
     let mut groups: HashSet<(&str, &str)> = HashSet::new();
     for (i, p) in solution.placements.iter().enumerate() {
-        let Some(&ri) = requests.get(p.request.as_str()) else { continue };
+        let Some(&ri) = requests.get(p.request.as_str()) else {
+            continue;
+        };
         let req = &problem.requests[ri];
         if !storage.contains_key(p.storage.as_str()) {
-            out.push(v("UNKNOWN_STORAGE", format!("/placements/{i}/storage"), format!("storage `{}` does not exist", p.storage)));
+            out.push(v(
+                "UNKNOWN_STORAGE",
+                format!("/placements/{i}/storage"),
+                format!("storage `{}` does not exist", p.storage),
+            ));
             continue;
         }
         if let Some(fixed) = &req.storage {
             if fixed != &p.storage {
-                out.push(v("FIXED_STORAGE_CHANGED", format!("/placements/{i}/storage"), format!("request `{}` was given storage `{fixed}`, placed on `{}`", req.id, p.storage)));
+                out.push(v(
+                    "FIXED_STORAGE_CHANGED",
+                    format!("/placements/{i}/storage"),
+                    format!(
+                        "request `{}` was given storage `{fixed}`, placed on `{}`",
+                        req.id, p.storage
+                    ),
+                ));
             }
         }
         *disk.entry(p.storage.as_str()).or_default() += req.disk_gib;
         match (&p.host, expect) {
             (Some(_), Expect::StorageOnly) => {
-                out.push(v("UNEXPECTED_HOST", format!("/placements/{i}/host"), "a storage-phase answer names no host"));
+                out.push(v(
+                    "UNEXPECTED_HOST",
+                    format!("/placements/{i}/host"),
+                    "a storage-phase answer names no host",
+                ));
             }
             (None, Expect::WithHosts) => {
-                out.push(v("MISSING_HOST", format!("/placements/{i}/host"), format!("request `{}` has no host", req.id)));
+                out.push(v(
+                    "MISSING_HOST",
+                    format!("/placements/{i}/host"),
+                    format!("request `{}` has no host", req.id),
+                ));
             }
             _ => {}
         }
         let Some(hid) = &p.host else { continue };
         let Some(&hi) = hosts.get(hid.as_str()) else {
-            out.push(v("UNKNOWN_HOST", format!("/placements/{i}/host"), format!("host `{hid}` does not exist")));
+            out.push(v(
+                "UNKNOWN_HOST",
+                format!("/placements/{i}/host"),
+                format!("host `{hid}` does not exist"),
+            ));
             continue;
         };
         let host = &problem.hosts[hi];
         if !host.storage.iter().any(|s| s == &p.storage) {
-            out.push(v("NOT_CONNECTED", format!("/placements/{i}/host"), format!("host `{hid}` is not connected to storage `{}`", p.storage)));
+            out.push(v(
+                "NOT_CONNECTED",
+                format!("/placements/{i}/host"),
+                format!("host `{hid}` is not connected to storage `{}`", p.storage),
+            ));
         }
         for (k, x) in &req.demand {
             *load[hi].entry(k.clone()).or_default() += x;
         }
         if let Some(g) = &req.anti_affinity {
             if !groups.insert((g.as_str(), hid.as_str())) {
-                out.push(v("ANTI_AFFINITY", format!("/placements/{i}/host"), format!("host `{hid}` runs two members of group `{g}`")));
+                out.push(v(
+                    "ANTI_AFFINITY",
+                    format!("/placements/{i}/host"),
+                    format!("host `{hid}` runs two members of group `{g}`"),
+                ));
             }
         }
     }
     for (sid, add) in &disk {
         if let Some(&(cap, used)) = storage.get(sid) {
             if used + add > cap + TOL * (1.0 + cap) {
-                out.push(v("STORAGE_CAPACITY", "/placements", format!("storage `{sid}`: {used} + {add} GiB exceeds {cap} GiB")));
+                out.push(v(
+                    "STORAGE_CAPACITY",
+                    "/placements",
+                    format!("storage `{sid}`: {used} + {add} GiB exceeds {cap} GiB"),
+                ));
             }
         }
     }
@@ -163,27 +216,65 @@ pub fn check(problem: &Problem, solution: &Solution, expect: Expect) -> Vec<Viol
             let cap = host.capacity.get(k).copied().unwrap_or(0.0);
             let added = total - before.get(k).copied().unwrap_or(0.0);
             if added > TOL && *total > cap + TOL * (1.0 + cap) {
-                out.push(v("HOST_CAPACITY", "/placements", format!("host `{}`: `{k}` {total} exceeds capacity {cap}", host.id)));
+                out.push(v(
+                    "HOST_CAPACITY",
+                    "/placements",
+                    format!("host `{}`: `{k}` {total} exceeds capacity {cap}", host.id),
+                ));
             }
         }
     }
 
     // Honest status.
     if !(solution.gap >= 0.0) {
-        out.push(v("BAD_GAP", "/gap", format!("gap {} is negative or not a number", solution.gap)));
+        out.push(v(
+            "BAD_GAP",
+            "/gap",
+            format!("gap {} is negative or not a number", solution.gap),
+        ));
     }
     if solution.bound > solution.objective + 1e-6 * (1.0 + solution.objective.abs()) {
-        out.push(v("BAD_BOUND", "/bound", format!("bound {} is above objective {} (objectives are minimised)", solution.bound, solution.objective)));
+        out.push(v(
+            "BAD_BOUND",
+            "/bound",
+            format!(
+                "bound {} is above objective {} (objectives are minimised)",
+                solution.bound, solution.objective
+            ),
+        ));
     }
-    let gap_limit = problem.options.as_ref().and_then(|o| o.mip_gap).unwrap_or(0.001);
+    let gap_limit = problem
+        .options
+        .as_ref()
+        .and_then(|o| o.mip_gap)
+        .unwrap_or(0.001);
     if solution.status == Status::Optimal && solution.gap > gap_limit + 1e-6 {
-        out.push(v("BAD_STATUS", "/status", format!("status optimal with gap {} above the requested {gap_limit}", solution.gap)));
+        out.push(v(
+            "BAD_STATUS",
+            "/status",
+            format!(
+                "status optimal with gap {} above the requested {gap_limit}",
+                solution.gap
+            ),
+        ));
     }
     if solution.status == Status::Infeasible && !solution.placements.is_empty() {
-        out.push(v("BAD_STATUS", "/status", "status infeasible but requests are placed"));
+        out.push(v(
+            "BAD_STATUS",
+            "/status",
+            "status infeasible but requests are placed",
+        ));
     }
     if solution.stats.placed != solution.placements.len() {
-        out.push(v("BAD_STATS", "/stats/placed", format!("stats.placed {} but {} placements", solution.stats.placed, solution.placements.len())));
+        out.push(v(
+            "BAD_STATS",
+            "/stats/placed",
+            format!(
+                "stats.placed {} but {} placements",
+                solution.stats.placed,
+                solution.placements.len()
+            ),
+        ));
     }
     out.sort();
     out

@@ -273,7 +273,9 @@ pub fn flavors_by<K: std::hash::Hash + Eq>(
         }
         let k = key(vm);
         let f = *index.entry(k).or_insert_with(|| {
-            out.push(Flavor { members: Vec::new() });
+            out.push(Flavor {
+                members: Vec::new(),
+            });
             out.len() - 1
         });
         out[f].members.push(RequestIx(i));

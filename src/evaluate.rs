@@ -44,6 +44,19 @@ pub fn placed_weight(d: &Domain, a: &Assignment, need_host: bool) -> f64 {
         .sum()
 }
 
+/// Phase 1's look-ahead to phase 2's objective under host policy `pack`: idle hosts that the
+/// witness host assignment opens, over all hosts (0 under `balance`).
+pub fn lookahead_opening(d: &Domain, witness: &Assignment) -> f64 {
+    if d.settings.host_policy != Policy::Pack {
+        return 0.0;
+    }
+    let mut opened = vec![false; d.hosts.len()];
+    for h in witness.host.iter().flatten() {
+        opened[h.0] = !d.hosts[h.0].initially_active();
+    }
+    opened.iter().filter(|&&b| b).count() as f64 / d.hosts.len().max(1) as f64
+}
+
 /// Storage utilisation after the assignment.
 pub fn storage_utilisation(d: &Domain, a: &Assignment) -> Vec<f64> {
     let mut used: Vec<f64> = d.storage.iter().map(|s| s.used).collect();
@@ -54,7 +67,13 @@ pub fn storage_utilisation(d: &Domain, a: &Assignment) -> Vec<f64> {
     }
     used.iter()
         .zip(&d.storage)
-        .map(|(u, s)| if s.capacity > EPS { u / s.capacity } else { 0.0 })
+        .map(|(u, s)| {
+            if s.capacity > EPS {
+                u / s.capacity
+            } else {
+                0.0
+            }
+        })
         .collect()
 }
 
@@ -147,7 +166,13 @@ pub fn final_load(d: &Domain, a: &Assignment) -> Load {
 
 /// Live-migration domain of a placed request: other hosts connected to its storage that could
 /// take it after this placement.
-pub fn migration_domain(d: &Domain, load: &Load, r: RequestIx, s: StorageIx, host: Option<HostIx>) -> usize {
+pub fn migration_domain(
+    d: &Domain,
+    load: &Load,
+    r: RequestIx,
+    s: StorageIx,
+    host: Option<HostIx>,
+) -> usize {
     d.storage[s.0]
         .hosts
         .iter()
@@ -159,17 +184,27 @@ pub fn migration_domain(d: &Domain, load: &Load, r: RequestIx, s: StorageIx, hos
 pub fn explain(d: &Domain, a: &Assignment, r: RequestIx) -> (&'static str, String) {
     let vm = &d.requests[r.0];
     let initial = Load::initial(d);
-    let after = final_load(d, a);
+    let mut others = a.clone();
+    others.storage[r.0] = None;
+    others.host[r.0] = None;
+    let after = final_load(d, &others);
     let storages: Vec<StorageIx> = match (a.storage[r.0], vm.storage) {
         (Some(s), _) | (None, Some(s)) => vec![s],
         (None, None) => (0..d.storage.len()).map(StorageIx).collect(),
+    };
+    let storage_named = match storages.as_slice() {
+        [s] => format!(" (storage `{}`)", d.storage[s.0].id),
+        _ => String::new(),
     };
     let chosen = a.storage[r.0].is_some() || vm.storage.is_some();
     let disk_ok = |load: &Load, s: StorageIx| chosen || load.storage_free[s.0] + EPS >= vm.disk;
     if !storages.iter().any(|&s| disk_ok(&initial, s)) {
         return (
             reason::NO_STORAGE_CAPACITY,
-            format!("storage_capacity: no storage system has {} GiB free", vm.disk),
+            format!(
+                "storage_capacity: no storage system has {} GiB free",
+                vm.disk
+            ),
         );
     }
     if !initial.host_free.iter().any(|f| fits(&vm.demand, f)) {
@@ -190,8 +225,9 @@ pub fn explain(d: &Domain, a: &Assignment, r: RequestIx) -> (&'static str, Strin
     {
         return (
             reason::NO_CONNECTED_HOST_CAPACITY,
-            "host_connectivity: no storage system with room is connected to a host with room"
-                .to_string(),
+            format!(
+                "host_connectivity: no host with room is connected to the storage{storage_named}"
+            ),
         );
     }
     let room_now = storages

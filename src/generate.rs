@@ -6,9 +6,9 @@
 //! repeat and flavors aggregate as they do in real fleets.
 
 use crate::format::{Host, Options, Problem, Request, Resources, Storage};
+use rand::distr::{weighted::WeightedIndex, Distribution};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand::distr::{weighted::WeightedIndex, Distribution};
 
 /// Share of hosts that start with nothing running.
 const IDLE_HOSTS: f64 = 1.0 / 3.0;
@@ -179,6 +179,10 @@ pub fn generate(p: &GenParams) -> Problem {
 
 /// Self-describing instance name, e.g. `h200-s20-vm1000-tight`.
 pub fn instance_name(p: &GenParams) -> String {
-    let tag = if p.tightness >= 0.85 { "tight" } else { "loose" };
+    let tag = if p.tightness >= 0.85 {
+        "tight"
+    } else {
+        "loose"
+    };
     format!("h{}-s{}-vm{}-{tag}", p.hosts, p.storage, p.requests)
 }

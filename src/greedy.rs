@@ -125,7 +125,9 @@ pub fn host_phase(d: &Domain, storage: &Assignment, policy: Policy) -> Assignmen
         }
     }
     let order: Vec<RequestIx> = match policy {
-        Policy::Pack => decreasing_order(d, |r| out.storage[r.0].is_some() && out.host[r.0].is_none()),
+        Policy::Pack => {
+            decreasing_order(d, |r| out.storage[r.0].is_some() && out.host[r.0].is_none())
+        }
         Policy::Balance => (0..d.requests.len())
             .map(RequestIx)
             .filter(|r| out.storage[r.0].is_some() && out.host[r.0].is_none())
@@ -177,7 +179,9 @@ pub fn lookahead(
             if out.storage[r.0].is_none() && load.storage_free[s.0] + 1e-9 < vm.disk {
                 continue;
             }
-            let Some(h) = choose_host(d, &load, r, s, host_policy) else { continue };
+            let Some(h) = choose_host(d, &load, r, s, host_policy) else {
+                continue;
+            };
             let cap = d.storage[s.0].capacity.max(1e-9);
             let util_after = 1.0 - (load.storage_free[s.0] - vm.disk) / cap;
             let reach = d.storage[s.0].hosts.len() as f64 / d.hosts.len().max(1) as f64;

@@ -81,6 +81,10 @@ fn relative_gap(objective: f64, bound: f64) -> f64 {
 
 struct Lexi {
     best: Assignment,
+    /// Stage 1's answer, when stage 1 ran and found one.
+    stage1: Option<Assignment>,
+    /// The MIP's own objective of `best`, when `best` is stage 2's answer.
+    best_cost: Option<f64>,
     weight_bound: f64,
     cost_bound: f64,
     time_limited: bool,
@@ -97,10 +101,13 @@ fn lexicographic(
     deadline: &Deadline,
     mut solve_stage: impl FnMut(Stage, f64, &Assignment) -> Result<(MipResult, Assignment), MipError>,
     score: impl Fn(&Assignment) -> (f64, f64),
+    trust_mip_cost: bool,
 ) -> Result<Lexi, MipError> {
     let mut best = warm.clone();
     let mut out = Lexi {
         best: warm.clone(),
+        stage1: None,
+        best_cost: None,
         weight_bound: total_weight,
         cost_bound: trivial_cost_bound,
         time_limited: false,
@@ -116,22 +123,37 @@ fn lexicographic(
         out.weight_bound = r.bound.min(total_weight).max(warm_weight);
         if !r.values.is_empty() && better(score(&a), score(&best)) {
             best = a.clone();
+            out.stage1 = Some(a.clone());
             stage2_warm = a;
         }
         if r.status == MipStatus::Optimal {
-            out.weight_bound = score(&best).0.max(out.weight_bound.min(score(&best).0 + 1e-9));
+            out.weight_bound = score(&best)
+                .0
+                .max(out.weight_bound.min(score(&best).0 + 1e-9));
         }
     }
     let min_weight = score(&best).0;
-    let (r, a) = solve_stage(Stage::Policy { min_weight }, deadline.remaining(), &stage2_warm)?;
+    let (r, a) = solve_stage(
+        Stage::Policy { min_weight },
+        deadline.remaining(),
+        &stage2_warm,
+    )?;
     out.size = r.size;
     out.time_limited |= r.status == MipStatus::TimeLimit;
     if r.status != MipStatus::NoSolution && r.status != MipStatus::Infeasible {
         out.cost_bound = r.bound;
     }
-    if !r.values.is_empty() && !better(score(&best), score(&a)) {
+    // `trust_mip_cost`: the MIP's objective has terms `score` cannot see (phase 1's look-ahead
+    // opening); keep its answer unless it places less.
+    let keep = if trust_mip_cost {
+        score(&a).0 >= score(&best).0 - 1e-9
+    } else {
+        !better(score(&best), score(&a))
+    };
+    if !r.values.is_empty() && keep {
         best = a;
         out.used_mip = true;
+        out.best_cost = Some(r.objective);
     }
     out.best = best;
     Ok(out)
@@ -159,11 +181,19 @@ fn finish_stats(
     is_mip: bool,
 ) -> Status {
     st.placed_weight = weight;
-    st.placed_weight_bound = if weight_bound.is_finite() { weight_bound.max(weight) } else { weight };
+    st.placed_weight_bound = if weight_bound.is_finite() {
+        weight_bound.max(weight)
+    } else {
+        weight
+    };
     st.objective = cost;
     // A non-finite bound (HiGHS stopped before its root LP) proves nothing: fall back to the
     // objective's own trivial floor, never to NaN in the document.
-    st.bound = if cost_bound.is_finite() { cost_bound.min(cost) } else { cost.min(0.0) };
+    st.bound = if cost_bound.is_finite() {
+        cost_bound.min(cost)
+    } else {
+        cost.min(0.0)
+    };
     let wgap = relative_gap(weight, st.placed_weight_bound);
     st.gap = relative_gap(cost, st.bound).max(wgap);
     let proven = wgap <= 1e-9 && st.gap <= d.settings.mip_gap + 1e-9;
@@ -191,12 +221,19 @@ fn storage_cost_floor(d: &Domain) -> f64 {
     let util0 = d
         .storage
         .iter()
-        .map(|s| if s.capacity > EPS { s.used / s.capacity } else { 0.0 })
+        .map(|s| {
+            if s.capacity > EPS {
+                s.used / s.capacity
+            } else {
+                0.0
+            }
+        })
         .fold(0.0, f64::max);
     let policy = match d.settings.storage_policy {
         Policy::Balance => util0,
         Policy::Pack => {
-            d.storage.iter().filter(|s| s.used > EPS).count().max(1) as f64 / d.storage.len().max(1) as f64
+            d.storage.iter().filter(|s| s.used > EPS).count().max(1) as f64
+                / d.storage.len().max(1) as f64
         }
     };
     policy
@@ -209,7 +246,10 @@ fn storage_cost_floor(d: &Domain) -> f64 {
 /// (used + demand) / capacity over the pool, per resource (the max is at least the average).
 pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64 {
     let nr = d.resources.len();
-    let mut prios: Vec<f64> = candidates.iter().map(|r| d.requests[r.0].priority).collect();
+    let mut prios: Vec<f64> = candidates
+        .iter()
+        .map(|r| d.requests[r.0].priority)
+        .collect();
     prios.sort_by(|a, b| b.total_cmp(a));
     let mut n_min = 0;
     let mut acc = 0.0;
@@ -219,7 +259,10 @@ pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64
     }
     let mut demand = vec![0.0; nr];
     for (k, dk) in demand.iter_mut().enumerate() {
-        let mut v: Vec<f64> = candidates.iter().map(|r| d.requests[r.0].demand[k]).collect();
+        let mut v: Vec<f64> = candidates
+            .iter()
+            .map(|r| d.requests[r.0].demand[k])
+            .collect();
         v.sort_by(f64::total_cmp);
         *dk = v.iter().take(n_min).sum();
     }
@@ -228,9 +271,19 @@ pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64
             let active = d.hosts.iter().filter(|h| h.initially_active()).count();
             let mut extra = 0;
             for k in 0..nr {
-                let free_active: f64 = d.hosts.iter().filter(|h| h.initially_active()).map(|h| h.free()[k]).sum();
+                let free_active: f64 = d
+                    .hosts
+                    .iter()
+                    .filter(|h| h.initially_active())
+                    .map(|h| h.free()[k])
+                    .sum();
                 let mut need = demand[k] - free_active;
-                let mut idle: Vec<f64> = d.hosts.iter().filter(|h| !h.initially_active()).map(|h| h.capacity[k]).collect();
+                let mut idle: Vec<f64> = d
+                    .hosts
+                    .iter()
+                    .filter(|h| !h.initially_active())
+                    .map(|h| h.capacity[k])
+                    .collect();
                 idle.sort_by(|a, b| b.total_cmp(a));
                 let mut count = 0;
                 for c in idle {
@@ -256,7 +309,12 @@ pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64
             let initial = d
                 .hosts
                 .iter()
-                .flat_map(|h| h.used.iter().zip(&h.capacity).map(|(u, c)| if *c > EPS { u / c } else { 0.0 }))
+                .flat_map(|h| {
+                    h.used
+                        .iter()
+                        .zip(&h.capacity)
+                        .map(|(u, c)| if *c > EPS { u / c } else { 0.0 })
+                })
                 .fold(0.0, f64::max);
             best.max(initial)
         }
@@ -286,7 +344,11 @@ fn model_path(cfg: &RunConfig, phase: &str, mode: Mode) -> Option<PathBuf> {
 
 /// Certifies a phase-1 answer: returns a host assignment for all of it, or the requests phase 2
 /// could not host (with that partial host assignment).
-fn certify(d: &Domain, a: &Assignment, deadline: &Deadline) -> Result<(Assignment, Vec<RequestIx>), MipError> {
+fn certify(
+    d: &Domain,
+    a: &Assignment,
+    deadline: &Deadline,
+) -> Result<(Assignment, Vec<RequestIx>), MipError> {
     let hosted = greedy::host_phase(d, a, Policy::Pack);
     let stranded = |h: &Assignment| -> Vec<RequestIx> {
         (0..d.requests.len())
@@ -300,8 +362,15 @@ fn certify(d: &Domain, a: &Assignment, deadline: &Deadline) -> Result<(Assignmen
     }
     let load = Load::initial(d);
     let active: Vec<bool> = d.hosts.iter().map(|h| h.initially_active()).collect();
-    let input = host::HostInput { d, storage: a, warm: &hosted, load: &load, active: &active, allowed: None };
-    let opts = mip_options(d, deadline.remaining() * 0.5, None);
+    let input = host::HostInput {
+        d,
+        storage: a,
+        warm: &hosted,
+        load: &load,
+        active: &active,
+        allowed: None,
+    };
+    let opts = mip_options(d, deadline.remaining() * 0.8, None);
     let (r, h) = host::solve(&input, Stage::Placement, &opts)?;
     if !r.values.is_empty() && stranded(&h).len() < left.len() {
         let l = stranded(&h);
@@ -320,7 +389,11 @@ fn lp_rounding(
     deadline: &Deadline,
 ) -> Result<Option<Assignment>, MipError> {
     let slack = vec![vec![0.0; d.resources.len()]; d.storage.len()];
-    let input = StorageInput { d, slack: &slack, warm };
+    let input = StorageInput {
+        d,
+        slack: &slack,
+        warm,
+    };
     let min_weight = evaluate::placed_weight(d, warm, true);
     let mut opts = mip_options(d, deadline.remaining() * 0.3, None);
     opts.relax = true;
@@ -354,31 +427,77 @@ fn lp_rounding(
 }
 
 /// Phase 1: storage for every request.
-pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -> Result<PhaseOutcome, MipError> {
+pub fn storage_phase(
+    d: &Domain,
+    cfg: &RunConfig,
+    mode: Mode,
+    deadline_s: f64,
+) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
-    let deadline = Deadline { start, limit: deadline_s };
-    // The MIP stages get 70 % of the phase; certification (phase 2 feasibility) the rest.
-    let mip_deadline = Deadline { start, limit: deadline_s * 0.7 };
+    let deadline = Deadline {
+        start,
+        limit: deadline_s,
+    };
+    // The MIP stages get 60 % of the phase; certification (phase 2 feasibility) the rest.
+    let mip_deadline = Deadline {
+        start,
+        limit: deadline_s * 0.6,
+    };
     let fixed = fixed_storage(d);
-    let score = |a: &Assignment| (evaluate::placed_weight(d, a, false), evaluate::storage_cost(d, a));
-    let flavors = crate::domain::flavors_by(d, |_| true, |vm| {
-        (crate::domain::bits(&vm.demand), vm.disk.to_bits(), vm.priority.to_bits(), vm.group, vm.storage)
-    })
+    let score = |a: &Assignment| {
+        (
+            evaluate::placed_weight(d, a, false),
+            evaluate::storage_cost(d, a),
+        )
+    };
+    let flavors = crate::domain::flavors_by(
+        d,
+        |_| true,
+        |vm| {
+            (
+                crate::domain::bits(&vm.demand),
+                vm.disk.to_bits(),
+                vm.priority.to_bits(),
+                vm.group,
+                vm.storage,
+            )
+        },
+    )
     .len();
     if d.settings.solver == SolverKind::Greedy {
         let a = greedy::storage_phase(d, &fixed);
         let mut st = phase_stats("storage", "greedy", d, flavors, 0.0);
         let (w, c) = score(&a);
-        let status = finish_stats(&mut st, d, w, total_weight(d), c, storage_cost_floor(d), false, false);
+        let c = c + evaluate::lookahead_opening(d, &greedy::host_phase(d, &a, Policy::Pack));
+        let status = finish_stats(
+            &mut st,
+            d,
+            w,
+            total_weight(d),
+            c,
+            storage_cost_floor(d),
+            false,
+            false,
+        );
         st.time_s = start.elapsed().as_secs_f64();
-        return Ok(PhaseOutcome { assignment: a, witness: None, dropped: BTreeSet::new(), stats: st, status });
+        return Ok(PhaseOutcome {
+            assignment: a,
+            witness: None,
+            dropped: BTreeSet::new(),
+            stats: st,
+            status,
+        });
     }
     // The look-ahead greedy answer is certified by construction (it carries hosts).
     let warm = greedy::lookahead(d, &fixed, d.settings.storage_policy, d.settings.host_policy);
     let mut warm = warm;
     if let Some(rounded) = lp_rounding(d, &fixed, &warm, &mip_deadline)? {
-        tracing::debug!(greedy = ?score(&warm), rounded = ?score(&rounded), "storage warm starts");
-        if better(score(&rounded), score(&warm)) {
+        let full = |a: &Assignment| {
+            let (weight, cost) = score(a);
+            (weight, cost + evaluate::lookahead_opening(d, a))
+        };
+        tracing::debug!(greedy = ?full(&warm), rounded = ?full(&rounded), "storage warm starts");
+        if better(full(&rounded), full(&warm)) {
             warm = rounded;
         }
     }
@@ -390,6 +509,7 @@ pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -
     }
     let mut slack = vec![vec![0.0; d.resources.len()]; d.storage.len()];
     let mut chosen: Option<(Assignment, Assignment)> = None;
+    let mut chosen_cost: Option<f64> = None;
     let mut dropped = BTreeSet::new();
     let mut rounds = 0;
     let mut first: Option<Lexi> = None;
@@ -398,14 +518,22 @@ pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -
     let mut candidate = warm_storage.clone();
     while rounds < 3 {
         rounds += 1;
-        let write = if rounds == 1 { model_path(cfg, "storage", mode) } else { None };
+        let write = if rounds == 1 {
+            model_path(cfg, "storage", mode)
+        } else {
+            None
+        };
         let lexi = lexicographic(
             &warm_storage,
             total_weight(d),
             storage_cost_floor(d),
             &mip_deadline,
             |stage, secs, _w| {
-                let input = StorageInput { d, slack: &slack, warm: &warm };
+                let input = StorageInput {
+                    d,
+                    slack: &slack,
+                    warm: &warm,
+                };
                 let write = match stage {
                     Stage::Policy { .. } => write.clone(),
                     Stage::Placement => None,
@@ -413,17 +541,30 @@ pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -
                 storage::solve(&input, stage, &mip_options(d, secs, write))
             },
             score,
+            true,
         )?;
         time_limited |= lexi.time_limited;
         size = lexi.size;
         candidate = lexi.best.clone();
+        let stage1 = lexi.stage1.clone();
+        let candidate_cost = lexi.best_cost;
         if first.is_none() {
             first = Some(lexi);
         }
         let (hosts, stranded) = certify(d, &candidate, &deadline)?;
         if stranded.is_empty() {
             chosen = Some((candidate.clone(), hosts));
+            chosen_cost = candidate_cost;
             break;
+        }
+        // Stage 2 packed the look-ahead too tightly; stage 1's answer places as much and may
+        // certify where stage 2's does not.
+        if let Some(s1) = stage1 {
+            let (hosts1, stranded1) = certify(d, &s1, &deadline)?;
+            if stranded1.is_empty() {
+                chosen = Some((s1, hosts1));
+                break;
+            }
         }
         for r in &stranded {
             if let Some(s) = candidate.storage[r.0] {
@@ -451,7 +592,20 @@ pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -
     };
     let mut witness = witness;
     let mut solver = "mip";
-    if better(score(&warm_storage), score(&a)) {
+    // Phase 1's cost includes the look-ahead's host opening: the MIP's own (fractional) value for
+    // its answer, the integer opening of the witness (an upper bound) for any other answer.
+    let full = |a: &Assignment, w: &Assignment, mip_cost: Option<f64>| {
+        let (weight, cost) = score(a);
+        (
+            weight,
+            mip_cost.unwrap_or(cost + evaluate::lookahead_opening(d, w)),
+        )
+    };
+    if better(
+        full(&warm_storage, &warm, None),
+        full(&a, &witness, chosen_cost),
+    ) {
+        chosen_cost = None;
         a = warm_storage.clone();
         witness = warm.clone();
         dropped.clear();
@@ -459,6 +613,8 @@ pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -
     }
     let lexi = first.unwrap_or(Lexi {
         best: a.clone(),
+        stage1: None,
+        best_cost: None,
         weight_bound: total_weight(d),
         cost_bound: storage_cost_floor(d),
         time_limited: false,
@@ -470,10 +626,25 @@ pub fn storage_phase(d: &Domain, cfg: &RunConfig, mode: Mode, deadline_s: f64) -
     st.integer_variables = size.integer_variables;
     st.constraints = size.constraints;
     st.lookahead_rounds = rounds;
-    let (w, c) = score(&a);
-    let status = finish_stats(&mut st, d, w, lexi.weight_bound, c, lexi.cost_bound, time_limited, true);
+    let (w, c) = full(&a, &witness, chosen_cost);
+    let status = finish_stats(
+        &mut st,
+        d,
+        w,
+        lexi.weight_bound,
+        c,
+        lexi.cost_bound,
+        time_limited,
+        true,
+    );
     st.time_s = start.elapsed().as_secs_f64();
-    Ok(PhaseOutcome { assignment: a, witness: Some(witness), dropped, stats: st, status })
+    Ok(PhaseOutcome {
+        assignment: a,
+        witness: Some(witness),
+        dropped,
+        stats: st,
+        status,
+    })
 }
 
 /// Above this many (flavor, host) columns the host phase is solved by large neighbourhood search
@@ -484,11 +655,17 @@ const LNS_NEIGHBOURHOOD_COLUMNS: usize = 5_000;
 
 /// Estimated host-model columns for the requests whose storage is in `within` (all if None).
 fn host_columns(d: &Domain, storage: &Assignment, within: Option<&[bool]>) -> usize {
-    let mut flavors: std::collections::HashSet<(Vec<u64>, u64, Option<usize>, usize)> = Default::default();
+    let mut flavors: std::collections::HashSet<(Vec<u64>, u64, Option<usize>, usize)> =
+        Default::default();
     for (i, vm) in d.requests.iter().enumerate() {
         if let Some(s) = storage.storage[i] {
             if within.is_none_or(|w| w[s.0]) {
-                flavors.insert((crate::domain::bits(&vm.demand), vm.priority.to_bits(), vm.group, s.0));
+                flavors.insert((
+                    crate::domain::bits(&vm.demand),
+                    vm.priority.to_bits(),
+                    vm.group,
+                    s.0,
+                ));
             }
         }
     }
@@ -505,10 +682,18 @@ pub fn host_phase(
     deadline_s: f64,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
-    let deadline = Deadline { start, limit: deadline_s };
+    let deadline = Deadline {
+        start,
+        limit: deadline_s,
+    };
     let mut base = storage_choice.clone();
     base.host = vec![None; d.requests.len()];
-    let score = |a: &Assignment| (evaluate::placed_weight(d, a, true), evaluate::host_cost(d, a));
+    let score = |a: &Assignment| {
+        (
+            evaluate::placed_weight(d, a, true),
+            evaluate::host_cost(d, a),
+        )
+    };
     let candidates: Vec<RequestIx> = (0..d.requests.len())
         .filter(|&i| base.storage[i].is_some())
         .map(RequestIx)
@@ -522,7 +707,13 @@ pub fn host_phase(
         let floor = host_cost_floor(d, &candidates, w);
         let status = finish_stats(&mut st, d, w, placeable, c, floor, false, false);
         st.time_s = start.elapsed().as_secs_f64();
-        return Ok(PhaseOutcome { assignment: greedy_answer, witness: None, dropped: BTreeSet::new(), stats: st, status });
+        return Ok(PhaseOutcome {
+            assignment: greedy_answer,
+            witness: None,
+            dropped: BTreeSet::new(),
+            stats: st,
+            status,
+        });
     }
     // Warm start: the better of the greedy answer and the given witness.
     let mut warm = greedy_answer.clone();
@@ -548,7 +739,14 @@ pub fn host_phase(
             f64::NEG_INFINITY,
             &deadline,
             |stage, secs, w| {
-                let input = host::HostInput { d, storage: &base, warm: w, load: &load, active: &active, allowed: None };
+                let input = host::HostInput {
+                    d,
+                    storage: &base,
+                    warm: w,
+                    load: &load,
+                    active: &active,
+                    allowed: None,
+                };
                 let write = match stage {
                     Stage::Policy { .. } => write.clone(),
                     Stage::Placement => None,
@@ -556,12 +754,23 @@ pub fn host_phase(
                 host::solve(&input, stage, &mip_options(d, secs, write))
             },
             score,
+            false,
         )?;
-        st.solver = if lexi.used_mip { "mip" } else { "mip+greedy-fallback" }.to_string();
+        st.solver = if lexi.used_mip {
+            "mip"
+        } else {
+            "mip+greedy-fallback"
+        }
+        .to_string();
         st.variables = lexi.size.variables;
         st.integer_variables = lexi.size.integer_variables;
         st.constraints = lexi.size.constraints;
-        (lexi.best, lexi.weight_bound, lexi.cost_bound, lexi.time_limited)
+        (
+            lexi.best,
+            lexi.weight_bound,
+            lexi.cost_bound,
+            lexi.time_limited,
+        )
     } else {
         let (a, iterations, size) = host_lns(d, &base, warm, &deadline)?;
         st.solver = format!("mip-lns({iterations} neighbourhoods)");
@@ -580,9 +789,24 @@ pub fn host_phase(
     st.flavors = columns;
     let (w, c) = score(&a);
     let floor = host_cost_floor(d, &candidates, w);
-    let status = finish_stats(&mut st, d, w, weight_bound, c, mip_bound.max(floor), time_limited, true);
+    let status = finish_stats(
+        &mut st,
+        d,
+        w,
+        weight_bound,
+        c,
+        mip_bound.max(floor),
+        time_limited,
+        true,
+    );
     st.time_s = start.elapsed().as_secs_f64();
-    Ok(PhaseOutcome { assignment: a, witness: None, dropped: BTreeSet::new(), stats: st, status })
+    Ok(PhaseOutcome {
+        assignment: a,
+        witness: None,
+        dropped: BTreeSet::new(),
+        stats: st,
+        status,
+    })
 }
 
 /// Neighbourhood seeds for the LNS, best first: per host worth changing, the storage systems of
@@ -599,7 +823,9 @@ fn lns_seeds(d: &Domain, cur: &Assignment) -> Vec<Vec<usize>> {
         }
     }
     let peak = |h: usize| util[h].iter().copied().fold(0.0, f64::max);
-    let mut hosts: Vec<usize> = (0..d.hosts.len()).filter(|&h| !on_host[h].is_empty()).collect();
+    let mut hosts: Vec<usize> = (0..d.hosts.len())
+        .filter(|&h| !on_host[h].is_empty())
+        .collect();
     match d.settings.host_policy {
         Policy::Pack => {
             hosts.retain(|&h| !d.hosts[h].initially_active());
@@ -622,7 +848,12 @@ fn host_lns(
     start: Assignment,
     deadline: &Deadline,
 ) -> Result<(Assignment, usize, crate::model::ModelSize), MipError> {
-    let score = |a: &Assignment| (evaluate::placed_weight(d, a, true), evaluate::host_cost(d, a));
+    let score = |a: &Assignment| {
+        (
+            evaluate::placed_weight(d, a, true),
+            evaluate::host_cost(d, a),
+        )
+    };
     let mut cur = start;
     let mut iterations = 0;
     let mut size = crate::model::ModelSize::default();
@@ -645,7 +876,9 @@ fn host_lns(
         // Seed: the storage systems of the VMs on one host that the policy wants changed
         // (least-loaded newly opened host for `pack`, most utilised for `balance`); grow by
         // neighbouring storage systems until the model is big enough.
-        let Some(start_set) = seeds.get(seed % seeds.len().max(1)).cloned() else { break };
+        let Some(start_set) = seeds.get(seed % seeds.len().max(1)).cloned() else {
+            break;
+        };
         seed += 1;
         let mut within = vec![false; ns];
         for &s in &start_set {
@@ -693,9 +926,20 @@ fn host_lns(
         for &i in &freed {
             warm.host[i] = cur.host[i];
         }
-        let input = host::HostInput { d, storage: &sub, warm: &warm, load: &load, active: &active, allowed: Some(&allowed) };
+        let input = host::HostInput {
+            d,
+            storage: &sub,
+            warm: &warm,
+            load: &load,
+            active: &active,
+            allowed: Some(&allowed),
+        };
         let secs = deadline.remaining().min(2.0);
-        let placed_now: f64 = freed.iter().filter(|&&i| cur.host[i].is_some()).map(|&i| d.requests[i].priority).sum();
+        let placed_now: f64 = freed
+            .iter()
+            .filter(|&&i| cur.host[i].is_some())
+            .map(|&i| d.requests[i].priority)
+            .sum();
         let mut best_sub: Option<Assignment> = None;
         if freed.iter().any(|&i| cur.host[i].is_none()) {
             let (r, a) = host::solve(&input, Stage::Placement, &mip_options(d, secs * 0.5, None))?;
@@ -705,15 +949,32 @@ fn host_lns(
         }
         let min_weight = best_sub
             .as_ref()
-            .map(|a| freed.iter().filter(|&&i| a.host[i].is_some()).map(|&i| d.requests[i].priority).sum::<f64>())
+            .map(|a| {
+                freed
+                    .iter()
+                    .filter(|&&i| a.host[i].is_some())
+                    .map(|&i| d.requests[i].priority)
+                    .sum::<f64>()
+            })
             .unwrap_or(placed_now)
             .max(placed_now);
         let warm2 = best_sub.clone().unwrap_or(warm.clone());
-        let input = host::HostInput { warm: &warm2, ..input };
-        let (r, a) = host::solve(&input, Stage::Policy { min_weight }, &mip_options(d, deadline.remaining().min(2.0), None))?;
+        let input = host::HostInput {
+            warm: &warm2,
+            ..input
+        };
+        let (r, a) = host::solve(
+            &input,
+            Stage::Policy { min_weight },
+            &mip_options(d, deadline.remaining().min(2.0), None),
+        )?;
         size = r.size;
         iterations += 1;
-        let candidate_sub = if r.values.is_empty() { best_sub } else { Some(a) };
+        let candidate_sub = if r.values.is_empty() {
+            best_sub
+        } else {
+            Some(a)
+        };
         if let Some(a) = candidate_sub {
             let mut next = fixed.clone();
             for &i in &freed {
@@ -743,7 +1004,8 @@ fn host_lns(
 /// Runs the requested mode and builds the solution document.
 pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError> {
     let start = Instant::now();
-    let limit = d.settings.time_limit_s;
+    // Keep a little of the limit for the baseline comparison and writing the answer.
+    let limit = d.settings.time_limit_s * 0.97;
     let (phases, need_host) = match mode {
         Mode::Storage => (vec![storage_phase(d, cfg, mode, limit)?], false),
         Mode::Host => {
@@ -757,14 +1019,22 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             if d.settings.solver == SolverKind::Mip {
                 // Never worse than today's schedulers: compare with the greedy chain.
                 let baseline = greedy::place(d, &fixed_storage(d), d.settings.host_policy);
-                let score = |a: &Assignment| (evaluate::placed_weight(d, a, true), evaluate::host_cost(d, a));
+                let score = |a: &Assignment| {
+                    (
+                        evaluate::placed_weight(d, a, true),
+                        evaluate::host_cost(d, a),
+                    )
+                };
                 if better(score(&baseline), score(&p2.assignment)) {
+                    // The phase-2 bound held for phase 1's storage choice only; the baseline chose
+                    // differently, so only the global floor is a valid bound.
                     p2.assignment = baseline;
-                    p2.stats.solver = "greedy-baseline".to_string();
+                    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
                     let (w, c) = score(&p2.assignment);
-                    p2.stats.placed_weight = w;
-                    p2.stats.objective = c;
-                    p2.status = Status::Feasible;
+                    let floor = host_cost_floor(d, &all, w);
+                    p2.stats.solver = "greedy-baseline".to_string();
+                    p2.status =
+                        finish_stats(&mut p2.stats, d, w, total_weight(d), c, floor, true, false);
                 }
             }
             let mut p1 = p1;
@@ -773,42 +1043,64 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             (vec![p1, p2], true)
         }
     };
-    Ok(to_solution(d, &phases, need_host, start.elapsed().as_secs_f64()))
+    Ok(to_solution(
+        d,
+        &phases,
+        need_host,
+        start.elapsed().as_secs_f64(),
+    ))
 }
 
 fn to_solution(d: &Domain, phases: &[PhaseOutcome], need_host: bool, time_s: f64) -> Solution {
     let last = &phases[phases.len() - 1];
     let a = &last.assignment;
-    let dropped: BTreeSet<usize> = phases.iter().flat_map(|p| p.dropped.iter().copied()).collect();
+    let dropped: BTreeSet<usize> = phases
+        .iter()
+        .flat_map(|p| p.dropped.iter().copied())
+        .collect();
     let mut placements = Vec::new();
     let mut unplaced = Vec::new();
+    // A storage without a host is not a placement: explanations see only hosted requests, plus
+    // the explained request's own phase-1 storage (the binding constraint is about that choice).
+    let mut partial = a.clone();
+    if need_host {
+        for j in 0..d.requests.len() {
+            if partial.host[j].is_none() {
+                partial.storage[j] = None;
+            }
+        }
+    }
     for (i, vm) in d.requests.iter().enumerate() {
         let r = RequestIx(i);
         if evaluate::is_placed(a, r, need_host) {
             placements.push(Placement {
                 request: vm.id.clone(),
-                storage: a.storage[i].map(|s| d.storage[s.0].id.clone()).unwrap_or_default(),
-                host: if need_host { a.host[i].map(|h| d.hosts[h.0].id.clone()) } else { None },
+                storage: a.storage[i]
+                    .map(|s| d.storage[s.0].id.clone())
+                    .unwrap_or_default(),
+                host: if need_host {
+                    a.host[i].map(|h| d.hosts[h.0].id.clone())
+                } else {
+                    None
+                },
             });
         } else if dropped.contains(&i) {
             unplaced.push(Unplaced {
                 request: vm.id.clone(),
                 code: reason::LOOKAHEAD_NO_HOST.to_string(),
-                reason: "host_lookahead: phase 2 could not host it on any storage phase 1 could give it"
-                    .to_string(),
+                reason:
+                    "host_lookahead: phase 2 could not host it on any storage phase 1 could give it"
+                        .to_string(),
             });
         } else {
-            let mut partial = a.clone();
-            if need_host {
-                // A storage without a host is not a placement: free it for the explanation.
-                for j in 0..d.requests.len() {
-                    if partial.host[j].is_none() {
-                        partial.storage[j] = None;
-                    }
-                }
-            }
+            partial.storage[i] = a.storage[i];
             let (code, reason) = evaluate::explain(d, &partial, r);
-            unplaced.push(Unplaced { request: vm.id.clone(), code: code.to_string(), reason });
+            partial.storage[i] = None;
+            unplaced.push(Unplaced {
+                request: vm.id.clone(),
+                code: code.to_string(),
+                reason,
+            });
         }
     }
     let mut status = phases
@@ -824,7 +1116,8 @@ fn to_solution(d: &Domain, phases: &[PhaseOutcome], need_host: bool, time_s: f64
     if placements.is_empty() {
         status = Status::Infeasible;
     }
-    let gap = phases.iter().map(|p| p.stats.gap).fold(0.0, f64::max);
+    // Objective, bound and gap describe the last phase (each phase's are in stats.phases).
+    let gap = last.stats.gap;
     let load = evaluate::final_load(d, a);
     let mut final_a = a.clone();
     if need_host {
@@ -837,24 +1130,39 @@ fn to_solution(d: &Domain, phases: &[PhaseOutcome], need_host: bool, time_s: f64
     let storage_util = evaluate::storage_utilisation(d, &final_a);
     let host_util = evaluate::host_utilisation(d, &final_a);
     let stats = Stats {
-        solver: phases.iter().map(|p| p.stats.solver.as_str()).collect::<Vec<_>>().join(","),
+        solver: phases
+            .iter()
+            .map(|p| p.stats.solver.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         solve_time_s: time_s,
         placed: placements.len(),
         requests: d.requests.len(),
         phases: phases.iter().map(|p| p.stats.clone()).collect(),
-        storage_utilisation: d.storage.iter().zip(storage_util).map(|(s, u)| (s.id.clone(), u)).collect(),
+        storage_utilisation: d
+            .storage
+            .iter()
+            .zip(storage_util)
+            .map(|(s, u)| (s.id.clone(), u))
+            .collect(),
         host_utilisation: d
             .hosts
             .iter()
             .zip(host_util)
             .map(|(h, u)| (h.id.clone(), d.resources.iter().cloned().zip(u).collect()))
             .collect(),
-        active_hosts: evaluate::active_hosts(d, &final_a).iter().filter(|&&b| b).count(),
+        active_hosts: evaluate::active_hosts(d, &final_a)
+            .iter()
+            .filter(|&&b| b)
+            .count(),
         migration_domain: (0..d.requests.len())
             .filter(|&i| evaluate::is_placed(a, RequestIx(i), need_host))
             .filter_map(|i| {
                 let s = a.storage[i]?;
-                Some((d.requests[i].id.clone(), evaluate::migration_domain(d, &load, RequestIx(i), s, a.host[i])))
+                Some((
+                    d.requests[i].id.clone(),
+                    evaluate::migration_domain(d, &load, RequestIx(i), s, a.host[i]),
+                ))
             })
             .collect(),
     };

@@ -8,7 +8,7 @@ use crate::format::errors::{ErrorCode, InputError};
 use crate::format::Problem;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 /// What the document will be used for: the host phase needs every request's storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,12 @@ pub fn parse_json(text: &str) -> Result<Value, Vec<InputError>> {
         vec![InputError::new(
             ErrorCode::MalformedJson,
             "",
-            format!("invalid JSON at line {} column {}: {}", e.line(), e.column(), e),
+            format!(
+                "invalid JSON at line {} column {}: {}",
+                e.line(),
+                e.column(),
+                e
+            ),
         )]
     })
 }
@@ -51,37 +56,71 @@ pub fn schema_errors<T: schemars::JsonSchema>(value: &Value) -> Vec<InputError> 
     };
     let mut out = Vec::new();
     for err in validator.iter_errors(value) {
-        let path = err.instance_path().as_str().to_string();
-        use jsonschema::error::ValidationErrorKind as K;
-        match err.kind() {
-            K::AdditionalProperties { unexpected } => {
-                for name in unexpected {
-                    out.push(InputError::new(
-                        ErrorCode::UnknownField,
-                        format!("{path}/{}", pointer_token(name)),
-                        format!("unknown field `{name}`"),
-                    ));
-                }
-            }
-            K::Required { property } => {
-                let name = property.as_str().unwrap_or_default();
-                out.push(InputError::new(
-                    ErrorCode::MissingField,
-                    format!("{path}/{}", pointer_token(name)),
-                    format!("missing required field `{name}`"),
-                ));
-            }
-            K::Type { .. } => out.push(InputError::new(ErrorCode::WrongType, path, err.to_string())),
-            K::Minimum { .. }
-            | K::Maximum { .. }
-            | K::ExclusiveMinimum { .. }
-            | K::ExclusiveMaximum { .. } => {
-                out.push(InputError::new(ErrorCode::OutOfRange, path, err.to_string()))
-            }
-            _ => out.push(InputError::new(ErrorCode::InvalidValue, path, err.to_string())),
-        }
+        map_schema_error(&err, &mut out);
     }
     out
+}
+
+/// Maps one schema violation to input errors. An `anyOf` (how optional fields are described) is
+/// unwrapped into the branch that failed for a real reason rather than "is not null".
+fn map_schema_error(err: &jsonschema::ValidationError<'_>, out: &mut Vec<InputError>) {
+    use jsonschema::error::ValidationErrorKind as K;
+    let path = err.instance_path().as_str().to_string();
+    match err.kind() {
+        K::AnyOf { context } => {
+            let only_type = |branch: &Vec<jsonschema::ValidationError<'_>>| {
+                branch.iter().all(|e| {
+                    matches!(e.kind(), K::Type { .. }) && e.instance_path().as_str() == path
+                })
+            };
+            let real: Vec<_> = context
+                .iter()
+                .filter(|b| !b.is_empty() && !only_type(b))
+                .collect();
+            if real.len() == 1 {
+                for e in real[0] {
+                    map_schema_error(e, out);
+                }
+            } else {
+                out.push(InputError::new(ErrorCode::WrongType, path, err.to_string()));
+            }
+        }
+        K::AdditionalProperties { unexpected } => {
+            for name in unexpected {
+                out.push(InputError::new(
+                    ErrorCode::UnknownField,
+                    format!("{path}/{}", pointer_token(name)),
+                    format!("unknown field `{name}`"),
+                ));
+            }
+        }
+        K::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            out.push(InputError::new(
+                ErrorCode::MissingField,
+                format!("{path}/{}", pointer_token(name)),
+                format!("missing required field `{name}`"),
+            ));
+        }
+        K::Type { .. } => out.push(InputError::new(ErrorCode::WrongType, path, err.to_string())),
+        K::MinItems { .. } => {
+            let cause = format!("`{}` is empty", path.trim_start_matches('/'));
+            out.push(InputError::new(ErrorCode::EmptyArray, path, cause))
+        }
+        K::Minimum { .. }
+        | K::Maximum { .. }
+        | K::ExclusiveMinimum { .. }
+        | K::ExclusiveMaximum { .. } => out.push(InputError::new(
+            ErrorCode::OutOfRange,
+            path,
+            err.to_string(),
+        )),
+        _ => out.push(InputError::new(
+            ErrorCode::InvalidValue,
+            path,
+            err.to_string(),
+        )),
+    }
 }
 
 /// Parses and validates a document of type `T` with the schema stage only.
@@ -97,7 +136,11 @@ pub fn read_document<T: DeserializeOwned + schemars::JsonSchema>(
     }
     match serde_json::from_value::<T>(value.clone()) {
         Ok(doc) => Ok((doc, value)),
-        Err(e) => Err(vec![InputError::new(ErrorCode::WrongType, "", e.to_string())]),
+        Err(e) => Err(vec![InputError::new(
+            ErrorCode::WrongType,
+            "",
+            e.to_string(),
+        )]),
     }
 }
 
@@ -142,11 +185,7 @@ fn check_unique_ids<'a>(
     seen
 }
 
-fn check_resources(
-    path: &str,
-    resources: &crate::format::Resources,
-    errors: &mut Vec<InputError>,
-) {
+fn check_resources(path: &str, resources: &crate::format::Resources, errors: &mut Vec<InputError>) {
     for (name, &v) in resources {
         if !v.is_finite() || v < 0.0 {
             errors.push(InputError::new(
@@ -174,16 +213,27 @@ pub fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
             ));
         }
     }
-    let storage_ids = check_unique_ids("storage", p.storage.iter().map(|s| s.id.as_str()), &mut errors);
+    let storage_ids = check_unique_ids(
+        "storage",
+        p.storage.iter().map(|s| s.id.as_str()),
+        &mut errors,
+    );
     check_unique_ids("hosts", p.hosts.iter().map(|h| h.id.as_str()), &mut errors);
-    check_unique_ids("requests", p.requests.iter().map(|r| r.id.as_str()), &mut errors);
+    check_unique_ids(
+        "requests",
+        p.requests.iter().map(|r| r.id.as_str()),
+        &mut errors,
+    );
 
     for (i, s) in p.storage.iter().enumerate() {
         if s.used_gib > s.capacity_gib {
             errors.push(InputError::new(
                 ErrorCode::UsedExceedsCapacity,
                 format!("/storage/{i}/used_gib"),
-                format!("storage `{}` uses {} GiB of {} GiB", s.id, s.used_gib, s.capacity_gib),
+                format!(
+                    "storage `{}` uses {} GiB of {} GiB",
+                    s.id, s.used_gib, s.capacity_gib
+                ),
             ));
         }
     }
@@ -198,7 +248,10 @@ pub fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
                     None if u > 0.0 => errors.push(InputError::new(
                         ErrorCode::UsedWithoutCapacity,
                         format!("/hosts/{i}/used/{}", pointer_token(name)),
-                        format!("host `{}` uses {u} of `{name}` but has no such capacity", h.id),
+                        format!(
+                            "host `{}` uses {u} of `{name}` but has no such capacity",
+                            h.id
+                        ),
                     )),
                     Some(&c) if u > c => errors.push(InputError::new(
                         ErrorCode::UsedExceedsCapacity,
@@ -227,7 +280,6 @@ pub fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
             }
         }
     }
-    let mut group_sizes: HashMap<&str, usize> = HashMap::new();
     for (i, r) in p.requests.iter().enumerate() {
         check_resources(&format!("/requests/{i}/demand"), &r.demand, &mut errors);
         for (name, &d) in &r.demand {
@@ -251,9 +303,6 @@ pub fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
                 format!("request `{}` has no storage; the host phase needs it", r.id),
             )),
             _ => {}
-        }
-        if let Some(g) = &r.anti_affinity {
-            *group_sizes.entry(g.as_str()).or_default() += 1;
         }
     }
     errors

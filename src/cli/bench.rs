@@ -29,21 +29,44 @@ pub fn run(a: BenchArgs) -> i32 {
     let files = match instance_files(&a.dir) {
         Ok(f) if !f.is_empty() => f,
         Ok(_) => {
-            return report(&[InputError::new(ErrorCode::Io, "", format!("no *.json instance in {}", a.dir.display()))])
+            return report(&[InputError::new(
+                ErrorCode::Io,
+                "",
+                format!("no *.json instance in {}", a.dir.display()),
+            )])
         }
-        Err(e) => return report(&[InputError::new(ErrorCode::Io, "", format!("cannot list {}: {e}", a.dir.display()))]),
+        Err(e) => {
+            return report(&[InputError::new(
+                ErrorCode::Io,
+                "",
+                format!("cannot list {}: {e}", a.dir.display()),
+            )])
+        }
     };
     let mut rows: Vec<BenchRow> = Vec::new();
     let mut errors = Vec::new();
     if !a.json {
         eprintln!(
             "{:<34} {:>6} | {:>6} {:>9} {:>9} {:>7} {:>7} {:<9} | {:>6} {:>9} {:>7}",
-            "instance", "reqs", "placed", "objective", "bound", "gap", "time_s", "status", "placed", "objective", "time_s"
+            "instance",
+            "reqs",
+            "placed",
+            "objective",
+            "bound",
+            "gap",
+            "time_s",
+            "status",
+            "placed",
+            "objective",
+            "time_s"
         );
         eprintln!("{:<41} | {:^60} | {:^25}", "", "MIP", "greedy");
     }
     for f in files {
-        let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let text = match std::fs::read_to_string(&f) {
             Ok(t) => t,
             Err(e) => {

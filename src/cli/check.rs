@@ -46,7 +46,11 @@ pub fn run(a: CheckArgs) -> i32 {
     };
     let violations = check(&problem, &solution, expect);
     if violations.is_empty() {
-        eprintln!("valid: {} placements, {} unplaced", solution.placements.len(), solution.unplaced.len());
+        eprintln!(
+            "valid: {} placements, {} unplaced",
+            solution.placements.len(),
+            solution.unplaced.len()
+        );
         exit::OK
     } else {
         for v in &violations {

@@ -42,13 +42,25 @@ pub fn run(a: GenerateArgs) -> i32 {
     use vmplace::format::{errors::ErrorCode, InputError};
     let mut errors = Vec::new();
     if a.hosts == 0 || a.storage == 0 || a.requests == 0 {
-        errors.push(InputError::new(ErrorCode::Usage, "", "--hosts, --storage and --requests must be at least 1"));
+        errors.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--hosts, --storage and --requests must be at least 1",
+        ));
     }
     if !(a.tightness > 0.0 && a.tightness <= 10.0) {
-        errors.push(InputError::new(ErrorCode::Usage, "", "--tightness must be in (0, 10]"));
+        errors.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--tightness must be in (0, 10]",
+        ));
     }
     if !(0.0..=1.0).contains(&a.density) || !(0.0..=1.0).contains(&a.anti_affinity) {
-        errors.push(InputError::new(ErrorCode::Usage, "", "--density and --anti-affinity must be in [0, 1]"));
+        errors.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--density and --anti-affinity must be in [0, 1]",
+        ));
     }
     if !errors.is_empty() {
         return report(&errors);

@@ -52,7 +52,7 @@ pub mod exit {
 /// Runs the CLI and returns the exit code.
 pub fn main() -> i32 {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,highs=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -61,7 +61,12 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 // Help is what the user asked for: print it as clap does.
                 let _ = e.print();
                 return exit::OK;
@@ -87,7 +92,13 @@ pub fn report(errors: &[InputError]) -> i32 {
         errors: errors.to_vec(),
     };
     for e in errors {
-        eprintln!("error {} at {}: {} ({})", e.code, if e.path.is_empty() { "/" } else { &e.path }, e.cause, e.action);
+        eprintln!(
+            "error {} at {}: {} ({})",
+            e.code,
+            if e.path.is_empty() { "/" } else { &e.path },
+            e.cause,
+            e.action
+        );
     }
     let _ = write_json(None, &doc);
     exit::BAD_INPUT
@@ -111,12 +122,23 @@ pub fn read_input(path: &Path) -> Result<String, Vec<InputError>> {
 }
 
 /// Writes pretty JSON to the file or stdout. A closed stdout (broken pipe) is not an error.
-pub fn write_json<T: serde::Serialize>(out: Option<&PathBuf>, value: &T) -> Result<(), Vec<InputError>> {
+pub fn write_json<T: serde::Serialize>(
+    out: Option<&PathBuf>,
+    value: &T,
+) -> Result<(), Vec<InputError>> {
     let text = serde_json::to_string_pretty(value).map_err(|e| {
-        vec![InputError::new(ErrorCode::Io, "", format!("cannot encode output: {e}"))]
+        vec![InputError::new(
+            ErrorCode::Io,
+            "",
+            format!("cannot encode output: {e}"),
+        )]
     })?;
     let io_err = |e: std::io::Error, what: &str| {
-        vec![InputError::new(ErrorCode::Io, "", format!("cannot write {what}: {e}"))]
+        vec![InputError::new(
+            ErrorCode::Io,
+            "",
+            format!("cannot write {what}: {e}"),
+        )]
     };
     match out {
         Some(p) => std::fs::write(p, text + "\n").map_err(|e| io_err(e, &p.display().to_string())),

@@ -101,13 +101,25 @@ fn flag_errors(a: &SolveArgs) -> Vec<vmplace::format::InputError> {
     use vmplace::format::InputError;
     let mut e = Vec::new();
     if a.time_limit.is_some_and(|t| !(t > 0.0) || !t.is_finite()) {
-        e.push(InputError::new(ErrorCode::Usage, "", "--time-limit must be a positive number of seconds"));
+        e.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--time-limit must be a positive number of seconds",
+        ));
     }
     if a.gap.is_some_and(|g| !(0.0..=1.0).contains(&g)) {
-        e.push(InputError::new(ErrorCode::Usage, "", "--gap must be between 0 and 1"));
+        e.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--gap must be between 0 and 1",
+        ));
     }
     if a.threads == Some(0) {
-        e.push(InputError::new(ErrorCode::Usage, "", "--threads must be at least 1"));
+        e.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--threads must be at least 1",
+        ));
     }
     e
 }
@@ -122,7 +134,11 @@ pub fn run(a: SolveArgs, mode: Mode) -> i32 {
         Ok(t) => t,
         Err(e) => return report(&e),
     };
-    let phase = if mode == Mode::Host { Phase::Host } else { Phase::Storage };
+    let phase = if mode == Mode::Host {
+        Phase::Host
+    } else {
+        Phase::Storage
+    };
     let problem = match read_problem(&text, phase) {
         Ok(p) => p,
         Err(e) => return report(&e),

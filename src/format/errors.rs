@@ -43,13 +43,11 @@ pub enum ErrorCode {
     DuplicateLink,
     /// A host's `used` names a resource missing from its `capacity`.
     UsedWithoutCapacity,
-    /// The solution document does not match the problem (checker input).
-    SolutionMismatch,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -67,7 +65,6 @@ impl ErrorCode {
         ErrorCode::MissingStorageChoice,
         ErrorCode::DuplicateLink,
         ErrorCode::UsedWithoutCapacity,
-        ErrorCode::SolutionMismatch,
     ];
 
     /// The stable code string.
@@ -90,7 +87,6 @@ impl ErrorCode {
             ErrorCode::MissingStorageChoice => "E1208",
             ErrorCode::DuplicateLink => "E1209",
             ErrorCode::UsedWithoutCapacity => "E1210",
-            ErrorCode::SolutionMismatch => "E1301",
         }
     }
 
@@ -114,7 +110,6 @@ impl ErrorCode {
             ErrorCode::MissingStorageChoice => "run `vmplace storage` (or `vmplace place`) first, or add `storage` to the request",
             ErrorCode::DuplicateLink => "list each storage id once per host",
             ErrorCode::UsedWithoutCapacity => "add the resource to the host's `capacity`",
-            ErrorCode::SolutionMismatch => "check the solution against the problem it was computed for",
         }
     }
 }

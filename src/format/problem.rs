@@ -15,10 +15,13 @@ pub type Resources = BTreeMap<String, f64>;
 #[serde(deny_unknown_fields)]
 pub struct Problem {
     /// Storage systems that can hold VM disk images.
+    #[schemars(length(min = 1))]
     pub storage: Vec<Storage>,
     /// Hypervisor hosts, with the storage systems each one is connected to.
+    #[schemars(length(min = 1))]
     pub hosts: Vec<Host>,
     /// The VMs to place in this batch.
+    #[schemars(length(min = 1))]
     pub requests: Vec<Request>,
     /// Solver options; every field has a default.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -50,7 +50,13 @@ pub fn solve(
         let mut parts: std::collections::BTreeMap<usize, Flavor> = Default::default();
         for r in f.members {
             let s = input.storage.storage[r.0].map(|s| s.0).unwrap_or(0);
-            parts.entry(s).or_insert_with(|| Flavor { members: Vec::new() }).members.push(r);
+            parts
+                .entry(s)
+                .or_insert_with(|| Flavor {
+                    members: Vec::new(),
+                })
+                .members
+                .push(r);
         }
         by_storage.extend(parts.into_values());
     }
@@ -69,7 +75,7 @@ pub fn solve(
     let (sense, objective, offset) = match stage {
         Stage::Placement => (Sense::Max, placed, 0.0),
         Stage::Policy { min_weight } => {
-            m.b.row(constraint::geq(placed, min_weight - 1e-6 * min_weight.max(1.0)));
+            m.placed_floor(placed, min_weight);
             let (obj, off) = m.policy_cost(&open);
             (Sense::Min, obj, off)
         }
@@ -82,7 +88,10 @@ pub fn solve(
         for (f, flavor) in flavors.iter().enumerate() {
             let mut members = flavor.members.iter();
             for &(h, col) in &x[f] {
-                for r in members.by_ref().take(int_value(&result.values, col, opts.relax)) {
+                for r in members
+                    .by_ref()
+                    .take(int_value(&result.values, col, opts.relax))
+                {
                     a.host[r.0] = Some(h);
                 }
             }
@@ -112,7 +121,9 @@ impl Model<'_> {
                 }
                 let free = &self.input.load.host_free[h.0];
                 if !fits(&vm.demand, free)
-                    || vm.group.is_some_and(|g| self.input.load.host_groups[h.0].contains(&g))
+                    || vm
+                        .group
+                        .is_some_and(|g| self.input.load.host_groups[h.0].contains(&g))
                 {
                     continue;
                 }
@@ -123,7 +134,11 @@ impl Model<'_> {
                     .filter(|(x, _)| **x > EPS)
                     .map(|(x, f)| (f / x + EPS).floor())
                     .fold(n, f64::min);
-                let ub = if vm.group.is_some() { copies.min(1.0) } else { copies };
+                let ub = if vm.group.is_some() {
+                    copies.min(1.0)
+                } else {
+                    copies
+                };
                 let warm = self.flavors[f]
                     .members
                     .iter()
@@ -141,7 +156,8 @@ impl Model<'_> {
         for f in 0..self.flavors.len() {
             if self.x[f].len() > 1 {
                 let sum: Expression = self.x[f].iter().map(|(_, c)| c.var).sum();
-                self.b.row(constraint::leq(sum, self.flavors[f].members.len() as f64));
+                self.b
+                    .row(constraint::leq(sum, self.flavors[f].members.len() as f64));
             }
         }
     }
@@ -160,7 +176,11 @@ impl Model<'_> {
             for h in 0..d.hosts.len() {
                 if has[h] && !self.input.active[h] {
                     let warm = self.input.warm.host.iter().any(|x| *x == Some(HostIx(h)));
-                    open[h] = Some(self.b.column(variable().min(0).max(1), true, warm as u8 as f64));
+                    open[h] = Some(self.b.column(
+                        variable().min(0).max(1),
+                        true,
+                        warm as u8 as f64,
+                    ));
                 }
             }
         }
@@ -206,7 +226,8 @@ impl Model<'_> {
     /// No two members of an anti-affinity group on one host.
     fn anti_affinity(&mut self) {
         let d = self.input.d;
-        let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, usize)> = Default::default();
+        let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, usize)> =
+            Default::default();
         for (f, xs) in self.x.iter().enumerate() {
             if let Some(g) = d.requests[self.flavors[f].members[0].0].group {
                 for (h, c) in xs {
@@ -235,6 +256,14 @@ impl Model<'_> {
             }
         }
         e
+    }
+
+    /// Lexicographic stage 2 keeps what stage 1 placed.
+    fn placed_floor(&mut self, placed: Expression, min_weight: f64) {
+        self.b.row(constraint::geq(
+            placed,
+            min_weight - 1e-6 * min_weight.max(1.0),
+        ));
     }
 
     /// Second objective: active hosts (`pack`) or max utilisation U (`balance`).
@@ -285,7 +314,8 @@ impl Model<'_> {
                     continue;
                 }
                 e.add_mul(-cap, u.var);
-                self.b.row(constraint::leq(e, -(cap - load.host_free[h][k])));
+                self.b
+                    .row(constraint::leq(e, -(cap - load.host_free[h][k])));
             }
         }
         u

@@ -7,7 +7,9 @@
 pub mod host;
 pub mod storage;
 
-use good_lp::{Constraint, Expression, ProblemVariables, SolverModel, Variable, VariableDefinition};
+use good_lp::{
+    Constraint, Expression, ProblemVariables, SolverModel, Variable, VariableDefinition,
+};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -180,13 +182,8 @@ impl MipBuilder {
         let mut model = problem
             .try_into_inner()
             .map_err(|e| MipError::Highs(e.to_string()))?;
-        if std::env::var_os("VMPLACE_HIGHS_LOG").is_some() {
-            // Debugging aid: HiGHS logs to stdout, so never use it where stdout is parsed.
-            let _ = model.try_set_option("output_flag", true);
-            let _ = model.try_set_option("log_to_console", true);
-        } else {
-            model.make_quiet();
-        }
+        // HiGHS logs to stdout, which carries only JSON: keep it quiet.
+        model.make_quiet();
         let limit = opts.time_limit_s.max(0.01);
         let rejected = |name: &str| MipError::Highs(format!("option {name} rejected"));
         model
@@ -201,15 +198,6 @@ impl MipBuilder {
         model
             .try_set_option("random_seed", 0)
             .map_err(|_| rejected("random_seed"))?;
-        if let Ok(extra) = std::env::var("VMPLACE_EXPERIMENT") {
-            for kv in extra.split(',') {
-                if let Some((k, v)) = kv.split_once('=') {
-                    if let Ok(f) = v.parse::<f64>() { let _ = model.try_set_option(k, f); }
-                    if let Ok(i) = v.parse::<i32>() { let _ = model.try_set_option(k, i); }
-                    if v.parse::<f64>().is_err() { let _ = model.try_set_option(k, v); }
-                }
-            }
-        }
         if let Some(path) = &opts.write_model {
             write_model(&mut model, path)?;
         }
@@ -257,7 +245,9 @@ fn write_model(model: &mut highs::Model, path: &std::path::Path) -> Result<(), M
     // SAFETY: the model pointer is valid for the life of `model`; HiGHS copies the path.
     let status = unsafe { highs_sys::Highs_writeModel(model.as_mut_ptr(), c.as_ptr()) };
     if status == highs_sys::STATUS_ERROR {
-        return Err(err("HiGHS could not write it (use a .lp or .mps extension)"));
+        return Err(err(
+            "HiGHS could not write it (use a .lp or .mps extension)",
+        ));
     }
     Ok(())
 }
@@ -266,7 +256,13 @@ fn write_model(model: &mut highs::Model, path: &std::path::Path) -> Result<(), M
 pub fn int_value(values: &[f64], c: Col, relaxed: bool) -> usize {
     values
         .get(c.ix)
-        .map(|v| if relaxed { (v + 1e-6).floor() } else { v.round() })
+        .map(|v| {
+            if relaxed {
+                (v + 1e-6).floor()
+            } else {
+                v.round()
+            }
+        })
         .map(|v| v.max(0.0) as usize)
         .unwrap_or(0)
 }

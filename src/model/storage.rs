@@ -1,7 +1,9 @@
 //! Phase 1, the storage MIP (models/storage.md). Function names match the constraint families.
 
 use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
-use crate::domain::{bits, fits, flavors_by, Assignment, Domain, Flavor, RequestIx, StorageIx, EPS};
+use crate::domain::{
+    bits, fits, flavors_by, Assignment, Domain, Flavor, RequestIx, StorageIx, EPS,
+};
 use crate::evaluate::reach;
 use crate::format::Policy;
 use good_lp::{constraint, variable, Expression};
@@ -34,6 +36,8 @@ struct Model<'a> {
     flavors: Vec<Flavor>,
     /// y[f] = (storage, column) pairs.
     y: Vec<Vec<(StorageIx, Col)>>,
+    /// Fractional opening of idle hosts in the look-ahead (host policy `pack`).
+    opened: Vec<Col>,
     b: MipBuilder,
 }
 
@@ -61,6 +65,7 @@ pub fn solve(
         input,
         y: Vec::with_capacity(flavors.len()),
         flavors,
+        opened: Vec::new(),
         b: MipBuilder::new(opts.relax),
     };
     m.storage_candidates();
@@ -85,7 +90,10 @@ pub fn solve(
         for (f, flavor) in flavors.iter().enumerate() {
             let mut members = flavor.members.iter();
             for &(s, col) in &y[f] {
-                for r in members.by_ref().take(int_value(&result.values, col, opts.relax)) {
+                for r in members
+                    .by_ref()
+                    .take(int_value(&result.values, col, opts.relax))
+                {
                     a.storage[r.0] = Some(s);
                 }
             }
@@ -99,7 +107,9 @@ impl Model<'_> {
         self.flavors[f]
             .members
             .iter()
-            .filter(|r| self.input.warm.storage[r.0] == Some(s) && self.input.warm.host[r.0].is_some())
+            .filter(|r| {
+                self.input.warm.storage[r.0] == Some(s) && self.input.warm.host[r.0].is_some()
+            })
             .count() as f64
     }
 
@@ -121,7 +131,11 @@ impl Model<'_> {
                 if vm.disk > free + EPS || d.static_domain(rep, s) == 0 {
                     continue;
                 }
-                let by_disk = if vm.disk > EPS { (free / vm.disk + EPS).floor() } else { n };
+                let by_disk = if vm.disk > EPS {
+                    (free / vm.disk + EPS).floor()
+                } else {
+                    n
+                };
                 let ub = n.min(by_disk);
                 let warm = self.warm_count(f, s).min(ub);
                 let col = self.b.column(variable().min(0).max(ub), true, warm);
@@ -136,7 +150,8 @@ impl Model<'_> {
         for f in 0..self.flavors.len() {
             if self.y[f].len() > 1 {
                 let sum: Expression = self.y[f].iter().map(|(_, c)| c.var).sum();
-                self.b.row(constraint::leq(sum, self.flavors[f].members.len() as f64));
+                self.b
+                    .row(constraint::leq(sum, self.flavors[f].members.len() as f64));
             }
         }
     }
@@ -154,8 +169,17 @@ impl Model<'_> {
             }
             for (s, st) in d.storage.iter().enumerate() {
                 if used[s] && st.used <= EPS {
-                    let warm = self.input.warm.storage.iter().any(|x| *x == Some(StorageIx(s)));
-                    open[s] = Some(self.b.column(variable().min(0).max(1), true, warm as u8 as f64));
+                    let warm = self
+                        .input
+                        .warm
+                        .storage
+                        .iter()
+                        .any(|x| *x == Some(StorageIx(s)));
+                    open[s] = Some(self.b.column(
+                        variable().min(0).max(1),
+                        true,
+                        warm as u8 as f64,
+                    ));
                 }
             }
         }
@@ -197,7 +221,8 @@ impl Model<'_> {
         let nr = d.resources.len();
         // Demand expression per (storage, resource), and smallest demand per storage for the
         // host pre-filter.
-        let mut demand: Vec<Vec<Expression>> = vec![vec![Expression::default(); nr]; d.storage.len()];
+        let mut demand: Vec<Vec<Expression>> =
+            vec![vec![Expression::default(); nr]; d.storage.len()];
         let mut demanded = vec![vec![false; nr]; d.storage.len()];
         let mut small: Vec<Vec<Vec<f64>>> = vec![Vec::new(); d.storage.len()];
         for (f, ys) in self.y.iter().enumerate() {
@@ -243,14 +268,38 @@ impl Model<'_> {
         self.host_share(share, &shared);
     }
 
-    /// A host's free capacity is shared among its storage systems.
+    /// A host's free capacity is shared among its storage systems. Under the host policy `pack`,
+    /// an idle host's capacity is only available as far as the host is opened: `sum_s a[s,h,r] <=
+    /// free[h,r] * open_h` with `open_h` in [0, 1] (see `host_opening`).
     fn host_share(&mut self, share: Vec<Vec<Expression>>, shared: &[Vec<bool>]) {
         let d = self.input.d;
+        let opening = d.settings.host_policy == Policy::Pack;
         for (h, row) in share.into_iter().enumerate() {
             let free = d.hosts[h].free();
-            for (k, e) in row.into_iter().enumerate() {
-                if shared[h][k] {
-                    self.b.row(constraint::leq(e, free[k]));
+            let idle = opening && !d.hosts[h].initially_active() && shared[h].iter().any(|&b| b);
+            let open = idle.then(|| {
+                let warm = self
+                    .input
+                    .warm
+                    .host
+                    .iter()
+                    .any(|x| x.is_some_and(|x| x.0 == h));
+                self.b
+                    .column(variable().min(0).max(1), false, warm as u8 as f64)
+            });
+            if let Some(o) = open {
+                self.opened.push(o);
+            }
+            for (k, mut e) in row.into_iter().enumerate() {
+                if !shared[h][k] {
+                    continue;
+                }
+                match open {
+                    Some(o) => {
+                        e.add_mul(-free[k], o.var);
+                        self.b.row(constraint::leq(e, 0.0));
+                    }
+                    None => self.b.row(constraint::leq(e, free[k])),
                 }
             }
         }
@@ -311,7 +360,10 @@ impl Model<'_> {
 
     /// Lexicographic stage 2 keeps what stage 1 placed.
     fn placed_floor(&mut self, placed: Expression, min_weight: f64) {
-        self.b.row(constraint::geq(placed, min_weight - 1e-6 * min_weight.max(1.0)));
+        self.b.row(constraint::geq(
+            placed,
+            min_weight - 1e-6 * min_weight.max(1.0),
+        ));
     }
 
     /// Second objective: `balance` = max storage utilisation U, `pack` = share of storage systems
@@ -328,6 +380,7 @@ impl Model<'_> {
                 obj.add_mul(w * (1.0 - reach(d, rep, *s)) / n, c.var);
             }
         }
+        self.host_opening(&mut obj);
         match d.settings.storage_policy {
             Policy::Pack => {
                 offset += d.storage.iter().filter(|s| s.used > EPS).count() as f64 * scale;
@@ -341,6 +394,15 @@ impl Model<'_> {
             }
         }
         (obj, offset)
+    }
+
+    /// Host policy `pack`: phase 1 looks ahead to phase 2's objective too. Each idle host the
+    /// look-ahead draws capacity from counts as (fractionally) opened: `+ sum_h open_h / |H|`.
+    fn host_opening(&self, obj: &mut Expression) {
+        let scale = 1.0 / self.input.d.hosts.len().max(1) as f64;
+        for o in &self.opened {
+            obj.add_mul(scale, o.var);
+        }
     }
 
     /// `balance`: U >= (used_s + sum disk y) / cap_s for every storage system; returns U.

@@ -1,0 +1,236 @@
+//! The binary: exit codes, stdout carries JSON only, stderr the rest.
+
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn vmplace(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmplace"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    })
+}
+
+const SMALL: &str = "instances/examples/small.json";
+
+#[test]
+fn place_writes_a_solution_on_stdout_and_exits_0() {
+    let o = vmplace(&["place", SMALL, "--time-limit", "5"], None);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let s = stdout_json(&o);
+    assert_eq!(s["status"], "optimal");
+    assert!(s["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["host"].is_string()));
+    // Logs on request go to stderr; stdout stays one JSON document.
+    let o = Command::new(env!("CARGO_BIN_EXE_vmplace"))
+        .args(["place", SMALL])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    stdout_json(&o);
+    assert!(!o.stderr.is_empty(), "debug logs go to stderr");
+}
+
+#[test]
+fn storage_phase_answers_without_hosts_and_host_phase_accepts_stdin() {
+    let o = vmplace(&["storage", SMALL], None);
+    assert_eq!(o.status.code(), Some(0));
+    let s = stdout_json(&o);
+    assert!(s["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p.get("host").is_none()));
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/instances/examples/host-phase.json"
+    ))
+    .unwrap();
+    let o = vmplace(&["host", "-"], Some(&text));
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout_json(&o)["placements"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn bad_input_exits_2_with_an_error_document() {
+    let o = vmplace(&["place", "-"], Some("{\"storage\": []}"));
+    assert_eq!(o.status.code(), Some(2));
+    let doc = stdout_json(&o);
+    let codes: Vec<&str> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"E1206") && codes.contains(&"E1102"),
+        "{codes:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("E1206"),
+        "human summary on stderr"
+    );
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let o = vmplace(&["place", SMALL, "--time-limit", "soon"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stdout_json(&o)["errors"][0]["code"], "E0001");
+    let o = vmplace(&["place", SMALL, "--threads", "0"], None);
+    assert_eq!(stdout_json(&o)["errors"][0]["code"], "E0001");
+    let o = vmplace(&["place", "no/such/file.json"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stdout_json(&o)["errors"][0]["code"], "E0002");
+    let o = vmplace(&["--help"], None);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn check_exits_0_for_valid_and_1_with_violations() {
+    let dir = tempfile::tempdir().unwrap();
+    let sol = dir.path().join("sol.json");
+    let o = vmplace(&["place", SMALL, "-o", sol.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty(), "-o leaves stdout empty");
+    let o = vmplace(
+        &["check", SMALL, sol.to_str().unwrap(), "--phase", "place"],
+        None,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Move web-2 onto web-1's host: anti-affinity breaks.
+    let mut s: Value = serde_json::from_str(&std::fs::read_to_string(&sol).unwrap()).unwrap();
+    let placements = s["placements"].as_array_mut().unwrap();
+    let h = placements.iter().find(|p| p["request"] == "web-1").unwrap()["host"].clone();
+    placements
+        .iter_mut()
+        .find(|p| p["request"] == "web-2")
+        .unwrap()["host"] = h;
+    std::fs::write(&sol, s.to_string()).unwrap();
+    let o = vmplace(&["check", SMALL, sol.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1));
+    let rules: Vec<String> = stdout_json(&o)["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert!(rules.contains(&"ANTI_AFFINITY".to_string()), "{rules:?}");
+}
+
+#[test]
+fn schemas_are_json_schemas_of_the_contract() {
+    for doc in ["problem", "solution", "errors"] {
+        let o = vmplace(&["schema", doc], None);
+        assert_eq!(o.status.code(), Some(0));
+        let s = stdout_json(&o);
+        assert!(s["$schema"].is_string(), "{doc}");
+    }
+    let s = stdout_json(&vmplace(&["schema", "problem"], None));
+    assert!(s["properties"]["hosts"].is_object());
+    assert_eq!(s["additionalProperties"], false);
+}
+
+#[test]
+fn write_model_writes_both_phase_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.lp");
+    let o = vmplace(
+        &["place", SMALL, "--write-model", model.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    for phase in ["storage", "host"] {
+        let text = std::fs::read_to_string(dir.path().join(format!("model.{phase}.lp"))).unwrap();
+        assert!(
+            text.to_lowercase().contains("subject to") || text.contains("st"),
+            "{phase} model is an LP file"
+        );
+    }
+}
+
+#[test]
+fn generate_is_seeded_and_bench_reports_both_solvers() {
+    let a = vmplace(
+        &[
+            "generate",
+            "--hosts",
+            "5",
+            "--requests",
+            "10",
+            "--seed",
+            "9",
+        ],
+        None,
+    );
+    let b = vmplace(
+        &[
+            "generate",
+            "--hosts",
+            "5",
+            "--requests",
+            "10",
+            "--seed",
+            "9",
+        ],
+        None,
+    );
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(stdout_json(&a)["hosts"].as_array().unwrap().len(), 5);
+    let o = vmplace(&["bench", "instances/examples", "--time-limit", "2"], None);
+    assert_eq!(o.status.code(), Some(0));
+    let rows = stdout_json(&o)["rows"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .all(|r| r["mip"]["violations"] == 0 && r["greedy"]["violations"] == 0));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("instance"),
+        "table on stderr"
+    );
+}
+
+#[test]
+fn same_input_same_output() {
+    let a = stdout_json(&vmplace(&["place", SMALL], None));
+    let b = stdout_json(&vmplace(&["place", SMALL], None));
+    assert_eq!(a["placements"], b["placements"]);
+    assert_eq!(a["objective"], b["objective"]);
+}
