@@ -226,7 +226,7 @@ pub fn check(problem: &Problem, solution: &Solution, expect: Expect) -> Vec<Viol
     }
 
     // Honest status.
-    if !(solution.gap >= 0.0) {
+    if solution.gap.is_nan() || solution.gap < 0.0 {
         out.push(v(
             "BAD_GAP",
             "/gap",

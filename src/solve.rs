@@ -170,16 +170,25 @@ fn phase_stats(phase: &str, solver: &str, d: &Domain, flavors: usize, time_s: f6
     }
 }
 
-fn finish_stats(
-    st: &mut PhaseStats,
-    d: &Domain,
+/// What a phase achieved and proved, before it becomes `PhaseStats`.
+struct Measured {
     weight: f64,
     weight_bound: f64,
     cost: f64,
     cost_bound: f64,
     time_limited: bool,
     is_mip: bool,
-) -> Status {
+}
+
+fn record(st: &mut PhaseStats, d: &Domain, m: Measured) -> Status {
+    let Measured {
+        weight,
+        weight_bound,
+        cost,
+        cost_bound,
+        time_limited,
+        is_mip,
+    } = m;
     st.placed_weight = weight;
     st.placed_weight_bound = if weight_bound.is_finite() {
         weight_bound.max(weight)
@@ -270,14 +279,14 @@ pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64
         Policy::Pack => {
             let active = d.hosts.iter().filter(|h| h.initially_active()).count();
             let mut extra = 0;
-            for k in 0..nr {
+            for (k, &demand_k) in demand.iter().enumerate() {
                 let free_active: f64 = d
                     .hosts
                     .iter()
                     .filter(|h| h.initially_active())
                     .map(|h| h.free()[k])
                     .sum();
-                let mut need = demand[k] - free_active;
+                let mut need = demand_k - free_active;
                 let mut idle: Vec<f64> = d
                     .hosts
                     .iter()
@@ -299,11 +308,11 @@ pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64
         }
         Policy::Balance => {
             let mut best: f64 = 0.0;
-            for k in 0..nr {
+            for (k, &demand_k) in demand.iter().enumerate() {
                 let cap: f64 = d.hosts.iter().map(|h| h.capacity[k]).sum();
                 let used: f64 = d.hosts.iter().map(|h| h.used[k]).sum();
                 if cap > EPS {
-                    best = best.max((used + demand[k]) / cap);
+                    best = best.max((used + demand_k) / cap);
                 }
             }
             let initial = d
@@ -469,15 +478,17 @@ pub fn storage_phase(
         let mut st = phase_stats("storage", "greedy", d, flavors, 0.0);
         let (w, c) = score(&a);
         let c = c + evaluate::lookahead_opening(d, &greedy::host_phase(d, &a, Policy::Pack));
-        let status = finish_stats(
+        let status = record(
             &mut st,
             d,
-            w,
-            total_weight(d),
-            c,
-            storage_cost_floor(d),
-            false,
-            false,
+            Measured {
+                weight: w,
+                weight_bound: total_weight(d),
+                cost: c,
+                cost_bound: storage_cost_floor(d),
+                time_limited: false,
+                is_mip: false,
+            },
         );
         st.time_s = start.elapsed().as_secs_f64();
         return Ok(PhaseOutcome {
@@ -627,15 +638,17 @@ pub fn storage_phase(
     st.constraints = size.constraints;
     st.lookahead_rounds = rounds;
     let (w, c) = full(&a, &witness, chosen_cost);
-    let status = finish_stats(
+    let status = record(
         &mut st,
         d,
-        w,
-        lexi.weight_bound,
-        c,
-        lexi.cost_bound,
-        time_limited,
-        true,
+        Measured {
+            weight: w,
+            weight_bound: lexi.weight_bound,
+            cost: c,
+            cost_bound: lexi.cost_bound,
+            time_limited,
+            is_mip: true,
+        },
     );
     st.time_s = start.elapsed().as_secs_f64();
     Ok(PhaseOutcome {
@@ -705,7 +718,18 @@ pub fn host_phase(
     if d.settings.solver == SolverKind::Greedy {
         let (w, c) = score(&greedy_answer);
         let floor = host_cost_floor(d, &candidates, w);
-        let status = finish_stats(&mut st, d, w, placeable, c, floor, false, false);
+        let status = record(
+            &mut st,
+            d,
+            Measured {
+                weight: w,
+                weight_bound: placeable,
+                cost: c,
+                cost_bound: floor,
+                time_limited: false,
+                is_mip: false,
+            },
+        );
         st.time_s = start.elapsed().as_secs_f64();
         return Ok(PhaseOutcome {
             assignment: greedy_answer,
@@ -789,15 +813,17 @@ pub fn host_phase(
     st.flavors = columns;
     let (w, c) = score(&a);
     let floor = host_cost_floor(d, &candidates, w);
-    let status = finish_stats(
+    let status = record(
         &mut st,
         d,
-        w,
-        weight_bound,
-        c,
-        mip_bound.max(floor),
-        time_limited,
-        true,
+        Measured {
+            weight: w,
+            weight_bound,
+            cost: c,
+            cost_bound: mip_bound.max(floor),
+            time_limited,
+            is_mip: true,
+        },
     );
     st.time_s = start.elapsed().as_secs_f64();
     Ok(PhaseOutcome {
@@ -1033,8 +1059,18 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
                     let (w, c) = score(&p2.assignment);
                     let floor = host_cost_floor(d, &all, w);
                     p2.stats.solver = "greedy-baseline".to_string();
-                    p2.status =
-                        finish_stats(&mut p2.stats, d, w, total_weight(d), c, floor, true, false);
+                    p2.status = record(
+                        &mut p2.stats,
+                        d,
+                        Measured {
+                            weight: w,
+                            weight_bound: total_weight(d),
+                            cost: c,
+                            cost_bound: floor,
+                            time_limited: true,
+                            is_mip: false,
+                        },
+                    );
                 }
             }
             let mut p1 = p1;

@@ -48,7 +48,7 @@ pub fn run(a: GenerateArgs) -> i32 {
             "--hosts, --storage and --requests must be at least 1",
         ));
     }
-    if !(a.tightness > 0.0 && a.tightness <= 10.0) {
+    if a.tightness.is_nan() || a.tightness <= 0.0 || a.tightness > 10.0 {
         errors.push(InputError::new(
             ErrorCode::Usage,
             "",

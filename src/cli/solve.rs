@@ -100,7 +100,9 @@ fn flag_errors(a: &SolveArgs) -> Vec<vmplace::format::InputError> {
     use vmplace::format::errors::ErrorCode;
     use vmplace::format::InputError;
     let mut e = Vec::new();
-    if a.time_limit.is_some_and(|t| !(t > 0.0) || !t.is_finite()) {
+    if a.time_limit
+        .is_some_and(|t| t.is_nan() || t <= 0.0 || t.is_infinite())
+    {
         e.push(InputError::new(
             ErrorCode::Usage,
             "",

@@ -175,7 +175,7 @@ impl Model<'_> {
             }
             for h in 0..d.hosts.len() {
                 if has[h] && !self.input.active[h] {
-                    let warm = self.input.warm.host.iter().any(|x| *x == Some(HostIx(h)));
+                    let warm = self.input.warm.host.contains(&Some(HostIx(h)));
                     open[h] = Some(self.b.column(
                         variable().min(0).max(1),
                         true,
@@ -194,11 +194,10 @@ impl Model<'_> {
         for (f, xs) in self.x.iter().enumerate() {
             let vm = &d.requests[self.flavors[f].members[0].0];
             for (h, c) in xs {
-                for k in 0..nr {
-                    if vm.demand[k] > 0.0 {
-                        rows[h.0][k]
-                            .get_or_insert_with(Expression::default)
-                            .add_mul(vm.demand[k], c.var);
+                for (row, &x) in rows[h.0].iter_mut().zip(&vm.demand) {
+                    if x > 0.0 {
+                        row.get_or_insert_with(Expression::default)
+                            .add_mul(x, c.var);
                     }
                 }
             }

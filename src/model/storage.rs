@@ -169,12 +169,7 @@ impl Model<'_> {
             }
             for (s, st) in d.storage.iter().enumerate() {
                 if used[s] && st.used <= EPS {
-                    let warm = self
-                        .input
-                        .warm
-                        .storage
-                        .iter()
-                        .any(|x| *x == Some(StorageIx(s)));
+                    let warm = self.input.warm.storage.contains(&Some(StorageIx(s)));
                     open[s] = Some(self.b.column(
                         variable().min(0).max(1),
                         true,
