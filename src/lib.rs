@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod bench;
 pub mod checker;
 pub mod domain;
@@ -14,5 +15,6 @@ pub mod format;
 pub mod generate;
 pub mod greedy;
 pub mod model;
+pub mod server;
 pub mod solve;
 pub mod validation;

@@ -9,6 +9,8 @@ use crate::model::storage::{Stage, StorageInput};
 use crate::model::{host, storage, MipError, MipOptions, MipResult, MipStatus};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Which phase(s) to run.
@@ -27,6 +29,9 @@ pub enum Mode {
 pub struct RunConfig {
     /// Write the MIP models here (phase name inserted before the extension for `place`).
     pub write_model: Option<PathBuf>,
+    /// Set by the caller to stop the solve early (e.g. the HTTP client went away): the running
+    /// HiGHS call finishes within its slice of the limit, every later stage gets no time.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// The result of one phase.
@@ -47,16 +52,38 @@ pub struct PhaseOutcome {
 struct Deadline {
     start: Instant,
     limit: f64,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Deadline {
+    fn new(start: Instant, limit: f64, cfg: &RunConfig) -> Self {
+        Deadline {
+            start,
+            limit,
+            cancel: cfg.cancel.clone(),
+        }
+    }
+
     fn remaining(&self) -> f64 {
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return 0.01;
+        }
         (self.limit - self.start.elapsed().as_secs_f64()).max(0.05)
     }
 }
 
-fn mip_options(d: &Domain, seconds: f64, write: Option<PathBuf>) -> MipOptions {
+fn mip_options(
+    d: &Domain,
+    seconds: f64,
+    write: Option<PathBuf>,
+    deadline: &Deadline,
+) -> MipOptions {
     MipOptions {
+        cancel: deadline.cancel.clone(),
         time_limit_s: seconds,
         mip_gap: d.settings.mip_gap,
         threads: d.settings.threads,
@@ -379,7 +406,7 @@ fn certify(
         active: &active,
         allowed: None,
     };
-    let opts = mip_options(d, deadline.remaining() * 0.8, None);
+    let opts = mip_options(d, deadline.remaining() * 0.8, None, deadline);
     let (r, h) = host::solve(&input, Stage::Placement, &opts)?;
     if !r.values.is_empty() && stranded(&h).len() < left.len() {
         let l = stranded(&h);
@@ -404,7 +431,7 @@ fn lp_rounding(
         warm,
     };
     let min_weight = evaluate::placed_weight(d, warm, true);
-    let mut opts = mip_options(d, deadline.remaining() * 0.3, None);
+    let mut opts = mip_options(d, deadline.remaining() * 0.3, None, deadline);
     opts.relax = true;
     let (r, partial) = storage::solve(&input, Stage::Policy { min_weight }, &opts)?;
     if r.values.is_empty() {
@@ -443,15 +470,9 @@ pub fn storage_phase(
     deadline_s: f64,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
-    let deadline = Deadline {
-        start,
-        limit: deadline_s,
-    };
+    let deadline = Deadline::new(start, deadline_s, cfg);
     // The MIP stages get 60 % of the phase; certification (phase 2 feasibility) the rest.
-    let mip_deadline = Deadline {
-        start,
-        limit: deadline_s * 0.6,
-    };
+    let mip_deadline = Deadline::new(start, deadline_s * 0.6, cfg);
     let fixed = fixed_storage(d);
     let score = |a: &Assignment| {
         (
@@ -549,7 +570,7 @@ pub fn storage_phase(
                     Stage::Policy { .. } => write.clone(),
                     Stage::Placement => None,
                 };
-                storage::solve(&input, stage, &mip_options(d, secs, write))
+                storage::solve(&input, stage, &mip_options(d, secs, write, &mip_deadline))
             },
             score,
             true,
@@ -695,10 +716,7 @@ pub fn host_phase(
     deadline_s: f64,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
-    let deadline = Deadline {
-        start,
-        limit: deadline_s,
-    };
+    let deadline = Deadline::new(start, deadline_s, cfg);
     let mut base = storage_choice.clone();
     base.host = vec![None; d.requests.len()];
     let score = |a: &Assignment| {
@@ -775,7 +793,7 @@ pub fn host_phase(
                     Stage::Policy { .. } => write.clone(),
                     Stage::Placement => None,
                 };
-                host::solve(&input, stage, &mip_options(d, secs, write))
+                host::solve(&input, stage, &mip_options(d, secs, write, &deadline))
             },
             score,
             false,
@@ -968,7 +986,11 @@ fn host_lns(
             .sum();
         let mut best_sub: Option<Assignment> = None;
         if freed.iter().any(|&i| cur.host[i].is_none()) {
-            let (r, a) = host::solve(&input, Stage::Placement, &mip_options(d, secs * 0.5, None))?;
+            let (r, a) = host::solve(
+                &input,
+                Stage::Placement,
+                &mip_options(d, secs * 0.5, None, deadline),
+            )?;
             if !r.values.is_empty() {
                 best_sub = Some(a);
             }
@@ -992,7 +1014,7 @@ fn host_lns(
         let (r, a) = host::solve(
             &input,
             Stage::Policy { min_weight },
-            &mip_options(d, deadline.remaining().min(2.0), None),
+            &mip_options(d, deadline.remaining().min(2.0), None, deadline),
         )?;
         size = r.size;
         iterations += 1;

@@ -3,8 +3,8 @@
 use super::{exit, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
+use vmplace::api::Overrides;
 use vmplace::bench::{bench_problem, instance_files, peak_rss_mib, BenchRow};
-use vmplace::domain::Settings;
 use vmplace::format::{errors::ErrorCode, InputError};
 use vmplace::validation::{read_problem, Phase};
 
@@ -84,15 +84,12 @@ pub fn run(a: BenchArgs) -> i32 {
                 continue;
             }
         };
-        let mut s = Settings::default();
-        if let Some(o) = &problem.options {
-            s.time_limit_s = o.time_limit_s.unwrap_or(s.time_limit_s);
-            s.mip_gap = o.mip_gap.unwrap_or(s.mip_gap);
-            s.storage_policy = o.storage_policy.unwrap_or(s.storage_policy);
-            s.host_policy = o.host_policy.unwrap_or(s.host_policy);
-        }
-        s.time_limit_s = a.time_limit.unwrap_or(s.time_limit_s);
-        s.threads = a.threads.unwrap_or(s.threads);
+        let overrides = Overrides {
+            time_limit_s: a.time_limit,
+            threads: a.threads,
+            ..Default::default()
+        };
+        let s = vmplace::api::settings(&problem, &overrides);
         let row = bench_problem(&name, &problem, &s);
         if !a.json {
             eprintln!(

@@ -3,7 +3,7 @@
 use super::{exit, read_input, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::checker::{check, Expect};
+use vmplace::api::{check_documents, expect_from};
 use vmplace::format::{Problem, Solution};
 use vmplace::validation::read_document;
 
@@ -21,11 +21,7 @@ pub struct CheckArgs {
 
 /// Runs the checker.
 pub fn run(a: CheckArgs) -> i32 {
-    let expect = match a.phase.as_str() {
-        "storage" => Expect::StorageOnly,
-        "host" | "place" => Expect::WithHosts,
-        _ => Expect::Any,
-    };
+    let expect = expect_from(&a.phase);
     let mut errors = Vec::new();
     let problem = read_input(&a.problem).and_then(|t| read_document::<Problem>(&t));
     let solution = read_input(&a.solution).and_then(|t| read_document::<Solution>(&t));
@@ -44,19 +40,14 @@ pub fn run(a: CheckArgs) -> i32 {
     let (Ok((problem, _)), Ok((solution, _))) = (problem, solution) else {
         return report(&errors);
     };
-    let violations = check(&problem, &solution, expect);
-    if violations.is_empty() {
-        eprintln!(
-            "valid: {} placements, {} unplaced",
-            solution.placements.len(),
-            solution.unplaced.len()
-        );
+    let report = check_documents(&problem, &solution, expect);
+    for v in &report.violations {
+        eprintln!("violation {} at {}: {}", v.rule, v.path, v.message);
+    }
+    let _ = write_json(None, &report);
+    if report.valid {
         exit::OK
     } else {
-        for v in &violations {
-            eprintln!("violation {} at {}: {}", v.rule, v.path, v.message);
-        }
-        let _ = write_json(None, &serde_json::json!({ "violations": violations }));
         exit::VIOLATIONS
     }
 }

@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod generate;
 mod schema;
+mod serve;
 mod solve;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Solve every instance of a directory with the MIP and the greedy baseline.
     Bench(bench::BenchArgs),
+    /// Serve the same documents over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 /// Exit codes.
@@ -51,8 +54,9 @@ pub mod exit {
 
 /// Runs the CLI and returns the exit code.
 pub fn main() -> i32 {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,highs=error"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,highs=error,vmplace::server=info")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -83,6 +87,7 @@ pub fn main() -> i32 {
         Command::Schema(a) => schema::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

@@ -3,10 +3,9 @@
 use super::{exit, read_input, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::domain::{Domain, Settings};
+use vmplace::api::Overrides;
 use vmplace::format::{Policy, SolverKind};
 use vmplace::solve::{Mode, RunConfig};
-use vmplace::validation::{read_problem, Phase};
 
 /// Flags shared by the solving subcommands.
 #[derive(Args, Debug, Clone, Default)]
@@ -66,34 +65,21 @@ impl From<PolicyArg> for Policy {
     }
 }
 
-/// Document options, then flags on top.
-pub fn settings(problem: &vmplace::format::Problem, a: &SolveArgs) -> Settings {
-    let mut s = Settings::default();
-    if let Some(o) = &problem.options {
-        s.time_limit_s = o.time_limit_s.unwrap_or(s.time_limit_s);
-        s.mip_gap = o.mip_gap.unwrap_or(s.mip_gap);
-        s.threads = o.threads.unwrap_or(s.threads);
-        s.storage_policy = o.storage_policy.unwrap_or(s.storage_policy);
-        s.host_policy = o.host_policy.unwrap_or(s.host_policy);
-        s.flexibility_weight = o.flexibility_weight.unwrap_or(s.flexibility_weight);
-        s.solver = o.solver.unwrap_or(s.solver);
+impl SolveArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            time_limit_s: self.time_limit,
+            max_time_limit_s: None,
+            mip_gap: self.gap,
+            threads: self.threads,
+            solver: self.solver.map(|k| match k {
+                SolverArg::Mip => SolverKind::Mip,
+                SolverArg::Greedy => SolverKind::Greedy,
+            }),
+            storage_policy: self.storage_policy.map(Policy::from),
+            host_policy: self.host_policy.map(Policy::from),
+        }
     }
-    s.time_limit_s = a.time_limit.unwrap_or(s.time_limit_s);
-    s.mip_gap = a.gap.unwrap_or(s.mip_gap);
-    s.threads = a.threads.unwrap_or(s.threads);
-    if let Some(p) = a.storage_policy {
-        s.storage_policy = p.into();
-    }
-    if let Some(p) = a.host_policy {
-        s.host_policy = p.into();
-    }
-    if let Some(k) = a.solver {
-        s.solver = match k {
-            SolverArg::Mip => SolverKind::Mip,
-            SolverArg::Greedy => SolverKind::Greedy,
-        };
-    }
-    s
 }
 
 fn flag_errors(a: &SolveArgs) -> Vec<vmplace::format::InputError> {
@@ -136,20 +122,14 @@ pub fn run(a: SolveArgs, mode: Mode) -> i32 {
         Ok(t) => t,
         Err(e) => return report(&e),
     };
-    let phase = if mode == Mode::Host {
-        Phase::Host
-    } else {
-        Phase::Storage
-    };
-    let problem = match read_problem(&text, phase) {
-        Ok(p) => p,
-        Err(e) => return report(&e),
-    };
-    let domain = Domain::from_problem(&problem, settings(&problem, &a));
     let cfg = RunConfig {
         write_model: a.write_model.clone(),
+        cancel: None,
     };
-    let solution = vmplace::solve::run_or_fallback(&domain, mode, &cfg);
+    let solution = match vmplace::api::solve_text(&text, mode, &a.overrides(), &cfg) {
+        Ok(s) => s,
+        Err(e) => return report(&e),
+    };
     tracing::info!(status = ?solution.status, placed = solution.stats.placed, "solved");
     match write_json(a.output.as_ref(), &solution) {
         Ok(()) => exit::OK,

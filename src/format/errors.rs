@@ -43,11 +43,21 @@ pub enum ErrorCode {
     DuplicateLink,
     /// A host's `used` names a resource missing from its `capacity`.
     UsedWithoutCapacity,
+    /// HTTP: the body exceeds the server's limit.
+    BodyTooLarge,
+    /// HTTP: the body is not `application/json`.
+    UnsupportedMediaType,
+    /// HTTP: every worker is busy and the queue is full; retry later.
+    Busy,
+    /// HTTP: the solver failed unexpectedly (a bug: please report it with the input).
+    Internal,
+    /// HTTP: no such endpoint or document, or not available in this version.
+    NotFound,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -65,6 +75,11 @@ impl ErrorCode {
         ErrorCode::MissingStorageChoice,
         ErrorCode::DuplicateLink,
         ErrorCode::UsedWithoutCapacity,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::Busy,
+        ErrorCode::Internal,
+        ErrorCode::NotFound,
     ];
 
     /// The stable code string.
@@ -87,6 +102,11 @@ impl ErrorCode {
             ErrorCode::MissingStorageChoice => "E1208",
             ErrorCode::DuplicateLink => "E1209",
             ErrorCode::UsedWithoutCapacity => "E1210",
+            ErrorCode::BodyTooLarge => "E0003",
+            ErrorCode::UnsupportedMediaType => "E0004",
+            ErrorCode::Busy => "E0005",
+            ErrorCode::Internal => "E0006",
+            ErrorCode::NotFound => "E0007",
         }
     }
 
@@ -110,6 +130,11 @@ impl ErrorCode {
             ErrorCode::MissingStorageChoice => "run `vmplace storage` (or `vmplace place`) first, or add `storage` to the request",
             ErrorCode::DuplicateLink => "list each storage id once per host",
             ErrorCode::UsedWithoutCapacity => "add the resource to the host's `capacity`",
+            ErrorCode::BodyTooLarge => "send a smaller document, or start the server with a larger --body-limit",
+            ErrorCode::UnsupportedMediaType => "send the document with `Content-Type: application/json`",
+            ErrorCode::Busy => "retry after the number of seconds in `Retry-After`",
+            ErrorCode::Internal => "report the input that caused it; the server keeps running",
+            ErrorCode::NotFound => "see README for the endpoints",
         }
     }
 }

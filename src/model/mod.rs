@@ -11,6 +11,8 @@ use good_lp::{
     Constraint, Expression, ProblemVariables, SolverModel, Variable, VariableDefinition,
 };
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How to run HiGHS.
@@ -26,6 +28,8 @@ pub struct MipOptions {
     pub write_model: Option<PathBuf>,
     /// Solve the LP relaxation (every column continuous) instead of the MIP.
     pub relax: bool,
+    /// When set, HiGHS is interrupted (through its callbacks) and returns its incumbent.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// Outcome of one HiGHS run.
@@ -201,6 +205,9 @@ impl MipBuilder {
         if let Some(path) = &opts.write_model {
             write_model(&mut model, path)?;
         }
+        if let Some(flag) = &opts.cancel {
+            watch_cancel(&mut model, flag);
+        }
         // A rejected warm start is not fatal: HiGHS then searches from scratch.
         let _ = model.try_set_solution(Some(&self.warm), None, None, None);
         let solved = model
@@ -232,6 +239,46 @@ impl MipBuilder {
             time_s: start.elapsed().as_secs_f64(),
             size,
         })
+    }
+}
+
+/// HiGHS calls this from its simplex, IPM and MIP loops; raising `user_interrupt` makes it stop
+/// and return what it has (status `ReachedInterrupt`).
+unsafe extern "C" fn interrupt_when_cancelled(
+    _kind: std::os::raw::c_int,
+    _message: *const std::os::raw::c_char,
+    _out: *const highs_sys::HighsCallbackDataOut,
+    data_in: *mut highs_sys::HighsCallbackDataIn,
+    user: *mut std::os::raw::c_void,
+) {
+    if user.is_null() || data_in.is_null() {
+        return;
+    }
+    // SAFETY: `user` is the `AtomicBool` inside the Arc that `watch_cancel`'s caller keeps alive
+    // for the whole solve; `data_in` is provided by HiGHS for this call.
+    let flag = unsafe { &*(user as *const AtomicBool) };
+    if flag.load(Ordering::Relaxed) {
+        unsafe { (*data_in).user_interrupt = 1 };
+    }
+}
+
+fn watch_cancel(model: &mut highs::Model, flag: &Arc<AtomicBool>) {
+    let ptr = model.as_mut_ptr();
+    // SAFETY: `ptr` is a live Highs instance; the flag outlives the solve (the caller's options
+    // hold an Arc to it until `solve` returns).
+    unsafe {
+        highs_sys::Highs_setCallback(
+            ptr,
+            Some(interrupt_when_cancelled),
+            Arc::as_ptr(flag) as *mut std::os::raw::c_void,
+        );
+        for kind in [
+            highs_sys::kHighsCallbackSimplexInterrupt,
+            highs_sys::kHighsCallbackIpmInterrupt,
+            highs_sys::kHighsCallbackMipInterrupt,
+        ] {
+            highs_sys::Highs_startCallback(ptr, kind);
+        }
     }
 }
 

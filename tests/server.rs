@@ -1,0 +1,275 @@
+//! `vmplace serve` as a user meets it: the real binary on an ephemeral loopback port, a real HTTP
+//! client, every endpoint, bad input, a full queue and a client that goes away.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vmplace"))
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: Value = serde_json::from_str(&line).expect("first stdout line is the bound address");
+        Server {
+            child,
+            addr: v["listening"].as_str().unwrap().to_string(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn post(&self, path: &str, body: &str) -> (u16, Value, Option<String>) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent
+            .post(&self.url(path))
+            .header("content-type", "application/json")
+            .send(body)
+            .expect("request sent");
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            retry,
+        )
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent.get(&self.url(path)).call().expect("request sent");
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn instance(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/instances/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn with_time_limit(text: &str, seconds: f64) -> String {
+    let mut v: Value = serde_json::from_str(text).unwrap();
+    v["options"] = serde_json::json!({"time_limit_s": seconds});
+    v.to_string()
+}
+
+fn strip_timing(mut v: Value) -> Value {
+    v["stats"]["solve_time_s"] = Value::Null;
+    if let Some(phases) = v["stats"]["phases"].as_array_mut() {
+        for p in phases {
+            p["time_s"] = Value::Null;
+        }
+    }
+    v
+}
+
+#[test]
+fn every_endpoint_answers_like_the_cli() {
+    let s = Server::start(&[]);
+    let small = instance("examples/small.json");
+    let (status, solution, _) = s.post("/v1/place", &small);
+    assert_eq!(status, 200);
+    let cli = Command::new(env!("CARGO_BIN_EXE_vmplace"))
+        .args(["place", "instances/examples/small.json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(
+        strip_timing(solution.clone()),
+        strip_timing(cli),
+        "same document as the CLI, timing aside"
+    );
+
+    let (status, storage, _) = s.post("/v1/storage", &small);
+    assert_eq!(status, 200);
+    assert!(storage["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p.get("host").is_none()));
+    let (status, host, _) = s.post("/v1/host", &instance("examples/host-phase.json"));
+    assert_eq!(status, 200);
+    assert_eq!(host["placements"].as_array().unwrap().len(), 3);
+
+    let body = serde_json::json!({"problem": serde_json::from_str::<Value>(&small).unwrap(), "solution": solution, "phase": "place"});
+    let (status, report, _) = s.post("/v1/check", &body.to_string());
+    assert_eq!(status, 200);
+    assert_eq!(report["valid"], true);
+
+    for doc in ["problem", "solution", "errors"] {
+        let (status, text) = s.get(&format!("/v1/schema/{doc}"));
+        assert_eq!(status, 200);
+        assert!(serde_json::from_str::<Value>(&text).unwrap()["$schema"].is_string());
+    }
+    assert_eq!(s.get("/v1/schema/plan").0, 404);
+    let (status, _, _) = s.post("/v1/migrate", "{}");
+    assert_eq!(status, 501, "migration planning is not implemented yet");
+    assert_eq!(s.get("/healthz").0, 200);
+    let (status, metrics) = s.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("vmplace_requests_total{endpoint=\"/v1/place\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("vmplace_solve_seconds_bucket"));
+    assert!(metrics.contains("vmplace_queue_depth 0"));
+    assert!(metrics.contains("vmplace_errors_total{code=\"E0007\"}"));
+}
+
+#[test]
+fn bad_input_gets_400_413_415_with_the_error_document() {
+    let s = Server::start(&["--body-limit", "4096"]);
+    let (status, doc, _) = s.post("/v1/place", "{\"storage\": [");
+    assert_eq!(status, 400);
+    assert_eq!(doc["errors"][0]["code"], "E1001");
+    let (status, doc, _) = s.post(
+        "/v1/place",
+        "{\"storage\": \"many\", \"hosts\": [], \"requests\": []}",
+    );
+    assert_eq!(status, 400);
+    let codes: Vec<&str> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"E1101") && codes.contains(&"E1206"),
+        "{codes:?}"
+    );
+    let (status, doc, _) = s.post("/v1/place", &instance("medium/h50-s5-vm200-loose.json"));
+    assert_eq!(status, 413);
+    assert_eq!(doc["errors"][0]["code"], "E0003");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(&s.url("/v1/place"))
+        .header("content-type", "text/plain")
+        .send("{}")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+    let doc: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(doc["errors"][0]["code"], "E0004");
+    // The server is still up.
+    assert_eq!(s.get("/healthz").0, 200);
+}
+
+#[test]
+fn a_full_queue_answers_503_with_retry_after() {
+    let s = Server::start(&["--workers", "1", "--queue", "1"]);
+    let body = with_time_limit(&instance("medium/h50-s5-vm200-loose.json"), 3.0);
+    let addr = s.addr.clone();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let body = body.clone();
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50 * i));
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let r = agent
+                    .post(&format!("http://{addr}/v1/place"))
+                    .header("content-type", "application/json")
+                    .send(&body)
+                    .unwrap();
+                (
+                    r.status().as_u16(),
+                    r.headers().get("retry-after").is_some(),
+                )
+            })
+        })
+        .collect();
+    let results: Vec<(u16, bool)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = results.iter().filter(|r| r.0 == 200).count();
+    let busy: Vec<_> = results.iter().filter(|r| r.0 == 503).collect();
+    assert_eq!(ok, 2, "one running and one queued are served: {results:?}");
+    assert_eq!(busy.len(), 2, "{results:?}");
+    assert!(busy.iter().all(|r| r.1), "503 carries Retry-After");
+}
+
+#[test]
+fn a_client_that_disconnects_stops_its_solve() {
+    let s = Server::start(&["--workers", "1"]);
+    let body = with_time_limit(&instance("tight/h200-s20-vm1000-tight.json"), 30.0);
+    let mut stream = TcpStream::connect(&s.addr).unwrap();
+    write!(stream, "POST /v1/place HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    drop(stream);
+    let start = Instant::now();
+    loop {
+        let (_, metrics) = s.get("/metrics");
+        if metrics.contains("vmplace_solves_cancelled_total 1")
+            && metrics.contains("vmplace_solves_running 0")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the cancelled solve should stop well before its 30 s limit:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The single worker is free again.
+    let (status, _, _) = s.post("/v1/place", &instance("examples/small.json"));
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn sigterm_finishes_the_solve_in_flight() {
+    let mut s = Server::start(&["--workers", "1"]);
+    let body = with_time_limit(&instance("medium/h50-s5-vm200-loose.json"), 2.0);
+    let mut stream = TcpStream::connect(&s.addr).unwrap();
+    write!(stream, "POST /v1/place HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response:.200}");
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "clean exit after SIGTERM");
+}
