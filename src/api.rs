@@ -109,8 +109,30 @@ pub struct CheckRequest {
     pub phase: Option<String>,
 }
 
-/// Validates both documents of a check request (errors prefixed `problem:`/`solution:`).
+/// The body of `POST /v1/check` for a migration plan.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanCheckRequest {
+    /// The state document.
+    pub state: serde_json::Value,
+    /// The plan.
+    pub plan: serde_json::Value,
+}
+
+/// Validates both documents of a check request (errors prefixed `/problem`, `/solution`, or
+/// `/state`, `/plan` for a migration plan).
 pub fn check_request(text: &str) -> Result<CheckReport, Vec<InputError>> {
+    if serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("state").is_some()) {
+        let (req, _) = read_document::<PlanCheckRequest>(text)?;
+        let state = read_document::<crate::format::state::State>(&req.state.to_string())
+            .map_err(|e| prefix(e, "/state"));
+        let plan = read_document::<crate::format::state::Plan>(&req.plan.to_string())
+            .map_err(|e| prefix(e, "/plan"));
+        return match (state, plan) {
+            (Ok((s, _)), Ok((p, _))) => Ok(check_plan_documents(&s, &p)),
+            (s, p) => Err(s.err().into_iter().chain(p.err()).flatten().collect()),
+        };
+    }
     let (req, _) = read_document::<CheckRequest>(text)?;
     let mut errors = Vec::new();
     let problem =
@@ -141,4 +163,22 @@ fn prefix(errors: Vec<InputError>, at: &str) -> Vec<InputError> {
             e
         })
         .collect()
+}
+
+/// Validates a state document and plans one migration round.
+pub fn migrate_text(text: &str) -> Result<crate::format::state::Plan, Vec<InputError>> {
+    let state = crate::migrate::validate::read_state(text)?;
+    Ok(crate::migrate::plan(&state))
+}
+
+/// Checks a plan against its state.
+pub fn check_plan_documents(
+    state: &crate::format::state::State,
+    plan: &crate::format::state::Plan,
+) -> CheckReport {
+    let violations = crate::checker::check_plan(state, plan);
+    CheckReport {
+        valid: violations.is_empty(),
+        violations,
+    }
 }

@@ -279,3 +279,150 @@ pub fn check(problem: &Problem, solution: &Solution, expect: Expect) -> Vec<Viol
     out.sort();
     out
 }
+
+/// Known admission decline codes (kept in sync with README by a test, not by sharing code).
+const DECLINE_CODES: [&str; 6] = [
+    "ADMISSION_SOURCE",
+    "ADMISSION_STATE",
+    "ADMISSION_STORAGE",
+    "ADMISSION_CAPACITY",
+    "ADMISSION_HEADROOM",
+    "ADMISSION_ANTI_AFFINITY",
+];
+
+/// Checks a migration plan against the state it was made for: every VM moves at most once from
+/// the host it is on; targets exist, are active, reach the VM's storage (live move), accepted
+/// the VM and stay within capacity after all moves; anti-affinity holds on every target.
+pub fn check_plan(
+    state: &crate::format::state::State,
+    plan: &crate::format::state::Plan,
+) -> Vec<Violation> {
+    use crate::format::state::HostState;
+    let mut out = Vec::new();
+    let hosts: HashMap<&str, usize> = state
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.as_str(), i))
+        .collect();
+    let vms: HashMap<&str, usize> = state
+        .vms
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.id.as_str(), i))
+        .collect();
+    let mut placement: Vec<String> = state.vms.iter().map(|v| v.host.clone()).collect();
+    let mut moved: HashSet<&str> = HashSet::new();
+    let mut targets: HashSet<usize> = HashSet::new();
+    for (i, m) in plan.migrations.iter().enumerate() {
+        let path = format!("/migrations/{i}");
+        let Some(&vi) = vms.get(m.vm.as_str()) else {
+            out.push(v(
+                "UNKNOWN_VM",
+                format!("{path}/vm"),
+                format!("VM `{}` is not in the state", m.vm),
+            ));
+            continue;
+        };
+        let vm = &state.vms[vi];
+        if !moved.insert(m.vm.as_str()) {
+            out.push(v(
+                "MOVED_TWICE",
+                format!("{path}/vm"),
+                format!("VM `{}` moves more than once", m.vm),
+            ));
+        }
+        if m.from != vm.host {
+            out.push(v(
+                "WRONG_SOURCE",
+                format!("{path}/from"),
+                format!("VM `{}` runs on `{}`, not `{}`", m.vm, vm.host, m.from),
+            ));
+        }
+        let Some(&hi) = hosts.get(m.to.as_str()) else {
+            out.push(v(
+                "UNKNOWN_HOST",
+                format!("{path}/to"),
+                format!("host `{}` does not exist", m.to),
+            ));
+            continue;
+        };
+        let host = &state.hosts[hi];
+        if host.state != HostState::Active {
+            out.push(v(
+                "TARGET_NOT_ACTIVE",
+                format!("{path}/to"),
+                format!("host `{}` is in maintenance or off", m.to),
+            ));
+        }
+        if !host.storage.contains(&vm.storage) {
+            out.push(v(
+                "NOT_LIVE",
+                format!("{path}/to"),
+                format!("host `{}` does not reach storage `{}`", m.to, vm.storage),
+            ));
+        }
+        if !m.candidates.iter().any(|c| c.host == m.to && c.accepted) {
+            out.push(v(
+                "NOT_ACCEPTED",
+                format!("{path}/to"),
+                format!("host `{}` is not among the hosts that accepted", m.to),
+            ));
+        }
+        for (j, c) in m.candidates.iter().enumerate() {
+            if let Some(code) = &c.code {
+                if !DECLINE_CODES.contains(&code.as_str()) {
+                    out.push(v(
+                        "UNKNOWN_DECLINE_CODE",
+                        format!("{path}/candidates/{j}/code"),
+                        format!("unknown code `{code}`"),
+                    ));
+                }
+            }
+        }
+        placement[vi] = m.to.clone();
+        targets.insert(hi);
+    }
+    // Capacity and anti-affinity on every host that received a VM, after all moves. A resource
+    // with a usage history counts by its latest sample, one without by its demand.
+    for &hi in &targets {
+        let host = &state.hosts[hi];
+        let mut used: BTreeMap<String, f64> = BTreeMap::new();
+        let mut groups: HashSet<&str> = HashSet::new();
+        for (vi, vm) in state.vms.iter().enumerate() {
+            if placement[vi] != host.id {
+                continue;
+            }
+            for (k, d) in &vm.demand {
+                let now = vm
+                    .usage
+                    .get(k)
+                    .and_then(|u| u.last())
+                    .copied()
+                    .unwrap_or(1.0);
+                *used.entry(k.clone()).or_default() += d * now;
+            }
+            if let Some(g) = &vm.anti_affinity {
+                if !groups.insert(g.as_str()) {
+                    out.push(v(
+                        "ANTI_AFFINITY",
+                        "/migrations",
+                        format!("host `{}` runs two members of group `{g}`", host.id),
+                    ));
+                }
+            }
+        }
+        for (k, u) in used {
+            let cap = host.capacity.get(&k).copied().unwrap_or(0.0);
+            if u > cap + TOL * (1.0 + cap) {
+                out.push(v(
+                    "HOST_CAPACITY",
+                    "/migrations",
+                    format!("host `{}`: `{k}` {u} exceeds capacity {cap}", host.id),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -14,6 +14,7 @@ pub mod evaluate;
 pub mod format;
 pub mod generate;
 pub mod greedy;
+pub mod migrate;
 pub mod model;
 pub mod server;
 pub mod solve;

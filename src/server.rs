@@ -483,19 +483,28 @@ async fn check(
     }
 }
 
-async fn migrate(State(st): State<Shared>) -> Response {
-    st.metrics
-        .errors
-        .with_label_values(&[ErrorCode::NotFound.code()])
-        .inc();
-    error_response(
-        StatusCode::NOT_IMPLEMENTED,
-        vec![InputError::new(
-            ErrorCode::NotFound,
-            "",
-            "migration planning is not available in this version",
-        )],
-    )
+async fn migrate(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let text = match body_text(&st, &headers, body) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    match run_job(&st, "/v1/migrate", move || api::migrate_text(&text)).await {
+        Ok(Ok(plan)) => json_response(StatusCode::OK, &plan),
+        Ok(Err(errors)) => {
+            for e in &errors {
+                st.metrics
+                    .errors
+                    .with_label_values(&[e.code.as_str()])
+                    .inc();
+            }
+            error_response(StatusCode::BAD_REQUEST, errors)
+        }
+        Err(r) => r,
+    }
 }
 
 async fn schema(Path(doc): Path<String>) -> Response {
@@ -503,13 +512,15 @@ async fn schema(Path(doc): Path<String>) -> Response {
         "problem" => DocKind::Problem,
         "solution" => DocKind::Solution,
         "errors" => DocKind::Errors,
+        "state" => return json_response(StatusCode::OK, &crate::format::migration_schema(false)),
+        "plan" => return json_response(StatusCode::OK, &crate::format::migration_schema(true)),
         _ => {
             return error_response(
                 StatusCode::NOT_FOUND,
                 vec![InputError::new(
                     ErrorCode::NotFound,
                     "",
-                    format!("no schema `{doc}` (problem, solution, errors)"),
+                    format!("no schema `{doc}` (problem, solution, errors, state, plan)"),
                 )],
             )
         }

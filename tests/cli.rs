@@ -234,3 +234,37 @@ fn same_input_same_output() {
     assert_eq!(a["placements"], b["placements"]);
     assert_eq!(a["objective"], b["objective"]);
 }
+
+#[test]
+fn migrate_writes_a_plan_that_check_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    let state = "instances/migration/small-state.json";
+    let o = vmplace(&["migrate", state, "-o", plan.to_str().unwrap()], None);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = vmplace(&["check", state, plan.to_str().unwrap()], None);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(stdout_json(&o)["valid"], true);
+    // Send web-1 to the host in maintenance: the checker refuses.
+    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    p["migrations"][0]["to"] = "h4".into();
+    std::fs::write(&plan, p.to_string()).unwrap();
+    let o = vmplace(&["check", state, plan.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1));
+    let o = vmplace(
+        &["migrate", "-"],
+        Some("{\"storage\": [], \"hosts\": [], \"vms\": []}"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stdout_json(&o)["errors"][0]["code"], "E1206");
+}

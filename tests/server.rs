@@ -137,9 +137,28 @@ fn every_endpoint_answers_like_the_cli() {
         assert_eq!(status, 200);
         assert!(serde_json::from_str::<Value>(&text).unwrap()["$schema"].is_string());
     }
-    assert_eq!(s.get("/v1/schema/plan").0, 404);
-    let (status, _, _) = s.post("/v1/migrate", "{}");
-    assert_eq!(status, 501, "migration planning is not implemented yet");
+    assert_eq!(s.get("/v1/schema/nothing").0, 404);
+    for doc in ["state", "plan"] {
+        assert_eq!(s.get(&format!("/v1/schema/{doc}")).0, 200);
+    }
+    let state = instance("migration/small-state.json");
+    let (status, plan, _) = s.post("/v1/migrate", &state);
+    assert_eq!(status, 200);
+    let cli = Command::new(env!("CARGO_BIN_EXE_vmplace"))
+        .args(["migrate", "instances/migration/small-state.json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let mut cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let mut http = plan.clone();
+    cli["stats"]["time_s"] = Value::Null;
+    http["stats"]["time_s"] = Value::Null;
+    assert_eq!(http, cli, "same plan as the CLI, timing aside");
+    let body =
+        serde_json::json!({"state": serde_json::from_str::<Value>(&state).unwrap(), "plan": plan});
+    let (status, report, _) = s.post("/v1/check", &body.to_string());
+    assert_eq!(status, 200);
+    assert_eq!(report["valid"], true);
     assert_eq!(s.get("/healthz").0, 200);
     let (status, metrics) = s.get("/metrics");
     assert_eq!(status, 200);
@@ -149,7 +168,7 @@ fn every_endpoint_answers_like_the_cli() {
     );
     assert!(metrics.contains("vmplace_solve_seconds_bucket"));
     assert!(metrics.contains("vmplace_queue_depth 0"));
-    assert!(metrics.contains("vmplace_errors_total{code=\"E0007\"}"));
+    assert!(metrics.contains("vmplace_requests_total{endpoint=\"/v1/migrate\",status=\"200\"} 1"));
 }
 
 #[test]

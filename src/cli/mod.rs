@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod generate;
+mod migrate;
 mod schema;
 mod serve;
 mod solve;
@@ -30,7 +31,9 @@ enum Command {
     Host(solve::SolveArgs),
     /// Both phases in one call.
     Place(solve::SolveArgs),
-    /// Independent checker: exit 0 if SOLUTION is valid for PROBLEM, 1 with violations if not.
+    /// Plan one monitoring round's migrations from a state document.
+    Migrate(migrate::MigrateArgs),
+    /// Independent checker: exit 0 if SOLUTION (or PLAN) is valid for PROBLEM (or STATE), 1 if not.
     Check(check::CheckArgs),
     /// Print the JSON Schema of a document.
     Schema(schema::SchemaArgs),
@@ -83,6 +86,7 @@ pub fn main() -> i32 {
         Command::Storage(a) => solve::run(a, vmplace::solve::Mode::Storage),
         Command::Host(a) => solve::run(a, vmplace::solve::Mode::Host),
         Command::Place(a) => solve::run(a, vmplace::solve::Mode::Place),
+        Command::Migrate(a) => migrate::run(a),
         Command::Check(a) => check::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Generate(a) => generate::run(a),

@@ -12,6 +12,10 @@ pub enum Doc {
     Solution,
     /// Error document.
     Errors,
+    /// Migration state document.
+    State,
+    /// Migration plan.
+    Plan,
 }
 
 /// Arguments of `schema`.
@@ -24,7 +28,12 @@ pub struct SchemaArgs {
 
 /// Prints the schema.
 pub fn run(a: SchemaArgs) -> i32 {
-    let _ = write_json(None, &vmplace::format::schema(a.doc.into()));
+    let schema = match a.doc {
+        Doc::State => vmplace::format::migration_schema(false),
+        Doc::Plan => vmplace::format::migration_schema(true),
+        d => vmplace::format::schema(d.into()),
+    };
+    let _ = write_json(None, &schema);
     exit::OK
 }
 
@@ -33,7 +42,7 @@ impl From<Doc> for vmplace::format::DocKind {
         match d {
             Doc::Problem => vmplace::format::DocKind::Problem,
             Doc::Solution => vmplace::format::DocKind::Solution,
-            Doc::Errors => vmplace::format::DocKind::Errors,
+            Doc::Errors | Doc::State | Doc::Plan => vmplace::format::DocKind::Errors,
         }
     }
 }

@@ -53,11 +53,21 @@ pub enum ErrorCode {
     Internal,
     /// HTTP: no such endpoint or document, or not available in this version.
     NotFound,
+    /// A VM names a host that does not exist.
+    UnknownVmHost,
+    /// A VM names a storage system that does not exist.
+    UnknownVmStorage,
+    /// A VM runs on a host that is not connected to its storage.
+    VmNotConnected,
+    /// A usage sample is not a fraction in [0, 1].
+    BadUsage,
+    /// A power table does not have 11 non-negative entries.
+    BadPowerModel,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -80,6 +90,11 @@ impl ErrorCode {
         ErrorCode::Busy,
         ErrorCode::Internal,
         ErrorCode::NotFound,
+        ErrorCode::UnknownVmHost,
+        ErrorCode::UnknownVmStorage,
+        ErrorCode::VmNotConnected,
+        ErrorCode::BadUsage,
+        ErrorCode::BadPowerModel,
     ];
 
     /// The stable code string.
@@ -107,6 +122,11 @@ impl ErrorCode {
             ErrorCode::Busy => "E0005",
             ErrorCode::Internal => "E0006",
             ErrorCode::NotFound => "E0007",
+            ErrorCode::UnknownVmHost => "E1401",
+            ErrorCode::UnknownVmStorage => "E1402",
+            ErrorCode::VmNotConnected => "E1403",
+            ErrorCode::BadUsage => "E1404",
+            ErrorCode::BadPowerModel => "E1405",
         }
     }
 
@@ -135,6 +155,11 @@ impl ErrorCode {
             ErrorCode::Busy => "retry after the number of seconds in `Retry-After`",
             ErrorCode::Internal => "report the input that caused it; the server keeps running",
             ErrorCode::NotFound => "see README for the endpoints",
+            ErrorCode::UnknownVmHost => "name a host id that appears in `hosts`",
+            ErrorCode::UnknownVmStorage => "name a storage id that appears in `storage`",
+            ErrorCode::VmNotConnected => "report the VM's real host and storage: a running VM's host reaches its disk",
+            ErrorCode::BadUsage => "give usage as fractions of the demand, between 0 and 1",
+            ErrorCode::BadPowerModel => "give `watts` at 0, 10, ..., 100 % utilisation: 11 numbers >= 0",
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod errors;
 pub mod problem;
 pub mod solution;
+pub mod state;
 
 pub use errors::{ErrorDocument, InputError};
 pub use problem::{Host, Options, Policy, Problem, Request, Resources, SolverKind, Storage};
@@ -25,6 +26,16 @@ pub fn schema(kind: DocKind) -> serde_json::Value {
         DocKind::Problem => schemars::schema_for!(Problem),
         DocKind::Solution => schemars::schema_for!(Solution),
         DocKind::Errors => schemars::schema_for!(ErrorDocument),
+    };
+    serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
+}
+
+/// The JSON Schema of the migration documents.
+pub fn migration_schema(plan: bool) -> serde_json::Value {
+    let s = if plan {
+        schemars::schema_for!(state::Plan)
+    } else {
+        schemars::schema_for!(state::State)
     };
     serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
 }

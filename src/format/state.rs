@@ -1,0 +1,292 @@
+//! The migration contract: a monitoring state in, a migration plan out.
+
+use super::problem::{Resources, Storage};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A running pool as the monitor sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Storage systems (as in placement).
+    #[schemars(length(min = 1))]
+    pub storage: Vec<Storage>,
+    /// Hosts; `used` is not given here, it follows from the VMs on each host.
+    #[schemars(length(min = 1))]
+    pub hosts: Vec<StateHost>,
+    /// Running VMs.
+    pub vms: Vec<StateVm>,
+    /// Policies; every part has a default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<MigrationPolicy>,
+}
+
+/// Operational state of a host.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HostState {
+    /// Runs VMs and accepts new ones.
+    #[default]
+    Active,
+    /// Being drained: accepts nothing; its VMs should leave.
+    Maintenance,
+    /// Powered off by the operator: accepts nothing.
+    Off,
+}
+
+/// Power draw of a host as a function of CPU utilisation.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PowerModel {
+    /// Watts at 0 %, 10 %, ..., 100 % CPU utilisation (SPECpower style), linear in between.
+    pub watts: Vec<f64>,
+}
+
+/// A host of the state document.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StateHost {
+    /// Unique id.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// Capacity per resource (`cpu` in MIPS or cores, as long as VMs use the same unit).
+    pub capacity: Resources,
+    /// Connected storage systems (live migration needs the VM's storage here).
+    pub storage: Vec<String>,
+    /// `active` (default), `maintenance` or `off`.
+    #[serde(default)]
+    pub state: HostState,
+    /// Power model (default: 0 W idle to 100 W at full CPU, linear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power: Option<PowerModel>,
+    /// Network bandwidth for migrations, Mbit/s (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.001))]
+    pub bandwidth_mbps: Option<f64>,
+}
+
+/// A running VM.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StateVm {
+    /// Unique id.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// Host it runs on.
+    pub host: String,
+    /// Storage system of its disk.
+    pub storage: String,
+    /// Reserved resources (`memory_gib` sets the migration time).
+    pub demand: Resources,
+    /// Usage history per resource as fractions of `demand`, oldest first. A resource with a
+    /// history counts by its latest sample; one without counts by its full demand.
+    #[serde(default)]
+    pub usage: BTreeMap<String, Vec<f64>>,
+    /// Anti-affinity group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anti_affinity: Option<String>,
+    /// Seconds since this VM last moved (absent: long ago).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub moved_ago_s: Option<f64>,
+}
+
+/// Overload detection method (Beloglazov & Buyya 2012).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Detection {
+    /// Static threshold on current utilisation (parameter: the threshold, default 0.8).
+    #[default]
+    Thr,
+    /// Inter-quartile range of the history: threshold 1 - s * IQR (default s = 1.5).
+    Iqr,
+    /// Median absolute deviation: threshold 1 - s * MAD (default s = 2.5).
+    Mad,
+    /// Local regression on the last 10 samples, predicted utilisation * s >= 1 (default 1.2).
+    Lr,
+    /// Robust local regression (default 1.2).
+    Lrr,
+}
+
+/// Which VM leaves an overloaded host first.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Selection {
+    /// Minimum migration time: least memory (over the host's bandwidth).
+    #[default]
+    Mmt,
+    /// Minimum utilisation (CloudSim's MU): the least CPU-utilised VM.
+    Mu,
+    /// Random, seeded by `seed`.
+    Rs,
+}
+
+/// The migration policy of a round.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationPolicy {
+    /// Overload detection (default `thr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<Detection>,
+    /// Its parameter (defaults per method: thr 0.8, iqr 1.5, mad 2.5, lr/lrr 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub parameter: Option<f64>,
+    /// VM selection (default `mmt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+    /// Empty the least-utilised host when all its VMs fit elsewhere (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underload: Option<bool>,
+    /// Migration-policy weights over accepting hosts (default: power only = PABFD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Weights>,
+    /// At most this many migrations in the round (default unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<usize>,
+    /// A VM that moved less than this many seconds ago stays (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub hold_s: Option<f64>,
+    /// Monitoring interval in seconds, for LR's look-ahead (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.001))]
+    pub interval_s: Option<f64>,
+    /// Seed for `rs` (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// Weights of the migration policy's score (lower total wins).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    /// Per watt of power increase on the target.
+    #[serde(default)]
+    pub power: f64,
+    /// Per unit of the target's resulting CPU utilisation.
+    #[serde(default)]
+    pub balance: f64,
+    /// Per second of migration time.
+    #[serde(default)]
+    pub cost: f64,
+}
+
+/// The answer: which VMs move where, and the conversation that decided it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// `feasible` for the heuristic policies (no optimality claim).
+    pub status: super::Status,
+    /// Moves in order.
+    pub migrations: Vec<Migration>,
+    /// The protocol: request, accept/decline, confirm, migrate.
+    pub messages: Vec<Message>,
+    /// Per host after all moves: resource -> used / capacity, and power.
+    pub hosts_after: BTreeMap<String, HostAfter>,
+    /// Round statistics.
+    pub stats: PlanStats,
+}
+
+/// One move.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Migration {
+    /// VM id.
+    pub vm: String,
+    /// Source host.
+    pub from: String,
+    /// Target host.
+    pub to: String,
+    /// Live (shared storage): always true, vmplace plans only live moves.
+    pub live: bool,
+    /// Why the VM moves: `overload`, `underload` or `maintenance`.
+    pub reason: String,
+    /// The chosen target's score.
+    pub score: Score,
+    /// Every host asked, with its answer.
+    pub candidates: Vec<Candidate>,
+    /// Usage history handed to the target.
+    pub history_sent: HistorySent,
+}
+
+/// Score of a target (lower total is better).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct Score {
+    /// Weighted sum.
+    pub total: f64,
+    /// Power increase, W.
+    pub power: f64,
+    /// Target CPU utilisation after the move.
+    pub balance: f64,
+    /// Migration time, s.
+    pub cost: f64,
+}
+
+/// A host's answer to a migration request.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct Candidate {
+    /// Host id.
+    pub host: String,
+    /// Whether it accepted.
+    pub accepted: bool,
+    /// Decline code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Decline reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What the target received.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct HistorySent {
+    /// Samples of usage history.
+    pub samples: usize,
+}
+
+/// One protocol message.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct Message {
+    /// `request`, `accept`, `decline`, `confirm` or `migrate`.
+    pub kind: String,
+    /// VM id.
+    pub vm: String,
+    /// Sender.
+    pub from: String,
+    /// Receiver.
+    pub to: String,
+}
+
+/// A host after the round.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct HostAfter {
+    /// resource -> used / capacity.
+    pub utilisation: BTreeMap<String, f64>,
+    /// VMs on it.
+    pub vms: usize,
+    /// Power at the resulting CPU utilisation (0 when empty: switched off).
+    pub power_w: f64,
+}
+
+/// Statistics of a round.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+pub struct PlanStats {
+    /// Hosts found overloaded.
+    pub overloaded_hosts: Vec<String>,
+    /// Hosts emptied for underload.
+    pub emptied_hosts: Vec<String>,
+    /// VMs selected to move but left in place (no host accepted, budget, hold time).
+    pub stayed: Vec<String>,
+    /// Power before and after, W.
+    pub power_before_w: f64,
+    /// Power after, W.
+    pub power_after_w: f64,
+    /// Active hosts before and after.
+    pub active_hosts_before: usize,
+    /// Active hosts after.
+    pub active_hosts_after: usize,
+    /// Wall time, s.
+    pub time_s: f64,
+}

@@ -1,0 +1,659 @@
+//! Migration planning for one monitoring round: overload detection, VM selection, admission by
+//! each candidate host, target choice by policy weights, and underload evacuation
+//! (Beloglazov & Buyya 2012, as in CloudSim's power examples).
+
+pub mod detect;
+pub mod validate;
+
+use crate::format::state::{
+    Candidate, Detection, HistorySent, HostAfter, HostState, Message, Migration, Plan, PlanStats,
+    Score, Selection, State,
+};
+use crate::format::Status;
+use rand::seq::IndexedRandom;
+use rand::SeedableRng;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+/// Decline codes of the admission rule (stable, listed in README).
+pub mod decline {
+    /// The host is a source of this round (overloaded, in maintenance, or being emptied).
+    pub const SOURCE: &str = "ADMISSION_SOURCE";
+    /// The host is in maintenance or off.
+    pub const STATE: &str = "ADMISSION_STATE";
+    /// The host does not reach the VM's storage: the move could not be live.
+    pub const STORAGE: &str = "ADMISSION_STORAGE";
+    /// A resource would exceed capacity.
+    pub const CAPACITY: &str = "ADMISSION_CAPACITY";
+    /// The host would be overloaded after the move (by the round's detector).
+    pub const HEADROOM: &str = "ADMISSION_HEADROOM";
+    /// A member of the VM's anti-affinity group runs there.
+    pub const ANTI_AFFINITY: &str = "ADMISSION_ANTI_AFFINITY";
+    /// Every code.
+    pub const ALL: [&str; 6] = [SOURCE, STATE, STORAGE, CAPACITY, HEADROOM, ANTI_AFFINITY];
+}
+
+/// History length kept per VM (CloudSim's `PowerVm.HISTORY_LENGTH`).
+pub const HISTORY: usize = 30;
+
+/// Resolved policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Detector.
+    pub detection: Detection,
+    /// Its parameter.
+    pub parameter: f64,
+    /// Threshold used when the history is too short for the detector.
+    pub fallback_threshold: f64,
+    /// VM selection.
+    pub selection: Selection,
+    /// Underload evacuation.
+    pub underload: bool,
+    /// Score weights (power, balance, cost).
+    pub weights: (f64, f64, f64),
+    /// Migration budget.
+    pub budget: usize,
+    /// Hold time, s.
+    pub hold_s: f64,
+    /// Monitoring interval, s.
+    pub interval_s: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Policy {
+    /// Defaults, then the document's choices.
+    pub fn from_state(s: &State) -> Policy {
+        let p = s.policy.clone().unwrap_or_default();
+        let detection = p.detection.unwrap_or_default();
+        let default_parameter = match detection {
+            Detection::Thr => 0.8,
+            Detection::Iqr => 1.5,
+            Detection::Mad => 2.5,
+            Detection::Lr | Detection::Lrr => 1.2,
+        };
+        let w = p.weights.clone();
+        Policy {
+            detection,
+            parameter: p.parameter.unwrap_or(default_parameter),
+            fallback_threshold: 0.7,
+            selection: p.selection.unwrap_or_default(),
+            underload: p.underload.unwrap_or(true),
+            weights: w
+                .map(|w| (w.power, w.balance, w.cost))
+                .unwrap_or((1.0, 0.0, 0.0)),
+            budget: p.budget.unwrap_or(usize::MAX),
+            hold_s: p.hold_s.unwrap_or(0.0),
+            interval_s: p.interval_s.unwrap_or(300.0),
+            seed: p.seed.unwrap_or(0),
+        }
+    }
+}
+
+/// The pool during planning: dense vectors, tentative moves applied in place.
+pub struct Pool {
+    /// Resource names; `cpu` is the one detectors look at.
+    pub resources: Vec<String>,
+    cpu: Option<usize>,
+    mem: Option<usize>,
+    hosts: Vec<PHost>,
+    vms: Vec<PVm>,
+}
+
+struct PHost {
+    id: String,
+    cap: Vec<f64>,
+    storage: Vec<String>,
+    state: HostState,
+    watts: Vec<f64>,
+    bw_mbps: f64,
+}
+
+struct PVm {
+    id: String,
+    host: usize,
+    storage: String,
+    demand: Vec<f64>,
+    /// Current use per resource (demand x latest sample, or demand).
+    now: Vec<f64>,
+    /// CPU history as fractions of demand, oldest first, at most `HISTORY`.
+    cpu_history: Vec<f64>,
+    samples: usize,
+    group: Option<String>,
+    moved_ago_s: Option<f64>,
+}
+
+impl Pool {
+    /// Builds the pool from a validated state.
+    pub fn new(s: &State) -> Pool {
+        let mut names: Vec<String> = s
+            .hosts
+            .iter()
+            .flat_map(|h| h.capacity.keys().cloned())
+            .chain(s.vms.iter().flat_map(|v| v.demand.keys().cloned()))
+            .collect();
+        names.sort();
+        names.dedup();
+        let dense = |m: &crate::format::Resources| -> Vec<f64> {
+            names
+                .iter()
+                .map(|r| m.get(r).copied().unwrap_or(0.0))
+                .collect()
+        };
+        let host_ix: HashMap<&str, usize> = s
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.id.as_str(), i))
+            .collect();
+        let hosts = s
+            .hosts
+            .iter()
+            .map(|h| PHost {
+                id: h.id.clone(),
+                cap: dense(&h.capacity),
+                storage: h.storage.clone(),
+                state: h.state,
+                watts: h
+                    .power
+                    .as_ref()
+                    .map(|p| p.watts.clone())
+                    .unwrap_or_else(|| (0..=10).map(|i| i as f64 * 10.0).collect()),
+                bw_mbps: h.bandwidth_mbps.unwrap_or(1000.0),
+            })
+            .collect();
+        let vms = s
+            .vms
+            .iter()
+            .map(|v| {
+                let demand = dense(&v.demand);
+                let now = names
+                    .iter()
+                    .zip(&demand)
+                    .map(|(r, d)| {
+                        d * v
+                            .usage
+                            .get(r)
+                            .and_then(|u| u.last())
+                            .copied()
+                            .unwrap_or(1.0)
+                    })
+                    .collect();
+                let history = v.usage.get("cpu").cloned().unwrap_or_default();
+                let samples = history.len();
+                let keep = history.len().saturating_sub(HISTORY);
+                PVm {
+                    id: v.id.clone(),
+                    host: host_ix.get(v.host.as_str()).copied().unwrap_or(0),
+                    storage: v.storage.clone(),
+                    demand,
+                    now,
+                    cpu_history: history[keep..].to_vec(),
+                    samples,
+                    group: v.anti_affinity.clone(),
+                    moved_ago_s: v.moved_ago_s,
+                }
+            })
+            .collect();
+        let cpu = names.iter().position(|r| r == "cpu");
+        let mem = names
+            .iter()
+            .position(|r| r.to_ascii_lowercase().contains("mem"));
+        Pool {
+            resources: names,
+            cpu,
+            mem,
+            hosts,
+            vms,
+        }
+    }
+
+    fn vms_on(&self, h: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.vms.len()).filter(move |&v| self.vms[v].host == h)
+    }
+
+    fn used(&self, h: usize) -> Vec<f64> {
+        let mut u = vec![0.0; self.resources.len()];
+        for v in self.vms_on(h) {
+            for (a, b) in u.iter_mut().zip(&self.vms[v].now) {
+                *a += b;
+            }
+        }
+        u
+    }
+
+    /// Current CPU utilisation of a host (requested over capacity; may exceed 1).
+    pub fn cpu_util(&self, h: usize) -> f64 {
+        match self.cpu {
+            Some(k) if self.hosts[h].cap[k] > 0.0 => self.used(h)[k] / self.hosts[h].cap[k],
+            _ => 0.0,
+        }
+    }
+
+    /// Host CPU history from its current VMs, oldest first (CloudSim builds it the same way).
+    fn host_history(&self, h: usize) -> Vec<f64> {
+        let Some(k) = self.cpu else { return Vec::new() };
+        let cap = self.hosts[h].cap[k];
+        let len = self
+            .vms_on(h)
+            .map(|v| self.vms[v].cpu_history.len())
+            .max()
+            .unwrap_or(0);
+        let mut out = vec![0.0; len];
+        for v in self.vms_on(h) {
+            let hist = &self.vms[v].cpu_history;
+            let offset = len - hist.len();
+            for (i, x) in hist.iter().enumerate() {
+                out[offset + i] += x * self.vms[v].demand[k] / cap.max(1e-12);
+            }
+        }
+        out
+    }
+
+    /// Seconds to migrate VM `v` from its host: memory / (bandwidth / 2), memory in GiB, Mbit/s.
+    fn migration_time(&self, v: usize) -> f64 {
+        let gib = self.mem.map(|k| self.vms[v].demand[k]).unwrap_or(0.0);
+        let bw = self.hosts[self.vms[v].host].bw_mbps;
+        gib * 8.0 * 1024.0 / (bw / 2.0)
+    }
+
+    fn power(&self, h: usize, util: f64) -> f64 {
+        detect::power_at(&self.hosts[h].watts, util)
+    }
+
+    fn overloaded(&self, h: usize, p: &Policy) -> bool {
+        let max_migration = self
+            .vms_on(h)
+            .map(|v| self.migration_time(v))
+            .fold(0.0, f64::max);
+        detect::overloaded(p, self.cpu_util(h), &self.host_history(h), max_migration)
+    }
+}
+
+struct Ctx<'a> {
+    pool: Pool,
+    policy: &'a Policy,
+    migrations: Vec<Migration>,
+    messages: Vec<Message>,
+    moved: Vec<bool>,
+}
+
+/// Plans one round.
+pub fn plan(state: &State) -> Plan {
+    let start = Instant::now();
+    let policy = Policy::from_state(state);
+    let pool = Pool::new(state);
+    let n_hosts = pool.hosts.len();
+    let power_of = |pool: &Pool| -> (f64, usize) {
+        let mut w = 0.0;
+        let mut active = 0;
+        for h in 0..pool.hosts.len() {
+            if pool.vms_on(h).next().is_some() {
+                w += pool.power(h, pool.cpu_util(h));
+                active += 1;
+            }
+        }
+        (w, active)
+    };
+    let (power_before, active_before) = power_of(&pool);
+    let mut cx = Ctx {
+        moved: vec![false; pool.vms.len()],
+        pool,
+        policy: &policy,
+        migrations: Vec::new(),
+        messages: Vec::new(),
+    };
+    let mut stats = PlanStats {
+        power_before_w: power_before,
+        active_hosts_before: active_before,
+        ..Default::default()
+    };
+
+    // Sources: hosts in maintenance (every VM leaves), then overloaded hosts (VMs leave until the
+    // detector is satisfied).
+    let mut sources = vec![false; n_hosts];
+    let mut leaving: Vec<(usize, &'static str)> = Vec::new();
+    for (h, source) in sources.iter_mut().enumerate() {
+        if cx.pool.hosts[h].state != HostState::Active {
+            *source = cx.pool.vms_on(h).next().is_some();
+            leaving.extend(
+                cx.pool
+                    .vms_on(h)
+                    .map(|v| (v, "maintenance"))
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+    let overloaded: Vec<usize> = (0..n_hosts)
+        .filter(|&h| cx.pool.hosts[h].state == HostState::Active && cx.pool.overloaded(h, &policy))
+        .collect();
+    stats.overloaded_hosts = overloaded
+        .iter()
+        .map(|&h| cx.pool.hosts[h].id.clone())
+        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(policy.seed);
+    for &h in &overloaded {
+        sources[h] = true;
+        // Selection removes VMs tentatively (parked on no host) until the host is fine.
+        let parked = usize::MAX;
+        while let Some(v) = select(&cx.pool, h, &policy, &mut rng) {
+            cx.pool.vms[v].host = parked;
+            leaving.push((v, "overload"));
+            if !cx.pool.overloaded(h, &policy) {
+                break;
+            }
+        }
+        let parked_vms: Vec<usize> = leaving
+            .iter()
+            .filter(|(v, r)| *r == "overload" && cx.pool.vms[*v].host == parked)
+            .map(|(v, _)| *v)
+            .collect();
+        for v in parked_vms {
+            cx.pool.vms[v].host = h;
+        }
+    }
+    // Placement: by decreasing CPU use, each to the best accepting host.
+    let mut order = leaving.clone();
+    order.sort_by(|a, b| {
+        let cpu = |v: usize| cx.pool.cpu.map(|k| cx.pool.vms[v].now[k]).unwrap_or(0.0);
+        cpu(b.0).total_cmp(&cpu(a.0)).then(a.0.cmp(&b.0))
+    });
+    for (v, reason) in order {
+        if cx.migrations.len() >= policy.budget || !place(&mut cx, v, &sources, reason) {
+            stats.stayed.push(cx.pool.vms[v].id.clone());
+        }
+    }
+    // Underload: empty the least-utilised hosts whose VMs all fit elsewhere.
+    if policy.underload {
+        let mut tried = sources.clone();
+        // Evacuating onto a switched-off (empty) host saves nothing: those are no targets here.
+        let mut closed: Vec<bool> = (0..n_hosts)
+            .map(|h| sources[h] || cx.pool.vms_on(h).next().is_none())
+            .collect();
+        loop {
+            let candidate = (0..n_hosts)
+                .filter(|&h| !tried[h] && cx.pool.hosts[h].state == HostState::Active)
+                .map(|h| (h, cx.pool.cpu_util(h)))
+                .filter(|&(h, u)| u > 0.0 && u < 1.0 && cx.pool.vms_on(h).all(|v| !cx.moved[v]))
+                .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            let Some((h, _)) = candidate else { break };
+            tried[h] = true;
+            closed[h] = true;
+            let vms: Vec<usize> = cx.pool.vms_on(h).collect();
+            if vms.is_empty() || cx.migrations.len() + vms.len() > policy.budget {
+                continue;
+            }
+            let snapshot = (cx.migrations.len(), cx.messages.len());
+            let mut ok = true;
+            let mut order = vms.clone();
+            order.sort_by(|a, b| {
+                let cpu = |v: usize| cx.pool.cpu.map(|k| cx.pool.vms[v].now[k]).unwrap_or(0.0);
+                cpu(*b).total_cmp(&cpu(*a)).then(a.cmp(b))
+            });
+            for v in order {
+                if !place(&mut cx, v, &closed, "underload") {
+                    ok = false;
+                    break;
+                }
+            }
+            if ok {
+                stats.emptied_hosts.push(cx.pool.hosts[h].id.clone());
+                for m in &cx.migrations[snapshot.0..] {
+                    if let Some(t) = cx.pool.hosts.iter().position(|x| x.id == m.to) {
+                        tried[t] = true;
+                    }
+                }
+            } else {
+                // Not all VMs can leave: cancel this host's moves.
+                for m in cx.migrations.drain(snapshot.0..).collect::<Vec<_>>() {
+                    if let Some(v) = cx.pool.vms.iter().position(|x| x.id == m.vm) {
+                        cx.pool.vms[v].host = h;
+                        cx.moved[v] = false;
+                    }
+                }
+                cx.messages.truncate(snapshot.1);
+            }
+        }
+    }
+    let (power_after, active_after) = power_of(&cx.pool);
+    stats.power_after_w = power_after;
+    stats.active_hosts_after = active_after;
+    let hosts_after = (0..n_hosts)
+        .map(|h| {
+            let used = cx.pool.used(h);
+            let n = cx.pool.vms_on(h).count();
+            let util = cx
+                .pool
+                .resources
+                .iter()
+                .zip(used.iter().zip(&cx.pool.hosts[h].cap))
+                .map(|(r, (u, c))| (r.clone(), if *c > 0.0 { u / c } else { 0.0 }))
+                .collect();
+            let power_w = if n > 0 {
+                cx.pool.power(h, cx.pool.cpu_util(h))
+            } else {
+                0.0
+            };
+            (
+                cx.pool.hosts[h].id.clone(),
+                HostAfter {
+                    utilisation: util,
+                    vms: n,
+                    power_w,
+                },
+            )
+        })
+        .collect::<BTreeMap<_, _>>();
+    stats.time_s = start.elapsed().as_secs_f64();
+    Plan {
+        status: Status::Feasible,
+        migrations: cx.migrations,
+        messages: cx.messages,
+        hosts_after,
+        stats,
+    }
+}
+
+/// The VM selection policy's next VM on host `h` (None if none may move).
+fn select(pool: &Pool, h: usize, p: &Policy, rng: &mut rand_chacha::ChaCha8Rng) -> Option<usize> {
+    let movable: Vec<usize> = pool
+        .vms_on(h)
+        .filter(|&v| pool.vms[v].moved_ago_s.is_none_or(|s| s >= p.hold_s))
+        .collect();
+    match p.selection {
+        Selection::Mmt => movable.iter().copied().min_by(|&a, &b| {
+            pool.migration_time(a)
+                .total_cmp(&pool.migration_time(b))
+                .then(a.cmp(&b))
+        }),
+        Selection::Mu => {
+            let util = |v: usize| {
+                pool.cpu
+                    .map(|k| pool.vms[v].now[k] / pool.vms[v].demand[k].max(1e-12))
+                    .unwrap_or(0.0)
+            };
+            movable
+                .iter()
+                .copied()
+                .min_by(|&a, &b| util(a).total_cmp(&util(b)).then(a.cmp(&b)))
+        }
+        Selection::Rs => movable.choose(rng).copied(),
+    }
+}
+
+/// Asks every host about VM `v`, picks the best acceptor by the weights, and books the move.
+fn place(cx: &mut Ctx, v: usize, excluded: &[bool], reason: &str) -> bool {
+    let pool = &cx.pool;
+    let src = pool.vms[v].host;
+    let vm = &pool.vms[v];
+    let mut candidates = Vec::new();
+    let mut best: Option<(f64, usize, Score)> = None;
+    for h in 0..pool.hosts.len() {
+        if h == src {
+            continue;
+        }
+        let host = &pool.hosts[h];
+        cx.messages.push(Message {
+            kind: "request".into(),
+            vm: vm.id.clone(),
+            from: pool.hosts[src].id.clone(),
+            to: host.id.clone(),
+        });
+        let verdict = admission(pool, v, h, excluded, cx.policy);
+        let accepted = verdict.is_none();
+        cx.messages.push(Message {
+            kind: if accepted { "accept" } else { "decline" }.into(),
+            vm: vm.id.clone(),
+            from: host.id.clone(),
+            to: pool.hosts[src].id.clone(),
+        });
+        if accepted {
+            let before = pool.cpu_util(h);
+            let add = pool
+                .cpu
+                .map(|k| vm.now[k] / host.cap[k].max(1e-12))
+                .unwrap_or(0.0);
+            let power_before = if pool.vms_on(h).next().is_some() {
+                pool.power(h, before)
+            } else {
+                pool.power(h, 0.0)
+            };
+            let power = pool.power(h, before + add) - power_before;
+            let cost = pool.migration_time(v);
+            let (wp, wb, wc) = cx.policy.weights;
+            let total = wp * power + wb * (before + add) + wc * cost;
+            if best.as_ref().is_none_or(|(b, _, _)| total < *b) {
+                best = Some((
+                    total,
+                    h,
+                    Score {
+                        total,
+                        power,
+                        balance: before + add,
+                        cost,
+                    },
+                ));
+            }
+        }
+        let (code, reason_text) = verdict
+            .map(|(c, r)| (Some(c.to_string()), Some(r)))
+            .unwrap_or((None, None));
+        candidates.push(Candidate {
+            host: host.id.clone(),
+            accepted,
+            code,
+            reason: reason_text,
+        });
+    }
+    let Some((_, target, score)) = best else {
+        return false;
+    };
+    let vm_id = pool.vms[v].id.clone();
+    let from = pool.hosts[src].id.clone();
+    let to = pool.hosts[target].id.clone();
+    let samples = pool.vms[v].samples;
+    cx.messages.push(Message {
+        kind: "confirm".into(),
+        vm: vm_id.clone(),
+        from: from.clone(),
+        to: to.clone(),
+    });
+    cx.messages.push(Message {
+        kind: "migrate".into(),
+        vm: vm_id.clone(),
+        from: from.clone(),
+        to: to.clone(),
+    });
+    cx.pool.vms[v].host = target;
+    cx.moved[v] = true;
+    cx.migrations.push(Migration {
+        vm: vm_id,
+        from,
+        to,
+        live: true,
+        reason: reason.to_string(),
+        score,
+        candidates,
+        history_sent: HistorySent { samples },
+    });
+    true
+}
+
+/// The admission rule of host `h` for VM `v`: None = accept, or (code, reason).
+fn admission(
+    pool: &Pool,
+    v: usize,
+    h: usize,
+    excluded: &[bool],
+    p: &Policy,
+) -> Option<(&'static str, String)> {
+    let host = &pool.hosts[h];
+    let vm = &pool.vms[v];
+    if excluded[h] {
+        return Some((decline::SOURCE, "the host is a source of this round".into()));
+    }
+    if host.state != HostState::Active {
+        return Some((
+            decline::STATE,
+            format!("the host is {:?}", host.state).to_lowercase(),
+        ));
+    }
+    if !host.storage.contains(&vm.storage) {
+        return Some((
+            decline::STORAGE,
+            format!(
+                "not connected to storage `{}`: no live migration",
+                vm.storage
+            ),
+        ));
+    }
+    if let Some(g) = &vm.group {
+        if pool
+            .vms_on(h)
+            .any(|o| pool.vms[o].group.as_ref() == Some(g))
+        {
+            return Some((
+                decline::ANTI_AFFINITY,
+                format!("runs a member of group `{g}`"),
+            ));
+        }
+    }
+    let used = pool.used(h);
+    for (k, r) in pool.resources.iter().enumerate() {
+        if used[k] + vm.now[k] > host.cap[k] + 1e-9 {
+            return Some((
+                decline::CAPACITY,
+                format!("`{r}`: {} + {} > {}", used[k], vm.now[k], host.cap[k]),
+            ));
+        }
+    }
+    if pool.vms_on(h).next().is_some() {
+        // Would the detector flag the host with the VM on it? (CloudSim skips this for empty hosts.)
+        let k = pool.cpu?;
+        let util = (used[k] + vm.now[k]) / host.cap[k].max(1e-12);
+        let mut hist = pool.host_history(h);
+        let vh = &vm.cpu_history;
+        if hist.len() < vh.len() {
+            let pad = vh.len() - hist.len();
+            hist.splice(0..0, std::iter::repeat_n(0.0, pad));
+        }
+        let offset = hist.len() - vh.len();
+        for (i, x) in vh.iter().enumerate() {
+            hist[offset + i] += x * vm.demand[k] / host.cap[k].max(1e-12);
+        }
+        let max_migration = pool
+            .vms_on(h)
+            .map(|o| pool.migration_time(o))
+            .fold(pool.migration_time(v), f64::max);
+        if detect::overloaded(p, util, &hist, max_migration) {
+            return Some((
+                decline::HEADROOM,
+                format!(
+                    "would be overloaded after the move ({:.0} % CPU)",
+                    util * 100.0
+                ),
+            ));
+        }
+    }
+    None
+}

@@ -1,0 +1,375 @@
+//! Migration planning: each policy on a hand-made state, admission codes, the plan checker, the
+//! detectors against hand computations, and the state error codes.
+
+use serde_json::{json, Value};
+use vmplace::checker::check_plan;
+use vmplace::format::state::{Plan, State};
+use vmplace::migrate::detect::{iqr, least_squares, mad, power_at};
+use vmplace::migrate::{plan, validate::read_state};
+
+const G4: [f64; 11] = [
+    86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0,
+];
+const G5: [f64; 11] = [
+    93.7, 97.0, 101.0, 105.0, 110.0, 116.0, 121.0, 125.0, 129.0, 133.0, 135.0,
+];
+
+fn host(id: &str, cpu: f64, watts: &[f64]) -> Value {
+    json!({"id": id, "capacity": {"cpu": cpu, "memory_gib": 8}, "storage": ["s"], "power": {"watts": watts}})
+}
+
+fn vm(id: &str, host: &str, cpu: f64, mem: f64, usage: &[f64]) -> Value {
+    json!({"id": id, "host": host, "storage": "s", "demand": {"cpu": cpu, "memory_gib": mem}, "usage": {"cpu": usage}})
+}
+
+fn state(hosts: Vec<Value>, vms: Vec<Value>, policy: Value) -> Value {
+    json!({"storage": [{"id": "s", "capacity_gib": 1000}], "hosts": hosts, "vms": vms, "policy": policy})
+}
+
+/// Plans and asserts the independent checker accepts the plan.
+fn planned(doc: &Value) -> (State, Plan) {
+    let s = read_state(&doc.to_string()).unwrap_or_else(|e| panic!("invalid state: {e:?}"));
+    let p = plan(&s);
+    let violations = check_plan(&s, &p);
+    assert!(violations.is_empty(), "{violations:#?}");
+    (s, p)
+}
+
+fn moves(p: &Plan) -> Vec<(String, String, String)> {
+    p.migrations
+        .iter()
+        .map(|m| (m.vm.clone(), m.from.clone(), m.to.clone()))
+        .collect()
+}
+
+#[test]
+fn thr_mmt_moves_the_smallest_memory_vm_off_an_overloaded_host() {
+    // h1 at 90 % CPU (> 0.8); removing `small` (least memory) brings it to 65 %.
+    let doc = state(
+        vec![host("h1", 1000.0, &G4), host("h2", 1000.0, &G4)],
+        vec![
+            vm("big", "h1", 650.0, 4.0, &[1.0]),
+            vm("small", "h1", 250.0, 1.0, &[1.0]),
+        ],
+        json!({"detection": "thr", "parameter": 0.8, "selection": "mmt", "underload": false}),
+    );
+    let (_, p) = planned(&doc);
+    assert_eq!(moves(&p), vec![("small".into(), "h1".into(), "h2".into())]);
+    assert_eq!(p.migrations[0].reason, "overload");
+    assert_eq!(p.stats.overloaded_hosts, vec!["h1"]);
+    assert_eq!(p.migrations[0].history_sent.samples, 1);
+    // The protocol: request, then accept, then confirm and migrate.
+    let kinds: Vec<&str> = p.messages.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["request", "accept", "confirm", "migrate"]);
+}
+
+#[test]
+fn mu_moves_the_least_utilised_vm() {
+    let doc = state(
+        vec![host("h1", 1000.0, &G4), host("h2", 1000.0, &G4)],
+        vec![
+            vm("busy", "h1", 500.0, 1.0, &[1.0]),
+            vm("idle", "h1", 800.0, 4.0, &[0.5]),
+        ],
+        json!({"detection": "thr", "selection": "mu", "underload": false}),
+    );
+    let (_, p) = planned(&doc);
+    assert_eq!(p.migrations[0].vm, "idle");
+}
+
+#[test]
+fn rs_is_seeded() {
+    let vms: Vec<Value> = (0..6)
+        .map(|i| vm(&format!("v{i}"), "h1", 200.0, 1.0, &[1.0]))
+        .collect();
+    let doc = state(
+        vec![host("h1", 1000.0, &G4), host("h2", 2000.0, &G4)],
+        vms,
+        json!({"selection": "rs", "seed": 7, "underload": false}),
+    );
+    let (_, a) = planned(&doc);
+    let (_, b) = planned(&doc);
+    assert_eq!(moves(&a), moves(&b));
+    assert!(!a.migrations.is_empty());
+}
+
+#[test]
+fn iqr_and_mad_use_the_history_and_fall_back_to_thr_07_when_short() {
+    // Volatile history: IQR ~ 0.5 -> threshold 1 - 1.5 * 0.5 = 0.25 < current 0.6: overloaded.
+    let volatile: Vec<f64> = (0..12)
+        .map(|i| if i % 2 == 0 { 0.2 } else { 0.9 })
+        .chain([0.6])
+        .collect();
+    for method in ["iqr", "mad"] {
+        let doc = state(
+            vec![host("h1", 1000.0, &G4), host("h2", 1000.0, &G4)],
+            vec![
+                vm("a", "h1", 500.0, 1.0, &volatile),
+                vm("b", "h1", 500.0, 2.0, &volatile),
+            ],
+            json!({"detection": method, "underload": false}),
+        );
+        let (_, p) = planned(&doc);
+        assert_eq!(p.stats.overloaded_hosts, vec!["h1"], "{method}");
+        // Too short a history: the THR 0.7 fallback says 0.6 is fine.
+        let doc = state(
+            vec![host("h1", 1000.0, &G4), host("h2", 1000.0, &G4)],
+            vec![
+                vm("a", "h1", 500.0, 1.0, &[0.2, 0.9, 0.6]),
+                vm("b", "h1", 500.0, 2.0, &[0.2, 0.9, 0.6]),
+            ],
+            json!({"detection": method, "underload": false}),
+        );
+        let (_, p) = planned(&doc);
+        assert!(p.stats.overloaded_hosts.is_empty(), "{method}");
+    }
+}
+
+#[test]
+fn lr_predicts_a_rising_host_and_ignores_a_flat_one() {
+    // Rising 0.35 -> 0.80 over 10 samples: the fit 0.30 + 0.05 x, one interval ahead (x = 11),
+    // gives 0.85, times 1.2 = 1.02 >= 1. Flat at the same 0.80: 0.96 < 1.
+    let rising: Vec<f64> = (0..10).map(|i| 0.35 + 0.05 * i as f64).collect();
+    let flat = vec![0.80; 10];
+    for (usage, expect) in [(rising, true), (flat, false)] {
+        let doc = state(
+            vec![host("h1", 1000.0, &G4), host("h2", 1000.0, &G4)],
+            vec![vm("a", "h1", 1000.0, 1.0, &usage)],
+            json!({"detection": "lr", "underload": false}),
+        );
+        let (_, p) = planned(&doc);
+        assert_eq!(!p.stats.overloaded_hosts.is_empty(), expect);
+    }
+}
+
+#[test]
+fn admission_declines_with_codes_and_pabfd_takes_the_least_power_increase() {
+    let mut other = host("other-storage", 4000.0, &G4);
+    other["storage"] = json!([]);
+    let mut maint = host("maint", 4000.0, &G4);
+    maint["state"] = json!("maintenance");
+    let mut aa = host("aa", 4000.0, &G4);
+    aa["storage"] = json!(["s"]);
+    let doc = state(
+        vec![
+            host("src", 1000.0, &G4),
+            other,
+            maint,
+            host("tiny", 100.0, &G4),
+            aa,
+            host("g5", 4000.0, &G5),
+            host("g4", 4000.0, &G4),
+        ],
+        vec![
+            json!({"id": "x", "host": "src", "storage": "s", "demand": {"cpu": 900, "memory_gib": 1}, "usage": {"cpu": [1.0]}, "anti_affinity": "g"}),
+            json!({"id": "y", "host": "aa", "storage": "s", "demand": {"cpu": 100, "memory_gib": 1}, "usage": {"cpu": [1.0]}, "anti_affinity": "g"}),
+        ],
+        json!({"detection": "thr", "underload": false}),
+    );
+    let (_, p) = planned(&doc);
+    let m = &p.migrations[0];
+    let code = |h: &str| {
+        m.candidates
+            .iter()
+            .find(|c| c.host == h)
+            .and_then(|c| c.code.clone())
+    };
+    assert_eq!(code("other-storage").as_deref(), Some("ADMISSION_STORAGE"));
+    assert_eq!(code("maint").as_deref(), Some("ADMISSION_STATE"));
+    assert_eq!(code("tiny").as_deref(), Some("ADMISSION_CAPACITY"));
+    assert_eq!(code("aa").as_deref(), Some("ADMISSION_ANTI_AFFINITY"));
+    // Both empty hosts accept; 900 MIPS is 22.5 % of either: G4 grows 86 -> 94.4 W, G5 93.7 -> 104 W.
+    assert_eq!(m.to, "g4");
+    assert!((m.score.power - (power_at(&G4, 0.225) - 86.0)).abs() < 1e-9);
+}
+
+#[test]
+fn headroom_declines_a_host_that_would_be_overloaded() {
+    let doc = state(
+        vec![
+            host("src", 1000.0, &G4),
+            host("busy", 1000.0, &G4),
+            host("free", 1000.0, &G5),
+        ],
+        vec![
+            vm("mover", "src", 400.0, 1.0, &[1.0]),
+            vm("stays", "src", 450.0, 2.0, &[1.0]),
+            vm("resident", "busy", 500.0, 1.0, &[1.0]),
+        ],
+        json!({"detection": "thr", "underload": false}),
+    );
+    let (_, p) = planned(&doc);
+    let m = &p.migrations[0];
+    assert_eq!(m.to, "free");
+    assert_eq!(
+        m.candidates
+            .iter()
+            .find(|c| c.host == "busy")
+            .unwrap()
+            .code
+            .as_deref(),
+        Some("ADMISSION_HEADROOM")
+    );
+}
+
+#[test]
+fn underload_empties_the_least_utilised_host_only_if_all_its_vms_fit() {
+    let doc = state(
+        vec![
+            host("a", 1000.0, &G4),
+            host("b", 1000.0, &G4),
+            host("c", 1000.0, &G4),
+        ],
+        vec![
+            vm("a1", "a", 500.0, 1.0, &[1.0]),
+            vm("b1", "b", 100.0, 1.0, &[1.0]),
+            vm("c1", "c", 300.0, 1.0, &[1.0]),
+        ],
+        json!({"detection": "thr"}),
+    );
+    let (_, p) = planned(&doc);
+    assert_eq!(p.stats.emptied_hosts[0], "b");
+    assert_eq!(p.migrations[0].reason, "underload");
+    assert!(p.stats.active_hosts_after < p.stats.active_hosts_before);
+    // Two equally loaded hosts that cannot take each other's VM: nothing moves.
+    let doc = state(
+        vec![host("a", 1000.0, &G4), host("b", 1000.0, &G4)],
+        vec![
+            vm("a1", "a", 600.0, 1.0, &[1.0]),
+            vm("b1", "b", 600.0, 1.0, &[1.0]),
+        ],
+        json!({"detection": "thr"}),
+    );
+    let (_, p) = planned(&doc);
+    assert!(p.migrations.is_empty());
+}
+
+#[test]
+fn maintenance_drains_a_host_budget_and_hold_time_limit_moves() {
+    let mut m = host("m", 1000.0, &G4);
+    m["state"] = json!("maintenance");
+    let vms = vec![
+        vm("v1", "m", 100.0, 1.0, &[1.0]),
+        vm("v2", "m", 100.0, 1.0, &[1.0]),
+        vm("v3", "m", 100.0, 1.0, &[1.0]),
+    ];
+    let doc = state(
+        vec![m.clone(), host("t", 1000.0, &G4)],
+        vms.clone(),
+        json!({"underload": false}),
+    );
+    let (_, p) = planned(&doc);
+    assert_eq!(p.migrations.len(), 3);
+    assert!(p.migrations.iter().all(|x| x.reason == "maintenance"));
+    let doc = state(
+        vec![m, host("t", 1000.0, &G4)],
+        vms,
+        json!({"underload": false, "budget": 2}),
+    );
+    let (_, p) = planned(&doc);
+    assert_eq!(p.migrations.len(), 2);
+    assert_eq!(p.stats.stayed.len(), 1);
+    // Hold time: the only movable VM on an overloaded host moved 60 s ago, hold is 600 s.
+    let mut v = vm("recent", "h1", 900.0, 1.0, &[1.0]);
+    v["moved_ago_s"] = json!(60);
+    let doc = state(
+        vec![host("h1", 1000.0, &G4), host("h2", 1000.0, &G4)],
+        vec![v],
+        json!({"hold_s": 600, "underload": false}),
+    );
+    let (_, p) = planned(&doc);
+    assert!(p.migrations.is_empty());
+}
+
+#[test]
+fn the_plan_checker_finds_every_broken_rule() {
+    let doc = state(
+        vec![
+            host("h1", 1000.0, &G4),
+            host("h2", 1000.0, &G4),
+            host("h3", 300.0, &G4),
+        ],
+        vec![
+            vm("big", "h1", 650.0, 4.0, &[1.0]),
+            vm("small", "h1", 250.0, 1.0, &[1.0]),
+            vm("fat", "h1", 10.0, 1.0, &[1.0]),
+        ],
+        json!({"detection": "thr", "underload": false}),
+    );
+    let (s, p) = planned(&doc);
+    let rules =
+        |p: &Plan| -> Vec<String> { check_plan(&s, p).into_iter().map(|v| v.rule).collect() };
+    let mut bad = p.clone();
+    bad.migrations[0].to = "h1".into();
+    let mut twice = p.migrations[0].clone();
+    twice.to = "h2".into();
+    bad.migrations.push(twice);
+    let mut big = p.migrations[0].clone();
+    big.vm = "big".into();
+    big.to = "h3".into();
+    bad.migrations.push(big);
+    let r = rules(&bad);
+    for rule in ["NOT_ACCEPTED", "MOVED_TWICE", "HOST_CAPACITY"] {
+        assert!(r.contains(&rule.to_string()), "{rule} in {r:?}");
+    }
+    let mut s2 = s.clone();
+    s2.hosts[1].storage.clear();
+    assert!(check_plan(&s2, &p).iter().any(|v| v.rule == "NOT_LIVE"));
+    s2.hosts[1].state = vmplace::format::state::HostState::Off;
+    assert!(check_plan(&s2, &p)
+        .iter()
+        .any(|v| v.rule == "TARGET_NOT_ACTIVE"));
+}
+
+#[test]
+fn detectors_match_hand_computations() {
+    // CloudSim quartiles: n = 8 -> positions round(2.25) - 1 = 1 and round(6.75) - 1 = 6.
+    assert!((iqr(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]) - 5.0).abs() < 1e-12);
+    assert!((mad(&[1.0, 1.0, 2.0, 2.0, 4.0, 6.0, 9.0]) - 1.0).abs() < 1e-12);
+    let (a, b) = least_squares(&[1.0, 3.0, 5.0, 7.0]).unwrap();
+    assert!((a + 1.0).abs() < 1e-12 && (b - 2.0).abs() < 1e-12);
+    assert!(
+        (power_at(&G4, 0.25) - 94.3).abs() < 1e-9,
+        "halfway between 92.6 and 96"
+    );
+    assert_eq!(power_at(&G5, 1.3), 135.0);
+}
+
+#[test]
+fn state_errors_have_codes_and_paths() {
+    let base = state(
+        vec![host("h1", 1000.0, &G4)],
+        vec![vm("v", "h1", 100.0, 1.0, &[0.5])],
+        json!({}),
+    );
+    let errors = |doc: &Value| read_state(&doc.to_string()).unwrap_err();
+    let has = |doc: &Value, code: &str, path: &str| {
+        let e = errors(doc);
+        assert!(
+            e.iter().any(|x| x.code == code && x.path == path),
+            "{code} at {path}: {e:#?}"
+        );
+    };
+    let mut d = base.clone();
+    d["vms"][0]["host"] = json!("ghost");
+    has(&d, "E1401", "/vms/0/host");
+    let mut d = base.clone();
+    d["vms"][0]["storage"] = json!("ghost");
+    has(&d, "E1402", "/vms/0/storage");
+    let mut d = base.clone();
+    d["storage"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "t", "capacity_gib": 1}));
+    d["vms"][0]["storage"] = json!("t");
+    has(&d, "E1403", "/vms/0/storage");
+    let mut d = base.clone();
+    d["vms"][0]["usage"]["cpu"] = json!([0.5, 1.5]);
+    has(&d, "E1404", "/vms/0/usage/cpu/1");
+    let mut d = base.clone();
+    d["hosts"][0]["power"]["watts"] = json!([1, 2]);
+    has(&d, "E1405", "/hosts/0/power/watts");
+    let mut d = base.clone();
+    d["policy"] = json!({"detection": "psychic"});
+    has(&d, "E1105", "/policy/detection");
+}
