@@ -156,6 +156,10 @@ pub struct MigrationPolicy {
     /// Seed for `rs` (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Candidates listed per migration: the best this many acceptors and the first this many
+    /// decliners, with their messages (default 10); every answer is counted in `asked`/`declined`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates_listed: Option<usize>,
 }
 
 /// Weights of the migration policy's score (lower total wins).
@@ -205,8 +209,12 @@ pub struct Migration {
     pub reason: String,
     /// The chosen target's score.
     pub score: Score,
-    /// Every host asked, with its answer.
+    /// Hosts asked, best acceptors first, then decliners (see `policy.candidates_listed`).
     pub candidates: Vec<Candidate>,
+    /// How many hosts were asked.
+    pub asked: usize,
+    /// How many declined, by code.
+    pub declined: BTreeMap<String, usize>,
     /// Usage history handed to the target.
     pub history_sent: HistorySent,
 }

@@ -59,6 +59,8 @@ pub struct Policy {
     pub interval_s: f64,
     /// Seed.
     pub seed: u64,
+    /// Candidates listed per migration.
+    pub listed: usize,
 }
 
 impl Policy {
@@ -86,6 +88,7 @@ impl Policy {
             hold_s: p.hold_s.unwrap_or(0.0),
             interval_s: p.interval_s.unwrap_or(300.0),
             seed: p.seed.unwrap_or(0),
+            listed: p.candidates_listed.unwrap_or(10),
         }
     }
 }
@@ -98,7 +101,12 @@ pub struct Pool {
     mem: Option<usize>,
     hosts: Vec<PHost>,
     vms: Vec<PVm>,
+    /// VMs per host (kept in step with `PVm::host` by `move_vm`).
+    on: Vec<Vec<usize>>,
 }
+
+/// `PVm::host` of a VM taken off its host while selection decides.
+const PARKED: usize = usize::MAX;
 
 struct PHost {
     id: String,
@@ -162,7 +170,7 @@ impl Pool {
                 bw_mbps: h.bandwidth_mbps.unwrap_or(1000.0),
             })
             .collect();
-        let vms = s
+        let vms: Vec<PVm> = s
             .vms
             .iter()
             .map(|v| {
@@ -199,17 +207,34 @@ impl Pool {
         let mem = names
             .iter()
             .position(|r| r.to_ascii_lowercase().contains("mem"));
+        let mut on: Vec<Vec<usize>> = vec![Vec::new(); s.hosts.len()];
+        for (v, vm) in vms.iter().enumerate() {
+            on[vm.host].push(v);
+        }
         Pool {
             resources: names,
             cpu,
             mem,
             hosts,
             vms,
+            on,
         }
     }
 
     fn vms_on(&self, h: usize) -> impl Iterator<Item = usize> + '_ {
-        (0..self.vms.len()).filter(move |&v| self.vms[v].host == h)
+        self.on.get(h).into_iter().flatten().copied()
+    }
+
+    /// Moves VM `v` to host `to` (or `PARKED`), keeping the per-host index.
+    fn move_vm(&mut self, v: usize, to: usize) {
+        let from = self.vms[v].host;
+        if let Some(list) = self.on.get_mut(from) {
+            list.retain(|&x| x != v);
+        }
+        if let Some(list) = self.on.get_mut(to) {
+            list.push(v);
+        }
+        self.vms[v].host = to;
     }
 
     fn used(&self, h: usize) -> Vec<f64> {
@@ -335,9 +360,9 @@ pub fn plan(state: &State) -> Plan {
     for &h in &overloaded {
         sources[h] = true;
         // Selection removes VMs tentatively (parked on no host) until the host is fine.
-        let parked = usize::MAX;
+        let parked = PARKED;
         while let Some(v) = select(&cx.pool, h, &policy, &mut rng) {
-            cx.pool.vms[v].host = parked;
+            cx.pool.move_vm(v, parked);
             leaving.push((v, "overload"));
             if !cx.pool.overloaded(h, &policy) {
                 break;
@@ -349,7 +374,7 @@ pub fn plan(state: &State) -> Plan {
             .map(|(v, _)| *v)
             .collect();
         for v in parked_vms {
-            cx.pool.vms[v].host = h;
+            cx.pool.move_vm(v, h);
         }
     }
     // Placement: by decreasing CPU use, each to the best accepting host.
@@ -407,7 +432,7 @@ pub fn plan(state: &State) -> Plan {
                 // Not all VMs can leave: cancel this host's moves.
                 for m in cx.migrations.drain(snapshot.0..).collect::<Vec<_>>() {
                     if let Some(v) = cx.pool.vms.iter().position(|x| x.id == m.vm) {
-                        cx.pool.vms[v].host = h;
+                        cx.pool.move_vm(v, h);
                         cx.moved[v] = false;
                     }
                 }
@@ -481,99 +506,137 @@ fn select(pool: &Pool, h: usize, p: &Policy, rng: &mut rand_chacha::ChaCha8Rng) 
     }
 }
 
+/// One host's answer: host, decline (code, reason) or None, score if it accepted.
+type Answer = (usize, Option<(&'static str, String)>, Option<Score>);
+
 /// Asks every host about VM `v`, picks the best acceptor by the weights, and books the move.
 fn place(cx: &mut Ctx, v: usize, excluded: &[bool], reason: &str) -> bool {
     let pool = &cx.pool;
     let src = pool.vms[v].host;
     let vm = &pool.vms[v];
-    let mut candidates = Vec::new();
-    let mut best: Option<(f64, usize, Score)> = None;
+    // (host, verdict, score) for every host asked.
+    let mut answers: Vec<Answer> = Vec::new();
     for h in 0..pool.hosts.len() {
         if h == src {
             continue;
         }
-        let host = &pool.hosts[h];
-        cx.messages.push(Message {
-            kind: "request".into(),
-            vm: vm.id.clone(),
-            from: pool.hosts[src].id.clone(),
-            to: host.id.clone(),
-        });
         let verdict = admission(pool, v, h, excluded, cx.policy);
-        let accepted = verdict.is_none();
-        cx.messages.push(Message {
-            kind: if accepted { "accept" } else { "decline" }.into(),
-            vm: vm.id.clone(),
-            from: host.id.clone(),
-            to: pool.hosts[src].id.clone(),
-        });
-        if accepted {
+        let score = verdict.is_none().then(|| {
+            let host = &pool.hosts[h];
             let before = pool.cpu_util(h);
             let add = pool
                 .cpu
                 .map(|k| vm.now[k] / host.cap[k].max(1e-12))
                 .unwrap_or(0.0);
-            let power_before = if pool.vms_on(h).next().is_some() {
-                pool.power(h, before)
-            } else {
-                pool.power(h, 0.0)
-            };
-            let power = pool.power(h, before + add) - power_before;
+            // CloudSim compares with the host's power at its current utilisation, idle or not.
+            let power = pool.power(h, before + add) - pool.power(h, before);
             let cost = pool.migration_time(v);
             let (wp, wb, wc) = cx.policy.weights;
             let total = wp * power + wb * (before + add) + wc * cost;
-            if best.as_ref().is_none_or(|(b, _, _)| total < *b) {
-                best = Some((
-                    total,
-                    h,
-                    Score {
-                        total,
-                        power,
-                        balance: before + add,
-                        cost,
-                    },
-                ));
+            Score {
+                total,
+                power,
+                balance: before + add,
+                cost,
             }
-        }
-        let (code, reason_text) = verdict
-            .map(|(c, r)| (Some(c.to_string()), Some(r)))
-            .unwrap_or((None, None));
-        candidates.push(Candidate {
-            host: host.id.clone(),
-            accepted,
-            code,
-            reason: reason_text,
         });
+        answers.push((h, verdict, score));
     }
-    let Some((_, target, score)) = best else {
+    let best = answers
+        .iter()
+        .filter_map(|(h, _, sc)| sc.as_ref().map(|sc| (*h, sc.total)))
+        .fold(None, |best: Option<(usize, f64)>, (h, t)| match best {
+            Some((_, bt)) if bt <= t => best,
+            _ => Some((h, t)),
+        });
+    let Some((target, _)) = best else {
         return false;
     };
-    let vm_id = pool.vms[v].id.clone();
-    let from = pool.hosts[src].id.clone();
+    let mut declined: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, verdict, _) in &answers {
+        if let Some((code, _)) = verdict {
+            *declined.entry(code.to_string()).or_default() += 1;
+        }
+    }
+    let mut acceptors: Vec<&Answer> = answers.iter().filter(|a| a.2.is_some()).collect();
+    acceptors.sort_by(|a, b| {
+        let (ta, tb) = (
+            a.2.as_ref().map_or(0.0, |s| s.total),
+            b.2.as_ref().map_or(0.0, |s| s.total),
+        );
+        ta.total_cmp(&tb).then(a.0.cmp(&b.0))
+    });
+    let listed = cx.policy.listed.max(1);
+    let shown = acceptors
+        .into_iter()
+        .take(listed)
+        .chain(answers.iter().filter(|a| a.1.is_some()).take(listed));
+    let src_id = pool.hosts[src].id.clone();
+    let vm_id = vm.id.clone();
+    let mut candidates = Vec::new();
+    for (h, verdict, _) in shown {
+        let host_id = pool.hosts[*h].id.clone();
+        let accepted = verdict.is_none();
+        cx.messages.push(Message {
+            kind: "request".into(),
+            vm: vm_id.clone(),
+            from: src_id.clone(),
+            to: host_id.clone(),
+        });
+        cx.messages.push(Message {
+            kind: if accepted { "accept" } else { "decline" }.into(),
+            vm: vm_id.clone(),
+            from: host_id.clone(),
+            to: src_id.clone(),
+        });
+        let (code, why) = verdict
+            .as_ref()
+            .map(|(c, r)| (Some(c.to_string()), Some(r.clone())))
+            .unwrap_or((None, None));
+        candidates.push(Candidate {
+            host: host_id,
+            accepted,
+            code,
+            reason: why,
+        });
+    }
+    let score = answers
+        .iter()
+        .find(|a| a.0 == target)
+        .and_then(|a| a.2.clone())
+        .unwrap_or(Score {
+            total: 0.0,
+            power: 0.0,
+            balance: 0.0,
+            cost: 0.0,
+        });
     let to = pool.hosts[target].id.clone();
-    let samples = pool.vms[v].samples;
+    let samples = vm.samples;
+    let asked = answers.len();
     cx.messages.push(Message {
         kind: "confirm".into(),
         vm: vm_id.clone(),
-        from: from.clone(),
+        from: src_id.clone(),
         to: to.clone(),
     });
     cx.messages.push(Message {
         kind: "migrate".into(),
         vm: vm_id.clone(),
-        from: from.clone(),
+        from: src_id.clone(),
         to: to.clone(),
     });
-    cx.pool.vms[v].host = target;
+    cx.pool.move_vm(v, target);
     cx.moved[v] = true;
     cx.migrations.push(Migration {
         vm: vm_id,
-        from,
+        from: src_id,
         to,
         live: true,
         reason: reason.to_string(),
         score,
         candidates,
+        asked,
+        declined,
         history_sent: HistorySent { samples },
     });
     true
