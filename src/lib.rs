@@ -17,5 +17,6 @@ pub mod greedy;
 pub mod migrate;
 pub mod model;
 pub mod server;
+pub mod sim;
 pub mod solve;
 pub mod validation;

@@ -7,6 +7,7 @@ mod generate;
 mod migrate;
 mod schema;
 mod serve;
+mod simulate;
 mod solve;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Serve the same documents over HTTP.
     Serve(serve::ServeArgs),
+    /// Replay a PlanetLab trace day through the monitor, the policies and the migrations.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Exit codes.
@@ -92,6 +95,7 @@ pub fn main() -> i32 {
         Command::Generate(a) => generate::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Simulate(a) => simulate::run(a),
     }
 }
 

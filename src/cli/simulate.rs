@@ -1,0 +1,70 @@
+//! `vmplace simulate --planetlab DIR [--policy NAME]`.
+
+use super::{exit, write_json};
+use clap::Args;
+use std::path::PathBuf;
+use vmplace::sim::{load_planetlab, simulate, SimPolicy};
+
+/// Arguments of `simulate`.
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Directory of PlanetLab trace files (one VM per file, 288 samples).
+    #[arg(long)]
+    pub planetlab: PathBuf,
+    /// `dvfs`, or `<thr|iqr|mad|lr|lrr>-<mmt|mu|rs>-<parameter>` (default `lr-mmt-1.2`).
+    #[arg(long, default_value = "lr-mmt-1.2")]
+    pub policy: String,
+    /// Hosts (alternating HP ProLiant ML110 G4 and G5).
+    #[arg(long, default_value_t = 800)]
+    pub hosts: usize,
+    /// Samples per trace to replay (288 = one day).
+    #[arg(long, default_value_t = 288)]
+    pub samples: usize,
+    /// Write the report here instead of stdout.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Runs the simulation.
+pub fn run(a: SimulateArgs) -> i32 {
+    use vmplace::format::{errors::ErrorCode, InputError};
+    let policy: SimPolicy = match a.policy.parse() {
+        Ok(p) => p,
+        Err(e) => {
+            return super::report(&[InputError::new(
+                ErrorCode::Usage,
+                "",
+                format!("--policy {e}"),
+            )])
+        }
+    };
+    if a.hosts == 0 || a.samples < 2 {
+        return super::report(&[InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--hosts must be >= 1 and --samples >= 2",
+        )]);
+    }
+    let traces = match load_planetlab(&a.planetlab, a.samples) {
+        Ok(t) if !t.is_empty() => t,
+        Ok(_) => {
+            return super::report(&[InputError::new(
+                ErrorCode::Io,
+                "",
+                format!("no trace files in {}", a.planetlab.display()),
+            )])
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error {} at {}: {}", e.code, e.path, e.cause);
+            }
+            let _ = write_json(None, &serde_json::json!({ "errors": errors }));
+            return exit::BAD_INPUT;
+        }
+    };
+    let report = simulate(&traces, a.hosts, &policy, &a.policy);
+    match write_json(a.output.as_ref(), &report) {
+        Ok(()) => exit::OK,
+        Err(e) => super::report(&e),
+    }
+}

@@ -1,0 +1,441 @@
+//! Trace-driven simulation of a day of PlanetLab VMs with the CloudSim power set-up, so that
+//! vmplace's policies can be compared with CloudSim's published figures.
+//!
+//! Each 300 s interval: VMs request their type's MIPS x the trace sample; a host whose VMs request
+//! more than its MIPS is at 100 % (SLATAH time); energy is (P(u_start) + P(u_end)) / 2 x 300 s for
+//! hosts that were on at the start; then the monitor runs the round planner (`crate::migrate`) on
+//! the VMs' usage histories and the moves take effect, each costing 10 % of the VM's requested MIPS
+//! during its migration (PDM).
+
+use crate::format::state::{
+    Detection, HostState, MigrationPolicy, PowerModel, Selection, State, StateHost, StateVm,
+};
+use crate::format::Storage;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// HP ProLiant ML110 G4 (Xeon 3040) SPECpower watts at 0..100 %.
+pub const G4_WATTS: [f64; 11] = [
+    86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0,
+];
+/// HP ProLiant ML110 G5 (Xeon 3075).
+pub const G5_WATTS: [f64; 11] = [
+    93.7, 97.0, 101.0, 105.0, 110.0, 116.0, 121.0, 125.0, 129.0, 133.0, 135.0,
+];
+/// VM types: (MIPS, RAM MB).
+pub const VM_TYPES: [(f64, f64); 4] = [
+    (2500.0, 870.0),
+    (2000.0, 1740.0),
+    (1000.0, 1740.0),
+    (500.0, 613.0),
+];
+/// Seconds between samples and monitoring rounds.
+pub const INTERVAL_S: f64 = 300.0;
+
+/// One VM's trace.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// File name.
+    pub name: String,
+    /// CPU utilisation per interval, fraction.
+    pub samples: Vec<f64>,
+}
+
+/// A trace file problem: the file, the line and what is wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceError {
+    /// Stable code (`E1501` unreadable, `E1502` not a number, `E1503` out of range, `E1504` short).
+    pub code: String,
+    /// File name (and line, when it applies).
+    pub path: String,
+    /// Cause.
+    pub cause: String,
+}
+
+/// Reads a PlanetLab day: one file per VM, one integer percentage per line, files in byte order
+/// of their names. Every problem of every file is reported.
+pub fn load_planetlab(dir: &Path, samples: usize) -> Result<Vec<Trace>, Vec<TraceError>> {
+    let mut errors = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        vec![TraceError {
+            code: "E1501".into(),
+            path: dir.display().to_string(),
+            cause: format!("cannot list: {e}"),
+        }]
+    })?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| !n.starts_with('.') && n != "README.md")
+        .collect();
+    names.sort();
+    let mut traces = Vec::with_capacity(names.len());
+    for name in names {
+        let text = match std::fs::read_to_string(dir.join(&name)) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(TraceError {
+                    code: "E1501".into(),
+                    path: name.clone(),
+                    cause: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        let mut values = Vec::with_capacity(samples);
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            match line.parse::<f64>() {
+                Ok(v) if (0.0..=100.0).contains(&v) => values.push(v / 100.0),
+                Ok(v) => errors.push(TraceError {
+                    code: "E1503".into(),
+                    path: format!("{name}:{}", i + 1),
+                    cause: format!("{v} is not a percentage in 0..100"),
+                }),
+                Err(_) => errors.push(TraceError {
+                    code: "E1502".into(),
+                    path: format!("{name}:{}", i + 1),
+                    cause: format!("`{line}` is not a number"),
+                }),
+            }
+        }
+        if values.len() < samples {
+            errors.push(TraceError {
+                code: "E1504".into(),
+                path: name.clone(),
+                cause: format!("{} samples, {samples} needed", values.len()),
+            });
+        }
+        values.truncate(samples);
+        traces.push(Trace {
+            name,
+            samples: values,
+        });
+    }
+    if errors.is_empty() {
+        Ok(traces)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A policy by name: `dvfs`, or `<detection>-<selection>-<parameter>` such as `lr-mmt-1.2`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimPolicy {
+    /// No migrations; host power follows utilisation.
+    Dvfs,
+    /// The round planner with these choices.
+    Migrate {
+        /// Overload detection.
+        detection: Detection,
+        /// VM selection.
+        selection: Selection,
+        /// Detector parameter.
+        parameter: f64,
+    },
+}
+
+impl std::str::FromStr for SimPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "dvfs" {
+            return Ok(SimPolicy::Dvfs);
+        }
+        let parts: Vec<&str> = s.split('-').collect();
+        let [d, sel, p] = parts.as_slice() else {
+            return Err(format!(
+                "`{s}`: expected dvfs or <thr|iqr|mad|lr|lrr>-<mmt|mu|rs>-<parameter>"
+            ));
+        };
+        let detection = match *d {
+            "thr" => Detection::Thr,
+            "iqr" => Detection::Iqr,
+            "mad" => Detection::Mad,
+            "lr" => Detection::Lr,
+            "lrr" => Detection::Lrr,
+            other => return Err(format!("unknown detection `{other}`")),
+        };
+        let selection = match *sel {
+            "mmt" => Selection::Mmt,
+            "mu" => Selection::Mu,
+            "rs" => Selection::Rs,
+            other => {
+                return Err(format!(
+                    "unknown selection `{other}` (mc is not implemented yet)"
+                ))
+            }
+        };
+        let parameter = p
+            .parse::<f64>()
+            .map_err(|_| format!("`{p}` is not a number"))?;
+        Ok(SimPolicy::Migrate {
+            detection,
+            selection,
+            parameter,
+        })
+    }
+}
+
+/// One interval of the time series.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntervalStats {
+    /// Seconds since start (end of the interval).
+    pub t_s: f64,
+    /// Hosts running VMs.
+    pub active_hosts: usize,
+    /// Hosts whose VMs requested more than their capacity.
+    pub overloaded_hosts: usize,
+    /// Migrations decided at the end of this interval.
+    pub migrations: usize,
+}
+
+/// The report of a simulated day.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimReport {
+    /// Policy name.
+    pub policy: String,
+    /// VMs.
+    pub vms: usize,
+    /// Hosts.
+    pub hosts: usize,
+    /// Energy over the day.
+    pub energy_kwh: f64,
+    /// VM migrations.
+    pub migrations: usize,
+    /// Fraction of active host time spent at 100 %.
+    pub slatah: f64,
+    /// Fraction of requested MIPS lost to migrations.
+    pub pdm: f64,
+    /// SLATAH x PDM.
+    pub slav: f64,
+    /// Energy x SLAV.
+    pub esv: f64,
+    /// Wall time of the simulation, s.
+    pub time_s: f64,
+    /// Per-interval series.
+    pub series: Vec<IntervalStats>,
+}
+
+struct Host {
+    mips: f64,
+    watts: &'static [f64; 11],
+}
+
+/// Simulates `traces` on `hosts` hosts (alternating G4, G5) under `policy`.
+pub fn simulate(traces: &[Trace], hosts: usize, policy: &SimPolicy, name: &str) -> SimReport {
+    let start = std::time::Instant::now();
+    let pool: Vec<Host> = (0..hosts)
+        .map(|i| {
+            if i % 2 == 0 {
+                Host {
+                    mips: 2.0 * 1860.0,
+                    watts: &G4_WATTS,
+                }
+            } else {
+                Host {
+                    mips: 2.0 * 2660.0,
+                    watts: &G5_WATTS,
+                }
+            }
+        })
+        .collect();
+    let n = traces.len();
+    let per_type = n.div_ceil(4).max(1);
+    let vm_type: Vec<(f64, f64)> = (0..n).map(|i| VM_TYPES[(i / per_type).min(3)]).collect();
+    let steps = traces.iter().map(|t| t.samples.len()).min().unwrap_or(0);
+    // Initial placement: power-aware best fit on the full MIPS each VM asks for at creation.
+    let mut host_of = initial_placement(&pool, &vm_type);
+    let requested = |v: usize, step: usize| vm_type[v].0 * traces[v].samples[step];
+    let util_of = |host_of: &[usize], step: usize| -> Vec<f64> {
+        let mut r = vec![0.0; pool.len()];
+        for v in 0..n {
+            r[host_of[v]] += requested(v, step);
+        }
+        r.iter().zip(&pool).map(|(x, h)| x / h.mips).collect()
+    };
+    let power = |h: usize, u: f64| crate::migrate::detect::power_at(pool[h].watts, u);
+    let mut prev = util_of(&host_of, 0);
+    let (mut energy_j, mut active_s, mut full_s, mut lost, mut asked_total) =
+        (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut migrations = 0;
+    let mut series = Vec::with_capacity(steps);
+    let mut moved_at: Vec<Option<usize>> = vec![None; n];
+    for step in 1..steps {
+        let now = util_of(&host_of, step);
+        let mut overloaded = 0;
+        for h in 0..pool.len() {
+            if prev[h] > 0.0 {
+                energy_j += (power(h, prev[h]) + power(h, now[h])) / 2.0 * INTERVAL_S;
+                active_s += INTERVAL_S;
+                if prev[h] > 1.0 {
+                    full_s += INTERVAL_S;
+                    overloaded += 1;
+                }
+            }
+        }
+        for v in 0..n {
+            asked_total += requested(v, step - 1) * INTERVAL_S;
+        }
+        // The monitor's round on the histories up to `step`.
+        let mut moved = 0;
+        if let SimPolicy::Migrate {
+            detection,
+            selection,
+            parameter,
+        } = policy
+        {
+            let state = round_state(
+                &pool, &vm_type, traces, &host_of, step, *detection, *selection, *parameter,
+                &moved_at,
+            );
+            let plan = crate::migrate::plan(&state);
+            for m in &plan.migrations {
+                let (Some(v), Some(h)) = (
+                    m.vm.strip_prefix('v').and_then(|x| x.parse::<usize>().ok()),
+                    m.to.strip_prefix('h').and_then(|x| x.parse::<usize>().ok()),
+                ) else {
+                    continue;
+                };
+                // The VM gets 90 % of what it requests while it migrates: memory / (bandwidth / 2).
+                let seconds = vm_type[v].1 * 8.0 / 500.0;
+                lost += 0.1 * requested(v, step) * seconds.min(INTERVAL_S);
+                host_of[v] = h;
+                moved_at[v] = Some(step);
+                moved += 1;
+            }
+        }
+        migrations += moved;
+        prev = util_of(&host_of, step);
+        series.push(IntervalStats {
+            t_s: step as f64 * INTERVAL_S,
+            active_hosts: prev.iter().filter(|&&u| u > 0.0).count(),
+            overloaded_hosts: overloaded,
+            migrations: moved,
+        });
+    }
+    let slatah = if active_s > 0.0 {
+        full_s / active_s
+    } else {
+        0.0
+    };
+    let pdm = if asked_total > 0.0 {
+        lost / asked_total
+    } else {
+        0.0
+    };
+    let energy_kwh = energy_j / 3.6e6;
+    SimReport {
+        policy: name.to_string(),
+        vms: n,
+        hosts,
+        energy_kwh,
+        migrations,
+        slatah,
+        pdm,
+        slav: slatah * pdm,
+        esv: energy_kwh * slatah * pdm,
+        time_s: start.elapsed().as_secs_f64(),
+        series,
+    }
+}
+
+fn initial_placement(pool: &[Host], vm_type: &[(f64, f64)]) -> Vec<usize> {
+    let mut mips_used = vec![0.0; pool.len()];
+    let mut ram_used = vec![0.0; pool.len()];
+    let mut out = vec![0; vm_type.len()];
+    for (v, &(mips, ram)) in vm_type.iter().enumerate() {
+        let mut best: Option<(f64, usize)> = None;
+        for (h, host) in pool.iter().enumerate() {
+            if mips_used[h] + mips > host.mips || ram_used[h] + ram > 4096.0 {
+                continue;
+            }
+            // CloudSim has not updated any host's utilisation yet when it creates the VMs, so its
+            // power-aware best fit compares P(x) - P(0) everywhere: first fit on the cheapest type.
+            let before = crate::migrate::detect::power_at(host.watts, 0.0);
+            let after = crate::migrate::detect::power_at(host.watts, mips / host.mips);
+            if best.is_none_or(|(b, _)| after - before < b) {
+                best = Some((after - before, h));
+            }
+        }
+        let h = best.map(|b| b.1).unwrap_or(v % pool.len());
+        mips_used[h] += mips;
+        ram_used[h] += ram;
+        out[v] = h;
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn round_state(
+    pool: &[Host],
+    vm_type: &[(f64, f64)],
+    traces: &[Trace],
+    host_of: &[usize],
+    step: usize,
+    detection: Detection,
+    selection: Selection,
+    parameter: f64,
+    moved_at: &[Option<usize>],
+) -> State {
+    let hosts = pool
+        .iter()
+        .enumerate()
+        .map(|(i, h)| StateHost {
+            id: format!("h{i}"),
+            capacity: [("cpu".to_string(), h.mips), ("memory_gib".to_string(), 4.0)]
+                .into_iter()
+                .collect(),
+            storage: vec!["nfs".into()],
+            state: HostState::Active,
+            power: Some(PowerModel {
+                watts: h.watts.to_vec(),
+            }),
+            bandwidth_mbps: Some(1000.0),
+        })
+        .collect();
+    let first = (step + 1).saturating_sub(crate::migrate::HISTORY);
+    let vms = (0..traces.len())
+        .map(|v| StateVm {
+            id: format!("v{v}"),
+            host: format!("h{}", host_of[v]),
+            storage: "nfs".into(),
+            demand: [
+                ("cpu".to_string(), vm_type[v].0),
+                ("memory_gib".to_string(), vm_type[v].1 / 1024.0),
+            ]
+            .into_iter()
+            .collect(),
+            // CloudSim's PlanetLab cloudlets request no RAM once instantiated (null utilisation
+            // model): RAM sets the migration time but does not constrain consolidation.
+            usage: [
+                ("cpu".to_string(), traces[v].samples[first..=step].to_vec()),
+                ("memory_gib".to_string(), vec![0.0]),
+            ]
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
+            anti_affinity: None,
+            moved_ago_s: moved_at[v].map(|s| (step - s) as f64 * INTERVAL_S),
+        })
+        .collect();
+    State {
+        storage: vec![Storage {
+            id: "nfs".into(),
+            capacity_gib: 1e9,
+            used_gib: 0.0,
+        }],
+        hosts,
+        vms,
+        policy: Some(MigrationPolicy {
+            detection: Some(detection),
+            parameter: Some(parameter),
+            selection: Some(selection),
+            candidates_listed: Some(1),
+            ..Default::default()
+        }),
+    }
+}
