@@ -7,10 +7,11 @@
 //! the VMs' usage histories and the moves take effect, each costing 10 % of the VM's requested MIPS
 //! during its migration (PDM).
 
+use crate::format::errors::ErrorCode;
 use crate::format::state::{
     Detection, HostState, MigrationPolicy, PowerModel, Selection, State, StateHost, StateVm,
 };
-use crate::format::Storage;
+use crate::format::{InputError, Storage};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -42,27 +43,16 @@ pub struct Trace {
     pub samples: Vec<f64>,
 }
 
-/// A trace file problem: the file, the line and what is wrong.
-#[derive(Debug, Clone, Serialize)]
-pub struct TraceError {
-    /// Stable code (`E1501` unreadable, `E1502` not a number, `E1503` out of range, `E1504` short).
-    pub code: String,
-    /// File name (and line, when it applies).
-    pub path: String,
-    /// Cause.
-    pub cause: String,
-}
-
 /// Reads a PlanetLab day: one file per VM, one integer percentage per line, files in byte order
-/// of their names. Every problem of every file is reported.
-pub fn load_planetlab(dir: &Path, samples: usize) -> Result<Vec<Trace>, Vec<TraceError>> {
-    let mut errors = Vec::new();
+/// of their names. Every problem of every file is reported, with the file and line.
+pub fn load_planetlab(dir: &Path, samples: usize) -> Result<Vec<Trace>, Vec<InputError>> {
+    let unreadable =
+        |path: String, why: String| InputError::new(ErrorCode::TraceUnreadable, path, why);
     let entries = std::fs::read_dir(dir).map_err(|e| {
-        vec![TraceError {
-            code: "E1501".into(),
-            path: dir.display().to_string(),
-            cause: format!("cannot list: {e}"),
-        }]
+        vec![unreadable(
+            dir.display().to_string(),
+            format!("cannot list: {e}"),
+        )]
     })?;
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
@@ -71,16 +61,13 @@ pub fn load_planetlab(dir: &Path, samples: usize) -> Result<Vec<Trace>, Vec<Trac
         .filter(|n| !n.starts_with('.') && n != "README.md")
         .collect();
     names.sort();
+    let mut errors = Vec::new();
     let mut traces = Vec::with_capacity(names.len());
     for name in names {
         let text = match std::fs::read_to_string(dir.join(&name)) {
             Ok(t) => t,
             Err(e) => {
-                errors.push(TraceError {
-                    code: "E1501".into(),
-                    path: name.clone(),
-                    cause: format!("cannot read: {e}"),
-                });
+                errors.push(unreadable(name.clone(), format!("cannot read: {e}")));
                 continue;
             }
         };
@@ -90,26 +77,27 @@ pub fn load_planetlab(dir: &Path, samples: usize) -> Result<Vec<Trace>, Vec<Trac
             if line.is_empty() {
                 continue;
             }
+            let at = format!("{name}:{}", i + 1);
             match line.parse::<f64>() {
                 Ok(v) if (0.0..=100.0).contains(&v) => values.push(v / 100.0),
-                Ok(v) => errors.push(TraceError {
-                    code: "E1503".into(),
-                    path: format!("{name}:{}", i + 1),
-                    cause: format!("{v} is not a percentage in 0..100"),
-                }),
-                Err(_) => errors.push(TraceError {
-                    code: "E1502".into(),
-                    path: format!("{name}:{}", i + 1),
-                    cause: format!("`{line}` is not a number"),
-                }),
+                Ok(v) => errors.push(InputError::new(
+                    ErrorCode::TraceOutOfRange,
+                    at,
+                    format!("{v} is not a percentage in 0..100"),
+                )),
+                Err(_) => errors.push(InputError::new(
+                    ErrorCode::TraceNotNumber,
+                    at,
+                    format!("`{line}` is not a number"),
+                )),
             }
         }
         if values.len() < samples {
-            errors.push(TraceError {
-                code: "E1504".into(),
-                path: name.clone(),
-                cause: format!("{} samples, {samples} needed", values.len()),
-            });
+            errors.push(InputError::new(
+                ErrorCode::TraceShort,
+                name.clone(),
+                format!("{} samples, {samples} needed", values.len()),
+            ));
         }
         values.truncate(samples);
         traces.push(Trace {
@@ -272,7 +260,9 @@ pub fn simulate(traces: &[Trace], hosts: usize, policy: &SimPolicy, name: &str) 
             if prev[h] > 0.0 {
                 energy_j += (power(h, prev[h]) + power(h, now[h])) / 2.0 * INTERVAL_S;
                 active_s += INTERVAL_S;
-                if prev[h] > 1.0 {
+                // The interval's requests run on the placement decided at its start: a host asked
+                // for more than it has is at 100 % (SLATAH time).
+                if now[h] > 1.0 {
                     full_s += INTERVAL_S;
                     overloaded += 1;
                 }

@@ -54,13 +54,7 @@ pub fn run(a: SimulateArgs) -> i32 {
                 format!("no trace files in {}", a.planetlab.display()),
             )])
         }
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error {} at {}: {}", e.code, e.path, e.cause);
-            }
-            let _ = write_json(None, &serde_json::json!({ "errors": errors }));
-            return exit::BAD_INPUT;
-        }
+        Err(errors) => return super::report(&errors),
     };
     let report = simulate(&traces, a.hosts, &policy, &a.policy);
     match write_json(a.output.as_ref(), &report) {

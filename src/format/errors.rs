@@ -63,11 +63,19 @@ pub enum ErrorCode {
     BadUsage,
     /// A power table does not have 11 non-negative entries.
     BadPowerModel,
+    /// A trace file or directory cannot be read.
+    TraceUnreadable,
+    /// A trace line is not a number.
+    TraceNotNumber,
+    /// A trace value is not a percentage in 0..100.
+    TraceOutOfRange,
+    /// A trace has fewer samples than the simulation needs.
+    TraceShort,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -95,6 +103,10 @@ impl ErrorCode {
         ErrorCode::VmNotConnected,
         ErrorCode::BadUsage,
         ErrorCode::BadPowerModel,
+        ErrorCode::TraceUnreadable,
+        ErrorCode::TraceNotNumber,
+        ErrorCode::TraceOutOfRange,
+        ErrorCode::TraceShort,
     ];
 
     /// The stable code string.
@@ -127,6 +139,10 @@ impl ErrorCode {
             ErrorCode::VmNotConnected => "E1403",
             ErrorCode::BadUsage => "E1404",
             ErrorCode::BadPowerModel => "E1405",
+            ErrorCode::TraceUnreadable => "E1501",
+            ErrorCode::TraceNotNumber => "E1502",
+            ErrorCode::TraceOutOfRange => "E1503",
+            ErrorCode::TraceShort => "E1504",
         }
     }
 
@@ -160,6 +176,10 @@ impl ErrorCode {
             ErrorCode::VmNotConnected => "report the VM's real host and storage: a running VM's host reaches its disk",
             ErrorCode::BadUsage => "give usage as fractions of the demand, between 0 and 1",
             ErrorCode::BadPowerModel => "give `watts` at 0, 10, ..., 100 % utilisation: 11 numbers >= 0",
+            ErrorCode::TraceUnreadable => "check the directory and the file's permissions",
+            ErrorCode::TraceNotNumber => "one integer CPU percentage per line",
+            ErrorCode::TraceOutOfRange => "CPU percentages are between 0 and 100",
+            ErrorCode::TraceShort => "give every trace as many samples as --samples (288 for a day)",
         }
     }
 }

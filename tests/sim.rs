@@ -1,0 +1,98 @@
+//! The simulator's metrics on tiny hand-computed traces, and trace-file errors with file and line.
+
+use vmplace::sim::{load_planetlab, simulate, SimPolicy, G5_WATTS};
+
+fn day(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn dvfs_energy_matches_a_hand_computation() {
+    // Two VMs (types 0 and 1: 2500 and 2000 MIPS) at 50 % for three samples; both go to the G5
+    // host (cheaper power step), which then runs at (1250 + 1000) / 5320 = 42.29 %.
+    let dir = day(&[("a", "50\n50\n50\n"), ("b", "50\n50\n50\n")]);
+    let traces = load_planetlab(dir.path(), 3).unwrap();
+    let r = simulate(&traces, 2, &SimPolicy::Dvfs, "dvfs");
+    let u = 2250.0 / 5320.0;
+    let p = G5_WATTS[4] + (G5_WATTS[5] - G5_WATTS[4]) * (u * 10.0 - 4.0);
+    let expected_kwh = p * 2.0 * 300.0 / 3.6e6;
+    assert!(
+        (r.energy_kwh - expected_kwh).abs() < 1e-12,
+        "{} vs {expected_kwh}",
+        r.energy_kwh
+    );
+    assert_eq!(r.migrations, 0);
+    assert_eq!((r.slatah, r.pdm, r.slav, r.esv), (0.0, 0.0, 0.0, 0.0));
+    assert_eq!(r.series.len(), 2);
+    assert!(r.series.iter().all(|s| s.active_hosts == 1));
+}
+
+#[test]
+fn an_overloaded_host_counts_towards_slatah_and_migrations_towards_pdm() {
+    // Four VMs (2500, 2000, 1000, 500 MIPS). At creation they reserve their full MIPS: 2500, 2000
+    // and 500 on the G5 host (5000 of 5320), 1000 on the G4. Then all run at 100 % except the
+    // 1000-MIPS one: the G5 host asks 5000 / 5320 = 94 % > 0.8, so THR moves VMs off it.
+    let full = "100\n".repeat(6);
+    let dir = day(&[
+        ("a", &full),
+        ("b", &full),
+        ("c", &"10\n".repeat(6)),
+        ("d", &full),
+    ]);
+    let traces = load_planetlab(dir.path(), 6).unwrap();
+    let thr = simulate(&traces, 2, &"thr-mmt-0.8".parse().unwrap(), "thr-mmt-0.8");
+    assert!(thr.migrations >= 1);
+    assert_eq!(
+        thr.migrations,
+        thr.series.iter().map(|s| s.migrations).sum::<usize>()
+    );
+    assert!(
+        thr.pdm > 0.0 && thr.pdm < 0.1,
+        "10 % of a few seconds of MIPS: {}",
+        thr.pdm
+    );
+    assert!((0.0..=1.0).contains(&thr.slatah));
+    assert!((thr.slav - thr.slatah * thr.pdm).abs() < 1e-15);
+    assert!((thr.esv - thr.energy_kwh * thr.slav).abs() < 1e-15);
+    // A host asked for more than it has is at 100 %: VMs of 2500 + 2000 + 2000 on one G5.
+    let dir = day(&[
+        ("a", &full),
+        ("b", &full),
+        ("c", &full),
+        ("d", &"1\n".repeat(6)),
+    ]);
+    let traces = load_planetlab(dir.path(), 6).unwrap();
+    let dvfs = simulate(&traces, 1, &SimPolicy::Dvfs, "dvfs");
+    assert_eq!(dvfs.slatah, 1.0, "the only host is over capacity all day");
+}
+
+#[test]
+fn trace_errors_name_file_and_line() {
+    let dir = day(&[
+        ("ok", "1\n2\n3\n"),
+        ("bad", "1\nx\n3\n"),
+        ("high", "1\n2\n300\n"),
+        ("short", "1\n"),
+    ]);
+    let errors = load_planetlab(dir.path(), 3).unwrap_err();
+    let has = |code: &str, path: &str| errors.iter().any(|e| e.code == code && e.path == path);
+    assert!(has("E1502", "bad:2"), "{errors:?}");
+    assert!(has("E1503", "high:3"), "{errors:?}");
+    assert!(has("E1504", "short"), "{errors:?}");
+}
+
+#[test]
+fn policy_names_parse_like_cloudsim() {
+    assert!("lr-mmt-1.2".parse::<SimPolicy>().is_ok());
+    assert!("iqr-rs-1.5".parse::<SimPolicy>().is_ok());
+    assert_eq!("dvfs".parse::<SimPolicy>().unwrap(), SimPolicy::Dvfs);
+    assert!(
+        "lr-mc-1.2".parse::<SimPolicy>().is_err(),
+        "MC is not implemented yet"
+    );
+    assert!("fast".parse::<SimPolicy>().is_err());
+}
