@@ -410,12 +410,20 @@ async fn run_job<T: Send + 'static>(
     }
 }
 
-async fn solve(
-    State(st): State<Shared>,
+/// The shape every document endpoint shares: check the body, run `job` on the worker pool with a
+/// cancel flag that a client disconnect raises, answer 200 with the document or 400 with the
+/// error document.
+async fn document<T, F>(
+    st: Shared,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    mode: Mode,
-) -> Response {
+    endpoint: &'static str,
+    job: F,
+) -> Response
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(String, Arc<AtomicBool>) -> Result<T, Vec<InputError>> + Send + 'static,
+{
     let text = match body_text(&st, &headers, body) {
         Ok(t) => t,
         Err(r) => return *r,
@@ -426,26 +434,10 @@ async fn solve(
         armed: true,
         state: st.clone(),
     };
-    let overrides = Overrides {
-        max_time_limit_s: Some(st.cfg.max_time_limit_s),
-        ..Default::default()
-    };
-    let cfg = RunConfig {
-        write_model: None,
-        cancel: Some(cancel),
-    };
-    let endpoint = match mode {
-        Mode::Storage => "/v1/storage",
-        Mode::Host => "/v1/host",
-        Mode::Place => "/v1/place",
-    };
-    let result = run_job(&st, endpoint, move || {
-        api::solve_text(&text, mode, &overrides, &cfg)
-    })
-    .await;
+    let result = run_job(&st, endpoint, move || job(text, cancel)).await;
     guard.armed = false;
     match result {
-        Ok(Ok(solution)) => json_response(StatusCode::OK, &solution),
+        Ok(Ok(doc)) => json_response(StatusCode::OK, &doc),
         Ok(Err(errors)) => {
             for e in &errors {
                 st.metrics
@@ -457,6 +449,31 @@ async fn solve(
         }
         Err(r) => r,
     }
+}
+
+async fn solve(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    mode: Mode,
+) -> Response {
+    let overrides = Overrides {
+        max_time_limit_s: Some(st.cfg.max_time_limit_s),
+        ..Default::default()
+    };
+    let endpoint = match mode {
+        Mode::Storage => "/v1/storage",
+        Mode::Host => "/v1/host",
+        Mode::Place => "/v1/place",
+    };
+    document(st, headers, body, endpoint, move |text, cancel| {
+        let cfg = RunConfig {
+            write_model: None,
+            cancel: Some(cancel),
+        };
+        api::solve_text(&text, mode, &overrides, &cfg)
+    })
+    .await
 }
 
 async fn check(
@@ -464,23 +481,10 @@ async fn check(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let text = match body_text(&st, &headers, body) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    match run_job(&st, "/v1/check", move || api::check_request(&text)).await {
-        Ok(Ok(report)) => json_response(StatusCode::OK, &report),
-        Ok(Err(errors)) => {
-            for e in &errors {
-                st.metrics
-                    .errors
-                    .with_label_values(&[e.code.as_str()])
-                    .inc();
-            }
-            error_response(StatusCode::BAD_REQUEST, errors)
-        }
-        Err(r) => r,
-    }
+    document(st, headers, body, "/v1/check", |text, _| {
+        api::check_request(&text)
+    })
+    .await
 }
 
 async fn migrate(
@@ -488,23 +492,10 @@ async fn migrate(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let text = match body_text(&st, &headers, body) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    match run_job(&st, "/v1/migrate", move || api::migrate_text(&text)).await {
-        Ok(Ok(plan)) => json_response(StatusCode::OK, &plan),
-        Ok(Err(errors)) => {
-            for e in &errors {
-                st.metrics
-                    .errors
-                    .with_label_values(&[e.code.as_str()])
-                    .inc();
-            }
-            error_response(StatusCode::BAD_REQUEST, errors)
-        }
-        Err(r) => r,
-    }
+    document(st, headers, body, "/v1/migrate", |text, _| {
+        api::migrate_text(&text)
+    })
+    .await
 }
 
 async fn schema(Path(doc): Path<String>) -> Response {

@@ -30,7 +30,7 @@ pub struct RunConfig {
     /// Write the MIP models here (phase name inserted before the extension for `place`).
     pub write_model: Option<PathBuf>,
     /// Set by the caller to stop the solve early (e.g. the HTTP client went away): the running
-    /// HiGHS call finishes within its slice of the limit, every later stage gets no time.
+    /// HiGHS call is interrupted through its callbacks and every later stage gets no time.
     pub cancel: Option<Arc<AtomicBool>>,
 }
 

@@ -34,16 +34,10 @@ pub fn run(a: CheckArgs) -> i32 {
     let problem = read_document::<Problem>(&first);
     let solution = read_input(&a.solution).and_then(|t| read_document::<Solution>(&t));
     if let Err(e) = &problem {
-        errors.extend(e.iter().cloned().map(|mut e| {
-            e.path = format!("problem:{}", e.path);
-            e
-        }));
+        errors.extend(prefixed(e.clone(), "problem:"));
     }
     if let Err(e) = &solution {
-        errors.extend(e.iter().cloned().map(|mut e| {
-            e.path = format!("solution:{}", e.path);
-            e
-        }));
+        errors.extend(prefixed(e.clone(), "solution:"));
     }
     let (Ok((problem, _)), Ok((solution, _))) = (problem, solution) else {
         return report(&errors);

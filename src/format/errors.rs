@@ -51,7 +51,7 @@ pub enum ErrorCode {
     Busy,
     /// HTTP: the solver failed unexpectedly (a bug: please report it with the input).
     Internal,
-    /// HTTP: no such endpoint or document, or not available in this version.
+    /// HTTP: no such endpoint or document.
     NotFound,
     /// A VM names a host that does not exist.
     UnknownVmHost,

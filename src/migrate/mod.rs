@@ -225,6 +225,12 @@ impl Pool {
         self.on.get(h).into_iter().flatten().copied()
     }
 
+    /// Order for placement: larger current CPU use first (CloudSim sorts the same way), then id.
+    fn by_cpu_desc(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        let cpu = |v: usize| self.cpu.map(|k| self.vms[v].now[k]).unwrap_or(0.0);
+        cpu(b).total_cmp(&cpu(a)).then(a.cmp(&b))
+    }
+
     /// Moves VM `v` to host `to` (or `PARKED`), keeping the per-host index.
     fn move_vm(&mut self, v: usize, to: usize) {
         let from = self.vms[v].host;
@@ -379,10 +385,7 @@ pub fn plan(state: &State) -> Plan {
     }
     // Placement: by decreasing CPU use, each to the best accepting host.
     let mut order = leaving.clone();
-    order.sort_by(|a, b| {
-        let cpu = |v: usize| cx.pool.cpu.map(|k| cx.pool.vms[v].now[k]).unwrap_or(0.0);
-        cpu(b.0).total_cmp(&cpu(a.0)).then(a.0.cmp(&b.0))
-    });
+    order.sort_by(|a, b| cx.pool.by_cpu_desc(a.0, b.0));
     for (v, reason) in order {
         if cx.migrations.len() >= policy.budget || !place(&mut cx, v, &sources, reason) {
             stats.stayed.push(cx.pool.vms[v].id.clone());
@@ -411,10 +414,7 @@ pub fn plan(state: &State) -> Plan {
             let snapshot = (cx.migrations.len(), cx.messages.len());
             let mut ok = true;
             let mut order = vms.clone();
-            order.sort_by(|a, b| {
-                let cpu = |v: usize| cx.pool.cpu.map(|k| cx.pool.vms[v].now[k]).unwrap_or(0.0);
-                cpu(*b).total_cmp(&cpu(*a)).then(a.cmp(b))
-            });
+            order.sort_by(|a, b| cx.pool.by_cpu_desc(*a, *b));
             for v in order {
                 if !place(&mut cx, v, &closed, "underload") {
                     ok = false;
