@@ -383,12 +383,11 @@ pub fn check_plan(
         placement[vi] = m.to.clone();
         targets.insert(hi);
     }
-    // Capacity and anti-affinity on every host that received a VM, after all moves. A resource
-    // with a usage history counts by its latest sample, one without by its demand.
+    // Capacity on every host that received a VM, after all moves. A resource with a usage history
+    // counts by its latest sample, one without by its demand.
     for &hi in &targets {
         let host = &state.hosts[hi];
         let mut used: BTreeMap<String, f64> = BTreeMap::new();
-        let mut groups: HashSet<&str> = HashSet::new();
         for (vi, vm) in state.vms.iter().enumerate() {
             if placement[vi] != host.id {
                 continue;
@@ -402,15 +401,6 @@ pub fn check_plan(
                     .unwrap_or(1.0);
                 *used.entry(k.clone()).or_default() += d * now;
             }
-            if let Some(g) = &vm.anti_affinity {
-                if !groups.insert(g.as_str()) {
-                    out.push(v(
-                        "ANTI_AFFINITY",
-                        "/migrations",
-                        format!("host `{}` runs two members of group `{g}`", host.id),
-                    ));
-                }
-            }
         }
         for (k, u) in used {
             let cap = host.capacity.get(&k).copied().unwrap_or(0.0);
@@ -421,6 +411,26 @@ pub fn check_plan(
                     format!("host `{}`: `{k}` {u} exceeds capacity {cap}", host.id),
                 ));
             }
+        }
+    }
+    // Anti-affinity: no moved VM ends next to another member of its group (a conflict the state
+    // already had is not the plan's doing).
+    for (i, m) in plan.migrations.iter().enumerate() {
+        let Some(&vi) = vms.get(m.vm.as_str()) else {
+            continue;
+        };
+        let Some(g) = &state.vms[vi].anti_affinity else {
+            continue;
+        };
+        let clash = state.vms.iter().enumerate().any(|(o, other)| {
+            o != vi && placement[o] == placement[vi] && other.anti_affinity.as_ref() == Some(g)
+        });
+        if clash {
+            out.push(v(
+                "ANTI_AFFINITY",
+                format!("/migrations/{i}/to"),
+                format!("`{}` lands next to another member of group `{g}`", m.vm),
+            ));
         }
     }
     out.sort();

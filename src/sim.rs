@@ -195,6 +195,8 @@ pub struct SimReport {
     pub energy_kwh: f64,
     /// VM migrations.
     pub migrations: usize,
+    /// Migrations by reason (`overload`, `underload`).
+    pub migrations_by_reason: BTreeMap<String, usize>,
     /// Fraction of active host time spent at 100 %.
     pub slatah: f64,
     /// Fraction of requested MIPS lost to migrations.
@@ -253,6 +255,7 @@ pub fn simulate(traces: &[Trace], hosts: usize, policy: &SimPolicy, name: &str) 
     let mut migrations = 0;
     let mut series = Vec::with_capacity(steps);
     let mut moved_at: Vec<Option<usize>> = vec![None; n];
+    let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
     for step in 1..steps {
         let now = util_of(&host_of, step);
         let mut overloaded = 0;
@@ -296,6 +299,7 @@ pub fn simulate(traces: &[Trace], hosts: usize, policy: &SimPolicy, name: &str) 
                 lost += 0.1 * requested(v, step) * seconds.min(INTERVAL_S);
                 host_of[v] = h;
                 moved_at[v] = Some(step);
+                *by_reason.entry(m.reason.clone()).or_default() += 1;
                 moved += 1;
             }
         }
@@ -325,6 +329,7 @@ pub fn simulate(traces: &[Trace], hosts: usize, policy: &SimPolicy, name: &str) 
         hosts,
         energy_kwh,
         migrations,
+        migrations_by_reason: by_reason,
         slatah,
         pdm,
         slav: slatah * pdm,

@@ -312,6 +312,22 @@ fn the_plan_checker_finds_every_broken_rule() {
     for rule in ["NOT_ACCEPTED", "MOVED_TWICE", "HOST_CAPACITY"] {
         assert!(r.contains(&rule.to_string()), "{rule} in {r:?}");
     }
+    // Two members of one group sent to the same host.
+    let mut s3 = s.clone();
+    for vm in s3
+        .vms
+        .iter_mut()
+        .filter(|v| v.id == "small" || v.id == "big")
+    {
+        vm.anti_affinity = Some("g".into());
+    }
+    let mut together = p.clone();
+    let mut big = p.migrations[0].clone();
+    big.vm = "big".into();
+    together.migrations.push(big);
+    assert!(check_plan(&s3, &together)
+        .iter()
+        .any(|v| v.rule == "ANTI_AFFINITY"));
     let mut s2 = s.clone();
     s2.hosts[1].storage.clear();
     assert!(check_plan(&s2, &p).iter().any(|v| v.rule == "NOT_LIVE"));
@@ -372,4 +388,56 @@ fn state_errors_have_codes_and_paths() {
     let mut d = base.clone();
     d["policy"] = json!({"detection": "psychic"});
     has(&d, "E1105", "/policy/detection");
+}
+
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Random pools under every detector and selection: the planner never panics, and its plan
+        /// always passes the independent checker.
+        #[test]
+        fn random_states_yield_valid_plans(
+            hosts in 1usize..12,
+            vms in prop::collection::vec((0usize..12, 100.0f64..3000.0, 0.2f64..2.0, prop::collection::vec(0.0f64..1.0, 0..16), any::<bool>()), 0..30),
+            detection in prop_oneof![Just("thr"), Just("iqr"), Just("mad"), Just("lr"), Just("lrr")],
+            selection in prop_oneof![Just("mmt"), Just("mu"), Just("rs")],
+            maintenance in 0usize..12,
+            budget in prop::option::of(0usize..10),
+        ) {
+            let hosts_json: Vec<Value> = (0..hosts)
+                .map(|h| {
+                    let mut x = host(&format!("h{h}"), if h % 2 == 0 { 3720.0 } else { 5320.0 }, if h % 2 == 0 { &G4 } else { &G5 });
+                    if h == maintenance {
+                        x["state"] = json!("maintenance");
+                    }
+                    x
+                })
+                .collect();
+            let vms_json: Vec<Value> = vms
+                .iter()
+                .enumerate()
+                .map(|(i, (h, cpu, mem, usage, grouped))| {
+                    let usage = if usage.is_empty() { vec![0.5] } else { usage.clone() };
+                    let mut v = vm(&format!("v{i}"), &format!("h{}", h % hosts), *cpu, *mem, &usage);
+                    if *grouped {
+                        v["anti_affinity"] = json!("g");
+                    }
+                    v
+                })
+                .collect();
+            let mut policy = json!({"detection": detection, "selection": selection, "seed": 3});
+            if let Some(b) = budget {
+                policy["budget"] = json!(b);
+            }
+            let doc = state(hosts_json, vms_json, policy);
+            let (_, p) = planned(&doc);
+            if let Some(b) = budget {
+                prop_assert!(p.migrations.len() <= b);
+            }
+            prop_assert!(p.migrations.iter().all(|m| m.candidates.iter().any(|c| c.host == m.to && c.accepted)));
+        }
+    }
 }
