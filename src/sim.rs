@@ -125,6 +125,8 @@ pub enum SimPolicy {
         selection: Selection,
         /// Detector parameter.
         parameter: f64,
+        /// The round MIP instead of PABFD.
+        optimize: bool,
     },
 }
 
@@ -133,6 +135,14 @@ impl std::str::FromStr for SimPolicy {
     fn from_str(s: &str) -> Result<Self, String> {
         if s == "dvfs" {
             return Ok(SimPolicy::Dvfs);
+        }
+        if s == "vmplace" {
+            return Ok(SimPolicy::Migrate {
+                detection: Detection::Lr,
+                selection: Selection::Mmt,
+                parameter: 1.2,
+                optimize: true,
+            });
         }
         let parts: Vec<&str> = s.split('-').collect();
         let [d, sel, p] = parts.as_slice() else {
@@ -165,6 +175,7 @@ impl std::str::FromStr for SimPolicy {
             detection,
             selection,
             parameter,
+            optimize: false,
         })
     }
 }
@@ -276,16 +287,8 @@ pub fn simulate(traces: &[Trace], hosts: usize, policy: &SimPolicy, name: &str) 
         }
         // The monitor's round on the histories up to `step`.
         let mut moved = 0;
-        if let SimPolicy::Migrate {
-            detection,
-            selection,
-            parameter,
-        } = policy
-        {
-            let state = round_state(
-                &pool, &vm_type, traces, &host_of, step, *detection, *selection, *parameter,
-                &moved_at,
-            );
+        if let SimPolicy::Migrate { .. } = policy {
+            let state = round_state(&pool, &vm_type, traces, &host_of, step, policy, &moved_at);
             let plan = crate::migrate::plan(&state);
             for m in &plan.migrations {
                 let (Some(v), Some(h)) = (
@@ -365,18 +368,24 @@ fn initial_placement(pool: &[Host], vm_type: &[(f64, f64)]) -> Vec<usize> {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
 fn round_state(
     pool: &[Host],
     vm_type: &[(f64, f64)],
     traces: &[Trace],
     host_of: &[usize],
     step: usize,
-    detection: Detection,
-    selection: Selection,
-    parameter: f64,
+    policy: &SimPolicy,
     moved_at: &[Option<usize>],
 ) -> State {
+    let (detection, selection, parameter, optimize) = match policy {
+        SimPolicy::Migrate {
+            detection,
+            selection,
+            parameter,
+            optimize,
+        } => (*detection, *selection, *parameter, *optimize),
+        SimPolicy::Dvfs => (Detection::Thr, Selection::Mmt, 0.8, false),
+    };
     let hosts = pool
         .iter()
         .enumerate()
@@ -429,6 +438,11 @@ fn round_state(
             detection: Some(detection),
             parameter: Some(parameter),
             selection: Some(selection),
+            placement: Some(if optimize {
+                crate::format::state::Placement::Optimize
+            } else {
+                crate::format::state::Placement::Pabfd
+            }),
             candidates_listed: Some(1),
             ..Default::default()
         }),

@@ -441,3 +441,25 @@ mod generated {
         }
     }
 }
+
+#[test]
+fn the_round_mip_moves_off_overloaded_and_maintenance_hosts_with_valid_plans() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/instances/migration/small-state.json"
+    ))
+    .unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    doc["policy"]["placement"] = json!("optimize");
+    let (_, p) = planned(&doc);
+    let from: Vec<&str> = p.migrations.iter().map(|m| m.from.as_str()).collect();
+    assert!(
+        from.contains(&"h4"),
+        "the maintenance host is drained: {from:?}"
+    );
+    assert!(
+        from.contains(&"h1"),
+        "the overloaded host sheds load: {from:?}"
+    );
+    assert!(p.stats.power_after_w < p.stats.power_before_w);
+}

@@ -133,9 +133,12 @@ pub struct MigrationPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub parameter: Option<f64>,
-    /// VM selection (default `mmt`).
+    /// VM selection (default `mmt`; `optimize` chooses itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<Selection>,
+    /// Target placement (default `pabfd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
     /// Empty the least-utilised host when all its VMs fit elsewhere (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub underload: Option<bool>,
@@ -160,6 +163,19 @@ pub struct MigrationPolicy {
     /// decliners, with their messages (default 10); every answer is counted in `asked`/`declined`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidates_listed: Option<usize>,
+}
+
+/// How the moved VMs find their targets.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    /// One VM at a time, the best accepting host by the weights (PABFD with the default weights),
+    /// then underload evacuation, as in CloudSim.
+    #[default]
+    Pabfd,
+    /// vmplace's round MIP (models/migration.md): all moves of the round together, and which VMs
+    /// move among those on overloaded, maintenance and least-utilised hosts.
+    Optimize,
 }
 
 /// Weights of the migration policy's score (lower total wins).

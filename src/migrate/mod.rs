@@ -3,6 +3,7 @@
 //! (Beloglazov & Buyya 2012, as in CloudSim's power examples).
 
 pub mod detect;
+mod optimize;
 pub mod validate;
 
 use crate::format::state::{
@@ -61,6 +62,8 @@ pub struct Policy {
     pub seed: u64,
     /// Candidates listed per migration.
     pub listed: usize,
+    /// Use the round MIP instead of PABFD.
+    pub optimize: bool,
 }
 
 impl Policy {
@@ -75,6 +78,13 @@ impl Policy {
             Detection::Lr | Detection::Lrr => 1.2,
         };
         let w = p.weights.clone();
+        let optimize = p.placement == Some(crate::format::state::Placement::Optimize);
+        // The round MIP needs a price on moves, or it would shuffle VMs for nothing.
+        let default_weights = if optimize {
+            (1.0, 0.0, 0.1)
+        } else {
+            (1.0, 0.0, 0.0)
+        };
         Policy {
             detection,
             parameter: p.parameter.unwrap_or(default_parameter),
@@ -83,12 +93,13 @@ impl Policy {
             underload: p.underload.unwrap_or(true),
             weights: w
                 .map(|w| (w.power, w.balance, w.cost))
-                .unwrap_or((1.0, 0.0, 0.0)),
+                .unwrap_or(default_weights),
             budget: p.budget.unwrap_or(usize::MAX),
             hold_s: p.hold_s.unwrap_or(0.0),
             interval_s: p.interval_s.unwrap_or(300.0),
             seed: p.seed.unwrap_or(0),
             listed: p.candidates_listed.unwrap_or(10),
+            optimize,
         }
     }
 }
@@ -309,28 +320,34 @@ struct Ctx<'a> {
     moved: Vec<bool>,
 }
 
+/// Power drawn by the hosts that run VMs, and how many they are.
+fn power_totals(pool: &Pool) -> (f64, usize) {
+    let mut w = 0.0;
+    let mut active = 0;
+    for h in 0..pool.hosts.len() {
+        if pool.vms_on(h).next().is_some() {
+            w += pool.power(h, pool.cpu_util(h));
+            active += 1;
+        }
+    }
+    (w, active)
+}
+
 /// Plans one round.
 pub fn plan(state: &State) -> Plan {
+    plan_with(state, &Policy::from_state(state))
+}
+
+/// Plans one round with a resolved policy.
+pub fn plan_with(state: &State, policy: &Policy) -> Plan {
     let start = Instant::now();
-    let policy = Policy::from_state(state);
     let pool = Pool::new(state);
     let n_hosts = pool.hosts.len();
-    let power_of = |pool: &Pool| -> (f64, usize) {
-        let mut w = 0.0;
-        let mut active = 0;
-        for h in 0..pool.hosts.len() {
-            if pool.vms_on(h).next().is_some() {
-                w += pool.power(h, pool.cpu_util(h));
-                active += 1;
-            }
-        }
-        (w, active)
-    };
-    let (power_before, active_before) = power_of(&pool);
+    let (power_before, active_before) = power_totals(&pool);
     let mut cx = Ctx {
         moved: vec![false; pool.vms.len()],
         pool,
-        policy: &policy,
+        policy,
         migrations: Vec::new(),
         messages: Vec::new(),
     };
@@ -356,21 +373,35 @@ pub fn plan(state: &State) -> Plan {
         }
     }
     let overloaded: Vec<usize> = (0..n_hosts)
-        .filter(|&h| cx.pool.hosts[h].state == HostState::Active && cx.pool.overloaded(h, &policy))
+        .filter(|&h| cx.pool.hosts[h].state == HostState::Active && cx.pool.overloaded(h, policy))
         .collect();
     stats.overloaded_hosts = overloaded
         .iter()
         .map(|&h| cx.pool.hosts[h].id.clone())
         .collect();
+    if policy.optimize {
+        // Warm start: what PABFD would do this round.
+        let classic = Policy {
+            optimize: false,
+            ..policy.clone()
+        };
+        let warm: HashMap<String, String> = plan_with(state, &classic)
+            .migrations
+            .into_iter()
+            .map(|m| (m.vm, m.to))
+            .collect();
+        let status = optimize::round(&mut cx, &overloaded, &mut stats, &warm);
+        return finish(cx, stats, status, start);
+    }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(policy.seed);
     for &h in &overloaded {
         sources[h] = true;
         // Selection removes VMs tentatively (parked on no host) until the host is fine.
         let parked = PARKED;
-        while let Some(v) = select(&cx.pool, h, &policy, &mut rng) {
+        while let Some(v) = select(&cx.pool, h, policy, &mut rng) {
             cx.pool.move_vm(v, parked);
             leaving.push((v, "overload"));
-            if !cx.pool.overloaded(h, &policy) {
+            if !cx.pool.overloaded(h, policy) {
                 break;
             }
         }
@@ -440,7 +471,13 @@ pub fn plan(state: &State) -> Plan {
             }
         }
     }
-    let (power_after, active_after) = power_of(&cx.pool);
+    finish(cx, stats, Status::Feasible, start)
+}
+
+/// Power, utilisation and statistics after the round's moves.
+fn finish(cx: Ctx, mut stats: PlanStats, status: Status, start: Instant) -> Plan {
+    let n_hosts = cx.pool.hosts.len();
+    let (power_after, active_after) = power_totals(&cx.pool);
     stats.power_after_w = power_after;
     stats.active_hosts_after = active_after;
     let hosts_after = (0..n_hosts)
@@ -471,7 +508,7 @@ pub fn plan(state: &State) -> Plan {
         .collect::<BTreeMap<_, _>>();
     stats.time_s = start.elapsed().as_secs_f64();
     Plan {
-        status: Status::Feasible,
+        status,
         migrations: cx.migrations,
         messages: cx.messages,
         hosts_after,

@@ -5,6 +5,7 @@
 //! none of which good_lp exposes.
 
 pub mod host;
+pub mod migration;
 pub mod storage;
 
 use good_lp::{

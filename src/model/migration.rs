@@ -1,0 +1,264 @@
+//! The migration-round MIP (models/migration.md). Function names match the constraint families.
+
+use super::{Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use good_lp::{constraint, variable, Expression};
+
+/// A host as the round model sees it.
+#[derive(Debug, Clone)]
+pub struct RoundHost {
+    /// CPU capacity.
+    pub cap: f64,
+    /// CPU used by VMs that are not candidates (they stay).
+    pub fixed: f64,
+    /// Idle and full power, W.
+    pub p0: f64,
+    /// Full power, W.
+    pub p1: f64,
+    /// Keeps non-candidate VMs, so it stays on whatever the model does.
+    pub always_on: bool,
+    /// Other resources (memory...): capacity and what non-candidates use.
+    pub rest_cap: Vec<f64>,
+    /// Used by non-candidates.
+    pub rest_fixed: Vec<f64>,
+}
+
+/// A candidate VM.
+#[derive(Debug, Clone)]
+pub struct RoundVm {
+    /// Current CPU use.
+    pub cpu: f64,
+    /// Host it is on (`None` if it must leave, e.g. maintenance).
+    pub stay: Option<usize>,
+    /// Other hosts it may go to.
+    pub targets: Vec<usize>,
+    /// Cost of moving it (W-equivalent).
+    pub move_cost: f64,
+    /// Anti-affinity group index.
+    pub group: Option<usize>,
+    /// Use of the other resources.
+    pub rest: Vec<f64>,
+    /// Warm start: the host a heuristic chose (default: stay).
+    pub start: Option<usize>,
+}
+
+/// The round's data.
+#[derive(Debug, Clone)]
+pub struct RoundInput {
+    /// Hosts.
+    pub hosts: Vec<RoundHost>,
+    /// Candidates.
+    pub vms: Vec<RoundVm>,
+    /// (group, host) pairs where a non-candidate member of the group runs.
+    pub group_fixed: Vec<(usize, usize)>,
+    /// Safe utilisation.
+    pub theta: f64,
+    /// Most moves.
+    pub budget: usize,
+    /// Penalty per unit of CPU over `theta` (W per MIPS-equivalent share).
+    pub penalty: f64,
+}
+
+struct Model<'a> {
+    input: &'a RoundInput,
+    /// x[v] = (host, column).
+    x: Vec<Vec<(usize, Col)>>,
+    on: Vec<Option<Col>>,
+    over: Vec<Option<Col>>,
+    b: MipBuilder,
+}
+
+/// Solves a round; returns the MIP result and each candidate's host after the round (`None` when
+/// no feasible answer was found, in which case every VM stays).
+pub fn solve(
+    input: &RoundInput,
+    opts: &MipOptions,
+) -> Result<(MipResult, Vec<Option<usize>>), MipError> {
+    let mut m = Model {
+        input,
+        x: Vec::new(),
+        on: vec![None; input.hosts.len()],
+        over: vec![None; input.hosts.len()],
+        b: MipBuilder::new(opts.relax),
+    };
+    m.columns();
+    m.migration_assignment();
+    m.migration_capacity();
+    m.migration_anti_affinity();
+    m.migration_budget();
+    let (objective, offset) = m.migration_cost();
+    let Model { x, b, .. } = m;
+    let result = b.solve(Sense::Min, objective, offset, opts)?;
+    let mut out = vec![None; input.vms.len()];
+    if !result.values.is_empty() {
+        for (v, xs) in x.iter().enumerate() {
+            out[v] = xs
+                .iter()
+                .find(|(_, c)| result.values.get(c.ix).is_some_and(|x| *x > 0.5))
+                .map(|(h, _)| *h);
+        }
+    }
+    Ok((result, out))
+}
+
+impl Model<'_> {
+    /// x for each (candidate, allowed host), warm start "everyone stays"; a_h for hosts that may
+    /// go off; s_h for every host a candidate may end on.
+    fn columns(&mut self) {
+        let input = self.input;
+        let mut touched = vec![false; input.hosts.len()];
+        let mut warm_load = vec![0.0; input.hosts.len()];
+        for vm in &input.vms {
+            let mut cols = Vec::new();
+            let first = vm.start.or(vm.stay).or(vm.targets.first().copied());
+            for h in vm.stay.into_iter().chain(vm.targets.iter().copied()) {
+                if cols.iter().any(|(x, _)| *x == h) {
+                    continue;
+                }
+                // Warm start: stay, or (maintenance) the first target.
+                let warm = if vm.stay == Some(h) || (vm.stay.is_none() && first == Some(h)) {
+                    1.0
+                } else {
+                    0.0
+                };
+                if warm > 0.5 {
+                    warm_load[h] += vm.cpu;
+                }
+                cols.push((h, self.b.column(variable().min(0).max(1), true, warm)));
+                touched[h] = true;
+            }
+            self.x.push(cols);
+        }
+        for (h, host) in input.hosts.iter().enumerate() {
+            if !touched[h] {
+                continue;
+            }
+            let load = host.fixed + warm_load[h];
+            if !host.always_on {
+                let warm = if load > 0.0 { 1.0 } else { 0.0 };
+                self.on[h] = Some(self.b.column(variable().min(0).max(1), true, warm));
+            }
+            let excess = (load - input.theta * host.cap).max(0.0);
+            self.over[h] = Some(self.b.column(variable().min(0), false, excess));
+        }
+    }
+
+    /// Every candidate ends on exactly one host.
+    fn migration_assignment(&mut self) {
+        for xs in &self.x {
+            let sum: Expression = xs.iter().map(|(_, c)| c.var).sum();
+            self.b.row(constraint::eq(sum, 1.0));
+        }
+    }
+
+    /// CPU after the round within `theta` of capacity on hosts that are on (soft: `s_h`); other
+    /// resources within capacity (hard).
+    fn migration_capacity(&mut self) {
+        let input = self.input;
+        let nr = input.hosts.first().map(|h| h.rest_cap.len()).unwrap_or(0);
+        let mut rest: Vec<Vec<Option<Expression>>> = vec![vec![None; nr]; input.hosts.len()];
+        for (v, xs) in self.x.iter().enumerate() {
+            for (h, c) in xs {
+                for (k, &u) in input.vms[v].rest.iter().enumerate() {
+                    if u > 0.0 {
+                        rest[*h][k]
+                            .get_or_insert_with(Expression::default)
+                            .add_mul(u, c.var);
+                    }
+                }
+            }
+        }
+        for (h, row) in rest.into_iter().enumerate() {
+            for (k, e) in row.into_iter().enumerate() {
+                if let Some(e) = e {
+                    let host = &input.hosts[h];
+                    self.b
+                        .row(constraint::leq(e, host.rest_cap[k] - host.rest_fixed[k]));
+                }
+            }
+        }
+        let mut rows: Vec<Expression> = vec![Expression::default(); input.hosts.len()];
+        for (v, xs) in self.x.iter().enumerate() {
+            for (h, c) in xs {
+                rows[*h].add_mul(input.vms[v].cpu, c.var);
+            }
+        }
+        for (h, mut e) in rows.into_iter().enumerate() {
+            let Some(s) = self.over[h] else { continue };
+            let host = &input.hosts[h];
+            e -= s.var;
+            match self.on[h] {
+                Some(a) => {
+                    e.add_mul(-input.theta * host.cap, a.var);
+                    self.b.row(constraint::leq(e, -host.fixed));
+                }
+                None => self
+                    .b
+                    .row(constraint::leq(e, input.theta * host.cap - host.fixed)),
+            }
+        }
+    }
+
+    /// At most one member of a group per host, none where a staying member runs.
+    fn migration_anti_affinity(&mut self) {
+        let input = self.input;
+        let mut rows: std::collections::BTreeMap<(usize, usize), Expression> = Default::default();
+        for (v, xs) in self.x.iter().enumerate() {
+            if let Some(g) = input.vms[v].group {
+                for (h, c) in xs {
+                    *rows.entry((g, *h)).or_default() += c.var;
+                }
+            }
+        }
+        for ((g, h), e) in rows {
+            let taken = input.group_fixed.contains(&(g, h));
+            self.b
+                .row(constraint::leq(e, if taken { 0.0 } else { 1.0 }));
+        }
+    }
+
+    /// At most `budget` moves.
+    fn migration_budget(&mut self) {
+        let input = self.input;
+        if input.budget >= input.vms.len() {
+            return;
+        }
+        let mut e = Expression::default();
+        for (v, xs) in self.x.iter().enumerate() {
+            for (h, c) in xs {
+                if input.vms[v].stay != Some(*h) {
+                    e += c.var;
+                }
+            }
+        }
+        self.b.row(constraint::leq(e, input.budget as f64));
+    }
+
+    /// Idle power of hosts left on, linearised dynamic power, move costs, overload penalty.
+    fn migration_cost(&mut self) -> (Expression, f64) {
+        let input = self.input;
+        let mut obj = Expression::default();
+        let mut offset = 0.0;
+        for (h, host) in input.hosts.iter().enumerate() {
+            match self.on[h] {
+                Some(a) => obj.add_mul(host.p0, a.var),
+                None if host.always_on => offset += host.p0,
+                None => {}
+            }
+            if let Some(s) = self.over[h] {
+                obj.add_mul(input.penalty / host.cap.max(1e-9), s.var);
+            }
+        }
+        for (v, xs) in self.x.iter().enumerate() {
+            let vm = &input.vms[v];
+            for (h, c) in xs {
+                let host = &input.hosts[*h];
+                let mut coef = (host.p1 - host.p0) * vm.cpu / host.cap.max(1e-9);
+                if vm.stay != Some(*h) {
+                    coef += vm.move_cost;
+                }
+                obj.add_mul(coef, c.var);
+            }
+        }
+        (obj, offset)
+    }
+}
