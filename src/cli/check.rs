@@ -43,15 +43,7 @@ pub fn run(a: CheckArgs) -> i32 {
         return report(&errors);
     };
     let report = check_documents(&problem, &solution, expect);
-    for v in &report.violations {
-        eprintln!("violation {} at {}: {}", v.rule, v.path, v.message);
-    }
-    let _ = write_json(None, &report);
-    if report.valid {
-        exit::OK
-    } else {
-        exit::VIOLATIONS
-    }
+    emit(&report)
 }
 
 fn check_plan(state_text: &str, plan_path: &std::path::Path) -> i32 {
@@ -68,15 +60,7 @@ fn check_plan(state_text: &str, plan_path: &std::path::Path) -> i32 {
         }
     };
     let report = vmplace::api::check_plan_documents(&state, &plan);
-    for v in &report.violations {
-        eprintln!("violation {} at {}: {}", v.rule, v.path, v.message);
-    }
-    let _ = write_json(None, &report);
-    if report.valid {
-        exit::OK
-    } else {
-        exit::VIOLATIONS
-    }
+    emit(&report)
 }
 
 fn prefixed(
@@ -90,4 +74,17 @@ fn prefixed(
             e
         })
         .collect()
+}
+
+/// Violations on stderr, the report on stdout; exit 0 if valid, 1 if not.
+fn emit(report: &vmplace::api::CheckReport) -> i32 {
+    for v in &report.violations {
+        eprintln!("violation {} at {}: {}", v.rule, v.path, v.message);
+    }
+    let _ = write_json(None, report);
+    if report.valid {
+        exit::OK
+    } else {
+        exit::VIOLATIONS
+    }
 }

@@ -333,6 +333,34 @@ fn power_totals(pool: &Pool) -> (f64, usize) {
     (w, active)
 }
 
+/// The source asks `host` about `vm`; the host accepts or declines.
+fn converse(messages: &mut Vec<Message>, vm: &str, source: &str, host: &str, accepted: bool) {
+    let say = |kind: &str, from: &str, to: &str| Message {
+        kind: kind.into(),
+        vm: vm.into(),
+        from: from.into(),
+        to: to.into(),
+    };
+    messages.push(say("request", source, host));
+    messages.push(say(
+        if accepted { "accept" } else { "decline" },
+        host,
+        source,
+    ));
+}
+
+/// The source confirms the chosen target and the VM moves.
+fn confirm(messages: &mut Vec<Message>, vm: &str, source: &str, target: &str) {
+    for kind in ["confirm", "migrate"] {
+        messages.push(Message {
+            kind: kind.into(),
+            vm: vm.into(),
+            from: source.into(),
+            to: target.into(),
+        });
+    }
+}
+
 /// Plans one round.
 pub fn plan(state: &State) -> Plan {
     plan_with(state, &Policy::from_state(state))
@@ -614,18 +642,7 @@ fn place(cx: &mut Ctx, v: usize, excluded: &[bool], reason: &str) -> bool {
     for (h, verdict, _) in shown {
         let host_id = pool.hosts[*h].id.clone();
         let accepted = verdict.is_none();
-        cx.messages.push(Message {
-            kind: "request".into(),
-            vm: vm_id.clone(),
-            from: src_id.clone(),
-            to: host_id.clone(),
-        });
-        cx.messages.push(Message {
-            kind: if accepted { "accept" } else { "decline" }.into(),
-            vm: vm_id.clone(),
-            from: host_id.clone(),
-            to: src_id.clone(),
-        });
+        converse(&mut cx.messages, &vm_id, &src_id, &host_id, accepted);
         let (code, why) = verdict
             .as_ref()
             .map(|(c, r)| (Some(c.to_string()), Some(r.clone())))
@@ -650,18 +667,7 @@ fn place(cx: &mut Ctx, v: usize, excluded: &[bool], reason: &str) -> bool {
     let to = pool.hosts[target].id.clone();
     let samples = vm.samples;
     let asked = answers.len();
-    cx.messages.push(Message {
-        kind: "confirm".into(),
-        vm: vm_id.clone(),
-        from: src_id.clone(),
-        to: to.clone(),
-    });
-    cx.messages.push(Message {
-        kind: "migrate".into(),
-        vm: vm_id.clone(),
-        from: src_id.clone(),
-        to: to.clone(),
-    });
+    confirm(&mut cx.messages, &vm_id, &src_id, &to);
     cx.pool.move_vm(v, target);
     cx.moved[v] = true;
     cx.migrations.push(Migration {

@@ -1,7 +1,7 @@
 //! vmplace's migration policy: the round MIP (models/migration.md) over candidate moves.
 
-use super::{decline, Ctx, Migration, PlanStats};
-use crate::format::state::{Candidate, HistorySent, HostState, Message, Score};
+use super::{confirm, converse, decline, Ctx, Migration, PlanStats};
+use crate::format::state::{Candidate, HistorySent, HostState, Score};
 use crate::format::Status;
 use crate::model::migration::{solve, RoundHost, RoundInput, RoundVm};
 use crate::model::{MipOptions, MipStatus};
@@ -220,18 +220,7 @@ pub(super) fn round(
             .take(policy.listed.max(1))
         {
             let host_id = cx.pool.hosts[h].id.clone();
-            cx.messages.push(Message {
-                kind: "request".into(),
-                vm: vm_id.clone(),
-                from: from_id.clone(),
-                to: host_id.clone(),
-            });
-            cx.messages.push(Message {
-                kind: "accept".into(),
-                vm: vm_id.clone(),
-                from: host_id.clone(),
-                to: from_id.clone(),
-            });
+            converse(&mut cx.messages, &vm_id, &from_id, &host_id, true);
             candidates_out.push(Candidate {
                 host: host_id,
                 accepted: true,
@@ -239,18 +228,7 @@ pub(super) fn round(
                 reason: None,
             });
         }
-        cx.messages.push(Message {
-            kind: "confirm".into(),
-            vm: vm_id.clone(),
-            from: from_id.clone(),
-            to: to_id.clone(),
-        });
-        cx.messages.push(Message {
-            kind: "migrate".into(),
-            vm: vm_id.clone(),
-            from: from_id.clone(),
-            to: to_id.clone(),
-        });
+        confirm(&mut cx.messages, &vm_id, &from_id, &to_id);
         let before = cx.pool.cpu_util(to);
         let add = cx.pool.vms[v].now[cpu] / cx.pool.hosts[to].cap[cpu].max(1e-12);
         let power = cx.pool.power(to, before + add) - cx.pool.power(to, before);
