@@ -250,7 +250,16 @@ pub fn simulate(traces: &[Trace], hosts: usize, policy: &SimPolicy, name: &str) 
     let vm_type: Vec<(f64, f64)> = (0..n).map(|i| VM_TYPES[(i / per_type).min(3)]).collect();
     let steps = traces.iter().map(|t| t.samples.len()).min().unwrap_or(0);
     // Initial placement: power-aware best fit on the full MIPS each VM asks for at creation.
-    let mut host_of = initial_placement(&pool, &vm_type);
+    let threshold = match policy {
+        SimPolicy::Migrate {
+            detection: Detection::Thr,
+            parameter,
+            ..
+        } => Some(*parameter),
+        SimPolicy::Migrate { .. } => Some(0.7),
+        SimPolicy::Dvfs => None,
+    };
+    let mut host_of = initial_placement(&pool, &vm_type, threshold);
     let requested = |v: usize, step: usize| vm_type[v].0 * traces[v].samples[step];
     let util_of = |host_of: &[usize], step: usize| -> Vec<f64> {
         let mut r = vec![0.0; pool.len()];
@@ -267,29 +276,51 @@ pub fn simulate(traces: &[Trace], hosts: usize, policy: &SimPolicy, name: &str) 
     let mut series = Vec::with_capacity(steps);
     let mut moved_at: Vec<Option<usize>> = vec![None; n];
     let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
+    // SLATAH time of the interval that starts with `util`, after migrations that keep each host
+    // busy for `window[h]` seconds: while a VM migrates, its source and target both give it less
+    // than it asks (CloudSim counts both hosts); afterwards a host is at 100 % if its VMs ask for
+    // more than it has.
+    let sla_time =
+        |before: &[f64], after: &[f64], window: &[f64], active: &mut f64, full: &mut f64| {
+            for h in 0..pool.len() {
+                let w = window[h].min(INTERVAL_S);
+                if w > 0.0 && (before[h] > 0.0 || after[h] > 0.0) {
+                    *active += w;
+                    *full += w;
+                }
+                if after[h] > 0.0 {
+                    *active += INTERVAL_S - w;
+                    if after[h] > 1.0 {
+                        *full += INTERVAL_S - w;
+                    }
+                }
+            }
+        };
+    sla_time(&prev, &prev, &vec![0.0; hosts], &mut active_s, &mut full_s);
     for step in 1..steps {
         let now = util_of(&host_of, step);
         let mut overloaded = 0;
         for h in 0..pool.len() {
             if prev[h] > 0.0 {
                 energy_j += (power(h, prev[h]) + power(h, now[h])) / 2.0 * INTERVAL_S;
-                active_s += INTERVAL_S;
-                // The interval's requests run on the placement decided at its start: a host asked
-                // for more than it has is at 100 % (SLATAH time).
-                if now[h] > 1.0 {
-                    full_s += INTERVAL_S;
-                    overloaded += 1;
-                }
+            }
+            if now[h] > 1.0 {
+                overloaded += 1;
             }
         }
+        let mut window = vec![0.0f64; hosts];
         for v in 0..n {
             asked_total += requested(v, step - 1) * INTERVAL_S;
         }
         // The monitor's round on the histories up to `step`.
-        let mut moved = 0;
+        let (mut moved, mut rerouted) = (0, 0);
         if let SimPolicy::Migrate { .. } = policy {
             let state = round_state(&pool, &vm_type, traces, &host_of, step, policy, &moved_at);
             let plan = crate::migrate::plan(&state);
+            rerouted = plan.stats.rerouted;
+            if rerouted > 0 {
+                *by_reason.entry("rerouted".into()).or_default() += rerouted;
+            }
             for m in &plan.migrations {
                 let (Some(v), Some(h)) = (
                     m.vm.strip_prefix('v').and_then(|x| x.parse::<usize>().ok()),
@@ -300,14 +331,20 @@ pub fn simulate(traces: &[Trace], hosts: usize, policy: &SimPolicy, name: &str) 
                 // The VM gets 90 % of what it requests while it migrates: memory / (bandwidth / 2).
                 let seconds = vm_type[v].1 * 8.0 / 500.0;
                 lost += 0.1 * requested(v, step) * seconds.min(INTERVAL_S);
+                for end in [host_of[v], h] {
+                    window[end] = window[end].max(seconds);
+                }
                 host_of[v] = h;
                 moved_at[v] = Some(step);
                 *by_reason.entry(m.reason.clone()).or_default() += 1;
                 moved += 1;
             }
         }
-        migrations += moved;
+        migrations += moved + rerouted;
         prev = util_of(&host_of, step);
+        if step + 1 < steps {
+            sla_time(&now, &prev, &window, &mut active_s, &mut full_s);
+        }
         series.push(IntervalStats {
             t_s: step as f64 * INTERVAL_S,
             active_hosts: prev.iter().filter(|&&u| u > 0.0).count(),
@@ -342,20 +379,35 @@ pub fn simulate(traces: &[Trace], hosts: usize, policy: &SimPolicy, name: &str) 
     }
 }
 
-fn initial_placement(pool: &[Host], vm_type: &[(f64, f64)]) -> Vec<usize> {
+/// CloudSim's initial placement: each VM in order, asking for its full MIPS, RAM and 100 Mbit/s,
+/// goes to the host whose power grows least. A non-empty host must stay at or below `threshold`
+/// (the detector's, or its 0.7 fallback while there is no history), and a one-core VM needs a
+/// core at least as fast as it asks. No host's utilisation has been measured yet, so every
+/// increase is counted from idle power: empty hosts are cheapest, and the VMs spread out.
+/// Without a threshold (DVFS, CloudSim's `PowerVmAllocationPolicySimple`) it is first fit.
+fn initial_placement(pool: &[Host], vm_type: &[(f64, f64)], threshold: Option<f64>) -> Vec<usize> {
     let mut mips_used = vec![0.0; pool.len()];
     let mut ram_used = vec![0.0; pool.len()];
+    let mut count = vec![0usize; pool.len()];
     let mut out = vec![0; vm_type.len()];
     for (v, &(mips, ram)) in vm_type.iter().enumerate() {
         let mut best: Option<(f64, usize)> = None;
         for (h, host) in pool.iter().enumerate() {
-            if mips_used[h] + mips > host.mips || ram_used[h] + ram > 4096.0 {
+            let after_util = (mips_used[h] + mips) / host.mips;
+            if mips > host.mips / 2.0
+                || after_util > 1.0
+                || ram_used[h] + ram > 4096.0
+                || count[h] >= 10
+                || threshold.is_some_and(|t| mips_used[h] > 0.0 && after_util > t)
+            {
                 continue;
             }
-            // CloudSim has not updated any host's utilisation yet when it creates the VMs, so its
-            // power-aware best fit compares P(x) - P(0) everywhere: first fit on the cheapest type.
+            if threshold.is_none() {
+                best = Some((0.0, h));
+                break;
+            }
             let before = crate::migrate::detect::power_at(host.watts, 0.0);
-            let after = crate::migrate::detect::power_at(host.watts, mips / host.mips);
+            let after = crate::migrate::detect::power_at(host.watts, after_util);
             if best.is_none_or(|(b, _)| after - before < b) {
                 best = Some((after - before, h));
             }
@@ -363,6 +415,7 @@ fn initial_placement(pool: &[Host], vm_type: &[(f64, f64)]) -> Vec<usize> {
         let h = best.map(|b| b.1).unwrap_or(v % pool.len());
         mips_used[h] += mips;
         ram_used[h] += ram;
+        count[h] += 1;
         out[v] = h;
     }
     out
@@ -403,7 +456,11 @@ fn round_state(
         })
         .collect();
     let first = (step + 1).saturating_sub(crate::migrate::HISTORY);
-    let vms = (0..traces.len())
+    // VMs in arrival order: the planner breaks ties by list position, as CloudSim does.
+    let mut arrival: Vec<usize> = (0..traces.len()).collect();
+    arrival.sort_by_key(|&v| (moved_at[v].map_or(0, |s| s + 1), v));
+    let vms = arrival
+        .into_iter()
         .map(|v| StateVm {
             id: format!("v{v}"),
             host: format!("h{}", host_of[v]),
@@ -444,6 +501,8 @@ fn round_state(
                 crate::format::state::Placement::Pabfd
             }),
             candidates_listed: Some(1),
+            // The classic policies are here to be compared with CloudSim's figures.
+            emulate: (!optimize).then_some(crate::format::state::Emulate::Cloudsim),
             ..Default::default()
         }),
     }

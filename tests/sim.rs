@@ -12,8 +12,9 @@ fn day(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 #[test]
 fn dvfs_energy_matches_a_hand_computation() {
-    // Two VMs (types 0 and 1: 2500 and 2000 MIPS) at 50 % for three samples; both go to the G5
-    // host (cheaper power step), which then runs at (1250 + 1000) / 5320 = 42.29 %.
+    // Two VMs (types 0 and 1: 2500 and 2000 MIPS) at 50 % for three samples. DVFS places first
+    // fit; the G4's 1860-MIPS cores are too slow for either, so both go to the G5 host, which
+    // then runs at (1250 + 1000) / 5320 = 42.29 %.
     let dir = day(&[("a", "50\n50\n50\n"), ("b", "50\n50\n50\n")]);
     let traces = load_planetlab(dir.path(), 3).unwrap();
     let r = simulate(&traces, 2, &SimPolicy::Dvfs, "dvfs");
@@ -33,19 +34,20 @@ fn dvfs_energy_matches_a_hand_computation() {
 
 #[test]
 fn an_overloaded_host_counts_towards_slatah_and_migrations_towards_pdm() {
-    // Four VMs (2500, 2000, 1000, 500 MIPS). At creation they reserve their full MIPS: 2500, 2000
-    // and 500 on the G5 host (5000 of 5320), 1000 on the G4. Then all run at 100 % except the
-    // 1000-MIPS one: the G5 host asks 5000 / 5320 = 94 % > 0.8, so THR moves VMs off it.
+    // Four VMs (2500, 2000, 1000, 500 MIPS) on G4, G5, G4, G5. At creation each asks for its full
+    // MIPS and goes where power grows least from idle: a (2500) to h1 (G4 cores are too slow),
+    // b (2000) to h3 (h1 would pass 0.8), c (1000) to h0, d (500) to h2. All run at 100 %: h2
+    // is the least utilised (500 / 3720) and its VM fits on h0, so THR's underload step moves it.
     let full = "100\n".repeat(6);
-    let dir = day(&[
-        ("a", &full),
-        ("b", &full),
-        ("c", &"10\n".repeat(6)),
-        ("d", &full),
-    ]);
+    let dir = day(&[("a", &full), ("b", &full), ("c", &full), ("d", &full)]);
     let traces = load_planetlab(dir.path(), 6).unwrap();
-    let thr = simulate(&traces, 2, &"thr-mmt-0.8".parse().unwrap(), "thr-mmt-0.8");
+    let thr = simulate(&traces, 4, &"thr-mmt-0.8".parse().unwrap(), "thr-mmt-0.8");
     assert!(thr.migrations >= 1);
+    assert_eq!(thr.migrations_by_reason.get("underload"), Some(&thr.migrations));
+    assert!(
+        thr.slatah > 0.0,
+        "source and target give the VM less than it asks while it migrates"
+    );
     assert_eq!(
         thr.migrations,
         thr.series.iter().map(|s| s.migrations).sum::<usize>()

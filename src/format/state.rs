@@ -163,6 +163,25 @@ pub struct MigrationPolicy {
     /// decliners, with their messages (default 10); every answer is counted in `asked`/`declined`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidates_listed: Option<usize>,
+    /// Reproduce another tool's published behaviour instead of vmplace's (default none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulate: Option<Emulate>,
+    /// A move must lower the pool's power by at least this many watts, or lower the overload risk
+    /// of its source (the round MIP only; default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub min_gain_w: Option<f64>,
+}
+
+/// Behaviour reproduced for comparison with published results.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Emulate {
+    /// CloudSim 3.0.3's power examples: PABFD compares a target's power after the move with its
+    /// power measured at the start of the round (not after the round's earlier moves), and
+    /// underloaded hosts are ranked by their utilisation at the start of the round, so that a
+    /// host that just received a VM from an overloaded host may still be emptied.
+    Cloudsim,
 }
 
 /// How the moved VMs find their targets.
@@ -313,4 +332,12 @@ pub struct PlanStats {
     pub active_hosts_after: usize,
     /// Wall time, s.
     pub time_s: f64,
+    /// Moves re-planned within the round to another target (only under `emulate: cloudsim`,
+    /// which counts each as a second migration).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rerouted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

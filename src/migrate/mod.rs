@@ -64,6 +64,10 @@ pub struct Policy {
     pub listed: usize,
     /// Use the round MIP instead of PABFD.
     pub optimize: bool,
+    /// Reproduce CloudSim 3.0.3's PABFD (see `Emulate::Cloudsim`).
+    pub cloudsim: bool,
+    /// Minimum power saving of an optional move, W (round MIP).
+    pub min_gain_w: f64,
 }
 
 impl Policy {
@@ -100,6 +104,8 @@ impl Policy {
             seed: p.seed.unwrap_or(0),
             listed: p.candidates_listed.unwrap_or(10),
             optimize,
+            cloudsim: p.emulate == Some(crate::format::state::Emulate::Cloudsim),
+            min_gain_w: p.min_gain_w.unwrap_or(0.0),
         }
     }
 }
@@ -114,6 +120,9 @@ pub struct Pool {
     vms: Vec<PVm>,
     /// VMs per host (kept in step with `PVm::host` by `move_vm`).
     on: Vec<Vec<usize>>,
+    /// CPU utilisation of each host at the start of the round (capped at 1, as a monitor
+    /// measures it).
+    start_util: Vec<f64>,
 }
 
 /// `PVm::host` of a VM taken off its host while selection decides.
@@ -222,14 +231,19 @@ impl Pool {
         for (v, vm) in vms.iter().enumerate() {
             on[vm.host].push(v);
         }
-        Pool {
+        let mut pool = Pool {
             resources: names,
             cpu,
             mem,
             hosts,
             vms,
             on,
-        }
+            start_util: Vec::new(),
+        };
+        pool.start_util = (0..pool.hosts.len())
+            .map(|h| pool.cpu_util(h).min(1.0))
+            .collect();
+        pool
     }
 
     fn vms_on(&self, h: usize) -> impl Iterator<Item = usize> + '_ {
@@ -457,11 +471,30 @@ pub fn plan_with(state: &State, policy: &Policy) -> Plan {
         let mut closed: Vec<bool> = (0..n_hosts)
             .map(|h| sources[h] || cx.pool.vms_on(h).next().is_none())
             .collect();
+        if policy.cloudsim {
+            // CloudSim takes hosts that were off at the start of the round as off.
+            for (h, c) in closed.iter_mut().enumerate() {
+                *c |= cx.pool.start_util[h] == 0.0;
+            }
+        }
         loop {
+            // vmplace ranks by utilisation after the round's moves so far and leaves alone a
+            // host that just received a VM; CloudSim ranks by the start of the round and does not.
             let candidate = (0..n_hosts)
                 .filter(|&h| !tried[h] && cx.pool.hosts[h].state == HostState::Active)
-                .map(|h| (h, cx.pool.cpu_util(h)))
-                .filter(|&(h, u)| u > 0.0 && u < 1.0 && cx.pool.vms_on(h).all(|v| !cx.moved[v]))
+                .map(|h| {
+                    let u = if policy.cloudsim {
+                        cx.pool.start_util[h]
+                    } else {
+                        cx.pool.cpu_util(h)
+                    };
+                    (h, u)
+                })
+                .filter(|&(h, u)| {
+                    u > 0.0
+                        && u < 1.0
+                        && ((policy.cloudsim) || cx.pool.vms_on(h).all(|v| !cx.moved[v]))
+                })
                 .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             let Some((h, _)) = candidate else { break };
             tried[h] = true;
@@ -471,6 +504,7 @@ pub fn plan_with(state: &State, policy: &Policy) -> Plan {
                 continue;
             }
             let snapshot = (cx.migrations.len(), cx.messages.len());
+            let moved_before: Vec<usize> = vms.iter().copied().filter(|&v| cx.moved[v]).collect();
             let mut ok = true;
             let mut order = vms.clone();
             order.sort_by(|a, b| cx.pool.by_cpu_desc(*a, *b));
@@ -487,12 +521,27 @@ pub fn plan_with(state: &State, policy: &Policy) -> Plan {
                         tried[t] = true;
                     }
                 }
+                // A VM that came here earlier in the round goes straight to its new target: one
+                // move in the plan, two in CloudSim's count.
+                for &v in &moved_before {
+                    let id = &cx.pool.vms[v].id;
+                    let Some(last) = cx.migrations.iter().rposition(|m| &m.vm == id) else {
+                        continue;
+                    };
+                    let second = cx.migrations.remove(last);
+                    if let Some(first) = cx.migrations.iter_mut().find(|m| &m.vm == id) {
+                        first.to = second.to;
+                        first.score = second.score;
+                        first.candidates = second.candidates;
+                        stats.rerouted += 1;
+                    }
+                }
             } else {
                 // Not all VMs can leave: cancel this host's moves.
                 for m in cx.migrations.drain(snapshot.0..).collect::<Vec<_>>() {
                     if let Some(v) = cx.pool.vms.iter().position(|x| x.id == m.vm) {
                         cx.pool.move_vm(v, h);
-                        cx.moved[v] = false;
+                        cx.moved[v] = moved_before.contains(&v);
                     }
                 }
                 cx.messages.truncate(snapshot.1);
@@ -551,11 +600,12 @@ fn select(pool: &Pool, h: usize, p: &Policy, rng: &mut rand_chacha::ChaCha8Rng) 
         .filter(|&v| pool.vms[v].moved_ago_s.is_none_or(|s| s >= p.hold_s))
         .collect();
     match p.selection {
-        Selection::Mmt => movable.iter().copied().min_by(|&a, &b| {
-            pool.migration_time(a)
-                .total_cmp(&pool.migration_time(b))
-                .then(a.cmp(&b))
-        }),
+        // Ties go to the VM listed first on the host: the one that has been there longest when
+        // the state lists VMs in arrival order (as CloudSim keeps its lists).
+        Selection::Mmt => movable
+            .iter()
+            .copied()
+            .min_by(|&a, &b| pool.migration_time(a).total_cmp(&pool.migration_time(b))),
         Selection::Mu => {
             let util = |v: usize| {
                 pool.cpu
@@ -593,8 +643,14 @@ fn place(cx: &mut Ctx, v: usize, excluded: &[bool], reason: &str) -> bool {
                 .cpu
                 .map(|k| vm.now[k] / host.cap[k].max(1e-12))
                 .unwrap_or(0.0);
-            // CloudSim compares with the host's power at its current utilisation, idle or not.
-            let power = pool.power(h, before + add) - pool.power(h, before);
+            // The increase over the host's power now, idle or not; CloudSim takes "now" as the
+            // start of the round, before the round's earlier moves.
+            let reference = if cx.policy.cloudsim {
+                pool.start_util[h]
+            } else {
+                before
+            };
+            let power = pool.power(h, before + add) - pool.power(h, reference);
             let cost = pool.migration_time(v);
             let (wp, wb, wc) = cx.policy.weights;
             let total = wp * power + wb * (before + add) + wc * cost;
