@@ -1,6 +1,6 @@
 //! The simulator's metrics on tiny hand-computed traces, and trace-file errors with file and line.
 
-use vmplace::sim::{load_planetlab, simulate, SimPolicy, G5_WATTS};
+use vmplace::sim::{load_planetlab, simulate, SimPolicy, Workload, G5_WATTS};
 
 fn day(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -17,7 +17,7 @@ fn dvfs_energy_matches_a_hand_computation() {
     // then runs at (1250 + 1000) / 5320 = 42.29 %.
     let dir = day(&[("a", "50\n50\n50\n"), ("b", "50\n50\n50\n")]);
     let traces = load_planetlab(dir.path(), 3).unwrap();
-    let r = simulate(&traces, 2, &SimPolicy::Dvfs, "dvfs");
+    let r = simulate(&traces, 2, &SimPolicy::Dvfs, "dvfs", Workload::Cloudsim);
     let u = 2250.0 / 5320.0;
     let p = G5_WATTS[4] + (G5_WATTS[5] - G5_WATTS[4]) * (u * 10.0 - 4.0);
     let expected_kwh = p * 2.0 * 300.0 / 3.6e6;
@@ -41,9 +41,18 @@ fn an_overloaded_host_counts_towards_slatah_and_migrations_towards_pdm() {
     let full = "100\n".repeat(6);
     let dir = day(&[("a", &full), ("b", &full), ("c", &full), ("d", &full)]);
     let traces = load_planetlab(dir.path(), 6).unwrap();
-    let thr = simulate(&traces, 4, &"thr-mmt-0.8".parse().unwrap(), "thr-mmt-0.8");
+    let thr = simulate(
+        &traces,
+        4,
+        &"thr-mmt-0.8".parse().unwrap(),
+        "thr-mmt-0.8",
+        Workload::Cloudsim,
+    );
     assert!(thr.migrations >= 1);
-    assert_eq!(thr.migrations_by_reason.get("underload"), Some(&thr.migrations));
+    assert_eq!(
+        thr.migrations_by_reason.get("underload"),
+        Some(&thr.migrations)
+    );
     assert!(
         thr.slatah > 0.0,
         "source and target give the VM less than it asks while it migrates"
@@ -68,7 +77,7 @@ fn an_overloaded_host_counts_towards_slatah_and_migrations_towards_pdm() {
         ("d", &"1\n".repeat(6)),
     ]);
     let traces = load_planetlab(dir.path(), 6).unwrap();
-    let dvfs = simulate(&traces, 1, &SimPolicy::Dvfs, "dvfs");
+    let dvfs = simulate(&traces, 1, &SimPolicy::Dvfs, "dvfs", Workload::Cloudsim);
     assert_eq!(dvfs.slatah, 1.0, "the only host is over capacity all day");
 }
 

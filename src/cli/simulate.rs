@@ -3,7 +3,7 @@
 use super::{exit, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::sim::{load_planetlab, simulate, SimPolicy};
+use vmplace::sim::{load_planetlab, simulate, SimPolicy, Workload};
 
 /// Arguments of `simulate`.
 #[derive(Args, Debug)]
@@ -11,8 +11,8 @@ pub struct SimulateArgs {
     /// Directory of PlanetLab trace files (one VM per file, 288 samples).
     #[arg(long)]
     pub planetlab: PathBuf,
-    /// `dvfs`, or `<thr|iqr|mad|lr|lrr>-<mmt|mu|rs>-<parameter>` (default `lr-mmt-1.2`).
-    #[arg(long, default_value = "lr-mmt-1.2")]
+    /// `dvfs`, or `<thr|iqr|mad|lr|lrr>-<mmt|mu|rs>-<parameter>`, or `vmplace` (the round MIP, the default).
+    #[arg(long, default_value = "vmplace")]
     pub policy: String,
     /// Hosts (alternating HP ProLiant ML110 G4 and G5).
     #[arg(long, default_value_t = 800)]
@@ -20,6 +20,10 @@ pub struct SimulateArgs {
     /// Samples per trace to replay (288 = one day).
     #[arg(long, default_value_t = 288)]
     pub samples: usize,
+    /// `cloudsim`: a VM that asks for no CPU leaves for the rest of the day, as in CloudSim 3.0.3
+    /// (comparable with its published figures); `full`: every VM runs all day.
+    #[arg(long, value_enum, default_value = "cloudsim")]
+    pub workload: Workload,
     /// Write the report here instead of stdout.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
@@ -56,7 +60,7 @@ pub fn run(a: SimulateArgs) -> i32 {
         }
         Err(errors) => return super::report(&errors),
     };
-    let report = simulate(&traces, a.hosts, &policy, &a.policy);
+    let report = simulate(&traces, a.hosts, &policy, &a.policy, a.workload);
     match write_json(a.output.as_ref(), &report) {
         Ok(()) => exit::OK,
         Err(e) => super::report(&e),

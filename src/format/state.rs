@@ -163,6 +163,11 @@ pub struct MigrationPolicy {
     /// decliners, with their messages (default 10); every answer is counted in `asked`/`declined`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidates_listed: Option<usize>,
+    /// Seconds the round MIP may take (placement `optimize`; default 0.2). Past it, the best
+    /// plan found stands, with status `time_limit` and its gap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub time_limit_s: Option<f64>,
     /// Reproduce another tool's published behaviour instead of vmplace's (default none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emulate: Option<Emulate>,
@@ -332,6 +337,9 @@ pub struct PlanStats {
     pub active_hosts_after: usize,
     /// Wall time, s.
     pub time_s: f64,
+    /// Relative gap of the round MIP's answer (placement `optimize`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<f64>,
     /// Moves re-planned within the round to another target (only under `emulate: cloudsim`,
     /// which counts each as a second migration).
     #[serde(default, skip_serializing_if = "is_zero")]

@@ -68,6 +68,8 @@ pub struct Policy {
     pub cloudsim: bool,
     /// Minimum power saving of an optional move, W (round MIP).
     pub min_gain_w: f64,
+    /// Time limit of the round MIP, s.
+    pub time_limit_s: f64,
 }
 
 impl Policy {
@@ -99,13 +101,16 @@ impl Policy {
                 .map(|w| (w.power, w.balance, w.cost))
                 .unwrap_or(default_weights),
             budget: p.budget.unwrap_or(usize::MAX),
-            hold_s: p.hold_s.unwrap_or(0.0),
+            // The optimizer consolidates hard; a VM it moved stays put for two hours, or it
+            // would chase every fluctuation (measured on the PlanetLab days, see README).
+            hold_s: p.hold_s.unwrap_or(if optimize { 7200.0 } else { 0.0 }),
             interval_s: p.interval_s.unwrap_or(300.0),
             seed: p.seed.unwrap_or(0),
             listed: p.candidates_listed.unwrap_or(10),
             optimize,
             cloudsim: p.emulate == Some(crate::format::state::Emulate::Cloudsim),
             min_gain_w: p.min_gain_w.unwrap_or(0.0),
+            time_limit_s: p.time_limit_s.unwrap_or(0.2),
         }
     }
 }
@@ -422,17 +427,7 @@ pub fn plan_with(state: &State, policy: &Policy) -> Plan {
         .map(|&h| cx.pool.hosts[h].id.clone())
         .collect();
     if policy.optimize {
-        // Warm start: what PABFD would do this round.
-        let classic = Policy {
-            optimize: false,
-            ..policy.clone()
-        };
-        let warm: HashMap<String, String> = plan_with(state, &classic)
-            .migrations
-            .into_iter()
-            .map(|m| (m.vm, m.to))
-            .collect();
-        let status = optimize::round(&mut cx, &overloaded, &mut stats, &warm);
+        let status = optimize::round(&mut cx, &overloaded, &mut stats);
         return finish(cx, stats, status, start);
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(policy.seed);

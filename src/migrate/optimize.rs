@@ -1,78 +1,122 @@
-//! vmplace's migration policy: the round MIP (models/migration.md) over candidate moves.
+//! vmplace's migration policy: the round MIP (models/migration.md) over candidate moves, started
+//! from a greedy plan on the same data so that its answer is never worse than the greedy one.
 
 use super::{confirm, converse, decline, Ctx, Migration, PlanStats};
-use crate::format::state::{Candidate, HistorySent, HostState, Score};
+use crate::format::state::{Candidate, Detection, HistorySent, HostState, Score};
 use crate::format::Status;
-use crate::model::migration::{solve, RoundHost, RoundInput, RoundVm};
+use crate::model::migration::{cost, solve, RoundHost, RoundInput, RoundVm};
 use crate::model::{MipOptions, MipStatus};
 use std::collections::{BTreeMap, HashMap};
 
-/// Share of active hosts, least utilised first, whose VMs are consolidation candidates.
-const UNDERLOAD_SHARE: f64 = 0.2;
-/// Targets considered per VM (cheapest power increase first).
-const TARGETS: usize = 30;
-/// Seconds HiGHS gets for a round.
-const ROUND_TIME_S: f64 = 0.5;
+/// Most candidate VMs in one round model (whole hosts, least utilised first).
+const MAX_CANDIDATES: usize = 1200;
+/// Targets per VM in the model besides its host and the greedy choice (cheapest first).
+const TARGETS: usize = 12;
+/// Overload penalty, W per unit of a host's capacity above the safe utilisation.
+const PENALTY: f64 = 10_000.0;
 
-/// Plans the round with the MIP; returns the plan status.
-/// `warm`: VM id -> host id of the PABFD answer for this round, the MIP's starting point.
-pub(super) fn round(
-    cx: &mut Ctx,
-    overloaded: &[usize],
-    stats: &mut PlanStats,
-    warm: &HashMap<String, String>,
-) -> Status {
+/// Why a host's VMs are candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Not a source: its VMs stay.
+    Keep,
+    Overload,
+    Maintenance,
+    /// Among the least utilised: emptied if that pays.
+    Underload,
+}
+
+impl Role {
+    fn reason(self) -> &'static str {
+        match self {
+            Role::Keep => "",
+            Role::Overload => "overload",
+            Role::Maintenance => "maintenance",
+            Role::Underload => "underload",
+        }
+    }
+}
+
+/// Plans the round with the MIP; returns the plan status and the relative gap of its answer.
+pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -> Status {
     let pool = &cx.pool;
     let policy = cx.policy;
     let n_hosts = pool.hosts.len();
     let Some(cpu) = pool.cpu else {
         return Status::Feasible;
     };
-    let maintenance: Vec<bool> = pool
-        .hosts
-        .iter()
-        .map(|h| h.state != HostState::Active)
-        .collect();
-    let mut source = vec![""; n_hosts];
+    let held = |v: usize| pool.vms[v].moved_ago_s.is_some_and(|s| s < policy.hold_s);
+    let mut role = vec![Role::Keep; n_hosts];
     for &h in overloaded {
-        source[h] = "overload";
+        role[h] = Role::Overload;
     }
-    for h in 0..n_hosts {
-        if maintenance[h] {
-            source[h] = "maintenance";
+    for (h, host) in pool.hosts.iter().enumerate() {
+        if host.state != HostState::Active {
+            role[h] = Role::Maintenance;
         }
     }
+    let movable = |v: usize, r: Role| r == Role::Maintenance || (r != Role::Keep && !held(v));
+    let mut room = MAX_CANDIDATES.saturating_sub(
+        (0..pool.vms.len())
+            .filter(|&v| movable(v, role[pool.vms[v].host]))
+            .count(),
+    );
+    // Consolidation candidates: whole hosts, least utilised first, none with a held VM.
     let mut active: Vec<usize> = (0..n_hosts)
-        .filter(|&h| source[h].is_empty() && pool.vms_on(h).next().is_some())
+        .filter(|&h| role[h] == Role::Keep && pool.vms_on(h).next().is_some())
         .collect();
-    active.sort_by(|&a, &b| {
-        pool.cpu_util(a)
-            .total_cmp(&pool.cpu_util(b))
-            .then(a.cmp(&b))
-    });
-    let k = ((active.len() as f64 * UNDERLOAD_SHARE).ceil() as usize).min(active.len());
-    for &h in &active[..k] {
-        source[h] = "underload";
+    // Worst first: the most idle watts per unit of CPU served.
+    let idle_per_use = |h: usize| {
+        let used = pool.cpu_util(h) * pool.hosts[h].cap[cpu];
+        super::detect::power_at(&pool.hosts[h].watts, 0.0) / used.max(1e-9)
+    };
+    active.sort_by(|&a, &b| idle_per_use(b).total_cmp(&idle_per_use(a)).then(a.cmp(&b)));
+    for &h in &active {
+        let n = pool.vms_on(h).count();
+        if n > room {
+            break;
+        }
+        if pool.vms_on(h).all(|v| !held(v)) {
+            role[h] = Role::Underload;
+            room -= n;
+        }
     }
-    // Candidates: VMs on source hosts, outside their hold time (maintenance moves them anyway).
-    let held = |v: usize| pool.vms[v].moved_ago_s.is_some_and(|s| s < policy.hold_s);
     let candidates: Vec<usize> = (0..pool.vms.len())
-        .filter(|&v| {
-            let h = pool.vms[v].host;
-            !source[h].is_empty() && (maintenance[h] || !held(v))
-        })
+        .filter(|&v| movable(v, role[pool.vms[v].host]))
         .collect();
     if candidates.is_empty() {
         return Status::Optimal;
     }
-    let is_candidate: Vec<bool> = {
-        let mut c = vec![false; pool.vms.len()];
-        for &v in &candidates {
-            c[v] = true;
-        }
-        c
-    };
+    let mut is_candidate = vec![false; pool.vms.len()];
+    for &v in &candidates {
+        is_candidate[v] = true;
+    }
     let rest: Vec<usize> = (0..pool.resources.len()).filter(|&r| r != cpu).collect();
+    // Expected CPU for the next interval, as the round's detector will see it: LR extrapolates
+    // each VM's own history (the host's regression is the sum of its VMs'), the others look at
+    // what the VM uses now.
+    let lr = matches!(policy.detection, Detection::Lr | Detection::Lrr);
+    let steps = (pool
+        .vms
+        .iter()
+        .enumerate()
+        .map(|(v, _)| pool.migration_time(v))
+        .fold(0.0, f64::max)
+        / policy.interval_s)
+        .ceil();
+    let peak = |v: usize| {
+        let vm = &pool.vms[v];
+        let now = vm.now[cpu];
+        if !lr || vm.cpu_history.len() < 10 {
+            return now;
+        }
+        let last = &vm.cpu_history[vm.cpu_history.len() - 10..];
+        let Some((a, b)) = super::detect::least_squares(last) else {
+            return now;
+        };
+        let predicted = ((a + b * (10.0 + steps)) * vm.demand[cpu]).max(0.0);
+        predicted
+    };
     let mut groups: HashMap<&str, usize> = HashMap::new();
     let mut group_fixed = Vec::new();
     let mut hosts: Vec<RoundHost> = pool
@@ -93,7 +137,7 @@ pub(super) fn round(
             continue;
         }
         let host = &mut hosts[vm.host];
-        host.fixed += vm.now[cpu];
+        host.fixed += peak(v);
         host.always_on = true;
         for (i, &r) in rest.iter().enumerate() {
             host.rest_fixed[i] += vm.now[r];
@@ -103,61 +147,96 @@ pub(super) fn round(
             group_fixed.push((*groups.entry(g.as_str()).or_insert(n), vm.host));
         }
     }
-    let mut declined_all: Vec<BTreeMap<String, usize>> = Vec::new();
+    // The safe utilisation: where the detector starts to flag a host.
+    let theta = match policy.detection {
+        Detection::Thr => policy.parameter,
+        Detection::Lr | Detection::Lrr => 1.0 / policy.parameter.max(1e-9),
+        Detection::Iqr | Detection::Mad => policy.fallback_threshold,
+    };
+    let dynamic = |v: usize, h: usize| {
+        let host = &hosts[h];
+        (host.p1 - host.p0) * pool.vms[v].now[cpu] / host.cap.max(1e-12)
+    };
+    // Admission apart from headroom (the model and the greedy handle it): every accepting host.
+    let mut declined_all: Vec<BTreeMap<String, usize>> = Vec::with_capacity(candidates.len());
+    let mut accepting: Vec<Vec<usize>> = Vec::with_capacity(candidates.len());
+    for &v in &candidates {
+        let vm = &pool.vms[v];
+        let mut declined: BTreeMap<String, usize> = BTreeMap::new();
+        let mut ok = Vec::new();
+        for (h, host) in pool.hosts.iter().enumerate() {
+            if h == vm.host {
+                continue;
+            }
+            let code = if role[h] == Role::Maintenance {
+                Some(decline::STATE)
+            } else if role[h] == Role::Overload {
+                Some(decline::SOURCE)
+            } else if !host.storage.contains(&vm.storage) {
+                Some(decline::STORAGE)
+            } else if rest.iter().any(|&r| vm.now[r] > host.cap[r] + 1e-9)
+                || peak(v) > host.cap[cpu]
+            {
+                Some(decline::CAPACITY)
+            } else {
+                None
+            };
+            match code {
+                Some(c) => *declined.entry(c.to_string()).or_default() += 1,
+                None => ok.push(h),
+            }
+        }
+        declined_all.push(declined);
+        accepting.push(ok);
+    }
+    let move_cost = |v: usize| {
+        let optional = role[pool.vms[v].host] == Role::Underload;
+        policy.weights.2.max(0.0) * pool.migration_time(v)
+            + if optional { policy.min_gain_w } else { 0.0 }
+    };
+    let greedy = greedy(Greedy {
+        pool,
+        hosts: &hosts,
+        role: &role,
+        candidates: &candidates,
+        accepting: &accepting,
+        peak: &peak,
+        dynamic: &dynamic,
+        move_cost: &move_cost,
+        theta,
+    });
     let vms: Vec<RoundVm> = candidates
         .iter()
-        .map(|&v| {
+        .enumerate()
+        .map(|(i, &v)| {
             let vm = &pool.vms[v];
-            let mut declined: BTreeMap<String, usize> = BTreeMap::new();
-            let mut targets: Vec<(f64, usize)> = Vec::new();
-            for (h, host) in pool.hosts.iter().enumerate() {
-                if h == vm.host {
-                    continue;
+            let on_now = |h: usize| role[h] == Role::Keep && pool.vms_on(h).next().is_some();
+            // Hosts that stay on anyway first (their idle power is paid), then cheapest power.
+            let mut ranked: Vec<(f64, usize)> = accepting[i]
+                .iter()
+                .map(|&h| {
+                    let idle = if on_now(h) { 0.0 } else { hosts[h].p0 };
+                    (idle + dynamic(v, h), h)
+                })
+                .collect();
+            ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let start = greedy[i];
+            let mut targets: Vec<usize> = start.filter(|&h| h != vm.host).into_iter().collect();
+            for (_, h) in ranked {
+                if targets.len() > TARGETS {
+                    break;
                 }
-                let code = if maintenance[h] {
-                    Some(decline::STATE)
-                } else if !host.storage.contains(&vm.storage) {
-                    Some(decline::STORAGE)
-                } else if rest.iter().any(|&r| vm.now[r] > host.cap[r] + 1e-9)
-                    || vm.now[cpu] > host.cap[cpu]
-                {
-                    Some(decline::CAPACITY)
-                } else {
-                    None
-                };
-                match code {
-                    Some(c) => *declined.entry(c.to_string()).or_default() += 1,
-                    None => {
-                        let u = pool.cpu_util(h);
-                        let add = vm.now[cpu] / host.cap[cpu].max(1e-12);
-                        // Hosts that stay on anyway come first: their idle power is paid.
-                        let stays_on = source[h].is_empty() && pool.vms_on(h).next().is_some();
-                        let rank = if stays_on { 0.0 } else { 1e6 };
-                        targets.push((rank + pool.power(h, u + add) - pool.power(h, u), h));
-                    }
+                if !targets.contains(&h) {
+                    targets.push(h);
                 }
             }
-            targets.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            // PABFD's choice stays among the targets, so its answer is a valid starting point.
-            let start = warm
-                .get(&vm.id)
-                .and_then(|id| pool.hosts.iter().position(|h| &h.id == id));
-            if let Some(s) = start {
-                if let Some(i) = targets.iter().position(|t| t.1 == s) {
-                    let t = targets.remove(i);
-                    targets.insert(0, t);
-                }
-            }
-            targets.truncate(TARGETS);
-            declined_all.push(declined);
             let n = groups.len();
-            let targets: Vec<usize> = targets.into_iter().map(|t| t.1).collect();
-            let start = start.filter(|s| targets.contains(s));
             RoundVm {
                 cpu: vm.now[cpu],
-                stay: (!maintenance[vm.host]).then_some(vm.host),
+                peak: peak(v),
+                stay: (role[vm.host] != Role::Maintenance).then_some(vm.host),
                 targets,
-                move_cost: policy.weights.2.max(0.0) * pool.migration_time(v),
+                move_cost: move_cost(v),
                 group: vm
                     .group
                     .as_ref()
@@ -167,29 +246,35 @@ pub(super) fn round(
             }
         })
         .collect();
-    let theta = if policy.detection == crate::format::state::Detection::Thr {
-        policy.parameter
-    } else {
-        0.8
-    };
     let input = RoundInput {
         hosts,
         vms,
         group_fixed,
         theta,
         budget: policy.budget,
-        penalty: 10_000.0,
+        penalty: PENALTY,
     };
     let opts = MipOptions {
-        time_limit_s: ROUND_TIME_S,
+        time_limit_s: policy.time_limit_s,
         mip_gap: 0.01,
         threads: 1,
         write_model: None,
         relax: false,
         cancel: None,
     };
-    let (status, ends) = match solve(&input, &opts) {
-        Ok((r, ends)) => {
+    let greedy_cost = cost(&input, &greedy);
+    let solved = solve(&input, &opts);
+    let (status, ends) = match solved {
+        // The solver's answer unless it is worse than the greedy plan it started from (HiGHS
+        // may stop at its time limit before it has taken the start in).
+        Ok((r, ends))
+            if ends.iter().all(|e| e.is_some()) && cost(&input, &ends) <= greedy_cost + 1e-6 =>
+        {
+            stats.gap = Some(if r.objective.abs() > 1e-9 {
+                ((r.objective - r.bound) / r.objective.abs()).max(0.0)
+            } else {
+                0.0
+            });
             let s = match r.status {
                 MipStatus::Optimal => Status::Optimal,
                 MipStatus::TimeLimit => Status::TimeLimit,
@@ -197,11 +282,167 @@ pub(super) fn round(
             };
             (s, ends)
         }
+        Ok((r, _)) => {
+            stats.gap = Some(if greedy_cost.abs() > 1e-9 {
+                ((greedy_cost - r.bound) / greedy_cost.abs()).max(0.0)
+            } else {
+                0.0
+            });
+            let s = if r.status == MipStatus::TimeLimit {
+                Status::TimeLimit
+            } else {
+                Status::Feasible
+            };
+            (s, greedy.clone())
+        }
         Err(e) => {
-            tracing::warn!(error = %e, "round MIP failed: no moves this round");
-            (Status::Feasible, vec![None; candidates.len()])
+            tracing::warn!(error = %e, "round MIP failed: the greedy plan stands");
+            (Status::Feasible, greedy.clone())
         }
     };
+    book(cx, &candidates, &role, &input, &declined_all, &ends, stats);
+    status
+}
+
+/// What the greedy plan needs.
+struct Greedy<'a> {
+    pool: &'a super::Pool,
+    hosts: &'a [RoundHost],
+    role: &'a [Role],
+    candidates: &'a [usize],
+    accepting: &'a [Vec<usize>],
+    peak: &'a dyn Fn(usize) -> f64,
+    dynamic: &'a dyn Fn(usize, usize) -> f64,
+    move_cost: &'a dyn Fn(usize) -> f64,
+    theta: f64,
+}
+
+/// A plan on the model's data: VMs leave hosts in maintenance and overloaded hosts (largest first,
+/// until the host is under the safe utilisation) for the accepting host whose cost grows least;
+/// then the least-utilised candidate hosts are emptied, one at a time, onto hosts that stay on,
+/// when the idle power saved outweighs the moves. Returns each candidate's host afterwards.
+fn greedy(g: Greedy) -> Vec<Option<usize>> {
+    let pool = g.pool;
+    let n_hosts = g.hosts.len();
+    let mut load: Vec<f64> = g.hosts.iter().map(|h| h.fixed).collect();
+    let mut count: Vec<usize> = vec![0; n_hosts];
+    let mut end: Vec<Option<usize>> = Vec::with_capacity(g.candidates.len());
+    for &v in g.candidates {
+        let h = pool.vms[v].host;
+        load[h] += (g.peak)(v);
+        end.push(Some(h));
+    }
+    for vm in &pool.vms {
+        count[vm.host] += 1;
+    }
+    let safe = |h: usize| g.theta * g.hosts[h].cap;
+    // Where VM `i` (candidate index) goes best, or None; `closed` hosts take nothing.
+    let best = |i: usize, load: &[f64], count: &[usize], closed: &[bool], only_on: bool| {
+        let v = g.candidates[i];
+        let c = (g.peak)(v);
+        g.accepting[i]
+            .iter()
+            .copied()
+            .filter(|&h| !closed[h] && load[h] + c <= safe(h) + 1e-9)
+            .filter(|&h| !only_on || count[h] > 0)
+            .map(|h| {
+                let idle = if count[h] > 0 { 0.0 } else { g.hosts[h].p0 };
+                (idle + (g.dynamic)(v, h), h)
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+            .map(|x| x.1)
+    };
+    let mut closed: Vec<bool> = g.role.iter().map(|r| *r == Role::Maintenance).collect();
+    let mut by_host: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, &v) in g.candidates.iter().enumerate() {
+        by_host.entry(pool.vms[v].host).or_default().push(i);
+    }
+    for (&h, list) in &by_host {
+        if !matches!(g.role[h], Role::Overload | Role::Maintenance) {
+            continue;
+        }
+        closed[h] = true;
+        let mut order = list.clone();
+        order.sort_by(|&a, &b| {
+            (g.peak)(g.candidates[b])
+                .total_cmp(&(g.peak)(g.candidates[a]))
+                .then(a.cmp(&b))
+        });
+        for i in order {
+            if g.role[h] == Role::Overload && load[h] <= safe(h) + 1e-9 {
+                break;
+            }
+            let v = g.candidates[i];
+            if let Some(t) = best(i, &load, &count, &closed, false) {
+                load[h] -= (g.peak)(v);
+                count[h] -= 1;
+                load[t] += (g.peak)(v);
+                count[t] += 1;
+                end[i] = Some(t);
+            }
+        }
+    }
+    // Underload: least loaded first; a host that received VMs is not emptied afterwards.
+    let mut under: Vec<usize> = by_host
+        .keys()
+        .copied()
+        .filter(|&h| g.role[h] == Role::Underload)
+        .collect();
+    under.sort_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b)));
+    let mut received = vec![false; n_hosts];
+    for h in under {
+        if received[h] || count[h] == 0 {
+            continue;
+        }
+        closed[h] = true;
+        let mut order = by_host[&h].clone();
+        order.sort_by(|&a, &b| {
+            (g.peak)(g.candidates[b])
+                .total_cmp(&(g.peak)(g.candidates[a]))
+                .then(a.cmp(&b))
+        });
+        let (saved_load, saved_count) = (load.clone(), count.clone());
+        let mut gain = g.hosts[h].p0;
+        let mut moves = Vec::new();
+        for &i in &order {
+            let v = g.candidates[i];
+            let Some(t) = best(i, &load, &count, &closed, true) else {
+                moves.clear();
+                break;
+            };
+            gain += (g.dynamic)(v, h) - (g.dynamic)(v, t) - (g.move_cost)(v);
+            load[h] -= (g.peak)(v);
+            count[h] -= 1;
+            load[t] += (g.peak)(v);
+            count[t] += 1;
+            moves.push((i, t));
+        }
+        if moves.len() == order.len() && gain > 0.0 {
+            for (i, t) in moves {
+                end[i] = Some(t);
+                received[t] = true;
+            }
+        } else {
+            load = saved_load;
+            count = saved_count;
+            closed[h] = false;
+        }
+    }
+    end
+}
+
+/// Books the moves of `ends` (each candidate's host after the round) into the plan.
+fn book(
+    cx: &mut Ctx,
+    candidates: &[usize],
+    role: &[Role],
+    input: &RoundInput,
+    declined_all: &[BTreeMap<String, usize>],
+    ends: &[Option<usize>],
+    stats: &mut PlanStats,
+) {
+    let n_hosts = cx.pool.hosts.len();
+    let Some(cpu) = cx.pool.cpu else { return };
     let mut emptied: Vec<usize> = Vec::new();
     for (i, &v) in candidates.iter().enumerate() {
         let Some(to) = ends[i] else { continue };
@@ -209,15 +450,13 @@ pub(super) fn round(
         if to == from {
             continue;
         }
-        let reason = source[from];
         let vm_id = cx.pool.vms[v].id.clone();
         let from_id = cx.pool.hosts[from].id.clone();
         let to_id = cx.pool.hosts[to].id.clone();
-        let considered = &input.vms[i].targets;
         let mut candidates_out = Vec::new();
         for &h in std::iter::once(&to)
-            .chain(considered.iter().filter(|&&h| h != to))
-            .take(policy.listed.max(1))
+            .chain(input.vms[i].targets.iter().filter(|&&h| h != to))
+            .take(cx.policy.listed.max(1))
         {
             let host_id = cx.pool.hosts[h].id.clone();
             converse(&mut cx.messages, &vm_id, &from_id, &host_id, true);
@@ -232,18 +471,17 @@ pub(super) fn round(
         let before = cx.pool.cpu_util(to);
         let add = cx.pool.vms[v].now[cpu] / cx.pool.hosts[to].cap[cpu].max(1e-12);
         let power = cx.pool.power(to, before + add) - cx.pool.power(to, before);
-        let cost = cx.pool.migration_time(v);
         cx.migrations.push(Migration {
             vm: vm_id,
             from: from_id,
             to: to_id,
             live: true,
-            reason: reason.to_string(),
+            reason: role[from].reason().to_string(),
             score: Score {
                 total: power + input.vms[i].move_cost,
                 power,
                 balance: before + add,
-                cost,
+                cost: cx.pool.migration_time(v),
             },
             candidates: candidates_out,
             asked: n_hosts - 1,
@@ -256,12 +494,16 @@ pub(super) fn round(
         cx.moved[v] = true;
         emptied.push(from);
     }
+    for (i, &v) in candidates.iter().enumerate() {
+        if ends[i].is_none() || (role[cx.pool.vms[v].host] == Role::Maintenance) {
+            stats.stayed.push(cx.pool.vms[v].id.clone());
+        }
+    }
     emptied.sort();
     emptied.dedup();
     stats.emptied_hosts = emptied
         .into_iter()
-        .filter(|&h| source[h] == "underload" && cx.pool.vms_on(h).next().is_none())
+        .filter(|&h| role[h] == Role::Underload && cx.pool.vms_on(h).next().is_none())
         .map(|h| cx.pool.hosts[h].id.clone())
         .collect();
-    status
 }

@@ -8,7 +8,7 @@ use good_lp::{constraint, variable, Expression};
 pub struct RoundHost {
     /// CPU capacity.
     pub cap: f64,
-    /// CPU used by VMs that are not candidates (they stay).
+    /// Expected CPU use of the VMs that are not candidates (they stay).
     pub fixed: f64,
     /// Idle and full power, W.
     pub p0: f64,
@@ -25,8 +25,10 @@ pub struct RoundHost {
 /// A candidate VM.
 #[derive(Debug, Clone)]
 pub struct RoundVm {
-    /// Current CPU use.
+    /// Current CPU use (for power).
     pub cpu: f64,
+    /// Expected CPU use over the next interval (for headroom).
+    pub peak: f64,
     /// Host it is on (`None` if it must leave, e.g. maintenance).
     pub stay: Option<usize>,
     /// Other hosts it may go to.
@@ -83,6 +85,7 @@ pub fn solve(
     m.columns();
     m.migration_assignment();
     m.migration_capacity();
+    m.migration_host_on();
     m.migration_anti_affinity();
     m.migration_budget();
     let (objective, offset) = m.migration_cost();
@@ -114,14 +117,10 @@ impl Model<'_> {
                 if cols.iter().any(|(x, _)| *x == h) {
                     continue;
                 }
-                // Warm start: stay, or (maintenance) the first target.
-                let warm = if vm.stay == Some(h) || (vm.stay.is_none() && first == Some(h)) {
-                    1.0
-                } else {
-                    0.0
-                };
+                // Warm start: the heuristic's host, else stay, else the first target.
+                let warm = if first == Some(h) { 1.0 } else { 0.0 };
                 if warm > 0.5 {
-                    warm_load[h] += vm.cpu;
+                    warm_load[h] += vm.peak;
                 }
                 cols.push((h, self.b.column(variable().min(0).max(1), true, warm)));
                 touched[h] = true;
@@ -179,7 +178,7 @@ impl Model<'_> {
         let mut rows: Vec<Expression> = vec![Expression::default(); input.hosts.len()];
         for (v, xs) in self.x.iter().enumerate() {
             for (h, c) in xs {
-                rows[*h].add_mul(input.vms[v].cpu, c.var);
+                rows[*h].add_mul(input.vms[v].peak, c.var);
             }
         }
         for (h, mut e) in rows.into_iter().enumerate() {
@@ -194,6 +193,18 @@ impl Model<'_> {
                 None => self
                     .b
                     .row(constraint::leq(e, input.theta * host.cap - host.fixed)),
+            }
+        }
+    }
+
+    /// A host that ends the round with a VM is on: `x_vh <= a_h`. Implied by the capacity row
+    /// for VMs that use CPU, but it also covers idle VMs and makes the relaxation much tighter.
+    fn migration_host_on(&mut self) {
+        for xs in &self.x {
+            for (h, c) in xs {
+                if let Some(a) = self.on[*h] {
+                    self.b.row(constraint::leq(c.var - a.var, 0.0));
+                }
             }
         }
     }
@@ -261,4 +272,32 @@ impl Model<'_> {
         }
         (obj, offset)
     }
+}
+
+/// The model's objective (`migration_cost`) of an assignment, each candidate's host after the
+/// round, without solving: for comparing a heuristic plan with the solver's answer.
+pub fn cost(input: &RoundInput, ends: &[Option<usize>]) -> f64 {
+    let mut load: Vec<f64> = input.hosts.iter().map(|h| h.fixed).collect();
+    let mut on: Vec<bool> = input.hosts.iter().map(|h| h.always_on).collect();
+    let mut total = 0.0;
+    for (vm, end) in input.vms.iter().zip(ends) {
+        let Some(h) = end.or(vm.stay) else { continue };
+        let host = &input.hosts[h];
+        load[h] += vm.peak;
+        on[h] = true;
+        total += (host.p1 - host.p0) * vm.cpu / host.cap.max(1e-9);
+        if vm.stay != Some(h) {
+            total += vm.move_cost;
+        }
+    }
+    for (h, host) in input.hosts.iter().enumerate() {
+        if on[h] {
+            total += host.p0;
+            let over = load[h] - input.theta * host.cap;
+            if over > 0.0 {
+                total += input.penalty / host.cap.max(1e-9) * over;
+            }
+        }
+    }
+    total
 }
