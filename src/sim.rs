@@ -147,7 +147,7 @@ impl std::str::FromStr for SimPolicy {
         let parts: Vec<&str> = s.split('-').collect();
         let [d, sel, p] = parts.as_slice() else {
             return Err(format!(
-                "`{s}`: expected dvfs or <thr|iqr|mad|lr|lrr>-<mmt|mu|rs>-<parameter>"
+                "`{s}`: expected dvfs, vmplace or <thr|iqr|mad|lr|lrr>-<mmt|mu|mc|rs>-<parameter>"
             ));
         };
         let detection = match *d {
@@ -162,11 +162,8 @@ impl std::str::FromStr for SimPolicy {
             "mmt" => Selection::Mmt,
             "mu" => Selection::Mu,
             "rs" => Selection::Rs,
-            other => {
-                return Err(format!(
-                    "unknown selection `{other}` (mc is not implemented yet)"
-                ))
-            }
+            "mc" => Selection::Mc,
+            other => return Err(format!("unknown selection `{other}`")),
         };
         let parameter = p
             .parse::<f64>()
@@ -354,9 +351,13 @@ pub fn simulate(
         let (mut moved, mut rerouted) = (0, 0);
         if let SimPolicy::Migrate { .. } = policy {
             let left: Vec<bool> = gone.iter().map(|g| g.get()).collect();
-            let state = round_state(
-                &pool, &vm_type, traces, &host_of, step, policy, &moved_at, &left,
-            );
+            let day = Day {
+                pool: &pool,
+                vm_type: &vm_type,
+                traces,
+                policy,
+            };
+            let state = round_state(&day, &host_of, step, &moved_at, &left);
             let plan = crate::migrate::plan(&state);
             rerouted = plan.stats.rerouted;
             if rerouted > 0 {
@@ -464,16 +465,29 @@ fn initial_placement(pool: &[Host], vm_type: &[(f64, f64)], threshold: Option<f6
     out
 }
 
+/// What stays the same over a simulated day.
+struct Day<'a> {
+    pool: &'a [Host],
+    vm_type: &'a [(f64, f64)],
+    traces: &'a [Trace],
+    policy: &'a SimPolicy,
+}
+
+/// The state document the monitor hands the planner at `step`: where each VM runs, when it last
+/// moved, and which VMs have left (`gone`).
 fn round_state(
-    pool: &[Host],
-    vm_type: &[(f64, f64)],
-    traces: &[Trace],
+    day: &Day,
     host_of: &[usize],
     step: usize,
-    policy: &SimPolicy,
     moved_at: &[Option<usize>],
     gone: &[bool],
 ) -> State {
+    let Day {
+        pool,
+        vm_type,
+        traces,
+        policy,
+    } = *day;
     let (detection, selection, parameter, optimize) = match policy {
         SimPolicy::Migrate {
             detection,

@@ -51,7 +51,7 @@ fn thr_mmt_moves_the_smallest_memory_vm_off_an_overloaded_host() {
             vm("big", "h1", 650.0, 4.0, &[1.0]),
             vm("small", "h1", 250.0, 1.0, &[1.0]),
         ],
-        json!({"detection": "thr", "parameter": 0.8, "selection": "mmt", "underload": false}),
+        json!({"placement": "pabfd", "detection": "thr", "parameter": 0.8, "selection": "mmt", "underload": false}),
     );
     let (_, p) = planned(&doc);
     assert_eq!(moves(&p), vec![("small".into(), "h1".into(), "h2".into())]);
@@ -71,7 +71,7 @@ fn mu_moves_the_least_utilised_vm() {
             vm("busy", "h1", 500.0, 1.0, &[1.0]),
             vm("idle", "h1", 800.0, 4.0, &[0.5]),
         ],
-        json!({"detection": "thr", "selection": "mu", "underload": false}),
+        json!({"placement": "pabfd", "detection": "thr", "selection": "mu", "underload": false}),
     );
     let (_, p) = planned(&doc);
     assert_eq!(p.migrations[0].vm, "idle");
@@ -107,7 +107,7 @@ fn iqr_and_mad_use_the_history_and_fall_back_to_thr_07_when_short() {
                 vm("a", "h1", 500.0, 1.0, &volatile),
                 vm("b", "h1", 500.0, 2.0, &volatile),
             ],
-            json!({"detection": method, "underload": false}),
+            json!({"placement": "pabfd", "detection": method, "underload": false}),
         );
         let (_, p) = planned(&doc);
         assert_eq!(p.stats.overloaded_hosts, vec!["h1"], "{method}");
@@ -118,7 +118,7 @@ fn iqr_and_mad_use_the_history_and_fall_back_to_thr_07_when_short() {
                 vm("a", "h1", 500.0, 1.0, &[0.2, 0.9, 0.6]),
                 vm("b", "h1", 500.0, 2.0, &[0.2, 0.9, 0.6]),
             ],
-            json!({"detection": method, "underload": false}),
+            json!({"placement": "pabfd", "detection": method, "underload": false}),
         );
         let (_, p) = planned(&doc);
         assert!(p.stats.overloaded_hosts.is_empty(), "{method}");
@@ -135,7 +135,7 @@ fn lr_predicts_a_rising_host_and_ignores_a_flat_one() {
         let doc = state(
             vec![host("h1", 1000.0, &G4), host("h2", 1000.0, &G4)],
             vec![vm("a", "h1", 1000.0, 1.0, &usage)],
-            json!({"detection": "lr", "underload": false}),
+            json!({"placement": "pabfd", "detection": "lr", "underload": false}),
         );
         let (_, p) = planned(&doc);
         assert_eq!(!p.stats.overloaded_hosts.is_empty(), expect);
@@ -164,7 +164,7 @@ fn admission_declines_with_codes_and_pabfd_takes_the_least_power_increase() {
             json!({"id": "x", "host": "src", "storage": "s", "demand": {"cpu": 900, "memory_gib": 1}, "usage": {"cpu": [1.0]}, "anti_affinity": "g"}),
             json!({"id": "y", "host": "aa", "storage": "s", "demand": {"cpu": 100, "memory_gib": 1}, "usage": {"cpu": [1.0]}, "anti_affinity": "g"}),
         ],
-        json!({"detection": "thr", "underload": false}),
+        json!({"placement": "pabfd", "detection": "thr", "underload": false}),
     );
     let (_, p) = planned(&doc);
     let m = &p.migrations[0];
@@ -196,7 +196,7 @@ fn headroom_declines_a_host_that_would_be_overloaded() {
             vm("stays", "src", 450.0, 2.0, &[1.0]),
             vm("resident", "busy", 500.0, 1.0, &[1.0]),
         ],
-        json!({"detection": "thr", "underload": false}),
+        json!({"placement": "pabfd", "detection": "thr", "underload": false}),
     );
     let (_, p) = planned(&doc);
     let m = &p.migrations[0];
@@ -225,7 +225,7 @@ fn underload_empties_the_least_utilised_host_only_if_all_its_vms_fit() {
             vm("b1", "b", 100.0, 1.0, &[1.0]),
             vm("c1", "c", 300.0, 1.0, &[1.0]),
         ],
-        json!({"detection": "thr"}),
+        json!({"placement": "pabfd", "detection": "thr"}),
     );
     let (_, p) = planned(&doc);
     assert_eq!(p.stats.emptied_hosts[0], "b");
@@ -238,7 +238,7 @@ fn underload_empties_the_least_utilised_host_only_if_all_its_vms_fit() {
             vm("a1", "a", 600.0, 1.0, &[1.0]),
             vm("b1", "b", 600.0, 1.0, &[1.0]),
         ],
-        json!({"detection": "thr"}),
+        json!({"placement": "pabfd", "detection": "thr"}),
     );
     let (_, p) = planned(&doc);
     assert!(p.migrations.is_empty());
@@ -294,7 +294,7 @@ fn the_plan_checker_finds_every_broken_rule() {
             vm("small", "h1", 250.0, 1.0, &[1.0]),
             vm("fat", "h1", 10.0, 1.0, &[1.0]),
         ],
-        json!({"detection": "thr", "underload": false}),
+        json!({"placement": "pabfd", "detection": "thr", "underload": false}),
     );
     let (s, p) = planned(&doc);
     let rules =
@@ -396,14 +396,16 @@ mod generated {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
-        /// Random pools under every detector and selection: the planner never panics, and its plan
+        /// Random pools under every detector, selection and placement: the planner never panics, and its plan
         /// always passes the independent checker.
         #[test]
         fn random_states_yield_valid_plans(
             hosts in 1usize..12,
             vms in prop::collection::vec((0usize..12, 100.0f64..3000.0, 0.2f64..2.0, prop::collection::vec(0.0f64..1.0, 0..16), any::<bool>()), 0..30),
             detection in prop_oneof![Just("thr"), Just("iqr"), Just("mad"), Just("lr"), Just("lrr")],
-            selection in prop_oneof![Just("mmt"), Just("mu"), Just("rs")],
+            selection in prop_oneof![Just("mmt"), Just("mu"), Just("mc"), Just("rs")],
+            placement in prop_oneof![Just("pabfd"), Just("optimize")],
+            emulate in prop::option::of(Just("cloudsim")),
             maintenance in 0usize..12,
             budget in prop::option::of(0usize..10),
         ) {
@@ -428,7 +430,10 @@ mod generated {
                     v
                 })
                 .collect();
-            let mut policy = json!({"detection": detection, "selection": selection, "seed": 3});
+            let mut policy = json!({"placement": "pabfd", "detection": detection, "selection": selection, "placement": placement, "seed": 3});
+            if let Some(e) = emulate {
+                policy["emulate"] = json!(e);
+            }
             if let Some(b) = budget {
                 policy["budget"] = json!(b);
             }

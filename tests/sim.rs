@@ -101,9 +101,7 @@ fn policy_names_parse_like_cloudsim() {
     assert!("lr-mmt-1.2".parse::<SimPolicy>().is_ok());
     assert!("iqr-rs-1.5".parse::<SimPolicy>().is_ok());
     assert_eq!("dvfs".parse::<SimPolicy>().unwrap(), SimPolicy::Dvfs);
-    assert!(
-        "lr-mc-1.2".parse::<SimPolicy>().is_err(),
-        "MC is not implemented yet"
-    );
+    assert!("lr-mc-1.2".parse::<SimPolicy>().is_ok());
+    assert!("lr-xx-1.2".parse::<SimPolicy>().is_err());
     assert!("fast".parse::<SimPolicy>().is_err());
 }

@@ -11,7 +11,7 @@ pub struct SimulateArgs {
     /// Directory of PlanetLab trace files (one VM per file, 288 samples).
     #[arg(long)]
     pub planetlab: PathBuf,
-    /// `dvfs`, or `<thr|iqr|mad|lr|lrr>-<mmt|mu|rs>-<parameter>`, or `vmplace` (the round MIP, the default).
+    /// `dvfs`, or `<thr|iqr|mad|lr|lrr>-<mmt|mu|mc|rs>-<parameter>`, or `vmplace` (the round MIP, the default).
     #[arg(long, default_value = "vmplace")]
     pub policy: String,
     /// Hosts (alternating HP ProLiant ML110 G4 and G5).

@@ -120,6 +120,10 @@ pub enum Selection {
     Mu,
     /// Random, seeded by `seed`.
     Rs,
+    /// Maximum correlation: the VM whose CPU history the other VMs' histories explain best
+    /// (largest R² of a multiple linear regression); minimum migration time while the history
+    /// is too short for the regression.
+    Mc,
 }
 
 /// The migration policy of a round.
@@ -136,7 +140,7 @@ pub struct MigrationPolicy {
     /// VM selection (default `mmt`; `optimize` chooses itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<Selection>,
-    /// Target placement (default `pabfd`).
+    /// Target placement (default `optimize`, vmplace's round MIP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
     /// Empty the least-utilised host when all its VMs fit elsewhere (default true).
@@ -195,10 +199,10 @@ pub enum Emulate {
 pub enum Placement {
     /// One VM at a time, the best accepting host by the weights (PABFD with the default weights),
     /// then underload evacuation, as in CloudSim.
-    #[default]
     Pabfd,
     /// vmplace's round MIP (models/migration.md): all moves of the round together, and which VMs
     /// move among those on overloaded, maintenance and least-utilised hosts.
+    #[default]
     Optimize,
 }
 

@@ -84,7 +84,7 @@ impl Policy {
             Detection::Lr | Detection::Lrr => 1.2,
         };
         let w = p.weights.clone();
-        let optimize = p.placement == Some(crate::format::state::Placement::Optimize);
+        let optimize = p.placement.unwrap_or_default() == crate::format::state::Placement::Optimize;
         // The round MIP needs a price on moves, or it would shuffle VMs for nothing.
         let default_weights = if optimize {
             (1.0, 0.0, 0.1)
@@ -613,7 +613,54 @@ fn select(pool: &Pool, h: usize, p: &Policy, rng: &mut rand_chacha::ChaCha8Rng) 
                 .min_by(|&a, &b| util(a).total_cmp(&util(b)).then(a.cmp(&b)))
         }
         Selection::Rs => movable.choose(rng).copied(),
+        Selection::Mc => max_correlation(pool, &movable).or_else(|| {
+            select(
+                pool,
+                h,
+                &Policy {
+                    selection: Selection::Mmt,
+                    ..p.clone()
+                },
+                rng,
+            )
+        }),
     }
+}
+
+/// The VM among `vms` whose CPU history the others' histories explain best: the largest R² of
+/// an ordinary least-squares regression (with intercept) on the others, over the samples all of
+/// them have. None when there are fewer samples than coefficients or fewer than two VMs.
+fn max_correlation(pool: &Pool, vms: &[usize]) -> Option<usize> {
+    let n = vms.len();
+    let m = vms.iter().map(|&v| pool.vms[v].cpu_history.len()).min()?;
+    if n < 2 || m <= n {
+        return None;
+    }
+    let series = |v: usize| {
+        let h = &pool.vms[v].cpu_history;
+        &h[h.len() - m..]
+    };
+    let mut best: Option<(f64, usize)> = None;
+    for (i, &v) in vms.iter().enumerate() {
+        let y = nalgebra::DVector::from_column_slice(series(v));
+        let x = nalgebra::DMatrix::from_fn(m, n, |row, col| match col {
+            0 => 1.0,
+            c => series(vms[if c <= i { c - 1 } else { c }])[row],
+        });
+        let beta = x.clone().svd(true, true).solve(&y, 1e-12).ok()?;
+        let residual = &y - &x * beta;
+        let mean = y.mean();
+        let total: f64 = y.iter().map(|a| (a - mean) * (a - mean)).sum();
+        let r2 = if total > 0.0 {
+            1.0 - residual.norm_squared() / total
+        } else {
+            0.0
+        };
+        if best.is_none_or(|(b, _)| r2 > b) {
+            best = Some((r2, v));
+        }
+    }
+    best.map(|b| b.1)
 }
 
 /// One host's answer: host, decline (code, reason) or None, score if it accepted.

@@ -91,7 +91,15 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
     for &v in &candidates {
         is_candidate[v] = true;
     }
-    let rest: Vec<usize> = (0..pool.resources.len()).filter(|&r| r != cpu).collect();
+    // Hard capacities on what VMs use now, CPU included (the headroom on expected CPU is soft).
+    let rest: Vec<usize> = (0..pool.resources.len()).collect();
+    // A host already over a capacity takes no VM, and its own rows are left out.
+    let over_now: Vec<bool> = (0..n_hosts)
+        .map(|h| {
+            let used = pool.used(h);
+            rest.iter().any(|&r| used[r] > pool.hosts[h].cap[r] + 1e-9)
+        })
+        .collect();
     // Expected CPU for the next interval, as the round's detector will see it: LR extrapolates
     // each VM's own history (the host's regression is the sum of its VMs'), the others look at
     // what the VM uses now.
@@ -114,21 +122,24 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
         let Some((a, b)) = super::detect::least_squares(last) else {
             return now;
         };
-        let predicted = ((a + b * (10.0 + steps)) * vm.demand[cpu]).max(0.0);
-        predicted
+        ((a + b * (10.0 + steps)) * vm.demand[cpu]).max(0.0)
     };
     let mut groups: HashMap<&str, usize> = HashMap::new();
     let mut group_fixed = Vec::new();
     let mut hosts: Vec<RoundHost> = pool
         .hosts
         .iter()
-        .map(|h| RoundHost {
+        .enumerate()
+        .map(|(i, h)| RoundHost {
             cap: h.cap[cpu],
             fixed: 0.0,
             p0: super::detect::power_at(&h.watts, 0.0),
             p1: super::detect::power_at(&h.watts, 1.0),
             always_on: false,
-            rest_cap: rest.iter().map(|&r| h.cap[r]).collect(),
+            rest_cap: rest
+                .iter()
+                .map(|&r| if over_now[i] { f64::INFINITY } else { h.cap[r] })
+                .collect(),
             rest_fixed: vec![0.0; rest.len()],
         })
         .collect();
@@ -147,6 +158,17 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
             group_fixed.push((*groups.entry(g.as_str()).or_insert(n), vm.host));
         }
     }
+    let group_of: Vec<Option<usize>> = candidates
+        .iter()
+        .map(|&v| {
+            let n = groups.len();
+            pool.vms[v]
+                .group
+                .as_ref()
+                .map(|g| *groups.entry(g.as_str()).or_insert(n))
+        })
+        .collect();
+
     // The safe utilisation: where the detector starts to flag a host.
     let theta = match policy.detection {
         Detection::Thr => policy.parameter,
@@ -174,7 +196,8 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
                 Some(decline::SOURCE)
             } else if !host.storage.contains(&vm.storage) {
                 Some(decline::STORAGE)
-            } else if rest.iter().any(|&r| vm.now[r] > host.cap[r] + 1e-9)
+            } else if over_now[h]
+                || rest.iter().any(|&r| vm.now[r] > host.cap[r] + 1e-9)
                 || peak(v) > host.cap[cpu]
             {
                 Some(decline::CAPACITY)
@@ -194,9 +217,17 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
         policy.weights.2.max(0.0) * pool.migration_time(v)
             + if optional { policy.min_gain_w } else { 0.0 }
     };
+    let rest_use: Vec<Vec<f64>> = candidates
+        .iter()
+        .map(|&v| rest.iter().map(|&r| pool.vms[v].now[r]).collect())
+        .collect();
     let greedy = greedy(Greedy {
         pool,
         hosts: &hosts,
+        group_of: &group_of,
+        group_fixed: &group_fixed,
+        budget: policy.budget,
+        rest_use: &rest_use,
         role: &role,
         candidates: &candidates,
         accepting: &accepting,
@@ -230,17 +261,13 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
                     targets.push(h);
                 }
             }
-            let n = groups.len();
             RoundVm {
                 cpu: vm.now[cpu],
                 peak: peak(v),
                 stay: (role[vm.host] != Role::Maintenance).then_some(vm.host),
                 targets,
                 move_cost: move_cost(v),
-                group: vm
-                    .group
-                    .as_ref()
-                    .map(|g| *groups.entry(g.as_str()).or_insert(n)),
+                group: group_of[i],
                 rest: rest.iter().map(|&r| vm.now[r]).collect(),
                 start,
             }
@@ -308,6 +335,14 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
 struct Greedy<'a> {
     pool: &'a super::Pool,
     hosts: &'a [RoundHost],
+    /// Each candidate's anti-affinity group.
+    group_of: &'a [Option<usize>],
+    /// (group, host) of members that are not candidates.
+    group_fixed: &'a [(usize, usize)],
+    /// Most moves.
+    budget: usize,
+    /// Each candidate's use of the resources other than CPU.
+    rest_use: &'a [Vec<f64>],
     role: &'a [Role],
     candidates: &'a [usize],
     accepting: &'a [Vec<usize>],
@@ -317,68 +352,139 @@ struct Greedy<'a> {
     theta: f64,
 }
 
-/// A plan on the model's data: VMs leave hosts in maintenance and overloaded hosts (largest first,
-/// until the host is under the safe utilisation) for the accepting host whose cost grows least;
-/// then the least-utilised candidate hosts are emptied, one at a time, onto hosts that stay on,
-/// when the idle power saved outweighs the moves. Returns each candidate's host afterwards.
-fn greedy(g: Greedy) -> Vec<Option<usize>> {
-    let pool = g.pool;
-    let n_hosts = g.hosts.len();
-    let mut load: Vec<f64> = g.hosts.iter().map(|h| h.fixed).collect();
-    let mut count: Vec<usize> = vec![0; n_hosts];
-    let mut end: Vec<Option<usize>> = Vec::with_capacity(g.candidates.len());
-    for &v in g.candidates {
-        let h = pool.vms[v].host;
-        load[h] += (g.peak)(v);
-        end.push(Some(h));
+/// The pool as the greedy plan fills it: expected CPU, VM count, other resources and
+/// anti-affinity groups per host.
+#[derive(Clone)]
+struct Packing {
+    load: Vec<f64>,
+    count: Vec<usize>,
+    rest: Vec<Vec<f64>>,
+    members: Vec<Vec<usize>>,
+}
+
+impl Packing {
+    fn new(g: &Greedy) -> Packing {
+        let n = g.hosts.len();
+        let mut p = Packing {
+            load: g.hosts.iter().map(|h| h.fixed).collect(),
+            count: vec![0; n],
+            rest: g.hosts.iter().map(|h| h.rest_fixed.clone()).collect(),
+            members: vec![Vec::new(); n],
+        };
+        for vm in &g.pool.vms {
+            p.count[vm.host] += 1;
+        }
+        for &(group, h) in g.group_fixed {
+            p.members[h].push(group);
+        }
+        for (i, &v) in g.candidates.iter().enumerate() {
+            let h = g.pool.vms[v].host;
+            p.load[h] += (g.peak)(v);
+            for (x, u) in p.rest[h].iter_mut().zip(&g.rest_use[i]) {
+                *x += u;
+            }
+            if let Some(group) = g.group_of[i] {
+                p.members[h].push(group);
+            }
+        }
+        p
     }
-    for vm in &pool.vms {
-        count[vm.host] += 1;
+
+    /// Whether candidate `i` fits on `h` within the safe utilisation, the other resources and
+    /// its anti-affinity group.
+    fn fits(&self, g: &Greedy, i: usize, h: usize) -> bool {
+        self.load[h] + (g.peak)(g.candidates[i]) <= g.theta * g.hosts[h].cap + 1e-9
+            && self.rest[h]
+                .iter()
+                .zip(&g.rest_use[i])
+                .zip(&g.hosts[h].rest_cap)
+                .all(|((used, u), cap)| used + u <= cap + 1e-9)
+            && g.group_of[i].is_none_or(|group| !self.members[h].contains(&group))
     }
-    let safe = |h: usize| g.theta * g.hosts[h].cap;
-    // Where VM `i` (candidate index) goes best, or None; `closed` hosts take nothing.
-    let best = |i: usize, load: &[f64], count: &[usize], closed: &[bool], only_on: bool| {
+
+    /// The accepting host where candidate `i` costs least (idle power if it is off, then the
+    /// dynamic power), among hosts not `closed` (and already on, if `only_on`).
+    fn best(&self, g: &Greedy, i: usize, closed: &[bool], only_on: bool) -> Option<usize> {
         let v = g.candidates[i];
-        let c = (g.peak)(v);
         g.accepting[i]
             .iter()
             .copied()
-            .filter(|&h| !closed[h] && load[h] + c <= safe(h) + 1e-9)
-            .filter(|&h| !only_on || count[h] > 0)
+            .filter(|&h| !closed[h] && (!only_on || self.count[h] > 0) && self.fits(g, i, h))
             .map(|h| {
-                let idle = if count[h] > 0 { 0.0 } else { g.hosts[h].p0 };
+                let idle = if self.count[h] > 0 {
+                    0.0
+                } else {
+                    g.hosts[h].p0
+                };
                 (idle + (g.dynamic)(v, h), h)
             })
             .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
             .map(|x| x.1)
-    };
+    }
+
+    /// Books candidate `i` from host `h` to `t`.
+    fn shift(&mut self, g: &Greedy, i: usize, h: usize, t: usize) {
+        let c = (g.peak)(g.candidates[i]);
+        self.load[h] -= c;
+        self.load[t] += c;
+        self.count[h] -= 1;
+        self.count[t] += 1;
+        for (k, u) in g.rest_use[i].iter().enumerate() {
+            self.rest[h][k] -= u;
+            self.rest[t][k] += u;
+        }
+        if let Some(group) = g.group_of[i] {
+            if let Some(at) = self.members[h].iter().position(|&x| x == group) {
+                self.members[h].swap_remove(at);
+            }
+            self.members[t].push(group);
+        }
+    }
+}
+
+/// A plan on the model's data: VMs leave hosts in maintenance and overloaded hosts (largest first,
+/// until the host is under the safe utilisation) for the accepting host whose cost grows least;
+/// then the least-utilised candidate hosts are emptied, one at a time, onto hosts that stay on,
+/// when the idle power saved outweighs the moves. Respects capacities, anti-affinity and the
+/// budget. Returns each candidate's host afterwards.
+fn greedy(g: Greedy) -> Vec<Option<usize>> {
+    let pool = g.pool;
+    let mut pack = Packing::new(&g);
+    let mut end: Vec<Option<usize>> = g
+        .candidates
+        .iter()
+        .map(|&v| Some(pool.vms[v].host))
+        .collect();
+    let mut moves_left = g.budget;
     let mut closed: Vec<bool> = g.role.iter().map(|r| *r == Role::Maintenance).collect();
     let mut by_host: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, &v) in g.candidates.iter().enumerate() {
         by_host.entry(pool.vms[v].host).or_default().push(i);
     }
-    for (&h, list) in &by_host {
-        if !matches!(g.role[h], Role::Overload | Role::Maintenance) {
-            continue;
-        }
-        closed[h] = true;
-        let mut order = list.clone();
+    let largest_first = |list: &[usize]| {
+        let mut order = list.to_vec();
         order.sort_by(|&a, &b| {
             (g.peak)(g.candidates[b])
                 .total_cmp(&(g.peak)(g.candidates[a]))
                 .then(a.cmp(&b))
         });
-        for i in order {
-            if g.role[h] == Role::Overload && load[h] <= safe(h) + 1e-9 {
+        order
+    };
+    for (&h, list) in &by_host {
+        if !matches!(g.role[h], Role::Overload | Role::Maintenance) {
+            continue;
+        }
+        closed[h] = true;
+        for i in largest_first(list) {
+            let relieved =
+                g.role[h] == Role::Overload && pack.load[h] <= g.theta * g.hosts[h].cap + 1e-9;
+            if moves_left == 0 || relieved {
                 break;
             }
-            let v = g.candidates[i];
-            if let Some(t) = best(i, &load, &count, &closed, false) {
-                load[h] -= (g.peak)(v);
-                count[h] -= 1;
-                load[t] += (g.peak)(v);
-                count[t] += 1;
+            if let Some(t) = pack.best(&g, i, &closed, false) {
+                pack.shift(&g, i, h, t);
                 end[i] = Some(t);
+                moves_left -= 1;
             }
         }
     }
@@ -388,43 +494,34 @@ fn greedy(g: Greedy) -> Vec<Option<usize>> {
         .copied()
         .filter(|&h| g.role[h] == Role::Underload)
         .collect();
-    under.sort_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b)));
-    let mut received = vec![false; n_hosts];
+    under.sort_by(|&a, &b| pack.load[a].total_cmp(&pack.load[b]).then(a.cmp(&b)));
+    let mut received = vec![false; g.hosts.len()];
     for h in under {
-        if received[h] || count[h] == 0 {
+        let list = &by_host[&h];
+        if received[h] || pack.count[h] == 0 || list.len() > moves_left {
             continue;
         }
         closed[h] = true;
-        let mut order = by_host[&h].clone();
-        order.sort_by(|&a, &b| {
-            (g.peak)(g.candidates[b])
-                .total_cmp(&(g.peak)(g.candidates[a]))
-                .then(a.cmp(&b))
-        });
-        let (saved_load, saved_count) = (load.clone(), count.clone());
+        let saved = pack.clone();
         let mut gain = g.hosts[h].p0;
         let mut moves = Vec::new();
-        for &i in &order {
+        for i in largest_first(list) {
             let v = g.candidates[i];
-            let Some(t) = best(i, &load, &count, &closed, true) else {
-                moves.clear();
+            let Some(t) = pack.best(&g, i, &closed, true) else {
                 break;
             };
             gain += (g.dynamic)(v, h) - (g.dynamic)(v, t) - (g.move_cost)(v);
-            load[h] -= (g.peak)(v);
-            count[h] -= 1;
-            load[t] += (g.peak)(v);
-            count[t] += 1;
+            pack.shift(&g, i, h, t);
             moves.push((i, t));
         }
-        if moves.len() == order.len() && gain > 0.0 {
+        if moves.len() == list.len() && gain > 0.0 {
+            moves_left -= moves.len();
             for (i, t) in moves {
                 end[i] = Some(t);
                 received[t] = true;
             }
         } else {
-            load = saved_load;
-            count = saved_count;
+            pack = saved;
             closed[h] = false;
         }
     }

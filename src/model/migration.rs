@@ -170,6 +170,9 @@ impl Model<'_> {
             for (k, e) in row.into_iter().enumerate() {
                 if let Some(e) = e {
                     let host = &input.hosts[h];
+                    if !host.rest_cap[k].is_finite() {
+                        continue;
+                    }
                     self.b
                         .row(constraint::leq(e, host.rest_cap[k] - host.rest_fixed[k]));
                 }
