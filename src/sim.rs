@@ -249,6 +249,40 @@ pub fn simulate(
     name: &str,
     workload: Workload,
 ) -> SimReport {
+    match replay(traces, hosts, policy, name, workload, None) {
+        Replay::Report(r) => *r,
+        Replay::State(_) => unreachable!("no stop step was given"),
+    }
+}
+
+/// The state document the monitor hands the planner at `step` (1 <= step < samples) of the same
+/// replay: a realistic large input for `vmplace migrate`. None if `step` is out of range.
+pub fn state_at(
+    traces: &[Trace],
+    hosts: usize,
+    policy: &SimPolicy,
+    workload: Workload,
+    step: usize,
+) -> Option<State> {
+    match replay(traces, hosts, policy, "", workload, Some(step)) {
+        Replay::State(s) => Some(*s),
+        Replay::Report(_) => None,
+    }
+}
+
+enum Replay {
+    Report(Box<SimReport>),
+    State(Box<State>),
+}
+
+fn replay(
+    traces: &[Trace],
+    hosts: usize,
+    policy: &SimPolicy,
+    name: &str,
+    workload: Workload,
+    stop: Option<usize>,
+) -> Replay {
     let start = std::time::Instant::now();
     let pool: Vec<Host> = (0..hosts)
         .map(|i| {
@@ -349,14 +383,19 @@ pub fn simulate(
         }
         // The monitor's round on the histories up to `step`.
         let (mut moved, mut rerouted) = (0, 0);
+        let left: Vec<bool> = gone.iter().map(|g| g.get()).collect();
+        let day = Day {
+            pool: &pool,
+            vm_type: &vm_type,
+            traces,
+            policy,
+        };
+        if stop == Some(step) {
+            return Replay::State(Box::new(round_state(
+                &day, &host_of, step, &moved_at, &left,
+            )));
+        }
         if let SimPolicy::Migrate { .. } = policy {
-            let left: Vec<bool> = gone.iter().map(|g| g.get()).collect();
-            let day = Day {
-                pool: &pool,
-                vm_type: &vm_type,
-                traces,
-                policy,
-            };
             let state = round_state(&day, &host_of, step, &moved_at, &left);
             let plan = crate::migrate::plan(&state);
             rerouted = plan.stats.rerouted;
@@ -405,7 +444,7 @@ pub fn simulate(
         0.0
     };
     let energy_kwh = energy_j / 3.6e6;
-    SimReport {
+    Replay::Report(Box::new(SimReport {
         policy: name.to_string(),
         vms: n,
         workload,
@@ -420,7 +459,7 @@ pub fn simulate(
         esv: energy_kwh * slatah * pdm,
         time_s: start.elapsed().as_secs_f64(),
         series,
-    }
+    }))
 }
 
 /// CloudSim's initial placement: each VM in order, asking for its full MIPS, RAM and 100 Mbit/s,

@@ -84,6 +84,7 @@ fn mip_options(
 ) -> MipOptions {
     MipOptions {
         cancel: deadline.cancel.clone(),
+        max_nodes: None,
         time_limit_s: seconds,
         mip_gap: d.settings.mip_gap,
         threads: d.settings.threads,

@@ -3,7 +3,7 @@
 use super::{exit, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::sim::{load_planetlab, simulate, SimPolicy, Workload};
+use vmplace::sim::{load_planetlab, simulate, state_at, SimPolicy, Workload};
 
 /// Arguments of `simulate`.
 #[derive(Args, Debug)]
@@ -24,6 +24,10 @@ pub struct SimulateArgs {
     /// (comparable with its published figures); `full`: every VM runs all day.
     #[arg(long, value_enum, default_value = "cloudsim")]
     pub workload: Workload,
+    /// Instead of the report, write the state document the monitor hands the planner at this
+    /// step (1 <= STEP < samples), for `vmplace migrate`.
+    #[arg(long, value_name = "STEP")]
+    pub state_at: Option<usize>,
     /// Write the report here instead of stdout.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
@@ -60,6 +64,19 @@ pub fn run(a: SimulateArgs) -> i32 {
         }
         Err(errors) => return super::report(&errors),
     };
+    if let Some(step) = a.state_at {
+        let Some(state) = state_at(&traces, a.hosts, &policy, a.workload, step) else {
+            return super::report(&[InputError::new(
+                ErrorCode::Usage,
+                "",
+                format!("--state-at {step}: the step must be in 1..{}", a.samples),
+            )]);
+        };
+        return match write_json(a.output.as_ref(), &state) {
+            Ok(()) => exit::OK,
+            Err(e) => super::report(&e),
+        };
+    }
     let report = simulate(&traces, a.hosts, &policy, &a.policy, a.workload);
     match write_json(a.output.as_ref(), &report) {
         Ok(()) => exit::OK,

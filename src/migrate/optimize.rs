@@ -10,8 +10,15 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Most candidate VMs in one round model (whole hosts, least utilised first).
 const MAX_CANDIDATES: usize = 1200;
-/// Targets per VM in the model besides its host and the greedy choice (cheapest first).
+/// Targets per VM in the model besides its host and the greedy choice (cheapest first), at most.
 const TARGETS: usize = 12;
+/// Target columns per round, about: big rounds get fewer targets per VM (at least `MIN_TARGETS`),
+/// so that HiGHS ends them by its node limit rather than its time limit.
+const COLUMNS: usize = 4000;
+/// Targets per VM, at least.
+const MIN_TARGETS: usize = 3;
+/// Branch-and-bound nodes per round: the work limit that keeps rounds fast and repeatable.
+const MAX_NODES: u32 = 200;
 /// Overload penalty, W per unit of a host's capacity above the safe utilisation.
 const PENALTY: f64 = 10_000.0;
 
@@ -236,6 +243,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
         move_cost: &move_cost,
         theta,
     });
+    let per_vm = (COLUMNS / candidates.len()).clamp(MIN_TARGETS, TARGETS);
     let vms: Vec<RoundVm> = candidates
         .iter()
         .enumerate()
@@ -254,7 +262,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
             let start = greedy[i];
             let mut targets: Vec<usize> = start.filter(|&h| h != vm.host).into_iter().collect();
             for (_, h) in ranked {
-                if targets.len() > TARGETS {
+                if targets.len() > per_vm {
                     break;
                 }
                 if !targets.contains(&h) {
@@ -288,20 +296,20 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
         write_model: None,
         relax: false,
         cancel: None,
+        max_nodes: Some(MAX_NODES),
     };
     let greedy_cost = cost(&input, &greedy);
     let solved = solve(&input, &opts);
     let (status, ends) = match solved {
-        // The solver's answer unless it is worse than the greedy plan it started from (HiGHS
-        // may stop at its time limit before it has taken the start in).
+        // The solver's answer when it ended by proof or by its node limit (both repeatable) and
+        // is no worse than the greedy plan it started from. When the wall clock stopped it, the
+        // greedy plan stands, so that the same state always gets the same plan.
         Ok((r, ends))
-            if ends.iter().all(|e| e.is_some()) && cost(&input, &ends) <= greedy_cost + 1e-6 =>
+            if r.status != MipStatus::TimeLimit
+                && ends.iter().all(|e| e.is_some())
+                && cost(&input, &ends) <= greedy_cost + 1e-6 =>
         {
-            stats.gap = Some(if r.objective.abs() > 1e-9 {
-                ((r.objective - r.bound) / r.objective.abs()).max(0.0)
-            } else {
-                0.0
-            });
+            stats.gap = relative_gap(r.objective, r.bound);
             let s = match r.status {
                 MipStatus::Optimal => Status::Optimal,
                 MipStatus::TimeLimit => Status::TimeLimit,
@@ -310,11 +318,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
             (s, ends)
         }
         Ok((r, _)) => {
-            stats.gap = Some(if greedy_cost.abs() > 1e-9 {
-                ((greedy_cost - r.bound) / greedy_cost.abs()).max(0.0)
-            } else {
-                0.0
-            });
+            stats.gap = relative_gap(greedy_cost, r.bound);
             let s = if r.status == MipStatus::TimeLimit {
                 Status::TimeLimit
             } else {
@@ -329,6 +333,16 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
     };
     book(cx, &candidates, &role, &input, &declined_all, &ends, stats);
     status
+}
+
+/// (objective - bound) / |objective|, or None while the solver has no finite bound.
+fn relative_gap(objective: f64, bound: f64) -> Option<f64> {
+    let gap = if objective.abs() > 1e-9 {
+        (objective - bound) / objective.abs()
+    } else {
+        objective - bound
+    };
+    gap.is_finite().then_some(gap.max(0.0))
 }
 
 /// What the greedy plan needs.

@@ -282,6 +282,13 @@ impl Model<'_> {
 pub fn cost(input: &RoundInput, ends: &[Option<usize>]) -> f64 {
     let mut load: Vec<f64> = input.hosts.iter().map(|h| h.fixed).collect();
     let mut on: Vec<bool> = input.hosts.iter().map(|h| h.always_on).collect();
+    // The model has overload columns only on hosts a candidate may end on.
+    let mut touched = vec![false; input.hosts.len()];
+    for vm in &input.vms {
+        for h in vm.stay.iter().chain(&vm.targets) {
+            touched[*h] = true;
+        }
+    }
     let mut total = 0.0;
     for (vm, end) in input.vms.iter().zip(ends) {
         let Some(h) = end.or(vm.stay) else { continue };
@@ -297,7 +304,7 @@ pub fn cost(input: &RoundInput, ends: &[Option<usize>]) -> f64 {
         if on[h] {
             total += host.p0;
             let over = load[h] - input.theta * host.cap;
-            if over > 0.0 {
+            if over > 0.0 && touched[h] {
                 total += input.penalty / host.cap.max(1e-9) * over;
             }
         }

@@ -31,6 +31,9 @@ pub struct MipOptions {
     pub relax: bool,
     /// When set, HiGHS is interrupted (through its callbacks) and returns its incumbent.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Branch-and-bound nodes at most (HiGHS `mip_max_nodes`): a work limit that, unlike the
+    /// time limit, gives the same answer on every run.
+    pub max_nodes: Option<u32>,
 }
 
 /// Outcome of one HiGHS run.
@@ -40,6 +43,8 @@ pub enum MipStatus {
     Optimal,
     /// Stopped by the time limit with a feasible point.
     TimeLimit,
+    /// Stopped by a work limit (`max_nodes`) with a feasible point.
+    WorkLimit,
     /// Proven infeasible.
     Infeasible,
     /// Stopped without any feasible point.
@@ -203,6 +208,11 @@ impl MipBuilder {
         model
             .try_set_option("random_seed", 0)
             .map_err(|_| rejected("random_seed"))?;
+        if let Some(nodes) = opts.max_nodes {
+            model
+                .try_set_option("mip_max_nodes", nodes.min(i32::MAX as u32) as i32)
+                .map_err(|_| rejected("mip_max_nodes"))?;
+        }
         if let Some(path) = &opts.write_model {
             write_model(&mut model, path)?;
         }
@@ -219,7 +229,8 @@ impl MipBuilder {
         let status = match solved.status() {
             S::Optimal | S::ObjectiveBound | S::ObjectiveTarget if feasible => MipStatus::Optimal,
             S::Infeasible => MipStatus::Infeasible,
-            _ if feasible => MipStatus::TimeLimit,
+            S::ReachedTimeLimit | S::Unknown if feasible => MipStatus::TimeLimit,
+            _ if feasible => MipStatus::WorkLimit,
             _ => MipStatus::NoSolution,
         };
         let values = if feasible {
