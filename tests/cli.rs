@@ -268,3 +268,70 @@ fn migrate_writes_a_plan_that_check_accepts() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(stdout_json(&o)["errors"][0]["code"], "E1206");
 }
+
+#[test]
+fn simulate_hands_out_the_planners_state_and_migrate_plans_it_validly() {
+    // The shipped day, first hour: the state the monitor hands the planner at step 12.
+    let dir = "instances/planetlab/20110303";
+    let o = vmplace(
+        &[
+            "simulate",
+            "--planetlab",
+            dir,
+            "--samples",
+            "13",
+            "--workload",
+            "full",
+            "--policy",
+            "lr-mmt-1.2",
+            "--state-at",
+            "12",
+        ],
+        None,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut state = stdout_json(&o);
+    assert_eq!(state["vms"].as_array().unwrap().len(), 1052);
+    assert_eq!(
+        state["vms"][0]["usage"]["cpu"].as_array().unwrap().len(),
+        13
+    );
+    // vmplace's optimizer (no policy) on it: a plan the checker accepts.
+    state.as_object_mut().unwrap().remove("policy");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("state.json");
+    std::fs::write(&path, state.to_string()).unwrap();
+    let path = path.to_str().unwrap();
+    let o = vmplace(&["migrate", path], None);
+    assert_eq!(o.status.code(), Some(0));
+    let plan = stdout_json(&o);
+    assert!(!plan["migrations"].as_array().unwrap().is_empty());
+    let plan_path = tmp.path().join("plan.json");
+    std::fs::write(&plan_path, plan.to_string()).unwrap();
+    let o = vmplace(&["check", path, plan_path.to_str().unwrap()], None);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Out of range: a usage error.
+    let o = vmplace(
+        &[
+            "simulate",
+            "--planetlab",
+            dir,
+            "--samples",
+            "13",
+            "--state-at",
+            "13",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+}

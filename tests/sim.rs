@@ -105,3 +105,23 @@ fn policy_names_parse_like_cloudsim() {
     assert!("lr-xx-1.2".parse::<SimPolicy>().is_err());
     assert!("fast".parse::<SimPolicy>().is_err());
 }
+
+#[test]
+fn idle_vms_leave_under_the_cloudsim_workload_only() {
+    // VM a (2500 MIPS) asks 50 %, 0, 0, 50 %; VM b (2000) 50 % throughout. DVFS puts both on the
+    // G5 host (first fit; the G4's cores are too slow). At step 1 a asks for nothing now and next:
+    // CloudSim counts it finished, so the last interval runs b alone; the full workload runs a.
+    let dir = day(&[("a", "50\n0\n0\n50\n"), ("b", "50\n50\n50\n50\n")]);
+    let traces = load_planetlab(dir.path(), 4).unwrap();
+    let p = |u: f64| vmplace::migrate::detect::power_at(&G5_WATTS, u);
+    let (both, b_only, a_back) = (2250.0 / 5320.0, 1000.0 / 5320.0, 2250.0 / 5320.0);
+    let cloudsim = simulate(&traces, 2, &SimPolicy::Dvfs, "dvfs", Workload::Cloudsim);
+    let full = simulate(&traces, 2, &SimPolicy::Dvfs, "dvfs", Workload::Full);
+    let interval = |from: f64, to: f64| (p(from) + p(to)) / 2.0 * 300.0 / 3.6e6;
+    let first_two = interval(both, b_only) + interval(b_only, b_only);
+    let expected_cloudsim = first_two + interval(b_only, b_only);
+    let expected_full = first_two + interval(b_only, a_back);
+    assert!((cloudsim.energy_kwh - expected_cloudsim).abs() < 1e-12);
+    assert!((full.energy_kwh - expected_full).abs() < 1e-12);
+    assert_eq!((cloudsim.vms_left, full.vms_left), (1, 2));
+}

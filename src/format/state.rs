@@ -167,7 +167,7 @@ pub struct MigrationPolicy {
     /// decliners, with their messages (default 10); every answer is counted in `asked`/`declined`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidates_listed: Option<usize>,
-    /// Seconds the round MIP may take (placement `optimize`; default 1). Past it, the greedy plan
+    /// Seconds the round MIP may take (placement `optimize`; default 0.5). Past it, the greedy plan
     /// the MIP started from stands (the same on every run), with status `time_limit` and its gap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]

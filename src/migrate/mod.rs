@@ -110,7 +110,7 @@ impl Policy {
             optimize,
             cloudsim: p.emulate == Some(crate::format::state::Emulate::Cloudsim),
             min_gain_w: p.min_gain_w.unwrap_or(0.0),
-            time_limit_s: p.time_limit_s.unwrap_or(1.0),
+            time_limit_s: p.time_limit_s.unwrap_or(0.5),
         }
     }
 }

@@ -14,7 +14,7 @@ const MAX_CANDIDATES: usize = 1200;
 const TARGETS: usize = 12;
 /// Target columns per round, about: big rounds get fewer targets per VM (at least `MIN_TARGETS`),
 /// so that HiGHS ends them by its node limit rather than its time limit.
-const COLUMNS: usize = 4000;
+const COLUMNS: usize = 2500;
 /// Targets per VM, at least.
 const MIN_TARGETS: usize = 3;
 /// Branch-and-bound nodes per round: the work limit that keeps rounds fast and repeatable.
@@ -62,6 +62,40 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
             role[h] = Role::Maintenance;
         }
     }
+    // Expected CPU for the next interval, as the round's detector will see it: LR extrapolates
+    // each VM's own history (the host's regression is the sum of its VMs'), the others look at
+    // what the VM uses now.
+    let lr = matches!(policy.detection, Detection::Lr | Detection::Lrr);
+    let steps = (pool
+        .vms
+        .iter()
+        .enumerate()
+        .map(|(v, _)| pool.migration_time(v))
+        .fold(0.0, f64::max)
+        / policy.interval_s)
+        .ceil();
+    let expected_cpu: Vec<f64> = pool
+        .vms
+        .iter()
+        .map(|vm| {
+            let now = vm.now[cpu];
+            if !lr || vm.cpu_history.len() < 10 {
+                return now;
+            }
+            let last = &vm.cpu_history[vm.cpu_history.len() - 10..];
+            let Some((a, b)) = super::detect::least_squares(last) else {
+                return now;
+            };
+            ((a + b * (10.0 + steps)) * vm.demand[cpu]).max(0.0)
+        })
+        .collect();
+    let peak = |v: usize| expected_cpu[v];
+    // The safe utilisation: where the detector starts to flag a host.
+    let theta = match policy.detection {
+        Detection::Thr => policy.parameter,
+        Detection::Lr | Detection::Lrr => 1.0 / policy.parameter.max(1e-9),
+        Detection::Iqr | Detection::Mad => policy.fallback_threshold,
+    };
     let movable = |v: usize, r: Role| r == Role::Maintenance || (r != Role::Keep && !held(v));
     let mut room = MAX_CANDIDATES.saturating_sub(
         (0..pool.vms.len())
@@ -78,15 +112,31 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
         super::detect::power_at(&pool.hosts[h].watts, 0.0) / used.max(1e-9)
     };
     active.sort_by(|&a, &b| idle_per_use(b).total_cmp(&idle_per_use(a)).then(a.cmp(&b)));
+    // Room under the safe utilisation on the hosts that stay, less what the overloaded hosts must
+    // shed: a host whose expected load does not fit in what is left cannot be emptied, so it is
+    // no candidate. In a spread-out pool nearly every host qualifies, in a packed one few do.
+    let expected = |h: usize| pool.vms_on(h).map(peak).sum::<f64>();
+    let safe = |h: usize| theta * pool.hosts[h].cap[cpu];
+    let mut free: f64 = active
+        .iter()
+        .map(|&h| (safe(h) - expected(h)).max(0.0))
+        .sum::<f64>()
+        - overloaded
+            .iter()
+            .map(|&h| (expected(h) - safe(h)).max(0.0))
+            .sum::<f64>();
     for &h in &active {
         let n = pool.vms_on(h).count();
         if n > room {
             break;
         }
-        if pool.vms_on(h).all(|v| !held(v)) {
-            role[h] = Role::Underload;
-            room -= n;
+        let (load, spare) = (expected(h), (safe(h) - expected(h)).max(0.0));
+        if load + spare > free || pool.vms_on(h).any(held) {
+            continue;
         }
+        role[h] = Role::Underload;
+        room -= n;
+        free -= load + spare;
     }
     let candidates: Vec<usize> = (0..pool.vms.len())
         .filter(|&v| movable(v, role[pool.vms[v].host]))
@@ -107,30 +157,6 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
             rest.iter().any(|&r| used[r] > pool.hosts[h].cap[r] + 1e-9)
         })
         .collect();
-    // Expected CPU for the next interval, as the round's detector will see it: LR extrapolates
-    // each VM's own history (the host's regression is the sum of its VMs'), the others look at
-    // what the VM uses now.
-    let lr = matches!(policy.detection, Detection::Lr | Detection::Lrr);
-    let steps = (pool
-        .vms
-        .iter()
-        .enumerate()
-        .map(|(v, _)| pool.migration_time(v))
-        .fold(0.0, f64::max)
-        / policy.interval_s)
-        .ceil();
-    let peak = |v: usize| {
-        let vm = &pool.vms[v];
-        let now = vm.now[cpu];
-        if !lr || vm.cpu_history.len() < 10 {
-            return now;
-        }
-        let last = &vm.cpu_history[vm.cpu_history.len() - 10..];
-        let Some((a, b)) = super::detect::least_squares(last) else {
-            return now;
-        };
-        ((a + b * (10.0 + steps)) * vm.demand[cpu]).max(0.0)
-    };
     let mut groups: HashMap<&str, usize> = HashMap::new();
     let mut group_fixed = Vec::new();
     let mut hosts: Vec<RoundHost> = pool
@@ -176,12 +202,6 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
         })
         .collect();
 
-    // The safe utilisation: where the detector starts to flag a host.
-    let theta = match policy.detection {
-        Detection::Thr => policy.parameter,
-        Detection::Lr | Detection::Lrr => 1.0 / policy.parameter.max(1e-9),
-        Detection::Iqr | Detection::Mad => policy.fallback_threshold,
-    };
     let dynamic = |v: usize, h: usize| {
         let host = &hosts[h];
         (host.p1 - host.p0) * pool.vms[v].now[cpu] / host.cap.max(1e-12)
@@ -291,7 +311,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
     };
     let opts = MipOptions {
         time_limit_s: policy.time_limit_s,
-        mip_gap: 0.01,
+        mip_gap: 0.02,
         threads: 1,
         write_model: None,
         relax: false,
