@@ -146,13 +146,15 @@ pub struct MigrationPolicy {
     /// Empty the least-utilised host when all its VMs fit elsewhere (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub underload: Option<bool>,
-    /// Migration-policy weights over accepting hosts (default: power only = PABFD).
+    /// Migration-policy weights over accepting hosts (default: power only = PABFD; the optimizer
+    /// adds 0.1 W per second of migration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<Weights>,
     /// At most this many migrations in the round (default unlimited).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<usize>,
-    /// A VM that moved less than this many seconds ago stays (default 0).
+    /// A VM that moved less than this many seconds ago stays (default 7,200 under `optimize`, 0
+    /// under `pabfd`); maintenance moves it anyway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub hold_s: Option<f64>,

@@ -8,7 +8,7 @@ use crate::model::migration::{cost, solve, RoundHost, RoundInput, RoundVm};
 use crate::model::{MipOptions, MipStatus};
 use std::collections::{BTreeMap, HashMap};
 
-/// Most candidate VMs in one round model (whole hosts, least utilised first).
+/// Most candidate VMs in one round model (whole hosts, least efficient first).
 const MAX_CANDIDATES: usize = 1200;
 /// Targets per VM in the model besides its host and the greedy choice (cheapest first), at most.
 const TARGETS: usize = 12;
@@ -29,7 +29,7 @@ enum Role {
     Keep,
     Overload,
     Maintenance,
-    /// Among the least utilised: emptied if that pays.
+    /// Among the least efficient: emptied if that pays.
     Underload,
 }
 
@@ -44,7 +44,8 @@ impl Role {
     }
 }
 
-/// Plans the round with the MIP; returns the plan status and the relative gap of its answer.
+/// Plans the round with the MIP and books its moves; returns the plan status (the gap goes to
+/// `stats`).
 pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -> Status {
     let pool = &cx.pool;
     let policy = cx.policy;
@@ -63,14 +64,11 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
         }
     }
     // Expected CPU for the next interval, as the round's detector will see it: LR extrapolates
-    // each VM's own history (the host's regression is the sum of its VMs'), the others look at
-    // what the VM uses now.
+    // each VM's own history (the host's regression is the sum of its VMs') as far as the longest
+    // migration in the pool reaches, the others look at what the VM uses now.
     let lr = matches!(policy.detection, Detection::Lr | Detection::Lrr);
-    let steps = (pool
-        .vms
-        .iter()
-        .enumerate()
-        .map(|(v, _)| pool.migration_time(v))
+    let steps = ((0..pool.vms.len())
+        .map(|v| pool.migration_time(v))
         .fold(0.0, f64::max)
         / policy.interval_s)
         .ceil();
@@ -102,7 +100,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
             .filter(|&v| movable(v, role[pool.vms[v].host]))
             .count(),
     );
-    // Consolidation candidates: whole hosts, least utilised first, none with a held VM.
+    // Consolidation candidates: whole hosts, none with a held VM.
     let mut active: Vec<usize> = (0..n_hosts)
         .filter(|&h| role[h] == Role::Keep && pool.vms_on(h).next().is_some())
         .collect();
