@@ -1,11 +1,12 @@
 //! Trace-driven simulation of a day of PlanetLab VMs with the CloudSim power set-up, so that
 //! vmplace's policies can be compared with CloudSim's published figures.
 //!
-//! Each 300 s interval: VMs request their type's MIPS x the trace sample; a host whose VMs request
-//! more than its MIPS is at 100 % (SLATAH time); energy is (P(u_start) + P(u_end)) / 2 x 300 s for
-//! hosts that were on at the start; then the monitor runs the round planner (`crate::migrate`) on
-//! the VMs' usage histories and the moves take effect, each costing 10 % of the VM's requested MIPS
-//! during its migration (PDM).
+//! Each 300 s interval: VMs request their type's MIPS x the trace sample; energy is
+//! (P(u_start) + P(u_end)) / 2 x 300 s for hosts that were on at the start; under the `cloudsim`
+//! workload, VMs that ask for nothing leave; then the monitor runs the round planner
+//! (`crate::migrate`) on the VMs' usage histories and the moves take effect. A migration costs 10 %
+//! of the VM's requested MIPS while it lasts (PDM) and counts as 100 % on both its hosts (SLATAH),
+//! as does a host whose VMs request more than its MIPS for the rest of the interval.
 
 use crate::format::errors::ErrorCode;
 use crate::format::state::{
