@@ -338,17 +338,19 @@ fn replay(
     let mut series = Vec::with_capacity(steps);
     let mut moved_at: Vec<Option<usize>> = vec![None; n];
     let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
-    // SLATAH time of the interval that starts with `util`, after migrations that keep each host
-    // busy for `window[h]` seconds: while a VM migrates, its source and target both give it less
-    // than it asks (CloudSim counts both hosts); afterwards a host is at 100 % if its VMs ask for
-    // more than it has.
+    // SLATAH time of an interval whose hosts run at `before` utilisation until their migrations
+    // end and at `after` from then on. `window[h]` = (longest migration into h, longest out of h).
+    // As in CloudSim, a target gives a VM migrating in 10 % of what it asks, so it counts as at
+    // 100 % while the VM comes in; a source keeps giving the VM what it asks (CloudSim's
+    // bookkeeping adds the 10 % back), so it counts only if it is over capacity anyway.
     let sla_time =
-        |before: &[f64], after: &[f64], window: &[f64], active: &mut f64, full: &mut f64| {
+        |before: &[f64], after: &[f64], window: &[(f64, f64)], active: &mut f64, full: &mut f64| {
             for h in 0..pool.len() {
-                let w = window[h].min(INTERVAL_S);
+                let (w_in, w_out) = (window[h].0.min(INTERVAL_S), window[h].1.min(INTERVAL_S));
+                let w = w_in.max(w_out);
                 if w > 0.0 && (before[h] > 0.0 || after[h] > 0.0) {
                     *active += w;
-                    *full += w;
+                    *full += if before[h] > 1.0 { w } else { w_in };
                 }
                 if after[h] > 0.0 {
                     *active += INTERVAL_S - w;
@@ -358,7 +360,13 @@ fn replay(
                 }
             }
         };
-    sla_time(&prev, &prev, &vec![0.0; hosts], &mut active_s, &mut full_s);
+    sla_time(
+        &prev,
+        &prev,
+        &vec![(0.0, 0.0); hosts],
+        &mut active_s,
+        &mut full_s,
+    );
     for step in 1..steps {
         let now = util_of(&host_of, step);
         let mut overloaded = 0;
@@ -370,7 +378,7 @@ fn replay(
                 overloaded += 1;
             }
         }
-        let mut window = vec![0.0f64; hosts];
+        let mut window = vec![(0.0f64, 0.0f64); hosts];
         for v in 0..n {
             asked_total += requested(v, step - 1) * INTERVAL_S;
         }
@@ -413,9 +421,17 @@ fn replay(
                 // The VM gets 90 % of what it requests while it migrates: memory / (bandwidth / 2).
                 let seconds = vm_type[v].1 * 8.0 / 500.0;
                 lost += 0.1 * requested(v, step) * seconds.min(INTERVAL_S);
-                for end in [host_of[v], h] {
-                    window[end] = window[end].max(seconds);
+                window[h].0 = window[h].0.max(seconds);
+                // A re-routed VM also migrated to its first target (CloudSim sends it to both).
+                if let Some(a) = m
+                    .rerouted_from
+                    .as_ref()
+                    .and_then(|x| x.strip_prefix('h'))
+                    .and_then(|x| x.parse::<usize>().ok())
+                {
+                    window[a].0 = window[a].0.max(seconds);
                 }
+                window[host_of[v]].1 = window[host_of[v]].1.max(seconds);
                 host_of[v] = h;
                 moved_at[v] = Some(step);
                 *by_reason.entry(m.reason.clone()).or_default() += 1;

@@ -508,6 +508,8 @@ fn cloudsim_emulation_empties_a_host_that_just_received_a_vm() {
         ]
     );
     assert_eq!(cloudsim.stats.rerouted, 1, "CloudSim counts v2 twice");
+    let v2 = cloudsim.migrations.iter().find(|m| m.vm == "v2").unwrap();
+    assert_eq!(v2.rerouted_from.as_deref(), Some("h2"));
 }
 
 #[test]

@@ -55,7 +55,7 @@ fn an_overloaded_host_counts_towards_slatah_and_migrations_towards_pdm() {
     );
     assert!(
         thr.slatah > 0.0,
-        "source and target give the VM less than it asks while it migrates"
+        "the target gives the VM 10 % of what it asks while it migrates in"
     );
     assert_eq!(
         thr.migrations,

@@ -263,6 +263,10 @@ pub struct Migration {
     pub declined: BTreeMap<String, usize>,
     /// Usage history handed to the target.
     pub history_sent: HistorySent,
+    /// Under `emulate: cloudsim`, the target first chosen in this round before the VM was sent
+    /// on (CloudSim migrates the VM there too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerouted_from: Option<String>,
 }
 
 /// Score of a target (lower total is better).

@@ -525,7 +525,7 @@ pub fn plan_with(state: &State, policy: &Policy) -> Plan {
                     };
                     let second = cx.migrations.remove(last);
                     if let Some(first) = cx.migrations.iter_mut().find(|m| &m.vm == id) {
-                        first.to = second.to;
+                        first.rerouted_from = Some(std::mem::replace(&mut first.to, second.to));
                         first.score = second.score;
                         first.candidates = second.candidates;
                         stats.rerouted += 1;
@@ -779,6 +779,7 @@ fn place(cx: &mut Ctx, v: usize, excluded: &[bool], reason: &str) -> bool {
         asked,
         declined,
         history_sent: HistorySent { samples },
+        rerouted_from: None,
     });
     true
 }

@@ -618,6 +618,7 @@ fn book(
             history_sent: HistorySent {
                 samples: cx.pool.vms[v].samples,
             },
+            rerouted_from: None,
         });
         cx.pool.move_vm(v, to);
         cx.moved[v] = true;
