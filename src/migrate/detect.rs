@@ -29,18 +29,24 @@ pub fn overloaded(p: &Policy, util: f64, history: &[f64], max_migration_s: f64) 
             None => fallback,
         },
         Detection::Lr | Detection::Lrr => {
-            if history.len() < 10 {
-                return fallback;
-            }
-            let last = &history[history.len() - 10..];
-            let Some((a, b)) = least_squares(last) else {
-                return fallback;
-            };
             let steps = (max_migration_s / p.interval_s).ceil();
-            let predicted = (a + b * (10.0 + steps)) * p.parameter;
-            predicted >= 1.0
+            match lr_forecast(history, steps) {
+                Some(predicted) => predicted * p.parameter >= 1.0,
+                None => fallback,
+            }
         }
     }
+}
+
+/// Local regression's forecast: the least-squares line through the last 10 samples, `steps`
+/// intervals past the last one. None with fewer than 10 samples. Linear in the history, so a
+/// host's forecast is the sum of its VMs' forecasts (the round MIP relies on that).
+pub fn lr_forecast(history: &[f64], steps: f64) -> Option<f64> {
+    if history.len() < 10 {
+        return None;
+    }
+    let (a, b) = least_squares(&history[history.len() - 10..])?;
+    Some(a + b * (10.0 + steps))
 }
 
 /// The history from its first non-zero sample, if it has at least `min` samples.

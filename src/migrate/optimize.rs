@@ -77,14 +77,10 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
         .iter()
         .map(|vm| {
             let now = vm.now[cpu];
-            if !lr || vm.cpu_history.len() < 10 {
-                return now;
+            match super::detect::lr_forecast(&vm.cpu_history, steps) {
+                Some(f) if lr => (f * vm.demand[cpu]).max(0.0),
+                _ => now,
             }
-            let last = &vm.cpu_history[vm.cpu_history.len() - 10..];
-            let Some((a, b)) = super::detect::least_squares(last) else {
-                return now;
-            };
-            ((a + b * (10.0 + steps)) * vm.demand[cpu]).max(0.0)
         })
         .collect();
     let peak = |v: usize| expected_cpu[v];
