@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::path::Path;
 use std::time::Duration;
-use vmplace::format::state::{MigrationPolicy, Placement};
+use vmplace::format::state::{MigrationPolicy, Planner};
 use vmplace::sim::{load_planetlab, state_at, SimPolicy, Workload};
 
 fn bench_rounds(c: &mut Criterion) {
@@ -19,18 +19,16 @@ fn bench_rounds(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(20));
     for step in [1, 100] {
         let state = state_at(&traces, 800, &lr, Workload::Full, step).expect("a step of the day");
-        for (label, placement) in [
-            ("optimize", Placement::Optimize),
-            ("pabfd", Placement::Pabfd),
-        ] {
+        for (label, placement) in [("optimize", Planner::Optimize), ("pabfd", Planner::Pabfd)] {
             let mut s = state.clone();
             s.policy = Some(MigrationPolicy {
                 detection: Some(vmplace::format::state::Detection::Lr),
                 placement: Some(placement),
                 ..Default::default()
             });
+            let s = vmplace::validation::validate_state(s).expect("the simulator's state is valid");
             group.bench_with_input(BenchmarkId::new(label, step), &s, |b, s| {
-                b.iter(|| vmplace::migrate::plan(s))
+                b.iter(|| vmplace::migration::plan(s))
             });
         }
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 use vmplace::domain::{Domain, Settings};
 use vmplace::format::SolverKind;
-use vmplace::solve::{run_or_fallback, Mode, RunConfig};
+use vmplace::placement::{run_or_fallback, Mode, RunConfig};
 use vmplace::validation::{read_problem, Phase};
 
 fn settings(problem: &vmplace::format::Problem, solver: SolverKind) -> Settings {

@@ -4,7 +4,8 @@
 use crate::checker::{check, Expect};
 use crate::domain::{Domain, Settings};
 use crate::format::{Problem, Solution, SolverKind};
-use crate::solve::{run_or_fallback, Mode, RunConfig};
+use crate::placement::{run_or_fallback, Mode, RunConfig};
+use crate::validation::Valid;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -66,7 +67,7 @@ pub fn instance_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Solves one problem with both solvers (`place`, both phases).
-pub fn bench_problem(name: &str, problem: &Problem, base: &Settings) -> BenchRow {
+pub fn bench_problem(name: &str, problem: &Valid<Problem>, base: &Settings) -> BenchRow {
     let solve = |kind: SolverKind| {
         let mut s = base.clone();
         s.solver = kind;

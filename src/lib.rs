@@ -1,22 +1,20 @@
 //! vmplace: storage-aware VM placement and migration planning as mixed-integer programs.
 //!
 //! Layers, one direction: [`format`] (the JSON contract) -> [`validation`] -> [`domain`] (typed,
-//! validated) -> [`model`] (the MIPs, the only user of good_lp/HiGHS), orchestrated by [`solve`].
-//! [`checker`] re-verifies answers from the wire documents alone.
+//! validated; one converter per contract) -> [`model`] (the MIPs, the only user of good_lp and
+//! HiGHS), driven by [`placement`] and [`migration`]. [`checker`] re-verifies answers from the
+//! wire documents alone. [`service`] serves the documents (CLI and HTTP), [`sim`] replays traces.
 
 #![warn(missing_docs)]
 
-pub mod api;
 pub mod bench;
 pub mod checker;
 pub mod domain;
-pub mod evaluate;
 pub mod format;
 pub mod generate;
-pub mod greedy;
-pub mod migrate;
+pub mod migration;
 pub mod model;
-pub mod server;
+pub mod placement;
+pub mod service;
 pub mod sim;
-pub mod solve;
 pub mod validation;

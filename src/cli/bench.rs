@@ -3,9 +3,9 @@
 use super::{exit, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::api::Overrides;
 use vmplace::bench::{bench_problem, instance_files, peak_rss_mib, BenchRow};
 use vmplace::format::{errors::ErrorCode, InputError};
+use vmplace::service::api::Overrides;
 use vmplace::validation::{read_problem, Phase};
 
 /// Arguments of `bench`.
@@ -89,7 +89,7 @@ pub fn run(a: BenchArgs) -> i32 {
             threads: a.threads,
             ..Default::default()
         };
-        let s = vmplace::api::settings(&problem, &overrides);
+        let s = vmplace::service::api::settings(&problem, &overrides);
         let row = bench_problem(&name, &problem, &s);
         if !a.json {
             eprintln!(

@@ -3,8 +3,8 @@
 use super::{exit, read_input, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::api::{check_documents, expect_from};
 use vmplace::format::{Problem, Solution};
+use vmplace::service::api::{check_documents, expect_from};
 use vmplace::validation::read_document;
 
 /// Arguments of `check`.
@@ -59,7 +59,7 @@ fn check_plan(state_text: &str, plan_path: &std::path::Path) -> i32 {
             return report(&errors);
         }
     };
-    let report = vmplace::api::check_plan_documents(&state, &plan);
+    let report = vmplace::service::api::check_plan_documents(&state, &plan);
     emit(&report)
 }
 
@@ -77,7 +77,7 @@ fn prefixed(
 }
 
 /// Violations on stderr, the report on stdout; exit 0 if valid, 1 if not.
-fn emit(report: &vmplace::api::CheckReport) -> i32 {
+fn emit(report: &vmplace::service::api::CheckReport) -> i32 {
     for v in &report.violations {
         eprintln!("violation {} at {}: {}", v.rule, v.path, v.message);
     }

@@ -20,7 +20,7 @@ pub fn run(a: MigrateArgs) -> i32 {
         Ok(t) => t,
         Err(e) => return report(&e),
     };
-    let plan = match vmplace::api::migrate_text(&text) {
+    let plan = match vmplace::service::api::migrate_text(&text) {
         Ok(p) => p,
         Err(e) => return report(&e),
     };

@@ -61,7 +61,7 @@ pub mod exit {
 /// Runs the CLI and returns the exit code.
 pub fn main() -> i32 {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,highs=error,vmplace::server=info")
+        tracing_subscriber::EnvFilter::new("warn,highs=error,vmplace::service::http=info")
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -86,9 +86,9 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Storage(a) => solve::run(a, vmplace::solve::Mode::Storage),
-        Command::Host(a) => solve::run(a, vmplace::solve::Mode::Host),
-        Command::Place(a) => solve::run(a, vmplace::solve::Mode::Place),
+        Command::Storage(a) => solve::run(a, vmplace::placement::Mode::Storage),
+        Command::Host(a) => solve::run(a, vmplace::placement::Mode::Host),
+        Command::Place(a) => solve::run(a, vmplace::placement::Mode::Place),
         Command::Migrate(a) => migrate::run(a),
         Command::Check(a) => check::run(a),
         Command::Schema(a) => schema::run(a),

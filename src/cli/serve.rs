@@ -3,7 +3,7 @@
 use super::{exit, report};
 use clap::Args;
 use vmplace::format::{errors::ErrorCode, InputError};
-use vmplace::server::{serve, ServerConfig};
+use vmplace::service::http::{serve, ServerConfig};
 
 /// Arguments of `serve`.
 #[derive(Args, Debug)]

@@ -3,9 +3,9 @@
 use super::{exit, read_input, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::api::Overrides;
-use vmplace::format::{Policy, SolverKind};
-use vmplace::solve::{Mode, RunConfig};
+use vmplace::format::{Objective, SolverKind};
+use vmplace::placement::{Mode, RunConfig};
+use vmplace::service::api::Overrides;
 
 /// Flags shared by the solving subcommands.
 #[derive(Args, Debug, Clone, Default)]
@@ -56,11 +56,11 @@ pub enum PolicyArg {
     Pack,
 }
 
-impl From<PolicyArg> for Policy {
+impl From<PolicyArg> for Objective {
     fn from(p: PolicyArg) -> Self {
         match p {
-            PolicyArg::Balance => Policy::Balance,
-            PolicyArg::Pack => Policy::Pack,
+            PolicyArg::Balance => Objective::Balance,
+            PolicyArg::Pack => Objective::Pack,
         }
     }
 }
@@ -76,8 +76,8 @@ impl SolveArgs {
                 SolverArg::Mip => SolverKind::Mip,
                 SolverArg::Greedy => SolverKind::Greedy,
             }),
-            storage_policy: self.storage_policy.map(Policy::from),
-            host_policy: self.host_policy.map(Policy::from),
+            storage_policy: self.storage_policy.map(Objective::from),
+            host_policy: self.host_policy.map(Objective::from),
         }
     }
 }
@@ -126,7 +126,7 @@ pub fn run(a: SolveArgs, mode: Mode) -> i32 {
         write_model: a.write_model.clone(),
         cancel: None,
     };
-    let solution = match vmplace::api::solve_text(&text, mode, &a.overrides(), &cfg) {
+    let solution = match vmplace::service::api::solve_text(&text, mode, &a.overrides(), &cfg) {
         Ok(s) => s,
         Err(e) => return report(&e),
     };

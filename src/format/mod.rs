@@ -6,8 +6,10 @@ pub mod solution;
 pub mod state;
 
 pub use errors::{ErrorDocument, InputError};
-pub use problem::{Host, Options, Policy, Problem, Request, Resources, SolverKind, Storage};
-pub use solution::{PhaseStats, Placement, Solution, Stats, Status, Unplaced};
+pub use problem::{Host, Objective, Options, Problem, Request, Resources, SolverKind, Storage};
+pub use solution::{
+    PhaseName, PhaseSolver, PhaseStats, Placement, ReasonCode, Solution, Stats, Status, Unplaced,
+};
 
 /// Documents that have a published JSON Schema.
 #[derive(Debug, Clone, Copy)]

@@ -90,7 +90,7 @@ pub struct Request {
 /// Objective policy of a phase.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Policy {
+pub enum Objective {
     /// Spread load: minimise the highest utilisation.
     #[default]
     Balance,
@@ -127,10 +127,10 @@ pub struct Options {
     pub threads: Option<u32>,
     /// Storage phase objective (default `balance`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage_policy: Option<Policy>,
+    pub storage_policy: Option<Objective>,
     /// Host phase objective (default `pack`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_policy: Option<Policy>,
+    pub host_policy: Option<Objective>,
     /// Weight of the live-migration-domain term in the storage phase (default 0.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]

@@ -4,13 +4,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Honest statement of solution quality.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+/// Honest statement of solution quality. Ordered from best to worst, so that the worst status of
+/// several phases is their `max`.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Proven optimal (within the requested gap).
     Optimal,
     /// A valid answer without an optimality proof (e.g. the greedy solver).
+    #[default]
     Feasible,
     /// The time limit was reached; the answer is the best found, see `gap`.
     TimeLimit,
@@ -59,17 +63,100 @@ pub struct Unplaced {
     /// Request id.
     pub request: String,
     /// Machine-readable reason code (see README).
-    pub code: String,
+    pub code: ReasonCode,
     /// Human explanation naming the binding constraint.
     pub reason: String,
+}
+
+/// Why a request is not placed: the binding constraint (stable codes, listed in README).
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReasonCode {
+    /// No storage system has room for the disk image (`storage_capacity`).
+    NoStorageCapacity,
+    /// No host in the pool has room for the VM (`host_capacity`).
+    DemandExceedsHosts,
+    /// No host with room is connected to the (chosen) storage (`host_connectivity`).
+    NoConnectedHostCapacity,
+    /// Connected hosts with room all run a member of the VM's group (`anti_affinity`).
+    AntiAffinity,
+    /// Capacity existed but went to other requests of the batch.
+    CapacityTaken,
+    /// Phase 1 left it out because phase 2 could not host it (`host_lookahead`).
+    LookaheadNoHost,
+    /// The solver failed and no answer could be computed for it; the reason says why.
+    SolverFailure,
+}
+
+impl ReasonCode {
+    /// Every code, in the order of the README's table.
+    pub const ALL: [ReasonCode; 7] = [
+        ReasonCode::NoStorageCapacity,
+        ReasonCode::DemandExceedsHosts,
+        ReasonCode::NoConnectedHostCapacity,
+        ReasonCode::AntiAffinity,
+        ReasonCode::CapacityTaken,
+        ReasonCode::LookaheadNoHost,
+        ReasonCode::SolverFailure,
+    ];
+}
+
+/// A placement phase.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseName {
+    /// Phase 1: storage systems for the disk images.
+    #[default]
+    Storage,
+    /// Phase 2: hosts.
+    Host,
+}
+
+/// What produced a phase's answer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+pub enum PhaseSolver {
+    /// The phase's MIP (HiGHS).
+    #[default]
+    #[serde(rename = "mip")]
+    Mip,
+    /// The greedy solver (`--solver greedy`, or after a MIP failure).
+    #[serde(rename = "greedy")]
+    Greedy,
+    /// The MIP ran, but its warm start (a greedy answer) was at least as good and stands.
+    #[serde(rename = "mip+greedy-fallback")]
+    MipGreedyFallback,
+    /// Large neighbourhood search over host-phase MIPs (`lns_neighbourhoods` of them).
+    #[serde(rename = "mip-lns")]
+    MipLns,
+    /// The greedy chain of today's schedulers beat the two phases and stands.
+    #[serde(rename = "greedy-baseline")]
+    GreedyBaseline,
+}
+
+impl PhaseSolver {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PhaseSolver::Mip => "mip",
+            PhaseSolver::Greedy => "greedy",
+            PhaseSolver::MipGreedyFallback => "mip+greedy-fallback",
+            PhaseSolver::MipLns => "mip-lns",
+            PhaseSolver::GreedyBaseline => "greedy-baseline",
+        }
+    }
 }
 
 /// Statistics of one solve.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 pub struct Stats {
-    /// Solver that produced the answer (`mip`, `greedy`, `mip+greedy-fallback`...).
+    /// Summary of `phases[].solver`, comma-separated (`mip,mip`, `greedy`...).
     #[serde(default)]
     pub solver: String,
+    /// Set when the MIP failed and the greedy solver answered instead: HiGHS' error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mip_error: Option<String>,
     /// Wall-clock time of the whole call, in seconds.
     #[serde(default)]
     pub solve_time_s: f64,
@@ -100,12 +187,15 @@ pub struct Stats {
 /// Statistics of one phase (storage or host).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 pub struct PhaseStats {
-    /// `storage`, `host` or `joint`.
-    pub phase: String,
+    /// The phase.
+    pub phase: PhaseName,
     /// Solver that produced this phase's answer.
-    pub solver: String,
+    pub solver: PhaseSolver,
+    /// Neighbourhood MIPs solved, when `solver` is `mip-lns`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lns_neighbourhoods: usize,
     /// Status of this phase.
-    pub status: String,
+    pub status: Status,
     /// Placed priority weight (first, lexicographic objective).
     pub placed_weight: f64,
     /// Best bound on the placed priority weight.
@@ -120,6 +210,10 @@ pub struct PhaseStats {
     pub time_s: f64,
     /// Request flavors (identical requests aggregated).
     pub flavors: usize,
+    /// Host phase: (flavor, connected host) column candidates before the capacity filter, the
+    /// size that decides between one MIP and LNS.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub columns_estimate: usize,
     /// MIP columns (0 for greedy).
     pub variables: usize,
     /// Of which integer.
@@ -129,4 +223,8 @@ pub struct PhaseStats {
     /// Look-ahead rounds (storage phase): how often phase 2 was run to certify phase 1.
     #[serde(default)]
     pub lookahead_rounds: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -142,7 +142,7 @@ pub struct MigrationPolicy {
     pub selection: Option<Selection>,
     /// Target placement (default `optimize`, vmplace's round MIP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placement: Option<Placement>,
+    pub placement: Option<Planner>,
     /// Empty the least-utilised host when all its VMs fit elsewhere (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub underload: Option<bool>,
@@ -198,7 +198,7 @@ pub enum Emulate {
 /// How the moved VMs find their targets.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Placement {
+pub enum Planner {
     /// One VM at a time, the best accepting host by the weights (PABFD with the default weights),
     /// then underload evacuation, as in CloudSim.
     Pabfd,
@@ -224,7 +224,7 @@ pub struct Weights {
 }
 
 /// The answer: which VMs move where, and the conversation that decided it.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// `feasible` for the heuristic policies (no optimality claim).
@@ -251,8 +251,8 @@ pub struct Migration {
     pub to: String,
     /// Live (shared storage): always true, vmplace plans only live moves.
     pub live: bool,
-    /// Why the VM moves: `overload`, `underload` or `maintenance`.
-    pub reason: String,
+    /// Why the VM moves.
+    pub reason: MigrationReason,
     /// The chosen target's score.
     pub score: Score,
     /// Hosts asked, best acceptors first, then decliners (see `policy.candidates_listed`).
@@ -260,13 +260,85 @@ pub struct Migration {
     /// How many hosts were asked.
     pub asked: usize,
     /// How many declined, by code.
-    pub declined: BTreeMap<String, usize>,
+    pub declined: BTreeMap<DeclineCode, usize>,
     /// Usage history handed to the target.
     pub history_sent: HistorySent,
     /// Under `emulate: cloudsim`, the target first chosen in this round before the VM was sent
     /// on (CloudSim migrates the VM there too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerouted_from: Option<String>,
+}
+
+/// Why a VM moves.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationReason {
+    /// Its host is overloaded (by the round's detector).
+    Overload,
+    /// Its host is emptied so that it can be switched off.
+    Underload,
+    /// Its host is in maintenance or off.
+    Maintenance,
+}
+
+impl MigrationReason {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MigrationReason::Overload => "overload",
+            MigrationReason::Underload => "underload",
+            MigrationReason::Maintenance => "maintenance",
+        }
+    }
+}
+
+/// Why a candidate host declines a VM (stable codes, listed in README). Declared in the codes'
+/// alphabetical order, so that maps keyed by code keep the order they had as strings.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeclineCode {
+    /// A member of the VM's anti-affinity group runs there.
+    AdmissionAntiAffinity,
+    /// A resource would exceed capacity.
+    AdmissionCapacity,
+    /// The host would be overloaded after the move (by the round's detector).
+    AdmissionHeadroom,
+    /// The host is a source of this round (overloaded, in maintenance, or being emptied).
+    AdmissionSource,
+    /// The host is in maintenance or off.
+    AdmissionState,
+    /// The host does not reach the VM's storage: the move could not be live.
+    AdmissionStorage,
+}
+
+impl DeclineCode {
+    /// Every code, in the order of the README.
+    pub const ALL: [DeclineCode; 6] = [
+        DeclineCode::AdmissionSource,
+        DeclineCode::AdmissionState,
+        DeclineCode::AdmissionStorage,
+        DeclineCode::AdmissionCapacity,
+        DeclineCode::AdmissionHeadroom,
+        DeclineCode::AdmissionAntiAffinity,
+    ];
+}
+
+/// The kind of a protocol message.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// The source asks a candidate to take the VM.
+    Request,
+    /// The candidate accepts.
+    Accept,
+    /// The candidate declines (its code is in the migration's `candidates`).
+    Decline,
+    /// The source confirms the chosen target.
+    Confirm,
+    /// The VM migrates, with its history.
+    Migrate,
 }
 
 /// Score of a target (lower total is better).
@@ -291,7 +363,7 @@ pub struct Candidate {
     pub accepted: bool,
     /// Decline code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<DeclineCode>,
     /// Decline reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -307,8 +379,8 @@ pub struct HistorySent {
 /// One protocol message.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct Message {
-    /// `request`, `accept`, `decline`, `confirm` or `migrate`.
-    pub kind: String,
+    /// What the message says.
+    pub kind: MessageKind,
     /// VM id.
     pub vm: String,
     /// Sender.

@@ -2,7 +2,7 @@
 
 use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::{bits, fits, flavors_by, Assignment, Domain, Flavor, HostIx, Load, EPS};
-use crate::format::Policy;
+use crate::format::Objective;
 use good_lp::{constraint, variable, Expression};
 
 pub use super::storage::Stage;
@@ -166,7 +166,7 @@ impl Model<'_> {
     fn host_open(&mut self) -> Vec<Option<Col>> {
         let d = self.input.d;
         let mut open = vec![None; d.hosts.len()];
-        if d.settings.host_policy == Policy::Pack {
+        if d.settings.host_policy == Objective::Pack {
             let mut has = vec![false; d.hosts.len()];
             for xs in &self.x {
                 for (h, _) in xs {
@@ -269,12 +269,12 @@ impl Model<'_> {
     fn policy_cost(&mut self, open: &[Option<Col>]) -> (Expression, f64) {
         let d = self.input.d;
         match d.settings.host_policy {
-            Policy::Pack => {
+            Objective::Pack => {
                 let active = self.input.active.iter().filter(|&&a| a).count() as f64;
                 let obj: Expression = open.iter().flatten().map(|a| a.var).sum();
                 (obj, active)
             }
-            Policy::Balance => {
+            Objective::Balance => {
                 let u = self.host_balance();
                 (Expression::from(u.var), 0.0)
             }
@@ -299,7 +299,7 @@ impl Model<'_> {
                 })
             })
             .fold(0.0, f64::max);
-        let warm = crate::evaluate::host_utilisation(d, self.input.warm)
+        let warm = crate::domain::evaluate::host_utilisation(d, self.input.warm)
             .iter()
             .flatten()
             .copied()

@@ -1,11 +1,11 @@
 //! Phase 1, the storage MIP (models/storage.md). Function names match the constraint families.
 
 use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use crate::domain::evaluate::reach;
 use crate::domain::{
     bits, fits, flavors_by, Assignment, Domain, Flavor, RequestIx, StorageIx, EPS,
 };
-use crate::evaluate::reach;
-use crate::format::Policy;
+use crate::format::Objective;
 use good_lp::{constraint, variable, Expression};
 
 /// Which objective a solve optimises (lexicographic stages).
@@ -160,7 +160,7 @@ impl Model<'_> {
     fn storage_open(&mut self) -> (f64, Vec<Option<Col>>) {
         let d = self.input.d;
         let mut open = vec![None; d.storage.len()];
-        if d.settings.storage_policy == Policy::Pack {
+        if d.settings.storage_policy == Objective::Pack {
             let mut used = vec![false; d.storage.len()];
             for ys in &self.y {
                 for (s, _) in ys {
@@ -268,7 +268,7 @@ impl Model<'_> {
     /// free[h,r] * open_h` with `open_h` in [0, 1] (see `host_opening`).
     fn host_share(&mut self, share: Vec<Vec<Expression>>, shared: &[Vec<bool>]) {
         let d = self.input.d;
-        let opening = d.settings.host_policy == Policy::Pack;
+        let opening = d.settings.host_policy == Objective::Pack;
         for (h, row) in share.into_iter().enumerate() {
             let free = d.hosts[h].free();
             let idle = opening && !d.hosts[h].initially_active() && shared[h].iter().any(|&b| b);
@@ -377,13 +377,13 @@ impl Model<'_> {
         }
         self.host_opening(&mut obj);
         match d.settings.storage_policy {
-            Policy::Pack => {
+            Objective::Pack => {
                 offset += d.storage.iter().filter(|s| s.used > EPS).count() as f64 * scale;
                 for o in open.iter().flatten() {
                     obj.add_mul(scale, o.var);
                 }
             }
-            Policy::Balance => {
+            Objective::Balance => {
                 let u = self.storage_balance();
                 obj += u.var;
             }
@@ -412,7 +412,7 @@ impl Model<'_> {
             }
         };
         let floor = (0..d.storage.len()).map(util0).fold(0.0, f64::max);
-        let warm = crate::evaluate::storage_utilisation(d, self.input.warm)
+        let warm = crate::domain::evaluate::storage_utilisation(d, self.input.warm)
             .into_iter()
             .fold(floor, f64::max);
         let u = self.b.column(variable().min(floor), false, warm);

@@ -1,0 +1,136 @@
+//! The checker's own lists: the rules it reports and the codes an answer may carry. They are
+//! written out here, not taken from the solver's types, so that the checker stays independent;
+//! a test holds them against the README.
+
+use serde::{Deserialize, Serialize};
+
+/// A rule the checker verifies (the `rule` of a violation).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Rule {
+    /// `UNKNOWN_REQUEST`.
+    UnknownRequest,
+    /// `DUPLICATE_REQUEST`.
+    DuplicateRequest,
+    /// `MISSING_REQUEST`.
+    MissingRequest,
+    /// `UNKNOWN_REASON_CODE`.
+    UnknownReasonCode,
+    /// `UNKNOWN_STORAGE`.
+    UnknownStorage,
+    /// `UNKNOWN_HOST`.
+    UnknownHost,
+    /// `FIXED_STORAGE_CHANGED`.
+    FixedStorageChanged,
+    /// `UNEXPECTED_HOST`.
+    UnexpectedHost,
+    /// `MISSING_HOST`.
+    MissingHost,
+    /// `NOT_CONNECTED`.
+    NotConnected,
+    /// `ANTI_AFFINITY`.
+    AntiAffinity,
+    /// `STORAGE_CAPACITY`.
+    StorageCapacity,
+    /// `HOST_CAPACITY`.
+    HostCapacity,
+    /// `BAD_GAP`.
+    BadGap,
+    /// `BAD_BOUND`.
+    BadBound,
+    /// `BAD_STATUS`.
+    BadStatus,
+    /// `BAD_STATS`.
+    BadStats,
+    /// `UNKNOWN_VM`.
+    UnknownVm,
+    /// `MOVED_TWICE`.
+    MovedTwice,
+    /// `WRONG_SOURCE`.
+    WrongSource,
+    /// `TARGET_NOT_ACTIVE`.
+    TargetNotActive,
+    /// `NOT_LIVE`.
+    NotLive,
+    /// `NOT_ACCEPTED`.
+    NotAccepted,
+    /// `UNKNOWN_DECLINE_CODE`.
+    UnknownDeclineCode,
+}
+
+impl Rule {
+    /// The placement rules, in the README's order.
+    pub const PLACEMENT: [Rule; 17] = [
+        Rule::UnknownRequest,
+        Rule::DuplicateRequest,
+        Rule::MissingRequest,
+        Rule::UnknownReasonCode,
+        Rule::UnknownStorage,
+        Rule::UnknownHost,
+        Rule::FixedStorageChanged,
+        Rule::UnexpectedHost,
+        Rule::MissingHost,
+        Rule::NotConnected,
+        Rule::AntiAffinity,
+        Rule::StorageCapacity,
+        Rule::HostCapacity,
+        Rule::BadGap,
+        Rule::BadBound,
+        Rule::BadStatus,
+        Rule::BadStats,
+    ];
+    /// The plan rules, in the README's order.
+    pub const PLAN: [Rule; 10] = [
+        Rule::UnknownVm,
+        Rule::MovedTwice,
+        Rule::WrongSource,
+        Rule::UnknownHost,
+        Rule::TargetNotActive,
+        Rule::NotLive,
+        Rule::NotAccepted,
+        Rule::UnknownDeclineCode,
+        Rule::HostCapacity,
+        Rule::AntiAffinity,
+    ];
+
+    /// The rule's name as it appears in a violation.
+    pub fn name(self) -> String {
+        wire_name(&self)
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// Known unplaced codes.
+pub const UNPLACED_CODES: [&str; 7] = [
+    "NO_STORAGE_CAPACITY",
+    "DEMAND_EXCEEDS_HOSTS",
+    "NO_CONNECTED_HOST_CAPACITY",
+    "ANTI_AFFINITY",
+    "CAPACITY_TAKEN",
+    "LOOKAHEAD_NO_HOST",
+    "SOLVER_FAILURE",
+];
+
+/// Known admission decline codes.
+pub const DECLINE_CODES: [&str; 6] = [
+    "ADMISSION_SOURCE",
+    "ADMISSION_STATE",
+    "ADMISSION_STORAGE",
+    "ADMISSION_CAPACITY",
+    "ADMISSION_HEADROOM",
+    "ADMISSION_ANTI_AFFINITY",
+];
+
+/// A code as the document spells it (its JSON string), whatever type the reader gave it.
+pub fn wire_name<T: Serialize>(code: &T) -> String {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}

@@ -1,0 +1,58 @@
+//! The independent checker: re-verifies an answer from the wire documents alone. It deliberately
+//! shares no code with validation, domain, greedy or the models, so a bug there cannot hide
+//! itself here. By concern: [`placement`] (every request once, capacities, connectivity,
+//! anti-affinity), [`status`] (honest status, bound and gap), [`plan`] (migration plans); its own
+//! lists of codes are in [`codes`].
+
+pub mod codes;
+mod placement;
+mod plan;
+mod status;
+
+use crate::format::{Problem, Solution};
+use serde::{Deserialize, Serialize};
+
+pub use codes::Rule;
+pub use plan::check_plan;
+
+/// Tolerance for capacity sums (absolute, plus relative to the capacity).
+const TOL: f64 = 1e-6;
+
+/// One broken rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Violation {
+    /// Stable rule name, e.g. `HOST_CAPACITY`.
+    pub rule: Rule,
+    /// JSON pointer into the solution (or problem) where it shows.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn v(rule: Rule, path: impl Into<String>, message: impl Into<String>) -> Violation {
+    Violation {
+        rule,
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// What the solution claims to be: phase 1 answers carry no hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Infer: hosts are checked where present.
+    Any,
+    /// Phase 1: no hosts.
+    StorageOnly,
+    /// Phase 2 or both: every placement has a host.
+    WithHosts,
+}
+
+/// Checks every hard rule. An empty list means the solution is valid for the problem.
+pub fn check(problem: &Problem, solution: &Solution, expect: Expect) -> Vec<Violation> {
+    let mut out = placement::requests_once(problem, solution);
+    out.extend(placement::capacities(problem, solution, expect));
+    out.extend(status::honesty(problem, solution));
+    out.sort();
+    out
+}

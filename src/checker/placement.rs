@@ -1,0 +1,196 @@
+//! Placement answers: every request exactly once, known reason codes, and every capacity,
+//! connectivity and anti-affinity rule after the placements.
+
+use super::codes::{wire_name, Rule, UNPLACED_CODES};
+use super::{v, Expect, Violation, TOL};
+use crate::format::{Problem, Solution};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+fn request_index(problem: &Problem) -> HashMap<&str, usize> {
+    problem
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect()
+}
+
+/// Every request exactly once, in placements or unplaced, and every reason code known.
+pub(super) fn requests_once(problem: &Problem, solution: &Solution) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let requests = request_index(problem);
+    // Every request exactly once, in placements or unplaced.
+    let mut seen: HashSet<&str> = HashSet::new();
+    let ids = solution
+        .placements
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (format!("/placements/{i}/request"), p.request.as_str()))
+        .chain(
+            solution
+                .unplaced
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (format!("/unplaced/{i}/request"), u.request.as_str())),
+        );
+    for (path, id) in ids {
+        if !requests.contains_key(id) {
+            out.push(v(
+                Rule::UnknownRequest,
+                path,
+                format!("request `{id}` is not in the problem"),
+            ));
+        } else if !seen.insert(id) {
+            out.push(v(
+                Rule::DuplicateRequest,
+                path,
+                format!("request `{id}` appears twice"),
+            ));
+        }
+    }
+    for r in &problem.requests {
+        if !seen.contains(r.id.as_str()) {
+            out.push(v(
+                Rule::MissingRequest,
+                "/placements",
+                format!("request `{}` is neither placed nor unplaced", r.id),
+            ));
+        }
+    }
+    for (i, u) in solution.unplaced.iter().enumerate() {
+        if !UNPLACED_CODES.contains(&wire_name(&u.code).as_str()) {
+            out.push(v(
+                Rule::UnknownReasonCode,
+                format!("/unplaced/{i}/code"),
+                format!("unknown code `{}`", wire_name(&u.code)),
+            ));
+        }
+    }
+
+    out
+}
+
+/// Storage and host capacities, connectivity, fixed storage, hosts present as the phase
+/// requires, and anti-affinity.
+pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let requests = request_index(problem);
+    let storage: HashMap<&str, (f64, f64)> = problem
+        .storage
+        .iter()
+        .map(|s| (s.id.as_str(), (s.capacity_gib, s.used_gib)))
+        .collect();
+    let hosts: HashMap<&str, usize> = problem
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.as_str(), i))
+        .collect();
+    let mut disk: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut load: Vec<BTreeMap<String, f64>> = problem
+        .hosts
+        .iter()
+        .map(|h| h.used.clone().unwrap_or_default())
+        .collect();
+    let mut groups: HashSet<(&str, &str)> = HashSet::new();
+    for (i, p) in solution.placements.iter().enumerate() {
+        let Some(&ri) = requests.get(p.request.as_str()) else {
+            continue;
+        };
+        let req = &problem.requests[ri];
+        if !storage.contains_key(p.storage.as_str()) {
+            out.push(v(
+                Rule::UnknownStorage,
+                format!("/placements/{i}/storage"),
+                format!("storage `{}` does not exist", p.storage),
+            ));
+            continue;
+        }
+        if let Some(fixed) = &req.storage {
+            if fixed != &p.storage {
+                out.push(v(
+                    Rule::FixedStorageChanged,
+                    format!("/placements/{i}/storage"),
+                    format!(
+                        "request `{}` was given storage `{fixed}`, placed on `{}`",
+                        req.id, p.storage
+                    ),
+                ));
+            }
+        }
+        *disk.entry(p.storage.as_str()).or_default() += req.disk_gib;
+        match (&p.host, expect) {
+            (Some(_), Expect::StorageOnly) => {
+                out.push(v(
+                    Rule::UnexpectedHost,
+                    format!("/placements/{i}/host"),
+                    "a storage-phase answer names no host",
+                ));
+            }
+            (None, Expect::WithHosts) => {
+                out.push(v(
+                    Rule::MissingHost,
+                    format!("/placements/{i}/host"),
+                    format!("request `{}` has no host", req.id),
+                ));
+            }
+            _ => {}
+        }
+        let Some(hid) = &p.host else { continue };
+        let Some(&hi) = hosts.get(hid.as_str()) else {
+            out.push(v(
+                Rule::UnknownHost,
+                format!("/placements/{i}/host"),
+                format!("host `{hid}` does not exist"),
+            ));
+            continue;
+        };
+        let host = &problem.hosts[hi];
+        if !host.storage.iter().any(|s| s == &p.storage) {
+            out.push(v(
+                Rule::NotConnected,
+                format!("/placements/{i}/host"),
+                format!("host `{hid}` is not connected to storage `{}`", p.storage),
+            ));
+        }
+        for (k, x) in &req.demand {
+            *load[hi].entry(k.clone()).or_default() += x;
+        }
+        if let Some(g) = &req.anti_affinity {
+            if !groups.insert((g.as_str(), hid.as_str())) {
+                out.push(v(
+                    Rule::AntiAffinity,
+                    format!("/placements/{i}/host"),
+                    format!("host `{hid}` runs two members of group `{g}`"),
+                ));
+            }
+        }
+    }
+    for (sid, add) in &disk {
+        if let Some(&(cap, used)) = storage.get(sid) {
+            if used + add > cap + TOL * (1.0 + cap) {
+                out.push(v(
+                    Rule::StorageCapacity,
+                    "/placements",
+                    format!("storage `{sid}`: {used} + {add} GiB exceeds {cap} GiB"),
+                ));
+            }
+        }
+    }
+    for (hi, host) in problem.hosts.iter().enumerate() {
+        let before = host.used.clone().unwrap_or_default();
+        for (k, total) in &load[hi] {
+            let cap = host.capacity.get(k).copied().unwrap_or(0.0);
+            let added = total - before.get(k).copied().unwrap_or(0.0);
+            if added > TOL && *total > cap + TOL * (1.0 + cap) {
+                out.push(v(
+                    Rule::HostCapacity,
+                    "/placements",
+                    format!("host `{}`: `{k}` {total} exceeds capacity {cap}", host.id),
+                ));
+            }
+        }
+    }
+
+    out
+}

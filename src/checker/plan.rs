@@ -1,0 +1,153 @@
+//! Migration plans: every VM moves at most once from the host it is on, to an active host that
+//! reaches its storage and accepted it; capacities and anti-affinity hold after all moves.
+
+use super::codes::{wire_name, Rule, DECLINE_CODES};
+use super::{v, Violation, TOL};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Checks a migration plan against the state it was made for: every VM moves at most once from
+/// the host it is on; targets exist, are active, reach the VM's storage (live move), accepted
+/// the VM and stay within capacity after all moves; anti-affinity holds on every target.
+pub fn check_plan(
+    state: &crate::format::state::State,
+    plan: &crate::format::state::Plan,
+) -> Vec<Violation> {
+    use crate::format::state::HostState;
+    let mut out = Vec::new();
+    let hosts: HashMap<&str, usize> = state
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.as_str(), i))
+        .collect();
+    let vms: HashMap<&str, usize> = state
+        .vms
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.id.as_str(), i))
+        .collect();
+    let mut placement: Vec<String> = state.vms.iter().map(|v| v.host.clone()).collect();
+    let mut moved: HashSet<&str> = HashSet::new();
+    let mut targets: HashSet<usize> = HashSet::new();
+    for (i, m) in plan.migrations.iter().enumerate() {
+        let path = format!("/migrations/{i}");
+        let Some(&vi) = vms.get(m.vm.as_str()) else {
+            out.push(v(
+                Rule::UnknownVm,
+                format!("{path}/vm"),
+                format!("VM `{}` is not in the state", m.vm),
+            ));
+            continue;
+        };
+        let vm = &state.vms[vi];
+        if !moved.insert(m.vm.as_str()) {
+            out.push(v(
+                Rule::MovedTwice,
+                format!("{path}/vm"),
+                format!("VM `{}` moves more than once", m.vm),
+            ));
+        }
+        if m.from != vm.host {
+            out.push(v(
+                Rule::WrongSource,
+                format!("{path}/from"),
+                format!("VM `{}` runs on `{}`, not `{}`", m.vm, vm.host, m.from),
+            ));
+        }
+        let Some(&hi) = hosts.get(m.to.as_str()) else {
+            out.push(v(
+                Rule::UnknownHost,
+                format!("{path}/to"),
+                format!("host `{}` does not exist", m.to),
+            ));
+            continue;
+        };
+        let host = &state.hosts[hi];
+        if host.state != HostState::Active {
+            out.push(v(
+                Rule::TargetNotActive,
+                format!("{path}/to"),
+                format!("host `{}` is in maintenance or off", m.to),
+            ));
+        }
+        if !host.storage.contains(&vm.storage) {
+            out.push(v(
+                Rule::NotLive,
+                format!("{path}/to"),
+                format!("host `{}` does not reach storage `{}`", m.to, vm.storage),
+            ));
+        }
+        if !m.candidates.iter().any(|c| c.host == m.to && c.accepted) {
+            out.push(v(
+                Rule::NotAccepted,
+                format!("{path}/to"),
+                format!("host `{}` is not among the hosts that accepted", m.to),
+            ));
+        }
+        for (j, c) in m.candidates.iter().enumerate() {
+            if let Some(code) = &c.code {
+                if !DECLINE_CODES.contains(&wire_name(code).as_str()) {
+                    out.push(v(
+                        Rule::UnknownDeclineCode,
+                        format!("{path}/candidates/{j}/code"),
+                        format!("unknown code `{}`", wire_name(code)),
+                    ));
+                }
+            }
+        }
+        placement[vi] = m.to.clone();
+        targets.insert(hi);
+    }
+    // Capacity on every host that received a VM, after all moves. A resource with a usage history
+    // counts by its latest sample, one without by its demand.
+    for &hi in &targets {
+        let host = &state.hosts[hi];
+        let mut used: BTreeMap<String, f64> = BTreeMap::new();
+        for (vi, vm) in state.vms.iter().enumerate() {
+            if placement[vi] != host.id {
+                continue;
+            }
+            for (k, d) in &vm.demand {
+                let now = vm
+                    .usage
+                    .get(k)
+                    .and_then(|u| u.last())
+                    .copied()
+                    .unwrap_or(1.0);
+                *used.entry(k.clone()).or_default() += d * now;
+            }
+        }
+        for (k, u) in used {
+            let cap = host.capacity.get(&k).copied().unwrap_or(0.0);
+            if u > cap + TOL * (1.0 + cap) {
+                out.push(v(
+                    Rule::HostCapacity,
+                    "/migrations",
+                    format!("host `{}`: `{k}` {u} exceeds capacity {cap}", host.id),
+                ));
+            }
+        }
+    }
+    // Anti-affinity: no moved VM ends next to another member of its group (a conflict the state
+    // already had is not the plan's doing).
+    for (i, m) in plan.migrations.iter().enumerate() {
+        let Some(&vi) = vms.get(m.vm.as_str()) else {
+            continue;
+        };
+        let Some(g) = &state.vms[vi].anti_affinity else {
+            continue;
+        };
+        let clash = state.vms.iter().enumerate().any(|(o, other)| {
+            o != vi && placement[o] == placement[vi] && other.anti_affinity.as_ref() == Some(g)
+        });
+        if clash {
+            out.push(v(
+                Rule::AntiAffinity,
+                format!("/migrations/{i}/to"),
+                format!("`{}` lands next to another member of group `{g}`", m.vm),
+            ));
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,254 @@
+//! The migration domain: the pool of one round as dense vectors, built from a validated state
+//! document by its one converter ([`Pool::from_state`]); tentative moves are applied in place.
+
+use crate::format::state::{HostState, State};
+use crate::migration::detect;
+use crate::migration::RoundPolicy;
+use crate::validation::Valid;
+use std::collections::HashMap;
+
+/// History length kept per VM (CloudSim's `PowerVm.HISTORY_LENGTH`).
+pub const HISTORY: usize = 30;
+
+/// The pool during planning: dense vectors, tentative moves applied in place.
+pub struct Pool {
+    /// Resource names; `cpu` is the one detectors look at.
+    pub resources: Vec<String>,
+    /// Index of `cpu` in `resources`.
+    pub cpu: Option<usize>,
+    /// Index of the memory resource (the first whose name contains `mem`).
+    pub mem: Option<usize>,
+    /// Hosts, in the state's order.
+    pub hosts: Vec<PoolHost>,
+    /// VMs, in the state's order.
+    pub vms: Vec<PoolVm>,
+    /// VMs per host (kept in step with `PoolVm::host` by `move_vm`).
+    on: Vec<Vec<usize>>,
+    /// CPU utilisation of each host at the start of the round (capped at 1, as a monitor
+    /// measures it).
+    pub start_util: Vec<f64>,
+}
+
+/// `PoolVm::host` of a VM taken off its host while selection decides.
+pub const PARKED: usize = usize::MAX;
+
+/// A host of the round.
+pub struct PoolHost {
+    /// Id.
+    pub id: String,
+    /// Capacity per resource.
+    pub cap: Vec<f64>,
+    /// Storage systems it reaches.
+    pub storage: Vec<String>,
+    /// Active, maintenance or off.
+    pub state: HostState,
+    /// Power at 0, 10, ..., 100 % CPU, W.
+    pub watts: Vec<f64>,
+    /// Migration bandwidth, Mbit/s.
+    pub bw_mbps: f64,
+}
+
+/// A VM of the round.
+pub struct PoolVm {
+    /// Id.
+    pub id: String,
+    /// Its host now (`PARKED` while selection decides).
+    pub host: usize,
+    /// Its storage system.
+    pub storage: String,
+    /// Demand per resource.
+    pub demand: Vec<f64>,
+    /// Current use per resource (demand x latest sample, or demand).
+    pub now: Vec<f64>,
+    /// CPU history as fractions of demand, oldest first, at most `HISTORY`.
+    pub cpu_history: Vec<f64>,
+    /// Samples of history the state had (handed over with the VM).
+    pub samples: usize,
+    /// Anti-affinity group.
+    pub group: Option<String>,
+    /// Seconds since its last migration.
+    pub moved_ago_s: Option<f64>,
+}
+
+impl Pool {
+    /// Builds the pool from a validated state: every VM's host and storage exist.
+    pub fn from_state(state: &Valid<State>) -> Pool {
+        let s: &State = state;
+        let mut names: Vec<String> = s
+            .hosts
+            .iter()
+            .flat_map(|h| h.capacity.keys().cloned())
+            .chain(s.vms.iter().flat_map(|v| v.demand.keys().cloned()))
+            .collect();
+        names.sort();
+        names.dedup();
+        let dense = |m: &crate::format::Resources| -> Vec<f64> {
+            names
+                .iter()
+                .map(|r| m.get(r).copied().unwrap_or(0.0))
+                .collect()
+        };
+        let host_ix: HashMap<&str, usize> = s
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.id.as_str(), i))
+            .collect();
+        let hosts = s
+            .hosts
+            .iter()
+            .map(|h| PoolHost {
+                id: h.id.clone(),
+                cap: dense(&h.capacity),
+                storage: h.storage.clone(),
+                state: h.state,
+                watts: h
+                    .power
+                    .as_ref()
+                    .map(|p| p.watts.clone())
+                    .unwrap_or_else(|| (0..=10).map(|i| i as f64 * 10.0).collect()),
+                bw_mbps: h.bandwidth_mbps.unwrap_or(1000.0),
+            })
+            .collect();
+        let vms: Vec<PoolVm> = s
+            .vms
+            .iter()
+            .map(|v| {
+                let demand = dense(&v.demand);
+                let now = names
+                    .iter()
+                    .zip(&demand)
+                    .map(|(r, d)| {
+                        d * v
+                            .usage
+                            .get(r)
+                            .and_then(|u| u.last())
+                            .copied()
+                            .unwrap_or(1.0)
+                    })
+                    .collect();
+                let history = v.usage.get("cpu").cloned().unwrap_or_default();
+                let samples = history.len();
+                let keep = history.len().saturating_sub(HISTORY);
+                PoolVm {
+                    id: v.id.clone(),
+                    // Validation guarantees the host exists (E1401).
+                    host: host_ix.get(v.host.as_str()).copied().unwrap_or(PARKED),
+                    storage: v.storage.clone(),
+                    demand,
+                    now,
+                    cpu_history: history[keep..].to_vec(),
+                    samples,
+                    group: v.anti_affinity.clone(),
+                    moved_ago_s: v.moved_ago_s,
+                }
+            })
+            .collect();
+        let cpu = names.iter().position(|r| r == "cpu");
+        let mem = names
+            .iter()
+            .position(|r| r.to_ascii_lowercase().contains("mem"));
+        let mut on: Vec<Vec<usize>> = vec![Vec::new(); s.hosts.len()];
+        for (v, vm) in vms.iter().enumerate() {
+            if let Some(list) = on.get_mut(vm.host) {
+                list.push(v);
+            }
+        }
+        let mut pool = Pool {
+            resources: names,
+            cpu,
+            mem,
+            hosts,
+            vms,
+            on,
+            start_util: Vec::new(),
+        };
+        pool.start_util = (0..pool.hosts.len())
+            .map(|h| pool.cpu_util(h).min(1.0))
+            .collect();
+        pool
+    }
+
+    /// The VMs on host `h` now.
+    pub fn vms_on(&self, h: usize) -> impl Iterator<Item = usize> + '_ {
+        self.on.get(h).into_iter().flatten().copied()
+    }
+
+    /// Order for placement: larger current CPU use first (CloudSim sorts the same way), then id.
+    pub fn by_cpu_desc(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        let cpu = |v: usize| self.cpu.map(|k| self.vms[v].now[k]).unwrap_or(0.0);
+        cpu(b).total_cmp(&cpu(a)).then(a.cmp(&b))
+    }
+
+    /// Moves VM `v` to host `to` (or `PARKED`), keeping the per-host index.
+    pub fn move_vm(&mut self, v: usize, to: usize) {
+        let from = self.vms[v].host;
+        if let Some(list) = self.on.get_mut(from) {
+            list.retain(|&x| x != v);
+        }
+        if let Some(list) = self.on.get_mut(to) {
+            list.push(v);
+        }
+        self.vms[v].host = to;
+    }
+
+    /// What the VMs on host `h` use now, per resource.
+    pub fn used(&self, h: usize) -> Vec<f64> {
+        let mut u = vec![0.0; self.resources.len()];
+        for v in self.vms_on(h) {
+            for (a, b) in u.iter_mut().zip(&self.vms[v].now) {
+                *a += b;
+            }
+        }
+        u
+    }
+
+    /// Current CPU utilisation of a host (requested over capacity; may exceed 1).
+    pub fn cpu_util(&self, h: usize) -> f64 {
+        match self.cpu {
+            Some(k) if self.hosts[h].cap[k] > 0.0 => self.used(h)[k] / self.hosts[h].cap[k],
+            _ => 0.0,
+        }
+    }
+
+    /// Host CPU history from its current VMs, oldest first (CloudSim builds it the same way).
+    pub fn host_history(&self, h: usize) -> Vec<f64> {
+        let Some(k) = self.cpu else { return Vec::new() };
+        let cap = self.hosts[h].cap[k];
+        let len = self
+            .vms_on(h)
+            .map(|v| self.vms[v].cpu_history.len())
+            .max()
+            .unwrap_or(0);
+        let mut out = vec![0.0; len];
+        for v in self.vms_on(h) {
+            let hist = &self.vms[v].cpu_history;
+            let offset = len - hist.len();
+            for (i, x) in hist.iter().enumerate() {
+                out[offset + i] += x * self.vms[v].demand[k] / cap.max(1e-12);
+            }
+        }
+        out
+    }
+
+    /// Seconds to migrate VM `v` from its host: memory / (bandwidth / 2), memory in GiB, Mbit/s.
+    pub fn migration_time(&self, v: usize) -> f64 {
+        let gib = self.mem.map(|k| self.vms[v].demand[k]).unwrap_or(0.0);
+        let bw = self.hosts[self.vms[v].host].bw_mbps;
+        gib * 8.0 * 1024.0 / (bw / 2.0)
+    }
+
+    /// Host `h`'s power at CPU utilisation `util`, W.
+    pub fn power(&self, h: usize, util: f64) -> f64 {
+        detect::power_at(&self.hosts[h].watts, util)
+    }
+
+    /// Whether the round's detector flags host `h` now.
+    pub fn overloaded(&self, h: usize, p: &RoundPolicy) -> bool {
+        let max_migration = self
+            .vms_on(h)
+            .map(|v| self.migration_time(v))
+            .fold(0.0, f64::max);
+        detect::overloaded(p, self.cpu_util(h), &self.host_history(h), max_migration)
+    }
+}

@@ -1,0 +1,180 @@
+//! Migration planning for one monitoring round: overload detection, VM selection, admission by
+//! each candidate host, target choice by policy weights, and underload evacuation
+//! (Beloglazov & Buyya 2012, as in CloudSim's power examples), or vmplace's round MIP.
+//! Concerns by file: [`policy`], [`detect`], [`select`], [`admission`], [`pabfd`],
+//! [`underload`], [`optimize`], [`protocol`]; the pool itself is [`crate::domain::migration`].
+
+pub mod admission;
+pub mod detect;
+mod optimize;
+mod pabfd;
+pub mod policy;
+mod protocol;
+mod select;
+mod underload;
+
+pub use crate::domain::migration::HISTORY;
+pub use policy::RoundPolicy;
+
+use crate::domain::migration::{Pool, PARKED};
+use crate::format::state::{
+    HostAfter, HostState, Message, Migration, MigrationReason, Plan, PlanStats, State,
+};
+use crate::format::Status;
+use crate::validation::Valid;
+use rand::SeedableRng;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+struct Ctx<'a> {
+    pool: Pool,
+    policy: &'a RoundPolicy,
+    migrations: Vec<Migration>,
+    messages: Vec<Message>,
+    moved: Vec<bool>,
+}
+
+/// Power drawn by the hosts that run VMs, and how many they are.
+fn power_totals(pool: &Pool) -> (f64, usize) {
+    let mut w = 0.0;
+    let mut active = 0;
+    for h in 0..pool.hosts.len() {
+        if pool.vms_on(h).next().is_some() {
+            w += pool.power(h, pool.cpu_util(h));
+            active += 1;
+        }
+    }
+    (w, active)
+}
+
+/// Plans one round of a validated state.
+pub fn plan(state: &Valid<State>) -> Plan {
+    plan_with(state, &RoundPolicy::from_state(state))
+}
+
+/// Plans one round of a validated state with a resolved policy.
+pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
+    let start = Instant::now();
+    let pool = Pool::from_state(state);
+    let n_hosts = pool.hosts.len();
+    let (power_before, active_before) = power_totals(&pool);
+    let mut cx = Ctx {
+        moved: vec![false; pool.vms.len()],
+        pool,
+        policy,
+        migrations: Vec::new(),
+        messages: Vec::new(),
+    };
+    let mut stats = PlanStats {
+        power_before_w: power_before,
+        active_hosts_before: active_before,
+        ..Default::default()
+    };
+    // Sources: hosts in maintenance (every VM leaves), then overloaded hosts (VMs leave until the
+    // detector is satisfied).
+    let (mut sources, mut leaving) = maintenance_sources(&cx.pool);
+    let overloaded: Vec<usize> = (0..n_hosts)
+        .filter(|&h| cx.pool.hosts[h].state == HostState::Active && cx.pool.overloaded(h, policy))
+        .collect();
+    stats.overloaded_hosts = overloaded
+        .iter()
+        .map(|&h| cx.pool.hosts[h].id.clone())
+        .collect();
+    if policy.optimize {
+        let status = optimize::round(&mut cx, &overloaded, &mut stats);
+        return finish(cx, stats, status, start);
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(policy.seed);
+    for &h in &overloaded {
+        sources[h] = true;
+        leaving.extend(select_overload(&mut cx.pool, h, policy, &mut rng));
+    }
+    // Placement: by decreasing CPU use, each to the best accepting host.
+    leaving.sort_by(|a, b| cx.pool.by_cpu_desc(a.0, b.0));
+    for (v, reason) in leaving {
+        if cx.migrations.len() >= policy.budget || !pabfd::place(&mut cx, v, &sources, reason) {
+            stats.stayed.push(cx.pool.vms[v].id.clone());
+        }
+    }
+    if policy.underload {
+        underload::evacuate(&mut cx, &sources, &mut stats);
+    }
+    finish(cx, stats, Status::Feasible, start)
+}
+
+/// Hosts in maintenance or off that run VMs, and those VMs: every one of them leaves.
+fn maintenance_sources(pool: &Pool) -> (Vec<bool>, Vec<(usize, MigrationReason)>) {
+    let mut sources = vec![false; pool.hosts.len()];
+    let mut leaving = Vec::new();
+    for (h, source) in sources.iter_mut().enumerate() {
+        if pool.hosts[h].state != HostState::Active {
+            *source = pool.vms_on(h).next().is_some();
+            leaving.extend(pool.vms_on(h).map(|v| (v, MigrationReason::Maintenance)));
+        }
+    }
+    (sources, leaving)
+}
+
+/// The VMs the selection policy takes off overloaded host `h` until the detector is satisfied.
+/// They are removed tentatively (parked on no host) while it decides, then put back.
+fn select_overload(
+    pool: &mut Pool,
+    h: usize,
+    policy: &RoundPolicy,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Vec<(usize, MigrationReason)> {
+    let mut chosen = Vec::new();
+    while let Some(v) = select::select(pool, h, policy, rng) {
+        pool.move_vm(v, PARKED);
+        chosen.push((v, MigrationReason::Overload));
+        if !pool.overloaded(h, policy) {
+            break;
+        }
+    }
+    for &(v, _) in &chosen {
+        pool.move_vm(v, h);
+    }
+    chosen
+}
+
+/// Power, utilisation and statistics after the round's moves.
+fn finish(cx: Ctx, mut stats: PlanStats, status: Status, start: Instant) -> Plan {
+    let n_hosts = cx.pool.hosts.len();
+    let (power_after, active_after) = power_totals(&cx.pool);
+    stats.power_after_w = power_after;
+    stats.active_hosts_after = active_after;
+    let hosts_after = (0..n_hosts)
+        .map(|h| {
+            let used = cx.pool.used(h);
+            let n = cx.pool.vms_on(h).count();
+            let util = cx
+                .pool
+                .resources
+                .iter()
+                .zip(used.iter().zip(&cx.pool.hosts[h].cap))
+                .map(|(r, (u, c))| (r.clone(), if *c > 0.0 { u / c } else { 0.0 }))
+                .collect();
+            let power_w = if n > 0 {
+                cx.pool.power(h, cx.pool.cpu_util(h))
+            } else {
+                0.0
+            };
+            (
+                cx.pool.hosts[h].id.clone(),
+                HostAfter {
+                    utilisation: util,
+                    vms: n,
+                    power_w,
+                },
+            )
+        })
+        .collect::<BTreeMap<_, _>>();
+    stats.time_s = start.elapsed().as_secs_f64();
+    Plan {
+        status,
+        migrations: cx.migrations,
+        messages: cx.messages,
+        hosts_after,
+        stats,
+    }
+}

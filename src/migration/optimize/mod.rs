@@ -1,0 +1,332 @@
+//! vmplace's migration policy: the round MIP (models/migration.md) over candidate moves, started
+//! from a greedy plan on the same data so that its answer is never worse than the greedy one.
+//! [`candidates`] decides which VMs may move and where, [`greedy`] plans them greedily, this
+//! file builds the model's input and picks the plan, and [`book`] writes it into the plan.
+
+mod book;
+mod candidates;
+mod greedy;
+
+use super::Ctx;
+use crate::domain::migration::Pool;
+use crate::format::state::{MigrationReason, PlanStats};
+use crate::format::Status;
+use crate::model::migration::{cost, solve, RoundHost, RoundInput, RoundVm};
+use crate::model::{MipOptions, MipStatus};
+use candidates::{Admissible, Sources};
+use std::collections::HashMap;
+
+/// Most candidate VMs in one round model (whole hosts, least efficient first).
+const MAX_CANDIDATES: usize = 1200;
+/// Targets per VM in the model besides its host and the greedy choice (cheapest first), at most.
+const TARGETS: usize = 12;
+/// Target columns per round, about: big rounds get fewer targets per VM (at least `MIN_TARGETS`),
+/// so that HiGHS ends them by its node limit rather than its time limit.
+const COLUMNS: usize = 2500;
+/// Targets per VM, at least.
+const MIN_TARGETS: usize = 3;
+/// Branch-and-bound nodes per round: the work limit that keeps rounds fast and repeatable.
+const MAX_NODES: u32 = 200;
+/// Overload penalty, W per unit of a host's capacity above the safe utilisation.
+const PENALTY: f64 = 10_000.0;
+
+/// Dynamic power of VM `v` on host `h`, W.
+type DynamicPower<'a> = dyn Fn(usize, usize) -> f64 + 'a;
+/// Price of moving VM `v`, W.
+type MoveCost<'a> = dyn Fn(usize) -> f64 + 'a;
+
+/// Why a host's VMs are candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Not a source: its VMs stay.
+    Keep,
+    Overload,
+    Maintenance,
+    /// Among the least efficient: emptied if that pays.
+    Underload,
+}
+
+impl Role {
+    /// The reason of a move away from a host with this role (none for `Keep`: its VMs stay).
+    fn reason(self) -> Option<MigrationReason> {
+        match self {
+            Role::Keep => None,
+            Role::Overload => Some(MigrationReason::Overload),
+            Role::Maintenance => Some(MigrationReason::Maintenance),
+            Role::Underload => Some(MigrationReason::Underload),
+        }
+    }
+}
+
+/// Plans the round with the MIP and books its moves; returns the plan status (the gap goes to
+/// `stats`).
+pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -> Status {
+    let pool = &cx.pool;
+    let policy = cx.policy;
+    let Some(cpu) = pool.cpu else {
+        return Status::Feasible;
+    };
+    let sources = Sources::new(pool, policy, cpu, overloaded);
+    if sources.candidates.is_empty() {
+        return Status::Optimal;
+    }
+    let groups = Groups::new(pool, &sources);
+    let hosts = round_hosts(pool, &sources, cpu);
+    let admissible = Admissible::new(pool, &sources, cpu);
+    let dynamic = |v: usize, h: usize| {
+        let host: &RoundHost = &hosts[h];
+        (host.p1 - host.p0) * pool.vms[v].now[cpu] / host.cap.max(1e-12)
+    };
+    let move_cost = |v: usize| {
+        let optional = sources.role[pool.vms[v].host] == Role::Underload;
+        policy.weights.2.max(0.0) * pool.migration_time(v)
+            + if optional { policy.min_gain_w } else { 0.0 }
+    };
+    let rest_use: Vec<Vec<f64>> = sources
+        .candidates
+        .iter()
+        .map(|&v| pool.vms[v].now.clone())
+        .collect();
+    let peak = |v: usize| sources.expected_cpu[v];
+    let greedy = greedy::greedy(greedy::Greedy {
+        pool,
+        hosts: &hosts,
+        group_of: &groups.of_candidate,
+        group_fixed: &groups.fixed,
+        budget: policy.budget,
+        rest_use: &rest_use,
+        role: &sources.role,
+        candidates: &sources.candidates,
+        accepting: &admissible.accepting,
+        peak: &peak,
+        dynamic: &dynamic,
+        move_cost: &move_cost,
+        theta: sources.theta,
+    });
+    let vms = round_vms(
+        pool,
+        &sources,
+        &hosts,
+        &admissible,
+        &greedy,
+        &groups,
+        (&dynamic, &move_cost),
+        cpu,
+    );
+    let input = RoundInput {
+        hosts,
+        vms,
+        group_fixed: groups.fixed,
+        theta: sources.theta,
+        budget: policy.budget,
+        penalty: PENALTY,
+    };
+    let (status, ends) = choose_plan(&input, greedy, policy.time_limit_s, stats);
+    let Sources {
+        candidates, role, ..
+    } = sources;
+    book::book(
+        cx,
+        &candidates,
+        &role,
+        &input,
+        &admissible.declined,
+        &ends,
+        stats,
+    );
+    status
+}
+
+/// Anti-affinity groups of the round, numbered.
+struct Groups {
+    /// Each candidate's group.
+    of_candidate: Vec<Option<usize>>,
+    /// (group, host) of members that are not candidates.
+    fixed: Vec<(usize, usize)>,
+}
+
+impl Groups {
+    fn new(pool: &Pool, sources: &Sources) -> Groups {
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        let mut fixed = Vec::new();
+        for (v, vm) in pool.vms.iter().enumerate() {
+            if sources.is_candidate[v] {
+                continue;
+            }
+            if let Some(g) = &vm.group {
+                let n = ids.len();
+                fixed.push((*ids.entry(g.as_str()).or_insert(n), vm.host));
+            }
+        }
+        let of_candidate = sources
+            .candidates
+            .iter()
+            .map(|&v| {
+                let n = ids.len();
+                pool.vms[v]
+                    .group
+                    .as_ref()
+                    .map(|g| *ids.entry(g.as_str()).or_insert(n))
+            })
+            .collect();
+        Groups {
+            of_candidate,
+            fixed,
+        }
+    }
+}
+
+/// The hosts of the round model: CPU capacity and power, and what the VMs that stay put there.
+/// Hard capacities count what VMs use now, CPU included (the headroom on expected CPU is soft);
+/// a host already over a capacity takes no VM, and its own rows are left out.
+fn round_hosts(pool: &Pool, sources: &Sources, cpu: usize) -> Vec<RoundHost> {
+    let n_res = pool.resources.len();
+    let mut hosts: Vec<RoundHost> = pool
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| RoundHost {
+            cap: h.cap[cpu],
+            fixed: 0.0,
+            p0: super::detect::power_at(&h.watts, 0.0),
+            p1: super::detect::power_at(&h.watts, 1.0),
+            always_on: false,
+            rest_cap: (0..n_res)
+                .map(|r| {
+                    if sources.over_now[i] {
+                        f64::INFINITY
+                    } else {
+                        h.cap[r]
+                    }
+                })
+                .collect(),
+            rest_fixed: vec![0.0; n_res],
+        })
+        .collect();
+    for (v, vm) in pool.vms.iter().enumerate() {
+        if sources.is_candidate[v] {
+            continue;
+        }
+        let host = &mut hosts[vm.host];
+        host.fixed += sources.expected_cpu[v];
+        host.always_on = true;
+        for (r, used) in vm.now.iter().enumerate() {
+            host.rest_fixed[r] += used;
+        }
+    }
+    hosts
+}
+
+/// The candidate VMs of the round model, each with its targets: the greedy choice, then the
+/// accepting hosts that stay on anyway (their idle power is paid), then the cheapest in power.
+#[allow(clippy::too_many_arguments)]
+fn round_vms(
+    pool: &Pool,
+    sources: &Sources,
+    hosts: &[RoundHost],
+    admissible: &Admissible,
+    greedy: &[Option<usize>],
+    groups: &Groups,
+    (dynamic, move_cost): (&DynamicPower, &MoveCost),
+    cpu: usize,
+) -> Vec<RoundVm> {
+    let role = &sources.role;
+    let per_vm = (COLUMNS / sources.candidates.len()).clamp(MIN_TARGETS, TARGETS);
+    let on_now = |h: usize| role[h] == Role::Keep && pool.vms_on(h).next().is_some();
+    sources
+        .candidates
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let vm = &pool.vms[v];
+            let mut ranked: Vec<(f64, usize)> = admissible.accepting[i]
+                .iter()
+                .map(|&h| {
+                    let idle = if on_now(h) { 0.0 } else { hosts[h].p0 };
+                    (idle + dynamic(v, h), h)
+                })
+                .collect();
+            ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let start = greedy[i];
+            let mut targets: Vec<usize> = start.filter(|&h| h != vm.host).into_iter().collect();
+            for (_, h) in ranked {
+                if targets.len() > per_vm {
+                    break;
+                }
+                if !targets.contains(&h) {
+                    targets.push(h);
+                }
+            }
+            RoundVm {
+                cpu: vm.now[cpu],
+                peak: sources.expected_cpu[v],
+                stay: (role[vm.host] != Role::Maintenance).then_some(vm.host),
+                targets,
+                move_cost: move_cost(v),
+                group: groups.of_candidate[i],
+                rest: vm.now.clone(),
+                start,
+            }
+        })
+        .collect()
+}
+
+/// Solves the round MIP and picks the plan: the solver's answer when it ended by proof or by its
+/// node limit (both repeatable) and is no worse than the greedy plan it started from. When the
+/// wall clock stopped it, the greedy plan stands, so that the same state always gets the same
+/// plan. Returns the status and each candidate's host after the round.
+fn choose_plan(
+    input: &RoundInput,
+    greedy: Vec<Option<usize>>,
+    time_limit_s: f64,
+    stats: &mut PlanStats,
+) -> (Status, Vec<Option<usize>>) {
+    let opts = MipOptions {
+        time_limit_s,
+        mip_gap: 0.02,
+        threads: 1,
+        write_model: None,
+        relax: false,
+        cancel: None,
+        max_nodes: Some(MAX_NODES),
+    };
+    let greedy_cost = cost(input, &greedy);
+    match solve(input, &opts) {
+        Ok((r, ends))
+            if r.status != MipStatus::TimeLimit
+                && ends.iter().all(|e| e.is_some())
+                && cost(input, &ends) <= greedy_cost + 1e-6 =>
+        {
+            stats.gap = relative_gap(r.objective, r.bound);
+            let s = match r.status {
+                MipStatus::Optimal => Status::Optimal,
+                MipStatus::TimeLimit => Status::TimeLimit,
+                _ => Status::Feasible,
+            };
+            (s, ends)
+        }
+        Ok((r, _)) => {
+            stats.gap = relative_gap(greedy_cost, r.bound);
+            let s = if r.status == MipStatus::TimeLimit {
+                Status::TimeLimit
+            } else {
+                Status::Feasible
+            };
+            (s, greedy)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "round MIP failed: the greedy plan stands");
+            (Status::Feasible, greedy)
+        }
+    }
+}
+
+/// (objective - bound) / |objective|, or None while the solver has no finite bound.
+fn relative_gap(objective: f64, bound: f64) -> Option<f64> {
+    let gap = if objective.abs() > 1e-9 {
+        (objective - bound) / objective.abs()
+    } else {
+        objective - bound
+    };
+    gap.is_finite().then_some(gap.max(0.0))
+}

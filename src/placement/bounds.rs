@@ -1,0 +1,183 @@
+//! What a phase achieved and proved: placed weight and cost against their bounds, the gap and
+//! the status, and the combinatorial floors that hold at any scale.
+
+use crate::domain::{Domain, RequestIx, EPS};
+use crate::format::{Objective, PhaseName, PhaseSolver, PhaseStats, Status};
+
+pub(crate) fn relative_gap(objective: f64, bound: f64) -> f64 {
+    let g = (objective - bound).abs() / objective.abs().max(1e-9);
+    if g < 1e-9 {
+        0.0
+    } else {
+        g
+    }
+}
+
+/// Fresh statistics of a phase.
+pub(crate) fn phase_stats(phase: PhaseName, solver: PhaseSolver, flavors: usize) -> PhaseStats {
+    PhaseStats {
+        phase,
+        solver,
+        flavors,
+        ..Default::default()
+    }
+}
+
+/// What a phase achieved and proved, before it becomes `PhaseStats`.
+pub(crate) struct Measured {
+    pub weight: f64,
+    pub weight_bound: f64,
+    pub cost: f64,
+    pub cost_bound: f64,
+    pub time_limited: bool,
+    pub is_mip: bool,
+}
+
+/// Writes what a phase achieved and proved into its stats; returns its status.
+pub(crate) fn record(st: &mut PhaseStats, d: &Domain, m: Measured) -> Status {
+    let Measured {
+        weight,
+        weight_bound,
+        cost,
+        cost_bound,
+        time_limited,
+        is_mip,
+    } = m;
+    st.placed_weight = weight;
+    st.placed_weight_bound = if weight_bound.is_finite() {
+        weight_bound.max(weight)
+    } else {
+        weight
+    };
+    st.objective = cost;
+    // A non-finite bound (HiGHS stopped before its root LP) proves nothing: fall back to the
+    // objective's own trivial floor, never to NaN in the document.
+    st.bound = if cost_bound.is_finite() {
+        cost_bound.min(cost)
+    } else {
+        cost.min(0.0)
+    };
+    let wgap = relative_gap(weight, st.placed_weight_bound);
+    st.gap = relative_gap(cost, st.bound).max(wgap);
+    let proven = wgap <= 1e-9 && st.gap <= d.settings.mip_gap + 1e-9;
+    let status = if is_mip && proven {
+        Status::Optimal
+    } else if is_mip && time_limited {
+        Status::TimeLimit
+    } else {
+        Status::Feasible
+    };
+    st.status = status;
+    status
+}
+
+/// Total priority weight of the requests.
+pub(crate) fn total_weight(d: &Domain) -> f64 {
+    d.requests.iter().map(|r| r.priority).sum()
+}
+
+/// Trivial lower bound of the storage cost: what is already used (the flexibility penalty is
+/// at least 0).
+pub(crate) fn storage_cost_floor(d: &Domain) -> f64 {
+    let util0 = d
+        .storage
+        .iter()
+        .map(|s| {
+            if s.capacity > EPS {
+                s.used / s.capacity
+            } else {
+                0.0
+            }
+        })
+        .fold(0.0, f64::max);
+    let policy = match d.settings.storage_policy {
+        Objective::Balance => util0,
+        Objective::Pack => {
+            d.storage.iter().filter(|s| s.used > EPS).count().max(1) as f64
+                / d.storage.len().max(1) as f64
+        }
+    };
+    policy
+}
+
+/// Lower bound of the host cost over every assignment that places at least `weight` of the
+/// requests in `candidates` (combinatorial, valid at any scale): the demand of the smallest set of
+/// requests that can reach that weight must fit somewhere. `pack`: already-active hosts' free
+/// capacity, then the largest idle hosts, per resource. `balance`: the highest
+/// (used + demand) / capacity over the pool, per resource (the max is at least the average).
+pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64 {
+    let nr = d.resources.len();
+    let mut prios: Vec<f64> = candidates
+        .iter()
+        .map(|r| d.requests[r.0].priority)
+        .collect();
+    prios.sort_by(|a, b| b.total_cmp(a));
+    let mut n_min = 0;
+    let mut acc = 0.0;
+    while acc < weight - 1e-9 && n_min < prios.len() {
+        acc += prios[n_min];
+        n_min += 1;
+    }
+    let mut demand = vec![0.0; nr];
+    for (k, dk) in demand.iter_mut().enumerate() {
+        let mut v: Vec<f64> = candidates
+            .iter()
+            .map(|r| d.requests[r.0].demand[k])
+            .collect();
+        v.sort_by(f64::total_cmp);
+        *dk = v.iter().take(n_min).sum();
+    }
+    match d.settings.host_policy {
+        Objective::Pack => {
+            let active = d.hosts.iter().filter(|h| h.initially_active()).count();
+            let mut extra = 0;
+            for (k, &demand_k) in demand.iter().enumerate() {
+                let free_active: f64 = d
+                    .hosts
+                    .iter()
+                    .filter(|h| h.initially_active())
+                    .map(|h| h.free()[k])
+                    .sum();
+                let mut need = demand_k - free_active;
+                let mut idle: Vec<f64> = d
+                    .hosts
+                    .iter()
+                    .filter(|h| !h.initially_active())
+                    .map(|h| h.capacity[k])
+                    .collect();
+                idle.sort_by(|a, b| b.total_cmp(a));
+                let mut count = 0;
+                for c in idle {
+                    if need <= 1e-9 {
+                        break;
+                    }
+                    need -= c;
+                    count += 1;
+                }
+                extra = extra.max(count);
+            }
+            (active + extra) as f64
+        }
+        Objective::Balance => {
+            let mut best: f64 = 0.0;
+            for (k, &demand_k) in demand.iter().enumerate() {
+                let cap: f64 = d.hosts.iter().map(|h| h.capacity[k]).sum();
+                let used: f64 = d.hosts.iter().map(|h| h.used[k]).sum();
+                if cap > EPS {
+                    best = best.max((used + demand_k) / cap);
+                }
+            }
+            let initial = d
+                .hosts
+                .iter()
+                .flat_map(|h| {
+                    h.used
+                        .iter()
+                        .zip(&h.capacity)
+                        .map(|(u, c)| if *c > EPS { u / c } else { 0.0 })
+                })
+                .fold(0.0, f64::max);
+            best.max(initial)
+        }
+    }
+}

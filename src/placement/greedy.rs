@@ -1,0 +1,207 @@
+//! The greedy baseline: how today's schedulers place one request at a time.
+//!
+//! * Storage (Cinder): capacity filter, then the capacity weigher (most free GiB).
+//! * Host (Nova): filter (connected to the VM's storage, room in every dimension, anti-affinity),
+//!   then weigh: the RAM weigher (most free memory) for `balance`, first-fit decreasing for `pack`.
+//!
+//! `lookahead` is the variant vmplace uses to warm-start its MIPs: it only picks storage that has a
+//! connected host with room, so its storage choice always comes with a host assignment.
+
+use crate::domain::{Assignment, Domain, HostIx, Load, RequestIx, StorageIx};
+use crate::format::Objective;
+
+/// Order in which first-fit decreasing considers requests: priority, then size.
+pub fn decreasing_order(d: &Domain, include: impl Fn(RequestIx) -> bool) -> Vec<RequestIx> {
+    let scale: Vec<f64> = (0..d.resources.len())
+        .map(|k| {
+            d.hosts
+                .iter()
+                .map(|h| h.capacity[k])
+                .fold(0.0, f64::max)
+                .max(1e-9)
+        })
+        .collect();
+    let size = |r: RequestIx| -> f64 {
+        d.requests[r.0]
+            .demand
+            .iter()
+            .zip(&scale)
+            .map(|(x, s)| x / s)
+            .sum()
+    };
+    let mut order: Vec<RequestIx> = (0..d.requests.len())
+        .map(RequestIx)
+        .filter(|&r| include(r))
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (pa, pb) = (d.requests[a.0].priority, d.requests[b.0].priority);
+        pb.total_cmp(&pa)
+            .then(size(b).total_cmp(&size(a)))
+            .then(a.cmp(&b))
+    });
+    order
+}
+
+/// Index of the memory-like resource used by the RAM weigher (first whose name contains "mem").
+fn ram_dimension(d: &Domain) -> Option<usize> {
+    d.resources
+        .iter()
+        .position(|r| r.to_ascii_lowercase().contains("mem"))
+}
+
+/// Nova-style host choice for one request among hosts connected to `s`.
+pub fn choose_host(
+    d: &Domain,
+    load: &Load,
+    r: RequestIx,
+    s: StorageIx,
+    policy: Objective,
+) -> Option<HostIx> {
+    let candidates = d.storage[s.0]
+        .hosts
+        .iter()
+        .copied()
+        .filter(|&h| load.host_accepts(d, r, h));
+    match policy {
+        Objective::Pack => candidates.min_by_key(|h| (!load_active(d, load, *h), *h)),
+        Objective::Balance => {
+            let weight = |h: HostIx| -> f64 {
+                match ram_dimension(d) {
+                    Some(k) => load.host_free[h.0][k],
+                    None => load.host_free[h.0].iter().sum(),
+                }
+            };
+            // Most free RAM wins; ties go to the lower index (deterministic).
+            candidates.fold(None, |best: Option<HostIx>, h| match best {
+                Some(b) if weight(b) >= weight(h) => Some(b),
+                _ => Some(h),
+            })
+        }
+    }
+}
+
+fn load_active(d: &Domain, load: &Load, h: HostIx) -> bool {
+    let host = &d.hosts[h.0];
+    host.initially_active()
+        || load.host_free[h.0]
+            .iter()
+            .zip(host.free())
+            .any(|(now, before)| now + 1e-9 < before)
+}
+
+/// Cinder-style storage phase: in input order, the storage with the most free GiB that fits.
+pub fn storage_phase(d: &Domain, fixed: &Assignment) -> Assignment {
+    let mut load = Load::initial(d);
+    let mut out = fixed.clone();
+    for i in 0..d.requests.len() {
+        let r = RequestIx(i);
+        if let Some(s) = out.storage[i] {
+            load.take_storage(d, r, s);
+            continue;
+        }
+        let disk = d.requests[i].disk;
+        let best = (0..d.storage.len())
+            .map(StorageIx)
+            .filter(|s| load.storage_free[s.0] + 1e-9 >= disk)
+            .fold(None, |best: Option<StorageIx>, s| match best {
+                Some(b) if load.storage_free[b.0] >= load.storage_free[s.0] => Some(b),
+                _ => Some(s),
+            });
+        if let Some(s) = best {
+            load.take_storage(d, r, s);
+            out.storage[i] = Some(s);
+        }
+    }
+    out
+}
+
+/// Nova-style host phase for every request with a storage and no host yet.
+pub fn host_phase(d: &Domain, storage: &Assignment, policy: Objective) -> Assignment {
+    let mut out = storage.clone();
+    let mut load = Load::initial(d);
+    for i in 0..d.requests.len() {
+        if let Some(h) = out.host[i] {
+            load.take_host(d, RequestIx(i), h);
+        }
+    }
+    let order: Vec<RequestIx> = match policy {
+        Objective::Pack => {
+            decreasing_order(d, |r| out.storage[r.0].is_some() && out.host[r.0].is_none())
+        }
+        Objective::Balance => (0..d.requests.len())
+            .map(RequestIx)
+            .filter(|r| out.storage[r.0].is_some() && out.host[r.0].is_none())
+            .collect(),
+    };
+    for r in order {
+        let Some(s) = out.storage[r.0] else { continue };
+        if let Some(h) = choose_host(d, &load, r, s, policy) {
+            load.take_host(d, r, h);
+            out.host[r.0] = Some(h);
+        }
+    }
+    out
+}
+
+/// Both phases the way today's schedulers chain them: storage blind to hosts, then hosts. A
+/// request whose storage has no connected host with room ends with a storage but no host.
+pub fn place(d: &Domain, fixed: &Assignment, host_policy: Objective) -> Assignment {
+    host_phase(d, &storage_phase(d, fixed), host_policy)
+}
+
+/// Storage and host chosen together, one request at a time in decreasing size: storage must have
+/// room for the disk and a connected host with room for the VM. Storage is weighed by the storage
+/// policy (balance: lowest utilisation after; pack: fullest that fits).
+pub fn lookahead(
+    d: &Domain,
+    fixed: &Assignment,
+    storage_policy: Objective,
+    host_policy: Objective,
+) -> Assignment {
+    let mut load = Load::initial(d);
+    let mut out = fixed.clone();
+    for i in 0..d.requests.len() {
+        if let Some(s) = out.storage[i] {
+            load.take_storage(d, RequestIx(i), s);
+        }
+        if let Some(h) = out.host[i] {
+            load.take_host(d, RequestIx(i), h);
+        }
+    }
+    for r in decreasing_order(d, |r| out.host[r.0].is_none()) {
+        let vm = &d.requests[r.0];
+        let candidates: Vec<StorageIx> = match out.storage[r.0] {
+            Some(s) => vec![s],
+            None => (0..d.storage.len()).map(StorageIx).collect(),
+        };
+        let mut best: Option<(f64, StorageIx, HostIx)> = None;
+        for s in candidates {
+            if out.storage[r.0].is_none() && load.storage_free[s.0] + 1e-9 < vm.disk {
+                continue;
+            }
+            let Some(h) = choose_host(d, &load, r, s, host_policy) else {
+                continue;
+            };
+            let cap = d.storage[s.0].capacity.max(1e-9);
+            let util_after = 1.0 - (load.storage_free[s.0] - vm.disk) / cap;
+            let reach = d.storage[s.0].hosts.len() as f64 / d.hosts.len().max(1) as f64;
+            // Lower is better. Reach breaks near-ties towards large live-migration domains.
+            let score = match storage_policy {
+                Objective::Balance => util_after - 0.05 * reach,
+                Objective::Pack => -util_after - 0.05 * reach,
+            };
+            if best.is_none_or(|(b, _, _)| score < b - 1e-12) {
+                best = Some((score, s, h));
+            }
+        }
+        if let Some((_, s, h)) = best {
+            if out.storage[r.0].is_none() {
+                load.take_storage(d, r, s);
+            }
+            load.take_host(d, r, h);
+            out.storage[r.0] = Some(s);
+            out.host[r.0] = Some(h);
+        }
+    }
+    out
+}

@@ -1,0 +1,233 @@
+//! Phase 2: a host for every request that has a storage system, among the hosts connected to it.
+
+use super::bounds::{host_cost_floor, phase_stats, record, Measured};
+use super::deadline::{mip_options, Deadline};
+use super::lexicographic::{better, lexicographic};
+use super::lns::host_lns;
+use super::{greedy, model_path, Mode, PhaseOutcome, RunConfig};
+use crate::domain::evaluate;
+use crate::domain::{Assignment, Domain, Load, RequestIx};
+use crate::format::{PhaseName, PhaseSolver, PhaseStats, SolverKind};
+use crate::model::host;
+use crate::model::storage::Stage;
+use crate::model::{MipError, ModelSize};
+use std::collections::{BTreeSet, HashSet};
+use std::time::Instant;
+
+/// Above this many (flavor, host) columns the host phase is solved by large neighbourhood search
+/// instead of one MIP: HiGHS' root LP alone outlasts any sensible time limit past ~100k columns.
+pub const LNS_COLUMNS: usize = 40_000;
+/// Target size of one neighbourhood MIP.
+pub(crate) const LNS_NEIGHBOURHOOD_COLUMNS: usize = 5_000;
+
+/// The host model's request flavors (demand, priority, group, storage) among the requests whose
+/// storage is in `within` (all if None).
+fn host_flavors(
+    d: &Domain,
+    storage: &Assignment,
+    within: Option<&[bool]>,
+) -> HashSet<(Vec<u64>, u64, Option<usize>, usize)> {
+    let mut flavors = HashSet::new();
+    for (i, vm) in d.requests.iter().enumerate() {
+        if let Some(s) = storage.storage[i] {
+            if within.is_none_or(|w| w[s.0]) {
+                flavors.insert((
+                    crate::domain::bits(&vm.demand),
+                    vm.priority.to_bits(),
+                    vm.group,
+                    s.0,
+                ));
+            }
+        }
+    }
+    flavors
+}
+
+/// Estimated host-model columns for the requests whose storage is in `within` (all if None):
+/// one per flavor and host connected to the flavor's storage.
+pub(crate) fn host_columns(d: &Domain, storage: &Assignment, within: Option<&[bool]>) -> usize {
+    host_flavors(d, storage, within)
+        .iter()
+        .map(|f| d.storage[f.3].hosts.len())
+        .sum()
+}
+
+/// (placed weight, host cost) of a phase-2 assignment.
+fn score(d: &Domain, a: &Assignment) -> (f64, f64) {
+    (
+        evaluate::placed_weight(d, a, true),
+        evaluate::host_cost(d, a),
+    )
+}
+
+/// What the search found and proved, before the greedy comparison.
+struct Searched {
+    assignment: Assignment,
+    weight_bound: f64,
+    cost_bound: f64,
+    time_limited: bool,
+}
+
+/// Phase 2: a host for every request that has a storage.
+pub fn host_phase(
+    d: &Domain,
+    storage_choice: &Assignment,
+    warm_hosts: Option<&Assignment>,
+    cfg: &RunConfig,
+    mode: Mode,
+    deadline_s: f64,
+) -> Result<PhaseOutcome, MipError> {
+    let start = Instant::now();
+    let deadline = Deadline::new(start, deadline_s, cfg);
+    let mut base = storage_choice.clone();
+    base.host = vec![None; d.requests.len()];
+    let candidates: Vec<RequestIx> = (0..d.requests.len())
+        .filter(|&i| base.storage[i].is_some())
+        .map(RequestIx)
+        .collect();
+    let placeable: f64 = candidates.iter().map(|r| d.requests[r.0].priority).sum();
+    let columns = host_columns(d, &base, None);
+    let greedy_answer = greedy::host_phase(d, &base, d.settings.host_policy);
+    let flavors = host_flavors(d, &base, None).len();
+    let is_mip = d.settings.solver != SolverKind::Greedy;
+    let mut st = phase_stats(PhaseName::Host, PhaseSolver::Greedy, flavors);
+    st.columns_estimate = columns;
+    let searched = if !is_mip {
+        Searched {
+            assignment: greedy_answer.clone(),
+            weight_bound: placeable,
+            cost_bound: f64::NEG_INFINITY,
+            time_limited: false,
+        }
+    } else {
+        let warm = warm_start(d, &base, &greedy_answer, warm_hosts);
+        let searched = if columns <= LNS_COLUMNS {
+            one_mip(d, &base, &warm, placeable, cfg, mode, &deadline, &mut st)?
+        } else {
+            let (a, iterations, size) = host_lns(d, &base, warm, &deadline)?;
+            st.solver = PhaseSolver::MipLns;
+            st.lns_neighbourhoods = iterations;
+            set_size(&mut st, size);
+            // The neighbourhoods prove nothing globally: the weight bound stays the placeable
+            // total and the cost bound is the combinatorial floor added below.
+            Searched {
+                assignment: a,
+                weight_bound: placeable,
+                cost_bound: f64::NEG_INFINITY,
+                time_limited: true,
+            }
+        };
+        if better(score(d, &greedy_answer), score(d, &searched.assignment)) {
+            st.solver = PhaseSolver::MipGreedyFallback;
+            Searched {
+                assignment: greedy_answer,
+                ..searched
+            }
+        } else {
+            searched
+        }
+    };
+    let (w, c) = score(d, &searched.assignment);
+    let floor = host_cost_floor(d, &candidates, w);
+    let status = record(
+        &mut st,
+        d,
+        Measured {
+            weight: w,
+            weight_bound: searched.weight_bound,
+            cost: c,
+            cost_bound: searched.cost_bound.max(floor),
+            time_limited: searched.time_limited,
+            is_mip,
+        },
+    );
+    st.time_s = start.elapsed().as_secs_f64();
+    Ok(PhaseOutcome {
+        assignment: searched.assignment,
+        witness: None,
+        dropped: BTreeSet::new(),
+        stats: st,
+        status,
+    })
+}
+
+/// Warm start: the better of the greedy answer and phase 1's witness.
+fn warm_start(
+    d: &Domain,
+    base: &Assignment,
+    greedy_answer: &Assignment,
+    witness: Option<&Assignment>,
+) -> Assignment {
+    let mut warm = greedy_answer.clone();
+    if let Some(w) = witness {
+        let mut w = w.clone();
+        w.storage = base.storage.clone();
+        for i in 0..d.requests.len() {
+            if base.storage[i].is_none() {
+                w.host[i] = None;
+            }
+        }
+        if better(score(d, &w), score(d, &warm)) {
+            warm = w;
+        }
+    }
+    warm
+}
+
+fn set_size(st: &mut PhaseStats, size: ModelSize) {
+    st.variables = size.variables;
+    st.integer_variables = size.integer_variables;
+    st.constraints = size.constraints;
+}
+
+/// The host MIP over every request at once (lexicographic stages).
+#[allow(clippy::too_many_arguments)]
+fn one_mip(
+    d: &Domain,
+    base: &Assignment,
+    warm: &Assignment,
+    placeable: f64,
+    cfg: &RunConfig,
+    mode: Mode,
+    deadline: &Deadline,
+    st: &mut PhaseStats,
+) -> Result<Searched, MipError> {
+    let write = model_path(cfg, PhaseName::Host, mode);
+    let load = Load::initial(d);
+    let active: Vec<bool> = d.hosts.iter().map(|h| h.initially_active()).collect();
+    let lexi = lexicographic(
+        warm,
+        placeable,
+        f64::NEG_INFINITY,
+        deadline,
+        |stage, secs, w| {
+            let input = host::HostInput {
+                d,
+                storage: base,
+                warm: w,
+                load: &load,
+                active: &active,
+                allowed: None,
+            };
+            let write = match stage {
+                Stage::Policy { .. } => write.clone(),
+                Stage::Placement => None,
+            };
+            host::solve(&input, stage, &mip_options(d, secs, write, deadline))
+        },
+        |a| score(d, a),
+        false,
+    )?;
+    st.solver = if lexi.used_mip {
+        PhaseSolver::Mip
+    } else {
+        PhaseSolver::MipGreedyFallback
+    };
+    set_size(st, lexi.size);
+    Ok(Searched {
+        assignment: lexi.best,
+        weight_bound: lexi.weight_bound,
+        cost_bound: lexi.cost_bound,
+        time_limited: lexi.time_limited,
+    })
+}

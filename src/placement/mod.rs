@@ -1,0 +1,180 @@
+//! Placement: the two phases (storage, then host), each solved as lexicographic MIP stages
+//! with greedy warm starts, certification, LNS at scale and honest status; then the solution
+//! document. Concerns by file: [`deadline`], [`lexicographic`], [`bounds`], [`certify`],
+//! [`storage_phase`], [`host_phase`], [`lns`], [`solution`], [`greedy`], [`explain`].
+
+pub mod bounds;
+pub mod certify;
+pub mod deadline;
+pub mod explain;
+pub mod greedy;
+pub mod host_phase;
+pub mod lexicographic;
+pub mod lns;
+pub mod solution;
+pub mod storage_phase;
+
+use crate::domain::{evaluate, Assignment, Domain, RequestIx};
+use crate::format::{PhaseName, PhaseSolver, PhaseStats, Solution, SolverKind, Status};
+use crate::model::MipError;
+use bounds::{host_cost_floor, record, total_weight, Measured};
+use lexicographic::better;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use host_phase::host_phase;
+pub use storage_phase::storage_phase;
+
+/// Which phase(s) to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Phase 1 only.
+    Storage,
+    /// Phase 2 only.
+    Host,
+    /// Phase 1 then phase 2.
+    Place,
+}
+
+/// Per-call knobs that are not part of the problem document.
+#[derive(Debug, Clone, Default)]
+pub struct RunConfig {
+    /// Write the MIP models here (phase name inserted before the extension for `place`).
+    pub write_model: Option<PathBuf>,
+    /// Set by the caller to stop the solve early (e.g. the HTTP client went away): the running
+    /// HiGHS call is interrupted through its callbacks and every later stage gets no time.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// The result of one phase.
+#[derive(Debug, Clone)]
+pub struct PhaseOutcome {
+    /// The assignment (storage, and hosts after phase 2).
+    pub assignment: Assignment,
+    /// Phase 1 only: a host assignment proving phase 2 can host everything placed.
+    pub witness: Option<Assignment>,
+    /// Requests phase 1 dropped because phase 2 could not host them.
+    pub dropped: BTreeSet<usize>,
+    /// Statistics.
+    pub stats: PhaseStats,
+    /// Status.
+    pub status: Status,
+}
+
+/// The storage systems the requests arrive with (pre-chosen, or phase 1's for `host`).
+pub(crate) fn fixed_storage(d: &Domain) -> Assignment {
+    let mut a = Assignment::empty(d.requests.len());
+    for (i, vm) in d.requests.iter().enumerate() {
+        a.storage[i] = vm.storage;
+    }
+    a
+}
+
+/// Where `--write-model` writes a phase's MIP: the path itself for one phase, with the phase's
+/// name before the extension for `place`.
+pub fn model_path(cfg: &RunConfig, phase: PhaseName, mode: Mode) -> Option<PathBuf> {
+    let p = cfg.write_model.as_ref()?;
+    if mode != Mode::Place {
+        return Some(p.clone());
+    }
+    let phase = match phase {
+        PhaseName::Storage => "storage",
+        PhaseName::Host => "host",
+    };
+    let stem = p.file_stem()?.to_string_lossy().to_string();
+    let name = match p.extension() {
+        Some(ext) => format!("{stem}.{phase}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{phase}"),
+    };
+    Some(p.with_file_name(name))
+}
+
+/// Runs the requested mode and builds the solution document.
+pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError> {
+    let start = Instant::now();
+    // Keep a little of the limit for the baseline comparison and writing the answer.
+    let limit = d.settings.time_limit_s * 0.97;
+    let (phases, need_host) = match mode {
+        Mode::Storage => (vec![storage_phase(d, cfg, mode, limit)?], false),
+        Mode::Host => {
+            let fixed = fixed_storage(d);
+            (vec![host_phase(d, &fixed, None, cfg, mode, limit)?], true)
+        }
+        Mode::Place => {
+            let mut p1 = storage_phase(d, cfg, mode, limit * 0.5)?;
+            let left = (limit - start.elapsed().as_secs_f64()).max(0.1);
+            let mut p2 = host_phase(d, &p1.assignment, p1.witness.as_ref(), cfg, mode, left)?;
+            if d.settings.solver == SolverKind::Mip {
+                keep_baseline_if_better(d, &mut p2);
+            }
+            // Phase 2 may drop requests; phase 1's output is then only what is hosted.
+            p1.assignment = p2.assignment.clone();
+            (vec![p1, p2], true)
+        }
+    };
+    Ok(solution::to_solution(
+        d,
+        &phases,
+        need_host,
+        start.elapsed().as_secs_f64(),
+    ))
+}
+
+/// Never worse than today's schedulers: the greedy chain replaces phase 2's answer when it
+/// places more weight, or as much for less cost.
+fn keep_baseline_if_better(d: &Domain, p2: &mut PhaseOutcome) {
+    let baseline = greedy::place(d, &fixed_storage(d), d.settings.host_policy);
+    let score = |a: &Assignment| {
+        (
+            evaluate::placed_weight(d, a, true),
+            evaluate::host_cost(d, a),
+        )
+    };
+    if !better(score(&baseline), score(&p2.assignment)) {
+        return;
+    }
+    // The phase-2 bound held for phase 1's storage choice only; the baseline chose differently,
+    // so only the global floor is a valid bound.
+    p2.assignment = baseline;
+    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
+    let (w, c) = score(&p2.assignment);
+    let floor = host_cost_floor(d, &all, w);
+    p2.stats.solver = PhaseSolver::GreedyBaseline;
+    p2.stats.lns_neighbourhoods = 0;
+    p2.status = record(
+        &mut p2.stats,
+        d,
+        Measured {
+            weight: w,
+            weight_bound: total_weight(d),
+            cost: c,
+            cost_bound: floor,
+            time_limited: true,
+            is_mip: false,
+        },
+    );
+}
+
+/// Like [`run`], but a HiGHS failure never leaves the caller without an answer: the greedy
+/// solver answers instead, and `stats.solver` says so.
+pub fn run_or_fallback(d: &Domain, mode: Mode, cfg: &RunConfig) -> Solution {
+    match run(d, mode, cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "MIP failed; answering with the greedy solver");
+            let mut g = d.clone();
+            g.settings.solver = SolverKind::Greedy;
+            match run(&g, mode, cfg) {
+                Ok(mut s) => {
+                    s.stats.mip_error = Some(e.to_string());
+                    s
+                }
+                // The greedy path builds no MIP and cannot fail; keep the types honest anyway.
+                Err(e2) => solution::solver_failure(d, &e2.to_string()),
+            }
+        }
+    }
+}

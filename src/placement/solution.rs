@@ -1,0 +1,157 @@
+//! The one converter from a placement (domain) to the solution document (wire).
+
+use super::explain;
+use super::PhaseOutcome;
+use crate::domain::evaluate;
+use crate::domain::{Domain, RequestIx};
+use crate::format::{Placement, ReasonCode, Solution, Stats, Status, Unplaced};
+use std::collections::BTreeSet;
+
+/// The solution document of the phases that ran.
+pub(crate) fn to_solution(
+    d: &Domain,
+    phases: &[PhaseOutcome],
+    need_host: bool,
+    time_s: f64,
+) -> Solution {
+    let last = &phases[phases.len() - 1];
+    let a = &last.assignment;
+    let dropped: BTreeSet<usize> = phases
+        .iter()
+        .flat_map(|p| p.dropped.iter().copied())
+        .collect();
+    let mut placements = Vec::new();
+    let mut unplaced = Vec::new();
+    // A storage without a host is not a placement: explanations see only hosted requests, plus
+    // the explained request's own phase-1 storage (the binding constraint is about that choice).
+    let mut partial = a.clone();
+    if need_host {
+        for j in 0..d.requests.len() {
+            if partial.host[j].is_none() {
+                partial.storage[j] = None;
+            }
+        }
+    }
+    for (i, vm) in d.requests.iter().enumerate() {
+        let r = RequestIx(i);
+        if evaluate::is_placed(a, r, need_host) {
+            placements.push(Placement {
+                request: vm.id.clone(),
+                storage: a.storage[i]
+                    .map(|s| d.storage[s.0].id.clone())
+                    .unwrap_or_default(),
+                host: if need_host {
+                    a.host[i].map(|h| d.hosts[h.0].id.clone())
+                } else {
+                    None
+                },
+            });
+        } else if dropped.contains(&i) {
+            unplaced.push(Unplaced {
+                request: vm.id.clone(),
+                code: ReasonCode::LookaheadNoHost,
+                reason:
+                    "host_lookahead: phase 2 could not host it on any storage phase 1 could give it"
+                        .to_string(),
+            });
+        } else {
+            partial.storage[i] = a.storage[i];
+            let (code, reason) = explain::explain(d, &partial, r);
+            partial.storage[i] = None;
+            unplaced.push(Unplaced {
+                request: vm.id.clone(),
+                code,
+                reason,
+            });
+        }
+    }
+    let mut status = phases
+        .iter()
+        .map(|p| p.status)
+        .max()
+        .unwrap_or(Status::Feasible);
+    if placements.is_empty() {
+        status = Status::Infeasible;
+    }
+    // Objective, bound and gap describe the last phase (each phase's are in stats.phases).
+    let gap = last.stats.gap;
+    let load = evaluate::final_load(d, a);
+    let mut final_a = a.clone();
+    if need_host {
+        for j in 0..d.requests.len() {
+            if final_a.host[j].is_none() {
+                final_a.storage[j] = None;
+            }
+        }
+    }
+    let storage_util = evaluate::storage_utilisation(d, &final_a);
+    let host_util = evaluate::host_utilisation(d, &final_a);
+    let stats = Stats {
+        solver: phases
+            .iter()
+            .map(|p| p.stats.solver.name())
+            .collect::<Vec<_>>()
+            .join(","),
+        mip_error: None,
+        solve_time_s: time_s,
+        placed: placements.len(),
+        requests: d.requests.len(),
+        phases: phases.iter().map(|p| p.stats.clone()).collect(),
+        storage_utilisation: d
+            .storage
+            .iter()
+            .zip(storage_util)
+            .map(|(s, u)| (s.id.clone(), u))
+            .collect(),
+        host_utilisation: d
+            .hosts
+            .iter()
+            .zip(host_util)
+            .map(|(h, u)| (h.id.clone(), d.resources.iter().cloned().zip(u).collect()))
+            .collect(),
+        active_hosts: evaluate::active_hosts(d, &final_a)
+            .iter()
+            .filter(|&&b| b)
+            .count(),
+        migration_domain: (0..d.requests.len())
+            .filter(|&i| evaluate::is_placed(a, RequestIx(i), need_host))
+            .filter_map(|i| {
+                let s = a.storage[i]?;
+                Some((
+                    d.requests[i].id.clone(),
+                    evaluate::migration_domain(d, &load, RequestIx(i), s, a.host[i]),
+                ))
+            })
+            .collect(),
+    };
+    Solution {
+        status,
+        objective: last.stats.objective,
+        bound: last.stats.bound,
+        gap,
+        placements,
+        unplaced,
+        stats,
+    }
+}
+
+/// The answer when no solver could run: every request unplaced with `SOLVER_FAILURE`.
+pub(crate) fn solver_failure(d: &Domain, why: &str) -> Solution {
+    Solution {
+        status: Status::Infeasible,
+        objective: 0.0,
+        bound: 0.0,
+        gap: 0.0,
+        placements: Vec::new(),
+        unplaced: d
+            .requests
+            .iter()
+            .map(|r| Unplaced {
+                request: r.id.clone(),
+                code: ReasonCode::SolverFailure,
+                reason: format!("solver failure: {why}"),
+            })
+            .collect(),
+        stats: Stats::default(),
+    }
+}

@@ -1,0 +1,184 @@
+//! One entry point per document operation, shared by the CLI and the HTTP service so that both
+//! return the same documents for the same input.
+
+use crate::checker::{check, Expect, Violation};
+use crate::domain::{Domain, Settings};
+use crate::format::{InputError, Objective, Problem, Solution, SolverKind};
+use crate::placement::{run_or_fallback, Mode, RunConfig};
+use crate::validation::{read_document, read_problem, Phase};
+use serde::{Deserialize, Serialize};
+
+/// Settings given outside the document (CLI flags, server limits); they win over `options`.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Time limit, seconds.
+    pub time_limit_s: Option<f64>,
+    /// Upper bound on the time limit (the server's maximum), applied last.
+    pub max_time_limit_s: Option<f64>,
+    /// Relative MIP gap.
+    pub mip_gap: Option<f64>,
+    /// Threads.
+    pub threads: Option<u32>,
+    /// Solver.
+    pub solver: Option<SolverKind>,
+    /// Storage policy.
+    pub storage_policy: Option<Objective>,
+    /// Host policy.
+    pub host_policy: Option<Objective>,
+}
+
+/// Document options, then overrides on top, then the cap.
+pub fn settings(problem: &Problem, o: &Overrides) -> Settings {
+    let mut s = Settings::default();
+    if let Some(opt) = &problem.options {
+        s.time_limit_s = opt.time_limit_s.unwrap_or(s.time_limit_s);
+        s.mip_gap = opt.mip_gap.unwrap_or(s.mip_gap);
+        s.threads = opt.threads.unwrap_or(s.threads);
+        s.storage_policy = opt.storage_policy.unwrap_or(s.storage_policy);
+        s.host_policy = opt.host_policy.unwrap_or(s.host_policy);
+        s.flexibility_weight = opt.flexibility_weight.unwrap_or(s.flexibility_weight);
+        s.solver = opt.solver.unwrap_or(s.solver);
+    }
+    s.time_limit_s = o.time_limit_s.unwrap_or(s.time_limit_s);
+    if let Some(max) = o.max_time_limit_s {
+        s.time_limit_s = s.time_limit_s.min(max);
+    }
+    s.mip_gap = o.mip_gap.unwrap_or(s.mip_gap);
+    s.threads = o.threads.unwrap_or(s.threads);
+    s.solver = o.solver.unwrap_or(s.solver);
+    s.storage_policy = o.storage_policy.unwrap_or(s.storage_policy);
+    s.host_policy = o.host_policy.unwrap_or(s.host_policy);
+    s
+}
+
+/// Validates a problem document and solves it.
+pub fn solve_text(
+    text: &str,
+    mode: Mode,
+    o: &Overrides,
+    cfg: &RunConfig,
+) -> Result<Solution, Vec<InputError>> {
+    let phase = if mode == Mode::Host {
+        Phase::Host
+    } else {
+        Phase::Storage
+    };
+    let problem = read_problem(text, phase)?;
+    let domain = Domain::from_problem(&problem, settings(&problem, o));
+    Ok(run_or_fallback(&domain, mode, cfg))
+}
+
+/// The checker's answer document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckReport {
+    /// No violation.
+    pub valid: bool,
+    /// Every broken rule.
+    pub violations: Vec<Violation>,
+}
+
+/// Checks a wire solution against a wire problem.
+pub fn check_documents(problem: &Problem, solution: &Solution, expect: Expect) -> CheckReport {
+    let violations = check(problem, solution, expect);
+    CheckReport {
+        valid: violations.is_empty(),
+        violations,
+    }
+}
+
+/// Parses `--phase`/`"phase"`: `storage` (no hosts), `host`/`place` (hosts everywhere), anything
+/// else infers from the solution.
+pub fn expect_from(phase: &str) -> Expect {
+    match phase {
+        "storage" => Expect::StorageOnly,
+        "host" | "place" => Expect::WithHosts,
+        _ => Expect::Any,
+    }
+}
+
+/// The body of `POST /v1/check`: both documents and the phase.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The problem document.
+    pub problem: serde_json::Value,
+    /// The solution document.
+    pub solution: serde_json::Value,
+    /// `storage`, `host`, `place` or `any` (default).
+    #[serde(default)]
+    pub phase: Option<String>,
+}
+
+/// The body of `POST /v1/check` for a migration plan.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanCheckRequest {
+    /// The state document.
+    pub state: serde_json::Value,
+    /// The plan.
+    pub plan: serde_json::Value,
+}
+
+/// Validates both documents of a check request (errors prefixed `/problem`, `/solution`, or
+/// `/state`, `/plan` for a migration plan).
+pub fn check_request(text: &str) -> Result<CheckReport, Vec<InputError>> {
+    if serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("state").is_some()) {
+        let (req, _) = read_document::<PlanCheckRequest>(text)?;
+        let state = read_document::<crate::format::state::State>(&req.state.to_string())
+            .map_err(|e| prefix(e, "/state"));
+        let plan = read_document::<crate::format::state::Plan>(&req.plan.to_string())
+            .map_err(|e| prefix(e, "/plan"));
+        return match (state, plan) {
+            (Ok((s, _)), Ok((p, _))) => Ok(check_plan_documents(&s, &p)),
+            (s, p) => Err(s.err().into_iter().chain(p.err()).flatten().collect()),
+        };
+    }
+    let (req, _) = read_document::<CheckRequest>(text)?;
+    let mut errors = Vec::new();
+    let problem =
+        read_document::<Problem>(&req.problem.to_string()).map_err(|e| prefix(e, "/problem"));
+    let solution =
+        read_document::<Solution>(&req.solution.to_string()).map_err(|e| prefix(e, "/solution"));
+    if let Err(e) = &problem {
+        errors.extend(e.iter().cloned());
+    }
+    if let Err(e) = &solution {
+        errors.extend(e.iter().cloned());
+    }
+    match (problem, solution) {
+        (Ok((p, _)), Ok((s, _))) => Ok(check_documents(
+            &p,
+            &s,
+            expect_from(req.phase.as_deref().unwrap_or("any")),
+        )),
+        _ => Err(errors),
+    }
+}
+
+fn prefix(errors: Vec<InputError>, at: &str) -> Vec<InputError> {
+    errors
+        .into_iter()
+        .map(|mut e| {
+            e.path = format!("{at}{}", e.path);
+            e
+        })
+        .collect()
+}
+
+/// Validates a state document and plans one migration round.
+pub fn migrate_text(text: &str) -> Result<crate::format::state::Plan, Vec<InputError>> {
+    let state = crate::validation::read_state(text)?;
+    Ok(crate::migration::plan(&state))
+}
+
+/// Checks a plan against its state.
+pub fn check_plan_documents(
+    state: &crate::format::state::State,
+    plan: &crate::format::state::Plan,
+) -> CheckReport {
+    let violations = crate::checker::check_plan(state, plan);
+    CheckReport {
+        valid: violations.is_empty(),
+        violations,
+    }
+}

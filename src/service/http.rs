@@ -1,0 +1,537 @@
+//! `vmplace serve`: the library behind an HTTP JSON API (axum on tokio).
+//!
+//! Solves are CPU-bound: they run on tokio's blocking pool, at most `workers` at a time (a
+//! semaphore), never on the reactor. In front of them a bounded queue: past `workers + queue`
+//! requests in flight the answer is 503 with `Retry-After`. A client that disconnects drops its
+//! handler, which flags its solve as cancelled (see `RunConfig::cancel`).
+
+use crate::format::errors::ErrorCode;
+use crate::format::{DocKind, ErrorDocument, InputError};
+use crate::placement::{Mode, RunConfig};
+use crate::service::api::{self, Overrides};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+/// Server limits.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Solves running at once (default: cores).
+    pub workers: usize,
+    /// Requests allowed to wait for a worker; beyond, 503.
+    pub queue: usize,
+    /// Cap on every request's `options.time_limit_s`.
+    pub max_time_limit_s: f64,
+    /// Largest accepted body, bytes (413 beyond).
+    pub body_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            queue: 16,
+            max_time_limit_s: 60.0,
+            body_limit: 16 * 1024 * 1024,
+        }
+    }
+}
+
+struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    errors: IntCounterVec,
+    solve_seconds: HistogramVec,
+    queue_depth: IntGauge,
+    running: IntGauge,
+    cancelled: IntCounter,
+}
+
+impl Metrics {
+    fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "vmplace_requests_total",
+                "HTTP requests by endpoint and status",
+            ),
+            &["endpoint", "status"],
+        )?;
+        let errors = IntCounterVec::new(
+            Opts::new("vmplace_errors_total", "Error documents by code"),
+            &["code"],
+        )?;
+        let solve_seconds = HistogramVec::new(
+            HistogramOpts::new("vmplace_solve_seconds", "Solve wall time by endpoint").buckets(
+                vec![
+                    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+                ],
+            ),
+            &["endpoint"],
+        )?;
+        let queue_depth = IntGauge::new("vmplace_queue_depth", "Requests waiting for a worker")?;
+        let running = IntGauge::new("vmplace_solves_running", "Solves running now")?;
+        let cancelled = IntCounter::new(
+            "vmplace_solves_cancelled_total",
+            "Solves whose client went away",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(errors.clone()))?;
+        registry.register(Box::new(solve_seconds.clone()))?;
+        registry.register(Box::new(queue_depth.clone()))?;
+        registry.register(Box::new(running.clone()))?;
+        registry.register(Box::new(cancelled.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            errors,
+            solve_seconds,
+            queue_depth,
+            running,
+            cancelled,
+        })
+    }
+}
+
+struct AppState {
+    cfg: ServerConfig,
+    workers: Arc<Semaphore>,
+    in_flight: AtomicUsize,
+    metrics: Metrics,
+    next_id: AtomicU64,
+}
+
+type Shared = Arc<AppState>;
+
+/// Builds the router (exposed for tests that want it in-process).
+pub fn router(cfg: ServerConfig) -> Result<Router, prometheus::Error> {
+    let state = Arc::new(AppState {
+        workers: Arc::new(Semaphore::new(cfg.workers.max(1))),
+        in_flight: AtomicUsize::new(0),
+        metrics: Metrics::new()?,
+        next_id: AtomicU64::new(1),
+        cfg: cfg.clone(),
+    });
+    Ok(Router::new()
+        .route("/v1/storage", post(|s, h, b| solve(s, h, b, Mode::Storage)))
+        .route("/v1/host", post(|s, h, b| solve(s, h, b, Mode::Host)))
+        .route("/v1/place", post(|s, h, b| solve(s, h, b, Mode::Place)))
+        .route("/v1/check", post(check))
+        .route("/v1/migrate", post(migrate))
+        .route("/v1/schema/{doc}", get(schema))
+        .route(
+            "/healthz",
+            get(|| async { json_response(StatusCode::OK, &serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            error_response(
+                StatusCode::NOT_FOUND,
+                vec![InputError::new(ErrorCode::NotFound, "", "no such endpoint")],
+            )
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), access_log))
+        .layer(DefaultBodyLimit::max(cfg.body_limit))
+        .with_state(state))
+}
+
+/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+pub async fn serve(listener: tokio::net::TcpListener, cfg: ServerConfig) -> std::io::Result<()> {
+    let app = router(cfg).map_err(std::io::Error::other)?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// One log line per request: id, endpoint, status, time, size.
+async fn access_log(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let id = st.next_id.fetch_add(1, Ordering::Relaxed);
+    let endpoint = req.uri().path().to_string();
+    let size_in = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+        .to_string();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let label = if endpoint.starts_with("/v1/schema/") {
+        "/v1/schema"
+    } else {
+        endpoint.as_str()
+    };
+    st.metrics
+        .requests
+        .with_label_values(&[label, &status.to_string()])
+        .inc();
+    tracing::info!(
+        id,
+        endpoint,
+        status,
+        time_ms = start.elapsed().as_millis() as u64,
+        bytes_in = size_in,
+        "request"
+    );
+    response
+}
+
+fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_string_pretty(body) {
+        Ok(text) => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            text + "\n",
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode response: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+fn error_response(status: StatusCode, errors: Vec<InputError>) -> Response {
+    json_response(status, &ErrorDocument { errors })
+}
+
+/// Checks content type and body, returning the text or the error response.
+fn body_text(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<String, Box<Response>> {
+    let fail = |status: StatusCode, code: ErrorCode, cause: String| {
+        st.metrics.errors.with_label_values(&[code.code()]).inc();
+        Box::new(error_response(
+            status,
+            vec![InputError::new(code, "", cause)],
+        ))
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return Err(fail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            format!("content type `{content_type}` is not application/json"),
+        ));
+    }
+    let bytes = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            fail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::BodyTooLarge,
+                format!("body exceeds {} bytes", st.cfg.body_limit),
+            )
+        } else {
+            fail(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::Io,
+                format!("cannot read body: {e}"),
+            )
+        }
+    })?;
+    String::from_utf8(bytes.to_vec()).map_err(|e| {
+        fail(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::MalformedJson,
+            format!("body is not UTF-8: {e}"),
+        )
+    })
+}
+
+/// Sets the cancel flag unless disarmed: dropped with the handler when the client goes away.
+struct CancelOnDrop {
+    flag: Arc<AtomicBool>,
+    armed: bool,
+    state: Shared,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.flag.store(true, Ordering::Relaxed);
+            self.state.metrics.cancelled.inc();
+            tracing::info!("client went away: solve cancelled");
+        }
+    }
+}
+
+/// Admission to the bounded pool; released on drop.
+struct Slot(Shared);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn admit(st: &Shared) -> Option<Slot> {
+    let limit = st.cfg.workers.max(1) + st.cfg.queue;
+    let mut current = st.in_flight.load(Ordering::Acquire);
+    loop {
+        if current >= limit {
+            return None;
+        }
+        match st.in_flight.compare_exchange(
+            current,
+            current + 1,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return Some(Slot(st.clone())),
+            Err(now) => current = now,
+        }
+    }
+}
+
+fn busy(st: &AppState) -> Response {
+    st.metrics
+        .errors
+        .with_label_values(&[ErrorCode::Busy.code()])
+        .inc();
+    let mut r = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        vec![InputError::new(
+            ErrorCode::Busy,
+            "",
+            "all workers are busy and the queue is full",
+        )],
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+/// Decrements a gauge on drop, so a dropped handler never leaves it counting.
+struct GaugeGuard(IntGauge);
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Runs `job` on the blocking pool once a worker is free; panics become 500. The admission slot
+/// and the worker permit move into the job, so they are released when the solve really ends,
+/// even if the client went away before.
+async fn run_job<T: Send + 'static>(
+    st: &Shared,
+    endpoint: &str,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
+    let Some(slot) = admit(st) else {
+        return Err(busy(st));
+    };
+    st.metrics.queue_depth.inc();
+    let waiting = GaugeGuard(st.metrics.queue_depth.clone());
+    let permit = st.workers.clone().acquire_owned().await;
+    drop(waiting);
+    let Ok(permit) = permit else {
+        return Err(error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec![InputError::new(
+                ErrorCode::Busy,
+                "",
+                "server is shutting down",
+            )],
+        ));
+    };
+    let running = st.metrics.running.clone();
+    let timer = st.metrics.solve_seconds.with_label_values(&[endpoint]);
+    let result = tokio::task::spawn_blocking(move || {
+        running.inc();
+        let _running = GaugeGuard(running);
+        let _held = (slot, permit);
+        let start = Instant::now();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        timer.observe(start.elapsed().as_secs_f64());
+        out
+    })
+    .await;
+    match result {
+        Ok(Ok(v)) => Ok(v),
+        _ => {
+            st.metrics
+                .errors
+                .with_label_values(&[ErrorCode::Internal.code()])
+                .inc();
+            tracing::error!(endpoint, "solver failure");
+            Err(error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                vec![InputError::new(
+                    ErrorCode::Internal,
+                    "",
+                    "the solver failed unexpectedly",
+                )],
+            ))
+        }
+    }
+}
+
+/// The shape every document endpoint shares: check the body, run `job` on the worker pool with a
+/// cancel flag that a client disconnect raises, answer 200 with the document or 400 with the
+/// error document.
+async fn document<T, F>(
+    st: Shared,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    endpoint: &'static str,
+    job: F,
+) -> Response
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(String, Arc<AtomicBool>) -> Result<T, Vec<InputError>> + Send + 'static,
+{
+    let text = match body_text(&st, &headers, body) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut guard = CancelOnDrop {
+        flag: cancel.clone(),
+        armed: true,
+        state: st.clone(),
+    };
+    let result = run_job(&st, endpoint, move || job(text, cancel)).await;
+    guard.armed = false;
+    match result {
+        Ok(Ok(doc)) => json_response(StatusCode::OK, &doc),
+        Ok(Err(errors)) => {
+            for e in &errors {
+                st.metrics
+                    .errors
+                    .with_label_values(&[e.code.as_str()])
+                    .inc();
+            }
+            error_response(StatusCode::BAD_REQUEST, errors)
+        }
+        Err(r) => r,
+    }
+}
+
+async fn solve(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    mode: Mode,
+) -> Response {
+    let overrides = Overrides {
+        max_time_limit_s: Some(st.cfg.max_time_limit_s),
+        ..Default::default()
+    };
+    let endpoint = match mode {
+        Mode::Storage => "/v1/storage",
+        Mode::Host => "/v1/host",
+        Mode::Place => "/v1/place",
+    };
+    document(st, headers, body, endpoint, move |text, cancel| {
+        let cfg = RunConfig {
+            write_model: None,
+            cancel: Some(cancel),
+        };
+        api::solve_text(&text, mode, &overrides, &cfg)
+    })
+    .await
+}
+
+async fn check(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    document(st, headers, body, "/v1/check", |text, _| {
+        api::check_request(&text)
+    })
+    .await
+}
+
+async fn migrate(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    document(st, headers, body, "/v1/migrate", |text, _| {
+        api::migrate_text(&text)
+    })
+    .await
+}
+
+async fn schema(Path(doc): Path<String>) -> Response {
+    let kind = match doc.as_str() {
+        "problem" => DocKind::Problem,
+        "solution" => DocKind::Solution,
+        "errors" => DocKind::Errors,
+        "state" => return json_response(StatusCode::OK, &crate::format::migration_schema(false)),
+        "plan" => return json_response(StatusCode::OK, &crate::format::migration_schema(true)),
+        _ => {
+            return error_response(
+                StatusCode::NOT_FOUND,
+                vec![InputError::new(
+                    ErrorCode::NotFound,
+                    "",
+                    format!("no schema `{doc}` (problem, solution, errors, state, plan)"),
+                )],
+            )
+        }
+    };
+    json_response(StatusCode::OK, &crate::format::schema(kind))
+}
+
+async fn metrics(State(st): State<Shared>) -> Response {
+    let mut buf = Vec::new();
+    let encoder = TextEncoder::new();
+    if encoder
+        .encode(&st.metrics.registry.gather(), &mut buf)
+        .is_err()
+    {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics").into_response();
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, encoder.format_type().to_string())],
+        buf,
+    )
+        .into_response()
+}

@@ -1,0 +1,5 @@
+//! The service layer: [`api`] has one entry point per document operation, shared by the CLI and
+//! the HTTP server ([`http`]), so that both answer the same documents.
+
+pub mod api;
+pub mod http;

@@ -1,0 +1,356 @@
+//! Reading and validating input documents.
+//!
+//! Three stages, each collecting every error it finds: JSON syntax, the JSON Schema generated from
+//! the wire types (types, required and unknown fields, ranges), then the rules a schema cannot
+//! express (ids, references, capacities). No model is built from a document with errors.
+
+use crate::format::errors::{ErrorCode, InputError};
+use crate::format::Problem;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashSet};
+
+pub mod state;
+
+pub use state::{read_state, validate_state};
+
+/// A document that passed every validation stage. Only this module makes one, so that the
+/// library's entry points ([`crate::domain::Domain::from_problem`], [`crate::migration::plan`])
+/// never see an unknown id or an inconsistent figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Valid<T>(T);
+
+impl<T> Valid<T> {
+    /// The document.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Valid<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// What the document will be used for: the host phase needs every request's storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Storage phase, or both phases.
+    Storage,
+    /// Host phase only: `requests[].storage` is required.
+    Host,
+}
+
+/// Escapes one JSON pointer token (RFC 6901).
+pub fn pointer_token(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+/// Parses JSON text, reporting a syntax error with its line and column.
+pub fn parse_json(text: &str) -> Result<Value, Vec<InputError>> {
+    serde_json::from_str(text).map_err(|e| {
+        vec![InputError::new(
+            ErrorCode::MalformedJson,
+            "",
+            format!(
+                "invalid JSON at line {} column {}: {}",
+                e.line(),
+                e.column(),
+                e
+            ),
+        )]
+    })
+}
+
+/// Validates a JSON value against the schema generated from `T`, collecting every violation.
+pub fn schema_errors<T: schemars::JsonSchema>(value: &Value) -> Vec<InputError> {
+    let schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null);
+    let validator = match jsonschema::validator_for(&schema) {
+        Ok(v) => v,
+        Err(e) => {
+            // A schema generated from our own types always compiles; report rather than panic.
+            return vec![InputError::new(
+                ErrorCode::InvalidValue,
+                "",
+                format!("internal: schema does not compile: {e}"),
+            )];
+        }
+    };
+    let mut out = Vec::new();
+    for err in validator.iter_errors(value) {
+        map_schema_error(&err, &mut out);
+    }
+    out
+}
+
+/// Maps one schema violation to input errors. An `anyOf` (how optional fields are described) is
+/// unwrapped into the branch that failed for a real reason rather than "is not null".
+fn map_schema_error(err: &jsonschema::ValidationError<'_>, out: &mut Vec<InputError>) {
+    use jsonschema::error::ValidationErrorKind as K;
+    let path = err.instance_path().as_str().to_string();
+    match err.kind() {
+        K::AnyOf { context } => {
+            let only_type = |branch: &Vec<jsonschema::ValidationError<'_>>| {
+                branch.iter().all(|e| {
+                    matches!(e.kind(), K::Type { .. }) && e.instance_path().as_str() == path
+                })
+            };
+            let real: Vec<_> = context
+                .iter()
+                .filter(|b| !b.is_empty() && !only_type(b))
+                .collect();
+            if real.len() == 1 {
+                for e in real[0] {
+                    map_schema_error(e, out);
+                }
+            } else {
+                out.push(InputError::new(ErrorCode::WrongType, path, err.to_string()));
+            }
+        }
+        K::AdditionalProperties { unexpected } => {
+            for name in unexpected {
+                out.push(InputError::new(
+                    ErrorCode::UnknownField,
+                    format!("{path}/{}", pointer_token(name)),
+                    format!("unknown field `{name}`"),
+                ));
+            }
+        }
+        K::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            out.push(InputError::new(
+                ErrorCode::MissingField,
+                format!("{path}/{}", pointer_token(name)),
+                format!("missing required field `{name}`"),
+            ));
+        }
+        K::Type { .. } => out.push(InputError::new(ErrorCode::WrongType, path, err.to_string())),
+        K::MinItems { .. } => {
+            let cause = format!("`{}` is empty", path.trim_start_matches('/'));
+            out.push(InputError::new(ErrorCode::EmptyArray, path, cause))
+        }
+        K::Minimum { .. }
+        | K::Maximum { .. }
+        | K::ExclusiveMinimum { .. }
+        | K::ExclusiveMaximum { .. } => out.push(InputError::new(
+            ErrorCode::OutOfRange,
+            path,
+            err.to_string(),
+        )),
+        _ => out.push(InputError::new(
+            ErrorCode::InvalidValue,
+            path,
+            err.to_string(),
+        )),
+    }
+}
+
+/// Parses and validates a document of type `T` with the schema stage only.
+pub fn read_document<T: DeserializeOwned + schemars::JsonSchema>(
+    text: &str,
+) -> Result<(T, Value), Vec<InputError>> {
+    let value = parse_json(text)?;
+    let mut errors = schema_errors::<T>(&value);
+    if !errors.is_empty() {
+        errors.sort();
+        errors.dedup();
+        return Err(errors);
+    }
+    match serde_json::from_value::<T>(value.clone()) {
+        Ok(doc) => Ok((doc, value)),
+        Err(e) => Err(vec![InputError::new(
+            ErrorCode::WrongType,
+            "",
+            e.to_string(),
+        )]),
+    }
+}
+
+/// Runs the rules a schema cannot express on a problem built in code (a problem read from text
+/// goes through [`read_problem`], which also runs the schema stage).
+pub fn validate_problem(problem: Problem, phase: Phase) -> Result<Valid<Problem>, Vec<InputError>> {
+    let mut errors = schema_errors::<Problem>(&serde_json::to_value(&problem).unwrap_or_default());
+    errors.extend(check_problem(&problem, phase));
+    if errors.is_empty() {
+        return Ok(Valid(problem));
+    }
+    errors.sort();
+    errors.dedup();
+    Err(errors)
+}
+
+/// Reads a problem document and runs every check for the given phase.
+pub fn read_problem(text: &str, phase: Phase) -> Result<Valid<Problem>, Vec<InputError>> {
+    let value = parse_json(text)?;
+    let mut errors = schema_errors::<Problem>(&value);
+    // The typed rules still run when the schema stage found something, as long as the document
+    // deserializes, so that one pass reports as much as possible.
+    if let Ok(problem) = serde_json::from_value::<Problem>(value) {
+        errors.extend(check_problem(&problem, phase));
+        if errors.is_empty() {
+            return Ok(Valid(problem));
+        }
+    } else if errors.is_empty() {
+        errors.push(InputError::new(
+            ErrorCode::WrongType,
+            "",
+            "document does not match the problem contract",
+        ));
+    }
+    errors.sort();
+    errors.dedup();
+    Err(errors)
+}
+
+fn check_unique_ids<'a>(
+    array: &str,
+    ids: impl Iterator<Item = &'a str>,
+    errors: &mut Vec<InputError>,
+) -> HashSet<&'a str> {
+    let mut seen = HashSet::new();
+    for (i, id) in ids.enumerate() {
+        if !seen.insert(id) {
+            errors.push(InputError::new(
+                ErrorCode::DuplicateId,
+                format!("/{array}/{i}/id"),
+                format!("id `{id}` appears more than once in `{array}`"),
+            ));
+        }
+    }
+    seen
+}
+
+fn check_resources(path: &str, resources: &crate::format::Resources, errors: &mut Vec<InputError>) {
+    for (name, &v) in resources {
+        if !v.is_finite() || v < 0.0 {
+            errors.push(InputError::new(
+                ErrorCode::OutOfRange,
+                format!("{path}/{}", pointer_token(name)),
+                format!("`{name}` is {v}; amounts must be finite and >= 0"),
+            ));
+        }
+    }
+}
+
+/// The rules a schema cannot express. Runs on a deserialized document.
+fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
+    let mut errors = Vec::new();
+    for (name, len) in [
+        ("storage", p.storage.len()),
+        ("hosts", p.hosts.len()),
+        ("requests", p.requests.len()),
+    ] {
+        if len == 0 {
+            errors.push(InputError::new(
+                ErrorCode::EmptyArray,
+                format!("/{name}"),
+                format!("`{name}` is empty"),
+            ));
+        }
+    }
+    let storage_ids = check_unique_ids(
+        "storage",
+        p.storage.iter().map(|s| s.id.as_str()),
+        &mut errors,
+    );
+    check_unique_ids("hosts", p.hosts.iter().map(|h| h.id.as_str()), &mut errors);
+    check_unique_ids(
+        "requests",
+        p.requests.iter().map(|r| r.id.as_str()),
+        &mut errors,
+    );
+
+    for (i, s) in p.storage.iter().enumerate() {
+        if s.used_gib > s.capacity_gib {
+            errors.push(InputError::new(
+                ErrorCode::UsedExceedsCapacity,
+                format!("/storage/{i}/used_gib"),
+                format!(
+                    "storage `{}` uses {} GiB of {} GiB",
+                    s.id, s.used_gib, s.capacity_gib
+                ),
+            ));
+        }
+    }
+    let mut known_resources: BTreeSet<&str> = BTreeSet::new();
+    for (i, h) in p.hosts.iter().enumerate() {
+        check_resources(&format!("/hosts/{i}/capacity"), &h.capacity, &mut errors);
+        known_resources.extend(h.capacity.keys().map(String::as_str));
+        if let Some(used) = &h.used {
+            check_resources(&format!("/hosts/{i}/used"), used, &mut errors);
+            for (name, &u) in used {
+                match h.capacity.get(name) {
+                    None if u > 0.0 => errors.push(InputError::new(
+                        ErrorCode::UsedWithoutCapacity,
+                        format!("/hosts/{i}/used/{}", pointer_token(name)),
+                        format!(
+                            "host `{}` uses {u} of `{name}` but has no such capacity",
+                            h.id
+                        ),
+                    )),
+                    Some(&c) if u > c => errors.push(InputError::new(
+                        ErrorCode::UsedExceedsCapacity,
+                        format!("/hosts/{i}/used/{}", pointer_token(name)),
+                        format!("host `{}` uses {u} of `{name}` but has {c}", h.id),
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        let mut linked = HashSet::new();
+        for (j, sid) in h.storage.iter().enumerate() {
+            if !storage_ids.contains(sid.as_str()) {
+                errors.push(InputError::new(
+                    ErrorCode::UnknownHostStorage,
+                    format!("/hosts/{i}/storage/{j}"),
+                    format!("host `{}` links to unknown storage `{sid}`", h.id),
+                ));
+            }
+            if !linked.insert(sid.as_str()) {
+                errors.push(InputError::new(
+                    ErrorCode::DuplicateLink,
+                    format!("/hosts/{i}/storage/{j}"),
+                    format!("host `{}` lists storage `{sid}` twice", h.id),
+                ));
+            }
+        }
+    }
+    for (i, r) in p.requests.iter().enumerate() {
+        check_resources(&format!("/requests/{i}/demand"), &r.demand, &mut errors);
+        for (name, &d) in &r.demand {
+            if d > 0.0 && !known_resources.contains(name.as_str()) && !p.hosts.is_empty() {
+                errors.push(InputError::new(
+                    ErrorCode::UnknownResource,
+                    format!("/requests/{i}/demand/{}", pointer_token(name)),
+                    format!("request `{}` demands `{name}`, which no host has", r.id),
+                ));
+            }
+        }
+        match &r.storage {
+            Some(sid) if !storage_ids.contains(sid.as_str()) => errors.push(InputError::new(
+                ErrorCode::UnknownRequestStorage,
+                format!("/requests/{i}/storage"),
+                format!("request `{}` names unknown storage `{sid}`", r.id),
+            )),
+            None if phase == Phase::Host => errors.push(InputError::new(
+                ErrorCode::MissingStorageChoice,
+                format!("/requests/{i}/storage"),
+                format!("request `{}` has no storage; the host phase needs it", r.id),
+            )),
+            _ => {}
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointer_tokens_are_escaped() {
+        assert_eq!(pointer_token("a/b~c"), "a~1b~0c");
+    }
+}

@@ -1,0 +1,168 @@
+//! Validation of state documents: the schema stage, then references and ranges.
+
+use super::{parse_json, pointer_token, schema_errors, Valid};
+use crate::format::errors::ErrorCode;
+use crate::format::state::State;
+use crate::format::InputError;
+use std::collections::{HashMap, HashSet};
+
+/// Reads and validates a state document, every error at once.
+pub fn read_state(text: &str) -> Result<Valid<State>, Vec<InputError>> {
+    let value = parse_json(text)?;
+    let mut errors = schema_errors::<State>(&value);
+    match serde_json::from_value::<State>(value) {
+        Ok(s) => {
+            errors.extend(check_state(&s));
+            if errors.is_empty() {
+                return Ok(Valid(s));
+            }
+        }
+        Err(_) if !errors.is_empty() => {}
+        Err(e) => errors.push(InputError::new(ErrorCode::WrongType, "", e.to_string())),
+    }
+    errors.sort();
+    errors.dedup();
+    Err(errors)
+}
+
+/// Runs the rules a schema cannot express on a state built in code (the simulator's rounds); a
+/// state read from text goes through [`read_state`].
+pub fn validate_state(state: State) -> Result<Valid<State>, Vec<InputError>> {
+    let mut errors = check_state(&state);
+    if errors.is_empty() {
+        return Ok(Valid(state));
+    }
+    errors.sort();
+    errors.dedup();
+    Err(errors)
+}
+
+fn check_state(s: &State) -> Vec<InputError> {
+    let mut errors = Vec::new();
+    let dup = |array: &str, ids: Vec<&str>, errors: &mut Vec<InputError>| {
+        let mut seen = HashSet::new();
+        for (i, id) in ids.into_iter().enumerate() {
+            if !seen.insert(id) {
+                errors.push(InputError::new(
+                    ErrorCode::DuplicateId,
+                    format!("/{array}/{i}/id"),
+                    format!("id `{id}` appears more than once"),
+                ));
+            }
+        }
+    };
+    dup(
+        "storage",
+        s.storage.iter().map(|x| x.id.as_str()).collect(),
+        &mut errors,
+    );
+    dup(
+        "hosts",
+        s.hosts.iter().map(|x| x.id.as_str()).collect(),
+        &mut errors,
+    );
+    dup(
+        "vms",
+        s.vms.iter().map(|x| x.id.as_str()).collect(),
+        &mut errors,
+    );
+    let storage: HashSet<&str> = s.storage.iter().map(|x| x.id.as_str()).collect();
+    let hosts: HashMap<&str, usize> = s
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.as_str(), i))
+        .collect();
+    for (i, h) in s.hosts.iter().enumerate() {
+        for (k, &c) in &h.capacity {
+            if c < 0.0 {
+                errors.push(InputError::new(
+                    ErrorCode::OutOfRange,
+                    format!("/hosts/{i}/capacity/{}", pointer_token(k)),
+                    format!("`{k}` is {c}"),
+                ));
+            }
+        }
+        for (j, sid) in h.storage.iter().enumerate() {
+            if !storage.contains(sid.as_str()) {
+                errors.push(InputError::new(
+                    ErrorCode::UnknownHostStorage,
+                    format!("/hosts/{i}/storage/{j}"),
+                    format!("unknown storage `{sid}`"),
+                ));
+            }
+        }
+        if let Some(p) = &h.power {
+            if p.watts.len() != 11 || p.watts.iter().any(|w| *w < 0.0) {
+                errors.push(InputError::new(
+                    ErrorCode::BadPowerModel,
+                    format!("/hosts/{i}/power/watts"),
+                    format!(
+                        "{} entries; 11 non-negative watts are needed",
+                        p.watts.len()
+                    ),
+                ));
+            }
+        }
+    }
+    for (i, v) in s.vms.iter().enumerate() {
+        let host = hosts.get(v.host.as_str());
+        if host.is_none() {
+            errors.push(InputError::new(
+                ErrorCode::UnknownVmHost,
+                format!("/vms/{i}/host"),
+                format!("unknown host `{}`", v.host),
+            ));
+        }
+        if !storage.contains(v.storage.as_str()) {
+            errors.push(InputError::new(
+                ErrorCode::UnknownVmStorage,
+                format!("/vms/{i}/storage"),
+                format!("unknown storage `{}`", v.storage),
+            ));
+        } else if let Some(&h) = host {
+            if !s.hosts[h].storage.contains(&v.storage) {
+                errors.push(InputError::new(
+                    ErrorCode::VmNotConnected,
+                    format!("/vms/{i}/storage"),
+                    format!("host `{}` does not reach storage `{}`", v.host, v.storage),
+                ));
+            }
+        }
+        for (k, &d) in &v.demand {
+            if d < 0.0 {
+                errors.push(InputError::new(
+                    ErrorCode::OutOfRange,
+                    format!("/vms/{i}/demand/{}", pointer_token(k)),
+                    format!("`{k}` is {d}"),
+                ));
+            }
+            if let Some(&h) = host {
+                if d > 0.0 && !s.hosts[h].capacity.contains_key(k) {
+                    errors.push(InputError::new(
+                        ErrorCode::UnknownResource,
+                        format!("/vms/{i}/demand/{}", pointer_token(k)),
+                        format!("host `{}` has no `{k}`", v.host),
+                    ));
+                }
+            }
+        }
+        for (k, samples) in &v.usage {
+            if !v.demand.contains_key(k) {
+                errors.push(InputError::new(
+                    ErrorCode::UnknownResource,
+                    format!("/vms/{i}/usage/{}", pointer_token(k)),
+                    format!("usage of `{k}`, which the VM does not demand"),
+                ));
+            }
+            if let Some(j) = samples.iter().position(|x| !(0.0..=1.0).contains(x)) {
+                errors.push(InputError::new(
+                    ErrorCode::BadUsage,
+                    format!("/vms/{i}/usage/{}/{j}", pointer_token(k)),
+                    format!("sample {} is not in [0, 1]", samples[j]),
+                ));
+            }
+        }
+    }
+    errors
+}

@@ -1,0 +1,110 @@
+//! Shared helpers: solve through the same path as the CLI and check every answer independently.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use vmplace::checker::{check, Expect};
+use vmplace::domain::{Domain, Settings};
+use vmplace::format::{Objective, Problem, ReasonCode, Solution, SolverKind};
+use vmplace::placement::{run_or_fallback, Mode, RunConfig};
+use vmplace::validation::{read_problem, Phase, Valid};
+
+/// Knobs a test may change.
+#[derive(Clone)]
+pub struct Knobs {
+    pub solver: SolverKind,
+    pub storage_policy: Objective,
+    pub host_policy: Objective,
+    pub flexibility_weight: f64,
+    pub time_limit_s: f64,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            solver: SolverKind::Mip,
+            storage_policy: Objective::Balance,
+            host_policy: Objective::Pack,
+            flexibility_weight: 0.5,
+            time_limit_s: 5.0,
+        }
+    }
+}
+
+pub fn parse(doc: &Value, mode: Mode) -> Valid<Problem> {
+    let phase = if mode == Mode::Host {
+        Phase::Host
+    } else {
+        Phase::Storage
+    };
+    read_problem(&doc.to_string(), phase).unwrap_or_else(|e| panic!("invalid test problem: {e:?}"))
+}
+
+/// Solves and asserts that the independent checker accepts the answer.
+pub fn solve_with(doc: &Value, mode: Mode, k: &Knobs) -> Solution {
+    let problem = parse(doc, mode);
+    let settings = Settings {
+        solver: k.solver,
+        storage_policy: k.storage_policy,
+        host_policy: k.host_policy,
+        flexibility_weight: k.flexibility_weight,
+        time_limit_s: k.time_limit_s,
+        ..Settings::default()
+    };
+    let d = Domain::from_problem(&problem, settings);
+    let solution = run_or_fallback(&d, mode, &RunConfig::default());
+    let expect = if mode == Mode::Storage {
+        Expect::StorageOnly
+    } else {
+        Expect::WithHosts
+    };
+    let violations = check(&problem, &solution, expect);
+    assert!(
+        violations.is_empty(),
+        "checker rejected the answer: {violations:#?}\n{solution:#?}"
+    );
+    solution
+}
+
+pub fn solve(doc: &Value, mode: Mode) -> Solution {
+    solve_with(doc, mode, &Knobs::default())
+}
+
+pub fn storage_of(s: &Solution, request: &str) -> Option<String> {
+    s.placements
+        .iter()
+        .find(|p| p.request == request)
+        .map(|p| p.storage.clone())
+}
+
+pub fn host_of(s: &Solution, request: &str) -> Option<String> {
+    s.placements
+        .iter()
+        .find(|p| p.request == request)
+        .and_then(|p| p.host.clone())
+}
+
+pub fn unplaced_code(s: &Solution, request: &str) -> Option<ReasonCode> {
+    s.unplaced
+        .iter()
+        .find(|u| u.request == request)
+        .map(|u| u.code)
+}
+
+pub fn host(id: &str, cpu: f64, mem: f64, storage: &[&str]) -> Value {
+    json!({"id": id, "capacity": {"cpu": cpu, "memory_gib": mem}, "storage": storage})
+}
+
+pub fn req(id: &str, cpu: f64, mem: f64, disk: f64) -> Value {
+    json!({"id": id, "demand": {"cpu": cpu, "memory_gib": mem}, "disk_gib": disk})
+}
+
+pub fn storage(id: &str, capacity: f64) -> Value {
+    json!({"id": id, "capacity_gib": capacity})
+}
+
+pub fn instances(set: &str) -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("instances")
+        .join(set);
+    vmplace::bench::instance_files(&dir).expect("instance set exists")
+}

@@ -1,0 +1,15 @@
+//! The integration tests, as modules of one test binary so that HiGHS is linked once.
+//! By concern: constraint families on hand-made instances ([`constraints`]), error codes
+//! ([`errors`]), golden instances ([`golden`]), property tests ([`property`]), migration
+//! planning ([`migrate`]), the simulator ([`sim`]), the CLI ([`cli`]) and the HTTP service
+//! ([`server`]). [`common`] solves through the CLI's path and checks every answer.
+
+mod cli;
+mod common;
+mod constraints;
+mod errors;
+mod golden;
+mod migrate;
+mod property;
+mod server;
+mod sim;
