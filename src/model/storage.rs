@@ -3,7 +3,7 @@
 use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::evaluate::reach;
 use crate::domain::{
-    bits, fits, flavors_by, Assignment, Domain, Flavor, RequestIx, StorageIx, EPS,
+    bits, fits, flavors_by, Assignment, Domain, Flavor, StorageIx, EPS,
 };
 use crate::format::Objective;
 use good_lp::{constraint, variable, Expression};
@@ -316,27 +316,34 @@ impl Model<'_> {
         load
     }
 
-    /// Members of an anti-affinity group on one storage system need that many distinct hosts.
+    /// Members of an anti-affinity group on one storage system need that many distinct hosts: at
+    /// most as many as there are hosts connected to it that fit some member of the group.
     fn anti_affinity_spread(&mut self) {
         let d = self.input.d;
-        let mut rows: std::collections::BTreeMap<(usize, usize), Expression> = Default::default();
+        let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, Vec<usize>)> =
+            Default::default();
         for (f, ys) in self.y.iter().enumerate() {
             let rep = self.flavors[f].members[0];
             if let Some(g) = d.requests[rep.0].group {
                 for (s, c) in ys {
-                    *rows.entry((g, s.0)).or_default() += c.var;
+                    let row = rows.entry((g, s.0)).or_default();
+                    row.0 += c.var;
+                    row.1.push(f);
                 }
             }
         }
-        for ((g, s), e) in rows {
-            let rep = d
-                .requests
+        for ((_, s), (e, flavors)) in rows {
+            let hosts = d.storage[s]
+                .hosts
                 .iter()
-                .position(|vm| vm.group == Some(g))
-                .map(RequestIx)
-                .unwrap_or(RequestIx(0));
-            let hosts = d.static_domain(rep, StorageIx(s)) as f64;
-            self.b.row(constraint::leq(e, hosts));
+                .filter(|h| {
+                    let free = d.hosts[h.0].free();
+                    flavors.iter().any(|&f| {
+                        fits(&d.requests[self.flavors[f].members[0].0].demand, &free)
+                    })
+                })
+                .count();
+            self.b.row(constraint::leq(e, hosts as f64));
         }
     }
 

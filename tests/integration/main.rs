@@ -11,5 +11,6 @@ mod errors;
 mod golden;
 mod migrate;
 mod property;
+mod rows;
 mod server;
 mod sim;

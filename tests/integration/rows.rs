@@ -1,0 +1,731 @@
+//! One test per constraint family of `src/model/`, calling the model directly: no warm start, no
+//! certification, no greedy fallback, so that the family's rows alone decide the answer. Each
+//! instance has two or three items, and the asserted answer is the one the family forces: with
+//! the family's rows removed, the model would answer differently. Names follow models/*.md.
+
+use serde_json::{json, Value};
+use vmplace::domain::{Assignment, Domain, HostIx, Load, Settings, StorageIx};
+use vmplace::format::{Objective, Problem};
+use vmplace::model::host::{self, HostInput};
+use vmplace::model::migration::{self, RoundHost, RoundInput, RoundVm};
+use vmplace::model::storage::{self, Stage, StorageInput};
+use vmplace::model::{MipOptions, MipResult, MipStatus};
+use vmplace::validation::{read_problem, Phase, Valid};
+
+fn opts() -> MipOptions {
+    MipOptions {
+        time_limit_s: 30.0,
+        mip_gap: 0.0,
+        threads: 1,
+        write_model: None,
+        relax: false,
+        cancel: None,
+        max_nodes: None,
+    }
+}
+
+fn problem(doc: Value) -> Valid<Problem> {
+    read_problem(&doc.to_string(), Phase::Storage).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn domain(doc: Value, storage_policy: Objective, host_policy: Objective, flex: f64) -> Domain {
+    let settings = Settings {
+        storage_policy,
+        host_policy,
+        flexibility_weight: flex,
+        ..Settings::default()
+    };
+    Domain::from_problem(&problem(doc), settings)
+}
+
+fn host(id: &str, cpu: f64, storage: &[&str]) -> Value {
+    json!({"id": id, "capacity": {"cpu": cpu, "memory_gib": 1000}, "storage": storage})
+}
+
+fn busy_host(id: &str, cpu: f64, used: f64, storage: &[&str]) -> Value {
+    json!({"id": id, "capacity": {"cpu": cpu, "memory_gib": 1000},
+           "used": {"cpu": used, "memory_gib": 1}, "storage": storage})
+}
+
+fn req(id: &str, cpu: f64, disk: f64) -> Value {
+    json!({"id": id, "demand": {"cpu": cpu, "memory_gib": 1}, "disk_gib": disk})
+}
+
+fn grouped(id: &str, cpu: f64, group: &str) -> Value {
+    json!({"id": id, "demand": {"cpu": cpu, "memory_gib": 1}, "disk_gib": 1, "anti_affinity": group})
+}
+
+fn on(id: &str, cpu: f64, storage: &str) -> Value {
+    json!({"id": id, "demand": {"cpu": cpu, "memory_gib": 1}, "disk_gib": 1, "storage": storage})
+}
+
+fn storage_sys(id: &str, capacity: f64, used: f64) -> Value {
+    json!({"id": id, "capacity_gib": capacity, "used_gib": used})
+}
+
+/// Solves the storage model as it is, with no warm start and no certification slack.
+fn storage_solve(d: &Domain, stage: Stage) -> (MipResult, Assignment) {
+    let slack = vec![vec![0.0; d.resources.len()]; d.storage.len()];
+    let warm = Assignment::empty(d.requests.len());
+    let input = StorageInput {
+        d,
+        slack: &slack,
+        warm: &warm,
+    };
+    let (r, a) = storage::solve(&input, stage, &opts()).expect("HiGHS runs");
+    assert_eq!(r.status, MipStatus::Optimal, "{r:?}");
+    (r, a)
+}
+
+/// Solves the host model with every request on the storage it names.
+fn host_solve(d: &Domain, stage: Stage) -> (MipResult, Assignment) {
+    let mut storage = Assignment::empty(d.requests.len());
+    for (i, vm) in d.requests.iter().enumerate() {
+        storage.storage[i] = vm.storage;
+    }
+    let load = Load::initial(d);
+    let active: Vec<bool> = d.hosts.iter().map(|h| h.initially_active()).collect();
+    let warm = Assignment::empty(d.requests.len());
+    let input = HostInput {
+        d,
+        storage: &storage,
+        warm: &warm,
+        load: &load,
+        active: &active,
+        allowed: None,
+    };
+    let (r, a) = host::solve(&input, stage, &opts()).expect("HiGHS runs");
+    assert_eq!(r.status, MipStatus::Optimal, "{r:?}");
+    (r, a)
+}
+
+fn host_id(d: &Domain, h: Option<HostIx>) -> Option<&str> {
+    h.map(|h| d.hosts[h.0].id.as_str())
+}
+
+fn storage_id(d: &Domain, s: Option<StorageIx>) -> Option<&str> {
+    s.map(|s| d.storage[s.0].id.as_str())
+}
+
+fn placed(a: &Assignment) -> usize {
+    a.storage.iter().filter(|s| s.is_some()).count()
+}
+
+fn hosted(a: &Assignment) -> usize {
+    a.host.iter().filter(|h| h.is_some()).count()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6
+}
+
+// ---------------------------------------------------------------- host phase (models/host.md)
+
+#[test]
+fn host_connectivity_offers_only_hosts_connected_to_the_storage() {
+    // h1 has room but reaches only s1; the VM's image is on s2, reached by h2 alone.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0), storage_sys("s2", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"]), host("h2", 8.0, &["s2"])],
+               "requests": [on("vm", 4.0, "s2")]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = host_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0));
+    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+    // One column: (vm, h2); h1 is not connected. No column for a host without room either.
+    assert_eq!(r.size.variables, 1);
+}
+
+#[test]
+fn host_connectivity_prunes_hosts_without_room_and_caps_copies() {
+    // h1 is full, h2 fits one of the two identical VMs: one column, bounded by 1.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [busy_host("h1", 8.0, 8.0, &["s1"]), host("h2", 6.0, &["s1"])],
+               "requests": [on("a", 4.0, "s1"), on("b", 4.0, "s1")]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = host_solve(&d, Stage::Placement);
+    assert_eq!(r.size.variables, 1, "only (flavor, h2)");
+    assert!(close(r.objective, 1.0));
+    assert_eq!(hosted(&a), 1);
+}
+
+#[test]
+fn host_connectivity_bounds_a_group_flavor_by_one_per_host() {
+    // Two identical members of one group and one host with room for both: one only.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 16.0, &["s1"])],
+               "requests": [{"id": "a", "demand": {"cpu": 2}, "disk_gib": 1, "storage": "s1", "anti_affinity": "g"},
+                            {"id": "b", "demand": {"cpu": 2}, "disk_gib": 1, "storage": "s1", "anti_affinity": "g"}]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, _) = host_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+}
+
+#[test]
+fn host_assignment_puts_a_request_on_one_host_at_most() {
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"]), host("h2", 8.0, &["s1"])],
+               "requests": [on("vm", 4.0, "s1")]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = host_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0), "placed weight {}", r.objective);
+    assert_eq!(hosted(&a), 1);
+}
+
+#[test]
+fn host_capacity_keeps_the_vms_of_a_host_within_its_free_capacity() {
+    // 4 + 3 CPUs do not fit 6 free: one of the two, with either objective (under `pack` the row
+    // carries the opening column a_h).
+    for policy in [Objective::Balance, Objective::Pack] {
+        let d = domain(
+            json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+                   "hosts": [host("h1", 6.0, &["s1"])],
+                   "requests": [on("a", 4.0, "s1"), on("b", 3.0, "s1")]}),
+            Objective::Balance,
+            policy,
+            0.0,
+        );
+        let (r, a) = host_solve(&d, Stage::Placement);
+        assert!(close(r.objective, 1.0), "{policy:?}: {}", r.objective);
+        assert_eq!(hosted(&a), 1);
+    }
+}
+
+#[test]
+fn host_open_counts_each_idle_host_that_receives_a_vm() {
+    // Pack: two VMs that fit one idle host together; the other idle host stays closed.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"]), host("h2", 8.0, &["s1"])],
+               "requests": [on("a", 4.0, "s1"), on("b", 3.0, "s1")]}),
+        Objective::Balance,
+        Objective::Pack,
+        0.0,
+    );
+    let (r, a) = host_solve(&d, Stage::Policy { min_weight: 2.0 });
+    assert!(close(r.objective, 1.0), "active hosts {}", r.objective);
+    assert_eq!(a.host[0], a.host[1]);
+}
+
+#[test]
+fn host_open_is_free_on_a_host_that_already_runs_vms() {
+    // h1 already runs something: it is active whatever happens, so the VM goes there and the
+    // count stays 1; h2 would open a second host.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h2", 8.0, &["s1"]), busy_host("h1", 8.0, 2.0, &["s1"])],
+               "requests": [on("vm", 4.0, "s1")]}),
+        Objective::Balance,
+        Objective::Pack,
+        0.0,
+    );
+    let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert!(close(r.objective, 1.0), "active hosts {}", r.objective);
+    assert_eq!(host_id(&d, a.host[0]), Some("h1"));
+}
+
+#[test]
+fn anti_affinity_keeps_members_of_different_sizes_apart() {
+    // Two members of one group with different demands (two flavors) and one host with room for
+    // both: one only. With a second host, both.
+    for (hosts, want) in [(1, 1.0), (2, 2.0)] {
+        let all = [host("h1", 16.0, &["s1"]), host("h2", 16.0, &["s1"])];
+        let d = domain(
+            json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+                   "hosts": all[..hosts].to_vec(),
+                   "requests": [{"id": "a", "demand": {"cpu": 2}, "disk_gib": 1, "storage": "s1", "anti_affinity": "g"},
+                                {"id": "b", "demand": {"cpu": 3}, "disk_gib": 1, "storage": "s1", "anti_affinity": "g"}]}),
+            Objective::Balance,
+            Objective::Balance,
+            0.0,
+        );
+        let (r, a) = host_solve(&d, Stage::Placement);
+        assert!(close(r.objective, want), "{hosts} hosts: {}", r.objective);
+        if hosts == 2 {
+            assert_ne!(a.host[0], a.host[1]);
+        }
+    }
+}
+
+#[test]
+fn host_placed_floor_keeps_what_stage_one_placed() {
+    // Pack: placing nothing would cost no host; the floor makes the policy stage place the VM.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"])],
+               "requests": [on("vm", 4.0, "s1")]}),
+        Objective::Balance,
+        Objective::Pack,
+        0.0,
+    );
+    let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(hosted(&a), 1);
+    assert!(close(r.objective, 1.0));
+}
+
+#[test]
+fn host_balance_minimises_the_highest_utilisation() {
+    // h1 already at 20 % CPU; a 4-CPU VM on h2 gives max utilisation 0.4, on h1 0.6.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [busy_host("h1", 10.0, 2.0, &["s1"]), host("h2", 10.0, &["s1"])],
+               "requests": [on("vm", 4.0, "s1")]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+    assert!(close(r.objective, 0.4), "U = {}", r.objective);
+}
+
+// ---------------------------------------------------------- storage phase (models/storage.md)
+
+#[test]
+fn storage_candidates_skip_storage_without_room_or_hosts() {
+    // s1 is too small for the image, s2's only host is full, s3 fits: one column, on s3.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 10.0, 0.0), storage_sys("s2", 100.0, 0.0), storage_sys("s3", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"]), busy_host("h2", 8.0, 8.0, &["s2"]), host("h3", 8.0, &["s3"])],
+               "requests": [req("vm", 4.0, 50.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Placement);
+    assert_eq!(storage_id(&d, a.storage[0]), Some("s3"));
+    assert!(close(r.objective, 1.0));
+    // y[vm, s3], plus one look-ahead share column a[s3, h3, r] per resource.
+    assert_eq!(r.size.variables, 1 + 2, "{:?}", r.size);
+}
+
+#[test]
+fn storage_candidates_bound_copies_by_the_disks_that_fit() {
+    // Three identical 40 GiB images, 100 GiB free: the column y[f, s1] is at most 2.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 64.0, &["s1"])],
+               "requests": [req("a", 1.0, 40.0), req("b", 1.0, 40.0), req("c", 1.0, 40.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+    assert_eq!(placed(&a), 2);
+}
+
+#[test]
+fn storage_assignment_puts_a_request_on_one_storage_at_most() {
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0), storage_sys("s2", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1", "s2"])],
+               "requests": [req("vm", 1.0, 10.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0), "placed weight {}", r.objective);
+    assert_eq!(placed(&a), 1);
+}
+
+#[test]
+fn storage_capacity_keeps_disk_images_within_free_space() {
+    // 60 + 50 GiB do not fit 100 free: one of the two, whether or not the row carries o_s.
+    for policy in [Objective::Balance, Objective::Pack] {
+        let d = domain(
+            json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+                   "hosts": [host("h1", 64.0, &["s1"])],
+                   "requests": [req("a", 1.0, 60.0), req("b", 1.0, 50.0)]}),
+            policy,
+            Objective::Balance,
+            0.0,
+        );
+        let (r, a) = storage_solve(&d, Stage::Placement);
+        assert!(close(r.objective, 1.0), "{policy:?}: {}", r.objective);
+        assert_eq!(placed(&a), 1);
+    }
+}
+
+#[test]
+fn storage_open_counts_each_empty_storage_that_receives_an_image() {
+    // Pack: two images fit one empty storage system; the cost is 1 of 2 systems in use.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0), storage_sys("s2", 100.0, 0.0)],
+               "hosts": [host("h1", 64.0, &["s1", "s2"])],
+               "requests": [req("a", 1.0, 30.0), req("b", 2.0, 40.0)]}),
+        Objective::Pack,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 2.0 });
+    assert_eq!(a.storage[0], a.storage[1]);
+    assert!(close(r.objective, 0.5), "share in use {}", r.objective);
+}
+
+#[test]
+fn storage_open_is_free_on_a_storage_already_in_use() {
+    // s1 already holds images: it is in use anyway, so the new image goes there (cost 1/2).
+    let d = domain(
+        json!({"storage": [storage_sys("s2", 100.0, 0.0), storage_sys("s1", 100.0, 10.0)],
+               "hosts": [host("h1", 64.0, &["s1", "s2"])],
+               "requests": [req("a", 1.0, 30.0)]}),
+        Objective::Pack,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(storage_id(&d, a.storage[0]), Some("s1"));
+    assert!(close(r.objective, 0.5), "share in use {}", r.objective);
+}
+
+#[test]
+fn host_lookahead_places_only_what_connected_hosts_can_run() {
+    // Plenty of disk, but the only host reachable from s1 has room for one of the two VMs.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 1000.0, 0.0)],
+               "hosts": [host("h1", 3.0, &["s1"])],
+               "requests": [req("a", 2.0, 10.0), req("b", 2.0, 10.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+    assert_eq!(placed(&a), 1);
+}
+
+#[test]
+fn host_lookahead_withholds_the_certification_slack() {
+    // Room for two 2-CPU VMs on h1, but certification withheld 2 CPUs of s1's hosts: one.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 1000.0, 0.0)],
+               "hosts": [host("h1", 4.0, &["s1"])],
+               "requests": [req("a", 2.0, 10.0), req("b", 2.0, 10.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let cpu = d.resources.iter().position(|r| r == "cpu").unwrap();
+    let mut slack = vec![vec![0.0; d.resources.len()]; 1];
+    slack[0][cpu] = 2.0;
+    let warm = Assignment::empty(2);
+    let input = StorageInput {
+        d: &d,
+        slack: &slack,
+        warm: &warm,
+    };
+    let (r, _) = storage::solve(&input, Stage::Placement, &opts()).unwrap();
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+}
+
+#[test]
+fn host_share_does_not_count_a_shared_host_twice() {
+    // One host with room for one VM reaches s1 and s2; without the share each storage system
+    // would count the whole host.
+    for host_policy in [Objective::Balance, Objective::Pack] {
+        let d = domain(
+            json!({"storage": [storage_sys("s1", 100.0, 0.0), storage_sys("s2", 100.0, 0.0)],
+                   "hosts": [host("h", 4.0, &["s1", "s2"])],
+                   "requests": [req("a", 4.0, 10.0), req("b", 4.0, 20.0)]}),
+            Objective::Balance,
+            host_policy,
+            0.0,
+        );
+        let (r, _) = storage_solve(&d, Stage::Placement);
+        assert!(close(r.objective, 1.0), "{host_policy:?}: {}", r.objective);
+    }
+}
+
+#[test]
+fn host_opening_prefers_storage_whose_hosts_already_run() {
+    // Host policy pack: s1's host already runs VMs, s2's host is idle. Both storage systems are
+    // in use (storage pack costs the same); the look-ahead opening makes s1 cheaper.
+    let d = domain(
+        json!({"storage": [storage_sys("s2", 100.0, 10.0), storage_sys("s1", 100.0, 10.0)],
+               "hosts": [host("idle", 8.0, &["s2"]), busy_host("busy", 8.0, 2.0, &["s1"])],
+               "requests": [req("vm", 2.0, 10.0)]}),
+        Objective::Pack,
+        Objective::Pack,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(storage_id(&d, a.storage[0]), Some("s1"));
+    assert!(close(r.objective, 1.0), "both in use, nothing opened: {}", r.objective);
+}
+
+#[test]
+fn anti_affinity_spread_needs_a_host_per_member_on_one_storage() {
+    // Two identical members of a group; s1 has one host with room for both: one only.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 16.0, &["s1"])],
+               "requests": [grouped("a", 2.0, "g"), grouped("b", 2.0, "g")]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, _) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+}
+
+#[test]
+fn anti_affinity_spread_counts_hosts_any_member_fits() {
+    // A big and a small member of one group: only h1 fits the big one, h1 and h2 fit the small
+    // one, so both can run on distinct hosts (big on h1, small on h2). The right-hand side must
+    // count the hosts that fit some member, not only the first member's.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"]), host("h2", 2.0, &["s1"])],
+               "requests": [grouped("big", 8.0, "g"), grouped("small", 2.0, "g")]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, _) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+}
+
+#[test]
+fn storage_placed_floor_keeps_what_stage_one_placed() {
+    // Balance: placing nothing keeps utilisation lowest; the floor makes the stage place it.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"])],
+               "requests": [req("vm", 1.0, 20.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(placed(&a), 1);
+    assert!(close(r.objective, 0.2), "U = {}", r.objective);
+}
+
+#[test]
+fn storage_balance_minimises_the_highest_utilisation() {
+    // s1 already half full: the image goes to s2, and U stays at s1's 0.5.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 50.0), storage_sys("s2", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1", "s2"])],
+               "requests": [req("vm", 1.0, 20.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert!(close(r.objective, 0.5), "U = {}", r.objective);
+}
+
+#[test]
+fn storage_balance_counts_every_image_on_a_storage() {
+    // Two images of 30 GiB: together on one system U = 0.6, apart U = 0.3.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0), storage_sys("s2", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1", "s2"])],
+               "requests": [req("a", 1.0, 30.0), req("b", 2.0, 30.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 2.0 });
+    assert_ne!(a.storage[0], a.storage[1]);
+    assert!(close(r.objective, 0.3), "U = {}", r.objective);
+}
+
+#[test]
+fn flexibility_penalty_prefers_a_larger_live_migration_domain() {
+    // Both systems in use (storage pack costs the same); s2 reaches three hosts, s1 one.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 10.0), storage_sys("s2", 100.0, 10.0)],
+               "hosts": [host("h1", 8.0, &["s1", "s2"]), host("h2", 8.0, &["s2"]), host("h3", 8.0, &["s2"])],
+               "requests": [req("vm", 2.0, 10.0)]}),
+        Objective::Pack,
+        Objective::Balance,
+        1.0,
+    );
+    let (_, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+}
+
+// ------------------------------------------------------ migration round (models/migration.md)
+
+fn round_host(p0: f64, always_on: bool, mem: f64) -> RoundHost {
+    RoundHost {
+        cap: 100.0,
+        fixed: 0.0,
+        p0,
+        p1: p0 + 100.0,
+        always_on,
+        rest_cap: vec![mem],
+        rest_fixed: vec![0.0],
+    }
+}
+
+fn round_vm(cpu: f64, stay: Option<usize>, targets: &[usize]) -> RoundVm {
+    RoundVm {
+        cpu,
+        peak: cpu,
+        stay,
+        targets: targets.to_vec(),
+        move_cost: 0.0,
+        group: None,
+        rest: vec![1.0],
+        start: None,
+    }
+}
+
+fn round(hosts: Vec<RoundHost>, vms: Vec<RoundVm>) -> RoundInput {
+    RoundInput {
+        hosts,
+        vms,
+        group_fixed: Vec::new(),
+        theta: 0.8,
+        budget: usize::MAX,
+        penalty: 10_000.0,
+    }
+}
+
+fn round_solve(input: &RoundInput) -> (MipResult, Vec<Option<usize>>) {
+    let (r, ends) = migration::solve(input, &opts()).expect("HiGHS runs");
+    assert_eq!(r.status, MipStatus::Optimal, "{r:?}");
+    (r, ends)
+}
+
+#[test]
+fn migration_assignment_sends_a_leaving_vm_to_exactly_one_host() {
+    // A VM on a host in maintenance (no stay column) must land somewhere.
+    let input = round(
+        vec![round_host(50.0, true, 10.0), round_host(70.0, true, 10.0)],
+        vec![round_vm(10.0, None, &[0, 1])],
+    );
+    let (r, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(0)]);
+    // Both hosts stay on (offset 120 W) plus the dynamic power of 10 % on host 0.
+    assert!(close(r.objective, 120.0 + 10.0), "{}", r.objective);
+}
+
+#[test]
+fn migration_capacity_keeps_memory_within_the_target() {
+    // The cheaper host 0 has 0.5 GiB of memory left; the VM needs 1.
+    let input = round(
+        vec![round_host(50.0, true, 0.5), round_host(70.0, true, 10.0)],
+        vec![round_vm(10.0, None, &[0, 1])],
+    );
+    let (_, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(1)]);
+}
+
+#[test]
+fn migration_capacity_prices_cpu_above_the_safe_utilisation() {
+    // Two VMs of 50 % CPU: together on host 0 they would pass theta = 0.8 and pay the penalty,
+    // so one goes to host 1 although it costs more power.
+    let mut a = round_vm(50.0, None, &[0, 1]);
+    a.rest = vec![0.0];
+    let b = a.clone();
+    let input = round(
+        vec![round_host(50.0, false, 10.0), round_host(70.0, false, 10.0)],
+        vec![a, b],
+    );
+    let (r, ends) = round_solve(&input);
+    assert_ne!(ends[0], ends[1], "{ends:?}");
+    assert!(close(r.objective, 50.0 + 70.0 + 100.0), "{}", r.objective);
+}
+
+#[test]
+fn migration_host_on_switches_on_a_host_that_receives_even_an_idle_vm() {
+    // An idle VM (no CPU) leaving a host: whichever host takes it must be on and pay its idle
+    // power, the cheaper one.
+    let input = round(
+        vec![round_host(50.0, false, 10.0), round_host(70.0, false, 10.0)],
+        vec![round_vm(0.0, None, &[0, 1])],
+    );
+    let (r, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(0)]);
+    assert!(close(r.objective, 50.0), "{}", r.objective);
+}
+
+#[test]
+fn migration_anti_affinity_keeps_group_members_apart() {
+    // Two members of group 0 leave; host 0 is cheaper but takes one at most.
+    let mut a = round_vm(1.0, None, &[0, 1]);
+    a.group = Some(0);
+    let b = a.clone();
+    let input = round(
+        vec![round_host(50.0, true, 10.0), round_host(70.0, true, 10.0)],
+        vec![a, b],
+    );
+    let (_, ends) = round_solve(&input);
+    assert_ne!(ends[0], ends[1], "{ends:?}");
+}
+
+#[test]
+fn migration_anti_affinity_avoids_a_host_where_a_member_stays() {
+    // A member of group 0 that is no candidate runs on host 0.
+    let mut a = round_vm(1.0, None, &[0, 1]);
+    a.group = Some(0);
+    let mut input = round(
+        vec![round_host(50.0, true, 10.0), round_host(70.0, true, 10.0)],
+        vec![a],
+    );
+    input.group_fixed = vec![(0, 0)];
+    let (_, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(1)]);
+}
+
+#[test]
+fn migration_budget_caps_the_moves() {
+    // Two VMs on two hosts would consolidate onto host 0 (saving host 1's idle power); with a
+    // budget of one move, one moves, and with none, neither.
+    for (budget, moves) in [(usize::MAX, 1), (1, 1), (0, 0)] {
+        let input = RoundInput {
+            budget,
+            ..round(
+                vec![round_host(50.0, false, 10.0), round_host(70.0, false, 10.0)],
+                vec![round_vm(10.0, Some(0), &[1]), round_vm(10.0, Some(1), &[0])],
+            )
+        };
+        let (_, ends) = round_solve(&input);
+        let moved = ends
+            .iter()
+            .zip(&input.vms)
+            .filter(|(e, vm)| **e != vm.stay)
+            .count();
+        assert_eq!(moved, moves, "budget {budget}: {ends:?}");
+    }
+}
+
+#[test]
+fn migration_cost_weighs_idle_power_against_move_cost() {
+    // Consolidating saves host 1's 70 W idle power; a move cost of 100 W-equivalent outweighs it.
+    for (move_cost, stays) in [(0.0, false), (100.0, true)] {
+        let mut vm = round_vm(10.0, Some(1), &[0]);
+        vm.move_cost = move_cost;
+        let input = round(
+            vec![round_host(50.0, true, 10.0), round_host(70.0, false, 10.0)],
+            vec![vm],
+        );
+        let (r, ends) = round_solve(&input);
+        assert_eq!(ends[0] == Some(1), stays, "move cost {move_cost}: {ends:?}");
+        let want = if stays { 50.0 + 70.0 + 10.0 } else { 50.0 + 10.0 };
+        assert!(close(r.objective, want), "{}", r.objective);
+        assert!(close(migration::cost(&input, &ends), r.objective));
+    }
+}
