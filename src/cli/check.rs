@@ -1,83 +1,66 @@
-//! `vmplace check PROBLEM SOLUTION`.
+//! `vmplace check PROBLEM SOLUTION`, `vmplace check STATE PLAN`.
 
 use super::{exit, read_input, report, write_json};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use vmplace::format::{Problem, Solution};
-use vmplace::service::api::{check_documents, expect_from};
-use vmplace::validation::read_document;
+use vmplace::service::api::{check_texts, CheckPhase, CheckReport};
 
 /// Arguments of `check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// Problem document.
+    /// Problem document (or a state document, to check a migration plan).
     pub problem: PathBuf,
-    /// Solution document.
+    /// Solution document (or the plan).
     pub solution: PathBuf,
-    /// What the solution should be: `storage` (no hosts), `host`/`place` (hosts everywhere), `any`.
-    #[arg(long, default_value = "any")]
-    pub phase: String,
+    /// What the solution should be.
+    #[arg(long, value_enum, default_value_t = PhaseArg::Any)]
+    pub phase: PhaseArg,
 }
 
-/// Runs the checker.
+/// `--phase`: `storage` (no hosts), `host` or `place` (hosts everywhere), `any` (infer).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PhaseArg {
+    /// Phase 1: no hosts.
+    Storage,
+    /// Phase 2: a host for every placement.
+    Host,
+    /// Both phases.
+    Place,
+    /// Infer from the solution.
+    Any,
+}
+
+impl From<PhaseArg> for CheckPhase {
+    fn from(p: PhaseArg) -> CheckPhase {
+        match p {
+            PhaseArg::Storage => CheckPhase::Storage,
+            PhaseArg::Host => CheckPhase::Host,
+            PhaseArg::Place => CheckPhase::Place,
+            PhaseArg::Any => CheckPhase::Any,
+        }
+    }
+}
+
+/// Runs the checker. Error paths are those of `POST /v1/check`: `/problem/...`,
+/// `/solution/...` (or `/state/...`, `/plan/...`).
 pub fn run(a: CheckArgs) -> i32 {
-    let expect = expect_from(&a.phase);
-    let mut errors = Vec::new();
-    let first = match read_input(&a.problem) {
-        Ok(t) => t,
-        Err(e) => return report(&e),
-    };
-    // A state document (it has `vms`) is checked against a migration plan.
-    if serde_json::from_str::<serde_json::Value>(&first).is_ok_and(|v| v.get("vms").is_some()) {
-        return check_plan(&first, &a.solution);
-    }
-    let problem = read_document::<Problem>(&first);
-    let solution = read_input(&a.solution).and_then(|t| read_document::<Solution>(&t));
-    if let Err(e) = &problem {
-        errors.extend(prefixed(e.clone(), "problem:"));
-    }
-    if let Err(e) = &solution {
-        errors.extend(prefixed(e.clone(), "solution:"));
-    }
-    let (Ok((problem, _)), Ok((solution, _))) = (problem, solution) else {
-        return report(&errors);
-    };
-    let report = check_documents(&problem, &solution, expect);
-    emit(&report)
-}
-
-fn check_plan(state_text: &str, plan_path: &std::path::Path) -> i32 {
-    use vmplace::format::state::{Plan, State};
-    let state = read_document::<State>(state_text).map_err(|e| prefixed(e, "state:"));
-    let plan = read_input(plan_path)
-        .and_then(|t| read_document::<Plan>(&t))
-        .map_err(|e| prefixed(e, "plan:"));
-    let (state, plan) = match (state, plan) {
-        (Ok((s, _)), Ok((p, _))) => (s, p),
-        (s, p) => {
-            let errors: Vec<_> = s.err().into_iter().chain(p.err()).flatten().collect();
+    let first = read_input(&a.problem);
+    let second = read_input(&a.solution);
+    let (first, second) = match (first, second) {
+        (Ok(f), Ok(s)) => (f, s),
+        (f, s) => {
+            let errors: Vec<_> = f.err().into_iter().chain(s.err()).flatten().collect();
             return report(&errors);
         }
     };
-    let report = vmplace::service::api::check_plan_documents(&state, &plan);
-    emit(&report)
-}
-
-fn prefixed(
-    errors: Vec<vmplace::format::InputError>,
-    at: &str,
-) -> Vec<vmplace::format::InputError> {
-    errors
-        .into_iter()
-        .map(|mut e| {
-            e.path = format!("{at}{}", e.path);
-            e
-        })
-        .collect()
+    match check_texts(&first, &second, a.phase.into()) {
+        Ok(r) => emit(&r),
+        Err(errors) => report(&errors),
+    }
 }
 
 /// Violations on stderr, the report on stdout; exit 0 if valid, 1 if not.
-fn emit(report: &vmplace::service::api::CheckReport) -> i32 {
+fn emit(report: &CheckReport) -> i32 {
     for v in &report.violations {
         eprintln!("violation {} at {}: {}", v.rule, v.path, v.message);
     }

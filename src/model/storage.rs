@@ -2,9 +2,7 @@
 
 use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::evaluate::reach;
-use crate::domain::{
-    bits, fits, flavors_by, Assignment, Domain, Flavor, StorageIx, EPS,
-};
+use crate::domain::{bits, fits, flavors_by, Assignment, Domain, Flavor, StorageIx, EPS};
 use crate::format::Objective;
 use good_lp::{constraint, variable, Expression};
 
@@ -338,9 +336,9 @@ impl Model<'_> {
                 .iter()
                 .filter(|h| {
                     let free = d.hosts[h.0].free();
-                    flavors.iter().any(|&f| {
-                        fits(&d.requests[self.flavors[f].members[0].0].demand, &free)
-                    })
+                    flavors
+                        .iter()
+                        .any(|&f| fits(&d.requests[self.flavors[f].members[0].0].demand, &free))
                 })
                 .count();
             self.b.row(constraint::leq(e, hosts as f64));

@@ -155,3 +155,24 @@ pub(crate) fn solver_failure(d: &Domain, why: &str) -> Solution {
         stats: Stats::default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Settings;
+    use crate::validation::{read_problem, Phase};
+
+    #[test]
+    fn a_solver_failure_is_reported_as_such_not_as_capacity_taken() {
+        let doc = r#"{"storage": [{"id": "s", "capacity_gib": 10}],
+                      "hosts": [{"id": "h", "capacity": {"cpu": 4}, "storage": ["s"]}],
+                      "requests": [{"id": "r", "demand": {"cpu": 1}, "disk_gib": 1}]}"#;
+        let p = read_problem(doc, Phase::Storage).unwrap();
+        let d = Domain::from_problem(&p, Settings::default());
+        let s = solver_failure(&d, "HiGHS error: out of memory");
+        assert_eq!(s.status, Status::Infeasible);
+        assert_eq!(s.unplaced.len(), 1);
+        assert_eq!(s.unplaced[0].code, ReasonCode::SolverFailure);
+        assert!(s.unplaced[0].reason.contains("out of memory"));
+    }
+}

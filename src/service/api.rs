@@ -86,13 +86,30 @@ pub fn check_documents(problem: &Problem, solution: &Solution, expect: Expect) -
     }
 }
 
-/// Parses `--phase`/`"phase"`: `storage` (no hosts), `host`/`place` (hosts everywhere), anything
-/// else infers from the solution.
-pub fn expect_from(phase: &str) -> Expect {
-    match phase {
-        "storage" => Expect::StorageOnly,
-        "host" | "place" => Expect::WithHosts,
-        _ => Expect::Any,
+/// What a checked solution should be (`--phase`, `"phase"`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckPhase {
+    /// Phase 1: no hosts.
+    Storage,
+    /// Phase 2: a host for every placement.
+    Host,
+    /// Both phases: a host for every placement.
+    Place,
+    /// Infer from the solution: hosts are checked where present.
+    #[default]
+    Any,
+}
+
+impl From<CheckPhase> for Expect {
+    fn from(p: CheckPhase) -> Expect {
+        match p {
+            CheckPhase::Storage => Expect::StorageOnly,
+            CheckPhase::Host | CheckPhase::Place => Expect::WithHosts,
+            CheckPhase::Any => Expect::Any,
+        }
     }
 }
 
@@ -104,9 +121,9 @@ pub struct CheckRequest {
     pub problem: serde_json::Value,
     /// The solution document.
     pub solution: serde_json::Value,
-    /// `storage`, `host`, `place` or `any` (default).
+    /// What the solution should be; `any` (the default) infers it.
     #[serde(default)]
-    pub phase: Option<String>,
+    pub phase: CheckPhase,
 }
 
 /// The body of `POST /v1/check` for a migration plan.
@@ -119,39 +136,48 @@ pub struct PlanCheckRequest {
     pub plan: serde_json::Value,
 }
 
-/// Validates both documents of a check request (errors prefixed `/problem`, `/solution`, or
-/// `/state`, `/plan` for a migration plan).
+/// The body of `POST /v1/check`: both documents and the phase, or a state and a plan.
 pub fn check_request(text: &str) -> Result<CheckReport, Vec<InputError>> {
     if serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("state").is_some()) {
         let (req, _) = read_document::<PlanCheckRequest>(text)?;
-        let state = read_document::<crate::format::state::State>(&req.state.to_string())
-            .map_err(|e| prefix(e, "/state"));
-        let plan = read_document::<crate::format::state::Plan>(&req.plan.to_string())
-            .map_err(|e| prefix(e, "/plan"));
+        return check_texts(
+            &req.state.to_string(),
+            &req.plan.to_string(),
+            CheckPhase::Any,
+        );
+    }
+    let (req, _) = read_document::<CheckRequest>(text)?;
+    check_texts(
+        &req.problem.to_string(),
+        &req.solution.to_string(),
+        req.phase,
+    )
+}
+
+/// Checks two documents given as text: a problem and a solution, or (when the first has `vms`)
+/// a state and a plan. The one reader of `vmplace check` and `POST /v1/check`: error paths are
+/// JSON pointers into `{"problem": ..., "solution": ...}` (or `state`, `plan`), the request body
+/// of `POST /v1/check`.
+pub fn check_texts(
+    first: &str,
+    second: &str,
+    phase: CheckPhase,
+) -> Result<CheckReport, Vec<InputError>> {
+    if serde_json::from_str::<serde_json::Value>(first).is_ok_and(|v| v.get("vms").is_some()) {
+        let state =
+            read_document::<crate::format::state::State>(first).map_err(|e| prefix(e, "/state"));
+        let plan =
+            read_document::<crate::format::state::Plan>(second).map_err(|e| prefix(e, "/plan"));
         return match (state, plan) {
             (Ok((s, _)), Ok((p, _))) => Ok(check_plan_documents(&s, &p)),
             (s, p) => Err(s.err().into_iter().chain(p.err()).flatten().collect()),
         };
     }
-    let (req, _) = read_document::<CheckRequest>(text)?;
-    let mut errors = Vec::new();
-    let problem =
-        read_document::<Problem>(&req.problem.to_string()).map_err(|e| prefix(e, "/problem"));
-    let solution =
-        read_document::<Solution>(&req.solution.to_string()).map_err(|e| prefix(e, "/solution"));
-    if let Err(e) = &problem {
-        errors.extend(e.iter().cloned());
-    }
-    if let Err(e) = &solution {
-        errors.extend(e.iter().cloned());
-    }
+    let problem = read_document::<Problem>(first).map_err(|e| prefix(e, "/problem"));
+    let solution = read_document::<Solution>(second).map_err(|e| prefix(e, "/solution"));
     match (problem, solution) {
-        (Ok((p, _)), Ok((s, _))) => Ok(check_documents(
-            &p,
-            &s,
-            expect_from(req.phase.as_deref().unwrap_or("any")),
-        )),
-        _ => Err(errors),
+        (Ok((p, _)), Ok((s, _))) => Ok(check_documents(&p, &s, phase.into())),
+        (p, s) => Err(p.err().into_iter().chain(s.err()).flatten().collect()),
     }
 }
 

@@ -7,6 +7,7 @@
 mod cli;
 mod common;
 mod constraints;
+mod defects;
 mod errors;
 mod golden;
 mod migrate;

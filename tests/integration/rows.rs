@@ -467,7 +467,11 @@ fn host_opening_prefers_storage_whose_hosts_already_run() {
     );
     let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
     assert_eq!(storage_id(&d, a.storage[0]), Some("s1"));
-    assert!(close(r.objective, 1.0), "both in use, nothing opened: {}", r.objective);
+    assert!(
+        close(r.objective, 1.0),
+        "both in use, nothing opened: {}",
+        r.objective
+    );
 }
 
 #[test]
@@ -724,7 +728,11 @@ fn migration_cost_weighs_idle_power_against_move_cost() {
         );
         let (r, ends) = round_solve(&input);
         assert_eq!(ends[0] == Some(1), stays, "move cost {move_cost}: {ends:?}");
-        let want = if stays { 50.0 + 70.0 + 10.0 } else { 50.0 + 10.0 };
+        let want = if stays {
+            50.0 + 70.0 + 10.0
+        } else {
+            50.0 + 10.0
+        };
         assert!(close(r.objective, want), "{}", r.objective);
         assert!(close(migration::cost(&input, &ends), r.objective));
     }
