@@ -3,28 +3,41 @@
 
 use super::codes::{wire_name, Rule, DECLINE_CODES};
 use super::{v, Violation, TOL};
+use crate::format::state::{HostState, Plan, State};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Checks a migration plan against the state it was made for: every VM moves at most once from
 /// the host it is on; targets exist, are active, reach the VM's storage (live move), accepted
 /// the VM and stay within capacity after all moves; anti-affinity holds on every target.
-pub fn check_plan(
-    state: &crate::format::state::State,
-    plan: &crate::format::state::Plan,
-) -> Vec<Violation> {
-    use crate::format::state::HostState;
-    let mut out = Vec::new();
-    let hosts: HashMap<&str, usize> = state
-        .hosts
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.id.as_str(), i))
-        .collect();
+pub fn check_plan(state: &State, plan: &Plan) -> Vec<Violation> {
     let vms: HashMap<&str, usize> = state
         .vms
         .iter()
         .enumerate()
         .map(|(i, v)| (v.id.as_str(), i))
+        .collect();
+    let mut out = Vec::new();
+    let (placement, targets) = moves(state, plan, &vms, &mut out);
+    capacity_after(state, &placement, &targets, &mut out);
+    anti_affinity_after(state, plan, &vms, &placement, &mut out);
+    out.sort();
+    out
+}
+
+/// Each move on its own: known VM, moved once, from its host, to a known active host that
+/// reaches its storage and accepted it, with known decline codes. Returns every VM's host after
+/// the plan and the hosts that received a VM.
+fn moves(
+    state: &State,
+    plan: &Plan,
+    vms: &HashMap<&str, usize>,
+    out: &mut Vec<Violation>,
+) -> (Vec<String>, HashSet<usize>) {
+    let hosts: HashMap<&str, usize> = state
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.as_str(), i))
         .collect();
     let mut placement: Vec<String> = state.vms.iter().map(|v| v.host.clone()).collect();
     let mut moved: HashSet<&str> = HashSet::new();
@@ -98,9 +111,18 @@ pub fn check_plan(
         placement[vi] = m.to.clone();
         targets.insert(hi);
     }
-    // Capacity on every host that received a VM, after all moves. A resource with a usage history
-    // counts by its latest sample, one without by its demand.
-    for &hi in &targets {
+    (placement, targets)
+}
+
+/// Capacity on every host that received a VM, after all moves.
+fn capacity_after(
+    state: &State,
+    placement: &[String],
+    targets: &HashSet<usize>,
+    out: &mut Vec<Violation>,
+) {
+    // A resource with a usage history counts by its latest sample, one without by its demand.
+    for &hi in targets {
         let host = &state.hosts[hi];
         let mut used: BTreeMap<String, f64> = BTreeMap::new();
         for (vi, vm) in state.vms.iter().enumerate() {
@@ -128,8 +150,17 @@ pub fn check_plan(
             }
         }
     }
-    // Anti-affinity: no moved VM ends next to another member of its group (a conflict the state
-    // already had is not the plan's doing).
+}
+
+/// Anti-affinity: no moved VM ends next to another member of its group (a conflict the state
+/// already had is not the plan's doing).
+fn anti_affinity_after(
+    state: &State,
+    plan: &Plan,
+    vms: &HashMap<&str, usize>,
+    placement: &[String],
+    out: &mut Vec<Violation>,
+) {
     for (i, m) in plan.migrations.iter().enumerate() {
         let Some(&vi) = vms.get(m.vm.as_str()) else {
             continue;
@@ -148,6 +179,4 @@ pub fn check_plan(
             ));
         }
     }
-    out.sort();
-    out
 }

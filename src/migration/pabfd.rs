@@ -12,45 +12,48 @@ use std::collections::BTreeMap;
 /// One host's answer: host, decline (code, reason) or None, score if it accepted.
 type Answer = (usize, Option<(DeclineCode, String)>, Option<Score>);
 
+/// The migration policy's score of moving VM `v` to host `h` (lower total is better): the power
+/// increase over the host's power now, idle or not (CloudSim takes "now" as the start of the
+/// round, before the round's earlier moves), the resulting CPU utilisation and the migration time,
+/// weighted by the policy.
+fn score(cx: &Ctx, v: usize, h: usize) -> Score {
+    let pool = &cx.pool;
+    let host = &pool.hosts[h];
+    let before = pool.cpu_util(h);
+    let add = pool
+        .cpu
+        .map(|k| pool.vms[v].now[k] / host.cap[k].max(1e-12))
+        .unwrap_or(0.0);
+    let reference = if cx.policy.cloudsim {
+        pool.start_util[h]
+    } else {
+        before
+    };
+    let power = pool.power(h, before + add) - pool.power(h, reference);
+    let cost = pool.migration_time(v);
+    let (wp, wb, wc) = cx.policy.weights;
+    Score {
+        total: wp * power + wb * (before + add) + wc * cost,
+        power,
+        balance: before + add,
+        cost,
+    }
+}
+
 /// Asks every host about VM `v`, picks the best acceptor by the weights, and books the move.
 pub(super) fn place(cx: &mut Ctx, v: usize, excluded: &[bool], reason: MigrationReason) -> bool {
-    let pool = &cx.pool;
-    let src = pool.vms[v].host;
-    let vm = &pool.vms[v];
+    let src = cx.pool.vms[v].host;
     // (host, verdict, score) for every host asked.
-    let mut answers: Vec<Answer> = Vec::new();
-    for h in 0..pool.hosts.len() {
-        if h == src {
-            continue;
-        }
-        let verdict = admission(pool, v, h, excluded, cx.policy);
-        let score = verdict.is_none().then(|| {
-            let host = &pool.hosts[h];
-            let before = pool.cpu_util(h);
-            let add = pool
-                .cpu
-                .map(|k| vm.now[k] / host.cap[k].max(1e-12))
-                .unwrap_or(0.0);
-            // The increase over the host's power now, idle or not; CloudSim takes "now" as the
-            // start of the round, before the round's earlier moves.
-            let reference = if cx.policy.cloudsim {
-                pool.start_util[h]
-            } else {
-                before
-            };
-            let power = pool.power(h, before + add) - pool.power(h, reference);
-            let cost = pool.migration_time(v);
-            let (wp, wb, wc) = cx.policy.weights;
-            let total = wp * power + wb * (before + add) + wc * cost;
-            Score {
-                total,
-                power,
-                balance: before + add,
-                cost,
-            }
-        });
-        answers.push((h, verdict, score));
-    }
+    let answers: Vec<Answer> = (0..cx.pool.hosts.len())
+        .filter(|&h| h != src)
+        .map(|h| {
+            let verdict = admission(&cx.pool, v, h, excluded, cx.policy);
+            let score = verdict.is_none().then(|| score(cx, v, h));
+            (h, verdict, score)
+        })
+        .collect();
+    let pool = &cx.pool;
+    let vm = &pool.vms[v];
     let best = answers
         .iter()
         .filter_map(|(h, _, sc)| sc.as_ref().map(|sc| (*h, sc.total)))

@@ -16,55 +16,7 @@ pub(crate) fn to_solution(
 ) -> Solution {
     let last = &phases[phases.len() - 1];
     let a = &last.assignment;
-    let dropped: BTreeSet<usize> = phases
-        .iter()
-        .flat_map(|p| p.dropped.iter().copied())
-        .collect();
-    let mut placements = Vec::new();
-    let mut unplaced = Vec::new();
-    // A storage without a host is not a placement: explanations see only hosted requests, plus
-    // the explained request's own phase-1 storage (the binding constraint is about that choice).
-    let mut partial = a.clone();
-    if need_host {
-        for j in 0..d.requests.len() {
-            if partial.host[j].is_none() {
-                partial.storage[j] = None;
-            }
-        }
-    }
-    for (i, vm) in d.requests.iter().enumerate() {
-        let r = RequestIx(i);
-        if evaluate::is_placed(a, r, need_host) {
-            placements.push(Placement {
-                request: vm.id.clone(),
-                storage: a.storage[i]
-                    .map(|s| d.storage[s.0].id.clone())
-                    .unwrap_or_default(),
-                host: if need_host {
-                    a.host[i].map(|h| d.hosts[h.0].id.clone())
-                } else {
-                    None
-                },
-            });
-        } else if dropped.contains(&i) {
-            unplaced.push(Unplaced {
-                request: vm.id.clone(),
-                code: ReasonCode::LookaheadNoHost,
-                reason:
-                    "host_lookahead: phase 2 could not host it on any storage phase 1 could give it"
-                        .to_string(),
-            });
-        } else {
-            partial.storage[i] = a.storage[i];
-            let (code, reason) = explain::explain(d, &partial, r);
-            partial.storage[i] = None;
-            unplaced.push(Unplaced {
-                request: vm.id.clone(),
-                code,
-                reason,
-            });
-        }
-    }
+    let (placements, unplaced) = entries(d, phases, need_host);
     let mut status = phases
         .iter()
         .map(|p| p.status)
@@ -133,6 +85,65 @@ pub(crate) fn to_solution(
         unplaced,
         stats,
     }
+}
+
+/// One entry per request: where it goes, or why it is not placed.
+fn entries(
+    d: &Domain,
+    phases: &[PhaseOutcome],
+    need_host: bool,
+) -> (Vec<Placement>, Vec<Unplaced>) {
+    let a = &phases[phases.len() - 1].assignment;
+    let dropped: BTreeSet<usize> = phases
+        .iter()
+        .flat_map(|p| p.dropped.iter().copied())
+        .collect();
+    let mut placements = Vec::new();
+    let mut unplaced = Vec::new();
+    // A storage without a host is not a placement: explanations see only hosted requests, plus
+    // the explained request's own phase-1 storage (the binding constraint is about that choice).
+    let mut partial = a.clone();
+    if need_host {
+        for j in 0..d.requests.len() {
+            if partial.host[j].is_none() {
+                partial.storage[j] = None;
+            }
+        }
+    }
+    for (i, vm) in d.requests.iter().enumerate() {
+        let r = RequestIx(i);
+        if evaluate::is_placed(a, r, need_host) {
+            placements.push(Placement {
+                request: vm.id.clone(),
+                storage: a.storage[i]
+                    .map(|s| d.storage[s.0].id.clone())
+                    .unwrap_or_default(),
+                host: if need_host {
+                    a.host[i].map(|h| d.hosts[h.0].id.clone())
+                } else {
+                    None
+                },
+            });
+        } else if dropped.contains(&i) {
+            unplaced.push(Unplaced {
+                request: vm.id.clone(),
+                code: ReasonCode::LookaheadNoHost,
+                reason:
+                    "host_lookahead: phase 2 could not host it on any storage phase 1 could give it"
+                        .to_string(),
+            });
+        } else {
+            partial.storage[i] = a.storage[i];
+            let (code, reason) = explain::explain(d, &partial, r);
+            partial.storage[i] = None;
+            unplaced.push(Unplaced {
+                request: vm.id.clone(),
+                code,
+                reason,
+            });
+        }
+    }
+    (placements, unplaced)
 }
 
 /// The answer when no solver could run: every request unplaced with `SOLVER_FAILURE`.
