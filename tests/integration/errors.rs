@@ -294,3 +294,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn readme_lists_the_checkers_own_codes_and_rules() {
+    use vmplace::checker::codes::{Rule, DECLINE_CODES, UNPLACED_CODES};
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let rules: Vec<String> = Rule::PLACEMENT
+        .iter()
+        .chain(Rule::PLAN.iter())
+        .map(|r| r.name())
+        .collect();
+    for name in UNPLACED_CODES
+        .iter()
+        .chain(&DECLINE_CODES)
+        .map(|s| s.to_string())
+        .chain(rules)
+    {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "README misses {name}"
+        );
+    }
+    // And the checker knows every code the solver can write.
+    for code in vmplace::format::ReasonCode::ALL {
+        let name = serde_json::to_value(code).unwrap();
+        assert!(UNPLACED_CODES.contains(&name.as_str().unwrap()), "{name}");
+    }
+    for code in vmplace::format::state::DeclineCode::ALL {
+        let name = serde_json::to_value(code).unwrap();
+        assert!(DECLINE_CODES.contains(&name.as_str().unwrap()), "{name}");
+    }
+}

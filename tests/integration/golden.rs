@@ -10,6 +10,27 @@ fn load(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// Both phases by the MIP and by the greedy chain, each answer checked.
+fn mip_and_greedy(
+    doc: &serde_json::Value,
+    time_limit_s: f64,
+) -> (vmplace::format::Solution, vmplace::format::Solution) {
+    let k = Knobs {
+        time_limit_s,
+        ..Default::default()
+    };
+    let mip = solve_with(doc, Mode::Place, &k);
+    let greedy = solve_with(
+        doc,
+        Mode::Place,
+        &Knobs {
+            solver: SolverKind::Greedy,
+            ..k
+        },
+    );
+    (mip, greedy)
+}
+
 /// (placed, host cost): more placed first, then lower cost.
 fn strictly_better(mip: &vmplace::format::Solution, greedy: &vmplace::format::Solution) -> bool {
     mip.placements.len() > greedy.placements.len()
@@ -54,19 +75,7 @@ fn shipped_instances_have_checked_answers_and_consistent_bounds() {
     for set in ["examples", "medium"] {
         for path in instances(set) {
             let doc = load(&path);
-            let k = Knobs {
-                time_limit_s: 4.0,
-                ..Default::default()
-            };
-            let mip = solve_with(&doc, Mode::Place, &k);
-            let greedy = solve_with(
-                &doc,
-                Mode::Place,
-                &Knobs {
-                    solver: SolverKind::Greedy,
-                    ..k
-                },
-            );
+            let (mip, greedy) = mip_and_greedy(&doc, 4.0);
             let name = path.display();
             assert!(
                 mip.bound <= mip.objective + 1e-6,
@@ -90,19 +99,7 @@ fn shipped_instances_have_checked_answers_and_consistent_bounds() {
 fn mip_beats_the_greedy_chain_on_tight_instances() {
     for path in instances("tight") {
         let doc = load(&path);
-        let k = Knobs {
-            time_limit_s: 8.0,
-            ..Default::default()
-        };
-        let mip = solve_with(&doc, Mode::Place, &k);
-        let greedy = solve_with(
-            &doc,
-            Mode::Place,
-            &Knobs {
-                solver: SolverKind::Greedy,
-                ..k
-            },
-        );
+        let (mip, greedy) = mip_and_greedy(&doc, 8.0);
         let name = path.display();
         assert_ne!(
             mip.stats.phases[1].solver,
