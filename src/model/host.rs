@@ -101,6 +101,15 @@ pub fn solve(
 }
 
 impl Model<'_> {
+    /// Warm start of x[f,h]: the flavor's members the warm start puts on `h`.
+    fn warm_count(&self, f: usize, h: HostIx) -> f64 {
+        self.flavors[f]
+            .members
+            .iter()
+            .filter(|r| self.input.warm.host[r.0] == Some(h))
+            .count() as f64
+    }
+
     /// Variable domain: x[f,h] exists only for hosts connected to the flavor's storage whose
     /// free capacity fits at least one VM of the flavor. Its upper bound is how many fit (1 for an
     /// anti-affinity group).
@@ -139,12 +148,8 @@ impl Model<'_> {
                 } else {
                     copies
                 };
-                let warm = self.flavors[f]
-                    .members
-                    .iter()
-                    .filter(|r| self.input.warm.host[r.0] == Some(h))
-                    .count() as f64;
-                let col = self.b.column(variable().min(0).max(ub), true, warm.min(ub));
+                let warm = self.warm_count(f, h).min(ub);
+                let col = self.b.column(variable().min(0).max(ub), true, warm);
                 cols.push((h, col));
             }
             self.x.push(cols);
@@ -281,12 +286,11 @@ impl Model<'_> {
         }
     }
 
-    /// `balance`: U >= (used[h,r] + sum d x) / cap[h,r] for every host and resource.
-    fn host_balance(&mut self) -> Col {
+    /// Utilisation of what stays fixed, over the hosts this solve sees: a floor for U.
+    fn fixed_utilisation(&self) -> f64 {
         let d = self.input.d;
         let load = self.input.load;
-        // Utilisation of what stays fixed is a floor for U (over the hosts this solve sees).
-        let floor = (0..d.hosts.len())
+        (0..d.hosts.len())
             .filter(|&h| self.input.allowed.is_none_or(|a| a[h]))
             .flat_map(|h| {
                 let cap = &d.hosts[h].capacity;
@@ -298,7 +302,15 @@ impl Model<'_> {
                     }
                 })
             })
-            .fold(0.0, f64::max);
+            .fold(0.0, f64::max)
+    }
+
+    /// `balance`: U >= (used[h,r] + sum d x) / cap[h,r] for every host and resource, and U at
+    /// least the utilisation of what stays fixed (**`fixed_utilisation`**).
+    fn host_balance(&mut self) -> Col {
+        let d = self.input.d;
+        let load = self.input.load;
+        let floor = self.fixed_utilisation();
         let warm = crate::domain::evaluate::host_utilisation(d, self.input.warm)
             .iter()
             .flatten()

@@ -104,24 +104,19 @@ pub fn solve(
 }
 
 impl Model<'_> {
-    /// x for each (candidate, allowed host), warm start "everyone stays"; a_h for hosts that may
-    /// go off; s_h for every host a candidate may end on.
+    /// x for each (candidate, allowed host); a_h for hosts that may go off; s_h for every host a
+    /// candidate may end on. Their warm start is [`Model::warm_start`]'s.
     fn columns(&mut self) {
         let input = self.input;
+        let (warm_host, warm_on, warm_over) = self.warm_start();
         let mut touched = vec![false; input.hosts.len()];
-        let mut warm_load = vec![0.0; input.hosts.len()];
-        for vm in &input.vms {
+        for (v, vm) in input.vms.iter().enumerate() {
             let mut cols = Vec::new();
-            let first = vm.start.or(vm.stay).or(vm.targets.first().copied());
             for h in vm.stay.into_iter().chain(vm.targets.iter().copied()) {
                 if cols.iter().any(|(x, _)| *x == h) {
                     continue;
                 }
-                // Warm start: the heuristic's host, else stay, else the first target.
-                let warm = if first == Some(h) { 1.0 } else { 0.0 };
-                if warm > 0.5 {
-                    warm_load[h] += vm.peak;
-                }
+                let warm = if warm_host[v] == Some(h) { 1.0 } else { 0.0 };
                 cols.push((h, self.b.column(variable().min(0).max(1), true, warm)));
                 touched[h] = true;
             }
@@ -131,14 +126,43 @@ impl Model<'_> {
             if !touched[h] {
                 continue;
             }
-            let load = host.fixed + warm_load[h];
             if !host.always_on {
-                let warm = if load > 0.0 { 1.0 } else { 0.0 };
-                self.on[h] = Some(self.b.column(variable().min(0).max(1), true, warm));
+                self.on[h] = Some(self.b.column(variable().min(0).max(1), true, warm_on[h]));
             }
-            let excess = (load - input.theta * host.cap).max(0.0);
-            self.over[h] = Some(self.b.column(variable().min(0), false, excess));
+            self.over[h] = Some(self.b.column(variable().min(0), false, warm_over[h]));
         }
+    }
+
+    /// The warm start (not part of the model, only where HiGHS starts): each VM on the
+    /// heuristic's host, else where it is, else its first target; the hosts on and their excess
+    /// over `theta` as that implies. Returns (host per VM, a_h, s_h).
+    fn warm_start(&self) -> (Vec<Option<usize>>, Vec<f64>, Vec<f64>) {
+        let input = self.input;
+        let mut load: Vec<f64> = input.hosts.iter().map(|h| h.fixed).collect();
+        // Only a host the VM has a column for can carry its warm start.
+        let hosts: Vec<Option<usize>> = input
+            .vms
+            .iter()
+            .map(|vm| {
+                vm.start
+                    .or(vm.stay)
+                    .or(vm.targets.first().copied())
+                    .filter(|h| vm.stay == Some(*h) || vm.targets.contains(h))
+            })
+            .collect();
+        for (vm, h) in input.vms.iter().zip(&hosts) {
+            if let Some(h) = h {
+                load[*h] += vm.peak;
+            }
+        }
+        let on = load.iter().map(|&l| if l > 0.0 { 1.0 } else { 0.0 }).collect();
+        let over = input
+            .hosts
+            .iter()
+            .zip(&load)
+            .map(|(host, l)| (l - input.theta * host.cap).max(0.0))
+            .collect();
+        (hosts, on, over)
     }
 
     /// Every candidate ends on exactly one host.

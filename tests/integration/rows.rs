@@ -79,6 +79,16 @@ fn storage_solve(d: &Domain, stage: Stage) -> (MipResult, Assignment) {
 
 /// Solves the host model with every request on the storage it names.
 fn host_solve(d: &Domain, stage: Stage) -> (MipResult, Assignment) {
+    host_solve_with(d, stage, None, false)
+}
+
+/// The same, on the hosts `allowed` only (a neighbourhood of the LNS), or as an LP relaxation.
+fn host_solve_with(
+    d: &Domain,
+    stage: Stage,
+    allowed: Option<&[bool]>,
+    relax: bool,
+) -> (MipResult, Assignment) {
     let mut storage = Assignment::empty(d.requests.len());
     for (i, vm) in d.requests.iter().enumerate() {
         storage.storage[i] = vm.storage;
@@ -92,9 +102,10 @@ fn host_solve(d: &Domain, stage: Stage) -> (MipResult, Assignment) {
         warm: &warm,
         load: &load,
         active: &active,
-        allowed: None,
+        allowed,
     };
-    let (r, a) = host::solve(&input, stage, &opts()).expect("HiGHS runs");
+    let opts = MipOptions { relax, ..opts() };
+    let (r, a) = host::solve(&input, stage, &opts).expect("HiGHS runs");
     assert_eq!(r.status, MipStatus::Optimal, "{r:?}");
     (r, a)
 }
@@ -137,6 +148,25 @@ fn host_connectivity_offers_only_hosts_connected_to_the_storage() {
     assert_eq!(host_id(&d, a.host[0]), Some("h2"));
     // One column: (vm, h2); h1 is not connected. No column for a host without room either.
     assert_eq!(r.size.variables, 1);
+    // Rows: h2's capacity in CPU and memory. A request with one candidate host needs no
+    // `host_assignment` row: its column's bound says it already.
+    assert_eq!(r.size.constraints, 2);
+}
+
+#[test]
+fn host_connectivity_counts_the_copies_that_fit_exactly() {
+    // Two identical 4-CPU VMs and exactly 8 CPUs free: both fit.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"])],
+               "requests": [on("a", 4.0, "s1"), on("b", 4.0, "s1")]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = host_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+    assert_eq!(hosted(&a), 2);
 }
 
 #[test]
@@ -157,6 +187,38 @@ fn host_connectivity_prunes_hosts_without_room_and_caps_copies() {
 }
 
 #[test]
+fn host_connectivity_offers_only_the_hosts_a_neighbourhood_allows() {
+    // Both hosts reach s1 and have room; the neighbourhood allows h2 only.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"]), host("h2", 8.0, &["s1"])],
+               "requests": [on("vm", 4.0, "s1")]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = host_solve_with(&d, Stage::Placement, Some(&[false, true]), false);
+    assert_eq!(r.size.variables, 1);
+    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+}
+
+#[test]
+fn host_connectivity_bounds_copies_in_the_relaxation_too() {
+    // Two identical 4-CPU VMs, 6 CPUs free: the capacity row alone lets the LP relaxation place
+    // 1.5 of them; the column's bound (how many fit whole) keeps it at 1.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 6.0, &["s1"])],
+               "requests": [on("a", 4.0, "s1"), on("b", 4.0, "s1")]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, _) = host_solve_with(&d, Stage::Placement, None, true);
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+}
+
+#[test]
 fn host_connectivity_bounds_a_group_flavor_by_one_per_host() {
     // Two identical members of one group and one host with room for both: one only.
     let d = domain(
@@ -170,6 +232,8 @@ fn host_connectivity_bounds_a_group_flavor_by_one_per_host() {
     );
     let (r, _) = host_solve(&d, Stage::Placement);
     assert!(close(r.objective, 1.0), "{}", r.objective);
+    // One column, bounded by 1: the CPU row, and no single-term `anti_affinity` row.
+    assert_eq!(r.size.constraints, 1);
 }
 
 #[test]
@@ -292,6 +356,22 @@ fn host_balance_minimises_the_highest_utilisation() {
     let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
     assert_eq!(host_id(&d, a.host[0]), Some("h2"));
     assert!(close(r.objective, 0.4), "U = {}", r.objective);
+}
+
+#[test]
+fn host_balance_counts_hosts_the_batch_cannot_reach() {
+    // h1 runs at 90 % and reaches no storage of the batch; the VM goes to h2 (40 %), but the
+    // highest utilisation is still h1's.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0), storage_sys("s2", 100.0, 0.0)],
+               "hosts": [busy_host("h1", 10.0, 9.0, &["s2"]), host("h2", 10.0, &["s1"])],
+               "requests": [on("vm", 4.0, "s1")]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, _) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert!(close(r.objective, 0.9), "U = {}", r.objective);
 }
 
 // ---------------------------------------------------------- storage phase (models/storage.md)
@@ -536,6 +616,23 @@ fn storage_balance_minimises_the_highest_utilisation() {
     let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
     assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
     assert!(close(r.objective, 0.5), "U = {}", r.objective);
+}
+
+#[test]
+fn storage_balance_counts_storage_the_batch_cannot_use() {
+    // s1 is 95 % full and cannot take the 20 GiB image; the image goes to s2 (20 %), but the
+    // highest utilisation is still s1's.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 95.0), storage_sys("s2", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1", "s2"])],
+               "requests": [req("vm", 1.0, 20.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert!(close(r.objective, 0.95), "U = {}", r.objective);
 }
 
 #[test]
