@@ -834,3 +834,57 @@ fn migration_cost_weighs_idle_power_against_move_cost() {
         assert!(close(migration::cost(&input, &ends), r.objective));
     }
 }
+
+#[test]
+fn migration_capacity_counts_what_staying_vms_use() {
+    // Host 0 is cheaper, but VMs that stay there use 9.5 of its 10 GiB: the VM (1 GiB) goes to 1.
+    let mut cheap = round_host(50.0, true, 10.0);
+    cheap.rest_fixed = vec![9.5];
+    let input = round(
+        vec![cheap, round_host(70.0, true, 10.0)],
+        vec![round_vm(10.0, None, &[0, 1])],
+    );
+    let (_, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(1)]);
+}
+
+#[test]
+fn migration_capacity_pays_the_overload_when_there_is_no_other_host() {
+    // A 90 % VM must leave, and its only target's safe utilisation is 80 %: it goes there and
+    // the model pays for the 10 % above (10,000 W per unit of capacity, so 1,000 W).
+    let mut vm = round_vm(90.0, None, &[0]);
+    vm.rest = vec![0.0];
+    let input = round(vec![round_host(50.0, true, 10.0)], vec![vm]);
+    let (r, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(0)]);
+    assert!(close(r.objective, 50.0 + 90.0 + 1000.0), "{}", r.objective);
+}
+
+#[test]
+fn migration_capacity_counts_the_expected_cpu_of_vms_that_stay() {
+    // Host 0 is cheaper but already expects 50 % from VMs that stay (whether it must stay on or
+    // may go off): a 40 % VM would take it past 80 %, so it goes to host 1.
+    for always_on in [true, false] {
+        let mut busy = round_host(50.0, always_on, 10.0);
+        busy.fixed = 50.0;
+        let mut vm = round_vm(40.0, None, &[0, 1]);
+        vm.rest = vec![0.0];
+        let input = round(vec![busy, round_host(60.0, true, 10.0)], vec![vm]);
+        let (_, ends) = round_solve(&input);
+        assert_eq!(ends, vec![Some(1)], "always on: {always_on}");
+    }
+}
+
+#[test]
+fn storage_candidates_take_an_image_that_fills_the_free_space_exactly() {
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 60.0)],
+               "hosts": [host("h1", 8.0, &["s1"])],
+               "requests": [req("vm", 1.0, 40.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, _) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+}
