@@ -7,6 +7,34 @@ use crate::migration::RoundPolicy;
 use crate::validation::Valid;
 use std::collections::HashMap;
 
+/// A host of the round: its position in the state's `hosts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostId(pub usize);
+
+/// A VM of the round: its position in the state's `vms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VmId(pub usize);
+
+impl std::ops::Index<HostId> for Vec<PoolHost> {
+    type Output = PoolHost;
+    fn index(&self, h: HostId) -> &PoolHost {
+        &self[h.0]
+    }
+}
+
+impl std::ops::Index<VmId> for Vec<PoolVm> {
+    type Output = PoolVm;
+    fn index(&self, v: VmId) -> &PoolVm {
+        &self[v.0]
+    }
+}
+
+impl std::ops::IndexMut<VmId> for Vec<PoolVm> {
+    fn index_mut(&mut self, v: VmId) -> &mut PoolVm {
+        &mut self[v.0]
+    }
+}
+
 /// History length kept per VM (CloudSim's `PowerVm.HISTORY_LENGTH`).
 pub const HISTORY: usize = 30;
 
@@ -23,14 +51,14 @@ pub struct Pool {
     /// VMs, in the state's order.
     pub vms: Vec<PoolVm>,
     /// VMs per host (kept in step with `PoolVm::host` by `move_vm`).
-    on: Vec<Vec<usize>>,
+    on: Vec<Vec<VmId>>,
     /// CPU utilisation of each host at the start of the round (capped at 1, as a monitor
     /// measures it).
     pub start_util: Vec<f64>,
 }
 
 /// `PoolVm::host` of a VM taken off its host while selection decides.
-pub const PARKED: usize = usize::MAX;
+pub const PARKED: HostId = HostId(usize::MAX);
 
 /// A host of the round.
 pub struct PoolHost {
@@ -53,7 +81,7 @@ pub struct PoolVm {
     /// Id.
     pub id: String,
     /// Its host now (`PARKED` while selection decides).
-    pub host: usize,
+    pub host: HostId,
     /// Its storage system.
     pub storage: String,
     /// Demand per resource.
@@ -133,7 +161,10 @@ impl Pool {
                 PoolVm {
                     id: v.id.clone(),
                     // Validation guarantees the host exists (E1401).
-                    host: host_ix.get(v.host.as_str()).copied().unwrap_or(PARKED),
+                    host: host_ix
+                        .get(v.host.as_str())
+                        .map(|&h| HostId(h))
+                        .unwrap_or(PARKED),
                     storage: v.storage.clone(),
                     demand,
                     now,
@@ -148,10 +179,10 @@ impl Pool {
         let mem = names
             .iter()
             .position(|r| r.to_ascii_lowercase().contains("mem"));
-        let mut on: Vec<Vec<usize>> = vec![Vec::new(); s.hosts.len()];
+        let mut on: Vec<Vec<VmId>> = vec![Vec::new(); s.hosts.len()];
         for (v, vm) in vms.iter().enumerate() {
-            if let Some(list) = on.get_mut(vm.host) {
-                list.push(v);
+            if let Some(list) = on.get_mut(vm.host.0) {
+                list.push(VmId(v));
             }
         }
         let mut pool = Pool {
@@ -163,37 +194,45 @@ impl Pool {
             on,
             start_util: Vec::new(),
         };
-        pool.start_util = (0..pool.hosts.len())
-            .map(|h| pool.cpu_util(h).min(1.0))
-            .collect();
+        pool.start_util = pool.host_ids().map(|h| pool.cpu_util(h).min(1.0)).collect();
         pool
     }
 
+    /// Every host, in the state's order.
+    pub fn host_ids(&self) -> impl Iterator<Item = HostId> + use<> {
+        (0..self.hosts.len()).map(HostId)
+    }
+
+    /// Every VM, in the state's order.
+    pub fn vm_ids(&self) -> impl Iterator<Item = VmId> + use<> {
+        (0..self.vms.len()).map(VmId)
+    }
+
     /// The VMs on host `h` now.
-    pub fn vms_on(&self, h: usize) -> impl Iterator<Item = usize> + '_ {
-        self.on.get(h).into_iter().flatten().copied()
+    pub fn vms_on(&self, h: HostId) -> impl Iterator<Item = VmId> + '_ {
+        self.on.get(h.0).into_iter().flatten().copied()
     }
 
     /// Order for placement: larger current CPU use first (CloudSim sorts the same way), then id.
-    pub fn by_cpu_desc(&self, a: usize, b: usize) -> std::cmp::Ordering {
-        let cpu = |v: usize| self.cpu.map(|k| self.vms[v].now[k]).unwrap_or(0.0);
+    pub fn by_cpu_desc(&self, a: VmId, b: VmId) -> std::cmp::Ordering {
+        let cpu = |v: VmId| self.cpu.map(|k| self.vms[v].now[k]).unwrap_or(0.0);
         cpu(b).total_cmp(&cpu(a)).then(a.cmp(&b))
     }
 
     /// Moves VM `v` to host `to` (or `PARKED`), keeping the per-host index.
-    pub fn move_vm(&mut self, v: usize, to: usize) {
+    pub fn move_vm(&mut self, v: VmId, to: HostId) {
         let from = self.vms[v].host;
-        if let Some(list) = self.on.get_mut(from) {
+        if let Some(list) = self.on.get_mut(from.0) {
             list.retain(|&x| x != v);
         }
-        if let Some(list) = self.on.get_mut(to) {
+        if let Some(list) = self.on.get_mut(to.0) {
             list.push(v);
         }
         self.vms[v].host = to;
     }
 
     /// What the VMs on host `h` use now, per resource.
-    pub fn used(&self, h: usize) -> Vec<f64> {
+    pub fn used(&self, h: HostId) -> Vec<f64> {
         let mut u = vec![0.0; self.resources.len()];
         for v in self.vms_on(h) {
             for (a, b) in u.iter_mut().zip(&self.vms[v].now) {
@@ -204,7 +243,7 @@ impl Pool {
     }
 
     /// Current CPU utilisation of a host (requested over capacity; may exceed 1).
-    pub fn cpu_util(&self, h: usize) -> f64 {
+    pub fn cpu_util(&self, h: HostId) -> f64 {
         match self.cpu {
             Some(k) if self.hosts[h].cap[k] > 0.0 => self.used(h)[k] / self.hosts[h].cap[k],
             _ => 0.0,
@@ -212,7 +251,7 @@ impl Pool {
     }
 
     /// Host CPU history from its current VMs, oldest first (CloudSim builds it the same way).
-    pub fn host_history(&self, h: usize) -> Vec<f64> {
+    pub fn host_history(&self, h: HostId) -> Vec<f64> {
         let Some(k) = self.cpu else { return Vec::new() };
         let cap = self.hosts[h].cap[k];
         let len = self
@@ -232,19 +271,19 @@ impl Pool {
     }
 
     /// Seconds to migrate VM `v` from its host: memory / (bandwidth / 2), memory in GiB, Mbit/s.
-    pub fn migration_time(&self, v: usize) -> f64 {
+    pub fn migration_time(&self, v: VmId) -> f64 {
         let gib = self.mem.map(|k| self.vms[v].demand[k]).unwrap_or(0.0);
         let bw = self.hosts[self.vms[v].host].bw_mbps;
         gib * 8.0 * 1024.0 / (bw / 2.0)
     }
 
     /// Host `h`'s power at CPU utilisation `util`, W.
-    pub fn power(&self, h: usize, util: f64) -> f64 {
+    pub fn power(&self, h: HostId, util: f64) -> f64 {
         detect::power_at(&self.hosts[h].watts, util)
     }
 
     /// Whether the round's detector flags host `h` now.
-    pub fn overloaded(&self, h: usize, p: &RoundPolicy) -> bool {
+    pub fn overloaded(&self, h: HostId, p: &RoundPolicy) -> bool {
         let max_migration = self
             .vms_on(h)
             .map(|v| self.migration_time(v))

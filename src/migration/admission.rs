@@ -1,20 +1,20 @@
 //! The admission rule of a candidate host: accept, or decline with a code and a reason.
 
 use super::{detect, RoundPolicy};
-use crate::domain::migration::Pool;
+use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{DeclineCode, HostState};
 
 /// The admission rule of host `h` for VM `v`: None = accept, or (code, reason).
 pub(super) fn admission(
     pool: &Pool,
-    v: usize,
-    h: usize,
+    v: VmId,
+    h: HostId,
     excluded: &[bool],
     p: &RoundPolicy,
 ) -> Option<(DeclineCode, String)> {
     let host = &pool.hosts[h];
     let vm = &pool.vms[v];
-    if excluded[h] {
+    if excluded[h.0] {
         return Some((
             DeclineCode::AdmissionSource,
             "the host is a source of this round".into(),

@@ -16,7 +16,7 @@ mod underload;
 pub use crate::domain::migration::HISTORY;
 pub use policy::RoundPolicy;
 
-use crate::domain::migration::{Pool, PARKED};
+use crate::domain::migration::{HostId, Pool, VmId, PARKED};
 use crate::format::state::{
     HostAfter, HostState, Message, Migration, MigrationReason, Plan, PlanStats, State,
 };
@@ -38,7 +38,7 @@ struct Ctx<'a> {
 fn power_totals(pool: &Pool) -> (f64, usize) {
     let mut w = 0.0;
     let mut active = 0;
-    for h in 0..pool.hosts.len() {
+    for h in pool.host_ids() {
         if pool.vms_on(h).next().is_some() {
             w += pool.power(h, pool.cpu_util(h));
             active += 1;
@@ -56,7 +56,6 @@ pub fn plan(state: &Valid<State>) -> Plan {
 pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
     let start = Instant::now();
     let pool = Pool::from_state(state);
-    let n_hosts = pool.hosts.len();
     let (power_before, active_before) = power_totals(&pool);
     let mut cx = Ctx {
         moved: vec![false; pool.vms.len()],
@@ -73,7 +72,9 @@ pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
     // Sources: hosts in maintenance (every VM leaves), then overloaded hosts (VMs leave until the
     // detector is satisfied).
     let (mut sources, mut leaving) = maintenance_sources(&cx.pool);
-    let overloaded: Vec<usize> = (0..n_hosts)
+    let overloaded: Vec<HostId> = cx
+        .pool
+        .host_ids()
         .filter(|&h| cx.pool.hosts[h].state == HostState::Active && cx.pool.overloaded(h, policy))
         .collect();
     stats.overloaded_hosts = overloaded
@@ -86,7 +87,7 @@ pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(policy.seed);
     for &h in &overloaded {
-        sources[h] = true;
+        sources[h.0] = true;
         leaving.extend(select_overload(&mut cx.pool, h, policy, &mut rng));
     }
     // Placement: by decreasing CPU use, each to the best accepting host.
@@ -103,12 +104,12 @@ pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
 }
 
 /// Hosts in maintenance or off that run VMs, and those VMs: every one of them leaves.
-fn maintenance_sources(pool: &Pool) -> (Vec<bool>, Vec<(usize, MigrationReason)>) {
+fn maintenance_sources(pool: &Pool) -> (Vec<bool>, Vec<(VmId, MigrationReason)>) {
     let mut sources = vec![false; pool.hosts.len()];
     let mut leaving = Vec::new();
-    for (h, source) in sources.iter_mut().enumerate() {
+    for h in pool.host_ids() {
         if pool.hosts[h].state != HostState::Active {
-            *source = pool.vms_on(h).next().is_some();
+            sources[h.0] = pool.vms_on(h).next().is_some();
             leaving.extend(pool.vms_on(h).map(|v| (v, MigrationReason::Maintenance)));
         }
     }
@@ -119,10 +120,10 @@ fn maintenance_sources(pool: &Pool) -> (Vec<bool>, Vec<(usize, MigrationReason)>
 /// They are removed tentatively (parked on no host) while it decides, then put back.
 fn select_overload(
     pool: &mut Pool,
-    h: usize,
+    h: HostId,
     policy: &RoundPolicy,
     rng: &mut rand_chacha::ChaCha8Rng,
-) -> Vec<(usize, MigrationReason)> {
+) -> Vec<(VmId, MigrationReason)> {
     let mut chosen = Vec::new();
     while let Some(v) = select::select(pool, h, policy, rng) {
         pool.move_vm(v, PARKED);
@@ -139,11 +140,12 @@ fn select_overload(
 
 /// Power, utilisation and statistics after the round's moves.
 fn finish(cx: Ctx, mut stats: PlanStats, status: Status, start: Instant) -> Plan {
-    let n_hosts = cx.pool.hosts.len();
     let (power_after, active_after) = power_totals(&cx.pool);
     stats.power_after_w = power_after;
     stats.active_hosts_after = active_after;
-    let hosts_after = (0..n_hosts)
+    let hosts_after = cx
+        .pool
+        .host_ids()
         .map(|h| {
             let used = cx.pool.used(h);
             let n = cx.pool.vms_on(h).count();

@@ -4,19 +4,20 @@
 use super::admission::admission;
 use super::protocol::{confirm, converse};
 use super::Ctx;
+use crate::domain::migration::{HostId, VmId};
 use crate::format::state::{
     Candidate, DeclineCode, HistorySent, Migration, MigrationReason, Score,
 };
 use std::collections::BTreeMap;
 
 /// One host's answer: host, decline (code, reason) or None, score if it accepted.
-type Answer = (usize, Option<(DeclineCode, String)>, Option<Score>);
+type Answer = (HostId, Option<(DeclineCode, String)>, Option<Score>);
 
 /// The migration policy's score of moving VM `v` to host `h` (lower total is better): the power
 /// increase over the host's power now, idle or not (CloudSim takes "now" as the start of the
 /// round, before the round's earlier moves), the resulting CPU utilisation and the migration time,
 /// weighted by the policy.
-fn score(cx: &Ctx, v: usize, h: usize) -> Score {
+fn score(cx: &Ctx, v: VmId, h: HostId) -> Score {
     let pool = &cx.pool;
     let host = &pool.hosts[h];
     let before = pool.cpu_util(h);
@@ -25,7 +26,7 @@ fn score(cx: &Ctx, v: usize, h: usize) -> Score {
         .map(|k| pool.vms[v].now[k] / host.cap[k].max(1e-12))
         .unwrap_or(0.0);
     let reference = if cx.policy.cloudsim {
-        pool.start_util[h]
+        pool.start_util[h.0]
     } else {
         before
     };
@@ -41,10 +42,12 @@ fn score(cx: &Ctx, v: usize, h: usize) -> Score {
 }
 
 /// Asks every host about VM `v`, picks the best acceptor by the weights, and books the move.
-pub(super) fn place(cx: &mut Ctx, v: usize, excluded: &[bool], reason: MigrationReason) -> bool {
+pub(super) fn place(cx: &mut Ctx, v: VmId, excluded: &[bool], reason: MigrationReason) -> bool {
     let src = cx.pool.vms[v].host;
     // (host, verdict, score) for every host asked.
-    let answers: Vec<Answer> = (0..cx.pool.hosts.len())
+    let answers: Vec<Answer> = cx
+        .pool
+        .host_ids()
         .filter(|&h| h != src)
         .map(|h| {
             let verdict = admission(&cx.pool, v, h, excluded, cx.policy);
@@ -57,7 +60,7 @@ pub(super) fn place(cx: &mut Ctx, v: usize, excluded: &[bool], reason: Migration
     let best = answers
         .iter()
         .filter_map(|(h, _, sc)| sc.as_ref().map(|sc| (*h, sc.total)))
-        .fold(None, |best: Option<(usize, f64)>, (h, t)| match best {
+        .fold(None, |best: Option<(HostId, f64)>, (h, t)| match best {
             Some((_, bt)) if bt <= t => best,
             _ => Some((h, t)),
         });
@@ -116,7 +119,7 @@ pub(super) fn place(cx: &mut Ctx, v: usize, excluded: &[bool], reason: Migration
     let asked = answers.len();
     confirm(&mut cx.messages, &vm_id, &src_id, &to);
     cx.pool.move_vm(v, target);
-    cx.moved[v] = true;
+    cx.moved[v.0] = true;
     cx.migrations.push(Migration {
         vm: vm_id,
         from: src_id,

@@ -1,18 +1,18 @@
 //! VM selection on an overloaded host: MMT, MU, MC and RS.
 
 use super::RoundPolicy;
-use crate::domain::migration::Pool;
+use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::Selection;
 use rand::seq::IndexedRandom;
 
 /// The VM selection policy's next VM on host `h` (None if none may move).
 pub(super) fn select(
     pool: &Pool,
-    h: usize,
+    h: HostId,
     p: &RoundPolicy,
     rng: &mut rand_chacha::ChaCha8Rng,
-) -> Option<usize> {
-    let movable: Vec<usize> = pool
+) -> Option<VmId> {
+    let movable: Vec<VmId> = pool
         .vms_on(h)
         .filter(|&v| pool.vms[v].moved_ago_s.is_none_or(|s| s >= p.hold_s))
         .collect();
@@ -24,7 +24,7 @@ pub(super) fn select(
             .copied()
             .min_by(|&a, &b| pool.migration_time(a).total_cmp(&pool.migration_time(b))),
         Selection::Mu => {
-            let util = |v: usize| {
+            let util = |v: VmId| {
                 pool.cpu
                     .map(|k| pool.vms[v].now[k] / pool.vms[v].demand[k].max(1e-12))
                     .unwrap_or(0.0)
@@ -52,17 +52,17 @@ pub(super) fn select(
 /// The VM among `vms` whose CPU history the others' histories explain best: the largest R² of
 /// an ordinary least-squares regression (with intercept) on the others, over the samples all of
 /// them have. None when there are fewer samples than coefficients or fewer than two VMs.
-fn max_correlation(pool: &Pool, vms: &[usize]) -> Option<usize> {
+fn max_correlation(pool: &Pool, vms: &[VmId]) -> Option<VmId> {
     let n = vms.len();
     let m = vms.iter().map(|&v| pool.vms[v].cpu_history.len()).min()?;
     if n < 2 || m <= n {
         return None;
     }
-    let series = |v: usize| {
+    let series = |v: VmId| {
         let h = &pool.vms[v].cpu_history;
         &h[h.len() - m..]
     };
-    let mut best: Option<(f64, usize)> = None;
+    let mut best: Option<(f64, VmId)> = None;
     for (i, &v) in vms.iter().enumerate() {
         let y = nalgebra::DVector::from_column_slice(series(v));
         let x = nalgebra::DMatrix::from_fn(m, n, |row, col| match col {

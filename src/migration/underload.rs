@@ -3,25 +3,27 @@
 
 use super::pabfd::place;
 use super::Ctx;
+use crate::domain::migration::{HostId, VmId};
 use crate::format::state::{HostState, MigrationReason, PlanStats};
 
 /// The next host to try: the least utilised active host not tried yet. vmplace ranks by
 /// utilisation after the round's moves so far and leaves alone a host that just received a VM;
 /// CloudSim ranks by the start of the round and does not.
-fn next_candidate(cx: &Ctx, tried: &[bool]) -> Option<usize> {
+fn next_candidate(cx: &Ctx, tried: &[bool]) -> Option<HostId> {
     let policy = cx.policy;
-    (0..cx.pool.hosts.len())
-        .filter(|&h| !tried[h] && cx.pool.hosts[h].state == HostState::Active)
+    cx.pool
+        .host_ids()
+        .filter(|&h| !tried[h.0] && cx.pool.hosts[h].state == HostState::Active)
         .map(|h| {
             let u = if policy.cloudsim {
-                cx.pool.start_util[h]
+                cx.pool.start_util[h.0]
             } else {
                 cx.pool.cpu_util(h)
             };
             (h, u)
         })
         .filter(|&(h, u)| {
-            u > 0.0 && u < 1.0 && (policy.cloudsim || cx.pool.vms_on(h).all(|v| !cx.moved[v]))
+            u > 0.0 && u < 1.0 && (policy.cloudsim || cx.pool.vms_on(h).all(|v| !cx.moved[v.0]))
         })
         .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
         .map(|(h, _)| h)
@@ -33,7 +35,7 @@ pub(super) fn evacuate(cx: &mut Ctx, sources: &[bool], stats: &mut PlanStats) {
     let mut tried = sources.to_vec();
     // Evacuating onto a switched-off (empty) host saves nothing: those are no targets here.
     let mut closed: Vec<bool> = (0..n_hosts)
-        .map(|h| sources[h] || cx.pool.vms_on(h).next().is_none())
+        .map(|h| sources[h] || cx.pool.vms_on(HostId(h)).next().is_none())
         .collect();
     if cx.policy.cloudsim {
         // CloudSim takes hosts that were off at the start of the round as off.
@@ -42,14 +44,14 @@ pub(super) fn evacuate(cx: &mut Ctx, sources: &[bool], stats: &mut PlanStats) {
         }
     }
     while let Some(h) = next_candidate(cx, &tried) {
-        tried[h] = true;
-        closed[h] = true;
-        let vms: Vec<usize> = cx.pool.vms_on(h).collect();
+        tried[h.0] = true;
+        closed[h.0] = true;
+        let vms: Vec<VmId> = cx.pool.vms_on(h).collect();
         if vms.is_empty() || cx.migrations.len() + vms.len() > cx.policy.budget {
             continue;
         }
         let snapshot = (cx.migrations.len(), cx.messages.len());
-        let moved_before: Vec<usize> = vms.iter().copied().filter(|&v| cx.moved[v]).collect();
+        let moved_before: Vec<VmId> = vms.iter().copied().filter(|&v| cx.moved[v.0]).collect();
         let mut order = vms.clone();
         order.sort_by(|a, b| cx.pool.by_cpu_desc(*a, *b));
         let ok = order
@@ -67,8 +69,9 @@ pub(super) fn evacuate(cx: &mut Ctx, sources: &[bool], stats: &mut PlanStats) {
             // Not all VMs can leave: cancel this host's moves.
             for m in cx.migrations.drain(snapshot.0..).collect::<Vec<_>>() {
                 if let Some(v) = cx.pool.vms.iter().position(|x| x.id == m.vm) {
+                    let v = VmId(v);
                     cx.pool.move_vm(v, h);
-                    cx.moved[v] = moved_before.contains(&v);
+                    cx.moved[v.0] = moved_before.contains(&v);
                 }
             }
             cx.messages.truncate(snapshot.1);
@@ -78,7 +81,7 @@ pub(super) fn evacuate(cx: &mut Ctx, sources: &[bool], stats: &mut PlanStats) {
 
 /// A VM that came to an emptied host earlier in the round goes straight to its new target: one
 /// move in the plan, two in CloudSim's count.
-fn reroute(cx: &mut Ctx, moved_before: &[usize], stats: &mut PlanStats) {
+fn reroute(cx: &mut Ctx, moved_before: &[VmId], stats: &mut PlanStats) {
     for &v in moved_before {
         let id = &cx.pool.vms[v].id;
         let Some(last) = cx.migrations.iter().rposition(|m| &m.vm == id) else {

@@ -155,7 +155,10 @@ impl Model<'_> {
                 load[*h] += vm.peak;
             }
         }
-        let on = load.iter().map(|&l| if l > 0.0 { 1.0 } else { 0.0 }).collect();
+        let on = load
+            .iter()
+            .map(|&l| if l > 0.0 { 1.0 } else { 0.0 })
+            .collect();
         let over = input
             .hosts
             .iter()

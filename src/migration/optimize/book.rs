@@ -3,6 +3,7 @@
 use super::super::protocol::{confirm, converse};
 use super::super::Ctx;
 use super::Role;
+use crate::domain::migration::{HostId, VmId};
 use crate::format::state::{Candidate, DeclineCode, HistorySent, Migration, PlanStats, Score};
 use crate::model::migration::RoundInput;
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ pub(super) fn book(
     let mut emptied: Vec<usize> = Vec::new();
     for (i, &v) in candidates.iter().enumerate() {
         let Some(to) = ends[i] else { continue };
-        let from = cx.pool.vms[v].host;
+        let from = cx.pool.vms[v].host.0;
         // Only candidates move, and a candidate's host has a role with a reason.
         let Some(reason) = role[from].reason() else {
             continue;
@@ -48,9 +49,9 @@ pub(super) fn book(
             });
         }
         confirm(&mut cx.messages, &vm_id, &from_id, &to_id);
-        let before = cx.pool.cpu_util(to);
+        let before = cx.pool.cpu_util(HostId(to));
         let add = cx.pool.vms[v].now[cpu] / cx.pool.hosts[to].cap[cpu].max(1e-12);
-        let power = cx.pool.power(to, before + add) - cx.pool.power(to, before);
+        let power = cx.pool.power(HostId(to), before + add) - cx.pool.power(HostId(to), before);
         cx.migrations.push(Migration {
             vm: vm_id,
             from: from_id,
@@ -61,7 +62,7 @@ pub(super) fn book(
                 total: power + input.vms[i].move_cost,
                 power,
                 balance: before + add,
-                cost: cx.pool.migration_time(v),
+                cost: cx.pool.migration_time(VmId(v)),
             },
             candidates: candidates_out,
             asked: n_hosts - 1,
@@ -71,12 +72,12 @@ pub(super) fn book(
             },
             rerouted_from: None,
         });
-        cx.pool.move_vm(v, to);
+        cx.pool.move_vm(VmId(v), HostId(to));
         cx.moved[v] = true;
         emptied.push(from);
     }
     for (i, &v) in candidates.iter().enumerate() {
-        if ends[i].is_none() || (role[cx.pool.vms[v].host] == Role::Maintenance) {
+        if ends[i].is_none() || (role[cx.pool.vms[v].host.0] == Role::Maintenance) {
             stats.stayed.push(cx.pool.vms[v].id.clone());
         }
     }
@@ -84,7 +85,9 @@ pub(super) fn book(
     emptied.dedup();
     stats.emptied_hosts = emptied
         .into_iter()
-        .filter(|&h| role[h] == Role::Underload && cx.pool.vms_on(h).next().is_none())
+        .filter(|&h| {
+            role[h] == Role::Underload && cx.pool.vms_on(HostId(h)).map(|v| v.0).next().is_none()
+        })
         .map(|h| cx.pool.hosts[h].id.clone())
         .collect();
 }

@@ -3,7 +3,7 @@
 //! admission rules (headroom apart, which the model prices) accept it.
 
 use super::{Role, MAX_CANDIDATES};
-use crate::domain::migration::Pool;
+use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{DeclineCode, Detection, HostState};
 use crate::migration::{detect, RoundPolicy};
 use std::collections::BTreeMap;
@@ -25,11 +25,16 @@ pub(super) struct Sources {
 }
 
 impl Sources {
-    pub(super) fn new(pool: &Pool, policy: &RoundPolicy, cpu: usize, overloaded: &[usize]) -> Self {
+    pub(super) fn new(
+        pool: &Pool,
+        policy: &RoundPolicy,
+        cpu: usize,
+        overloaded: &[HostId],
+    ) -> Self {
         let n_hosts = pool.hosts.len();
         let mut role = vec![Role::Keep; n_hosts];
         for &h in overloaded {
-            role[h] = Role::Overload;
+            role[h.0] = Role::Overload;
         }
         for (h, host) in pool.hosts.iter().enumerate() {
             if host.state != HostState::Active {
@@ -50,7 +55,7 @@ impl Sources {
             is_candidate: vec![false; pool.vms.len()],
             over_now: (0..n_hosts)
                 .map(|h| {
-                    let used = pool.used(h);
+                    let used = pool.used(HostId(h));
                     (0..pool.resources.len()).any(|r| used[r] > pool.hosts[h].cap[r] + 1e-9)
                 })
                 .collect(),
@@ -66,7 +71,7 @@ impl Sources {
     }
 
     fn movable(&self, pool: &Pool, policy: &RoundPolicy, v: usize) -> bool {
-        let r = self.role[pool.vms[v].host];
+        let r = self.role[pool.vms[v].host.0];
         let held = pool.vms[v].moved_ago_s.is_some_and(|s| s < policy.hold_s);
         r == Role::Maintenance || (r != Role::Keep && !held)
     }
@@ -81,7 +86,7 @@ impl Sources {
         pool: &Pool,
         policy: &RoundPolicy,
         cpu: usize,
-        overloaded: &[usize],
+        overloaded: &[HostId],
     ) {
         let held = |v: usize| pool.vms[v].moved_ago_s.is_some_and(|s| s < policy.hold_s);
         let mut room = MAX_CANDIDATES.saturating_sub(
@@ -90,14 +95,21 @@ impl Sources {
                 .count(),
         );
         let mut active: Vec<usize> = (0..pool.hosts.len())
-            .filter(|&h| self.role[h] == Role::Keep && pool.vms_on(h).next().is_some())
+            .filter(|&h| {
+                self.role[h] == Role::Keep && pool.vms_on(HostId(h)).map(|v| v.0).next().is_some()
+            })
             .collect();
         let idle_per_use = |h: usize| {
-            let used = pool.cpu_util(h) * pool.hosts[h].cap[cpu];
+            let used = pool.cpu_util(HostId(h)) * pool.hosts[h].cap[cpu];
             detect::power_at(&pool.hosts[h].watts, 0.0) / used.max(1e-9)
         };
         active.sort_by(|&a, &b| idle_per_use(b).total_cmp(&idle_per_use(a)).then(a.cmp(&b)));
-        let expected = |h: usize| pool.vms_on(h).map(|v| self.expected_cpu[v]).sum::<f64>();
+        let expected = |h: usize| {
+            pool.vms_on(HostId(h))
+                .map(|v| v.0)
+                .map(|v| self.expected_cpu[v])
+                .sum::<f64>()
+        };
         let safe = |h: usize| self.theta * pool.hosts[h].cap[cpu];
         let mut free: f64 = active
             .iter()
@@ -105,16 +117,16 @@ impl Sources {
             .sum::<f64>()
             - overloaded
                 .iter()
-                .map(|&h| (expected(h) - safe(h)).max(0.0))
+                .map(|&h| (expected(h.0) - safe(h.0)).max(0.0))
                 .sum::<f64>();
         let mut underload = Vec::new();
         for &h in &active {
-            let n = pool.vms_on(h).count();
+            let n = pool.vms_on(HostId(h)).map(|v| v.0).count();
             if n > room {
                 break;
             }
             let (load, spare) = (expected(h), (safe(h) - expected(h)).max(0.0));
-            if load + spare > free || pool.vms_on(h).any(held) {
+            if load + spare > free || pool.vms_on(HostId(h)).map(|v| v.0).any(held) {
                 continue;
             }
             underload.push(h);
@@ -133,7 +145,7 @@ impl Sources {
 fn expected_cpu(pool: &Pool, policy: &RoundPolicy, cpu: usize) -> Vec<f64> {
     let lr = matches!(policy.detection, Detection::Lr | Detection::Lrr);
     let steps = ((0..pool.vms.len())
-        .map(|v| pool.migration_time(v))
+        .map(|v| pool.migration_time(VmId(v)))
         .fold(0.0, f64::max)
         / policy.interval_s)
         .ceil();
@@ -167,7 +179,7 @@ impl Admissible {
             let mut declined: BTreeMap<DeclineCode, usize> = BTreeMap::new();
             let mut ok = Vec::new();
             for (h, host) in pool.hosts.iter().enumerate() {
-                if h == vm.host {
+                if h == vm.host.0 {
                     continue;
                 }
                 let code = if sources.role[h] == Role::Maintenance {

@@ -47,13 +47,13 @@ impl Packing {
             members: vec![Vec::new(); n],
         };
         for vm in &g.pool.vms {
-            p.count[vm.host] += 1;
+            p.count[vm.host.0] += 1;
         }
         for &(group, h) in g.group_fixed {
             p.members[h].push(group);
         }
         for (i, &v) in g.candidates.iter().enumerate() {
-            let h = g.pool.vms[v].host;
+            let h = g.pool.vms[v].host.0;
             p.load[h] += (g.peak)(v);
             for (x, u) in p.rest[h].iter_mut().zip(&g.rest_use[i]) {
                 *x += u;
@@ -128,13 +128,13 @@ pub(super) fn greedy(g: Greedy) -> Vec<Option<usize>> {
     let mut end: Vec<Option<usize>> = g
         .candidates
         .iter()
-        .map(|&v| Some(pool.vms[v].host))
+        .map(|&v| Some(pool.vms[v].host.0))
         .collect();
     let mut moves_left = g.budget;
     let mut closed: Vec<bool> = g.role.iter().map(|r| *r == Role::Maintenance).collect();
     let mut by_host: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, &v) in g.candidates.iter().enumerate() {
-        by_host.entry(pool.vms[v].host).or_default().push(i);
+        by_host.entry(pool.vms[v].host.0).or_default().push(i);
     }
     let largest_first = |list: &[usize]| {
         let mut order = list.to_vec();

@@ -8,7 +8,7 @@ mod candidates;
 mod greedy;
 
 use super::Ctx;
-use crate::domain::migration::Pool;
+use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{MigrationReason, PlanStats};
 use crate::format::Status;
 use crate::model::migration::{cost, solve, RoundHost, RoundInput, RoundVm};
@@ -60,7 +60,7 @@ impl Role {
 
 /// Plans the round with the MIP and books its moves; returns the plan status (the gap goes to
 /// `stats`).
-pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -> Status {
+pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) -> Status {
     let pool = &cx.pool;
     let policy = cx.policy;
     let Some(cpu) = pool.cpu else {
@@ -78,8 +78,8 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[usize], stats: &mut PlanStats) -
         (host.p1 - host.p0) * pool.vms[v].now[cpu] / host.cap.max(1e-12)
     };
     let move_cost = |v: usize| {
-        let optional = sources.role[pool.vms[v].host] == Role::Underload;
-        policy.weights.2.max(0.0) * pool.migration_time(v)
+        let optional = sources.role[pool.vms[v].host.0] == Role::Underload;
+        policy.weights.2.max(0.0) * pool.migration_time(VmId(v))
             + if optional { policy.min_gain_w } else { 0.0 }
     };
     let rest_use: Vec<Vec<f64>> = sources
@@ -155,7 +155,7 @@ impl Groups {
             }
             if let Some(g) = &vm.group {
                 let n = ids.len();
-                fixed.push((*ids.entry(g.as_str()).or_insert(n), vm.host));
+                fixed.push((*ids.entry(g.as_str()).or_insert(n), vm.host.0));
             }
         }
         let of_candidate = sources
@@ -207,7 +207,7 @@ fn round_hosts(pool: &Pool, sources: &Sources, cpu: usize) -> Vec<RoundHost> {
         if sources.is_candidate[v] {
             continue;
         }
-        let host = &mut hosts[vm.host];
+        let host = &mut hosts[vm.host.0];
         host.fixed += sources.expected_cpu[v];
         host.always_on = true;
         for (r, used) in vm.now.iter().enumerate() {
@@ -232,7 +232,8 @@ fn round_vms(
 ) -> Vec<RoundVm> {
     let role = &sources.role;
     let per_vm = (COLUMNS / sources.candidates.len()).clamp(MIN_TARGETS, TARGETS);
-    let on_now = |h: usize| role[h] == Role::Keep && pool.vms_on(h).next().is_some();
+    let on_now =
+        |h: usize| role[h] == Role::Keep && pool.vms_on(HostId(h)).map(|v| v.0).next().is_some();
     sources
         .candidates
         .iter()
@@ -248,7 +249,7 @@ fn round_vms(
                 .collect();
             ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let start = greedy[i];
-            let mut targets: Vec<usize> = start.filter(|&h| h != vm.host).into_iter().collect();
+            let mut targets: Vec<usize> = start.filter(|&h| h != vm.host.0).into_iter().collect();
             for (_, h) in ranked {
                 if targets.len() > per_vm {
                     break;
@@ -260,7 +261,7 @@ fn round_vms(
             RoundVm {
                 cpu: vm.now[cpu],
                 peak: sources.expected_cpu[v],
-                stay: (role[vm.host] != Role::Maintenance).then_some(vm.host),
+                stay: (role[vm.host.0] != Role::Maintenance).then_some(vm.host.0),
                 targets,
                 move_cost: move_cost(v),
                 group: groups.of_candidate[i],
