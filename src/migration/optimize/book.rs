@@ -85,9 +85,7 @@ pub(super) fn book(
     emptied.dedup();
     stats.emptied_hosts = emptied
         .into_iter()
-        .filter(|&h| {
-            role[h] == Role::Underload && cx.pool.vms_on(HostId(h)).map(|v| v.0).next().is_none()
-        })
+        .filter(|&h| role[h] == Role::Underload && cx.pool.vms_on(HostId(h)).next().is_none())
         .map(|h| cx.pool.hosts[h].id.clone())
         .collect();
 }

@@ -95,9 +95,7 @@ impl Sources {
                 .count(),
         );
         let mut active: Vec<usize> = (0..pool.hosts.len())
-            .filter(|&h| {
-                self.role[h] == Role::Keep && pool.vms_on(HostId(h)).map(|v| v.0).next().is_some()
-            })
+            .filter(|&h| self.role[h] == Role::Keep && pool.vms_on(HostId(h)).next().is_some())
             .collect();
         let idle_per_use = |h: usize| {
             let used = pool.cpu_util(HostId(h)) * pool.hosts[h].cap[cpu];
@@ -121,7 +119,7 @@ impl Sources {
                 .sum::<f64>();
         let mut underload = Vec::new();
         for &h in &active {
-            let n = pool.vms_on(HostId(h)).map(|v| v.0).count();
+            let n = pool.vms_on(HostId(h)).count();
             if n > room {
                 break;
             }

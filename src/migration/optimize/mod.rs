@@ -232,8 +232,7 @@ fn round_vms(
 ) -> Vec<RoundVm> {
     let role = &sources.role;
     let per_vm = (COLUMNS / sources.candidates.len()).clamp(MIN_TARGETS, TARGETS);
-    let on_now =
-        |h: usize| role[h] == Role::Keep && pool.vms_on(HostId(h)).map(|v| v.0).next().is_some();
+    let on_now = |h: usize| role[h] == Role::Keep && pool.vms_on(HostId(h)).next().is_some();
     sources
         .candidates
         .iter()
