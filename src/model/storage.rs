@@ -271,14 +271,8 @@ impl Model<'_> {
             let free = d.hosts[h].free();
             let idle = opening && !d.hosts[h].initially_active() && shared[h].iter().any(|&b| b);
             let open = idle.then(|| {
-                let warm = self
-                    .input
-                    .warm
-                    .host
-                    .iter()
-                    .any(|x| x.is_some_and(|x| x.0 == h));
-                self.b
-                    .column(variable().min(0).max(1), false, warm as u8 as f64)
+                let warm = self.warm_opened(h);
+                self.b.column(variable().min(0).max(1), false, warm)
             });
             if let Some(o) = open {
                 self.opened.push(o);
@@ -295,6 +289,16 @@ impl Model<'_> {
                     None => self.b.row(constraint::leq(e, free[k])),
                 }
             }
+        }
+    }
+
+    /// Warm start of `open_h`: 1 if the warm start puts a VM on host `h`.
+    fn warm_opened(&self, h: usize) -> f64 {
+        let used = self.input.warm.host.iter().flatten().any(|x| x.0 == h);
+        if used {
+            1.0
+        } else {
+            0.0
         }
     }
 

@@ -888,3 +888,91 @@ fn storage_candidates_take_an_image_that_fills_the_free_space_exactly() {
     let (r, _) = storage_solve(&d, Stage::Placement);
     assert!(close(r.objective, 1.0), "{}", r.objective);
 }
+
+#[test]
+fn storage_candidates_bound_copies_in_the_relaxation_and_count_exact_fits() {
+    // Three 40 GiB images, 100 GiB free: the capacity row alone lets the LP place 2.5; the
+    // column's bound (whole images that fit) keeps it at 2.
+    let three = json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+           "hosts": [host("h1", 64.0, &["s1"])],
+           "requests": [req("a", 1.0, 40.0), req("b", 1.0, 40.0), req("c", 1.0, 40.0)]});
+    let d = domain(three, Objective::Balance, Objective::Balance, 0.0);
+    let slack = vec![vec![0.0; d.resources.len()]; 1];
+    let warm = Assignment::empty(3);
+    let input = StorageInput {
+        d: &d,
+        slack: &slack,
+        warm: &warm,
+    };
+    let relaxed = MipOptions {
+        relax: true,
+        ..opts()
+    };
+    let (r, _) = storage::solve(&input, Stage::Placement, &relaxed).unwrap();
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+    // Two 50 GiB images fill 100 GiB exactly: both.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 64.0, &["s1"])],
+               "requests": [req("a", 1.0, 50.0), req("b", 1.0, 50.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, _) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+}
+
+#[test]
+fn storage_model_has_rows_only_where_they_bind() {
+    // One CPU-only request, one storage system, one host: y, and one look-ahead share for CPU
+    // (memory is not demanded). Rows: the storage's capacity, CPU look-ahead, CPU share; no
+    // assignment row for a single column.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"])],
+               "requests": [{"id": "vm", "demand": {"cpu": 2}, "disk_gib": 10}]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, _) = storage_solve(&d, Stage::Placement);
+    assert_eq!(
+        (r.size.variables, r.size.constraints),
+        (2, 3),
+        "{:?}",
+        r.size
+    );
+}
+
+#[test]
+fn storage_balance_counts_what_a_storage_already_holds() {
+    // s1 holds 50 GiB, s2 40 GiB: a 30 GiB image on s2 gives U = 0.7, on s1 0.8.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 50.0), storage_sys("s2", 100.0, 40.0)],
+               "hosts": [host("h1", 8.0, &["s1", "s2"])],
+               "requests": [req("vm", 1.0, 30.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert!(close(r.objective, 0.7), "U = {}", r.objective);
+}
+
+#[test]
+fn host_balance_counts_what_a_host_already_runs() {
+    // h1 runs 5 of 10 CPUs, h2 4: a 3-CPU VM on h2 gives U = 0.7, on h1 0.8.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [busy_host("h1", 10.0, 5.0, &["s1"]), busy_host("h2", 10.0, 4.0, &["s1"])],
+               "requests": [{"id": "vm", "demand": {"cpu": 3}, "disk_gib": 1, "storage": "s1"}]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+    assert!(close(r.objective, 0.7), "U = {}", r.objective);
+}
