@@ -869,9 +869,11 @@ fn migration_capacity_counts_the_expected_cpu_of_vms_that_stay() {
         busy.fixed = 50.0;
         let mut vm = round_vm(40.0, None, &[0, 1]);
         vm.rest = vec![0.0];
-        let input = round(vec![busy, round_host(60.0, true, 10.0)], vec![vm]);
-        let (_, ends) = round_solve(&input);
+        let input = round(vec![busy, round_host(60.0, false, 10.0)], vec![vm]);
+        let (r, ends) = round_solve(&input);
         assert_eq!(ends, vec![Some(1)], "always on: {always_on}");
+        // Host 0 stays on for its own VMs (50 W), host 1 runs the VM (60 W + 40 W).
+        assert!(close(r.objective, 150.0), "{}", r.objective);
     }
 }
 
