@@ -102,11 +102,50 @@ fn flag_errors(a: &SolveArgs) -> Vec<vmplace::format::InputError> {
             "--gap must be between 0 and 1",
         ));
     }
-    if a.threads == Some(0) {
+    // The same range as the document's `options.threads`.
+    if a.threads.is_some_and(|t| !(1..=256).contains(&t)) {
         e.push(InputError::new(
             ErrorCode::Usage,
             "",
-            "--threads must be at least 1",
+            "--threads must be between 1 and 256",
+        ));
+    }
+    if let Some(path) = &a.write_model {
+        e.extend(model_path_errors(path));
+    }
+    e
+}
+
+/// `--write-model` is checked before solving: HiGHS writes only `.lp` and `.mps` files, and
+/// crashes on a folder that does not exist.
+fn model_path_errors(path: &std::path::Path) -> Vec<vmplace::format::InputError> {
+    use vmplace::format::errors::ErrorCode;
+    use vmplace::format::InputError;
+    let mut e = Vec::new();
+    let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
+    if ext != "lp" && ext != "mps" {
+        e.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            format!(
+                "--write-model {}: the file must end in .lp or .mps",
+                path.display()
+            ),
+        ));
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !folder.is_dir() {
+        e.push(InputError::new(
+            ErrorCode::Io,
+            "",
+            format!(
+                "--write-model {}: the folder {} does not exist",
+                path.display(),
+                folder.display()
+            ),
         ));
     }
     e

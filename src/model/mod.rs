@@ -203,7 +203,7 @@ impl MipBuilder {
             .try_set_option("mip_rel_gap", opts.mip_gap)
             .map_err(|_| rejected("mip_rel_gap"))?;
         model
-            .try_set_option("threads", opts.threads.max(1) as i32)
+            .try_set_option("threads", solver_threads(opts.threads))
             .map_err(|_| rejected("threads"))?;
         model
             .try_set_option("random_seed", 0)
@@ -309,6 +309,13 @@ fn write_model(model: &mut highs::Model, path: &std::path::Path) -> Result<(), M
         ));
     }
     Ok(())
+}
+
+/// HiGHS threads for a request of `wanted`: at least 1, and never more than the machine's cores
+/// (more only adds contention, and thousands of threads exhaust memory).
+fn solver_threads(wanted: u32) -> i32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (wanted.max(1) as usize).min(cores).min(i32::MAX as usize) as i32
 }
 
 /// An integer column's value: rounded for a MIP answer, rounded down for an LP relaxation.

@@ -392,3 +392,34 @@ fn simulate_hands_out_the_planners_state_and_migrate_plans_it_validly() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn write_model_to_a_missing_folder_or_another_format_fails_before_solving() {
+    for path in ["/nonexistent/m.lp", "/nonexistent/m.mps", "/tmp/m.txt"] {
+        let o = vmplace(&["place", SMALL, "--write-model", path], None);
+        assert_eq!(o.status.code(), Some(2), "{path}");
+        let doc = stdout_json(&o);
+        assert!(
+            doc["errors"].as_array().is_some_and(|e| !e.is_empty()),
+            "{path}"
+        );
+        assert!(
+            doc.get("placements").is_none(),
+            "{path}: no silent greedy answer"
+        );
+    }
+}
+
+#[test]
+fn threads_flag_has_the_documents_range() {
+    let o = vmplace(&["place", SMALL, "--threads", "10000"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stdout_json(&o)["errors"][0]["code"], "E0001");
+    // 256 is allowed, and runs on the machine's cores.
+    let o = vmplace(
+        &["place", SMALL, "--threads", "256", "--time-limit", "5"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout_json(&o)["status"], "optimal");
+}
