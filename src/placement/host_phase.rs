@@ -46,10 +46,11 @@ fn host_flavors(
 /// Estimated host-model columns for the requests whose storage is in `within` (all if None):
 /// one per flavor and host connected to the flavor's storage.
 pub(crate) fn host_columns(d: &Domain, storage: &Assignment, within: Option<&[bool]>) -> usize {
-    host_flavors(d, storage, within)
-        .iter()
-        .map(|f| d.storage[f.3].hosts.len())
-        .sum()
+    columns_of(d, &host_flavors(d, storage, within))
+}
+
+fn columns_of(d: &Domain, flavors: &HashSet<(Vec<u64>, u64, Option<usize>, usize)>) -> usize {
+    flavors.iter().map(|f| d.storage[f.3].hosts.len()).sum()
 }
 
 /// (placed weight, host cost) of a phase-2 assignment.
@@ -86,9 +87,10 @@ pub fn host_phase(
         .map(RequestIx)
         .collect();
     let placeable: f64 = candidates.iter().map(|r| d.requests[r.0].priority).sum();
-    let columns = host_columns(d, &base, None);
+    let all_flavors = host_flavors(d, &base, None);
+    let columns = columns_of(d, &all_flavors);
+    let flavors = all_flavors.len();
     let greedy_answer = greedy::host_phase(d, &base, d.settings.host_policy);
-    let flavors = host_flavors(d, &base, None).len();
     let is_mip = d.settings.solver != SolverKind::Greedy;
     let mut st = phase_stats(PhaseName::Host, PhaseSolver::Greedy, flavors);
     st.columns_estimate = columns;

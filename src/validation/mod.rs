@@ -168,19 +168,6 @@ pub fn read_document<T: DeserializeOwned + schemars::JsonSchema>(
     }
 }
 
-/// Runs the rules a schema cannot express on a problem built in code (a problem read from text
-/// goes through [`read_problem`], which also runs the schema stage).
-pub fn validate_problem(problem: Problem, phase: Phase) -> Result<Valid<Problem>, Vec<InputError>> {
-    let mut errors = schema_errors::<Problem>(&serde_json::to_value(&problem).unwrap_or_default());
-    errors.extend(check_problem(&problem, phase));
-    if errors.is_empty() {
-        return Ok(Valid(problem));
-    }
-    errors.sort();
-    errors.dedup();
-    Err(errors)
-}
-
 /// Reads a problem document and runs every check for the given phase.
 pub fn read_problem(text: &str, phase: Phase) -> Result<Valid<Problem>, Vec<InputError>> {
     let value = parse_json(text)?;
