@@ -3,7 +3,8 @@
 use super::{exit, read_input, report, write_json};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use vmplace::service::api::{check_texts, CheckPhase, CheckReport};
+use vmplace::format::check::CheckPhase;
+use vmplace::service::api::{check_texts, CheckReport};
 
 /// Arguments of `check`.
 #[derive(Args, Debug)]

@@ -101,10 +101,8 @@ pub fn main() -> i32 {
 
 /// Writes an error document to stdout and a summary to stderr; returns exit code 2.
 pub fn report(errors: &[InputError]) -> i32 {
-    let doc = ErrorDocument {
-        errors: errors.to_vec(),
-    };
-    for e in errors {
+    let doc = ErrorDocument::new(errors.to_vec());
+    for e in &doc.errors {
         eprintln!(
             "error {} at {}: {} ({})",
             e.code,
@@ -113,25 +111,30 @@ pub fn report(errors: &[InputError]) -> i32 {
             e.action
         );
     }
+    if doc.omitted > 0 {
+        eprintln!("... and {} more errors", doc.omitted);
+    }
     let _ = write_json(None, &doc);
     exit::BAD_INPUT
 }
 
-/// Reads a file, or stdin for `-`.
+/// Reads a file, or stdin for `-`. Text that is not UTF-8 is not JSON (RFC 8259): `E1001`, as
+/// over HTTP; only a file that cannot be read is `E0002`.
 pub fn read_input(path: &Path) -> Result<String, Vec<InputError>> {
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     let result = if path == Path::new("-") {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
+        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
     } else {
-        std::fs::read_to_string(path).map(|t| text = t)
+        std::fs::read(path).map(|b| bytes = b)
     };
-    result.map(|_| text).map_err(|e| {
+    result.map_err(|e| {
         vec![InputError::new(
             ErrorCode::Io,
             "",
             format!("cannot read {}: {e}", path.display()),
         )]
-    })
+    })?;
+    vmplace::validation::utf8_text(bytes).map_err(|e| vec![e])
 }
 
 /// Writes pretty JSON to the file or stdout. A closed stdout (broken pipe) is not an error.

@@ -16,6 +16,8 @@ pub enum Doc {
     State,
     /// Migration plan.
     Plan,
+    /// The body of `POST /v1/check`.
+    Check,
 }
 
 /// Arguments of `schema`.
@@ -28,11 +30,7 @@ pub struct SchemaArgs {
 
 /// Prints the schema.
 pub fn run(a: SchemaArgs) -> i32 {
-    let schema = match a.doc {
-        Doc::State => vmplace::format::migration_schema(false),
-        Doc::Plan => vmplace::format::migration_schema(true),
-        d => vmplace::format::schema(d.into()),
-    };
+    let schema = vmplace::format::schema(a.doc.into());
     let _ = write_json(None, &schema);
     exit::OK
 }
@@ -42,7 +40,10 @@ impl From<Doc> for vmplace::format::DocKind {
         match d {
             Doc::Problem => vmplace::format::DocKind::Problem,
             Doc::Solution => vmplace::format::DocKind::Solution,
-            Doc::Errors | Doc::State | Doc::Plan => vmplace::format::DocKind::Errors,
+            Doc::Errors => vmplace::format::DocKind::Errors,
+            Doc::State => vmplace::format::DocKind::State,
+            Doc::Plan => vmplace::format::DocKind::Plan,
+            Doc::Check => vmplace::format::DocKind::Check,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{exit, report};
 use clap::Args;
+use std::time::Duration;
 use vmplace::format::{errors::ErrorCode, InputError};
 use vmplace::service::http::{serve, ServerConfig};
 
@@ -23,15 +24,74 @@ pub struct ServeArgs {
     /// Largest accepted body, bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     pub body_limit: usize,
+    /// Seconds a client has to send a request's headers; also the idle timeout of a kept-alive
+    /// connection.
+    #[arg(long, default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// Seconds a client has to send a request's body after its headers.
+    #[arg(long, default_value_t = 30.0)]
+    pub body_timeout: f64,
+    /// Connections open at once (more wait to be accepted).
+    #[arg(long, default_value_t = 256)]
+    pub max_connections: usize,
+    /// Seconds the server waits, after SIGTERM, for the connections in flight.
+    #[arg(long, default_value_t = 30.0)]
+    pub shutdown_grace: f64,
+}
+
+/// The longest time any flag of `serve` may give: a day.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// A duration flag: finite, above zero, at most a day. Every bad flag is reported at once.
+fn seconds(flag: &str, value: f64, errors: &mut Vec<InputError>) -> Duration {
+    if value.is_finite() && value > 0.0 && value <= MAX_SECONDS {
+        return Duration::from_secs_f64(value);
+    }
+    errors.push(InputError::new(
+        ErrorCode::Usage,
+        "",
+        format!("--{flag} is {value}; give seconds above 0 and at most {MAX_SECONDS}"),
+    ));
+    Duration::ZERO
+}
+
+/// The server's limits from the flags, or every usage error.
+fn config(a: &ServeArgs) -> Result<ServerConfig, Vec<InputError>> {
+    let mut errors = Vec::new();
+    let mut cfg = ServerConfig::default();
+    cfg.max_time_limit_s = seconds("max-time-limit", a.max_time_limit, &mut errors).as_secs_f64();
+    cfg.header_timeout = seconds("header-timeout", a.header_timeout, &mut errors);
+    cfg.body_timeout = seconds("body-timeout", a.body_timeout, &mut errors);
+    cfg.shutdown_grace = seconds("shutdown-grace", a.shutdown_grace, &mut errors);
+    for (flag, value) in [
+        ("workers", a.workers.unwrap_or(cfg.workers)),
+        ("max-connections", a.max_connections),
+    ] {
+        if value == 0 {
+            errors.push(InputError::new(
+                ErrorCode::Usage,
+                "",
+                format!("--{flag} is 0; give at least 1"),
+            ));
+        }
+    }
+    cfg.workers = a.workers.unwrap_or(cfg.workers);
+    cfg.max_connections = a.max_connections;
+    cfg.queue = a.queue;
+    cfg.body_limit = a.body_limit;
+    if errors.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Runs the server until SIGTERM.
 pub fn run(a: ServeArgs) -> i32 {
-    let mut cfg = ServerConfig::default();
-    cfg.workers = a.workers.unwrap_or(cfg.workers).max(1);
-    cfg.queue = a.queue;
-    cfg.max_time_limit_s = a.max_time_limit;
-    cfg.body_limit = a.body_limit;
+    let cfg = match config(&a) {
+        Ok(cfg) => cfg,
+        Err(errors) => return report(&errors),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -45,7 +105,7 @@ pub fn run(a: ServeArgs) -> i32 {
             )])
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(&a.listen).await {
             Ok(l) => l,
             Err(e) => {
@@ -70,5 +130,9 @@ pub fn run(a: ServeArgs) -> i32 {
                 format!("server error: {e}"),
             )]),
         }
-    })
+    });
+    // Solves still running after the grace period were cancelled with their connections; give
+    // them a moment to see the flag, never an unbounded wait.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    code
 }

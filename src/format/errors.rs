@@ -3,8 +3,15 @@
 //! A code is never renamed or reused once published; retired codes stay in [`ErrorCode`] with a
 //! note. README.md lists every code (a test checks that it does).
 
+use super::DocKind;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+/// Longest `cause` text, in bytes: a cause quotes the offending value, which may be huge.
+pub const MAX_CAUSE_BYTES: usize = 240;
+
+/// Most errors listed in one document; the rest are counted in `omitted`.
+pub const MAX_ERRORS: usize = 100;
 
 /// Every input error vmplace can report. `E1xxx` are document errors, `E0xxx` usage and I/O.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,11 +78,17 @@ pub enum ErrorCode {
     TraceOutOfRange,
     /// A trace has fewer samples than the simulation needs.
     TraceShort,
+    /// HTTP: the endpoint exists but not for this method.
+    MethodNotAllowed,
+    /// An object has the same key twice (JSON parsers disagree on which one wins).
+    DuplicateKey,
+    /// HTTP: the body did not arrive within the server's body timeout.
+    RequestTimeout,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -107,6 +120,9 @@ impl ErrorCode {
         ErrorCode::TraceNotNumber,
         ErrorCode::TraceOutOfRange,
         ErrorCode::TraceShort,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::DuplicateKey,
+        ErrorCode::RequestTimeout,
     ];
 
     /// The stable code string.
@@ -143,10 +159,30 @@ impl ErrorCode {
             ErrorCode::TraceNotNumber => "E1502",
             ErrorCode::TraceOutOfRange => "E1503",
             ErrorCode::TraceShort => "E1504",
+            ErrorCode::MethodNotAllowed => "E0008",
+            ErrorCode::DuplicateKey => "E1106",
+            ErrorCode::RequestTimeout => "E0009",
         }
     }
 
-    /// What the user should do about it.
+    /// The code of that string, e.g. `E1203`.
+    pub fn from_code(code: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    /// What the user should do about it, for an error in a document of that kind.
+    pub fn action_for(self, kind: DocKind) -> String {
+        let schema = format!("`vmplace schema {}`", kind.name());
+        match self {
+            ErrorCode::WrongType => format!("give the field the type shown by {schema}"),
+            ErrorCode::MissingField => format!("add the field; {schema} lists the required ones"),
+            ErrorCode::InvalidValue => format!("use one of the values listed by {schema}"),
+            ErrorCode::OutOfRange => format!("give a number within the range shown by {schema}"),
+            other => other.action().to_string(),
+        }
+    }
+
+    /// What the user should do about it (for a problem document where the text names one).
     pub fn action(self) -> &'static str {
         match self {
             ErrorCode::Usage => "see `vmplace --help` for the accepted arguments",
@@ -155,7 +191,7 @@ impl ErrorCode {
             ErrorCode::WrongType => "give the field the type shown by `vmplace schema problem`",
             ErrorCode::MissingField => "add the field; `vmplace schema problem` lists the required ones",
             ErrorCode::UnknownField => "remove the field or fix its spelling; unknown fields are rejected so typos do not pass silently",
-            ErrorCode::OutOfRange => "give a number within the documented range (capacities and demands are >= 0)",
+            ErrorCode::OutOfRange => "give a number within the range shown by `vmplace schema problem`",
             ErrorCode::InvalidValue => "use one of the values listed by `vmplace schema problem`",
             ErrorCode::DuplicateId => "give every item of the array its own id",
             ErrorCode::UnknownHostStorage => "list only ids that appear in `storage`, or add the storage system",
@@ -180,6 +216,9 @@ impl ErrorCode {
             ErrorCode::TraceNotNumber => "one integer CPU percentage per line",
             ErrorCode::TraceOutOfRange => "CPU percentages are between 0 and 100",
             ErrorCode::TraceShort => "give every trace as many samples as --samples (288 for a day)",
+            ErrorCode::MethodNotAllowed => "use the method in the `Allow` header (documents are POSTed, schemas and health are GET)",
+            ErrorCode::DuplicateKey => "give each key once per object",
+            ErrorCode::RequestTimeout => "send the whole body promptly, or start the server with a larger --body-timeout",
         }
     }
 }
@@ -198,20 +237,57 @@ pub struct InputError {
 }
 
 impl InputError {
-    /// Builds an error with the registry's action text.
+    /// Builds an error with the registry's action text. A cause longer than
+    /// [`MAX_CAUSE_BYTES`] is cut, and so is a path (a path quotes keys of the document).
     pub fn new(code: ErrorCode, path: impl Into<String>, cause: impl Into<String>) -> Self {
         InputError {
             code: code.code().to_string(),
-            path: path.into(),
-            cause: cause.into(),
+            path: shorten(path.into()),
+            cause: shorten(cause.into()),
             action: code.action().to_string(),
         }
     }
+
+    /// The same error, with the action text for a document of that kind.
+    pub fn in_document(mut self, kind: DocKind) -> Self {
+        if let Some(code) = ErrorCode::from_code(&self.code) {
+            self.action = code.action_for(kind);
+        }
+        self
+    }
 }
 
-/// The document written on bad input: every error at once.
+/// Cuts a text to [`MAX_CAUSE_BYTES`] on a character boundary, saying how much was cut.
+fn shorten(text: String) -> String {
+    if text.len() <= MAX_CAUSE_BYTES {
+        return text;
+    }
+    let mut end = MAX_CAUSE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} more bytes)", &text[..end], text.len() - end)
+}
+
+/// The document written on bad input: every error at once, up to [`MAX_ERRORS`].
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct ErrorDocument {
-    /// All errors found, sorted by path.
+    /// The errors found, sorted by path (the first [`MAX_ERRORS`]).
     pub errors: Vec<InputError>,
+    /// How many more errors were found and not listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl ErrorDocument {
+    /// The document for these errors, listing the first [`MAX_ERRORS`].
+    pub fn new(mut errors: Vec<InputError>) -> Self {
+        let omitted = errors.len().saturating_sub(MAX_ERRORS);
+        errors.truncate(MAX_ERRORS);
+        ErrorDocument { errors, omitted }
+    }
 }

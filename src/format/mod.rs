@@ -1,5 +1,6 @@
 //! JSON contract: problem, solution and error documents (serde and schemars only).
 
+pub mod check;
 pub mod errors;
 pub mod problem;
 pub mod solution;
@@ -11,8 +12,8 @@ pub use solution::{
     PhaseName, PhaseSolver, PhaseStats, Placement, ReasonCode, Solution, Stats, Status, Unplaced,
 };
 
-/// Documents that have a published JSON Schema.
-#[derive(Debug, Clone, Copy)]
+/// Documents that have a published JSON Schema (`vmplace schema <name>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocKind {
     /// [`Problem`].
     Problem,
@@ -20,6 +21,41 @@ pub enum DocKind {
     Solution,
     /// [`ErrorDocument`].
     Errors,
+    /// [`state::State`].
+    State,
+    /// [`state::Plan`].
+    Plan,
+    /// [`check::CheckRequest`]: the body of `POST /v1/check`.
+    Check,
+}
+
+impl DocKind {
+    /// Every kind, in the order `vmplace schema` lists them.
+    pub const ALL: [DocKind; 6] = [
+        DocKind::Problem,
+        DocKind::Solution,
+        DocKind::Errors,
+        DocKind::State,
+        DocKind::Plan,
+        DocKind::Check,
+    ];
+
+    /// The name used by `vmplace schema` and `GET /v1/schema/{name}`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DocKind::Problem => "problem",
+            DocKind::Solution => "solution",
+            DocKind::Errors => "errors",
+            DocKind::State => "state",
+            DocKind::Plan => "plan",
+            DocKind::Check => "check",
+        }
+    }
+
+    /// The kind of that name.
+    pub fn from_name(name: &str) -> Option<DocKind> {
+        DocKind::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
 
 /// The JSON Schema of a document, generated from the Rust types.
@@ -28,16 +64,9 @@ pub fn schema(kind: DocKind) -> serde_json::Value {
         DocKind::Problem => schemars::schema_for!(Problem),
         DocKind::Solution => schemars::schema_for!(Solution),
         DocKind::Errors => schemars::schema_for!(ErrorDocument),
-    };
-    serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
-}
-
-/// The JSON Schema of the migration documents.
-pub fn migration_schema(plan: bool) -> serde_json::Value {
-    let s = if plan {
-        schemars::schema_for!(state::Plan)
-    } else {
-        schemars::schema_for!(state::State)
+        DocKind::State => schemars::schema_for!(state::State),
+        DocKind::Plan => schemars::schema_for!(state::Plan),
+        DocKind::Check => schemars::schema_for!(check::CheckRequest),
     };
     serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
 }

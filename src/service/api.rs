@@ -3,7 +3,8 @@
 
 use crate::checker::{check, Expect, Violation};
 use crate::domain::{Domain, Settings};
-use crate::format::{InputError, Objective, Problem, Solution, SolverKind};
+use crate::format::check::{CheckPhase, CheckRequest, PlanCheckRequest};
+use crate::format::{DocKind, InputError, Objective, Problem, Solution, SolverKind};
 use crate::placement::{run_or_fallback, Mode, RunConfig};
 use crate::validation::{read_document, read_problem, Phase};
 use serde::{Deserialize, Serialize};
@@ -86,23 +87,6 @@ pub fn check_documents(problem: &Problem, solution: &Solution, expect: Expect) -
     }
 }
 
-/// What a checked solution should be (`--phase`, `"phase"`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckPhase {
-    /// Phase 1: no hosts.
-    Storage,
-    /// Phase 2: a host for every placement.
-    Host,
-    /// Both phases: a host for every placement.
-    Place,
-    /// Infer from the solution: hosts are checked where present.
-    #[default]
-    Any,
-}
-
 impl From<CheckPhase> for Expect {
     fn from(p: CheckPhase) -> Expect {
         match p {
@@ -113,40 +97,17 @@ impl From<CheckPhase> for Expect {
     }
 }
 
-/// The body of `POST /v1/check`: both documents and the phase.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckRequest {
-    /// The problem document.
-    pub problem: serde_json::Value,
-    /// The solution document.
-    pub solution: serde_json::Value,
-    /// What the solution should be; `any` (the default) infers it.
-    #[serde(default)]
-    pub phase: CheckPhase,
-}
-
-/// The body of `POST /v1/check` for a migration plan.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PlanCheckRequest {
-    /// The state document.
-    pub state: serde_json::Value,
-    /// The plan.
-    pub plan: serde_json::Value,
-}
-
 /// The body of `POST /v1/check`: both documents and the phase, or a state and a plan.
 pub fn check_request(text: &str) -> Result<CheckReport, Vec<InputError>> {
     if serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("state").is_some()) {
-        let (req, _) = read_document::<PlanCheckRequest>(text)?;
+        let req = read_document::<PlanCheckRequest>(text, DocKind::Check)?;
         return check_texts(
             &req.state.to_string(),
             &req.plan.to_string(),
             CheckPhase::Any,
         );
     }
-    let (req, _) = read_document::<CheckRequest>(text)?;
+    let req = read_document::<CheckRequest>(text, DocKind::Check)?;
     check_texts(
         &req.problem.to_string(),
         &req.solution.to_string(),
@@ -164,19 +125,21 @@ pub fn check_texts(
     phase: CheckPhase,
 ) -> Result<CheckReport, Vec<InputError>> {
     if serde_json::from_str::<serde_json::Value>(first).is_ok_and(|v| v.get("vms").is_some()) {
-        let state =
-            read_document::<crate::format::state::State>(first).map_err(|e| prefix(e, "/state"));
-        let plan =
-            read_document::<crate::format::state::Plan>(second).map_err(|e| prefix(e, "/plan"));
+        let state = read_document::<crate::format::state::State>(first, DocKind::State)
+            .map_err(|e| prefix(e, "/state"));
+        let plan = read_document::<crate::format::state::Plan>(second, DocKind::Plan)
+            .map_err(|e| prefix(e, "/plan"));
         return match (state, plan) {
-            (Ok((s, _)), Ok((p, _))) => Ok(check_plan_documents(&s, &p)),
+            (Ok(s), Ok(p)) => Ok(check_plan_documents(&s, &p)),
             (s, p) => Err(s.err().into_iter().chain(p.err()).flatten().collect()),
         };
     }
-    let problem = read_document::<Problem>(first).map_err(|e| prefix(e, "/problem"));
-    let solution = read_document::<Solution>(second).map_err(|e| prefix(e, "/solution"));
+    let problem =
+        read_document::<Problem>(first, DocKind::Problem).map_err(|e| prefix(e, "/problem"));
+    let solution =
+        read_document::<Solution>(second, DocKind::Solution).map_err(|e| prefix(e, "/solution"));
     match (problem, solution) {
-        (Ok((p, _)), Ok((s, _))) => Ok(check_documents(&p, &s, phase.into())),
+        (Ok(p), Ok(s)) => Ok(check_documents(&p, &s, phase.into())),
         (p, s) => Err(p.err().into_iter().chain(s.err()).flatten().collect()),
     }
 }

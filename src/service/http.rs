@@ -9,9 +9,8 @@ use crate::format::errors::ErrorCode;
 use crate::format::{DocKind, ErrorDocument, InputError};
 use crate::placement::{Mode, RunConfig};
 use crate::service::api::{self, Overrides};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +22,7 @@ use prometheus::{
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// Server limits.
@@ -37,6 +36,16 @@ pub struct ServerConfig {
     pub max_time_limit_s: f64,
     /// Largest accepted body, bytes (413 beyond).
     pub body_limit: usize,
+    /// A connection must deliver a request's headers within this time; the same timer runs while
+    /// a kept-alive connection waits for its next request, so it is the idle timeout as well.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this time after its headers (408 beyond).
+    pub body_timeout: Duration,
+    /// Connections open at once; the next ones wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// After SIGTERM: how long connections in flight may take before the server exits anyway
+    /// (solves still running then are cancelled).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +57,10 @@ impl Default for ServerConfig {
             queue: 16,
             max_time_limit_s: 60.0,
             body_limit: 16 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -145,17 +158,70 @@ pub fn router(cfg: ServerConfig) -> Result<Router, prometheus::Error> {
                 vec![InputError::new(ErrorCode::NotFound, "", "no such endpoint")],
             )
         })
+        .method_not_allowed_fallback(|| async {
+            error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                vec![InputError::new(
+                    ErrorCode::MethodNotAllowed,
+                    "",
+                    "this endpoint does not take that method",
+                )],
+            )
+        })
         .layer(middleware::from_fn_with_state(state.clone(), access_log))
-        .layer(DefaultBodyLimit::max(cfg.body_limit))
         .with_state(state))
 }
 
-/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+/// Serves until SIGTERM or Ctrl-C. Then it stops accepting, lets the connections in flight finish
+/// their requests (idle ones close at once), and returns after at most `shutdown_grace`.
+///
+/// The accept loop is ours rather than `axum::serve`'s so that slow clients are bounded: at most
+/// `max_connections` open connections, and hyper's header-read timer on each.
 pub async fn serve(listener: tokio::net::TcpListener, cfg: ServerConfig) -> std::io::Result<()> {
-    let app = router(cfg).map_err(std::io::Error::other)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let app = router(cfg.clone()).map_err(std::io::Error::other)?;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(cfg.header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = open.clone().acquire_owned() => p.map_err(std::io::Error::other)?,
+            _ = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, a reset before accept...: the server goes on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!("every connection finished"),
+        _ = tokio::time::sleep(cfg.shutdown_grace) => tracing::warn!(
+            grace_s = cfg.shutdown_grace.as_secs_f64(),
+            "grace period over: closing the remaining connections"
+        ),
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -227,14 +293,21 @@ fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response 
 }
 
 fn error_response(status: StatusCode, errors: Vec<InputError>) -> Response {
-    json_response(status, &ErrorDocument { errors })
+    json_response(status, &ErrorDocument::new(errors))
 }
 
-/// Checks content type and body, returning the text or the error response.
-fn body_text(
+/// `application/json`, with any parameters (`; charset=utf-8`), in any case; nothing else.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("");
+    essence.trim().eq_ignore_ascii_case("application/json")
+}
+
+/// Checks the content type, then reads the body within `body_timeout` and `body_limit`,
+/// returning the text or the error response.
+async fn body_text(
     st: &AppState,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<String, Box<Response>> {
     let fail = |status: StatusCode, code: ErrorCode, cause: String| {
         st.metrics.errors.with_label_values(&[code.code()]).inc();
@@ -247,38 +320,60 @@ fn body_text(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("application/json")
-    {
+    if !is_json_media_type(content_type) {
         return Err(fail(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnsupportedMediaType,
             format!("content type `{content_type}` is not application/json"),
         ));
     }
-    let bytes = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            fail(
+    let read = axum::body::to_bytes(body, st.cfg.body_limit);
+    let bytes = match tokio::time::timeout(st.cfg.body_timeout, read).await {
+        Err(_) => {
+            return Err(fail(
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::RequestTimeout,
+                format!(
+                    "the body did not arrive within {} s",
+                    st.cfg.body_timeout.as_secs_f64()
+                ),
+            ))
+        }
+        Ok(Err(e)) if is_length_limit(&e) => {
+            return Err(fail(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::BodyTooLarge,
                 format!("body exceeds {} bytes", st.cfg.body_limit),
-            )
-        } else {
-            fail(
+            ))
+        }
+        Ok(Err(e)) => {
+            return Err(fail(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::Io,
                 format!("cannot read body: {e}"),
-            )
+            ))
         }
-    })?;
-    String::from_utf8(bytes.to_vec()).map_err(|e| {
-        fail(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::MalformedJson,
-            format!("body is not UTF-8: {e}"),
-        )
+        Ok(Ok(bytes)) => bytes,
+    };
+    crate::validation::utf8_text(bytes.to_vec()).map_err(|e| {
+        st.metrics
+            .errors
+            .with_label_values(&[e.code.as_str()])
+            .inc();
+        Box::new(error_response(StatusCode::BAD_REQUEST, vec![e]))
     })
+}
+
+/// Whether reading a body failed on `body_limit`.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Sets the cancel flag unless disarmed: dropped with the handler when the client goes away.
@@ -416,7 +511,7 @@ async fn run_job<T: Send + 'static>(
 async fn document<T, F>(
     st: Shared,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
     endpoint: &'static str,
     job: F,
 ) -> Response
@@ -424,7 +519,7 @@ where
     T: serde::Serialize + Send + 'static,
     F: FnOnce(String, Arc<AtomicBool>) -> Result<T, Vec<InputError>> + Send + 'static,
 {
-    let text = match body_text(&st, &headers, body) {
+    let text = match body_text(&st, &headers, body).await {
         Ok(t) => t,
         Err(r) => return *r,
     };
@@ -451,12 +546,7 @@ where
     }
 }
 
-async fn solve(
-    State(st): State<Shared>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    mode: Mode,
-) -> Response {
+async fn solve(State(st): State<Shared>, headers: HeaderMap, body: Body, mode: Mode) -> Response {
     let overrides = Overrides {
         max_time_limit_s: Some(st.cfg.max_time_limit_s),
         ..Default::default()
@@ -476,22 +566,14 @@ async fn solve(
     .await
 }
 
-async fn check(
-    State(st): State<Shared>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn check(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     document(st, headers, body, "/v1/check", |text, _| {
         api::check_request(&text)
     })
     .await
 }
 
-async fn migrate(
-    State(st): State<Shared>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn migrate(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     document(st, headers, body, "/v1/migrate", |text, _| {
         api::migrate_text(&text)
     })
@@ -499,24 +581,17 @@ async fn migrate(
 }
 
 async fn schema(Path(doc): Path<String>) -> Response {
-    let kind = match doc.as_str() {
-        "problem" => DocKind::Problem,
-        "solution" => DocKind::Solution,
-        "errors" => DocKind::Errors,
-        "state" => return json_response(StatusCode::OK, &crate::format::migration_schema(false)),
-        "plan" => return json_response(StatusCode::OK, &crate::format::migration_schema(true)),
-        _ => {
-            return error_response(
-                StatusCode::NOT_FOUND,
-                vec![InputError::new(
-                    ErrorCode::NotFound,
-                    "",
-                    format!("no schema `{doc}` (problem, solution, errors, state, plan)"),
-                )],
-            )
-        }
-    };
-    json_response(StatusCode::OK, &crate::format::schema(kind))
+    match DocKind::from_name(&doc) {
+        Some(kind) => json_response(StatusCode::OK, &crate::format::schema(kind)),
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            vec![InputError::new(
+                ErrorCode::NotFound,
+                "",
+                format!("no schema `{doc}` (problem, solution, errors, state, plan)"),
+            )],
+        ),
+    }
 }
 
 async fn metrics(State(st): State<Shared>) -> Response {

@@ -5,12 +5,15 @@
 //! express (ids, references, capacities). No model is built from a document with errors.
 
 use crate::format::errors::{ErrorCode, InputError};
-use crate::format::Problem;
+use crate::format::{DocKind, Problem};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
 
+mod json;
 pub mod state;
+
+pub use json::parse_json;
 
 pub use state::{read_state, validate_state};
 
@@ -43,25 +46,21 @@ pub enum Phase {
     Host,
 }
 
+/// A document's bytes as text: JSON is UTF-8 (RFC 8259), so anything else is `E1001`. The one
+/// converter of the CLI's files and the server's bodies.
+pub fn utf8_text(bytes: Vec<u8>) -> Result<String, InputError> {
+    String::from_utf8(bytes).map_err(|e| {
+        InputError::new(
+            ErrorCode::MalformedJson,
+            "",
+            format!("the document is not UTF-8 text: {e}"),
+        )
+    })
+}
+
 /// Escapes one JSON pointer token (RFC 6901).
 pub fn pointer_token(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
-}
-
-/// Parses JSON text, reporting a syntax error with its line and column.
-pub fn parse_json(text: &str) -> Result<Value, Vec<InputError>> {
-    serde_json::from_str(text).map_err(|e| {
-        vec![InputError::new(
-            ErrorCode::MalformedJson,
-            "",
-            format!(
-                "invalid JSON at line {} column {}: {}",
-                e.line(),
-                e.column(),
-                e
-            ),
-        )]
-    })
 }
 
 /// Validates a JSON value against the schema generated from `T`, collecting every violation.
@@ -147,48 +146,64 @@ fn map_schema_error(err: &jsonschema::ValidationError<'_>, out: &mut Vec<InputEr
     }
 }
 
+/// Deserializes a value that passed the schema stage into its typed form. What the schema cannot
+/// say (a number beyond `u64`, say) is reported at the JSON pointer where serde stopped.
+pub(crate) fn typed<T: DeserializeOwned>(value: Value) -> Result<T, InputError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let pointer: String = e
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                serde_path_to_error::Segment::Seq { index } => Some(format!("/{index}")),
+                serde_path_to_error::Segment::Map { key } => {
+                    Some(format!("/{}", pointer_token(key)))
+                }
+                _ => None,
+            })
+            .collect();
+        InputError::new(ErrorCode::WrongType, pointer, e.into_inner().to_string())
+    })
+}
+
+/// The last step of every reader: errors sorted by path, each once, with the action text for
+/// the document they are in.
+pub(crate) fn finish(mut errors: Vec<InputError>, kind: DocKind) -> Vec<InputError> {
+    errors.sort();
+    errors.dedup();
+    errors.into_iter().map(|e| e.in_document(kind)).collect()
+}
+
 /// Parses and validates a document of type `T` with the schema stage only.
 pub fn read_document<T: DeserializeOwned + schemars::JsonSchema>(
     text: &str,
-) -> Result<(T, Value), Vec<InputError>> {
-    let value = parse_json(text)?;
-    let mut errors = schema_errors::<T>(&value);
+    kind: DocKind,
+) -> Result<T, Vec<InputError>> {
+    let value = parse_json(text).map_err(|e| finish(e, kind))?;
+    let errors = schema_errors::<T>(&value);
     if !errors.is_empty() {
-        errors.sort();
-        errors.dedup();
-        return Err(errors);
+        return Err(finish(errors, kind));
     }
-    match serde_json::from_value::<T>(value.clone()) {
-        Ok(doc) => Ok((doc, value)),
-        Err(e) => Err(vec![InputError::new(
-            ErrorCode::WrongType,
-            "",
-            e.to_string(),
-        )]),
-    }
+    typed::<T>(value).map_err(|e| finish(vec![e], kind))
 }
 
 /// Reads a problem document and runs every check for the given phase.
 pub fn read_problem(text: &str, phase: Phase) -> Result<Valid<Problem>, Vec<InputError>> {
-    let value = parse_json(text)?;
+    let kind = DocKind::Problem;
+    let value = parse_json(text).map_err(|e| finish(e, kind))?;
     let mut errors = schema_errors::<Problem>(&value);
     // The typed rules still run when the schema stage found something, as long as the document
     // deserializes, so that one pass reports as much as possible.
-    if let Ok(problem) = serde_json::from_value::<Problem>(value) {
-        errors.extend(check_problem(&problem, phase));
-        if errors.is_empty() {
-            return Ok(Valid(problem));
+    match typed::<Problem>(value) {
+        Ok(problem) => {
+            errors.extend(check_problem(&problem, phase));
+            if errors.is_empty() {
+                return Ok(Valid(problem));
+            }
         }
-    } else if errors.is_empty() {
-        errors.push(InputError::new(
-            ErrorCode::WrongType,
-            "",
-            "document does not match the problem contract",
-        ));
+        Err(_) if !errors.is_empty() => {}
+        Err(e) => errors.push(e),
     }
-    errors.sort();
-    errors.dedup();
-    Err(errors)
+    Err(finish(errors, kind))
 }
 
 fn check_unique_ids<'a>(

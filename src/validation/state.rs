@@ -1,16 +1,17 @@
 //! Validation of state documents: the schema stage, then references and ranges.
 
-use super::{parse_json, pointer_token, schema_errors, Valid};
+use super::{finish, parse_json, pointer_token, schema_errors, typed, Valid};
 use crate::format::errors::ErrorCode;
 use crate::format::state::State;
-use crate::format::InputError;
+use crate::format::{DocKind, InputError};
 use std::collections::{HashMap, HashSet};
 
 /// Reads and validates a state document, every error at once.
 pub fn read_state(text: &str) -> Result<Valid<State>, Vec<InputError>> {
-    let value = parse_json(text)?;
+    let kind = DocKind::State;
+    let value = parse_json(text).map_err(|e| finish(e, kind))?;
     let mut errors = schema_errors::<State>(&value);
-    match serde_json::from_value::<State>(value) {
+    match typed::<State>(value) {
         Ok(s) => {
             errors.extend(check_state(&s));
             if errors.is_empty() {
@@ -18,23 +19,19 @@ pub fn read_state(text: &str) -> Result<Valid<State>, Vec<InputError>> {
             }
         }
         Err(_) if !errors.is_empty() => {}
-        Err(e) => errors.push(InputError::new(ErrorCode::WrongType, "", e.to_string())),
+        Err(e) => errors.push(e),
     }
-    errors.sort();
-    errors.dedup();
-    Err(errors)
+    Err(finish(errors, kind))
 }
 
 /// Runs the rules a schema cannot express on a state built in code (the simulator's rounds); a
 /// state read from text goes through [`read_state`].
 pub fn validate_state(state: State) -> Result<Valid<State>, Vec<InputError>> {
-    let mut errors = check_state(&state);
+    let errors = check_state(&state);
     if errors.is_empty() {
         return Ok(Valid(state));
     }
-    errors.sort();
-    errors.dedup();
-    Err(errors)
+    Err(finish(errors, DocKind::State))
 }
 
 fn check_state(s: &State) -> Vec<InputError> {

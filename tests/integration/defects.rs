@@ -62,7 +62,7 @@ fn check_reports_the_same_error_paths_from_the_cli_and_over_http() {
     let cli: Value = serde_json::from_slice(&o.stdout).unwrap();
     let body = json!({"problem": problem, "solution": solution}).to_string();
     let http = check_request(&body).expect_err("both documents are bad");
-    let http = serde_json::to_value(vmplace::format::ErrorDocument { errors: http }).unwrap();
+    let http = serde_json::to_value(vmplace::format::ErrorDocument::new(http)).unwrap();
     assert_eq!(paths(&cli), paths(&http));
     assert!(paths(&cli).iter().any(|p| p.starts_with("/problem/")));
     assert!(paths(&cli).iter().any(|p| p.starts_with("/solution/")));

@@ -292,3 +292,126 @@ fn sigterm_finishes_the_solve_in_flight() {
     let status = s.child.wait().unwrap();
     assert!(status.success(), "clean exit after SIGTERM");
 }
+
+/// Whether the server closed this connection (EOF or reset) within `wait`.
+fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            // A 408 or similar before the close is fine; keep reading to the close.
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn slow_clients_are_closed_by_the_header_timeout_and_cannot_fill_the_server() {
+    let s = Server::start(&["--header-timeout", "1", "--max-connections", "8"]);
+    // More half-sent requests than the server takes connections, each sending a header now and
+    // then: the first eight are closed by the header timer, the rest then get their turn.
+    let mut slow: Vec<TcpStream> = (0..12)
+        .map(|_| {
+            let mut c = TcpStream::connect(&s.addr).unwrap();
+            c.write_all(b"POST /v1/place HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    for c in &mut slow {
+        let _ = c.write_all(b"X-Slow: 1\r\n");
+    }
+    let closed = slow
+        .iter_mut()
+        .map(|c| closed_within(c, Duration::from_secs(5)))
+        .filter(|&closed| closed)
+        .count();
+    assert_eq!(closed, 12, "every slow connection is closed");
+    // An idle kept-alive connection is closed by the same timer.
+    let mut idle = TcpStream::connect(&s.addr).unwrap();
+    assert!(closed_within(&mut idle, Duration::from_secs(4)));
+    // Meanwhile and after, a normal client is served.
+    assert_eq!(s.get("/healthz").0, 200);
+}
+
+#[test]
+fn a_body_that_never_arrives_gets_408() {
+    let s = Server::start(&["--body-timeout", "1"]);
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.write_all(b"POST /v1/place HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"st")
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut response = vec![0u8; 4096];
+    let n = c.read(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("E0009"), "{text}");
+}
+
+#[test]
+fn sigterm_with_a_half_sent_request_exits_within_the_grace_period() {
+    let mut s = Server::start(&["--shutdown-grace", "2", "--header-timeout", "30"]);
+    let mut half = TcpStream::connect(&s.addr).unwrap();
+    half.write_all(b"POST /v1/place HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            assert!(status.success(), "clean exit: {status}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "the server must exit after its 2 s grace period, whatever the client does"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(half);
+}
+
+#[test]
+fn wrong_method_and_wrong_media_type_get_error_documents() {
+    let s = Server::start(&[]);
+    let (status, body) = s.get("/v1/place");
+    assert_eq!(status, 405);
+    let doc: Value = serde_json::from_str(&body).expect("405 carries an error document");
+    assert_eq!(doc["errors"][0]["code"], "E0008");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent.post(&s.url("/healthz")).send("").unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    for (content_type, expected) in [
+        ("application/jsonx", 415),
+        ("application/json-seq", 415),
+        ("Application/JSON; charset=utf-8", 200),
+    ] {
+        let r = agent
+            .post(&s.url("/v1/place"))
+            .header("content-type", content_type)
+            .send(instance("examples/small.json").as_str())
+            .unwrap();
+        assert_eq!(r.status().as_u16(), expected, "{content_type}");
+    }
+    // Not UTF-8: the same code as the CLI's.
+    let mut r = agent
+        .post(&s.url("/v1/place"))
+        .header("content-type", "application/json")
+        .send(&[0xff, 0xfe, b'{', b'}'][..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let doc: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(doc["errors"][0]["code"], "E1001");
+}

@@ -1,0 +1,43 @@
+//! The body of `POST /v1/check` (and what `vmplace check` reads from its two files).
+
+use serde::{Deserialize, Serialize};
+
+/// What a checked solution should be (`--phase`, `"phase"`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckPhase {
+    /// Phase 1: no hosts.
+    Storage,
+    /// Phase 2: a host for every placement.
+    Host,
+    /// Both phases: a host for every placement.
+    Place,
+    /// Infer from the solution: hosts are checked where present.
+    #[default]
+    Any,
+}
+
+/// The body of `POST /v1/check`: both documents and the phase.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The problem document.
+    pub problem: serde_json::Value,
+    /// The solution document.
+    pub solution: serde_json::Value,
+    /// What the solution should be; `any` (the default) infers it.
+    #[serde(default)]
+    pub phase: CheckPhase,
+}
+
+/// The body of `POST /v1/check` for a migration plan.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanCheckRequest {
+    /// The state document.
+    pub state: serde_json::Value,
+    /// The plan.
+    pub plan: serde_json::Value,
+}
