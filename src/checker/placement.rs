@@ -118,7 +118,10 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
                 ));
             }
         }
-        *disk.entry(p.storage.as_str()).or_default() += req.disk_gib;
+        // A request given its storage has its image written there: `used_gib` counts it.
+        if req.storage.is_none() {
+            *disk.entry(p.storage.as_str()).or_default() += req.disk_gib;
+        }
         match (&p.host, expect) {
             (Some(_), Expect::StorageOnly) => {
                 out.push(v(

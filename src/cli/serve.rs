@@ -58,15 +58,9 @@ fn seconds(flag: &str, value: f64, errors: &mut Vec<InputError>) -> Duration {
 /// The server's limits from the flags, or every usage error.
 fn config(a: &ServeArgs) -> Result<ServerConfig, Vec<InputError>> {
     let mut errors = Vec::new();
-    let mut cfg = ServerConfig::default();
-    cfg.max_time_limit_s = seconds("max-time-limit", a.max_time_limit, &mut errors).as_secs_f64();
-    cfg.header_timeout = seconds("header-timeout", a.header_timeout, &mut errors);
-    cfg.body_timeout = seconds("body-timeout", a.body_timeout, &mut errors);
-    cfg.shutdown_grace = seconds("shutdown-grace", a.shutdown_grace, &mut errors);
-    for (flag, value) in [
-        ("workers", a.workers.unwrap_or(cfg.workers)),
-        ("max-connections", a.max_connections),
-    ] {
+    let default = ServerConfig::default();
+    let workers = a.workers.unwrap_or(default.workers);
+    for (flag, value) in [("workers", workers), ("max-connections", a.max_connections)] {
         if value == 0 {
             errors.push(InputError::new(
                 ErrorCode::Usage,
@@ -75,10 +69,16 @@ fn config(a: &ServeArgs) -> Result<ServerConfig, Vec<InputError>> {
             ));
         }
     }
-    cfg.workers = a.workers.unwrap_or(cfg.workers);
-    cfg.max_connections = a.max_connections;
-    cfg.queue = a.queue;
-    cfg.body_limit = a.body_limit;
+    let cfg = ServerConfig {
+        workers,
+        queue: a.queue,
+        max_time_limit_s: seconds("max-time-limit", a.max_time_limit, &mut errors).as_secs_f64(),
+        body_limit: a.body_limit,
+        header_timeout: seconds("header-timeout", a.header_timeout, &mut errors),
+        body_timeout: seconds("body-timeout", a.body_timeout, &mut errors),
+        max_connections: a.max_connections,
+        shutdown_grace: seconds("shutdown-grace", a.shutdown_grace, &mut errors),
+    };
     if errors.is_empty() {
         Ok(cfg)
     } else {

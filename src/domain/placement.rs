@@ -223,7 +223,9 @@ impl Domain {
                 Vm {
                     id: r.id.clone(),
                     demand: dense(Some(&r.demand)),
-                    disk: r.disk_gib,
+                    // A request that names its storage has its image there already (phase 1
+                    // done): the storage's `used` counts it, so it adds nothing more.
+                    disk: if r.storage.is_some() { 0.0 } else { r.disk_gib },
                     storage: r
                         .storage
                         .as_ref()

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod errors;
+pub mod limits;
 pub mod problem;
 pub mod solution;
 pub mod state;

@@ -36,11 +36,11 @@ pub struct Storage {
     #[schemars(length(min = 1))]
     pub id: String,
     /// Total capacity in GiB.
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = super::limits::AMOUNT_MAX))]
     pub capacity_gib: f64,
     /// Capacity already in use, in GiB (default 0).
     #[serde(default)]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = super::limits::AMOUNT_MAX))]
     pub used_gib: f64,
 }
 
@@ -52,9 +52,11 @@ pub struct Host {
     #[schemars(length(min = 1))]
     pub id: String,
     /// Capacity per resource (any number of dimensions; a resource the host does not list is 0).
+    #[schemars(schema_with = "super::limits::resources")]
     pub capacity: Resources,
     /// Amount already in use per resource (missing means zero).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::limits::optional_resources")]
     pub used: Option<Resources>,
     /// Ids of the storage systems this host is connected to; a VM can run here only if its disk
     /// is on one of them.
@@ -69,17 +71,19 @@ pub struct Request {
     #[schemars(length(min = 1))]
     pub id: String,
     /// Resources the VM needs on its host (same keys as host capacities).
+    #[schemars(schema_with = "super::limits::resources")]
     pub demand: Resources,
     /// Size of the VM's disk image in GiB.
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = super::limits::AMOUNT_MAX))]
     pub disk_gib: f64,
-    /// Storage system already chosen (phase 1 done); required by `vmplace host`.
+    /// Storage system already chosen (phase 1 done); required by `vmplace host`. The image is
+    /// then written there and counted in that storage's `used_gib`, in every mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<String>,
     /// Relative importance when not everything fits (default 1): placing a request of priority 2
     /// is worth placing two of priority 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.001))]
+    #[schemars(range(min = 0.001, max = super::limits::PRIORITY_MAX))]
     pub priority: Option<f64>,
     /// Anti-affinity group: no two requests of the same group run on one host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,7 +119,7 @@ pub enum SolverKind {
 pub struct Options {
     /// Wall-clock limit for the whole call, in seconds (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.001))]
+    #[schemars(range(min = 0.001, max = super::limits::SECONDS_MAX))]
     pub time_limit_s: Option<f64>,
     /// Relative MIP gap at which the solver may stop (default 0.001).
     #[serde(default, skip_serializing_if = "Option::is_none")]

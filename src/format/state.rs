@@ -40,6 +40,7 @@ pub enum HostState {
 #[serde(deny_unknown_fields)]
 pub struct PowerModel {
     /// Watts at 0 %, 10 %, ..., 100 % CPU utilisation (SPECpower style), linear in between.
+    #[schemars(schema_with = "super::limits::watts")]
     pub watts: Vec<f64>,
 }
 
@@ -51,6 +52,7 @@ pub struct StateHost {
     #[schemars(length(min = 1))]
     pub id: String,
     /// Capacity per resource (`cpu` in MIPS or cores, as long as VMs use the same unit).
+    #[schemars(schema_with = "super::limits::resources")]
     pub capacity: Resources,
     /// Connected storage systems (live migration needs the VM's storage here).
     pub storage: Vec<String>,
@@ -62,7 +64,7 @@ pub struct StateHost {
     pub power: Option<PowerModel>,
     /// Network bandwidth for migrations, Mbit/s (default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.001))]
+    #[schemars(range(min = 0.001, max = super::limits::BANDWIDTH_MAX))]
     pub bandwidth_mbps: Option<f64>,
 }
 
@@ -78,6 +80,7 @@ pub struct StateVm {
     /// Storage system of its disk.
     pub storage: String,
     /// Reserved resources (`memory_gib` sets the migration time).
+    #[schemars(schema_with = "super::limits::resources")]
     pub demand: Resources,
     /// Usage history per resource as fractions of `demand`, oldest first. A resource with a
     /// history counts by its latest sample; one without counts by its full demand.
@@ -88,7 +91,7 @@ pub struct StateVm {
     pub anti_affinity: Option<String>,
     /// Seconds since this VM last moved (absent: long ago).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = super::limits::SECONDS_MAX))]
     pub moved_ago_s: Option<f64>,
 }
 
@@ -135,7 +138,7 @@ pub struct MigrationPolicy {
     pub detection: Option<Detection>,
     /// Its parameter (defaults per method: thr 0.8, iqr 1.5, mad 2.5, lr/lrr 1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = super::limits::WEIGHT_MAX))]
     pub parameter: Option<f64>,
     /// VM selection (default `mmt`; `optimize` chooses itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,27 +155,30 @@ pub struct MigrationPolicy {
     pub weights: Option<Weights>,
     /// At most this many migrations in the round (default unlimited).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = super::limits::COUNT_MAX))]
     pub budget: Option<usize>,
     /// A VM that moved less than this many seconds ago stays (default 7,200 under `optimize`, 0
     /// under `pabfd`); maintenance moves it anyway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = super::limits::SECONDS_MAX))]
     pub hold_s: Option<f64>,
     /// Monitoring interval in seconds, for LR's look-ahead (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.001))]
+    #[schemars(range(min = 0.001, max = super::limits::SECONDS_MAX))]
     pub interval_s: Option<f64>,
     /// Seed for `rs` (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = super::limits::SEED_MAX))]
     pub seed: Option<u64>,
     /// Candidates listed per migration: the best this many acceptors and the first this many
     /// decliners, with their messages (default 10); every answer is counted in `asked`/`declined`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = super::limits::COUNT_MAX))]
     pub candidates_listed: Option<usize>,
     /// Seconds the round MIP may take (placement `optimize`; default 0.5). Past it, the greedy plan
     /// the MIP started from stands (the same on every run), with status `time_limit` and its gap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = super::limits::SECONDS_MAX))]
     pub time_limit_s: Option<f64>,
     /// Reproduce another tool's published behaviour instead of vmplace's (default none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,7 +186,7 @@ pub struct MigrationPolicy {
     /// A move must lower the pool's power by at least this many watts, or lower the overload risk
     /// of its source (the round MIP only; default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = super::limits::WEIGHT_MAX))]
     pub min_gain_w: Option<f64>,
 }
 
@@ -214,12 +220,15 @@ pub enum Planner {
 pub struct Weights {
     /// Per watt of power increase on the target.
     #[serde(default)]
+    #[schemars(range(min = 0, max = super::limits::WEIGHT_MAX))]
     pub power: f64,
     /// Per unit of the target's resulting CPU utilisation.
     #[serde(default)]
+    #[schemars(range(min = 0, max = super::limits::WEIGHT_MAX))]
     pub balance: f64,
     /// Per second of migration time.
     #[serde(default)]
+    #[schemars(range(min = 0, max = super::limits::WEIGHT_MAX))]
     pub cost: f64,
 }
 

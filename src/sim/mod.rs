@@ -96,6 +96,13 @@ impl std::str::FromStr for SimPolicy {
         let parameter = p
             .parse::<f64>()
             .map_err(|_| format!("`{p}` is not a number"))?;
+        // The range of the state document's `policy.parameter`.
+        let max = crate::format::limits::WEIGHT_MAX;
+        if !(parameter.is_finite() && (0.0..=max).contains(&parameter)) {
+            return Err(format!(
+                "the parameter `{p}` is not a number between 0 and {max}"
+            ));
+        }
         Ok(SimPolicy::Migrate {
             detection,
             selection,

@@ -169,7 +169,8 @@ pub(crate) fn typed<T: DeserializeOwned>(value: Value) -> Result<T, InputError> 
 /// the document they are in.
 pub(crate) fn finish(mut errors: Vec<InputError>, kind: DocKind) -> Vec<InputError> {
     errors.sort();
-    errors.dedup();
+    // The schema and a rule may both catch one field (a negative capacity): report it once.
+    errors.dedup_by(|a, b| a.code == b.code && a.path == b.path);
     errors.into_iter().map(|e| e.in_document(kind)).collect()
 }
 

@@ -10,6 +10,7 @@ mod constraints;
 mod defects;
 mod errors;
 mod golden;
+mod hardening;
 mod migrate;
 mod property;
 mod rows;
