@@ -39,6 +39,8 @@ pub struct BenchRow {
     pub mip: RunSummary,
     /// Greedy baseline result.
     pub greedy: RunSummary,
+    /// Greedy with retries over storage systems.
+    pub greedy_retry: RunSummary,
 }
 
 fn summarise(problem: &Problem, s: &Solution) -> RunSummary {
@@ -76,11 +78,13 @@ pub fn bench_problem(name: &str, problem: &Valid<Problem>, base: &Settings) -> B
     };
     let mip = solve(SolverKind::Mip);
     let greedy = solve(SolverKind::Greedy);
+    let greedy_retry = solve(SolverKind::GreedyRetry);
     BenchRow {
         instance: name.to_string(),
         requests: problem.requests.len(),
         mip: summarise(problem, &mip),
         greedy: summarise(problem, &greedy),
+        greedy_retry: summarise(problem, &greedy_retry),
     }
 }
 

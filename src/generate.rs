@@ -32,7 +32,25 @@ pub struct GenParams {
     pub anti_affinity: f64,
     /// Seed.
     pub seed: u64,
+    /// How hosts reach storage.
+    pub topology: Topology,
 }
+
+/// How hosts reach storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Topology {
+    /// Each host reaches a contiguous range of `density` of the storage systems.
+    #[default]
+    Uniform,
+    /// Like a real pool: racks of [`RACK_HOSTS`] hosts of one generation each, whose hosts reach
+    /// the one or two storage systems of their rack, plus a few storage systems every host
+    /// reaches (one per 25, at least one). One rack-local system has three times its share of
+    /// free space while its racks' hosts are nearly full. `density` is not used.
+    Racks,
+}
+
+/// Hosts per rack under [`Topology::Racks`].
+pub const RACK_HOSTS: usize = 20;
 
 impl Default for GenParams {
     fn default() -> Self {
@@ -45,6 +63,7 @@ impl Default for GenParams {
             heterogeneity: 0.5,
             anti_affinity: 0.0,
             seed: 1,
+            topology: Topology::Uniform,
         }
     }
 }
@@ -106,9 +125,19 @@ pub fn generate(p: &GenParams) -> Problem {
     // Host types: (cpu, memory). Heterogeneity picks how many types are in play.
     let types = [(64.0, 512.0), (32.0, 256.0), (96.0, 768.0), (16.0, 128.0)];
     let ntypes = 1 + (p.heterogeneity.clamp(0.0, 1.0) * 3.0).round() as usize;
-    let caps: Vec<(f64, f64)> = (0..p.hosts)
-        .map(|_| types[rng.random_range(0..ntypes)])
-        .collect();
+    let caps: Vec<(f64, f64)> = match p.topology {
+        Topology::Uniform => (0..p.hosts)
+            .map(|_| types[rng.random_range(0..ntypes)])
+            .collect(),
+        Topology::Racks => {
+            // One generation per rack.
+            let racks = p.hosts.div_ceil(RACK_HOSTS);
+            let gen: Vec<_> = (0..racks)
+                .map(|_| types[rng.random_range(0..ntypes)])
+                .collect();
+            (0..p.hosts).map(|i| gen[i / RACK_HOSTS]).collect()
+        }
+    };
     let cap_total = [
         caps.iter().map(|c| c.0).sum::<f64>(),
         caps.iter().map(|c| c.1).sum::<f64>(),
@@ -166,14 +195,75 @@ pub fn generate(p: &GenParams) -> Problem {
             }
         })
         .collect();
-    Problem {
+    let mut problem = Problem {
         storage,
         hosts,
         requests,
+        options: None,
+    };
+    if p.topology == Topology::Racks {
+        cable_racks(&mut problem, total[2] / p.tightness, &mut rng);
+    }
+    Problem {
         options: Some(Options {
             time_limit_s: Some(10.0),
             ..Default::default()
         }),
+        ..problem
+    }
+}
+
+/// Rewires a generated pool as racks (see [`Topology::Racks`]): storage links, then the free
+/// space of each system (`free` GiB in all, 35 % on the pool-wide systems), then the decoy: the
+/// first rack-local system gets three times its share while its hosts fill to 97 %.
+fn cable_racks(p: &mut Problem, free: f64, rng: &mut ChaCha8Rng) {
+    let n = p.storage.len();
+    let shared = (n / 25).max(1).min(n);
+    let local = n - shared;
+    let racks = p.hosts.len().div_ceil(RACK_HOSTS);
+    let mut reach = vec![0usize; n];
+    for (i, h) in p.hosts.iter_mut().enumerate() {
+        let rack = i / RACK_HOSTS;
+        let mut links: Vec<usize> = (local..n).collect();
+        if local > 0 {
+            links.push(rack % local);
+            if rack % 2 == 1 && local > 1 {
+                links.push((rack + 1) % local);
+            }
+        }
+        links.sort_unstable();
+        links.dedup();
+        for &s in &links {
+            reach[s] += 1;
+        }
+        h.storage = links.iter().map(|s| format!("s{s}")).collect();
+    }
+    let local_reach: usize = reach[..local].iter().sum::<usize>().max(1);
+    for (s, st) in p.storage.iter_mut().enumerate() {
+        let share = if s >= local {
+            0.35 / shared as f64
+        } else {
+            0.65 * reach[s] as f64 / local_reach as f64
+        };
+        let decoy = if s == 0 && local > 0 { 3.0 } else { 1.0 };
+        let f = (free * share * decoy).ceil();
+        let used = (f * rng.random_range(0.1..1.0)).round();
+        st.capacity_gib = f + used;
+        st.used_gib = used;
+    }
+    if local > 0 && racks > 1 {
+        for h in p
+            .hosts
+            .iter_mut()
+            .filter(|h| h.storage.contains(&"s0".to_string()))
+        {
+            let used: Resources = h
+                .capacity
+                .iter()
+                .map(|(k, c)| (k.clone(), round2(c * 0.97)))
+                .collect();
+            h.used = Some(used);
+        }
     }
 }
 
@@ -184,5 +274,10 @@ pub fn instance_name(p: &GenParams) -> String {
     } else {
         "loose"
     };
-    format!("h{}-s{}-vm{}-{tag}", p.hosts, p.storage, p.requests)
+    let racks = if p.topology == Topology::Racks {
+        "-racks"
+    } else {
+        ""
+    };
+    format!("h{}-s{}-vm{}-{tag}{racks}", p.hosts, p.storage, p.requests)
 }

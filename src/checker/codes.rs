@@ -42,6 +42,8 @@ pub enum Rule {
     BadStatus,
     /// `BAD_STATS`.
     BadStats,
+    /// `BAD_PLACED_WEIGHT`.
+    BadPlacedWeight,
     /// `UNKNOWN_VM`.
     UnknownVm,
     /// `MOVED_TWICE`.
@@ -60,7 +62,7 @@ pub enum Rule {
 
 impl Rule {
     /// The placement rules, in the README's order.
-    pub const PLACEMENT: [Rule; 17] = [
+    pub const PLACEMENT: [Rule; 18] = [
         Rule::UnknownRequest,
         Rule::DuplicateRequest,
         Rule::MissingRequest,
@@ -78,6 +80,7 @@ impl Rule {
         Rule::BadBound,
         Rule::BadStatus,
         Rule::BadStats,
+        Rule::BadPlacedWeight,
     ];
     /// The plan rules, in the README's order.
     pub const PLAN: [Rule; 10] = [

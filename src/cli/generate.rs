@@ -35,6 +35,11 @@ pub struct GenerateArgs {
     /// Output file (default stdout).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// Wire the pool like a real one: racks of 20 hosts of one generation reaching their rack's
+    /// one or two storage systems, a few storage systems every host reaches, and one storage
+    /// system with room whose hosts are full (`--density` is then not used).
+    #[arg(long)]
+    pub racks: bool,
 }
 
 /// Generates one instance.
@@ -74,6 +79,11 @@ pub fn run(a: GenerateArgs) -> i32 {
         heterogeneity: a.heterogeneity,
         anti_affinity: a.anti_affinity,
         seed: a.seed,
+        topology: if a.racks {
+            vmplace::generate::Topology::Racks
+        } else {
+            vmplace::generate::Topology::Uniform
+        },
     };
     match write_json(a.output.as_ref(), &generate(&p)) {
         Ok(()) => exit::OK,

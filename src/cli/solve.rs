@@ -43,8 +43,10 @@ pub struct SolveArgs {
 pub enum SolverArg {
     /// MIP on HiGHS.
     Mip,
-    /// Greedy baseline.
+    /// Greedy baseline (today's schedulers: storage blind to hosts, then hosts).
     Greedy,
+    /// Greedy with retries over storage systems.
+    GreedyRetry,
 }
 
 /// `--storage-policy` / `--host-policy`.
@@ -75,6 +77,7 @@ impl SolveArgs {
             solver: self.solver.map(|k| match k {
                 SolverArg::Mip => SolverKind::Mip,
                 SolverArg::Greedy => SolverKind::Greedy,
+                SolverArg::GreedyRetry => SolverKind::GreedyRetry,
             }),
             storage_policy: self.storage_policy.map(Objective::from),
             host_policy: self.host_policy.map(Objective::from),

@@ -111,6 +111,10 @@ pub enum SolverKind {
     Mip,
     /// Today's schedulers: one request at a time, filter then weigh.
     Greedy,
+    /// A scheduler with retries: requests in input order, each trying the storage systems by
+    /// most free space until one has a connected host with room.
+    #[serde(rename = "greedy-retry")]
+    GreedyRetry,
 }
 
 /// Solver options. CLI flags override them.

@@ -26,13 +26,20 @@ pub enum Status {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Solution {
-    /// Quality of the answer.
+    /// Quality of the whole answer: `optimal` only when no answer could place more priority
+    /// weight and every phase's policy cost is proven within `mip_gap`.
     pub status: Status,
-    /// Objective of the last phase (lower is better), as defined in models/.
+    /// Priority weight of the placed requests: the first objective of every call.
+    pub placed_weight: f64,
+    /// Proven upper bound on the priority weight any answer to this call could place.
+    pub placed_weight_bound: f64,
+    /// Policy cost of the last phase (lower is better), as defined in models/.
     pub objective: f64,
-    /// Proven lower bound on that objective (equal to `objective` when optimal).
+    /// Proven lower bound on that cost (equal to `objective` when optimal).
     pub bound: f64,
-    /// Relative gap `(objective - bound) / max(|objective|, 1e-9)`, 0 when optimal.
+    /// Gap of the whole answer: the larger of the placed-weight gap
+    /// `(placed_weight_bound - placed_weight) / placed_weight_bound` and every phase's gap
+    /// (`stats.phases[].gap`); 0 when optimal.
     pub gap: f64,
     /// One entry per placed request.
     pub placements: Vec<Placement>,
@@ -133,6 +140,10 @@ pub enum PhaseSolver {
     /// The greedy chain of today's schedulers beat the two phases and stands.
     #[serde(rename = "greedy-baseline")]
     GreedyBaseline,
+    /// Greedy with retries over storage systems (`--solver greedy-retry`, or as the baseline
+    /// that beat the two phases).
+    #[serde(rename = "greedy-retry")]
+    GreedyRetry,
 }
 
 impl PhaseSolver {
@@ -144,6 +155,7 @@ impl PhaseSolver {
             PhaseSolver::MipGreedyFallback => "mip+greedy-fallback",
             PhaseSolver::MipLns => "mip-lns",
             PhaseSolver::GreedyBaseline => "greedy-baseline",
+            PhaseSolver::GreedyRetry => "greedy-retry",
         }
     }
 }

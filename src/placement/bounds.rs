@@ -13,6 +13,58 @@ pub(crate) fn relative_gap(objective: f64, bound: f64) -> f64 {
     }
 }
 
+/// Share of the placed-weight bound that is not placed: `(bound - weight) / bound`, 0 when the
+/// bound is 0 (nothing could be placed) or met.
+pub(crate) fn weight_gap(weight: f64, bound: f64) -> f64 {
+    if bound <= EPS {
+        return 0.0;
+    }
+    let g = (bound - weight) / bound;
+    if g < 1e-9 {
+        0.0
+    } else {
+        g
+    }
+}
+
+/// How good the whole call's answer is.
+pub(crate) struct Quality {
+    pub status: Status,
+    pub weight_bound: f64,
+    pub gap: f64,
+}
+
+/// Status, placed-weight bound and gap of the whole call (README, "How good an answer is").
+/// The first phase's bound holds for the call: phase 1's model relaxes both phases together
+/// (models/storage.md), and a host-phase call has its storage given. The gap is the larger of
+/// the placed-weight gap and every phase's own gap.
+pub(crate) fn whole_call(d: &Domain, phase_stats: &[&PhaseStats], placed: f64) -> Quality {
+    let weight_bound = phase_stats
+        .first()
+        .map_or(total_weight(d), |p| p.placed_weight_bound)
+        .min(total_weight(d))
+        .max(placed);
+    let wgap = weight_gap(placed, weight_bound);
+    let gap = phase_stats.iter().map(|p| p.gap).fold(wgap, f64::max);
+    let worst = phase_stats
+        .iter()
+        .map(|p| p.status)
+        .max()
+        .unwrap_or(Status::Feasible);
+    let status = if weight_bound <= EPS {
+        Status::Infeasible
+    } else if worst == Status::Optimal && wgap > 0.0 {
+        Status::Feasible
+    } else {
+        worst
+    };
+    Quality {
+        status,
+        weight_bound,
+        gap,
+    }
+}
+
 /// Fresh statistics of a phase.
 pub(crate) fn phase_stats(phase: PhaseName, solver: PhaseSolver, flavors: usize) -> PhaseStats {
     PhaseStats {
@@ -57,7 +109,7 @@ pub(crate) fn record(st: &mut PhaseStats, d: &Domain, m: Measured) -> Status {
     } else {
         cost.min(0.0)
     };
-    let wgap = relative_gap(weight, st.placed_weight_bound);
+    let wgap = weight_gap(weight, st.placed_weight_bound);
     st.gap = relative_gap(cost, st.bound).max(wgap);
     let proven = wgap <= 1e-9 && st.gap <= d.settings.mip_gap + 1e-9;
     let status = if is_mip && proven {

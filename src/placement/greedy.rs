@@ -205,3 +205,56 @@ pub fn lookahead(
     }
     out
 }
+
+/// What a scheduler with retries amounts to (the strongest simple heuristic): requests in input
+/// order; for each, the storage systems with room for its disk by most free GiB, and the first
+/// of them that has a connected host with room (chosen by Nova's weigher) takes it. A request
+/// with a storage given tries that one only.
+pub fn with_retries(d: &Domain, fixed: &Assignment, host_policy: Objective) -> Assignment {
+    let mut load = Load::initial(d);
+    let mut out = fixed.clone();
+    for i in 0..d.requests.len() {
+        if let Some(s) = out.storage[i] {
+            load.take_storage(d, RequestIx(i), s);
+        }
+        if let Some(h) = out.host[i] {
+            load.take_host(d, RequestIx(i), h);
+        }
+    }
+    let mut by_free: Vec<StorageIx> = (0..d.storage.len()).map(StorageIx).collect();
+    for i in 0..d.requests.len() {
+        if out.host[i].is_some() {
+            continue;
+        }
+        let r = RequestIx(i);
+        let disk = d.requests[i].disk;
+        let fixed_storage = out.storage[i];
+        let candidates: &[StorageIx] = match &fixed_storage {
+            Some(s) => std::slice::from_ref(s),
+            None => {
+                by_free.sort_by(|a, b| {
+                    load.storage_free[b.0]
+                        .total_cmp(&load.storage_free[a.0])
+                        .then(a.cmp(b))
+                });
+                &by_free
+            }
+        };
+        for &s in candidates {
+            if fixed_storage.is_none() && load.storage_free[s.0] + 1e-9 < disk {
+                // Sorted by free space: no later storage has room either.
+                break;
+            }
+            if let Some(h) = choose_host(d, &load, r, s, host_policy) {
+                if fixed_storage.is_none() {
+                    load.take_storage(d, r, s);
+                }
+                load.take_host(d, r, h);
+                out.storage[i] = Some(s);
+                out.host[i] = Some(h);
+                break;
+            }
+        }
+    }
+    out
+}

@@ -3,6 +3,7 @@
 //! document. Concerns by file: [`deadline`], [`lexicographic`], [`bounds`], [`certify`],
 //! [`storage_phase`], [`host_phase`], [`lns`], [`solution`], [`greedy`], [`explain`].
 
+pub mod baseline;
 pub mod bounds;
 pub mod certify;
 pub mod deadline;
@@ -14,11 +15,9 @@ pub mod lns;
 pub mod solution;
 pub mod storage_phase;
 
-use crate::domain::{evaluate, Assignment, Domain, RequestIx};
-use crate::format::{PhaseName, PhaseSolver, PhaseStats, Solution, SolverKind, Status};
+use crate::domain::{Assignment, Domain};
+use crate::format::{PhaseName, PhaseStats, Solution, SolverKind, Status};
 use crate::model::MipError;
-use bounds::{host_cost_floor, record, total_weight, Measured};
-use lexicographic::better;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -97,6 +96,16 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
     let start = Instant::now();
     // Keep a little of the limit for the baseline comparison and writing the answer.
     let limit = d.settings.time_limit_s * 0.97;
+    if d.settings.solver == SolverKind::GreedyRetry {
+        let phases = baseline::retry_phases(d, mode);
+        let time_s = start.elapsed().as_secs_f64();
+        return Ok(solution::to_solution(
+            d,
+            &phases,
+            mode != Mode::Storage,
+            time_s,
+        ));
+    }
     let (phases, need_host) = match mode {
         Mode::Storage => (vec![storage_phase(d, cfg, mode, limit)?], false),
         Mode::Host => {
@@ -108,7 +117,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             let left = (limit - start.elapsed().as_secs_f64()).max(0.1);
             let mut p2 = host_phase(d, &p1.assignment, p1.witness.as_ref(), cfg, mode, left)?;
             if d.settings.solver == SolverKind::Mip {
-                keep_baseline_if_better(d, &mut p2);
+                baseline::keep_if_better(d, &mut p2);
             }
             // Phase 2 may drop requests; phase 1's output is then only what is hosted.
             p1.assignment = p2.assignment.clone();
@@ -121,41 +130,6 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
         need_host,
         start.elapsed().as_secs_f64(),
     ))
-}
-
-/// Never worse than today's schedulers: the greedy chain replaces phase 2's answer when it
-/// places more weight, or as much for less cost.
-fn keep_baseline_if_better(d: &Domain, p2: &mut PhaseOutcome) {
-    let baseline = greedy::place(d, &fixed_storage(d), d.settings.host_policy);
-    let score = |a: &Assignment| {
-        (
-            evaluate::placed_weight(d, a, true),
-            evaluate::host_cost(d, a),
-        )
-    };
-    if !better(score(&baseline), score(&p2.assignment)) {
-        return;
-    }
-    // The phase-2 bound held for phase 1's storage choice only; the baseline chose differently,
-    // so only the global floor is a valid bound.
-    p2.assignment = baseline;
-    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
-    let (w, c) = score(&p2.assignment);
-    let floor = host_cost_floor(d, &all, w);
-    p2.stats.solver = PhaseSolver::GreedyBaseline;
-    p2.stats.lns_neighbourhoods = 0;
-    p2.status = record(
-        &mut p2.stats,
-        d,
-        Measured {
-            weight: w,
-            weight_bound: total_weight(d),
-            cost: c,
-            cost_bound: floor,
-            time_limited: true,
-            is_mip: false,
-        },
-    );
 }
 
 /// Like [`run`], but a HiGHS failure never leaves the caller without an answer: the greedy

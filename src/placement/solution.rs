@@ -1,5 +1,6 @@
 //! The one converter from a placement (domain) to the solution document (wire).
 
+use super::bounds::whole_call;
 use super::explain;
 use super::PhaseOutcome;
 use crate::domain::evaluate;
@@ -17,16 +18,12 @@ pub(crate) fn to_solution(
     let last = &phases[phases.len() - 1];
     let a = &last.assignment;
     let (placements, unplaced) = entries(d, phases, need_host);
-    let mut status = phases
-        .iter()
-        .map(|p| p.status)
-        .max()
-        .unwrap_or(Status::Feasible);
-    if placements.is_empty() {
-        status = Status::Infeasible;
-    }
-    // Objective, bound and gap describe the last phase (each phase's are in stats.phases).
-    let gap = last.stats.gap;
+    let placed_weight = (0..d.requests.len())
+        .filter(|&i| evaluate::is_placed(a, RequestIx(i), need_host))
+        .map(|i| d.requests[i].priority)
+        .sum::<f64>();
+    let stats_of: Vec<&crate::format::PhaseStats> = phases.iter().map(|p| &p.stats).collect();
+    let quality = whole_call(d, &stats_of, placed_weight);
     let load = evaluate::final_load(d, a);
     let mut final_a = a.clone();
     if need_host {
@@ -77,10 +74,12 @@ pub(crate) fn to_solution(
             .collect(),
     };
     Solution {
-        status,
+        status: quality.status,
+        placed_weight,
+        placed_weight_bound: quality.weight_bound,
         objective: last.stats.objective,
         bound: last.stats.bound,
-        gap,
+        gap: quality.gap,
         placements,
         unplaced,
         stats,
@@ -149,10 +148,12 @@ fn entries(
 /// The answer when no solver could run: every request unplaced with `SOLVER_FAILURE`.
 pub(crate) fn solver_failure(d: &Domain, why: &str) -> Solution {
     Solution {
-        status: Status::Infeasible,
+        status: Status::Feasible,
+        placed_weight: 0.0,
+        placed_weight_bound: super::bounds::total_weight(d),
         objective: 0.0,
         bound: 0.0,
-        gap: 0.0,
+        gap: 1.0,
         placements: Vec::new(),
         unplaced: d
             .requests
@@ -181,7 +182,12 @@ mod tests {
         let p = read_problem(doc, Phase::Storage).unwrap();
         let d = Domain::from_problem(&p, Settings::default());
         let s = solver_failure(&d, "HiGHS error: out of memory");
-        assert_eq!(s.status, Status::Infeasible);
+        // Nothing is proven: not `infeasible`, but a feasible empty answer with the whole gap.
+        assert_eq!(s.status, Status::Feasible);
+        assert_eq!(
+            (s.placed_weight, s.placed_weight_bound, s.gap),
+            (0.0, 1.0, 1.0)
+        );
         assert_eq!(s.unplaced.len(), 1);
         assert_eq!(s.unplaced[0].code, ReasonCode::SolverFailure);
         assert!(s.unplaced[0].reason.contains("out of memory"));

@@ -106,7 +106,13 @@ fn storage_flavors(d: &Domain) -> usize {
 /// `--solver greedy`: Cinder's capacity weigher, no proof.
 fn greedy_storage(d: &Domain) -> PhaseOutcome {
     let a = greedy::storage_phase(d, &fixed_storage(d));
-    let mut st = phase_stats(PhaseName::Storage, PhaseSolver::Greedy, storage_flavors(d));
+    storage_outcome(d, a, PhaseSolver::Greedy)
+}
+
+/// A heuristic's phase-1 answer with its statistics: no proof beyond the trivial bounds. The
+/// storage of a request without a host is kept (phase 1 answers carry none).
+pub(crate) fn storage_outcome(d: &Domain, mut a: Assignment, solver: PhaseSolver) -> PhaseOutcome {
+    let mut st = phase_stats(PhaseName::Storage, solver, storage_flavors(d));
     let (w, c) = score(d, &a);
     let c = c + evaluate::lookahead_opening(d, &greedy::host_phase(d, &a, Objective::Pack));
     let status = record(
@@ -121,6 +127,7 @@ fn greedy_storage(d: &Domain) -> PhaseOutcome {
             is_mip: false,
         },
     );
+    a.host = vec![None; d.requests.len()];
     PhaseOutcome {
         assignment: a,
         witness: None,
@@ -138,12 +145,17 @@ fn warm_start(
     fixed: &Assignment,
     deadline: &Deadline,
 ) -> Result<(Assignment, Assignment), MipError> {
+    let full = |a: &Assignment| {
+        let (weight, cost) = score(d, a);
+        (weight, cost + evaluate::lookahead_opening(d, a))
+    };
     let mut warm = greedy::lookahead(d, fixed, d.settings.storage_policy, d.settings.host_policy);
+    // Greedy with retries places more than the look-ahead on some pools: the best greedy starts.
+    let retry = greedy::with_retries(d, fixed, d.settings.host_policy);
+    if better(full(&retry), full(&warm)) {
+        warm = retry;
+    }
     if let Some(rounded) = lp_rounding(d, fixed, &warm, deadline)? {
-        let full = |a: &Assignment| {
-            let (weight, cost) = score(d, a);
-            (weight, cost + evaluate::lookahead_opening(d, a))
-        };
         tracing::debug!(greedy = ?full(&warm), rounded = ?full(&rounded), "storage warm starts");
         if better(full(&rounded), full(&warm)) {
             warm = rounded;

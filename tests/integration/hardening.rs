@@ -184,7 +184,8 @@ fn a_request_given_its_storage_is_counted_once_by_solver_and_checker() {
     )
     .unwrap();
     assert_eq!(s.placements.len(), 0);
-    let forced = json!({"status": "feasible", "objective": 1, "bound": 1, "gap": 0,
+    let forced = json!({"status": "feasible", "placed_weight": 1, "placed_weight_bound": 1,
+        "objective": 1, "bound": 1, "gap": 0,
         "placements": [{"request": "a", "storage": "s1", "host": "h1"}], "unplaced": [],
         "stats": serde_json::to_value(&s.stats).unwrap()});
     let report = check_texts(&free, &forced.to_string(), CheckPhase::Place).unwrap();

@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod constraints;
 mod defects;
+mod engine;
 mod errors;
 mod golden;
 mod hardening;

@@ -1,0 +1,102 @@
+//! The baselines vmplace ships and never answers below: the greedy chain of today's schedulers
+//! (`greedy`) and greedy with retries over storage systems (`greedy-retry`).
+
+use super::bounds::{host_cost_floor, phase_stats, record, total_weight, Measured};
+use super::greedy;
+use super::lexicographic::better;
+use super::storage_phase::storage_outcome;
+use super::{fixed_storage, Mode, PhaseOutcome};
+use crate::domain::{evaluate, Assignment, Domain, RequestIx};
+use crate::format::{PhaseName, PhaseSolver};
+use std::collections::BTreeSet;
+
+/// Both baselines' answers to the whole call (storage and hosts), with the solver each stands
+/// for.
+fn baselines(d: &Domain) -> [(Assignment, PhaseSolver); 2] {
+    let fixed = fixed_storage(d);
+    let policy = d.settings.host_policy;
+    [
+        (
+            greedy::place(d, &fixed, policy),
+            PhaseSolver::GreedyBaseline,
+        ),
+        (
+            greedy::with_retries(d, &fixed, policy),
+            PhaseSolver::GreedyRetry,
+        ),
+    ]
+}
+
+/// (placed weight, host cost) of an answer with hosts.
+fn host_score(d: &Domain, a: &Assignment) -> (f64, f64) {
+    (
+        evaluate::placed_weight(d, a, true),
+        evaluate::host_cost(d, a),
+    )
+}
+
+/// Never worse than a baseline: the best baseline replaces phase 2's answer when it places more
+/// weight, or as much for less cost.
+pub(crate) fn keep_if_better(d: &Domain, p2: &mut PhaseOutcome) {
+    let mut best: Option<(Assignment, PhaseSolver)> = None;
+    for (a, solver) in baselines(d) {
+        let incumbent = best.as_ref().map_or(&p2.assignment, |b| &b.0);
+        if better(host_score(d, &a), host_score(d, incumbent)) {
+            best = Some((a, solver));
+        }
+    }
+    let Some((a, solver)) = best else { return };
+    // The phase-2 bound held for phase 1's storage choice only; the baseline chose differently,
+    // so only the global floor is a valid bound.
+    p2.assignment = a;
+    p2.stats = host_stats(d, &p2.assignment, solver, p2.stats.flavors);
+    p2.status = p2.stats.status;
+}
+
+/// Host-phase statistics of a baseline's answer: no proof beyond the combinatorial floors.
+fn host_stats(
+    d: &Domain,
+    a: &Assignment,
+    solver: PhaseSolver,
+    flavors: usize,
+) -> crate::format::PhaseStats {
+    let mut st = phase_stats(PhaseName::Host, solver, flavors);
+    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
+    let (w, c) = host_score(d, a);
+    record(
+        &mut st,
+        d,
+        Measured {
+            weight: w,
+            weight_bound: total_weight(d),
+            cost: c,
+            cost_bound: host_cost_floor(d, &all, w),
+            time_limited: false,
+            is_mip: false,
+        },
+    );
+    st
+}
+
+/// `--solver greedy-retry`: the phases of the call, from one pass of greedy with retries.
+pub(crate) fn retry_phases(d: &Domain, mode: Mode) -> Vec<PhaseOutcome> {
+    let a = greedy::with_retries(d, &fixed_storage(d), d.settings.host_policy);
+    let host = || {
+        let stats = host_stats(d, &a, PhaseSolver::GreedyRetry, 0);
+        PhaseOutcome {
+            assignment: a.clone(),
+            witness: None,
+            dropped: BTreeSet::new(),
+            status: stats.status,
+            stats,
+        }
+    };
+    match mode {
+        Mode::Storage => vec![storage_outcome(d, a.clone(), PhaseSolver::GreedyRetry)],
+        Mode::Host => vec![host()],
+        Mode::Place => vec![
+            storage_outcome(d, a.clone(), PhaseSolver::GreedyRetry),
+            host(),
+        ],
+    }
+}

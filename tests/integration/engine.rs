@@ -1,0 +1,148 @@
+//! Issue 10, the placement engine: never below a shipped baseline, and an honest gap for the
+//! whole answer.
+
+use crate::common::*;
+use serde_json::{json, Value};
+use vmplace::format::{Objective, SolverKind, Status};
+use vmplace::generate::{generate, GenParams, Topology};
+use vmplace::placement::Mode;
+use vmplace::service::api::check_texts;
+
+fn racks(hosts: usize, storage: usize, requests: usize, seed: u64) -> Value {
+    serde_json::to_value(generate(&GenParams {
+        hosts,
+        storage,
+        requests,
+        tightness: 0.9,
+        seed,
+        topology: Topology::Racks,
+        ..Default::default()
+    }))
+    .unwrap()
+}
+
+fn knobs(solver: SolverKind, time_limit_s: f64) -> Knobs {
+    Knobs {
+        solver,
+        host_policy: Objective::Pack,
+        time_limit_s,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn rack_pools_are_wired_like_real_ones() {
+    let doc = racks(60, 10, 100, 1);
+    let hosts = doc["hosts"].as_array().unwrap();
+    // Every host reaches the pool-wide system `s9` and one or two of its rack's.
+    for h in hosts {
+        let links: Vec<&str> = h["storage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert!(links.contains(&"s9"), "{links:?}");
+        assert!((2..=3).contains(&links.len()), "{links:?}");
+    }
+    // The hosts reaching `s0` (the decoy with room) are 97 % used.
+    let s0: Vec<&Value> = hosts
+        .iter()
+        .filter(|h| h["storage"].as_array().unwrap().contains(&json!("s0")))
+        .collect();
+    assert!(!s0.is_empty());
+    assert!(s0.iter().all(
+        |h| h["used"]["cpu"].as_f64().unwrap() >= 0.96 * h["capacity"]["cpu"].as_f64().unwrap()
+    ));
+}
+
+#[test]
+fn greedy_with_retries_places_what_the_greedy_chain_strands() {
+    let doc = racks(200, 20, 1000, 3);
+    let chain = solve_with(&doc, Mode::Place, &knobs(SolverKind::Greedy, 5.0));
+    let retry = solve_with(&doc, Mode::Place, &knobs(SolverKind::GreedyRetry, 5.0));
+    assert!(
+        retry.placements.len() > chain.placements.len(),
+        "retry {} vs chain {}",
+        retry.placements.len(),
+        chain.placements.len()
+    );
+    assert_eq!(retry.stats.solver, "greedy-retry,greedy-retry");
+}
+
+#[test]
+fn the_mip_never_places_less_than_either_baseline() {
+    for seed in [3, 4] {
+        let doc = racks(100, 10, 400, seed);
+        let mip = solve_with(&doc, Mode::Place, &knobs(SolverKind::Mip, 4.0));
+        for baseline in [SolverKind::Greedy, SolverKind::GreedyRetry] {
+            let b = solve_with(&doc, Mode::Place, &knobs(baseline, 4.0));
+            assert!(
+                mip.placed_weight >= b.placed_weight - 1e-9,
+                "seed {seed}: MIP {} < {baseline:?} {}",
+                mip.placed_weight,
+                b.placed_weight
+            );
+            if mip.placed_weight <= b.placed_weight + 1e-9 {
+                assert!(
+                    mip.objective <= b.objective + 1e-9,
+                    "seed {seed}: more hosts than {baseline:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn an_answer_that_leaves_weight_unplaced_says_so_at_the_top() {
+    // The greedy chain strands requests on the decoy storage; its bound is the total weight.
+    let doc = racks(200, 20, 1000, 3);
+    let chain = solve_with(&doc, Mode::Place, &knobs(SolverKind::Greedy, 5.0));
+    assert!(chain.placed_weight < chain.placed_weight_bound);
+    let expected = (chain.placed_weight_bound - chain.placed_weight) / chain.placed_weight_bound;
+    assert!(
+        chain.gap >= expected - 1e-12,
+        "gap {} hides {expected}",
+        chain.gap
+    );
+    assert_ne!(chain.status, Status::Optimal);
+}
+
+/// The small example's MIP answer, as the checker reads it.
+fn small_answer() -> (String, Value) {
+    let text = std::fs::read_to_string(format!(
+        "{}/instances/examples/small.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let s = solve(&doc, Mode::Place);
+    (text, serde_json::to_value(&s).unwrap())
+}
+
+fn rules(problem: &str, answer: &Value) -> Vec<String> {
+    let report = check_texts(problem, &answer.to_string(), Default::default()).unwrap();
+    report.violations.iter().map(|v| v.rule.name()).collect()
+}
+
+#[test]
+fn the_checker_holds_the_top_level_to_the_placed_weight() {
+    let (problem, answer) = small_answer();
+    assert_eq!(answer["status"], "optimal");
+    assert!(rules(&problem, &answer).is_empty());
+    // A claimed weight that the placements do not weigh.
+    let mut a = answer.clone();
+    a["placed_weight"] = json!(answer["placed_weight"].as_f64().unwrap() + 1.0);
+    assert!(rules(&problem, &a).contains(&"BAD_PLACED_WEIGHT".to_string()));
+    // A bound above the total weight, or below what is placed.
+    let mut a = answer.clone();
+    a["placed_weight_bound"] = json!(1000.0);
+    assert!(rules(&problem, &a).contains(&"BAD_BOUND".to_string()));
+    // A bound that says more fits, under a 0 gap and `optimal`.
+    let mut a = answer.clone();
+    let placed = answer["placed_weight"].as_f64().unwrap();
+    a["placed_weight_bound"] = json!(placed + 1.0);
+    let broken = rules(&problem, &a);
+    assert!(broken.contains(&"BAD_GAP".to_string()), "{broken:?}");
+    assert!(broken.contains(&"BAD_STATUS".to_string()), "{broken:?}");
+}
