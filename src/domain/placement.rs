@@ -72,6 +72,13 @@ impl HostNode {
             .map(|(c, u)| (c - u).max(0.0))
             .collect()
     }
+    /// Whether the host has less free capacity of some resource than `free` says now (it took
+    /// a VM of this batch), without allocating.
+    pub fn took_some(&self, free: &[f64]) -> bool {
+        free.iter()
+            .zip(self.capacity.iter().zip(&self.used))
+            .any(|(now, (c, u))| now + 1e-9 < (c - u).max(0.0))
+    }
     /// Whether the host runs anything before this batch.
     pub fn initially_active(&self) -> bool {
         self.used.iter().any(|&u| u > EPS)
@@ -143,6 +150,45 @@ pub struct Domain {
     pub groups: Vec<String>,
     /// Settings.
     pub settings: Settings,
+    /// [`Domain::static_domain`] of every distinct demand on every storage, computed once: the
+    /// greedy solvers and the flexibility term ask for it per request.
+    reach: StaticReach,
+}
+
+/// Connected hosts that fit each distinct demand before the batch, per storage system.
+#[derive(Debug, Clone, Default)]
+struct StaticReach {
+    /// Demand class of each request.
+    class: Vec<usize>,
+    /// Per class, per storage: the count.
+    count: Vec<Vec<usize>>,
+}
+
+impl StaticReach {
+    fn new(storage: &[StorageSys], hosts: &[HostNode], requests: &[Vm]) -> Self {
+        let mut classes: std::collections::HashMap<Vec<u64>, usize> = Default::default();
+        let mut demands: Vec<&[f64]> = Vec::new();
+        let class = requests
+            .iter()
+            .map(|r| {
+                *classes.entry(bits(&r.demand)).or_insert_with(|| {
+                    demands.push(&r.demand);
+                    demands.len() - 1
+                })
+            })
+            .collect();
+        let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
+        let count = demands
+            .iter()
+            .map(|d| {
+                storage
+                    .iter()
+                    .map(|s| s.hosts.iter().filter(|h| fits(d, &free[h.0])).count())
+                    .collect()
+            })
+            .collect();
+        StaticReach { class, count }
+    }
 }
 
 /// Whether `demand` fits into `free` in every dimension.
@@ -210,7 +256,7 @@ impl Domain {
             .collect();
         let mut groups: Vec<String> = Vec::new();
         let mut group_index: HashMap<String, usize> = HashMap::new();
-        let requests = p
+        let requests: Vec<Vm> = p
             .requests
             .iter()
             .map(|r| {
@@ -235,6 +281,7 @@ impl Domain {
                 }
             })
             .collect();
+        let reach = StaticReach::new(&storage, &hosts, &requests);
         Domain {
             resources,
             storage,
@@ -242,17 +289,13 @@ impl Domain {
             requests,
             groups,
             settings,
+            reach,
         }
     }
 
     /// Hosts connected to `s` whose free capacity before the batch fits request `r`.
     pub fn static_domain(&self, r: RequestIx, s: StorageIx) -> usize {
-        let d = &self.requests[r.0].demand;
-        self.storage[s.0]
-            .hosts
-            .iter()
-            .filter(|h| fits(d, &self.hosts[h.0].free()))
-            .count()
+        self.reach.count[self.reach.class[r.0]][s.0]
     }
 }
 

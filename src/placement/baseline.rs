@@ -2,6 +2,7 @@
 //! (`greedy`) and greedy with retries over storage systems (`greedy-retry`).
 
 use super::bounds::{host_cost_floor, phase_stats, record, total_weight, Measured};
+use super::deadline::Deadline;
 use super::greedy;
 use super::lexicographic::better;
 use super::storage_phase::storage_outcome;
@@ -11,20 +12,26 @@ use crate::format::{PhaseName, PhaseSolver};
 use std::collections::BTreeSet;
 
 /// Both baselines' answers to the whole call (storage and hosts), with the solver each stands
-/// for.
-fn baselines(d: &Domain) -> [(Assignment, PhaseSolver); 2] {
-    let fixed = fixed_storage(d);
-    let policy = d.settings.host_policy;
-    [
-        (
-            greedy::place(d, &fixed, policy),
-            PhaseSolver::GreedyBaseline,
-        ),
-        (
-            greedy::with_retries(d, &fixed, policy),
-            PhaseSolver::GreedyRetry,
-        ),
-    ]
+/// for. Computed before the phases, within the call's deadline, so that the guard never runs
+/// past the time limit.
+pub(crate) struct Baselines(Vec<(Assignment, PhaseSolver)>);
+
+impl Baselines {
+    pub(crate) fn compute(d: &Domain, deadline: &Deadline) -> Baselines {
+        let fixed = fixed_storage(d);
+        let policy = d.settings.host_policy;
+        let stop = || deadline.passed();
+        Baselines(vec![
+            (
+                greedy::place(d, &fixed, policy, &stop),
+                PhaseSolver::GreedyBaseline,
+            ),
+            (
+                greedy::with_retries(d, &fixed, policy, &stop),
+                PhaseSolver::GreedyRetry,
+            ),
+        ])
+    }
 }
 
 /// (placed weight, host cost) of an answer with hosts.
@@ -37,9 +44,9 @@ fn host_score(d: &Domain, a: &Assignment) -> (f64, f64) {
 
 /// Never worse than a baseline: the best baseline replaces phase 2's answer when it places more
 /// weight, or as much for less cost.
-pub(crate) fn keep_if_better(d: &Domain, p2: &mut PhaseOutcome) {
+pub(crate) fn keep_if_better(d: &Domain, p2: &mut PhaseOutcome, baselines: Baselines) {
     let mut best: Option<(Assignment, PhaseSolver)> = None;
-    for (a, solver) in baselines(d) {
+    for (a, solver) in baselines.0 {
         let incumbent = best.as_ref().map_or(&p2.assignment, |b| &b.0);
         if better(host_score(d, &a), host_score(d, incumbent)) {
             best = Some((a, solver));
@@ -79,8 +86,9 @@ fn host_stats(
 }
 
 /// `--solver greedy-retry`: the phases of the call, from one pass of greedy with retries.
-pub(crate) fn retry_phases(d: &Domain, mode: Mode) -> Vec<PhaseOutcome> {
-    let a = greedy::with_retries(d, &fixed_storage(d), d.settings.host_policy);
+pub(crate) fn retry_phases(d: &Domain, mode: Mode, deadline: &Deadline) -> Vec<PhaseOutcome> {
+    let stop = || deadline.passed();
+    let a = greedy::with_retries(d, &fixed_storage(d), d.settings.host_policy, &stop);
     let host = || {
         let stats = host_stats(d, &a, PhaseSolver::GreedyRetry, 0);
         PhaseOutcome {

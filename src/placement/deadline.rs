@@ -25,6 +25,14 @@ impl Deadline {
         }
     }
 
+    /// Whether the call is over: its time is up, or its client went away.
+    pub(crate) fn passed(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+            || self.start.elapsed().as_secs_f64() >= self.limit
+    }
+
     /// Seconds left (a small floor, so that HiGHS always gets a positive limit).
     pub(crate) fn remaining(&self) -> f64 {
         if self
@@ -48,6 +56,7 @@ pub(crate) fn mip_options(
     MipOptions {
         cancel: deadline.cancel.clone(),
         max_nodes: None,
+        presolve: true,
         time_limit_s: seconds,
         mip_gap: d.settings.mip_gap,
         threads: d.settings.threads,

@@ -2,18 +2,63 @@
 //! names the constraint family of models/.
 
 use crate::domain::evaluate::final_load;
-use crate::domain::{fits, Assignment, Domain, Load, RequestIx, StorageIx, EPS};
+use crate::domain::{bits, fits, Assignment, Domain, Load, RequestIx, StorageIx, EPS};
 use crate::format::ReasonCode;
+use std::collections::HashMap;
 
-/// Why request `r` is not placed, naming the binding constraint.
-pub fn explain(d: &Domain, a: &Assignment, r: RequestIx) -> (ReasonCode, String) {
+/// Explains the unplaced requests of one answer. The pool before the batch and after the placed
+/// requests is computed once, and requests that are alike (demand, disk, group, the storage they
+/// were given or chose) share one explanation, so that explaining is near-linear in the batch.
+pub struct Explainer<'a> {
+    d: &'a Domain,
+    initial: Load,
+    after: Load,
+    seen: HashMap<Alike, (ReasonCode, String)>,
+}
+
+/// What makes two unplaced requests alike: demand, disk, group, and the storage they have.
+type Alike = (Vec<u64>, u64, Option<usize>, Option<StorageIx>);
+
+impl<'a> Explainer<'a> {
+    /// For the answer `placed`, which holds only the placed requests.
+    pub fn new(d: &'a Domain, placed: &Assignment) -> Self {
+        Explainer {
+            d,
+            initial: Load::initial(d),
+            after: final_load(d, placed),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Why `r`, not placed, is not: `storage` is the storage phase 1 chose for it, if any.
+    pub fn explain(&mut self, r: RequestIx, storage: Option<StorageIx>) -> (ReasonCode, String) {
+        let vm = &self.d.requests[r.0];
+        let key = (
+            bits(&vm.demand),
+            vm.disk.to_bits(),
+            vm.group,
+            storage.or(vm.storage),
+        );
+        if let Some(known) = self.seen.get(&key) {
+            return known.clone();
+        }
+        let answer = explain(self.d, &self.initial, &self.after, r, storage);
+        self.seen.insert(key, answer.clone());
+        answer
+    }
+}
+
+/// Why request `r` is not placed, naming the binding constraint: `initial` is the pool before the
+/// batch, `after` the pool after the placed requests (not `r`).
+fn explain(
+    d: &Domain,
+    initial: &Load,
+    after: &Load,
+    r: RequestIx,
+    chosen_storage: Option<StorageIx>,
+) -> (ReasonCode, String) {
     let vm = &d.requests[r.0];
-    let initial = Load::initial(d);
-    let mut others = a.clone();
-    others.storage[r.0] = None;
-    others.host[r.0] = None;
-    let after = final_load(d, &others);
-    let storages: Vec<StorageIx> = match (a.storage[r.0], vm.storage) {
+    let storages: Vec<StorageIx> = match (chosen_storage, vm.storage) {
         (Some(s), _) | (None, Some(s)) => vec![s],
         (None, None) => (0..d.storage.len()).map(StorageIx).collect(),
     };
@@ -21,9 +66,9 @@ pub fn explain(d: &Domain, a: &Assignment, r: RequestIx) -> (ReasonCode, String)
         [s] => format!(" (storage `{}`)", d.storage[s.0].id),
         _ => String::new(),
     };
-    let chosen = a.storage[r.0].is_some() || vm.storage.is_some();
+    let chosen = chosen_storage.is_some() || vm.storage.is_some();
     let disk_ok = |load: &Load, s: StorageIx| chosen || load.storage_free[s.0] + EPS >= vm.disk;
-    if !storages.iter().any(|&s| disk_ok(&initial, s)) {
+    if !storages.iter().any(|&s| disk_ok(initial, s)) {
         return (
             ReasonCode::NoStorageCapacity,
             format!(
@@ -46,7 +91,7 @@ pub fn explain(d: &Domain, a: &Assignment, r: RequestIx) -> (ReasonCode, String)
     };
     if !storages
         .iter()
-        .any(|&s| disk_ok(&initial, s) && connected_room(&initial, s))
+        .any(|&s| disk_ok(initial, s) && connected_room(initial, s))
     {
         return (
             ReasonCode::NoConnectedHostCapacity,
@@ -57,7 +102,7 @@ pub fn explain(d: &Domain, a: &Assignment, r: RequestIx) -> (ReasonCode, String)
     }
     let room_now = storages
         .iter()
-        .any(|&s| disk_ok(&after, s) && connected_room(&after, s));
+        .any(|&s| disk_ok(after, s) && connected_room(after, s));
     if room_now && vm.group.is_some() {
         return (
             ReasonCode::AntiAffinity,
@@ -67,7 +112,7 @@ pub fn explain(d: &Domain, a: &Assignment, r: RequestIx) -> (ReasonCode, String)
             ),
         );
     }
-    let binding = if !storages.iter().any(|&s| disk_ok(&after, s)) {
+    let binding = if !storages.iter().any(|&s| disk_ok(after, s)) {
         "storage_capacity"
     } else {
         "host_capacity"

@@ -65,8 +65,9 @@ pub fn choose_host(
     match policy {
         Objective::Pack => candidates.min_by_key(|h| (!load_active(d, load, *h), *h)),
         Objective::Balance => {
+            let ram = ram_dimension(d);
             let weight = |h: HostIx| -> f64 {
-                match ram_dimension(d) {
+                match ram {
                     Some(k) => load.host_free[h.0][k],
                     None => load.host_free[h.0].iter().sum(),
                 }
@@ -82,11 +83,7 @@ pub fn choose_host(
 
 fn load_active(d: &Domain, load: &Load, h: HostIx) -> bool {
     let host = &d.hosts[h.0];
-    host.initially_active()
-        || load.host_free[h.0]
-            .iter()
-            .zip(host.free())
-            .any(|(now, before)| now + 1e-9 < before)
+    host.initially_active() || host.took_some(&load.host_free[h.0])
 }
 
 /// Cinder-style storage phase: in input order, the storage with the most free GiB that fits.
@@ -117,6 +114,16 @@ pub fn storage_phase(d: &Domain, fixed: &Assignment) -> Assignment {
 
 /// Nova-style host phase for every request with a storage and no host yet.
 pub fn host_phase(d: &Domain, storage: &Assignment, policy: Objective) -> Assignment {
+    host_phase_until(d, storage, policy, &|| false)
+}
+
+/// [`host_phase`], stopping when `stop` says so.
+pub fn host_phase_until(
+    d: &Domain,
+    storage: &Assignment,
+    policy: Objective,
+    stop: &dyn Fn() -> bool,
+) -> Assignment {
     let mut out = storage.clone();
     let mut load = Load::initial(d);
     for i in 0..d.requests.len() {
@@ -134,6 +141,9 @@ pub fn host_phase(d: &Domain, storage: &Assignment, policy: Objective) -> Assign
             .collect(),
     };
     for r in order {
+        if stop() {
+            break;
+        }
         let Some(s) = out.storage[r.0] else { continue };
         if let Some(h) = choose_host(d, &load, r, s, policy) {
             load.take_host(d, r, h);
@@ -144,87 +154,103 @@ pub fn host_phase(d: &Domain, storage: &Assignment, policy: Objective) -> Assign
 }
 
 /// Both phases the way today's schedulers chain them: storage blind to hosts, then hosts. A
-/// request whose storage has no connected host with room ends with a storage but no host.
-pub fn place(d: &Domain, fixed: &Assignment, host_policy: Objective) -> Assignment {
-    host_phase(d, &storage_phase(d, fixed), host_policy)
+/// request whose storage has no connected host with room ends with a storage but no host. Hosts
+/// stop being chosen when `stop` says so.
+pub fn place(
+    d: &Domain,
+    fixed: &Assignment,
+    host_policy: Objective,
+    stop: &dyn Fn() -> bool,
+) -> Assignment {
+    host_phase_until(d, &storage_phase(d, fixed), host_policy, stop)
 }
 
 /// Storage and host chosen together, one request at a time in decreasing size: storage must have
 /// room for the disk and a connected host with room for the VM. Storage is weighed by the storage
-/// policy (balance: lowest utilisation after; pack: fullest that fits).
+/// policy (balance: lowest utilisation after; pack: fullest that fits), which does not depend on
+/// the host, so the storage systems are tried best first and the first with a host wins. Stops
+/// placing when `stop` says so (the deadline or a cancelled call).
 pub fn lookahead(
     d: &Domain,
     fixed: &Assignment,
     storage_policy: Objective,
     host_policy: Objective,
+    stop: &dyn Fn() -> bool,
 ) -> Assignment {
-    let mut load = Load::initial(d);
-    let mut out = fixed.clone();
-    for i in 0..d.requests.len() {
-        if let Some(s) = out.storage[i] {
-            load.take_storage(d, RequestIx(i), s);
-        }
-        if let Some(h) = out.host[i] {
-            load.take_host(d, RequestIx(i), h);
-        }
-    }
+    let (mut load, mut out) = booked(d, fixed);
+    let nh = d.hosts.len().max(1) as f64;
     for r in decreasing_order(d, |r| out.host[r.0].is_none()) {
-        let vm = &d.requests[r.0];
-        let candidates: Vec<StorageIx> = match out.storage[r.0] {
-            Some(s) => vec![s],
-            None => (0..d.storage.len()).map(StorageIx).collect(),
-        };
-        let mut best: Option<(f64, StorageIx, HostIx)> = None;
-        for s in candidates {
-            if out.storage[r.0].is_none() && load.storage_free[s.0] + 1e-9 < vm.disk {
-                continue;
-            }
-            let Some(h) = choose_host(d, &load, r, s, host_policy) else {
-                continue;
-            };
-            let cap = d.storage[s.0].capacity.max(1e-9);
-            let util_after = 1.0 - (load.storage_free[s.0] - vm.disk) / cap;
-            let reach = d.storage[s.0].hosts.len() as f64 / d.hosts.len().max(1) as f64;
-            // Lower is better. Reach breaks near-ties towards large live-migration domains.
-            let score = match storage_policy {
-                Objective::Balance => util_after - 0.05 * reach,
-                Objective::Pack => -util_after - 0.05 * reach,
-            };
-            if best.is_none_or(|(b, _, _)| score < b - 1e-12) {
-                best = Some((score, s, h));
-            }
+        if stop() {
+            break;
         }
-        if let Some((_, s, h)) = best {
-            if out.storage[r.0].is_none() {
-                load.take_storage(d, r, s);
+        let vm = &d.requests[r.0];
+        let mut candidates: Vec<(f64, StorageIx)> = match out.storage[r.0] {
+            Some(s) => vec![(0.0, s)],
+            None => (0..d.storage.len())
+                .map(StorageIx)
+                .filter(|s| load.storage_free[s.0] + 1e-9 >= vm.disk)
+                .map(|s| {
+                    let cap = d.storage[s.0].capacity.max(1e-9);
+                    let util_after = 1.0 - (load.storage_free[s.0] - vm.disk) / cap;
+                    let reach = d.storage[s.0].hosts.len() as f64 / nh;
+                    // Lower is better. Reach breaks near-ties towards large live-migration
+                    // domains.
+                    let score = match storage_policy {
+                        Objective::Balance => util_after - 0.05 * reach,
+                        Objective::Pack => -util_after - 0.05 * reach,
+                    };
+                    (score, s)
+                })
+                .collect(),
+        };
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (_, s) in candidates {
+            if let Some(h) = choose_host(d, &load, r, s, host_policy) {
+                if out.storage[r.0].is_none() {
+                    load.take_storage(d, r, s);
+                }
+                load.take_host(d, r, h);
+                out.storage[r.0] = Some(s);
+                out.host[r.0] = Some(h);
+                break;
             }
-            load.take_host(d, r, h);
-            out.storage[r.0] = Some(s);
-            out.host[r.0] = Some(h);
         }
     }
     out
+}
+
+/// The load after what `fixed` already books, and a copy of it to extend.
+fn booked(d: &Domain, fixed: &Assignment) -> (Load, Assignment) {
+    let mut load = Load::initial(d);
+    for i in 0..d.requests.len() {
+        if let Some(s) = fixed.storage[i] {
+            load.take_storage(d, RequestIx(i), s);
+        }
+        if let Some(h) = fixed.host[i] {
+            load.take_host(d, RequestIx(i), h);
+        }
+    }
+    (load, fixed.clone())
 }
 
 /// What a scheduler with retries amounts to (the strongest simple heuristic): requests in input
 /// order; for each, the storage systems with room for its disk by most free GiB, and the first
 /// of them that has a connected host with room (chosen by Nova's weigher) takes it. A request
 /// with a storage given tries that one only.
-pub fn with_retries(d: &Domain, fixed: &Assignment, host_policy: Objective) -> Assignment {
-    let mut load = Load::initial(d);
-    let mut out = fixed.clone();
-    for i in 0..d.requests.len() {
-        if let Some(s) = out.storage[i] {
-            load.take_storage(d, RequestIx(i), s);
-        }
-        if let Some(h) = out.host[i] {
-            load.take_host(d, RequestIx(i), h);
-        }
-    }
+pub fn with_retries(
+    d: &Domain,
+    fixed: &Assignment,
+    host_policy: Objective,
+    stop: &dyn Fn() -> bool,
+) -> Assignment {
+    let (mut load, mut out) = booked(d, fixed);
     let mut by_free: Vec<StorageIx> = (0..d.storage.len()).map(StorageIx).collect();
     for i in 0..d.requests.len() {
         if out.host[i].is_some() {
             continue;
+        }
+        if stop() {
+            break;
         }
         let r = RequestIx(i);
         let disk = d.requests[i].disk;

@@ -49,6 +49,12 @@ pub(crate) fn lexicographic(
     };
     let warm_weight = score(warm).0;
     let mut stage2_warm = warm.clone();
+    // Past the deadline no stage is built (building a large model takes time too): the warm
+    // start stands with the trivial bounds.
+    if deadline.passed() {
+        out.time_limited = true;
+        return Ok(out);
+    }
     if warm_weight < total_weight - 1e-9 {
         let (r, a) = solve_stage(Stage::Placement, deadline.remaining() * 0.5, warm)?;
         out.size = r.size;
@@ -66,6 +72,11 @@ pub(crate) fn lexicographic(
         }
     }
     let min_weight = score(&best).0;
+    if deadline.passed() {
+        out.time_limited = true;
+        out.best = best;
+        return Ok(out);
+    }
     let (r, a) = solve_stage(
         Stage::Policy { min_weight },
         deadline.remaining(),

@@ -8,6 +8,7 @@ use crate::domain::{Assignment, Domain};
 use crate::format::Objective;
 use crate::model::host;
 use crate::model::storage::Stage;
+use crate::model::MipOptions;
 use crate::model::{MipError, ModelSize};
 
 /// Neighbourhood seeds for the LNS, best first: per host worth changing, the storage systems of
@@ -132,7 +133,10 @@ fn solve_neighbourhood(
         let (r, a) = host::solve(
             &input,
             Stage::Placement,
-            &mip_options(d, secs * 0.5, None, deadline),
+            &MipOptions {
+                presolve: false,
+                ..mip_options(d, secs * 0.5, None, deadline)
+            },
         )?;
         if !r.values.is_empty() {
             best_sub = Some(a);
@@ -151,7 +155,10 @@ fn solve_neighbourhood(
     let (r, a) = host::solve(
         &input,
         Stage::Policy { min_weight },
-        &mip_options(d, deadline.remaining().min(2.0), None, deadline),
+        &MipOptions {
+            presolve: false,
+            ..mip_options(d, deadline.remaining().min(2.0), None, deadline)
+        },
     )?;
     let candidate_sub = if r.values.is_empty() {
         best_sub

@@ -96,8 +96,9 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
     let start = Instant::now();
     // Keep a little of the limit for the baseline comparison and writing the answer.
     let limit = d.settings.time_limit_s * 0.97;
+    let call = deadline::Deadline::new(start, limit, cfg);
     if d.settings.solver == SolverKind::GreedyRetry {
-        let phases = baseline::retry_phases(d, mode);
+        let phases = baseline::retry_phases(d, mode, &call);
         let time_s = start.elapsed().as_secs_f64();
         return Ok(solution::to_solution(
             d,
@@ -113,11 +114,19 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             (vec![host_phase(d, &fixed, None, cfg, mode, limit)?], true)
         }
         Mode::Place => {
+            let floor = (d.settings.solver == SolverKind::Mip)
+                .then(|| baseline::Baselines::compute(d, &call));
+            tracing::debug!(elapsed_s = start.elapsed().as_secs_f64(), "baselines done");
             let mut p1 = storage_phase(d, cfg, mode, limit * 0.5)?;
+            tracing::debug!(
+                elapsed_s = start.elapsed().as_secs_f64(),
+                "storage phase done"
+            );
             let left = (limit - start.elapsed().as_secs_f64()).max(0.1);
             let mut p2 = host_phase(d, &p1.assignment, p1.witness.as_ref(), cfg, mode, left)?;
-            if d.settings.solver == SolverKind::Mip {
-                baseline::keep_if_better(d, &mut p2);
+            tracing::debug!(elapsed_s = start.elapsed().as_secs_f64(), "host phase done");
+            if let Some(floor) = floor {
+                baseline::keep_if_better(d, &mut p2, floor);
             }
             // Phase 2 may drop requests; phase 1's output is then only what is hosted.
             p1.assignment = p2.assignment.clone();

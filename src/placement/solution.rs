@@ -101,14 +101,14 @@ fn entries(
     let mut unplaced = Vec::new();
     // A storage without a host is not a placement: explanations see only hosted requests, plus
     // the explained request's own phase-1 storage (the binding constraint is about that choice).
-    let mut partial = a.clone();
-    if need_host {
-        for j in 0..d.requests.len() {
-            if partial.host[j].is_none() {
-                partial.storage[j] = None;
-            }
+    let mut placed_only = a.clone();
+    for j in 0..d.requests.len() {
+        if !evaluate::is_placed(a, RequestIx(j), need_host) {
+            placed_only.storage[j] = None;
+            placed_only.host[j] = None;
         }
     }
+    let mut explainer = explain::Explainer::new(d, &placed_only);
     for (i, vm) in d.requests.iter().enumerate() {
         let r = RequestIx(i);
         if evaluate::is_placed(a, r, need_host) {
@@ -132,9 +132,7 @@ fn entries(
                         .to_string(),
             });
         } else {
-            partial.storage[i] = a.storage[i];
-            let (code, reason) = explain::explain(d, &partial, r);
-            partial.storage[i] = None;
+            let (code, reason) = explainer.explain(r, a.storage[i]);
             unplaced.push(Unplaced {
                 request: vm.id.clone(),
                 code,

@@ -28,6 +28,9 @@ fn lp_rounding(
         slack: &slack,
         warm,
     };
+    if deadline.passed() {
+        return Ok(None);
+    }
     let min_weight = evaluate::placed_weight(d, warm, true);
     let mut opts = mip_options(d, deadline.remaining() * 0.3, None, deadline);
     opts.relax = true;
@@ -40,7 +43,8 @@ fn lp_rounding(
         seed.storage[i] = seed.storage[i].or(partial.storage[i]);
     }
     let (sp, hp) = (d.settings.storage_policy, d.settings.host_policy);
-    let mut a = greedy::lookahead(d, &seed, sp, hp);
+    let stop = || deadline.passed();
+    let mut a = greedy::lookahead(d, &seed, sp, hp, &stop);
     // A rounded choice that found no host is released and placed again freely.
     let mut retry = fixed.clone();
     for i in 0..d.requests.len() {
@@ -50,7 +54,7 @@ fn lp_rounding(
         }
     }
     if retry != a {
-        a = greedy::lookahead(d, &retry, sp, hp);
+        a = greedy::lookahead(d, &retry, sp, hp, &stop);
     }
     for i in 0..d.requests.len() {
         if a.host[i].is_none() && fixed.storage[i].is_none() {
@@ -149,9 +153,11 @@ fn warm_start(
         let (weight, cost) = score(d, a);
         (weight, cost + evaluate::lookahead_opening(d, a))
     };
-    let mut warm = greedy::lookahead(d, fixed, d.settings.storage_policy, d.settings.host_policy);
+    let (sp, hp) = (d.settings.storage_policy, d.settings.host_policy);
+    let stop = || deadline.passed();
+    let mut warm = greedy::lookahead(d, fixed, sp, hp, &stop);
     // Greedy with retries places more than the look-ahead on some pools: the best greedy starts.
-    let retry = greedy::with_retries(d, fixed, d.settings.host_policy);
+    let retry = greedy::with_retries(d, fixed, hp, &stop);
     if better(full(&retry), full(&warm)) {
         warm = retry;
     }
@@ -279,6 +285,10 @@ fn mip_storage(
     let mip_deadline = Deadline::new(start, deadline_s * 0.6, cfg);
     let fixed = fixed_storage(d);
     let (warm, warm_storage) = warm_start(d, &fixed, &mip_deadline)?;
+    tracing::debug!(
+        elapsed_s = start.elapsed().as_secs_f64(),
+        "storage warm start done"
+    );
     let rounds = certified_rounds(
         d,
         cfg,
@@ -287,6 +297,11 @@ fn mip_storage(
         &deadline,
         &mip_deadline,
     )?;
+    tracing::debug!(
+        elapsed_s = start.elapsed().as_secs_f64(),
+        rounds = rounds.rounds,
+        "storage rounds done"
+    );
     let mut dropped = BTreeSet::new();
     let (mut a, mut witness, mut chosen_cost) = match rounds.chosen {
         Some(c) => c,
@@ -322,7 +337,8 @@ fn mip_storage(
         solver = PhaseSolver::MipGreedyFallback;
     }
     let (weight_bound, cost_bound) = match &rounds.first {
-        Some(l) => (l.weight_bound, l.cost_bound),
+        // HiGHS may stop before its root LP: the combinatorial floor still holds.
+        Some(l) => (l.weight_bound, l.cost_bound.max(storage_cost_floor(d))),
         None => (total_weight(d), storage_cost_floor(d)),
     };
     let mut st = phase_stats(PhaseName::Storage, solver, storage_flavors(d));

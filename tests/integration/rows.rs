@@ -21,6 +21,7 @@ fn opts() -> MipOptions {
         relax: false,
         cancel: None,
         max_nodes: None,
+        presolve: true,
     }
 }
 

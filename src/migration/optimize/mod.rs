@@ -289,6 +289,7 @@ fn choose_plan(
         relax: false,
         cancel: None,
         max_nodes: Some(MAX_NODES),
+        presolve: true,
     };
     let greedy_cost = cost(input, &greedy);
     match solve(input, &opts) {
