@@ -109,7 +109,7 @@ impl std::fmt::Display for Rule {
 }
 
 /// Known unplaced codes.
-pub const UNPLACED_CODES: [&str; 7] = [
+pub const UNPLACED_CODES: [&str; 8] = [
     "NO_STORAGE_CAPACITY",
     "DEMAND_EXCEEDS_HOSTS",
     "NO_CONNECTED_HOST_CAPACITY",
@@ -117,6 +117,7 @@ pub const UNPLACED_CODES: [&str; 7] = [
     "CAPACITY_TAKEN",
     "LOOKAHEAD_NO_HOST",
     "SOLVER_FAILURE",
+    "STOPPED_EARLY",
 ];
 
 /// Known admission decline codes.

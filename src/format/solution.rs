@@ -95,11 +95,14 @@ pub enum ReasonCode {
     LookaheadNoHost,
     /// The solver failed and no answer could be computed for it; the reason says why.
     SolverFailure,
+    /// It fits in the capacity the placed requests leave, but the search stopped (time limit,
+    /// or the client went away) before it placed it.
+    StoppedEarly,
 }
 
 impl ReasonCode {
     /// Every code, in the order of the README's table.
-    pub const ALL: [ReasonCode; 7] = [
+    pub const ALL: [ReasonCode; 8] = [
         ReasonCode::NoStorageCapacity,
         ReasonCode::DemandExceedsHosts,
         ReasonCode::NoConnectedHostCapacity,
@@ -107,6 +110,7 @@ impl ReasonCode {
         ReasonCode::CapacityTaken,
         ReasonCode::LookaheadNoHost,
         ReasonCode::SolverFailure,
+        ReasonCode::StoppedEarly,
     ];
 }
 

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 /// were given or chose) share one explanation, so that explaining is near-linear in the batch.
 pub struct Explainer<'a> {
     d: &'a Domain,
+    stopped: bool,
     initial: Load,
     after: Load,
     seen: HashMap<Alike, (ReasonCode, String)>,
@@ -20,10 +21,12 @@ pub struct Explainer<'a> {
 type Alike = (Vec<u64>, u64, Option<usize>, Option<StorageIx>);
 
 impl<'a> Explainer<'a> {
-    /// For the answer `placed`, which holds only the placed requests.
-    pub fn new(d: &'a Domain, placed: &Assignment) -> Self {
+    /// For the answer `placed`, which holds only the placed requests. `stopped`: the search
+    /// was stopped (time limit or cancel), so a request that fits what is left was not reached.
+    pub fn new(d: &'a Domain, placed: &Assignment, stopped: bool) -> Self {
         Explainer {
             d,
+            stopped,
             initial: Load::initial(d),
             after: final_load(d, placed),
             seen: HashMap::new(),
@@ -42,7 +45,7 @@ impl<'a> Explainer<'a> {
         if let Some(known) = self.seen.get(&key) {
             return known.clone();
         }
-        let answer = explain(self.d, &self.initial, &self.after, r, storage);
+        let answer = explain(self.d, &self.initial, &self.after, r, storage, self.stopped);
         self.seen.insert(key, answer.clone());
         answer
     }
@@ -56,6 +59,7 @@ fn explain(
     after: &Load,
     r: RequestIx,
     chosen_storage: Option<StorageIx>,
+    stopped: bool,
 ) -> (ReasonCode, String) {
     let vm = &d.requests[r.0];
     let storages: Vec<StorageIx> = match (chosen_storage, vm.storage) {
@@ -110,6 +114,13 @@ fn explain(
                 "anti_affinity: every connected host with room already runs a member of group `{}`",
                 d.groups[vm.group.unwrap_or(0)]
             ),
+        );
+    }
+    if room_now && stopped {
+        return (
+            ReasonCode::StoppedEarly,
+            "search: it fits in the capacity left, but the search stopped before placing it"
+                .to_string(),
         );
     }
     let binding = if !storages.iter().any(|&s| disk_ok(after, s)) {

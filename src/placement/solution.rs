@@ -108,7 +108,8 @@ fn entries(
             placed_only.host[j] = None;
         }
     }
-    let mut explainer = explain::Explainer::new(d, &placed_only);
+    let stopped = phases.iter().any(|p| p.status == Status::TimeLimit);
+    let mut explainer = explain::Explainer::new(d, &placed_only, stopped);
     for (i, vm) in d.requests.iter().enumerate() {
         let r = RequestIx(i);
         if evaluate::is_placed(a, r, need_host) {

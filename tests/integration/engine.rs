@@ -146,3 +146,55 @@ fn the_checker_holds_the_top_level_to_the_placed_weight() {
     assert!(broken.contains(&"BAD_GAP".to_string()), "{broken:?}");
     assert!(broken.contains(&"BAD_STATUS".to_string()), "{broken:?}");
 }
+
+#[test]
+fn a_cancelled_call_builds_no_model_and_answers_validly_with_its_whole_gap() {
+    // The cancel flag is what a client that went away raises; every stage, the greedy ones and
+    // the explanations included, must see it. No clock is involved, so the test is exact.
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use vmplace::checker::{check, Expect};
+    use vmplace::domain::{Domain, Settings};
+    use vmplace::placement::{run_or_fallback, RunConfig};
+    let doc = racks(200, 20, 1000, 3);
+    let problem = parse(&doc, Mode::Place);
+    let d = Domain::from_problem(&problem, Settings::default());
+    let cfg = RunConfig {
+        write_model: None,
+        cancel: Some(Arc::new(AtomicBool::new(true))),
+    };
+    for mode in [Mode::Place, Mode::Storage] {
+        let s = run_or_fallback(&d, mode, &cfg);
+        let expect = if mode == Mode::Storage {
+            Expect::StorageOnly
+        } else {
+            Expect::WithHosts
+        };
+        assert!(check(&problem, &s, expect).is_empty(), "{mode:?}");
+        assert!(
+            s.stats.phases.iter().all(|p| p.variables == 0),
+            "{mode:?}: a model was built"
+        );
+        // The greedy stages stop at the flag too: nothing placed, everything explained.
+        assert!(
+            s.placements.is_empty(),
+            "{mode:?}: {} placed",
+            s.placements.len()
+        );
+        assert_eq!(s.unplaced.len(), 1000);
+        // And none of them is blamed on capacity: the search stopped.
+        assert!(
+            s.unplaced
+                .iter()
+                .all(|u| u.code == vmplace::format::ReasonCode::StoppedEarly
+                    || u.code == vmplace::format::ReasonCode::NoConnectedHostCapacity),
+            "{mode:?}: {:?}",
+            s.unplaced
+                .iter()
+                .map(|u| u.code)
+                .collect::<std::collections::BTreeSet<_>>()
+        );
+        assert!(s.placed_weight < s.placed_weight_bound, "{mode:?}");
+        assert!(s.gap > 0.0 && s.status != Status::Optimal, "{mode:?}");
+    }
+}
