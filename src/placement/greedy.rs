@@ -57,13 +57,24 @@ pub fn choose_host(
     s: StorageIx,
     policy: Objective,
 ) -> Option<HostIx> {
-    let candidates = d.storage[s.0]
+    let mut candidates = d.storage[s.0]
         .hosts
         .iter()
         .copied()
         .filter(|&h| load.host_accepts(d, r, h));
     match policy {
-        Objective::Pack => candidates.min_by_key(|h| (!load_active(d, load, *h), *h)),
+        // First fit: the first active host with room, else the first idle one (the same as the
+        // minimum of (idle, index), without scanning past the first active host).
+        Objective::Pack => {
+            let mut first_idle = None;
+            for h in candidates.by_ref() {
+                if load_active(d, load, h) {
+                    return Some(h);
+                }
+                first_idle = first_idle.or(Some(h));
+            }
+            first_idle
+        }
         Objective::Balance => {
             let ram = ram_dimension(d);
             let weight = |h: HostIx| -> f64 {

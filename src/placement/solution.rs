@@ -62,16 +62,7 @@ pub(crate) fn to_solution(
             .iter()
             .filter(|&&b| b)
             .count(),
-        migration_domain: (0..d.requests.len())
-            .filter(|&i| evaluate::is_placed(a, RequestIx(i), need_host))
-            .filter_map(|i| {
-                let s = a.storage[i]?;
-                Some((
-                    d.requests[i].id.clone(),
-                    evaluate::migration_domain(d, &load, RequestIx(i), s, a.host[i]),
-                ))
-            })
-            .collect(),
+        migration_domain: migration_domains(d, &load, a, need_host),
     };
     Solution {
         status: quality.status,
@@ -84,6 +75,33 @@ pub(crate) fn to_solution(
         unplaced,
         stats,
     }
+}
+
+/// The live-migration domain of every placed request. Requests alike (demand, group, storage)
+/// share the count of connected hosts that could take them, so that this is near-linear even when
+/// a storage system reaches every host; only their own host differs.
+fn migration_domains(
+    d: &Domain,
+    load: &crate::domain::Load,
+    a: &crate::domain::Assignment,
+    need_host: bool,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut counted: std::collections::HashMap<(Vec<u64>, Option<usize>, usize), usize> =
+        Default::default();
+    let mut out = std::collections::BTreeMap::new();
+    for (i, vm) in d.requests.iter().enumerate() {
+        let r = RequestIx(i);
+        let Some(s) = a.storage[i].filter(|_| evaluate::is_placed(a, r, need_host)) else {
+            continue;
+        };
+        let key = (crate::domain::bits(&vm.demand), vm.group, s.0);
+        let all = *counted
+            .entry(key)
+            .or_insert_with(|| evaluate::migration_domain(d, load, r, s, None));
+        let own = a.host[i].is_some_and(|h| load.host_accepts(d, r, h)) as usize;
+        out.insert(vm.id.clone(), all - own);
+    }
+    out
 }
 
 /// One entry per request: where it goes, or why it is not placed.
