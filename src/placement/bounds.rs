@@ -123,6 +123,16 @@ pub(crate) fn record(st: &mut PhaseStats, d: &Domain, m: Measured) -> Status {
     status
 }
 
+/// The host phase's cost bound, rounded up to an integer under `pack`, where the cost is a count
+/// of hosts: HiGHS reports a bound such as 167.00000000000017 or 166.4 for an optimum of 167, and
+/// no answer can use 166.4 hosts. `balance` costs are not integral and stay as they are.
+pub(crate) fn integral_host_bound(d: &Domain, bound: f64) -> f64 {
+    match d.settings.host_policy {
+        Objective::Pack if bound.is_finite() => (bound - 1e-6).ceil(),
+        _ => bound,
+    }
+}
+
 /// Total priority weight of the requests.
 pub(crate) fn total_weight(d: &Domain) -> f64 {
     d.requests.iter().map(|r| r.priority).sum()
@@ -231,5 +241,55 @@ pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64
                 .fold(0.0, f64::max);
             best.max(initial)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Settings;
+    use crate::validation::{read_problem, Phase};
+
+    fn domain(host_policy: Objective) -> Domain {
+        let doc = r#"{"storage": [{"id": "s", "capacity_gib": 10}],
+                      "hosts": [{"id": "h", "capacity": {"cpu": 4}, "storage": ["s"]}],
+                      "requests": [{"id": "r", "demand": {"cpu": 1}, "disk_gib": 1}]}"#;
+        let p = read_problem(doc, Phase::Storage).unwrap();
+        Domain::from_problem(
+            &p,
+            Settings {
+                host_policy,
+                ..Settings::default()
+            },
+        )
+    }
+
+    #[test]
+    fn a_host_count_bound_is_a_whole_number_of_hosts() {
+        let d = domain(Objective::Pack);
+        assert_eq!(integral_host_bound(&d, 167.000_000_000_000_17), 167.0);
+        assert_eq!(integral_host_bound(&d, 166.4), 167.0);
+        assert_eq!(integral_host_bound(&d, 166.0), 166.0);
+        // Rounded, the bound proves 167 hosts optimal.
+        let mut st = PhaseStats::default();
+        let status = record(
+            &mut st,
+            &d,
+            Measured {
+                weight: 1.0,
+                weight_bound: 1.0,
+                cost: 167.0,
+                cost_bound: integral_host_bound(&d, 166.4),
+                time_limited: true,
+                is_mip: true,
+            },
+        );
+        assert_eq!((status, st.gap), (Status::Optimal, 0.0));
+    }
+
+    #[test]
+    fn a_utilisation_bound_is_not_rounded() {
+        let d = domain(Objective::Balance);
+        assert_eq!(integral_host_bound(&d, 0.4), 0.4);
     }
 }

@@ -1,6 +1,6 @@
 //! Phase 2: a host for every request that has a storage system, among the hosts connected to it.
 
-use super::bounds::{host_cost_floor, phase_stats, record, Measured};
+use super::bounds::{host_cost_floor, integral_host_bound, phase_stats, record, Measured};
 use super::deadline::{mip_options, Deadline};
 use super::lexicographic::{better, lexicographic};
 use super::lns::host_lns;
@@ -138,7 +138,7 @@ pub fn host_phase(
             weight: w,
             weight_bound: searched.weight_bound,
             cost: c,
-            cost_bound: searched.cost_bound.max(floor),
+            cost_bound: integral_host_bound(d, searched.cost_bound.max(floor)),
             time_limited: searched.time_limited,
             is_mip,
         },
