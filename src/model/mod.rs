@@ -19,6 +19,14 @@ use std::time::Instant;
 /// Columns per second of time limit below which HiGHS runs without presolve (see `solve`).
 pub const PRESOLVE_COLUMNS_PER_SECOND: f64 = 25_000.0;
 
+/// Whether HiGHS may presolve a model of `columns` columns within `limit_s` seconds. HiGHS 1.x
+/// looks at the clock only between presolve reductions, and on a large model one reduction (dual
+/// fixing) can run for seconds: on the 132,650-column storage model of a 10,000-request pool,
+/// presolve took up to 4 s on a 0.26 s limit. So presolve runs only when the limit leaves it room.
+pub fn presolve_allowed(wanted: bool, limit_s: f64, columns: usize) -> bool {
+    wanted && limit_s * PRESOLVE_COLUMNS_PER_SECOND >= columns as f64
+}
+
 /// How to run HiGHS.
 #[derive(Debug, Clone)]
 pub struct MipOptions {
@@ -215,12 +223,7 @@ impl MipBuilder {
         model
             .try_set_option("random_seed", 0)
             .map_err(|_| rejected("random_seed"))?;
-        // HiGHS 1.x looks at the clock only between presolve reductions; on a large model a
-        // single reduction (dual fixing) can run for seconds. Presolve only when the time limit
-        // leaves it room: measured on the 132,650-column storage model of a 10,000-request pool,
-        // presolve took up to 4 s on a 0.26 s limit.
-        let room = limit * PRESOLVE_COLUMNS_PER_SECOND >= size.variables as f64;
-        if !(opts.presolve && room) {
+        if !presolve_allowed(opts.presolve, limit, size.variables) {
             model
                 .try_set_option("presolve", "off")
                 .map_err(|_| rejected("presolve"))?;

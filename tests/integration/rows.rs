@@ -979,3 +979,17 @@ fn host_balance_counts_what_a_host_already_runs() {
     assert_eq!(host_id(&d, a.host[0]), Some("h2"));
     assert!(close(r.objective, 0.7), "U = {}", r.objective);
 }
+
+#[test]
+fn presolve_runs_only_when_the_time_limit_leaves_it_room() {
+    use vmplace::model::{presolve_allowed, PRESOLVE_COLUMNS_PER_SECOND};
+    let per_second = PRESOLVE_COLUMNS_PER_SECOND as usize;
+    // 132,650 columns (the 10,000-request storage model) on a 0.26 s limit: no presolve.
+    assert!(!presolve_allowed(true, 0.26, 132_650));
+    assert!(presolve_allowed(true, 10.0, 132_650));
+    // The boundary: exactly a second's worth of columns on a 1 s limit.
+    assert!(presolve_allowed(true, 1.0, per_second));
+    assert!(!presolve_allowed(true, 1.0, per_second + 1));
+    // Never when the caller turns it off (LNS neighbourhoods).
+    assert!(!presolve_allowed(false, 100.0, 10));
+}
