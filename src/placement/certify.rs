@@ -2,6 +2,10 @@
 
 use super::deadline::{mip_options, Deadline};
 use super::greedy;
+use super::host_phase::{host_columns, LNS_COLUMNS};
+
+/// Largest certifying MIP, in (flavor, host) columns: ten times the host phase's one-piece limit.
+const CERTIFY_COLUMNS: usize = 10 * LNS_COLUMNS;
 use crate::domain::{Assignment, Domain, Load, RequestIx};
 use crate::format::Objective;
 use crate::model::storage::Stage;
@@ -22,7 +26,12 @@ pub(crate) fn certify(
             .collect()
     };
     let left = stranded(&hosted);
-    if left.is_empty() {
+    // The certifying MIP covers the whole phase-2 problem: only when time is left and it is not
+    // too large to build (100,000 requests on 20,000 hosts took minutes to build alone).
+    let columns = host_columns(d, a, None);
+    let too_large = columns > CERTIFY_COLUMNS;
+    tracing::debug!(columns, stranded = left.len(), too_large, "certify");
+    if left.is_empty() || deadline.passed() || too_large {
         return Ok((hosted, left));
     }
     let load = Load::initial(d);
