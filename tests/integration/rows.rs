@@ -982,14 +982,18 @@ fn host_balance_counts_what_a_host_already_runs() {
 
 #[test]
 fn presolve_runs_only_when_the_time_limit_leaves_it_room() {
-    use vmplace::model::{presolve_allowed, PRESOLVE_COLUMNS_PER_SECOND};
-    let per_second = PRESOLVE_COLUMNS_PER_SECOND as usize;
-    // 132,650 columns (the 10,000-request storage model) on a 0.26 s limit: no presolve.
+    use vmplace::model::presolve_allowed;
+    // The 10,000-request storage model (132,650 columns): not on a 0.26 s or 15 s limit, from
+    // 16 s on (its worst presolve, 4 s, is a quarter of that).
     assert!(!presolve_allowed(true, 0.26, 132_650));
-    assert!(presolve_allowed(true, 10.0, 132_650));
-    // The boundary: exactly a second's worth of columns on a 1 s limit.
-    assert!(presolve_allowed(true, 1.0, per_second));
-    assert!(!presolve_allowed(true, 1.0, per_second + 1));
-    // Never when the caller turns it off (LNS neighbourhoods).
+    assert!(!presolve_allowed(true, 15.9, 132_650));
+    assert!(presolve_allowed(true, 16.0, 132_650));
+    // Twice the columns need four times the limit.
+    assert!(!presolve_allowed(true, 63.9, 265_300));
+    assert!(presolve_allowed(true, 64.0, 265_300));
+    // The 100,000-request model (924,642 columns) on 43 s: no presolve (it took 256 s).
+    assert!(!presolve_allowed(true, 43.0, 924_642));
+    // Small models always, unless the caller turns it off (LNS neighbourhoods).
+    assert!(presolve_allowed(true, 0.05, 3_463));
     assert!(!presolve_allowed(false, 100.0, 10));
 }
