@@ -11,10 +11,22 @@ use crate::model::storage::Stage;
 use crate::model::MipOptions;
 use crate::model::{MipError, ModelSize};
 
+/// Where a neighbourhood starts.
+#[derive(Debug, Clone)]
+enum Seed {
+    /// These storage systems, grown by their neighbours: their requests and hosts.
+    Storage(Vec<usize>),
+    /// This host and the hosts best placed to take its VMs: the VMs they run, on them only.
+    /// Unlike storage neighbourhoods, these stay small when one storage system reaches every
+    /// host (a pool-wide system, or bin packing on one shared storage).
+    Hosts(usize),
+}
+
 /// Neighbourhood seeds for the LNS, best first: per host worth changing, the storage systems of
-/// the VMs it runs. `pack`: newly opened hosts, least loaded first (the easiest to empty);
-/// `balance`: hosts by decreasing utilisation. Then every storage system on its own.
-fn lns_seeds(d: &Domain, cur: &Assignment) -> Vec<Vec<usize>> {
+/// the VMs it runs, then the host with its best partners. `pack`: newly opened hosts, least
+/// loaded first (the easiest to empty); `balance`: hosts by decreasing utilisation. Then every
+/// storage system on its own.
+fn lns_seeds(d: &Domain, cur: &Assignment) -> Vec<Seed> {
     let util = evaluate::host_utilisation(d, cur);
     let mut on_host: Vec<Vec<usize>> = vec![Vec::new(); d.hosts.len()];
     for (i, h) in cur.host.iter().enumerate() {
@@ -35,9 +47,63 @@ fn lns_seeds(d: &Domain, cur: &Assignment) -> Vec<Vec<usize>> {
         }
         Objective::Balance => hosts.sort_by(|&a, &b| peak(b).total_cmp(&peak(a)).then(a.cmp(&b))),
     }
-    let mut seeds: Vec<Vec<usize>> = hosts.into_iter().map(|h| on_host[h].clone()).collect();
-    seeds.extend((0..d.storage.len()).map(|s| vec![s]));
+    let mut seeds: Vec<Seed> = hosts
+        .into_iter()
+        .flat_map(|h| [Seed::Storage(on_host[h].clone()), Seed::Hosts(h)])
+        .collect();
+    seeds.extend((0..d.storage.len()).map(|s| Seed::Storage(vec![s])));
     seeds
+}
+
+/// A host neighbourhood: `seed` and the other hosts in use with the most free capacity (where its
+/// VMs could go), as many as keep the model within `LNS_NEIGHBOURHOOD_COLUMNS` (at most one
+/// column per freed VM and host). Returns the freed requests and the allowed hosts.
+fn host_set(d: &Domain, cur: &Assignment, seed: usize) -> (Vec<usize>, Vec<bool>) {
+    let mut on_host: Vec<Vec<usize>> = vec![Vec::new(); d.hosts.len()];
+    for (i, h) in cur.host.iter().enumerate() {
+        if let Some(h) = h {
+            on_host[h.0].push(i);
+        }
+    }
+    let load = evaluate::final_load(d, cur);
+    let room = |h: usize| -> f64 {
+        let host = &d.hosts[h];
+        load.host_free[h]
+            .iter()
+            .zip(&host.capacity)
+            .map(|(f, c)| if *c > 0.0 { f / c } else { 0.0 })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut partners: Vec<usize> = (0..d.hosts.len())
+        .filter(|&h| h != seed && !on_host[h].is_empty())
+        .collect();
+    partners.sort_by(|&a, &b| room(b).total_cmp(&room(a)).then(a.cmp(&b)));
+    let mut allowed = vec![false; d.hosts.len()];
+    allowed[seed] = true;
+    let mut freed = on_host[seed].clone();
+    for (hosts, h) in (1..).zip(partners) {
+        let more = freed.len() + on_host[h].len();
+        if more * (hosts + 1) > LNS_NEIGHBOURHOOD_COLUMNS {
+            break;
+        }
+        allowed[h] = true;
+        freed.extend(&on_host[h]);
+    }
+    freed.sort_unstable();
+    (freed, allowed)
+}
+
+/// The hosts of the storage systems in `within`.
+fn hosts_of(d: &Domain, within: &[bool]) -> Vec<bool> {
+    let mut allowed = vec![false; d.hosts.len()];
+    for (s, w) in within.iter().enumerate() {
+        if *w {
+            for h in &d.storage[s].hosts {
+                allowed[h.0] = true;
+            }
+        }
+    }
+    allowed
 }
 
 /// Storage systems that share a host are neighbours.
@@ -79,14 +145,14 @@ fn grow(d: &Domain, base: &Assignment, seed: &[usize], neighbours: &[Vec<usize>]
     within
 }
 
-/// Re-solves the host MIP over the requests `freed` (those whose storage is in `within`) and the
-/// hosts of those storage systems, everything else fixed as in `cur`. Returns the new complete
-/// assignment, if the MIP gave one, and the neighbourhood model's size.
+/// Re-solves the host MIP over the requests `freed` on the `allowed` hosts, everything else fixed
+/// as in `cur`. Returns the new complete assignment, if the MIP gave one, and the neighbourhood
+/// model's size.
 fn solve_neighbourhood(
     d: &Domain,
     base: &Assignment,
     cur: &Assignment,
-    within: &[bool],
+    allowed: &[bool],
     freed: &[usize],
     deadline: &Deadline,
 ) -> Result<(Option<Assignment>, ModelSize), MipError> {
@@ -99,14 +165,6 @@ fn solve_neighbourhood(
     }
     let load = evaluate::final_load(d, &fixed);
     let active = evaluate::active_hosts(d, &fixed);
-    let mut allowed = vec![false; d.hosts.len()];
-    for (s, w) in within.iter().enumerate() {
-        if *w {
-            for h in &d.storage[s].hosts {
-                allowed[h.0] = true;
-            }
-        }
-    }
     let mut warm = sub.clone();
     for &i in freed {
         warm.host[i] = cur.host[i];
@@ -117,7 +175,7 @@ fn solve_neighbourhood(
         warm: &warm,
         load: &load,
         active: &active,
-        allowed: Some(&allowed),
+        allowed: Some(allowed),
     };
     let secs = deadline.remaining().min(2.0);
     let weight_of = |a: &Assignment| -> f64 {
@@ -206,15 +264,21 @@ pub(crate) fn host_lns(
             break;
         };
         seed += 1;
-        let within = grow(d, base, &start_set, &neighbours);
-        let freed: Vec<usize> = (0..d.requests.len())
-            .filter(|&i| base.storage[i].is_some_and(|s| within[s.0]))
-            .collect();
+        let (freed, allowed) = match &start_set {
+            Seed::Storage(storage) => {
+                let within = grow(d, base, storage, &neighbours);
+                let freed: Vec<usize> = (0..d.requests.len())
+                    .filter(|&i| base.storage[i].is_some_and(|s| within[s.0]))
+                    .collect();
+                (freed, hosts_of(d, &within))
+            }
+            Seed::Hosts(h) => host_set(d, &cur, *h),
+        };
         if freed.is_empty() {
             stale += 1;
             continue;
         }
-        let (next, sub_size) = solve_neighbourhood(d, base, &cur, &within, &freed, deadline)?;
+        let (next, sub_size) = solve_neighbourhood(d, base, &cur, &allowed, &freed, deadline)?;
         size = sub_size;
         iterations += 1;
         if let Some(next) = next {
