@@ -56,7 +56,9 @@ pub(crate) fn keep_if_better(d: &Domain, p2: &mut PhaseOutcome, baselines: Basel
     // The phase-2 bound held for phase 1's storage choice only; the baseline chose differently,
     // so only the global floor is a valid bound.
     p2.assignment = a;
+    let time_s = p2.stats.time_s;
     p2.stats = host_stats(d, &p2.assignment, solver, p2.stats.flavors);
+    p2.stats.time_s = time_s;
     p2.status = p2.stats.status;
 }
 

@@ -1,7 +1,8 @@
 //! Placement: the two phases (storage, then host), each solved as lexicographic MIP stages
 //! with greedy warm starts, certification, LNS at scale and honest status; then the solution
 //! document. Concerns by file: [`deadline`], [`lexicographic`], [`bounds`], [`certify`],
-//! [`storage_phase`], [`host_phase`], [`lns`], [`solution`], [`greedy`], [`explain`].
+//! [`storage_phase`], [`host_phase`], [`lns`], [`solution`], [`greedy`], [`baseline`] (the
+//! baselines never answered below), [`explain`].
 
 pub mod baseline;
 pub mod bounds;
