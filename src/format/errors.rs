@@ -170,29 +170,29 @@ impl ErrorCode {
         ErrorCode::ALL.into_iter().find(|c| c.code() == code)
     }
 
-    /// What the user should do about it, for an error in a document of that kind.
+    /// What the user should do about it, for an error in a document of that kind: the action
+    /// text with `{schema}` naming that document's schema command.
     pub fn action_for(self, kind: DocKind) -> String {
-        let schema = format!("`vmplace schema {}`", kind.name());
-        match self {
-            ErrorCode::WrongType => format!("give the field the type shown by {schema}"),
-            ErrorCode::MissingField => format!("add the field; {schema} lists the required ones"),
-            ErrorCode::InvalidValue => format!("use one of the values listed by {schema}"),
-            ErrorCode::OutOfRange => format!("give a number within the range shown by {schema}"),
-            other => other.action().to_string(),
+        let text = self.action();
+        if text.contains("{schema}") {
+            text.replace("{schema}", &format!("`vmplace schema {}`", kind.name()))
+        } else {
+            text.to_string()
         }
     }
 
-    /// What the user should do about it (for a problem document where the text names one).
-    pub fn action(self) -> &'static str {
+    /// What the user should do about it; `{schema}` stands for the schema command of the
+    /// document at fault (see [`ErrorCode::action_for`]).
+    fn action(self) -> &'static str {
         match self {
             ErrorCode::Usage => "see `vmplace --help` for the accepted arguments",
             ErrorCode::Io => "check that the file exists and is readable",
             ErrorCode::MalformedJson => "fix the JSON syntax at the given line and column (NaN and Infinity are not JSON)",
-            ErrorCode::WrongType => "give the field the type shown by `vmplace schema problem`",
-            ErrorCode::MissingField => "add the field; `vmplace schema problem` lists the required ones",
+            ErrorCode::WrongType => "give the field the type shown by {schema}",
+            ErrorCode::MissingField => "add the field; {schema} lists the required ones",
             ErrorCode::UnknownField => "remove the field or fix its spelling; unknown fields are rejected so typos do not pass silently",
-            ErrorCode::OutOfRange => "give a number within the range shown by `vmplace schema problem`",
-            ErrorCode::InvalidValue => "use one of the values listed by `vmplace schema problem`",
+            ErrorCode::OutOfRange => "give a number within the range shown by {schema}",
+            ErrorCode::InvalidValue => "use one of the values listed by {schema}",
             ErrorCode::DuplicateId => "give every item of the array its own id",
             ErrorCode::UnknownHostStorage => "list only ids that appear in `storage`, or add the storage system",
             ErrorCode::UnknownRequestStorage => "name a storage id that appears in `storage`, or drop the field to let phase 1 choose",
@@ -244,7 +244,7 @@ impl InputError {
             code: code.code().to_string(),
             path: shorten(path.into()),
             cause: shorten(cause.into()),
-            action: code.action().to_string(),
+            action: code.action_for(DocKind::Problem),
         }
     }
 

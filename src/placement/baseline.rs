@@ -13,24 +13,23 @@ use std::collections::BTreeSet;
 
 /// Both baselines' answers to the whole call (storage and hosts), with the solver each stands
 /// for. Computed before the phases, within the call's deadline, so that the guard never runs
-/// past the time limit.
-pub(crate) struct Baselines(Vec<(Assignment, PhaseSolver)>);
+/// past the time limit; phase 1's warm start reuses `retry`.
+pub(crate) struct Baselines {
+    /// The greedy chain of today's schedulers.
+    pub chain: Assignment,
+    /// Greedy with retries over storage systems.
+    pub retry: Assignment,
+}
 
 impl Baselines {
     pub(crate) fn compute(d: &Domain, deadline: &Deadline) -> Baselines {
         let fixed = fixed_storage(d);
         let policy = d.settings.host_policy;
         let stop = || deadline.passed();
-        Baselines(vec![
-            (
-                greedy::place(d, &fixed, policy, &stop),
-                PhaseSolver::GreedyBaseline,
-            ),
-            (
-                greedy::with_retries(d, &fixed, policy, &stop),
-                PhaseSolver::GreedyRetry,
-            ),
-        ])
+        Baselines {
+            chain: greedy::place(d, &fixed, policy, &stop),
+            retry: greedy::with_retries(d, &fixed, policy, &stop),
+        }
     }
 }
 
@@ -46,7 +45,11 @@ fn host_score(d: &Domain, a: &Assignment) -> (f64, f64) {
 /// weight, or as much for less cost.
 pub(crate) fn keep_if_better(d: &Domain, p2: &mut PhaseOutcome, baselines: Baselines) {
     let mut best: Option<(Assignment, PhaseSolver)> = None;
-    for (a, solver) in baselines.0 {
+    let candidates = [
+        (baselines.chain, PhaseSolver::GreedyBaseline),
+        (baselines.retry, PhaseSolver::GreedyRetry),
+    ];
+    for (a, solver) in candidates {
         let incumbent = best.as_ref().map_or(&p2.assignment, |b| &b.0);
         if better(host_score(d, &a), host_score(d, incumbent)) {
             best = Some((a, solver));

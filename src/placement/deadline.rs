@@ -27,19 +27,19 @@ impl Deadline {
 
     /// Whether the call is over: its time is up, or its client went away.
     pub(crate) fn passed(&self) -> bool {
+        self.cancelled() || self.start.elapsed().as_secs_f64() >= self.limit
+    }
+
+    /// Whether the client went away.
+    fn cancelled(&self) -> bool {
         self.cancel
             .as_ref()
             .is_some_and(|c| c.load(Ordering::Relaxed))
-            || self.start.elapsed().as_secs_f64() >= self.limit
     }
 
     /// Seconds left (a small floor, so that HiGHS always gets a positive limit).
     pub(crate) fn remaining(&self) -> f64 {
-        if self
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-        {
+        if self.cancelled() {
             return 0.01;
         }
         (self.limit - self.start.elapsed().as_secs_f64()).max(0.05)

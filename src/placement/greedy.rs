@@ -7,6 +7,7 @@
 //! `lookahead` is the variant vmplace uses to warm-start its MIPs: it only picks storage that has a
 //! connected host with room, so its storage choice always comes with a host assignment.
 
+use crate::domain::evaluate::final_load;
 use crate::domain::{Assignment, Domain, HostIx, Load, RequestIx, StorageIx};
 use crate::format::Objective;
 
@@ -188,7 +189,7 @@ pub fn lookahead(
     host_policy: Objective,
     stop: &dyn Fn() -> bool,
 ) -> Assignment {
-    let (mut load, mut out) = booked(d, fixed);
+    let (mut load, mut out) = (final_load(d, fixed), fixed.clone());
     let nh = d.hosts.len().max(1) as f64;
     for r in decreasing_order(d, |r| out.host[r.0].is_none()) {
         if stop() {
@@ -230,20 +231,6 @@ pub fn lookahead(
     out
 }
 
-/// The load after what `fixed` already books, and a copy of it to extend.
-fn booked(d: &Domain, fixed: &Assignment) -> (Load, Assignment) {
-    let mut load = Load::initial(d);
-    for i in 0..d.requests.len() {
-        if let Some(s) = fixed.storage[i] {
-            load.take_storage(d, RequestIx(i), s);
-        }
-        if let Some(h) = fixed.host[i] {
-            load.take_host(d, RequestIx(i), h);
-        }
-    }
-    (load, fixed.clone())
-}
-
 /// What a scheduler with retries amounts to (the strongest simple heuristic): requests in input
 /// order; for each, the storage systems with room for its disk by most free GiB, and the first
 /// of them that has a connected host with room (chosen by Nova's weigher) takes it. A request
@@ -254,7 +241,7 @@ pub fn with_retries(
     host_policy: Objective,
     stop: &dyn Fn() -> bool,
 ) -> Assignment {
-    let (mut load, mut out) = booked(d, fixed);
+    let (mut load, mut out) = (final_load(d, fixed), fixed.clone());
     let mut by_free: Vec<StorageIx> = (0..d.storage.len()).map(StorageIx).collect();
     for i in 0..d.requests.len() {
         if out.host[i].is_some() {

@@ -109,7 +109,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
         ));
     }
     let (phases, need_host) = match mode {
-        Mode::Storage => (vec![storage_phase(d, cfg, mode, limit)?], false),
+        Mode::Storage => (vec![storage_phase(d, cfg, mode, limit, None)?], false),
         Mode::Host => {
             let fixed = fixed_storage(d);
             (vec![host_phase(d, &fixed, None, cfg, mode, limit)?], true)
@@ -118,7 +118,8 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             let floor = (d.settings.solver == SolverKind::Mip)
                 .then(|| baseline::Baselines::compute(d, &call));
             tracing::debug!(elapsed_s = start.elapsed().as_secs_f64(), "baselines done");
-            let mut p1 = storage_phase(d, cfg, mode, limit * 0.5)?;
+            let retry = floor.as_ref().map(|f| &f.retry);
+            let mut p1 = storage_phase(d, cfg, mode, limit * 0.5, retry)?;
             tracing::debug!(
                 elapsed_s = start.elapsed().as_secs_f64(),
                 "storage phase done"

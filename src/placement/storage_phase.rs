@@ -64,18 +64,20 @@ fn lp_rounding(
     Ok(Some(a))
 }
 
-/// Phase 1: storage for every request.
+/// Phase 1: storage for every request. `retry` is greedy with retries' answer when the caller
+/// already has it (the baselines of `place`); the warm start computes it otherwise.
 pub fn storage_phase(
     d: &Domain,
     cfg: &RunConfig,
     mode: Mode,
     deadline_s: f64,
+    retry: Option<&Assignment>,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
     let mut out = if d.settings.solver == SolverKind::Greedy {
         greedy_storage(d)
     } else {
-        mip_storage(d, cfg, mode, start, deadline_s)?
+        mip_storage(d, cfg, mode, start, deadline_s, retry)?
     };
     out.stats.time_s = start.elapsed().as_secs_f64();
     Ok(out)
@@ -141,12 +143,13 @@ pub(crate) fn storage_outcome(d: &Domain, mut a: Assignment, solver: PhaseSolver
     }
 }
 
-/// The warm start: the better of the look-ahead greedy answer and relax-and-round, both
-/// certified by construction (they carry hosts). Returns it with hosts, and its storage part
-/// restricted to what it hosts.
+/// The warm start: the best of the look-ahead greedy answer, greedy with retries (`retry`, or
+/// computed here) and relax-and-round, all certified by construction (they carry hosts). Returns
+/// it with hosts, and its storage part restricted to what it hosts.
 fn warm_start(
     d: &Domain,
     fixed: &Assignment,
+    retry: Option<&Assignment>,
     deadline: &Deadline,
 ) -> Result<(Assignment, Assignment), MipError> {
     let full = |a: &Assignment| {
@@ -157,7 +160,10 @@ fn warm_start(
     let stop = || deadline.passed();
     let mut warm = greedy::lookahead(d, fixed, sp, hp, &stop);
     // Greedy with retries places more than the look-ahead on some pools: the best greedy starts.
-    let retry = greedy::with_retries(d, fixed, hp, &stop);
+    let retry = match retry {
+        Some(r) => r.clone(),
+        None => greedy::with_retries(d, fixed, hp, &stop),
+    };
     if better(full(&retry), full(&warm)) {
         warm = retry;
     }
@@ -279,12 +285,13 @@ fn mip_storage(
     mode: Mode,
     start: Instant,
     deadline_s: f64,
+    retry: Option<&Assignment>,
 ) -> Result<PhaseOutcome, MipError> {
     let deadline = Deadline::new(start, deadline_s, cfg);
     // The MIP stages get 60 % of the phase; certification (phase 2 feasibility) the rest.
     let mip_deadline = Deadline::new(start, deadline_s * 0.6, cfg);
     let fixed = fixed_storage(d);
-    let (warm, warm_storage) = warm_start(d, &fixed, &mip_deadline)?;
+    let (warm, warm_storage) = warm_start(d, &fixed, retry, &mip_deadline)?;
     tracing::debug!(
         elapsed_s = start.elapsed().as_secs_f64(),
         "storage warm start done"

@@ -53,6 +53,11 @@ fn codes_at(doc: &ErrorDocument) -> Vec<(String, String)> {
         .collect()
 }
 
+/// vmplace's answer to a valid problem text, with the default options.
+fn answer(text: &str, mode: Mode) -> Solution {
+    solve_text(text, mode, &Overrides::default(), &RunConfig::default()).expect("a valid problem")
+}
+
 /// A document vmplace wrote: valid against its published schema, and accepted by its checker.
 fn assert_own_answer_is_valid(problem: &str, answer: &Value, phase: CheckPhase) {
     let schema = if answer.get("migrations").is_some() {
@@ -111,19 +116,13 @@ fn numbers_at_the_top_of_their_range_give_answers_that_pass_schema_and_checker()
         (Mode::Place, CheckPhase::Place),
         (Mode::Storage, CheckPhase::Storage),
     ] {
-        let s = solve_text(&text, mode, &Overrides::default(), &RunConfig::default()).unwrap();
+        let s = answer(&text, mode);
         assert_own_answer_is_valid(&text, &serde_json::to_value(&s).unwrap(), phase);
     }
     let mut h = instance("examples/host-phase.json");
     h["requests"][0]["disk_gib"] = json!(1e12);
     let text = h.to_string();
-    let s = solve_text(
-        &text,
-        Mode::Host,
-        &Overrides::default(),
-        &RunConfig::default(),
-    )
-    .unwrap();
+    let s = answer(&text, Mode::Host);
     let answer = serde_json::to_value(&s).unwrap();
     assert_own_answer_is_valid(&text, &answer, CheckPhase::Host);
 
@@ -160,7 +159,7 @@ fn a_request_given_its_storage_is_counted_once_by_solver_and_checker() {
         (Mode::Place, CheckPhase::Place),
         (Mode::Storage, CheckPhase::Storage),
     ] {
-        let s = solve_text(&text, mode, &Overrides::default(), &RunConfig::default()).unwrap();
+        let s = answer(&text, mode);
         assert_eq!(s.placements.len(), 1, "{mode:?}");
         assert_eq!(s.stats.storage_utilisation["s1"], 1.0, "{mode:?}: not 1.4");
         let answer = serde_json::to_value(&s).unwrap();
@@ -176,13 +175,7 @@ fn a_request_given_its_storage_is_counted_once_by_solver_and_checker() {
         .unwrap()
         .remove("storage");
     let free = free.to_string();
-    let s = solve_text(
-        &free,
-        Mode::Place,
-        &Overrides::default(),
-        &RunConfig::default(),
-    )
-    .unwrap();
+    let s = answer(&free, Mode::Place);
     assert_eq!(s.placements.len(), 0);
     let forced = json!({"status": "feasible", "placed_weight": 1, "placed_weight_bound": 1,
         "objective": 1, "bound": 1, "gap": 0,
