@@ -142,13 +142,22 @@ pub fn write_json<T: serde::Serialize>(
     out: Option<&PathBuf>,
     value: &T,
 ) -> Result<(), Vec<InputError>> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| {
-        vec![InputError::new(
-            ErrorCode::Io,
-            "",
-            format!("cannot encode output: {e}"),
-        )]
-    })?;
+    let text = serde_json::to_vec_pretty(value).map_err(encode_error)?;
+    write_bytes(out, text)
+}
+
+/// The error of an answer that cannot be encoded.
+pub fn encode_error(e: serde_json::Error) -> Vec<InputError> {
+    vec![InputError::new(
+        ErrorCode::Io,
+        "",
+        format!("cannot encode output: {e}"),
+    )]
+}
+
+/// Writes encoded JSON and a newline to the file or stdout. A closed stdout (broken pipe) is
+/// not an error.
+pub fn write_bytes(out: Option<&PathBuf>, mut text: Vec<u8>) -> Result<(), Vec<InputError>> {
     let io_err = |e: std::io::Error, what: &str| {
         vec![InputError::new(
             ErrorCode::Io,
@@ -156,11 +165,12 @@ pub fn write_json<T: serde::Serialize>(
             format!("cannot write {what}: {e}"),
         )]
     };
+    text.push(b'\n');
     match out {
-        Some(p) => std::fs::write(p, text + "\n").map_err(|e| io_err(e, &p.display().to_string())),
+        Some(p) => std::fs::write(p, text).map_err(|e| io_err(e, &p.display().to_string())),
         None => {
             let mut stdout = std::io::stdout().lock();
-            match writeln!(stdout, "{text}") {
+            match stdout.write_all(&text) {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
                 r => r.map_err(|e| io_err(e, "stdout")),
             }

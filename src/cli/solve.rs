@@ -1,6 +1,6 @@
 //! `vmplace storage|host|place FILE`.
 
-use super::{exit, read_input, report, write_json};
+use super::{encode_error, exit, read_input, report, write_bytes};
 use clap::Args;
 use std::path::PathBuf;
 use vmplace::format::{Objective, SolverKind};
@@ -168,12 +168,15 @@ pub fn run(a: SolveArgs, mode: Mode) -> i32 {
         write_model: a.write_model.clone(),
         cancel: None,
     };
-    let solution = match vmplace::service::api::solve_text(&text, mode, &a.overrides(), &cfg) {
+    let mut solution = match vmplace::service::api::solve_text(&text, mode, &a.overrides(), &cfg) {
         Ok(s) => s,
         Err(e) => return report(&e),
     };
     tracing::info!(status = ?solution.status, placed = solution.stats.placed, "solved");
-    match write_json(a.output.as_ref(), &solution) {
+    let written = vmplace::service::api::encode_solution(&mut solution, true)
+        .map_err(encode_error)
+        .and_then(|text| write_bytes(a.output.as_ref(), text));
+    match written {
         Ok(()) => exit::OK,
         Err(e) => report(&e),
     }

@@ -148,6 +148,10 @@ pub enum PhaseSolver {
     /// that beat the two phases).
     #[serde(rename = "greedy-retry")]
     GreedyRetry,
+    /// Exact branch and bound on the phase's MIP model, for small batches (no HiGHS run; the
+    /// same constraints, objective and proof).
+    #[serde(rename = "exact")]
+    Exact,
 }
 
 impl PhaseSolver {
@@ -160,6 +164,7 @@ impl PhaseSolver {
             PhaseSolver::MipLns => "mip-lns",
             PhaseSolver::GreedyBaseline => "greedy-baseline",
             PhaseSolver::GreedyRetry => "greedy-retry",
+            PhaseSolver::Exact => "exact",
         }
     }
 }
@@ -198,6 +203,38 @@ pub struct Stats {
     /// storage could take it after this placement.
     #[serde(default)]
     pub migration_domain: BTreeMap<String, usize>,
+    /// Where the call's time went, stage by stage.
+    #[serde(default)]
+    pub timings: Timings,
+}
+
+/// Seconds spent in each stage of one call. `solve_s` is the solvers' own time: the whole of
+/// [`Stats::solve_time_s`] less building the MIPs (`model_s`) and explaining (`explain_s`).
+/// `write_s` is the time to encode this document, measured on a first encoding (an answer
+/// cannot contain the time it takes to write itself otherwise).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+pub struct Timings {
+    /// Reading the JSON text into a document tree.
+    #[serde(default)]
+    pub parse_s: f64,
+    /// Schema and rule checks, and the typed document.
+    #[serde(default)]
+    pub validate_s: f64,
+    /// Building the solver's view of the problem (indices, flavors, connectivity).
+    #[serde(default)]
+    pub domain_s: f64,
+    /// Building MIP rows and columns and handing them to HiGHS.
+    #[serde(default)]
+    pub model_s: f64,
+    /// Solving: greedy stages, exact search and HiGHS.
+    #[serde(default)]
+    pub solve_s: f64,
+    /// Explaining the unplaced requests and the answer's statistics.
+    #[serde(default)]
+    pub explain_s: f64,
+    /// Encoding the answer.
+    #[serde(default)]
+    pub write_s: f64,
 }
 
 /// Statistics of one phase (storage or host).
@@ -210,6 +247,9 @@ pub struct PhaseStats {
     /// Neighbourhood MIPs solved, when `solver` is `mip-lns`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lns_neighbourhoods: usize,
+    /// Search nodes visited, when `solver` is `exact`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub exact_nodes: usize,
     /// Status of this phase.
     pub status: Status,
     /// Placed priority weight (first, lexicographic objective).

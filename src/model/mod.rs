@@ -142,6 +142,19 @@ pub struct MipBuilder {
     constraints: Vec<Constraint>,
     size: ModelSize,
     relax: bool,
+    created: Option<Instant>,
+}
+
+thread_local! {
+    /// Seconds this thread spent building MIPs since the last [`take_build_time`]: from a
+    /// builder's creation until HiGHS starts solving.
+    static BUILD_S: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// Seconds spent building MIPs on this thread since the last call (a call's solve runs on one
+/// thread, so this is that call's `stats.timings.model_s`).
+pub fn take_build_time() -> f64 {
+    BUILD_S.with(|b| b.replace(0.0))
 }
 
 impl MipBuilder {
@@ -150,6 +163,7 @@ impl MipBuilder {
         MipBuilder {
             vars: ProblemVariables::new(),
             relax,
+            created: Some(Instant::now()),
             ..Default::default()
         }
     }
@@ -191,6 +205,7 @@ impl MipBuilder {
         opts: &MipOptions,
     ) -> Result<MipResult, MipError> {
         let start = Instant::now();
+        let self_created = self.created;
         let size = self.size;
         if size.variables == 0 {
             return Ok(MipResult {
@@ -248,6 +263,8 @@ impl MipBuilder {
         // A rejected warm start is not fatal: HiGHS then searches from scratch.
         let _ = model.try_set_solution(Some(&self.warm), None, None, None);
         let built_s = start.elapsed().as_secs_f64();
+        let since_created = self_created.map_or(built_s, |c| c.elapsed().as_secs_f64());
+        BUILD_S.with(|b| b.set(b.get() + since_created));
         let solved = model
             .try_solve()
             .map_err(|e| MipError::Highs(format!("{e:?}")))?;

@@ -103,7 +103,10 @@ pub fn host_phase(
         }
     } else {
         let warm = warm_start(d, &base, &greedy_answer, warm_hosts);
-        let searched = if columns <= LNS_COLUMNS {
+        let searched = if let Some(proven) = meets_floor(d, &warm, &candidates, placeable) {
+            st.solver = PhaseSolver::Exact;
+            proven
+        } else if columns <= LNS_COLUMNS {
             one_mip(d, &base, &warm, placeable, cfg, mode, &deadline, &mut st)?
         } else {
             let (a, iterations, size) = host_lns(d, &base, warm, &deadline)?;
@@ -150,6 +153,28 @@ pub fn host_phase(
         dropped: BTreeSet::new(),
         stats: st,
         status,
+    })
+}
+
+/// The warm start, proven optimal without HiGHS when it hosts every request and its cost meets
+/// the combinatorial floor (`pack`: it opens no more hosts than the demand needs, typically none
+/// for a small batch; `balance`: it raises no host above the pool's highest utilisation).
+fn meets_floor(
+    d: &Domain,
+    warm: &Assignment,
+    candidates: &[RequestIx],
+    placeable: f64,
+) -> Option<Searched> {
+    let (w, c) = score(d, warm);
+    if w < placeable - 1e-9 * placeable.max(1.0) {
+        return None;
+    }
+    let floor = integral_host_bound(d, host_cost_floor(d, candidates, w));
+    (c <= floor + 1e-9 * floor.abs().max(1.0)).then(|| Searched {
+        assignment: warm.clone(),
+        weight_bound: placeable,
+        cost_bound: floor,
+        time_limited: false,
     })
 }
 

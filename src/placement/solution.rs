@@ -8,13 +8,16 @@ use crate::domain::{Domain, RequestIx};
 use crate::format::{Placement, ReasonCode, Solution, Stats, Status, Unplaced};
 use std::collections::BTreeSet;
 
-/// The solution document of the phases that ran.
+/// The solution document of the phases that ran; `time_s` is the phases' time. Explaining and
+/// the statistics are timed here, and the call's model-building time is taken
+/// ([`crate::model::take_build_time`]).
 pub(crate) fn to_solution(
     d: &Domain,
     phases: &[PhaseOutcome],
     need_host: bool,
     time_s: f64,
 ) -> Solution {
+    let explaining = std::time::Instant::now();
     let last = &phases[phases.len() - 1];
     let a = &last.assignment;
     let (placements, unplaced) = entries(d, phases, need_host);
@@ -63,7 +66,15 @@ pub(crate) fn to_solution(
             .filter(|&&b| b)
             .count(),
         migration_domain: migration_domains(d, &load, a, need_host),
+        timings: Default::default(),
     };
+    let explain_s = explaining.elapsed().as_secs_f64();
+    let model_s = crate::model::take_build_time();
+    let mut stats = stats;
+    stats.solve_time_s = time_s + explain_s;
+    stats.timings.model_s = model_s;
+    stats.timings.solve_s = (time_s - model_s).max(0.0);
+    stats.timings.explain_s = explain_s;
     Solution {
         status: quality.status,
         placed_weight,

@@ -4,7 +4,7 @@ use super::bounds::{phase_stats, record, storage_cost_floor, total_weight, Measu
 use super::certify::certify;
 use super::deadline::{mip_options, Deadline};
 use super::lexicographic::{better, lexicographic, Lexi};
-use super::{fixed_storage, greedy, model_path, Mode, PhaseOutcome, RunConfig};
+use super::{exact, fixed_storage, greedy, model_path, Mode, PhaseOutcome, RunConfig};
 use crate::domain::evaluate;
 use crate::domain::{Assignment, Domain};
 use crate::format::{Objective, PhaseName, PhaseSolver, SolverKind};
@@ -143,30 +143,84 @@ pub(crate) fn storage_outcome(d: &Domain, mut a: Assignment, solver: PhaseSolver
     }
 }
 
-/// The warm start: the best of the look-ahead greedy answer, greedy with retries (`retry`, or
-/// computed here) and relax-and-round, all certified by construction (they carry hosts). Returns
-/// it with hosts, and its storage part restricted to what it hosts.
-fn warm_start(
+/// (placed weight, cost with the witness' host opening) of a certified phase-1 answer.
+fn full_score(d: &Domain, a: &Assignment) -> (f64, f64) {
+    let (weight, cost) = score(d, a);
+    (weight, cost + evaluate::lookahead_opening(d, a))
+}
+
+/// The best greedy start: the look-ahead greedy answer or greedy with retries (`retry`, or
+/// computed here), both certified by construction (they carry hosts).
+fn greedy_start(
     d: &Domain,
     fixed: &Assignment,
     retry: Option<&Assignment>,
     deadline: &Deadline,
-) -> Result<(Assignment, Assignment), MipError> {
-    let full = |a: &Assignment| {
-        let (weight, cost) = score(d, a);
-        (weight, cost + evaluate::lookahead_opening(d, a))
-    };
+) -> Assignment {
     let (sp, hp) = (d.settings.storage_policy, d.settings.host_policy);
     let stop = || deadline.passed();
-    let mut warm = greedy::lookahead(d, fixed, sp, hp, &stop);
+    let warm = greedy::lookahead(d, fixed, sp, hp, &stop);
     // Greedy with retries places more than the look-ahead on some pools: the best greedy starts.
     let retry = match retry {
         Some(r) => r.clone(),
         None => greedy::with_retries(d, fixed, hp, &stop),
     };
-    if better(full(&retry), full(&warm)) {
-        warm = retry;
+    if better(full_score(d, &retry), full_score(d, &warm)) {
+        retry
+    } else {
+        warm
     }
+}
+
+/// Small batches: the exact search proves phase 1's optimum without HiGHS (models/storage.md,
+/// "Exact search"), and phase 2 certifies it. None when either fails; the MIP runs then.
+fn exact_storage(
+    d: &Domain,
+    start: &Assignment,
+    deadline: &Deadline,
+) -> Result<Option<PhaseOutcome>, MipError> {
+    let stop = || deadline.passed();
+    let Some(p) = exact::storage_exact(d, start, &stop) else {
+        return Ok(None);
+    };
+    let (hosts, stranded) = certify(d, &p.assignment, deadline)?;
+    if !stranded.is_empty() {
+        return Ok(None);
+    }
+    let mut st = phase_stats(PhaseName::Storage, PhaseSolver::Exact, storage_flavors(d));
+    st.lookahead_rounds = 1;
+    st.exact_nodes = p.nodes;
+    let status = record(
+        &mut st,
+        d,
+        Measured {
+            weight: p.weight,
+            weight_bound: p.weight,
+            cost: p.cost,
+            cost_bound: p.bound,
+            time_limited: false,
+            is_mip: true,
+        },
+    );
+    Ok(Some(PhaseOutcome {
+        assignment: p.assignment,
+        witness: Some(hosts),
+        dropped: BTreeSet::new(),
+        stats: st,
+        status,
+    }))
+}
+
+/// The warm start: the best of the greedy start and relax-and-round, all certified by
+/// construction (they carry hosts). Returns it with hosts, and its storage part restricted to
+/// what it hosts.
+fn warm_start(
+    d: &Domain,
+    fixed: &Assignment,
+    mut warm: Assignment,
+    deadline: &Deadline,
+) -> Result<(Assignment, Assignment), MipError> {
+    let full = |a: &Assignment| full_score(d, a);
     if let Some(rounded) = lp_rounding(d, fixed, &warm, deadline)? {
         tracing::debug!(greedy = ?full(&warm), rounded = ?full(&rounded), "storage warm starts");
         if better(full(&rounded), full(&warm)) {
@@ -291,7 +345,11 @@ fn mip_storage(
     // The MIP stages get 60 % of the phase; certification (phase 2 feasibility) the rest.
     let mip_deadline = Deadline::new(start, deadline_s * 0.6, cfg);
     let fixed = fixed_storage(d);
-    let (warm, warm_storage) = warm_start(d, &fixed, retry, &mip_deadline)?;
+    let start_answer = greedy_start(d, &fixed, retry, &mip_deadline);
+    if let Some(proven) = exact_storage(d, &start_answer, &deadline)? {
+        return Ok(proven);
+    }
+    let (warm, warm_storage) = warm_start(d, &fixed, start_answer, &mip_deadline)?;
     tracing::debug!(
         elapsed_s = start.elapsed().as_secs_f64(),
         "storage warm start done"

@@ -6,8 +6,10 @@ use crate::domain::{Domain, Settings};
 use crate::format::check::{CheckPhase, CheckRequest, PlanCheckRequest};
 use crate::format::{DocKind, InputError, Objective, Problem, Solution, SolverKind};
 use crate::placement::{run_or_fallback, Mode, RunConfig};
-use crate::validation::{read_document, read_problem, Phase};
+use crate::validation::json::parse_json;
+use crate::validation::{finish, read_document, validate_problem, Phase};
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 
 /// Settings given outside the document (CLI flags, server limits); they win over `options`.
 #[derive(Debug, Clone, Default)]
@@ -64,9 +66,36 @@ pub fn solve_text(
     } else {
         Phase::Storage
     };
-    let problem = read_problem(text, phase)?;
+    let lap = Instant::now();
+    let value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
+    let parse_s = lap.elapsed().as_secs_f64();
+    let lap = Instant::now();
+    let problem = validate_problem(value, phase)?;
+    let validate_s = lap.elapsed().as_secs_f64();
+    let lap = Instant::now();
     let domain = Domain::from_problem(&problem, settings(&problem, o));
-    Ok(run_or_fallback(&domain, mode, cfg))
+    let domain_s = lap.elapsed().as_secs_f64();
+    let mut solution = run_or_fallback(&domain, mode, cfg);
+    let t = &mut solution.stats.timings;
+    (t.parse_s, t.validate_s, t.domain_s) = (parse_s, validate_s, domain_s);
+    Ok(solution)
+}
+
+/// Encodes an answer as JSON (pretty-printed with `pretty`), with the time it takes in
+/// `stats.timings.write_s`: measured on a first encoding, then written into the second. The one
+/// writer of solution documents, for the CLI and HTTP.
+pub fn encode_solution(solution: &mut Solution, pretty: bool) -> serde_json::Result<Vec<u8>> {
+    let encode = |s: &Solution| {
+        if pretty {
+            serde_json::to_vec_pretty(s)
+        } else {
+            serde_json::to_vec(s)
+        }
+    };
+    let lap = Instant::now();
+    encode(solution)?;
+    solution.stats.timings.write_s = lap.elapsed().as_secs_f64();
+    encode(solution)
 }
 
 /// The checker's answer document.

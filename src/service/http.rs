@@ -292,6 +292,36 @@ fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response 
     }
 }
 
+fn bytes_response(status: StatusCode, mut body: Vec<u8>) -> Response {
+    body.push(b'\n');
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A document an endpoint answers with, and how it is encoded.
+trait Answer {
+    /// Pretty JSON.
+    fn encode(self) -> serde_json::Result<Vec<u8>>;
+}
+
+impl Answer for crate::format::Solution {
+    /// With the time it takes in `stats.timings.write_s`.
+    fn encode(mut self) -> serde_json::Result<Vec<u8>> {
+        api::encode_solution(&mut self, true)
+    }
+}
+
+impl Answer for api::CheckReport {
+    fn encode(self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec_pretty(&self)
+    }
+}
+
+impl Answer for crate::format::state::Plan {
+    fn encode(self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec_pretty(&self)
+    }
+}
+
 fn error_response(status: StatusCode, errors: Vec<InputError>) -> Response {
     json_response(status, &ErrorDocument::new(errors))
 }
@@ -518,6 +548,7 @@ async fn document<T, F>(
 where
     T: serde::Serialize + Send + 'static,
     F: FnOnce(String, Arc<AtomicBool>) -> Result<T, Vec<InputError>> + Send + 'static,
+    T: Answer,
 {
     let text = match body_text(&st, &headers, body).await {
         Ok(t) => t,
@@ -529,10 +560,16 @@ where
         armed: true,
         state: st.clone(),
     };
-    let result = run_job(&st, endpoint, move || job(text, cancel)).await;
+    // The answer is encoded on the worker too: a large document never holds up the reactor.
+    let result = run_job(&st, endpoint, move || job(text, cancel).map(Answer::encode)).await;
     guard.armed = false;
     match result {
-        Ok(Ok(doc)) => json_response(StatusCode::OK, &doc),
+        Ok(Ok(Ok(bytes))) => bytes_response(StatusCode::OK, bytes),
+        Ok(Ok(Err(e))) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode response: {e}"),
+        )
+            .into_response(),
         Ok(Err(errors)) => {
             for e in &errors {
                 st.metrics

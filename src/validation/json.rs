@@ -17,7 +17,7 @@ pub fn parse_json(text: &str) -> Result<Value, Vec<InputError>> {
     let duplicates = RefCell::new(Vec::new());
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = ValueSeed {
-        path: String::new(),
+        path: Path::Root,
         duplicates: &duplicates,
     }
     .deserialize(&mut de)
@@ -38,9 +38,28 @@ pub fn parse_json(text: &str) -> Result<Value, Vec<InputError>> {
     }
 }
 
+/// Where a value is: a chain of segments up to the root, spelled as a JSON pointer only when a
+/// repeated key is reported (building every value's pointer made reading a large document slow).
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Index(&'a Path<'a>, usize),
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl Path<'_> {
+    fn pointer(&self) -> String {
+        match self {
+            Path::Root => String::new(),
+            Path::Index(parent, i) => format!("{}/{i}", parent.pointer()),
+            Path::Key(parent, k) => format!("{}/{}", parent.pointer(), pointer_token(k)),
+        }
+    }
+}
+
 /// Builds the value at `path`, recording repeated keys in `duplicates`.
 struct ValueSeed<'a> {
-    path: String,
+    path: Path<'a>,
     duplicates: &'a RefCell<Vec<InputError>>,
 }
 
@@ -82,7 +101,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element_seed(ValueSeed {
-            path: format!("{}/{}", self.path, items.len()),
+            path: Path::Index(&self.path, items.len()),
             duplicates: self.duplicates,
         })? {
             items.push(item);
@@ -92,15 +111,14 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = format!("{}/{}", self.path, pointer_token(&key));
             let value = map.next_value_seed(ValueSeed {
-                path: path.clone(),
+                path: Path::Key(&self.path, &key),
                 duplicates: self.duplicates,
             })?;
             if object.contains_key(&key) {
                 self.duplicates.borrow_mut().push(InputError::new(
                     ErrorCode::DuplicateKey,
-                    path,
+                    Path::Key(&self.path, &key).pointer(),
                     format!("key `{key}` appears more than once in this object"),
                 ));
             }

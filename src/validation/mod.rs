@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
 
-mod json;
+pub(crate) mod json;
 pub mod state;
 
 pub use json::parse_json;
@@ -63,10 +63,44 @@ pub fn pointer_token(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
 }
 
-/// Validates a JSON value against the schema generated from `T`, collecting every violation.
-pub fn schema_errors<T: schemars::JsonSchema>(value: &Value) -> Vec<InputError> {
+/// A document type with a JSON Schema, compiled once per process: compiling it took longer
+/// than validating a small document.
+pub trait Schema: schemars::JsonSchema {
+    /// The compiled schema, or why it does not compile.
+    fn validator() -> &'static Result<jsonschema::Validator, String>;
+}
+
+/// The compiled schema of `T`.
+fn compile<T: schemars::JsonSchema>() -> Result<jsonschema::Validator, String> {
     let schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null);
-    let validator = match jsonschema::validator_for(&schema) {
+    jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+}
+
+macro_rules! schema_of {
+    ($($t:ty),* $(,)?) => {$(
+        impl Schema for $t {
+            fn validator() -> &'static Result<jsonschema::Validator, String> {
+                static COMPILED: std::sync::OnceLock<Result<jsonschema::Validator, String>> =
+                    std::sync::OnceLock::new();
+                COMPILED.get_or_init(compile::<$t>)
+            }
+        }
+    )*};
+}
+
+schema_of!(
+    Problem,
+    crate::format::Solution,
+    crate::format::state::State,
+    crate::format::state::Plan,
+    crate::format::check::CheckRequest,
+    crate::format::check::PlanCheckRequest,
+    crate::format::ErrorDocument,
+);
+
+/// Validates a JSON value against the schema generated from `T`, collecting every violation.
+pub fn schema_errors<T: Schema>(value: &Value) -> Vec<InputError> {
+    let validator = match T::validator() {
         Ok(v) => v,
         Err(e) => {
             // A schema generated from our own types always compiles; report rather than panic.
@@ -175,7 +209,7 @@ pub(crate) fn finish(mut errors: Vec<InputError>, kind: DocKind) -> Vec<InputErr
 }
 
 /// Parses and validates a document of type `T` with the schema stage only.
-pub fn read_document<T: DeserializeOwned + schemars::JsonSchema>(
+pub fn read_document<T: DeserializeOwned + Schema>(
     text: &str,
     kind: DocKind,
 ) -> Result<T, Vec<InputError>> {
@@ -189,8 +223,13 @@ pub fn read_document<T: DeserializeOwned + schemars::JsonSchema>(
 
 /// Reads a problem document and runs every check for the given phase.
 pub fn read_problem(text: &str, phase: Phase) -> Result<Valid<Problem>, Vec<InputError>> {
+    let value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
+    validate_problem(value, phase)
+}
+
+/// The checks of [`read_problem`] on a parsed document (timed apart from parsing).
+pub fn validate_problem(value: Value, phase: Phase) -> Result<Valid<Problem>, Vec<InputError>> {
     let kind = DocKind::Problem;
-    let value = parse_json(text).map_err(|e| finish(e, kind))?;
     let mut errors = schema_errors::<Problem>(&value);
     // The typed rules still run when the schema stage found something, as long as the document
     // deserializes, so that one pass reports as much as possible.

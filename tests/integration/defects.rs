@@ -32,7 +32,8 @@ fn host_phase_stats_count_flavors_not_columns() {
     let s = solve(&doc, Mode::Host);
     let host = &s.stats.phases[0];
     assert_eq!(host.phase, PhaseName::Host);
-    assert_eq!(host.solver, PhaseSolver::Mip);
+    // One VM per host meets the floor of two hosts: proven without HiGHS.
+    assert!(matches!(host.solver, PhaseSolver::Mip | PhaseSolver::Exact));
     assert_eq!(host.flavors, 1);
     assert_eq!(host.columns_estimate, 2);
 }

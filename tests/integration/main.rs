@@ -10,6 +10,7 @@ mod constraints;
 mod defects;
 mod engine;
 mod errors;
+mod exact;
 mod golden;
 mod hardening;
 mod migrate;

@@ -10,6 +10,7 @@ use vmplace::model::host::{self, HostInput};
 use vmplace::model::migration::{self, RoundHost, RoundInput, RoundVm};
 use vmplace::model::storage::{self, Stage, StorageInput};
 use vmplace::model::{MipOptions, MipResult, MipStatus};
+use vmplace::placement::exact;
 use vmplace::validation::{read_problem, Phase, Valid};
 
 fn opts() -> MipOptions {
@@ -75,7 +76,26 @@ fn storage_solve(d: &Domain, stage: Stage) -> (MipResult, Assignment) {
     };
     let (r, a) = storage::solve(&input, stage, &opts()).expect("HiGHS runs");
     assert_eq!(r.status, MipStatus::Optimal, "{r:?}");
+    agrees_with_exact_search(d, stage, &r);
     (r, a)
+}
+
+/// The exact search of small batches implements the same families: where it proves an answer,
+/// its placed weight (stage 1) and cost (stage 2, at the weight it proves) are the MIP's.
+fn agrees_with_exact_search(d: &Domain, stage: Stage, r: &MipResult) {
+    let none = Assignment::empty(d.requests.len());
+    let Some(p) = exact::storage_exact(d, &none, &|| false) else {
+        return;
+    };
+    match stage {
+        Stage::Placement => assert!(close(p.weight, r.objective), "{p:?} vs {r:?}"),
+        Stage::Policy { min_weight } if close(p.weight, min_weight) => {
+            let gap = d.settings.mip_gap * r.objective.abs();
+            assert!((p.cost - r.objective).abs() <= gap + 1e-6, "{p:?} vs {r:?}");
+            assert!(p.bound <= r.objective + 1e-6, "{p:?} vs {r:?}");
+        }
+        Stage::Policy { .. } => {}
+    }
 }
 
 /// Solves the host model with every request on the storage it names.

@@ -90,6 +90,7 @@ fn with_time_limit(text: &str, seconds: f64) -> String {
 
 fn strip_timing(mut v: Value) -> Value {
     v["stats"]["solve_time_s"] = Value::Null;
+    v["stats"]["timings"] = Value::Null;
     if let Some(phases) = v["stats"]["phases"].as_array_mut() {
         for p in phases {
             p["time_s"] = Value::Null;
