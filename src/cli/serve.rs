@@ -15,8 +15,8 @@ pub struct ServeArgs {
     /// Solves running at once (default: number of cores).
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Requests allowed to wait for a worker before 503.
-    #[arg(long, default_value_t = 16)]
+    /// Requests allowed to wait for a worker before 503 (default: as many as connections).
+    #[arg(long, default_value_t = 256)]
     pub queue: usize,
     /// Cap on each request's time limit, seconds.
     #[arg(long, default_value_t = 60.0)]

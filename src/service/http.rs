@@ -30,7 +30,9 @@ use tokio::sync::Semaphore;
 pub struct ServerConfig {
     /// Solves running at once (default: cores).
     pub workers: usize,
-    /// Requests allowed to wait for a worker; beyond, 503.
+    /// Requests allowed to wait for a worker; beyond, 503. The default is as many as connections
+    /// may be open (a body is read before it queues, so bodies held in memory are bounded by the
+    /// connections, not by the queue): a burst of 64 solves waits its turn instead of 503s.
     pub queue: usize,
     /// Cap on every request's `options.time_limit_s`.
     pub max_time_limit_s: f64,
@@ -54,7 +56,7 @@ impl Default for ServerConfig {
             workers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
-            queue: 16,
+            queue: 256,
             max_time_limit_s: 60.0,
             body_limit: 16 * 1024 * 1024,
             header_timeout: Duration::from_secs(10),
