@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Latency table for small requests (issue 11): for each shipped service instance,
 #   cli   - `vmplace place FILE` wall time with process start, RUNS runs: p50, p99;
-#   http  - wrk, CONNECTIONS connections for DURATION seconds on /v1/place: solves/s, p50, p99;
+#   http  - wrk for DURATION seconds on /v1/place with each of CONNECTIONS (a list, "1 8": one
+#           scheduler waiting inline, and eight at once): solves/s, p50, p99;
 #   burst - 64 concurrent POSTs of the 40-host, 120-request problem at the default queue: status
 #           codes and the slowest answer.
 # With BUSY=1 a busy loop runs beside it, so that one of the two cores is taken (users' machines
 # are never idle). Medians and p99 only: the machine is noisy.
-# Usage: [BUSY=1] [VMPLACE=path/to/vmplace] scripts/latency.sh [RUNS=50] [DURATION=10] [CONNECTIONS=8]
+# Usage: [BUSY=1] [VMPLACE=path/to/vmplace] scripts/latency.sh [RUNS=50] [DURATION=10] [CONNECTIONS="1 8"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-50}; duration=${2:-10}; conns=${3:-8}
+runs=${1:-50}; duration=${2:-10}; conn_list=${3:-"1 8"}
 command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo apt-get install -y -qq wrk >&2; }
 if [ -z "${VMPLACE:-}" ]; then
   ./scripts/setup.sh
@@ -49,12 +50,15 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local f = io.open("$body", "r"); wrk.body = f:read("*a"); f:close()
 LUA
-  out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$lua" "http://$addr/v1/place")
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-  echo "http  $(basename "$body"): ${rps} solves/s  p50 ${p50}  p99 ${p99}  non-2xx ${non2xx:-0}  rss $(rss) KiB"
+  for conns in $conn_list; do
+    threads=$(( conns < 2 ? 1 : 2 ))
+    out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" --latency -s "$lua" "http://$addr/v1/place")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+    p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    echo "http  $(basename "$body") c=$conns: ${rps} solves/s  p50 ${p50}  p99 ${p99}  non-2xx ${non2xx:-0}  rss $(rss) KiB"
+  done
 done
 
 burst=instances/service/h40-s4-vm120.json

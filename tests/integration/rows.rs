@@ -608,6 +608,22 @@ fn anti_affinity_spread_counts_hosts_any_member_fits() {
 }
 
 #[test]
+fn anti_affinity_spread_counts_only_hosts_a_member_fits() {
+    // Two members of cpu 4 fit only h1; h2 fits the ungrouped request `c` but no member, so it
+    // does not count for the group: one member and `c` are placed, not both members.
+    let d = domain(
+        json!({"storage": [storage_sys("s1", 100.0, 0.0)],
+               "hosts": [host("h1", 8.0, &["s1"]), host("h2", 1.0, &["s1"])],
+               "requests": [grouped("a", 4.0, "g"), grouped("b", 4.0, "g"), req("c", 1.0, 1.0)]}),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (r, _) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+}
+
+#[test]
 fn storage_placed_floor_keeps_what_stage_one_placed() {
     // Balance: placing nothing keeps utilisation lowest; the floor makes the stage place it.
     let d = domain(
