@@ -105,6 +105,11 @@ pub fn storage_exact(
     let items = storage_candidates(d);
     let mut search = Search::new(d, items, incumbent, stop);
     search.dfs(0, &mut search.start_state());
+    tracing::debug!(
+        nodes = search.nodes,
+        gave_up = search.gave_up,
+        "exact search"
+    );
     if search.gave_up {
         return None;
     }
