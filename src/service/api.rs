@@ -76,6 +76,8 @@ pub fn solve_text(
     let domain = Domain::from_problem(&problem, settings(&problem, o));
     let domain_s = lap.elapsed().as_secs_f64();
     let mut solution = run_or_fallback(&domain, mode, cfg);
+    let size = domain.hosts.len() + domain.requests.len();
+    crate::validation::dropper::free_later((problem, domain), size);
     let t = &mut solution.stats.timings;
     (t.parse_s, t.validate_s, t.domain_s) = (parse_s, validate_s, domain_s);
     Ok(solution)

@@ -308,7 +308,10 @@ trait Answer {
 impl Answer for crate::format::Solution {
     /// With the time it takes in `stats.timings.write_s`.
     fn encode(mut self) -> serde_json::Result<Vec<u8>> {
-        api::encode_solution(&mut self, true)
+        let bytes = api::encode_solution(&mut self, true);
+        let size = self.stats.host_utilisation.len() + self.placements.len();
+        crate::validation::dropper::free_later(self, size);
+        bytes
     }
 }
 
