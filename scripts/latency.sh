@@ -44,15 +44,10 @@ for _ in $(seq 50); do [ -s /tmp/vmplace-latency.addr ] && break; sleep 0.1; don
 addr=$(sed -n 's/.*"listening":"\([^"]*\)".*/\1/p' /tmp/vmplace-latency.addr)
 rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
 for body in instances/service/h2000-s100-vm1-racks.json instances/service/h20-s4-vm10.json; do
-  lua=$(mktemp --suffix .lua)
-  cat > "$lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$body", "r"); wrk.body = f:read("*a"); f:close()
-LUA
+  export BODY=$body
   for conns in $conn_list; do
     threads=$(( conns < 2 ? 1 : 2 ))
-    out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" --latency -s "$lua" "http://$addr/v1/place")
+    out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" --latency -s scripts/post.lua "http://$addr/v1/place")
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$out" | awk '$1=="50%" {print $2}')
     p99=$(echo "$out" | awk '$1=="99%" {print $2}')

@@ -16,16 +16,11 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -s /tmp/vmplace-load.addr ] && break; sleep 0.1; done
 addr=$(sed -n 's/.*"listening":"\([^"]*\)".*/\1/p' /tmp/vmplace-load.addr)
-lua=$(mktemp --suffix .lua)
-cat > "$lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$body", "r"); wrk.body = f:read("*a"); f:close()
-LUA
+export BODY=$body
 rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
 echo "server $addr pid $pid; rss before: $(rss) KiB"
 for r in $(seq "$rounds"); do
-  wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$lua" "http://$addr/v1/place" | grep -E 'Requests/sec|requests in|Non-2xx|50%|90%|99%'
+  wrk -t2 -c"$conns" -d"${duration}s" --latency -s scripts/post.lua "http://$addr/v1/place" | grep -E 'Requests/sec|requests in|Non-2xx|50%|90%|99%'
   echo "round $r: rss $(rss) KiB"
 done
 curl -s "http://$addr/metrics" | grep -E '^vmplace_requests_total|^vmplace_solve_seconds_count' || true

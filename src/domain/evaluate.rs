@@ -32,6 +32,21 @@ pub fn lookahead_opening(d: &Domain, witness: &Assignment) -> f64 {
     opened.iter().filter(|&&b| b).count() as f64 / d.hosts.len().max(1) as f64
 }
 
+/// The highest storage utilisation before the batch (0 for a system of no capacity): a floor
+/// of `storage_balance` for every answer.
+pub fn initial_storage_utilisation(d: &Domain) -> f64 {
+    d.storage
+        .iter()
+        .map(|s| {
+            if s.capacity > EPS {
+                s.used / s.capacity
+            } else {
+                0.0
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
 /// Storage utilisation after the assignment.
 pub fn storage_utilisation(d: &Domain, a: &Assignment) -> Vec<f64> {
     let mut used: Vec<f64> = d.storage.iter().map(|s| s.used).collect();

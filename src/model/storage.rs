@@ -39,14 +39,10 @@ struct Model<'a> {
     b: MipBuilder,
 }
 
-/// Solves one stage; returns the MIP result and the storage assignment it encodes.
-pub fn solve(
-    input: &StorageInput,
-    stage: Stage,
-    opts: &MipOptions,
-) -> Result<(MipResult, Assignment), MipError> {
-    let d = input.d;
-    let flavors = flavors_by(
+/// The storage model's request flavors: requests alike in demand, disk, priority, anti-affinity
+/// group and fixed storage.
+pub fn flavors(d: &Domain) -> Vec<Flavor> {
+    flavors_by(
         d,
         |_| true,
         |vm| {
@@ -58,7 +54,17 @@ pub fn solve(
                 vm.storage,
             )
         },
-    );
+    )
+}
+
+/// Solves one stage; returns the MIP result and the storage assignment it encodes.
+pub fn solve(
+    input: &StorageInput,
+    stage: Stage,
+    opts: &MipOptions,
+) -> Result<(MipResult, Assignment), MipError> {
+    let d = input.d;
+    let flavors = flavors(d);
     let mut m = Model {
         input,
         y: Vec::with_capacity(flavors.len()),
@@ -412,15 +418,7 @@ impl Model<'_> {
     /// `balance`: U >= (used_s + sum disk y) / cap_s for every storage system; returns U.
     fn storage_balance(&mut self) -> Col {
         let d = self.input.d;
-        let util0 = |s: usize| {
-            let st = &d.storage[s];
-            if st.capacity > EPS {
-                st.used / st.capacity
-            } else {
-                0.0
-            }
-        };
-        let floor = (0..d.storage.len()).map(util0).fold(0.0, f64::max);
+        let floor = crate::domain::evaluate::initial_storage_utilisation(d);
         let warm = crate::domain::evaluate::storage_utilisation(d, self.input.warm)
             .into_iter()
             .fold(floor, f64::max);

@@ -141,17 +141,7 @@ pub(crate) fn total_weight(d: &Domain) -> f64 {
 /// Trivial lower bound of the storage cost: what is already used (the flexibility penalty is
 /// at least 0).
 pub(crate) fn storage_cost_floor(d: &Domain) -> f64 {
-    let util0 = d
-        .storage
-        .iter()
-        .map(|s| {
-            if s.capacity > EPS {
-                s.used / s.capacity
-            } else {
-                0.0
-            }
-        })
-        .fold(0.0, f64::max);
+    let util0 = crate::domain::evaluate::initial_storage_utilisation(d);
     let policy = match d.settings.storage_policy {
         Objective::Balance => util0,
         Objective::Pack => {

@@ -6,7 +6,7 @@
 //! deadline passes, or when it cannot prove the look-ahead's host opening zero.
 
 use crate::domain::evaluate::reach;
-use crate::domain::{bits, fits, flavors_by, Assignment, Domain, RequestIx, StorageIx, EPS};
+use crate::domain::{fits, Assignment, Domain, RequestIx, StorageIx, EPS};
 use crate::format::Objective;
 
 /// Nodes the search may visit before it gives up.
@@ -61,6 +61,8 @@ struct State {
     storage_free: Vec<f64>,
     load: Vec<Vec<f64>>,
     members_on: Vec<Vec<usize>>,
+    /// Per storage: requests the partial assignment puts there.
+    images_on: Vec<usize>,
     group_on: Vec<Vec<usize>>,
     util_max: f64,
     penalty: f64,
@@ -138,20 +140,7 @@ pub fn storage_exact(
 fn storage_candidates(d: &Domain) -> Vec<Item> {
     let n = d.requests.len().max(1) as f64;
     let w = d.settings.flexibility_weight;
-    let flavors = flavors_by(
-        d,
-        |_| true,
-        |vm| {
-            (
-                bits(&vm.demand),
-                vm.disk.to_bits(),
-                vm.priority.to_bits(),
-                vm.group,
-                vm.storage,
-            )
-        },
-    );
-    flavors
+    crate::model::storage::flavors(d)
         .into_iter()
         .map(|f| {
             let rep = f.members[0];
@@ -222,17 +211,7 @@ impl<'a> Search<'a> {
             rest_penalty[slot] =
                 rest_penalty[slot + 1] + if min_pen.is_finite() { min_pen } else { 0.0 };
         }
-        let floor_util = d
-            .storage
-            .iter()
-            .map(|s| {
-                if s.capacity > EPS {
-                    s.used / s.capacity
-                } else {
-                    0.0
-                }
-            })
-            .fold(0.0, f64::max);
+        let floor_util = crate::domain::evaluate::initial_storage_utilisation(d);
         let initially_used = d.storage.iter().filter(|s| s.used > EPS).count();
         let mut search = Search {
             d,
@@ -287,6 +266,7 @@ impl<'a> Search<'a> {
             storage_free: d.storage.iter().map(|s| s.free()).collect(),
             load: vec![vec![0.0; nr]; d.storage.len()],
             members_on: vec![vec![0; d.storage.len()]; self.items.len()],
+            images_on: vec![0; d.storage.len()],
             group_on: vec![vec![0; d.storage.len()]; d.groups.len()],
             util_max: self.floor_util,
             penalty: 0.0,
@@ -320,6 +300,7 @@ impl<'a> Search<'a> {
             *l += x;
         }
         st.members_on[i][s] += 1;
+        st.images_on[s] += 1;
         if let Some(g) = it.group {
             st.group_on[g][s] += 1;
         }
@@ -328,7 +309,7 @@ impl<'a> Search<'a> {
             let util = (st_sys.capacity - st.storage_free[s]) / st_sys.capacity;
             st.util_max = st.util_max.max(util);
         }
-        if st_sys.used <= EPS && st.members_on.iter().map(|m| m[s]).sum::<usize>() == 1 {
+        if st_sys.used <= EPS && st.images_on[s] == 1 {
             st.opened += 1;
         }
         st.penalty += pen;
@@ -345,6 +326,7 @@ impl<'a> Search<'a> {
             *l -= x;
         }
         st.members_on[i][s] -= 1;
+        st.images_on[s] -= 1;
         if let Some(g) = it.group {
             st.group_on[g][s] -= 1;
         }

@@ -93,20 +93,7 @@ fn score(d: &Domain, a: &Assignment) -> (f64, f64) {
 
 /// Request flavors of the storage model (identical requests aggregated).
 fn storage_flavors(d: &Domain) -> usize {
-    crate::domain::flavors_by(
-        d,
-        |_| true,
-        |vm| {
-            (
-                crate::domain::bits(&vm.demand),
-                vm.disk.to_bits(),
-                vm.priority.to_bits(),
-                vm.group,
-                vm.storage,
-            )
-        },
-    )
-    .len()
+    storage::flavors(d).len()
 }
 
 /// `--solver greedy`: Cinder's capacity weigher, no proof.

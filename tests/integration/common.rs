@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use vmplace::checker::{check, Expect};
 use vmplace::domain::{Domain, Settings};
 use vmplace::format::{Objective, Problem, ReasonCode, Solution, SolverKind};
+use vmplace::model::MipOptions;
 use vmplace::placement::{run_or_fallback, Mode, RunConfig};
 use vmplace::validation::{read_problem, Phase, Valid};
 
@@ -27,6 +28,21 @@ impl Default for Knobs {
             flexibility_weight: 0.5,
             time_limit_s: 5.0,
         }
+    }
+}
+
+/// HiGHS options for calling a model directly in tests: proven optimum (`mip_gap` 0), one
+/// thread, no warm start or model file.
+pub fn exact_mip_options() -> MipOptions {
+    MipOptions {
+        time_limit_s: 30.0,
+        mip_gap: 0.0,
+        threads: 1,
+        write_model: None,
+        relax: false,
+        cancel: None,
+        max_nodes: None,
+        presolve: true,
     }
 }
 

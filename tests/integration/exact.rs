@@ -7,7 +7,7 @@ use vmplace::domain::{Assignment, Domain, Settings};
 use vmplace::format::{Objective, PhaseSolver, Status};
 use vmplace::generate::{generate, GenParams, Topology};
 use vmplace::model::storage::{self, Stage, StorageInput};
-use vmplace::model::{MipOptions, MipStatus};
+use vmplace::model::MipStatus;
 use vmplace::placement::exact::storage_exact;
 use vmplace::placement::Mode;
 
@@ -28,19 +28,6 @@ fn pool(hosts: usize, storage: usize, requests: usize, seed: u64, racks: bool) -
         ..Default::default()
     }))
     .unwrap()
-}
-
-fn exact_mip_options() -> MipOptions {
-    MipOptions {
-        time_limit_s: 30.0,
-        mip_gap: 0.0,
-        threads: 1,
-        write_model: None,
-        relax: false,
-        cancel: None,
-        max_nodes: None,
-        presolve: true,
-    }
 }
 
 /// The storage MIP's lexicographic optimum (weight, then cost), with no warm start.

@@ -14,16 +14,7 @@ use vmplace::placement::exact;
 use vmplace::validation::{read_problem, Phase, Valid};
 
 fn opts() -> MipOptions {
-    MipOptions {
-        time_limit_s: 30.0,
-        mip_gap: 0.0,
-        threads: 1,
-        write_model: None,
-        relax: false,
-        cancel: None,
-        max_nodes: None,
-        presolve: true,
-    }
+    crate::common::exact_mip_options()
 }
 
 fn problem(doc: Value) -> Valid<Problem> {
