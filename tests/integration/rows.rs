@@ -488,6 +488,24 @@ fn storage_open_is_free_on_a_storage_already_in_use() {
 }
 
 #[test]
+fn host_opening_prefers_storage_whose_hosts_already_run_vms() {
+    // Host policy pack: `idle` is a little emptier (U 30/101 against 30/100), but its only host
+    // is idle and the look-ahead would open 1/64 of it (cost 1/64 / 2 hosts); `busy`'s host
+    // already runs VMs and has room, so the image goes there.
+    let d = domain(
+        json!({"storage": [storage_sys("idle", 101.0, 0.0), storage_sys("busy", 100.0, 0.0)],
+               "hosts": [host("h_idle", 64.0, &["idle"]), busy_host("h_busy", 64.0, 4.0, &["busy"])],
+               "requests": [req("a", 1.0, 30.0)]}),
+        Objective::Balance,
+        Objective::Pack,
+        0.0,
+    );
+    let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert_eq!(storage_id(&d, a.storage[0]), Some("busy"));
+    assert!(close(r.objective, 0.3), "{}", r.objective);
+}
+
+#[test]
 fn host_lookahead_places_only_what_connected_hosts_can_run() {
     // Plenty of disk, but the only host reachable from s1 has room for one of the two VMs.
     let d = domain(
