@@ -11,6 +11,7 @@ pub mod bench;
 pub mod checker;
 pub mod domain;
 pub mod format;
+pub mod ganeti;
 pub mod generate;
 pub mod migration;
 pub mod model;

@@ -58,6 +58,11 @@ pub enum Rule {
     NotAccepted,
     /// `UNKNOWN_DECLINE_CODE`.
     UnknownDeclineCode,
+    /// `BAD_RESULT`: an IAllocator answer whose `result` does not have the protocol's shape.
+    BadResult,
+    /// `GROUP_NOT_ALLOWED`: an unallocable group, a group outside the targets, or one whose
+    /// instance policy or networks refuse the instance.
+    GroupNotAllowed,
 }
 
 impl Rule {
@@ -92,6 +97,16 @@ impl Rule {
         Rule::NotLive,
         Rule::NotAccepted,
         Rule::UnknownDeclineCode,
+        Rule::HostCapacity,
+        Rule::AntiAffinity,
+    ];
+
+    /// The IAllocator answer rules, in the README's order.
+    pub const IALLOCATOR: [Rule; 6] = [
+        Rule::BadResult,
+        Rule::UnknownHost,
+        Rule::TargetNotActive,
+        Rule::GroupNotAllowed,
         Rule::HostCapacity,
         Rule::AntiAffinity,
     ];

@@ -1,10 +1,12 @@
 //! The independent checker: re-verifies an answer from the wire documents alone. It deliberately
 //! shares no code with validation, domain, greedy or the models, so a bug there cannot hide
 //! itself here. By concern: [`placement`] (every request once, capacities, connectivity,
-//! anti-affinity), [`status`] (honest status, bound and gap), [`plan`] (migration plans); its own
+//! anti-affinity), [`status`] (honest status, bound and gap), [`plan`] (migration plans),
+//! [`ganeti`] (IAllocator answers, from Ganeti's input document alone); its own
 //! lists of codes are in [`codes`].
 
 pub mod codes;
+mod ganeti;
 mod placement;
 mod plan;
 mod status;
@@ -13,6 +15,7 @@ use crate::format::{Problem, Solution};
 use serde::{Deserialize, Serialize};
 
 pub use codes::Rule;
+pub use ganeti::check_iallocator;
 pub use plan::check_plan;
 
 /// Tolerance for capacity sums (absolute, plus relative to the capacity).

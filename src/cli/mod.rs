@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod generate;
+mod iallocator;
 mod migrate;
 mod schema;
 mod serve;
@@ -46,6 +47,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Replay a PlanetLab trace day through the monitor, the policies and the migrations.
     Simulate(simulate::SimulateArgs),
+    /// Answer a Ganeti IAllocator request (Ganeti runs `vmplace iallocator FILE`).
+    Iallocator(iallocator::IallocatorArgs),
 }
 
 /// Exit codes.
@@ -96,6 +99,7 @@ pub fn main() -> i32 {
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Simulate(a) => simulate::run(a),
+        Command::Iallocator(a) => iallocator::run(a),
     }
 }
 

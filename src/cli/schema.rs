@@ -18,6 +18,10 @@ pub enum Doc {
     Plan,
     /// The body of `POST /v1/check`.
     Check,
+    /// Ganeti's IAllocator input document.
+    Iallocator,
+    /// The IAllocator answer.
+    IallocatorAnswer,
 }
 
 /// Arguments of `schema`.
@@ -44,6 +48,8 @@ impl From<Doc> for vmplace::format::DocKind {
             Doc::State => vmplace::format::DocKind::State,
             Doc::Plan => vmplace::format::DocKind::Plan,
             Doc::Check => vmplace::format::DocKind::Check,
+            Doc::Iallocator => vmplace::format::DocKind::Iallocator,
+            Doc::IallocatorAnswer => vmplace::format::DocKind::IallocatorAnswer,
         }
     }
 }

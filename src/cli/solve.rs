@@ -68,7 +68,8 @@ impl From<PolicyArg> for Objective {
 }
 
 impl SolveArgs {
-    fn overrides(&self) -> Overrides {
+    /// The flags that override the document's options.
+    pub fn overrides(&self) -> Overrides {
         Overrides {
             time_limit_s: self.time_limit,
             max_time_limit_s: None,

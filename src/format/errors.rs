@@ -84,11 +84,17 @@ pub enum ErrorCode {
     DuplicateKey,
     /// HTTP: the body did not arrive within the server's body timeout.
     RequestTimeout,
+    /// Ganeti: a node names a group missing from `nodegroups`.
+    UnknownGroup,
+    /// Ganeti: an instance or the request names a node missing from `nodes`.
+    UnknownNode,
+    /// Ganeti: the request names an instance missing from `instances`.
+    UnknownInstance,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -123,6 +129,9 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::DuplicateKey,
         ErrorCode::RequestTimeout,
+        ErrorCode::UnknownGroup,
+        ErrorCode::UnknownNode,
+        ErrorCode::UnknownInstance,
     ];
 
     /// The stable code string.
@@ -162,6 +171,9 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "E0008",
             ErrorCode::DuplicateKey => "E1106",
             ErrorCode::RequestTimeout => "E0009",
+            ErrorCode::UnknownGroup => "E1601",
+            ErrorCode::UnknownNode => "E1602",
+            ErrorCode::UnknownInstance => "E1603",
         }
     }
 
@@ -219,6 +231,9 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "use the method in the `Allow` header (documents are POSTed, schemas and health are GET)",
             ErrorCode::DuplicateKey => "give each key once per object",
             ErrorCode::RequestTimeout => "send the whole body promptly, or start the server with a larger --body-timeout",
+            ErrorCode::UnknownGroup => "name a group UUID that is a key of `nodegroups`",
+            ErrorCode::UnknownNode => "name a node that is a key of `nodes`",
+            ErrorCode::UnknownInstance => "name an instance that is a key of `instances`",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod errors;
+pub mod ganeti;
 pub mod limits;
 pub mod problem;
 pub mod solution;
@@ -29,17 +30,23 @@ pub enum DocKind {
     Plan,
     /// [`check::CheckRequest`]: the body of `POST /v1/check`.
     Check,
+    /// [`ganeti::Input`]: Ganeti's IAllocator input document.
+    Iallocator,
+    /// [`ganeti::Response`]: the IAllocator answer.
+    IallocatorAnswer,
 }
 
 impl DocKind {
     /// Every kind, in the order `vmplace schema` lists them.
-    pub const ALL: [DocKind; 6] = [
+    pub const ALL: [DocKind; 8] = [
         DocKind::Problem,
         DocKind::Solution,
         DocKind::Errors,
         DocKind::State,
         DocKind::Plan,
         DocKind::Check,
+        DocKind::Iallocator,
+        DocKind::IallocatorAnswer,
     ];
 
     /// The name used by `vmplace schema` and `GET /v1/schema/{name}`.
@@ -51,6 +58,8 @@ impl DocKind {
             DocKind::State => "state",
             DocKind::Plan => "plan",
             DocKind::Check => "check",
+            DocKind::Iallocator => "iallocator",
+            DocKind::IallocatorAnswer => "iallocator-answer",
         }
     }
 
@@ -69,6 +78,8 @@ pub fn schema(kind: DocKind) -> serde_json::Value {
         DocKind::State => schemars::schema_for!(state::State),
         DocKind::Plan => schemars::schema_for!(state::Plan),
         DocKind::Check => schemars::schema_for!(check::CheckRequest),
+        DocKind::Iallocator => schemars::schema_for!(ganeti::Input),
+        DocKind::IallocatorAnswer => schemars::schema_for!(ganeti::Response),
     };
     serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
 }

@@ -202,3 +202,20 @@ pub fn check_plan_documents(
         violations,
     }
 }
+
+/// Validates a Ganeti IAllocator document and answers it; the vmplace solves behind the answer
+/// come with it (tests check each one).
+pub fn iallocator_text(
+    text: &str,
+    o: &Overrides,
+    cfg: &RunConfig,
+) -> Result<
+    (
+        crate::format::ganeti::Response,
+        Vec<crate::ganeti::place::Solve>,
+    ),
+    Vec<InputError>,
+> {
+    let input = crate::validation::ganeti::read_iallocator(text)?;
+    Ok(crate::ganeti::answer(&input, o, cfg))
+}

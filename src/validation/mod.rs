@@ -12,6 +12,7 @@ use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
 
 pub mod dropper;
+pub mod ganeti;
 pub mod json;
 pub mod state;
 
@@ -98,6 +99,8 @@ schema_of!(
     crate::format::check::CheckRequest,
     crate::format::check::PlanCheckRequest,
     crate::format::ErrorDocument,
+    crate::format::ganeti::Input,
+    crate::format::ganeti::NewInstance,
 );
 
 /// Validates a JSON value against the schema generated from `T`, collecting every violation.

@@ -303,6 +303,7 @@ fn readme_lists_the_checkers_own_codes_and_rules() {
     let rules: Vec<String> = Rule::PLACEMENT
         .iter()
         .chain(Rule::PLAN.iter())
+        .chain(Rule::IALLOCATOR.iter())
         .map(|r| r.name())
         .collect();
     for name in UNPLACED_CODES

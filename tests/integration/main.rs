@@ -11,6 +11,7 @@ mod defects;
 mod engine;
 mod errors;
 mod exact;
+mod ganeti;
 mod golden;
 mod hardening;
 mod migrate;
