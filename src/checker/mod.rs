@@ -22,7 +22,9 @@ pub use plan::check_plan;
 const TOL: f64 = 1e-6;
 
 /// One broken rule.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
 pub struct Violation {
     /// Stable rule name, e.g. `HOST_CAPACITY`.
     pub rule: Rule,

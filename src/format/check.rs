@@ -41,3 +41,13 @@ pub struct PlanCheckRequest {
     /// The plan.
     pub plan: serde_json::Value,
 }
+
+/// The body of `POST /v1/check` for a Ganeti IAllocator answer.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IallocatorCheckRequest {
+    /// Ganeti's input document.
+    pub iallocator: serde_json::Value,
+    /// The allocator's answer.
+    pub answer: serde_json::Value,
+}

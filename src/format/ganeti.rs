@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 /// The document Ganeti hands to an allocator.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[schemars(rename = "IallocatorInput")]
 pub struct Input {
     /// Protocol version (2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30,6 +31,7 @@ pub struct Input {
 
 /// A node group: vmplace's storage domain for shared disk templates.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[schemars(rename = "GanetiNodeGroup")]
 pub struct NodeGroup {
     /// Group name (the answer names groups by it).
     pub name: String,
@@ -48,6 +50,7 @@ pub struct NodeGroup {
     Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord,
 )]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "GanetiAllocPolicy")]
 pub enum AllocPolicy {
     /// Used first.
     Preferred,
@@ -59,6 +62,7 @@ pub enum AllocPolicy {
 
 /// An instance policy: allowed disk templates, instance specs and ratios.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+#[schemars(rename = "GanetiIPolicy")]
 pub struct IPolicy {
     /// Disk templates allowed in the group (absent: all).
     #[serde(
@@ -90,6 +94,7 @@ pub struct IPolicy {
 
 /// One allowed range of instance specs.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[schemars(rename = "GanetiMinMax")]
 pub struct MinMax {
     /// Lower ends.
     pub min: Spec,
@@ -99,6 +104,7 @@ pub struct MinMax {
 
 /// Instance specs of an instance policy (a missing entry does not restrict).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+#[schemars(rename = "GanetiSpec")]
 pub struct Spec {
     /// Virtual CPUs.
     #[serde(default, rename = "cpu-count", skip_serializing_if = "Option::is_none")]
@@ -134,6 +140,7 @@ pub struct Spec {
 
 /// A node. Offline, drained and non-`vm_capable` nodes carry no run-time data.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+#[schemars(rename = "GanetiNode")]
 pub struct Node {
     /// UUID of its group.
     pub group: String,
@@ -192,6 +199,7 @@ pub struct Node {
 
 /// Node parameters vmplace reads.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+#[schemars(rename = "GanetiNdParams")]
 pub struct NdParams {
     /// One disk per spindle: spindles are counted from `total_spindles`/`free_spindles`.
     #[serde(default)]
@@ -204,6 +212,7 @@ pub struct NdParams {
 
 /// One disk of an instance.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[schemars(rename = "GanetiDisk")]
 pub struct Disk {
     /// Size, MiB.
     #[schemars(range(min = 0))]
@@ -216,6 +225,7 @@ pub struct Disk {
 
 /// One network interface: only its network matters here.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+#[schemars(rename = "GanetiNic")]
 pub struct Nic {
     /// Network UUID the NIC is connected to (null: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -224,6 +234,7 @@ pub struct Nic {
 
 /// An instance's resources, as both existing instances and allocation requests give them.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[schemars(rename = "GanetiInstanceSpec")]
 pub struct InstanceSpec {
     /// Memory, MiB.
     #[schemars(range(min = 0))]
@@ -254,6 +265,7 @@ pub struct InstanceSpec {
 
 /// An existing instance.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[schemars(rename = "GanetiInstance")]
 pub struct Instance {
     /// Resources and template.
     #[serde(flatten)]
@@ -265,6 +277,7 @@ pub struct Instance {
 
 /// A new instance to allocate.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[schemars(rename = "GanetiNewInstance")]
 pub struct NewInstance {
     /// Instance name.
     pub name: String,
@@ -285,6 +298,7 @@ pub struct NewInstance {
 /// Which instances a node evacuation moves.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
+#[schemars(rename = "GanetiEvacMode")]
 pub enum EvacMode {
     /// Primaries leave their node.
     PrimaryOnly,
@@ -297,6 +311,7 @@ pub enum EvacMode {
 /// The operation requested.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[schemars(rename = "IallocatorRequest")]
 pub enum Request {
     /// Place one new instance.
     Allocate(NewInstance),
@@ -361,6 +376,7 @@ impl Request {
 
 /// The allocator's answer.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[schemars(rename = "IallocatorAnswer")]
 pub struct Response {
     /// Whether the request succeeded.
     pub success: bool,

@@ -101,7 +101,7 @@ pub fn encode_solution(solution: &mut Solution, pretty: bool) -> serde_json::Res
 }
 
 /// The checker's answer document.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct CheckReport {
     /// No violation.
     pub valid: bool,
@@ -130,7 +130,20 @@ impl From<CheckPhase> for Expect {
 
 /// The body of `POST /v1/check`: both documents and the phase, or a state and a plan.
 pub fn check_request(text: &str) -> Result<CheckReport, Vec<InputError>> {
-    if serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("state").is_some()) {
+    let value = serde_json::from_str::<serde_json::Value>(text).ok();
+    if value
+        .as_ref()
+        .is_some_and(|v| v.get("iallocator").is_some())
+    {
+        let req =
+            read_document::<crate::format::check::IallocatorCheckRequest>(text, DocKind::Check)?;
+        return check_texts(
+            &req.iallocator.to_string(),
+            &req.answer.to_string(),
+            CheckPhase::Any,
+        );
+    }
+    if value.is_some_and(|v| v.get("state").is_some()) {
         let req = read_document::<PlanCheckRequest>(text, DocKind::Check)?;
         return check_texts(
             &req.state.to_string(),
@@ -155,6 +168,24 @@ pub fn check_texts(
     second: &str,
     phase: CheckPhase,
 ) -> Result<CheckReport, Vec<InputError>> {
+    if serde_json::from_str::<serde_json::Value>(first).is_ok_and(|v| v.get("nodegroups").is_some())
+    {
+        let input =
+            crate::validation::ganeti::read_iallocator(first).map_err(|e| prefix(e, "/iallocator"));
+        let answer =
+            read_document::<crate::format::ganeti::Response>(second, DocKind::IallocatorAnswer)
+                .map_err(|e| prefix(e, "/answer"));
+        return match (input, answer) {
+            (Ok(i), Ok(a)) => {
+                let violations = crate::checker::check_iallocator(&i, &a);
+                Ok(CheckReport {
+                    valid: violations.is_empty(),
+                    violations,
+                })
+            }
+            (i, a) => Err(i.err().into_iter().chain(a.err()).flatten().collect()),
+        };
+    }
     if serde_json::from_str::<serde_json::Value>(first).is_ok_and(|v| v.get("vms").is_some()) {
         let state = read_document::<crate::format::state::State>(first, DocKind::State)
             .map_err(|e| prefix(e, "/state"));

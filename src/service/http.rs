@@ -148,7 +148,12 @@ pub fn router(cfg: ServerConfig) -> Result<Router, prometheus::Error> {
         .route("/v1/place", post(|s, h, b| solve(s, h, b, Mode::Place)))
         .route("/v1/check", post(check))
         .route("/v1/migrate", post(migrate))
+        .route("/v1/iallocator", post(iallocator))
         .route("/v1/schema/{doc}", get(schema))
+        .route(
+            "/v1/openapi.json",
+            get(|| async { json_response(StatusCode::OK, &super::openapi::document()) }),
+        )
         .route(
             "/healthz",
             get(|| async { json_response(StatusCode::OK, &serde_json::json!({"status": "ok"})) }),
@@ -318,6 +323,12 @@ impl Answer for crate::format::Solution {
 impl Answer for api::CheckReport {
     fn encode(self) -> serde_json::Result<Vec<u8>> {
         serde_json::to_vec_pretty(&self)
+    }
+}
+
+impl Answer for crate::format::ganeti::Response {
+    fn encode(self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&self)
     }
 }
 
@@ -622,6 +633,21 @@ async fn migrate(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Re
     .await
 }
 
+async fn iallocator(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let overrides = Overrides {
+        max_time_limit_s: Some(st.cfg.max_time_limit_s),
+        ..Default::default()
+    };
+    document(st, headers, body, "/v1/iallocator", move |text, cancel| {
+        let cfg = RunConfig {
+            write_model: None,
+            cancel: Some(cancel),
+        };
+        api::iallocator_text(&text, &overrides, &cfg).map(|(answer, _)| answer)
+    })
+    .await
+}
+
 async fn schema(Path(doc): Path<String>) -> Response {
     match DocKind::from_name(&doc) {
         Some(kind) => json_response(StatusCode::OK, &crate::format::schema(kind)),
@@ -630,7 +656,10 @@ async fn schema(Path(doc): Path<String>) -> Response {
             vec![InputError::new(
                 ErrorCode::NotFound,
                 "",
-                format!("no schema `{doc}` (problem, solution, errors, state, plan)"),
+                format!(
+                    "no schema `{doc}` ({})",
+                    DocKind::ALL.map(DocKind::name).join(", ")
+                ),
             )],
         ),
     }

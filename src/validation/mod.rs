@@ -101,6 +101,8 @@ schema_of!(
     crate::format::ErrorDocument,
     crate::format::ganeti::Input,
     crate::format::ganeti::NewInstance,
+    crate::format::ganeti::Response,
+    crate::format::check::IallocatorCheckRequest,
 );
 
 /// Validates a JSON value against the schema generated from `T`, collecting every violation.

@@ -384,3 +384,26 @@ fn the_cli_writes_the_protocol_answer_and_fails_only_on_unreadable_input() {
         .as_str()
         .is_some_and(|i| i.contains("E1102") && i.contains("/nodes")));
 }
+
+#[test]
+fn the_checker_catches_a_full_node_a_drained_node_and_a_shared_exclusion_tag() {
+    use vmplace::format::check::CheckPhase;
+    use vmplace::service::api::check_texts;
+    let rules = |doc: &Value, result: Value| {
+        let answer = json!({"success": true, "info": "", "result": result});
+        let report = check_texts(&doc.to_string(), &answer.to_string(), CheckPhase::Any)
+            .expect("documents read");
+        let mut rules: Vec<String> = report.violations.iter().map(|v| v.rule.name()).collect();
+        rules.dedup();
+        rules
+    };
+    let mut doc = read("hail-alloc-dedicated-1.json");
+    assert_eq!(rules(&doc, json!(["node4-full"])), ["HOST_CAPACITY"]);
+    assert!(rules(&doc, json!(["node3-half"])).is_empty());
+    doc["nodes"]["node3-half"]["drained"] = json!(true);
+    assert_eq!(rules(&doc, json!(["node3-half"])), ["TARGET_NOT_ACTIVE"]);
+    assert_eq!(rules(&doc, json!(["nowhere"])), ["UNKNOWN_HOST"]);
+    assert_eq!(rules(&doc, json!(["a", "b"])), ["BAD_RESULT"]);
+    let tags = read("hail-alloc-plain-tags.json");
+    assert_eq!(rules(&tags, json!(["node1"])), ["ANTI_AFFINITY"]);
+}

@@ -416,3 +416,105 @@ fn wrong_method_and_wrong_media_type_get_error_documents() {
     let doc: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(doc["errors"][0]["code"], "E1001");
 }
+
+/// A validator for one component of the OpenAPI document, with the document's components to
+/// resolve its references.
+fn component_validator(doc: &Value, name: &str) -> jsonschema::Validator {
+    let schema = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"].clone(),
+    });
+    jsonschema::validator_for(&schema).expect("component compiles")
+}
+
+#[test]
+fn openapi_describes_every_endpoint_the_server_serves() {
+    let s = Server::start(&[]);
+    let (status, text) = s.get("/v1/openapi.json");
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().expect("paths");
+    let listed: std::collections::BTreeSet<(String, String)> = paths
+        .iter()
+        .flat_map(|(p, ops)| {
+            ops.as_object()
+                .expect("operations")
+                .keys()
+                .map(move |m| (m.clone(), p.clone()))
+        })
+        .collect();
+    let served: std::collections::BTreeSet<(String, String)> = vmplace::service::openapi::ENDPOINTS
+        .iter()
+        .map(|e| (e.method.to_string(), e.path.to_string()))
+        .collect();
+    assert_eq!(listed, served);
+    // Every described operation exists on the server: documents answer 400 to `{}`, GETs 200.
+    for (method, path) in &listed {
+        if method == "post" {
+            let (status, body, _) = s.post(path, "{}");
+            assert_eq!(status, 400, "{path}");
+            assert!(body["errors"].is_array(), "{path}");
+            let op = &paths[path]["post"];
+            assert!(op["requestBody"]["content"]["application/json"]["schema"].is_object());
+            for code in ["200", "400", "413", "415", "503"] {
+                assert!(op["responses"][code].is_object(), "{path} {code}");
+            }
+        } else {
+            let names: Vec<String> = match path.as_str() {
+                "/v1/schema/{doc}" => paths[path]["get"]["parameters"][0]["schema"]["enum"]
+                    .as_array()
+                    .expect("doc names")
+                    .iter()
+                    .map(|n| format!("/v1/schema/{}", n.as_str().expect("name")))
+                    .collect(),
+                p => vec![p.to_string()],
+            };
+            for p in names {
+                assert_eq!(s.get(&p).0, 200, "{p}");
+            }
+        }
+    }
+    // Every reference resolves inside the document.
+    let text = doc.to_string();
+    for piece in text.split("\"$ref\":\"").skip(1) {
+        let target = piece.split('"').next().expect("ref");
+        let name = target
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("external reference {target}"));
+        assert!(doc["components"]["schemas"][name].is_object(), "{target}");
+    }
+}
+
+#[test]
+fn openapi_schemas_accept_the_documents_the_server_exchanges_and_reject_bad_ones() {
+    let s = Server::start(&[]);
+    let doc: Value = serde_json::from_str(&s.get("/v1/openapi.json").1).expect("JSON");
+    let small = instance("examples/small.json");
+    let (_, solution, _) = s.post("/v1/place", &small);
+    let (_, errors, _) = s.post("/v1/place", r#"{"hosts": []}"#);
+    let state = instance("migration/small-state.json");
+    let (_, plan, _) = s.post("/v1/migrate", &state);
+    let ganeti = instance("../tests/data/ganeti/hail-alloc-spindles.json");
+    let (status, answer, _) = s.post("/v1/iallocator", &ganeti);
+    assert_eq!(status, 200);
+    assert_eq!(answer["result"], serde_json::json!(["node4"]));
+    let parse = |t: &str| serde_json::from_str::<Value>(t).expect("JSON");
+    for (component, value) in [
+        ("Problem", parse(&small)),
+        ("Solution", solution),
+        ("ErrorDocument", errors),
+        ("State", parse(&state)),
+        ("Plan", plan),
+        ("IallocatorInput", parse(&ganeti)),
+        ("IallocatorAnswer", answer),
+    ] {
+        let v = component_validator(&doc, component);
+        let faults: Vec<String> = v.iter_errors(&value).map(|e| e.to_string()).collect();
+        assert!(faults.is_empty(), "{component}: {faults:?}");
+    }
+    let mut bad = parse(&small);
+    bad["hosts"] = serde_json::json!("none");
+    assert!(!component_validator(&doc, "Problem").is_valid(&bad));
+}
