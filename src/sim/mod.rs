@@ -10,8 +10,9 @@
 
 //!
 //! By file: [`trace`] reads the days, `round` sets up CloudSim's pool and the monitor's state,
-//! `replay` runs the day.
+//! `replay` runs the day, [`floor`] bounds the energy any policy needs.
 
+pub mod floor;
 mod replay;
 mod round;
 pub mod trace;
@@ -123,6 +124,10 @@ pub struct IntervalStats {
     pub overloaded_hosts: usize,
     /// Migrations decided at the end of this interval.
     pub migrations: usize,
+    /// Mean power over the interval, W.
+    pub power_w: f64,
+    /// The floor's mean power over the interval, W (models/simulation.md).
+    pub floor_w: f64,
 }
 
 /// The report of a simulated day.
@@ -140,6 +145,11 @@ pub struct SimReport {
     pub hosts: usize,
     /// Energy over the day.
     pub energy_kwh: f64,
+    /// A proven lower bound on the energy any policy needs to serve the day's demand with no host
+    /// over capacity (models/simulation.md).
+    pub energy_floor_kwh: f64,
+    /// `energy_kwh / energy_floor_kwh`: how far from the best any policy could do.
+    pub floor_ratio: f64,
     /// VM migrations.
     pub migrations: usize,
     /// Migrations by reason (`overload`, `underload`).

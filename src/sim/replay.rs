@@ -1,9 +1,11 @@
 //! The day's loop: each interval, energy and overload from the VMs' requests, VMs that leave,
 //! the monitor's round, the moves, and the SLA accounting of their migrations.
 
+use super::floor::Floor;
 use super::round::{self, Day, Host};
 use super::{IntervalStats, Replay, SimPolicy, SimReport, Trace, Workload, INTERVAL_S};
 use crate::format::state::{Detection, Plan};
+use crate::model::floor::HostType;
 use std::collections::BTreeMap;
 
 /// Where the day stands: each VM's host, when it last moved, and whether it left.
@@ -17,6 +19,8 @@ struct Placement {
 #[derive(Default)]
 struct Tally {
     energy_j: f64,
+    /// The energy floor (models/simulation.md), J.
+    floor_j: f64,
     /// Host-seconds with a VM, and of them at 100 % (SLATAH).
     active_s: f64,
     full_s: f64,
@@ -118,6 +122,41 @@ fn apply(
     moved
 }
 
+/// The floor of the interval that ends at `step`, in watts (models/simulation.md): the least
+/// power that serves the demand at its start, plus the least that serves, at its end, what the VMs
+/// that asked for CPU at its start ask for then (only hosts running at the start are counted),
+/// halved as the energy's trapezoid is. It depends on the trace alone, not on the policy.
+fn interval_floor(day: &Day, at: &Placement, step: usize, floor: &Floor) -> f64 {
+    let (mut start, mut end) = (0.0, 0.0);
+    for v in 0..day.traces.len() {
+        let r = requested(day, at, v, step - 1);
+        if r > 0.0 {
+            start += r;
+            end += requested(day, at, v, step);
+        }
+    }
+    (floor.min_power(start) + floor.min_power(end)) / 2.0
+}
+
+/// The pool's host types, for the floor.
+fn host_types(pool: &[Host]) -> Vec<HostType> {
+    let mut types: Vec<HostType> = Vec::new();
+    for h in pool {
+        match types
+            .iter_mut()
+            .find(|t| t.mips == h.mips && t.watts.as_slice() == h.watts.as_slice())
+        {
+            Some(t) => t.count += 1,
+            None => types.push(HostType {
+                count: 1,
+                mips: h.mips,
+                watts: h.watts.to_vec(),
+            }),
+        }
+    }
+    types
+}
+
 /// Energy of the interval that ends at `step`, (P(u_start) + P(u_end)) / 2 x 300 s for every host
 /// that was on; returns the hosts over capacity at `step`.
 fn interval_energy(pool: &[Host], prev: &[f64], now: &[f64], tally: &mut Tally) -> usize {
@@ -183,11 +222,16 @@ pub(super) fn replay(
         series: Vec::with_capacity(steps),
         ..Default::default()
     };
+    let floor = Floor::new(&host_types(&pool));
     let mut prev = utilisation(&day, &at, 0);
     sla_time(&prev, &prev, &vec![(0.0, 0.0); hosts], &mut tally);
     for step in 1..steps {
         let now = utilisation(&day, &at, step);
+        let energy_before = tally.energy_j;
         let overloaded = interval_energy(&pool, &prev, &now, &mut tally);
+        let power_w = (tally.energy_j - energy_before) / INTERVAL_S;
+        let floor_w = interval_floor(&day, &at, step, &floor);
+        tally.floor_j += floor_w * INTERVAL_S;
         let mut window = vec![(0.0f64, 0.0f64); hosts];
         for v in 0..n {
             tally.asked += requested(&day, &at, v, step - 1) * INTERVAL_S;
@@ -223,6 +267,8 @@ pub(super) fn replay(
             active_hosts: prev.iter().filter(|&&u| u > 0.0).count(),
             overloaded_hosts: overloaded,
             migrations: moved,
+            power_w,
+            floor_w,
         });
     }
     Replay::Report(Box::new(report(tally, &at, name, workload, hosts, start)))
@@ -241,6 +287,7 @@ fn report(
     let slatah = ratio(tally.full_s, tally.active_s);
     let pdm = ratio(tally.lost, tally.asked);
     let energy_kwh = tally.energy_j / 3.6e6;
+    let energy_floor_kwh = tally.floor_j / 3.6e6;
     SimReport {
         policy: name.to_string(),
         vms: at.gone.len(),
@@ -248,6 +295,8 @@ fn report(
         vms_left: at.gone.iter().filter(|g| !**g).count(),
         hosts,
         energy_kwh,
+        energy_floor_kwh,
+        floor_ratio: ratio(energy_kwh, energy_floor_kwh),
         migrations: tally.migrations,
         migrations_by_reason: tally.by_reason,
         slatah,

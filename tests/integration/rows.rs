@@ -1042,3 +1042,50 @@ fn presolve_runs_only_when_the_time_limit_leaves_it_room() {
     assert!(presolve_allowed(true, 0.05, 3_463));
     assert!(!presolve_allowed(false, 100.0, 10));
 }
+
+/// The energy floor's MIP on one G4-like type (86 W idle, 117 W full, linear).
+fn floor_of(count: usize, demand: f64) -> f64 {
+    use vmplace::model::floor::{min_power, HostType};
+    let watts: Vec<f64> = (0..11).map(|i| 86.0 + 3.1 * i as f64).collect();
+    let types = [HostType {
+        count,
+        mips: 3720.0,
+        watts,
+    }];
+    min_power(&types, demand, &opts()).unwrap()
+}
+
+#[test]
+fn floor_demand_makes_hosts_serve_the_demand() {
+    // Without the row nothing need run: 0 W.
+    let w = floor_of(4, 2250.0);
+    assert!((w - (86.0 + 31.0 * 2250.0 / 3720.0)).abs() < 1e-6, "{w}");
+}
+
+#[test]
+fn floor_capacity_needs_two_hosts_past_one_hosts_mips() {
+    // 5000 MIPS need two 3720-MIPS hosts: two idle powers, not one.
+    let w = floor_of(4, 5000.0);
+    assert!(
+        (w - (2.0 * 86.0 + 31.0 * 5000.0 / 3720.0)).abs() < 1e-6,
+        "{w}"
+    );
+    // Capped at the pool's capacity: one host, full.
+    assert!((floor_of(1, 9999.0) - 117.0).abs() < 1e-6);
+}
+
+#[test]
+fn floor_envelope_charges_the_curve_below_its_table() {
+    use vmplace::model::floor::{envelope, min_power, HostType};
+    // A table above its chord at 50 %: the envelope is the chord, 100 + 50 u.
+    let mut watts: Vec<f64> = (0..11).map(|i| 100.0 + 5.0 * i as f64).collect();
+    watts[5] = 140.0;
+    assert_eq!(envelope(&watts).len(), 1);
+    let types = [HostType {
+        count: 1,
+        mips: 1000.0,
+        watts,
+    }];
+    let w = min_power(&types, 500.0, &opts()).unwrap();
+    assert!((w - 125.0).abs() < 1e-6, "{w}");
+}

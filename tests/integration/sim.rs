@@ -125,3 +125,96 @@ fn idle_vms_leave_under_the_cloudsim_workload_only() {
     assert!((full.energy_kwh - expected_full).abs() < 1e-12);
     assert_eq!((cloudsim.vms_left, full.vms_left), (1, 2));
 }
+
+/// Watts on the lower convex envelope of G4's table at `u`: the line from 86 W at 0 % to 117 W at
+/// 100 % lies below every point of the table (hand-checked: 31 W per unit, the least slope from
+/// the idle point), so it is the envelope.
+fn g4_envelope(u: f64) -> f64 {
+    86.0 + 31.0 * u
+}
+
+#[test]
+fn the_energy_floor_matches_a_hand_computation() {
+    // Two VMs asking 1250 + 1000 = 2250 MIPS all day, on one G4 (3720 MIPS) and one G5 (5320).
+    // One host serves it: on the G4 at 2250 / 3720, 86 + 31 x 0.6048 = 104.75 W; on the G5 at
+    // 42.3 %, its envelope (the segment from 105 W at 30 % to 135 W at 100 %) gives 110.27 W; two
+    // hosts idle at 179.7 W. The floor is 104.75 W over two intervals of 300 s.
+    let dir = day(&[("a", "50\n50\n50\n"), ("b", "50\n50\n50\n")]);
+    let traces = load_planetlab(dir.path(), 3).unwrap();
+    let r = simulate(&traces, 2, &SimPolicy::Dvfs, "dvfs", Workload::Full);
+    let expected_kwh = g4_envelope(2250.0 / 3720.0) * 2.0 * 300.0 / 3.6e6;
+    assert!(
+        (r.energy_floor_kwh - expected_kwh).abs() < 1e-9,
+        "{} vs {expected_kwh}",
+        r.energy_floor_kwh
+    );
+    assert!(r.energy_kwh >= r.energy_floor_kwh);
+    assert!((r.floor_ratio - r.energy_kwh / r.energy_floor_kwh).abs() < 1e-12);
+    // At 100 % they ask 4500 MIPS, more than a G4 holds: the G5 alone at 84.6 %, on the segment
+    // from (30 %, 105 W) to (100 %, 135 W), beats both hosts (at least 179.7 W idle).
+    let dir = day(&[("a", "100\n100\n"), ("b", "100\n100\n")]);
+    let traces = load_planetlab(dir.path(), 2).unwrap();
+    let r = simulate(&traces, 2, &SimPolicy::Dvfs, "dvfs", Workload::Full);
+    let g5 = 105.0 + (4500.0 / 5320.0 - 0.3) * 30.0 / 0.7;
+    assert!(
+        (r.series[0].floor_w - g5).abs() < 1e-9,
+        "{}",
+        r.series[0].floor_w
+    );
+}
+
+#[test]
+fn the_floor_search_agrees_with_the_floor_mip() {
+    use rand::{Rng, SeedableRng};
+    use vmplace::model::floor::{min_power, HostType};
+    use vmplace::sim::floor::Floor;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    for _ in 0..40 {
+        let types: Vec<HostType> = (0..rng.random_range(1..=2))
+            .map(|_| {
+                let mut w = rng.random_range(50.0..150.0);
+                let watts = (0..11)
+                    .map(|_| {
+                        w += rng.random_range(0.0..8.0);
+                        w
+                    })
+                    .collect();
+                HostType {
+                    count: rng.random_range(1..12),
+                    mips: rng.random_range(1000.0..6000.0),
+                    watts,
+                }
+            })
+            .collect();
+        let capacity: f64 = types.iter().map(|t| t.count as f64 * t.mips).sum();
+        let demand = rng.random_range(0.0..capacity * 1.1);
+        let mip = min_power(&types, demand, &super::common::exact_mip_options()).unwrap();
+        let search = Floor::new(&types).min_power(demand);
+        assert!(
+            (mip - search).abs() <= 1e-6 * (1.0 + mip),
+            "{types:?} {demand}: MIP {mip} search {search}"
+        );
+    }
+    // The simulator's own tables, whose envelopes have collinear points.
+    let types = [
+        HostType {
+            count: 3,
+            mips: 3720.0,
+            watts: vmplace::sim::G4_WATTS.to_vec(),
+        },
+        HostType {
+            count: 3,
+            mips: 5320.0,
+            watts: G5_WATTS.to_vec(),
+        },
+    ];
+    for k in 0..=30 {
+        let demand = k as f64 * 1000.0;
+        let mip = min_power(&types, demand, &super::common::exact_mip_options()).unwrap();
+        let search = Floor::new(&types).min_power(demand);
+        assert!(
+            (mip - search).abs() <= 1e-6 * (1.0 + mip),
+            "{demand}: {mip} vs {search}"
+        );
+    }
+}
