@@ -16,6 +16,7 @@ pub mod generate;
 pub mod migration;
 pub mod model;
 pub mod placement;
+pub mod plot;
 pub mod service;
 pub mod sim;
 pub mod validation;

@@ -22,6 +22,9 @@ pub struct BenchArgs {
     /// Print only the JSON document (no table on stderr).
     #[arg(long)]
     pub json: bool,
+    /// Draw the share of requests each solver places, per instance, as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 /// Runs the bench.
@@ -45,16 +48,17 @@ pub fn run(a: BenchArgs) -> i32 {
     };
     let mut rows: Vec<BenchRow> = Vec::new();
     let mut errors = Vec::new();
+    let progress = super::progress::Progress::new(files.len(), "instances");
     if !a.json {
-        eprintln!(
+        progress.line(&format!(
             "{:<34} {:>6} | {:>6} {:>9} {:>9} {:>7} {:>7} {:<9} | {:>6} {:>9} {:>7} | {:>6} {:>9} {:>7}",
             "instance", "reqs", "placed", "objective", "bound", "gap", "time_s", "status",
             "placed", "objective", "time_s", "placed", "objective", "time_s"
-        );
-        eprintln!(
+        ));
+        progress.line(&format!(
             "{:<41} | {:^60} | {:^25} | {:^25}",
             "", "MIP", "greedy", "greedy-retry"
-        );
+        ));
     }
     for f in files {
         let name = f
@@ -88,7 +92,7 @@ pub fn run(a: BenchArgs) -> i32 {
         if !a.json {
             let violations =
                 row.mip.violations + row.greedy.violations + row.greedy_retry.violations;
-            eprintln!(
+            progress.line(&format!(
                 "{:<34} {:>6} | {:>6} {:>9.3} {:>9.3} {:>7.4} {:>7.2} {:<9} | {:>6} {:>9.3} {:>7.2} | {:>6} {:>9.3} {:>7.2}{}",
                 row.instance,
                 row.requests,
@@ -105,16 +109,52 @@ pub fn run(a: BenchArgs) -> i32 {
                 row.greedy_retry.objective,
                 row.greedy_retry.time_s,
                 if violations > 0 { "  CHECKER VIOLATIONS" } else { "" }
-            );
+            ));
         }
+        progress.inc(&name);
         rows.push(row);
     }
+    progress.finish();
     if !errors.is_empty() {
         return report(&errors);
+    }
+    if let Some(path) = &a.plot {
+        if let Err(e) = plot(&rows, path) {
+            return report(&[InputError::new(ErrorCode::Io, "", e.to_string())]);
+        }
     }
     let doc = serde_json::json!({ "rows": rows, "peak_rss_mib": peak_rss_mib() });
     match write_json(None, &doc) {
         Ok(()) => exit::OK,
         Err(e) => report(&e),
     }
+}
+
+/// The share of requests each solver placed, per instance.
+fn plot(rows: &[BenchRow], path: &std::path::Path) -> Result<(), vmplace::plot::PlotError> {
+    let categories: Vec<String> = rows
+        .iter()
+        .map(|r| r.instance.trim_end_matches(".json").to_string())
+        .collect();
+    let share = |f: &dyn Fn(&BenchRow) -> usize| -> Vec<f64> {
+        rows.iter()
+            .map(|r| 100.0 * f(r) as f64 / r.requests.max(1) as f64)
+            .collect()
+    };
+    let series = vec![
+        ("vmplace MIP".to_string(), share(&|r| r.mip.placed)),
+        ("greedy".to_string(), share(&|r| r.greedy.placed)),
+        (
+            "greedy with retries".to_string(),
+            share(&|r| r.greedy_retry.placed),
+        ),
+    ];
+    vmplace::plot::compare(
+        path,
+        "Requests placed per instance",
+        &categories,
+        "instance",
+        "placed (% of requests)",
+        &series,
+    )
 }

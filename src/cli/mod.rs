@@ -6,10 +6,12 @@ mod check;
 mod generate;
 mod iallocator;
 mod migrate;
+mod progress;
 mod schema;
 mod serve;
 mod simulate;
 mod solve;
+mod study;
 
 use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
@@ -47,6 +49,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Replay a PlanetLab trace day through the monitor, the policies and the migrations.
     Simulate(simulate::SimulateArgs),
+    /// Run every day with every policy, in parallel: one document with the floor and ratios.
+    Study(study::StudyArgs),
     /// Answer a Ganeti IAllocator request (Ganeti runs `vmplace iallocator FILE`).
     Iallocator(iallocator::IallocatorArgs),
 }
@@ -64,7 +68,9 @@ pub mod exit {
 /// Runs the CLI and returns the exit code.
 pub fn main() -> i32 {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,highs=error,vmplace::service::http=info")
+        tracing_subscriber::EnvFilter::new(
+            "warn,highs=error,vmplace::service::http=info,vmplace::progress=info",
+        )
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -100,6 +106,7 @@ pub fn main() -> i32 {
         Command::Serve(a) => serve::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Iallocator(a) => iallocator::run(a),
+        Command::Study(a) => study::run(a),
     }
 }
 

@@ -3,7 +3,7 @@
 use super::{exit, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::sim::{load_planetlab, simulate, state_at, SimPolicy, Workload};
+use vmplace::sim::{load_planetlab, simulate_with, state_at, SimPolicy, Workload};
 
 /// Arguments of `simulate`.
 #[derive(Args, Debug)]
@@ -31,6 +31,9 @@ pub struct SimulateArgs {
     /// Write the report here instead of stdout.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// Also draw the per-interval series (hosts, migrations, power and the floor's) as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 /// Runs the simulation.
@@ -77,7 +80,16 @@ pub fn run(a: SimulateArgs) -> i32 {
             Err(e) => super::report(&e),
         };
     }
-    let report = simulate(&traces, a.hosts, &policy, &a.policy, a.workload);
+    let progress = super::progress::Progress::new(a.samples - 1, "rounds");
+    let report = simulate_with(&traces, a.hosts, &policy, &a.policy, a.workload, &|step| {
+        progress.inc(&format!("step {step}"))
+    });
+    progress.finish();
+    if let Some(path) = &a.plot {
+        if let Err(e) = vmplace::plot::day(&report, path) {
+            return super::report(&[InputError::new(ErrorCode::Io, "", e.to_string())]);
+        }
+    }
     match write_json(a.output.as_ref(), &report) {
         Ok(()) => exit::OK,
         Err(e) => super::report(&e),

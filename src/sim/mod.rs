@@ -15,6 +15,7 @@
 pub mod floor;
 mod replay;
 mod round;
+pub mod study;
 pub mod trace;
 
 pub use trace::{load_planetlab, Trace};
@@ -189,7 +190,19 @@ pub fn simulate(
     name: &str,
     workload: Workload,
 ) -> SimReport {
-    match replay(traces, hosts, policy, name, workload, None) {
+    simulate_with(traces, hosts, policy, name, workload, &|_| {})
+}
+
+/// [`simulate`], calling `round_done(step)` after every monitoring round (for progress).
+pub fn simulate_with(
+    traces: &[Trace],
+    hosts: usize,
+    policy: &SimPolicy,
+    name: &str,
+    workload: Workload,
+    round_done: &(dyn Fn(usize) + Sync),
+) -> SimReport {
+    match replay(traces, hosts, policy, name, workload, None, round_done) {
         Replay::Report(r) => *r,
         Replay::State(_) => unreachable!("no stop step was given"),
     }
@@ -204,7 +217,7 @@ pub fn state_at(
     workload: Workload,
     step: usize,
 ) -> Option<State> {
-    match replay(traces, hosts, policy, "", workload, Some(step)) {
+    match replay(traces, hosts, policy, "", workload, Some(step), &|_| {}) {
         Replay::State(s) => Some(*s),
         Replay::Report(_) => None,
     }

@@ -191,6 +191,7 @@ pub(super) fn replay(
     name: &str,
     workload: Workload,
     stop: Option<usize>,
+    round_done: &(dyn Fn(usize) + Sync),
 ) -> Replay {
     let start = std::time::Instant::now();
     let pool = round::hosts(hosts);
@@ -270,6 +271,7 @@ pub(super) fn replay(
             power_w,
             floor_w,
         });
+        round_done(step);
     }
     Replay::Report(Box::new(report(tally, &at, name, workload, hosts, start)))
 }

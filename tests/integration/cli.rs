@@ -423,3 +423,34 @@ fn threads_flag_has_the_documents_range() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(stdout_json(&o)["status"], "optimal");
 }
+
+#[test]
+fn bench_draws_one_chart_comparing_the_solvers() {
+    let out = tempfile::tempdir().unwrap();
+    let svg = out.path().join("bench.svg");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_vmplace"))
+        .args(["bench", "instances/examples", "--time-limit", "2", "--plot"])
+        .arg(&svg)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let _: serde_json::Value = serde_json::from_slice(&run.stdout).expect("stdout is JSON only");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect();
+    for want in [
+        "vmplace MIP",
+        "greedy",
+        "greedy with retries",
+        "placed (% of requests)",
+        "small",
+        "host-phase",
+    ] {
+        assert!(texts.iter().any(|t| t == want), "missing {want}: {texts:?}");
+    }
+}

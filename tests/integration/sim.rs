@@ -218,3 +218,144 @@ fn the_floor_search_agrees_with_the_floor_mip() {
         );
     }
 }
+
+/// The texts and the number of drawn lines of an SVG file, which must be well-formed XML.
+fn svg_texts(path: &std::path::Path) -> (Vec<String>, usize) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let texts = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect();
+    let lines = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") || n.has_tag_name("path"))
+        .count();
+    (texts, lines)
+}
+
+#[test]
+fn a_days_plot_has_every_series_a_title_and_axis_units() {
+    let dir = day(&[("a", "50\n80\n20\n60\n"), ("b", "10\n90\n40\n30\n")]);
+    let out = tempfile::tempdir().unwrap();
+    let svg = out.path().join("day.svg");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_vmplace"))
+        .args(["simulate", "--planetlab"])
+        .arg(dir.path())
+        .args([
+            "--samples",
+            "4",
+            "--hosts",
+            "4",
+            "--policy",
+            "lr-mmt-1.2",
+            "--plot",
+        ])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    // stdout is the report alone: progress went to stderr.
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON only");
+    assert_eq!(report["series"].as_array().map(Vec::len), Some(3));
+    let (texts, lines) = svg_texts(&svg);
+    for want in [
+        "active hosts",
+        "overloaded hosts",
+        "migrations",
+        "power",
+        "energy floor",
+        "time (h)",
+        "power (W)",
+        "hosts, migrations (count)",
+    ] {
+        assert!(texts.iter().any(|t| t == want), "missing {want}: {texts:?}");
+    }
+    assert!(texts.iter().any(|t| t.starts_with("lr-mmt-1.2: 2 VMs")));
+    assert!(lines >= 5);
+}
+
+#[test]
+fn a_study_runs_every_day_with_every_policy_and_ratios_to_the_reference() {
+    use vmplace::sim::study::{study, Day};
+    let days: Vec<Day> = ["d1", "d2"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let a = format!("{}\n80\n20\n60\n", 30 + 10 * i);
+            let dir = day(&[
+                ("a", a.as_str()),
+                ("b", "10\n90\n40\n30\n"),
+                ("c", "70\n70\n5\n0\n"),
+            ]);
+            Day {
+                name: name.to_string(),
+                traces: load_planetlab(dir.path(), 4).unwrap(),
+            }
+        })
+        .collect();
+    let policies: Vec<(String, SimPolicy)> = ["dvfs", "thr-mmt-0.8", "lr-mmt-1.2"]
+        .iter()
+        .map(|p| (p.to_string(), p.parse().unwrap()))
+        .collect();
+    let r = study(&days, &policies, "dvfs", 6, Workload::Cloudsim, &|_, _| {});
+    assert_eq!(r.rows.len(), 6);
+    assert_eq!(r.means.len(), 3);
+    for row in &r.rows {
+        // Each row is the day's own simulation, whatever ran beside it.
+        let d = days.iter().find(|d| d.name == row.day).unwrap();
+        let p = &policies.iter().find(|p| p.0 == row.policy).unwrap().1;
+        let alone = simulate(&d.traces, 6, p, &row.policy, Workload::Cloudsim);
+        assert_eq!(
+            (row.energy_kwh, row.migrations),
+            (alone.energy_kwh, alone.migrations)
+        );
+        let base = r
+            .rows
+            .iter()
+            .find(|b| b.day == row.day && b.policy == "dvfs")
+            .unwrap();
+        assert!((row.energy_vs_reference - row.energy_kwh / base.energy_kwh).abs() < 1e-12);
+        assert!(row.energy_kwh >= row.energy_floor_kwh * (1.0 - 1e-9) || row.slatah > 0.0);
+    }
+    let dvfs = &r.means[0];
+    assert_eq!(dvfs.energy_vs_reference, 1.0);
+}
+
+#[test]
+fn the_study_command_writes_json_a_table_and_a_comparison_chart() {
+    let d1 = day(&[("a", "50\n80\n20\n"), ("b", "10\n90\n40\n")]);
+    let out = tempfile::tempdir().unwrap();
+    let svg = out.path().join("study.svg");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_vmplace"))
+        .args(["study", "--planetlab"])
+        .arg(d1.path())
+        .args([
+            "--samples",
+            "3",
+            "--hosts",
+            "4",
+            "--policy",
+            "dvfs,lr-mmt-1.2",
+            "--plot",
+        ])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON only");
+    assert_eq!(doc["rows"].as_array().map(Vec::len), Some(2));
+    assert_eq!(doc["reference"], "dvfs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("x floor") && stderr.contains("lr-mmt-1.2"));
+    let (texts, _) = svg_texts(&svg);
+    for want in ["dvfs", "lr-mmt-1.2", "energy floor", "energy (kWh)", "day"] {
+        assert!(texts.iter().any(|t| t == want), "missing {want}: {texts:?}");
+    }
+}

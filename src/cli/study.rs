@@ -1,0 +1,147 @@
+//! `vmplace study --planetlab DIR... --policy A,B,C`: every day with every policy, in parallel.
+
+use super::{exit, write_json};
+use clap::Args;
+use std::path::PathBuf;
+use vmplace::format::{errors::ErrorCode, InputError};
+use vmplace::sim::study::{study, table, Day};
+use vmplace::sim::{load_planetlab, SimPolicy, Workload};
+
+/// Arguments of `study`.
+#[derive(Args, Debug)]
+pub struct StudyArgs {
+    /// Days: directories of PlanetLab trace files (one VM per file).
+    #[arg(long, num_args = 1.., required = true)]
+    pub planetlab: Vec<PathBuf>,
+    /// Policies, comma-separated (names as for `simulate`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "vmplace,lr-mmt-1.2,thr-mmt-0.8"
+    )]
+    pub policy: Vec<String>,
+    /// The policy the ratios are taken to (default: the first).
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// `cloudsim` or `full`, as for `simulate`.
+    #[arg(long, value_enum, default_value = "cloudsim")]
+    pub workload: Workload,
+    /// Hosts (alternating G4 and G5).
+    #[arg(long, default_value_t = 800)]
+    pub hosts: usize,
+    /// Samples per trace (288 = one day).
+    #[arg(long, default_value_t = 288)]
+    pub samples: usize,
+    /// Draw the energy of every policy and the floor, per day, as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Write the document here instead of stdout.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Runs the study.
+pub fn run(a: StudyArgs) -> i32 {
+    let mut errors = Vec::new();
+    let mut policies = Vec::new();
+    for name in &a.policy {
+        match name.parse::<SimPolicy>() {
+            Ok(p) => policies.push((name.clone(), p)),
+            Err(e) => errors.push(InputError::new(
+                ErrorCode::Usage,
+                "",
+                format!("--policy {e}"),
+            )),
+        }
+    }
+    let reference = a.reference.clone().unwrap_or_else(|| a.policy[0].clone());
+    if !a.policy.contains(&reference) {
+        errors.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            format!("--reference {reference} is not one of --policy"),
+        ));
+    }
+    if a.hosts == 0 || a.samples < 2 {
+        errors.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--hosts must be >= 1 and --samples >= 2",
+        ));
+    }
+    let mut days = Vec::new();
+    for dir in &a.planetlab {
+        match load_planetlab(dir, a.samples) {
+            Ok(traces) if !traces.is_empty() => days.push(Day {
+                name: dir.file_name().map_or_else(
+                    || dir.display().to_string(),
+                    |n| n.to_string_lossy().to_string(),
+                ),
+                traces,
+            }),
+            Ok(_) => errors.push(InputError::new(
+                ErrorCode::Io,
+                "",
+                format!("no trace files in {}", dir.display()),
+            )),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        return super::report(&errors);
+    }
+    let progress = super::progress::Progress::new(days.len() * policies.len(), "days");
+    let report = study(
+        &days,
+        &policies,
+        &reference,
+        a.hosts,
+        a.workload,
+        &|day, policy| progress.inc(&format!("{day} {policy}")),
+    );
+    progress.finish();
+    eprint!("{}", table(&report));
+    if let Some(path) = &a.plot {
+        let categories: Vec<String> = days.iter().map(|d| d.name.clone()).collect();
+        let energy = |policy: &str| -> Vec<f64> {
+            categories
+                .iter()
+                .map(|d| {
+                    report
+                        .rows
+                        .iter()
+                        .find(|r| &r.day == d && r.policy == policy)
+                        .map_or(0.0, |r| r.energy_kwh)
+                })
+                .collect()
+        };
+        let mut series: Vec<(String, Vec<f64>)> =
+            a.policy.iter().map(|p| (p.clone(), energy(p))).collect();
+        let floor: Vec<f64> = categories
+            .iter()
+            .map(|d| {
+                report
+                    .rows
+                    .iter()
+                    .find(|r| &r.day == d)
+                    .map_or(0.0, |r| r.energy_floor_kwh)
+            })
+            .collect();
+        series.push(("energy floor".into(), floor));
+        let workload = serde_json::to_value(a.workload).unwrap_or_default();
+        let title = format!(
+            "Energy per day, {} hosts ({} workload)",
+            a.hosts,
+            workload.as_str().unwrap_or("")
+        );
+        if let Err(e) =
+            vmplace::plot::compare(path, &title, &categories, "day", "energy (kWh)", &series)
+        {
+            return super::report(&[InputError::new(ErrorCode::Io, "", e.to_string())]);
+        }
+    }
+    match write_json(a.output.as_ref(), &report) {
+        Ok(()) => exit::OK,
+        Err(e) => super::report(&e),
+    }
+}
