@@ -56,6 +56,12 @@ pub struct MipOptions {
     /// its dual fixing can run for a minute on one host-phase neighbourhood: the LNS, whose
     /// sub-MIPs are small and short, goes without it.
     pub presolve: bool,
+    /// Skip HiGHS' feasibility jump and give its primal heuristics 1 % of the effort (default
+    /// 5 %): for a model started from a feasible warm start whose answer counts only when a proof
+    /// or the node limit ends the search, so that time goes to the bound. On the round MIP of a
+    /// simulated day it cut the day's time by 16 to 19 %, with less energy and fewer migrations
+    /// (models/migration.md).
+    pub light_heuristics: bool,
 }
 
 /// Outcome of one HiGHS run.
@@ -249,6 +255,14 @@ impl MipBuilder {
             model
                 .try_set_option("presolve", "off")
                 .map_err(|_| rejected("presolve"))?;
+        }
+        if opts.light_heuristics {
+            model
+                .try_set_option("mip_heuristic_run_feasibility_jump", false)
+                .map_err(|_| rejected("mip_heuristic_run_feasibility_jump"))?;
+            model
+                .try_set_option("mip_heuristic_effort", 0.01)
+                .map_err(|_| rejected("mip_heuristic_effort"))?;
         }
         if let Some(nodes) = opts.max_nodes {
             model

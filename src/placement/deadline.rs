@@ -57,6 +57,7 @@ pub(crate) fn mip_options(
         cancel: deadline.cancel.clone(),
         max_nodes: None,
         presolve: true,
+        light_heuristics: false,
         time_limit_s: seconds,
         mip_gap: d.settings.mip_gap,
         threads: d.settings.threads,

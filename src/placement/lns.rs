@@ -193,6 +193,7 @@ fn solve_neighbourhood(
             Stage::Placement,
             &MipOptions {
                 presolve: false,
+                light_heuristics: false,
                 ..mip_options(d, secs * 0.5, None, deadline)
             },
         )?;
@@ -215,6 +216,7 @@ fn solve_neighbourhood(
         Stage::Policy { min_weight },
         &MipOptions {
             presolve: false,
+            light_heuristics: false,
             ..mip_options(d, deadline.remaining().min(2.0), None, deadline)
         },
     )?;

@@ -43,6 +43,7 @@ pub fn exact_mip_options() -> MipOptions {
         cancel: None,
         max_nodes: None,
         presolve: true,
+        light_heuristics: false,
     }
 }
 

@@ -290,6 +290,7 @@ fn choose_plan(
         cancel: None,
         max_nodes: Some(MAX_NODES),
         presolve: true,
+        light_heuristics: true,
     };
     let greedy_cost = cost(input, &greedy);
     match solve(input, &opts) {
