@@ -407,3 +407,87 @@ fn the_checker_catches_a_full_node_a_drained_node_and_a_shared_exclusion_tag() {
     let tags = read("hail-alloc-plain-tags.json");
     assert_eq!(rules(&tags, json!(["node1"])), ["ANTI_AFFINITY"]);
 }
+
+/// A random cluster: groups of every allocation policy, nodes online, offline or drained, running
+/// instances with exclusion tags, and a request of every kind vmplace answers.
+fn random_cluster(seed: u64) -> Value {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let policies = ["preferred", "preferred", "last_resort", "unallocable"];
+    let mut groups = serde_json::Map::new();
+    for g in 0..rng.random_range(1..4) {
+        groups.insert(
+            format!("g{g}"),
+            group(&format!("G{g}"), policies[rng.random_range(0..4)]),
+        );
+    }
+    let mut nodes = serde_json::Map::new();
+    let mut instances = serde_json::Map::new();
+    for n in 0..rng.random_range(1..8) {
+        let g = format!("g{}", rng.random_range(0..groups.len()));
+        let mut v = node(
+            &g,
+            rng.random_range(0.0..8192.0f64).round(),
+            rng.random_range(1..8) as f64,
+        );
+        v["offline"] = json!(rng.random_bool(0.1));
+        v["drained"] = json!(rng.random_bool(0.1));
+        v["free_disk"] = json!(rng.random_range(0.0..102400.0f64).round());
+        nodes.insert(format!("n{n}"), v);
+        for i in 0..rng.random_range(0..3) {
+            let tags = if rng.random_bool(0.5) {
+                vec!["svc:web"]
+            } else {
+                vec![]
+            };
+            let template = ["rbd", "plain", "ext"][rng.random_range(0..3)];
+            let mut inst = new("x", 256.0, 1.0, &tags);
+            inst.as_object_mut().expect("obj").remove("name");
+            inst["disk_template"] = json!(template);
+            inst["nodes"] = json!([format!("n{n}")]);
+            instances.insert(format!("i{n}-{i}"), inst);
+        }
+    }
+    let mut wanted = Vec::new();
+    for k in 0..rng.random_range(1..6) {
+        let tags = if rng.random_bool(0.4) {
+            vec!["svc:web"]
+        } else {
+            vec![]
+        };
+        let mut w = new(
+            &format!("new{k}"),
+            rng.random_range(128.0..4096.0f64).round(),
+            rng.random_range(1..4) as f64,
+            &tags,
+        );
+        w["disk_template"] = json!(["rbd", "plain", "ext", "drbd"][rng.random_range(0..4)]);
+        w["disk_space_total"] = json!(rng.random_range(512.0..40960.0f64).round());
+        wanted.push(w);
+    }
+    let names: Vec<String> = instances.keys().cloned().collect();
+    let request = match (rng.random_range(0..4), names.is_empty()) {
+        (0, _) | (_, true) => json!({"type": "multi-allocate", "instances": wanted}),
+        (1, _) => allocate(wanted.remove(0)),
+        (2, _) => json!({"type": "node-evacuate", "evac_mode": "all",
+                         "instances": [names[rng.random_range(0..names.len())]]}),
+        _ => json!({"type": "change-group", "target_groups": [],
+                    "instances": [names[rng.random_range(0..names.len())]]}),
+    };
+    cluster(json!(groups), json!(nodes), json!(instances), request)
+}
+
+#[test]
+fn answers_on_random_clusters_pass_both_checkers() {
+    // `answer` checks every vmplace solve with the placement checker and the answer with the
+    // IAllocator checker: capacities, online nodes, allowed groups, exclusion tags.
+    let mut placed = 0;
+    for seed in 0..60 {
+        let doc = random_cluster(seed);
+        let r = answer(&doc);
+        if r.success && r.result.as_array().is_some_and(|a| !a.is_empty()) {
+            placed += 1;
+        }
+    }
+    assert!(placed > 20, "only {placed} of 60 answers placed something");
+}

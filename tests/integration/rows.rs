@@ -1089,3 +1089,31 @@ fn floor_envelope_charges_the_curve_below_its_table() {
     let w = min_power(&types, 500.0, &opts()).unwrap();
     assert!((w - 125.0).abs() < 1e-6, "{w}");
 }
+
+#[test]
+fn floor_envelope_is_the_lower_hull_of_the_power_table() {
+    use vmplace::model::floor::{envelope, hull};
+    let near = |a: &[(f64, f64)], b: &[(f64, f64)]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(p, q)| (p.0 - q.0).abs() < 1e-9 && (p.1 - q.1).abs() < 1e-9)
+    };
+    // G5: (0.2, 101) lies on the segment from (0.1, 97) to (0.3, 105) and is dropped; every point
+    // after 0.3 lies above the chord to (1, 135).
+    let g5 = vmplace::sim::G5_WATTS;
+    let h = hull(&g5);
+    assert!(
+        near(&h, &[(0.0, 93.7), (0.1, 97.0), (0.3, 105.0), (1.0, 135.0)]),
+        "{h:?}"
+    );
+    // A convex table is its own hull; a one-point table is that point.
+    let convex: Vec<f64> = (0..11).map(|i| 50.0 + (i * i) as f64).collect();
+    assert_eq!(hull(&convex).len(), 11);
+    assert!(near(&hull(&[70.0]), &[(0.0, 70.0)]));
+    // The envelope's lines pass through consecutive hull points.
+    let lines = envelope(&g5);
+    assert_eq!(lines.len(), 3);
+    assert!((lines[0].intercept - 93.7).abs() < 1e-9 && (lines[0].slope - 33.0).abs() < 1e-9);
+    assert!((lines[2].slope - 30.0 / 0.7).abs() < 1e-9);
+}
