@@ -1116,4 +1116,11 @@ fn floor_envelope_is_the_lower_hull_of_the_power_table() {
     assert_eq!(lines.len(), 3);
     assert!((lines[0].intercept - 93.7).abs() < 1e-9 && (lines[0].slope - 33.0).abs() < 1e-9);
     assert!((lines[2].slope - 30.0 / 0.7).abs() < 1e-9);
+    assert!((lines[1].intercept - (97.0 - 40.0 * 0.1)).abs() < 1e-9);
+    assert!((lines[2].intercept - (105.0 - 30.0 / 0.7 * 0.3)).abs() < 1e-9);
+    // A point below its chord by rounding noise only (relative to the watts) is no vertex.
+    assert_eq!(hull(&[0.0, 0.005 - 5e-10, 0.01]).len(), 2);
+    assert_eq!(hull(&[0.0, 500.0 - 2e-8, 1000.0]).len(), 2);
+    // One clearly below it is.
+    assert_eq!(hull(&[0.0, 0.004, 0.01]).len(), 3);
 }
