@@ -51,7 +51,7 @@ pub fn run(a: IallocatorArgs) -> i32 {
 }
 
 /// The protocol's failure answer on stdout, the errors on stderr, exit 2.
-fn fail(errors: &[vmplace::format::InputError]) -> i32 {
+pub fn fail(errors: &[vmplace::format::InputError]) -> i32 {
     for e in errors {
         let at = if e.path.is_empty() { "/" } else { &e.path };
         eprintln!("error {} at {at}: {} ({})", e.code, e.cause, e.action);

@@ -91,7 +91,12 @@ pub fn main() -> i32 {
                 return exit::OK;
             }
             let _ = e.print();
-            return report(&[InputError::new(ErrorCode::Usage, "", e.kind().to_string())]);
+            let error = InputError::new(ErrorCode::Usage, "", e.kind().to_string());
+            // Ganeti reads an allocator's stdout: give it the protocol's failure answer.
+            if std::env::args().nth(1).as_deref() == Some("iallocator") {
+                return iallocator::fail(&[error]);
+            }
+            return report(&[error]);
         }
     };
     match cli.command {
