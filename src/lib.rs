@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod capacity;
 pub mod checker;
 pub mod domain;
 pub mod format;

@@ -2,6 +2,7 @@
 //! progress go to stderr.
 
 mod bench;
+mod capacity;
 mod check;
 mod generate;
 mod iallocator;
@@ -51,6 +52,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Run every day with every policy, in parallel: one document with the floor and ratios.
     Study(study::StudyArgs),
+    /// How many more VMs of each flavor fit (after the problem's own requests).
+    Capacity(capacity::CapacityArgs),
     /// Answer a Ganeti IAllocator request (Ganeti runs `vmplace iallocator FILE`).
     Iallocator(iallocator::IallocatorArgs),
 }
@@ -112,6 +115,7 @@ pub fn main() -> i32 {
         Command::Simulate(a) => simulate::run(a),
         Command::Iallocator(a) => iallocator::run(a),
         Command::Study(a) => study::run(a),
+        Command::Capacity(a) => capacity::run(a),
     }
 }
 

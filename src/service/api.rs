@@ -250,3 +250,42 @@ pub fn iallocator_text(
     let input = crate::validation::ganeti::read_iallocator(text)?;
     Ok(crate::ganeti::answer(&input, o, cfg))
 }
+
+/// Reads a problem document whose `requests` may be empty or absent, and counts each flavor on
+/// the pool it describes (after its requests, when it has some).
+pub fn capacity_text(
+    text: &str,
+    flavors: &[crate::capacity::Flavor],
+    o: &Overrides,
+    cfg: &RunConfig,
+) -> Result<crate::capacity::CapacityReport, Vec<InputError>> {
+    let mut value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
+    let no_requests = value
+        .get("requests")
+        .is_none_or(|r| r.as_array().is_some_and(Vec::is_empty));
+    if no_requests {
+        // The pool is checked with the first flavor standing in for the requests.
+        if let (Some(obj), Some(f)) = (value.as_object_mut(), flavors.first()) {
+            let stand_in =
+                serde_json::json!([{"id": f.name, "demand": f.demand, "disk_gib": f.disk_gib}]);
+            obj.insert("requests".into(), stand_in);
+        }
+    }
+    let mut problem: Problem = validate_problem(value, Phase::Storage)
+        .map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    if no_requests && e.path.starts_with("/requests/0") {
+                        e.path = "--flavor 1".to_string();
+                    }
+                    e
+                })
+                .collect::<Vec<_>>()
+        })?
+        .into_inner();
+    if no_requests {
+        problem.requests.clear();
+    }
+    crate::capacity::capacity(&problem, flavors, o, cfg)
+}

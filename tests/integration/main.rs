@@ -4,6 +4,7 @@
 //! planning ([`migrate`]), the simulator ([`sim`]), the CLI ([`cli`]) and the HTTP service
 //! ([`server`]). [`common`] solves through the CLI's path and checks every answer.
 
+mod capacity;
 mod cli;
 mod common;
 mod constraints;

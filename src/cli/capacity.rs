@@ -1,0 +1,80 @@
+//! `vmplace capacity PROBLEM --flavor name=m.large,cpu=4,memory_gib=16,disk_gib=80`: how many
+//! more VMs of each flavor fit.
+
+use super::solve::SolveArgs;
+use super::{exit, read_input, report, write_json};
+use clap::Args;
+use vmplace::capacity::Flavor;
+use vmplace::format::{errors::ErrorCode, InputError};
+use vmplace::placement::RunConfig;
+
+/// Arguments of `capacity`.
+#[derive(Args, Debug)]
+pub struct CapacityArgs {
+    /// The pool (a problem document; `requests` may be empty or absent), and the solver flags.
+    #[command(flatten)]
+    pub solve: SolveArgs,
+    /// A flavor: `name=NAME,disk_gib=G,RESOURCE=AMOUNT,...` (repeat for several).
+    #[arg(long = "flavor", required = true)]
+    pub flavors: Vec<String>,
+}
+
+/// Parses one `--flavor`.
+fn flavor(i: usize, text: &str) -> Result<Flavor, InputError> {
+    let bad = |why: String| InputError::new(ErrorCode::Usage, format!("--flavor {}", i + 1), why);
+    let mut f = Flavor {
+        name: String::new(),
+        demand: Default::default(),
+        disk_gib: 0.0,
+    };
+    for part in text.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| bad(format!("`{part}` is not KEY=VALUE")))?;
+        if k == "name" {
+            f.name = v.to_string();
+            continue;
+        }
+        let x: f64 = v
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| bad(format!("{k}={v}: not an amount >= 0")))?;
+        if k == "disk_gib" {
+            f.disk_gib = x;
+        } else {
+            f.demand.insert(k.to_string(), x);
+        }
+    }
+    if f.name.is_empty() {
+        return Err(bad("the flavor needs name=NAME".into()));
+    }
+    Ok(f)
+}
+
+/// Runs the count.
+pub fn run(a: CapacityArgs) -> i32 {
+    let (flavors, errors): (Vec<_>, Vec<_>) = a
+        .flavors
+        .iter()
+        .enumerate()
+        .map(|(i, t)| flavor(i, t))
+        .partition(Result::is_ok);
+    if !errors.is_empty() {
+        let errors: Vec<InputError> = errors.into_iter().filter_map(Result::err).collect();
+        return report(&errors);
+    }
+    let flavors: Vec<Flavor> = flavors.into_iter().filter_map(Result::ok).collect();
+    let text = match read_input(&a.solve.file) {
+        Ok(t) => t,
+        Err(e) => return report(&e),
+    };
+    let cfg = RunConfig::default();
+    match vmplace::service::api::capacity_text(&text, &flavors, &a.solve.overrides(), &cfg) {
+        Ok(r) => match write_json(a.solve.output.as_ref(), &r) {
+            Ok(()) => exit::OK,
+            Err(e) => report(&e),
+        },
+        Err(e) => report(&e),
+    }
+}
