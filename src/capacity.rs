@@ -1,6 +1,7 @@
-//! "How many more fit": for each flavor, the most VMs of it that the pool still takes, as a
-//! placement of that many copies solved by the two phases (models/capacity.md). The count is the
-//! placed weight, its bound the phases' proven placed-weight bound.
+//! "How many more fit": for each flavor, the most VMs of it that the pool still takes, after the
+//! problem's own requests are placed by the two phases (models/capacity.md). One flavor alone is
+//! a transportation problem from storage systems to connected hosts, so its count is an exact max
+//! flow.
 
 use crate::domain::Domain;
 use crate::format::{Host, InputError, Problem, Request, Resources, Solution, Status};
@@ -36,9 +37,9 @@ pub struct Binding {
 pub struct FlavorFit {
     /// Flavor name.
     pub name: String,
-    /// VMs of it placed: a valid placement of this many exists (`witness` solve).
+    /// The most VMs of it that fit (exact: a max flow).
     pub fit: usize,
-    /// Proven upper bound on the count.
+    /// Proven upper bound on the count (equal to `fit`: the max flow is exact).
     pub bound: usize,
     /// `(bound - fit) / bound`, 0 when proven.
     pub gap: f64,
@@ -78,13 +79,18 @@ fn free(capacity: &Resources, used: Option<&Resources>) -> Resources {
         .collect()
 }
 
+/// At most this many copies per host or storage system (a flavor that asks for nothing of a
+/// resource would otherwise be unbounded).
+const MAX_COPIES: usize = 1_000_000_000;
+
 fn copies(free: &Resources, demand: &Resources) -> usize {
     demand
         .iter()
         .filter(|(_, d)| **d > 0.0)
         .map(|(k, d)| (free.get(k).copied().unwrap_or(0.0) / d + 1e-9).floor() as usize)
         .min()
-        .unwrap_or(usize::MAX / 4)
+        .unwrap_or(MAX_COPIES)
+        .min(MAX_COPIES)
 }
 
 /// The pool after a solution: each placed request's demand on its host, its disk on its storage.
@@ -138,7 +144,7 @@ pub fn capacity(
     };
     let mut out = Vec::new();
     for (i, f) in flavors.iter().enumerate() {
-        out.push(count(&pool, f, o, cfg).map_err(|errors| {
+        out.push(count(&pool, f).map_err(|errors| {
             errors
                 .into_iter()
                 .map(|mut e| {
@@ -155,12 +161,7 @@ pub fn capacity(
     })
 }
 
-fn count(
-    pool: &Problem,
-    f: &Flavor,
-    o: &Overrides,
-    cfg: &RunConfig,
-) -> Result<FlavorFit, Vec<InputError>> {
+fn count(pool: &Problem, f: &Flavor) -> Result<FlavorFit, Vec<InputError>> {
     let host_free: Vec<Resources> = pool
         .hosts
         .iter()
@@ -197,9 +198,9 @@ fn count(
         .map(|s| {
             let room = storage_free[s.id.as_str()];
             if f.disk_gib > 0.0 {
-                (room / f.disk_gib + 1e-9).floor() as usize
+                ((room / f.disk_gib + 1e-9).floor() as usize).min(MAX_COPIES)
             } else {
-                usize::MAX / 4
+                MAX_COPIES
             }
         })
         .sum();
@@ -210,40 +211,49 @@ fn count(
         .filter(|(h, _)| reachable(h))
         .map(|(_, free)| copies(free, &f.demand))
         .sum();
-    let n = hosts_alone.min(by_storage);
-    let mut p = pool.clone();
-    p.requests = (0..n)
-        .map(|i| Request {
-            id: format!("{}-{}", f.name, i + 1),
-            demand: f.demand.clone(),
-            disk_gib: f.disk_gib,
-            storage: None,
-            priority: None,
-            anti_affinity: None,
+    // One flavor alone is a transportation problem: images from storage systems (each holds
+    // floor(free / disk)) to connected hosts (each holds its own copies), so the most that fit is
+    // a max flow, exact and integral.
+    let supply: Vec<usize> = pool
+        .storage
+        .iter()
+        .map(|s| {
+            let room = storage_free[s.id.as_str()];
+            if f.disk_gib > 0.0 {
+                ((room / f.disk_gib + 1e-9).floor() as usize).min(hosts_alone)
+            } else {
+                hosts_alone
+            }
         })
         .collect();
-    let (fit, bound, status, stranded_hosts, stranded_storage) = if n == 0 {
-        (0, 0, Status::Optimal, 0, 0)
-    } else {
-        let s = solve(&p, o, cfg)?;
-        let left = after(&p, &s);
-        let (sh, ss) = stranded(&left, f);
-        let bound = ((s.placed_weight_bound + 1e-6).floor() as usize).clamp(s.placements.len(), n);
-        // The count is proven when it meets its bound, whatever the policy costs' gaps.
-        let fit = s.placements.len();
-        let status = if fit == bound {
-            Status::Optimal
-        } else {
-            s.status.max(Status::Feasible)
-        };
-        (fit, bound, status, sh, ss)
-    };
-    let binding = if fit == n && n == by_storage && by_storage <= hosts_alone {
+    let take: Vec<usize> = host_free
+        .iter()
+        .map(|free| copies(free, &f.demand))
+        .collect();
+    let index: BTreeMap<&str, usize> = pool
+        .storage
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let links: Vec<Vec<usize>> = pool
+        .hosts
+        .iter()
+        .map(|h| {
+            h.storage
+                .iter()
+                .filter_map(|s| index.get(s.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let flow = Transport::new(&supply, &take, &links).max_flow();
+    let fit = flow.total;
+    let binding = if fit == by_storage && by_storage <= hosts_alone {
         Binding {
             kind: "storage_capacity".into(),
             resource: None,
         }
-    } else if fit == n {
+    } else if fit == hosts_alone {
         let resource = by_resource
             .iter()
             .min_by_key(|(_, v)| **v)
@@ -258,16 +268,18 @@ fn count(
             resource: None,
         }
     };
+    // At a max flow no host with room is connected to storage with room: what is left is
+    // stranded.
+    let stranded_hosts = (0..take.len()).filter(|&h| flow.host_left[h] > 0).count();
+    let stranded_storage = (0..supply.len())
+        .filter(|&s| flow.storage_left[s] > 0)
+        .count();
     Ok(FlavorFit {
         name: f.name.clone(),
         fit,
-        bound,
-        gap: if bound > 0 {
-            (bound - fit) as f64 / bound as f64
-        } else {
-            0.0
-        },
-        status,
+        bound: fit,
+        gap: 0.0,
+        status: Status::Optimal,
         binding,
         by_resource,
         by_storage,
@@ -276,46 +288,117 @@ fn count(
     })
 }
 
-/// Hosts with room for one more VM of the flavor but no connected storage with room for its
-/// image, and storage with room for an image but no connected host with room.
-fn stranded(pool: &Problem, f: &Flavor) -> (usize, usize) {
-    let room: BTreeMap<&str, bool> = pool
-        .storage
-        .iter()
-        .map(|s| {
-            (
-                s.id.as_str(),
-                s.capacity_gib - s.used_gib + 1e-9 >= f.disk_gib,
-            )
-        })
-        .collect();
-    let host_room: Vec<bool> = pool
-        .hosts
-        .iter()
-        .map(|h| copies(&free(&h.capacity, h.used.as_ref()), &f.demand) > 0)
-        .collect();
-    let hosts = pool
-        .hosts
-        .iter()
-        .zip(&host_room)
-        .filter(|(h, r)| {
-            **r && !h
-                .storage
-                .iter()
-                .any(|s| room.get(s.as_str()) == Some(&true))
-        })
-        .count();
-    let storage = pool
-        .storage
-        .iter()
-        .filter(|s| room[s.id.as_str()])
-        .filter(|s| {
-            !pool
-                .hosts
-                .iter()
-                .zip(&host_room)
-                .any(|(h, r)| *r && h.storage.contains(&s.id))
-        })
-        .count();
-    (hosts, storage)
+/// The result of a max flow from storage systems to hosts.
+struct Flow {
+    total: usize,
+    storage_left: Vec<usize>,
+    host_left: Vec<usize>,
+}
+
+/// A bipartite transportation network: source -> storage (supply) -> connected hosts -> sink
+/// (what each host takes). Dinic's algorithm on integer capacities.
+struct Transport {
+    /// Edges as (to, capacity left); the reverse of edge e is e ^ 1.
+    edges: Vec<(usize, usize)>,
+    adj: Vec<Vec<usize>>,
+    storage: usize,
+    hosts: usize,
+}
+
+impl Transport {
+    const SOURCE: usize = 0;
+    const SINK: usize = 1;
+
+    fn new(supply: &[usize], take: &[usize], links: &[Vec<usize>]) -> Transport {
+        let (storage, hosts) = (supply.len(), take.len());
+        let mut t = Transport {
+            edges: Vec::new(),
+            adj: vec![Vec::new(); 2 + storage + hosts],
+            storage,
+            hosts,
+        };
+        for (s, &cap) in supply.iter().enumerate() {
+            t.edge(Self::SOURCE, 2 + s, cap);
+        }
+        for (h, &cap) in take.iter().enumerate() {
+            t.edge(2 + storage + h, Self::SINK, cap);
+            for &s in &links[h] {
+                t.edge(2 + s, 2 + storage + h, usize::MAX / 4);
+            }
+        }
+        t
+    }
+
+    fn edge(&mut self, from: usize, to: usize, cap: usize) {
+        self.adj[from].push(self.edges.len());
+        self.edges.push((to, cap));
+        self.adj[to].push(self.edges.len());
+        self.edges.push((from, 0));
+    }
+
+    fn max_flow(mut self) -> Flow {
+        let mut total = 0;
+        loop {
+            // Levels by breadth-first search over edges with capacity left.
+            let mut level = vec![usize::MAX; self.adj.len()];
+            level[Self::SOURCE] = 0;
+            let mut queue = std::collections::VecDeque::from([Self::SOURCE]);
+            while let Some(u) = queue.pop_front() {
+                for &e in &self.adj[u] {
+                    let (v, cap) = self.edges[e];
+                    if cap > 0 && level[v] == usize::MAX {
+                        level[v] = level[u] + 1;
+                        queue.push_back(v);
+                    }
+                }
+            }
+            if level[Self::SINK] == usize::MAX {
+                break;
+            }
+            let mut next = vec![0usize; self.adj.len()];
+            loop {
+                let pushed = self.push(Self::SOURCE, usize::MAX, &level, &mut next);
+                if pushed == 0 {
+                    break;
+                }
+                total += pushed;
+            }
+        }
+        let storage_left = (0..self.storage)
+            .map(|s| self.edges[self.adj[Self::SOURCE][s]].1)
+            .collect();
+        let host_left = (0..self.hosts)
+            .map(|h| {
+                let node = 2 + self.storage + h;
+                self.edges[self.adj[node][0]].1
+            })
+            .collect();
+        Flow {
+            total,
+            storage_left,
+            host_left,
+        }
+    }
+
+    /// Pushes flow along shortest augmenting paths (iteratively, so deep graphs cannot overflow
+    /// the stack: paths here have three edges).
+    fn push(&mut self, u: usize, limit: usize, level: &[usize], next: &mut [usize]) -> usize {
+        if u == Self::SINK {
+            return limit;
+        }
+        while next[u] < self.adj[u].len() {
+            let e = self.adj[u][next[u]];
+            let (v, cap) = self.edges[e];
+            if cap > 0 && level[v] == level[u] + 1 {
+                let got = self.push(v, limit.min(cap), level, next);
+                if got > 0 {
+                    self.edges[e].1 -= got;
+                    self.edges[e ^ 1].1 += got;
+                    return got;
+                }
+            }
+            next[u] += 1;
+        }
+        0
+    }
 }

@@ -113,3 +113,38 @@ fn the_cli_counts_and_writes_json_only() {
     assert_eq!(f["name"], "m.small");
     assert!(f["fit"].as_u64() <= f["bound"].as_u64());
 }
+
+#[test]
+fn the_max_flow_count_equals_the_placement_phases_optimum() {
+    // Independent of the max flow: place count + 3 copies with both phases (every rule, proven
+    // optimal on these small pools) and compare what they place.
+    use vmplace::generate::{generate, GenParams, Topology};
+    for seed in 0..6 {
+        let p = GenParams {
+            hosts: 12,
+            storage: 4,
+            requests: 40,
+            seed,
+            topology: if seed % 2 == 0 {
+                Topology::Racks
+            } else {
+                Topology::Uniform
+            },
+            ..Default::default()
+        };
+        let mut doc = serde_json::to_value(generate(&p)).unwrap();
+        doc["requests"] = json!([]);
+        let f = flavor("m", 2.0, 7.0, 64.0);
+        let fit = count(&doc, std::slice::from_ref(&f)).flavors[0].fit;
+        doc["requests"] = (0..fit + 3)
+            .map(|i| json!({"id": format!("c{i}"), "demand": f.demand, "disk_gib": f.disk_gib}))
+            .collect();
+        doc["options"] = json!({"time_limit_s": 20, "mip_gap": 0});
+        let s = crate::common::solve(&doc, vmplace::placement::Mode::Place);
+        assert!(
+            fit > 0,
+            "seed {seed}: nothing fits, the test decides nothing"
+        );
+        assert_eq!(s.placements.len(), fit, "seed {seed}");
+    }
+}
