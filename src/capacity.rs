@@ -23,7 +23,7 @@ pub struct Flavor {
 }
 
 /// What limits a flavor's count.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Binding {
     /// `host_capacity`, `storage_capacity` or `connectivity`.
     pub kind: String,
@@ -33,7 +33,7 @@ pub struct Binding {
 }
 
 /// The count of one flavor.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FlavorFit {
     /// Flavor name.
     pub name: String,
@@ -59,7 +59,7 @@ pub struct FlavorFit {
 }
 
 /// The answer of `vmplace capacity`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CapacityReport {
     /// Requests of the problem placed first (the counts are what fits after them).
     pub requests_placed: usize,

@@ -51,3 +51,28 @@ pub struct IallocatorCheckRequest {
     /// The allocator's answer.
     pub answer: serde_json::Value,
 }
+
+/// The body of `POST /v1/capacity`: a pool and the flavors to count.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityRequest {
+    /// A problem document; its `requests` may be empty or absent (they are placed first).
+    pub problem: serde_json::Value,
+    /// The flavors to count.
+    #[schemars(length(min = 1))]
+    pub flavors: Vec<CapacityFlavor>,
+}
+
+/// One flavor of `POST /v1/capacity` (the `--flavor` of `vmplace capacity`).
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityFlavor {
+    /// Name.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Demand per host resource.
+    pub demand: std::collections::BTreeMap<String, f64>,
+    /// Disk image, GiB.
+    #[schemars(range(min = 0))]
+    pub disk_gib: f64,
+}

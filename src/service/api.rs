@@ -289,3 +289,22 @@ pub fn capacity_text(
     }
     crate::capacity::capacity(&problem, flavors, o, cfg)
 }
+
+/// The body of `POST /v1/capacity`: a pool and its flavors.
+pub fn capacity_request(
+    text: &str,
+    o: &Overrides,
+    cfg: &RunConfig,
+) -> Result<crate::capacity::CapacityReport, Vec<InputError>> {
+    let req = read_document::<crate::format::check::CapacityRequest>(text, DocKind::Check)?;
+    let flavors: Vec<crate::capacity::Flavor> = req
+        .flavors
+        .into_iter()
+        .map(|f| crate::capacity::Flavor {
+            name: f.name,
+            demand: f.demand,
+            disk_gib: f.disk_gib,
+        })
+        .collect();
+    capacity_text(&req.problem.to_string(), &flavors, o, cfg).map_err(|e| prefix(e, "/problem"))
+}

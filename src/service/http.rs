@@ -149,6 +149,7 @@ pub fn router(cfg: ServerConfig) -> Result<Router, prometheus::Error> {
         .route("/v1/check", post(check))
         .route("/v1/migrate", post(migrate))
         .route("/v1/iallocator", post(iallocator))
+        .route("/v1/capacity", post(capacity))
         .route("/v1/schema/{doc}", get(schema))
         .route(
             "/v1/openapi.json",
@@ -323,6 +324,12 @@ impl Answer for crate::format::Solution {
 impl Answer for api::CheckReport {
     fn encode(self) -> serde_json::Result<Vec<u8>> {
         serde_json::to_vec_pretty(&self)
+    }
+}
+
+impl Answer for crate::capacity::CapacityReport {
+    fn encode(self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&self)
     }
 }
 
@@ -644,6 +651,21 @@ async fn iallocator(State(st): State<Shared>, headers: HeaderMap, body: Body) ->
             cancel: Some(cancel),
         };
         api::iallocator_text(&text, &overrides, &cfg).map(|(answer, _)| answer)
+    })
+    .await
+}
+
+async fn capacity(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let overrides = Overrides {
+        max_time_limit_s: Some(st.cfg.max_time_limit_s),
+        ..Default::default()
+    };
+    document(st, headers, body, "/v1/capacity", move |text, cancel| {
+        let cfg = RunConfig {
+            write_model: None,
+            cancel: Some(cancel),
+        };
+        api::capacity_request(&text, &overrides, &cfg)
     })
     .await
 }

@@ -19,7 +19,7 @@ pub struct Endpoint {
 }
 
 /// Every endpoint the OpenAPI document describes (the router serves exactly these).
-pub const ENDPOINTS: [Endpoint; 10] = [
+pub const ENDPOINTS: [Endpoint; 11] = [
     Endpoint {
         method: "post",
         path: "/v1/storage",
@@ -43,6 +43,10 @@ pub const ENDPOINTS: [Endpoint; 10] = [
     Endpoint {
         method: "post",
         path: "/v1/iallocator",
+    },
+    Endpoint {
+        method: "post",
+        path: "/v1/capacity",
     },
     Endpoint {
         method: "get",
@@ -122,6 +126,8 @@ pub fn document() -> Value {
     let report = r(g.subschema_for::<super::api::CheckReport>());
     let ia_input = r(g.subschema_for::<ganeti::Input>());
     let ia_answer = r(g.subschema_for::<ganeti::Response>());
+    let capacity = r(g.subschema_for::<crate::format::check::CapacityRequest>());
+    let capacity_report = r(g.subschema_for::<crate::capacity::CapacityReport>());
     let schemas = g.take_definitions(true);
     let solve = |phase: &str| {
         document_op(
@@ -164,6 +170,9 @@ pub fn document() -> Value {
             "/v1/iallocator": {"post": document_op(
                 "Ganeti IAllocator v2: Ganeti's input document in, the protocol's answer out",
                 &ia_input, &ia_answer, &errors_ref)},
+            "/v1/capacity": {"post": document_op(
+                "How many more VMs of each flavor fit: a pool and flavors in, exact counts out",
+                &capacity, &capacity_report, &errors_ref)},
             "/v1/schema/{doc}": {"get": {
                 "summary": "The JSON Schema of a document",
                 "parameters": [{"name": "doc", "in": "path", "required": true,

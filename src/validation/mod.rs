@@ -103,6 +103,7 @@ schema_of!(
     crate::format::ganeti::NewInstance,
     crate::format::ganeti::Response,
     crate::format::check::IallocatorCheckRequest,
+    crate::format::check::CapacityRequest,
 );
 
 /// Validates a JSON value against the schema generated from `T`, collecting every violation.

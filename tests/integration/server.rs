@@ -500,8 +500,21 @@ fn openapi_schemas_accept_the_documents_the_server_exchanges_and_reject_bad_ones
     let (status, answer, _) = s.post("/v1/iallocator", &ganeti);
     assert_eq!(status, 200);
     assert_eq!(answer["result"], serde_json::json!(["node4"]));
+    let capacity_body = serde_json::json!({
+        "problem": serde_json::from_str::<Value>(&small).expect("JSON"),
+        "flavors": [{"name": "m", "demand": {"cpu": 1, "memory_gib": 2}, "disk_gib": 10}]
+    });
+    let (status, capacity, _) = s.post("/v1/capacity", &capacity_body.to_string());
+    assert_eq!(status, 200, "{capacity}");
+    assert_eq!(capacity["flavors"][0]["name"], "m");
+    assert_eq!(
+        capacity["flavors"][0]["fit"],
+        capacity["flavors"][0]["bound"]
+    );
     let parse = |t: &str| serde_json::from_str::<Value>(t).expect("JSON");
     for (component, value) in [
+        ("CapacityRequest", capacity_body.clone()),
+        ("CapacityReport", capacity),
         ("Problem", parse(&small)),
         ("Solution", solution),
         ("ErrorDocument", errors),
