@@ -142,26 +142,36 @@ pub fn capacity(
         let s = solve(problem, o, cfg)?;
         (after(problem, &s), s.placements.len())
     };
-    let mut out = Vec::new();
-    for (i, f) in flavors.iter().enumerate() {
-        out.push(count(&pool, f).map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|mut e| {
-                    // The copies are the flavor: point at the flag, not at a generated request.
-                    e.path = format!("--flavor {} ({})", i + 1, f.name);
-                    e
+    // A flavor that asks for a resource no host has could only ever count 0: say so instead.
+    let known: std::collections::BTreeSet<&String> =
+        pool.hosts.iter().flat_map(|h| h.capacity.keys()).collect();
+    let errors: Vec<InputError> = flavors
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            f.demand
+                .keys()
+                .filter(|k| !known.contains(k))
+                .map(move |k| {
+                    InputError::new(
+                        crate::format::errors::ErrorCode::UnknownResource,
+                        format!("--flavor {}", i + 1),
+                        format!("flavor {} asks for `{k}`, which no host has", f.name),
+                    )
                 })
-                .collect::<Vec<_>>()
-        })?);
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    let out = flavors.iter().map(|f| count(&pool, f)).collect();
     Ok(CapacityReport {
         requests_placed,
         flavors: out,
     })
 }
 
-fn count(pool: &Problem, f: &Flavor) -> Result<FlavorFit, Vec<InputError>> {
+fn count(pool: &Problem, f: &Flavor) -> FlavorFit {
     let host_free: Vec<Resources> = pool
         .hosts
         .iter()
@@ -274,7 +284,7 @@ fn count(pool: &Problem, f: &Flavor) -> Result<FlavorFit, Vec<InputError>> {
     let stranded_storage = (0..supply.len())
         .filter(|&s| flow.storage_left[s] > 0)
         .count();
-    Ok(FlavorFit {
+    FlavorFit {
         name: f.name.clone(),
         fit,
         bound: fit,
@@ -285,7 +295,7 @@ fn count(pool: &Problem, f: &Flavor) -> Result<FlavorFit, Vec<InputError>> {
         by_storage,
         stranded_hosts,
         stranded_storage,
-    })
+    }
 }
 
 /// The result of a max flow from storage systems to hosts.

@@ -80,19 +80,23 @@ fn storage_whose_hosts_are_full_strands_its_space() {
 fn a_flavor_with_an_unknown_resource_is_an_error_naming_the_flag() {
     let mut f = flavor("gpu", 1.0, 1.0, 1.0);
     f.demand.insert("gpus".into(), 1.0);
-    let errors = capacity_text(
-        &pool(json!([])).to_string(),
-        &[f],
-        &Overrides::default(),
-        &RunConfig::default(),
-    )
-    .expect_err("unknown resource");
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.code == "E1205" && e.path == "--flavor 1"),
-        "{errors:?}"
-    );
+    let errors_of = |flavors: &[Flavor]| {
+        capacity_text(
+            &pool(json!([])).to_string(),
+            flavors,
+            &Overrides::default(),
+            &RunConfig::default(),
+        )
+        .expect_err("unknown resource")
+    };
+    let at = |errors: &[vmplace::format::InputError], path: &str| {
+        errors.iter().any(|e| e.code == "E1205" && e.path == path)
+    };
+    let errors = errors_of(&[flavor("ok", 1.0, 1.0, 1.0), f.clone()]);
+    assert!(at(&errors, "--flavor 2"), "{errors:?}");
+    // As the first flavor, it stands in for the requests while the pool is read.
+    let errors = errors_of(&[f]);
+    assert!(at(&errors, "--flavor 1"), "{errors:?}");
 }
 
 #[test]
