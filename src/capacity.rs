@@ -177,22 +177,32 @@ fn count(pool: &Problem, f: &Flavor) -> FlavorFit {
         .iter()
         .map(|h| free(&h.capacity, h.used.as_ref()))
         .collect();
-    let storage_free: BTreeMap<&str, f64> = pool
+    // What each host holds by its own capacity, and each storage system by its free space.
+    let take: Vec<usize> = host_free
+        .iter()
+        .map(|free| copies(free, &f.demand))
+        .collect();
+    let images: BTreeMap<&str, usize> = pool
         .storage
         .iter()
-        .map(|s| (s.id.as_str(), (s.capacity_gib - s.used_gib).max(0.0)))
+        .map(|s| {
+            let room = (s.capacity_gib - s.used_gib).max(0.0);
+            let n = if f.disk_gib > 0.0 {
+                ((room / f.disk_gib + 1e-9).floor() as usize).min(MAX_COPIES)
+            } else {
+                MAX_COPIES
+            };
+            (s.id.as_str(), n)
+        })
         .collect();
-    let image_fits = |s: &str| storage_free.get(s).is_some_and(|&x| x + 1e-9 >= f.disk_gib);
-    let reachable = |h: &Host| h.storage.iter().any(|s| image_fits(s));
+    let reachable = |h: &Host| h.storage.iter().any(|s| images.get(s.as_str()) > Some(&0));
+    let reach: Vec<bool> = pool.hosts.iter().map(reachable).collect();
     let mut by_resource: BTreeMap<String, usize> = BTreeMap::new();
     for k in f.demand.keys().filter(|k| f.demand[*k] > 0.0) {
         let one: Resources = [(k.clone(), f.demand[k])].into_iter().collect();
-        let n = pool
-            .hosts
-            .iter()
-            .zip(&host_free)
-            .filter(|(h, free)| reachable(h) && copies(free, &f.demand) > 0)
-            .map(|(_, free)| copies(free, &one))
+        let n = (0..pool.hosts.len())
+            .filter(|&h| reach[h] && take[h] > 0)
+            .map(|h| copies(&host_free[h], &one))
             .sum();
         by_resource.insert(k.clone(), n);
     }
@@ -200,45 +210,20 @@ fn count(pool: &Problem, f: &Flavor) -> FlavorFit {
         .storage
         .iter()
         .filter(|s| {
-            pool.hosts
-                .iter()
-                .zip(&host_free)
-                .any(|(h, free)| h.storage.contains(&s.id) && copies(free, &f.demand) > 0)
+            (0..pool.hosts.len()).any(|h| take[h] > 0 && pool.hosts[h].storage.contains(&s.id))
         })
-        .map(|s| {
-            let room = storage_free[s.id.as_str()];
-            if f.disk_gib > 0.0 {
-                ((room / f.disk_gib + 1e-9).floor() as usize).min(MAX_COPIES)
-            } else {
-                MAX_COPIES
-            }
-        })
+        .map(|s| images[s.id.as_str()])
         .sum();
-    let hosts_alone: usize = pool
-        .hosts
-        .iter()
-        .zip(&host_free)
-        .filter(|(h, _)| reachable(h))
-        .map(|(_, free)| copies(free, &f.demand))
+    let hosts_alone: usize = (0..pool.hosts.len())
+        .filter(|&h| reach[h])
+        .map(|h| take[h])
         .sum();
-    // One flavor alone is a transportation problem: images from storage systems (each holds
-    // floor(free / disk)) to connected hosts (each holds its own copies), so the most that fit is
-    // a max flow, exact and integral.
+    // One flavor alone is a transportation problem: images from storage systems to connected
+    // hosts, so the most that fit is a max flow, exact and integral.
     let supply: Vec<usize> = pool
         .storage
         .iter()
-        .map(|s| {
-            let room = storage_free[s.id.as_str()];
-            if f.disk_gib > 0.0 {
-                ((room / f.disk_gib + 1e-9).floor() as usize).min(hosts_alone)
-            } else {
-                hosts_alone
-            }
-        })
-        .collect();
-    let take: Vec<usize> = host_free
-        .iter()
-        .map(|free| copies(free, &f.demand))
+        .map(|s| images[s.id.as_str()].min(hosts_alone))
         .collect();
     let index: BTreeMap<&str, usize> = pool
         .storage

@@ -37,10 +37,7 @@ pub fn run(a: IallocatorArgs) -> i32 {
             Err(e) => report(&e),
         };
     }
-    let cfg = RunConfig {
-        write_model: None,
-        cancel: None,
-    };
+    let cfg = RunConfig::default();
     match vmplace::service::api::iallocator_text(&text, &a.solve.overrides(), &cfg) {
         Ok((response, _)) => match write_json(a.solve.output.as_ref(), &response) {
             Ok(()) => exit::OK,
@@ -52,10 +49,7 @@ pub fn run(a: IallocatorArgs) -> i32 {
 
 /// The protocol's failure answer on stdout, the errors on stderr, exit 2.
 pub fn fail(errors: &[vmplace::format::InputError]) -> i32 {
-    for e in errors {
-        let at = if e.path.is_empty() { "/" } else { &e.path };
-        eprintln!("error {} at {at}: {} ({})", e.code, e.cause, e.action);
-    }
+    super::summarize(errors);
     let _ = write_json(None, &vmplace::ganeti::bad_input(errors));
     exit::BAD_INPUT
 }

@@ -122,7 +122,17 @@ pub fn main() -> i32 {
 /// Writes an error document to stdout and a summary to stderr; returns exit code 2.
 pub fn report(errors: &[InputError]) -> i32 {
     let doc = ErrorDocument::new(errors.to_vec());
-    for e in &doc.errors {
+    summarize(&doc.errors);
+    if doc.omitted > 0 {
+        eprintln!("... and {} more errors", doc.omitted);
+    }
+    let _ = write_json(None, &doc);
+    exit::BAD_INPUT
+}
+
+/// One line per error on stderr, for the human beside the JSON.
+pub fn summarize(errors: &[InputError]) {
+    for e in errors {
         eprintln!(
             "error {} at {}: {} ({})",
             e.code,
@@ -131,11 +141,6 @@ pub fn report(errors: &[InputError]) -> i32 {
             e.action
         );
     }
-    if doc.omitted > 0 {
-        eprintln!("... and {} more errors", doc.omitted);
-    }
-    let _ = write_json(None, &doc);
-    exit::BAD_INPUT
 }
 
 /// Reads a file, or stdin for `-`. Text that is not UTF-8 is not JSON (RFC 8259): `E1001`, as

@@ -109,13 +109,18 @@ pub struct CheckReport {
     pub violations: Vec<Violation>,
 }
 
+impl From<Vec<Violation>> for CheckReport {
+    fn from(violations: Vec<Violation>) -> Self {
+        CheckReport {
+            valid: violations.is_empty(),
+            violations,
+        }
+    }
+}
+
 /// Checks a wire solution against a wire problem.
 pub fn check_documents(problem: &Problem, solution: &Solution, expect: Expect) -> CheckReport {
-    let violations = check(problem, solution, expect);
-    CheckReport {
-        valid: violations.is_empty(),
-        violations,
-    }
+    check(problem, solution, expect).into()
 }
 
 impl From<CheckPhase> for Expect {
@@ -176,13 +181,7 @@ pub fn check_texts(
             read_document::<crate::format::ganeti::Response>(second, DocKind::IallocatorAnswer)
                 .map_err(|e| prefix(e, "/answer"));
         return match (input, answer) {
-            (Ok(i), Ok(a)) => {
-                let violations = crate::checker::check_iallocator(&i, &a);
-                Ok(CheckReport {
-                    valid: violations.is_empty(),
-                    violations,
-                })
-            }
+            (Ok(i), Ok(a)) => Ok(crate::checker::check_iallocator(&i, &a).into()),
             (i, a) => Err(i.err().into_iter().chain(a.err()).flatten().collect()),
         };
     }
@@ -227,11 +226,7 @@ pub fn check_plan_documents(
     state: &crate::format::state::State,
     plan: &crate::format::state::Plan,
 ) -> CheckReport {
-    let violations = crate::checker::check_plan(state, plan);
-    CheckReport {
-        valid: violations.is_empty(),
-        violations,
-    }
+    crate::checker::check_plan(state, plan).into()
 }
 
 /// Validates a Ganeti IAllocator document and answers it; the vmplace solves behind the answer

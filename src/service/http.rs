@@ -606,22 +606,41 @@ where
     }
 }
 
-async fn solve(State(st): State<Shared>, headers: HeaderMap, body: Body, mode: Mode) -> Response {
+/// A document endpoint that solves: the request's own time limit, capped by the server's, and a
+/// cancel flag that a client disconnect raises.
+async fn solving<T, F>(
+    st: Shared,
+    headers: HeaderMap,
+    body: Body,
+    endpoint: &'static str,
+    job: F,
+) -> Response
+where
+    T: serde::Serialize + Send + Answer + 'static,
+    F: FnOnce(&str, &Overrides, &RunConfig) -> Result<T, Vec<InputError>> + Send + 'static,
+{
     let overrides = Overrides {
         max_time_limit_s: Some(st.cfg.max_time_limit_s),
         ..Default::default()
-    };
-    let endpoint = match mode {
-        Mode::Storage => "/v1/storage",
-        Mode::Host => "/v1/host",
-        Mode::Place => "/v1/place",
     };
     document(st, headers, body, endpoint, move |text, cancel| {
         let cfg = RunConfig {
             write_model: None,
             cancel: Some(cancel),
         };
-        api::solve_text(&text, mode, &overrides, &cfg)
+        job(&text, &overrides, &cfg)
+    })
+    .await
+}
+
+async fn solve(State(st): State<Shared>, headers: HeaderMap, body: Body, mode: Mode) -> Response {
+    let endpoint = match mode {
+        Mode::Storage => "/v1/storage",
+        Mode::Host => "/v1/host",
+        Mode::Place => "/v1/place",
+    };
+    solving(st, headers, body, endpoint, move |text, o, cfg| {
+        api::solve_text(text, mode, o, cfg)
     })
     .await
 }
@@ -641,33 +660,14 @@ async fn migrate(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Re
 }
 
 async fn iallocator(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    let overrides = Overrides {
-        max_time_limit_s: Some(st.cfg.max_time_limit_s),
-        ..Default::default()
-    };
-    document(st, headers, body, "/v1/iallocator", move |text, cancel| {
-        let cfg = RunConfig {
-            write_model: None,
-            cancel: Some(cancel),
-        };
-        api::iallocator_text(&text, &overrides, &cfg).map(|(answer, _)| answer)
+    solving(st, headers, body, "/v1/iallocator", |text, o, cfg| {
+        api::iallocator_text(text, o, cfg).map(|(answer, _)| answer)
     })
     .await
 }
 
 async fn capacity(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    let overrides = Overrides {
-        max_time_limit_s: Some(st.cfg.max_time_limit_s),
-        ..Default::default()
-    };
-    document(st, headers, body, "/v1/capacity", move |text, cancel| {
-        let cfg = RunConfig {
-            write_model: None,
-            cancel: Some(cancel),
-        };
-        api::capacity_request(&text, &overrides, &cfg)
-    })
-    .await
+    solving(st, headers, body, "/v1/capacity", api::capacity_request).await
 }
 
 async fn schema(Path(doc): Path<String>) -> Response {
