@@ -70,6 +70,13 @@ pub enum Rule {
     NotAccepted,
     /// `UNKNOWN_DECLINE_CODE`.
     UnknownDeclineCode,
+    /// `BAD_STEPS`: a plan's steps miss a migration, repeat one, or name a VM that does not move.
+    BadSteps,
+    /// `UNSAFE_STEP`: a host exceeds a capacity while a wave runs (a VM counts on both hosts).
+    UnsafeStep,
+    /// `CONCURRENCY`: a host takes part in more migrations of one wave than
+    /// `policy.max_concurrent_per_host`.
+    Concurrency,
     /// `BAD_RESULT`: an IAllocator answer whose `result` does not have the protocol's shape.
     BadResult,
     /// `GROUP_NOT_ALLOWED`: an unallocable group, a group outside the targets, or one whose
@@ -100,7 +107,7 @@ impl Rule {
         Rule::BadPlacedWeight,
     ];
     /// The plan rules, in the README's order.
-    pub const PLAN: [Rule; 10] = [
+    pub const PLAN: [Rule; 13] = [
         Rule::UnknownVm,
         Rule::MovedTwice,
         Rule::WrongSource,
@@ -111,6 +118,9 @@ impl Rule {
         Rule::UnknownDeclineCode,
         Rule::HostCapacity,
         Rule::AntiAffinity,
+        Rule::BadSteps,
+        Rule::UnsafeStep,
+        Rule::Concurrency,
     ];
 
     /// The IAllocator answer rules, in the README's order.

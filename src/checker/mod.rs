@@ -10,6 +10,7 @@ mod ganeti;
 mod placement;
 mod plan;
 mod status;
+mod steps;
 
 use crate::format::{Problem, Solution};
 use serde::{Deserialize, Serialize};

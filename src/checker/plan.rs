@@ -20,6 +20,7 @@ pub fn check_plan(state: &State, plan: &Plan) -> Vec<Violation> {
     let (placement, targets) = moves(state, plan, &vms, &mut out);
     capacity_after(state, &placement, &targets, &mut out);
     anti_affinity_after(state, plan, &vms, &placement, &mut out);
+    super::steps::check_steps(state, plan, &mut out);
     out.sort();
     out
 }
@@ -90,6 +91,9 @@ fn moves(
                 format!("host `{}` does not reach storage `{}`", m.to, vm.storage),
             ));
         }
+        if let Some(p) = &m.via {
+            pivot(state, &hosts, p, &vm.storage, &format!("{path}/via"), out);
+        }
         if !m.candidates.iter().any(|c| c.host == m.to && c.accepted) {
             out.push(v(
                 Rule::NotAccepted,
@@ -112,6 +116,40 @@ fn moves(
         targets.insert(hi);
     }
     (placement, targets)
+}
+
+/// A pivot host exists, is active and reaches the VM's storage.
+fn pivot(
+    state: &State,
+    hosts: &HashMap<&str, usize>,
+    p: &str,
+    storage: &str,
+    path: &str,
+    out: &mut Vec<Violation>,
+) {
+    let Some(&hi) = hosts.get(p) else {
+        out.push(v(
+            Rule::UnknownHost,
+            path,
+            format!("host `{p}` does not exist"),
+        ));
+        return;
+    };
+    let host = &state.hosts[hi];
+    if host.state != HostState::Active {
+        out.push(v(
+            Rule::TargetNotActive,
+            path,
+            format!("pivot `{p}` is in maintenance or off"),
+        ));
+    }
+    if !host.storage.iter().any(|s| s == storage) {
+        out.push(v(
+            Rule::NotLive,
+            path,
+            format!("pivot `{p}` does not reach storage `{storage}`"),
+        ));
+    }
 }
 
 /// Capacity on every host that received a VM, after all moves.

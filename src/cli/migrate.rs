@@ -9,6 +9,11 @@ use std::path::PathBuf;
 pub struct MigrateArgs {
     /// State document (`-` for stdin).
     pub file: PathBuf,
+    /// Instead of planning, order this plan's moves (made for STATE, by vmplace or elsewhere)
+    /// into safe waves: `steps`, pivots in `via`, and the moves no safe order runs in
+    /// `stats.dropped`.
+    #[arg(long, value_name = "PLAN")]
+    pub sequence: Option<PathBuf>,
     /// Write the plan here instead of stdout.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
@@ -20,7 +25,13 @@ pub fn run(a: MigrateArgs) -> i32 {
         Ok(t) => t,
         Err(e) => return report(&e),
     };
-    let plan = match vmplace::service::api::migrate_text(&text) {
+    let planned = match &a.sequence {
+        Some(path) => {
+            read_input(path).and_then(|plan| vmplace::service::api::sequence_texts(&text, &plan))
+        }
+        None => vmplace::service::api::migrate_text(&text),
+    };
+    let plan = match planned {
         Ok(p) => p,
         Err(e) => return report(&e),
     };

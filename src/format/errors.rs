@@ -90,11 +90,20 @@ pub enum ErrorCode {
     UnknownNode,
     /// Ganeti: the request names an instance missing from `instances`.
     UnknownInstance,
+    /// A plan to sequence moves a VM the state does not have.
+    UnknownMoveVm,
+    /// A plan to sequence moves a VM from a host it is not on.
+    MoveWrongSource,
+    /// A plan to sequence moves a VM to a host the state does not have, or to one that is not
+    /// active or does not reach the VM's storage.
+    BadMoveTarget,
+    /// A plan to sequence moves a VM more than once.
+    MoveRepeated,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -132,6 +141,10 @@ impl ErrorCode {
         ErrorCode::UnknownGroup,
         ErrorCode::UnknownNode,
         ErrorCode::UnknownInstance,
+        ErrorCode::UnknownMoveVm,
+        ErrorCode::MoveWrongSource,
+        ErrorCode::BadMoveTarget,
+        ErrorCode::MoveRepeated,
     ];
 
     /// The stable code string.
@@ -174,6 +187,10 @@ impl ErrorCode {
             ErrorCode::UnknownGroup => "E1601",
             ErrorCode::UnknownNode => "E1602",
             ErrorCode::UnknownInstance => "E1603",
+            ErrorCode::UnknownMoveVm => "E1701",
+            ErrorCode::MoveWrongSource => "E1702",
+            ErrorCode::BadMoveTarget => "E1703",
+            ErrorCode::MoveRepeated => "E1704",
         }
     }
 
@@ -234,6 +251,10 @@ impl ErrorCode {
             ErrorCode::UnknownGroup => "name a group UUID that is a key of `nodegroups`",
             ErrorCode::UnknownNode => "name a node that is a key of `nodes`",
             ErrorCode::UnknownInstance => "name an instance that is a key of `instances`",
+            ErrorCode::UnknownMoveVm => "move only VMs listed in the state's `vms`",
+            ErrorCode::MoveWrongSource => "give `from` as the VM's `host` in the state",
+            ErrorCode::BadMoveTarget => "move the VM to an active host of the state that reaches its storage",
+            ErrorCode::MoveRepeated => "list each VM once, with its final target; vmplace adds pivots itself",
         }
     }
 }

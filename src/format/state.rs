@@ -188,6 +188,11 @@ pub struct MigrationPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = super::limits::WEIGHT_MAX))]
     pub min_gain_w: Option<f64>,
+    /// At most this many migrations at once on one host, as source or target (default 2; vSphere
+    /// allows 4 per host on 1 GbE and 8 on 10 GbE). Sets how many waves the plan's `steps` need.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = super::limits::COUNT_MAX))]
+    pub max_concurrent_per_host: Option<usize>,
 }
 
 /// Behaviour reproduced for comparison with published results.
@@ -238,8 +243,14 @@ pub struct Weights {
 pub struct Plan {
     /// `feasible` for the heuristic policies (no optimality claim).
     pub status: super::Status,
-    /// Moves in order.
+    /// Moves, in the order of `steps`.
     pub migrations: Vec<Migration>,
+    /// How to run the moves: ordered waves, each the VM ids that migrate together. During a wave
+    /// a VM counts on both its source and its target; no host exceeds a capacity or
+    /// `policy.max_concurrent_per_host` at any moment. A VM with `via` appears twice: first it goes
+    /// to `via`, later to `to`.
+    #[serde(default)]
+    pub steps: Vec<Vec<String>>,
     /// The protocol: request, accept/decline, confirm, migrate.
     pub messages: Vec<Message>,
     /// Per host after all moves: resource -> used / capacity, and power.
@@ -276,6 +287,10 @@ pub struct Migration {
     /// on (CloudSim migrates the VM there too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerouted_from: Option<String>,
+    /// A pivot host: the VM goes there first and on to `to` in a later wave, because no order of
+    /// direct moves had room (two full hosts swapping VMs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// Why a VM moves.
@@ -435,6 +450,44 @@ pub struct PlanStats {
     /// which counts each as a second migration).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rerouted: usize,
+    /// Waves in `steps`.
+    #[serde(default)]
+    pub waves: usize,
+    /// The fewest waves any plan of these moves needs: the busiest host's migrations over
+    /// `max_concurrent_per_host`, rounded up.
+    #[serde(default)]
+    pub wave_floor: usize,
+    /// Seconds to run the waves one after another, each as long as its longest migration (memory
+    /// over half the source's bandwidth).
+    #[serde(default)]
+    pub makespan_s: f64,
+    /// Moves the planner chose but no safe order could run, left out of the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<DroppedMove>,
+}
+
+/// A move left out of a plan because it could not be sequenced.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct DroppedMove {
+    /// VM id.
+    pub vm: String,
+    /// Its host, where it stays.
+    pub from: String,
+    /// The target it was planned for.
+    pub to: String,
+    /// Why.
+    pub code: DropCode,
+    /// The cause, for a reader.
+    pub reason: String,
+}
+
+/// Why a planned move was dropped.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DropCode {
+    /// Every remaining move waited for room that only another waiting move could free, and no
+    /// pivot host had room for the VM.
+    NoSafeOrder,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -11,6 +11,7 @@ mod pabfd;
 pub mod policy;
 mod protocol;
 mod select;
+mod sequence;
 mod underload;
 
 pub use crate::domain::migration::HISTORY;
@@ -103,6 +104,37 @@ pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
     finish(cx, stats, Status::Feasible, start)
 }
 
+/// Orders the moves of a plan made elsewhere, or edited, into safe waves (`migrate --sequence`):
+/// the moves are taken as they are (checked by `validation::check_moves`), their `steps` and
+/// `via` are made anew, and moves no safe order can run are dropped and reported.
+pub fn sequence_plan(state: &Valid<State>, mut plan: Plan) -> Plan {
+    let start = Instant::now();
+    let policy = RoundPolicy::from_state(state);
+    let mut pool = Pool::from_state(state);
+    let vm_ix: std::collections::HashMap<String, VmId> =
+        pool.vm_ids().map(|v| (pool.vms[v].id.clone(), v)).collect();
+    let host_ix: std::collections::HashMap<String, HostId> = pool
+        .host_ids()
+        .map(|h| (pool.hosts[h].id.clone(), h))
+        .collect();
+    for m in &mut plan.migrations {
+        m.via = None;
+        if let (Some(&v), Some(&h)) = (vm_ix.get(&m.vm), host_ix.get(&m.to)) {
+            pool.move_vm(v, h);
+        }
+    }
+    let cx = Ctx {
+        moved: vec![false; pool.vms.len()],
+        pool,
+        policy: &policy,
+        migrations: std::mem::take(&mut plan.migrations),
+        messages: std::mem::take(&mut plan.messages),
+    };
+    let mut stats = plan.stats;
+    stats.dropped.clear();
+    finish(cx, stats, plan.status, start)
+}
+
 /// Hosts in maintenance or off that run VMs, and those VMs: every one of them leaves.
 fn maintenance_sources(pool: &Pool) -> (Vec<bool>, Vec<(VmId, MigrationReason)>) {
     let mut sources = vec![false; pool.hosts.len()];
@@ -138,8 +170,9 @@ fn select_overload(
     chosen
 }
 
-/// Power, utilisation and statistics after the round's moves.
-fn finish(cx: Ctx, mut stats: PlanStats, status: Status, start: Instant) -> Plan {
+/// The round's moves in safe waves, then power, utilisation and statistics after them.
+fn finish(mut cx: Ctx, mut stats: PlanStats, status: Status, start: Instant) -> Plan {
+    let steps = sequence::sequence(&mut cx, &mut stats);
     let (power_after, active_after) = power_totals(&cx.pool);
     stats.power_after_w = power_after;
     stats.active_hosts_after = active_after;
@@ -175,6 +208,7 @@ fn finish(cx: Ctx, mut stats: PlanStats, status: Status, start: Instant) -> Plan
     Plan {
         status,
         migrations: cx.migrations,
+        steps,
         messages: cx.messages,
         hosts_after,
         stats,

@@ -132,6 +132,7 @@ pub(super) fn place(cx: &mut Ctx, v: VmId, excluded: &[bool], reason: MigrationR
         declined,
         history_sent: HistorySent { samples },
         rerouted_from: None,
+        via: None,
     });
     true
 }

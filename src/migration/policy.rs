@@ -36,6 +36,8 @@ pub struct RoundPolicy {
     pub min_gain_w: f64,
     /// Time limit of the round MIP, s.
     pub time_limit_s: f64,
+    /// Migrations at once per host, as source or target (the plan's waves).
+    pub max_concurrent: usize,
 }
 
 impl RoundPolicy {
@@ -77,6 +79,7 @@ impl RoundPolicy {
             cloudsim: p.emulate == Some(crate::format::state::Emulate::Cloudsim),
             min_gain_w: p.min_gain_w.unwrap_or(0.0),
             time_limit_s: p.time_limit_s.unwrap_or(0.5),
+            max_concurrent: p.max_concurrent_per_host.unwrap_or(2),
         }
     }
 }

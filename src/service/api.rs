@@ -221,6 +221,26 @@ pub fn migrate_text(text: &str) -> Result<crate::format::state::Plan, Vec<InputE
     Ok(crate::migration::plan(&state))
 }
 
+/// Reads a state and a plan made for it, and orders the plan's moves into safe waves
+/// (`migrate --sequence`); errors carry `/state` or `/plan` before their paths.
+pub fn sequence_texts(
+    state: &str,
+    plan: &str,
+) -> Result<crate::format::state::Plan, Vec<InputError>> {
+    let state = crate::validation::read_state(state).map_err(|e| prefix(e, "/state"));
+    let plan = read_document::<crate::format::state::Plan>(plan, DocKind::Plan)
+        .map_err(|e| prefix(e, "/plan"));
+    let (state, plan) = match (state, plan) {
+        (Ok(s), Ok(p)) => (s, p),
+        (s, p) => return Err(s.err().into_iter().chain(p.err()).flatten().collect()),
+    };
+    let errors = crate::validation::check_moves(&state, &plan);
+    if !errors.is_empty() {
+        return Err(prefix(errors, "/plan"));
+    }
+    Ok(crate::migration::sequence_plan(&state, plan))
+}
+
 /// Checks a plan against its state.
 pub fn check_plan_documents(
     state: &crate::format::state::State,

@@ -86,8 +86,10 @@ fn plan_round(day: &Day, at: &Placement, step: usize) -> Plan {
     }
 }
 
-/// Applies a plan's moves: each VM gets 90 % of what it requests while it migrates (memory /
-/// (bandwidth / 2)), and the migration windows of its hosts grow. Returns the moves made.
+/// Applies a plan's moves, wave after wave (`steps`): each VM gets 90 % of what it requests while
+/// it migrates (memory / (bandwidth / 2)), a wave lasts as long as its longest migration, and the
+/// migration windows of the hosts grow to the end of their last migration. Returns the moves
+/// made.
 fn apply(
     day: &Day,
     at: &mut Placement,
@@ -97,20 +99,46 @@ fn apply(
     tally: &mut Tally,
 ) -> usize {
     let index = |id: &str, prefix: char| id.strip_prefix(prefix)?.parse::<usize>().ok();
+    let seconds = |v: usize| day.vm_type[v].1 * 8.0 / 500.0;
+    let by_vm: std::collections::HashMap<&str, &crate::format::state::Migration> =
+        plan.migrations.iter().map(|m| (m.vm.as_str(), m)).collect();
+    // Each hop's end: the wave's start plus its own migration time. `pos`: where a VM is between
+    // its hops (a VM with a pivot, `via`, goes there first).
+    let mut start = 0.0;
+    let mut pos: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for wave in &plan.steps {
+        let mut longest: f64 = 0.0;
+        for id in wave {
+            let (Some(m), Some(v)) = (by_vm.get(id.as_str()), index(id, 'v')) else {
+                continue;
+            };
+            let here = pos.get(id.as_str()).copied();
+            let to = match (&m.via, here) {
+                (Some(p), None) => p.as_str(),
+                _ => m.to.as_str(),
+            };
+            pos.insert(id.as_str(), to);
+            let (Some(from), Some(to)) = (index(here.unwrap_or(&m.from), 'h'), index(to, 'h'))
+            else {
+                continue;
+            };
+            tally.lost += 0.1 * requested(day, at, v, step) * seconds(v).min(INTERVAL_S);
+            let end = start + seconds(v);
+            window[to].0 = window[to].0.max(end);
+            window[from].1 = window[from].1.max(end);
+            // A re-routed VM also migrated to its first target (CloudSim sends it to both).
+            if let Some(a) = m.rerouted_from.as_deref().and_then(|x| index(x, 'h')) {
+                window[a].0 = window[a].0.max(end);
+            }
+            longest = longest.max(seconds(v));
+        }
+        start += longest;
+    }
     let mut moved = 0;
     for m in &plan.migrations {
         let (Some(v), Some(h)) = (index(&m.vm, 'v'), index(&m.to, 'h')) else {
             continue;
         };
-        let seconds = day.vm_type[v].1 * 8.0 / 500.0;
-        tally.lost += 0.1 * requested(day, at, v, step) * seconds.min(INTERVAL_S);
-        window[h].0 = window[h].0.max(seconds);
-        // A re-routed VM also migrated to its first target (CloudSim sends it to both).
-        if let Some(a) = m.rerouted_from.as_deref().and_then(|x| index(x, 'h')) {
-            window[a].0 = window[a].0.max(seconds);
-        }
-        let from = at.host_of[v];
-        window[from].1 = window[from].1.max(seconds);
         at.host_of[v] = h;
         at.moved_at[v] = Some(step);
         *tally

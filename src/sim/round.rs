@@ -181,6 +181,10 @@ pub(super) fn round_state(
             candidates_listed: Some(1),
             // The classic policies are here to be compared with CloudSim's figures.
             emulate: (!optimize).then_some(crate::format::state::Emulate::Cloudsim),
+            // CloudSim starts every migration of a round at once; vmplace's plans run in waves of
+            // at most two migrations per host (the default).
+            max_concurrent_per_host: (!optimize)
+                .then_some(crate::format::limits::COUNT_MAX as usize),
             ..Default::default()
         }),
     }

@@ -18,7 +18,7 @@ pub mod state;
 
 pub use json::parse_json;
 
-pub use state::{read_state, validate_state};
+pub use state::{check_moves, read_state, validate_state};
 
 /// A document that passed every validation stage. Only this module makes one, so that the
 /// library's entry points ([`crate::domain::Domain::from_problem`], [`crate::migration::plan`])

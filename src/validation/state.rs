@@ -163,3 +163,65 @@ fn check_state(s: &State) -> Vec<InputError> {
     }
     errors
 }
+
+/// The moves of a plan handed in to be sequenced (`migrate --sequence`): each names a VM of the
+/// state, once, from the host it is on, to an active host that reaches its storage. Every error at
+/// once. The plan's own `steps` and `via` are ignored: vmplace orders the moves itself.
+pub fn check_moves(state: &State, plan: &crate::format::state::Plan) -> Vec<InputError> {
+    let vms: HashMap<&str, usize> = state
+        .vms
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.id.as_str(), i))
+        .collect();
+    let hosts: HashMap<&str, usize> = state
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.as_str(), i))
+        .collect();
+    let mut seen = HashSet::new();
+    let mut errors = Vec::new();
+    for (i, m) in plan.migrations.iter().enumerate() {
+        let at = |field: &str| format!("/migrations/{i}/{field}");
+        let Some(&vi) = vms.get(m.vm.as_str()) else {
+            errors.push(InputError::new(
+                ErrorCode::UnknownMoveVm,
+                at("vm"),
+                format!("VM `{}` is not in the state", m.vm),
+            ));
+            continue;
+        };
+        let vm = &state.vms[vi];
+        if !seen.insert(m.vm.as_str()) {
+            errors.push(InputError::new(
+                ErrorCode::MoveRepeated,
+                at("vm"),
+                format!("VM `{}` moves more than once", m.vm),
+            ));
+        }
+        if m.from != vm.host {
+            errors.push(InputError::new(
+                ErrorCode::MoveWrongSource,
+                at("from"),
+                format!("VM `{}` runs on `{}`, not `{}`", m.vm, vm.host, m.from),
+            ));
+        }
+        let target = hosts.get(m.to.as_str()).map(|&h| &state.hosts[h]);
+        let cause = match target {
+            None => Some(format!("host `{}` is not in the state", m.to)),
+            Some(h) if h.state != crate::format::state::HostState::Active => {
+                Some(format!("host `{}` is in maintenance or off", m.to))
+            }
+            Some(h) if !h.storage.contains(&vm.storage) => Some(format!(
+                "host `{}` does not reach storage `{}`",
+                m.to, vm.storage
+            )),
+            Some(_) => None,
+        };
+        if let Some(cause) = cause {
+            errors.push(InputError::new(ErrorCode::BadMoveTarget, at("to"), cause));
+        }
+    }
+    finish(errors, DocKind::Plan)
+}

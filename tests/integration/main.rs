@@ -20,3 +20,4 @@ mod property;
 mod rows;
 mod server;
 mod sim;
+mod steps;

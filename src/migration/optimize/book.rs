@@ -71,6 +71,7 @@ pub(super) fn book(
                 samples: cx.pool.vms[v].samples,
             },
             rerouted_from: None,
+            via: None,
         });
         cx.pool.move_vm(VmId(v), HostId(to));
         cx.moved[v] = true;

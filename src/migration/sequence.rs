@@ -1,0 +1,380 @@
+//! Safe steps (models/migration.md, "Safe steps"): the round's moves as ordered waves that can run
+//! together. During a wave a VM holds its resources on both its source and its target, so a move
+//! joins a wave only if its target has room for it on top of everything there and everything
+//! arriving in that wave, and if neither of its hosts already takes part in
+//! `max_concurrent_per_host` migrations of the wave. Moves of the busiest hosts go first (list
+//! scheduling towards the floor). When no waiting move has room, one goes through a pivot host
+//! with room; when none has, the first waiting move is dropped and reported.
+
+use super::Ctx;
+use crate::domain::migration::{HostId, Pool, VmId};
+use crate::format::state::{DropCode, DroppedMove, HostState, MessageKind, Migration, PlanStats};
+use std::collections::{HashMap, HashSet};
+
+/// Slack on capacities, as in admission.
+const EPS: f64 = 1e-9;
+
+/// One hop of a VM: the whole planned move, or a leg of it through a pivot.
+#[derive(Debug, Clone, Copy)]
+struct Hop {
+    vm: VmId,
+    from: HostId,
+    to: HostId,
+    /// The migration (index in the plan) this hop belongs to.
+    mig: usize,
+}
+
+/// The pool while the waves are replayed: where each VM is and what each host holds.
+struct Replay<'a> {
+    pool: &'a Pool,
+    at: Vec<HostId>,
+    load: Vec<Vec<f64>>,
+    members: HashMap<(HostId, &'a str), usize>,
+}
+
+impl<'a> Replay<'a> {
+    /// The pool before the plan: every migrated VM back on its source.
+    fn before(pool: &'a Pool, sources: &[(VmId, HostId)]) -> Replay<'a> {
+        let mut at: Vec<HostId> = pool.vms.iter().map(|v| v.host).collect();
+        for &(v, from) in sources {
+            at[v.0] = from;
+        }
+        let mut r = Replay {
+            pool,
+            load: vec![vec![0.0; pool.resources.len()]; pool.hosts.len()],
+            members: HashMap::new(),
+            at: Vec::new(),
+        };
+        for (v, &h) in at.iter().enumerate() {
+            r.arrive(VmId(v), h);
+        }
+        r.at = at;
+        r
+    }
+
+    fn arrive(&mut self, v: VmId, h: HostId) {
+        let vm = &self.pool.vms[v];
+        let Some(load) = self.load.get_mut(h.0) else {
+            return;
+        };
+        for (l, x) in load.iter_mut().zip(&vm.now) {
+            *l += x;
+        }
+        if let Some(g) = vm.group.as_deref() {
+            *self.members.entry((h, g)).or_default() += 1;
+        }
+    }
+
+    fn leave(&mut self, v: VmId, h: HostId) {
+        let vm = &self.pool.vms[v];
+        for (l, x) in self.load[h.0].iter_mut().zip(&vm.now) {
+            *l -= x;
+        }
+        if let Some(g) = vm.group.as_deref() {
+            if let Some(n) = self.members.get_mut(&(h, g)) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Whether host `h` has room for VM `v` on top of what it holds and `extra`.
+    fn room(&self, h: HostId, v: VmId, extra: &[f64]) -> bool {
+        let cap = &self.pool.hosts[h].cap;
+        let now = &self.pool.vms[v].now;
+        (0..cap.len()).all(|k| self.load[h.0][k] + extra[k] + now[k] <= cap[k] + EPS)
+    }
+
+    fn has_member(&self, h: HostId, g: &str) -> bool {
+        self.members.get(&(h, g)).copied().unwrap_or(0) > 0
+    }
+
+    /// The wave's moves done: each VM leaves its source.
+    fn apply(&mut self, wave: &[Hop]) {
+        for hop in wave {
+            self.leave(hop.vm, hop.from);
+            self.arrive(hop.vm, hop.to);
+            self.at[hop.vm.0] = hop.to;
+        }
+    }
+}
+
+/// A wave being filled: migrations per host, and what arrives on each host.
+struct Wave<'a> {
+    hops: Vec<Hop>,
+    part: Vec<usize>,
+    incoming: HashMap<HostId, Vec<f64>>,
+    groups: HashSet<(HostId, &'a str)>,
+    limit: usize,
+}
+
+impl<'a> Wave<'a> {
+    fn new(hosts: usize, limit: usize) -> Wave<'a> {
+        Wave {
+            hops: Vec::new(),
+            part: vec![0; hosts],
+            incoming: HashMap::new(),
+            groups: HashSet::new(),
+            limit,
+        }
+    }
+
+    /// Whether `hop` can run in this wave: both hosts below the concurrency limit, room on the
+    /// target for the VM on top of what it holds and what else arrives, and no other member of
+    /// the VM's anti-affinity group there or arriving.
+    fn admits(&self, st: &Replay<'a>, hop: &Hop) -> bool {
+        if self.part[hop.from.0] >= self.limit || self.part[hop.to.0] >= self.limit {
+            return false;
+        }
+        let none = vec![0.0; st.pool.resources.len()];
+        let extra = self.incoming.get(&hop.to).unwrap_or(&none);
+        if !st.room(hop.to, hop.vm, extra) {
+            return false;
+        }
+        match st.pool.vms[hop.vm].group.as_deref() {
+            Some(g) => !st.has_member(hop.to, g) && !self.groups.contains(&(hop.to, g)),
+            None => true,
+        }
+    }
+
+    fn add(&mut self, st: &Replay<'a>, hop: Hop) {
+        self.part[hop.from.0] += 1;
+        self.part[hop.to.0] += 1;
+        let vm = &st.pool.vms[hop.vm];
+        let extra = self
+            .incoming
+            .entry(hop.to)
+            .or_insert_with(|| vec![0.0; vm.now.len()]);
+        for (e, x) in extra.iter_mut().zip(&vm.now) {
+            *e += x;
+        }
+        if let Some(g) = vm.group.as_deref() {
+            self.groups.insert((hop.to, g));
+        }
+        self.hops.push(hop);
+    }
+
+    /// Adds every waiting hop the wave admits, in order; returns the others.
+    fn fill(&mut self, st: &Replay<'a>, waiting: Vec<Hop>) -> Vec<Hop> {
+        let mut rest = Vec::new();
+        for hop in waiting {
+            if self.admits(st, &hop) {
+                self.add(st, hop);
+            } else {
+                rest.push(hop);
+            }
+        }
+        rest
+    }
+}
+
+/// Waiting hops, busiest hosts first: by the larger of their two hosts' waiting migrations, then
+/// in plan order.
+fn by_busiest(waiting: &mut [Hop], hosts: usize) {
+    let mut count = vec![0usize; hosts];
+    for h in waiting.iter() {
+        count[h.from.0] += 1;
+        count[h.to.0] += 1;
+    }
+    waiting.sort_by_key(|h| (std::cmp::Reverse(count[h.from.0].max(count[h.to.0])), h.mig));
+}
+
+/// A pivot for `hop`: an active host other than its two that reaches the VM's storage, has room
+/// for it and holds no member of its group; the one with the most room left on its tightest
+/// resource.
+fn pivot(st: &Replay, hop: &Hop) -> Option<HostId> {
+    let vm = &st.pool.vms[hop.vm];
+    let none = vec![0.0; st.pool.resources.len()];
+    st.pool
+        .host_ids()
+        .filter(|&h| h != hop.from && h != hop.to)
+        .filter(|&h| st.pool.hosts[h].state == HostState::Active)
+        .filter(|&h| st.pool.hosts[h].storage.contains(&vm.storage))
+        .filter(|&h| st.room(h, hop.vm, &none))
+        .filter(|&h| vm.group.as_deref().is_none_or(|g| !st.has_member(h, g)))
+        .map(|h| {
+            let cap = &st.pool.hosts[h].cap;
+            let slack = (0..cap.len())
+                .filter(|&k| cap[k] > 0.0)
+                .map(|k| (cap[k] - st.load[h.0][k] - vm.now[k]) / cap[k])
+                .fold(f64::INFINITY, f64::min);
+            (h, slack)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(h, _)| h)
+}
+
+/// The waves that run `hops` from the replay's state, and the hops left out (dropped).
+fn waves(st: &mut Replay, mut waiting: Vec<Hop>, limit: usize) -> (Vec<Vec<Hop>>, Vec<Hop>) {
+    let hosts = st.pool.hosts.len();
+    let mut out = Vec::new();
+    let mut dropped = Vec::new();
+    while !waiting.is_empty() {
+        by_busiest(&mut waiting, hosts);
+        let mut wave = Wave::new(hosts, limit);
+        let mut rest = wave.fill(st, waiting);
+        if wave.hops.is_empty() {
+            // Every waiting move needs room that only another waiting move frees.
+            match rest
+                .iter()
+                .enumerate()
+                .find_map(|(i, h)| Some((i, pivot(st, h)?)))
+            {
+                Some((i, p)) => {
+                    let hop = rest.remove(i);
+                    wave.add(st, Hop { to: p, ..hop });
+                    rest.push(Hop { from: p, ..hop });
+                    rest = wave.fill(st, rest);
+                }
+                None => {
+                    dropped.push(rest.remove(0));
+                    waiting = rest;
+                    continue;
+                }
+            }
+        }
+        st.apply(&wave.hops);
+        out.push(wave.hops);
+        waiting = rest;
+    }
+    (out, dropped)
+}
+
+/// Seconds a hop takes: the VM's memory over half its source's bandwidth.
+fn hop_seconds(pool: &Pool, hop: &Hop) -> f64 {
+    let gib = pool.mem.map(|k| pool.vms[hop.vm].demand[k]).unwrap_or(0.0);
+    gib * 8.0 * 1024.0 / (pool.hosts[hop.from].bw_mbps / 2.0)
+}
+
+/// The fewest waves: the busiest host's hops over the limit, rounded up.
+fn wave_floor(waves: &[Vec<Hop>], hosts: usize, limit: usize) -> usize {
+    let mut count = vec![0usize; hosts];
+    for hop in waves.iter().flatten() {
+        count[hop.from.0] += 1;
+        count[hop.to.0] += 1;
+    }
+    count
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or(0)
+        .div_ceil(limit.max(1))
+}
+
+/// Orders the round's moves into safe waves: fills `steps`, `via` and the wave statistics,
+/// reorders the migrations by wave, and takes out (into `stats.dropped` and `stats.stayed`) the
+/// moves no safe order runs, leaving the pool as the waves leave it.
+pub(super) fn sequence(cx: &mut Ctx, stats: &mut PlanStats) -> Vec<Vec<String>> {
+    let host_ix: HashMap<&str, HostId> = cx
+        .pool
+        .host_ids()
+        .map(|h| (cx.pool.hosts[h].id.as_str(), h))
+        .collect();
+    let vm_ix: HashMap<&str, VmId> = cx
+        .pool
+        .vm_ids()
+        .map(|v| (cx.pool.vms[v].id.as_str(), v))
+        .collect();
+    let hops: Vec<Hop> = cx
+        .migrations
+        .iter()
+        .enumerate()
+        .filter_map(|(mig, m)| {
+            Some(Hop {
+                vm: *vm_ix.get(m.vm.as_str())?,
+                from: *host_ix.get(m.from.as_str())?,
+                to: *host_ix.get(m.to.as_str())?,
+                mig,
+            })
+        })
+        .collect();
+    let sources: Vec<(VmId, HostId)> = hops.iter().map(|h| (h.vm, h.from)).collect();
+    let limit = cx.policy.max_concurrent.max(1);
+    let (waves, dropped, at) = {
+        let mut st = Replay::before(&cx.pool, &sources);
+        let (waves, dropped) = waves(&mut st, hops, limit);
+        (waves, dropped, st.at)
+    };
+    stats.waves = waves.len();
+    stats.wave_floor = wave_floor(&waves, cx.pool.hosts.len(), limit);
+    stats.makespan_s = waves
+        .iter()
+        .map(|w| {
+            w.iter()
+                .map(|h| hop_seconds(&cx.pool, h))
+                .fold(0.0, f64::max)
+        })
+        .sum();
+    let steps = waves
+        .iter()
+        .map(|w| w.iter().map(|h| cx.pool.vms[h.vm].id.clone()).collect())
+        .collect();
+    rewrite(cx, stats, &waves, &dropped, &at);
+    steps
+}
+
+/// The plan as the waves run it: migrations by the wave of their last hop, pivots in `via`,
+/// dropped moves out of the plan (a VM stopped at its pivot ends there), the pool's VMs where the
+/// waves leave them.
+fn rewrite(
+    cx: &mut Ctx,
+    stats: &mut PlanStats,
+    waves: &[Vec<Hop>],
+    dropped: &[Hop],
+    at: &[HostId],
+) {
+    let mut last: HashMap<usize, (usize, usize, VmId)> = HashMap::new();
+    let mut first_to: HashMap<usize, HostId> = HashMap::new();
+    for (w, wave) in waves.iter().enumerate() {
+        for (i, hop) in wave.iter().enumerate() {
+            first_to.entry(hop.mig).or_insert(hop.to);
+            last.insert(hop.mig, (w, i, hop.vm));
+        }
+    }
+    let mut gone: HashSet<String> = HashSet::new();
+    for hop in dropped {
+        let m = &cx.migrations[hop.mig];
+        stats.dropped.push(DroppedMove {
+            vm: m.vm.clone(),
+            from: cx.pool.hosts[hop.from].id.clone(),
+            to: m.to.clone(),
+            code: DropCode::NoSafeOrder,
+            reason: format!(
+                "no order of the round's moves has room for `{}` on `{}`, and no pivot host with room reaches storage `{}`",
+                m.vm, m.to, cx.pool.vms[hop.vm].storage
+            ),
+        });
+        if !last.contains_key(&hop.mig) {
+            gone.insert(m.vm.clone());
+            stats.stayed.push(m.vm.clone());
+        }
+    }
+    let dropped_migs: HashSet<usize> = dropped.iter().map(|h| h.mig).collect();
+    let mut kept: Vec<(usize, usize, Migration)> = Vec::new();
+    for (mig, mut m) in std::mem::take(&mut cx.migrations).into_iter().enumerate() {
+        let Some(&(w, i, v)) = last.get(&mig) else {
+            continue;
+        };
+        let end = at[v.0];
+        if dropped_migs.contains(&mig) {
+            // Stopped at its pivot: the plan moves it there only.
+            m.to = cx.pool.hosts[end].id.clone();
+        } else if let Some(&p) = first_to.get(&mig).filter(|&&p| p != end) {
+            m.via = Some(cx.pool.hosts[p].id.clone());
+        }
+        kept.push((w, i, m));
+    }
+    kept.sort_by_key(|(w, i, _)| (*w, *i));
+    cx.migrations = kept.into_iter().map(|(_, _, m)| m).collect();
+    cx.messages
+        .retain(|msg| !(msg.kind == MessageKind::Migrate && gone.contains(&msg.vm)));
+    for v in cx.pool.vm_ids() {
+        if cx.pool.vms[v].host != at[v.0] {
+            cx.pool.move_vm(v, at[v.0]);
+        }
+    }
+    let pool = &cx.pool;
+    stats.emptied_hosts.retain(|id| {
+        pool.host_ids()
+            .any(|h| &pool.hosts[h].id == id && pool.vms_on(h).next().is_none())
+    });
+}
