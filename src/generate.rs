@@ -180,6 +180,7 @@ pub fn generate(p: &GenParams) -> Problem {
             capacity: res(cap[0], cap[1]),
             used: Some(res(used[0], used[1])),
             storage,
+            labels: Default::default(),
         });
     }
     let weights: Vec<f64> = (0..p.storage).map(|_| rng.random_range(0.5..1.5)).collect();
@@ -237,6 +238,7 @@ fn cable_racks(p: &mut Problem, free: f64, rng: &mut ChaCha8Rng) {
             reach[s] += 1;
         }
         h.storage = links.iter().map(|s| format!("s{s}")).collect();
+        h.labels.insert("rack".into(), format!("r{rack}"));
     }
     let local_reach: usize = reach[..local].iter().sum::<usize>().max(1);
     for (s, st) in p.storage.iter_mut().enumerate() {

@@ -82,6 +82,11 @@ pub enum Rule {
     /// `GROUP_NOT_ALLOWED`: an unallocable group, a group outside the targets, or one whose
     /// instance policy or networks refuse the instance.
     GroupNotAllowed,
+    /// `FAILED_HOST`: a failure's witness restarts a VM on a failed or inactive host.
+    FailedHost,
+    /// `RESTART_COVERAGE`: a VM of the failed hosts is neither restarted nor listed as
+    /// unrestartable, or is listed twice.
+    RestartCoverage,
 }
 
 impl Rule {
@@ -131,6 +136,21 @@ impl Rule {
         Rule::GroupNotAllowed,
         Rule::HostCapacity,
         Rule::AntiAffinity,
+    ];
+
+    /// The failure-scenario rules, in the README's order.
+    pub const FAILURE: [Rule; 11] = [
+        Rule::UnknownHost,
+        Rule::UnknownVm,
+        Rule::RestartCoverage,
+        Rule::FailedHost,
+        Rule::NotConnected,
+        Rule::HostCapacity,
+        Rule::AntiAffinity,
+        Rule::BadStats,
+        Rule::BadBound,
+        Rule::BadGap,
+        Rule::BadStatus,
     ];
 
     /// The rule's name as it appears in a violation.

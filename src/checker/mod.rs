@@ -2,10 +2,12 @@
 //! shares no code with validation, domain, greedy or the models, so a bug there cannot hide
 //! itself here. By concern: [`placement`] (every request once, capacities, connectivity,
 //! anti-affinity), [`status`] (honest status, bound and gap), [`plan`] (migration plans),
-//! [`ganeti`] (IAllocator answers, from Ganeti's input document alone); its own
+//! [`ganeti`] (IAllocator answers, from Ganeti's input document alone), [`failures`] (a
+//! failure scenario's restarts, from the state document); its own
 //! lists of codes are in [`codes`].
 
 pub mod codes;
+mod failures;
 mod ganeti;
 mod placement;
 mod plan;
@@ -16,6 +18,7 @@ use crate::format::{Problem, Solution};
 use serde::{Deserialize, Serialize};
 
 pub use codes::Rule;
+pub use failures::check_scenario;
 pub use ganeti::check_iallocator;
 pub use plan::check_plan;
 

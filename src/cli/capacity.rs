@@ -1,22 +1,27 @@
-//! `vmplace capacity PROBLEM --flavor name=m.large,cpu=4,memory_gib=16,disk_gib=80`: how many
-//! more VMs of each flavor fit.
+//! `vmplace capacity POOL --flavor name=m.large,cpu=4,memory_gib=16,disk_gib=80 --fail host:h3`:
+//! how many more VMs of each flavor fit, and whether the VMs of failed hosts restart elsewhere.
 
 use super::solve::SolveArgs;
 use super::{exit, read_input, report, write_json};
 use clap::Args;
-use vmplace::capacity::Flavor;
+use vmplace::capacity::{Flavor, Query};
 use vmplace::format::{errors::ErrorCode, InputError};
 use vmplace::placement::RunConfig;
 
 /// Arguments of `capacity`.
 #[derive(Args, Debug)]
 pub struct CapacityArgs {
-    /// The pool (a problem document; `requests` may be empty or absent), and the solver flags.
+    /// The pool (a problem document, whose `requests` may be empty or absent, or a migration
+    /// state document), and the solver flags.
     #[command(flatten)]
     pub solve: SolveArgs,
     /// A flavor: `name=NAME,disk_gib=G,RESOURCE=AMOUNT,...` (repeat for several).
-    #[arg(long = "flavor", required = true)]
+    #[arg(long = "flavor", required_unless_present = "fails")]
     pub flavors: Vec<String>,
+    /// Hosts that fail: `host:ID`, `label:KEY=VALUE` (together, repeat for several), or each
+    /// host (`any-host`) or each value of a label (`any:rack`) in turn.
+    #[arg(long = "fail")]
+    pub fails: Vec<String>,
 }
 
 /// Parses one `--flavor`.
@@ -52,25 +57,29 @@ fn flavor(i: usize, text: &str) -> Result<Flavor, InputError> {
     Ok(f)
 }
 
-/// Runs the count.
+/// Runs the count and the failure check.
 pub fn run(a: CapacityArgs) -> i32 {
-    let (flavors, errors): (Vec<_>, Vec<_>) = a
-        .flavors
+    let flavors = a.flavors.iter().enumerate().map(|(i, t)| flavor(i, t));
+    let fails = a
+        .fails
         .iter()
         .enumerate()
-        .map(|(i, t)| flavor(i, t))
-        .partition(Result::is_ok);
+        .map(|(i, t)| vmplace::service::api::fail_spec(i, t));
+    let mut errors: Vec<InputError> = flavors.clone().filter_map(Result::err).collect();
+    errors.extend(fails.clone().filter_map(Result::err));
     if !errors.is_empty() {
-        let errors: Vec<InputError> = errors.into_iter().filter_map(Result::err).collect();
         return report(&errors);
     }
-    let flavors: Vec<Flavor> = flavors.into_iter().filter_map(Result::ok).collect();
+    let q = Query {
+        flavors: flavors.filter_map(Result::ok).collect(),
+        fails: fails.filter_map(Result::ok).collect(),
+    };
     let text = match read_input(&a.solve.file) {
         Ok(t) => t,
         Err(e) => return report(&e),
     };
     let cfg = RunConfig::default();
-    match vmplace::service::api::capacity_text(&text, &flavors, &a.solve.overrides(), &cfg) {
+    match vmplace::service::api::capacity_text(&text, &q, &a.solve.overrides(), &cfg) {
         Ok(r) => match write_json(a.solve.output.as_ref(), &r) {
             Ok(()) => exit::OK,
             Err(e) => report(&e),

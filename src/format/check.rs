@@ -52,15 +52,21 @@ pub struct IallocatorCheckRequest {
     pub answer: serde_json::Value,
 }
 
-/// The body of `POST /v1/capacity`: a pool and the flavors to count.
+/// The body of `POST /v1/capacity`: a pool (a problem or a migration state document), the
+/// flavors to count and the failures to check.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapacityRequest {
-    /// A problem document; its `requests` may be empty or absent (they are placed first).
+    /// A problem document (its `requests` may be empty or absent; they are placed first), or a
+    /// migration state document (its `vms` run where it says).
     pub problem: serde_json::Value,
-    /// The flavors to count.
-    #[schemars(length(min = 1))]
+    /// The flavors to count (`flavors`, `fail` or both).
+    #[serde(default)]
     pub flavors: Vec<CapacityFlavor>,
+    /// Failures to check, as `vmplace capacity --fail` spells them: `host:ID`,
+    /// `label:KEY=VALUE`, `any-host`, `any:KEY`.
+    #[serde(default)]
+    pub fail: Vec<String>,
 }
 
 /// One flavor of `POST /v1/capacity` (the `--flavor` of `vmplace capacity`).

@@ -99,11 +99,15 @@ pub enum ErrorCode {
     BadMoveTarget,
     /// A plan to sequence moves a VM more than once.
     MoveRepeated,
+    /// A `--fail` names a host or label value the pool does not have.
+    UnknownFailure,
+    /// A `--fail` cannot be read, or a call has two `any-` failures.
+    BadFailure,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 43] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -145,6 +149,8 @@ impl ErrorCode {
         ErrorCode::MoveWrongSource,
         ErrorCode::BadMoveTarget,
         ErrorCode::MoveRepeated,
+        ErrorCode::UnknownFailure,
+        ErrorCode::BadFailure,
     ];
 
     /// The stable code string.
@@ -191,6 +197,8 @@ impl ErrorCode {
             ErrorCode::MoveWrongSource => "E1702",
             ErrorCode::BadMoveTarget => "E1703",
             ErrorCode::MoveRepeated => "E1704",
+            ErrorCode::UnknownFailure => "E1801",
+            ErrorCode::BadFailure => "E1802",
         }
     }
 
@@ -255,6 +263,8 @@ impl ErrorCode {
             ErrorCode::MoveWrongSource => "give `from` as the VM's `host` in the state",
             ErrorCode::BadMoveTarget => "move the VM to an active host of the state that reaches its storage",
             ErrorCode::MoveRepeated => "list each VM once, with its final target; vmplace adds pivots itself",
+            ErrorCode::UnknownFailure => "name a host id of `hosts`, or a label key and value some host has in `labels`",
+            ErrorCode::BadFailure => "give host:ID, label:KEY=VALUE, any-host or any:KEY, with at most one any- per call",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! JSON contract: problem, solution and error documents (serde and schemars only).
 
+pub mod capacity;
 pub mod check;
 pub mod errors;
 pub mod ganeti;

@@ -61,6 +61,9 @@ pub struct Host {
     /// Ids of the storage systems this host is connected to; a VM can run here only if its disk
     /// is on one of them.
     pub storage: Vec<String>,
+    /// Topology labels, any keys: `{"zone": "az1", "rack": "r12"}` (`capacity --fail label:...`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One VM to place.

@@ -66,6 +66,9 @@ pub struct StateHost {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.001, max = super::limits::BANDWIDTH_MAX))]
     pub bandwidth_mbps: Option<f64>,
+    /// Topology labels, any keys: `{"zone": "az1", "rack": "r12"}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A running VM.

@@ -311,6 +311,7 @@ impl<'c, 'a> Placer<'c, 'a> {
                 capacity: node.capacity.clone(),
                 used: Some(self.used[name].clone()),
                 storage: vec![sid],
+                labels: Default::default(),
             });
         }
         let exclusive: Vec<bool> = nodes

@@ -4,6 +4,7 @@
 use crate::checker::{check, Expect, Violation};
 use crate::domain::{Domain, Settings};
 use crate::format::check::{CheckPhase, CheckRequest, PlanCheckRequest};
+use crate::format::errors::ErrorCode;
 use crate::format::{DocKind, InputError, Objective, Problem, Solution, SolverKind};
 use crate::placement::{run_or_fallback, Mode, RunConfig};
 use crate::validation::json::parse_json;
@@ -266,23 +267,40 @@ pub fn iallocator_text(
     Ok(crate::ganeti::answer(&input, o, cfg))
 }
 
-/// Reads a problem document whose `requests` may be empty or absent, and counts each flavor on
-/// the pool it describes (after its requests, when it has some).
+/// Reads a problem document whose `requests` may be empty or absent, or a migration state
+/// document (it has `vms`), counts each flavor on the pool it describes (after the problem's
+/// requests, when it has some) and checks the failures.
 pub fn capacity_text(
     text: &str,
-    flavors: &[crate::capacity::Flavor],
+    q: &crate::capacity::Query,
     o: &Overrides,
     cfg: &RunConfig,
 ) -> Result<crate::capacity::CapacityReport, Vec<InputError>> {
+    if q.flavors.is_empty() && q.fails.is_empty() {
+        return Err(vec![InputError::new(
+            ErrorCode::Usage,
+            "",
+            "nothing to answer: give a --flavor, a --fail, or both",
+        )]);
+    }
     let mut value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
+    if value.get("vms").is_some() {
+        let state = crate::validation::state::read_state(text)?.into_inner();
+        return crate::capacity::capacity_of_state(&state, q, o, cfg);
+    }
     let no_requests = value
         .get("requests")
         .is_none_or(|r| r.as_array().is_some_and(Vec::is_empty));
     if no_requests {
-        // The pool is checked with the first flavor standing in for the requests.
-        if let (Some(obj), Some(f)) = (value.as_object_mut(), flavors.first()) {
-            let stand_in =
-                serde_json::json!([{"id": f.name, "demand": f.demand, "disk_gib": f.disk_gib}]);
+        // The pool is checked with the first flavor (or an empty request) standing in for the
+        // requests.
+        let stand_in = match q.flavors.first() {
+            Some(f) => {
+                serde_json::json!([{"id": f.name, "demand": f.demand, "disk_gib": f.disk_gib}])
+            }
+            None => serde_json::json!([{"id": "-", "demand": {}, "disk_gib": 0.0}]),
+        };
+        if let Some(obj) = value.as_object_mut() {
             obj.insert("requests".into(), stand_in);
         }
     }
@@ -302,17 +320,17 @@ pub fn capacity_text(
     if no_requests {
         problem.requests.clear();
     }
-    crate::capacity::capacity(&problem, flavors, o, cfg)
+    crate::capacity::capacity(&problem, q, o, cfg)
 }
 
-/// The body of `POST /v1/capacity`: a pool and its flavors.
+/// The body of `POST /v1/capacity`: a pool, its flavors and its failures.
 pub fn capacity_request(
     text: &str,
     o: &Overrides,
     cfg: &RunConfig,
 ) -> Result<crate::capacity::CapacityReport, Vec<InputError>> {
     let req = read_document::<crate::format::check::CapacityRequest>(text, DocKind::Check)?;
-    let flavors: Vec<crate::capacity::Flavor> = req
+    let flavors = req
         .flavors
         .into_iter()
         .map(|f| crate::capacity::Flavor {
@@ -321,5 +339,48 @@ pub fn capacity_request(
             disk_gib: f.disk_gib,
         })
         .collect();
-    capacity_text(&req.problem.to_string(), &flavors, o, cfg).map_err(|e| prefix(e, "/problem"))
+    let (fails, errors): (Vec<_>, Vec<_>) = req
+        .fail
+        .iter()
+        .enumerate()
+        .map(|(i, t)| fail_spec(i, t))
+        .partition(Result::is_ok);
+    if !errors.is_empty() {
+        return Err(errors
+            .into_iter()
+            .filter_map(Result::err)
+            .map(http_path)
+            .collect());
+    }
+    let q = crate::capacity::Query {
+        flavors,
+        fails: fails.into_iter().filter_map(Result::ok).collect(),
+    };
+    capacity_text(&req.problem.to_string(), &q, o, cfg)
+        .map_err(|e| e.into_iter().map(http_path).collect())
+}
+
+/// Parses the `i`-th failure (`--fail i+1`).
+pub fn fail_spec(i: usize, text: &str) -> Result<crate::capacity::FailSpec, InputError> {
+    crate::capacity::FailSpec::parse(text)
+        .map_err(|why| InputError::new(ErrorCode::BadFailure, format!("--fail {}", i + 1), why))
+}
+
+/// A capacity error's path, from the CLI's spelling to the HTTP body's: `--flavor N` is
+/// `/flavors/N-1`, `--fail N` is `/fail/N-1`, a document path is under `/problem`.
+fn http_path(mut e: InputError) -> InputError {
+    let flag = |name: &str| {
+        e.path
+            .strip_prefix(name)
+            .and_then(|n| n.parse::<usize>().ok())
+            .map(|n| n.saturating_sub(1))
+    };
+    e.path = if let Some(n) = flag("--flavor ") {
+        format!("/flavors/{n}")
+    } else if let Some(n) = flag("--fail ") {
+        format!("/fail/{n}")
+    } else {
+        format!("/problem{}", e.path)
+    };
+    e
 }

@@ -131,6 +131,7 @@ pub(super) fn round_state(
                 watts: h.watts.to_vec(),
             }),
             bandwidth_mbps: Some(1000.0),
+            labels: Default::default(),
         })
         .collect();
     let first = (step + 1).saturating_sub(crate::migration::HISTORY);

@@ -2,7 +2,7 @@
 //! what binds, the problem's own requests placed first, and bad flavors.
 
 use serde_json::{json, Value};
-use vmplace::capacity::{CapacityReport, Flavor};
+use vmplace::capacity::{CapacityReport, Flavor, Query};
 use vmplace::placement::RunConfig;
 use vmplace::service::api::{capacity_text, Overrides};
 
@@ -16,10 +16,17 @@ fn flavor(name: &str, cpu: f64, mem: f64, disk: f64) -> Flavor {
     }
 }
 
+fn query(flavors: &[Flavor]) -> Query {
+    Query {
+        flavors: flavors.to_vec(),
+        fails: Vec::new(),
+    }
+}
+
 fn count(doc: &Value, flavors: &[Flavor]) -> CapacityReport {
     capacity_text(
         &doc.to_string(),
-        flavors,
+        &query(flavors),
         &Overrides::default(),
         &RunConfig::default(),
     )
@@ -83,7 +90,7 @@ fn a_flavor_with_an_unknown_resource_is_an_error_naming_the_flag() {
     let errors_of = |flavors: &[Flavor]| {
         capacity_text(
             &pool(json!([])).to_string(),
-            flavors,
+            &query(flavors),
             &Overrides::default(),
             &RunConfig::default(),
         )

@@ -304,6 +304,7 @@ fn readme_lists_the_checkers_own_codes_and_rules() {
         .iter()
         .chain(Rule::PLAN.iter())
         .chain(Rule::IALLOCATOR.iter())
+        .chain(Rule::FAILURE.iter())
         .map(|r| r.name())
         .collect();
     for name in UNPLACED_CODES

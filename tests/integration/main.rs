@@ -12,6 +12,7 @@ mod defects;
 mod engine;
 mod errors;
 mod exact;
+mod failures;
 mod ganeti;
 mod golden;
 mod hardening;

@@ -8,6 +8,7 @@ use vmplace::domain::{Assignment, Domain, HostIx, Load, Settings, StorageIx};
 use vmplace::format::{Objective, Problem};
 use vmplace::model::host::{self, HostInput};
 use vmplace::model::migration::{self, RoundHost, RoundInput, RoundVm};
+use vmplace::model::restart::{self, RestartVm};
 use vmplace::model::storage::{self, Stage, StorageInput};
 use vmplace::model::{MipOptions, MipResult, MipStatus};
 use vmplace::placement::exact;
@@ -1123,4 +1124,81 @@ fn floor_envelope_is_the_lower_hull_of_the_power_table() {
     assert_eq!(hull(&[0.0, 500.0 - 2e-8, 1000.0]).len(), 2);
     // One clearly below it is.
     assert_eq!(hull(&[0.0, 0.004, 0.01]).len(), 3);
+}
+
+// Restart after failures (model::restart): each family's rows decide the count.
+
+fn restart_vm(demand: f64, eligible: &[usize], group: Option<usize>) -> RestartVm {
+    RestartVm {
+        demand: vec![demand],
+        eligible: eligible.to_vec(),
+        group,
+    }
+}
+
+fn restart_count(free: &[f64], vms: &[RestartVm]) -> vmplace::model::restart::Restarts {
+    let free: Vec<Vec<f64>> = free.iter().map(|f| vec![*f]).collect();
+    restart::restart(&free, vms, &vec![None; vms.len()], &opts()).expect("solves")
+}
+
+#[test]
+fn restart_once_counts_a_vm_once_even_where_it_fits_everywhere() {
+    // v0 asks for nothing and may go to any of three hosts; v1 fits nowhere. One VM restarts,
+    // and that is proven: counted once per host, the bound would say two.
+    let r = restart_count(
+        &[4.0, 4.0, 4.0],
+        &[
+            restart_vm(0.0, &[0, 1, 2], None),
+            restart_vm(5.0, &[0], None),
+        ],
+    );
+    assert_eq!(
+        r.host_of,
+        vec![Some(r.host_of[0].expect("v0 restarts")), None]
+    );
+    assert_eq!((r.bound, r.proven), (1, true));
+}
+
+#[test]
+fn restart_capacity_keeps_each_host_within_its_free_capacity() {
+    // Two VMs of 3 on a host with 4 free: one restarts.
+    let r = restart_count(
+        &[4.0],
+        &[restart_vm(3.0, &[0], None), restart_vm(3.0, &[0], None)],
+    );
+    assert_eq!(r.host_of.iter().flatten().count(), 1);
+    assert_eq!((r.bound, r.proven), (1, true));
+    // On two hosts, both do, one on each.
+    let r = restart_count(
+        &[4.0, 4.0],
+        &[
+            restart_vm(3.0, &[0, 1], None),
+            restart_vm(3.0, &[0, 1], None),
+        ],
+    );
+    assert_eq!(r.host_of.iter().flatten().count(), 2);
+    assert_ne!(r.host_of[0], r.host_of[1]);
+}
+
+#[test]
+fn restart_anti_affinity_puts_one_member_per_host() {
+    // Both members fit on the one host together, but they are in one group.
+    let r = restart_count(
+        &[10.0],
+        &[
+            restart_vm(1.0, &[0], Some(0)),
+            restart_vm(1.0, &[0], Some(0)),
+        ],
+    );
+    assert_eq!(r.host_of.iter().flatten().count(), 1);
+    assert_eq!((r.bound, r.proven), (1, true));
+    // Members of different groups share it.
+    let r = restart_count(
+        &[10.0],
+        &[
+            restart_vm(1.0, &[0], Some(0)),
+            restart_vm(1.0, &[0], Some(1)),
+        ],
+    );
+    assert_eq!(r.host_of.iter().flatten().count(), 2);
 }

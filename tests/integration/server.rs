@@ -511,10 +511,30 @@ fn openapi_schemas_accept_the_documents_the_server_exchanges_and_reject_bad_ones
         capacity["flavors"][0]["fit"],
         capacity["flavors"][0]["bound"]
     );
+    // Failures on the migration state: every host in turn; a bad spelling is an error at its path.
+    let failure_body = serde_json::json!({
+        "problem": serde_json::from_str::<Value>(&state).expect("JSON"),
+        "fail": ["any-host"]
+    });
+    let (status, failures, _) = s.post("/v1/capacity", &failure_body.to_string());
+    assert_eq!(status, 200, "{failures}");
+    assert!(
+        failures["failures"]["scenarios"].as_u64() > Some(0),
+        "{failures}"
+    );
+    let (status, bad_fail, _) = s.post(
+        "/v1/capacity",
+        &serde_json::json!({"problem": failure_body["problem"], "fail": ["any-host", "rack"]})
+            .to_string(),
+    );
+    assert_eq!(status, 400, "{bad_fail}");
+    assert_eq!(bad_fail["errors"][0]["path"], "/fail/1", "{bad_fail}");
     let parse = |t: &str| serde_json::from_str::<Value>(t).expect("JSON");
     for (component, value) in [
         ("CapacityRequest", capacity_body.clone()),
         ("CapacityReport", capacity),
+        ("CapacityRequest", failure_body.clone()),
+        ("CapacityReport", failures),
         ("Problem", parse(&small)),
         ("Solution", solution),
         ("ErrorDocument", errors),

@@ -1,14 +1,25 @@
 //! "How many more fit": for each flavor, the most VMs of it that the pool still takes, after the
 //! problem's own requests are placed by the two phases (models/capacity.md). One flavor alone is
 //! a transportation problem from storage systems to connected hosts, so its count is an exact max
-//! flow.
+//! flow. With `--fail`, it also checks whether the VMs of failed hosts restart elsewhere
+//! (`failure`).
+
+mod failure;
+mod flow;
 
 use crate::domain::Domain;
+pub use crate::format::capacity::{
+    Binding, CapacityReport, FailureReport, FlavorFit, NotTolerated, Restarted, Scenario,
+    Unrestartable,
+};
+use crate::format::state::{HostState, State};
 use crate::format::{Host, InputError, Problem, Request, Resources, Solution, Status};
+use crate::model::MipOptions;
 use crate::placement::{run_or_fallback, Mode, RunConfig};
 use crate::service::api::{settings, Overrides};
 use crate::validation::{validate_problem, Phase};
-use serde::Serialize;
+pub use failure::{FailSpec, Fleet};
+use flow::Transport;
 use std::collections::BTreeMap;
 
 /// A flavor to count: its demand per resource and its disk image.
@@ -22,49 +33,13 @@ pub struct Flavor {
     pub disk_gib: f64,
 }
 
-/// What limits a flavor's count.
-#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Binding {
-    /// `host_capacity`, `storage_capacity` or `connectivity`.
-    pub kind: String,
-    /// The host resource, for `host_capacity`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resource: Option<String>,
-}
-
-/// The count of one flavor.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct FlavorFit {
-    /// Flavor name.
-    pub name: String,
-    /// The most VMs of it that fit (exact: a max flow).
-    pub fit: usize,
-    /// Proven upper bound on the count (equal to `fit`: the max flow is exact).
-    pub bound: usize,
-    /// `(bound - fit) / bound`, 0 when proven.
-    pub gap: f64,
-    /// `optimal` when the count is proven (`fit == bound`), else the solve's status.
-    pub status: Status,
-    /// What binds.
-    pub binding: Binding,
-    /// Per host resource, how many the free capacity alone would hold (connected hosts only).
-    pub by_resource: BTreeMap<String, usize>,
-    /// How many the free storage alone would hold (storage with a connected host that fits one).
-    pub by_storage: usize,
-    /// Hosts left with room for one more by their own capacity but no connected storage with
-    /// room for its image.
-    pub stranded_hosts: usize,
-    /// Storage systems left with room for one more image but no connected host with room.
-    pub stranded_storage: usize,
-}
-
-/// The answer of `vmplace capacity`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct CapacityReport {
-    /// Requests of the problem placed first (the counts are what fits after them).
-    pub requests_placed: usize,
-    /// One entry per flavor, in the order given.
-    pub flavors: Vec<FlavorFit>,
+/// What a call asks: flavors to count, failures to check (either may be empty, not both).
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Flavors to count.
+    pub flavors: Vec<Flavor>,
+    /// Failures to check.
+    pub fails: Vec<FailSpec>,
 }
 
 fn free(capacity: &Resources, used: Option<&Resources>) -> Resources {
@@ -129,23 +104,119 @@ fn solve(p: &Problem, o: &Overrides, cfg: &RunConfig) -> Result<Solution, Vec<In
     Ok(run_or_fallback(&domain, Mode::Place, cfg))
 }
 
-/// Counts each flavor on the pool left after the problem's own requests.
+/// Counts each flavor on the pool left after the problem's own requests, and checks the failures
+/// with those requests running where the two phases put them.
 pub fn capacity(
     problem: &Problem,
-    flavors: &[Flavor],
+    q: &Query,
     o: &Overrides,
     cfg: &RunConfig,
 ) -> Result<CapacityReport, Vec<InputError>> {
-    let (pool, requests_placed) = if problem.requests.is_empty() {
-        (problem.clone(), 0)
+    let start = std::time::Instant::now();
+    let s = settings(problem, o);
+    let (pool, placements) = if problem.requests.is_empty() {
+        (problem.clone(), Vec::new())
     } else {
-        let s = solve(problem, o, cfg)?;
-        (after(problem, &s), s.placements.len())
+        // With failures to check, the placement gets two thirds of the call's time (it would
+        // otherwise spend it all improving a large batch), the check the rest.
+        let share = if q.fails.is_empty() { 1.0 } else { 2.0 / 3.0 };
+        let placing = Overrides {
+            time_limit_s: Some(s.time_limit_s * share),
+            max_time_limit_s: None,
+            ..o.clone()
+        };
+        let solved = solve(problem, &placing, cfg)?;
+        (after(problem, &solved), solved.placements)
     };
-    // A flavor that asks for a resource no host has could only ever count 0: say so instead.
+    let fleet = Fleet::from_placed(problem, &pool, &placements);
+    let left = (s.time_limit_s - start.elapsed().as_secs_f64()).max(0.0);
+    let opts = failure_options(left, s.mip_gap, s.threads, cfg);
+    answer(&pool, &fleet, q, placements.len(), &opts)
+}
+
+/// The same for a migration state document: its VMs run where it says, and hosts that are not
+/// active take neither new VMs nor restarts.
+pub fn capacity_of_state(
+    state: &State,
+    q: &Query,
+    o: &Overrides,
+    cfg: &RunConfig,
+) -> Result<CapacityReport, Vec<InputError>> {
+    let fleet = Fleet::from_state(state);
+    let mut pool = Problem {
+        storage: state.storage.clone(),
+        hosts: Vec::new(),
+        requests: Vec::new(),
+        options: None,
+    };
+    for h in state.hosts.iter().filter(|h| h.state == HostState::Active) {
+        let mut used = Resources::new();
+        for v in state.vms.iter().filter(|v| v.host == h.id) {
+            for (k, d) in &v.demand {
+                *used.entry(k.clone()).or_default() += d;
+            }
+        }
+        pool.hosts.push(Host {
+            id: h.id.clone(),
+            capacity: h.capacity.clone(),
+            used: Some(used),
+            storage: h.storage.clone(),
+            labels: h.labels.clone(),
+        });
+    }
+    let s = settings(&pool, o);
+    let opts = failure_options(s.time_limit_s, s.mip_gap, s.threads, cfg);
+    answer(&pool, &fleet, q, 0, &opts)
+}
+
+fn failure_options(seconds: f64, mip_gap: f64, threads: u32, cfg: &RunConfig) -> MipOptions {
+    MipOptions {
+        time_limit_s: seconds,
+        mip_gap,
+        threads,
+        write_model: None,
+        relax: false,
+        cancel: cfg.cancel.clone(),
+        max_nodes: None,
+        presolve: true,
+        light_heuristics: false,
+    }
+}
+
+fn answer(
+    pool: &Problem,
+    fleet: &Fleet,
+    q: &Query,
+    requests_placed: usize,
+    opts: &MipOptions,
+) -> Result<CapacityReport, Vec<InputError>> {
+    let mut errors = unknown_resources(pool, &q.flavors);
+    let failures = if q.fails.is_empty() {
+        None
+    } else {
+        match failure::check(fleet, &q.fails, opts) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(CapacityReport {
+        requests_placed,
+        flavors: q.flavors.iter().map(|f| count(pool, f)).collect(),
+        failures,
+    })
+}
+
+/// A flavor that asks for a resource no host has could only ever count 0: say so instead.
+fn unknown_resources(pool: &Problem, flavors: &[Flavor]) -> Vec<InputError> {
     let known: std::collections::BTreeSet<&String> =
         pool.hosts.iter().flat_map(|h| h.capacity.keys()).collect();
-    let errors: Vec<InputError> = flavors
+    flavors
         .iter()
         .enumerate()
         .flat_map(|(i, f)| {
@@ -160,15 +231,7 @@ pub fn capacity(
                     )
                 })
         })
-        .collect();
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let out = flavors.iter().map(|f| count(&pool, f)).collect();
-    Ok(CapacityReport {
-        requests_placed,
-        flavors: out,
-    })
+        .collect()
 }
 
 fn count(pool: &Problem, f: &Flavor) -> FlavorFit {
@@ -280,120 +343,5 @@ fn count(pool: &Problem, f: &Flavor) -> FlavorFit {
         by_storage,
         stranded_hosts,
         stranded_storage,
-    }
-}
-
-/// The result of a max flow from storage systems to hosts.
-struct Flow {
-    total: usize,
-    storage_left: Vec<usize>,
-    host_left: Vec<usize>,
-}
-
-/// A bipartite transportation network: source -> storage (supply) -> connected hosts -> sink
-/// (what each host takes). Dinic's algorithm on integer capacities.
-struct Transport {
-    /// Edges as (to, capacity left); the reverse of edge e is e ^ 1.
-    edges: Vec<(usize, usize)>,
-    adj: Vec<Vec<usize>>,
-    storage: usize,
-    hosts: usize,
-}
-
-impl Transport {
-    const SOURCE: usize = 0;
-    const SINK: usize = 1;
-
-    fn new(supply: &[usize], take: &[usize], links: &[Vec<usize>]) -> Transport {
-        let (storage, hosts) = (supply.len(), take.len());
-        let mut t = Transport {
-            edges: Vec::new(),
-            adj: vec![Vec::new(); 2 + storage + hosts],
-            storage,
-            hosts,
-        };
-        for (s, &cap) in supply.iter().enumerate() {
-            t.edge(Self::SOURCE, 2 + s, cap);
-        }
-        for (h, &cap) in take.iter().enumerate() {
-            t.edge(2 + storage + h, Self::SINK, cap);
-            for &s in &links[h] {
-                t.edge(2 + s, 2 + storage + h, usize::MAX / 4);
-            }
-        }
-        t
-    }
-
-    fn edge(&mut self, from: usize, to: usize, cap: usize) {
-        self.adj[from].push(self.edges.len());
-        self.edges.push((to, cap));
-        self.adj[to].push(self.edges.len());
-        self.edges.push((from, 0));
-    }
-
-    fn max_flow(mut self) -> Flow {
-        let mut total = 0;
-        loop {
-            // Levels by breadth-first search over edges with capacity left.
-            let mut level = vec![usize::MAX; self.adj.len()];
-            level[Self::SOURCE] = 0;
-            let mut queue = std::collections::VecDeque::from([Self::SOURCE]);
-            while let Some(u) = queue.pop_front() {
-                for &e in &self.adj[u] {
-                    let (v, cap) = self.edges[e];
-                    if cap > 0 && level[v] == usize::MAX {
-                        level[v] = level[u] + 1;
-                        queue.push_back(v);
-                    }
-                }
-            }
-            if level[Self::SINK] == usize::MAX {
-                break;
-            }
-            let mut next = vec![0usize; self.adj.len()];
-            loop {
-                let pushed = self.push(Self::SOURCE, usize::MAX, &level, &mut next);
-                if pushed == 0 {
-                    break;
-                }
-                total += pushed;
-            }
-        }
-        let storage_left = (0..self.storage)
-            .map(|s| self.edges[self.adj[Self::SOURCE][s]].1)
-            .collect();
-        let host_left = (0..self.hosts)
-            .map(|h| {
-                let node = 2 + self.storage + h;
-                self.edges[self.adj[node][0]].1
-            })
-            .collect();
-        Flow {
-            total,
-            storage_left,
-            host_left,
-        }
-    }
-
-    /// Pushes flow along shortest augmenting paths (iteratively, so deep graphs cannot overflow
-    /// the stack: paths here have three edges).
-    fn push(&mut self, u: usize, limit: usize, level: &[usize], next: &mut [usize]) -> usize {
-        if u == Self::SINK {
-            return limit;
-        }
-        while next[u] < self.adj[u].len() {
-            let e = self.adj[u][next[u]];
-            let (v, cap) = self.edges[e];
-            if cap > 0 && level[v] == level[u] + 1 {
-                let got = self.push(v, limit.min(cap), level, next);
-                if got > 0 {
-                    self.edges[e].1 -= got;
-                    self.edges[e ^ 1].1 += got;
-                    return got;
-                }
-            }
-            next[u] += 1;
-        }
-        0
     }
 }

@@ -1,0 +1,705 @@
+//! What if hosts fail (models/capacity.md, "What if"): can every VM of the failed hosts restart on
+//! the surviving active hosts that reach its storage? Most scenarios are decided by a best-fit
+//! witness; where it leaves VMs out, a bound on the VMs with no eligible host may already prove it
+//! best, and the restart MIP (`model::restart`) decides the rest.
+
+use crate::format::capacity::{
+    DecidedBy, FailureReport, NotTolerated, RestartCode, Restarted, Scenario, Unrestartable,
+};
+use crate::format::state::{HostState, State};
+use crate::format::{errors::ErrorCode, InputError, Placement, Problem, Resources, Status};
+use crate::model::restart::{restart, RestartVm};
+use crate::model::{MipOptions, MipStatus};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+/// One `--fail`: hosts that fail together, or a kind of failure to try one at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FailSpec {
+    /// `host:ID`.
+    Host(String),
+    /// `label:KEY=VALUE`: every host with that label value.
+    Label(String, String),
+    /// `any-host`: every single host in turn.
+    AnyHost,
+    /// `any:KEY`: every value of the label in turn (`any:rack`).
+    AnyLabel(String),
+}
+
+impl FailSpec {
+    /// Parses `host:ID`, `label:KEY=VALUE`, `any-host` or `any:KEY`.
+    pub fn parse(text: &str) -> Result<FailSpec, String> {
+        if text == "any-host" {
+            return Ok(FailSpec::AnyHost);
+        }
+        match text.split_once(':') {
+            Some(("host", id)) if !id.is_empty() => Ok(FailSpec::Host(id.into())),
+            Some(("any", key)) if !key.is_empty() => Ok(FailSpec::AnyLabel(key.into())),
+            Some(("label", kv)) => match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() && !v.is_empty() => {
+                    Ok(FailSpec::Label(k.into(), v.into()))
+                }
+                _ => Err(format!("`{text}`: give label:KEY=VALUE")),
+            },
+            _ => Err(format!(
+                "`{text}` is not host:ID, label:KEY=VALUE, any-host or any:KEY"
+            )),
+        }
+    }
+}
+
+/// A host of the pool, with what runs on it.
+#[derive(Debug, Clone)]
+pub struct FleetHost {
+    id: String,
+    capacity: Resources,
+    used: Resources,
+    storage: Vec<String>,
+    labels: BTreeMap<String, String>,
+    active: bool,
+}
+
+/// A running VM: it restarts elsewhere if its host fails.
+#[derive(Debug, Clone)]
+pub struct Running {
+    id: String,
+    host: usize,
+    storage: String,
+    demand: Resources,
+    group: Option<String>,
+}
+
+/// The pool with its running VMs.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    hosts: Vec<FleetHost>,
+    vms: Vec<Running>,
+}
+
+impl Fleet {
+    /// From a problem after its requests were placed: `pool` is the problem with their demand in
+    /// `used`, and the placed requests run where the solution put them.
+    pub fn from_placed(problem: &Problem, pool: &Problem, placements: &[Placement]) -> Fleet {
+        let hosts: Vec<FleetHost> = pool
+            .hosts
+            .iter()
+            .map(|h| FleetHost {
+                id: h.id.clone(),
+                capacity: h.capacity.clone(),
+                used: h.used.clone().unwrap_or_default(),
+                storage: h.storage.clone(),
+                labels: h.labels.clone(),
+                active: true,
+            })
+            .collect();
+        let ix: HashMap<&str, usize> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.id.as_str(), i))
+            .collect();
+        let req: HashMap<&str, &crate::format::Request> = problem
+            .requests
+            .iter()
+            .map(|r| (r.id.as_str(), r))
+            .collect();
+        let vms = placements
+            .iter()
+            .filter_map(|p| {
+                let r = req.get(p.request.as_str())?;
+                Some(Running {
+                    id: p.request.clone(),
+                    host: *ix.get(p.host.as_deref()?)?,
+                    storage: p.storage.clone(),
+                    demand: r.demand.clone(),
+                    group: r.anti_affinity.clone(),
+                })
+            })
+            .collect();
+        Fleet { hosts, vms }
+    }
+
+    /// From a migration state document: VMs reserve their whole demand; hosts in maintenance or
+    /// off take no restarts.
+    pub fn from_state(state: &State) -> Fleet {
+        let mut hosts: Vec<FleetHost> = state
+            .hosts
+            .iter()
+            .map(|h| FleetHost {
+                id: h.id.clone(),
+                capacity: h.capacity.clone(),
+                used: Resources::new(),
+                storage: h.storage.clone(),
+                labels: h.labels.clone(),
+                active: h.state == HostState::Active,
+            })
+            .collect();
+        let ix: HashMap<String, usize> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.id.clone(), i))
+            .collect();
+        let mut vms = Vec::new();
+        for v in &state.vms {
+            let Some(&h) = ix.get(&v.host) else { continue };
+            for (k, d) in &v.demand {
+                *hosts[h].used.entry(k.clone()).or_default() += d;
+            }
+            vms.push(Running {
+                id: v.id.clone(),
+                host: h,
+                storage: v.storage.clone(),
+                demand: v.demand.clone(),
+                group: v.anti_affinity.clone(),
+            });
+        }
+        Fleet { hosts, vms }
+    }
+
+    /// The failure sets the specs ask for: the fixed hosts (`host:`, `label:`) together, once, or
+    /// with each choice of the one `any-` spec in turn. Errors name the `--fail` at fault.
+    pub fn scenarios(
+        &self,
+        specs: &[FailSpec],
+    ) -> Result<Vec<(String, Vec<usize>)>, Vec<InputError>> {
+        let mut errors = Vec::new();
+        let mut fixed: BTreeSet<usize> = BTreeSet::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut each: Option<Vec<(String, Vec<usize>)>> = None;
+        for (i, spec) in specs.iter().enumerate() {
+            let at = format!("--fail {}", i + 1);
+            let hosts: Vec<usize> = match spec {
+                FailSpec::Host(id) => self
+                    .hosts
+                    .iter()
+                    .position(|h| &h.id == id)
+                    .into_iter()
+                    .collect(),
+                FailSpec::Label(k, v) => self.with_label(k, v),
+                FailSpec::AnyHost | FailSpec::AnyLabel(_) => {
+                    if each.is_some() {
+                        errors.push(InputError::new(
+                            ErrorCode::BadFailure,
+                            at,
+                            "only one any-host or any:KEY per call",
+                        ));
+                        continue;
+                    }
+                    let choices = self.each(spec);
+                    if choices.is_empty() {
+                        errors.push(InputError::new(
+                            ErrorCode::UnknownFailure,
+                            at,
+                            "no host has that label",
+                        ));
+                    }
+                    each = Some(choices);
+                    continue;
+                }
+            };
+            if hosts.is_empty() {
+                errors.push(InputError::new(
+                    ErrorCode::UnknownFailure,
+                    at,
+                    format!("{spec:?} names no host of the pool"),
+                ));
+            }
+            names.push(spec_name(spec));
+            fixed.extend(hosts);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let base = names.join(" + ");
+        Ok(match each {
+            None => vec![(base, fixed.into_iter().collect())],
+            Some(choices) => choices
+                .into_iter()
+                .map(|(name, hosts)| {
+                    let name = if base.is_empty() {
+                        name
+                    } else {
+                        format!("{base} + {name}")
+                    };
+                    let mut set = fixed.clone();
+                    set.extend(hosts);
+                    (name, set.into_iter().collect())
+                })
+                .collect(),
+        })
+    }
+
+    fn with_label(&self, k: &str, v: &str) -> Vec<usize> {
+        (0..self.hosts.len())
+            .filter(|&h| self.hosts[h].labels.get(k).map(String::as_str) == Some(v))
+            .collect()
+    }
+
+    /// The choices of an `any-` spec: each host, or each value of the label.
+    fn each(&self, spec: &FailSpec) -> Vec<(String, Vec<usize>)> {
+        match spec {
+            FailSpec::AnyLabel(k) => {
+                let values: BTreeSet<&String> =
+                    self.hosts.iter().filter_map(|h| h.labels.get(k)).collect();
+                values
+                    .into_iter()
+                    .map(|v| (format!("label:{k}={v}"), self.with_label(k, v)))
+                    .collect()
+            }
+            _ => (0..self.hosts.len())
+                .map(|h| (format!("host:{}", self.hosts[h].id), vec![h]))
+                .collect(),
+        }
+    }
+}
+
+fn spec_name(spec: &FailSpec) -> String {
+    match spec {
+        FailSpec::Host(id) => format!("host:{id}"),
+        FailSpec::Label(k, v) => format!("label:{k}={v}"),
+        FailSpec::AnyHost => "any-host".into(),
+        FailSpec::AnyLabel(k) => format!("any:{k}"),
+    }
+}
+
+/// Dense view of one scenario.
+struct Survivors<'a> {
+    fleet: &'a Fleet,
+    resources: Vec<String>,
+    failed: Vec<bool>,
+    free: Vec<Vec<f64>>,
+}
+
+impl<'a> Survivors<'a> {
+    fn new(fleet: &'a Fleet, resources: &[String], failed: &[usize]) -> Survivors<'a> {
+        let mut down = vec![false; fleet.hosts.len()];
+        for &h in failed {
+            down[h] = true;
+        }
+        let free = fleet
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                resources
+                    .iter()
+                    .map(|r| {
+                        if down[i] || !h.active {
+                            0.0
+                        } else {
+                            let c = h.capacity.get(r).copied().unwrap_or(0.0);
+                            (c - h.used.get(r).copied().unwrap_or(0.0)).max(0.0)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Survivors {
+            fleet,
+            resources: resources.to_vec(),
+            failed: down,
+            free,
+        }
+    }
+
+    fn demand(&self, vm: &Running) -> Vec<f64> {
+        self.resources
+            .iter()
+            .map(|r| vm.demand.get(r).copied().unwrap_or(0.0))
+            .collect()
+    }
+}
+
+const EPS: f64 = 1e-9;
+
+/// Each VM's eligible survivors, or why it has none.
+fn eligibility(
+    s: &Survivors,
+    vms: &[&Running],
+    groups: &HashMap<(usize, &str), usize>,
+) -> Vec<Result<Vec<usize>, (RestartCode, String)>> {
+    vms.iter()
+        .map(|vm| {
+            let d = s.demand(vm);
+            let connected: Vec<usize> = (0..s.fleet.hosts.len())
+                .filter(|&h| !s.failed[h] && s.fleet.hosts[h].active)
+                .filter(|&h| s.fleet.hosts[h].storage.contains(&vm.storage))
+                .collect();
+            if connected.is_empty() {
+                return Err((
+                    RestartCode::NoConnectedHost,
+                    format!("no surviving active host reaches storage `{}`", vm.storage),
+                ));
+            }
+            let apart: Vec<usize> = connected
+                .into_iter()
+                .filter(|&h| {
+                    vm.group
+                        .as_deref()
+                        .is_none_or(|g| groups.get(&(h, g)).copied().unwrap_or(0) == 0)
+                })
+                .collect();
+            if apart.is_empty() {
+                let g = vm.group.clone().unwrap_or_default();
+                return Err((
+                    RestartCode::AntiAffinity,
+                    format!("every surviving host that reaches its storage runs a member of `{g}`"),
+                ));
+            }
+            let fits: Vec<usize> = apart
+                .into_iter()
+                .filter(|&h| (0..d.len()).all(|r| d[r] <= s.free[h][r] + EPS))
+                .collect();
+            if fits.is_empty() {
+                return Err((
+                    RestartCode::NoRoom,
+                    "no surviving host that reaches its storage has room for it".into(),
+                ));
+            }
+            Ok(fits)
+        })
+        .collect()
+}
+
+/// Best fit decreasing: largest VMs first (by their largest share of a host), each to the
+/// eligible host it leaves with the least room on its tightest resource.
+fn best_fit(s: &Survivors, vms: &[RestartVm]) -> Vec<Option<usize>> {
+    let mut free = s.free.clone();
+    let mut taken: HashMap<(usize, usize), bool> = HashMap::new();
+    let size = |v: &RestartVm| {
+        v.eligible
+            .first()
+            .map(|&h| {
+                (0..v.demand.len())
+                    .map(|r| v.demand[r] / s.free[h][r].max(1e-9))
+                    .fold(0.0, f64::max)
+            })
+            .unwrap_or(0.0)
+    };
+    let mut order: Vec<usize> = (0..vms.len()).collect();
+    order.sort_by(|&a, &b| size(&vms[b]).total_cmp(&size(&vms[a])).then(a.cmp(&b)));
+    let mut out = vec![None; vms.len()];
+    for v in order {
+        let vm = &vms[v];
+        let best = vm
+            .eligible
+            .iter()
+            .copied()
+            .filter(|&h| vm.group.is_none_or(|g| !taken.contains_key(&(h, g))))
+            .filter(|&h| (0..vm.demand.len()).all(|r| vm.demand[r] <= free[h][r] + EPS))
+            .map(|h| {
+                let left = (0..vm.demand.len())
+                    .filter(|&r| vm.demand[r] > 0.0)
+                    .map(|r| free[h][r] - vm.demand[r])
+                    .fold(f64::INFINITY, f64::min);
+                (h, left)
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        if let Some((h, _)) = best {
+            for (f, d) in free[h].iter_mut().zip(&vm.demand) {
+                *f -= d;
+            }
+            if let Some(g) = vm.group {
+                taken.insert((h, g), true);
+            }
+            out[v] = Some(h);
+        }
+    }
+    out
+}
+
+/// Checks every scenario of the specs: first the witness and the bound of each, then the restart
+/// MIP where they disagree, each MIP with an equal share of the time left.
+pub fn check(
+    fleet: &Fleet,
+    specs: &[FailSpec],
+    opts: &MipOptions,
+) -> Result<FailureReport, Vec<InputError>> {
+    let start = Instant::now();
+    let scenarios = fleet.scenarios(specs)?;
+    let resources: Vec<String> = fleet
+        .hosts
+        .iter()
+        .flat_map(|h| h.capacity.keys().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut groups: HashMap<(usize, &str), usize> = HashMap::new();
+    for vm in &fleet.vms {
+        if let Some(g) = vm.group.as_deref() {
+            *groups.entry((vm.host, g)).or_default() += 1;
+        }
+    }
+    let mut on: Vec<Vec<usize>> = vec![Vec::new(); fleet.hosts.len()];
+    for (i, vm) in fleet.vms.iter().enumerate() {
+        on[vm.host].push(i);
+    }
+    let mut done = Vec::with_capacity(scenarios.len());
+    let mut open = Vec::new();
+    for (name, failed) in scenarios {
+        let c = Case::prepare(fleet, &resources, &groups, &on, name, failed);
+        if c.settled() {
+            done.push(c.finish(DecidedBy::Witness, Status::Optimal));
+        } else {
+            open.push(c);
+        }
+    }
+    // Smallest first: what a small MIP leaves of its share goes to the larger ones.
+    open.sort_by_key(|c| c.model_vms.iter().map(|v| v.eligible.len()).sum::<usize>());
+    let n = open.len();
+    for (i, c) in open.into_iter().enumerate() {
+        let left = (opts.time_limit_s - start.elapsed().as_secs_f64()).max(0.0);
+        let cancelled = opts
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+        let o = MipOptions {
+            time_limit_s: if cancelled {
+                0.0
+            } else {
+                left / (n - i) as f64
+            },
+            ..opts.clone()
+        };
+        done.push(c.decide(&o));
+    }
+    Ok(summary(done, start))
+}
+
+/// The report: counts, the scenarios not tolerated, the worst in full.
+fn summary(done: Vec<Scenario>, start: Instant) -> FailureReport {
+    let mut report = FailureReport {
+        scenarios: done.len(),
+        tolerated: 0,
+        decided: BTreeMap::new(),
+        not_tolerated: Vec::new(),
+        worst: None,
+        time_s: 0.0,
+    };
+    for sc in done {
+        *report.decided.entry(sc.decided_by).or_default() += 1;
+        if sc.restartable {
+            report.tolerated += 1;
+        } else {
+            report.not_tolerated.push(NotTolerated {
+                fail: sc.fail.clone(),
+                unrestartable: sc.unrestartable.len(),
+                bound: sc.bound,
+                status: sc.status,
+            });
+        }
+        let worse = report.worst.as_ref().is_none_or(|w| {
+            (sc.unrestartable.len(), -sc.headroom_share)
+                > (w.unrestartable.len(), -w.headroom_share)
+        });
+        if worse {
+            report.worst = Some(sc);
+        }
+    }
+    report.not_tolerated.sort_by(|a, b| {
+        b.unrestartable
+            .cmp(&a.unrestartable)
+            .then(a.fail.cmp(&b.fail))
+    });
+    report.time_s = start.elapsed().as_secs_f64();
+    report
+}
+
+/// One scenario between its witness and its decision.
+struct Case<'a> {
+    s: Survivors<'a>,
+    name: String,
+    failed: Vec<usize>,
+    vms: Vec<&'a Running>,
+    eligible: Vec<Result<Vec<usize>, (RestartCode, String)>>,
+    model_vms: Vec<RestartVm>,
+    host_of: Vec<Option<usize>>,
+}
+
+impl<'a> Case<'a> {
+    /// The survivors, each VM's eligible hosts, and the best-fit witness.
+    fn prepare(
+        fleet: &'a Fleet,
+        resources: &[String],
+        groups: &HashMap<(usize, &str), usize>,
+        on: &[Vec<usize>],
+        name: String,
+        failed: Vec<usize>,
+    ) -> Case<'a> {
+        let s = Survivors::new(fleet, resources, &failed);
+        // Members on failed hosts do not survive.
+        let alive: HashMap<(usize, &str), usize> = groups
+            .iter()
+            .filter(|((h, _), _)| !s.failed[*h])
+            .map(|(k, n)| (*k, *n))
+            .collect();
+        let vms: Vec<&Running> = failed
+            .iter()
+            .flat_map(|&h| on[h].iter().map(|&v| &fleet.vms[v]))
+            .collect();
+        let eligible = eligibility(&s, &vms, &alive);
+        let group_ix: BTreeMap<&str, usize> = vms
+            .iter()
+            .filter_map(|v| v.group.as_deref())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .enumerate()
+            .map(|(i, g)| (g, i))
+            .collect();
+        let model_vms: Vec<RestartVm> = vms
+            .iter()
+            .zip(&eligible)
+            .map(|(vm, e)| RestartVm {
+                demand: s.demand(vm),
+                eligible: e.clone().unwrap_or_default(),
+                group: vm.group.as_deref().and_then(|g| group_ix.get(g).copied()),
+            })
+            .collect();
+        let host_of = best_fit(&s, &model_vms);
+        Case {
+            s,
+            name,
+            failed,
+            vms,
+            eligible,
+            model_vms,
+            host_of,
+        }
+    }
+
+    /// VMs with an eligible host: no placement restarts more.
+    fn upper(&self) -> usize {
+        self.eligible.iter().filter(|e| e.is_ok()).count()
+    }
+
+    fn placed(&self) -> usize {
+        self.host_of.iter().flatten().count()
+    }
+
+    /// Whether the witness is proven best already (it restarts every VM that has a host).
+    fn settled(&self) -> bool {
+        self.placed() == self.upper()
+    }
+
+    /// The restart MIP, warm-started with the witness, where the witness is not proven.
+    fn decide(mut self, opts: &MipOptions) -> Scenario {
+        if opts.time_limit_s < 0.01 {
+            // No time left for the MIP: the witness stands, unproven.
+            return self.finish(DecidedBy::Stopped, Status::TimeLimit);
+        }
+        let (upper, placed) = (self.upper(), self.placed());
+        match restart(&self.s.free, &self.model_vms, &self.host_of, opts) {
+            Ok(r) => {
+                if r.host_of.iter().flatten().count() > placed {
+                    self.host_of = r.host_of;
+                }
+                let placed = self.placed();
+                let bound = r.bound.clamp(placed, upper);
+                let status = if r.proven || bound == placed {
+                    Status::Optimal
+                } else if r.status == MipStatus::Optimal {
+                    // Stopped within the relative gap asked for (`--gap`).
+                    Status::Feasible
+                } else {
+                    Status::TimeLimit
+                };
+                let mut sc = self.finish(DecidedBy::Mip, status);
+                sc.bound = bound;
+                sc.gap = gap(bound, sc.restarted);
+                sc
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "restart MIP failed; the witness stands");
+                self.finish(DecidedBy::Mip, Status::Feasible)
+            }
+        }
+    }
+
+    /// The answer: witness, reasons, headroom; `bound` is the VMs with an eligible host (the
+    /// caller lowers it when a MIP proved less).
+    fn finish(&self, decided: DecidedBy, status: Status) -> Scenario {
+        let s = &self.s;
+        let decided = if decided == DecidedBy::Witness && self.placed() < self.vms.len() {
+            DecidedBy::Bound
+        } else {
+            decided
+        };
+        let (vms, eligible, host_of, failed) =
+            (&self.vms, &self.eligible, &self.host_of, &self.failed);
+        let (fail, bound) = (self.name.clone(), self.upper());
+        let mut free = s.free.clone();
+        let mut witness = Vec::new();
+        let mut unrestartable = Vec::new();
+        for (i, vm) in vms.iter().enumerate() {
+            match (host_of[i], &eligible[i]) {
+            (Some(h), _) => {
+                let d = s.demand(vm);
+                for (f, x) in free[h].iter_mut().zip(&d) {
+                    *f -= x;
+                }
+                witness.push(Restarted {
+                    vm: vm.id.clone(),
+                    host: s.fleet.hosts[h].id.clone(),
+                });
+            }
+            (None, Err((code, reason))) => unrestartable.push(Unrestartable {
+                vm: vm.id.clone(),
+                code: *code,
+                reason: reason.clone(),
+            }),
+            (None, Ok(_)) => unrestartable.push(Unrestartable {
+                vm: vm.id.clone(),
+                code: if status == Status::Optimal {
+                    RestartCode::NoRoom
+                } else {
+                    RestartCode::StoppedEarly
+                },
+                reason: if status == Status::Optimal {
+                    "the survivors that reach its storage have room for it, but not for it with the others (proven)".into()
+                } else {
+                    "the search stopped before it found room for it or proved there is none".into()
+                },
+            }),
+        }
+        }
+        let mut headroom = BTreeMap::new();
+        let mut share = f64::INFINITY;
+        for (r, name) in s.resources.iter().enumerate() {
+            let total: f64 = (0..s.fleet.hosts.len())
+                .filter(|&h| !s.failed[h] && s.fleet.hosts[h].active)
+                .map(|h| s.fleet.hosts[h].capacity.get(name).copied().unwrap_or(0.0))
+                .sum();
+            let left: f64 = free.iter().map(|f| f[r].max(0.0)).sum();
+            headroom.insert(name.clone(), left);
+            if total > 0.0 {
+                share = share.min(left / total);
+            }
+        }
+        let restarted = witness.len();
+        Scenario {
+            fail,
+            hosts: failed
+                .iter()
+                .map(|&h| s.fleet.hosts[h].id.clone())
+                .collect(),
+            vms: vms.len(),
+            restarted,
+            restartable: restarted == vms.len(),
+            status,
+            bound,
+            gap: gap(bound, restarted),
+            decided_by: decided,
+            headroom,
+            headroom_share: if share.is_finite() { share } else { 0.0 },
+            witness,
+            unrestartable,
+        }
+    }
+}
+
+fn gap(bound: usize, restarted: usize) -> f64 {
+    if bound > 0 {
+        bound.saturating_sub(restarted) as f64 / bound as f64
+    } else {
+        0.0
+    }
+}

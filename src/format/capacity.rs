@@ -1,0 +1,168 @@
+//! The answer of `vmplace capacity` and `POST /v1/capacity` (models/capacity.md): each flavor's
+//! count, and with `--fail`, each failure scenario's restarts.
+
+use super::Status;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What limits a flavor's count.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct Binding {
+    /// `host_capacity`, `storage_capacity` or `connectivity`.
+    pub kind: String,
+    /// The host resource, for `host_capacity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+/// The count of one flavor.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FlavorFit {
+    /// Flavor name.
+    pub name: String,
+    /// The most VMs of it that fit (exact: a max flow).
+    pub fit: usize,
+    /// Proven upper bound on the count (equal to `fit`: the max flow is exact).
+    pub bound: usize,
+    /// `(bound - fit) / bound`, 0 when proven.
+    pub gap: f64,
+    /// `optimal` when the count is proven (`fit == bound`), else the solve's status.
+    pub status: Status,
+    /// What binds.
+    pub binding: Binding,
+    /// Per host resource, how many the free capacity alone would hold (connected hosts only).
+    pub by_resource: BTreeMap<String, usize>,
+    /// How many the free storage alone would hold (storage with a connected host that fits one).
+    pub by_storage: usize,
+    /// Hosts left with room for one more by their own capacity but no connected storage with
+    /// room for its image.
+    pub stranded_hosts: usize,
+    /// Storage systems left with room for one more image but no connected host with room.
+    pub stranded_storage: usize,
+}
+
+/// The answer of `vmplace capacity`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CapacityReport {
+    /// Requests of the problem placed first (the counts are what fits after them).
+    pub requests_placed: usize,
+    /// One entry per flavor, in the order given.
+    pub flavors: Vec<FlavorFit>,
+    /// With `--fail`: whether the VMs of the failed hosts restart elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<FailureReport>,
+}
+
+/// A VM of a failure that restarts.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Restarted {
+    /// VM (request) id.
+    pub vm: String,
+    /// Its new host.
+    pub host: String,
+}
+
+/// A VM of a failure that cannot restart, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Unrestartable {
+    /// VM (request) id.
+    pub vm: String,
+    /// Why.
+    pub code: RestartCode,
+    /// The cause, for a reader.
+    pub reason: String,
+}
+
+/// One failure scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Scenario {
+    /// The failure, as the `--fail` flags spell it.
+    pub fail: String,
+    /// The hosts that fail.
+    pub hosts: Vec<String>,
+    /// VMs that ran on them.
+    pub vms: usize,
+    /// VMs restarted in the witness.
+    pub restarted: usize,
+    /// Whether every VM restarts.
+    pub restartable: bool,
+    /// `optimal` when the count is proven, `time_limit` when the search stopped first.
+    pub status: Status,
+    /// Proven upper bound on the VMs that can restart.
+    pub bound: usize,
+    /// `(bound - restarted) / bound`.
+    pub gap: f64,
+    /// What decided it.
+    pub decided_by: DecidedBy,
+    /// Free capacity per resource left on the surviving active hosts after the restarts.
+    pub headroom: BTreeMap<String, f64>,
+    /// The smallest share, over resources, of the survivors' capacity left free.
+    pub headroom_share: f64,
+    /// Where each restarted VM goes.
+    pub witness: Vec<Restarted>,
+    /// The VMs that cannot restart.
+    pub unrestartable: Vec<Unrestartable>,
+}
+
+/// A scenario that is not tolerated, in brief.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NotTolerated {
+    /// The failure.
+    pub fail: String,
+    /// VMs that cannot restart.
+    pub unrestartable: usize,
+    /// Proven upper bound on the VMs that can restart.
+    pub bound: usize,
+    /// `optimal` when the count is proven.
+    pub status: Status,
+}
+
+/// The answer to `--fail`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FailureReport {
+    /// Scenarios checked.
+    pub scenarios: usize,
+    /// Scenarios in which every VM restarts.
+    pub tolerated: usize,
+    /// Scenarios decided by the witness, by the bound, by the MIP (and stopped).
+    pub decided: BTreeMap<DecidedBy, usize>,
+    /// The others, most unrestartable VMs first.
+    pub not_tolerated: Vec<NotTolerated>,
+    /// The worst scenario (most VMs that cannot restart, then least headroom), in full.
+    pub worst: Option<Scenario>,
+    /// Wall time, s.
+    pub time_s: f64,
+}
+
+/// Why a VM of a failure cannot restart.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RestartCode {
+    /// No surviving active host reaches its storage.
+    NoConnectedHost,
+    /// Every surviving host that reaches its storage runs a member of its anti-affinity group.
+    AntiAffinity,
+    /// No surviving host that reaches its storage has room for it (alone, or with the others:
+    /// proven).
+    NoRoom,
+    /// The search stopped before it found room for it or proved there is none.
+    StoppedEarly,
+}
+
+/// What decided a failure scenario.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// Best fit restarted every VM.
+    Witness,
+    /// Best fit restarted every VM that has an eligible host at all.
+    Bound,
+    /// The restart MIP.
+    Mip,
+    /// The time was up before the MIP could run: the witness stands, unproven.
+    Stopped,
+}

@@ -1,0 +1,306 @@
+//! `vmplace capacity --fail`: whether the VMs of failed hosts restart on the surviving hosts that
+//! reach their storage. Each test builds a small state document where one thing decides the
+//! answer (connectivity, room, anti-affinity, a label, the MIP against best fit), and every
+//! scenario returned in full passes the independent checker (`checker::check_scenario`).
+
+use serde_json::{json, Value};
+use vmplace::capacity::{CapacityReport, FailSpec, Query, Scenario};
+use vmplace::checker::check_scenario;
+use vmplace::format::capacity::{DecidedBy, RestartCode};
+use vmplace::format::state::State;
+use vmplace::placement::RunConfig;
+use vmplace::service::api::{capacity_text, Overrides};
+
+fn host(id: &str, cpu: f64, storage: &[&str], rack: &str) -> Value {
+    json!({"id": id, "capacity": {"cpu": cpu, "memory_gib": 64}, "storage": storage,
+           "labels": {"rack": rack}})
+}
+
+fn vm(id: &str, host: &str, cpu: f64, storage: &str) -> Value {
+    json!({"id": id, "host": host, "storage": storage, "demand": {"cpu": cpu, "memory_gib": 4}})
+}
+
+fn grouped(id: &str, host: &str, group: &str) -> Value {
+    json!({"id": id, "host": host, "storage": "s1", "demand": {"cpu": 1, "memory_gib": 1},
+           "anti_affinity": group})
+}
+
+fn state(hosts: Vec<Value>, vms: Vec<Value>) -> Value {
+    json!({"storage": [{"id": "s1", "capacity_gib": 1000}, {"id": "s2", "capacity_gib": 1000}],
+           "hosts": hosts, "vms": vms})
+}
+
+fn ask(doc: &Value, fails: &[&str]) -> Result<CapacityReport, Vec<vmplace::format::InputError>> {
+    let q = Query {
+        flavors: Vec::new(),
+        fails: fails
+            .iter()
+            .map(|f| FailSpec::parse(f).expect("spec"))
+            .collect(),
+    };
+    capacity_text(
+        &doc.to_string(),
+        &q,
+        &Overrides::default(),
+        &RunConfig::default(),
+    )
+}
+
+/// The worst scenario, checked by the independent checker against the state.
+fn worst(doc: &Value, fails: &[&str]) -> (CapacityReport, Scenario) {
+    let r = ask(doc, fails).unwrap_or_else(|e| panic!("{e:#?}"));
+    let f = r.failures.as_ref().expect("failures");
+    let w = f.worst.clone().expect("a scenario");
+    let s: State = serde_json::from_value(doc.clone()).unwrap();
+    let violations = check_scenario(&s, &w);
+    assert!(violations.is_empty(), "{violations:#?}\n{w:#?}");
+    (r, w)
+}
+
+fn code_of(sc: &Scenario, vm: &str) -> Option<&'static str> {
+    sc.unrestartable
+        .iter()
+        .find(|u| u.vm == vm)
+        .map(|u| match u.code {
+            RestartCode::NoConnectedHost => "NO_CONNECTED_HOST",
+            RestartCode::AntiAffinity => "ANTI_AFFINITY",
+            RestartCode::NoRoom => "NO_ROOM",
+            RestartCode::StoppedEarly => "STOPPED_EARLY",
+        })
+}
+
+#[test]
+fn a_failed_hosts_vms_restart_only_on_survivors_that_reach_their_storage() {
+    // h3 has the most room but reaches only s2; the VMs' images are on s1.
+    let doc = state(
+        vec![
+            host("h1", 8.0, &["s1"], "r1"),
+            host("h2", 8.0, &["s1"], "r1"),
+            host("h3", 64.0, &["s2"], "r2"),
+        ],
+        vec![
+            vm("a", "h1", 3.0, "s1"),
+            vm("b", "h1", 3.0, "s1"),
+            vm("c", "h2", 1.0, "s1"),
+        ],
+    );
+    let (_, w) = worst(&doc, &["host:h1"]);
+    assert!(w.restartable, "{w:#?}");
+    assert_eq!((w.vms, w.restarted, w.bound), (2, 2, 2));
+    assert!(w.witness.iter().all(|r| r.host == "h2"));
+    assert_eq!(w.decided_by, DecidedBy::Witness);
+    // cpu left on the survivors: h2 8 - 1 - 6 = 1, h3 64.
+    assert!((w.headroom["cpu"] - 65.0).abs() < 1e-9, "{:?}", w.headroom);
+    // Without h2's room, they cannot restart: no host that reaches s1 has room.
+    let doc = state(
+        vec![
+            host("h1", 8.0, &["s1"], "r1"),
+            host("h2", 2.0, &["s1"], "r1"),
+            host("h3", 64.0, &["s2"], "r2"),
+        ],
+        vec![vm("a", "h1", 3.0, "s1"), vm("b", "h1", 3.0, "s1")],
+    );
+    let (_, w) = worst(&doc, &["host:h1"]);
+    assert!(!w.restartable);
+    assert_eq!(code_of(&w, "a"), Some("NO_ROOM"));
+}
+
+#[test]
+fn vms_that_cannot_restart_are_listed_with_the_rule_that_binds() {
+    // a: its storage s2 is reached only by the failed host; b: a surviving member of its group
+    // is on the one host that reaches s1; c: too large for any survivor; d: restarts.
+    let doc = state(
+        vec![
+            host("h1", 64.0, &["s1", "s2"], "r1"),
+            host("h2", 4.0, &["s1"], "r1"),
+        ],
+        vec![
+            vm("a", "h1", 1.0, "s2"),
+            grouped("b", "h1", "web"),
+            grouped("b2", "h2", "web"),
+            vm("c", "h1", 16.0, "s1"),
+            vm("d", "h1", 1.0, "s1"),
+        ],
+    );
+    let (r, w) = worst(&doc, &["host:h1"]);
+    assert_eq!(code_of(&w, "a"), Some("NO_CONNECTED_HOST"));
+    assert_eq!(code_of(&w, "b"), Some("ANTI_AFFINITY"));
+    assert_eq!(code_of(&w, "c"), Some("NO_ROOM"));
+    assert_eq!(code_of(&w, "d"), None);
+    assert_eq!((w.restarted, w.bound, w.gap), (1, 1, 0.0));
+    assert_eq!(w.status, vmplace::format::Status::Optimal);
+    let f = r.failures.unwrap();
+    assert_eq!((f.scenarios, f.tolerated), (1, 0));
+    assert_eq!(f.not_tolerated[0].unrestartable, 3);
+}
+
+#[test]
+fn restarted_members_of_a_group_go_to_different_hosts() {
+    let doc = state(
+        vec![
+            host("h1", 64.0, &["s1"], "r1"),
+            host("h2", 64.0, &["s1"], "r1"),
+            host("h3", 64.0, &["s1"], "r1"),
+        ],
+        vec![
+            grouped("a", "h1", "db"),
+            grouped("b", "h1", "db"),
+            grouped("c", "h1", "db"),
+        ],
+    );
+    let (_, w) = worst(&doc, &["host:h1"]);
+    // Two survivors, three members: two restart, one cannot.
+    assert_eq!((w.restarted, w.bound), (2, 2));
+    assert_ne!(w.witness[0].host, w.witness[1].host);
+    assert_eq!(w.unrestartable.len(), 1);
+}
+
+#[test]
+fn a_label_failure_takes_down_every_host_with_that_value() {
+    let doc = state(
+        vec![
+            host("h1", 8.0, &["s1"], "r1"),
+            host("h2", 8.0, &["s1"], "r1"),
+            host("h3", 8.0, &["s1"], "r2"),
+            host("h4", 8.0, &["s1"], "r2"),
+        ],
+        vec![
+            vm("a", "h1", 6.0, "s1"),
+            vm("b", "h2", 6.0, "s1"),
+            vm("c", "h3", 1.0, "s1"),
+        ],
+    );
+    let (_, w) = worst(&doc, &["label:rack=r1"]);
+    assert_eq!(w.hosts, vec!["h1", "h2"]);
+    assert!(w.restartable, "{w:#?}");
+    assert!(w.witness.iter().all(|r| r.host == "h3" || r.host == "h4"));
+    // A label and a host fail together: r1 and h4 leave only h3, with room for one.
+    let (_, w) = worst(&doc, &["label:rack=r1", "host:h4"]);
+    assert_eq!(w.hosts, vec!["h1", "h2", "h4"]);
+    assert_eq!((w.vms, w.restarted), (2, 1));
+}
+
+#[test]
+fn any_host_and_any_label_try_every_single_failure_and_report_the_worst() {
+    // h1's VM (6 CPUs) fits nowhere else once h1 is gone; h2's and h3's VMs fit on h1.
+    let doc = state(
+        vec![
+            host("h1", 8.0, &["s1"], "r1"),
+            host("h2", 8.0, &["s1"], "r2"),
+            host("h3", 8.0, &["s1"], "r2"),
+        ],
+        vec![
+            vm("big", "h1", 6.0, "s1"),
+            vm("x", "h2", 3.0, "s1"),
+            vm("y", "h3", 3.0, "s1"),
+        ],
+    );
+    let (r, w) = worst(&doc, &["any-host"]);
+    let f = r.failures.unwrap();
+    assert_eq!((f.scenarios, f.tolerated), (3, 2));
+    assert_eq!(w.fail, "host:h1");
+    assert_eq!(code_of(&w, "big"), Some("NO_ROOM"));
+    // Rack r2 (h2 and h3) fails: h1 has 2 CPUs free, and neither x nor y fits.
+    let (r, w) = worst(&doc, &["any:rack"]);
+    let f = r.failures.unwrap();
+    assert_eq!(f.scenarios, 2);
+    assert_eq!(w.fail, "label:rack=r2");
+    assert_eq!((w.vms, w.restarted), (2, 0));
+}
+
+#[test]
+fn the_mip_restarts_what_best_fit_leaves_out() {
+    // Survivors with 6 and 4 CPUs free; VMs of 3, 3, 2, 2. Best fit decreasing puts the first 3
+    // on the host it fills most (4 free) and strands a 2; the MIP puts 3 + 3 and 2 + 2.
+    let doc = state(
+        vec![
+            host("h1", 10.0, &["s1"], "r1"),
+            host("h2", 6.0, &["s1"], "r1"),
+            host("h3", 4.0, &["s1"], "r1"),
+        ],
+        vec![
+            vm("a", "h1", 3.0, "s1"),
+            vm("b", "h1", 3.0, "s1"),
+            vm("c", "h1", 2.0, "s1"),
+            vm("d", "h1", 2.0, "s1"),
+        ],
+    );
+    let (_, w) = worst(&doc, &["host:h1"]);
+    assert!(w.restartable, "{w:#?}");
+    assert_eq!(w.decided_by, DecidedBy::Mip);
+    assert_eq!(w.status, vmplace::format::Status::Optimal);
+}
+
+#[test]
+fn placed_requests_of_a_problem_run_where_the_phases_put_them() {
+    // h2 has 5 CPUs free, so the request (6) goes to h1; when h1 fails it has nowhere to go.
+    let mut busy = host("h2", 8.0, &["s1"], "r2");
+    busy["used"] = json!({"cpu": 3});
+    let doc = json!({
+        "storage": [{"id": "s1", "capacity_gib": 1000}],
+        "hosts": [host("h1", 8.0, &["s1"], "r1"), busy],
+        "requests": [{"id": "r", "demand": {"cpu": 6, "memory_gib": 4}, "disk_gib": 10}]
+    });
+    let r = ask(&doc, &["any-host"]).unwrap();
+    assert_eq!(r.requests_placed, 1);
+    let f = r.failures.unwrap();
+    assert_eq!((f.scenarios, f.tolerated), (2, 1));
+    let w = f.worst.unwrap();
+    assert_eq!((w.fail.as_str(), w.vms), ("host:h1", 1));
+    assert_eq!(code_of(&w, "r"), Some("NO_ROOM"));
+}
+
+#[test]
+fn failures_naming_nothing_or_badly_spelled_are_errors_at_their_flag() {
+    let doc = state(vec![host("h1", 8.0, &["s1"], "r1")], vec![]);
+    let errors = ask(&doc, &["host:nope", "label:rack=r9", "any:zone"]).expect_err("unknown");
+    for at in ["--fail 1", "--fail 2", "--fail 3"] {
+        assert!(
+            errors.iter().any(|e| e.code == "E1801" && e.path == at),
+            "{at}: {errors:#?}"
+        );
+    }
+    let errors = ask(&doc, &["any-host", "any:rack"]).expect_err("two any");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.code == "E1802" && e.path == "--fail 2"),
+        "{errors:#?}"
+    );
+    for bad in ["rack=r1", "label:rack", "host:", "any:"] {
+        assert!(FailSpec::parse(bad).is_err(), "{bad}");
+    }
+    assert_eq!(FailSpec::parse("any-host"), Ok(FailSpec::AnyHost));
+    assert_eq!(
+        FailSpec::parse("label:rack=r1"),
+        Ok(FailSpec::Label("rack".into(), "r1".into()))
+    );
+}
+
+#[test]
+fn the_cli_checks_failures_without_a_flavor() {
+    let dir = std::env::temp_dir().join(format!("vmplace-fail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state.json");
+    let doc = state(
+        vec![
+            host("h1", 8.0, &["s1"], "r1"),
+            host("h2", 8.0, &["s1"], "r1"),
+        ],
+        vec![vm("a", "h1", 3.0, "s1")],
+    );
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmplace"))
+        .args(["capacity", path.to_str().unwrap(), "--fail", "any-host"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["failures"]["scenarios"], 2);
+    assert_eq!(v["failures"]["tolerated"], 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
