@@ -6,6 +6,8 @@
 
 mod failure;
 mod flow;
+mod mix;
+mod tiered;
 
 use crate::domain::Domain;
 pub use crate::format::capacity::{
@@ -40,9 +42,13 @@ pub struct Query {
     pub flavors: Vec<Flavor>,
     /// Failures to check.
     pub fails: Vec<FailSpec>,
+    /// `--mix`: VMs of each flavor per set, in the flavors' order.
+    pub mix: Option<Vec<usize>>,
+    /// `--tiered`: tiers of the one flavor, largest first.
+    pub tiered: bool,
 }
 
-fn free(capacity: &Resources, used: Option<&Resources>) -> Resources {
+pub(super) fn free(capacity: &Resources, used: Option<&Resources>) -> Resources {
     capacity
         .iter()
         .map(|(k, c)| {
@@ -190,26 +196,77 @@ fn answer(
     requests_placed: usize,
     opts: &MipOptions,
 ) -> Result<CapacityReport, Vec<InputError>> {
+    let start = std::time::Instant::now();
     let mut errors = unknown_resources(pool, &q.flavors);
-    let failures = if q.fails.is_empty() {
-        None
-    } else {
-        match failure::check(fleet, &q.fails, opts) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                errors.extend(e);
-                None
-            }
-        }
-    };
+    errors.extend(bad_mix(q));
+    if let Err(e) = fleet.scenarios(&q.fails) {
+        errors.extend(e);
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
+    let flavors: Vec<FlavorFit> = q.flavors.iter().map(|f| count(pool, f)).collect();
+    let mix = q.mix.as_ref().map(|ratio| {
+        // With failures to check too, the mix gets half of the time.
+        let share = if q.fails.is_empty() { 1.0 } else { 0.5 };
+        let o = MipOptions {
+            time_limit_s: opts.time_limit_s * share,
+            ..opts.clone()
+        };
+        mix::count_mix(pool, &q.flavors, ratio, &flavors, &o)
+    });
+    let tiered = match (q.tiered, q.flavors.first()) {
+        (true, Some(f)) => Some(tiered::tiers(pool, f)),
+        _ => None,
+    };
+    let failures = if q.fails.is_empty() {
+        None
+    } else {
+        let o = MipOptions {
+            time_limit_s: (opts.time_limit_s - start.elapsed().as_secs_f64()).max(0.0),
+            ..opts.clone()
+        };
+        Some(failure::check(fleet, &q.fails, &o)?)
+    };
     Ok(CapacityReport {
         requests_placed,
-        flavors: q.flavors.iter().map(|f| count(pool, f)).collect(),
+        flavors,
         failures,
+        mix,
+        tiered,
     })
+}
+
+/// A mix must give one whole number per flavor, not all zero; tiers shrink exactly one flavor.
+fn bad_mix(q: &Query) -> Vec<InputError> {
+    use crate::format::errors::ErrorCode;
+    let mut out = Vec::new();
+    if let Some(ratio) = &q.mix {
+        if ratio.len() != q.flavors.len() || ratio.iter().all(|&r| r == 0) {
+            out.push(InputError::new(
+                ErrorCode::BadMix,
+                "--mix",
+                format!(
+                    "{} parts for {} flavors{}",
+                    ratio.len(),
+                    q.flavors.len(),
+                    if ratio.iter().all(|&r| r == 0) {
+                        ", all zero"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    }
+    if q.tiered && q.flavors.len() != 1 {
+        out.push(InputError::new(
+            ErrorCode::BadTiered,
+            "--tiered",
+            format!("{} flavors: --tiered shrinks exactly one", q.flavors.len()),
+        ));
+    }
+    out
 }
 
 /// A flavor that asks for a resource no host has could only ever count 0: say so instead.
@@ -235,6 +292,11 @@ fn unknown_resources(pool: &Problem, flavors: &[Flavor]) -> Vec<InputError> {
 }
 
 fn count(pool: &Problem, f: &Flavor) -> FlavorFit {
+    count_booked(pool, f).0
+}
+
+/// The count, with the VMs of the max flow per host and the images per storage system.
+fn count_booked(pool: &Problem, f: &Flavor) -> (FlavorFit, Vec<usize>, Vec<usize>) {
     let host_free: Vec<Resources> = pool
         .hosts
         .iter()
@@ -332,7 +394,13 @@ fn count(pool: &Problem, f: &Flavor) -> FlavorFit {
     let stranded_storage = (0..supply.len())
         .filter(|&s| flow.storage_left[s] > 0)
         .count();
-    FlavorFit {
+    let on_hosts = (0..take.len())
+        .map(|h| take[h] - flow.host_left[h])
+        .collect();
+    let on_storage = (0..supply.len())
+        .map(|s| supply[s] - flow.storage_left[s])
+        .collect();
+    let answer = FlavorFit {
         name: f.name.clone(),
         fit,
         bound: fit,
@@ -343,5 +411,6 @@ fn count(pool: &Problem, f: &Flavor) -> FlavorFit {
         by_storage,
         stranded_hosts,
         stranded_storage,
-    }
+    };
+    (answer, on_hosts, on_storage)
 }

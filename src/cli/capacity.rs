@@ -22,6 +22,14 @@ pub struct CapacityArgs {
     /// host (`any-host`) or each value of a label (`any:rack`) in turn.
     #[arg(long = "fail")]
     pub fails: Vec<String>,
+    /// How many sets of the flavors fit together, in this ratio (`3:1`: three of the first
+    /// flavor and one of the second per set).
+    #[arg(long)]
+    pub mix: Option<String>,
+    /// What fits largest first: the one flavor, then smaller ones, each shrunk on one resource
+    /// (as Ganeti's `hspace --tiered`).
+    #[arg(long)]
+    pub tiered: bool,
 }
 
 /// Parses one `--flavor`.
@@ -57,6 +65,20 @@ fn flavor(i: usize, text: &str) -> Result<Flavor, InputError> {
     Ok(f)
 }
 
+/// Parses `--mix 3:1`.
+fn ratio(text: &str) -> Result<Vec<usize>, InputError> {
+    text.split(':')
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            InputError::new(
+                ErrorCode::BadMix,
+                "--mix",
+                format!("`{text}` is not whole numbers separated by `:`"),
+            )
+        })
+}
+
 /// Runs the count and the failure check.
 pub fn run(a: CapacityArgs) -> i32 {
     let flavors = a.flavors.iter().enumerate().map(|(i, t)| flavor(i, t));
@@ -67,12 +89,18 @@ pub fn run(a: CapacityArgs) -> i32 {
         .map(|(i, t)| vmplace::service::api::fail_spec(i, t));
     let mut errors: Vec<InputError> = flavors.clone().filter_map(Result::err).collect();
     errors.extend(fails.clone().filter_map(Result::err));
+    let mix = a.mix.as_deref().map(ratio).transpose();
+    if let Err(e) = &mix {
+        errors.push(e.clone());
+    }
     if !errors.is_empty() {
         return report(&errors);
     }
     let q = Query {
         flavors: flavors.filter_map(Result::ok).collect(),
         fails: fails.filter_map(Result::ok).collect(),
+        mix: mix.ok().flatten(),
+        tiered: a.tiered,
     };
     let text = match read_input(&a.solve.file) {
         Ok(t) => t,

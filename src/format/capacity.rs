@@ -51,6 +51,12 @@ pub struct CapacityReport {
     /// With `--fail`: whether the VMs of the failed hosts restart elsewhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failures: Option<FailureReport>,
+    /// With `--mix`: how many sets of the mix fit together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mix: Option<MixFit>,
+    /// With `--tiered`: the tiers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiered: Option<Tiered>,
 }
 
 /// A VM of a failure that restarts.
@@ -165,4 +171,55 @@ pub enum DecidedBy {
     Mip,
     /// The time was up before the MIP could run: the witness stands, unproven.
     Stopped,
+}
+
+/// How many sets of a mix of flavors fit together (`--mix 3:1`).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MixFit {
+    /// VMs of each flavor per set, in the flavors' order.
+    pub ratio: Vec<usize>,
+    /// Whole sets that fit.
+    pub sets: usize,
+    /// Proven upper bound on the sets.
+    pub bound: usize,
+    /// `(bound - sets) / bound`.
+    pub gap: f64,
+    /// `optimal` when proven.
+    pub status: Status,
+    /// VMs of each flavor placed: `sets * ratio`.
+    pub vms: BTreeMap<String, usize>,
+    /// The resource the sets use most of (`host_capacity` with its resource, `storage_capacity`),
+    /// or `connectivity` when none is used to 90 % or more.
+    pub binding: Binding,
+    /// Share of the free capacity the sets use, per host resource and `disk_gib` (hosts and
+    /// storage that could take at least one VM of a flavor).
+    pub utilisation: BTreeMap<String, f64>,
+}
+
+/// One tier of `--tiered`: a flavor, shrunk from the one before on one resource, and how many of
+/// it fit after the tiers before.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Tier {
+    /// The flavor's name, with `@N` for the N-th tier.
+    pub name: String,
+    /// Demand per host resource.
+    pub demand: BTreeMap<String, f64>,
+    /// Disk image, GiB.
+    pub disk_gib: f64,
+    /// VMs of it that fit (exact, after the tiers before).
+    pub fit: usize,
+    /// What binds it.
+    pub binding: Binding,
+}
+
+/// The answer to `--tiered`: largest first, each tier shrunk on the resource that lets one more
+/// VM fit with the least shrinking (as Ganeti's `hspace --tiered`).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Tiered {
+    /// The tiers, in order.
+    pub tiers: Vec<Tier>,
+    /// VMs over all tiers.
+    pub total: usize,
+    /// Why it stopped.
+    pub stopped: String,
 }

@@ -67,6 +67,12 @@ pub struct CapacityRequest {
     /// `label:KEY=VALUE`, `any-host`, `any:KEY`.
     #[serde(default)]
     pub fail: Vec<String>,
+    /// VMs of each flavor per set (`--mix 3:1` is `[3, 1]`), one per flavor.
+    #[serde(default)]
+    pub mix: Option<Vec<usize>>,
+    /// Tiers of the one flavor, largest first (`--tiered`).
+    #[serde(default)]
+    pub tiered: bool,
 }
 
 /// One flavor of `POST /v1/capacity` (the `--flavor` of `vmplace capacity`).

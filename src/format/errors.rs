@@ -103,11 +103,15 @@ pub enum ErrorCode {
     UnknownFailure,
     /// A `--fail` cannot be read, or a call has two `any-` failures.
     BadFailure,
+    /// A `--mix` that does not match its flavors.
+    BadMix,
+    /// `--tiered` without exactly one flavor to shrink.
+    BadTiered,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 43] = [
+    pub const ALL: [ErrorCode; 45] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -151,6 +155,8 @@ impl ErrorCode {
         ErrorCode::MoveRepeated,
         ErrorCode::UnknownFailure,
         ErrorCode::BadFailure,
+        ErrorCode::BadMix,
+        ErrorCode::BadTiered,
     ];
 
     /// The stable code string.
@@ -199,6 +205,8 @@ impl ErrorCode {
             ErrorCode::MoveRepeated => "E1704",
             ErrorCode::UnknownFailure => "E1801",
             ErrorCode::BadFailure => "E1802",
+            ErrorCode::BadMix => "E1803",
+            ErrorCode::BadTiered => "E1804",
         }
     }
 
@@ -265,6 +273,8 @@ impl ErrorCode {
             ErrorCode::MoveRepeated => "list each VM once, with its final target; vmplace adds pivots itself",
             ErrorCode::UnknownFailure => "name a host id of `hosts`, or a label key and value some host has in `labels`",
             ErrorCode::BadFailure => "give host:ID, label:KEY=VALUE, any-host or any:KEY, with at most one any- per call",
+            ErrorCode::BadMix => "give one whole number per --flavor, in their order, not all zero (--mix 3:1)",
+            ErrorCode::BadTiered => "give exactly one --flavor, the largest, with --tiered",
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod floor;
 pub mod host;
 pub mod migration;
+pub mod mix;
 pub mod restart;
 pub mod storage;
 

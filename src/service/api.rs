@@ -355,6 +355,8 @@ pub fn capacity_request(
     let q = crate::capacity::Query {
         flavors,
         fails: fails.into_iter().filter_map(Result::ok).collect(),
+        mix: req.mix,
+        tiered: req.tiered,
     };
     capacity_text(&req.problem.to_string(), &q, o, cfg)
         .map_err(|e| e.into_iter().map(http_path).collect())
@@ -379,6 +381,8 @@ fn http_path(mut e: InputError) -> InputError {
         format!("/flavors/{n}")
     } else if let Some(n) = flag("--fail ") {
         format!("/fail/{n}")
+    } else if e.path == "--mix" || e.path == "--tiered" {
+        format!("/{}", &e.path[2..])
     } else {
         format!("/problem{}", e.path)
     };

@@ -19,7 +19,7 @@ fn flavor(name: &str, cpu: f64, mem: f64, disk: f64) -> Flavor {
 fn query(flavors: &[Flavor]) -> Query {
     Query {
         flavors: flavors.to_vec(),
-        fails: Vec::new(),
+        ..Query::default()
     }
 }
 
@@ -158,4 +158,104 @@ fn the_max_flow_count_equals_the_placement_phases_optimum() {
         );
         assert_eq!(s.placements.len(), fit, "seed {seed}");
     }
+}
+
+fn ask(doc: &Value, q: &Query) -> Result<CapacityReport, Vec<vmplace::format::InputError>> {
+    capacity_text(
+        &doc.to_string(),
+        q,
+        &Overrides::default(),
+        &RunConfig::default(),
+    )
+}
+
+#[test]
+fn a_mix_counts_whole_sets_against_the_shared_capacity() {
+    // Per set one a (2 CPUs, 10 GiB) and one b (1 CPU, 100 GiB): the 1,000 GiB hold 9 sets (990
+    // GiB), the 32 CPUs of the four hosts 10. So 9, and the storage binds.
+    let q = Query {
+        mix: Some(vec![1, 1]),
+        ..query(&[flavor("a", 2.0, 8.0, 10.0), flavor("b", 1.0, 1.0, 100.0)])
+    };
+    let m = ask(&pool(json!([])), &q).expect("valid").mix.expect("mix");
+    assert_eq!((m.sets, m.bound, m.gap), (9, 9, 0.0));
+    assert_eq!(m.vms["a"] + m.vms["b"], 18);
+    assert_eq!(m.binding.kind, "storage_capacity");
+    // Two b per a: each set is 4 CPUs and 210 GiB: 4 sets (840 GiB) by the storage.
+    let q = Query {
+        mix: Some(vec![1, 2]),
+        ..q
+    };
+    let m = ask(&pool(json!([])), &q).expect("valid").mix.expect("mix");
+    assert_eq!((m.sets, m.vms["b"]), (4, 8));
+}
+
+#[test]
+fn tiers_shrink_the_flavor_on_the_resource_that_lets_one_more_fit() {
+    // One host of 8 CPUs: two of 3 CPUs fit, then the 2 CPUs left take one of 2 CPUs, then
+    // nothing is left to shrink into.
+    let doc = json!({"storage": [{"id": "s", "capacity_gib": 1000}],
+                     "hosts": [{"id": "h", "capacity": {"cpu": 8, "memory_gib": 32}, "storage": ["s"]}]});
+    let q = Query {
+        tiered: true,
+        ..query(&[flavor("m", 3.0, 4.0, 10.0)])
+    };
+    let t = ask(&doc, &q).expect("valid").tiered.expect("tiers");
+    let got: Vec<(f64, usize)> = t.tiers.iter().map(|t| (t.demand["cpu"], t.fit)).collect();
+    assert_eq!(got, vec![(3.0, 2), (2.0, 1)]);
+    assert_eq!(t.total, 3);
+    assert_eq!(t.tiers[1].name, "m@2");
+    assert_eq!(t.tiers[1].demand["memory_gib"], 4.0);
+}
+
+#[test]
+fn a_mix_or_tiers_that_do_not_match_the_flavors_are_errors() {
+    let two = [flavor("a", 1.0, 1.0, 1.0), flavor("b", 1.0, 1.0, 1.0)];
+    let bad = |q: Query, code: &str, path: &str| {
+        let errors = ask(&pool(json!([])), &q).expect_err("bad");
+        assert!(
+            errors.iter().any(|e| e.code == code && e.path == path),
+            "{errors:#?}"
+        );
+    };
+    bad(
+        Query {
+            mix: Some(vec![1, 2, 3]),
+            ..query(&two)
+        },
+        "E1803",
+        "--mix",
+    );
+    bad(
+        Query {
+            mix: Some(vec![0, 0]),
+            ..query(&two)
+        },
+        "E1803",
+        "--mix",
+    );
+    bad(
+        Query {
+            tiered: true,
+            ..query(&two)
+        },
+        "E1804",
+        "--tiered",
+    );
+    // On the command line, a ratio that is not whole numbers.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmplace"))
+        .args([
+            "capacity",
+            "instances/examples/small.json",
+            "--flavor",
+            "name=a,cpu=1",
+            "--mix",
+            "1:x",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["errors"][0]["code"], "E1803");
 }

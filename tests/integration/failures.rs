@@ -37,6 +37,7 @@ fn ask(doc: &Value, fails: &[&str]) -> Result<CapacityReport, Vec<vmplace::forma
             .iter()
             .map(|f| FailSpec::parse(f).expect("spec"))
             .collect(),
+        ..Query::default()
     };
     capacity_text(
         &doc.to_string(),
