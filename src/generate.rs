@@ -181,6 +181,8 @@ pub fn generate(p: &GenParams) -> Problem {
             used: Some(res(used[0], used[1])),
             storage,
             labels: Default::default(),
+            allocation_ratio: Default::default(),
+            reserved: Default::default(),
         });
     }
     let weights: Vec<f64> = (0..p.storage).map(|_| rng.random_range(0.5..1.5)).collect();
@@ -193,6 +195,8 @@ pub fn generate(p: &GenParams) -> Problem {
                 id: format!("s{i}"),
                 capacity_gib: free + used,
                 used_gib: used,
+                allocation_ratio: None,
+                reserved_gib: None,
             }
         })
         .collect();

@@ -126,7 +126,7 @@ impl Fleet {
             .iter()
             .map(|h| FleetHost {
                 id: h.id.clone(),
-                capacity: h.capacity.clone(),
+                capacity: crate::domain::usable(&h.capacity, &h.reserved, &h.allocation_ratio),
                 used: Resources::new(),
                 storage: h.storage.clone(),
                 labels: h.labels.clone(),

@@ -102,6 +102,23 @@ fn after(problem: &Problem, solution: &Solution) -> Problem {
     p
 }
 
+/// The pool with each host's and storage system's usable capacity as its capacity (overcommit and
+/// reservations applied), so that the counts read one number per resource.
+fn effective(pool: &Problem) -> Problem {
+    let mut p = pool.clone();
+    for h in &mut p.hosts {
+        h.capacity = crate::domain::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
+        h.reserved.clear();
+        h.allocation_ratio.clear();
+    }
+    for s in &mut p.storage {
+        s.capacity_gib = crate::domain::usable_gib(s);
+        s.reserved_gib = None;
+        s.allocation_ratio = None;
+    }
+    p
+}
+
 /// Solves a problem document built in code; its errors are the caller's input errors.
 fn solve(p: &Problem, o: &Overrides, cfg: &RunConfig) -> Result<Solution, Vec<InputError>> {
     let value = serde_json::to_value(p).unwrap_or(serde_json::Value::Null);
@@ -134,6 +151,7 @@ pub fn capacity(
         let solved = solve(problem, &placing, cfg)?;
         (after(problem, &solved), solved.placements)
     };
+    let pool = effective(&pool);
     let fleet = Fleet::from_placed(problem, &pool, &placements);
     let left = (s.time_limit_s - start.elapsed().as_secs_f64()).max(0.0);
     let opts = failure_options(left, s.mip_gap, s.threads, cfg);
@@ -164,12 +182,15 @@ pub fn capacity_of_state(
         }
         pool.hosts.push(Host {
             id: h.id.clone(),
-            capacity: h.capacity.clone(),
+            capacity: crate::domain::usable(&h.capacity, &h.reserved, &h.allocation_ratio),
             used: Some(used),
             storage: h.storage.clone(),
             labels: h.labels.clone(),
+            allocation_ratio: Default::default(),
+            reserved: Default::default(),
         });
     }
+    let pool = effective(&pool);
     let s = settings(&pool, o);
     let opts = failure_options(s.time_limit_s, s.mip_gap, s.threads, cfg);
     answer(&pool, &fleet, q, 0, &opts)

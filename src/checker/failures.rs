@@ -73,7 +73,7 @@ pub fn check_scenario(state: &State, sc: &Scenario) -> Vec<Violation> {
     }
     for h in &state.hosts {
         for (k, u) in used.get(h.id.as_str()).into_iter().flatten() {
-            let cap = h.capacity.get(*k).copied().unwrap_or(0.0);
+            let cap = super::limit(&h.capacity, &h.reserved, &h.allocation_ratio, k);
             let restarted_here = sc.witness.iter().any(|r| r.host == h.id);
             if restarted_here && *u > cap + TOL * (1.0 + cap.abs()) {
                 out.push(v(

@@ -38,6 +38,24 @@ pub struct Violation {
     pub message: String,
 }
 
+/// A resource's usable capacity, `(capacity - reserved) * allocation_ratio` (README, "The
+/// documents"), written here apart from the solver's.
+fn limit(
+    capacity: &crate::format::Resources,
+    reserved: &crate::format::Resources,
+    ratio: &crate::format::Resources,
+    k: &str,
+) -> f64 {
+    let c = capacity.get(k).copied().unwrap_or(0.0);
+    let held = reserved.get(k).copied().unwrap_or(0.0);
+    (c - held).max(0.0) * ratio.get(k).copied().unwrap_or(1.0)
+}
+
+/// A storage system's usable space, GiB, by the same formula.
+fn storage_limit(s: &crate::format::Storage) -> f64 {
+    (s.capacity_gib - s.reserved_gib.unwrap_or(0.0)).max(0.0) * s.allocation_ratio.unwrap_or(1.0)
+}
+
 fn v(rule: Rule, path: impl Into<String>, message: impl Into<String>) -> Violation {
     Violation {
         rule,

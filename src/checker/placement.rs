@@ -78,7 +78,7 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
     let storage: HashMap<&str, (f64, f64)> = problem
         .storage
         .iter()
-        .map(|s| (s.id.as_str(), (s.capacity_gib, s.used_gib)))
+        .map(|s| (s.id.as_str(), (super::storage_limit(s), s.used_gib)))
         .collect();
     let hosts: HashMap<&str, usize> = problem
         .hosts
@@ -183,7 +183,7 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
     for (hi, host) in problem.hosts.iter().enumerate() {
         let before = host.used.clone().unwrap_or_default();
         for (k, total) in &load[hi] {
-            let cap = host.capacity.get(k).copied().unwrap_or(0.0);
+            let cap = super::limit(&host.capacity, &host.reserved, &host.allocation_ratio, k);
             let added = total - before.get(k).copied().unwrap_or(0.0);
             if added > TOL && *total > cap + TOL * (1.0 + cap) {
                 out.push(v(

@@ -178,7 +178,7 @@ fn capacity_after(
             }
         }
         for (k, u) in used {
-            let cap = host.capacity.get(&k).copied().unwrap_or(0.0);
+            let cap = super::limit(&host.capacity, &host.reserved, &host.allocation_ratio, &k);
             if u > cap + TOL * (1.0 + cap) {
                 out.push(v(
                     Rule::HostCapacity,

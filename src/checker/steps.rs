@@ -96,7 +96,17 @@ pub fn check_steps(state: &State, plan: &Plan, out: &mut Vec<Violation>) {
     let caps: HashMap<&str, _> = state
         .hosts
         .iter()
-        .map(|h| (h.id.as_str(), &h.capacity))
+        .map(|h| {
+            let usable: crate::format::Resources = h
+                .capacity
+                .keys()
+                .map(|k| {
+                    let c = super::limit(&h.capacity, &h.reserved, &h.allocation_ratio, k);
+                    (k.clone(), c)
+                })
+                .collect();
+            (h.id.as_str(), usable)
+        })
         .collect();
     let limit = state
         .policy
@@ -159,7 +169,7 @@ pub fn check_steps(state: &State, plan: &Plan, out: &mut Vec<Violation>) {
 /// Host `h` during the wave: what it holds (including VMs leaving it) plus what arrives.
 fn wave_capacity(
     pool: &Pool,
-    caps: &HashMap<&str, &crate::format::Resources>,
+    caps: &HashMap<&str, crate::format::Resources>,
     h: &str,
     arriving: &[&StateVm],
     path: &str,

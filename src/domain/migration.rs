@@ -127,7 +127,11 @@ impl Pool {
             .iter()
             .map(|h| PoolHost {
                 id: h.id.clone(),
-                cap: dense(&h.capacity),
+                cap: dense(&super::usable(
+                    &h.capacity,
+                    &h.reserved,
+                    &h.allocation_ratio,
+                )),
                 storage: h.storage.clone(),
                 state: h.state,
                 watts: h

@@ -226,7 +226,7 @@ impl Domain {
             .iter()
             .map(|s| StorageSys {
                 id: s.id.clone(),
-                capacity: s.capacity_gib,
+                capacity: super::usable_gib(s),
                 used: s.used_gib,
                 hosts: Vec::new(),
             })
@@ -248,7 +248,11 @@ impl Domain {
                 }
                 HostNode {
                     id: h.id.clone(),
-                    capacity: dense(Some(&h.capacity)),
+                    capacity: dense(Some(&super::usable(
+                        &h.capacity,
+                        &h.reserved,
+                        &h.allocation_ratio,
+                    ))),
                     used: dense(h.used.as_ref()),
                     storage: links,
                 }

@@ -103,6 +103,8 @@ pub enum ErrorCode {
     UnknownFailure,
     /// A `--fail` cannot be read, or a call has two `any-` failures.
     BadFailure,
+    /// A reservation above the capacity it is held from.
+    ReservedExceedsCapacity,
     /// A `--mix` that does not match its flavors.
     BadMix,
     /// `--tiered` without exactly one flavor to shrink.
@@ -111,7 +113,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 45] = [
+    pub const ALL: [ErrorCode; 46] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -157,6 +159,7 @@ impl ErrorCode {
         ErrorCode::BadFailure,
         ErrorCode::BadMix,
         ErrorCode::BadTiered,
+        ErrorCode::ReservedExceedsCapacity,
     ];
 
     /// The stable code string.
@@ -179,6 +182,7 @@ impl ErrorCode {
             ErrorCode::MissingStorageChoice => "E1208",
             ErrorCode::DuplicateLink => "E1209",
             ErrorCode::UsedWithoutCapacity => "E1210",
+            ErrorCode::ReservedExceedsCapacity => "E1211",
             ErrorCode::BodyTooLarge => "E0003",
             ErrorCode::UnsupportedMediaType => "E0004",
             ErrorCode::Busy => "E0005",
@@ -273,6 +277,7 @@ impl ErrorCode {
             ErrorCode::MoveRepeated => "list each VM once, with its final target; vmplace adds pivots itself",
             ErrorCode::UnknownFailure => "name a host id of `hosts`, or a label key and value some host has in `labels`",
             ErrorCode::BadFailure => "give host:ID, label:KEY=VALUE, any-host or any:KEY, with at most one any- per call",
+            ErrorCode::ReservedExceedsCapacity => "reserve no more than the capacity (usable = (capacity - reserved) * allocation_ratio)",
             ErrorCode::BadMix => "give one whole number per --flavor, in their order, not all zero (--mix 3:1)",
             ErrorCode::BadTiered => "give exactly one --flavor, the largest, with --tiered",
         }

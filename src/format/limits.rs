@@ -28,6 +28,27 @@ pub fn resources(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// Largest allocation (overcommit) ratio.
+pub const RATIO_MAX: f64 = 1e3;
+
+/// Schema of allocation ratios: resource name -> ratio in `(0, RATIO_MAX]`.
+pub fn ratios(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "additionalProperties": {"type": "number", "exclusiveMinimum": 0.0, "maximum": RATIO_MAX}
+    })
+}
+
+/// Schema of one optional allocation ratio in `(0, RATIO_MAX]`.
+pub fn optional_ratio(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": ["number", "null"], "exclusiveMinimum": 0.0, "maximum": RATIO_MAX})
+}
+
+/// Schema of an optional amount in `0..=AMOUNT_MAX`.
+pub fn optional_amount(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": ["number", "null"], "minimum": 0.0, "maximum": AMOUNT_MAX})
+}
+
 /// Schema of an optional resource vector.
 pub fn optional_resources(g: &mut SchemaGenerator) -> Schema {
     let mut s = resources(g);

@@ -42,6 +42,15 @@ pub struct Storage {
     #[serde(default)]
     #[schemars(range(min = 0, max = super::limits::AMOUNT_MAX))]
     pub used_gib: f64,
+    /// Thin provisioning (Cinder's over-subscription ratio, default 1): the usable space is
+    /// `(capacity_gib - reserved_gib) * allocation_ratio`, and `used_gib` counts against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::limits::optional_ratio")]
+    pub allocation_ratio: Option<f64>,
+    /// Space held back, GiB (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::limits::optional_amount")]
+    pub reserved_gib: Option<f64>,
 }
 
 /// A hypervisor host.
@@ -64,6 +73,15 @@ pub struct Host {
     /// Topology labels, any keys: `{"zone": "az1", "rack": "r12"}` (`capacity --fail label:...`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Overcommit per resource (Nova's allocation ratios, default 1): the usable capacity of r is
+    /// `(capacity_r - reserved_r) * allocation_ratio_r`, and `used` counts against it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "super::limits::ratios")]
+    pub allocation_ratio: Resources,
+    /// Capacity held back per resource (Nova's reserved host memory, default 0).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "super::limits::resources")]
+    pub reserved: Resources,
 }
 
 /// One VM to place.

@@ -69,6 +69,15 @@ pub struct StateHost {
     /// Topology labels, any keys: `{"zone": "az1", "rack": "r12"}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Overcommit per resource (Nova's allocation ratios, default 1): the usable capacity of r is
+    /// `(capacity_r - reserved_r) * allocation_ratio_r`, and `used` counts against it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "super::limits::ratios")]
+    pub allocation_ratio: Resources,
+    /// Capacity held back per resource (Nova's reserved host memory, default 0).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "super::limits::resources")]
+    pub reserved: Resources,
 }
 
 /// A running VM.

@@ -298,12 +298,16 @@ impl<'c, 'a> Placer<'c, 'a> {
                         id: sid.clone(),
                         capacity_gib: node.disk_gib,
                         used_gib: self.disk_used[name].min(node.disk_gib),
+                        allocation_ratio: None,
+                        reserved_gib: None,
                     },
                     // Ganeti does not report shared storage's capacity: it never binds.
                     _ => Storage {
                         id: sid.clone(),
                         capacity_gib: total_disk + 1.0,
                         used_gib: 0.0,
+                        allocation_ratio: None,
+                        reserved_gib: None,
                     },
                 });
             hosts.push(Host {
@@ -312,6 +316,8 @@ impl<'c, 'a> Placer<'c, 'a> {
                 used: Some(self.used[name].clone()),
                 storage: vec![sid],
                 labels: Default::default(),
+                allocation_ratio: Default::default(),
+                reserved: Default::default(),
             });
         }
         let exclusive: Vec<bool> = nodes

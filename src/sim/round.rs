@@ -132,6 +132,8 @@ pub(super) fn round_state(
             }),
             bandwidth_mbps: Some(1000.0),
             labels: Default::default(),
+            allocation_ratio: Default::default(),
+            reserved: Default::default(),
         })
         .collect();
     let first = (step + 1).saturating_sub(crate::migration::HISTORY);
@@ -167,6 +169,8 @@ pub(super) fn round_state(
             id: "nfs".into(),
             capacity_gib: 1e9,
             used_gib: 0.0,
+            allocation_ratio: None,
+            reserved_gib: None,
         }],
         hosts,
         vms,

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
 
+mod allocation;
 pub mod dropper;
 pub mod ganeti;
 pub mod json;
@@ -339,26 +340,24 @@ fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
         &mut errors,
     );
 
-    for (i, s) in p.storage.iter().enumerate() {
-        if s.used_gib > s.capacity_gib {
-            errors.push(InputError::new(
-                ErrorCode::UsedExceedsCapacity,
-                format!("/storage/{i}/used_gib"),
-                format!(
-                    "storage `{}` uses {} GiB of {} GiB",
-                    s.id, s.used_gib, s.capacity_gib
-                ),
-            ));
-        }
-    }
+    allocation::check_storage_allocation(&p.storage, &mut errors);
     let mut known_resources: BTreeSet<&str> = BTreeSet::new();
     for (i, h) in p.hosts.iter().enumerate() {
         check_resources(&format!("/hosts/{i}/capacity"), &h.capacity, &mut errors);
         known_resources.extend(h.capacity.keys().map(String::as_str));
+        allocation::check_host_allocation(
+            &format!("/hosts/{i}"),
+            &h.id,
+            &h.capacity,
+            &h.reserved,
+            &h.allocation_ratio,
+            &mut errors,
+        );
+        let usable = crate::domain::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
         if let Some(used) = &h.used {
             check_resources(&format!("/hosts/{i}/used"), used, &mut errors);
             for (name, &u) in used {
-                match h.capacity.get(name) {
+                match usable.get(name) {
                     None if u > 0.0 => errors.push(InputError::new(
                         ErrorCode::UsedWithoutCapacity,
                         format!("/hosts/{i}/used/{}", pointer_token(name)),
@@ -370,7 +369,7 @@ fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
                     Some(&c) if u > c => errors.push(InputError::new(
                         ErrorCode::UsedExceedsCapacity,
                         format!("/hosts/{i}/used/{}", pointer_token(name)),
-                        format!("host `{}` uses {u} of `{name}` but has {c}", h.id),
+                        format!("host `{}` uses {u} of `{name}` but has {c} usable", h.id),
                     )),
                     _ => {}
                 }

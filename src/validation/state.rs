@@ -70,7 +70,16 @@ fn check_state(s: &State) -> Vec<InputError> {
         .enumerate()
         .map(|(i, h)| (h.id.as_str(), i))
         .collect();
+    super::allocation::check_storage_allocation(&s.storage, &mut errors);
     for (i, h) in s.hosts.iter().enumerate() {
+        super::allocation::check_host_allocation(
+            &format!("/hosts/{i}"),
+            &h.id,
+            &h.capacity,
+            &h.reserved,
+            &h.allocation_ratio,
+            &mut errors,
+        );
         for (k, &c) in &h.capacity {
             if c < 0.0 {
                 errors.push(InputError::new(

@@ -306,3 +306,38 @@ fn unplaceable_requests_get_reason_codes() {
         Some(ReasonCode::DemandExceedsHosts)
     );
 }
+
+#[test]
+fn overcommitted_hosts_and_thin_storage_take_more_and_the_checker_agrees() {
+    // 4 CPUs at 4:1 and 100 GiB at 2:1: four VMs of 4 CPUs and 50 GiB all fit (16 CPUs, 200 GiB).
+    let mut h = host("h1", 4.0, 256.0, &["s1"]);
+    h["allocation_ratio"] = json!({"cpu": 4.0});
+    h["reserved"] = json!({"memory_gib": 16});
+    let mut s = storage("s1", 100.0);
+    s["allocation_ratio"] = json!(2.0);
+    let reqs: Vec<_> = (0..4)
+        .map(|i| req(&format!("r{i}"), 4.0, 60.0, 50.0))
+        .collect();
+    let doc = json!({"storage": [s], "hosts": [h], "requests": reqs});
+    // Memory: (256 - 16) = 240 usable, four of 60 fit exactly.
+    let sol = solve(&doc, Mode::Place);
+    assert_eq!(sol.placements.len(), 4, "{sol:#?}");
+    // The checker holds the answer to the usable capacity: at a ratio of 3 it is over.
+    let mut tighter = doc.clone();
+    tighter["hosts"][0]["allocation_ratio"] = json!({"cpu": 3.0});
+    let p: vmplace::format::Problem = serde_json::from_value(tighter).unwrap();
+    let v = vmplace::checker::check(&p, &sol, vmplace::checker::Expect::WithHosts);
+    assert!(
+        v.iter()
+            .any(|x| x.rule == vmplace::checker::Rule::HostCapacity),
+        "{v:#?}"
+    );
+    // And a fifth VM is left out, by the host (its memory) or the storage (its space).
+    let mut more = doc.clone();
+    more["requests"]
+        .as_array_mut()
+        .unwrap()
+        .push(req("r4", 1.0, 1.0, 50.0));
+    let sol = solve(&more, Mode::Place);
+    assert_eq!(sol.placements.len(), 4);
+}

@@ -328,3 +328,63 @@ fn readme_lists_the_checkers_own_codes_and_rules() {
         assert!(DECLINE_CODES.contains(&name.as_str().unwrap()), "{name}");
     }
 }
+
+#[test]
+fn overcommit_and_reservations_are_checked_with_every_error_at_once() {
+    let mut doc = valid();
+    doc["hosts"][0]["allocation_ratio"] = json!({"cpu": 0, "gpu": 2});
+    doc["hosts"][0]["reserved"] = json!({"memory_gib": 40, "disk": 1});
+    doc["storage"][0]["reserved_gib"] = json!(200);
+    doc["storage"][0]["allocation_ratio"] = json!(-1);
+    let errors = errors_of(&doc, Phase::Storage);
+    assert_has(
+        &errors,
+        ErrorCode::OutOfRange,
+        "/hosts/0/allocation_ratio/cpu",
+    );
+    assert_has(
+        &errors,
+        ErrorCode::OutOfRange,
+        "/storage/0/allocation_ratio",
+    );
+    // The schema stage reports first; the rules of the pool are checked on a document it accepts.
+    let mut doc = valid();
+    doc["hosts"][0]["allocation_ratio"] = json!({"gpu": 2});
+    doc["hosts"][0]["reserved"] = json!({"memory_gib": 40, "disk": 1});
+    doc["storage"][0]["reserved_gib"] = json!(200);
+    let errors = errors_of(&doc, Phase::Storage);
+    assert_has(
+        &errors,
+        ErrorCode::UsedWithoutCapacity,
+        "/hosts/0/allocation_ratio/gpu",
+    );
+    assert_has(
+        &errors,
+        ErrorCode::UsedWithoutCapacity,
+        "/hosts/0/reserved/disk",
+    );
+    assert_has(
+        &errors,
+        ErrorCode::ReservedExceedsCapacity,
+        "/hosts/0/reserved/memory_gib",
+    );
+    assert_has(
+        &errors,
+        ErrorCode::ReservedExceedsCapacity,
+        "/storage/0/reserved_gib",
+    );
+    // `used` counts against the usable capacity: 7 of (8 - 2) CPUs is too much, 10 of 8 * 1.5
+    // is not.
+    let mut doc = valid();
+    doc["hosts"][0]["used"] = json!({"cpu": 7});
+    doc["hosts"][0]["reserved"] = json!({"cpu": 2});
+    assert_has(
+        &errors_of(&doc, Phase::Storage),
+        ErrorCode::UsedExceedsCapacity,
+        "/hosts/0/used/cpu",
+    );
+    let mut doc = valid();
+    doc["hosts"][0]["used"] = json!({"cpu": 10});
+    doc["hosts"][0]["allocation_ratio"] = json!({"cpu": 1.5});
+    read_problem(&doc.to_string(), Phase::Storage).expect("10 of 12 usable CPUs");
+}

@@ -1262,3 +1262,67 @@ fn mix_ratio_asks_each_flavor_for_its_share_of_every_set() {
         2
     );
 }
+
+// Overcommit and reservations (issue 12): the usable capacity, (capacity - reserved) * ratio, is
+// what the capacity rows of both phases hold to.
+
+#[test]
+fn host_capacity_holds_the_overcommitted_capacity() {
+    // 4 CPUs at a ratio of 2: both VMs of 4 CPUs fit; at the default ratio of 1 only one does.
+    let doc = |ratio: Value| {
+        json!({"storage": [storage_sys("s", 100.0, 0.0)],
+               "hosts": [{"id": "h", "capacity": {"cpu": 4, "memory_gib": 1000}, "storage": ["s"],
+                          "allocation_ratio": ratio}],
+               "requests": [on("a", 4.0, "s"), on("b", 4.0, "s")]})
+    };
+    let d = domain(
+        doc(json!({"cpu": 2.0})),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (_, a) = host_solve(&d, Stage::Placement);
+    assert_eq!(hosted(&a), 2);
+    let d = domain(doc(json!({})), Objective::Balance, Objective::Balance, 0.0);
+    let (_, a) = host_solve(&d, Stage::Placement);
+    assert_eq!(hosted(&a), 1);
+}
+
+#[test]
+fn host_capacity_holds_back_the_reservation_before_the_ratio() {
+    // 10 CPUs, 2 reserved, ratio 1.5: (10 - 2) * 1.5 = 12 usable, so 12 fits and 13 does not.
+    let doc = |cpu: f64| {
+        json!({"storage": [storage_sys("s", 100.0, 0.0)],
+               "hosts": [{"id": "h", "capacity": {"cpu": 10, "memory_gib": 1000}, "storage": ["s"],
+                          "reserved": {"cpu": 2}, "allocation_ratio": {"cpu": 1.5}}],
+               "requests": [on("a", cpu, "s")]})
+    };
+    for (cpu, fits) in [(12.0, 1), (13.0, 0)] {
+        let d = domain(doc(cpu), Objective::Balance, Objective::Balance, 0.0);
+        let (_, a) = host_solve(&d, Stage::Placement);
+        assert_eq!(hosted(&a), fits, "{cpu} CPUs");
+    }
+}
+
+#[test]
+fn storage_capacity_holds_the_thin_provisioned_space() {
+    // 100 GiB at a ratio of 2 hold two images of 100; 100 GiB with 50 reserved hold none of 60.
+    let doc = |storage: Value, disk: f64| {
+        json!({"storage": [storage],
+               "hosts": [host("h", 1000.0, &["s"])],
+               "requests": [req("a", 1.0, disk), req("b", 1.0, disk)]})
+    };
+    let thin = json!({"id": "s", "capacity_gib": 100, "allocation_ratio": 2.0});
+    let d = domain(
+        doc(thin, 100.0),
+        Objective::Balance,
+        Objective::Balance,
+        0.0,
+    );
+    let (_, a) = storage_solve(&d, Stage::Placement);
+    assert_eq!(placed(&a), 2);
+    let held = json!({"id": "s", "capacity_gib": 100, "reserved_gib": 50});
+    let d = domain(doc(held, 60.0), Objective::Balance, Objective::Balance, 0.0);
+    let (_, a) = storage_solve(&d, Stage::Placement);
+    assert_eq!(placed(&a), 0);
+}
