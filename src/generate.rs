@@ -34,6 +34,10 @@ pub struct GenParams {
     pub seed: u64,
     /// How hosts reach storage.
     pub topology: Topology,
+    /// Fraction of hosts with overcommit and reservations (CPU at 2:1 or 4:1, 5 % of memory
+    /// reserved), and of storage systems thin-provisioned at 1.5:1. The demand is not scaled up:
+    /// overcommitted pools are looser.
+    pub overcommit: f64,
 }
 
 /// How hosts reach storage.
@@ -64,6 +68,7 @@ impl Default for GenParams {
             anti_affinity: 0.0,
             seed: 1,
             topology: Topology::Uniform,
+            overcommit: 0.0,
         }
     }
 }
@@ -209,6 +214,9 @@ pub fn generate(p: &GenParams) -> Problem {
     if p.topology == Topology::Racks {
         cable_racks(&mut problem, total[2] / p.tightness, &mut rng);
     }
+    if p.overcommit > 0.0 {
+        overcommit(&mut problem, p.overcommit, p.seed);
+    }
     Problem {
         options: Some(Options {
             time_limit_s: Some(10.0),
@@ -221,6 +229,28 @@ pub fn generate(p: &GenParams) -> Problem {
 /// Rewires a generated pool as racks (see [`Topology::Racks`]): storage links, then the free
 /// space of each system (`free` GiB in all, 35 % on the pool-wide systems), then the decoy: the
 /// first rack-local system gets three times its share while its hosts fill to 97 %.
+/// Overcommit and reservations on a share of the hosts and storage systems, from a random stream
+/// of its own (the rest of the instance is the one the seed gives without them).
+fn overcommit(p: &mut Problem, share: f64, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6f76_6572_636f_6d6d);
+    for h in &mut p.hosts {
+        if rng.random_bool(share.clamp(0.0, 1.0)) {
+            let ratio = if rng.random_bool(0.5) { 2.0 } else { 4.0 };
+            h.allocation_ratio.insert("cpu".into(), ratio);
+            let mem = h.capacity.get("memory_gib").copied().unwrap_or(0.0);
+            let used = h.used.as_ref().and_then(|u| u.get("memory_gib")).copied();
+            // Reserve 5 % of the memory, no more than what is not in use.
+            let reserve = (mem * 0.05).min(mem - used.unwrap_or(0.0)).max(0.0).floor();
+            h.reserved.insert("memory_gib".into(), reserve);
+        }
+    }
+    for s in &mut p.storage {
+        if rng.random_bool(share.clamp(0.0, 1.0)) {
+            s.allocation_ratio = Some(1.5);
+        }
+    }
+}
+
 fn cable_racks(p: &mut Problem, free: f64, rng: &mut ChaCha8Rng) {
     let n = p.storage.len();
     let shared = (n / 25).max(1).min(n);

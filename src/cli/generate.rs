@@ -40,6 +40,10 @@ pub struct GenerateArgs {
     /// system with room whose hosts are full (`--density` is then not used).
     #[arg(long)]
     pub racks: bool,
+    /// Fraction of hosts with CPU overcommit (2:1 or 4:1) and 5 % of memory reserved, and of
+    /// storage systems thin-provisioned at 1.5:1.
+    #[arg(long, default_value_t = 0.0)]
+    pub overcommit: f64,
 }
 
 /// Generates one instance.
@@ -60,11 +64,12 @@ pub fn run(a: GenerateArgs) -> i32 {
             "--tightness must be in (0, 10]",
         ));
     }
-    if !(0.0..=1.0).contains(&a.density) || !(0.0..=1.0).contains(&a.anti_affinity) {
+    let unit = |x: f64| (0.0..=1.0).contains(&x);
+    if !unit(a.density) || !unit(a.anti_affinity) || !unit(a.overcommit) {
         errors.push(InputError::new(
             ErrorCode::Usage,
             "",
-            "--density and --anti-affinity must be in [0, 1]",
+            "--density, --anti-affinity and --overcommit must be in [0, 1]",
         ));
     }
     if !errors.is_empty() {
@@ -84,6 +89,7 @@ pub fn run(a: GenerateArgs) -> i32 {
         } else {
             vmplace::generate::Topology::Uniform
         },
+        overcommit: a.overcommit,
     };
     match write_json(a.output.as_ref(), &generate(&p)) {
         Ok(()) => exit::OK,

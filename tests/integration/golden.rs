@@ -72,7 +72,7 @@ fn examples_are_solved_to_optimality_with_known_values() {
 /// feasible answer, the greedy one included, exceeds.
 #[test]
 fn shipped_instances_have_checked_answers_and_consistent_bounds() {
-    for set in ["examples", "medium"] {
+    for set in ["examples", "medium", "rules"] {
         for path in instances(set) {
             let doc = load(&path);
             let (mip, greedy) = mip_and_greedy(&doc, 4.0);
