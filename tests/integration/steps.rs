@@ -294,3 +294,24 @@ fn the_first_planetlab_round_runs_in_as_few_waves_as_its_busiest_host_allows() {
     );
     assert!(p.stats.makespan_s > 0.0);
 }
+
+#[test]
+fn an_overcommitted_target_counts_its_usable_capacity_at_every_step() {
+    // h2 has 10 CPUs at 2:1 with 2 reserved, (10 - 2) * 2 = 16 usable, and runs b (10): a (6)
+    // fits beside it. At 1:1 (8 usable) it does not, and the move is dropped.
+    let mut h2 = host("h2", 10.0);
+    h2["allocation_ratio"] = json!({"cpu": 2.0});
+    h2["reserved"] = json!({"cpu": 2});
+    let s = state(
+        vec![host("h1", 10.0), h2],
+        vec![vm("a", "h1", 6.0), vm("b", "h2", 10.0)],
+        2,
+    );
+    let p = sequenced(&s, &[("a", "h1", "h2")]);
+    assert_eq!(p.steps, vec![vec!["a".to_string()]]);
+    let mut tight = s.clone();
+    tight["hosts"][1]["allocation_ratio"] = json!({"cpu": 1.0});
+    let p = sequenced(&tight, &[("a", "h1", "h2")]);
+    assert!(p.migrations.is_empty(), "{p:#?}");
+    assert_eq!(p.stats.dropped.len(), 1);
+}
