@@ -433,9 +433,21 @@ pub fn check(
     for (i, vm) in fleet.vms.iter().enumerate() {
         on[vm.host].push(i);
     }
-    let mut done = Vec::with_capacity(scenarios.len());
+    let total = scenarios.len();
+    let mut done = Vec::with_capacity(total);
     let mut open = Vec::new();
+    let over = || {
+        start.elapsed().as_secs_f64() >= opts.time_limit_s
+            || opts
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    };
     for (name, failed) in scenarios {
+        if over() {
+            // The time is up: the scenarios not reached are counted as unchecked.
+            break;
+        }
         let c = Case::prepare(fleet, &resources, &groups, &on, name, failed);
         if c.settled() {
             done.push(c.finish(DecidedBy::Witness, Status::Optimal));
@@ -462,7 +474,11 @@ pub fn check(
         };
         done.push(c.decide(&o));
     }
-    Ok(summary(done, start))
+    // Every scenario prepared is decided (the MIP phase answers each, stopped or not).
+    let mut report = summary(done, start);
+    report.unchecked = total - report.scenarios;
+    report.scenarios = total;
+    Ok(report)
 }
 
 /// The report: counts, the scenarios not tolerated, the worst in full.
@@ -473,6 +489,7 @@ fn summary(done: Vec<Scenario>, start: Instant) -> FailureReport {
         decided: BTreeMap::new(),
         not_tolerated: Vec::new(),
         worst: None,
+        unchecked: 0,
         time_s: 0.0,
     };
     for sc in done {

@@ -126,7 +126,7 @@ pub struct NotTolerated {
 /// The answer to `--fail`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FailureReport {
-    /// Scenarios checked.
+    /// Scenarios asked for (`tolerated`, `not_tolerated` and `unchecked` add up to it).
     pub scenarios: usize,
     /// Scenarios in which every VM restarts.
     pub tolerated: usize,
@@ -136,6 +136,10 @@ pub struct FailureReport {
     pub not_tolerated: Vec<NotTolerated>,
     /// The worst scenario (most VMs that cannot restart, then least headroom), in full.
     pub worst: Option<Scenario>,
+    /// Scenarios not reached before the time limit (or the client left): neither tolerated nor
+    /// not tolerated.
+    #[serde(default)]
+    pub unchecked: usize,
     /// Wall time, s.
     pub time_s: f64,
 }

@@ -305,3 +305,30 @@ fn the_cli_checks_failures_without_a_flavor() {
     assert_eq!(v["failures"]["tolerated"], 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn scenarios_not_reached_within_the_time_limit_are_counted_as_unchecked() {
+    let doc = state(
+        vec![
+            host("h1", 8.0, &["s1"], "r1"),
+            host("h2", 8.0, &["s1"], "r1"),
+            host("h3", 8.0, &["s1"], "r2"),
+        ],
+        vec![vm("a", "h1", 3.0, "s1")],
+    );
+    let q = Query {
+        fails: vec![FailSpec::AnyHost],
+        ..Query::default()
+    };
+    let o = Overrides {
+        time_limit_s: Some(0.0),
+        ..Overrides::default()
+    };
+    let r = capacity_text(&doc.to_string(), &q, &o, &RunConfig::default()).unwrap();
+    let f = r.failures.unwrap();
+    assert_eq!((f.scenarios, f.unchecked, f.tolerated), (3, 3, 0));
+    assert!(f.worst.is_none() && f.not_tolerated.is_empty());
+    // With time, all three are checked.
+    let f = ask(&doc, &["any-host"]).unwrap().failures.unwrap();
+    assert_eq!((f.scenarios, f.unchecked, f.tolerated), (3, 0, 3));
+}
