@@ -315,3 +315,155 @@ fn an_overcommitted_target_counts_its_usable_capacity_at_every_step() {
     assert!(p.migrations.is_empty(), "{p:#?}");
     assert_eq!(p.stats.dropped.len(), 1);
 }
+
+#[test]
+fn two_arrivals_that_fit_one_at_a_time_go_in_different_waves() {
+    // h2 (10 CPUs) keeps c (5) until c has left; a and b (3 each) arrive. c + a + b = 11 at once
+    // is too much even with the limit at 3, so one of them waits.
+    let s = state(
+        vec![
+            host("h1", 10.0),
+            host("h2", 10.0),
+            host("h3", 10.0),
+            host("h4", 10.0),
+        ],
+        vec![vm("a", "h1", 3.0), vm("b", "h4", 3.0), vm("c", "h2", 5.0)],
+        3,
+    );
+    let p = sequenced(
+        &s,
+        &[("c", "h2", "h3"), ("a", "h1", "h2"), ("b", "h4", "h2")],
+    );
+    assert_eq!(p.steps.len(), 2, "{:?}", p.steps);
+    assert_ne!(wave_of(&p, "a"), wave_of(&p, "b"));
+}
+
+#[test]
+fn the_busiest_host_moves_in_the_first_wave() {
+    // h1 takes part in four migrations, the most; with one migration per host at a time, its
+    // first (m2, to h3) opens the plan, although m1 (h2 to h3) comes first in the plan.
+    let hosts = (1..=5).map(|i| host(&format!("h{i}"), 100.0)).collect();
+    let vms = vec![
+        vm("m1", "h2", 1.0),
+        vm("m2", "h1", 1.0),
+        vm("m3", "h1", 1.0),
+        vm("m4", "h1", 1.0),
+        vm("m5", "h1", 1.0),
+    ];
+    let s = state(hosts, vms, 1);
+    let p = sequenced(
+        &s,
+        &[
+            ("m1", "h2", "h3"),
+            ("m2", "h1", "h3"),
+            ("m3", "h1", "h2"),
+            ("m4", "h1", "h3"),
+            ("m5", "h1", "h4"),
+        ],
+    );
+    assert_eq!(wave_of(&p, "m2"), vec![0], "{:?}", p.steps);
+    assert_eq!((p.steps.len(), p.stats.wave_floor), (4, 4));
+}
+
+#[test]
+fn the_pivot_is_the_host_with_the_largest_share_of_room_not_the_most_cpus() {
+    // h3 has 30 CPUs left after a (of 100: 30 %), h4 10 (of 20: 50 %).
+    let s = state(
+        vec![
+            host("h1", 10.0),
+            host("h2", 10.0),
+            host("h3", 100.0),
+            host("h4", 20.0),
+        ],
+        vec![
+            vm("a", "h1", 10.0),
+            vm("b", "h2", 10.0),
+            vm("c", "h3", 60.0),
+        ],
+        2,
+    );
+    let p = sequenced(&s, &[("a", "h1", "h2"), ("b", "h2", "h1")]);
+    let pivots: Vec<_> = p.migrations.iter().filter_map(|m| m.via.clone()).collect();
+    assert_eq!(pivots, vec!["h4".to_string()]);
+}
+
+#[test]
+fn a_pivot_holds_no_member_of_the_vms_group() {
+    // h3 has the most room but runs g, a member of a's group: the pivot is h4.
+    let mut a = vm("a", "h1", 10.0);
+    a["anti_affinity"] = json!("grp");
+    let mut g = vm("g", "h3", 1.0);
+    g["anti_affinity"] = json!("grp");
+    let s = state(
+        vec![
+            host("h1", 10.0),
+            host("h2", 10.0),
+            host("h3", 50.0),
+            host("h4", 20.0),
+        ],
+        vec![a, vm("b", "h2", 10.0), g],
+        2,
+    );
+    let p = sequenced(&s, &[("a", "h1", "h2"), ("b", "h2", "h1")]);
+    let pivots: Vec<_> = p.migrations.iter().filter_map(|m| m.via.clone()).collect();
+    assert_eq!(pivots, vec!["h4".to_string()]);
+}
+
+#[test]
+fn the_checker_sees_group_members_meet_during_a_wave() {
+    // Final states are fine in both plans; the waves are not.
+    let member = |id: &str, host: &str| {
+        let mut v = vm(id, host, 1.0);
+        v["anti_affinity"] = json!("grp");
+        v
+    };
+    let s = state(
+        vec![
+            host("h1", 10.0),
+            host("h2", 10.0),
+            host("h3", 10.0),
+            host("h4", 10.0),
+        ],
+        vec![member("a", "h1"), member("b", "h2")],
+        8,
+    );
+    let st: State = serde_json::from_value(s.clone()).unwrap();
+    let rules =
+        |p: &Plan| -> Vec<Rule> { check_plan(&st, p).into_iter().map(|v| v.rule).collect() };
+    // a arrives at h2 in the wave in which b leaves it: b still counts there.
+    let mut p = sequenced(&s, &[("a", "h1", "h2"), ("b", "h2", "h3")]);
+    assert!(rules(&p).is_empty());
+    p.steps = vec![vec!["a".into(), "b".into()]];
+    assert!(rules(&p).contains(&Rule::AntiAffinity), "{:?}", rules(&p));
+    // a arrives at h3 in wave 1, b in wave 2 while a is still there, a leaves in wave 3.
+    let mut p = sequenced(&s, &[("a", "h1", "h4")]);
+    p.migrations[0].to = "h4".into();
+    p.migrations[0].via = Some("h3".into());
+    let b: vmplace::format::state::Migration =
+        serde_json::from_value(migration("b", "h2", "h3")).unwrap();
+    p.migrations.push(b);
+    p.steps = vec![vec!["a".into()], vec!["b".into()], vec!["a".into()]];
+    assert!(rules(&p).contains(&Rule::AntiAffinity), "{:?}", rules(&p));
+    // The same with b arriving after a has left is fine.
+    p.steps = vec![vec!["a".into()], vec!["a".into()], vec!["b".into()]];
+    assert!(rules(&p).is_empty(), "{:?}", rules(&p));
+}
+
+#[test]
+fn the_checker_allows_rounding_noise_relative_to_large_capacities() {
+    // 10^6 MIPS, filled to within half a MIPS (5e-7 relative): not an overflow.
+    let s = state(
+        vec![host("h1", 1e6), host("h2", 1e6)],
+        vec![vm("a", "h1", 400_000.5), vm("b", "h2", 600_000.0)],
+        2,
+    );
+    let st: State = serde_json::from_value(s.clone()).unwrap();
+    let p = plan_of(&[("a", "h1", "h2")]);
+    let mut p: Plan = serde_json::from_value(p).unwrap();
+    p.steps = vec![vec!["a".into()]];
+    let r: Vec<Rule> = check_plan(&st, &p).into_iter().map(|v| v.rule).collect();
+    assert!(
+        !r.contains(&Rule::UnsafeStep) && !r.contains(&Rule::HostCapacity),
+        "{r:?}"
+    );
+}
