@@ -467,3 +467,23 @@ fn the_checker_allows_rounding_noise_relative_to_large_capacities() {
         "{r:?}"
     );
 }
+
+#[test]
+fn the_floor_counts_a_busy_target_too() {
+    // Four VMs from four hosts to h5, one migration per host at a time: h5 sets a floor of 4.
+    let hosts = (1..=5).map(|i| host(&format!("h{i}"), 100.0)).collect();
+    let vms = (1..=4)
+        .map(|i| vm(&format!("v{i}"), &format!("h{i}"), 1.0))
+        .collect();
+    let s = state(hosts, vms, 1);
+    let p = sequenced(
+        &s,
+        &[
+            ("v1", "h1", "h5"),
+            ("v2", "h2", "h5"),
+            ("v3", "h3", "h5"),
+            ("v4", "h4", "h5"),
+        ],
+    );
+    assert_eq!((p.steps.len(), p.stats.wave_floor), (4, 4));
+}
