@@ -487,3 +487,38 @@ fn the_floor_counts_a_busy_target_too() {
     );
     assert_eq!((p.steps.len(), p.stats.wave_floor), (4, 4));
 }
+
+#[test]
+fn a_dropped_move_leaves_no_migrate_message_and_its_host_not_emptied() {
+    // The swap of the no-pivot test, with the plan's messages and emptied hosts filled in: after
+    // the drop, neither a nor b migrates, h1 still runs a VM, and c's move stands (h4 and h5 are
+    // too small to be pivots).
+    let mut h3 = host("h3", 50.0);
+    h3["storage"] = json!(["t"]);
+    let hosts = vec![
+        host("h1", 10.0),
+        host("h2", 10.0),
+        h3,
+        host("h4", 5.0),
+        host("h5", 5.0),
+    ];
+    let vms = vec![vm("a", "h1", 10.0), vm("b", "h2", 10.0), vm("c", "h4", 1.0)];
+    let mut s = state(hosts, vms, 2);
+    s["storage"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "t", "capacity_gib": 10}));
+    let mut plan = plan_of(&[("a", "h1", "h2"), ("b", "h2", "h1"), ("c", "h4", "h5")]);
+    let msg = |kind: &str, vm: &str, from: &str, to: &str| json!({"kind": kind, "vm": vm, "from": from, "to": to});
+    plan["messages"] = json!([
+        msg("migrate", "a", "h1", "h2"),
+        msg("migrate", "b", "h2", "h1"),
+        msg("migrate", "c", "h4", "h5")
+    ]);
+    plan["stats"]["emptied_hosts"] = json!(["h1", "h4"]);
+    let p = sequence_texts(&s.to_string(), &plan.to_string()).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(p.stats.dropped.len(), 2);
+    let migrating: Vec<&str> = p.messages.iter().map(|m| m.vm.as_str()).collect();
+    assert_eq!(migrating, vec!["c"]);
+    assert_eq!(p.stats.emptied_hosts, vec!["h4".to_string()]);
+}
