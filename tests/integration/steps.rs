@@ -522,3 +522,29 @@ fn a_dropped_move_leaves_no_migrate_message_and_its_host_not_emptied() {
     assert_eq!(migrating, vec!["c"]);
     assert_eq!(p.stats.emptied_hosts, vec!["h4".to_string()]);
 }
+
+#[test]
+fn the_busiest_target_moves_in_the_first_wave() {
+    // The mirror of the busiest source: h1 receives four migrations; its first (m2, from h3)
+    // opens the plan, although m1 (h3 to h2) comes first in the plan.
+    let hosts = (1..=5).map(|i| host(&format!("h{i}"), 100.0)).collect();
+    let vms = vec![
+        vm("m1", "h3", 1.0),
+        vm("m2", "h3", 1.0),
+        vm("m3", "h2", 1.0),
+        vm("m4", "h3", 1.0),
+        vm("m5", "h4", 1.0),
+    ];
+    let s = state(hosts, vms, 1);
+    let p = sequenced(
+        &s,
+        &[
+            ("m1", "h3", "h2"),
+            ("m2", "h3", "h1"),
+            ("m3", "h2", "h1"),
+            ("m4", "h3", "h1"),
+            ("m5", "h4", "h1"),
+        ],
+    );
+    assert_eq!(wave_of(&p, "m2"), vec![0], "{:?}", p.steps);
+}
