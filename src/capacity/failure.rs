@@ -407,22 +407,15 @@ fn best_fit(s: &Survivors, vms: &[RestartVm]) -> Vec<Option<usize>> {
     out
 }
 
-/// Checks every scenario of the specs: first the witness and the bound of each, then the restart
+/// Checks every scenario (from [`Fleet::scenarios`]): first the witness and the bound of each, then the restart
 /// MIP where they disagree, each MIP with an equal share of the time left.
 pub fn check(
     fleet: &Fleet,
-    specs: &[FailSpec],
+    scenarios: Vec<(String, Vec<usize>)>,
     opts: &MipOptions,
-) -> Result<FailureReport, Vec<InputError>> {
+) -> FailureReport {
     let start = Instant::now();
-    let scenarios = fleet.scenarios(specs)?;
-    let resources: Vec<String> = fleet
-        .hosts
-        .iter()
-        .flat_map(|h| h.capacity.keys().cloned())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let resources = super::resource_names(fleet.hosts.iter().map(|h| &h.capacity));
     let mut groups: HashMap<(usize, &str), usize> = HashMap::new();
     for vm in &fleet.vms {
         if let Some(g) = vm.group.as_deref() {
@@ -478,7 +471,7 @@ pub fn check(
     let mut report = summary(done, start);
     report.unchecked = total - report.scenarios;
     report.scenarios = total;
-    Ok(report)
+    report
 }
 
 /// The report: counts, the scenarios not tolerated, the worst in full.

@@ -1,12 +1,12 @@
 //! `--mix 3:1`: the most whole sets of the flavors, in that ratio, that fit together
 //! (models/capacity.md, "A mix"), by the mix MIP (`model::mix`).
 
-use super::{free, Flavor};
+use super::{free, links, resource_names, Flavor};
 use crate::format::capacity::{Binding, FlavorFit, MixFit};
 use crate::format::{Problem, Status};
 use crate::model::mix::{mix, MixFlavor, MixInput};
 use crate::model::{MipOptions, MipStatus};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Counts the sets; `fits` are the flavors' own counts (each bounds the sets by its share).
 pub(super) fn count_mix(
@@ -16,13 +16,7 @@ pub(super) fn count_mix(
     fits: &[FlavorFit],
     opts: &MipOptions,
 ) -> MixFit {
-    let resources: Vec<String> = pool
-        .hosts
-        .iter()
-        .flat_map(|h| h.capacity.keys().cloned())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let resources = resource_names(pool.hosts.iter().map(|h| &h.capacity));
     let host_free: Vec<Vec<f64>> = pool
         .hosts
         .iter()
@@ -39,22 +33,7 @@ pub(super) fn count_mix(
         .iter()
         .map(|s| (s.capacity_gib - s.used_gib).max(0.0))
         .collect();
-    let index: BTreeMap<&str, usize> = pool
-        .storage
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
-    let links: Vec<Vec<usize>> = pool
-        .hosts
-        .iter()
-        .map(|h| {
-            h.storage
-                .iter()
-                .filter_map(|s| index.get(s.as_str()).copied())
-                .collect()
-        })
-        .collect();
+    let links = links(pool);
     let dense: Vec<MixFlavor> = flavors
         .iter()
         .zip(ratio)

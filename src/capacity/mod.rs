@@ -60,6 +60,34 @@ pub(super) fn free(capacity: &Resources, used: Option<&Resources>) -> Resources 
         .collect()
 }
 
+/// The storage systems each host reaches, as indices into `pool.storage`.
+pub(super) fn links(pool: &Problem) -> Vec<Vec<usize>> {
+    let index: BTreeMap<&str, usize> = pool
+        .storage
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    pool.hosts
+        .iter()
+        .map(|h| {
+            h.storage
+                .iter()
+                .filter_map(|s| index.get(s.as_str()).copied())
+                .collect()
+        })
+        .collect()
+}
+
+/// Every resource some host has capacity for, in order.
+pub(super) fn resource_names<'a>(capacities: impl Iterator<Item = &'a Resources>) -> Vec<String> {
+    capacities
+        .flat_map(|c| c.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// At most this many copies per host or storage system (a flavor that asks for nothing of a
 /// resource would otherwise be unbounded).
 const MAX_COPIES: usize = 1_000_000_000;
@@ -173,21 +201,22 @@ pub fn capacity_of_state(
         requests: Vec::new(),
         options: None,
     };
-    for h in state.hosts.iter().filter(|h| h.state == HostState::Active) {
-        let mut used = Resources::new();
-        for v in state.vms.iter().filter(|v| v.host == h.id) {
-            for (k, d) in &v.demand {
-                *used.entry(k.clone()).or_default() += d;
-            }
+    let mut used: BTreeMap<&str, Resources> = BTreeMap::new();
+    for v in &state.vms {
+        let on = used.entry(v.host.as_str()).or_default();
+        for (k, d) in &v.demand {
+            *on.entry(k.clone()).or_default() += d;
         }
+    }
+    for h in state.hosts.iter().filter(|h| h.state == HostState::Active) {
         pool.hosts.push(Host {
             id: h.id.clone(),
-            capacity: crate::domain::usable(&h.capacity, &h.reserved, &h.allocation_ratio),
-            used: Some(used),
+            capacity: h.capacity.clone(),
+            used: Some(used.remove(h.id.as_str()).unwrap_or_default()),
             storage: h.storage.clone(),
             labels: h.labels.clone(),
-            allocation_ratio: Default::default(),
-            reserved: Default::default(),
+            allocation_ratio: h.allocation_ratio.clone(),
+            reserved: h.reserved.clone(),
         });
     }
     let pool = effective(&pool);
@@ -220,9 +249,13 @@ fn answer(
     let start = std::time::Instant::now();
     let mut errors = unknown_resources(pool, &q.flavors);
     errors.extend(bad_mix(q));
-    if let Err(e) = fleet.scenarios(&q.fails) {
-        errors.extend(e);
-    }
+    let scenarios = match fleet.scenarios(&q.fails) {
+        Ok(sc) => sc,
+        Err(e) => {
+            errors.extend(e);
+            Vec::new()
+        }
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -247,7 +280,7 @@ fn answer(
             time_limit_s: (opts.time_limit_s - start.elapsed().as_secs_f64()).max(0.0),
             ..opts.clone()
         };
-        Some(failure::check(fleet, &q.fails, &o)?)
+        Some(failure::check(fleet, scenarios, &o))
     };
     Ok(CapacityReport {
         requests_placed,
@@ -371,23 +404,7 @@ fn count_booked(pool: &Problem, f: &Flavor) -> (FlavorFit, Vec<usize>, Vec<usize
         .iter()
         .map(|s| images[s.id.as_str()].min(hosts_alone))
         .collect();
-    let index: BTreeMap<&str, usize> = pool
-        .storage
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
-    let links: Vec<Vec<usize>> = pool
-        .hosts
-        .iter()
-        .map(|h| {
-            h.storage
-                .iter()
-                .filter_map(|s| index.get(s.as_str()).copied())
-                .collect()
-        })
-        .collect();
-    let flow = Transport::new(&supply, &take, &links).max_flow();
+    let flow = Transport::new(&supply, &take, &links(pool)).max_flow();
     let fit = flow.total;
     let binding = if fit == by_storage && by_storage <= hosts_alone {
         Binding {
