@@ -120,6 +120,10 @@ pub fn generate(p: &GenParams) -> Problem {
             storage: None,
             priority: None,
             anti_affinity: None,
+            required_traits: Default::default(),
+            forbidden_traits: Default::default(),
+            storage_required_traits: Default::default(),
+            storage_forbidden_traits: Default::default(),
         });
     }
     let grouped = (p.requests as f64 * p.anti_affinity) as usize / 3 * 3;
@@ -188,6 +192,7 @@ pub fn generate(p: &GenParams) -> Problem {
             labels: Default::default(),
             allocation_ratio: Default::default(),
             reserved: Default::default(),
+            traits: Default::default(),
         });
     }
     let weights: Vec<f64> = (0..p.storage).map(|_| rng.random_range(0.5..1.5)).collect();
@@ -202,6 +207,7 @@ pub fn generate(p: &GenParams) -> Problem {
                 used_gib: used,
                 allocation_ratio: None,
                 reserved_gib: None,
+                traits: Default::default(),
             }
         })
         .collect();

@@ -217,6 +217,7 @@ pub fn capacity_of_state(
             labels: h.labels.clone(),
             allocation_ratio: h.allocation_ratio.clone(),
             reserved: h.reserved.clone(),
+            traits: h.traits.clone(),
         });
     }
     let pool = effective(&pool);

@@ -87,11 +87,16 @@ pub enum Rule {
     /// `RESTART_COVERAGE`: a VM of the failed hosts is neither restarted nor listed as
     /// unrestartable, or is listed twice.
     RestartCoverage,
+    /// `HOST_TRAITS`: a VM's host lacks a trait it requires or has one it forbids.
+    HostTraits,
+    /// `STORAGE_TRAITS`: a disk's storage lacks a storage trait its request requires or has one
+    /// it forbids.
+    StorageTraits,
 }
 
 impl Rule {
     /// The placement rules, in the README's order.
-    pub const PLACEMENT: [Rule; 18] = [
+    pub const PLACEMENT: [Rule; 20] = [
         Rule::UnknownRequest,
         Rule::DuplicateRequest,
         Rule::MissingRequest,
@@ -102,6 +107,8 @@ impl Rule {
         Rule::UnexpectedHost,
         Rule::MissingHost,
         Rule::NotConnected,
+        Rule::HostTraits,
+        Rule::StorageTraits,
         Rule::AntiAffinity,
         Rule::StorageCapacity,
         Rule::HostCapacity,
@@ -112,7 +119,7 @@ impl Rule {
         Rule::BadPlacedWeight,
     ];
     /// The plan rules, in the README's order.
-    pub const PLAN: [Rule; 13] = [
+    pub const PLAN: [Rule; 14] = [
         Rule::UnknownVm,
         Rule::MovedTwice,
         Rule::WrongSource,
@@ -121,6 +128,7 @@ impl Rule {
         Rule::NotLive,
         Rule::NotAccepted,
         Rule::UnknownDeclineCode,
+        Rule::HostTraits,
         Rule::HostCapacity,
         Rule::AntiAffinity,
         Rule::BadSteps,
@@ -166,12 +174,14 @@ impl std::fmt::Display for Rule {
 }
 
 /// Known unplaced codes.
-pub const UNPLACED_CODES: [&str; 8] = [
+pub const UNPLACED_CODES: [&str; 10] = [
     "NO_STORAGE_CAPACITY",
     "DEMAND_EXCEEDS_HOSTS",
     "NO_CONNECTED_HOST_CAPACITY",
     "ANTI_AFFINITY",
     "CAPACITY_TAKEN",
+    "NO_HOST_WITH_TRAITS",
+    "NO_STORAGE_WITH_TRAITS",
     "LOOKAHEAD_NO_HOST",
     "SOLVER_FAILURE",
     "STOPPED_EARLY",

@@ -4,7 +4,7 @@
 use super::codes::{wire_name, Rule, UNPLACED_CODES};
 use super::{v, Expect, Violation, TOL};
 use crate::format::{Problem, Solution};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 fn request_index(problem: &Problem) -> HashMap<&str, usize> {
     problem
@@ -118,6 +118,24 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
                 ));
             }
         }
+        if let Some(t) = problem
+            .storage
+            .iter()
+            .find(|s| s.id == p.storage)
+            .and_then(|s| {
+                broken_trait(
+                    &req.storage_required_traits,
+                    &req.storage_forbidden_traits,
+                    &s.traits,
+                )
+            })
+        {
+            out.push(v(
+                Rule::StorageTraits,
+                format!("/placements/{i}/storage"),
+                format!("storage `{}` {t} (request `{}`)", p.storage, req.id),
+            ));
+        }
         // A request given its storage has its image written there: `used_gib` counts it.
         if req.storage.is_none() {
             *disk.entry(p.storage.as_str()).or_default() += req.disk_gib;
@@ -149,6 +167,14 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
             continue;
         };
         let host = &problem.hosts[hi];
+        if let Some(t) = broken_trait(&req.required_traits, &req.forbidden_traits, &host.traits)
+        {
+            out.push(v(
+                Rule::HostTraits,
+                format!("/placements/{i}/host"),
+                format!("host `{hid}` {t} (request `{}`)", req.id),
+            ));
+        }
         if !host.storage.iter().any(|s| s == &p.storage) {
             out.push(v(
                 Rule::NotConnected,
@@ -196,4 +222,23 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
     }
 
     out
+}
+
+/// The first trait rule `has` breaks, as "lacks `T`" or "has `T`": every required trait must be
+/// in `has`, no forbidden one.
+pub(super) fn broken_trait(
+    required: &BTreeSet<String>,
+    forbidden: &BTreeSet<String>,
+    has: &BTreeSet<String>,
+) -> Option<String> {
+    required
+        .iter()
+        .find(|t| !has.contains(*t))
+        .map(|t| format!("lacks required trait `{t}`"))
+        .or_else(|| {
+            forbidden
+                .iter()
+                .find(|t| has.contains(*t))
+                .map(|t| format!("has forbidden trait `{t}`"))
+        })
 }

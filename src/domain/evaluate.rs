@@ -112,6 +112,7 @@ pub fn host_utilisation(d: &Domain, a: &Assignment) -> Vec<Vec<f64>> {
         .map(|(u, h)| {
             u.iter()
                 .zip(&h.capacity)
+                .take(d.measured)
                 .map(|(u, c)| if *c > EPS { u / c } else { 0.0 })
                 .collect()
         })

@@ -100,6 +100,8 @@ pub struct Vm {
     pub priority: f64,
     /// Anti-affinity group index.
     pub group: Option<usize>,
+    /// Index into `Domain::storage_rules` when the request has storage traits.
+    pub storage_rule: Option<usize>,
 }
 
 /// Resolved solver settings (document options overridden by CLI flags).
@@ -138,8 +140,18 @@ impl Default for Settings {
 /// The validated problem.
 #[derive(Debug, Clone)]
 pub struct Domain {
-    /// Resource names, sorted; index = dimension.
+    /// Dimension names: the measured resources, sorted, then one rule dimension per host trait
+    /// rule of the batch (see [`Domain::measured`]).
     pub resources: Vec<String>,
+    /// `resources[..measured]` are measured resources (cpu, memory...). Each later dimension is a
+    /// host trait rule, `trait:T` (the host has T) or `no-trait:T` (it lacks T): a host that
+    /// satisfies it offers as many units as the batch has requests, one that does not offers
+    /// none, and a request with the rule needs one unit. Every capacity check then enforces the
+    /// traits; utilisation and the capacity rows of the models count measured resources only.
+    pub measured: usize,
+    /// Per storage rule (a distinct pair of required and forbidden storage traits), whether each
+    /// storage system satisfies it.
+    pub storage_rules: Vec<Vec<bool>>,
     /// Storage systems.
     pub storage: Vec<StorageSys>,
     /// Hosts.
@@ -165,25 +177,40 @@ struct StaticReach {
 }
 
 impl StaticReach {
-    fn new(storage: &[StorageSys], hosts: &[HostNode], requests: &[Vm]) -> Self {
-        let mut classes: std::collections::HashMap<Vec<u64>, usize> = Default::default();
-        let mut demands: Vec<&[f64]> = Vec::new();
+    /// A storage system the request's storage traits exclude reaches no host.
+    fn new(
+        storage: &[StorageSys],
+        hosts: &[HostNode],
+        requests: &[Vm],
+        storage_rules: &[Vec<bool>],
+    ) -> Self {
+        let mut classes: std::collections::HashMap<(Vec<u64>, Option<usize>), usize> =
+            Default::default();
+        let mut demands: Vec<(&[f64], Option<usize>)> = Vec::new();
         let class = requests
             .iter()
             .map(|r| {
-                *classes.entry(bits(&r.demand)).or_insert_with(|| {
-                    demands.push(&r.demand);
-                    demands.len() - 1
-                })
+                *classes
+                    .entry((bits(&r.demand), r.storage_rule))
+                    .or_insert_with(|| {
+                        demands.push((&r.demand, r.storage_rule));
+                        demands.len() - 1
+                    })
             })
             .collect();
         let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
         let count = demands
             .iter()
-            .map(|d| {
+            .map(|(d, rule)| {
                 storage
                     .iter()
-                    .map(|s| s.hosts.iter().filter(|h| fits(d, &free[h.0])).count())
+                    .enumerate()
+                    .map(|(s, sys)| {
+                        if rule.is_some_and(|k| !storage_rules[k][s]) {
+                            return 0;
+                        }
+                        sys.hosts.iter().filter(|h| fits(d, &free[h.0])).count()
+                    })
                     .collect()
             })
             .collect();
@@ -209,12 +236,23 @@ impl Domain {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let measured = resources.len();
+        let rules = HostRule::of_batch(p);
+        let offer = p.requests.len() as f64;
+        let names = resources.clone();
         let dense = |m: Option<&crate::format::Resources>| -> Vec<f64> {
-            resources
+            names
                 .iter()
                 .map(|r| m.and_then(|m| m.get(r)).copied().unwrap_or(0.0))
                 .collect()
         };
+        let with_rules = |mut v: Vec<f64>, unit: &dyn Fn(&HostRule) -> bool, amount: f64| {
+            v.extend(rules.iter().map(|k| if unit(k) { amount } else { 0.0 }));
+            v
+        };
+        let mut resources = resources;
+        resources.extend(rules.iter().map(HostRule::name));
+        let (storage_rules, storage_rule_of) = storage_rules(p);
         let storage_index: HashMap<&str, StorageIx> = p
             .storage
             .iter()
@@ -246,14 +284,15 @@ impl Domain {
                 for s in &links {
                     storage[s.0].hosts.push(HostIx(i));
                 }
+                let usable = super::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
                 HostNode {
                     id: h.id.clone(),
-                    capacity: dense(Some(&super::usable(
-                        &h.capacity,
-                        &h.reserved,
-                        &h.allocation_ratio,
-                    ))),
-                    used: dense(h.used.as_ref()),
+                    capacity: with_rules(
+                        dense(Some(&usable)),
+                        &|k| k.satisfied_by(&h.traits),
+                        offer,
+                    ),
+                    used: with_rules(dense(h.used.as_ref()), &|_| false, 0.0),
                     storage: links,
                 }
             })
@@ -263,7 +302,8 @@ impl Domain {
         let requests: Vec<Vm> = p
             .requests
             .iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(i, r)| {
                 let group = r.anti_affinity.as_ref().map(|g| {
                     *group_index.entry(g.clone()).or_insert_with(|| {
                         groups.push(g.clone());
@@ -272,7 +312,7 @@ impl Domain {
                 });
                 Vm {
                     id: r.id.clone(),
-                    demand: dense(Some(&r.demand)),
+                    demand: with_rules(dense(Some(&r.demand)), &|k| k.held_by(r), 1.0),
                     // A request that names its storage has its image there already (phase 1
                     // done): the storage's `used` counts it, so it adds nothing more.
                     disk: if r.storage.is_some() { 0.0 } else { r.disk_gib },
@@ -282,12 +322,15 @@ impl Domain {
                         .and_then(|s| storage_index.get(s.as_str()).copied()),
                     priority: r.priority.unwrap_or(1.0),
                     group,
+                    storage_rule: storage_rule_of[i],
                 }
             })
             .collect();
-        let reach = StaticReach::new(&storage, &hosts, &requests);
+        let reach = StaticReach::new(&storage, &hosts, &requests, &storage_rules);
         Domain {
             resources,
+            measured,
+            storage_rules,
             storage,
             hosts,
             requests,
@@ -297,10 +340,91 @@ impl Domain {
         }
     }
 
-    /// Hosts connected to `s` whose free capacity before the batch fits request `r`.
+    /// Hosts connected to `s` whose free capacity before the batch fits request `r` (0 when
+    /// the request's storage traits exclude `s`).
     pub fn static_domain(&self, r: RequestIx, s: StorageIx) -> usize {
         self.reach.count[self.reach.class[r.0]][s.0]
     }
+
+    /// Whether request `r`'s storage traits allow storage system `s`.
+    pub fn storage_allows(&self, r: RequestIx, s: StorageIx) -> bool {
+        self.requests[r.0]
+            .storage_rule
+            .is_none_or(|k| self.storage_rules[k][s.0])
+    }
+
+    /// Whether host `h` satisfies request `r`'s host traits (its rule dimensions).
+    pub fn traits_allow(&self, r: RequestIx, h: HostIx) -> bool {
+        let (vm, host) = (&self.requests[r.0], &self.hosts[h.0]);
+        (self.measured..self.resources.len()).all(|k| vm.demand[k] <= host.capacity[k])
+    }
+}
+
+/// A host trait rule of the batch: the dimension `trait:T` or `no-trait:T`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum HostRule {
+    /// The host must have the trait.
+    Has(String),
+    /// The host must not have it.
+    Lacks(String),
+}
+
+impl HostRule {
+    /// Every rule some request of the batch has, sorted (required traits first).
+    fn of_batch(p: &Problem) -> Vec<HostRule> {
+        let mut rules: BTreeSet<HostRule> = BTreeSet::new();
+        for r in &p.requests {
+            rules.extend(r.required_traits.iter().cloned().map(HostRule::Has));
+            rules.extend(r.forbidden_traits.iter().cloned().map(HostRule::Lacks));
+        }
+        rules.into_iter().collect()
+    }
+    fn name(&self) -> String {
+        match self {
+            HostRule::Has(t) => format!("trait:{t}"),
+            HostRule::Lacks(t) => format!("no-trait:{t}"),
+        }
+    }
+    fn satisfied_by(&self, traits: &crate::format::problem::Traits) -> bool {
+        match self {
+            HostRule::Has(t) => traits.contains(t),
+            HostRule::Lacks(t) => !traits.contains(t),
+        }
+    }
+    fn held_by(&self, r: &crate::format::Request) -> bool {
+        match self {
+            HostRule::Has(t) => r.required_traits.contains(t),
+            HostRule::Lacks(t) => r.forbidden_traits.contains(t),
+        }
+    }
+}
+
+/// The distinct storage rules of the batch (which storage systems each allows) and each
+/// request's rule, if it has storage traits.
+fn storage_rules(p: &Problem) -> (Vec<Vec<bool>>, Vec<Option<usize>>) {
+    let mut index: HashMap<(&crate::format::problem::Traits, &crate::format::problem::Traits), usize> =
+        HashMap::new();
+    let mut rules: Vec<Vec<bool>> = Vec::new();
+    let of = p
+        .requests
+        .iter()
+        .map(|r| {
+            let (req, forb) = (&r.storage_required_traits, &r.storage_forbidden_traits);
+            if req.is_empty() && forb.is_empty() {
+                return None;
+            }
+            Some(*index.entry((req, forb)).or_insert_with(|| {
+                rules.push(
+                    p.storage
+                        .iter()
+                        .map(|s| req.is_subset(&s.traits) && forb.is_disjoint(&s.traits))
+                        .collect(),
+                );
+                rules.len() - 1
+            }))
+        })
+        .collect();
+    (rules, of)
 }
 
 /// Identical requests aggregated: the MIPs count how many of a flavor go where.

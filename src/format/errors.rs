@@ -109,11 +109,15 @@ pub enum ErrorCode {
     BadMix,
     /// `--tiered` without exactly one flavor to shrink.
     BadTiered,
+    /// A request names a storage system that its storage traits exclude.
+    StorageTraitsUnmet,
+    /// A trait both required and forbidden by one request.
+    ContradictoryTraits,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 46] = [
+    pub const ALL: [ErrorCode; 48] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -160,6 +164,8 @@ impl ErrorCode {
         ErrorCode::BadMix,
         ErrorCode::BadTiered,
         ErrorCode::ReservedExceedsCapacity,
+        ErrorCode::StorageTraitsUnmet,
+        ErrorCode::ContradictoryTraits,
     ];
 
     /// The stable code string.
@@ -183,6 +189,8 @@ impl ErrorCode {
             ErrorCode::DuplicateLink => "E1209",
             ErrorCode::UsedWithoutCapacity => "E1210",
             ErrorCode::ReservedExceedsCapacity => "E1211",
+            ErrorCode::StorageTraitsUnmet => "E1212",
+            ErrorCode::ContradictoryTraits => "E1213",
             ErrorCode::BodyTooLarge => "E0003",
             ErrorCode::UnsupportedMediaType => "E0004",
             ErrorCode::Busy => "E0005",
@@ -280,6 +288,8 @@ impl ErrorCode {
             ErrorCode::ReservedExceedsCapacity => "reserve no more than the capacity (usable = (capacity - reserved) * allocation_ratio)",
             ErrorCode::BadMix => "give one whole number per --flavor, in their order, not all zero (--mix 3:1)",
             ErrorCode::BadTiered => "give exactly one --flavor, the largest, with --tiered",
+            ErrorCode::StorageTraitsUnmet => "name a storage system that has the request's storage traits, or drop `storage` to let phase 1 choose",
+            ErrorCode::ContradictoryTraits => "list each trait in either the required or the forbidden list, not both",
         }
     }
 }

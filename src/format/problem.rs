@@ -51,7 +51,14 @@ pub struct Storage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::limits::optional_amount")]
     pub reserved_gib: Option<f64>,
+    /// Qualities of the storage system (`["SSD", "REPLICATED"]`), matched by
+    /// `requests[].storage_required_traits` and `storage_forbidden_traits`.
+    #[serde(default, skip_serializing_if = "Traits::is_empty")]
+    pub traits: Traits,
 }
+
+/// A set of trait names (Placement's traits: `"HW_GPU"`, `"SSD"`, any string).
+pub type Traits = std::collections::BTreeSet<String>;
 
 /// A hypervisor host.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -82,6 +89,10 @@ pub struct Host {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "super::limits::resources")]
     pub reserved: Resources,
+    /// Qualities of the host (`["HW_GPU", "AVX512"]`), matched by `requests[].required_traits`
+    /// and `forbidden_traits`.
+    #[serde(default, skip_serializing_if = "Traits::is_empty")]
+    pub traits: Traits,
 }
 
 /// One VM to place.
@@ -110,6 +121,18 @@ pub struct Request {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub anti_affinity: Option<String>,
+    /// The VM's host must have every one of these traits.
+    #[serde(default, skip_serializing_if = "Traits::is_empty")]
+    pub required_traits: Traits,
+    /// The VM's host must have none of these traits.
+    #[serde(default, skip_serializing_if = "Traits::is_empty")]
+    pub forbidden_traits: Traits,
+    /// The storage system of the VM's disk must have every one of these traits.
+    #[serde(default, skip_serializing_if = "Traits::is_empty")]
+    pub storage_required_traits: Traits,
+    /// The storage system of the VM's disk must have none of these traits.
+    #[serde(default, skip_serializing_if = "Traits::is_empty")]
+    pub storage_forbidden_traits: Traits,
 }
 
 /// Objective policy of a phase.

@@ -91,6 +91,11 @@ pub enum ReasonCode {
     AntiAffinity,
     /// Capacity existed but went to other requests of the batch.
     CapacityTaken,
+    /// No host has the traits the request requires and lacks those it forbids (`host_traits`).
+    NoHostWithTraits,
+    /// No storage system has the storage traits the request requires and lacks those it
+    /// forbids (`storage_traits`).
+    NoStorageWithTraits,
     /// Phase 1 left it out because phase 2 could not host it (`host_lookahead`).
     LookaheadNoHost,
     /// The solver failed and no answer could be computed for it; the reason says why.
@@ -102,12 +107,14 @@ pub enum ReasonCode {
 
 impl ReasonCode {
     /// Every code, in the order of the README's table.
-    pub const ALL: [ReasonCode; 8] = [
+    pub const ALL: [ReasonCode; 10] = [
         ReasonCode::NoStorageCapacity,
         ReasonCode::DemandExceedsHosts,
         ReasonCode::NoConnectedHostCapacity,
         ReasonCode::AntiAffinity,
         ReasonCode::CapacityTaken,
+        ReasonCode::NoHostWithTraits,
+        ReasonCode::NoStorageWithTraits,
         ReasonCode::LookaheadNoHost,
         ReasonCode::SolverFailure,
         ReasonCode::StoppedEarly,

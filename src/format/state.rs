@@ -1,6 +1,6 @@
 //! The migration contract: a monitoring state in, a migration plan out.
 
-use super::problem::{Resources, Storage};
+use super::problem::{Resources, Storage, Traits};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -78,6 +78,9 @@ pub struct StateHost {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "super::limits::resources")]
     pub reserved: Resources,
+    /// Qualities of the host, matched by `vms[].required_traits` and `forbidden_traits`.
+    #[serde(default, skip_serializing_if = "Traits::is_empty")]
+    pub traits: Traits,
 }
 
 /// A running VM.
@@ -101,6 +104,12 @@ pub struct StateVm {
     /// Anti-affinity group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anti_affinity: Option<String>,
+    /// A host it moves to must have every one of these traits.
+    #[serde(default, skip_serializing_if = "Traits::is_empty")]
+    pub required_traits: Traits,
+    /// A host it moves to must have none of these traits.
+    #[serde(default, skip_serializing_if = "Traits::is_empty")]
+    pub forbidden_traits: Traits,
     /// Seconds since this VM last moved (absent: long ago).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = super::limits::SECONDS_MAX))]

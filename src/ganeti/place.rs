@@ -300,6 +300,7 @@ impl<'c, 'a> Placer<'c, 'a> {
                         used_gib: self.disk_used[name].min(node.disk_gib),
                         allocation_ratio: None,
                         reserved_gib: None,
+                        traits: Default::default(),
                     },
                     // Ganeti does not report shared storage's capacity: it never binds.
                     _ => Storage {
@@ -308,6 +309,7 @@ impl<'c, 'a> Placer<'c, 'a> {
                         used_gib: 0.0,
                         allocation_ratio: None,
                         reserved_gib: None,
+                        traits: Default::default(),
                     },
                 });
             hosts.push(Host {
@@ -318,6 +320,7 @@ impl<'c, 'a> Placer<'c, 'a> {
                 labels: Default::default(),
                 allocation_ratio: Default::default(),
                 reserved: Default::default(),
+                traits: Default::default(),
             });
         }
         let exclusive: Vec<bool> = nodes
@@ -349,6 +352,10 @@ impl<'c, 'a> Placer<'c, 'a> {
                     priority: None,
                     anti_affinity: (!tags.is_empty())
                         .then(|| tags.into_iter().collect::<Vec<_>>().join(",")),
+                        required_traits: Default::default(),
+                        forbidden_traits: Default::default(),
+                        storage_required_traits: Default::default(),
+                        storage_forbidden_traits: Default::default(),
                 }
             })
             .collect();

@@ -194,7 +194,8 @@ impl Model<'_> {
 
     fn demand_rows(&self) -> Vec<Vec<Option<Expression>>> {
         let d = self.input.d;
-        let nr = d.resources.len();
+        // Rule dimensions (traits) are enforced by the variable domain alone.
+        let nr = d.measured;
         let mut rows: Vec<Vec<Option<Expression>>> = vec![vec![None; nr]; d.hosts.len()];
         for (f, xs) in self.x.iter().enumerate() {
             let vm = &d.requests[self.flavors[f].members[0].0];
@@ -294,7 +295,7 @@ impl Model<'_> {
             .filter(|&h| self.input.allowed.is_none_or(|a| a[h]))
             .flat_map(|h| {
                 let cap = &d.hosts[h].capacity;
-                (0..cap.len()).map(move |k| {
+                (0..d.measured).map(move |k| {
                     if cap[k] > EPS {
                         (cap[k] - load.host_free[h][k]) / cap[k]
                     } else {

@@ -39,8 +39,8 @@ struct Model<'a> {
     b: MipBuilder,
 }
 
-/// The storage model's request flavors: requests alike in demand, disk, priority, anti-affinity
-/// group and fixed storage.
+/// The storage model's request flavors: requests alike in demand (host traits included), disk,
+/// priority, anti-affinity group, fixed storage and storage traits.
 pub fn flavors(d: &Domain) -> Vec<Flavor> {
     flavors_by(
         d,
@@ -52,6 +52,7 @@ pub fn flavors(d: &Domain) -> Vec<Flavor> {
                 vm.priority.to_bits(),
                 vm.group,
                 vm.storage,
+                vm.storage_rule,
             )
         },
     )
@@ -217,7 +218,8 @@ impl Model<'_> {
     /// storage s must fit the share of the hosts connected to s, less the certification slack.
     fn host_lookahead(&mut self) {
         let d = self.input.d;
-        let nr = d.resources.len();
+        // Rule dimensions (host traits) are left to the variable domain (`static_domain`).
+        let nr = d.measured;
         // Demand expression per (storage, resource), and smallest demand per storage for the
         // host pre-filter.
         let mut demand: Vec<Vec<Expression>> =

@@ -158,7 +158,7 @@ pub(crate) fn storage_cost_floor(d: &Domain) -> f64 {
 /// capacity, then the largest idle hosts, per resource. `balance`: the highest
 /// (used + demand) / capacity over the pool, per resource (the max is at least the average).
 pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64 {
-    let nr = d.resources.len();
+    let nr = d.measured;
     let mut prios: Vec<f64> = candidates
         .iter()
         .map(|r| d.requests[r.0].priority)

@@ -524,7 +524,7 @@ impl<'a> Search<'a> {
         } else {
             &self.supply.all
         };
-        (0..self.d.resources.len()).all(|r| {
+        (0..self.d.measured).all(|r| {
             let demand: Vec<(usize, f64)> = load
                 .iter()
                 .enumerate()

@@ -2,7 +2,7 @@
 //! names the constraint family of models/.
 
 use crate::domain::evaluate::final_load;
-use crate::domain::{bits, fits, Assignment, Domain, Load, RequestIx, StorageIx, EPS};
+use crate::domain::{bits, fits, Assignment, Domain, HostIx, Load, RequestIx, StorageIx, EPS};
 use crate::format::ReasonCode;
 use std::collections::HashMap;
 
@@ -18,7 +18,13 @@ pub struct Explainer<'a> {
 }
 
 /// What makes two unplaced requests alike: demand, disk, group, and the storage they have.
-type Alike = (Vec<u64>, u64, Option<usize>, Option<StorageIx>);
+type Alike = (
+    Vec<u64>,
+    u64,
+    Option<usize>,
+    Option<StorageIx>,
+    Option<usize>,
+);
 
 impl<'a> Explainer<'a> {
     /// For the answer `placed`, which holds only the placed requests. `stopped`: the search
@@ -41,6 +47,7 @@ impl<'a> Explainer<'a> {
             vm.disk.to_bits(),
             vm.group,
             storage.or(vm.storage),
+            vm.storage_rule,
         );
         if let Some(known) = self.seen.get(&key) {
             return known.clone();
@@ -64,8 +71,19 @@ fn explain(
     let vm = &d.requests[r.0];
     let storages: Vec<StorageIx> = match (chosen_storage, vm.storage) {
         (Some(s), _) | (None, Some(s)) => vec![s],
-        (None, None) => (0..d.storage.len()).map(StorageIx).collect(),
+        (None, None) => (0..d.storage.len())
+            .map(StorageIx)
+            .filter(|&s| d.storage_allows(r, s))
+            .collect(),
     };
+    if storages.is_empty() {
+        return (
+            ReasonCode::NoStorageWithTraits,
+            "storage_traits: no storage system has the storage traits the request requires \
+             and lacks the ones it forbids"
+                .to_string(),
+        );
+    }
     let storage_named = match storages.as_slice() {
         [s] => format!(" (storage `{}`)", d.storage[s.0].id),
         _ => String::new(),
@@ -79,6 +97,14 @@ fn explain(
                 "storage_capacity: no storage system has {} GiB free",
                 vm.disk
             ),
+        );
+    }
+    if !(0..d.hosts.len()).any(|h| d.traits_allow(r, HostIx(h))) {
+        return (
+            ReasonCode::NoHostWithTraits,
+            "host_traits: no host has the traits the request requires and lacks the ones it \
+             forbids"
+                .to_string(),
         );
     }
     if !initial.host_free.iter().any(|f| fits(&vm.demand, f)) {

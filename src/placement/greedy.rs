@@ -13,7 +13,7 @@ use crate::format::Objective;
 
 /// Order in which first-fit decreasing considers requests: priority, then size.
 pub fn decreasing_order(d: &Domain, include: impl Fn(RequestIx) -> bool) -> Vec<RequestIx> {
-    let scale: Vec<f64> = (0..d.resources.len())
+    let scale: Vec<f64> = (0..d.measured)
         .map(|k| {
             d.hosts
                 .iter()
@@ -111,7 +111,7 @@ pub fn storage_phase(d: &Domain, fixed: &Assignment) -> Assignment {
         let disk = d.requests[i].disk;
         let best = (0..d.storage.len())
             .map(StorageIx)
-            .filter(|s| load.storage_free[s.0] + 1e-9 >= disk)
+            .filter(|&s| load.storage_free[s.0] + 1e-9 >= disk && d.storage_allows(r, s))
             .fold(None, |best: Option<StorageIx>, s| match best {
                 Some(b) if load.storage_free[b.0] >= load.storage_free[s.0] => Some(b),
                 _ => Some(s),
@@ -200,7 +200,7 @@ pub fn lookahead(
             Some(s) => vec![(0.0, s)],
             None => (0..d.storage.len())
                 .map(StorageIx)
-                .filter(|s| load.storage_free[s.0] + 1e-9 >= vm.disk)
+                .filter(|&s| load.storage_free[s.0] + 1e-9 >= vm.disk && d.storage_allows(r, s))
                 .map(|s| {
                     let cap = d.storage[s.0].capacity.max(1e-9);
                     let util_after = 1.0 - (load.storage_free[s.0] - vm.disk) / cap;
@@ -268,6 +268,9 @@ pub fn with_retries(
             if fixed_storage.is_none() && load.storage_free[s.0] + 1e-9 < disk {
                 // Sorted by free space: no later storage has room either.
                 break;
+            }
+            if fixed_storage.is_none() && !d.storage_allows(r, s) {
+                continue;
             }
             if let Some(h) = choose_host(d, &load, r, s, host_policy) {
                 if fixed_storage.is_none() {

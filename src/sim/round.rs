@@ -134,6 +134,7 @@ pub(super) fn round_state(
             labels: Default::default(),
             allocation_ratio: Default::default(),
             reserved: Default::default(),
+            traits: Default::default(),
         })
         .collect();
     let first = (step + 1).saturating_sub(crate::migration::HISTORY);
@@ -161,6 +162,8 @@ pub(super) fn round_state(
             .into_iter()
             .collect::<BTreeMap<_, _>>(),
             anti_affinity: None,
+            required_traits: Default::default(),
+            forbidden_traits: Default::default(),
             moved_ago_s: moved_at[v].map(|s| (step - s) as f64 * INTERVAL_S),
         })
         .collect();
@@ -171,6 +174,7 @@ pub(super) fn round_state(
             used_gib: 0.0,
             allocation_ratio: None,
             reserved_gib: None,
+            traits: Default::default(),
         }],
         hosts,
         vms,

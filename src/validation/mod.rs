@@ -404,6 +404,7 @@ fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
                 ));
             }
         }
+        check_traits(p, i, &mut errors);
         match &r.storage {
             Some(sid) if !storage_ids.contains(sid.as_str()) => errors.push(InputError::new(
                 ErrorCode::UnknownRequestStorage,
@@ -428,5 +429,54 @@ mod tests {
     #[test]
     fn pointer_tokens_are_escaped() {
         assert_eq!(pointer_token("a/b~c"), "a~1b~0c");
+    }
+}
+
+/// A request's trait lists: no trait both required and forbidden, and a storage it names has its
+/// storage traits.
+fn check_traits(p: &Problem, i: usize, errors: &mut Vec<InputError>) {
+    let r = &p.requests[i];
+    for (required, forbidden, field) in [
+        (&r.required_traits, &r.forbidden_traits, "forbidden_traits"),
+        (
+            &r.storage_required_traits,
+            &r.storage_forbidden_traits,
+            "storage_forbidden_traits",
+        ),
+    ] {
+        for (j, t) in forbidden.iter().enumerate() {
+            if required.contains(t) {
+                errors.push(InputError::new(
+                    ErrorCode::ContradictoryTraits,
+                    format!("/requests/{i}/{field}/{j}"),
+                    format!("request `{}` both requires and forbids trait `{t}`", r.id),
+                ));
+            }
+        }
+    }
+    let Some(s) = r
+        .storage
+        .as_ref()
+        .and_then(|sid| p.storage.iter().find(|s| &s.id == sid))
+    else {
+        return;
+    };
+    let lacks = r
+        .storage_required_traits
+        .iter()
+        .find(|t| !s.traits.contains(*t));
+    let has = r
+        .storage_forbidden_traits
+        .iter()
+        .find(|t| s.traits.contains(*t));
+    if let Some(t) = lacks.or(has) {
+        errors.push(InputError::new(
+            ErrorCode::StorageTraitsUnmet,
+            format!("/requests/{i}/storage"),
+            format!(
+                "request `{}` names storage `{}`, which its storage traits exclude (`{t}`)",
+                r.id, s.id
+            ),
+        ));
     }
 }

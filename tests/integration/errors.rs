@@ -388,3 +388,23 @@ fn overcommit_and_reservations_are_checked_with_every_error_at_once() {
     doc["hosts"][0]["allocation_ratio"] = json!({"cpu": 1.5});
     read_problem(&doc.to_string(), Phase::Storage).expect("10 of 12 usable CPUs");
 }
+
+#[test]
+fn contradictory_traits_and_a_named_storage_without_its_traits_are_all_reported() {
+    let mut doc = valid();
+    doc["requests"][0]["required_traits"] = json!(["HW_GPU"]);
+    doc["requests"][0]["forbidden_traits"] = json!(["HW_GPU"]);
+    doc["requests"][0]["storage_required_traits"] = json!(["SSD"]);
+    doc["requests"][0]["storage"] = json!("s1");
+    let errors = errors_of(&doc, Phase::Storage);
+    assert_has(
+        &errors,
+        ErrorCode::ContradictoryTraits,
+        "/requests/0/forbidden_traits/0",
+    );
+    assert_has(&errors, ErrorCode::StorageTraitsUnmet, "/requests/0/storage");
+    // With the trait on the storage, and no contradiction, the document is accepted.
+    doc["storage"][0]["traits"] = json!(["SSD"]);
+    doc["requests"][0]["forbidden_traits"] = json!(["SPOT"]);
+    read_problem(&doc.to_string(), Phase::Storage).expect("valid");
+}

@@ -19,6 +19,7 @@ mod hardening;
 mod migrate;
 mod property;
 mod rows;
+mod rules;
 mod server;
 mod sim;
 mod steps;
