@@ -7,6 +7,7 @@
 
 use crate::format::{Host, Options, Problem, Request, Resources, Storage};
 use rand::distr::{weighted::WeightedIndex, Distribution};
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -38,6 +39,11 @@ pub struct GenParams {
     /// reserved), and of storage systems thin-provisioned at 1.5:1. The demand is not scaled up:
     /// overcommitted pools are looser.
     pub overcommit: f64,
+    /// Fraction of hosts with the trait `HW_GPU` (whole racks under `Racks`) and of storage
+    /// systems with `SSD`. Requests then ask for them: a quarter of this share require the GPU,
+    /// half of the others forbid it (keeping GPU hosts free), and half of this share require SSD
+    /// storage. 0 = no traits.
+    pub traits: f64,
 }
 
 /// How hosts reach storage.
@@ -69,6 +75,7 @@ impl Default for GenParams {
             seed: 1,
             topology: Topology::Uniform,
             overcommit: 0.0,
+            traits: 0.0,
         }
     }
 }
@@ -223,6 +230,14 @@ pub fn generate(p: &GenParams) -> Problem {
     if p.overcommit > 0.0 {
         overcommit(&mut problem, p.overcommit, p.seed);
     }
+    if p.traits > 0.0 {
+        traits(
+            &mut problem,
+            p.traits,
+            p.seed,
+            p.topology == Topology::Racks,
+        );
+    }
     Problem {
         options: Some(Options {
             time_limit_s: Some(10.0),
@@ -255,6 +270,54 @@ fn overcommit(p: &mut Problem, share: f64, seed: u64) {
             s.allocation_ratio = Some(1.5);
         }
     }
+}
+
+/// Traits on a share of the hosts and storage systems, and the requests that ask for them, from a
+/// random stream of its own (see [`GenParams::traits`]).
+fn traits(p: &mut Problem, share: f64, seed: u64, racks: bool) {
+    let share = share.clamp(0.0, 1.0);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7472_6169_7473_0000);
+    let units = if racks {
+        p.hosts.len().div_ceil(RACK_HOSTS)
+    } else {
+        p.hosts.len()
+    };
+    let gpu_units = chosen(units, share, &mut rng);
+    for (i, h) in p.hosts.iter_mut().enumerate() {
+        let unit = if racks { i / RACK_HOSTS } else { i };
+        if gpu_units[unit] {
+            h.traits.insert("HW_GPU".into());
+        }
+    }
+    let ssd = chosen(p.storage.len(), share, &mut rng);
+    for (s, has) in p.storage.iter_mut().zip(ssd) {
+        if has {
+            s.traits.insert("SSD".into());
+        }
+    }
+    let has_ssd = p.storage.iter().any(|s| s.traits.contains("SSD"));
+    for r in &mut p.requests {
+        if rng.random_bool(share / 4.0) {
+            r.required_traits.insert("HW_GPU".into());
+        } else if rng.random_bool(0.5) {
+            r.forbidden_traits.insert("HW_GPU".into());
+        }
+        if has_ssd && rng.random_bool(share / 2.0) {
+            r.storage_required_traits.insert("SSD".into());
+        }
+    }
+}
+
+/// `round(share * n)` of `n` items, at least one, picked at random.
+fn chosen(n: usize, share: f64, rng: &mut ChaCha8Rng) -> Vec<bool> {
+    let k = ((share * n as f64).round() as usize).clamp(1, n);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(rng);
+    let mut out = vec![false; n];
+    for &i in &order[..k] {
+        out[i] = true;
+    }
+    out
 }
 
 fn cable_racks(p: &mut Problem, free: f64, rng: &mut ChaCha8Rng) {

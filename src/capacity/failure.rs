@@ -6,6 +6,7 @@
 use crate::format::capacity::{
     DecidedBy, FailureReport, NotTolerated, RestartCode, Restarted, Scenario, Unrestartable,
 };
+use crate::format::problem::Traits;
 use crate::format::state::{HostState, State};
 use crate::format::{errors::ErrorCode, InputError, Placement, Problem, Resources, Status};
 use crate::model::restart::{restart, RestartVm};
@@ -56,6 +57,7 @@ pub struct FleetHost {
     used: Resources,
     storage: Vec<String>,
     labels: BTreeMap<String, String>,
+    traits: Traits,
     active: bool,
 }
 
@@ -67,6 +69,14 @@ pub struct Running {
     storage: String,
     demand: Resources,
     group: Option<String>,
+    required_traits: Traits,
+    forbidden_traits: Traits,
+}
+
+impl Running {
+    fn allowed_on(&self, h: &FleetHost) -> bool {
+        self.required_traits.is_subset(&h.traits) && self.forbidden_traits.is_disjoint(&h.traits)
+    }
 }
 
 /// The pool with its running VMs.
@@ -89,6 +99,7 @@ impl Fleet {
                 used: h.used.clone().unwrap_or_default(),
                 storage: h.storage.clone(),
                 labels: h.labels.clone(),
+                traits: h.traits.clone(),
                 active: true,
             })
             .collect();
@@ -112,6 +123,8 @@ impl Fleet {
                     storage: p.storage.clone(),
                     demand: r.demand.clone(),
                     group: r.anti_affinity.clone(),
+                    required_traits: r.required_traits.clone(),
+                    forbidden_traits: r.forbidden_traits.clone(),
                 })
             })
             .collect();
@@ -130,6 +143,7 @@ impl Fleet {
                 used: Resources::new(),
                 storage: h.storage.clone(),
                 labels: h.labels.clone(),
+                traits: h.traits.clone(),
                 active: h.state == HostState::Active,
             })
             .collect();
@@ -150,6 +164,8 @@ impl Fleet {
                 storage: v.storage.clone(),
                 demand: v.demand.clone(),
                 group: v.anti_affinity.clone(),
+                required_traits: v.required_traits.clone(),
+                forbidden_traits: v.forbidden_traits.clone(),
             });
         }
         Fleet { hosts, vms }
@@ -330,7 +346,17 @@ fn eligibility(
                     format!("no surviving active host reaches storage `{}`", vm.storage),
                 ));
             }
-            let apart: Vec<usize> = connected
+            let matching: Vec<usize> = connected
+                .into_iter()
+                .filter(|&h| vm.allowed_on(&s.fleet.hosts[h]))
+                .collect();
+            if matching.is_empty() {
+                return Err((
+                    RestartCode::NoHostWithTraits,
+                    "no surviving host that reaches its storage has its traits".into(),
+                ));
+            }
+            let apart: Vec<usize> = matching
                 .into_iter()
                 .filter(|&h| {
                     vm.group

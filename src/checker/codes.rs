@@ -147,12 +147,13 @@ impl Rule {
     ];
 
     /// The failure-scenario rules, in the README's order.
-    pub const FAILURE: [Rule; 11] = [
+    pub const FAILURE: [Rule; 12] = [
         Rule::UnknownHost,
         Rule::UnknownVm,
         Rule::RestartCoverage,
         Rule::FailedHost,
         Rule::NotConnected,
+        Rule::HostTraits,
         Rule::HostCapacity,
         Rule::AntiAffinity,
         Rule::BadStats,
@@ -188,10 +189,11 @@ pub const UNPLACED_CODES: [&str; 10] = [
 ];
 
 /// Known admission decline codes.
-pub const DECLINE_CODES: [&str; 6] = [
+pub const DECLINE_CODES: [&str; 7] = [
     "ADMISSION_SOURCE",
     "ADMISSION_STATE",
     "ADMISSION_STORAGE",
+    "ADMISSION_TRAITS",
     "ADMISSION_CAPACITY",
     "ADMISSION_HEADROOM",
     "ADMISSION_ANTI_AFFINITY",

@@ -48,6 +48,15 @@ pub fn check_scenario(state: &State, sc: &Scenario) -> Vec<Violation> {
                 ),
             ));
         }
+        if let Some(t) =
+            super::placement::broken_trait(&vm.required_traits, &vm.forbidden_traits, &host.traits)
+        {
+            out.push(v(
+                Rule::HostTraits,
+                &at,
+                format!("`{}` {t} (VM `{}`)", host.id, vm.id),
+            ));
+        }
         if !host.storage.contains(&vm.storage) {
             out.push(v(
                 Rule::NotConnected,

@@ -167,8 +167,7 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
             continue;
         };
         let host = &problem.hosts[hi];
-        if let Some(t) = broken_trait(&req.required_traits, &req.forbidden_traits, &host.traits)
-        {
+        if let Some(t) = broken_trait(&req.required_traits, &req.forbidden_traits, &host.traits) {
             out.push(v(
                 Rule::HostTraits,
                 format!("/placements/{i}/host"),

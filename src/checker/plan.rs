@@ -91,8 +91,25 @@ fn moves(
                 format!("host `{}` does not reach storage `{}`", m.to, vm.storage),
             ));
         }
+        let traits = |h: &crate::format::state::StateHost| {
+            super::placement::broken_trait(&vm.required_traits, &vm.forbidden_traits, &h.traits)
+        };
+        if let Some(t) = traits(host) {
+            out.push(v(
+                Rule::HostTraits,
+                format!("{path}/to"),
+                format!("host `{}` {t} (VM `{}`)", m.to, m.vm),
+            ));
+        }
         if let Some(p) = &m.via {
             pivot(state, &hosts, p, &vm.storage, &format!("{path}/via"), out);
+            if let Some(t) = hosts.get(p.as_str()).and_then(|&i| traits(&state.hosts[i])) {
+                out.push(v(
+                    Rule::HostTraits,
+                    format!("{path}/via"),
+                    format!("pivot `{p}` {t} (VM `{}`)", m.vm),
+                ));
+            }
         }
         if !m.candidates.iter().any(|c| c.host == m.to && c.accepted) {
             out.push(v(

@@ -44,6 +44,11 @@ pub struct GenerateArgs {
     /// storage systems thin-provisioned at 1.5:1.
     #[arg(long, default_value_t = 0.0)]
     pub overcommit: f64,
+    /// Fraction of hosts with the trait HW_GPU (whole racks with --racks) and of storage systems
+    /// with SSD; a quarter of that share of requests require the GPU, half of the others forbid
+    /// it, and half of that share require SSD storage.
+    #[arg(long, default_value_t = 0.0)]
+    pub traits: f64,
 }
 
 /// Generates one instance.
@@ -65,11 +70,11 @@ pub fn run(a: GenerateArgs) -> i32 {
         ));
     }
     let unit = |x: f64| (0.0..=1.0).contains(&x);
-    if !unit(a.density) || !unit(a.anti_affinity) || !unit(a.overcommit) {
+    if !unit(a.density) || !unit(a.anti_affinity) || !unit(a.overcommit) || !unit(a.traits) {
         errors.push(InputError::new(
             ErrorCode::Usage,
             "",
-            "--density, --anti-affinity and --overcommit must be in [0, 1]",
+            "--density, --anti-affinity, --overcommit and --traits must be in [0, 1]",
         ));
     }
     if !errors.is_empty() {
@@ -90,6 +95,7 @@ pub fn run(a: GenerateArgs) -> i32 {
             vmplace::generate::Topology::Uniform
         },
         overcommit: a.overcommit,
+        traits: a.traits,
     };
     match write_json(a.output.as_ref(), &generate(&p)) {
         Ok(()) => exit::OK,

@@ -74,6 +74,8 @@ pub struct PoolHost {
     pub watts: Vec<f64>,
     /// Migration bandwidth, Mbit/s.
     pub bw_mbps: f64,
+    /// Its traits.
+    pub traits: crate::format::problem::Traits,
 }
 
 /// A VM of the round.
@@ -94,11 +96,21 @@ pub struct PoolVm {
     pub samples: usize,
     /// Anti-affinity group.
     pub group: Option<String>,
+    /// Traits a host it moves to must have.
+    pub required_traits: crate::format::problem::Traits,
+    /// Traits a host it moves to must not have.
+    pub forbidden_traits: crate::format::problem::Traits,
     /// Seconds since its last migration.
     pub moved_ago_s: Option<f64>,
 }
 
 impl Pool {
+    /// Whether host `h` has every trait VM `v` requires and none it forbids.
+    pub fn traits_allow(&self, v: VmId, h: HostId) -> bool {
+        let (vm, traits) = (&self.vms[v], &self.hosts[h].traits);
+        vm.required_traits.is_subset(traits) && vm.forbidden_traits.is_disjoint(traits)
+    }
+
     /// Builds the pool from a validated state: every VM's host and storage exist.
     pub fn from_state(state: &Valid<State>) -> Pool {
         let s: &State = state;
@@ -140,6 +152,7 @@ impl Pool {
                     .map(|p| p.watts.clone())
                     .unwrap_or_else(|| (0..=10).map(|i| i as f64 * 10.0).collect()),
                 bw_mbps: h.bandwidth_mbps.unwrap_or(1000.0),
+                traits: h.traits.clone(),
             })
             .collect();
         let vms: Vec<PoolVm> = s
@@ -175,6 +188,8 @@ impl Pool {
                     cpu_history: history[keep..].to_vec(),
                     samples,
                     group: v.anti_affinity.clone(),
+                    required_traits: v.required_traits.clone(),
+                    forbidden_traits: v.forbidden_traits.clone(),
                     moved_ago_s: v.moved_ago_s,
                 }
             })

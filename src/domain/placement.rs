@@ -402,8 +402,13 @@ impl HostRule {
 /// The distinct storage rules of the batch (which storage systems each allows) and each
 /// request's rule, if it has storage traits.
 fn storage_rules(p: &Problem) -> (Vec<Vec<bool>>, Vec<Option<usize>>) {
-    let mut index: HashMap<(&crate::format::problem::Traits, &crate::format::problem::Traits), usize> =
-        HashMap::new();
+    let mut index: HashMap<
+        (
+            &crate::format::problem::Traits,
+            &crate::format::problem::Traits,
+        ),
+        usize,
+    > = HashMap::new();
     let mut rules: Vec<Vec<bool>> = Vec::new();
     let of = p
         .requests

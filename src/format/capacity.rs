@@ -152,6 +152,9 @@ pub struct FailureReport {
 pub enum RestartCode {
     /// No surviving active host reaches its storage.
     NoConnectedHost,
+    /// No surviving host that reaches its storage has the traits it requires and lacks those it
+    /// forbids.
+    NoHostWithTraits,
     /// Every surviving host that reaches its storage runs a member of its anti-affinity group.
     AntiAffinity,
     /// No surviving host that reaches its storage has room for it (alone, or with the others:

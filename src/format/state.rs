@@ -356,14 +356,17 @@ pub enum DeclineCode {
     AdmissionState,
     /// The host does not reach the VM's storage: the move could not be live.
     AdmissionStorage,
+    /// The host lacks a trait the VM requires, or has one it forbids.
+    AdmissionTraits,
 }
 
 impl DeclineCode {
     /// Every code, in the order of the README.
-    pub const ALL: [DeclineCode; 6] = [
+    pub const ALL: [DeclineCode; 7] = [
         DeclineCode::AdmissionSource,
         DeclineCode::AdmissionState,
         DeclineCode::AdmissionStorage,
+        DeclineCode::AdmissionTraits,
         DeclineCode::AdmissionCapacity,
         DeclineCode::AdmissionHeadroom,
         DeclineCode::AdmissionAntiAffinity,

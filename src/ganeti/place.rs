@@ -352,10 +352,10 @@ impl<'c, 'a> Placer<'c, 'a> {
                     priority: None,
                     anti_affinity: (!tags.is_empty())
                         .then(|| tags.into_iter().collect::<Vec<_>>().join(",")),
-                        required_traits: Default::default(),
-                        forbidden_traits: Default::default(),
-                        storage_required_traits: Default::default(),
-                        storage_forbidden_traits: Default::default(),
+                    required_traits: Default::default(),
+                    forbidden_traits: Default::default(),
+                    storage_required_traits: Default::default(),
+                    storage_forbidden_traits: Default::default(),
                 }
             })
             .collect();

@@ -35,6 +35,12 @@ pub(super) fn admission(
             ),
         ));
     }
+    if !pool.traits_allow(v, h) {
+        return Some((
+            DeclineCode::AdmissionTraits,
+            "lacks a trait the VM requires, or has one it forbids".into(),
+        ));
+    }
     if let Some(g) = &vm.group {
         if pool
             .vms_on(h)

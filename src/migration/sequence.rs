@@ -189,6 +189,7 @@ fn pivot(st: &Replay, hop: &Hop) -> Option<HostId> {
         .filter(|&h| h != hop.from && h != hop.to)
         .filter(|&h| st.pool.hosts[h].state == HostState::Active)
         .filter(|&h| st.pool.hosts[h].storage.contains(&vm.storage))
+        .filter(|&h| st.pool.traits_allow(hop.vm, h))
         .filter(|&h| st.room(h, hop.vm, &none))
         .filter(|&h| vm.group.as_deref().is_none_or(|g| !st.has_member(h, g)))
         .map(|h| {

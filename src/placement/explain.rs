@@ -108,6 +108,17 @@ fn explain(
         );
     }
     if !initial.host_free.iter().any(|f| fits(&vm.demand, f)) {
+        let m = d.measured;
+        if initial
+            .host_free
+            .iter()
+            .any(|f| fits(&vm.demand[..m], &f[..m]))
+        {
+            return (
+                ReasonCode::NoHostWithTraits,
+                "host_traits: hosts have room for it, but none of those with its traits".into(),
+            );
+        }
         return (
             ReasonCode::DemandExceedsHosts,
             "host_capacity: no host in the pool has room for the VM's demand".to_string(),

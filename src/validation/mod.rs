@@ -422,16 +422,6 @@ fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
     errors
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pointer_tokens_are_escaped() {
-        assert_eq!(pointer_token("a/b~c"), "a~1b~0c");
-    }
-}
-
 /// A request's trait lists: no trait both required and forbidden, and a storage it names has its
 /// storage traits.
 fn check_traits(p: &Problem, i: usize, errors: &mut Vec<InputError>) {
@@ -478,5 +468,15 @@ fn check_traits(p: &Problem, i: usize, errors: &mut Vec<InputError>) {
                 r.id, s.id
             ),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointer_tokens_are_escaped() {
+        assert_eq!(pointer_token("a/b~c"), "a~1b~0c");
     }
 }

@@ -402,7 +402,11 @@ fn contradictory_traits_and_a_named_storage_without_its_traits_are_all_reported(
         ErrorCode::ContradictoryTraits,
         "/requests/0/forbidden_traits/0",
     );
-    assert_has(&errors, ErrorCode::StorageTraitsUnmet, "/requests/0/storage");
+    assert_has(
+        &errors,
+        ErrorCode::StorageTraitsUnmet,
+        "/requests/0/storage",
+    );
     // With the trait on the storage, and no contradiction, the document is accepted.
     doc["storage"][0]["traits"] = json!(["SSD"]);
     doc["requests"][0]["forbidden_traits"] = json!(["SPOT"]);

@@ -64,6 +64,7 @@ fn code_of(sc: &Scenario, vm: &str) -> Option<&'static str> {
         .find(|u| u.vm == vm)
         .map(|u| match u.code {
             RestartCode::NoConnectedHost => "NO_CONNECTED_HOST",
+            RestartCode::NoHostWithTraits => "NO_HOST_WITH_TRAITS",
             RestartCode::AntiAffinity => "ANTI_AFFINITY",
             RestartCode::NoRoom => "NO_ROOM",
             RestartCode::StoppedEarly => "STOPPED_EARLY",
@@ -331,4 +332,42 @@ fn scenarios_not_reached_within_the_time_limit_are_counted_as_unchecked() {
     // With time, all three are checked.
     let f = ask(&doc, &["any-host"]).unwrap().failures.unwrap();
     assert_eq!((f.scenarios, f.unchecked, f.tolerated), (3, 0, 3));
+}
+
+#[test]
+fn a_vm_restarts_only_on_a_survivor_with_its_traits() {
+    // h2 has the room, h3 the GPU; the GPU VM restarts on h3, the plain one anywhere. With h3
+    // gone too, the GPU VM has no host with its traits.
+    let mut gpu = host("h3", 8.0, &["s1"], "r2");
+    gpu["traits"] = json!(["HW_GPU"]);
+    let mut ml = vm("ml", "h1", 2.0, "s1");
+    ml["required_traits"] = json!(["HW_GPU"]);
+    let doc = state(
+        vec![
+            host("h1", 8.0, &["s1"], "r1"),
+            host("h2", 32.0, &["s1"], "r1"),
+            gpu,
+        ],
+        vec![ml, vm("web", "h1", 2.0, "s1")],
+    );
+    let (_, w) = worst(&doc, &["host:h1"]);
+    assert!(w.restartable, "{w:#?}");
+    let on = |v: &str| {
+        w.witness
+            .iter()
+            .find(|r| r.vm == v)
+            .map(|r| r.host.as_str())
+    };
+    assert_eq!(on("ml"), Some("h3"));
+    let (_, w) = worst(&doc, &["host:h1", "host:h3"]);
+    assert!(!w.restartable);
+    assert_eq!(code_of(&w, "ml"), Some("NO_HOST_WITH_TRAITS"));
+    assert_eq!(on_host(&w, "web"), Some("h2"));
+}
+
+fn on_host<'a>(w: &'a Scenario, vm: &str) -> Option<&'a str> {
+    w.witness
+        .iter()
+        .find(|r| r.vm == vm)
+        .map(|r| r.host.as_str())
 }

@@ -564,3 +564,51 @@ fn a_state_without_policy_gets_the_optimizer_and_min_gain_stops_small_moves() {
     let (_, p) = planned(&state(hosts, vms, json!({"min_gain_w": 200.0})));
     assert!(p.migrations.is_empty(), "{:?}", moves(&p));
 }
+
+#[test]
+fn a_vm_moves_only_to_a_host_with_its_traits_under_both_planners() {
+    // `src` is overloaded; `ml` (the one to move) needs the GPU of `gpu` and forbids spot hosts.
+    // The emptier hosts decline with ADMISSION_TRAITS, and the plan checker holds the target.
+    let mut gpu = host("gpu", 4000.0, &G5);
+    gpu["traits"] = json!(["HW_GPU"]);
+    let mut spot = host("spot", 4000.0, &G4);
+    spot["traits"] = json!(["HW_GPU", "SPOT"]);
+    let mut ml = vm("ml", "src", 900.0, 1.0, &[1.0]);
+    ml["required_traits"] = json!(["HW_GPU"]);
+    ml["forbidden_traits"] = json!(["SPOT"]);
+    for planner in ["pabfd", "optimize"] {
+        let doc = state(
+            vec![
+                host("src", 1000.0, &G4),
+                host("g4", 4000.0, &G4),
+                spot.clone(),
+                gpu.clone(),
+            ],
+            vec![ml.clone()],
+            json!({"placement": planner, "detection": "thr", "underload": false}),
+        );
+        let (s, p) = planned(&doc);
+        assert_eq!(
+            moves(&p),
+            vec![("ml".into(), "src".into(), "gpu".into())],
+            "{planner}"
+        );
+        let m = &p.migrations[0];
+        assert_eq!(
+            m.declined.get(&DeclineCode::AdmissionTraits),
+            Some(&2),
+            "{planner}: {m:#?}"
+        );
+        // The same plan onto the spot host breaks the VM's traits.
+        let mut bad = p.clone();
+        bad.migrations[0].to = "spot".into();
+        for c in &mut bad.migrations[0].candidates {
+            c.accepted = true;
+        }
+        let v = check_plan(&s, &bad);
+        assert!(
+            v.iter().any(|x| x.rule == Rule::HostTraits),
+            "{planner}: {v:#?}"
+        );
+    }
+}

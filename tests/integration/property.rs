@@ -14,8 +14,9 @@ proptest! {
         density in 0.0f64..1.0, tightness in 0.5f64..1.4, heterogeneity in 0.0f64..1.0,
         anti_affinity in 0.0f64..0.5, seed in 0u64..1000, pack in any::<bool>(), greedy in any::<bool>(),
         overcommit in prop_oneof![Just(0.0), 0.0f64..1.0],
+        traits in prop_oneof![Just(0.0), 0.0f64..1.0],
     ) {
-        let p = GenParams { hosts, storage, requests, density, tightness, heterogeneity, anti_affinity, seed, overcommit, ..Default::default() };
+        let p = GenParams { hosts, storage, requests, density, tightness, heterogeneity, anti_affinity, seed, overcommit, traits, ..Default::default() };
         let doc = serde_json::to_value(generate(&p)).unwrap();
         let policy = if pack { Objective::Pack } else { Objective::Balance };
         let k = Knobs {

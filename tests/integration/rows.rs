@@ -1376,7 +1376,11 @@ fn host_traits_keep_a_vm_off_hosts_with_a_forbidden_trait() {
     let (r, a) = host_solve(&d, Stage::Placement);
     assert_eq!(hosted(&a), 1);
     assert!(close(r.objective, 1.0));
-    assert!(a.host.iter().flatten().all(|&h| host_id(&d, Some(h)) == Some("h1")));
+    assert!(a
+        .host
+        .iter()
+        .flatten()
+        .all(|&h| host_id(&d, Some(h)) == Some("h1")));
 }
 
 #[test]

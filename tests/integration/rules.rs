@@ -3,8 +3,8 @@
 
 use crate::common::{host, host_of, req, solve_with, storage, storage_of, unplaced_code, Knobs};
 use serde_json::{json, Value};
-use vmplace::placement::Mode;
 use vmplace::format::{ReasonCode, SolverKind};
+use vmplace::placement::Mode;
 
 const SOLVERS: [SolverKind; 3] = [SolverKind::Mip, SolverKind::Greedy, SolverKind::GreedyRetry];
 
@@ -41,9 +41,17 @@ fn every_solver_puts_each_vm_where_its_traits_allow() {
     let requests = vec![
         with(req("ml", 8.0, 32.0, 50.0), "required_traits", &["HW_GPU"]),
         with(req("db", 8.0, 32.0, 50.0), "forbidden_traits", &["SPOT"]),
-        with(req("fast", 2.0, 8.0, 50.0), "storage_required_traits", &["SSD"]),
         with(
-            with(req("local", 2.0, 8.0, 50.0), "storage_required_traits", &["SSD"]),
+            req("fast", 2.0, 8.0, 50.0),
+            "storage_required_traits",
+            &["SSD"],
+        ),
+        with(
+            with(
+                req("local", 2.0, 8.0, 50.0),
+                "storage_required_traits",
+                &["SSD"],
+            ),
             "storage_forbidden_traits",
             &["REPLICATED"],
         ),
@@ -60,8 +68,16 @@ fn every_solver_puts_each_vm_where_its_traits_allow() {
         assert_eq!(sol.placements.len(), 5, "{solver:?}: {sol:#?}");
         assert_eq!(host_of(&sol, "ml").as_deref(), Some("gpu"), "{solver:?}");
         assert_ne!(host_of(&sol, "db").as_deref(), Some("spot"), "{solver:?}");
-        assert_ne!(storage_of(&sol, "fast").as_deref(), Some("s1"), "{solver:?}");
-        assert_eq!(storage_of(&sol, "local").as_deref(), Some("s2"), "{solver:?}");
+        assert_ne!(
+            storage_of(&sol, "fast").as_deref(),
+            Some("s1"),
+            "{solver:?}"
+        );
+        assert_eq!(
+            storage_of(&sol, "local").as_deref(),
+            Some("s2"),
+            "{solver:?}"
+        );
     }
 }
 
@@ -69,7 +85,11 @@ fn every_solver_puts_each_vm_where_its_traits_allow() {
 fn a_vm_no_host_or_storage_can_take_gets_the_traits_reason() {
     let requests = vec![
         with(req("fpga", 1.0, 1.0, 1.0), "required_traits", &["FPGA"]),
-        with(req("nvme", 1.0, 1.0, 1.0), "storage_required_traits", &["NVME"]),
+        with(
+            req("nvme", 1.0, 1.0, 1.0),
+            "storage_required_traits",
+            &["NVME"],
+        ),
         // Its traits exist, but not on one host: GPU and spot are different hosts.
         with(
             req("both", 1.0, 1.0, 1.0),
@@ -121,7 +141,11 @@ fn the_gpu_host_is_kept_for_the_vms_that_need_it() {
 fn the_checker_reports_a_host_or_storage_that_breaks_the_traits() {
     let doc = pool(vec![
         with(req("ml", 1.0, 1.0, 1.0), "required_traits", &["HW_GPU"]),
-        with(req("fast", 1.0, 1.0, 1.0), "storage_required_traits", &["SSD"]),
+        with(
+            req("fast", 1.0, 1.0, 1.0),
+            "storage_required_traits",
+            &["SSD"],
+        ),
     ]);
     // A valid answer, then tampered with: `ml` moved to a host without the GPU, `fast`'s image
     // to storage without SSD.
@@ -136,12 +160,21 @@ fn the_checker_reports_a_host_or_storage_that_breaks_the_traits() {
             }
         }
     }
-    let at = |id: &str| answer.placements.iter().position(|p| p.request == id).unwrap();
+    let at = |id: &str| {
+        answer
+            .placements
+            .iter()
+            .position(|p| p.request == id)
+            .unwrap()
+    };
     let (ml, fast) = (at("ml"), at("fast"));
     let v = vmplace::checker::check(&problem, &answer, vmplace::checker::Expect::WithHosts);
     let has = |rule, path: &str| v.iter().any(|x| x.rule == rule && x.path == path);
     assert!(
-        has(vmplace::checker::Rule::HostTraits, &format!("/placements/{ml}/host")),
+        has(
+            vmplace::checker::Rule::HostTraits,
+            &format!("/placements/{ml}/host")
+        ),
         "{v:#?}"
     );
     assert!(

@@ -186,6 +186,8 @@ impl Admissible {
                     Some(DeclineCode::AdmissionSource)
                 } else if !host.storage.contains(&vm.storage) {
                     Some(DeclineCode::AdmissionStorage)
+                } else if !pool.traits_allow(VmId(v), HostId(h)) {
+                    Some(DeclineCode::AdmissionTraits)
                 } else if sources.over_now[h]
                     || (0..pool.resources.len()).any(|r| vm.now[r] > host.cap[r] + 1e-9)
                     || sources.expected_cpu[v] > host.cap[cpu]
