@@ -96,6 +96,8 @@ fn a_vm_no_host_or_storage_can_take_gets_the_traits_reason() {
             "required_traits",
             &["HW_GPU", "SPOT"],
         ),
+        // Too big for every host as well: the missing trait is named first.
+        with(req("huge", 1000.0, 1.0, 1.0), "required_traits", &["FPGA"]),
     ];
     let doc = pool(requests);
     for solver in SOLVERS {
@@ -104,6 +106,7 @@ fn a_vm_no_host_or_storage_can_take_gets_the_traits_reason() {
         for (vm, code) in [
             ("fpga", ReasonCode::NoHostWithTraits),
             ("nvme", ReasonCode::NoStorageWithTraits),
+            ("huge", ReasonCode::NoHostWithTraits),
             ("both", ReasonCode::NoHostWithTraits),
         ] {
             assert_eq!(unplaced_code(&sol, vm), Some(code), "{solver:?} {vm}");
