@@ -102,9 +102,7 @@ fn explain(
     if !(0..d.hosts.len()).any(|h| d.traits_allow(r, HostIx(h))) {
         return (
             ReasonCode::NoHostWithTraits,
-            "host_traits: no host has the traits the request requires and lacks the ones it \
-             forbids"
-                .to_string(),
+            format!("host_traits: {}", unmet_rules(d, r)),
         );
     }
     if !initial.host_free.iter().any(|f| fits(&vm.demand, f)) {
@@ -169,4 +167,19 @@ fn explain(
         ReasonCode::CapacityTaken,
         format!("{binding}: the capacity that could take it went to other requests of this batch"),
     )
+}
+
+/// The host trait rules of `r` that no host meets (`trait:T`, `no-trait:T`), or, when each is met
+/// by some host, that no host meets them all.
+fn unmet_rules(d: &Domain, r: RequestIx) -> String {
+    let vm = &d.requests[r.0];
+    let unmet: Vec<String> = (d.measured..d.resources.len())
+        .filter(|&k| vm.demand[k] > 0.0 && d.hosts.iter().all(|h| h.capacity[k] < vm.demand[k]))
+        .map(|k| format!("`{}`", d.resources[k]))
+        .collect();
+    if unmet.is_empty() {
+        "each of its trait rules is met by some host, but no host meets them all".to_string()
+    } else {
+        format!("no host meets {}", unmet.join(", "))
+    }
 }

@@ -111,6 +111,24 @@ fn a_vm_no_host_or_storage_can_take_gets_the_traits_reason() {
         ] {
             assert_eq!(unplaced_code(&sol, vm), Some(code), "{solver:?} {vm}");
         }
+        // The reason names the rule that no host meets, or says that none meets them all.
+        let reason = |vm: &str| {
+            sol.unplaced
+                .iter()
+                .find(|u| u.request == vm)
+                .map(|u| u.reason.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            reason("fpga").contains("`trait:FPGA`"),
+            "{}",
+            reason("fpga")
+        );
+        assert!(
+            reason("both").contains("no host meets them all"),
+            "{}",
+            reason("both")
+        );
     }
 }
 
