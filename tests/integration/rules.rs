@@ -98,6 +98,12 @@ fn a_vm_no_host_or_storage_can_take_gets_the_traits_reason() {
         ),
         // Too big for every host as well: the missing trait is named first.
         with(req("huge", 1000.0, 1.0, 1.0), "required_traits", &["FPGA"]),
+        // The GPU host exists, but not on the only storage its storage traits allow (s1).
+        with(
+            with(req("apart", 1.0, 1.0, 1.0), "required_traits", &["HW_GPU"]),
+            "storage_forbidden_traits",
+            &["SSD"],
+        ),
     ];
     let doc = pool(requests);
     for solver in SOLVERS {
@@ -107,6 +113,7 @@ fn a_vm_no_host_or_storage_can_take_gets_the_traits_reason() {
             ("fpga", ReasonCode::NoHostWithTraits),
             ("nvme", ReasonCode::NoStorageWithTraits),
             ("huge", ReasonCode::NoHostWithTraits),
+            ("apart", ReasonCode::NoConnectedHostCapacity),
             ("both", ReasonCode::NoHostWithTraits),
         ] {
             assert_eq!(unplaced_code(&sol, vm), Some(code), "{solver:?} {vm}");
