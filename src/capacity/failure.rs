@@ -75,7 +75,7 @@ pub struct Running {
 
 impl Running {
     fn allowed_on(&self, h: &FleetHost) -> bool {
-        self.required_traits.is_subset(&h.traits) && self.forbidden_traits.is_disjoint(&h.traits)
+        crate::domain::traits_met(&self.required_traits, &self.forbidden_traits, &h.traits)
     }
 }
 

@@ -75,10 +75,13 @@ pub(super) fn requests_once(problem: &Problem, solution: &Solution) -> Vec<Viola
 pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect) -> Vec<Violation> {
     let mut out = Vec::new();
     let requests = request_index(problem);
-    let storage: HashMap<&str, (f64, f64)> = problem
+    let storage: HashMap<&str, (f64, f64, &BTreeSet<String>)> = problem
         .storage
         .iter()
-        .map(|s| (s.id.as_str(), (super::storage_limit(s), s.used_gib)))
+        .map(|s| {
+            let limit = super::storage_limit(s);
+            (s.id.as_str(), (limit, s.used_gib, &s.traits))
+        })
         .collect();
     let hosts: HashMap<&str, usize> = problem
         .hosts
@@ -118,18 +121,13 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
                 ));
             }
         }
-        if let Some(t) = problem
-            .storage
-            .iter()
-            .find(|s| s.id == p.storage)
-            .and_then(|s| {
-                broken_trait(
-                    &req.storage_required_traits,
-                    &req.storage_forbidden_traits,
-                    &s.traits,
-                )
-            })
-        {
+        if let Some(t) = storage.get(p.storage.as_str()).and_then(|(_, _, traits)| {
+            broken_trait(
+                &req.storage_required_traits,
+                &req.storage_forbidden_traits,
+                traits,
+            )
+        }) {
             out.push(v(
                 Rule::StorageTraits,
                 format!("/placements/{i}/storage"),
@@ -195,7 +193,7 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
         }
     }
     for (sid, add) in &disk {
-        if let Some(&(cap, used)) = storage.get(sid) {
+        if let Some(&(cap, used, _)) = storage.get(sid) {
             if used + add > cap + TOL * (1.0 + cap) {
                 out.push(v(
                     Rule::StorageCapacity,

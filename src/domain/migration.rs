@@ -107,8 +107,12 @@ pub struct PoolVm {
 impl Pool {
     /// Whether host `h` has every trait VM `v` requires and none it forbids.
     pub fn traits_allow(&self, v: VmId, h: HostId) -> bool {
-        let (vm, traits) = (&self.vms[v], &self.hosts[h].traits);
-        vm.required_traits.is_subset(traits) && vm.forbidden_traits.is_disjoint(traits)
+        let vm = &self.vms[v];
+        super::traits_met(
+            &vm.required_traits,
+            &vm.forbidden_traits,
+            &self.hosts[h].traits,
+        )
     }
 
     /// Builds the pool from a validated state: every VM's host and storage exist.

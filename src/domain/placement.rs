@@ -422,7 +422,7 @@ fn storage_rules(p: &Problem) -> (Vec<Vec<bool>>, Vec<Option<usize>>) {
                 rules.push(
                     p.storage
                         .iter()
-                        .map(|s| req.is_subset(&s.traits) && forb.is_disjoint(&s.traits))
+                        .map(|s| super::traits_met(req, forb, &s.traits))
                         .collect(),
                 );
                 rules.len() - 1

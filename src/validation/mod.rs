@@ -444,6 +444,9 @@ fn check_traits(p: &Problem, i: usize, errors: &mut Vec<InputError>) {
             }
         }
     }
+    if r.storage_required_traits.is_empty() && r.storage_forbidden_traits.is_empty() {
+        return;
+    }
     let Some(s) = r
         .storage
         .as_ref()
