@@ -3,6 +3,7 @@
 use super::{exit, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
+use vmplace::generate::bin_packing::{bin_packing, BinClass};
 use vmplace::generate::{generate, GenParams};
 
 /// Arguments of `generate`.
@@ -49,6 +50,11 @@ pub struct GenerateArgs {
     /// it, and half of that share require SSD storage.
     #[arg(long, default_value_t = 0.0)]
     pub traits: f64,
+    /// A bin-packing instance instead: identical empty hosts on one storage system that holds
+    /// every image (Falkenauer's `uniform` and `triplets`, two-resource `vector` and
+    /// `vector-triplets`); only --requests and --seed apply.
+    #[arg(long, value_enum, value_name = "CLASS")]
+    pub bin_packing: Option<BinClass>,
 }
 
 /// Generates one instance.
@@ -79,6 +85,13 @@ pub fn run(a: GenerateArgs) -> i32 {
     }
     if !errors.is_empty() {
         return report(&errors);
+    }
+    if let Some(class) = a.bin_packing {
+        let problem = bin_packing(class, a.requests, a.seed);
+        return match write_json(a.output.as_ref(), &problem) {
+            Ok(()) => exit::OK,
+            Err(e) => report(&e),
+        };
     }
     let p = GenParams {
         hosts: a.hosts,

@@ -159,6 +159,10 @@ pub enum PhaseSolver {
     /// same constraints, objective and proof).
     #[serde(rename = "exact")]
     Exact,
+    /// Packing by column generation (host phase under `pack`, models/host.md): the integer
+    /// master over the patterns generated stands.
+    #[serde(rename = "patterns")]
+    Patterns,
 }
 
 impl PhaseSolver {
@@ -172,6 +176,7 @@ impl PhaseSolver {
             PhaseSolver::GreedyBaseline => "greedy-baseline",
             PhaseSolver::GreedyRetry => "greedy-retry",
             PhaseSolver::Exact => "exact",
+            PhaseSolver::Patterns => "patterns",
         }
     }
 }
@@ -257,6 +262,13 @@ pub struct PhaseStats {
     /// Search nodes visited, when `solver` is `exact`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub exact_nodes: usize,
+    /// Host phase under `pack`: rounds of column generation (each an LP of the pattern master
+    /// and a pricing search per host class).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pattern_rounds: usize,
+    /// Host phase under `pack`: patterns (what one host runs) generated.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pattern_columns: usize,
     /// Status of this phase.
     pub status: Status,
     /// Placed priority weight (first, lexicographic objective).

@@ -8,6 +8,7 @@ pub mod floor;
 pub mod host;
 pub mod migration;
 pub mod mix;
+pub mod patterns;
 pub mod restart;
 pub mod storage;
 
@@ -274,9 +275,8 @@ impl MipBuilder {
         if let Some(path) = &opts.write_model {
             write_model(&mut model, path)?;
         }
-        if let Some(flag) = &opts.cancel {
-            watch_cancel(&mut model, flag);
-        }
+        let guard = Watch::new(opts);
+        watch(&mut model, &guard);
         // A rejected warm start is not fatal: HiGHS then searches from scratch.
         let _ = model.try_set_solution(Some(&self.warm), None, None, None);
         let built_s = start.elapsed().as_secs_f64();
@@ -285,6 +285,7 @@ impl MipBuilder {
         let solved = model
             .try_solve()
             .map_err(|e| MipError::Highs(format!("{e:?}")))?;
+        drop(guard);
         tracing::debug!(
             variables = size.variables,
             constraints = size.constraints,
@@ -298,7 +299,9 @@ impl MipBuilder {
         let status = match solved.status() {
             S::Optimal | S::ObjectiveBound | S::ObjectiveTarget if feasible => MipStatus::Optimal,
             S::Infeasible => MipStatus::Infeasible,
-            S::ReachedTimeLimit | S::Unknown if feasible => MipStatus::TimeLimit,
+            S::ReachedTimeLimit | S::ReachedInterrupt | S::Unknown if feasible => {
+                MipStatus::TimeLimit
+            }
             _ if feasible => MipStatus::WorkLimit,
             _ => MipStatus::NoSolution,
         };
@@ -323,9 +326,39 @@ impl MipBuilder {
     }
 }
 
+/// Seconds past its own time limit after which a HiGHS run is interrupted through its callbacks.
+/// HiGHS looks at its clock only at some points (not inside every presolve reduction, cut round
+/// or symmetry search); its callbacks come more often, so the call's limit holds.
+pub const WATCH_GRACE_S: f64 = 0.1;
+
+/// What the interrupt callback watches during one HiGHS run: the caller's cancel flag and a
+/// wall-clock backstop just past the run's time limit.
+pub(crate) struct Watch {
+    cancel: Option<Arc<AtomicBool>>,
+    until: Instant,
+}
+
+impl Watch {
+    /// The watch of a run with these options, starting now.
+    pub(crate) fn new(opts: &MipOptions) -> Box<Watch> {
+        let secs = opts.time_limit_s.max(0.01) + WATCH_GRACE_S;
+        Box::new(Watch {
+            cancel: opts.cancel.clone(),
+            until: Instant::now() + std::time::Duration::from_secs_f64(secs.min(1e9)),
+        })
+    }
+
+    fn stop(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+            || Instant::now() >= self.until
+    }
+}
+
 /// HiGHS calls this from its simplex, IPM and MIP loops; raising `user_interrupt` makes it stop
 /// and return what it has (status `ReachedInterrupt`).
-unsafe extern "C" fn interrupt_when_cancelled(
+unsafe extern "C" fn interrupt_when_due(
     _kind: std::os::raw::c_int,
     _message: *const std::os::raw::c_char,
     _out: *const highs_sys::HighsCallbackDataOut,
@@ -335,23 +368,24 @@ unsafe extern "C" fn interrupt_when_cancelled(
     if user.is_null() || data_in.is_null() {
         return;
     }
-    // SAFETY: `user` is the `AtomicBool` inside the Arc that `watch_cancel`'s caller keeps alive
-    // for the whole solve; `data_in` is provided by HiGHS for this call.
-    let flag = unsafe { &*(user as *const AtomicBool) };
-    if flag.load(Ordering::Relaxed) {
+    // SAFETY: `user` is the `Watch` that `watch`'s caller keeps alive (boxed) for the whole run;
+    // `data_in` is provided by HiGHS for this call.
+    let w = unsafe { &*(user as *const Watch) };
+    if w.stop() {
         unsafe { (*data_in).user_interrupt = 1 };
     }
 }
 
-fn watch_cancel(model: &mut highs::Model, flag: &Arc<AtomicBool>) {
+/// Installs the interrupt callback for one run. The caller keeps `w` alive until the run returns,
+/// and calls this again before every later run of the same model.
+pub(crate) fn watch(model: &mut highs::Model, w: &Watch) {
     let ptr = model.as_mut_ptr();
-    // SAFETY: `ptr` is a live Highs instance; the flag outlives the solve (the caller's options
-    // hold an Arc to it until `solve` returns).
+    // SAFETY: `ptr` is a live Highs instance; `w` outlives the run (see above).
     unsafe {
         highs_sys::Highs_setCallback(
             ptr,
-            Some(interrupt_when_cancelled),
-            Arc::as_ptr(flag) as *mut std::os::raw::c_void,
+            Some(interrupt_when_due),
+            w as *const Watch as *mut std::os::raw::c_void,
         );
         for kind in [
             highs_sys::kHighsCallbackSimplexInterrupt,

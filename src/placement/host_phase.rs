@@ -4,13 +4,13 @@ use super::bounds::{host_cost_floor, integral_host_bound, phase_stats, record, M
 use super::deadline::{mip_options, Deadline};
 use super::lexicographic::{better, lexicographic};
 use super::lns::host_lns;
-use super::{greedy, model_path, Mode, PhaseOutcome, RunConfig};
+use super::{greedy, model_path, packing, Mode, PhaseOutcome, RunConfig};
 use crate::domain::evaluate;
 use crate::domain::{Assignment, Domain, Load, RequestIx};
-use crate::format::{PhaseName, PhaseSolver, PhaseStats, SolverKind};
+use crate::format::{Objective, PhaseName, PhaseSolver, PhaseStats, SolverKind};
 use crate::model::host;
 use crate::model::storage::Stage;
-use crate::model::{MipError, ModelSize};
+use crate::model::{MipError, MipOptions, ModelSize};
 use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
 
@@ -103,8 +103,21 @@ pub fn host_phase(
         }
     } else {
         let warm = warm_start(d, &base, &greedy_answer, warm_hosts);
-        let searched = if let Some(proven) = meets_floor(d, &warm, &candidates, placeable) {
+        let floor_proof = meets_floor(d, &warm, &candidates, placeable);
+        let (warm, patterns) = match floor_proof {
+            Some(_) => (warm, None),
+            None => packing_stage(d, &base, warm, placeable, &deadline, &mut st),
+        };
+        let pattern_bound = patterns.as_ref().and_then(|p| p.host_bound);
+        let searched = if let Some(proven) = floor_proof {
             st.solver = PhaseSolver::Exact;
+            proven
+        } else if let Some(proven) = pattern_bound
+            // `--write-model` asks for the host MIP: it is built (and warm-started) even then.
+            .filter(|_| cfg.write_model.is_none())
+            .and_then(|b| meets(d, &warm, placeable, b))
+        {
+            st.solver = PhaseSolver::Patterns;
             proven
         } else if columns <= LNS_COLUMNS {
             one_mip(d, &base, &warm, placeable, cfg, mode, &deadline, &mut st)?
@@ -122,6 +135,18 @@ pub fn host_phase(
                 time_limited: true,
             }
         };
+        let searched = Searched {
+            cost_bound: searched
+                .cost_bound
+                .max(pattern_bound.unwrap_or(f64::NEG_INFINITY)),
+            ..searched
+        };
+        if patterns.as_ref().is_some_and(|p| p.improved)
+            && st.solver == PhaseSolver::MipGreedyFallback
+        {
+            // The MIP's warm start stands, and it is the patterns' answer.
+            st.solver = PhaseSolver::Patterns;
+        }
         if better(score(d, &greedy_answer), score(d, &searched.assignment)) {
             st.solver = PhaseSolver::MipGreedyFallback;
             Searched {
@@ -176,6 +201,68 @@ fn meets_floor(
         cost_bound: floor,
         time_limited: false,
     })
+}
+
+/// `warm`, proven optimal by a host-count bound: it hosts every request and uses no more hosts.
+fn meets(d: &Domain, warm: &Assignment, placeable: f64, bound: f64) -> Option<Searched> {
+    let (w, c) = score(d, warm);
+    (w >= placeable - 1e-9 * placeable.max(1.0) && c <= bound + 1e-9).then(|| Searched {
+        assignment: warm.clone(),
+        weight_bound: placeable,
+        cost_bound: bound,
+        time_limited: false,
+    })
+}
+
+/// What packing by column generation gave the host phase.
+struct PatternOutcome {
+    host_bound: Option<f64>,
+    /// Its assignment beat the warm start and is the new one.
+    improved: bool,
+}
+
+/// Packing by column generation (`pack` only, when the warm start hosts every request): up to
+/// half the time left. Returns the better of the warm start and the patterns' answer, and the
+/// host-count bound. A HiGHS failure here only costs the packing's time.
+fn packing_stage(
+    d: &Domain,
+    base: &Assignment,
+    warm: Assignment,
+    placeable: f64,
+    deadline: &Deadline,
+    st: &mut PhaseStats,
+) -> (Assignment, Option<PatternOutcome>) {
+    let hosts_all = score(d, &warm).0 >= placeable - 1e-9 * placeable.max(1.0);
+    if d.settings.host_policy != Objective::Pack || !hosts_all || deadline.passed() {
+        return (warm, None);
+    }
+    // Pools of interchangeable hosts (bin packing, racks of one generation) are the pattern
+    // model's own ground, where the flavor-by-host MIP only adds symmetry: packing gets most of
+    // the time there, half of it elsewhere.
+    let share = if packing::symmetric(d) { 0.9 } else { 0.5 };
+    let budget = deadline.remaining() * share;
+    match packing::pack(d, base, &warm, deadline, budget) {
+        Ok(p) => {
+            st.pattern_rounds = p.rounds;
+            st.pattern_columns = p.columns;
+            let improved = p
+                .assignment
+                .as_ref()
+                .is_some_and(|a| better(score(d, a), score(d, &warm)));
+            let outcome = PatternOutcome {
+                host_bound: p.host_bound,
+                improved,
+            };
+            match p.assignment {
+                Some(a) if improved => (a, Some(outcome)),
+                _ => (warm, Some(outcome)),
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "packing by column generation failed; the MIP goes on");
+            (warm, None)
+        }
+    }
 }
 
 /// Warm start: the better of the greedy answer and phase 1's witness.
@@ -240,7 +327,14 @@ fn one_mip(
                 Stage::Policy { .. } => write.clone(),
                 Stage::Placement => None,
             };
-            host::solve(&input, stage, &mip_options(d, secs, write, deadline))
+            // No presolve: on pools of identical hosts HiGHS' presolve reduces nothing and
+            // spends minutes on the symmetric columns without looking at its clock (13 s on a
+            // 30,504-column model of 249 VMs, limit 8 s), as in the neighbourhoods (lns.rs).
+            let opts = MipOptions {
+                presolve: false,
+                ..mip_options(d, secs, write, deadline)
+            };
+            host::solve(&input, stage, &opts)
         },
         |a| score(d, a),
         false,

@@ -93,6 +93,15 @@ fn host_set(d: &Domain, cur: &Assignment, seed: usize) -> (Vec<usize>, Vec<bool>
     (freed, allowed)
 }
 
+/// Whether the seed's own storage systems already make a model over twice the neighbourhood size.
+fn seed_too_large(d: &Domain, base: &Assignment, seed: &[usize]) -> bool {
+    let mut within = vec![false; d.storage.len()];
+    for &s in seed {
+        within[s] = true;
+    }
+    host_columns(d, base, Some(&within)) > 2 * LNS_NEIGHBOURHOOD_COLUMNS
+}
+
 /// The hosts of the storage systems in `within`.
 fn hosts_of(d: &Domain, within: &[bool]) -> Vec<bool> {
     let mut allowed = vec![false; d.hosts.len()];
@@ -267,6 +276,12 @@ pub(crate) fn host_lns(
         };
         seed += 1;
         let (freed, allowed) = match &start_set {
+            // A storage system that reaches the whole pool (bin packing on one shared system)
+            // is a neighbourhood of the whole model: host sets cover it instead.
+            Seed::Storage(storage) if seed_too_large(d, base, storage) => {
+                stale += 1;
+                continue;
+            }
             Seed::Storage(storage) => {
                 let within = grow(d, base, storage, &neighbours);
                 let freed: Vec<usize> = (0..d.requests.len())

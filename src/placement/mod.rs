@@ -1,7 +1,7 @@
 //! Placement: the two phases (storage, then host), each solved as lexicographic MIP stages
 //! with greedy warm starts, certification, LNS at scale and honest status; then the solution
 //! document. Concerns by file: [`deadline`], [`lexicographic`], [`bounds`], [`certify`],
-//! [`exact`] (small phase-1 batches proven without HiGHS), [`storage_phase`], [`host_phase`], [`lns`], [`solution`], [`greedy`], [`baseline`] (the
+//! [`exact`] (small phase-1 batches proven without HiGHS), [`storage_phase`], [`host_phase`], [`packing`] (column generation under `pack`), [`lns`], [`solution`], [`greedy`], [`baseline`] (the
 //! baselines never answered below), [`explain`].
 
 pub mod baseline;
@@ -14,6 +14,7 @@ pub mod greedy;
 pub mod host_phase;
 pub mod lexicographic;
 pub mod lns;
+pub mod packing;
 pub mod solution;
 pub mod storage_phase;
 

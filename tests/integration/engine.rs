@@ -198,3 +198,67 @@ fn a_cancelled_call_builds_no_model_and_answers_validly_with_its_whole_gap() {
         assert!(s.gap > 0.0 && s.status != Status::Optimal, "{mode:?}");
     }
 }
+
+fn bin_packing(class: vmplace::generate::bin_packing::BinClass, n: usize, seed: u64) -> Value {
+    serde_json::to_value(vmplace::generate::bin_packing::bin_packing(class, n, seed)).unwrap()
+}
+
+#[test]
+fn triplets_get_the_bound_that_proves_their_optimum() {
+    use vmplace::generate::bin_packing::BinClass;
+    // Falkenauer's triplets: the optimum fills n / 3 hosts exactly, and the pattern master's
+    // bound proves it; the answer is within one host of it.
+    let doc = bin_packing(BinClass::Triplets, 60, 4);
+    let s = solve_with(&doc, Mode::Host, &knobs(SolverKind::Mip, 5.0));
+    assert_eq!(s.placements.len(), 60);
+    assert_eq!(s.bound, 20.0, "{s:#?}");
+    assert!(s.objective <= 21.0, "{}", s.objective);
+    assert_eq!(s.bound.fract(), 0.0);
+}
+
+#[test]
+fn uniform_bin_packing_is_proven_optimal_and_beats_first_fit_decreasing() {
+    use vmplace::generate::bin_packing::BinClass;
+    for (class, seed) in [(BinClass::Uniform, 1), (BinClass::Vector, 2)] {
+        let doc = bin_packing(class, 120, seed);
+        let mip = solve_with(&doc, Mode::Host, &knobs(SolverKind::Mip, 5.0));
+        let ffd = solve_with(&doc, Mode::Host, &knobs(SolverKind::Greedy, 5.0));
+        assert_eq!(mip.placements.len(), 120);
+        assert!(
+            mip.objective <= ffd.objective,
+            "{class:?}: {} vs FFD {}",
+            mip.objective,
+            ffd.objective
+        );
+        // The bound is a valid lower bound for every answer, FFD's included.
+        assert!(mip.bound <= ffd.objective && mip.bound <= mip.objective);
+        assert!(
+            mip.objective <= mip.bound + 1.0,
+            "{class:?}: {} vs bound {}",
+            mip.objective,
+            mip.bound
+        );
+    }
+}
+
+#[test]
+fn the_host_count_bound_holds_for_every_answer_on_rack_pools() {
+    // Mixed classes (running and idle hosts, racks): the bound from the patterns never exceeds
+    // the host count of any valid answer, the baselines' included.
+    for seed in [3, 4] {
+        let doc = racks(60, 6, 200, seed);
+        let mip = solve_with(&doc, Mode::Place, &knobs(SolverKind::Mip, 5.0));
+        for solver in [SolverKind::Greedy, SolverKind::GreedyRetry] {
+            let other = solve_with(&doc, Mode::Place, &knobs(solver, 5.0));
+            if other.placements.len() == mip.placements.len() {
+                assert!(
+                    mip.bound <= other.objective + 1e-9,
+                    "seed {seed}: {} > {}",
+                    mip.bound,
+                    other.objective
+                );
+            }
+        }
+        assert!(mip.bound <= mip.objective + 1e-9);
+    }
+}

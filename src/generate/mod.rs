@@ -5,6 +5,8 @@
 //! within a bucket vmplace uses Azure-like sizes (1.75, 3.5, 7, 14 or 28, 56 GiB) so that requests
 //! repeat and flavors aggregate as they do in real fleets.
 
+pub mod bin_packing;
+
 use crate::format::{Host, Options, Problem, Request, Resources, Storage};
 use rand::distr::{weighted::WeightedIndex, Distribution};
 use rand::seq::SliceRandom;
