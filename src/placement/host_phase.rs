@@ -106,7 +106,7 @@ pub fn host_phase(
         let floor_proof = meets_floor(d, &warm, &candidates, placeable);
         let (warm, patterns) = match floor_proof {
             Some(_) => (warm, None),
-            None => packing_stage(d, &base, warm, placeable, &deadline, &mut st),
+            None => packing_stage(d, &base, warm, &deadline, &mut st),
         };
         let pattern_bound = patterns.as_ref().and_then(|p| p.host_bound);
         let searched = if let Some(proven) = floor_proof {
@@ -135,10 +135,13 @@ pub fn host_phase(
                 time_limited: true,
             }
         };
+        // The patterns' bound holds for answers that host every request.
+        let hosts_all = score(d, &searched.assignment).0 >= placeable - 1e-9 * placeable.max(1.0);
         let searched = Searched {
-            cost_bound: searched
-                .cost_bound
-                .max(pattern_bound.unwrap_or(f64::NEG_INFINITY)),
+            cost_bound: match pattern_bound {
+                Some(b) if hosts_all => searched.cost_bound.max(b),
+                _ => searched.cost_bound,
+            },
             ..searched
         };
         if patterns.as_ref().is_some_and(|p| p.improved)
@@ -221,26 +224,25 @@ struct PatternOutcome {
     improved: bool,
 }
 
-/// Packing by column generation (`pack` only, when the warm start hosts every request): up to
-/// half the time left. Returns the better of the warm start and the patterns' answer, and the
-/// host-count bound. A HiGHS failure here only costs the packing's time.
+/// Packing by column generation (`pack` on a pool of interchangeable hosts): up to 90 % of the
+/// time left. Returns the better of the warm start and the patterns' answer, and the host-count
+/// bound of answers that host every request. A HiGHS failure here only costs the packing's time.
 fn packing_stage(
     d: &Domain,
     base: &Assignment,
     warm: Assignment,
-    placeable: f64,
     deadline: &Deadline,
     st: &mut PhaseStats,
 ) -> (Assignment, Option<PatternOutcome>) {
-    let hosts_all = score(d, &warm).0 >= placeable - 1e-9 * placeable.max(1.0);
-    if d.settings.host_policy != Objective::Pack || !hosts_all || deadline.passed() {
+    // Pools of interchangeable hosts (bin packing, racks of one generation) are the pattern
+    // model's own ground, where the flavor-by-host MIP only adds symmetry. Elsewhere (most hosts
+    // a class of their own) the flavor-by-host MIP or its neighbourhoods do as well, and prove
+    // small cases sooner: packing is not run there.
+    let pack = d.settings.host_policy == Objective::Pack && packing::symmetric(d);
+    if !pack || deadline.passed() {
         return (warm, None);
     }
-    // Pools of interchangeable hosts (bin packing, racks of one generation) are the pattern
-    // model's own ground, where the flavor-by-host MIP only adds symmetry: packing gets most of
-    // the time there, half of it elsewhere.
-    let share = if packing::symmetric(d) { 0.9 } else { 0.5 };
-    let budget = deadline.remaining() * share;
+    let budget = deadline.remaining() * 0.9;
     match packing::pack(d, base, &warm, deadline, budget) {
         Ok(p) => {
             st.pattern_rounds = p.rounds;

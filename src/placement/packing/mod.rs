@@ -9,13 +9,17 @@ use super::deadline::{mip_options, Deadline};
 use crate::domain::{bits, evaluate, fits, Assignment, Domain, HostIx, RequestIx, StorageIx, EPS};
 use crate::model::patterns::{LpSolution, MasterInput, Pattern, PatternMaster};
 use crate::model::{MipError, MipOptions};
-use pricing::{price, Item};
+use pricing::{node_budget, price, Item};
 use std::collections::HashMap;
 use std::time::Instant;
 
 /// Share of the packing budget for the root's column generation, and where the dive stops.
 const ROOT_SHARE: f64 = 0.4;
 const DIVE_SHARE: f64 = 0.7;
+/// Columns at most added to the master per round of column generation.
+const ENTERING_PER_ROUND: usize = 400;
+/// Patterns at most kept aside for the integer master.
+const POOL_COLUMNS: usize = 20_000;
 /// Steps a dive may undo.
 const DIVE_BACKTRACKS: usize = 40;
 
@@ -120,6 +124,8 @@ struct Packing<'a> {
     start: Instant,
     budget_s: f64,
     rounds: usize,
+    /// Patterns that priced out but did not enter the LP, for the integer master.
+    pool: Vec<Pattern>,
 }
 
 /// One column generation run: the last LP, and the bound when every class was priced.
@@ -185,7 +191,7 @@ impl Packing<'_> {
             // Farley's bound (every class costs 1): the duals scaled by the best pattern's value
             // are feasible for the master without its class rows.
             let mut best_value: f64 = 1.0;
-            let mut added = 0;
+            let mut entering: Vec<(f64, Pattern)> = Vec::new();
             let mut all_priced = true;
             for c in 0..self.classes.len() {
                 if input.hosts[c] < 0.5 {
@@ -196,19 +202,52 @@ impl Packing<'_> {
                     break;
                 }
                 let class_free = &self.classes[c].free[..self.d.measured];
-                let priced = price(class_free, self.items(c, &lp.cover, &input.demand));
+                let priced = price(
+                    class_free,
+                    self.items(c, &lp.cover, &input.demand),
+                    node_budget(self.classes.len()),
+                );
                 let cost = input.host_cost[c];
                 bound += input.hosts[c] * (cost - priced.upper).min(0.0);
                 best_value = best_value.max(priced.upper);
                 for (value, counts) in priced.patterns {
-                    if cost - value - lp.hosts[c] < -1e-6 {
-                        added += master.add(Pattern { class: c, counts }) as usize;
+                    let rc = cost - value - lp.hosts[c];
+                    if rc < -1e-6 {
+                        entering.push((rc, Pattern { class: c, counts }));
                     }
                 }
             }
+            // The most negative reduced costs enter: thousands of classes each adding their
+            // best patterns would swamp the LP.
+            entering.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut added = 0;
+            let mut rest = entering.into_iter();
+            // The first round takes every pattern (alternatives for each host of the warm start,
+            // which the integer master recombines); later rounds the best few hundred.
+            let cap = if self.rounds == 1 {
+                POOL_COLUMNS
+            } else {
+                ENTERING_PER_ROUND
+            };
+            for (_, q) in rest.by_ref().take(cap) {
+                added += master.add(q) as usize;
+            }
+            // The others may still serve the integer master.
+            let room = POOL_COLUMNS.saturating_sub(self.pool.len());
+            self.pool.extend(rest.take(room).map(|(_, q)| q));
             if input.host_cost.iter().all(|&k| k == 1.0) {
                 bound = bound.max(farley(input, &lp.cover, best_value));
             }
+            tracing::debug!(
+                round = self.rounds,
+                lp = lp.objective,
+                bound,
+                all_priced,
+                added,
+                columns = master.columns().len(),
+                elapsed_s = self.start.elapsed().as_secs_f64(),
+                "packing round"
+            );
             let bound = all_priced
                 .then_some(bound)
                 .or(out.as_ref().and_then(|g| g.bound));
@@ -426,6 +465,7 @@ pub(crate) fn pack(
         start: Instant::now(),
         budget_s,
         rounds: 0,
+        pool: Vec::new(),
     };
     let mut master = PatternMaster::new(input.clone());
     for q in patterns_of(warm, &flavor_of, &class_of) {
@@ -472,6 +512,9 @@ pub(crate) fn pack(
     // The integer master over every column, warm-started with the better answer.
     for (q, _) in &dive {
         master.add(q.clone());
+    }
+    for q in std::mem::take(&mut p.pool) {
+        master.add(q);
     }
     out.columns = master.columns().len();
     let start_from: Vec<(Pattern, u32)> = if dive_covers && dive_opened < warm_opened {

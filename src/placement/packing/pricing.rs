@@ -8,9 +8,18 @@
 
 use crate::domain::EPS;
 
-/// Nodes one branch-and-bound search may visit before it keeps its best pattern and its root
-/// bound.
-pub(crate) const PRICING_NODES: usize = 50_000;
+/// Nodes one pricing round may visit over all its branch-and-bound searches: each class gets its
+/// share (at least `MIN_NODES`), after which it keeps its best pattern and its root bound.
+pub(crate) const ROUND_NODES: usize = 2_000_000;
+/// Nodes a class's search may always visit.
+const MIN_NODES: usize = 2_000;
+/// Nodes one search may visit at most.
+const MAX_NODES: usize = 50_000;
+
+/// The node budget of one class's search when a round prices `classes` classes.
+pub(crate) fn node_budget(classes: usize) -> usize {
+    (ROUND_NODES / classes.max(1)).clamp(MIN_NODES, MAX_NODES)
+}
 /// Capacity states at most for dynamic programming (the product over dimensions of capacity + 1).
 const DP_STATES: usize = 250_000;
 /// Decisions at most remembered by dynamic programming (states times item chunks), in bits.
@@ -45,7 +54,7 @@ pub(crate) struct Priced {
 }
 
 /// Prices one class with capacity `free` (measured dimensions).
-pub(crate) fn price(free: &[f64], items: Vec<Item>) -> Priced {
+pub(crate) fn price(free: &[f64], items: Vec<Item>, nodes: usize) -> Priced {
     if items.is_empty() {
         return Priced {
             patterns: Vec::new(),
@@ -53,8 +62,8 @@ pub(crate) fn price(free: &[f64], items: Vec<Item>) -> Priced {
         };
     }
     match dp_shape(free, &items) {
-        Some(shape) => dp(&shape, &items),
-        None => branch_and_bound(free, items),
+        Some(shape) => dp(&shape, &items, nodes),
+        None => branch_and_bound(free, items, nodes),
     }
 }
 
@@ -102,7 +111,7 @@ fn dp_shape(free: &[f64], items: &[Item]) -> Option<DpShape> {
 
 /// Bounded knapsack by dynamic programming over the capacity: each item's copies split in
 /// chunks of 1, 2, 4, ... copies (0/1 items), the table indexed by the used capacity.
-fn dp(shape: &DpShape, items: &[Item]) -> Priced {
+fn dp(shape: &DpShape, items: &[Item], nodes: usize) -> Priced {
     let stride1 = shape.caps[0] + 1;
     let states = shape.caps.iter().map(|c| c + 1).product::<usize>();
     // (item, copies) chunks.
@@ -118,7 +127,7 @@ fn dp(shape: &DpShape, items: &[Item]) -> Priced {
         }
     }
     if states.saturating_mul(chunks.len()) > DP_DECISIONS {
-        return branch_and_bound_from(shape, items);
+        return branch_and_bound_from(shape, items, nodes);
     }
     let mut best = vec![0.0f64; states];
     let mut taken = Bits::new(states * chunks.len());
@@ -196,19 +205,19 @@ impl Bits {
     }
 }
 
-fn branch_and_bound_from(shape: &DpShape, items: &[Item]) -> Priced {
+fn branch_and_bound_from(shape: &DpShape, items: &[Item], nodes: usize) -> Priced {
     let nd = items[0].demand.len();
     let mut free = vec![f64::INFINITY; nd];
     for (&r, &c) in shape.dims.iter().zip(&shape.caps) {
         free[r] = c as f64;
     }
-    branch_and_bound(&free, items.to_vec())
+    branch_and_bound(&free, items.to_vec(), nodes)
 }
 
 /// Depth-first branch and bound. The bound at a node is the fractional knapsack of the items
 /// left under one surrogate constraint (each dimension over the class's free capacity, summed),
 /// which relaxes every dimension at once.
-fn branch_and_bound(free: &[f64], mut items: Vec<Item>) -> Priced {
+fn branch_and_bound(free: &[f64], mut items: Vec<Item>, budget: usize) -> Priced {
     let weights: Vec<f64> = free
         .iter()
         .map(|&f| {
@@ -237,11 +246,12 @@ fn branch_and_bound(free: &[f64], mut items: Vec<Item>) -> Priced {
         best: 0.0,
         best_counts: vec![0; items.len()],
         nodes: 0,
+        budget,
         found: Vec::new(),
     };
     let upper = search.bound(0);
     search.dfs(0);
-    let complete = search.nodes <= PRICING_NODES;
+    let complete = search.nodes <= budget;
     let mut patterns: Vec<(f64, Vec<(usize, u32)>)> = Vec::new();
     for (v, counts) in search.found.iter().rev() {
         let p = by_flavor(&items, counts);
@@ -267,6 +277,7 @@ struct Search<'a> {
     best: f64,
     best_counts: Vec<u32>,
     nodes: usize,
+    budget: usize,
     /// The last incumbents, oldest first (at most `PRICED_PATTERNS`).
     found: Vec<(f64, Vec<u32>)>,
 }
@@ -322,7 +333,7 @@ impl Search<'_> {
         while i < self.items.len() && self.most(&self.items[i]) == 0 {
             i += 1;
         }
-        if i == self.items.len() || self.nodes > PRICING_NODES {
+        if i == self.items.len() || self.nodes > self.budget {
             return;
         }
         if self.bound(i) <= self.best + 1e-9 {
@@ -344,7 +355,7 @@ impl Search<'_> {
             }
             self.take(i, -(k as f64));
             self.counts[i] = 0;
-            if self.nodes > PRICING_NODES {
+            if self.nodes > self.budget {
                 return;
             }
         }
@@ -387,7 +398,7 @@ mod tests {
     fn dynamic_programming_finds_the_best_pattern_of_a_small_knapsack() {
         let free = [10.0];
         assert!(dp_shape(&free, &small()).is_some());
-        let p = price(&free, small());
+        let p = price(&free, small(), MAX_NODES);
         assert!((p.patterns[0].0 - 12.0).abs() < 1e-9, "{}", p.patterns[0].0);
         assert_eq!(p.patterns[0].1, vec![(0, 1), (1, 1)]);
         assert!((p.upper - p.patterns[0].0).abs() < 1e-9);
@@ -405,7 +416,7 @@ mod tests {
             })
             .collect();
         assert!(dp_shape(&free, &items).is_none());
-        let p = price(&free, items);
+        let p = price(&free, items, MAX_NODES);
         assert!((p.patterns[0].0 - 12.0).abs() < 1e-9, "{}", p.patterns[0].0);
         assert_eq!(p.patterns[0].1, vec![(0, 1), (1, 1)]);
     }
@@ -420,12 +431,12 @@ mod tests {
         ];
         // Without the group, dynamic programming: 1 x item 0 + 1 x item 1 = 5 (two of item 0
         // need 6 memory; two of item 1 and none of 0 is 4).
-        let p = price(&free, items.clone());
+        let p = price(&free, items.clone(), MAX_NODES);
         assert_eq!(p.patterns[0].1, vec![(0, 1), (1, 1)]);
         // A group over both: only one VM.
         items[0].group = Some(0);
         items[1].group = Some(0);
-        let p = price(&free, items);
+        let p = price(&free, items, MAX_NODES);
         assert_eq!(p.patterns[0].1, vec![(0, 1)]);
         assert!((p.patterns[0].0 - 3.0).abs() < 1e-9);
     }
@@ -453,8 +464,8 @@ mod tests {
                 })
                 .collect();
             let best = |p: &Priced| p.patterns.first().map_or(0.0, |x| x.0);
-            let a = dp(&dp_shape(&free, &items).unwrap(), &items);
-            let b = branch_and_bound(&free, items.clone());
+            let a = dp(&dp_shape(&free, &items).unwrap(), &items, MAX_NODES);
+            let b = branch_and_bound(&free, items.clone(), MAX_NODES);
             assert!(
                 (best(&a) - best(&b)).abs() < 1e-9,
                 "{} vs {}",
