@@ -18,6 +18,10 @@ pub struct RunSummary {
     pub placed: usize,
     /// Objective (host phase cost: active hosts under `pack`).
     pub objective: f64,
+    /// Hosts running something after the answer.
+    pub hosts: usize,
+    /// Placed priority weight.
+    pub placed_weight: f64,
     /// Bound.
     pub bound: f64,
     /// Gap.
@@ -41,6 +45,20 @@ pub struct BenchRow {
     pub greedy: RunSummary,
     /// Greedy with retries over storage systems.
     pub greedy_retry: RunSummary,
+    /// Storage and host in one MIP, where its model is within `JOINT_COLUMNS`.
+    pub joint: Option<RunSummary>,
+}
+
+impl BenchRow {
+    /// How much the two phases lose to the joint MIP: (placed weight, hosts) the joint answer
+    /// has over the two phases', when it ran; positive weight or negative hosts is a loss.
+    pub fn joint_advantage(&self) -> Option<(f64, i64)> {
+        let j = self.joint.as_ref()?;
+        Some((
+            j.placed_weight - self.mip.placed_weight,
+            j.hosts as i64 - self.mip.hosts as i64,
+        ))
+    }
 }
 
 fn summarise(problem: &Problem, s: &Solution) -> RunSummary {
@@ -51,6 +69,8 @@ fn summarise(problem: &Problem, s: &Solution) -> RunSummary {
             .unwrap_or_default(),
         placed: s.placements.len(),
         objective: s.objective,
+        hosts: s.stats.active_hosts,
+        placed_weight: s.placed_weight,
         bound: s.bound,
         gap: s.gap,
         time_s: s.stats.solve_time_s,
@@ -68,7 +88,8 @@ pub fn instance_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Solves one problem with both solvers (`place`, both phases).
+/// Solves one problem with every solver (`place`): the two phases (MIP), both baselines, and
+/// the joint MIP where its model fits.
 pub fn bench_problem(name: &str, problem: &Valid<Problem>, base: &Settings) -> BenchRow {
     let solve = |kind: SolverKind| {
         let mut s = base.clone();
@@ -79,12 +100,17 @@ pub fn bench_problem(name: &str, problem: &Valid<Problem>, base: &Settings) -> B
     let mip = solve(SolverKind::Mip);
     let greedy = solve(SolverKind::Greedy);
     let greedy_retry = solve(SolverKind::GreedyRetry);
+    let joint = {
+        let d = Domain::from_problem(problem, base.clone());
+        crate::placement::joint::fits_joint(&d).then(|| solve(SolverKind::Joint))
+    };
     BenchRow {
         instance: name.to_string(),
         requests: problem.requests.len(),
         mip: summarise(problem, &mip),
         greedy: summarise(problem, &greedy),
         greedy_retry: summarise(problem, &greedy_retry),
+        joint: joint.map(|j| summarise(problem, &j)),
     }
 }
 

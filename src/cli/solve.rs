@@ -24,9 +24,12 @@ pub struct SolveArgs {
     /// Solver threads (overrides `options.threads`).
     #[arg(long)]
     pub threads: Option<u32>,
-    /// `mip` or `greedy`.
+    /// `mip` (default), `greedy`, `greedy-retry` or `joint`.
     #[arg(long, value_enum)]
     pub solver: Option<SolverArg>,
+    /// Storage and host in one MIP (`--solver joint`).
+    #[arg(long, conflicts_with = "solver")]
+    pub joint: bool,
     /// Storage phase objective.
     #[arg(long, value_enum)]
     pub storage_policy: Option<PolicyArg>,
@@ -47,6 +50,8 @@ pub enum SolverArg {
     Greedy,
     /// Greedy with retries over storage systems.
     GreedyRetry,
+    /// Storage and host in one MIP (`place` only; past its size limit the two phases answer).
+    Joint,
 }
 
 /// `--storage-policy` / `--host-policy`.
@@ -75,11 +80,15 @@ impl SolveArgs {
             max_time_limit_s: None,
             mip_gap: self.gap,
             threads: self.threads,
-            solver: self.solver.map(|k| match k {
-                SolverArg::Mip => SolverKind::Mip,
-                SolverArg::Greedy => SolverKind::Greedy,
-                SolverArg::GreedyRetry => SolverKind::GreedyRetry,
-            }),
+            solver: self
+                .solver
+                .map(|k| match k {
+                    SolverArg::Mip => SolverKind::Mip,
+                    SolverArg::Greedy => SolverKind::Greedy,
+                    SolverArg::GreedyRetry => SolverKind::GreedyRetry,
+                    SolverArg::Joint => SolverKind::Joint,
+                })
+                .or(self.joint.then_some(SolverKind::Joint)),
             storage_policy: self.storage_policy.map(Objective::from),
             host_policy: self.host_policy.map(Objective::from),
         }

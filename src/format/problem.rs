@@ -159,6 +159,9 @@ pub enum SolverKind {
     /// most free space until one has a connected host with room.
     #[serde(rename = "greedy-retry")]
     GreedyRetry,
+    /// Storage and host chosen together in one MIP (`place` only, up to a model size; larger
+    /// calls are solved by the two phases): the reference for what the two phases lose.
+    Joint,
 }
 
 /// Solver options. CLI flags override them.
@@ -187,7 +190,7 @@ pub struct Options {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
     pub flexibility_weight: Option<f64>,
-    /// `mip` (default) or `greedy`.
+    /// `mip` (default), `greedy`, `greedy-retry` or `joint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solver: Option<SolverKind>,
 }

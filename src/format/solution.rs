@@ -163,6 +163,9 @@ pub enum PhaseSolver {
     /// master over the patterns generated stands.
     #[serde(rename = "patterns")]
     Patterns,
+    /// Storage and host in one MIP (`--solver joint`); its stats stand for the whole call.
+    #[serde(rename = "joint")]
+    Joint,
 }
 
 impl PhaseSolver {
@@ -177,6 +180,7 @@ impl PhaseSolver {
             PhaseSolver::GreedyRetry => "greedy-retry",
             PhaseSolver::Exact => "exact",
             PhaseSolver::Patterns => "patterns",
+            PhaseSolver::Joint => "joint",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod floor;
 pub mod host;
+pub mod joint;
 pub mod migration;
 pub mod mix;
 pub mod patterns;
@@ -275,17 +276,27 @@ impl MipBuilder {
         if let Some(path) = &opts.write_model {
             write_model(&mut model, path)?;
         }
-        let guard = Watch::new(opts);
-        watch(&mut model, &guard);
         // A rejected warm start is not fatal: HiGHS then searches from scratch.
         let _ = model.try_set_solution(Some(&self.warm), None, None, None);
         let built_s = start.elapsed().as_secs_f64();
         let since_created = self_created.map_or(built_s, |c| c.elapsed().as_secs_f64());
         BUILD_S.with(|b| b.set(b.get() + since_created));
-        let solved = model
-            .try_solve()
-            .map_err(|e| MipError::Highs(format!("{e:?}")))?;
-        drop(guard);
+        let Some(solved) = solve_watched(model, opts)? else {
+            // HiGHS did not come back in time: no answer from this run (the caller's warm start
+            // stands) and no bound.
+            let none = match sense {
+                Sense::Max => f64::INFINITY,
+                Sense::Min => f64::NEG_INFINITY,
+            };
+            return Ok(MipResult {
+                status: MipStatus::NoSolution,
+                objective: none,
+                bound: none,
+                values: Vec::new(),
+                time_s: start.elapsed().as_secs_f64(),
+                size,
+            });
+        };
         tracing::debug!(
             variables = size.variables,
             constraints = size.constraints,
@@ -353,6 +364,67 @@ impl Watch {
             .as_ref()
             .is_some_and(|c| c.load(Ordering::Relaxed))
             || Instant::now() >= self.until
+    }
+}
+
+/// Seconds past its limit a caller waits for a HiGHS run before it goes on without it.
+pub const ABANDON_S: f64 = 0.25;
+
+/// A HiGHS model moved to the thread that solves it. HiGHS instances are not tied to a thread;
+/// only one thread uses this one at a time (the solving thread, then the caller).
+struct Moved<T>(T);
+// SAFETY: see above; the wrapped model is never shared, only handed over.
+unsafe impl<T> Send for Moved<T> {}
+
+impl<T> Moved<T> {
+    /// The value (a method, so that a closure captures the whole wrapper, not its fields).
+    fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// Solves `model` on a thread of its own, watched by a [`Watch`] of `opts`; returns the solved
+/// model, or None when it did not come back within its limit and [`WATCH_GRACE_S`] +
+/// [`ABANDON_S`]. HiGHS checks its clock and calls back only at some points (a round of cut
+/// separation on a 42,000-column model ran 2.4 s without either), so the caller stops waiting:
+/// the run ends at its next check (the watch keeps interrupting it), and its answer is dropped.
+pub(crate) fn solve_watched(
+    model: highs::Model,
+    opts: &MipOptions,
+) -> Result<Option<highs::SolvedModel>, MipError> {
+    let guard = Watch::new(opts);
+    let wait = std::time::Duration::from_secs_f64(
+        (opts.time_limit_s.max(0.01) + WATCH_GRACE_S + ABANDON_S).min(1e9),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let moved = Moved((model, guard));
+    let spawned = std::thread::Builder::new()
+        .name("highs".into())
+        .spawn(move || {
+            let (mut model, guard) = moved.into_inner();
+            watch(&mut model, &guard);
+            let solved = model.try_solve();
+            // The watch must outlive the run (HiGHS holds a pointer to it).
+            drop(guard);
+            let _ = tx.send(Moved(solved));
+        });
+    if let Err(e) = spawned {
+        return Err(MipError::Highs(format!(
+            "cannot start a solver thread: {e}"
+        )));
+    }
+    match rx.recv_timeout(wait) {
+        Ok(solved) => solved
+            .into_inner()
+            .map(Some)
+            .map_err(|e| MipError::Highs(format!("{e:?}"))),
+        Err(_) => {
+            tracing::warn!(
+                limit_s = opts.time_limit_s,
+                "HiGHS did not stop at its limit; going on without its answer"
+            );
+            Ok(None)
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! directly: the same `highs::Model` is solved, given new columns and solved again from its last
 //! basis, which good_lp (build once, solve once) cannot do.
 
-use super::{watch, MipError, MipOptions, MipStatus, ModelSize, Watch};
+use super::{solve_watched, MipError, MipOptions, MipStatus, ModelSize};
 use highs::{ColProblem, HighsModelStatus, HighsSolutionStatus, Row, Sense};
 use std::time::Instant;
 
@@ -160,12 +160,11 @@ impl PatternMaster {
         }
         self.in_lp = self.columns.len();
         set_options(&mut model, opts, false)?;
-        let guard = Watch::new(opts);
-        watch(&mut model, &guard);
-        let solved = model
-            .try_solve()
-            .map_err(|e| MipError::Highs(format!("{e:?}")))?;
-        drop(guard);
+        let Some(solved) = solve_watched(model, opts)? else {
+            // The model went with the abandoned run: the next solve starts from scratch.
+            self.in_lp = 0;
+            return Ok(None);
+        };
         if solved.status() != HighsModelStatus::Optimal {
             // Out of time (or interrupted): no duals to price with. The model stays usable.
             tracing::debug!(status = ?solved.status(), "pattern master LP not solved");
@@ -228,12 +227,15 @@ impl PatternMaster {
             .collect();
         start_values.extend(warm.iter().map(|&n| n as f64));
         let _ = model.try_set_solution(Some(&start_values), None, None, None);
-        let guard = Watch::new(opts);
-        watch(&mut model, &guard);
-        let solved = model
-            .try_solve()
-            .map_err(|e| MipError::Highs(format!("{e:?}")))?;
-        drop(guard);
+        let Some(solved) = solve_watched(model, opts)? else {
+            return Ok(IntegerSolution {
+                status: MipStatus::NoSolution,
+                objective: f64::INFINITY,
+                bound: f64::NEG_INFINITY,
+                uses: Vec::new(),
+                size,
+            });
+        };
         let feasible = solved.primal_solution_status() == HighsSolutionStatus::Feasible;
         let status = match solved.status() {
             HighsModelStatus::Optimal if feasible => MipStatus::Optimal,

@@ -33,6 +33,17 @@ impl Baselines {
     }
 }
 
+impl Baselines {
+    /// The better of the two baselines (placed weight, then host cost).
+    pub(crate) fn best(&self, d: &Domain) -> &Assignment {
+        if better(host_score(d, &self.chain), host_score(d, &self.retry)) {
+            &self.chain
+        } else {
+            &self.retry
+        }
+    }
+}
+
 /// (placed weight, host cost) of an answer with hosts.
 fn host_score(d: &Domain, a: &Assignment) -> (f64, f64) {
     (

@@ -102,63 +102,17 @@ pub fn host_phase(
             time_limited: false,
         }
     } else {
-        let warm = warm_start(d, &base, &greedy_answer, warm_hosts);
-        let floor_proof = meets_floor(d, &warm, &candidates, placeable);
-        let (warm, patterns) = match floor_proof {
-            Some(_) => (warm, None),
-            None => packing_stage(d, &base, warm, &deadline, &mut st),
+        let ctx = Context {
+            d,
+            base: &base,
+            candidates: &candidates,
+            placeable,
+            columns,
+            cfg,
+            mode,
+            deadline: &deadline,
         };
-        let pattern_bound = patterns.as_ref().and_then(|p| p.host_bound);
-        let searched = if let Some(proven) = floor_proof {
-            st.solver = PhaseSolver::Exact;
-            proven
-        } else if let Some(proven) = pattern_bound
-            // `--write-model` asks for the host MIP: it is built (and warm-started) even then.
-            .filter(|_| cfg.write_model.is_none())
-            .and_then(|b| meets(d, &warm, placeable, b))
-        {
-            st.solver = PhaseSolver::Patterns;
-            proven
-        } else if columns <= LNS_COLUMNS {
-            one_mip(d, &base, &warm, placeable, cfg, mode, &deadline, &mut st)?
-        } else {
-            let (a, iterations, size) = host_lns(d, &base, warm, &deadline)?;
-            st.solver = PhaseSolver::MipLns;
-            st.lns_neighbourhoods = iterations;
-            set_size(&mut st, size);
-            // The neighbourhoods prove nothing globally: the weight bound stays the placeable
-            // total and the cost bound is the combinatorial floor added below.
-            Searched {
-                assignment: a,
-                weight_bound: placeable,
-                cost_bound: f64::NEG_INFINITY,
-                time_limited: true,
-            }
-        };
-        // The patterns' bound holds for answers that host every request.
-        let hosts_all = score(d, &searched.assignment).0 >= placeable - 1e-9 * placeable.max(1.0);
-        let searched = Searched {
-            cost_bound: match pattern_bound {
-                Some(b) if hosts_all => searched.cost_bound.max(b),
-                _ => searched.cost_bound,
-            },
-            ..searched
-        };
-        if patterns.as_ref().is_some_and(|p| p.improved)
-            && st.solver == PhaseSolver::MipGreedyFallback
-        {
-            // The MIP's warm start stands, and it is the patterns' answer.
-            st.solver = PhaseSolver::Patterns;
-        }
-        if better(score(d, &greedy_answer), score(d, &searched.assignment)) {
-            st.solver = PhaseSolver::MipGreedyFallback;
-            Searched {
-                assignment: greedy_answer,
-                ..searched
-            }
-        } else {
-            searched
-        }
+        search(&ctx, &greedy_answer, warm_hosts, &mut st)?
     };
     let (w, c) = score(d, &searched.assignment);
     let floor = host_cost_floor(d, &candidates, w);
@@ -182,6 +136,95 @@ pub fn host_phase(
         stats: st,
         status,
     })
+}
+
+/// What the host phase's search works on.
+struct Context<'a> {
+    d: &'a Domain,
+    base: &'a Assignment,
+    candidates: &'a [RequestIx],
+    placeable: f64,
+    columns: usize,
+    cfg: &'a RunConfig,
+    mode: Mode,
+    deadline: &'a Deadline,
+}
+
+/// The host phase's search (MIP solvers): the warm start proven by the floor, else packing by
+/// column generation (pools of interchangeable hosts) and its proof, else one MIP or the
+/// neighbourhood search; never below the greedy answer.
+fn search(
+    ctx: &Context,
+    greedy_answer: &Assignment,
+    warm_hosts: Option<&Assignment>,
+    st: &mut PhaseStats,
+) -> Result<Searched, MipError> {
+    let Context {
+        d,
+        base,
+        candidates,
+        placeable,
+        columns,
+        cfg,
+        mode,
+        deadline,
+    } = *ctx;
+    let warm = warm_start(d, base, greedy_answer, warm_hosts);
+    let floor_proof = meets_floor(d, &warm, candidates, placeable);
+    let (warm, patterns) = match floor_proof {
+        Some(_) => (warm, None),
+        None => packing_stage(d, base, warm, deadline, st),
+    };
+    let pattern_bound = patterns.as_ref().and_then(|p| p.host_bound);
+    let searched = if let Some(proven) = floor_proof {
+        st.solver = PhaseSolver::Exact;
+        proven
+    } else if let Some(proven) = pattern_bound
+        // `--write-model` asks for the host MIP: it is built (and warm-started) even then.
+        .filter(|_| cfg.write_model.is_none())
+        .and_then(|b| meets(d, &warm, placeable, b))
+    {
+        st.solver = PhaseSolver::Patterns;
+        proven
+    } else if columns <= LNS_COLUMNS {
+        one_mip(d, base, &warm, placeable, cfg, mode, deadline, st)?
+    } else {
+        let (a, iterations, size) = host_lns(d, base, warm, deadline)?;
+        st.solver = PhaseSolver::MipLns;
+        st.lns_neighbourhoods = iterations;
+        set_size(st, size);
+        // The neighbourhoods prove nothing globally: the weight bound stays the placeable
+        // total and the cost bound is the combinatorial floor added below.
+        Searched {
+            assignment: a,
+            weight_bound: placeable,
+            cost_bound: f64::NEG_INFINITY,
+            time_limited: true,
+        }
+    };
+    // The patterns' bound holds for answers that host every request.
+    let hosts_all = score(d, &searched.assignment).0 >= placeable - 1e-9 * placeable.max(1.0);
+    let searched = Searched {
+        cost_bound: match pattern_bound {
+            Some(b) if hosts_all => searched.cost_bound.max(b),
+            _ => searched.cost_bound,
+        },
+        ..searched
+    };
+    if patterns.as_ref().is_some_and(|p| p.improved) && st.solver == PhaseSolver::MipGreedyFallback
+    {
+        // The MIP's warm start stands, and it is the patterns' answer.
+        st.solver = PhaseSolver::Patterns;
+    }
+    if better(score(d, greedy_answer), score(d, &searched.assignment)) {
+        st.solver = PhaseSolver::MipGreedyFallback;
+        Ok(Searched {
+            assignment: greedy_answer.clone(),
+            ..searched
+        })
+    } else {
+        Ok(searched)
+    }
 }
 
 /// The warm start, proven optimal without HiGHS when it hosts every request and its cost meets

@@ -1,7 +1,7 @@
 //! Placement: the two phases (storage, then host), each solved as lexicographic MIP stages
 //! with greedy warm starts, certification, LNS at scale and honest status; then the solution
 //! document. Concerns by file: [`deadline`], [`lexicographic`], [`bounds`], [`certify`],
-//! [`exact`] (small phase-1 batches proven without HiGHS), [`storage_phase`], [`host_phase`], [`packing`] (column generation under `pack`), [`lns`], [`solution`], [`greedy`], [`baseline`] (the
+//! [`exact`] (small phase-1 batches proven without HiGHS), [`storage_phase`], [`host_phase`], [`joint`] (both in one MIP), [`packing`] (column generation under `pack`), [`lns`], [`solution`], [`greedy`], [`baseline`] (the
 //! baselines never answered below), [`explain`].
 
 pub mod baseline;
@@ -12,6 +12,7 @@ pub mod exact;
 pub mod explain;
 pub mod greedy;
 pub mod host_phase;
+pub mod joint;
 pub mod lexicographic;
 pub mod lns;
 pub mod packing;
@@ -117,8 +118,22 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             let fixed = fixed_storage(d);
             (vec![host_phase(d, &fixed, None, cfg, mode, limit)?], true)
         }
+        Mode::Place if d.settings.solver == SolverKind::Joint && joint::fits_joint(d) => {
+            let floor = baseline::Baselines::compute(d, &call);
+            let warm = floor.best(d).clone();
+            let mut p = joint::joint_phase(d, &warm, &call)?;
+            baseline::keep_if_better(d, &mut p, floor);
+            (vec![p], true)
+        }
         Mode::Place => {
-            let floor = (d.settings.solver == SolverKind::Mip)
+            if d.settings.solver == SolverKind::Joint {
+                tracing::warn!(
+                    columns = crate::model::joint::columns(d),
+                    limit = joint::JOINT_COLUMNS,
+                    "the joint model is too large; the two phases answer"
+                );
+            }
+            let floor = matches!(d.settings.solver, SolverKind::Mip | SolverKind::Joint)
                 .then(|| baseline::Baselines::compute(d, &call));
             tracing::debug!(elapsed_s = start.elapsed().as_secs_f64(), "baselines done");
             let retry = floor.as_ref().map(|f| &f.retry);

@@ -262,3 +262,26 @@ fn the_host_count_bound_holds_for_every_answer_on_rack_pools() {
         assert!(mip.bound <= mip.objective + 1e-9);
     }
 }
+
+#[test]
+fn the_joint_answer_is_checked_never_below_a_baseline_and_bounds_the_two_phases() {
+    for seed in [5, 6] {
+        let doc = racks(40, 4, 120, seed);
+        let joint = solve_with(&doc, Mode::Place, &knobs(SolverKind::Joint, 5.0));
+        assert_eq!(joint.stats.phases.len(), 1);
+        assert_eq!(joint.stats.phases[0].solver.name(), "joint");
+        let two = solve_with(&doc, Mode::Place, &knobs(SolverKind::Mip, 5.0));
+        let retry = solve_with(&doc, Mode::Place, &knobs(SolverKind::GreedyRetry, 5.0));
+        assert!(joint.placed_weight >= retry.placed_weight - 1e-9);
+        // The joint bounds hold for every answer to the call, the two phases' included.
+        assert!(joint.placed_weight_bound >= two.placed_weight - 1e-9);
+        if (two.placed_weight - joint.placed_weight_bound).abs() < 1e-9 {
+            assert!(
+                joint.bound <= two.objective + 1e-9,
+                "seed {seed}: {} > {}",
+                joint.bound,
+                two.objective
+            );
+        }
+    }
+}

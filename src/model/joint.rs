@@ -1,0 +1,327 @@
+//! The joint MIP (`--solver joint`, models/joint.md): storage and host chosen together, the
+//! reference that measures what writing the image before choosing the host costs. Function names
+//! match the constraint families.
+
+use super::storage::Stage;
+use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use crate::domain::{fits, Assignment, Domain, Flavor, HostIx, StorageIx, EPS};
+use crate::format::Objective;
+use good_lp::{constraint, variable, Expression};
+
+/// Inputs of one joint solve.
+pub struct JointInput<'a> {
+    /// The problem.
+    pub d: &'a Domain,
+    /// Warm start: storage and host for (some of) the requests, respecting every constraint.
+    pub warm: &'a Assignment,
+}
+
+struct Model<'a> {
+    input: &'a JointInput<'a>,
+    flavors: Vec<Flavor>,
+    /// y[f] = (storage, host, column).
+    y: Vec<Vec<(StorageIx, HostIx, Col)>>,
+    b: MipBuilder,
+}
+
+/// The (flavor, storage, host) columns the joint model would have: its size before building.
+pub fn columns(d: &Domain) -> usize {
+    let flavors = super::storage::flavors(d);
+    let free: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.free()).collect();
+    flavors
+        .iter()
+        .map(|f| {
+            let r = f.members[0];
+            let vm = &d.requests[r.0];
+            allowed_storage(d, f)
+                .map(|s| {
+                    d.storage[s.0]
+                        .hosts
+                        .iter()
+                        .filter(|h| fits(&vm.demand, &free[h.0]))
+                        .count()
+                })
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+/// The storage systems a flavor may use: its pinned one, or every one its storage traits allow
+/// with room for one image.
+fn allowed_storage<'a>(d: &'a Domain, f: &'a Flavor) -> impl Iterator<Item = StorageIx> + 'a {
+    let r = f.members[0];
+    let vm = &d.requests[r.0];
+    (0..d.storage.len()).map(StorageIx).filter(move |&s| {
+        vm.storage.is_none_or(|p| p == s)
+            && d.storage_allows(r, s)
+            && vm.disk <= d.storage[s.0].free() + EPS
+    })
+}
+
+/// Solves one stage; returns the MIP result and the assignment (storage and host).
+pub fn solve(
+    input: &JointInput,
+    stage: Stage,
+    opts: &MipOptions,
+) -> Result<(MipResult, Assignment), MipError> {
+    let d = input.d;
+    let mut m = Model {
+        input,
+        flavors: super::storage::flavors(d),
+        y: Vec::new(),
+        b: MipBuilder::new(opts.relax),
+    };
+    m.joint_domain();
+    m.joint_assignment();
+    m.joint_storage_capacity();
+    let open = m.joint_open();
+    m.joint_host_capacity(&open);
+    m.joint_anti_affinity();
+    let placed = m.placed_weight();
+    let (sense, objective, offset) = match stage {
+        Stage::Placement => (Sense::Max, placed, 0.0),
+        Stage::Policy { min_weight } => {
+            m.b.row(constraint::geq(
+                placed,
+                min_weight - 1e-6 * min_weight.max(1.0),
+            ));
+            let (obj, off) = m.policy_cost(&open);
+            (Sense::Min, obj, off)
+        }
+    };
+    let Model { flavors, y, b, .. } = m;
+    let result = b.solve(sense, objective, offset, opts)?;
+    let mut a = Assignment::empty(d.requests.len());
+    if !result.values.is_empty() {
+        for (f, flavor) in flavors.iter().enumerate() {
+            let mut members = flavor.members.iter();
+            for &(s, h, col) in &y[f] {
+                for r in members
+                    .by_ref()
+                    .take(int_value(&result.values, col, opts.relax))
+                {
+                    a.storage[r.0] = Some(s);
+                    a.host[r.0] = Some(h);
+                }
+            }
+        }
+    }
+    Ok((result, a))
+}
+
+impl Model<'_> {
+    /// **`joint_domain`**: `y_fsh` exists for a storage system the flavor may use (pinned, traits,
+    /// room for one image) and a host connected to it whose free capacity fits one VM (traits
+    /// included); its upper bound is how many fit on both (1 for an anti-affinity group).
+    fn joint_domain(&mut self) {
+        let d = self.input.d;
+        let free: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.free()).collect();
+        for f in 0..self.flavors.len() {
+            let flavor = &self.flavors[f];
+            let vm = &d.requests[flavor.members[0].0];
+            let n = flavor.members.len() as f64;
+            let mut cols = Vec::new();
+            let storage: Vec<StorageIx> = allowed_storage(d, flavor).collect();
+            for s in storage {
+                let on_storage = if vm.disk > EPS {
+                    ((d.storage[s.0].free() + EPS) / vm.disk).floor()
+                } else {
+                    n
+                };
+                for &h in &d.storage[s.0].hosts {
+                    if !fits(&vm.demand, &free[h.0]) {
+                        continue;
+                    }
+                    let copies = vm
+                        .demand
+                        .iter()
+                        .zip(&free[h.0])
+                        .filter(|(x, _)| **x > EPS)
+                        .map(|(x, c)| (c / x + EPS).floor())
+                        .fold(n.min(on_storage), f64::min);
+                    let ub = if vm.group.is_some() {
+                        copies.min(1.0)
+                    } else {
+                        copies
+                    };
+                    let warm = self.flavors[f]
+                        .members
+                        .iter()
+                        .filter(|r| {
+                            self.input.warm.storage[r.0] == Some(s)
+                                && self.input.warm.host[r.0] == Some(h)
+                        })
+                        .count() as f64;
+                    let col = self.b.column(variable().min(0).max(ub), true, warm.min(ub));
+                    cols.push((s, h, col));
+                }
+            }
+            self.y.push(cols);
+        }
+    }
+
+    /// **`joint_assignment`**: each request goes to at most one (storage, host) pair.
+    fn joint_assignment(&mut self) {
+        for f in 0..self.flavors.len() {
+            if self.y[f].len() > 1 {
+                let sum: Expression = self.y[f].iter().map(|(_, _, c)| c.var).sum();
+                self.b
+                    .row(constraint::leq(sum, self.flavors[f].members.len() as f64));
+            }
+        }
+    }
+
+    /// **`joint_storage_capacity`**: images fit each storage system's free space.
+    fn joint_storage_capacity(&mut self) {
+        let d = self.input.d;
+        let mut rows: Vec<Option<Expression>> = vec![None; d.storage.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            if disk <= 0.0 {
+                continue;
+            }
+            for (s, _, c) in ys {
+                rows[s.0]
+                    .get_or_insert_with(Expression::default)
+                    .add_mul(disk, c.var);
+            }
+        }
+        for (s, row) in rows.into_iter().enumerate() {
+            if let Some(e) = row {
+                self.b.row(constraint::leq(e, d.storage[s].free()));
+            }
+        }
+    }
+
+    /// `pack` only: `a_h` binary for every idle host with columns.
+    fn joint_open(&mut self) -> Vec<Option<Col>> {
+        let d = self.input.d;
+        let mut open = vec![None; d.hosts.len()];
+        if d.settings.host_policy != Objective::Pack {
+            return open;
+        }
+        let mut has = vec![false; d.hosts.len()];
+        for ys in &self.y {
+            for (_, h, _) in ys {
+                has[h.0] = true;
+            }
+        }
+        for (h, host) in d.hosts.iter().enumerate() {
+            if has[h] && !host.initially_active() {
+                let warm = self.input.warm.host.contains(&Some(HostIx(h))) as u8 as f64;
+                open[h] = Some(self.b.column(variable().min(0).max(1), true, warm));
+            }
+        }
+        open
+    }
+
+    /// Per host and measured resource, the demand the columns put there.
+    fn demand_rows(&self) -> Vec<Vec<Option<Expression>>> {
+        let d = self.input.d;
+        let mut rows: Vec<Vec<Option<Expression>>> = vec![vec![None; d.measured]; d.hosts.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            let vm = &d.requests[self.flavors[f].members[0].0];
+            for (_, h, c) in ys {
+                for (row, &x) in rows[h.0].iter_mut().zip(&vm.demand) {
+                    if x > 0.0 {
+                        row.get_or_insert_with(Expression::default)
+                            .add_mul(x, c.var);
+                    }
+                }
+            }
+        }
+        rows
+    }
+
+    /// **`joint_host_capacity`**: VMs fit each host's free capacity in every measured resource
+    /// (times `a_h` for an idle host under `pack`).
+    fn joint_host_capacity(&mut self, open: &[Option<Col>]) {
+        let d = self.input.d;
+        for (h, row) in self.demand_rows().into_iter().enumerate() {
+            let free = d.hosts[h].free();
+            for (k, e) in row.into_iter().enumerate() {
+                let Some(mut e) = e else { continue };
+                match open[h] {
+                    Some(a) => {
+                        e.add_mul(-free[k], a.var);
+                        self.b.row(constraint::leq(e, 0.0));
+                    }
+                    None => self.b.row(constraint::leq(e, free[k])),
+                }
+            }
+        }
+    }
+
+    /// **`joint_anti_affinity`**: at most one member of a group on a host.
+    fn joint_anti_affinity(&mut self) {
+        let d = self.input.d;
+        let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, usize)> =
+            Default::default();
+        for (f, ys) in self.y.iter().enumerate() {
+            if let Some(g) = d.requests[self.flavors[f].members[0].0].group {
+                for (_, h, c) in ys {
+                    let e = rows.entry((g, h.0)).or_default();
+                    e.0 += c.var;
+                    e.1 += 1;
+                }
+            }
+        }
+        for (_, (e, terms)) in rows {
+            if terms > 1 {
+                self.b.row(constraint::leq(e, 1.0));
+            }
+        }
+    }
+
+    /// First objective: priority-weighted placed requests.
+    fn placed_weight(&self) -> Expression {
+        let d = self.input.d;
+        let mut e = Expression::default();
+        for (f, ys) in self.y.iter().enumerate() {
+            let p = d.requests[self.flavors[f].members[0].0].priority;
+            for (_, _, c) in ys {
+                e.add_mul(p, c.var);
+            }
+        }
+        e
+    }
+
+    /// Second objective: the host policy's (active hosts under `pack`, the highest host
+    /// utilisation under `balance`).
+    fn policy_cost(&mut self, open: &[Option<Col>]) -> (Expression, f64) {
+        let d = self.input.d;
+        match d.settings.host_policy {
+            Objective::Pack => {
+                let active = d.hosts.iter().filter(|h| h.initially_active()).count() as f64;
+                let obj: Expression = open.iter().flatten().map(|a| a.var).sum();
+                (obj, active)
+            }
+            Objective::Balance => {
+                let floor = crate::domain::evaluate::host_utilisation(d, &Assignment::empty(0))
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .fold(0.0, f64::max);
+                let warm = crate::domain::evaluate::host_utilisation(d, self.input.warm)
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .fold(floor, f64::max);
+                let u = self.b.column(variable().min(floor), false, warm);
+                for (h, row) in self.demand_rows().into_iter().enumerate() {
+                    let host = &d.hosts[h];
+                    for (k, e) in row.into_iter().enumerate() {
+                        let Some(mut e) = e else { continue };
+                        let cap = host.capacity[k];
+                        if cap <= EPS {
+                            continue;
+                        }
+                        e.add_mul(-cap, u.var);
+                        self.b.row(constraint::leq(e, -host.used[k]));
+                    }
+                }
+                (Expression::from(u.var), 0.0)
+            }
+        }
+    }
+}
