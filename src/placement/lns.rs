@@ -2,6 +2,9 @@
 
 use super::deadline::{mip_options, Deadline};
 use super::host_phase::{host_columns, LNS_NEIGHBOURHOOD_COLUMNS};
+
+/// How much larger than `LNS_NEIGHBOURHOOD_COLUMNS` neighbourhoods may grow.
+const LNS_GROWTH: usize = 16;
 use super::lexicographic::better;
 use crate::domain::evaluate;
 use crate::domain::{Assignment, Domain};
@@ -56,9 +59,9 @@ fn lns_seeds(d: &Domain, cur: &Assignment) -> Vec<Seed> {
 }
 
 /// A host neighbourhood: `seed` and the other hosts in use with the most free capacity (where its
-/// VMs could go), as many as keep the model within `LNS_NEIGHBOURHOOD_COLUMNS` (at most one
+/// VMs could go), as many as keep the model within `limit` columns (at most one
 /// column per freed VM and host). Returns the freed requests and the allowed hosts.
-fn host_set(d: &Domain, cur: &Assignment, seed: usize) -> (Vec<usize>, Vec<bool>) {
+fn host_set(d: &Domain, cur: &Assignment, seed: usize, limit: usize) -> (Vec<usize>, Vec<bool>) {
     let mut on_host: Vec<Vec<usize>> = vec![Vec::new(); d.hosts.len()];
     for (i, h) in cur.host.iter().enumerate() {
         if let Some(h) = h {
@@ -83,7 +86,7 @@ fn host_set(d: &Domain, cur: &Assignment, seed: usize) -> (Vec<usize>, Vec<bool>
     let mut freed = on_host[seed].clone();
     for (hosts, h) in (1..).zip(partners) {
         let more = freed.len() + on_host[h].len();
-        if more * (hosts + 1) > LNS_NEIGHBOURHOOD_COLUMNS {
+        if more * (hosts + 1) > limit {
             break;
         }
         allowed[h] = true;
@@ -93,13 +96,13 @@ fn host_set(d: &Domain, cur: &Assignment, seed: usize) -> (Vec<usize>, Vec<bool>
     (freed, allowed)
 }
 
-/// Whether the seed's own storage systems already make a model over twice the neighbourhood size.
-fn seed_too_large(d: &Domain, base: &Assignment, seed: &[usize]) -> bool {
+/// Whether the seed's own storage systems already make a model over twice `limit` columns.
+fn seed_too_large(d: &Domain, base: &Assignment, seed: &[usize], limit: usize) -> bool {
     let mut within = vec![false; d.storage.len()];
     for &s in seed {
         within[s] = true;
     }
-    host_columns(d, base, Some(&within)) > 2 * LNS_NEIGHBOURHOOD_COLUMNS
+    host_columns(d, base, Some(&within)) > 2 * limit
 }
 
 /// The hosts of the storage systems in `within`.
@@ -132,7 +135,13 @@ fn storage_neighbours(d: &Domain) -> Vec<Vec<usize>> {
 
 /// The storage systems of one neighbourhood: the seed's, grown by neighbouring storage systems
 /// until the model is big enough.
-fn grow(d: &Domain, base: &Assignment, seed: &[usize], neighbours: &[Vec<usize>]) -> Vec<bool> {
+fn grow(
+    d: &Domain,
+    base: &Assignment,
+    seed: &[usize],
+    neighbours: &[Vec<usize>],
+    limit: usize,
+) -> Vec<bool> {
     let mut within = vec![false; d.storage.len()];
     for &s in seed {
         within[s] = true;
@@ -144,7 +153,7 @@ fn grow(d: &Domain, base: &Assignment, seed: &[usize], neighbours: &[Vec<usize>]
                 continue;
             }
             within[n] = true;
-            if host_columns(d, base, Some(&within)) > LNS_NEIGHBOURHOOD_COLUMNS {
+            if host_columns(d, base, Some(&within)) > limit {
                 within[n] = false;
                 break 'grow;
             }
@@ -268,7 +277,18 @@ pub(crate) fn host_lns(
     let mut stale = 0;
     let mut seed = 0;
     let mut seeds = lns_seeds(d, &cur);
-    while deadline.remaining() > 0.3 && stale < seeds.len().max(1) {
+    // Neighbourhoods grow (x2, up to x16) each time a whole round of seeds improves nothing: a
+    // local optimum of the small ones is no proof, and the time left goes to larger ones.
+    let mut limit = LNS_NEIGHBOURHOOD_COLUMNS;
+    while deadline.remaining() > 0.3 {
+        if stale >= seeds.len().max(1) {
+            if limit >= LNS_NEIGHBOURHOOD_COLUMNS * LNS_GROWTH {
+                break;
+            }
+            limit *= 2;
+            stale = 0;
+            tracing::debug!(limit, "lns neighbourhoods grow");
+        }
         // Seed: the storage systems of the VMs on one host that the policy wants changed
         // (least-loaded newly opened host for `pack`, most utilised for `balance`).
         let Some(start_set) = seeds.get(seed % seeds.len().max(1)).cloned() else {
@@ -278,18 +298,18 @@ pub(crate) fn host_lns(
         let (freed, allowed) = match &start_set {
             // A storage system that reaches the whole pool (bin packing on one shared system)
             // is a neighbourhood of the whole model: host sets cover it instead.
-            Seed::Storage(storage) if seed_too_large(d, base, storage) => {
+            Seed::Storage(storage) if seed_too_large(d, base, storage, limit) => {
                 stale += 1;
                 continue;
             }
             Seed::Storage(storage) => {
-                let within = grow(d, base, storage, &neighbours);
+                let within = grow(d, base, storage, &neighbours, limit);
                 let freed: Vec<usize> = (0..d.requests.len())
                     .filter(|&i| base.storage[i].is_some_and(|s| within[s.0]))
                     .collect();
                 (freed, hosts_of(d, &within))
             }
-            Seed::Hosts(h) => host_set(d, &cur, *h),
+            Seed::Hosts(h) => host_set(d, &cur, *h, limit),
         };
         if freed.is_empty() {
             stale += 1;
