@@ -194,60 +194,30 @@ impl Model<'_> {
 
     fn demand_rows(&self) -> Vec<Vec<Option<Expression>>> {
         let d = self.input.d;
-        // Rule dimensions (traits) are enforced by the variable domain alone.
-        let nr = d.measured;
-        let mut rows: Vec<Vec<Option<Expression>>> = vec![vec![None; nr]; d.hosts.len()];
-        for (f, xs) in self.x.iter().enumerate() {
-            let vm = &d.requests[self.flavors[f].members[0].0];
-            for (h, c) in xs {
-                for (row, &x) in rows[h.0].iter_mut().zip(&vm.demand) {
-                    if x > 0.0 {
-                        row.get_or_insert_with(Expression::default)
-                            .add_mul(x, c.var);
-                    }
-                }
-            }
-        }
-        rows
+        demand_rows(
+            d,
+            self.x.iter().enumerate().flat_map(|(f, xs)| {
+                let vm = &d.requests[self.flavors[f].members[0].0];
+                xs.iter().map(move |(h, c)| (*h, vm, *c))
+            }),
+        )
     }
 
     /// VMs fit the host's free capacity in every resource (times a_h under `pack`).
     fn host_capacity(&mut self, open: &[Option<Col>]) {
-        for (h, row) in self.demand_rows().into_iter().enumerate() {
-            let free = self.input.load.host_free[h].clone();
-            for (k, e) in row.into_iter().enumerate() {
-                let Some(mut e) = e else { continue };
-                match open[h] {
-                    Some(a) => {
-                        e.add_mul(-free[k], a.var);
-                        self.b.row(constraint::leq(e, 0.0));
-                    }
-                    None => self.b.row(constraint::leq(e, free[k])),
-                }
-            }
-        }
+        let rows = self.demand_rows();
+        capacity_rows(&mut self.b, rows, &self.input.load.host_free, open);
     }
 
     /// No two members of an anti-affinity group on one host.
     fn anti_affinity(&mut self) {
         let d = self.input.d;
-        let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, usize)> =
-            Default::default();
-        for (f, xs) in self.x.iter().enumerate() {
-            if let Some(g) = d.requests[self.flavors[f].members[0].0].group {
-                for (h, c) in xs {
-                    let e = rows.entry((g, h.0)).or_default();
-                    e.0 += c.var;
-                    e.1 += 1;
-                }
-            }
-        }
-        for (_, (e, terms)) in rows {
-            // A single term already has upper bound 1.
-            if terms > 1 {
-                self.b.row(constraint::leq(e, 1.0));
-            }
-        }
+        let terms = self.x.iter().enumerate().flat_map(|(f, xs)| {
+            let g = d.requests[self.flavors[f].members[0].0].group;
+            xs.iter().filter_map(move |(h, c)| g.map(|g| (g, *h, *c)))
+        });
+        let terms: Vec<_> = terms.collect();
+        group_rows(&mut self.b, terms);
     }
 
     /// First objective: priority-weighted placed requests.
@@ -331,5 +301,62 @@ impl Model<'_> {
             }
         }
         u
+    }
+}
+
+/// Per host and measured resource, the demand that `(host, vm, column)` terms put there (rule
+/// dimensions, traits, are enforced by the variable domain alone). Shared by the host and the
+/// joint model.
+pub(super) fn demand_rows<'a>(
+    d: &Domain,
+    terms: impl Iterator<Item = (HostIx, &'a crate::domain::Vm, Col)>,
+) -> Vec<Vec<Option<Expression>>> {
+    let mut rows: Vec<Vec<Option<Expression>>> = vec![vec![None; d.measured]; d.hosts.len()];
+    for (h, vm, c) in terms {
+        for (row, &x) in rows[h.0].iter_mut().zip(&vm.demand) {
+            if x > 0.0 {
+                row.get_or_insert_with(Expression::default)
+                    .add_mul(x, c.var);
+            }
+        }
+    }
+    rows
+}
+
+/// `rows[h][r] <= free[h][r]`, or `<= free[h][r] a_h` where the host has an opening column.
+pub(super) fn capacity_rows(
+    b: &mut MipBuilder,
+    rows: Vec<Vec<Option<Expression>>>,
+    free: &[Vec<f64>],
+    open: &[Option<Col>],
+) {
+    for (h, row) in rows.into_iter().enumerate() {
+        for (k, e) in row.into_iter().enumerate() {
+            let Some(mut e) = e else { continue };
+            match open[h] {
+                Some(a) => {
+                    e.add_mul(-free[h][k], a.var);
+                    b.row(constraint::leq(e, 0.0));
+                }
+                None => b.row(constraint::leq(e, free[h][k])),
+            }
+        }
+    }
+}
+
+/// At most one member of a group per host, from `(group, host, column)` terms; a single term
+/// already has upper bound 1.
+pub(super) fn group_rows(b: &mut MipBuilder, terms: Vec<(usize, HostIx, Col)>) {
+    let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, usize)> =
+        Default::default();
+    for (g, h, c) in terms {
+        let e = rows.entry((g, h.0)).or_default();
+        e.0 += c.var;
+        e.1 += 1;
+    }
+    for (_, (e, terms)) in rows {
+        if terms > 1 {
+            b.row(constraint::leq(e, 1.0));
+        }
     }
 }

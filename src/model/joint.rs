@@ -218,59 +218,33 @@ impl Model<'_> {
     /// Per host and measured resource, the demand the columns put there.
     fn demand_rows(&self) -> Vec<Vec<Option<Expression>>> {
         let d = self.input.d;
-        let mut rows: Vec<Vec<Option<Expression>>> = vec![vec![None; d.measured]; d.hosts.len()];
-        for (f, ys) in self.y.iter().enumerate() {
-            let vm = &d.requests[self.flavors[f].members[0].0];
-            for (_, h, c) in ys {
-                for (row, &x) in rows[h.0].iter_mut().zip(&vm.demand) {
-                    if x > 0.0 {
-                        row.get_or_insert_with(Expression::default)
-                            .add_mul(x, c.var);
-                    }
-                }
-            }
-        }
-        rows
+        super::host::demand_rows(
+            d,
+            self.y.iter().enumerate().flat_map(|(f, ys)| {
+                let vm = &d.requests[self.flavors[f].members[0].0];
+                ys.iter().map(move |(_, h, c)| (*h, vm, *c))
+            }),
+        )
     }
 
     /// **`joint_host_capacity`**: VMs fit each host's free capacity in every measured resource
     /// (times `a_h` for an idle host under `pack`).
     fn joint_host_capacity(&mut self, open: &[Option<Col>]) {
-        let d = self.input.d;
-        for (h, row) in self.demand_rows().into_iter().enumerate() {
-            let free = d.hosts[h].free();
-            for (k, e) in row.into_iter().enumerate() {
-                let Some(mut e) = e else { continue };
-                match open[h] {
-                    Some(a) => {
-                        e.add_mul(-free[k], a.var);
-                        self.b.row(constraint::leq(e, 0.0));
-                    }
-                    None => self.b.row(constraint::leq(e, free[k])),
-                }
-            }
-        }
+        let free: Vec<Vec<f64>> = self.input.d.hosts.iter().map(|h| h.free()).collect();
+        let rows = self.demand_rows();
+        super::host::capacity_rows(&mut self.b, rows, &free, open);
     }
 
     /// **`joint_anti_affinity`**: at most one member of a group on a host.
     fn joint_anti_affinity(&mut self) {
         let d = self.input.d;
-        let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, usize)> =
-            Default::default();
-        for (f, ys) in self.y.iter().enumerate() {
-            if let Some(g) = d.requests[self.flavors[f].members[0].0].group {
-                for (_, h, c) in ys {
-                    let e = rows.entry((g, h.0)).or_default();
-                    e.0 += c.var;
-                    e.1 += 1;
-                }
-            }
-        }
-        for (_, (e, terms)) in rows {
-            if terms > 1 {
-                self.b.row(constraint::leq(e, 1.0));
-            }
-        }
+        let terms = self.y.iter().enumerate().flat_map(|(f, ys)| {
+            let g = d.requests[self.flavors[f].members[0].0].group;
+            ys.iter()
+                .filter_map(move |(_, h, c)| g.map(|g| (g, *h, *c)))
+        });
+        let terms: Vec<_> = terms.collect();
+        super::host::group_rows(&mut self.b, terms);
     }
 
     /// First objective: priority-weighted placed requests.
