@@ -200,6 +200,7 @@ pub fn capacity_of_state(
         hosts: Vec::new(),
         requests: Vec::new(),
         options: None,
+        groups: Vec::new(),
     };
     let mut used: BTreeMap<&str, Resources> = BTreeMap::new();
     for v in &state.vms {
@@ -218,6 +219,7 @@ pub fn capacity_of_state(
             allocation_ratio: h.allocation_ratio.clone(),
             reserved: h.reserved.clone(),
             traits: h.traits.clone(),
+            group_members: Default::default(),
         });
     }
     let pool = effective(&pool);

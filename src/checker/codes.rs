@@ -92,11 +92,14 @@ pub enum Rule {
     /// `STORAGE_TRAITS`: a disk's storage lacks a storage trait its request requires or has one
     /// it forbids.
     StorageTraits,
+    /// `GROUP_RULE`: a hard group rule (`groups[]`) broken where the answer added members, or a
+    /// member on a host outside every domain of its group's scope.
+    GroupRule,
 }
 
 impl Rule {
     /// The placement rules, in the README's order.
-    pub const PLACEMENT: [Rule; 20] = [
+    pub const PLACEMENT: [Rule; 21] = [
         Rule::UnknownRequest,
         Rule::DuplicateRequest,
         Rule::MissingRequest,
@@ -110,6 +113,7 @@ impl Rule {
         Rule::HostTraits,
         Rule::StorageTraits,
         Rule::AntiAffinity,
+        Rule::GroupRule,
         Rule::StorageCapacity,
         Rule::HostCapacity,
         Rule::BadGap,
@@ -175,7 +179,7 @@ impl std::fmt::Display for Rule {
 }
 
 /// Known unplaced codes.
-pub const UNPLACED_CODES: [&str; 10] = [
+pub const UNPLACED_CODES: [&str; 12] = [
     "NO_STORAGE_CAPACITY",
     "DEMAND_EXCEEDS_HOSTS",
     "NO_CONNECTED_HOST_CAPACITY",
@@ -186,6 +190,8 @@ pub const UNPLACED_CODES: [&str; 10] = [
     "LOOKAHEAD_NO_HOST",
     "SOLVER_FAILURE",
     "STOPPED_EARLY",
+    "AFFINITY",
+    "SPREAD",
 ];
 
 /// Known admission decline codes.

@@ -1,7 +1,7 @@
 //! The independent checker: re-verifies an answer from the wire documents alone. It deliberately
 //! shares no code with validation, domain, greedy or the models, so a bug there cannot hide
 //! itself here. By concern: [`placement`] (every request once, capacities, connectivity,
-//! anti-affinity), [`status`] (honest status, bound and gap), [`plan`] (migration plans),
+//! anti-affinity), [`groups`] (the group rules, recounted per domain), [`status`] (honest status, bound and gap), [`plan`] (migration plans),
 //! [`ganeti`] (IAllocator answers, from Ganeti's input document alone), [`failures`] (a
 //! failure scenario's restarts, from the state document); its own
 //! lists of codes are in [`codes`].
@@ -9,6 +9,7 @@
 pub mod codes;
 mod failures;
 mod ganeti;
+mod groups;
 mod placement;
 mod plan;
 mod status;
@@ -79,6 +80,7 @@ pub enum Expect {
 pub fn check(problem: &Problem, solution: &Solution, expect: Expect) -> Vec<Violation> {
     let mut out = placement::requests_once(problem, solution);
     out.extend(placement::capacities(problem, solution, expect));
+    out.extend(groups::group_rules(problem, solution));
     out.extend(status::honesty(problem, solution));
     out.sort();
     out

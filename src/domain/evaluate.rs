@@ -129,16 +129,35 @@ pub fn active_hosts(d: &Domain, a: &Assignment) -> Vec<bool> {
 }
 
 /// Second objective of the host phase (lower is better): active hosts (`pack`) or the highest
-/// utilisation of any host in any resource (`balance`).
+/// utilisation of any host in any resource (`balance`), plus the soft group rules' penalties.
 pub fn host_cost(d: &Domain, a: &Assignment) -> f64 {
-    match d.settings.host_policy {
+    let policy = match d.settings.host_policy {
         Objective::Pack => active_hosts(d, a).iter().filter(|&&b| b).count() as f64,
         Objective::Balance => host_utilisation(d, a)
             .iter()
             .flatten()
             .copied()
             .fold(0.0, f64::max),
+    };
+    if d.group_rules.iter().all(|g| g.hard) {
+        return policy;
     }
+    policy
+        + soft_violations(d, a)
+            .iter()
+            .map(|(g, n)| d.group_rules[*g].weight * *n as f64)
+            .sum::<f64>()
+}
+
+/// Violations of each soft group rule after the assignment, as (rule, count) for the soft rules.
+pub fn soft_violations(d: &Domain, a: &Assignment) -> Vec<(usize, u32)> {
+    let load = final_load(d, a);
+    d.group_rules
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| !g.hard)
+        .map(|(i, g)| (i, g.violations(&load.rule_counts[i])))
+        .collect()
 }
 
 /// Load after the assignment.

@@ -4,6 +4,7 @@
 //! placement driver alike.
 
 pub mod evaluate;
+pub mod groups;
 pub mod migration;
 pub mod placement;
 

@@ -102,6 +102,8 @@ pub struct Vm {
     pub group: Option<usize>,
     /// Index into `Domain::storage_rules` when the request has storage traits.
     pub storage_rule: Option<usize>,
+    /// Indices into `Domain::group_rules`: the `groups` the request belongs to.
+    pub rules: Vec<usize>,
 }
 
 /// Resolved solver settings (document options overridden by CLI flags).
@@ -158,8 +160,10 @@ pub struct Domain {
     pub hosts: Vec<HostNode>,
     /// Requests, in input order.
     pub requests: Vec<Vm>,
-    /// Anti-affinity group names.
+    /// Anti-affinity group names (`requests[].anti_affinity`).
     pub groups: Vec<String>,
+    /// The rules of `groups[]` (anti-affinity, affinity, spread over a scope).
+    pub group_rules: Vec<super::groups::GroupRule>,
     /// Settings.
     pub settings: Settings,
     /// [`Domain::static_domain`] of every distinct demand on every storage, computed once: the
@@ -323,9 +327,15 @@ impl Domain {
                     priority: r.priority.unwrap_or(1.0),
                     group,
                     storage_rule: storage_rule_of[i],
+                    rules: r
+                        .groups
+                        .iter()
+                        .filter_map(|g| p.groups.iter().position(|x| &x.id == g))
+                        .collect(),
                 }
             })
             .collect();
+        let group_rules = group_rules(p, &hosts, &requests);
         let reach = StaticReach::new(&storage, &hosts, &requests, &storage_rules);
         Domain {
             resources,
@@ -335,6 +345,7 @@ impl Domain {
             hosts,
             requests,
             groups,
+            group_rules,
             settings,
             reach,
         }
@@ -358,6 +369,26 @@ impl Domain {
         let (vm, host) = (&self.requests[r.0], &self.hosts[h.0]);
         (self.measured..self.resources.len()).all(|k| vm.demand[k] <= host.capacity[k])
     }
+}
+
+/// The rules of `groups[]`, each with its domains; a domain has room when one of its hosts fits
+/// some member before the batch.
+fn group_rules(p: &Problem, hosts: &[HostNode], requests: &[Vm]) -> Vec<super::groups::GroupRule> {
+    let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
+    p.groups
+        .iter()
+        .enumerate()
+        .map(|(g, group)| {
+            let mut demands: Vec<&[f64]> = requests
+                .iter()
+                .filter(|vm| vm.rules.contains(&g))
+                .map(|vm| vm.demand.as_slice())
+                .collect();
+            demands.sort_by_key(|a| bits(a));
+            demands.dedup();
+            super::groups::GroupRule::new(group, p, |h| demands.iter().any(|dm| fits(dm, &free[h])))
+        })
+        .collect()
 }
 
 /// A host trait rule of the batch: the dimension `trait:T` or `no-trait:T`.
@@ -496,6 +527,8 @@ pub struct Load {
     pub host_free: Vec<Vec<f64>>,
     /// Groups present per host.
     pub host_groups: Vec<Vec<usize>>,
+    /// Per group rule, members per domain (running before the batch, then booked).
+    pub rule_counts: Vec<Vec<u32>>,
 }
 
 impl Load {
@@ -505,13 +538,26 @@ impl Load {
             storage_free: d.storage.iter().map(StorageSys::free).collect(),
             host_free: d.hosts.iter().map(HostNode::free).collect(),
             host_groups: vec![Vec::new(); d.hosts.len()],
+            rule_counts: d.group_rules.iter().map(|g| g.present.clone()).collect(),
         }
     }
-    /// Whether request `r` can go to host `h` (capacity and anti-affinity).
+    /// Whether request `r` can go to host `h` (capacity, anti-affinity, hard group rules).
     pub fn host_accepts(&self, d: &Domain, r: RequestIx, h: HostIx) -> bool {
         let vm = &d.requests[r.0];
         fits(&vm.demand, &self.host_free[h.0])
             && vm.group.is_none_or(|g| !self.host_groups[h.0].contains(&g))
+            && vm.rules.iter().all(|&g| {
+                let rule = &d.group_rules[g];
+                !rule.hard || rule.admits(&self.rule_counts[g], h)
+            })
+    }
+
+    /// Whether `h` also keeps request `r`'s soft group rules (the greedy choices prefer it).
+    pub fn host_keeps_soft_rules(&self, d: &Domain, r: RequestIx, h: HostIx) -> bool {
+        d.requests[r.0].rules.iter().all(|&g| {
+            let rule = &d.group_rules[g];
+            rule.hard || rule.admits(&self.rule_counts[g], h)
+        })
     }
     /// Books request `r` on storage `s`.
     pub fn take_storage(&mut self, d: &Domain, r: RequestIx, s: StorageIx) {
@@ -525,6 +571,11 @@ impl Load {
         }
         if let Some(g) = vm.group {
             self.host_groups[h.0].push(g);
+        }
+        for &g in &vm.rules {
+            if let Some(dm) = d.group_rules[g].domain_of[h.0] {
+                self.rule_counts[g][dm] += 1;
+            }
         }
     }
 }

@@ -113,11 +113,17 @@ pub enum ErrorCode {
     StorageTraitsUnmet,
     /// A trait both required and forbidden by one request.
     ContradictoryTraits,
+    /// A request or host names a group that `groups` does not define.
+    UnknownPlacementGroup,
+    /// A group's scope is a label key no host has.
+    UnknownScope,
+    /// A group field that does not apply to its policy (`max_per_domain` on affinity...).
+    GroupFieldMismatch,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 48] = [
+    pub const ALL: [ErrorCode; 51] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -166,6 +172,9 @@ impl ErrorCode {
         ErrorCode::ReservedExceedsCapacity,
         ErrorCode::StorageTraitsUnmet,
         ErrorCode::ContradictoryTraits,
+        ErrorCode::UnknownPlacementGroup,
+        ErrorCode::UnknownScope,
+        ErrorCode::GroupFieldMismatch,
     ];
 
     /// The stable code string.
@@ -191,6 +200,9 @@ impl ErrorCode {
             ErrorCode::ReservedExceedsCapacity => "E1211",
             ErrorCode::StorageTraitsUnmet => "E1212",
             ErrorCode::ContradictoryTraits => "E1213",
+            ErrorCode::UnknownPlacementGroup => "E1214",
+            ErrorCode::UnknownScope => "E1215",
+            ErrorCode::GroupFieldMismatch => "E1216",
             ErrorCode::BodyTooLarge => "E0003",
             ErrorCode::UnsupportedMediaType => "E0004",
             ErrorCode::Busy => "E0005",
@@ -290,6 +302,9 @@ impl ErrorCode {
             ErrorCode::BadTiered => "give exactly one --flavor, the largest, with --tiered",
             ErrorCode::StorageTraitsUnmet => "name a storage system that has the request's storage traits, or drop `storage` to let phase 1 choose",
             ErrorCode::ContradictoryTraits => "list each trait in either the required or the forbidden list, not both",
+            ErrorCode::UnknownPlacementGroup => "name a group id that appears in `groups`, or add the group there",
+            ErrorCode::UnknownScope => "use `host`, or a label key that some host has in `labels`",
+            ErrorCode::GroupFieldMismatch => "give `max_per_domain` only to anti-affinity groups and `max_skew` only to spread groups",
         }
     }
 }

@@ -23,9 +23,67 @@ pub struct Problem {
     /// The VMs to place in this batch.
     #[schemars(length(min = 1))]
     pub requests: Vec<Request>,
+    /// Placement rules over groups of requests (server groups, topology spread), referenced by
+    /// `requests[].groups`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
     /// Solver options; every field has a default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Options>,
+}
+
+/// A placement rule over the requests that list its id in `groups` (Nova's server groups,
+/// Kubernetes' pod anti-affinity and topology spread, DRS rules), over domains of a scope: each
+/// host (`"host"`), or the hosts that share a value of a label (`"rack"`, `"zone"`...). A host
+/// without the scope's label belongs to no domain and takes no member.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// Unique id, referenced by `requests[].groups` and `hosts[].group_members`.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The rule.
+    pub policy: GroupPolicy,
+    /// `"host"` (default), or a label key of `hosts[].labels`.
+    #[serde(default = "host_scope")]
+    #[schemars(length(min = 1))]
+    pub scope: String,
+    /// `anti-affinity` only: members at most per domain (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = super::limits::COUNT_MAX))]
+    pub max_per_domain: Option<u32>,
+    /// `spread` only: the largest difference between the member counts of two domains that have
+    /// room for a member (Kubernetes' maxSkew, default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = super::limits::COUNT_MAX))]
+    pub max_skew: Option<u32>,
+    /// Hard (default) or soft: a soft rule may be broken, at `weight` per violation in the
+    /// policy objective, and the answer counts its violations in `stats.soft_violations`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard: Option<bool>,
+    /// Price of one violation of a soft rule, in the host policy's units (default 1: one host
+    /// under `pack`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = super::limits::WEIGHT_MAX))]
+    pub weight: Option<f64>,
+}
+
+fn host_scope() -> String {
+    "host".to_string()
+}
+
+/// What a group's rule asks.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub enum GroupPolicy {
+    /// At most `max_per_domain` members in one domain.
+    #[serde(rename = "anti-affinity")]
+    AntiAffinity,
+    /// Every member in one domain.
+    #[serde(rename = "affinity")]
+    Affinity,
+    /// Member counts of any two domains with room differ by at most `max_skew`.
+    #[serde(rename = "spread")]
+    Spread,
 }
 
 /// A storage system (a Ceph pool, a NetApp volume, an NFS export...).
@@ -93,6 +151,9 @@ pub struct Host {
     /// and `forbidden_traits`.
     #[serde(default, skip_serializing_if = "Traits::is_empty")]
     pub traits: Traits,
+    /// Members of `groups` already running here, per group id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_members: BTreeMap<String, u32>,
 }
 
 /// One VM to place.
@@ -133,6 +194,9 @@ pub struct Request {
     /// The storage system of the VM's disk must have none of these traits.
     #[serde(default, skip_serializing_if = "Traits::is_empty")]
     pub storage_forbidden_traits: Traits,
+    /// Ids of the `groups` whose rules the VM follows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// Objective policy of a phase.

@@ -103,11 +103,17 @@ pub enum ReasonCode {
     /// It fits in the capacity the placed requests leave, but the search stopped (time limit,
     /// or the client went away) before it placed it.
     StoppedEarly,
+    /// Hosts with room are all outside the one domain its affinity group must share
+    /// (`group_affinity`).
+    Affinity,
+    /// Hosts with room are all in domains where one more member would skew its spread group
+    /// beyond `max_skew` (`group_spread`).
+    Spread,
 }
 
 impl ReasonCode {
     /// Every code, in the order of the README's table.
-    pub const ALL: [ReasonCode; 10] = [
+    pub const ALL: [ReasonCode; 12] = [
         ReasonCode::NoStorageCapacity,
         ReasonCode::DemandExceedsHosts,
         ReasonCode::NoConnectedHostCapacity,
@@ -118,6 +124,8 @@ impl ReasonCode {
         ReasonCode::LookaheadNoHost,
         ReasonCode::SolverFailure,
         ReasonCode::StoppedEarly,
+        ReasonCode::Affinity,
+        ReasonCode::Spread,
     ];
 }
 
@@ -219,6 +227,11 @@ pub struct Stats {
     /// storage could take it after this placement.
     #[serde(default)]
     pub migration_domain: BTreeMap<String, usize>,
+    /// Violations of each soft group rule (`groups[]` with `hard: false`), by group id: members
+    /// over `max_per_domain` (anti-affinity), domains used beyond one (affinity), skew beyond
+    /// `max_skew` over the domains with room (spread). Empty without soft rules.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub soft_violations: BTreeMap<String, u32>,
     /// Where the call's time went, stage by stage.
     #[serde(default)]
     pub timings: Timings,

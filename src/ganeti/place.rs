@@ -321,6 +321,7 @@ impl<'c, 'a> Placer<'c, 'a> {
                 allocation_ratio: Default::default(),
                 reserved: Default::default(),
                 traits: Default::default(),
+                group_members: Default::default(),
             });
         }
         let exclusive: Vec<bool> = nodes
@@ -356,6 +357,7 @@ impl<'c, 'a> Placer<'c, 'a> {
                     forbidden_traits: Default::default(),
                     storage_required_traits: Default::default(),
                     storage_forbidden_traits: Default::default(),
+                    groups: Vec::new(),
                 }
             })
             .collect();
@@ -364,6 +366,7 @@ impl<'c, 'a> Placer<'c, 'a> {
             hosts,
             requests,
             options: None,
+            groups: Vec::new(),
         }
     }
 

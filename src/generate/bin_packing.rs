@@ -120,6 +120,7 @@ pub fn bin_packing(class: BinClass, n: usize, seed: u64) -> Problem {
                 allocation_ratio: Default::default(),
                 reserved: Default::default(),
                 traits: Default::default(),
+                group_members: Default::default(),
             })
             .collect(),
         requests: (0..n)
@@ -138,6 +139,7 @@ pub fn bin_packing(class: BinClass, n: usize, seed: u64) -> Problem {
                 forbidden_traits: Default::default(),
                 storage_required_traits: Default::default(),
                 storage_forbidden_traits: Default::default(),
+                groups: Vec::new(),
             })
             .collect(),
         options: Some(Options {
@@ -145,6 +147,7 @@ pub fn bin_packing(class: BinClass, n: usize, seed: u64) -> Problem {
             host_policy: Some(Objective::Pack),
             ..Default::default()
         }),
+        groups: Vec::new(),
     }
 }
 

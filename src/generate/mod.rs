@@ -133,6 +133,7 @@ pub fn generate(p: &GenParams) -> Problem {
             forbidden_traits: Default::default(),
             storage_required_traits: Default::default(),
             storage_forbidden_traits: Default::default(),
+            groups: Vec::new(),
         });
     }
     let grouped = (p.requests as f64 * p.anti_affinity) as usize / 3 * 3;
@@ -202,6 +203,7 @@ pub fn generate(p: &GenParams) -> Problem {
             allocation_ratio: Default::default(),
             reserved: Default::default(),
             traits: Default::default(),
+            group_members: Default::default(),
         });
     }
     let weights: Vec<f64> = (0..p.storage).map(|_| rng.random_range(0.5..1.5)).collect();
@@ -225,6 +227,7 @@ pub fn generate(p: &GenParams) -> Problem {
         hosts,
         requests,
         options: None,
+        groups: Vec::new(),
     };
     if p.topology == Topology::Racks {
         cable_racks(&mut problem, total[2] / p.tightness, &mut rng);

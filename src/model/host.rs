@@ -29,6 +29,8 @@ struct Model<'a> {
     flavors: Vec<Flavor>,
     /// x[f] = (host, column) pairs.
     x: Vec<Vec<(HostIx, Col)>>,
+    /// The columns of members of `groups[]` rules, one per rule.
+    group_terms: Vec<super::groups::Term>,
     b: MipBuilder,
 }
 
@@ -42,7 +44,14 @@ pub fn solve(
     let flavors = flavors_by(
         d,
         |r| input.storage.storage[r.0].is_some(),
-        |vm| (bits(&vm.demand), vm.priority.to_bits(), vm.group),
+        |vm| {
+            (
+                bits(&vm.demand),
+                vm.priority.to_bits(),
+                vm.group,
+                vm.rules.clone(),
+            )
+        },
     );
     // The storage is part of the flavor: split each demand flavor by storage.
     let mut by_storage: Vec<Flavor> = Vec::new();
@@ -64,6 +73,7 @@ pub fn solve(
         input,
         x: Vec::with_capacity(by_storage.len()),
         flavors: by_storage,
+        group_terms: Vec::new(),
         b: MipBuilder::new(opts.relax),
     };
     m.host_connectivity();
@@ -71,13 +81,20 @@ pub fn solve(
     let open = m.host_open();
     m.host_capacity(&open);
     m.anti_affinity();
+    let penalties = super::groups::group_rows(
+        &mut m.b,
+        &d.group_rules,
+        &input.load.rule_counts,
+        &m.group_terms,
+    );
     let placed = m.placed_weight();
     let (sense, objective, offset) = match stage {
         Stage::Placement => (Sense::Max, placed, 0.0),
         Stage::Policy { min_weight } => {
             m.placed_floor(placed, min_weight);
-            let (obj, off) = m.policy_cost(&open);
-            (Sense::Min, obj, off)
+            let (mut obj, off) = m.policy_cost(&open);
+            obj += penalties.expression();
+            (Sense::Min, obj, off + penalties.constant)
         }
     };
     let Model { flavors, x, b, .. } = m;
@@ -128,11 +145,14 @@ impl Model<'_> {
                 if self.input.allowed.is_some_and(|a| !a[h.0]) {
                     continue;
                 }
-                let free = &self.input.load.host_free[h.0];
+                let load = self.input.load;
+                let free = &load.host_free[h.0];
                 if !fits(&vm.demand, free)
-                    || vm
-                        .group
-                        .is_some_and(|g| self.input.load.host_groups[h.0].contains(&g))
+                    || vm.group.is_some_and(|g| load.host_groups[h.0].contains(&g))
+                    || !vm
+                        .rules
+                        .iter()
+                        .all(|&g| d.group_rules[g].may_host(&load.rule_counts[g], h))
                 {
                     continue;
                 }
@@ -151,6 +171,15 @@ impl Model<'_> {
                 let warm = self.warm_count(f, h).min(ub);
                 let col = self.b.column(variable().min(0).max(ub), true, warm);
                 cols.push((h, col));
+                for &rule in &vm.rules {
+                    self.group_terms.push(super::groups::Term {
+                        rule,
+                        host: h,
+                        col,
+                        ub,
+                        warm,
+                    });
+                }
             }
             self.x.push(cols);
         }

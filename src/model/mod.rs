@@ -5,6 +5,7 @@
 //! none of which good_lp exposes.
 
 pub mod floor;
+pub mod groups;
 pub mod host;
 pub mod joint;
 pub mod migration;

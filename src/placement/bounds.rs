@@ -127,8 +127,10 @@ pub(crate) fn record(st: &mut PhaseStats, d: &Domain, m: Measured) -> Status {
 /// of hosts: HiGHS reports a bound such as 167.00000000000017 or 166.4 for an optimum of 167, and
 /// no answer can use 166.4 hosts. `balance` costs are not integral and stay as they are.
 pub(crate) fn integral_host_bound(d: &Domain, bound: f64) -> f64 {
+    // Soft group rules add their weights to the cost, which is then no count of hosts.
+    let counts_hosts = d.group_rules.iter().all(|g| g.hard);
     match d.settings.host_policy {
-        Objective::Pack if bound.is_finite() => (bound - 1e-6).ceil(),
+        Objective::Pack if bound.is_finite() && counts_hosts => (bound - 1e-6).ceil(),
         _ => bound,
     }
 }

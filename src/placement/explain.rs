@@ -17,13 +17,14 @@ pub struct Explainer<'a> {
     seen: HashMap<Alike, (ReasonCode, String)>,
 }
 
-/// What makes two unplaced requests alike: demand, disk, group, and the storage they have.
+/// What makes two unplaced requests alike: demand, disk, groups, and the storage they have.
 type Alike = (
     Vec<u64>,
     u64,
     Option<usize>,
     Option<StorageIx>,
     Option<usize>,
+    Vec<usize>,
 );
 
 impl<'a> Explainer<'a> {
@@ -39,6 +40,23 @@ impl<'a> Explainer<'a> {
         }
     }
 
+    /// Whether a hard group rule of `r` turns away every host with room that any storage it may
+    /// use reaches (phase 1 drops such a member with the rule, not the look-ahead, binding).
+    pub fn bound_by_group_rule(&self, r: RequestIx) -> bool {
+        let vm = &self.d.requests[r.0];
+        if vm.rules.is_empty() {
+            return false;
+        }
+        let storages: Vec<StorageIx> = match vm.storage {
+            Some(s) => vec![s],
+            None => (0..self.d.storage.len())
+                .map(StorageIx)
+                .filter(|&s| self.d.storage_allows(r, s))
+                .collect(),
+        };
+        group_rule_blocking(self.d, &self.after, r, &storages).is_some()
+    }
+
     /// Why `r`, not placed, is not: `storage` is the storage phase 1 chose for it, if any.
     pub fn explain(&mut self, r: RequestIx, storage: Option<StorageIx>) -> (ReasonCode, String) {
         let vm = &self.d.requests[r.0];
@@ -48,6 +66,7 @@ impl<'a> Explainer<'a> {
             vm.group,
             storage.or(vm.storage),
             vm.storage_rule,
+            vm.rules.clone(),
         );
         if let Some(known) = self.seen.get(&key) {
             return known.clone();
@@ -151,6 +170,11 @@ fn explain(
             ),
         );
     }
+    if room_now {
+        if let Some(blocked) = group_rule_blocking(d, after, r, &storages) {
+            return blocked;
+        }
+    }
     if room_now && stopped {
         return (
             ReasonCode::StoppedEarly,
@@ -167,6 +191,53 @@ fn explain(
         ReasonCode::CapacityTaken,
         format!("{binding}: the capacity that could take it went to other requests of this batch"),
     )
+}
+
+/// The first hard group rule of `r` that turns away every connected host with room now, with its
+/// reason.
+fn group_rule_blocking(
+    d: &Domain,
+    after: &Load,
+    r: RequestIx,
+    storages: &[StorageIx],
+) -> Option<(ReasonCode, String)> {
+    use crate::domain::groups::Policy;
+    let vm = &d.requests[r.0];
+    let room: Vec<HostIx> = storages
+        .iter()
+        .flat_map(|s| d.storage[s.0].hosts.iter().copied())
+        .filter(|h| fits(&vm.demand, &after.host_free[h.0]))
+        .collect();
+    vm.rules.iter().find_map(|&g| {
+        let rule = &d.group_rules[g];
+        if !rule.hard || room.iter().any(|&h| rule.admits(&after.rule_counts[g], h)) {
+            return None;
+        }
+        let scope = &rule.scope;
+        Some(match rule.policy {
+            Policy::AntiAffinity { max } => (
+                ReasonCode::AntiAffinity,
+                format!(
+                    "group_anti_affinity: every connected host with room is in a `{scope}` that                      already has {max} member(s) of group `{}`",
+                    rule.id
+                ),
+            ),
+            Policy::Affinity => (
+                ReasonCode::Affinity,
+                format!(
+                    "group_affinity: no connected host with room is in the `{scope}` where group                      `{}` runs",
+                    rule.id
+                ),
+            ),
+            Policy::Spread { skew } => (
+                ReasonCode::Spread,
+                format!(
+                    "group_spread: one more member of group `{}` in any `{scope}` with a connected                      host with room would skew it beyond {skew}",
+                    rule.id
+                ),
+            ),
+        })
+    })
 }
 
 /// The host trait rules of `r` that no host meets (`trait:T`, `no-trait:T`), or, when each is met

@@ -50,7 +50,8 @@ fn ram_dimension(d: &Domain) -> Option<usize> {
         .position(|r| r.to_ascii_lowercase().contains("mem"))
 }
 
-/// Nova-style host choice for one request among hosts connected to `s`.
+/// Nova-style host choice for one request among hosts connected to `s`: among the hosts that
+/// also keep its soft group rules if there are any, else among all that accept it.
 pub fn choose_host(
     d: &Domain,
     load: &Load,
@@ -58,11 +59,33 @@ pub fn choose_host(
     s: StorageIx,
     policy: Objective,
 ) -> Option<HostIx> {
+    let soft = d.requests[r.0]
+        .rules
+        .iter()
+        .any(|&g| !d.group_rules[g].hard);
+    if soft {
+        let keeps = |h: HostIx| load.host_keeps_soft_rules(d, r, h);
+        if let Some(h) = weigh(d, load, r, s, policy, &keeps) {
+            return Some(h);
+        }
+    }
+    weigh(d, load, r, s, policy, &|_| true)
+}
+
+/// Filter then weigh: the hosts connected to `s` that accept `r` and pass `also`.
+fn weigh(
+    d: &Domain,
+    load: &Load,
+    r: RequestIx,
+    s: StorageIx,
+    policy: Objective,
+    also: &dyn Fn(HostIx) -> bool,
+) -> Option<HostIx> {
     let mut candidates = d.storage[s.0]
         .hosts
         .iter()
         .copied()
-        .filter(|&h| load.host_accepts(d, r, h));
+        .filter(|&h| load.host_accepts(d, r, h) && also(h));
     match policy {
         // First fit: the first active host with room, else the first idle one (the same as the
         // minimum of (idle, index), without scanning past the first active host).

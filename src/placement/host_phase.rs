@@ -281,7 +281,10 @@ fn packing_stage(
     // model's own ground, where the flavor-by-host MIP only adds symmetry. Elsewhere (most hosts
     // a class of their own) the flavor-by-host MIP or its neighbourhoods do as well, and prove
     // small cases sooner: packing is not run there.
-    let pack = d.settings.host_policy == Objective::Pack && packing::symmetric(d);
+    // Patterns know anti-affinity per host only: `groups[]` rules leave packing to the MIP.
+    let pack = d.settings.host_policy == Objective::Pack
+        && d.group_rules.is_empty()
+        && packing::symmetric(d);
     if !pack || deadline.passed() {
         return (warm, None);
     }

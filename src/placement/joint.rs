@@ -27,9 +27,10 @@ fn score(d: &Domain, a: &Assignment) -> (f64, f64) {
     )
 }
 
-/// Whether the joint model of `d` is within [`JOINT_COLUMNS`].
+/// Whether the joint model can answer `d`: within [`JOINT_COLUMNS`], and without `groups[]`
+/// rules (the joint model has the per-host anti-affinity only).
 pub fn fits_joint(d: &Domain) -> bool {
-    joint::columns(d) <= JOINT_COLUMNS
+    d.group_rules.is_empty() && joint::columns(d) <= JOINT_COLUMNS
 }
 
 /// Storage and hosts in one MIP, warm-started with `warm` (a complete answer), within

@@ -130,7 +130,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
                 tracing::warn!(
                     columns = crate::model::joint::columns(d),
                     limit = joint::JOINT_COLUMNS,
-                    "the joint model is too large; the two phases answer"
+                    "the joint model is too large or the call has group rules; the two phases answer"
                 );
             }
             let floor = matches!(d.settings.solver, SolverKind::Mip | SolverKind::Joint)

@@ -66,6 +66,14 @@ pub(crate) fn to_solution(
             .filter(|&&b| b)
             .count(),
         migration_domain: migration_domains(d, &load, a, need_host),
+        soft_violations: if need_host {
+            evaluate::soft_violations(d, &final_a)
+                .into_iter()
+                .map(|(g, n)| (d.group_rules[g].id.clone(), n))
+                .collect()
+        } else {
+            Default::default()
+        },
         timings: Default::default(),
     };
     let explain_s = explaining.elapsed().as_secs_f64();
@@ -153,7 +161,7 @@ fn entries(
                     None
                 },
             });
-        } else if dropped.contains(&i) {
+        } else if dropped.contains(&i) && !explainer.bound_by_group_rule(r) {
             unplaced.push(Unplaced {
                 request: vm.id.clone(),
                 code: ReasonCode::LookaheadNoHost,

@@ -393,6 +393,7 @@ fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
             }
         }
     }
+    check_groups(p, &mut errors);
     for (i, r) in p.requests.iter().enumerate() {
         check_resources(&format!("/requests/{i}/demand"), &r.demand, &mut errors);
         for (name, &d) in &r.demand {
@@ -420,6 +421,73 @@ fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
         }
     }
     errors
+}
+
+/// `groups[]`: unique ids, a scope some host can be in, fields that apply to the policy; every
+/// group a request or host names is defined.
+fn check_groups(p: &Problem, errors: &mut Vec<InputError>) {
+    use crate::format::problem::GroupPolicy;
+    let ids = check_unique_ids("groups", p.groups.iter().map(|g| g.id.as_str()), errors);
+    for (i, g) in p.groups.iter().enumerate() {
+        if g.scope != "host" && !p.hosts.iter().any(|h| h.labels.contains_key(&g.scope)) {
+            errors.push(InputError::new(
+                ErrorCode::UnknownScope,
+                format!("/groups/{i}/scope"),
+                format!(
+                    "group `{}` is scoped by label `{}`, which no host has",
+                    g.id, g.scope
+                ),
+            ));
+        }
+        let misplaced = [
+            (
+                "max_per_domain",
+                g.max_per_domain.is_some(),
+                GroupPolicy::AntiAffinity,
+            ),
+            ("max_skew", g.max_skew.is_some(), GroupPolicy::Spread),
+        ];
+        for (field, given, owner) in misplaced {
+            if given && g.policy != owner {
+                errors.push(InputError::new(
+                    ErrorCode::GroupFieldMismatch,
+                    format!("/groups/{i}/{field}"),
+                    format!(
+                        "group `{}` has `{field}`, which its policy does not use",
+                        g.id
+                    ),
+                ));
+            }
+        }
+    }
+    for (i, r) in p.requests.iter().enumerate() {
+        for (j, g) in r.groups.iter().enumerate() {
+            if !ids.contains(g.as_str()) {
+                errors.push(InputError::new(
+                    ErrorCode::UnknownPlacementGroup,
+                    format!("/requests/{i}/groups/{j}"),
+                    format!(
+                        "request `{}` is in group `{g}`, which `groups` does not define",
+                        r.id
+                    ),
+                ));
+            }
+        }
+    }
+    for (i, h) in p.hosts.iter().enumerate() {
+        for g in h.group_members.keys() {
+            if !ids.contains(g.as_str()) {
+                errors.push(InputError::new(
+                    ErrorCode::UnknownPlacementGroup,
+                    format!("/hosts/{i}/group_members/{}", pointer_token(g)),
+                    format!(
+                        "host `{}` runs members of group `{g}`, which `groups` does not define",
+                        h.id
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// A request's trait lists: no trait both required and forbidden, and a storage it names has its

@@ -1612,3 +1612,159 @@ fn joint_policy_cost_balances_under_balance() {
     assert!(close(r.objective, 0.5), "{}", r.objective);
     assert_ne!(a.host[0], a.host[1]);
 }
+
+// ---- Group rules in the host model (models/host.md, "Group rules") ----
+
+fn in_rack(id: &str, cpu: f64, rack: &str) -> Value {
+    json!({"id": id, "capacity": {"cpu": cpu, "memory_gib": 1000}, "storage": ["s"],
+           "labels": {"rack": rack}})
+}
+
+fn member(id: &str, cpu: f64, groups: &[&str]) -> Value {
+    json!({"id": id, "demand": {"cpu": cpu, "memory_gib": 1}, "disk_gib": 1, "storage": "s",
+           "groups": groups})
+}
+
+fn grouped_doc(hosts: Vec<Value>, requests: Vec<Value>, groups: Value) -> Domain {
+    domain(
+        json!({"storage": [storage_sys("s", 100.0, 0.0)], "hosts": hosts, "requests": requests,
+               "groups": groups}),
+        Objective::Balance,
+        Objective::Pack,
+        0.0,
+    )
+}
+
+fn rack_of<'a>(d: &Domain, a: &Assignment, i: usize, racks: &'a [(&str, &str)]) -> &'a str {
+    let h = host_id(d, a.host[i]).expect("hosted");
+    racks
+        .iter()
+        .find(|(host, _)| *host == h)
+        .map(|(_, r)| *r)
+        .unwrap_or("?")
+}
+
+#[test]
+fn group_anti_affinity_spreads_members_over_racks() {
+    // Two members of a rack anti-affinity group (max 1 per rack): `pack` would put both on h1,
+    // the rule puts one in each rack.
+    let racks = [("h1", "r1"), ("h2", "r1"), ("h3", "r2")];
+    let d = grouped_doc(
+        racks.iter().map(|(h, r)| in_rack(h, 8.0, r)).collect(),
+        vec![member("a", 2.0, &["web"]), member("b", 2.0, &["web"])],
+        json!([{"id": "web", "policy": "anti-affinity", "scope": "rack"}]),
+    );
+    let (r, a) = host_solve(&d, Stage::Policy { min_weight: 2.0 });
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+    assert_ne!(rack_of(&d, &a, 0, &racks), rack_of(&d, &a, 1, &racks));
+}
+
+#[test]
+fn group_anti_affinity_counts_members_already_running() {
+    // Max 2 per host; h1 runs one member already: of three new members at most one goes there.
+    let d = grouped_doc(
+        vec![
+            json!({"id": "h1", "capacity": {"cpu": 16, "memory_gib": 1000}, "storage": ["s"],
+                   "group_members": {"db": 1}}),
+            host("h2", 16.0, &["s"]),
+        ],
+        vec![
+            member("a", 1.0, &["db"]),
+            member("b", 1.0, &["db"]),
+            member("c", 1.0, &["db"]),
+        ],
+        json!([{"id": "db", "policy": "anti-affinity", "max_per_domain": 2}]),
+    );
+    let (_, a) = host_solve(&d, Stage::Policy { min_weight: 3.0 });
+    let on_h1 = (0..3)
+        .filter(|&i| host_id(&d, a.host[i]) == Some("h1"))
+        .count();
+    assert_eq!(hosted(&a), 3);
+    assert!(on_h1 <= 1, "{on_h1} new members on h1");
+}
+
+#[test]
+fn group_affinity_keeps_members_in_one_rack() {
+    // Each rack has room for one member only: affinity places one of the two.
+    let racks = [("h1", "r1"), ("h2", "r2")];
+    let d = grouped_doc(
+        racks.iter().map(|(h, r)| in_rack(h, 2.0, r)).collect(),
+        vec![member("a", 2.0, &["app"]), member("b", 2.0, &["app"])],
+        json!([{"id": "app", "policy": "affinity", "scope": "rack"}]),
+    );
+    let (r, a) = host_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+    assert_eq!(hosted(&a), 1);
+}
+
+#[test]
+fn group_spread_evens_members_over_zones() {
+    // Zone a runs one member already; three new ones with max_skew 1 end as 1/2/1 (two hosts,
+    // in b and c) or 2/1/1 (three); `pack` alone would use one host.
+    let zones = [("h1", "a"), ("h2", "b"), ("h3", "c")];
+    let mut hosts: Vec<Value> = zones.iter().map(|(h, z)| in_rack(h, 16.0, z)).collect();
+    hosts[0]["group_members"] = json!({"api": 1});
+    let d = grouped_doc(
+        hosts,
+        vec![
+            member("a", 1.0, &["api"]),
+            member("b", 1.0, &["api"]),
+            member("c", 1.0, &["api"]),
+        ],
+        json!([{"id": "api", "policy": "spread", "scope": "rack", "max_skew": 1}]),
+    );
+    let (r, a) = host_solve(&d, Stage::Policy { min_weight: 3.0 });
+    let mut per_zone = [1, 0, 0];
+    for i in 0..3 {
+        let z = zones
+            .iter()
+            .position(|(h, _)| Some(*h) == host_id(&d, a.host[i]))
+            .unwrap();
+        per_zone[z] += 1;
+    }
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+    assert!(
+        per_zone.iter().max().unwrap() - per_zone.iter().min().unwrap() <= 1,
+        "{per_zone:?}"
+    );
+}
+
+#[test]
+fn a_soft_rule_is_broken_only_when_that_is_cheaper() {
+    // Two members of a soft host anti-affinity group on two idle hosts: at weight 0.5 sharing a
+    // host (1 host + 0.5) beats two hosts (2); at weight 2 it does not.
+    for (weight, cost, same) in [(0.5, 1.5, true), (2.0, 2.0, false)] {
+        let d = grouped_doc(
+            vec![host("h1", 8.0, &["s"]), host("h2", 8.0, &["s"])],
+            vec![member("a", 2.0, &["g"]), member("b", 2.0, &["g"])],
+            json!([{"id": "g", "policy": "anti-affinity", "hard": false, "weight": weight}]),
+        );
+        let (r, a) = host_solve(&d, Stage::Policy { min_weight: 2.0 });
+        assert!(close(r.objective, cost), "weight {weight}: {}", r.objective);
+        assert_eq!(a.host[0] == a.host[1], same, "weight {weight}");
+    }
+}
+
+#[test]
+fn soft_affinity_and_spread_are_priced_per_violation() {
+    // Soft affinity over racks with room for one member each: two members placed, one violation
+    // (two racks used) at weight 3 on top of two hosts.
+    let d = grouped_doc(
+        vec![in_rack("h1", 2.0, "r1"), in_rack("h2", 2.0, "r2")],
+        vec![member("a", 2.0, &["app"]), member("b", 2.0, &["app"])],
+        json!([{"id": "app", "policy": "affinity", "scope": "rack", "hard": false, "weight": 3}]),
+    );
+    let (r, _) = host_solve(&d, Stage::Policy { min_weight: 2.0 });
+    assert!(close(r.objective, 5.0), "{}", r.objective);
+    // Soft spread over two racks, skew 0 (every rack equal): both members in one rack's two
+    // hosts costs 2 hosts + 2 x 1 skew; one per rack, 2 hosts and no violation.
+    let d = grouped_doc(
+        vec![in_rack("h1", 8.0, "r1"), in_rack("h2", 8.0, "r2")],
+        vec![member("a", 2.0, &["api"]), member("b", 2.0, &["api"])],
+        json!([{"id": "api", "policy": "spread", "scope": "rack", "max_skew": 1, "hard": false, "weight": 0.25}]),
+    );
+    // Together on one host: 1 host + 0.25 x (2 - 0 - 1) = 1.25; apart: 2 hosts.
+    let (r, a) = host_solve(&d, Stage::Policy { min_weight: 2.0 });
+    assert!(close(r.objective, 1.25), "{}", r.objective);
+    assert_eq!(a.host[0], a.host[1]);
+}

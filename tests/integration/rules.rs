@@ -213,3 +213,198 @@ fn the_checker_reports_a_host_or_storage_that_breaks_the_traits() {
         "{v:#?}"
     );
 }
+
+// ---- Groups: anti-affinity, affinity and spread over racks and zones, hard and soft ----
+
+/// Six hosts in three racks of two (zones z1 = r1, r2 and z2 = r3), every host on one storage
+/// system; `cpu` per host.
+fn racks_pool(cpu: f64, requests: Vec<Value>, groups: Value) -> Value {
+    let hosts: Vec<Value> = (0..6)
+        .map(|i| {
+            let mut h = host(&format!("h{i}"), cpu, 256.0, &["s"]);
+            let rack = i / 2 + 1;
+            h["labels"] =
+                json!({"rack": format!("r{rack}"), "zone": if rack < 3 { "z1" } else { "z2" }});
+            h
+        })
+        .collect();
+    json!({"storage": [storage("s", 10000.0)], "hosts": hosts, "requests": requests,
+           "groups": groups})
+}
+
+fn members(prefix: &str, n: usize, cpu: f64, groups: &[&str]) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let mut r = req(&format!("{prefix}{i}"), cpu, 4.0, 10.0);
+            r["groups"] = json!(groups);
+            r
+        })
+        .collect()
+}
+
+fn rack(host: &str) -> usize {
+    host[1..].parse::<usize>().unwrap() / 2
+}
+
+#[test]
+fn every_solver_keeps_the_hard_group_rules() {
+    // web: at most one per rack; app: all in one rack; api: spread over zones (skew 1).
+    let mut requests = members("web", 3, 2.0, &["web"]);
+    requests.extend(members("app", 3, 2.0, &["app"]));
+    requests.extend(members("api", 4, 2.0, &["api"]));
+    let doc = racks_pool(
+        16.0,
+        requests,
+        json!([{"id": "web", "policy": "anti-affinity", "scope": "rack"},
+               {"id": "app", "policy": "affinity", "scope": "rack"},
+               {"id": "api", "policy": "spread", "scope": "zone", "max_skew": 1}]),
+    );
+    for solver in SOLVERS {
+        // The checker (in solve_with) recounts every rule.
+        let s = solve_with(&doc, Mode::Place, &knobs(solver));
+        assert_eq!(s.placements.len(), 10, "{solver:?}: {:?}", s.unplaced);
+        let host = |id: &str| host_of(&s, id).unwrap();
+        let web: std::collections::BTreeSet<usize> =
+            (0..3).map(|i| rack(&host(&format!("web{i}")))).collect();
+        assert_eq!(web.len(), 3, "{solver:?}");
+        let app: std::collections::BTreeSet<usize> =
+            (0..3).map(|i| rack(&host(&format!("app{i}")))).collect();
+        assert_eq!(app.len(), 1, "{solver:?}");
+        let z2 = (0..4)
+            .filter(|i| rack(&host(&format!("api{i}"))) == 2)
+            .count();
+        assert_eq!(z2, 2, "{solver:?}: api split {z2}/{}", 4 - z2);
+    }
+}
+
+#[test]
+fn members_no_domain_can_take_get_the_rules_reason() {
+    // An affinity group of three VMs of 8 CPUs on racks of 2 x 8 CPUs: one is left with AFFINITY,
+    // and its rack is full. Four members of a rack anti-affinity group then have two racks: two
+    // are left with ANTI_AFFINITY (or one big VM fewer and three webs: 4 placed either way).
+    let mut requests = members("web", 4, 1.0, &["web"]);
+    requests.extend(members("big", 3, 8.0, &["big"]));
+    let doc = racks_pool(
+        8.0,
+        requests,
+        json!([{"id": "web", "policy": "anti-affinity", "scope": "rack"},
+               {"id": "big", "policy": "affinity", "scope": "rack"}]),
+    );
+    for solver in SOLVERS {
+        let s = solve_with(&doc, Mode::Place, &knobs(solver));
+        let codes: Vec<ReasonCode> = s.unplaced.iter().map(|u| u.code).collect();
+        assert!(
+            codes.contains(&ReasonCode::AntiAffinity),
+            "{solver:?}: {:?}",
+            s.unplaced
+        );
+        assert!(
+            codes.contains(&ReasonCode::Affinity),
+            "{solver:?}: {:?}",
+            s.unplaced
+        );
+        assert_eq!(s.placements.len(), 4, "{solver:?}");
+    }
+}
+
+#[test]
+fn a_spread_group_held_by_a_full_zone_gets_the_spread_reason() {
+    // Zone z2's hosts have room for one member only (h4 full, h5 half used); spread over zones
+    // with skew 1: z2 takes 1, so z1 takes at most 2 of the 4 members.
+    let mut doc = racks_pool(
+        8.0,
+        members("api", 4, 4.0, &["api"]),
+        json!([{"id": "api", "policy": "spread", "scope": "zone", "max_skew": 1}]),
+    );
+    doc["hosts"][4]["used"] = json!({"cpu": 8.0});
+    doc["hosts"][5]["used"] = json!({"cpu": 4.0});
+    for solver in SOLVERS {
+        let s = solve_with(&doc, Mode::Place, &knobs(solver));
+        assert_eq!(s.placements.len(), 3, "{solver:?}: {:?}", s.unplaced);
+        assert_eq!(
+            unplaced_code(&s, "api3")
+                .or(unplaced_code(&s, "api0"))
+                .is_some(),
+            true
+        );
+        assert!(
+            s.unplaced.iter().all(|u| u.code == ReasonCode::Spread),
+            "{solver:?}: {:?}",
+            s.unplaced
+        );
+    }
+}
+
+#[test]
+fn soft_rules_are_counted_and_checked() {
+    // Four members of a soft host anti-affinity group on hosts that each hold all four: `pack`
+    // shares a host when a violation (weight 0.1) is cheaper than a host.
+    let doc = racks_pool(
+        16.0,
+        members("w", 4, 2.0, &["w"]),
+        json!([{"id": "w", "policy": "anti-affinity", "hard": false, "weight": 0.1}]),
+    );
+    let s = solve_with(&doc, Mode::Place, &knobs(SolverKind::Mip));
+    assert_eq!(s.placements.len(), 4);
+    assert_eq!(
+        s.stats.soft_violations.get("w"),
+        Some(&3),
+        "{:?}",
+        s.stats.soft_violations
+    );
+    assert_eq!(s.stats.active_hosts, 1);
+    // The checker recounts: a wrong count is BAD_STATS.
+    let problem: vmplace::format::Problem = serde_json::from_value(doc).unwrap();
+    let mut wrong = s.clone();
+    wrong.stats.soft_violations.insert("w".into(), 0);
+    let v = vmplace::checker::check(&problem, &wrong, vmplace::checker::Expect::WithHosts);
+    assert!(
+        v.iter()
+            .any(|x| x.rule == vmplace::checker::Rule::BadStats
+                && x.path == "/stats/soft_violations/w"),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn the_checker_reports_a_broken_hard_group_rule() {
+    let doc = racks_pool(
+        16.0,
+        members("web", 2, 2.0, &["web"]),
+        json!([{"id": "web", "policy": "anti-affinity", "scope": "rack"}]),
+    );
+    let mut s = solve_with(&doc, Mode::Place, &knobs(SolverKind::Mip));
+    let problem: vmplace::format::Problem = serde_json::from_value(doc).unwrap();
+    for p in &mut s.placements {
+        p.host = Some("h0".into());
+    }
+    let v = vmplace::checker::check(&problem, &s, vmplace::checker::Expect::WithHosts);
+    assert!(
+        v.iter()
+            .any(|x| x.rule == vmplace::checker::Rule::GroupRule),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn bad_groups_are_reported_all_at_once() {
+    let mut requests = members("a", 1, 1.0, &["nope"]);
+    requests.extend(members("b", 1, 1.0, &["aff"]));
+    let mut doc = racks_pool(
+        8.0,
+        requests,
+        json!([{"id": "aff", "policy": "affinity", "scope": "rack", "max_per_domain": 2},
+               {"id": "sp", "policy": "spread", "scope": "row"},
+               {"id": "aff", "policy": "anti-affinity"}]),
+    );
+    doc["hosts"][0]["group_members"] = json!({"ghost": 1});
+    let e =
+        vmplace::validation::read_problem(&doc.to_string(), vmplace::validation::Phase::Storage)
+            .expect_err("rejected");
+    let has = |code: &str, path: &str| e.iter().any(|x| x.code.as_str() == code && x.path == path);
+    assert!(has("E1214", "/requests/0/groups/0"), "{e:?}");
+    assert!(has("E1214", "/hosts/0/group_members/ghost"), "{e:?}");
+    assert!(has("E1215", "/groups/1/scope"), "{e:?}");
+    assert!(has("E1216", "/groups/0/max_per_domain"), "{e:?}");
+    assert!(has("E1201", "/groups/2/id"), "{e:?}");
+}

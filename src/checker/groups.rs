@@ -1,0 +1,214 @@
+//! Group rules (`groups[]`), recounted from the wire documents: members per domain of each
+//! group's scope (running before, plus placed), every hard rule where the answer added members,
+//! and the soft rules' violations against `stats.soft_violations`.
+
+use super::codes::Rule;
+use super::{limit, v, Violation, TOL};
+use crate::format::problem::{Group, GroupPolicy, Request};
+use crate::format::{Problem, Solution};
+use std::collections::{BTreeMap, HashMap};
+
+/// The domain of a host in a scope: the host itself, or its label's value; None without it.
+fn domain_of<'a>(g: &Group, host: &'a crate::format::Host) -> Option<&'a str> {
+    if g.scope == "host" {
+        Some(host.id.as_str())
+    } else {
+        host.labels.get(&g.scope).map(String::as_str)
+    }
+}
+
+/// Whether `host` could take `req` before the batch: free usable capacity for its demand, and its
+/// host traits.
+fn could_take(host: &crate::format::Host, req: &Request) -> bool {
+    let used = host.used.clone().unwrap_or_default();
+    let fits = req.demand.iter().all(|(k, x)| {
+        let free = limit(&host.capacity, &host.reserved, &host.allocation_ratio, k)
+            - used.get(k).copied().unwrap_or(0.0);
+        *x <= free + TOL * (1.0 + free.abs())
+    });
+    fits && super::placement::broken_trait(
+        &req.required_traits,
+        &req.forbidden_traits,
+        &host.traits,
+    )
+    .is_none()
+}
+
+/// Every group rule after the answer.
+pub(super) fn group_rules(problem: &Problem, solution: &Solution) -> Vec<Violation> {
+    let mut out = Vec::new();
+    if problem.groups.is_empty() {
+        return out;
+    }
+    let hosts: HashMap<&str, usize> = problem
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.as_str(), i))
+        .collect();
+    let requests: HashMap<&str, &Request> = problem
+        .requests
+        .iter()
+        .map(|r| (r.id.as_str(), r))
+        .collect();
+    for g in &problem.groups {
+        let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
+        for h in &problem.hosts {
+            if let Some(dm) = domain_of(g, h) {
+                *counts.entry(dm).or_default() += h.group_members.get(&g.id).copied().unwrap_or(0);
+            }
+        }
+        let mut added: BTreeMap<&str, u32> = BTreeMap::new();
+        for (i, p) in solution.placements.iter().enumerate() {
+            let (Some(req), Some(hid)) = (requests.get(p.request.as_str()), &p.host) else {
+                continue;
+            };
+            if !req.groups.contains(&g.id) {
+                continue;
+            }
+            let Some(&hi) = hosts.get(hid.as_str()) else {
+                continue;
+            };
+            match domain_of(g, &problem.hosts[hi]) {
+                Some(dm) => {
+                    *counts.entry(dm).or_default() += 1;
+                    *added.entry(dm).or_default() += 1;
+                }
+                None => out.push(v(
+                    Rule::GroupRule,
+                    format!("/placements/{i}/host"),
+                    format!(
+                        "host `{hid}` has no `{}` label, so it takes no member of group `{}`",
+                        g.scope, g.id
+                    ),
+                )),
+            }
+        }
+        let members: Vec<&Request> = problem
+            .requests
+            .iter()
+            .filter(|r| r.groups.contains(&g.id))
+            .collect();
+        let room: BTreeMap<&str, bool> = problem
+            .hosts
+            .iter()
+            .filter_map(|h| {
+                domain_of(g, h).map(|dm| (dm, members.iter().any(|r| could_take(h, r))))
+            })
+            .fold(BTreeMap::new(), |mut m, (dm, r)| {
+                *m.entry(dm).or_insert(false) |= r;
+                m
+            });
+        let broken = judge(g, &counts, &added, &room);
+        if g.hard.unwrap_or(true) {
+            if let Some(why) = broken.hard {
+                out.push(v(Rule::GroupRule, "/placements", why));
+            }
+        } else {
+            let claimed = solution
+                .stats
+                .soft_violations
+                .get(&g.id)
+                .copied()
+                .unwrap_or(0);
+            if claimed != broken.violations {
+                out.push(v(
+                    Rule::BadStats,
+                    format!(
+                        "/stats/soft_violations/{}",
+                        crate::validation::pointer_token(&g.id)
+                    ),
+                    format!(
+                        "group `{}` has {} soft violations, the answer says {claimed}",
+                        g.id, broken.violations
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A group's state after the answer.
+struct Judged {
+    /// What a hard rule finds broken where the answer added members.
+    hard: Option<String>,
+    /// The soft count.
+    violations: u32,
+}
+
+fn judge(
+    g: &Group,
+    counts: &BTreeMap<&str, u32>,
+    added: &BTreeMap<&str, u32>,
+    room: &BTreeMap<&str, bool>,
+) -> Judged {
+    let id = &g.id;
+    match g.policy {
+        GroupPolicy::AntiAffinity => {
+            let max = g.max_per_domain.unwrap_or(1);
+            let over = counts
+                .iter()
+                .find(|(dm, n)| **n > max && added.contains_key(*dm));
+            Judged {
+                hard: over.map(|(dm, n)| {
+                    format!(
+                        "`{}` `{dm}` has {n} members of group `{id}`, more than {max}",
+                        g.scope
+                    )
+                }),
+                violations: counts.values().map(|n| n.saturating_sub(max)).sum(),
+            }
+        }
+        GroupPolicy::Affinity => {
+            let used: Vec<&&str> = counts
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(d, _)| d)
+                .collect();
+            Judged {
+                hard: (used.len() > 1 && !added.is_empty()).then(|| {
+                    format!(
+                        "group `{id}` has members in {} `{}` domains",
+                        used.len(),
+                        g.scope
+                    )
+                }),
+                violations: (used.len() as u32).saturating_sub(1),
+            }
+        }
+        GroupPolicy::Spread => {
+            let skew = g.max_skew.unwrap_or(1);
+            let with_room: Vec<u32> = counts
+                .iter()
+                .filter(|(dm, _)| room.get(*dm).copied().unwrap_or(false))
+                .map(|(_, n)| *n)
+                .collect();
+            let before: Vec<u32> = counts
+                .iter()
+                .filter(|(dm, _)| room.get(*dm).copied().unwrap_or(false))
+                .map(|(dm, n)| n - added.get(dm).copied().unwrap_or(0))
+                .collect();
+            let range = |v: &[u32]| {
+                v.iter().copied().max().unwrap_or(0) - v.iter().copied().min().unwrap_or(0)
+            };
+            let (now, was) = (range(&with_room), range(&before));
+            // A pool already skewed beyond `max_skew` is not the answer's doing: it may not
+            // widen the skew, only narrow it.
+            Judged {
+                hard: (now > skew.max(was)).then(|| {
+                    format!(
+                        "group `{id}`'s `{}` counts now range over {now}, above max_skew {skew}{}",
+                        g.scope,
+                        if was > skew {
+                            format!(" and the {was} it had")
+                        } else {
+                            String::new()
+                        }
+                    )
+                }),
+                violations: now.saturating_sub(skew),
+            }
+        }
+    }
+}
