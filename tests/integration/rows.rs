@@ -1768,3 +1768,95 @@ fn soft_affinity_and_spread_are_priced_per_violation() {
     assert!(close(r.objective, 1.25), "{}", r.objective);
     assert_eq!(a.host[0], a.host[1]);
 }
+
+#[test]
+fn joint_domain_keeps_a_pinned_image_and_the_storage_traits() {
+    // `a` is pinned to s2 (its image is there); `b` needs SSD storage, which only s2 has. Both
+    // would rather use s1 (the only storage of the larger host).
+    let mut s2 = storage_sys("s2", 100.0, 10.0);
+    s2["traits"] = json!(["SSD"]);
+    let mut b = req("b", 2.0, 5.0);
+    b["storage_required_traits"] = json!(["SSD"]);
+    let mut a = req("a", 2.0, 10.0);
+    a["storage"] = json!("s2");
+    let d = joint_doc(
+        vec![storage_sys("s1", 1000.0, 0.0), s2],
+        vec![host("big", 64.0, &["s1"]), host("small", 4.0, &["s2"])],
+        vec![a, b],
+    );
+    let (r, x) = joint_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+    assert_eq!(storage_id(&d, x.storage[0]), Some("s2"));
+    assert_eq!(storage_id(&d, x.storage[1]), Some("s2"));
+}
+
+#[test]
+fn joint_domain_offers_only_storage_with_room_for_the_image() {
+    // An image of exactly the free space of s2 fits there; s1, reaching the same host, is short.
+    let d = joint_doc(
+        vec![storage_sys("s1", 39.0, 0.0), storage_sys("s2", 40.0, 0.0)],
+        vec![host("h", 8.0, &["s1", "s2"])],
+        vec![req("a", 2.0, 40.0)],
+    );
+    let (r, x) = joint_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+    assert_eq!(storage_id(&d, x.storage[0]), Some("s2"));
+}
+
+#[test]
+fn joint_storage_capacity_counts_every_flavor_on_a_storage() {
+    // Images of 10, 11 and 12 GiB (three flavors) and 25 GiB free: two fit, not three.
+    let d = joint_doc(
+        vec![storage_sys("s", 25.0, 0.0)],
+        vec![host("h", 16.0, &["s"])],
+        vec![
+            req("a", 1.0, 10.0),
+            req("b", 1.0, 11.0),
+            req("c", 1.0, 12.0),
+        ],
+    );
+    let (r, _) = joint_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+}
+
+#[test]
+fn joint_domain_lets_a_host_take_as_many_copies_as_fit_exactly() {
+    // Two identical VMs of 2 CPUs on one host of exactly 4 CPUs, images of exactly the free space.
+    let d = joint_doc(
+        vec![storage_sys("s", 20.0, 0.0)],
+        vec![host("h", 4.0, &["s"])],
+        vec![req("a", 2.0, 10.0), req("b", 2.0, 10.0)],
+    );
+    let (r, _) = joint_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+}
+
+#[test]
+fn joint_open_counts_only_idle_hosts() {
+    // A VM fits the running host: `pack` keeps one active host (the running one) and opens none.
+    let d = joint_doc(
+        vec![storage_sys("s", 100.0, 0.0)],
+        vec![
+            busy_host("run", 8.0, 2.0, &["s"]),
+            host("idle", 8.0, &["s"]),
+        ],
+        vec![req("a", 2.0, 1.0)],
+    );
+    let (r, x) = joint_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+    assert_eq!(host_id(&d, x.host[0]), Some("run"));
+}
+
+#[test]
+fn joint_policy_cost_counts_what_a_host_already_uses_under_balance() {
+    // Host A uses 2 of 8 CPUs, B none: a VM of 4 goes to B (0.5), not A (0.75).
+    let mut d = joint_doc(
+        vec![storage_sys("s", 100.0, 0.0)],
+        vec![busy_host("A", 8.0, 2.0, &["s"]), host("B", 8.0, &["s"])],
+        vec![req("v", 4.0, 1.0)],
+    );
+    d.settings.host_policy = Objective::Balance;
+    let (r, x) = joint_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert!(close(r.objective, 0.5), "{}", r.objective);
+    assert_eq!(host_id(&d, x.host[0]), Some("B"));
+}
