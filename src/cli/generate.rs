@@ -50,6 +50,11 @@ pub struct GenerateArgs {
     /// it, and half of that share require SSD storage.
     #[arg(long, default_value_t = 0.0)]
     pub traits: f64,
+    /// Placement groups over the requests: a third anti-affinity (per rack with --racks, else
+    /// per host), a third spread (per zone of five racks, or per host), a third affinity; one in
+    /// four soft.
+    #[arg(long, default_value_t = 0)]
+    pub groups: usize,
     /// A bin-packing instance instead: identical empty hosts on one storage system that holds
     /// every image (Falkenauer's `uniform` and `triplets`, two-resource `vector` and
     /// `vector-triplets`); only --requests and --seed apply.
@@ -109,6 +114,7 @@ pub fn run(a: GenerateArgs) -> i32 {
         },
         overcommit: a.overcommit,
         traits: a.traits,
+        groups: a.groups,
     };
     match write_json(a.output.as_ref(), &generate(&p)) {
         Ok(()) => exit::OK,

@@ -46,6 +46,12 @@ pub struct GenParams {
     /// half of the others forbid it (keeping GPU hosts free), and half of this share require SSD
     /// storage. 0 = no traits.
     pub traits: f64,
+    /// Placement groups (`groups[]`), drawn from a random stream of their own: a third
+    /// anti-affinity (per rack, or per host without racks; at most 1 or 2), a third spread (per
+    /// zone of five racks, or per host; skew 1), a third affinity (per rack, or host); one in
+    /// four soft. Members are requests outside `anti_affinity` groups, one group each. Racks
+    /// then get `zone` labels.
+    pub groups: usize,
 }
 
 /// How hosts reach storage.
@@ -78,6 +84,7 @@ impl Default for GenParams {
             topology: Topology::Uniform,
             overcommit: 0.0,
             traits: 0.0,
+            groups: 0,
         }
     }
 }
@@ -243,12 +250,87 @@ pub fn generate(p: &GenParams) -> Problem {
             p.topology == Topology::Racks,
         );
     }
+    if p.groups > 0 {
+        groups(
+            &mut problem,
+            p.groups,
+            p.seed,
+            p.topology == Topology::Racks,
+        );
+    }
     Problem {
         options: Some(Options {
             time_limit_s: Some(10.0),
             ..Default::default()
         }),
         ..problem
+    }
+}
+
+/// `count` placement groups over the requests (see [`GenParams::groups`]).
+fn groups(p: &mut Problem, count: usize, seed: u64, racks: bool) {
+    use crate::format::problem::{Group, GroupPolicy};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6772_6f75_7073_0000);
+    if racks {
+        for h in &mut p.hosts {
+            let rack: usize = h
+                .labels
+                .get("rack")
+                .and_then(|r| r[1..].parse().ok())
+                .unwrap_or(0);
+            h.labels.insert("zone".into(), format!("z{}", rack / 5));
+        }
+    }
+    let mut free: Vec<usize> = (0..p.requests.len())
+        .filter(|&i| p.requests[i].anti_affinity.is_none())
+        .collect();
+    free.shuffle(&mut rng);
+    let scope = |s: &str| {
+        if racks {
+            s.to_string()
+        } else {
+            "host".to_string()
+        }
+    };
+    for g in 0..count {
+        let (policy, size, scope, max_per_domain, max_skew) = match g % 3 {
+            0 => (
+                GroupPolicy::AntiAffinity,
+                rng.random_range(4..=8),
+                scope("rack"),
+                Some(rng.random_range(1..=2)),
+                None,
+            ),
+            1 => (
+                GroupPolicy::Spread,
+                rng.random_range(6..=12),
+                scope("zone"),
+                None,
+                Some(1),
+            ),
+            _ => (
+                GroupPolicy::Affinity,
+                rng.random_range(2..=4),
+                scope("rack"),
+                None,
+                None,
+            ),
+        };
+        let id = format!("grp{g}");
+        for _ in 0..size {
+            let Some(i) = free.pop() else { break };
+            p.requests[i].groups.push(id.clone());
+        }
+        let soft = rng.random_bool(0.25);
+        p.groups.push(Group {
+            id,
+            policy,
+            scope,
+            max_per_domain,
+            max_skew,
+            hard: soft.then_some(false),
+            weight: soft.then_some(0.5),
+        });
     }
 }
 

@@ -15,8 +15,11 @@ proptest! {
         anti_affinity in 0.0f64..0.5, seed in 0u64..1000, pack in any::<bool>(), greedy in any::<bool>(),
         overcommit in prop_oneof![Just(0.0), 0.0f64..1.0],
         traits in prop_oneof![Just(0.0), 0.0f64..1.0],
+        groups in prop_oneof![Just(0usize), 1usize..12],
+        racks in any::<bool>(),
     ) {
-        let p = GenParams { hosts, storage, requests, density, tightness, heterogeneity, anti_affinity, seed, overcommit, traits, ..Default::default() };
+        let topology = if racks { vmplace::generate::Topology::Racks } else { vmplace::generate::Topology::Uniform };
+        let p = GenParams { hosts, storage, requests, density, tightness, heterogeneity, anti_affinity, seed, overcommit, traits, groups, topology };
         let doc = serde_json::to_value(generate(&p)).unwrap();
         let policy = if pack { Objective::Pack } else { Objective::Balance };
         let k = Knobs {
