@@ -40,12 +40,7 @@ pub(super) fn group_rules(problem: &Problem, solution: &Solution) -> Vec<Violati
     if problem.groups.is_empty() {
         return out;
     }
-    let hosts: HashMap<&str, usize> = problem
-        .hosts
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.id.as_str(), i))
-        .collect();
+    let hosts = super::placement::host_index(problem);
     let requests: HashMap<&str, &Request> = problem
         .requests
         .iter()

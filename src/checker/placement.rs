@@ -15,6 +15,16 @@ fn request_index(problem: &Problem) -> HashMap<&str, usize> {
         .collect()
 }
 
+/// Host id to its index in the problem.
+pub(super) fn host_index(problem: &Problem) -> HashMap<&str, usize> {
+    problem
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.as_str(), i))
+        .collect()
+}
+
 /// Every request exactly once, in placements or unplaced, and every reason code known.
 pub(super) fn requests_once(problem: &Problem, solution: &Solution) -> Vec<Violation> {
     let mut out = Vec::new();
@@ -83,12 +93,7 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
             (s.id.as_str(), (limit, s.used_gib, &s.traits))
         })
         .collect();
-    let hosts: HashMap<&str, usize> = problem
-        .hosts
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.id.as_str(), i))
-        .collect();
+    let hosts = host_index(problem);
     let mut disk: BTreeMap<&str, f64> = BTreeMap::new();
     let mut load: Vec<BTreeMap<String, f64>> = problem
         .hosts

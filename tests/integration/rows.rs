@@ -1860,3 +1860,88 @@ fn joint_policy_cost_counts_what_a_host_already_uses_under_balance() {
     assert!(close(r.objective, 0.5), "{}", r.objective);
     assert_eq!(host_id(&d, x.host[0]), Some("B"));
 }
+
+#[test]
+fn soft_violations_no_column_can_change_are_a_constant_of_the_objective() {
+    // h1 is full and already runs three members of a soft anti-affinity group (max 1 per host):
+    // two violations (weight 2) no placement can change, on top of the two active hosts (h1, and
+    // h2 that the new VMs open). A hard group with the same out-of-reach excess adds nothing.
+    for (hard, cost) in [(false, 2.0 + 2.0 * 2.0), (true, 2.0)] {
+        let d = grouped_doc(
+            vec![
+                json!({"id": "h1", "capacity": {"cpu": 4, "memory_gib": 1000},
+                       "used": {"cpu": 4}, "storage": ["s"], "group_members": {"g": 3}}),
+                host("h2", 8.0, &["s"]),
+            ],
+            vec![member("a", 2.0, &["g"]), req_on("b", 2.0)],
+            json!([{"id": "g", "policy": "anti-affinity", "hard": hard, "weight": 2},
+                   {"id": "other", "policy": "anti-affinity", "hard": hard, "weight": 2}]),
+        );
+        let (r, _) = host_solve(&d, Stage::Policy { min_weight: 2.0 });
+        assert!(close(r.objective, cost), "hard {hard}: {}", r.objective);
+    }
+}
+
+fn req_on(id: &str, cpu: f64) -> Value {
+    json!({"id": id, "demand": {"cpu": cpu, "memory_gib": 1}, "disk_gib": 1, "storage": "s"})
+}
+
+#[test]
+fn group_affinity_follows_the_members_already_running() {
+    // A member of `app` runs in rack r1. The new member goes there (h1, idle) under a hard rule,
+    // although the running host h2 of rack r2 would cost no new host; soft at weight 3 it goes to
+    // h2 as well only if 3 < 1, so it still goes to r1; soft at weight 0.5 it goes to h2 and the
+    // violation (two racks) costs 0.5.
+    let hosts = || {
+        vec![
+            json!({"id": "h0", "capacity": {"cpu": 2, "memory_gib": 1000}, "used": {"cpu": 2},
+                   "storage": ["s"], "labels": {"rack": "r1"}, "group_members": {"app": 1}}),
+            in_rack("h1", 8.0, "r1"),
+            json!({"id": "h2", "capacity": {"cpu": 8, "memory_gib": 1000}, "used": {"cpu": 1},
+                   "storage": ["s"], "labels": {"rack": "r2"}}),
+        ]
+    };
+    for (hard, weight, host_wanted, cost) in [
+        (true, 1.0, "h1", 3.0),
+        (false, 3.0, "h1", 3.0),
+        (false, 0.5, "h2", 2.5),
+    ] {
+        let d = grouped_doc(
+            hosts(),
+            vec![member("a", 2.0, &["app"])],
+            json!([{"id": "app", "policy": "affinity", "scope": "rack", "hard": hard,
+                    "weight": if hard { Value::Null } else { json!(weight) }}]),
+        );
+        let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
+        assert_eq!(
+            host_id(&d, a.host[0]),
+            Some(host_wanted),
+            "hard {hard}, weight {weight}"
+        );
+        assert!(
+            close(r.objective, cost),
+            "hard {hard}, weight {weight}: {}",
+            r.objective
+        );
+    }
+}
+
+#[test]
+fn group_spread_lets_a_skewed_pool_narrow_but_not_widen() {
+    // Zones hold 4, 1 and 1 members (skew 3 > max_skew 1). The new member may not go to zone a
+    // (running host, no new host), which would widen the skew to 4: it opens a host in b or c.
+    let zones = [("h1", "a"), ("h2", "b"), ("h3", "c")];
+    let mut hosts: Vec<Value> = zones.iter().map(|(h, z)| in_rack(h, 16.0, z)).collect();
+    hosts[0]["used"] = json!({"cpu": 1});
+    hosts[0]["group_members"] = json!({"api": 4});
+    hosts[1]["group_members"] = json!({"api": 1});
+    hosts[2]["group_members"] = json!({"api": 1});
+    let d = grouped_doc(
+        hosts,
+        vec![member("n", 1.0, &["api"])],
+        json!([{"id": "api", "policy": "spread", "scope": "rack", "max_skew": 1}]),
+    );
+    let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
+    assert!(close(r.objective, 2.0), "{}", r.objective);
+    assert_ne!(host_id(&d, a.host[0]), Some("h1"));
+}
