@@ -53,6 +53,7 @@ pub fn flavors(d: &Domain) -> Vec<Flavor> {
                 vm.group,
                 vm.storage,
                 vm.storage_rule,
+                vm.rules.clone(),
             )
         },
     )
@@ -79,6 +80,7 @@ pub fn solve(
     m.storage_capacity(&open);
     m.host_lookahead();
     m.anti_affinity_spread();
+    m.group_lookahead();
     let placed = m.placed_weight();
     let (sense, objective, offset) = match stage {
         Stage::Placement => (Sense::Max, placed, 0.0),
@@ -328,6 +330,90 @@ impl Model<'_> {
 
     /// Members of an anti-affinity group on one storage system need that many distinct hosts: at
     /// most as many as there are hosts connected to it that fit some member of the group.
+    /// **`group_lookahead`** (hard `groups[]` rules; models/storage.md): anti-affinity: members
+    /// on `s` at most the places left in the domains of the hosts of `s` that fit some member,
+    /// `sum_{f in G} y_fs <= sum_{D} (max_per_domain - present_D)^+`. Affinity: the storage
+    /// systems used must reach one common domain: `z_GD` binary per domain (fixed to the one with
+    /// members, if any), `sum_D z_GD <= 1`, `y_fs <= n_f sum_{D reached by s} z_GD`.
+    fn group_lookahead(&mut self) {
+        use crate::domain::groups::Policy;
+        let d = self.input.d;
+        for (g, rule) in d.group_rules.iter().enumerate() {
+            if !rule.hard {
+                continue;
+            }
+            let terms: Vec<(usize, StorageIx, Col)> = self
+                .y
+                .iter()
+                .enumerate()
+                .filter(|(f, _)| d.requests[self.flavors[*f].members[0].0].rules.contains(&g))
+                .flat_map(|(f, ys)| ys.iter().map(move |(s, c)| (f, *s, *c)))
+                .collect();
+            if terms.is_empty() {
+                continue;
+            }
+            // Per storage system, the domains of its hosts that fit some member.
+            let mut reached: std::collections::BTreeMap<usize, std::collections::BTreeSet<usize>> =
+                Default::default();
+            for &(f, s, _) in &terms {
+                let demand = &d.requests[self.flavors[f].members[0].0].demand;
+                let set = reached.entry(s.0).or_default();
+                for h in &d.storage[s.0].hosts {
+                    if let Some(dm) = rule.domain_of[h.0] {
+                        if fits(demand, &d.hosts[h.0].free()) {
+                            set.insert(dm);
+                        }
+                    }
+                }
+            }
+            match rule.policy {
+                Policy::AntiAffinity { max } => {
+                    for (&s, domains) in &reached {
+                        let places: u32 = domains
+                            .iter()
+                            .map(|&dm| max.saturating_sub(rule.present[dm]))
+                            .sum();
+                        let e: Expression =
+                            terms.iter().filter(|t| t.1 .0 == s).map(|t| t.2.var).sum();
+                        self.b.row(constraint::leq(e, places as f64));
+                    }
+                }
+                Policy::Affinity => {
+                    let with_members: Vec<usize> = (0..rule.present.len())
+                        .filter(|&dm| rule.present[dm] > 0)
+                        .collect();
+                    let all: std::collections::BTreeSet<usize> =
+                        reached.values().flatten().copied().collect();
+                    // The warm start's domain: where its first hosted member runs.
+                    let warm_domain = terms.iter().find_map(|&(f, _, _)| {
+                        self.flavors[f].members.iter().find_map(|r| {
+                            self.input.warm.host[r.0].and_then(|h| rule.domain_of[h.0])
+                        })
+                    });
+                    let mut z: std::collections::BTreeMap<usize, Col> = Default::default();
+                    for dm in all {
+                        // With members somewhere already, only that domain may be chosen.
+                        let allowed = with_members.is_empty() || with_members == [dm];
+                        let warm = (warm_domain == Some(dm)) as u8 as f64;
+                        let bound = variable().min(0).max(allowed as u8 as f64);
+                        z.insert(dm, self.b.column(bound, true, warm));
+                    }
+                    let chosen: Expression = z.values().map(|c| c.var).sum();
+                    self.b.row(constraint::leq(chosen, 1.0));
+                    for &(f, s, c) in &terms {
+                        let n = self.flavors[f].members.len() as f64;
+                        let mut e = Expression::from(c.var);
+                        for dm in &reached[&s.0] {
+                            e.add_mul(-n, z[dm].var);
+                        }
+                        self.b.row(constraint::leq(e, 0.0));
+                    }
+                }
+                Policy::Spread { .. } => {}
+            }
+        }
+    }
+
     fn anti_affinity_spread(&mut self) {
         let d = self.input.d;
         let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, Vec<usize>)> =

@@ -101,7 +101,9 @@ pub fn storage_exact(
     incumbent: &Assignment,
     stop: &dyn Fn() -> bool,
 ) -> Option<Proven> {
-    if d.requests.is_empty() || d.requests.len() > MAX_REQUESTS {
+    // The search has the storage model's rows but for `groups[]` rules (`group_lookahead`):
+    // calls with them go to the MIP.
+    if d.requests.is_empty() || d.requests.len() > MAX_REQUESTS || !d.group_rules.is_empty() {
         return None;
     }
     let items = storage_candidates(d);

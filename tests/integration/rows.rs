@@ -1945,3 +1945,56 @@ fn group_spread_lets_a_skewed_pool_narrow_but_not_widen() {
     assert!(close(r.objective, 2.0), "{}", r.objective);
     assert_ne!(host_id(&d, a.host[0]), Some("h1"));
 }
+
+// ---- Group rules in phase 1's look-ahead (models/storage.md, `group_lookahead`) ----
+
+fn storage_groups_doc(
+    storage: Vec<Value>,
+    hosts: Vec<Value>,
+    requests: Vec<Value>,
+    groups: Value,
+) -> Domain {
+    domain(
+        json!({"storage": storage, "hosts": hosts, "requests": requests, "groups": groups}),
+        Objective::Balance,
+        Objective::Pack,
+        0.0,
+    )
+}
+
+fn racked(id: &str, storage: &str, rack: &str) -> Value {
+    json!({"id": id, "capacity": {"cpu": 16, "memory_gib": 1000}, "storage": [storage],
+           "labels": {"rack": rack}})
+}
+
+fn unpinned(id: &str, disk: f64, groups: &[&str]) -> Value {
+    json!({"id": id, "demand": {"cpu": 1, "memory_gib": 1}, "disk_gib": disk, "groups": groups})
+}
+
+#[test]
+fn group_lookahead_holds_anti_affinity_members_to_the_places_a_storage_reaches() {
+    // s reaches two hosts of rack r1 only; at most one member per rack: one of two placed.
+    let d = storage_groups_doc(
+        vec![storage_sys("s", 100.0, 0.0)],
+        vec![racked("h1", "s", "r1"), racked("h2", "s", "r1")],
+        vec![unpinned("a", 1.0, &["web"]), unpinned("b", 1.0, &["web"])],
+        json!([{"id": "web", "policy": "anti-affinity", "scope": "rack"}]),
+    );
+    let (r, a) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+    assert_eq!(placed(&a), 1);
+}
+
+#[test]
+fn group_lookahead_keeps_affinity_members_on_storage_that_reaches_one_rack() {
+    // s1 reaches rack r1, s2 rack r2, each with room for one image: affinity places one.
+    let d = storage_groups_doc(
+        vec![storage_sys("s1", 10.0, 0.0), storage_sys("s2", 10.0, 0.0)],
+        vec![racked("h1", "s1", "r1"), racked("h2", "s2", "r2")],
+        vec![unpinned("a", 10.0, &["app"]), unpinned("b", 10.0, &["app"])],
+        json!([{"id": "app", "policy": "affinity", "scope": "rack"}]),
+    );
+    let (r, a) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 1.0), "{}", r.objective);
+    assert_eq!(placed(&a), 1);
+}
