@@ -1863,19 +1863,21 @@ fn joint_policy_cost_counts_what_a_host_already_uses_under_balance() {
 
 #[test]
 fn soft_violations_no_column_can_change_are_a_constant_of_the_objective() {
-    // h1 is full and already runs three members of a soft anti-affinity group (max 1 per host):
-    // two violations (weight 2) no placement can change, on top of the two active hosts (h1, and
-    // h2 that the new VMs open). A hard group with the same out-of-reach excess adds nothing.
-    for (hard, cost) in [(false, 2.0 + 2.0 * 2.0), (true, 2.0)] {
+    // h1 is full and already runs three members of anti-affinity group `g` (max 1 per host): two
+    // violations no placement can change (weight 3), and one of group `old` (two members there,
+    // weight 5), which has no member in this batch at all. On top of the two active hosts (h1,
+    // and h2 that the new VMs open): 2 + 2 x 3 + 1 x 5 if soft; a hard group's out-of-reach
+    // excess adds nothing.
+    for (hard, cost) in [(false, 2.0 + 2.0 * 3.0 + 5.0), (true, 2.0)] {
         let d = grouped_doc(
             vec![
                 json!({"id": "h1", "capacity": {"cpu": 4, "memory_gib": 1000},
-                       "used": {"cpu": 4}, "storage": ["s"], "group_members": {"g": 3}}),
+                       "used": {"cpu": 4}, "storage": ["s"], "group_members": {"g": 3, "old": 2}}),
                 host("h2", 8.0, &["s"]),
             ],
             vec![member("a", 2.0, &["g"]), req_on("b", 2.0)],
-            json!([{"id": "g", "policy": "anti-affinity", "hard": hard, "weight": 2},
-                   {"id": "other", "policy": "anti-affinity", "hard": hard, "weight": 2}]),
+            json!([{"id": "g", "policy": "anti-affinity", "hard": hard, "weight": 3},
+                   {"id": "old", "policy": "anti-affinity", "hard": hard, "weight": 5}]),
         );
         let (r, _) = host_solve(&d, Stage::Policy { min_weight: 2.0 });
         assert!(close(r.objective, cost), "hard {hard}: {}", r.objective);
