@@ -2000,3 +2000,23 @@ fn group_lookahead_keeps_affinity_members_on_storage_that_reaches_one_rack() {
     assert!(close(r.objective, 1.0), "{}", r.objective);
     assert_eq!(placed(&a), 1);
 }
+
+#[test]
+fn joint_columns_counts_the_model_before_it_is_built() {
+    // The size check (`--solver joint` falls back past JOINT_COLUMNS) counts exactly the columns
+    // `joint_domain` creates: here s1 x {h1, h2} for both flavors, s2 x {h2} for one (the other's
+    // image does not fit s2), h3 full.
+    let mut d = joint_doc(
+        vec![storage_sys("s1", 100.0, 0.0), storage_sys("s2", 15.0, 0.0)],
+        vec![
+            host("h1", 8.0, &["s1"]),
+            host("h2", 8.0, &["s1", "s2"]),
+            busy_host("h3", 8.0, 8.0, &["s1", "s2"]),
+        ],
+        vec![req("a", 2.0, 10.0), req("b", 2.0, 20.0)],
+    );
+    d.settings.host_policy = Objective::Balance;
+    let (r, _) = joint_solve(&d, Stage::Placement);
+    assert_eq!(joint::columns(&d), 5);
+    assert_eq!(r.size.variables, 5);
+}
