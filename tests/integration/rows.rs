@@ -2020,3 +2020,23 @@ fn joint_columns_counts_the_model_before_it_is_built() {
     assert_eq!(joint::columns(&d), 5);
     assert_eq!(r.size.variables, 5);
 }
+
+#[test]
+fn group_lookahead_sends_affinity_members_toward_the_domain_they_run_in() {
+    // `app` runs in rack r2, which only s2 reaches, and s2 has no room for the image: the new
+    // member cannot be placed (on s1 it would be in rack r1).
+    let mut h2 = racked("h2", "s2", "r2");
+    h2["group_members"] = json!({"app": 1});
+    let d = storage_groups_doc(
+        vec![
+            storage_sys("s1", 100.0, 0.0),
+            storage_sys("s2", 100.0, 95.0),
+        ],
+        vec![racked("h1", "s1", "r1"), h2],
+        vec![unpinned("a", 10.0, &["app"])],
+        json!([{"id": "app", "policy": "affinity", "scope": "rack"}]),
+    );
+    let (r, a) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 0.0), "{}", r.objective);
+    assert_eq!(placed(&a), 0);
+}
