@@ -149,6 +149,12 @@ pub fn host_cost(d: &Domain, a: &Assignment) -> f64 {
             .sum::<f64>()
 }
 
+/// (placed weight, host cost) of an answer with hosts: the lexicographic score of phase 2, the
+/// baselines, packing, the joint model and the neighbourhood search alike.
+pub fn host_score(d: &Domain, a: &Assignment) -> (f64, f64) {
+    (placed_weight(d, a, true), host_cost(d, a))
+}
+
 /// Violations of each soft group rule after the assignment, as (rule, count) for the soft rules.
 pub fn soft_violations(d: &Domain, a: &Assignment) -> Vec<(usize, u32)> {
     let load = final_load(d, a);

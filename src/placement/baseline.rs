@@ -36,20 +36,15 @@ impl Baselines {
 impl Baselines {
     /// The better of the two baselines (placed weight, then host cost).
     pub(crate) fn best(&self, d: &Domain) -> &Assignment {
-        if better(host_score(d, &self.chain), host_score(d, &self.retry)) {
+        if better(
+            evaluate::host_score(d, &self.chain),
+            evaluate::host_score(d, &self.retry),
+        ) {
             &self.chain
         } else {
             &self.retry
         }
     }
-}
-
-/// (placed weight, host cost) of an answer with hosts.
-fn host_score(d: &Domain, a: &Assignment) -> (f64, f64) {
-    (
-        evaluate::placed_weight(d, a, true),
-        evaluate::host_cost(d, a),
-    )
 }
 
 /// Never worse than a baseline: the best baseline replaces phase 2's answer when it places more
@@ -62,7 +57,10 @@ pub(crate) fn keep_if_better(d: &Domain, p2: &mut PhaseOutcome, baselines: Basel
     ];
     for (a, solver) in candidates {
         let incumbent = best.as_ref().map_or(&p2.assignment, |b| &b.0);
-        if better(host_score(d, &a), host_score(d, incumbent)) {
+        if better(
+            evaluate::host_score(d, &a),
+            evaluate::host_score(d, incumbent),
+        ) {
             best = Some((a, solver));
         }
     }
@@ -85,7 +83,7 @@ fn host_stats(
 ) -> crate::format::PhaseStats {
     let mut st = phase_stats(PhaseName::Host, solver, flavors);
     let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
-    let (w, c) = host_score(d, a);
+    let (w, c) = evaluate::host_score(d, a);
     record(
         &mut st,
         d,

@@ -53,14 +53,6 @@ fn columns_of(d: &Domain, flavors: &HashSet<(Vec<u64>, u64, Option<usize>, usize
     flavors.iter().map(|f| d.storage[f.3].hosts.len()).sum()
 }
 
-/// (placed weight, host cost) of a phase-2 assignment.
-fn score(d: &Domain, a: &Assignment) -> (f64, f64) {
-    (
-        evaluate::placed_weight(d, a, true),
-        evaluate::host_cost(d, a),
-    )
-}
-
 /// What the search found and proved, before the greedy comparison.
 struct Searched {
     assignment: Assignment,
@@ -114,7 +106,7 @@ pub fn host_phase(
         };
         search(&ctx, &greedy_answer, warm_hosts, &mut st)?
     };
-    let (w, c) = score(d, &searched.assignment);
+    let (w, c) = evaluate::host_score(d, &searched.assignment);
     let floor = host_cost_floor(d, &candidates, w);
     let status = record(
         &mut st,
@@ -203,7 +195,10 @@ fn search(
         }
     };
     // The patterns' bound holds for answers that host every request.
-    let hosts_all = score(d, &searched.assignment).0 >= placeable - 1e-9 * placeable.max(1.0);
+    let hosts_all = hosts_every(
+        evaluate::placed_weight(d, &searched.assignment, true),
+        placeable,
+    );
     let searched = Searched {
         cost_bound: match pattern_bound {
             Some(b) if hosts_all => searched.cost_bound.max(b),
@@ -216,7 +211,10 @@ fn search(
         // The MIP's warm start stands, and it is the patterns' answer.
         st.solver = PhaseSolver::Patterns;
     }
-    if better(score(d, greedy_answer), score(d, &searched.assignment)) {
+    if better(
+        evaluate::host_score(d, greedy_answer),
+        evaluate::host_score(d, &searched.assignment),
+    ) {
         st.solver = PhaseSolver::MipGreedyFallback;
         Ok(Searched {
             assignment: greedy_answer.clone(),
@@ -236,23 +234,27 @@ fn meets_floor(
     candidates: &[RequestIx],
     placeable: f64,
 ) -> Option<Searched> {
-    let (w, c) = score(d, warm);
-    if w < placeable - 1e-9 * placeable.max(1.0) {
+    let w = evaluate::placed_weight(d, warm, true);
+    if !hosts_every(w, placeable) {
         return None;
     }
-    let floor = integral_host_bound(d, host_cost_floor(d, candidates, w));
-    (c <= floor + 1e-9 * floor.abs().max(1.0)).then(|| Searched {
-        assignment: warm.clone(),
-        weight_bound: placeable,
-        cost_bound: floor,
-        time_limited: false,
-    })
+    meets(
+        d,
+        warm,
+        placeable,
+        integral_host_bound(d, host_cost_floor(d, candidates, w)),
+    )
 }
 
-/// `warm`, proven optimal by a host-count bound: it hosts every request and uses no more hosts.
+/// Whether a placed weight `w` is every request's (`placeable`), within float noise.
+fn hosts_every(w: f64, placeable: f64) -> bool {
+    w >= placeable - 1e-9 * placeable.max(1.0)
+}
+
+/// `warm`, proven optimal by a bound on the host cost: it hosts every request and costs no more.
 fn meets(d: &Domain, warm: &Assignment, placeable: f64, bound: f64) -> Option<Searched> {
-    let (w, c) = score(d, warm);
-    (w >= placeable - 1e-9 * placeable.max(1.0) && c <= bound + 1e-9).then(|| Searched {
+    let (w, c) = evaluate::host_score(d, warm);
+    (hosts_every(w, placeable) && c <= bound + 1e-9 * bound.abs().max(1.0)).then(|| Searched {
         assignment: warm.clone(),
         weight_bound: placeable,
         cost_bound: bound,
@@ -293,10 +295,9 @@ fn packing_stage(
         Ok(p) => {
             st.pattern_rounds = p.rounds;
             st.pattern_columns = p.columns;
-            let improved = p
-                .assignment
-                .as_ref()
-                .is_some_and(|a| better(score(d, a), score(d, &warm)));
+            let improved = p.assignment.as_ref().is_some_and(|a| {
+                better(evaluate::host_score(d, a), evaluate::host_score(d, &warm))
+            });
             let outcome = PatternOutcome {
                 host_bound: p.host_bound,
                 improved,
@@ -329,7 +330,7 @@ fn warm_start(
                 w.host[i] = None;
             }
         }
-        if better(score(d, &w), score(d, &warm)) {
+        if better(evaluate::host_score(d, &w), evaluate::host_score(d, &warm)) {
             warm = w;
         }
     }
@@ -384,7 +385,7 @@ fn one_mip(
             };
             host::solve(&input, stage, &opts)
         },
-        |a| score(d, a),
+        |a| evaluate::host_score(d, a),
         false,
     )?;
     st.solver = if lexi.used_mip {

@@ -19,14 +19,6 @@ use std::time::Instant;
 /// the two phases, and says so.
 pub const JOINT_COLUMNS: usize = 150_000;
 
-/// (placed weight, host cost) of a complete answer.
-fn score(d: &Domain, a: &Assignment) -> (f64, f64) {
-    (
-        evaluate::placed_weight(d, a, true),
-        evaluate::host_cost(d, a),
-    )
-}
-
 /// Whether the joint model can answer `d`: within [`JOINT_COLUMNS`], and without `groups[]`
 /// rules (the joint model has the per-host anti-affinity only).
 pub fn fits_joint(d: &Domain) -> bool {
@@ -62,19 +54,22 @@ pub(crate) fn joint_phase(
             };
             joint::solve(&input, stage, &opts)
         },
-        |a| score(d, a),
+        |a| evaluate::host_score(d, a),
         false,
     )?;
     st.variables = lexi.size.variables;
     st.integer_variables = lexi.size.integer_variables;
     st.constraints = lexi.size.constraints;
-    let assignment = if better(score(d, warm), score(d, &lexi.best)) {
+    let assignment = if better(
+        evaluate::host_score(d, warm),
+        evaluate::host_score(d, &lexi.best),
+    ) {
         st.solver = PhaseSolver::MipGreedyFallback;
         warm.clone()
     } else {
         lexi.best
     };
-    let (w, c) = score(d, &assignment);
+    let (w, c) = evaluate::host_score(d, &assignment);
     let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
     let floor = host_cost_floor(d, &all, w);
     let status = record(

@@ -264,12 +264,7 @@ pub(crate) fn host_lns(
     start: Assignment,
     deadline: &Deadline,
 ) -> Result<(Assignment, usize, ModelSize), MipError> {
-    let score = |a: &Assignment| {
-        (
-            evaluate::placed_weight(d, a, true),
-            evaluate::host_cost(d, a),
-        )
-    };
+    let score = |a: &Assignment| evaluate::host_score(d, a);
     let mut cur = start;
     let mut iterations = 0;
     let mut size = ModelSize::default();

@@ -6,7 +6,9 @@
 mod pricing;
 
 use super::deadline::{mip_options, Deadline};
-use crate::domain::{bits, evaluate, fits, Assignment, Domain, HostIx, RequestIx, StorageIx, EPS};
+use crate::domain::{
+    bits, evaluate, fits, Assignment, Domain, HostIx, HostNode, RequestIx, StorageIx, EPS,
+};
 use crate::model::patterns::{LpSolution, MasterInput, Pattern, PatternMaster};
 use crate::model::{MipError, MipOptions};
 use pricing::{node_budget, price, Item};
@@ -74,22 +76,18 @@ fn flavors(d: &Domain, base: &Assignment) -> Vec<PackFlavor> {
 
 /// The host classes of the pool before the batch, with the flavors each may run.
 fn classes(d: &Domain, flavors: &[PackFlavor]) -> Vec<HostClass> {
-    let mut index: HashMap<(Vec<u64>, &[StorageIx], bool), usize> = HashMap::new();
+    let mut index: HashMap<ClassKey, usize> = HashMap::new();
     let mut out: Vec<HostClass> = Vec::new();
     for (h, host) in d.hosts.iter().enumerate() {
-        let free = host.free();
-        let active = host.initially_active();
-        let c = *index
-            .entry((bits(&free), &host.storage, active))
-            .or_insert_with(|| {
-                out.push(HostClass {
-                    hosts: Vec::new(),
-                    free: free.clone(),
-                    cost: if active { 0.0 } else { 1.0 },
-                    eligible: Vec::new(),
-                });
-                out.len() - 1
+        let c = *index.entry(class_key(host)).or_insert_with(|| {
+            out.push(HostClass {
+                hosts: Vec::new(),
+                free: host.free(),
+                cost: if host.initially_active() { 0.0 } else { 1.0 },
+                eligible: Vec::new(),
             });
+            out.len() - 1
+        });
         out[c].hosts.push(HostIx(h));
     }
     for class in &mut out {
@@ -107,12 +105,15 @@ fn classes(d: &Domain, flavors: &[PackFlavor]) -> Vec<HostClass> {
 /// Whether the pool is mostly interchangeable hosts: at most one host class (free capacity, storage
 /// links, running or idle) per four hosts.
 pub(crate) fn symmetric(d: &Domain) -> bool {
-    let classes: std::collections::HashSet<(Vec<u64>, &[StorageIx], bool)> = d
-        .hosts
-        .iter()
-        .map(|h| (bits(&h.free()), h.storage.as_slice(), h.initially_active()))
-        .collect();
+    let classes: std::collections::HashSet<ClassKey> = d.hosts.iter().map(class_key).collect();
     classes.len() * 4 <= d.hosts.len()
+}
+
+/// What makes hosts interchangeable under `pack`: free capacity, storage links, running or idle.
+type ClassKey<'a> = (Vec<u64>, &'a [StorageIx], bool);
+
+fn class_key(host: &HostNode) -> ClassKey<'_> {
+    (bits(&host.free()), &host.storage, host.initially_active())
 }
 
 /// The problem column generation works on: flavors, classes and the master's data.
@@ -468,8 +469,9 @@ pub(crate) fn pack(
         pool: Vec::new(),
     };
     let mut master = PatternMaster::new(input.clone());
-    for q in patterns_of(warm, &flavor_of, &class_of) {
-        master.add(q);
+    let warm_patterns = patterns_of(warm, &flavor_of, &class_of);
+    for q in &warm_patterns {
+        master.add(q.clone());
     }
     // Opened hosts (beyond those already running) of the warm start.
     let warm_opened = evaluate::host_cost(d, warm) - active;
@@ -502,7 +504,7 @@ pub(crate) fn pack(
     out.rounds = p.rounds;
     if dive_covers {
         let a = realise(base, &p.flavors, &p.classes, &dive);
-        tracing::debug!(score = ?score(d, &a), "packing dive realised");
+        tracing::debug!(score = ?evaluate::host_score(d, &a), "packing dive realised");
         out.assignment = Some(a);
     }
     if proven(dive_opened) && dive_covers || p.deadline.passed() {
@@ -517,25 +519,20 @@ pub(crate) fn pack(
         master.add(q);
     }
     out.columns = master.columns().len();
-    let start_from: Vec<(Pattern, u32)> = if dive_covers && dive_opened < warm_opened {
-        dive
-    } else {
-        let mut uses: HashMap<Pattern, u32> = HashMap::new();
-        for q in patterns_of(warm, &flavor_of, &class_of) {
-            *uses.entry(q).or_default() += 1;
+    let mut start_from: HashMap<Pattern, u32> = HashMap::new();
+    if dive_covers && dive_opened < warm_opened {
+        for (q, n) in dive {
+            *start_from.entry(q).or_default() += n;
         }
-        uses.into_iter().collect()
-    };
+    } else {
+        for q in warm_patterns {
+            *start_from.entry(q).or_default() += 1;
+        }
+    }
     let warm_uses: Vec<u32> = master
         .columns()
         .iter()
-        .map(|q| {
-            start_from
-                .iter()
-                .filter(|(r, _)| r == q)
-                .map(|(_, n)| n)
-                .sum()
-        })
+        .map(|q| start_from.get(q).copied().unwrap_or(0))
         .collect();
     let secs = (budget_s - p.start.elapsed().as_secs_f64()).clamp(0.05, deadline.remaining());
     let integer = master.solve_integer(&warm_uses, &mip_options(d, secs, None, deadline))?;
@@ -548,22 +545,14 @@ pub(crate) fn pack(
             .filter(|(_, n)| *n > 0)
             .collect();
         let a = realise(base, &p.flavors, &p.classes, &chosen);
-        let better = out
-            .assignment
-            .as_ref()
-            .is_none_or(|b| super::lexicographic::better(score(d, &a), score(d, b)));
+        let better = out.assignment.as_ref().is_none_or(|b| {
+            super::lexicographic::better(evaluate::host_score(d, &a), evaluate::host_score(d, b))
+        });
         if better {
             out.assignment = Some(a);
         }
     }
     Ok(out)
-}
-
-fn score(d: &Domain, a: &Assignment) -> (f64, f64) {
-    (
-        evaluate::placed_weight(d, a, true),
-        evaluate::host_cost(d, a),
-    )
 }
 
 /// Whether `chosen` covers every flavor's demand.
