@@ -1,7 +1,9 @@
 //! Phase 2, the host MIP (models/host.md). Function names match the constraint families.
 
-use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
-use crate::domain::{bits, fits, flavors_by, Assignment, Domain, Flavor, HostIx, Load, EPS};
+use super::{hand_out, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use crate::domain::{
+    bits, fits, flavors_by, Assignment, Domain, Flavor, HostIx, Load, RequestIx, EPS,
+};
 use crate::format::Objective;
 use good_lp::{constraint, variable, Expression};
 
@@ -101,18 +103,15 @@ pub fn solve(
     let result = b.solve(sense, objective, offset, opts)?;
     let mut a = input.storage.clone();
     a.host = vec![None; d.requests.len()];
-    if !result.values.is_empty() {
-        for (f, flavor) in flavors.iter().enumerate() {
-            let mut members = flavor.members.iter();
-            for &(h, col) in &x[f] {
-                for r in members
-                    .by_ref()
-                    .take(int_value(&result.values, col, opts.relax))
-                {
-                    a.host[r.0] = Some(h);
-                }
-            }
-        }
+    for (flavor, xs) in flavors.iter().zip(&x) {
+        let give = |r: RequestIx, h| a.host[r.0] = Some(h);
+        hand_out(
+            &flavor.members,
+            xs.iter().copied(),
+            &result.values,
+            opts.relax,
+            give,
+        );
     }
     Ok((result, a))
 }

@@ -3,8 +3,8 @@
 //! match the constraint families.
 
 use super::storage::Stage;
-use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
-use crate::domain::{fits, Assignment, Domain, Flavor, HostIx, StorageIx, EPS};
+use super::{hand_out, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use crate::domain::{fits, Assignment, Domain, Flavor, HostIx, RequestIx, StorageIx, EPS};
 use crate::format::Objective;
 use good_lp::{constraint, variable, Expression};
 
@@ -92,19 +92,13 @@ pub fn solve(
     let Model { flavors, y, b, .. } = m;
     let result = b.solve(sense, objective, offset, opts)?;
     let mut a = Assignment::empty(d.requests.len());
-    if !result.values.is_empty() {
-        for (f, flavor) in flavors.iter().enumerate() {
-            let mut members = flavor.members.iter();
-            for &(s, h, col) in &y[f] {
-                for r in members
-                    .by_ref()
-                    .take(int_value(&result.values, col, opts.relax))
-                {
-                    a.storage[r.0] = Some(s);
-                    a.host[r.0] = Some(h);
-                }
-            }
-        }
+    for (flavor, ys) in flavors.iter().zip(&y) {
+        let columns = ys.iter().map(|&(s, h, col)| ((s, h), col));
+        let give = |r: RequestIx, (s, h)| {
+            a.storage[r.0] = Some(s);
+            a.host[r.0] = Some(h);
+        };
+        hand_out(&flavor.members, columns, &result.values, opts.relax, give);
     }
     Ok((result, a))
 }

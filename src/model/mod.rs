@@ -494,6 +494,26 @@ fn solver_threads(wanted: u32) -> i32 {
     (wanted.max(1) as usize).min(cores).min(i32::MAX as usize) as i32
 }
 
+/// Hands a flavor's members to its columns in order, as many to each as the column's value in
+/// `values` (nothing when the run gave no answer); `give` records where each went.
+pub(crate) fn hand_out<T: Copy>(
+    members: &[crate::domain::RequestIx],
+    columns: impl IntoIterator<Item = (T, Col)>,
+    values: &[f64],
+    relaxed: bool,
+    mut give: impl FnMut(crate::domain::RequestIx, T),
+) {
+    if values.is_empty() {
+        return;
+    }
+    let mut members = members.iter();
+    for (at, col) in columns {
+        for &r in members.by_ref().take(int_value(values, col, relaxed)) {
+            give(r, at);
+        }
+    }
+}
+
 /// An integer column's value: rounded for a MIP answer, rounded down for an LP relaxation.
 pub fn int_value(values: &[f64], c: Col, relaxed: bool) -> usize {
     values

@@ -1,8 +1,10 @@
 //! Phase 1, the storage MIP (models/storage.md). Function names match the constraint families.
 
-use super::{int_value, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use super::{hand_out, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::evaluate::reach;
-use crate::domain::{bits, fits, flavors_by, Assignment, Domain, Flavor, StorageIx, EPS};
+use crate::domain::{
+    bits, fits, flavors_by, Assignment, Domain, Flavor, RequestIx, StorageIx, EPS,
+};
 use crate::format::Objective;
 use good_lp::{constraint, variable, Expression};
 
@@ -93,18 +95,15 @@ pub fn solve(
     let Model { flavors, y, b, .. } = m;
     let result = b.solve(sense, objective, offset, opts)?;
     let mut a = Assignment::empty(d.requests.len());
-    if !result.values.is_empty() {
-        for (f, flavor) in flavors.iter().enumerate() {
-            let mut members = flavor.members.iter();
-            for &(s, col) in &y[f] {
-                for r in members
-                    .by_ref()
-                    .take(int_value(&result.values, col, opts.relax))
-                {
-                    a.storage[r.0] = Some(s);
-                }
-            }
-        }
+    for (flavor, ys) in flavors.iter().zip(&y) {
+        let give = |r: RequestIx, s| a.storage[r.0] = Some(s);
+        hand_out(
+            &flavor.members,
+            ys.iter().copied(),
+            &result.values,
+            opts.relax,
+            give,
+        );
     }
     Ok((result, a))
 }
