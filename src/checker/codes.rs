@@ -93,7 +93,8 @@ pub enum Rule {
     /// it forbids.
     StorageTraits,
     /// `GROUP_RULE`: a hard group rule (`groups[]`) broken where the answer added members, or a
-    /// member on a host outside every domain of its group's scope.
+    /// member on a host outside every domain of its group's scope; in a plan, a hard rule more
+    /// broken after the plan or while a wave runs than the state had it.
     GroupRule,
 }
 
@@ -123,7 +124,7 @@ impl Rule {
         Rule::BadPlacedWeight,
     ];
     /// The plan rules, in the README's order.
-    pub const PLAN: [Rule; 14] = [
+    pub const PLAN: [Rule; 15] = [
         Rule::UnknownVm,
         Rule::MovedTwice,
         Rule::WrongSource,
@@ -135,6 +136,7 @@ impl Rule {
         Rule::HostTraits,
         Rule::HostCapacity,
         Rule::AntiAffinity,
+        Rule::GroupRule,
         Rule::BadSteps,
         Rule::UnsafeStep,
         Rule::Concurrency,
@@ -195,7 +197,7 @@ pub const UNPLACED_CODES: [&str; 12] = [
 ];
 
 /// Known admission decline codes.
-pub const DECLINE_CODES: [&str; 7] = [
+pub const DECLINE_CODES: [&str; 9] = [
     "ADMISSION_SOURCE",
     "ADMISSION_STATE",
     "ADMISSION_STORAGE",
@@ -203,6 +205,8 @@ pub const DECLINE_CODES: [&str; 7] = [
     "ADMISSION_CAPACITY",
     "ADMISSION_HEADROOM",
     "ADMISSION_ANTI_AFFINITY",
+    "ADMISSION_AFFINITY",
+    "ADMISSION_SPREAD",
 ];
 
 /// A code as the document spells it (its JSON string), whatever type the reader gave it.

@@ -12,6 +12,7 @@ mod ganeti;
 mod groups;
 mod placement;
 mod plan;
+mod plan_groups;
 mod status;
 mod steps;
 

@@ -1,5 +1,6 @@
 //! Migration plans: every VM moves at most once from the host it is on, to an active host that
-//! reaches its storage and accepted it; capacities and anti-affinity hold after all moves.
+//! reaches its storage and accepted it; capacities, anti-affinity and the hard group rules hold
+//! after all moves.
 
 use super::codes::{wire_name, Rule, DECLINE_CODES};
 use super::{v, Violation, TOL};
@@ -20,6 +21,18 @@ pub fn check_plan(state: &State, plan: &Plan) -> Vec<Violation> {
     let (placement, targets) = moves(state, plan, &vms, &mut out);
     capacity_after(state, &placement, &targets, &mut out);
     anti_affinity_after(state, plan, &vms, &placement, &mut out);
+    let rules = super::plan_groups::PlanRules::new(state);
+    if !rules.is_empty() {
+        let end: HashMap<&str, &str> = state
+            .vms
+            .iter()
+            .zip(&placement)
+            .map(|(vm, h)| (vm.id.as_str(), h.as_str()))
+            .collect();
+        let at = |vm: &str| end.get(vm).copied();
+        rules.check_anti_affinity(|vm| at(vm).into_iter().collect(), "/migrations", &mut out);
+        rules.check_settled(at, "/migrations", &mut out);
+    }
     super::steps::check_steps(state, plan, &mut out);
     out.sort();
     out

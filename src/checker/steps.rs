@@ -1,7 +1,8 @@
 //! A plan's `steps`, replayed wave by wave from the state: every migration runs in them (twice
 //! for a VM with a pivot, `via`), and at every moment no host exceeds a capacity, takes part in
 //! more than `policy.max_concurrent_per_host` migrations, or receives a member of an
-//! anti-affinity group next to another. During a wave a VM counts on its source and its target.
+//! anti-affinity group next to another, and no hard group rule is more broken than before the plan
+//! (checker/plan_groups.rs). During a wave a VM counts on its source and its target.
 
 use super::codes::Rule;
 use super::{v, Violation, TOL};
@@ -122,6 +123,7 @@ pub fn check_steps(state: &State, plan: &Plan, out: &mut Vec<Violation>) {
         pool.at.insert(vm.id.as_str(), vm.host.as_str());
         pool.shift(vm, vm.host.as_str(), 1.0);
     }
+    let rules = super::plan_groups::PlanRules::new(state);
     let mut hopped: HashSet<&str> = HashSet::new();
     for (w, wave) in plan.steps.iter().enumerate() {
         let path = format!("/steps/{w}");
@@ -158,10 +160,24 @@ pub fn check_steps(state: &State, plan: &Plan, out: &mut Vec<Violation>) {
             wave_capacity(&pool, &caps, h, arriving, &path, out);
             wave_anti_affinity(&pool, h, arriving, &path, out);
         }
+        if !rules.is_empty() {
+            let moving: HashMap<&str, [&str; 2]> = hops
+                .iter()
+                .map(|(vm, f, t)| (vm.id.as_str(), [*f, *t]))
+                .collect();
+            let at = |id: &str| match moving.get(id) {
+                Some(ends) => ends.to_vec(),
+                None => pool.at.get(id).copied().into_iter().collect(),
+            };
+            rules.check_anti_affinity(at, &path, out);
+        }
         for (vm, from, to) in hops {
             pool.shift(vm, from, -1.0);
             pool.shift(vm, to, 1.0);
             pool.at.insert(vm.id.as_str(), to);
+        }
+        if !rules.is_empty() {
+            rules.check_settled(|id| pool.at.get(id).copied(), &path, out);
         }
     }
 }

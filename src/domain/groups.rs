@@ -27,6 +27,18 @@ pub enum Policy {
     },
 }
 
+/// A host as a rule sees it.
+pub struct DomainHost<'h> {
+    /// Its id (the domain of the `host` scope).
+    pub id: &'h str,
+    /// Its labels (the domains of a label scope).
+    pub labels: &'h std::collections::BTreeMap<String, String>,
+    /// Members of the group running there that the rule counts as present.
+    pub members: u32,
+    /// Whether it could take a member (spread compares the domains that have such a host).
+    pub room: bool,
+}
+
 /// One group's rule over the domains of its scope.
 #[derive(Debug, Clone)]
 pub struct GroupRule {
@@ -55,32 +67,41 @@ impl GroupRule {
     /// Builds the rule of `g` over the hosts of `p`; `room_of_host` says whether a host could take
     /// some member before the batch.
     pub(super) fn new(g: &Group, p: &Problem, room_of_host: impl Fn(usize) -> bool) -> GroupRule {
+        let hosts = p.hosts.iter().enumerate().map(|(h, host)| DomainHost {
+            id: &host.id,
+            labels: &host.labels,
+            members: host.group_members.get(&g.id).copied().unwrap_or(0),
+            room: room_of_host(h),
+        });
+        GroupRule::over(g, hosts)
+    }
+
+    /// Builds the rule of `g` over `hosts` (placement's or a migration round's), in their order.
+    pub fn over<'h>(g: &Group, hosts: impl IntoIterator<Item = DomainHost<'h>>) -> GroupRule {
         let mut index: HashMap<&str, usize> = HashMap::new();
         let mut domain_names: Vec<String> = Vec::new();
-        let domain_of: Vec<Option<usize>> = p
-            .hosts
-            .iter()
-            .map(|h| {
-                let key = if g.scope == "host" {
-                    Some(h.id.as_str())
-                } else {
-                    h.labels.get(&g.scope).map(String::as_str)
-                };
-                key.map(|k| {
-                    *index.entry(k).or_insert_with(|| {
-                        domain_names.push(k.to_string());
-                        domain_names.len() - 1
-                    })
+        let mut present: Vec<u32> = Vec::new();
+        let mut room: Vec<bool> = Vec::new();
+        let mut domain_of: Vec<Option<usize>> = Vec::new();
+        for host in hosts {
+            let key = if g.scope == "host" {
+                Some(host.id)
+            } else {
+                host.labels.get(&g.scope).map(String::as_str)
+            };
+            let dm = key.map(|k| {
+                *index.entry(k).or_insert_with(|| {
+                    domain_names.push(k.to_string());
+                    present.push(0);
+                    room.push(false);
+                    domain_names.len() - 1
                 })
-            })
-            .collect();
-        let mut present = vec![0u32; domain_names.len()];
-        let mut room = vec![false; domain_names.len()];
-        for (h, host) in p.hosts.iter().enumerate() {
-            if let Some(dm) = domain_of[h] {
-                present[dm] += host.group_members.get(&g.id).copied().unwrap_or(0);
-                room[dm] |= room_of_host(h);
+            });
+            if let Some(dm) = dm {
+                present[dm] += host.members;
+                room[dm] |= host.room;
             }
+            domain_of.push(dm);
         }
         let policy = match g.policy {
             GroupPolicy::AntiAffinity => Policy::AntiAffinity {

@@ -1,6 +1,7 @@
 //! The migration domain: the pool of one round as dense vectors, built from a validated state
 //! document by its one converter ([`Pool::from_state`]); tentative moves are applied in place.
 
+use super::groups::{DomainHost, GroupRule};
 use crate::format::state::{HostState, State};
 use crate::migration::detect;
 use crate::migration::RoundPolicy;
@@ -55,6 +56,11 @@ pub struct Pool {
     /// CPU utilisation of each host at the start of the round (capped at 1, as a monitor
     /// measures it).
     pub start_util: Vec<f64>,
+    /// The rules of `groups[]` over the hosts (members counted from the VMs; spread compares the
+    /// domains with an active host).
+    pub rules: Vec<GroupRule>,
+    /// Members of each rule.
+    pub members: Vec<Vec<VmId>>,
 }
 
 /// `PoolVm::host` of a VM taken off its host while selection decides.
@@ -96,6 +102,10 @@ pub struct PoolVm {
     pub samples: usize,
     /// Anti-affinity group.
     pub group: Option<String>,
+    /// Indices into `Pool::rules`: the groups it belongs to.
+    pub rules: Vec<usize>,
+    /// Its host at the start of the round.
+    pub origin: HostId,
     /// Traits a host it moves to must have.
     pub required_traits: crate::format::problem::Traits,
     /// Traits a host it moves to must not have.
@@ -179,19 +189,26 @@ impl Pool {
                 let history = v.usage.get("cpu").cloned().unwrap_or_default();
                 let samples = history.len();
                 let keep = history.len().saturating_sub(HISTORY);
+                // Validation guarantees the host exists (E1401).
+                let host = host_ix
+                    .get(v.host.as_str())
+                    .map(|&h| HostId(h))
+                    .unwrap_or(PARKED);
                 PoolVm {
                     id: v.id.clone(),
-                    // Validation guarantees the host exists (E1401).
-                    host: host_ix
-                        .get(v.host.as_str())
-                        .map(|&h| HostId(h))
-                        .unwrap_or(PARKED),
+                    host,
+                    origin: host,
                     storage: v.storage.clone(),
                     demand,
                     now,
                     cpu_history: history[keep..].to_vec(),
                     samples,
                     group: v.anti_affinity.clone(),
+                    rules: v
+                        .groups
+                        .iter()
+                        .filter_map(|g| s.groups.iter().position(|x| &x.id == g))
+                        .collect(),
                     required_traits: v.required_traits.clone(),
                     forbidden_traits: v.forbidden_traits.clone(),
                     moved_ago_s: v.moved_ago_s,
@@ -208,6 +225,25 @@ impl Pool {
                 list.push(VmId(v));
             }
         }
+        let rules: Vec<GroupRule> = s
+            .groups
+            .iter()
+            .map(|g| {
+                let hosts = s.hosts.iter().map(|h| DomainHost {
+                    id: &h.id,
+                    labels: &h.labels,
+                    members: 0,
+                    room: h.state == HostState::Active,
+                });
+                GroupRule::over(g, hosts)
+            })
+            .collect();
+        let mut members = vec![Vec::new(); rules.len()];
+        for (v, vm) in vms.iter().enumerate() {
+            for &r in &vm.rules {
+                members[r].push(VmId(v));
+            }
+        }
         let mut pool = Pool {
             resources: names,
             cpu,
@@ -216,9 +252,31 @@ impl Pool {
             vms,
             on,
             start_util: Vec::new(),
+            rules,
+            members,
         };
         pool.start_util = pool.host_ids().map(|h| pool.cpu_util(h).min(1.0)).collect();
         pool
+    }
+
+    /// Members of rule `r` per domain where they run now (parked ones apart), `but` left out.
+    pub fn rule_counts(&self, r: usize, but: Option<VmId>) -> Vec<u32> {
+        let rule = &self.rules[r];
+        let mut counts = vec![0u32; rule.domain_names.len()];
+        for &v in &self.members[r] {
+            if Some(v) == but {
+                continue;
+            }
+            if let Some(Some(dm)) = rule.domain_of.get(self.vms[v].host.0) {
+                counts[*dm] += 1;
+            }
+        }
+        counts
+    }
+
+    /// The domain of rule `r` that host `h` is in (None: outside the scope, or `PARKED`).
+    pub fn domain(&self, r: usize, h: HostId) -> Option<usize> {
+        self.rules[r].domain_of.get(h.0).copied().flatten()
     }
 
     /// Every host, in the state's order.

@@ -17,6 +17,10 @@ pub struct State {
     pub hosts: Vec<StateHost>,
     /// Running VMs.
     pub vms: Vec<StateVm>,
+    /// Group rules over the running VMs (as in placement); members are the VMs that list the
+    /// group in `vms[].groups`, counted where they run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<super::problem::Group>,
     /// Policies; every part has a default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<MigrationPolicy>,
@@ -104,6 +108,9 @@ pub struct StateVm {
     /// Anti-affinity group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anti_affinity: Option<String>,
+    /// Ids of the `groups` it belongs to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     /// A host it moves to must have every one of these traits.
     #[serde(default, skip_serializing_if = "Traits::is_empty")]
     pub required_traits: Traits,
@@ -344,7 +351,12 @@ impl MigrationReason {
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeclineCode {
-    /// A member of the VM's anti-affinity group runs there.
+    /// A hard affinity group of the VM would end in more domains than it runs in now, or another
+    /// member already changes domain this round.
+    AdmissionAffinity,
+    /// A member of the VM's anti-affinity group runs there (`anti_affinity`), or a hard
+    /// anti-affinity group of the VM has `max_per_domain` members in the host's domain (counting
+    /// members that leave it this round), or the host is outside the group's scope.
     AdmissionAntiAffinity,
     /// A resource would exceed capacity.
     AdmissionCapacity,
@@ -352,6 +364,9 @@ pub enum DeclineCode {
     AdmissionHeadroom,
     /// The host is a source of this round (overloaded, in maintenance, or being emptied).
     AdmissionSource,
+    /// A hard spread group of the VM would end more skewed than it is now, or another member
+    /// already changes domain this round.
+    AdmissionSpread,
     /// The host is in maintenance or off.
     AdmissionState,
     /// The host does not reach the VM's storage: the move could not be live.
@@ -362,7 +377,7 @@ pub enum DeclineCode {
 
 impl DeclineCode {
     /// Every code, in the order of the README.
-    pub const ALL: [DeclineCode; 7] = [
+    pub const ALL: [DeclineCode; 9] = [
         DeclineCode::AdmissionSource,
         DeclineCode::AdmissionState,
         DeclineCode::AdmissionStorage,
@@ -370,6 +385,8 @@ impl DeclineCode {
         DeclineCode::AdmissionCapacity,
         DeclineCode::AdmissionHeadroom,
         DeclineCode::AdmissionAntiAffinity,
+        DeclineCode::AdmissionAffinity,
+        DeclineCode::AdmissionSpread,
     ];
 }
 

@@ -7,6 +7,7 @@
 //! with room; when none has, the first waiting move is dropped and reported.
 
 use super::Ctx;
+use crate::domain::groups::Policy;
 use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{DropCode, DroppedMove, HostState, MessageKind, Migration, PlanStats};
 use std::collections::{HashMap, HashSet};
@@ -30,6 +31,12 @@ struct Replay<'a> {
     at: Vec<HostId>,
     load: Vec<Vec<f64>>,
     members: HashMap<(HostId, &'a str), usize>,
+    /// Per rule of `groups[]` and domain: members there (a leaving member until its wave ends).
+    counts: Vec<Vec<u32>>,
+    /// Per rule: its violations before the plan, which no wave may exceed.
+    broken: Vec<u32>,
+    /// `counts` before the plan.
+    start: Vec<Vec<u32>>,
 }
 
 impl<'a> Replay<'a> {
@@ -44,11 +51,25 @@ impl<'a> Replay<'a> {
             load: vec![vec![0.0; pool.resources.len()]; pool.hosts.len()],
             members: HashMap::new(),
             at: Vec::new(),
+            counts: pool
+                .rules
+                .iter()
+                .map(|g| vec![0; g.domain_names.len()])
+                .collect(),
+            broken: Vec::new(),
+            start: Vec::new(),
         };
         for (v, &h) in at.iter().enumerate() {
             r.arrive(VmId(v), h);
         }
         r.at = at;
+        r.start = r.counts.clone();
+        r.broken = pool
+            .rules
+            .iter()
+            .zip(&r.counts)
+            .map(|(g, c)| g.violations(c))
+            .collect();
         r
     }
 
@@ -63,6 +84,11 @@ impl<'a> Replay<'a> {
         if let Some(g) = vm.group.as_deref() {
             *self.members.entry((h, g)).or_default() += 1;
         }
+        for &r in &vm.rules {
+            if let Some(dm) = self.pool.domain(r, h) {
+                self.counts[r][dm] += 1;
+            }
+        }
     }
 
     fn leave(&mut self, v: VmId, h: HostId) {
@@ -75,6 +101,11 @@ impl<'a> Replay<'a> {
                 *n = n.saturating_sub(1);
             }
         }
+        for &r in &vm.rules {
+            if let Some(dm) = self.pool.domain(r, h) {
+                self.counts[r][dm] = self.counts[r][dm].saturating_sub(1);
+            }
+        }
     }
 
     /// Whether host `h` has room for VM `v` on top of what it holds and `extra`.
@@ -82,6 +113,16 @@ impl<'a> Replay<'a> {
         let cap = &self.pool.hosts[h].cap;
         let now = &self.pool.vms[v].now;
         (0..cap.len()).all(|k| self.load[h.0][k] + extra[k] + now[k] <= cap[k] + EPS)
+    }
+
+    /// Members of rule `r` in domain `t` before the plan: a domain that already held more than
+    /// anti-affinity allows may hold as many, no more.
+    fn broken_count(&self, r: usize, t: usize) -> u32 {
+        self.start
+            .get(r)
+            .and_then(|c| c.get(t))
+            .copied()
+            .unwrap_or(0)
     }
 
     fn has_member(&self, h: HostId, g: &str) -> bool {
@@ -104,6 +145,10 @@ struct Wave<'a> {
     part: Vec<usize>,
     incoming: HashMap<HostId, Vec<f64>>,
     groups: HashSet<(HostId, &'a str)>,
+    /// Per (rule, domain): members arriving from other domains in this wave.
+    arriving: HashMap<(usize, usize), u32>,
+    /// Rules one of whose members changes domain in this wave.
+    crossing: HashSet<usize>,
     limit: usize,
 }
 
@@ -114,6 +159,8 @@ impl<'a> Wave<'a> {
             part: vec![0; hosts],
             incoming: HashMap::new(),
             groups: HashSet::new(),
+            arriving: HashMap::new(),
+            crossing: HashSet::new(),
             limit,
         }
     }
@@ -130,10 +177,45 @@ impl<'a> Wave<'a> {
         if !st.room(hop.to, hop.vm, extra) {
             return false;
         }
-        match st.pool.vms[hop.vm].group.as_deref() {
+        let legacy = match st.pool.vms[hop.vm].group.as_deref() {
             Some(g) => !st.has_member(hop.to, g) && !self.groups.contains(&(hop.to, g)),
             None => true,
-        }
+        };
+        legacy && self.rules_admit(st, hop)
+    }
+
+    /// The hard rules of `groups[]` while the wave runs (models/migration.md, "Safe steps"):
+    /// anti-affinity counts a moving member in both its domains, so a domain holds at most
+    /// `max_per_domain` (or what it held before the plan) with the wave's arrivals; affinity and
+    /// spread let one member per wave change domain, and only if the rule is then no more broken
+    /// than before the plan.
+    fn rules_admit(&self, st: &Replay<'a>, hop: &Hop) -> bool {
+        let pool = st.pool;
+        pool.vms[hop.vm].rules.iter().all(|&r| {
+            let rule = &pool.rules[r];
+            let (from, to) = (pool.domain(r, hop.from), pool.domain(r, hop.to));
+            if !rule.hard || from == to {
+                return true;
+            }
+            match (rule.policy, to) {
+                (Policy::AntiAffinity { .. }, None) => true,
+                (Policy::AntiAffinity { max }, Some(t)) => {
+                    let now = st.counts[r][t] + self.arriving.get(&(r, t)).copied().unwrap_or(0);
+                    now < max.max(st.broken_count(r, t))
+                }
+                _ if self.crossing.contains(&r) => false,
+                _ => {
+                    let mut after = st.counts[r].clone();
+                    if let Some(f) = from {
+                        after[f] = after[f].saturating_sub(1);
+                    }
+                    if let Some(t) = to {
+                        after[t] += 1;
+                    }
+                    rule.violations(&after) <= st.broken[r]
+                }
+            }
+        })
     }
 
     fn add(&mut self, st: &Replay<'a>, hop: Hop) {
@@ -149,6 +231,15 @@ impl<'a> Wave<'a> {
         }
         if let Some(g) = vm.group.as_deref() {
             self.groups.insert((hop.to, g));
+        }
+        for &r in &vm.rules {
+            let (from, to) = (st.pool.domain(r, hop.from), st.pool.domain(r, hop.to));
+            if from != to {
+                self.crossing.insert(r);
+                if let Some(t) = to {
+                    *self.arriving.entry((r, t)).or_default() += 1;
+                }
+            }
         }
         self.hops.push(hop);
     }
@@ -180,9 +271,13 @@ fn by_busiest(waiting: &mut [Hop], hosts: usize) {
 
 /// A pivot for `hop`: an active host other than its two that reaches the VM's storage, has room
 /// for it and holds no member of its group; the one with the most room left on its tightest
-/// resource.
+/// resource. None for a member of a hard rule of `groups[]`.
 fn pivot(st: &Replay, hop: &Hop) -> Option<HostId> {
     let vm = &st.pool.vms[hop.vm];
+    if vm.rules.iter().any(|&r| st.pool.rules[r].hard) {
+        // A detour would change the member's domain twice; its rules count the direct move.
+        return None;
+    }
     let none = vec![0.0; st.pool.resources.len()];
     st.pool
         .host_ids()
@@ -340,7 +435,7 @@ fn rewrite(
             to: m.to.clone(),
             code: DropCode::NoSafeOrder,
             reason: format!(
-                "no order of the round's moves has room for `{}` on `{}`, and no pivot host with room reaches storage `{}`",
+                "no order of the round's moves has room for `{}` on `{}` within its group rules, and no pivot host with room reaches storage `{}`",
                 m.vm, m.to, cx.pool.vms[hop.vm].storage
             ),
         });

@@ -43,6 +43,20 @@ pub struct RoundVm {
     pub start: Option<usize>,
 }
 
+/// A hard group rule (`groups[]`) as the round model sees it (models/migration.md, "Group
+/// rules"): moves inside a domain change no count, so the rows look at moves between domains.
+#[derive(Debug, Clone)]
+pub struct RoundRule {
+    /// Domain of each host (None: outside the scope).
+    pub domain_of: Vec<Option<usize>>,
+    /// Its candidates: (index into `RoundInput::vms`, the domain it starts in).
+    pub members: Vec<(usize, Option<usize>)>,
+    /// Per domain, the members that may arrive from other domains (None: any number).
+    pub arrivals: Vec<Option<u32>>,
+    /// Members that may change domain in the round, at most (None: any number).
+    pub crossings: Option<u32>,
+}
+
 /// The round's data.
 #[derive(Debug, Clone)]
 pub struct RoundInput {
@@ -52,6 +66,8 @@ pub struct RoundInput {
     pub vms: Vec<RoundVm>,
     /// (group, host) pairs where a non-candidate member of the group runs.
     pub group_fixed: Vec<(usize, usize)>,
+    /// Hard rules of `groups[]` with candidates among their members.
+    pub rules: Vec<RoundRule>,
     /// Safe utilisation.
     pub theta: f64,
     /// Most moves.
@@ -87,6 +103,8 @@ pub fn solve(
     m.migration_capacity();
     m.migration_host_on();
     m.migration_anti_affinity();
+    m.migration_group_arrivals();
+    m.migration_group_crossings();
     m.migration_budget();
     let (objective, offset) = m.migration_cost();
     let Model { x, b, .. } = m;
@@ -254,6 +272,50 @@ impl Model<'_> {
             let taken = input.group_fixed.contains(&(g, h));
             self.b
                 .row(constraint::leq(e, if taken { 0.0 } else { 1.0 }));
+        }
+    }
+
+    /// Members arriving in a domain from other domains, at most its `arrivals` (anti-affinity:
+    /// `max_per_domain` less the members there at the start, leavers included).
+    fn migration_group_arrivals(&mut self) {
+        for rule in &self.input.rules {
+            let mut rows: Vec<Expression> = vec![Expression::default(); rule.arrivals.len()];
+            let mut used = vec![false; rule.arrivals.len()];
+            for &(v, from) in &rule.members {
+                for (h, c) in &self.x[v] {
+                    match rule.domain_of[*h] {
+                        Some(dm) if Some(dm) != from => {
+                            rows[dm] += c.var;
+                            used[dm] = true;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for (dm, e) in rows.into_iter().enumerate() {
+                if let (true, Some(limit)) = (used[dm], rule.arrivals[dm]) {
+                    self.b.row(constraint::leq(e, limit as f64));
+                }
+            }
+        }
+    }
+
+    /// Members that change domain, at most `crossings` (affinity and spread: one per round, so
+    /// that every order of the moves keeps the rule).
+    fn migration_group_crossings(&mut self) {
+        for rule in &self.input.rules {
+            let Some(limit) = rule.crossings else {
+                continue;
+            };
+            let mut e = Expression::default();
+            for &(v, from) in &rule.members {
+                for (h, c) in &self.x[v] {
+                    if rule.domain_of[*h] != from {
+                        e += c.var;
+                    }
+                }
+            }
+            self.b.row(constraint::leq(e, limit as f64));
         }
     }
 

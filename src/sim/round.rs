@@ -162,6 +162,7 @@ pub(super) fn round_state(
             .into_iter()
             .collect::<BTreeMap<_, _>>(),
             anti_affinity: None,
+            groups: Vec::new(),
             required_traits: Default::default(),
             forbidden_traits: Default::default(),
             moved_ago_s: moved_at[v].map(|s| (step - s) as f64 * INTERVAL_S),
@@ -178,6 +179,7 @@ pub(super) fn round_state(
         }],
         hosts,
         vms,
+        groups: Vec::new(),
         policy: Some(MigrationPolicy {
             detection: Some(detection),
             parameter: Some(parameter),

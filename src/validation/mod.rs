@@ -423,13 +423,47 @@ fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
     errors
 }
 
-/// `groups[]`: unique ids, a scope some host can be in, fields that apply to the policy; every
-/// group a request or host names is defined.
+/// `groups[]` of a placement problem: the definitions, and every group a request or host names.
 fn check_groups(p: &Problem, errors: &mut Vec<InputError>) {
+    let ids = check_group_defs(
+        &p.groups,
+        |key| p.hosts.iter().any(|h| h.labels.contains_key(key)),
+        errors,
+    );
+    for (i, r) in p.requests.iter().enumerate() {
+        for (j, g) in r.groups.iter().enumerate() {
+            let (path, who) = (
+                format!("/requests/{i}/groups/{j}"),
+                format!("request `{}` is", r.id),
+            );
+            check_group_ref(&ids, g, path, &who, errors);
+        }
+    }
+    for (i, h) in p.hosts.iter().enumerate() {
+        for g in h.group_members.keys() {
+            let path = format!("/hosts/{i}/group_members/{}", pointer_token(g));
+            check_group_ref(
+                &ids,
+                g,
+                path,
+                &format!("host `{}` runs members", h.id),
+                errors,
+            );
+        }
+    }
+}
+
+/// `groups[]` (placement and state alike): unique ids, a scope some host can be in
+/// (`has_label`), fields that apply to the policy. Returns the ids.
+pub(crate) fn check_group_defs<'a>(
+    groups: &'a [crate::format::problem::Group],
+    has_label: impl Fn(&str) -> bool,
+    errors: &mut Vec<InputError>,
+) -> HashSet<&'a str> {
     use crate::format::problem::GroupPolicy;
-    let ids = check_unique_ids("groups", p.groups.iter().map(|g| g.id.as_str()), errors);
-    for (i, g) in p.groups.iter().enumerate() {
-        if g.scope != "host" && !p.hosts.iter().any(|h| h.labels.contains_key(&g.scope)) {
+    let ids = check_unique_ids("groups", groups.iter().map(|g| g.id.as_str()), errors);
+    for (i, g) in groups.iter().enumerate() {
+        if g.scope != "host" && !has_label(&g.scope) {
             errors.push(InputError::new(
                 ErrorCode::UnknownScope,
                 format!("/groups/{i}/scope"),
@@ -460,33 +494,23 @@ fn check_groups(p: &Problem, errors: &mut Vec<InputError>) {
             }
         }
     }
-    for (i, r) in p.requests.iter().enumerate() {
-        for (j, g) in r.groups.iter().enumerate() {
-            if !ids.contains(g.as_str()) {
-                errors.push(InputError::new(
-                    ErrorCode::UnknownPlacementGroup,
-                    format!("/requests/{i}/groups/{j}"),
-                    format!(
-                        "request `{}` is in group `{g}`, which `groups` does not define",
-                        r.id
-                    ),
-                ));
-            }
-        }
-    }
-    for (i, h) in p.hosts.iter().enumerate() {
-        for g in h.group_members.keys() {
-            if !ids.contains(g.as_str()) {
-                errors.push(InputError::new(
-                    ErrorCode::UnknownPlacementGroup,
-                    format!("/hosts/{i}/group_members/{}", pointer_token(g)),
-                    format!(
-                        "host `{}` runs members of group `{g}`, which `groups` does not define",
-                        h.id
-                    ),
-                ));
-            }
-        }
+    ids
+}
+
+/// Group `g`, named at `path` by `who` ("request `r1` is"), is one of `ids`.
+pub(crate) fn check_group_ref(
+    ids: &HashSet<&str>,
+    g: &str,
+    path: String,
+    who: &str,
+    errors: &mut Vec<InputError>,
+) {
+    if !ids.contains(g) {
+        errors.push(InputError::new(
+            ErrorCode::UnknownPlacementGroup,
+            path,
+            format!("{who} in group `{g}`, which `groups` does not define"),
+        ));
     }
 }
 

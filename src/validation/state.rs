@@ -170,7 +170,20 @@ fn check_state(s: &State) -> Vec<InputError> {
             }
         }
     }
+    check_groups(s, &mut errors);
     errors
+}
+
+/// `groups[]` as in placement, and every group a VM names defined.
+fn check_groups(s: &State, errors: &mut Vec<InputError>) {
+    let has_label = |key: &str| s.hosts.iter().any(|h| h.labels.contains_key(key));
+    let ids = super::check_group_defs(&s.groups, has_label, errors);
+    for (i, v) in s.vms.iter().enumerate() {
+        for (j, g) in v.groups.iter().enumerate() {
+            let (path, who) = (format!("/vms/{i}/groups/{j}"), format!("VM `{}` is", v.id));
+            super::check_group_ref(&ids, g, path, &who, errors);
+        }
+    }
 }
 
 /// The moves of a plan handed in to be sequenced (`migrate --sequence`): each names a VM of the

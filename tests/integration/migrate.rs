@@ -449,6 +449,48 @@ mod generated {
             }
             prop_assert!(p.migrations.iter().all(|m| m.candidates.iter().any(|c| c.host == m.to && c.accepted)));
         }
+
+        /// Random racked pools whose VMs belong to hard anti-affinity (by rack, two per rack),
+        /// affinity (by zone) and spread (by rack) groups, or none, some already broken: every
+        /// plan of both planners passes the checker, which recounts each rule after the plan and
+        /// during every wave.
+        #[test]
+        fn random_states_with_group_rules_yield_valid_plans(
+            hosts in 2usize..12,
+            vms in prop::collection::vec((0usize..12, 100.0f64..2500.0, 0usize..4), 0..24),
+            placement in prop_oneof![Just("pabfd"), Just("optimize")],
+            maintenance in prop::collection::vec(0usize..12, 0..3),
+        ) {
+            let hosts_json: Vec<Value> = (0..hosts)
+                .map(|h| {
+                    let mut x = host(&format!("h{h}"), 3720.0, &G4);
+                    x["labels"] = json!({"rack": format!("r{}", h % 4), "zone": format!("z{}", h % 2)});
+                    if maintenance.contains(&h) {
+                        x["state"] = json!("maintenance");
+                    }
+                    x
+                })
+                .collect();
+            let names = ["anti", "aff", "spread"];
+            let vms_json: Vec<Value> = vms
+                .iter()
+                .enumerate()
+                .map(|(i, (h, cpu, g))| {
+                    let mut v = vm(&format!("v{i}"), &format!("h{}", h % hosts), *cpu, 1.0, &[1.0]);
+                    if let Some(name) = names.get(*g) {
+                        v["groups"] = json!([name]);
+                    }
+                    v
+                })
+                .collect();
+            let mut doc = state(hosts_json, vms_json, json!({"placement": placement}));
+            doc["groups"] = json!([
+                {"id": "anti", "policy": "anti-affinity", "scope": "rack", "max_per_domain": 2},
+                {"id": "aff", "policy": "affinity", "scope": "zone"},
+                {"id": "spread", "policy": "spread", "scope": "rack", "max_skew": 1}
+            ]);
+            planned(&doc);
+        }
     }
 }
 
@@ -609,6 +651,188 @@ fn a_vm_moves_only_to_a_host_with_its_traits_under_both_planners() {
         assert!(
             v.iter().any(|x| x.rule == Rule::HostTraits),
             "{planner}: {v:#?}"
+        );
+    }
+}
+
+// ------------------------------------------------------------ group rules (`groups[]`, #12)
+
+/// A host of `rack` (and zone `z` + rack's first letter).
+fn racked(id: &str, rack: &str, watts: &[f64]) -> Value {
+    let mut h = host(id, 1000.0, watts);
+    h["labels"] = json!({"rack": rack, "zone": format!("z{}", &rack[..1])});
+    h
+}
+
+fn member(id: &str, host: &str, group: &str) -> Value {
+    let mut v = vm(id, host, 100.0, 1.0, &[1.0]);
+    v["groups"] = json!([group]);
+    v
+}
+
+/// Host → rack of the document, and where each VM ends after the plan.
+fn ends(doc: &Value, p: &Plan) -> std::collections::HashMap<String, String> {
+    let rack: std::collections::HashMap<&str, &str> = doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["id"].as_str().unwrap(),
+                h["labels"]["rack"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    doc["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let id = v["id"].as_str().unwrap();
+            let host = p
+                .migrations
+                .iter()
+                .find(|m| m.vm == id)
+                .map_or(v["host"].as_str().unwrap(), |m| m.to.as_str());
+            (id.to_string(), rack[host].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn anti_affinity_over_racks_sends_leaving_members_to_racks_without_one() {
+    // `m` (rack a0) goes into maintenance with w1 and w2 of `web` (one per rack). Rack a1 already
+    // runs w0 and has the cheapest hosts; racks b0 and b1 have one free place each.
+    for planner in ["pabfd", "optimize"] {
+        let mut m = racked("m", "a0", &G4);
+        m["state"] = json!("maintenance");
+        let doc = json!({
+            "storage": [{"id": "s", "capacity_gib": 1000}],
+            "hosts": [m, racked("a1x", "a1", &G4), racked("a1y", "a1", &G4),
+                      racked("b0x", "b0", &G5), racked("b1x", "b1", &G5)],
+            "vms": [member("w0", "a1x", "web"), member("w1", "m", "web"), member("w2", "m", "web")],
+            "groups": [{"id": "web", "policy": "anti-affinity", "scope": "rack"}],
+            "policy": {"placement": planner, "underload": false}
+        });
+        let (s, p) = planned(&doc);
+        let at = ends(&doc, &p);
+        let mut racks = vec![at["w1"].clone(), at["w2"].clone()];
+        racks.sort();
+        assert_eq!(racks, vec!["b0", "b1"], "{planner}: {:#?}", p.migrations);
+        assert!(
+            p.migrations
+                .iter()
+                .all(|m| m.declined.get(&DeclineCode::AdmissionAntiAffinity) >= Some(&2)),
+            "{planner}: both hosts of rack a1 decline"
+        );
+        // The same plan with w2 sent to rack a1 breaks the rule.
+        let mut bad = p.clone();
+        let i = bad.migrations.iter().position(|m| m.vm == "w2").unwrap();
+        bad.migrations[i].to = "a1y".into();
+        for c in &mut bad.migrations[i].candidates {
+            c.accepted = true;
+        }
+        let v = check_plan(&s, &bad);
+        assert!(
+            v.iter().any(|x| x.rule == Rule::GroupRule),
+            "{planner}: {v:#?}"
+        );
+    }
+}
+
+#[test]
+fn affinity_keeps_leaving_members_in_their_rack() {
+    // d1 and d2 of `db` (affinity by rack) leave `m` in rack a0; a0's other host is dearer than
+    // rack a1's, but the group stays together in a0.
+    for planner in ["pabfd", "optimize"] {
+        let mut m = racked("m", "a0", &G4);
+        m["state"] = json!("maintenance");
+        let doc = json!({
+            "storage": [{"id": "s", "capacity_gib": 1000}],
+            "hosts": [m, racked("a0x", "a0", &G5), racked("a1x", "a1", &G4)],
+            "vms": [member("d1", "m", "db"), member("d2", "m", "db")],
+            "groups": [{"id": "db", "policy": "affinity", "scope": "rack"}],
+            "policy": {"placement": planner, "underload": false}
+        });
+        let (s, p) = planned(&doc);
+        let at = ends(&doc, &p);
+        assert_eq!(
+            (at["d1"].as_str(), at["d2"].as_str()),
+            ("a0", "a0"),
+            "{planner}"
+        );
+        assert!(p
+            .migrations
+            .iter()
+            .all(|m| m.declined.get(&DeclineCode::AdmissionAffinity) == Some(&1)));
+        let mut bad = p.clone();
+        bad.migrations[0].to = "a1x".into();
+        for c in &mut bad.migrations[0].candidates {
+            c.accepted = true;
+        }
+        let v = check_plan(&s, &bad);
+        assert!(
+            v.iter().any(|x| x.rule == Rule::GroupRule),
+            "{planner}: {v:#?}"
+        );
+    }
+}
+
+#[test]
+fn spread_sends_a_leaving_member_to_the_emptiest_zone() {
+    // `s` (zone za, maintenance) holds s1; zone zb runs s2 and has the cheaper hosts; zone zc is
+    // empty. With s1 in zb the skew would be 2 > 1: it goes to zc.
+    for planner in ["pabfd", "optimize"] {
+        let mut src = racked("src", "a0", &G4);
+        src["state"] = json!("maintenance");
+        let doc = json!({
+            "storage": [{"id": "s", "capacity_gib": 1000}],
+            "hosts": [src, racked("b0x", "b0", &G4), racked("b0y", "b0", &G4), racked("c0x", "c0", &G5)],
+            "vms": [member("s1", "src", "api"), member("s2", "b0x", "api")],
+            "groups": [{"id": "api", "policy": "spread", "scope": "zone", "max_skew": 1}],
+            "policy": {"placement": planner, "underload": false}
+        });
+        let (_, p) = planned(&doc);
+        assert_eq!(
+            moves(&p),
+            vec![("s1".into(), "src".into(), "c0x".into())],
+            "{planner}"
+        );
+        assert_eq!(
+            p.migrations[0].declined.get(&DeclineCode::AdmissionSpread),
+            Some(&2),
+            "{planner}"
+        );
+        // Without the rule the cheaper zone would take it.
+        let mut free = doc.clone();
+        free["groups"] = json!([]);
+        for v in free["vms"].as_array_mut().unwrap() {
+            v["groups"] = json!([]);
+        }
+        let (_, p) = planned(&free);
+        assert_ne!(moves(&p)[0].2, "c0x", "{planner}");
+    }
+}
+
+#[test]
+fn state_group_errors_have_codes_and_paths_all_at_once() {
+    let doc = json!({
+        "storage": [{"id": "s", "capacity_gib": 1000}],
+        "hosts": [racked("h1", "a0", &G4)],
+        "vms": [member("v1", "h1", "ghost")],
+        "groups": [{"id": "g", "policy": "anti-affinity", "scope": "row", "max_skew": 2},
+                   {"id": "g", "policy": "affinity"}]
+    });
+    let e = read_state(&doc.to_string()).unwrap_err();
+    for (code, path) in [
+        ("E1214", "/vms/0/groups/0"),
+        ("E1215", "/groups/0/scope"),
+        ("E1216", "/groups/0/max_skew"),
+        ("E1201", "/groups/1/id"),
+    ] {
+        assert!(
+            e.iter().any(|x| x.code == code && x.path == path),
+            "{code} at {path}: {e:#?}"
         );
     }
 }

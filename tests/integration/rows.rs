@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use vmplace::domain::{Assignment, Domain, HostIx, Load, Settings, StorageIx};
 use vmplace::format::{Objective, Problem};
 use vmplace::model::host::{self, HostInput};
-use vmplace::model::migration::{self, RoundHost, RoundInput, RoundVm};
+use vmplace::model::migration::{self, RoundHost, RoundInput, RoundRule, RoundVm};
 use vmplace::model::mix::{self, MixFlavor, MixInput};
 use vmplace::model::restart::{self, RestartVm};
 use vmplace::model::storage::{self, Stage, StorageInput};
@@ -746,6 +746,7 @@ fn round(hosts: Vec<RoundHost>, vms: Vec<RoundVm>) -> RoundInput {
         hosts,
         vms,
         group_fixed: Vec::new(),
+        rules: Vec::new(),
         theta: 0.8,
         budget: usize::MAX,
         penalty: 10_000.0,
@@ -837,6 +838,72 @@ fn migration_anti_affinity_avoids_a_host_where_a_member_stays() {
     input.group_fixed = vec![(0, 0)];
     let (_, ends) = round_solve(&input);
     assert_eq!(ends, vec![Some(1)]);
+}
+
+/// A host that stays on, whose dynamic power is `slope` W at full CPU: cheaper hosts, lower slope.
+fn sloped(slope: f64) -> RoundHost {
+    RoundHost {
+        p1: 50.0 + slope,
+        ..round_host(50.0, true, 10.0)
+    }
+}
+
+#[test]
+fn migration_group_arrivals_cap_the_members_entering_a_domain() {
+    // Racks: hosts 0, 1 in rack 0 (cheap), hosts 2, 3 in rack 1, host 4 (maintenance) in rack 2.
+    // Two members of an anti-affinity group (one per rack) leave host 4.
+    let hosts: Vec<RoundHost> = [10.0, 10.0, 60.0, 60.0, 90.0]
+        .into_iter()
+        .map(sloped)
+        .collect();
+    let vms = vec![
+        round_vm(10.0, None, &[0, 1, 2, 3]),
+        round_vm(10.0, None, &[0, 1, 2, 3]),
+    ];
+    let rack = |h: usize| [0, 0, 1, 1, 2][h];
+    let rule = |arrivals: [u32; 3]| RoundRule {
+        domain_of: (0..5).map(|h| Some(rack(h))).collect(),
+        members: vec![(0, Some(2)), (1, Some(2))],
+        arrivals: arrivals.iter().map(|&n| Some(n)).collect(),
+        crossings: None,
+    };
+    let racks = |ends: &[Option<usize>]| ends.iter().map(|e| rack(e.unwrap())).collect::<Vec<_>>();
+    // No rule: both take the cheap rack.
+    let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
+    assert_eq!(racks(&ends), vec![0, 0]);
+    // One place per rack: one each.
+    let mut input = round(hosts.clone(), vms.clone());
+    input.rules = vec![rule([1, 1, 0])];
+    let (_, ends) = round_solve(&input);
+    let mut got = racks(&ends);
+    got.sort();
+    assert_eq!(got, vec![0, 1], "{ends:?}");
+    // A member already fills rack 0: both go to rack 1.
+    input.rules = vec![rule([0, 2, 0])];
+    let (_, ends) = round_solve(&input);
+    assert_eq!(racks(&ends), vec![1, 1], "{ends:?}");
+}
+
+#[test]
+fn migration_group_crossings_let_one_member_change_domain() {
+    // Two members of an affinity (or spread) group leave host 0 (rack 0): host 1 in rack 1 is
+    // cheap, host 2 in rack 0 dear. One member may change rack in the round; the other stays in
+    // rack 0. A move inside the rack is no crossing.
+    let hosts = vec![sloped(90.0), sloped(10.0), sloped(60.0)];
+    let vms = vec![round_vm(10.0, None, &[1, 2]), round_vm(10.0, None, &[1, 2])];
+    let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
+    assert_eq!(ends, vec![Some(1), Some(1)]);
+    let mut input = round(hosts, vms);
+    input.rules = vec![RoundRule {
+        domain_of: vec![Some(0), Some(1), Some(0)],
+        members: vec![(0, Some(0)), (1, Some(0))],
+        arrivals: vec![None, None],
+        crossings: Some(1),
+    }];
+    let (_, ends) = round_solve(&input);
+    let mut got = ends.clone();
+    got.sort();
+    assert_eq!(got, vec![Some(1), Some(2)], "{ends:?}");
 }
 
 #[test]

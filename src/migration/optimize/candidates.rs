@@ -5,6 +5,7 @@
 use super::{Role, MAX_CANDIDATES};
 use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{DeclineCode, Detection, HostState};
+use crate::migration::admission::group_admission;
 use crate::migration::{detect, RoundPolicy};
 use std::collections::BTreeMap;
 
@@ -194,7 +195,7 @@ impl Admissible {
                 {
                     Some(DeclineCode::AdmissionCapacity)
                 } else {
-                    None
+                    group_admission(pool, VmId(v), HostId(h)).map(|(code, _)| code)
                 };
                 match code {
                     Some(c) => *declined.entry(c).or_default() += 1,

@@ -3,7 +3,7 @@
 
 use super::Role;
 use crate::domain::migration::Pool;
-use crate::model::migration::RoundHost;
+use crate::model::migration::{RoundHost, RoundRule};
 use std::collections::BTreeMap;
 
 /// What the greedy plan needs.
@@ -14,6 +14,8 @@ pub(super) struct Greedy<'a> {
     pub group_of: &'a [Option<usize>],
     /// (group, host) of members that are not candidates.
     pub group_fixed: &'a [(usize, usize)],
+    /// The hard rules of `groups[]`, as the model has them.
+    pub rules: &'a [RoundRule],
     /// Most moves.
     pub budget: usize,
     /// Each candidate's use of the resources other than CPU.
@@ -35,6 +37,12 @@ struct Packing {
     count: Vec<usize>,
     rest: Vec<Vec<f64>>,
     members: Vec<Vec<usize>>,
+    /// Per rule and domain: members arrived from other domains.
+    arrived: Vec<Vec<u32>>,
+    /// Per rule: members that changed domain.
+    crossed: Vec<u32>,
+    /// Per candidate: (rule, domain it starts in).
+    rules_of: Vec<Vec<(usize, Option<usize>)>>,
 }
 
 impl Packing {
@@ -45,7 +53,15 @@ impl Packing {
             count: vec![0; n],
             rest: g.hosts.iter().map(|h| h.rest_fixed.clone()).collect(),
             members: vec![Vec::new(); n],
+            arrived: g.rules.iter().map(|r| vec![0; r.arrivals.len()]).collect(),
+            crossed: vec![0; g.rules.len()],
+            rules_of: vec![Vec::new(); g.candidates.len()],
         };
+        for (r, rule) in g.rules.iter().enumerate() {
+            for &(i, from) in &rule.members {
+                p.rules_of[i].push((r, from));
+            }
+        }
         for vm in &g.pool.vms {
             p.count[vm.host.0] += 1;
         }
@@ -75,6 +91,23 @@ impl Packing {
                 .zip(&g.hosts[h].rest_cap)
                 .all(|((used, u), cap)| used + u <= cap + 1e-9)
             && g.group_of[i].is_none_or(|group| !self.members[h].contains(&group))
+            && self.rules_allow(g, i, h)
+    }
+
+    /// Whether the hard group rules let candidate `i` end on `h`: the rows
+    /// `migration_group_arrivals` and `migration_group_crossings` with what is booked.
+    fn rules_allow(&self, g: &Greedy, i: usize, h: usize) -> bool {
+        self.rules_of[i].iter().all(|&(r, from)| {
+            let rule = &g.rules[r];
+            match rule.domain_of[h] {
+                Some(dm) if Some(dm) != from => {
+                    rule.arrivals[dm].is_none_or(|n| self.arrived[r][dm] < n)
+                        && rule.crossings.is_none_or(|n| self.crossed[r] < n)
+                }
+                Some(_) => true,
+                None => from.is_none(),
+            }
+        })
     }
 
     /// The accepting host where candidate `i` costs least (idle power if it is off, then the
@@ -113,6 +146,12 @@ impl Packing {
                 self.members[h].swap_remove(at);
             }
             self.members[t].push(group);
+        }
+        for &(r, from) in &self.rules_of[i] {
+            if let Some(dm) = g.rules[r].domain_of[t].filter(|&dm| Some(dm) != from) {
+                self.arrived[r][dm] += 1;
+                self.crossed[r] += 1;
+            }
         }
     }
 }

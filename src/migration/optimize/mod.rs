@@ -8,10 +8,11 @@ mod candidates;
 mod greedy;
 
 use super::Ctx;
+use crate::domain::groups::Policy;
 use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{MigrationReason, PlanStats};
 use crate::format::Status;
-use crate::model::migration::{cost, solve, RoundHost, RoundInput, RoundVm};
+use crate::model::migration::{cost, solve, RoundHost, RoundInput, RoundRule, RoundVm};
 use crate::model::{MipOptions, MipStatus};
 use candidates::{Admissible, Sources};
 use std::collections::HashMap;
@@ -71,6 +72,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
         return Status::Optimal;
     }
     let groups = Groups::new(pool, &sources);
+    let rules = round_rules(pool, &sources);
     let hosts = round_hosts(pool, &sources, cpu);
     let admissible = Admissible::new(pool, &sources, cpu);
     let dynamic = |v: usize, h: usize| {
@@ -93,6 +95,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
         hosts: &hosts,
         group_of: &groups.of_candidate,
         group_fixed: &groups.fixed,
+        rules: &rules,
         budget: policy.budget,
         rest_use: &rest_use,
         role: &sources.role,
@@ -117,6 +120,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
         hosts,
         vms,
         group_fixed: groups.fixed,
+        rules,
         theta: sources.theta,
         budget: policy.budget,
         penalty: PENALTY,
@@ -174,6 +178,42 @@ impl Groups {
             fixed,
         }
     }
+}
+
+/// The hard rules of `groups[]` that have candidates, as the round model sees them: anti-affinity
+/// lets `max_per_domain` less the members there at the start (leavers included) arrive in a
+/// domain; affinity and spread let one member change domain.
+fn round_rules(pool: &Pool, sources: &Sources) -> Vec<RoundRule> {
+    let mut out = Vec::new();
+    for (r, rule) in pool.rules.iter().enumerate() {
+        let members: Vec<(usize, Option<usize>)> = sources
+            .candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, &v)| pool.vms[v].rules.contains(&r))
+            .map(|(i, &v)| (i, pool.domain(r, pool.vms[v].host)))
+            .collect();
+        if !rule.hard || members.is_empty() {
+            continue;
+        }
+        let (arrivals, crossings) = match rule.policy {
+            Policy::AntiAffinity { max } => {
+                let counts = pool.rule_counts(r, None);
+                let left = counts.iter().map(|&n| Some(max.saturating_sub(n)));
+                (left.collect(), None)
+            }
+            Policy::Affinity | Policy::Spread { .. } => {
+                (vec![None; rule.domain_names.len()], Some(1))
+            }
+        };
+        out.push(RoundRule {
+            domain_of: rule.domain_of.clone(),
+            members,
+            arrivals,
+            crossings,
+        });
+    }
+    out
 }
 
 /// The hosts of the round model: CPU capacity and power, and what the VMs that stay put there.

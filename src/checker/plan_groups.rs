@@ -1,0 +1,190 @@
+//! Group rules (`groups[]`) of a migration plan, recounted from the state and plan documents: no
+//! hard rule is more broken after the plan, or while any wave runs, than the state had it.
+//! Anti-affinity counts a moving member in both of its domains while its wave runs, and a domain
+//! may hold `max_per_domain` members (or as many as it held before the plan); affinity and spread
+//! are counted once each wave has ended, against the violations the state had.
+
+use super::codes::{wire_name, Rule};
+use super::{v, Violation};
+use crate::format::problem::{Group, GroupPolicy};
+use crate::format::state::{HostState, State};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One hard rule over the state's hosts.
+struct View<'a> {
+    group: &'a Group,
+    /// Domain of each host that is in one.
+    domain: HashMap<&'a str, &'a str>,
+    /// Domains with an active host: spread compares these.
+    room: BTreeSet<&'a str>,
+    /// Its members' VM ids.
+    members: Vec<&'a str>,
+}
+
+impl View<'_> {
+    fn violations(&self, counts: &BTreeMap<&str, u32>) -> u32 {
+        match self.group.policy {
+            GroupPolicy::AntiAffinity => {
+                let max = self.group.max_per_domain.unwrap_or(1);
+                counts.values().map(|n| n.saturating_sub(max)).sum()
+            }
+            GroupPolicy::Affinity => {
+                (counts.values().filter(|&&n| n > 0).count() as u32).saturating_sub(1)
+            }
+            GroupPolicy::Spread => {
+                let skew = self.group.max_skew.unwrap_or(1);
+                let n = |d: &&str| counts.get(d).copied().unwrap_or(0);
+                let most = self.room.iter().map(n).max().unwrap_or(0);
+                let least = self.room.iter().map(n).min().unwrap_or(0);
+                (most - least).saturating_sub(skew)
+            }
+        }
+    }
+}
+
+/// The hard rules of a state and their counts before the plan.
+pub(super) struct PlanRules<'a> {
+    views: Vec<View<'a>>,
+    start: Vec<BTreeMap<&'a str, u32>>,
+    broken: Vec<u32>,
+}
+
+impl<'a> PlanRules<'a> {
+    pub(super) fn new(state: &'a State) -> PlanRules<'a> {
+        let views: Vec<View> = state
+            .groups
+            .iter()
+            .filter(|g| g.hard.unwrap_or(true))
+            .map(|g| {
+                let domain: HashMap<&str, &str> = state
+                    .hosts
+                    .iter()
+                    .filter_map(|h| {
+                        let d = if g.scope == "host" {
+                            Some(h.id.as_str())
+                        } else {
+                            h.labels.get(&g.scope).map(String::as_str)
+                        };
+                        Some((h.id.as_str(), d?))
+                    })
+                    .collect();
+                let room = state
+                    .hosts
+                    .iter()
+                    .filter(|h| h.state == HostState::Active)
+                    .filter_map(|h| domain.get(h.id.as_str()).copied())
+                    .collect();
+                let members = state
+                    .vms
+                    .iter()
+                    .filter(|vm| vm.groups.contains(&g.id))
+                    .map(|vm| vm.id.as_str())
+                    .collect();
+                View {
+                    group: g,
+                    domain,
+                    room,
+                    members,
+                }
+            })
+            .collect();
+        let at: HashMap<&str, &str> = state
+            .vms
+            .iter()
+            .map(|vm| (vm.id.as_str(), vm.host.as_str()))
+            .collect();
+        let mut out = PlanRules {
+            views,
+            start: Vec::new(),
+            broken: Vec::new(),
+        };
+        out.start = (0..out.views.len())
+            .map(|r| out.counts(r, |vm| at.get(vm).copied().into_iter().collect()))
+            .collect();
+        out.broken = out
+            .views
+            .iter()
+            .zip(&out.start)
+            .map(|(view, c)| view.violations(c))
+            .collect();
+        out
+    }
+
+    /// Whether the state has hard rules at all.
+    pub(super) fn is_empty(&self) -> bool {
+        self.views.is_empty()
+    }
+
+    /// Members of rule `r` per domain, each counted on the hosts `at` gives it.
+    fn counts<'h>(&self, r: usize, at: impl Fn(&str) -> Vec<&'h str>) -> BTreeMap<&'a str, u32> {
+        let view = &self.views[r];
+        let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
+        for vm in &view.members {
+            let mut domains: Vec<&str> = at(vm)
+                .into_iter()
+                .filter_map(|h| view.domain.get(h).copied())
+                .collect();
+            domains.sort();
+            domains.dedup();
+            for d in domains {
+                *counts.entry(d).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    /// Anti-affinity with every member on the hosts `at` gives it (both ends of a move while its
+    /// wave runs): no domain above `max_per_domain` and above what it held before the plan.
+    pub(super) fn check_anti_affinity<'h>(
+        &self,
+        at: impl Fn(&str) -> Vec<&'h str>,
+        path: &str,
+        out: &mut Vec<Violation>,
+    ) {
+        for (r, view) in self.views.iter().enumerate() {
+            if view.group.policy != GroupPolicy::AntiAffinity {
+                continue;
+            }
+            let max = view.group.max_per_domain.unwrap_or(1);
+            for (d, n) in self.counts(r, &at) {
+                let before = self.start[r].get(d).copied().unwrap_or(0);
+                if n > max.max(before) {
+                    out.push(v(
+                        Rule::GroupRule,
+                        path,
+                        format!(
+                            "{} `{d}` holds {n} members of anti-affinity group `{}` (at most {max}, {before} before the plan)",
+                            view.group.scope, view.group.id
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Affinity and spread with every member on the host `at` gives it: no more violations than
+    /// before the plan.
+    pub(super) fn check_settled<'h>(
+        &self,
+        at: impl Fn(&str) -> Option<&'h str>,
+        path: &str,
+        out: &mut Vec<Violation>,
+    ) {
+        for (r, view) in self.views.iter().enumerate() {
+            if view.group.policy == GroupPolicy::AntiAffinity {
+                continue;
+            }
+            let n = view.violations(&self.counts(r, |vm| at(vm).into_iter().collect()));
+            if n > self.broken[r] {
+                out.push(v(
+                    Rule::GroupRule,
+                    path,
+                    format!(
+                        "group `{}` breaks its {} rule {n} time(s) over scope `{}`; the state did {} time(s)",
+                        view.group.id, wire_name(&view.group.policy), view.group.scope, self.broken[r]
+                    ),
+                ));
+            }
+        }
+    }
+}
