@@ -882,6 +882,14 @@ fn migration_group_arrivals_cap_the_members_entering_a_domain() {
     input.rules = vec![rule([0, 2, 0])];
     let (_, ends) = round_solve(&input);
     assert_eq!(racks(&ends), vec![1, 1], "{ends:?}");
+    // That member is a candidate too (it may stay on host 0 or move to host 1): a move inside
+    // its own rack is no arrival.
+    input.vms.push(round_vm(10.0, Some(0), &[1]));
+    let mut r = rule([0, 2, 0]);
+    r.members.push((2, Some(0)));
+    input.rules = vec![r];
+    let (_, ends) = round_solve(&input);
+    assert_eq!(racks(&ends), vec![1, 1, 0], "{ends:?}");
 }
 
 #[test]
