@@ -3,13 +3,15 @@
 //! witness; where it leaves VMs out, a bound on the VMs with no eligible host may already prove it
 //! best, and the restart MIP (`model::restart`) decides the rest.
 
+use crate::domain::groups::{DomainHost, GroupRule, Policy};
 use crate::format::capacity::{
     DecidedBy, FailureReport, NotTolerated, RestartCode, Restarted, Scenario, Unrestartable,
 };
+use crate::format::problem::Group;
 use crate::format::problem::Traits;
 use crate::format::state::{HostState, State};
 use crate::format::{errors::ErrorCode, InputError, Placement, Problem, Resources, Status};
-use crate::model::restart::{restart, RestartVm};
+use crate::model::restart::{restart, RestartPolicy, RestartRule, RestartVm};
 use crate::model::{MipOptions, MipStatus};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
@@ -59,6 +61,8 @@ pub struct FleetHost {
     labels: BTreeMap<String, String>,
     traits: Traits,
     active: bool,
+    /// Members of each group running here that are not listed as VMs (`group_members`).
+    group_members: BTreeMap<String, u32>,
 }
 
 /// A running VM: it restarts elsewhere if its host fails.
@@ -69,6 +73,8 @@ pub struct Running {
     storage: String,
     demand: Resources,
     group: Option<String>,
+    /// Indices into `Fleet::rules`: the groups it belongs to.
+    rules: Vec<usize>,
     required_traits: Traits,
     forbidden_traits: Traits,
 }
@@ -84,6 +90,8 @@ impl Running {
 pub struct Fleet {
     hosts: Vec<FleetHost>,
     vms: Vec<Running>,
+    /// The hard rules of `groups[]` over the hosts.
+    rules: Vec<GroupRule>,
 }
 
 impl Fleet {
@@ -101,6 +109,7 @@ impl Fleet {
                 labels: h.labels.clone(),
                 traits: h.traits.clone(),
                 active: true,
+                group_members: h.group_members.clone(),
             })
             .collect();
         let ix: HashMap<&str, usize> = hosts
@@ -123,12 +132,14 @@ impl Fleet {
                     storage: p.storage.clone(),
                     demand: r.demand.clone(),
                     group: r.anti_affinity.clone(),
+                    rules: rule_ix(&problem.groups, &r.groups),
                     required_traits: r.required_traits.clone(),
                     forbidden_traits: r.forbidden_traits.clone(),
                 })
             })
             .collect();
-        Fleet { hosts, vms }
+        let rules = hard_rules(&problem.groups, &hosts);
+        Fleet { hosts, vms, rules }
     }
 
     /// From a migration state document: VMs reserve their whole demand; hosts in maintenance or
@@ -145,6 +156,7 @@ impl Fleet {
                 labels: h.labels.clone(),
                 traits: h.traits.clone(),
                 active: h.state == HostState::Active,
+                group_members: BTreeMap::new(),
             })
             .collect();
         let ix: HashMap<String, usize> = hosts
@@ -164,11 +176,13 @@ impl Fleet {
                 storage: v.storage.clone(),
                 demand: v.demand.clone(),
                 group: v.anti_affinity.clone(),
+                rules: rule_ix(&state.groups, &v.groups),
                 required_traits: v.required_traits.clone(),
                 forbidden_traits: v.forbidden_traits.clone(),
             });
         }
-        Fleet { hosts, vms }
+        let rules = hard_rules(&state.groups, &hosts);
+        Fleet { hosts, vms, rules }
     }
 
     /// The failure sets the specs ask for: the fixed hosts (`host:`, `label:`) together, once, or
@@ -268,6 +282,30 @@ impl Fleet {
     }
 }
 
+/// The rules of `groups` over the fleet's hosts (soft ones too, so that indices match `groups`;
+/// only hard ones are held).
+fn hard_rules(groups: &[Group], hosts: &[FleetHost]) -> Vec<GroupRule> {
+    groups
+        .iter()
+        .map(|g| {
+            let hosts = hosts.iter().map(|h| DomainHost {
+                id: &h.id,
+                labels: &h.labels,
+                members: 0,
+                room: false,
+            });
+            GroupRule::over(g, hosts)
+        })
+        .collect()
+}
+
+/// Positions in `groups` of the ids a VM lists.
+fn rule_ix(groups: &[Group], ids: &[String]) -> Vec<usize> {
+    ids.iter()
+        .filter_map(|id| groups.iter().position(|g| &g.id == id))
+        .collect()
+}
+
 fn spec_name(spec: &FailSpec) -> String {
     match spec {
         FailSpec::Host(id) => format!("host:{id}"),
@@ -332,9 +370,11 @@ fn eligibility(
     s: &Survivors,
     vms: &[&Running],
     groups: &HashMap<(usize, &str), usize>,
+    limits: &[Vec<HostLimit>],
 ) -> Vec<Result<Vec<usize>, (RestartCode, String)>> {
     vms.iter()
-        .map(|vm| {
+        .enumerate()
+        .map(|(i, vm)| {
             let d = s.demand(vm);
             let connected: Vec<usize> = (0..s.fleet.hosts.len())
                 .filter(|&h| !s.failed[h] && s.fleet.hosts[h].active)
@@ -371,6 +411,10 @@ fn eligibility(
                     format!("every surviving host that reaches its storage runs a member of `{g}`"),
                 ));
             }
+            let apart = match rules_allow(apart, &limits[i]) {
+                Ok(hosts) => hosts,
+                Err(why) => return Err(why),
+            };
             let fits: Vec<usize> = apart
                 .into_iter()
                 .filter(|&h| (0..d.len()).all(|r| d[r] <= s.free[h][r] + EPS))
@@ -386,10 +430,144 @@ fn eligibility(
         .collect()
 }
 
+/// What one hard group rule allows a restarting VM.
+struct HostLimit {
+    /// Per host: whether the rule lets a member restart there at all.
+    allowed: Vec<bool>,
+    /// The code and reason when it allows no host the VM could otherwise use.
+    why: (RestartCode, String),
+}
+
+/// `hosts` less those a rule of `limits` excludes; the first rule that leaves none says why.
+fn rules_allow(
+    mut hosts: Vec<usize>,
+    limits: &[HostLimit],
+) -> Result<Vec<usize>, (RestartCode, String)> {
+    for l in limits {
+        hosts.retain(|&h| l.allowed[h]);
+        if hosts.is_empty() {
+            return Err(l.why.clone());
+        }
+    }
+    Ok(hosts)
+}
+
+/// The hard group rules of one scenario: the rows of each rule with restarting members, and what
+/// each rule allows each restarting VM (models/capacity.md, "Group rules"). Survivors count where
+/// they run (listed VMs and `group_members` of surviving hosts); spread compares the domains with
+/// a surviving active host.
+fn scenario_rules(s: &Survivors, vms: &[&Running]) -> (Vec<RestartRule>, Vec<Vec<HostLimit>>) {
+    let fleet = s.fleet;
+    let mut rules = Vec::new();
+    let mut limits: Vec<Vec<HostLimit>> = (0..vms.len()).map(|_| Vec::new()).collect();
+    for (r, rule) in fleet.rules.iter().enumerate() {
+        let members: Vec<usize> = (0..vms.len())
+            .filter(|&i| vms[i].rules.contains(&r))
+            .collect();
+        if !rule.hard || members.is_empty() {
+            continue;
+        }
+        let n = rule.domain_names.len();
+        let (mut present, mut room) = (vec![0u32; n], vec![false; n]);
+        for (h, host) in fleet.hosts.iter().enumerate() {
+            let Some(d) = rule.domain_of[h].filter(|_| !s.failed[h]) else {
+                continue;
+            };
+            present[d] += host.group_members.get(&rule.id).copied().unwrap_or(0);
+            room[d] |= host.active;
+        }
+        for vm in &fleet.vms {
+            if vm.rules.contains(&r) && !s.failed[vm.host] {
+                if let Some(d) = rule.domain_of[vm.host] {
+                    present[d] += 1;
+                }
+            }
+        }
+        let hosts = 0..fleet.hosts.len();
+        let (g, scope) = (&rule.id, &rule.scope);
+        // The rows (None: the hosts allowed say it all), the hosts allowed, and the reason.
+        let (policy, allowed, why): (Option<RestartPolicy>, Vec<bool>, _) = match rule.policy {
+            Policy::AntiAffinity { max } => {
+                let limit: Vec<u32> = present.iter().map(|&p| max.saturating_sub(p)).collect();
+                let allowed = hosts
+                    .map(|h| rule.domain_of[h].is_some_and(|d| limit[d] > 0))
+                    .collect();
+                let why = format!(
+                    "every eligible survivor is in a {scope} that holds {max} member(s) of `{g}` already, or outside the scope"
+                );
+                let rows = RestartPolicy::Arrivals(limit);
+                (Some(rows), allowed, (RestartCode::AntiAffinity, why))
+            }
+            Policy::Affinity if present.iter().any(|&p| p > 0) => {
+                let allowed = hosts
+                    .map(|h| rule.domain_of[h].is_some_and(|d| present[d] > 0))
+                    .collect();
+                let why =
+                    format!("no eligible survivor is in a {scope} where members of `{g}` run");
+                (None, allowed, (RestartCode::Affinity, why))
+            }
+            Policy::Affinity => {
+                let allowed = hosts.map(|h| rule.domain_of[h].is_some()).collect();
+                let why = format!("no eligible survivor is in the scope `{scope}` of `{g}`");
+                (
+                    Some(RestartPolicy::Together),
+                    allowed,
+                    (RestartCode::Affinity, why),
+                )
+            }
+            Policy::Spread { skew } => {
+                let with_room = || {
+                    present
+                        .iter()
+                        .zip(&room)
+                        .filter(|(_, r)| **r)
+                        .map(|(p, _)| *p)
+                };
+                let spread = with_room().max().unwrap_or(0) - with_room().min().unwrap_or(0);
+                let allowed = hosts.map(|h| rule.domain_of[h].is_some()).collect();
+                let why = format!("no eligible survivor is in the scope `{scope}` of `{g}`");
+                let rows = RestartPolicy::Spread {
+                    present,
+                    room,
+                    skew: skew.max(spread),
+                };
+                (Some(rows), allowed, (RestartCode::Spread, why))
+            }
+        };
+        for &i in &members {
+            limits[i].push(HostLimit {
+                allowed: allowed.clone(),
+                why: why.clone(),
+            });
+        }
+        if let Some(policy) = policy {
+            rules.push(RestartRule {
+                domain_of: rule.domain_of.clone(),
+                members,
+                policy,
+            });
+        }
+    }
+    (rules, limits)
+}
+
 /// Best fit decreasing: largest VMs first (by their largest share of a host), each to the
 /// eligible host it leaves with the least room on its tightest resource.
-fn best_fit(s: &Survivors, vms: &[RestartVm]) -> Vec<Option<usize>> {
+fn best_fit(s: &Survivors, vms: &[RestartVm], rules: &[RestartRule]) -> Vec<Option<usize>> {
     let mut free = s.free.clone();
+    let mut counts: Vec<Vec<u32>> = rules
+        .iter()
+        .map(|r| {
+            let n = r.domain_of.iter().flatten().max().map_or(0, |d| d + 1);
+            vec![0; n]
+        })
+        .collect();
+    let mut rules_of: Vec<Vec<usize>> = vec![Vec::new(); vms.len()];
+    for (r, rule) in rules.iter().enumerate() {
+        for &v in &rule.members {
+            rules_of[v].push(r);
+        }
+    }
     let mut taken: HashMap<(usize, usize), bool> = HashMap::new();
     let size = |v: &RestartVm| {
         v.eligible
@@ -411,6 +589,7 @@ fn best_fit(s: &Survivors, vms: &[RestartVm]) -> Vec<Option<usize>> {
             .iter()
             .copied()
             .filter(|&h| vm.group.is_none_or(|g| !taken.contains_key(&(h, g))))
+            .filter(|&h| rules_of[v].iter().all(|&r| rules[r].admits(&counts[r], h)))
             .filter(|&h| (0..vm.demand.len()).all(|r| vm.demand[r] <= free[h][r] + EPS))
             .map(|h| {
                 let left = (0..vm.demand.len())
@@ -426,6 +605,11 @@ fn best_fit(s: &Survivors, vms: &[RestartVm]) -> Vec<Option<usize>> {
             }
             if let Some(g) = vm.group {
                 taken.insert((h, g), true);
+            }
+            for &r in &rules_of[v] {
+                if let Some(d) = rules[r].domain_of[h] {
+                    counts[r][d] += 1;
+                }
             }
             out[v] = Some(h);
         }
@@ -548,6 +732,8 @@ struct Case<'a> {
     vms: Vec<&'a Running>,
     eligible: Vec<Result<Vec<usize>, (RestartCode, String)>>,
     model_vms: Vec<RestartVm>,
+    /// The hard group rules with restarting members.
+    rules: Vec<RestartRule>,
     host_of: Vec<Option<usize>>,
 }
 
@@ -572,7 +758,8 @@ impl<'a> Case<'a> {
             .iter()
             .flat_map(|&h| on[h].iter().map(|&v| &fleet.vms[v]))
             .collect();
-        let eligible = eligibility(&s, &vms, &alive);
+        let (rules, limits) = scenario_rules(&s, &vms);
+        let eligible = eligibility(&s, &vms, &alive, &limits);
         let group_ix: BTreeMap<&str, usize> = vms
             .iter()
             .filter_map(|v| v.group.as_deref())
@@ -590,9 +777,10 @@ impl<'a> Case<'a> {
                 group: vm.group.as_deref().and_then(|g| group_ix.get(g).copied()),
             })
             .collect();
-        let host_of = best_fit(&s, &model_vms);
+        let host_of = best_fit(&s, &model_vms, &rules);
         Case {
             s,
+            rules,
             name,
             failed,
             vms,
@@ -623,7 +811,13 @@ impl<'a> Case<'a> {
             return self.finish(DecidedBy::Stopped, Status::TimeLimit);
         }
         let (upper, placed) = (self.upper(), self.placed());
-        match restart(&self.s.free, &self.model_vms, &self.host_of, opts) {
+        match restart(
+            &self.s.free,
+            &self.model_vms,
+            &self.rules,
+            &self.host_of,
+            opts,
+        ) {
             Ok(r) => {
                 if r.host_of.iter().flatten().count() > placed {
                     self.host_of = r.host_of;
@@ -690,7 +884,7 @@ impl<'a> Case<'a> {
                     RestartCode::StoppedEarly
                 },
                 reason: if status == Status::Optimal {
-                    "the survivors that reach its storage have room for it, but not for it with the others (proven)".into()
+                    "the survivors that reach its storage have room for it, but not for it with the others within their group rules (proven)".into()
                 } else {
                     "the search stopped before it found room for it or proved there is none".into()
                 },

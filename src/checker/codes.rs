@@ -153,7 +153,7 @@ impl Rule {
     ];
 
     /// The failure-scenario rules, in the README's order.
-    pub const FAILURE: [Rule; 12] = [
+    pub const FAILURE: [Rule; 13] = [
         Rule::UnknownHost,
         Rule::UnknownVm,
         Rule::RestartCoverage,
@@ -162,6 +162,7 @@ impl Rule {
         Rule::HostTraits,
         Rule::HostCapacity,
         Rule::AntiAffinity,
+        Rule::GroupRule,
         Rule::BadStats,
         Rule::BadBound,
         Rule::BadGap,

@@ -1,13 +1,14 @@
 //! A failure scenario of `vmplace capacity --fail`, replayed on the state document: the witness
 //! restarts only VMs of the failed hosts, each once, on a surviving active host that reaches its
 //! storage, within every capacity (running VMs count with their whole demand) and apart from the
-//! other members of its anti-affinity group; every VM of the failed hosts is either restarted or
-//! listed; and the counts, bound, gap and status agree.
+//! other members of its anti-affinity group, and no hard group rule (`groups[]`) more broken than
+//! the survivors have it; every VM of the failed hosts is either restarted or listed; and the
+//! counts, bound, gap and status agree.
 
 use super::codes::Rule;
 use super::{v, Violation, TOL};
 use crate::format::capacity::Scenario;
-use crate::format::state::{HostState, State};
+use crate::format::state::{HostState, State, StateHost, StateVm};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Checks one scenario against the state it was computed on.
@@ -93,9 +94,33 @@ pub fn check_scenario(state: &State, sc: &Scenario) -> Vec<Violation> {
             }
         }
     }
+    group_rules(state, sc, &failed, &mut out);
     counts(sc, &mut out);
     out.sort();
     out
+}
+
+/// The hard rules of `groups[]` after the restarts, against the survivors: no domain above
+/// `max_per_domain` (or what the survivors hold), affinity and spread no more broken (spread over
+/// the domains with a surviving active host).
+fn group_rules(state: &State, sc: &Scenario, failed: &HashSet<&str>, out: &mut Vec<Violation>) {
+    fn alive<'s>(vm: &'s StateVm, failed: &HashSet<&str>) -> Option<&'s str> {
+        (!failed.contains(vm.host.as_str())).then_some(vm.host.as_str())
+    }
+    let room = |h: &StateHost| h.state == HostState::Active && !failed.contains(h.id.as_str());
+    let rules = super::plan_groups::PlanRules::at(state, |vm| alive(vm, failed), room);
+    if rules.is_empty() {
+        return;
+    }
+    let after: HashMap<&str, &str> = state
+        .vms
+        .iter()
+        .filter_map(|vm| Some((vm.id.as_str(), alive(vm, failed)?)))
+        .chain(sc.witness.iter().map(|r| (r.vm.as_str(), r.host.as_str())))
+        .collect();
+    let at = |vm: &str| after.get(vm).copied();
+    rules.check_anti_affinity(|vm| at(vm).into_iter().collect(), "/witness", out);
+    rules.check_settled(at, "/witness", out);
 }
 
 /// The witness and the unrestartable list together are the VMs of the failed hosts, once each.

@@ -1,5 +1,6 @@
-//! Group rules (`groups[]`) of a migration plan, recounted from the state and plan documents: no
-//! hard rule is more broken after the plan, or while any wave runs, than the state had it.
+//! Group rules (`groups[]`) of a migration plan or a failure scenario, recounted from the
+//! documents: no hard rule is more broken after the plan, or while any wave runs, than the state
+//! had it; no restart leaves one more broken than the survivors have it.
 //! Anti-affinity counts a moving member in both of its domains while its wave runs, and a domain
 //! may hold `max_per_domain` members (or as many as it held before the plan); affinity and spread
 //! are counted once each wave has ended, against the violations the state had.
@@ -7,7 +8,7 @@
 use super::codes::{wire_name, Rule};
 use super::{v, Violation};
 use crate::format::problem::{Group, GroupPolicy};
-use crate::format::state::{HostState, State};
+use crate::format::state::{HostState, State, StateHost, StateVm};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One hard rule over the state's hosts.
@@ -50,7 +51,23 @@ pub(super) struct PlanRules<'a> {
 }
 
 impl<'a> PlanRules<'a> {
+    /// The rules of a plan's state: members where the state runs them, spread over the domains
+    /// with an active host.
     pub(super) fn new(state: &'a State) -> PlanRules<'a> {
+        PlanRules::at(
+            state,
+            |vm| Some(vm.host.as_str()),
+            |h| h.state == HostState::Active,
+        )
+    }
+
+    /// The rules with each member at `start` (None: not running), spread over the domains with a
+    /// host `room` accepts.
+    pub(super) fn at(
+        state: &'a State,
+        start: impl Fn(&'a StateVm) -> Option<&'a str>,
+        room: impl Fn(&StateHost) -> bool,
+    ) -> PlanRules<'a> {
         let views: Vec<View> = state
             .groups
             .iter()
@@ -71,7 +88,7 @@ impl<'a> PlanRules<'a> {
                 let room = state
                     .hosts
                     .iter()
-                    .filter(|h| h.state == HostState::Active)
+                    .filter(|h| room(h))
                     .filter_map(|h| domain.get(h.id.as_str()).copied())
                     .collect();
                 let members = state
@@ -91,7 +108,7 @@ impl<'a> PlanRules<'a> {
         let at: HashMap<&str, &str> = state
             .vms
             .iter()
-            .map(|vm| (vm.id.as_str(), vm.host.as_str()))
+            .filter_map(|vm| Some((vm.id.as_str(), start(vm)?)))
             .collect();
         let mut out = PlanRules {
             views,
@@ -153,7 +170,7 @@ impl<'a> PlanRules<'a> {
                         Rule::GroupRule,
                         path,
                         format!(
-                            "{} `{d}` holds {n} members of anti-affinity group `{}` (at most {max}, {before} before the plan)",
+                            "{} `{d}` holds {n} members of anti-affinity group `{}` (at most {max}, {before} before)",
                             view.group.scope, view.group.id
                         ),
                     ));
@@ -180,7 +197,7 @@ impl<'a> PlanRules<'a> {
                     Rule::GroupRule,
                     path,
                     format!(
-                        "group `{}` breaks its {} rule {n} time(s) over scope `{}`; the state did {} time(s)",
+                        "group `{}` breaks its {} rule {n} time(s) over scope `{}`; {} time(s) before",
                         view.group.id, wire_name(&view.group.policy), view.group.scope, self.broken[r]
                     ),
                 ));

@@ -155,8 +155,15 @@ pub enum RestartCode {
     /// No surviving host that reaches its storage has the traits it requires and lacks those it
     /// forbids.
     NoHostWithTraits,
-    /// Every surviving host that reaches its storage runs a member of its anti-affinity group.
+    /// Every surviving host that reaches its storage runs a member of its anti-affinity group,
+    /// or is in a domain that already holds `max_per_domain` members of a hard anti-affinity
+    /// group of it (or outside that group's scope).
     AntiAffinity,
+    /// No surviving host that reaches its storage is in a domain where the surviving members of
+    /// its hard affinity group run (or in that group's scope).
+    Affinity,
+    /// No surviving host that reaches its storage is in the scope of its hard spread group.
+    Spread,
     /// No surviving host that reaches its storage has room for it (alone, or with the others:
     /// proven).
     NoRoom,

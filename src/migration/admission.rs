@@ -160,3 +160,117 @@ pub(crate) fn group_admission(pool: &Pool, v: VmId, h: HostId) -> Option<(Declin
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    //! `group_admission` on hand-made pools, with the round's earlier moves applied by hand.
+    use super::*;
+    use serde_json::json;
+
+    /// Hosts `id@rack`, VMs `id@host` all in group `g` of `policy` (JSON) by rack.
+    fn pool(hosts: &[&str], vms: &[&str], group: serde_json::Value) -> Pool {
+        let hosts: Vec<_> = hosts
+            .iter()
+            .map(|h| {
+                let (id, rack) = h.split_once('@').unwrap();
+                json!({"id": id, "capacity": {"cpu": 100}, "storage": ["s"],
+                       "labels": {"rack": rack}})
+            })
+            .collect();
+        let vms: Vec<_> = vms
+            .iter()
+            .map(|v| {
+                let (id, host) = v.split_once('@').unwrap();
+                json!({"id": id, "host": host, "storage": "s", "demand": {"cpu": 1},
+                       "groups": ["g"]})
+            })
+            .collect();
+        let doc = json!({"storage": [{"id": "s", "capacity_gib": 10}], "hosts": hosts,
+                         "vms": vms, "groups": [group]});
+        let state = crate::validation::read_state(&doc.to_string()).expect("valid");
+        Pool::from_state(&state)
+    }
+
+    fn at(p: &Pool, id: &str) -> HostId {
+        HostId(p.hosts.iter().position(|h| h.id == id).unwrap())
+    }
+
+    fn vm(p: &Pool, id: &str) -> VmId {
+        VmId(p.vms.iter().position(|v| v.id == id).unwrap())
+    }
+
+    fn code(p: &Pool, v: &str, h: &str) -> Option<DeclineCode> {
+        group_admission(p, vm(p, v), at(p, h)).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn anti_affinity_counts_a_member_that_left_the_rack_this_round() {
+        let g = json!({"id": "g", "policy": "anti-affinity", "scope": "rack"});
+        let mut p = pool(&["a1@A", "b1@B", "b2@B", "c1@C"], &["m1@a1", "m2@b1"], g);
+        assert_eq!(
+            code(&p, "m1", "b2"),
+            Some(DeclineCode::AdmissionAntiAffinity)
+        );
+        assert_eq!(code(&p, "m1", "c1"), None);
+        // m2 leaves B for C this round: B still counts it, C counts it too.
+        let (m2, c1) = (vm(&p, "m2"), at(&p, "c1"));
+        p.move_vm(m2, c1);
+        assert_eq!(
+            code(&p, "m1", "b2"),
+            Some(DeclineCode::AdmissionAntiAffinity)
+        );
+        assert_eq!(
+            code(&p, "m1", "c1"),
+            Some(DeclineCode::AdmissionAntiAffinity)
+        );
+        // Inside its own rack a member always moves.
+        assert_eq!(code(&p, "m2", "c1"), None);
+    }
+
+    #[test]
+    fn a_soft_rule_declines_nothing() {
+        let g = json!({"id": "g", "policy": "anti-affinity", "scope": "rack", "hard": false});
+        let p = pool(&["a1@A", "b1@B", "b2@B"], &["m1@a1", "m2@b1"], g);
+        assert_eq!(code(&p, "m1", "b2"), None);
+    }
+
+    #[test]
+    fn spread_lets_one_member_change_rack_per_round() {
+        let g = json!({"id": "g", "policy": "spread", "scope": "rack", "max_skew": 1});
+        let mut p = pool(&["a1@A", "a2@A", "b1@B", "c1@C"], &["m1@a1", "m2@a1"], g);
+        // A 2, B 0, C 0 (skew 2, already broken): a move to B or C mends it.
+        assert_eq!(code(&p, "m1", "b1"), None);
+        let (m1, b1) = (vm(&p, "m1"), at(&p, "b1"));
+        p.move_vm(m1, b1);
+        // m1 changed rack: m2 may not, though C would be no worse; inside A it may.
+        assert_eq!(code(&p, "m2", "c1"), Some(DeclineCode::AdmissionSpread));
+        assert_eq!(code(&p, "m2", "a2"), None);
+        // m1 itself may move on.
+        assert_eq!(code(&p, "m1", "c1"), None);
+    }
+
+    #[test]
+    fn spread_admits_a_move_that_leaves_the_skew_as_it_was() {
+        // A 2 (v, w), B 1, C 0: skew 2 (one over). v to B: A 1, B 2, C 0, still one over:
+        // admitted; v to C mends it; x from B to A makes it worse.
+        let g = json!({"id": "g", "policy": "spread", "scope": "rack", "max_skew": 1});
+        let p = pool(&["a1@A", "b1@B", "c1@C"], &["v@a1", "w@a1", "x@b1"], g);
+        assert_eq!(code(&p, "v", "b1"), None);
+        assert_eq!(code(&p, "v", "c1"), None);
+        assert_eq!(code(&p, "x", "a1"), Some(DeclineCode::AdmissionSpread));
+    }
+
+    #[test]
+    fn affinity_declines_a_move_that_splits_the_group() {
+        let g = json!({"id": "g", "policy": "affinity", "scope": "rack"});
+        let p = pool(&["a1@A", "a2@A", "b1@B"], &["m1@a1", "m2@a1"], g);
+        assert_eq!(code(&p, "m1", "b1"), Some(DeclineCode::AdmissionAffinity));
+        assert_eq!(code(&p, "m1", "a2"), None);
+        let lone = pool(
+            &["a1@A", "b1@B"],
+            &["m1@a1"],
+            json!({"id": "g", "policy": "affinity", "scope": "rack"}),
+        );
+        assert_eq!(code(&lone, "m1", "b1"), None);
+    }
+}

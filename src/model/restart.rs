@@ -1,6 +1,7 @@
 //! Restart after failures (models/capacity.md, "What if"): the most VMs of the failed hosts that
 //! the surviving hosts can restart, each on a host it is eligible for (connected to its storage,
-//! no surviving member of its anti-affinity group). Function names match the constraint families.
+//! no surviving member of its anti-affinity group), within the hard rules of `groups[]`. Function
+//! names match the constraint families.
 
 use super::{Col, MipBuilder, MipError, MipOptions, MipStatus, Sense};
 use good_lp::{constraint, variable, Expression};
@@ -15,6 +16,67 @@ pub struct RestartVm {
     pub eligible: Vec<usize>,
     /// Its anti-affinity group, as a small integer.
     pub group: Option<usize>,
+}
+
+/// A hard group rule (`groups[]`) over the VMs that restart (models/capacity.md, "Group rules").
+#[derive(Debug, Clone)]
+pub struct RestartRule {
+    /// Domain of each host (None: outside the scope).
+    pub domain_of: Vec<Option<usize>>,
+    /// The restarting VMs it holds (indices into the VMs).
+    pub members: Vec<usize>,
+    /// What it asks of them.
+    pub policy: RestartPolicy,
+}
+
+/// What a [`RestartRule`] asks of the members that restart.
+#[derive(Debug, Clone)]
+pub enum RestartPolicy {
+    /// At most this many restart into each domain (anti-affinity: `max_per_domain` less the
+    /// surviving members there).
+    Arrivals(Vec<u32>),
+    /// All in one domain (affinity with no surviving member; with survivors, the VMs are eligible
+    /// only where those run).
+    Together,
+    /// The member counts of the domains with room (surviving members `present` plus restarts)
+    /// differ by at most `skew`.
+    Spread {
+        /// Surviving members per domain.
+        present: Vec<u32>,
+        /// Domains with a surviving active host.
+        room: Vec<bool>,
+        /// The largest difference allowed (at least the survivors' own).
+        skew: u32,
+    },
+}
+
+impl RestartRule {
+    /// Whether one more member may restart on host `h`, with `counts` restarted per domain so far
+    /// (the greedy's test; the rows below hold the same).
+    pub fn admits(&self, counts: &[u32], h: usize) -> bool {
+        let Some(d) = self.domain_of[h] else {
+            return false;
+        };
+        match &self.policy {
+            RestartPolicy::Arrivals(limit) => counts[d] < limit[d],
+            RestartPolicy::Together => counts
+                .iter()
+                .enumerate()
+                .all(|(other, &n)| other == d || n == 0),
+            RestartPolicy::Spread {
+                present,
+                room,
+                skew,
+            } => {
+                let least = (0..counts.len())
+                    .filter(|&x| room[x])
+                    .map(|x| present[x] + counts[x])
+                    .min()
+                    .unwrap_or(0);
+                present[d] + counts[d] < least + skew
+            }
+        }
+    }
 }
 
 /// What the MIP decided.
@@ -43,6 +105,7 @@ struct Model<'a> {
 pub fn restart(
     free: &[Vec<f64>],
     vms: &[RestartVm],
+    rules: &[RestartRule],
     warm: &[Option<usize>],
     opts: &MipOptions,
 ) -> Result<Restarts, MipError> {
@@ -50,6 +113,17 @@ pub fn restart(
     m.restart_once();
     m.restart_capacity();
     m.restart_anti_affinity();
+    for rule in rules {
+        match &rule.policy {
+            RestartPolicy::Arrivals(limit) => m.restart_group_arrivals(rule, limit),
+            RestartPolicy::Together => m.restart_group_together(rule, warm),
+            RestartPolicy::Spread {
+                present,
+                room,
+                skew,
+            } => m.restart_group_spread(rule, (present, room, *skew), warm),
+        }
+    }
     let objective: Expression = m.x.iter().flatten().map(|(_, c)| c.var).sum();
     let x = m.x.clone();
     let r = m.b.solve(Sense::Max, objective, 0.0, opts)?;
@@ -149,6 +223,86 @@ impl<'a> Model<'a> {
         for cols in members.into_values() {
             let sum: Expression = cols.iter().map(|c| c.var).sum();
             self.b.row(constraint!(sum <= 1));
+        }
+    }
+
+    /// The columns of `rule`'s members, per domain.
+    fn by_domain(&self, rule: &RestartRule) -> BTreeMap<usize, Vec<Col>> {
+        let mut out: BTreeMap<usize, Vec<Col>> = BTreeMap::new();
+        for &v in &rule.members {
+            for &(h, c) in &self.x[v] {
+                if let Some(d) = rule.domain_of[h] {
+                    out.entry(d).or_default().push(c);
+                }
+            }
+        }
+        out
+    }
+
+    /// `restart_group_arrivals`: at most `limit[D]` members restart into domain `D`.
+    fn restart_group_arrivals(&mut self, rule: &RestartRule, limit: &[u32]) {
+        for (d, cols) in self.by_domain(rule) {
+            let sum: Expression = cols.iter().map(|c| c.var).sum();
+            self.b.row(constraint::leq(sum, limit[d] as f64));
+        }
+    }
+
+    /// `restart_group_together`: one domain `z_D` is chosen, `sum_D z_D <= 1`, and a member
+    /// restarts only there, `x_vh <= z_D(h)`.
+    fn restart_group_together(&mut self, rule: &RestartRule, warm: &[Option<usize>]) {
+        let warm_domain = rule
+            .members
+            .iter()
+            .find_map(|&v| warm.get(v).copied().flatten())
+            .and_then(|h| rule.domain_of[h]);
+        let mut chosen = Expression::default();
+        for (d, cols) in self.by_domain(rule) {
+            let on = if warm_domain == Some(d) { 1.0 } else { 0.0 };
+            let z = self.b.column(variable().min(0).max(1), true, on);
+            chosen += z.var;
+            for c in cols {
+                self.b.row(constraint::leq(c.var - z.var, 0.0));
+            }
+        }
+        self.b.row(constraint::leq(chosen, 1.0));
+    }
+
+    /// `restart_group_spread`: with `m` the least count, `m <= n_D <= m + skew` for every domain
+    /// with room, `n_D` = surviving members plus those that restart there.
+    fn restart_group_spread(
+        &mut self,
+        rule: &RestartRule,
+        (present, room, skew): (&[u32], &[bool], u32),
+        warm: &[Option<usize>],
+    ) {
+        let mut cols = self.by_domain(rule);
+        let mut counts = present.to_vec();
+        for &v in &rule.members {
+            if let Some(d) = warm
+                .get(v)
+                .copied()
+                .flatten()
+                .and_then(|h| rule.domain_of[h])
+            {
+                counts[d] += 1;
+            }
+        }
+        let least = (0..room.len())
+            .filter(|&d| room[d])
+            .map(|d| counts[d])
+            .min()
+            .unwrap_or(0);
+        let m = self.b.column(variable().min(0), true, f64::from(least));
+        for d in (0..room.len()).filter(|&d| room[d]) {
+            let n: Expression = cols
+                .remove(&d)
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.var)
+                .sum::<Expression>()
+                + f64::from(present[d]);
+            self.b.row(constraint::geq(n.clone() - m.var, 0.0));
+            self.b.row(constraint::leq(n - m.var, f64::from(skew)));
         }
     }
 }

@@ -66,6 +66,8 @@ fn code_of(sc: &Scenario, vm: &str) -> Option<&'static str> {
             RestartCode::NoConnectedHost => "NO_CONNECTED_HOST",
             RestartCode::NoHostWithTraits => "NO_HOST_WITH_TRAITS",
             RestartCode::AntiAffinity => "ANTI_AFFINITY",
+            RestartCode::Affinity => "AFFINITY",
+            RestartCode::Spread => "SPREAD",
             RestartCode::NoRoom => "NO_ROOM",
             RestartCode::StoppedEarly => "STOPPED_EARLY",
         })
@@ -370,4 +372,150 @@ fn on_host<'a>(w: &'a Scenario, vm: &str) -> Option<&'a str> {
         .iter()
         .find(|r| r.vm == vm)
         .map(|r| r.host.as_str())
+}
+
+// ------------------------------------------------------------ group rules (`groups[]`, #12)
+
+fn member(id: &str, host: &str, group: &str) -> Value {
+    json!({"id": id, "host": host, "storage": "s1", "demand": {"cpu": 1, "memory_gib": 1},
+           "groups": [group]})
+}
+
+/// Racks r1 (h1, h2), r2 (h3, h4), r3 (h5): h1 fails.
+fn racks_with(vms: Vec<Value>, group: Value) -> Value {
+    let mut doc = state(
+        vec![
+            host("h1", 64.0, &["s1"], "r1"),
+            host("h2", 64.0, &["s1"], "r1"),
+            host("h3", 64.0, &["s1"], "r2"),
+            host("h4", 64.0, &["s1"], "r2"),
+            host("h5", 64.0, &["s1"], "r3"),
+        ],
+        vms,
+    );
+    doc["groups"] = json!([group]);
+    doc
+}
+
+fn rack_of(host: &str) -> &'static str {
+    match host {
+        "h1" | "h2" => "r1",
+        "h3" | "h4" => "r2",
+        _ => "r3",
+    }
+}
+
+#[test]
+fn anti_affinity_over_racks_restarts_members_only_in_racks_with_a_place() {
+    // `web` (one per rack): a and b ran on h1; c runs in r2. Only r3 has a place, and r1 (h2) once
+    // a and b have left it: two restart, in r1 and r3.
+    let doc = racks_with(
+        vec![
+            member("a", "h1", "web"),
+            member("b", "h1", "web"),
+            member("c", "h3", "web"),
+        ],
+        json!({"id": "web", "policy": "anti-affinity", "scope": "rack"}),
+    );
+    let (_, w) = worst(&doc, &["host:h1"]);
+    let mut racks: Vec<&str> = w.witness.iter().map(|r| rack_of(&r.host)).collect();
+    racks.sort();
+    assert_eq!(racks, vec!["r1", "r3"], "{w:#?}");
+    assert_eq!((w.restarted, w.bound), (2, 2));
+    // A third member on h5 leaves one place (r1): one restarts; the rule is named.
+    let doc = racks_with(
+        vec![
+            member("a", "h1", "web"),
+            member("b", "h1", "web"),
+            member("c", "h3", "web"),
+            member("d", "h5", "web"),
+        ],
+        json!({"id": "web", "policy": "anti-affinity", "scope": "rack"}),
+    );
+    let (_, w) = worst(&doc, &["host:h1"]);
+    assert_eq!(w.restarted, 1);
+    assert_eq!(w.unrestartable[0].code, RestartCode::NoRoom, "{w:#?}");
+    // With r1 failing whole, no rack has a place: the rule binds from the start.
+    let (_, w) = worst(&doc, &["label:rack=r1"]);
+    assert_eq!(w.restarted, 0);
+    assert_eq!(code_of(&w, "a"), Some("ANTI_AFFINITY"));
+}
+
+#[test]
+fn affinity_restarts_members_where_the_others_run_or_all_in_one_rack() {
+    // `db` runs in r1 (a on h1, b on h2); h1 fails: a restarts on h2, never in r2 or r3.
+    let db = json!({"id": "db", "policy": "affinity", "scope": "rack"});
+    let doc = racks_with(
+        vec![member("a", "h1", "db"), member("b", "h2", "db")],
+        db.clone(),
+    );
+    let (_, w) = worst(&doc, &["host:h1"]);
+    assert_eq!(on_host(&w, "a"), Some("h2"));
+    // The whole of r1 fails: a and b restart together, in one rack.
+    let (_, w) = worst(&doc, &["label:rack=r1"]);
+    assert_eq!(w.restarted, 2);
+    assert_eq!(rack_of(&w.witness[0].host), rack_of(&w.witness[1].host));
+    // h2 has no room left: a cannot join b, and says why.
+    let mut full = doc.clone();
+    full["vms"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "big", "host": "h2", "storage": "s1",
+        "demand": {"cpu": 63, "memory_gib": 1}}));
+    let (_, w) = worst(&full, &["host:h1"]);
+    assert_eq!(w.restarted, 0);
+    assert_eq!(code_of(&w, "a"), Some("NO_ROOM"));
+}
+
+#[test]
+fn spread_restarts_members_toward_the_emptiest_racks() {
+    // `api` (max skew 1 over racks): r1 ran a, b on h1 and c on h2; r2 runs d, r3 none. h1 fails:
+    // counts r1 1, r2 1, r3 0, so a and b restart one in r3 and the other anywhere but past
+    // the skew.
+    let api = json!({"id": "api", "policy": "spread", "scope": "rack", "max_skew": 1});
+    let doc = racks_with(
+        vec![
+            member("a", "h1", "api"),
+            member("b", "h1", "api"),
+            member("c", "h2", "api"),
+            member("d", "h3", "api"),
+        ],
+        api,
+    );
+    let (_, w) = worst(&doc, &["host:h1"]);
+    assert_eq!(w.restarted, 2);
+    let mut counts = std::collections::BTreeMap::from([("r1", 1), ("r2", 1), ("r3", 0)]);
+    for r in &w.witness {
+        *counts.get_mut(rack_of(&r.host)).unwrap() += 1;
+    }
+    let (most, least) = (
+        counts.values().max().unwrap(),
+        counts.values().min().unwrap(),
+    );
+    assert!(most - least <= 1, "{counts:?}");
+    assert_eq!(counts["r3"], 1);
+}
+
+#[test]
+fn the_scenario_checker_recounts_group_rules() {
+    let doc = racks_with(
+        vec![
+            member("a", "h1", "web"),
+            member("b", "h1", "web"),
+            member("c", "h3", "web"),
+        ],
+        json!({"id": "web", "policy": "anti-affinity", "scope": "rack"}),
+    );
+    let (_, mut w) = worst(&doc, &["host:h1"]);
+    // Both into r3 (h5): two members in one rack.
+    for r in &mut w.witness {
+        r.host = "h5".into();
+    }
+    let s: State = serde_json::from_value(doc).unwrap();
+    let v = check_scenario(&s, &w);
+    assert!(
+        v.iter()
+            .any(|x| x.rule == vmplace::checker::Rule::GroupRule),
+        "{v:#?}"
+    );
 }

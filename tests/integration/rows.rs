@@ -9,7 +9,7 @@ use vmplace::format::{Objective, Problem};
 use vmplace::model::host::{self, HostInput};
 use vmplace::model::migration::{self, RoundHost, RoundInput, RoundRule, RoundVm};
 use vmplace::model::mix::{self, MixFlavor, MixInput};
-use vmplace::model::restart::{self, RestartVm};
+use vmplace::model::restart::{self, RestartPolicy, RestartRule, RestartVm};
 use vmplace::model::storage::{self, Stage, StorageInput};
 use vmplace::model::{MipOptions, MipResult, MipStatus};
 use vmplace::placement::exact;
@@ -1213,8 +1213,90 @@ fn restart_vm(demand: f64, eligible: &[usize], group: Option<usize>) -> RestartV
 }
 
 fn restart_count(free: &[f64], vms: &[RestartVm]) -> vmplace::model::restart::Restarts {
+    restart_ruled(free, vms, &[])
+}
+
+fn restart_ruled(
+    free: &[f64],
+    vms: &[RestartVm],
+    rules: &[RestartRule],
+) -> vmplace::model::restart::Restarts {
     let free: Vec<Vec<f64>> = free.iter().map(|f| vec![*f]).collect();
-    restart::restart(&free, vms, &vec![None; vms.len()], &opts()).expect("solves")
+    restart::restart(&free, vms, rules, &vec![None; vms.len()], &opts()).expect("solves")
+}
+
+/// Four hosts of free 10, in racks 0, 0, 1, 1; three VMs of 1 that may restart anywhere.
+fn racked_restart(policy: RestartPolicy) -> (Vec<RestartVm>, Vec<RestartRule>) {
+    let vms = (0..3)
+        .map(|_| restart_vm(1.0, &[0, 1, 2, 3], None))
+        .collect();
+    let rule = RestartRule {
+        domain_of: vec![Some(0), Some(0), Some(1), Some(1)],
+        members: vec![0, 1, 2],
+        policy,
+    };
+    (vms, vec![rule])
+}
+
+fn racks_of(r: &vmplace::model::restart::Restarts) -> Vec<usize> {
+    let mut racks: Vec<usize> = r.host_of.iter().flatten().map(|&h| h / 2).collect();
+    racks.sort();
+    racks
+}
+
+#[test]
+fn restart_group_arrivals_cap_the_members_restarting_in_a_rack() {
+    // Rack 0 has room for one more member, rack 1 for one: two of three restart, one per rack.
+    let (vms, rules) = racked_restart(RestartPolicy::Arrivals(vec![1, 1]));
+    let r = restart_ruled(&[10.0; 4], &vms, &rules);
+    assert_eq!(racks_of(&r), vec![0, 1]);
+    assert_eq!((r.bound, r.proven), (2, true));
+    // Rack 0 full: one restarts, in rack 1... with two places there, two.
+    let (vms, rules) = racked_restart(RestartPolicy::Arrivals(vec![0, 2]));
+    let r = restart_ruled(&[10.0; 4], &vms, &rules);
+    assert_eq!(racks_of(&r), vec![1, 1]);
+}
+
+#[test]
+fn restart_group_together_keeps_the_members_in_one_rack() {
+    // Each host has room for one VM only: rack 0 takes two, so one of three stays down.
+    let (vms, rules) = racked_restart(RestartPolicy::Together);
+    let r = restart_ruled(&[1.0; 4], &vms, &rules);
+    let racks = racks_of(&r);
+    assert_eq!(racks.len(), 2, "{r:?}");
+    assert_eq!(racks[0], racks[1]);
+    assert!(r.proven);
+    // Without the rule all three restart.
+    assert_eq!(
+        restart_count(&[1.0; 4], &vms)
+            .host_of
+            .iter()
+            .flatten()
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn restart_group_spread_keeps_the_racks_within_the_skew() {
+    // Rack 0 runs two surviving members, rack 1 none; skew 2. When rack 1's hosts take one VM
+    // each, all three restart (3 against 2). When rack 1 takes none, rack 0 may not grow past
+    // 0 + 2: none restarts, proven.
+    let spread = |present: Vec<u32>| RestartPolicy::Spread {
+        present,
+        room: vec![true, true],
+        skew: 2,
+    };
+    let (vms, rules) = racked_restart(spread(vec![2, 0]));
+    let r = restart_ruled(&[10.0, 10.0, 1.0, 1.0], &vms, &rules);
+    assert_eq!(racks_of(&r), vec![0, 1, 1]);
+    let r = restart_ruled(&[10.0, 10.0, 0.0, 0.0], &vms, &rules);
+    assert_eq!(r.host_of.iter().flatten().count(), 0, "{r:?}");
+    assert!(r.proven);
+    // Balanced survivors: up to the skew in either rack.
+    let (vms, rules) = racked_restart(spread(vec![1, 1]));
+    let r = restart_ruled(&[10.0, 10.0, 0.0, 0.0], &vms, &rules);
+    assert_eq!(racks_of(&r), vec![0, 0]);
 }
 
 #[test]
