@@ -836,3 +836,63 @@ fn state_group_errors_have_codes_and_paths_all_at_once() {
         );
     }
 }
+
+#[test]
+fn a_member_moves_inside_its_rack_and_a_rack_with_one_place_takes_one() {
+    // w1 leaves m (rack a0) and may move inside a0 (to a0y, the cheapest); w2 and w3 leave n
+    // (rack a3, alone there) for another rack: a2 is full with w0, a0 with w1 (which counts there
+    // as it leaves m), a1 has one place. One of them stays on n, so the round MIP has no answer
+    // and its warm start, the greedy plan, stands.
+    let mut m = racked("m", "a0", &G5);
+    m["state"] = json!("maintenance");
+    let mut n = racked("n", "a3", &G5);
+    n["state"] = json!("maintenance");
+    let doc = json!({
+        "storage": [{"id": "s", "capacity_gib": 1000}],
+        "hosts": [m, n, racked("a0y", "a0", &G4), racked("a1x", "a1", &G5), racked("a2x", "a2", &G5)],
+        "vms": [member("w0", "a2x", "web"), member("w1", "m", "web"),
+                member("w2", "n", "web"), member("w3", "n", "web")],
+        "groups": [{"id": "web", "policy": "anti-affinity", "scope": "rack"}],
+        "policy": {"placement": "optimize", "underload": false}
+    });
+    let (_, p) = planned(&doc);
+    let to = |vm: &str| {
+        p.migrations
+            .iter()
+            .find(|m| m.vm == vm)
+            .map(|m| m.to.clone())
+    };
+    assert_eq!(to("w1").as_deref(), Some("a0y"), "{:#?}", p.migrations);
+    // One of w2, w3 takes rack a1's place; the other stays.
+    assert_eq!(p.migrations.len(), 2, "{:#?}", p.migrations);
+    assert_eq!(p.stats.stayed.len(), 1, "{:#?}", p.stats);
+}
+
+#[test]
+fn a_soft_group_binds_neither_planner() {
+    // As the anti-affinity test above, soft: the plan is the one without the group, and a member
+    // joins w0 in rack a1.
+    for planner in ["pabfd", "optimize"] {
+        let mut m = racked("m", "a0", &G4);
+        m["state"] = json!("maintenance");
+        let doc = json!({
+            "storage": [{"id": "s", "capacity_gib": 1000}],
+            "hosts": [m, racked("a1x", "a1", &G4), racked("a1y", "a1", &G4),
+                      racked("b0x", "b0", &G5), racked("b1x", "b1", &G5)],
+            "vms": [member("w0", "a1x", "web"), member("w1", "m", "web"), member("w2", "m", "web")],
+            "groups": [{"id": "web", "policy": "anti-affinity", "scope": "rack", "hard": false}],
+            "policy": {"placement": planner, "underload": false}
+        });
+        let (_, p) = planned(&doc);
+        let mut free = doc.clone();
+        free["groups"] = json!([]);
+        for v in free["vms"].as_array_mut().unwrap() {
+            v["groups"] = json!([]);
+        }
+        let (_, q) = planned(&free);
+        assert_eq!(moves(&p), moves(&q), "{planner}");
+        // Both members end in rack a1, which a hard rule would forbid.
+        let at = ends(&doc, &p);
+        assert!(at["w1"] == "a1" || at["w2"] == "a1", "{planner}: {at:?}");
+    }
+}

@@ -691,3 +691,75 @@ fn the_step_checker_counts_a_moving_member_in_both_racks() {
         "{v:#?}"
     );
 }
+
+#[test]
+fn anti_affinity_members_bound_for_different_racks_move_in_one_wave() {
+    // a leaves rack A for rack C, b leaves rack B for a host outside every rack: nothing is
+    // shared, so one wave; a soft group does not order the rack entry of the first test either.
+    let mut loose = host("x1", 10.0);
+    loose["labels"] = json!({});
+    let s = grouped(
+        state(
+            vec![
+                in_rack("a1", "A"),
+                in_rack("b1", "B"),
+                in_rack("c1", "C"),
+                loose,
+            ],
+            vec![vm("a", "a1", 1.0), vm("b", "b1", 1.0)],
+            8,
+        ),
+        json!([{"id": "g", "policy": "anti-affinity", "scope": "rack"}]),
+        &[("a", "g"), ("b", "g")],
+    );
+    assert_eq!(
+        sequenced(&s, &[("a", "a1", "c1"), ("b", "b1", "x1")])
+            .steps
+            .len(),
+        1
+    );
+    let soft = grouped(
+        state(
+            vec![
+                in_rack("a1", "A"),
+                in_rack("b1", "B"),
+                in_rack("b2", "B"),
+                in_rack("c1", "C"),
+            ],
+            vec![vm("a", "a1", 1.0), vm("b", "b1", 1.0)],
+            8,
+        ),
+        json!([{"id": "g", "policy": "anti-affinity", "scope": "rack", "hard": false}]),
+        &[("a", "g"), ("b", "g")],
+    );
+    assert_eq!(
+        sequenced(&soft, &[("a", "a1", "b2"), ("b", "b1", "c1")])
+            .steps
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn two_spread_members_bound_for_one_rack_do_not_both_go() {
+    // Spread by rack (skew 1): x in A, y in B, C empty (1, 1, 0). Either alone to C leaves a
+    // skew of 1; both would leave 0, 0, 2. A wave holds one crossing per group, and after it the
+    // second would break the rule: it is dropped.
+    let s = grouped(
+        state(
+            vec![
+                in_rack("a1", "A"),
+                in_rack("b1", "B"),
+                in_rack("c1", "C"),
+                in_rack("c2", "C"),
+            ],
+            vec![vm("x", "a1", 1.0), vm("y", "b1", 1.0)],
+            8,
+        ),
+        json!([{"id": "g", "policy": "spread", "scope": "rack", "max_skew": 1}]),
+        &[("x", "g"), ("y", "g")],
+    );
+    let p = sequenced(&s, &[("x", "a1", "c1"), ("y", "b1", "c2")]);
+    assert_eq!(p.migrations.len(), 1, "{:#?}", p.migrations);
+    assert_eq!(p.stats.dropped.len(), 1);
+}
