@@ -29,8 +29,10 @@ pub struct RoundVm {
     pub cpu: f64,
     /// Expected CPU use over the next interval (for headroom).
     pub peak: f64,
-    /// Host it is on (`None` if it must leave, e.g. maintenance).
+    /// Host it is on (`None`: no column there, it must leave).
     pub stay: Option<usize>,
+    /// It should leave (its host is in maintenance): ending on `stay` costs `RoundInput::stuck`.
+    pub must_leave: bool,
     /// Other hosts it may go to.
     pub targets: Vec<usize>,
     /// Cost of moving it (W-equivalent).
@@ -74,6 +76,9 @@ pub struct RoundInput {
     pub budget: usize,
     /// Penalty per unit of CPU over `theta` (W per MIPS-equivalent share).
     pub penalty: f64,
+    /// Price of a VM that should leave and stays (W-equivalent; above any saving, so that the
+    /// model strands as few as it can, and still answers when some cannot leave).
+    pub stuck: f64,
 }
 
 struct Model<'a> {
@@ -358,6 +363,8 @@ impl Model<'_> {
                 let mut coef = (host.p1 - host.p0) * vm.cpu / host.cap.max(1e-9);
                 if vm.stay != Some(*h) {
                     coef += vm.move_cost;
+                } else if vm.must_leave {
+                    coef += input.stuck;
                 }
                 obj.add_mul(coef, c.var);
             }
@@ -387,6 +394,8 @@ pub fn cost(input: &RoundInput, ends: &[Option<usize>]) -> f64 {
         total += (host.p1 - host.p0) * vm.cpu / host.cap.max(1e-9);
         if vm.stay != Some(h) {
             total += vm.move_cost;
+        } else if vm.must_leave {
+            total += input.stuck;
         }
     }
     for (h, host) in input.hosts.iter().enumerate() {

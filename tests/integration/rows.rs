@@ -738,6 +738,7 @@ fn round_vm(cpu: f64, stay: Option<usize>, targets: &[usize]) -> RoundVm {
         group: None,
         rest: vec![1.0],
         start: None,
+        must_leave: false,
     }
 }
 
@@ -750,6 +751,7 @@ fn round(hosts: Vec<RoundHost>, vms: Vec<RoundVm>) -> RoundInput {
         theta: 0.8,
         budget: usize::MAX,
         penalty: 10_000.0,
+        stuck: 1e6,
     }
 }
 
@@ -770,6 +772,29 @@ fn migration_assignment_sends_a_leaving_vm_to_exactly_one_host() {
     assert_eq!(ends, vec![Some(0)]);
     // Both hosts stay on (offset 120 W) plus the dynamic power of 10 % on host 0.
     assert!(close(r.objective, 120.0 + 10.0), "{}", r.objective);
+}
+
+#[test]
+fn migration_cost_strands_a_vm_that_must_leave_only_when_no_target_takes_it() {
+    // The VM on host 0 (in maintenance) must leave; host 1 has 10 GiB, then 0.5.
+    let mut vm = round_vm(10.0, Some(0), &[1]);
+    vm.must_leave = true;
+    let input = round(
+        vec![round_host(50.0, false, 10.0), round_host(70.0, true, 10.0)],
+        vec![vm.clone()],
+    );
+    let (r, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(1)]);
+    assert!(close(migration::cost(&input, &ends), r.objective));
+    // No room on host 1: it stays, at the price of one stranded VM, and the model still answers.
+    let input = round(
+        vec![round_host(50.0, false, 10.0), round_host(70.0, true, 0.5)],
+        vec![vm],
+    );
+    let (r, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(0)]);
+    assert!(r.objective >= 1e6, "{}", r.objective);
+    assert!(close(migration::cost(&input, &ends), r.objective));
 }
 
 #[test]

@@ -30,6 +30,8 @@ const MIN_TARGETS: usize = 3;
 const MAX_NODES: u32 = 200;
 /// Overload penalty, W per unit of a host's capacity above the safe utilisation.
 const PENALTY: f64 = 10_000.0;
+/// Price of a VM left on a host in maintenance, W-equivalent: above any power saving.
+const STUCK: f64 = 1_000_000.0;
 
 /// Dynamic power of VM `v` on host `h`, W.
 type DynamicPower<'a> = dyn Fn(usize, usize) -> f64 + 'a;
@@ -124,6 +126,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
         theta: sources.theta,
         budget: policy.budget,
         penalty: PENALTY,
+        stuck: STUCK,
     };
     let (status, ends) = choose_plan(&input, greedy, policy.time_limit_s, stats);
     let Sources {
@@ -300,7 +303,8 @@ fn round_vms(
             RoundVm {
                 cpu: vm.now[cpu],
                 peak: sources.expected_cpu[v],
-                stay: (role[vm.host.0] != Role::Maintenance).then_some(vm.host.0),
+                stay: Some(vm.host.0),
+                must_leave: role[vm.host.0] == Role::Maintenance,
                 targets,
                 move_cost: move_cost(v),
                 group: groups.of_candidate[i],
