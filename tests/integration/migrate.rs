@@ -896,3 +896,23 @@ fn a_soft_group_binds_neither_planner() {
         assert!(at["w1"] == "a1" || at["w2"] == "a1", "{planner}: {at:?}");
     }
 }
+
+#[test]
+fn the_shipped_state_with_groups_gets_valid_plans_that_strand_only_what_the_rules_hold() {
+    // instances/README.md: the web members on host-0 have no rack with a place; the round is
+    // planned around them.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/instances/migration/planetlab-20110303-h40-vm100-groups.json"
+    ))
+    .unwrap();
+    for planner in ["pabfd", "optimize"] {
+        let mut doc: Value = serde_json::from_str(&text).unwrap();
+        doc["policy"]["placement"] = json!(planner);
+        let (_, p) = planned(&doc);
+        for web in ["vm000", "vm040", "vm080"] {
+            assert!(p.stats.stayed.iter().any(|s| s == web), "{planner}: {web}");
+        }
+        assert!(p.migrations.len() >= 9, "{planner}: {}", p.migrations.len());
+    }
+}
