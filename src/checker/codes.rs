@@ -124,7 +124,7 @@ impl Rule {
         Rule::BadPlacedWeight,
     ];
     /// The plan rules, in the README's order.
-    pub const PLAN: [Rule; 15] = [
+    pub const PLAN: [Rule; 16] = [
         Rule::UnknownVm,
         Rule::MovedTwice,
         Rule::WrongSource,
@@ -137,6 +137,7 @@ impl Rule {
         Rule::HostCapacity,
         Rule::AntiAffinity,
         Rule::GroupRule,
+        Rule::BadStats,
         Rule::BadSteps,
         Rule::UnsafeStep,
         Rule::Concurrency,

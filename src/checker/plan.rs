@@ -32,6 +32,7 @@ pub fn check_plan(state: &State, plan: &Plan) -> Vec<Violation> {
         let at = |vm: &str| end.get(vm).copied();
         rules.check_anti_affinity(|vm| at(vm).into_iter().collect(), "/migrations", &mut out);
         rules.check_settled(at, "/migrations", &mut out);
+        rules.check_soft(at, &plan.stats.soft_violations, &mut out);
     }
     super::steps::check_steps(state, plan, &mut out);
     out.sort();

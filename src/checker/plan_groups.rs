@@ -11,9 +11,10 @@ use crate::format::problem::{Group, GroupPolicy};
 use crate::format::state::{HostState, State, StateHost, StateVm};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// One hard rule over the state's hosts.
+/// One rule over the state's hosts.
 struct View<'a> {
     group: &'a Group,
+    hard: bool,
     /// Domain of each host that is in one.
     domain: HashMap<&'a str, &'a str>,
     /// Domains with an active host: spread compares these.
@@ -71,7 +72,6 @@ impl<'a> PlanRules<'a> {
         let views: Vec<View> = state
             .groups
             .iter()
-            .filter(|g| g.hard.unwrap_or(true))
             .map(|g| {
                 let domain: HashMap<&str, &str> = state
                     .hosts
@@ -99,6 +99,7 @@ impl<'a> PlanRules<'a> {
                     .collect();
                 View {
                     group: g,
+                    hard: g.hard.unwrap_or(true),
                     domain,
                     room,
                     members,
@@ -127,7 +128,7 @@ impl<'a> PlanRules<'a> {
         out
     }
 
-    /// Whether the state has hard rules at all.
+    /// Whether the state has group rules at all.
     pub(super) fn is_empty(&self) -> bool {
         self.views.is_empty()
     }
@@ -159,7 +160,7 @@ impl<'a> PlanRules<'a> {
         out: &mut Vec<Violation>,
     ) {
         for (r, view) in self.views.iter().enumerate() {
-            if view.group.policy != GroupPolicy::AntiAffinity {
+            if !view.hard || view.group.policy != GroupPolicy::AntiAffinity {
                 continue;
             }
             let max = view.group.max_per_domain.unwrap_or(1);
@@ -188,7 +189,7 @@ impl<'a> PlanRules<'a> {
         out: &mut Vec<Violation>,
     ) {
         for (r, view) in self.views.iter().enumerate() {
-            if view.group.policy == GroupPolicy::AntiAffinity {
+            if !view.hard || view.group.policy == GroupPolicy::AntiAffinity {
                 continue;
             }
             let n = view.violations(&self.counts(r, |vm| at(vm).into_iter().collect()));
@@ -199,6 +200,36 @@ impl<'a> PlanRules<'a> {
                     format!(
                         "group `{}` breaks its {} rule {n} time(s) over scope `{}`; {} time(s) before",
                         view.group.id, wire_name(&view.group.policy), view.group.scope, self.broken[r]
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// The soft rules' violations with every member on the host `at` gives it, against what the
+    /// plan claims (`stats.soft_violations`).
+    pub(super) fn check_soft<'h>(
+        &self,
+        at: impl Fn(&str) -> Option<&'h str>,
+        claimed: &BTreeMap<String, u32>,
+        out: &mut Vec<Violation>,
+    ) {
+        for (r, view) in self.views.iter().enumerate() {
+            if view.hard {
+                continue;
+            }
+            let n = view.violations(&self.counts(r, |vm| at(vm).into_iter().collect()));
+            let said = claimed.get(&view.group.id).copied().unwrap_or(0);
+            if n != said {
+                out.push(v(
+                    Rule::BadStats,
+                    format!(
+                        "/stats/soft_violations/{}",
+                        crate::validation::pointer_token(&view.group.id)
+                    ),
+                    format!(
+                        "group `{}` has {n} soft violations after the plan, the plan says {said}",
+                        view.group.id
                     ),
                 ));
             }

@@ -505,6 +505,11 @@ pub struct PlanStats {
     /// Moves the planner chose but no safe order could run, left out of the plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dropped: Vec<DroppedMove>,
+    /// Violations of each soft group rule (`groups[]` with `hard: false`) after the plan, by
+    /// group id (counted as in placement; the planners do not price them). Empty without soft
+    /// rules.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub soft_violations: BTreeMap<String, u32>,
 }
 
 /// A move left out of a plan because it could not be sequenced.

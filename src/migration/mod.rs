@@ -170,6 +170,16 @@ fn select_overload(
     chosen
 }
 
+/// Each soft rule's violations where the VMs are now.
+fn soft_violations(pool: &Pool) -> BTreeMap<String, u32> {
+    pool.rules
+        .iter()
+        .enumerate()
+        .filter(|(_, rule)| !rule.hard)
+        .map(|(r, rule)| (rule.id.clone(), rule.violations(&pool.rule_counts(r, None))))
+        .collect()
+}
+
 /// The round's moves in safe waves, then power, utilisation and statistics after them.
 fn finish(mut cx: Ctx, mut stats: PlanStats, status: Status, start: Instant) -> Plan {
     let steps = sequence::sequence(&mut cx, &mut stats);
@@ -204,6 +214,7 @@ fn finish(mut cx: Ctx, mut stats: PlanStats, status: Status, start: Instant) -> 
             )
         })
         .collect::<BTreeMap<_, _>>();
+    stats.soft_violations = soft_violations(&cx.pool);
     stats.time_s = start.elapsed().as_secs_f64();
     Plan {
         status,

@@ -519,3 +519,63 @@ fn the_scenario_checker_recounts_group_rules() {
         "{v:#?}"
     );
 }
+
+#[test]
+fn running_members_a_problem_counts_in_group_members_hold_their_rack_after_a_failure() {
+    // `web` (one per rack): h2 (r1) runs a member the problem only counts. The request goes to
+    // r2 (h3); when h3 fails, r1 is full and r3 does not exist: it cannot restart.
+    let mut counted = host("h2", 8.0, &["s1"], "r1");
+    counted["group_members"] = json!({"web": 1});
+    let doc = json!({
+        "storage": [{"id": "s1", "capacity_gib": 1000}],
+        "hosts": [host("h1", 8.0, &["s1"], "r1"), counted, host("h3", 8.0, &["s1"], "r2")],
+        "requests": [{"id": "a", "demand": {"cpu": 1, "memory_gib": 1}, "disk_gib": 1,
+                      "groups": ["web"]}],
+        "groups": [{"id": "web", "policy": "anti-affinity", "scope": "rack"}]
+    });
+    let r = ask(&doc, &["host:h3"]).unwrap();
+    assert_eq!(r.requests_placed, 1);
+    let w = r.failures.unwrap().worst.unwrap();
+    assert_eq!(w.vms, 1, "{w:#?}");
+    assert_eq!(code_of(&w, "a"), Some("ANTI_AFFINITY"));
+}
+
+#[test]
+fn a_soft_group_does_not_hold_restarts() {
+    let doc = racks_with(
+        vec![
+            member("a", "h1", "web"),
+            member("b", "h1", "web"),
+            member("c", "h3", "web"),
+            member("d", "h5", "web"),
+        ],
+        json!({"id": "web", "policy": "anti-affinity", "scope": "rack", "hard": false}),
+    );
+    let (_, w) = worst(&doc, &["label:rack=r1"]);
+    assert_eq!(w.restarted, 2);
+}
+
+#[test]
+fn spread_restarts_hold_the_skew_where_best_fit_would_stack_them() {
+    // r3's host fails with x and y of `api` (skew 1); r1 and r2 run one member each. h1 (r1) has
+    // the least room (best fit's choice for both), but 3 against 1 is past the skew: one each.
+    let mut doc = state(
+        vec![
+            host("h1", 3.0, &["s1"], "r1"),
+            host("h2", 64.0, &["s1"], "r2"),
+            host("h3", 64.0, &["s1"], "r3"),
+        ],
+        vec![
+            member("m1", "h1", "api"),
+            member("m2", "h2", "api"),
+            member("x", "h3", "api"),
+            member("y", "h3", "api"),
+        ],
+    );
+    doc["groups"] = json!([{"id": "api", "policy": "spread", "scope": "rack", "max_skew": 1}]);
+    let (_, w) = worst(&doc, &["host:h3"]);
+    assert_eq!(w.restarted, 2);
+    let mut hosts: Vec<&str> = w.witness.iter().map(|r| r.host.as_str()).collect();
+    hosts.sort();
+    assert_eq!(hosts, vec!["h1", "h2"]);
+}

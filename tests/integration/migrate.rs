@@ -891,9 +891,26 @@ fn a_soft_group_binds_neither_planner() {
         }
         let (_, q) = planned(&free);
         assert_eq!(moves(&p), moves(&q), "{planner}");
-        // Both members end in rack a1, which a hard rule would forbid.
+        // A member ends in rack a1 next to w0, which a hard rule would forbid; the plan counts it.
         let at = ends(&doc, &p);
         assert!(at["w1"] == "a1" || at["w2"] == "a1", "{planner}: {at:?}");
+        let extra = [&at["w1"], &at["w2"]]
+            .iter()
+            .filter(|r| **r == "a1")
+            .count() as u32;
+        assert_eq!(
+            p.stats.soft_violations.get("web"),
+            Some(&extra),
+            "{planner}"
+        );
+        let s: State = serde_json::from_value(doc.clone()).unwrap();
+        let mut bad = p.clone();
+        bad.stats.soft_violations.insert("web".into(), 0);
+        let v = check_plan(&s, &bad);
+        assert!(
+            v.iter().any(|x| x.rule == Rule::BadStats),
+            "{planner}: {v:#?}"
+        );
     }
 }
 
