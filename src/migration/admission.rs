@@ -136,11 +136,11 @@ pub(crate) fn group_admission(pool: &Pool, v: VmId, h: HostId) -> Option<(Declin
             }
             continue;
         }
-        let crossing = pool.members[r].iter().find(|&&o| {
+        let crossed = |o: VmId| {
             let o = &pool.vms[o];
             o.host != PARKED && pool.domain(r, o.host) != pool.domain(r, o.origin)
-        });
-        if let Some(&o) = crossing.filter(|&&o| o != v) {
+        };
+        if let Some(&o) = pool.members[r].iter().find(|&&o| o != v && crossed(o)) {
             let why = format!(
                 "`{}` of group `{g}` already changes {scope} this round",
                 pool.vms[o].id
@@ -240,6 +240,7 @@ mod tests {
         let mut p = pool(&["a1@A", "a2@A", "b1@B", "c1@C"], &["m1@a1", "m2@a1"], g);
         // A 2, B 0, C 0 (skew 2, already broken): a move to B or C mends it.
         assert_eq!(code(&p, "m1", "b1"), None);
+        assert_eq!(code(&p, "m2", "c1"), None);
         let (m1, b1) = (vm(&p, "m1"), at(&p, "b1"));
         p.move_vm(m1, b1);
         // m1 changed rack: m2 may not, though C would be no worse; inside A it may.
