@@ -694,8 +694,9 @@ fn the_step_checker_counts_a_moving_member_in_both_racks() {
 
 #[test]
 fn anti_affinity_members_bound_for_different_racks_move_in_one_wave() {
-    // a leaves rack A for rack C, b leaves rack B for a host outside every rack: nothing is
-    // shared, so one wave; a soft group does not order the rack entry of the first test either.
+    // a leaves rack A for rack C, b leaves rack B for rack D, c leaves rack E for a host outside
+    // every rack: nothing is shared, so one wave; a soft group does not order the rack entry of
+    // the first test either.
     let mut loose = host("x1", 10.0);
     loose["labels"] = json!({});
     let s = grouped(
@@ -704,20 +705,18 @@ fn anti_affinity_members_bound_for_different_racks_move_in_one_wave() {
                 in_rack("a1", "A"),
                 in_rack("b1", "B"),
                 in_rack("c1", "C"),
+                in_rack("d1", "D"),
+                in_rack("e1", "E"),
                 loose,
             ],
-            vec![vm("a", "a1", 1.0), vm("b", "b1", 1.0)],
+            vec![vm("a", "a1", 1.0), vm("b", "b1", 1.0), vm("c", "e1", 1.0)],
             8,
         ),
         json!([{"id": "g", "policy": "anti-affinity", "scope": "rack"}]),
-        &[("a", "g"), ("b", "g")],
+        &[("a", "g"), ("b", "g"), ("c", "g")],
     );
-    assert_eq!(
-        sequenced(&s, &[("a", "a1", "c1"), ("b", "b1", "x1")])
-            .steps
-            .len(),
-        1
-    );
+    let moves = [("a", "a1", "c1"), ("b", "b1", "d1"), ("c", "e1", "x1")];
+    assert_eq!(sequenced(&s, &moves).steps.len(), 1);
     let soft = grouped(
         state(
             vec![
