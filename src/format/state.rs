@@ -351,8 +351,8 @@ impl MigrationReason {
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeclineCode {
-    /// A hard affinity group of the VM would end in more domains than it runs in now, or another
-    /// member already changes domain this round.
+    /// A hard affinity group of the VM would then run in more domains than it does with the
+    /// round's earlier moves, or the host is outside the group's scope.
     AdmissionAffinity,
     /// A member of the VM's anti-affinity group runs there (`anti_affinity`), or a hard
     /// anti-affinity group of the VM has `max_per_domain` members in the host's domain (counting
@@ -364,8 +364,8 @@ pub enum DeclineCode {
     AdmissionHeadroom,
     /// The host is a source of this round (overloaded, in maintenance, or being emptied).
     AdmissionSource,
-    /// A hard spread group of the VM would end more skewed than it is now, or another member
-    /// already changes domain this round.
+    /// A hard spread group of the VM would then be more skewed than it is with the round's
+    /// earlier moves, or the host is outside the group's scope.
     AdmissionSpread,
     /// The host is in maintenance or off.
     AdmissionState,

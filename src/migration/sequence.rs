@@ -147,8 +147,8 @@ struct Wave<'a> {
     groups: HashSet<(HostId, &'a str)>,
     /// Per (rule, domain): members arriving from other domains in this wave.
     arriving: HashMap<(usize, usize), u32>,
-    /// Rules one of whose members changes domain in this wave.
-    crossing: HashSet<usize>,
+    /// Per (rule, domain): members arriving less members leaving in this wave.
+    delta: HashMap<(usize, usize), i64>,
     limit: usize,
 }
 
@@ -160,7 +160,7 @@ impl<'a> Wave<'a> {
             incoming: HashMap::new(),
             groups: HashSet::new(),
             arriving: HashMap::new(),
-            crossing: HashSet::new(),
+            delta: HashMap::new(),
             limit,
         }
     }
@@ -187,8 +187,8 @@ impl<'a> Wave<'a> {
     /// The hard rules of `groups[]` while the wave runs (models/migration.md, "Safe steps"):
     /// anti-affinity counts a moving member in both its domains, so a domain holds at most
     /// `max_per_domain` (or what it held before the plan) with the wave's arrivals; affinity and
-    /// spread let one member per wave change domain, and only if the rule is then no more broken
-    /// than before the plan.
+    /// spread look at the state once the wave has run, which must be no more broken than before
+    /// the plan.
     fn rules_admit(&self, st: &Replay<'a>, hop: &Hop) -> bool {
         let pool = st.pool;
         pool.vms[hop.vm].rules.iter().all(|&r| {
@@ -203,9 +203,15 @@ impl<'a> Wave<'a> {
                     let now = st.counts[r][t] + self.arriving.get(&(r, t)).copied().unwrap_or(0);
                     now < max.max(st.broken_count(r, t))
                 }
-                _ if self.crossing.contains(&r) => false,
                 _ => {
-                    let mut after = st.counts[r].clone();
+                    let mut after: Vec<u32> = st.counts[r]
+                        .iter()
+                        .enumerate()
+                        .map(|(d, &n)| {
+                            let change = self.delta.get(&(r, d)).copied().unwrap_or(0);
+                            (i64::from(n) + change).max(0) as u32
+                        })
+                        .collect();
                     if let Some(f) = from {
                         after[f] = after[f].saturating_sub(1);
                     }
@@ -235,9 +241,12 @@ impl<'a> Wave<'a> {
         for &r in &vm.rules {
             let (from, to) = (st.pool.domain(r, hop.from), st.pool.domain(r, hop.to));
             if from != to {
-                self.crossing.insert(r);
+                if let Some(f) = from {
+                    *self.delta.entry((r, f)).or_default() -= 1;
+                }
                 if let Some(t) = to {
                     *self.arriving.entry((r, t)).or_default() += 1;
+                    *self.delta.entry((r, t)).or_default() += 1;
                 }
             }
         }

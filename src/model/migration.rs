@@ -46,17 +46,72 @@ pub struct RoundVm {
 }
 
 /// A hard group rule (`groups[]`) as the round model sees it (models/migration.md, "Group
-/// rules"): moves inside a domain change no count, so the rows look at moves between domains.
+/// rules"): moves inside a domain change no count.
 #[derive(Debug, Clone)]
 pub struct RoundRule {
     /// Domain of each host (None: outside the scope).
     pub domain_of: Vec<Option<usize>>,
     /// Its candidates: (index into `RoundInput::vms`, the domain it starts in).
     pub members: Vec<(usize, Option<usize>)>,
-    /// Per domain, the members that may arrive from other domains (None: any number).
-    pub arrivals: Vec<Option<u32>>,
-    /// Members that may change domain in the round, at most (None: any number).
-    pub crossings: Option<u32>,
+    /// Members per domain that are no candidates (they stay).
+    pub fixed: Vec<u32>,
+    /// What the rule asks of the round's end.
+    pub policy: RoundPolicy,
+}
+
+/// What a [`RoundRule`] asks.
+#[derive(Debug, Clone)]
+pub enum RoundPolicy {
+    /// Anti-affinity: per domain, the members that may arrive from other domains
+    /// (`max_per_domain` less the members there at the start, leavers included).
+    Arrivals(Vec<u32>),
+    /// Affinity: the members end in at most this many domains (one, or as many as they ran in).
+    Together(u32),
+    /// Spread: the member counts of the domains with room end within `skew` of each other.
+    Spread {
+        /// Domains with an active host.
+        room: Vec<bool>,
+        /// The largest difference allowed (at least the start's own).
+        skew: u32,
+    },
+}
+
+impl RoundRule {
+    /// Members per domain when each candidate `i` is on `at(i)` (None: where it started).
+    pub fn counts(&self, at: impl Fn(usize) -> Option<usize>) -> Vec<u32> {
+        let mut counts = self.fixed.clone();
+        for &(i, from) in &self.members {
+            let d = match at(i) {
+                Some(h) => self.domain_of[h],
+                None => from,
+            };
+            if let Some(d) = d {
+                counts[d] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Whether member counts `counts` meet the rule at the end of the round (arrivals apart,
+    /// which count moves rather than members).
+    pub fn holds(&self, counts: &[u32]) -> bool {
+        match &self.policy {
+            RoundPolicy::Arrivals(_) => true,
+            RoundPolicy::Together(most) => {
+                counts.iter().filter(|&&n| n > 0).count() as u32 <= *most
+            }
+            RoundPolicy::Spread { room, skew } => {
+                let with_room = || {
+                    counts
+                        .iter()
+                        .zip(room)
+                        .filter(|(_, r)| **r)
+                        .map(|(n, _)| *n)
+                };
+                with_room().max().unwrap_or(0) - with_room().min().unwrap_or(0) <= *skew
+            }
+        }
+    }
 }
 
 /// The round's data.
@@ -109,7 +164,8 @@ pub fn solve(
     m.migration_host_on();
     m.migration_anti_affinity();
     m.migration_group_arrivals();
-    m.migration_group_crossings();
+    m.migration_group_affinity();
+    m.migration_group_spread();
     m.migration_budget();
     let (objective, offset) = m.migration_cost();
     let Model { x, b, .. } = m;
@@ -280,47 +336,86 @@ impl Model<'_> {
         }
     }
 
-    /// Members arriving in a domain from other domains, at most its `arrivals` (anti-affinity:
-    /// `max_per_domain` less the members there at the start, leavers included).
-    fn migration_group_arrivals(&mut self) {
-        for rule in &self.input.rules {
-            let mut rows: Vec<Expression> = vec![Expression::default(); rule.arrivals.len()];
-            let mut used = vec![false; rule.arrivals.len()];
-            for &(v, from) in &rule.members {
-                for (h, c) in &self.x[v] {
-                    match rule.domain_of[*h] {
-                        Some(dm) if Some(dm) != from => {
-                            rows[dm] += c.var;
-                            used[dm] = true;
-                        }
-                        _ => {}
-                    }
+    /// The columns of `rule`'s members per domain, each with whether it is an arrival from
+    /// another domain.
+    fn by_domain(&self, rule: &RoundRule) -> Vec<Vec<(Col, bool)>> {
+        let mut out: Vec<Vec<(Col, bool)>> = vec![Vec::new(); rule.fixed.len()];
+        for &(v, from) in &rule.members {
+            for &(h, c) in &self.x[v] {
+                if let Some(d) = rule.domain_of[h] {
+                    out[d].push((c, Some(d) != from));
                 }
             }
-            for (dm, e) in rows.into_iter().enumerate() {
-                if let (true, Some(limit)) = (used[dm], rule.arrivals[dm]) {
-                    self.b.row(constraint::leq(e, limit as f64));
+        }
+        out
+    }
+
+    /// Anti-affinity: members arriving in domain D from other domains, at most `arrivals[D]`.
+    fn migration_group_arrivals(&mut self) {
+        for rule in &self.input.rules {
+            let RoundPolicy::Arrivals(limit) = &rule.policy else {
+                continue;
+            };
+            for (d, cols) in self.by_domain(rule).into_iter().enumerate() {
+                let arriving: Vec<Col> = cols.iter().filter(|c| c.1).map(|c| c.0).collect();
+                if !arriving.is_empty() {
+                    let e: Expression = arriving.iter().map(|c| c.var).sum();
+                    self.b.row(constraint::leq(e, limit[d] as f64));
                 }
             }
         }
     }
 
-    /// Members that change domain, at most `crossings` (affinity and spread: one per round, so
-    /// that every order of the moves keeps the rule).
-    fn migration_group_crossings(&mut self) {
-        for rule in &self.input.rules {
-            let Some(limit) = rule.crossings else {
+    /// Affinity: binary `z_D` per domain, `x_vh <= z_D(h)`, `z_D = 1` where a member stays put
+    /// (no candidate), `sum_D z_D <= most`.
+    fn migration_group_affinity(&mut self) {
+        let input = self.input;
+        let warm_hosts = self.warm_start().0;
+        for rule in &input.rules {
+            let RoundPolicy::Together(most) = rule.policy else {
                 continue;
             };
-            let mut e = Expression::default();
-            for &(v, from) in &rule.members {
-                for (h, c) in &self.x[v] {
-                    if rule.domain_of[*h] != from {
-                        e += c.var;
-                    }
+            let warm = rule.counts(|i| warm_hosts[i]);
+            let mut chosen = Expression::default();
+            for (d, cols) in self.by_domain(rule).into_iter().enumerate() {
+                if cols.is_empty() && rule.fixed[d] == 0 {
+                    continue;
+                }
+                let low = if rule.fixed[d] > 0 { 1 } else { 0 };
+                let on = if warm[d] > 0 { 1.0 } else { 0.0 };
+                let z = self.b.column(variable().min(low).max(1), true, on);
+                chosen += z.var;
+                for (c, _) in cols {
+                    self.b.row(constraint::leq(c.var - z.var, 0.0));
                 }
             }
-            self.b.row(constraint::leq(e, limit as f64));
+            self.b.row(constraint::leq(chosen, f64::from(most)));
+        }
+    }
+
+    /// Spread: with `m` the least count, `m <= n_D <= m + skew` for every domain with room,
+    /// `n_D` the members that stay plus the candidates that end there.
+    fn migration_group_spread(&mut self) {
+        let input = self.input;
+        let warm_hosts = self.warm_start().0;
+        for rule in &input.rules {
+            let RoundPolicy::Spread { room, skew } = &rule.policy else {
+                continue;
+            };
+            let cols = self.by_domain(rule);
+            let warm = rule.counts(|i| warm_hosts[i]);
+            let least = (0..room.len())
+                .filter(|&d| room[d])
+                .map(|d| warm[d])
+                .min()
+                .unwrap_or(0);
+            let m = self.b.column(variable().min(0), true, f64::from(least));
+            for d in (0..room.len()).filter(|&d| room[d]) {
+                let n: Expression = cols[d].iter().map(|(c, _)| c.var).sum::<Expression>()
+                    + f64::from(rule.fixed[d]);
+                self.b.row(constraint::geq(n.clone() - m.var, 0.0));
+                self.b.row(constraint::leq(n - m.var, f64::from(*skew)));
+            }
         }
     }
 

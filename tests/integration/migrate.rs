@@ -451,13 +451,13 @@ mod generated {
         }
 
         /// Random racked pools whose VMs belong to hard anti-affinity (by rack, two per rack),
-        /// affinity (by zone) and spread (by rack) groups, or none, some already broken: every
+        /// affinity (by zone) and spread (by rack, by host) groups, or none, some already broken: every
         /// plan of both planners passes the checker, which recounts each rule after the plan and
         /// during every wave.
         #[test]
         fn random_states_with_group_rules_yield_valid_plans(
             hosts in 2usize..12,
-            vms in prop::collection::vec((0usize..12, 100.0f64..2500.0, 0usize..4), 0..24),
+            vms in prop::collection::vec((0usize..12, 100.0f64..2500.0, 0usize..5), 0..24),
             placement in prop_oneof![Just("pabfd"), Just("optimize")],
             maintenance in prop::collection::vec(0usize..12, 0..3),
         ) {
@@ -471,7 +471,7 @@ mod generated {
                     x
                 })
                 .collect();
-            let names = ["anti", "aff", "spread"];
+            let names = ["anti", "aff", "spread", "hspread"];
             let vms_json: Vec<Value> = vms
                 .iter()
                 .enumerate()
@@ -487,7 +487,8 @@ mod generated {
             doc["groups"] = json!([
                 {"id": "anti", "policy": "anti-affinity", "scope": "rack", "max_per_domain": 2},
                 {"id": "aff", "policy": "affinity", "scope": "zone"},
-                {"id": "spread", "policy": "spread", "scope": "rack", "max_skew": 1}
+                {"id": "spread", "policy": "spread", "scope": "rack", "max_skew": 1},
+                {"id": "hspread", "policy": "spread", "scope": "host", "max_skew": 2}
             ]);
             planned(&doc);
         }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use vmplace::domain::{Assignment, Domain, HostIx, Load, Settings, StorageIx};
 use vmplace::format::{Objective, Problem};
 use vmplace::model::host::{self, HostInput};
-use vmplace::model::migration::{self, RoundHost, RoundInput, RoundRule, RoundVm};
+use vmplace::model::migration::{self, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm};
 use vmplace::model::mix::{self, MixFlavor, MixInput};
 use vmplace::model::restart::{self, RestartPolicy, RestartRule, RestartVm};
 use vmplace::model::storage::{self, Stage, StorageInput};
@@ -889,8 +889,8 @@ fn migration_group_arrivals_cap_the_members_entering_a_domain() {
     let rule = |arrivals: [u32; 3]| RoundRule {
         domain_of: (0..5).map(|h| Some(rack(h))).collect(),
         members: vec![(0, Some(2)), (1, Some(2))],
-        arrivals: arrivals.iter().map(|&n| Some(n)).collect(),
-        crossings: None,
+        fixed: vec![0; 3],
+        policy: RoundPolicy::Arrivals(arrivals.to_vec()),
     };
     let racks = |ends: &[Option<usize>]| ends.iter().map(|e| rack(e.unwrap())).collect::<Vec<_>>();
     // No rule: both take the cheap rack.
@@ -918,25 +918,63 @@ fn migration_group_arrivals_cap_the_members_entering_a_domain() {
 }
 
 #[test]
-fn migration_group_crossings_let_one_member_change_domain() {
-    // Two members of an affinity (or spread) group leave host 0 (rack 0): host 1 in rack 1 is
-    // cheap, host 2 in rack 0 dear. One member may change rack in the round; the other stays in
-    // rack 0. A move inside the rack is no crossing.
+fn migration_group_spread_keeps_the_racks_within_the_skew() {
+    // Two members leave host 0 (rack 0, in maintenance: no room): host 1 (rack 1) is cheap,
+    // host 2 (rack 2) dear. Racks 1 and 2 may differ by one member: one each.
     let hosts = vec![sloped(90.0), sloped(10.0), sloped(60.0)];
     let vms = vec![round_vm(10.0, None, &[1, 2]), round_vm(10.0, None, &[1, 2])];
     let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
     assert_eq!(ends, vec![Some(1), Some(1)]);
-    let mut input = round(hosts, vms);
-    input.rules = vec![RoundRule {
-        domain_of: vec![Some(0), Some(1), Some(0)],
+    let spread = |fixed: Vec<u32>, skew: u32| RoundRule {
+        domain_of: vec![Some(0), Some(1), Some(2)],
         members: vec![(0, Some(0)), (1, Some(0))],
-        arrivals: vec![None, None],
-        crossings: Some(1),
-    }];
+        fixed,
+        policy: RoundPolicy::Spread {
+            room: vec![false, true, true],
+            skew,
+        },
+    };
+    let mut input = round(hosts, vms);
+    input.rules = vec![spread(vec![0, 0, 0], 1)];
     let (_, ends) = round_solve(&input);
     let mut got = ends.clone();
     got.sort();
     assert_eq!(got, vec![Some(1), Some(2)], "{ends:?}");
+    // A member that stays in rack 2 already: both may take rack 1 (2 against 1).
+    input.rules = vec![spread(vec![0, 0, 1], 1)];
+    let (_, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(1), Some(1)]);
+    // Rack 1 holds two that stay: the skew keeps both out of it.
+    input.rules = vec![spread(vec![0, 2, 0], 1)];
+    let (_, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(2), Some(2)]);
+}
+
+#[test]
+fn migration_group_affinity_ends_the_members_in_as_few_domains_as_they_started() {
+    // a may stay on host 0 (rack 0, dear) or move to host 1 (rack 1, cheap); b stays in rack 0.
+    let hosts = vec![sloped(90.0), sloped(10.0)];
+    let vms = vec![round_vm(10.0, Some(0), &[1])];
+    let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
+    assert_eq!(ends, vec![Some(1)]);
+    let together = |fixed: Vec<u32>, most: u32| RoundRule {
+        domain_of: vec![Some(0), Some(1)],
+        members: vec![(0, Some(0))],
+        fixed,
+        policy: RoundPolicy::Together(most),
+    };
+    let mut input = round(hosts, vms);
+    input.rules = vec![together(vec![1, 0], 1)];
+    let (_, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(0)], "a stays with b");
+    // Alone, a may go: the group is still in one rack.
+    input.rules = vec![together(vec![0, 0], 1)];
+    let (_, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(1)]);
+    // Started in two racks (b in rack 0, c in rack 1): a may join c.
+    input.rules = vec![together(vec![1, 1], 2)];
+    let (_, ends) = round_solve(&input);
+    assert_eq!(ends, vec![Some(1)]);
 }
 
 #[test]

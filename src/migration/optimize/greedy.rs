@@ -3,7 +3,7 @@
 
 use super::Role;
 use crate::domain::migration::Pool;
-use crate::model::migration::{RoundHost, RoundRule};
+use crate::model::migration::{RoundHost, RoundPolicy, RoundRule};
 use std::collections::BTreeMap;
 
 /// What the greedy plan needs.
@@ -39,8 +39,8 @@ struct Packing {
     members: Vec<Vec<usize>>,
     /// Per rule and domain: members arrived from other domains.
     arrived: Vec<Vec<u32>>,
-    /// Per rule: members that changed domain.
-    crossed: Vec<u32>,
+    /// Per rule and domain: members there as booked.
+    counts: Vec<Vec<u32>>,
     /// Per candidate: (rule, domain it starts in).
     rules_of: Vec<Vec<(usize, Option<usize>)>>,
 }
@@ -53,8 +53,8 @@ impl Packing {
             count: vec![0; n],
             rest: g.hosts.iter().map(|h| h.rest_fixed.clone()).collect(),
             members: vec![Vec::new(); n],
-            arrived: g.rules.iter().map(|r| vec![0; r.arrivals.len()]).collect(),
-            crossed: vec![0; g.rules.len()],
+            arrived: g.rules.iter().map(|r| vec![0; r.fixed.len()]).collect(),
+            counts: g.rules.iter().map(|r| r.counts(|_| None)).collect(),
             rules_of: vec![Vec::new(); g.candidates.len()],
         };
         for (r, rule) in g.rules.iter().enumerate() {
@@ -94,19 +94,27 @@ impl Packing {
             && self.rules_allow(g, i, h)
     }
 
-    /// Whether the hard group rules let candidate `i` end on `h`: the rows
-    /// `migration_group_arrivals` and `migration_group_crossings` with what is booked.
+    /// Whether the hard group rules let candidate `i` end on `h`, with what is booked: the rows
+    /// `migration_group_arrivals`, `migration_group_affinity` and `migration_group_spread`.
     fn rules_allow(&self, g: &Greedy, i: usize, h: usize) -> bool {
         self.rules_of[i].iter().all(|&(r, from)| {
             let rule = &g.rules[r];
-            match rule.domain_of[h] {
-                Some(dm) if Some(dm) != from => {
-                    rule.arrivals[dm].is_none_or(|n| self.arrived[r][dm] < n)
-                        && rule.crossings.is_none_or(|n| self.crossed[r] < n)
-                }
-                Some(_) => true,
-                None => from.is_none(),
+            let to = rule.domain_of[h];
+            if to == from {
+                return true;
             }
+            let Some(to) = to else {
+                return false;
+            };
+            if let RoundPolicy::Arrivals(limit) = &rule.policy {
+                return self.arrived[r][to] < limit[to];
+            }
+            let mut after = self.counts[r].clone();
+            if let Some(f) = from {
+                after[f] -= 1;
+            }
+            after[to] += 1;
+            rule.holds(&after)
         })
     }
 
@@ -150,7 +158,10 @@ impl Packing {
         for &(r, from) in &self.rules_of[i] {
             if let Some(dm) = g.rules[r].domain_of[t].filter(|&dm| Some(dm) != from) {
                 self.arrived[r][dm] += 1;
-                self.crossed[r] += 1;
+                self.counts[r][dm] += 1;
+                if let Some(f) = from {
+                    self.counts[r][f] -= 1;
+                }
             }
         }
     }

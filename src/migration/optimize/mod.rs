@@ -12,7 +12,9 @@ use crate::domain::groups::Policy;
 use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{MigrationReason, PlanStats};
 use crate::format::Status;
-use crate::model::migration::{cost, solve, RoundHost, RoundInput, RoundRule, RoundVm};
+use crate::model::migration::{
+    cost, solve, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
+};
 use crate::model::{MipOptions, MipStatus};
 use candidates::{Admissible, Sources};
 use std::collections::HashMap;
@@ -183,9 +185,10 @@ impl Groups {
     }
 }
 
-/// The hard rules of `groups[]` that have candidates, as the round model sees them: anti-affinity
-/// lets `max_per_domain` less the members there at the start (leavers included) arrive in a
-/// domain; affinity and spread let one member change domain.
+/// The hard rules of `groups[]` that have candidates, as the round model sees them
+/// (models/migration.md, "Group rules"): anti-affinity lets `max_per_domain` less the members
+/// there at the start (leavers included) arrive in a domain; affinity ends in no more domains,
+/// and spread no more skewed, than the round starts with (at least the rule's own limit).
 fn round_rules(pool: &Pool, sources: &Sources) -> Vec<RoundRule> {
     let mut out = Vec::new();
     for (r, rule) in pool.rules.iter().enumerate() {
@@ -199,21 +202,42 @@ fn round_rules(pool: &Pool, sources: &Sources) -> Vec<RoundRule> {
         if !rule.hard || members.is_empty() {
             continue;
         }
-        let (arrivals, crossings) = match rule.policy {
-            Policy::AntiAffinity { max } => {
-                let counts = pool.rule_counts(r, None);
-                let left = counts.iter().map(|&n| Some(max.saturating_sub(n)));
-                (left.collect(), None)
+        let start = pool.rule_counts(r, None);
+        let mut fixed = vec![0u32; start.len()];
+        for &v in &pool.members[r] {
+            if !sources.is_candidate[v.0] {
+                if let Some(d) = pool.domain(r, pool.vms[v].host) {
+                    fixed[d] += 1;
+                }
             }
-            Policy::Affinity | Policy::Spread { .. } => {
-                (vec![None; rule.domain_names.len()], Some(1))
+        }
+        let policy = match rule.policy {
+            Policy::AntiAffinity { max } => {
+                RoundPolicy::Arrivals(start.iter().map(|&n| max.saturating_sub(n)).collect())
+            }
+            Policy::Affinity => {
+                RoundPolicy::Together((start.iter().filter(|&&n| n > 0).count() as u32).max(1))
+            }
+            Policy::Spread { skew } => {
+                let with_room = || {
+                    start
+                        .iter()
+                        .zip(&rule.room)
+                        .filter(|(_, r)| **r)
+                        .map(|(n, _)| *n)
+                };
+                let now = with_room().max().unwrap_or(0) - with_room().min().unwrap_or(0);
+                RoundPolicy::Spread {
+                    room: rule.room.clone(),
+                    skew: skew.max(now),
+                }
             }
         };
         out.push(RoundRule {
             domain_of: rule.domain_of.clone(),
             members,
-            arrivals,
-            crossings,
+            fixed,
+            policy,
         });
     }
     out
