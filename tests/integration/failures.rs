@@ -422,6 +422,8 @@ fn anti_affinity_over_racks_restarts_members_only_in_racks_with_a_place() {
     racks.sort();
     assert_eq!(racks, vec!["r1", "r3"], "{w:#?}");
     assert_eq!((w.restarted, w.bound), (2, 2));
+    // Best fit, holding the rule as it books, finds it alone.
+    assert_eq!(w.decided_by, DecidedBy::Witness);
     // A third member on h5 leaves one place (r1): one restarts; the rule is named.
     let doc = racks_with(
         vec![
@@ -455,6 +457,7 @@ fn affinity_restarts_members_where_the_others_run_or_all_in_one_rack() {
     let (_, w) = worst(&doc, &["label:rack=r1"]);
     assert_eq!(w.restarted, 2);
     assert_eq!(rack_of(&w.witness[0].host), rack_of(&w.witness[1].host));
+    assert_eq!(w.decided_by, DecidedBy::Witness);
     // h2 has no room left: a cannot join b, and says why.
     let mut full = doc.clone();
     full["vms"]
@@ -484,6 +487,7 @@ fn spread_restarts_members_toward_the_emptiest_racks() {
     );
     let (_, w) = worst(&doc, &["host:h1"]);
     assert_eq!(w.restarted, 2);
+    assert_eq!(w.decided_by, DecidedBy::Witness);
     let mut counts = std::collections::BTreeMap::from([("r1", 1), ("r2", 1), ("r3", 0)]);
     for r in &w.witness {
         *counts.get_mut(rack_of(&r.host)).unwrap() += 1;
@@ -578,4 +582,5 @@ fn spread_restarts_hold_the_skew_where_best_fit_would_stack_them() {
     let mut hosts: Vec<&str> = w.witness.iter().map(|r| r.host.as_str()).collect();
     hosts.sort();
     assert_eq!(hosts, vec!["h1", "h2"]);
+    assert_eq!(w.decided_by, DecidedBy::Witness);
 }
