@@ -333,7 +333,10 @@ impl Model<'_> {
     /// on `s` at most the places left in the domains of the hosts of `s` that fit some member,
     /// `sum_{f in G} y_fs <= sum_{D} (max_per_domain - present_D)^+`. Affinity: the storage
     /// systems used must reach one common domain: `z_GD` binary per domain (fixed to the one with
-    /// members, if any), `sum_D z_GD <= 1`, `y_fs <= n_f sum_{D reached by s} z_GD`.
+    /// members, if any), `sum_D z_GD <= 1`, `y_fs <= n_f sum_{D reached by s} z_GD`. Spread: members
+    /// on `s` at most what the domains it reaches can take in any valid end state,
+    /// `sum_{f in G} y_fs <= sum_D (floor((P + N) / |R|) + max_skew - present_D)^+` (`N` the
+    /// group's requests, `P` its members running in the `R` domains with room).
     fn group_lookahead(&mut self) {
         use crate::domain::groups::Policy;
         let d = self.input.d;
@@ -408,7 +411,33 @@ impl Model<'_> {
                         self.b.row(constraint::leq(e, 0.0));
                     }
                 }
-                Policy::Spread { .. } => {}
+                Policy::Spread { skew } => {
+                    // In any valid end state a domain holds at most the least count plus the
+                    // skew, and the least count is at most the average over the domains with
+                    // room: new members in D <= floor((P + N) / |R|) + skew - present_D.
+                    // Every member of the batch, those whose storage is chosen already too.
+                    let n = d.requests.iter().filter(|r| r.rules.contains(&g)).count();
+                    let rooms: Vec<usize> =
+                        (0..rule.room.len()).filter(|&dm| rule.room[dm]).collect();
+                    if rooms.is_empty() {
+                        continue;
+                    }
+                    let present: u32 = rooms.iter().map(|&dm| rule.present[dm]).sum();
+                    let avg = (present as usize + n) / rooms.len();
+                    for (&s, domains) in &reached {
+                        let places: usize = domains
+                            .iter()
+                            .map(|&dm| {
+                                (avg + skew as usize).saturating_sub(rule.present[dm] as usize)
+                            })
+                            .sum();
+                        if places < n {
+                            let e: Expression =
+                                terms.iter().filter(|t| t.1 .0 == s).map(|t| t.2.var).sum();
+                            self.b.row(constraint::leq(e, places as f64));
+                        }
+                    }
+                }
             }
         }
     }

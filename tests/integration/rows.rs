@@ -2260,3 +2260,30 @@ fn group_lookahead_sends_affinity_members_toward_the_domain_they_run_in() {
     assert!(close(r.objective, 0.0), "{}", r.objective);
     assert_eq!(placed(&a), 0);
 }
+
+#[test]
+fn group_lookahead_holds_spread_members_to_what_the_racks_a_storage_reaches_can_take() {
+    // `api` (spread by rack, skew 1), four new members, racks r1 (s1 only), r2 and r3 (s2 only,
+    // room for one image). In any valid end a rack holds at most floor(4 / 3) + 1 = 2: two on s1,
+    // one on s2. Without the look-ahead all four would go to s1, and rack r1.
+    let d = storage_groups_doc(
+        vec![storage_sys("s1", 100.0, 0.0), storage_sys("s2", 10.0, 0.0)],
+        vec![
+            racked("h1", "s1", "r1"),
+            racked("h2", "s2", "r2"),
+            racked("h3", "s2", "r3"),
+        ],
+        (0..4)
+            .map(|i| unpinned(&format!("m{i}"), 10.0, &["api"]))
+            .collect(),
+        json!([{"id": "api", "policy": "spread", "scope": "rack", "max_skew": 1}]),
+    );
+    let (r, a) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 3.0), "{}", r.objective);
+    let on_s1 = a
+        .storage
+        .iter()
+        .filter(|s| s.map(|s| s.0) == Some(0))
+        .count();
+    assert_eq!(on_s1, 2);
+}
