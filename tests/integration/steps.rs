@@ -762,3 +762,47 @@ fn two_spread_members_bound_for_one_rack_do_not_both_go() {
     assert_eq!(p.migrations.len(), 1, "{:#?}", p.migrations);
     assert_eq!(p.stats.dropped.len(), 1);
 }
+
+#[test]
+fn the_rack_entry_waits_whatever_order_the_plan_lists_the_moves_in() {
+    // As the first group test, with the leaving move listed first.
+    let s = grouped(
+        state(
+            vec![
+                in_rack("a1", "A"),
+                in_rack("b1", "B"),
+                in_rack("b2", "B"),
+                in_rack("c1", "C"),
+            ],
+            vec![vm("a", "a1", 1.0), vm("b", "b1", 1.0)],
+            8,
+        ),
+        json!([{"id": "g", "policy": "anti-affinity", "scope": "rack"}]),
+        &[("a", "g"), ("b", "g")],
+    );
+    let p = sequenced(&s, &[("b", "b1", "c1"), ("a", "a1", "b2")]);
+    assert_eq!(p.steps, vec![vec!["b".to_string()], vec!["a".to_string()]]);
+}
+
+#[test]
+fn spread_members_that_keep_the_skew_together_share_a_wave() {
+    // Spread by rack (skew 1): x leaves A for C, y leaves B for D (1, 1, 0, 0 to 0, 0, 1, 1).
+    // After both the skew is 1, as after either: one wave.
+    let s = grouped(
+        state(
+            vec![
+                in_rack("a1", "A"),
+                in_rack("b1", "B"),
+                in_rack("c1", "C"),
+                in_rack("d1", "D"),
+            ],
+            vec![vm("x", "a1", 1.0), vm("y", "b1", 1.0)],
+            8,
+        ),
+        json!([{"id": "g", "policy": "spread", "scope": "rack", "max_skew": 1}]),
+        &[("x", "g"), ("y", "g")],
+    );
+    let p = sequenced(&s, &[("x", "a1", "c1"), ("y", "b1", "d1")]);
+    assert_eq!(p.steps.len(), 1, "{:#?}", p.steps);
+    assert!(p.stats.dropped.is_empty());
+}
