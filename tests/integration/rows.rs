@@ -2287,3 +2287,29 @@ fn group_lookahead_holds_spread_members_to_what_the_racks_a_storage_reaches_can_
         .count();
     assert_eq!(on_s1, 2);
 }
+
+#[test]
+fn round_rules_count_members_and_say_whether_an_end_holds() {
+    // The greedy plan's test (RoundRule::holds) on hand-made counts, and the counts of a plan.
+    let rule = |policy: RoundPolicy| RoundRule {
+        domain_of: vec![Some(0), Some(1), Some(2), None],
+        members: vec![(0, Some(0)), (1, Some(1))],
+        fixed: vec![1, 0, 0],
+        policy,
+    };
+    let together = rule(RoundPolicy::Together(1));
+    assert!(together.holds(&[2, 0, 0]));
+    assert!(!together.holds(&[1, 1, 0]));
+    assert!(rule(RoundPolicy::Together(2)).holds(&[1, 1, 0]));
+    let spread = rule(RoundPolicy::Spread {
+        room: vec![true, true, false],
+        skew: 1,
+    });
+    assert!(spread.holds(&[2, 1, 5]), "rack 2 has no room: not compared");
+    assert!(!spread.holds(&[2, 0, 0]));
+    assert!(rule(RoundPolicy::Arrivals(vec![0, 0, 0])).holds(&[9, 9, 9]));
+    // Member 0 stays (None), member 1 moves to host 2 (domain 2): 1 + 1, 0, 1.
+    assert_eq!(together.counts(|i| (i == 1).then_some(2)), vec![2, 0, 1]);
+    // To a host outside the scope: it counts nowhere.
+    assert_eq!(together.counts(|i| (i == 1).then_some(3)), vec![2, 0, 0]);
+}
