@@ -934,3 +934,37 @@ fn the_shipped_state_with_groups_gets_valid_plans_that_strand_only_what_the_rule
         assert!(p.migrations.len() >= 9, "{planner}: {}", p.migrations.len());
     }
 }
+
+#[test]
+fn the_round_mip_holds_spread_over_members_that_stay_and_the_skew_the_round_starts_with() {
+    // x and y leave m (rack A, in maintenance); spread by rack, skew 1. Rack C is the cheapest.
+    let spread = json!({"id": "api", "policy": "spread", "scope": "rack", "max_skew": 1});
+    let run = |stay: Vec<Value>| {
+        let mut m = racked("m", "A0", &G5);
+        m["state"] = json!("maintenance");
+        let mut vms = vec![member("x", "m", "api"), member("y", "m", "api")];
+        vms.extend(stay);
+        let doc = json!({
+            "storage": [{"id": "s", "capacity_gib": 1000}],
+            "hosts": [m, racked("b1", "B0", &G5), racked("c1", "C0", &G4), racked("d1", "D0", &G5)],
+            "vms": vms,
+            "groups": [spread.clone()],
+            "policy": {"placement": "optimize", "underload": false}
+        });
+        let (_, p) = planned(&doc);
+        let mut to: Vec<String> = p.migrations.iter().map(|m| m.to.clone()).collect();
+        to.sort();
+        (to, p.stats.stayed)
+    };
+    // B runs two members, C and D one each (skew 1): both to C would make it 2.
+    let (to, stayed) = run(vec![
+        member("b", "b1", "api"),
+        member("b2", "b1", "api"),
+        member("c", "c1", "api"),
+        member("d", "d1", "api"),
+    ]);
+    assert_eq!(to, vec!["c1", "d1"], "{stayed:?}");
+    // B and C run one each, D none: only D may take them, both (1, 1, 2).
+    let (to, stayed) = run(vec![member("b", "b1", "api"), member("c", "c1", "api")]);
+    assert_eq!(to, vec!["d1", "d1"], "{stayed:?}");
+}

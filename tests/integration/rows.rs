@@ -2313,3 +2313,20 @@ fn round_rules_count_members_and_say_whether_an_end_holds() {
     // To a host outside the scope: it counts nowhere.
     assert_eq!(together.counts(|i| (i == 1).then_some(3)), vec![2, 0, 0]);
 }
+
+#[test]
+fn migration_group_affinity_counts_a_domain_where_only_members_that_stay_run() {
+    // The group runs in three racks: a (rack 0), c (rack 1), and a member that is no candidate
+    // in rack 2; it may end in two at most, so a or c joins the other.
+    let hosts = vec![sloped(10.0), sloped(10.0)];
+    let vms = vec![round_vm(10.0, Some(0), &[1]), round_vm(10.0, Some(1), &[0])];
+    let mut input = round(hosts, vms);
+    input.rules = vec![RoundRule {
+        domain_of: vec![Some(0), Some(1)],
+        members: vec![(0, Some(0)), (1, Some(1))],
+        fixed: vec![0, 0, 1],
+        policy: RoundPolicy::Together(2),
+    }];
+    let (_, ends) = round_solve(&input);
+    assert_eq!(ends[0], ends[1], "{ends:?}");
+}
