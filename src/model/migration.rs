@@ -402,20 +402,16 @@ impl Model<'_> {
             let RoundPolicy::Spread { room, skew } = &rule.policy else {
                 continue;
             };
-            let cols = self.by_domain(rule);
+            let counts: Vec<Expression> = self
+                .by_domain(rule)
+                .into_iter()
+                .zip(&rule.fixed)
+                .map(|(cols, &f)| {
+                    cols.iter().map(|(c, _)| c.var).sum::<Expression>() + f64::from(f)
+                })
+                .collect();
             let warm = rule.counts(|i| warm_hosts[i]);
-            let least = (0..room.len())
-                .filter(|&d| room[d])
-                .map(|d| warm[d])
-                .min()
-                .unwrap_or(0);
-            let m = self.b.column(variable().min(0), true, f64::from(least));
-            for d in (0..room.len()).filter(|&d| room[d]) {
-                let n: Expression = cols[d].iter().map(|(c, _)| c.var).sum::<Expression>()
-                    + f64::from(rule.fixed[d]);
-                self.b.row(constraint::geq(n.clone() - m.var, 0.0));
-                self.b.row(constraint::leq(n - m.var, f64::from(*skew)));
-            }
+            super::spread_rows(&mut self.b, counts, room, &warm, *skew);
         }
     }
 

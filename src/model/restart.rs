@@ -276,7 +276,7 @@ impl<'a> Model<'a> {
         warm: &[Option<usize>],
     ) {
         let mut cols = self.by_domain(rule);
-        let mut counts = present.to_vec();
+        let mut warm_counts = present.to_vec();
         for &v in &rule.members {
             if let Some(d) = warm
                 .get(v)
@@ -284,25 +284,15 @@ impl<'a> Model<'a> {
                 .flatten()
                 .and_then(|h| rule.domain_of[h])
             {
-                counts[d] += 1;
+                warm_counts[d] += 1;
             }
         }
-        let least = (0..room.len())
-            .filter(|&d| room[d])
-            .map(|d| counts[d])
-            .min()
-            .unwrap_or(0);
-        let m = self.b.column(variable().min(0), true, f64::from(least));
-        for d in (0..room.len()).filter(|&d| room[d]) {
-            let n: Expression = cols
-                .remove(&d)
-                .unwrap_or_default()
-                .iter()
-                .map(|c| c.var)
-                .sum::<Expression>()
-                + f64::from(present[d]);
-            self.b.row(constraint::geq(n.clone() - m.var, 0.0));
-            self.b.row(constraint::leq(n - m.var, f64::from(skew)));
-        }
+        let counts: Vec<Expression> = (0..room.len())
+            .map(|d| {
+                let cols = cols.remove(&d).unwrap_or_default();
+                cols.iter().map(|c| c.var).sum::<Expression>() + f64::from(present[d])
+            })
+            .collect();
+        super::spread_rows(&mut self.b, counts, room, &warm_counts, skew);
     }
 }
