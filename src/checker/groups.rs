@@ -20,10 +20,10 @@ fn domain_of<'a>(g: &Group, host: &'a crate::format::Host) -> Option<&'a str> {
 /// Whether `host` could take `req` before the batch: free usable capacity for its demand, and its
 /// host traits.
 fn could_take(host: &crate::format::Host, req: &Request) -> bool {
-    let used = host.used.clone().unwrap_or_default();
+    let used = |k: &str| host.used.as_ref().and_then(|u| u.get(k)).copied();
     let fits = req.demand.iter().all(|(k, x)| {
         let free = limit(&host.capacity, &host.reserved, &host.allocation_ratio, k)
-            - used.get(k).copied().unwrap_or(0.0);
+            - used(k).unwrap_or(0.0);
         *x <= free + TOL * (1.0 + free.abs())
     });
     fits && super::placement::broken_trait(

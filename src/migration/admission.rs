@@ -5,10 +5,11 @@ use crate::domain::groups::Policy;
 use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{DeclineCode, HostState};
 
-/// The admission rule of host `h` for VM `v`: None = accept, or (code, reason).
+/// The admission rule of host `h` for VM `v` (`groups`: [`GroupCounts::new`] of `v`): None =
+/// accept, or (code, reason).
 pub(super) fn admission(
     pool: &Pool,
-    v: VmId,
+    (v, groups): (VmId, &GroupCounts),
     h: HostId,
     excluded: &[bool],
     p: &RoundPolicy,
@@ -53,7 +54,7 @@ pub(super) fn admission(
             ));
         }
     }
-    if let Some(decline) = group_admission(pool, v, h) {
+    if let Some(decline) = group_admission(pool, groups, v, h) {
         return Some(decline);
     }
     let used = pool.used(h);
@@ -96,15 +97,55 @@ pub(super) fn admission(
     None
 }
 
-/// The hard group rules (`groups[]`) of VM `v` on host `h` (models/migration.md, "Group rules"):
-/// a move inside a domain changes no count. Into another domain, anti-affinity counts the members
-/// there now and those that leave it this round (they hold their place until their wave ends);
-/// affinity and spread admit a move that leaves the group no more broken than it is with the
-/// round's earlier moves, so the round's end is no more broken than its start (the sequencer
-/// then orders the moves so that every wave is too).
-pub(crate) fn group_admission(pool: &Pool, v: VmId, h: HostId) -> Option<(DeclineCode, String)> {
+/// The members of a VM's rules per domain, the VM left out: where they run now, and where they
+/// run now or started the round (`held`: anti-affinity keeps a leaving member's place). Computed
+/// once per VM and used for every host it is offered (`group_admission`).
+pub(crate) struct GroupCounts {
+    /// Per rule of the VM (in `PoolVm::rules` order), members per domain now.
+    now: Vec<Vec<u32>>,
+    /// Per rule of the VM, members per domain now or at the start of the round.
+    held: Vec<Vec<u32>>,
+}
+
+impl GroupCounts {
+    pub(crate) fn new(pool: &Pool, v: VmId) -> GroupCounts {
+        let rules = &pool.vms[v].rules;
+        let mut held = Vec::with_capacity(rules.len());
+        for &r in rules {
+            let mut n = vec![0u32; pool.rules[r].domain_names.len()];
+            for &o in pool.members[r].iter().filter(|&&o| o != v) {
+                let (now, start) = (
+                    pool.domain(r, pool.vms[o].host),
+                    pool.domain(r, pool.vms[o].origin),
+                );
+                for d in [now, start.filter(|_| start != now)].into_iter().flatten() {
+                    n[d] += 1;
+                }
+            }
+            held.push(n);
+        }
+        let now = rules
+            .iter()
+            .map(|&r| pool.rule_counts(r, Some(v)))
+            .collect();
+        GroupCounts { now, held }
+    }
+}
+
+/// The hard group rules (`groups[]`) of VM `v` on host `h` (models/migration.md, "Group rules"),
+/// `counts` being [`GroupCounts::new`] of `v`: a move inside a domain changes no count. Into
+/// another domain, anti-affinity counts the members there now and those that leave it this round
+/// (they hold their place until their wave ends); affinity and spread admit a move that leaves
+/// the group no more broken than it is with the round's earlier moves, so the round's end is no
+/// more broken than its start (the sequencer then orders the moves so that every wave is too).
+pub(crate) fn group_admission(
+    pool: &Pool,
+    counts: &GroupCounts,
+    v: VmId,
+    h: HostId,
+) -> Option<(DeclineCode, String)> {
     let vm = &pool.vms[v];
-    for &r in &vm.rules {
+    for (i, &r) in vm.rules.iter().enumerate() {
         let rule = &pool.rules[r];
         let (to, from) = (pool.domain(r, h), pool.domain(r, vm.host));
         if !rule.hard || (to.is_some() && to == from) {
@@ -121,15 +162,8 @@ pub(crate) fn group_admission(pool: &Pool, v: VmId, h: HostId) -> Option<(Declin
         };
         let name = &rule.domain_names[to];
         if let Policy::AntiAffinity { max } = rule.policy {
-            let there = |o: VmId| {
-                let o = &pool.vms[o];
-                pool.domain(r, o.host) == Some(to) || pool.domain(r, o.origin) == Some(to)
-            };
-            let n = pool.members[r]
-                .iter()
-                .filter(|&&o| o != v && there(o))
-                .count();
-            if n >= max as usize {
+            let n = counts.held[i][to];
+            if n >= max {
                 let why = format!(
                     "group `{g}` has {n} member(s) in {scope} `{name}` this round (at most {max})"
                 );
@@ -137,13 +171,13 @@ pub(crate) fn group_admission(pool: &Pool, v: VmId, h: HostId) -> Option<(Declin
             }
             continue;
         }
-        let mut counts = pool.rule_counts(r, Some(v));
-        let mut before = counts.clone();
+        let mut after = counts.now[i].clone();
+        let mut before = after.clone();
         if let Some(f) = from {
             before[f] += 1;
         }
-        counts[to] += 1;
-        if rule.violations(&counts) > rule.violations(&before) {
+        after[to] += 1;
+        if rule.violations(&after) > rule.violations(&before) {
             let why = format!("group `{g}` would break its rule further in {scope} `{name}`");
             return Some((code, why));
         }
@@ -190,7 +224,8 @@ mod tests {
     }
 
     fn code(p: &Pool, v: &str, h: &str) -> Option<DeclineCode> {
-        group_admission(p, vm(p, v), at(p, h)).map(|(c, _)| c)
+        let v = vm(p, v);
+        group_admission(p, &GroupCounts::new(p, v), v, at(p, h)).map(|(c, _)| c)
     }
 
     #[test]

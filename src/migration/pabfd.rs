@@ -1,7 +1,7 @@
 //! PABFD's placement of one VM: every other host is asked, the best acceptor by the policy
 //! weights is confirmed, and the move is booked.
 
-use super::admission::admission;
+use super::admission::{admission, GroupCounts};
 use super::protocol::{confirm, converse};
 use super::Ctx;
 use crate::domain::migration::{HostId, VmId};
@@ -44,13 +44,14 @@ fn score(cx: &Ctx, v: VmId, h: HostId) -> Score {
 /// Asks every host about VM `v`, picks the best acceptor by the weights, and books the move.
 pub(super) fn place(cx: &mut Ctx, v: VmId, excluded: &[bool], reason: MigrationReason) -> bool {
     let src = cx.pool.vms[v].host;
+    let groups = GroupCounts::new(&cx.pool, v);
     // (host, verdict, score) for every host asked.
     let answers: Vec<Answer> = cx
         .pool
         .host_ids()
         .filter(|&h| h != src)
         .map(|h| {
-            let verdict = admission(&cx.pool, v, h, excluded, cx.policy);
+            let verdict = admission(&cx.pool, (v, &groups), h, excluded, cx.policy);
             let score = verdict.is_none().then(|| score(cx, v, h));
             (h, verdict, score)
         })

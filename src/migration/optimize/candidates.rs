@@ -5,7 +5,7 @@
 use super::{Role, MAX_CANDIDATES};
 use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{DeclineCode, Detection, HostState};
-use crate::migration::admission::group_admission;
+use crate::migration::admission::{group_admission, GroupCounts};
 use crate::migration::{detect, RoundPolicy};
 use std::collections::BTreeMap;
 
@@ -175,6 +175,7 @@ impl Admissible {
         };
         for &v in &sources.candidates {
             let vm = &pool.vms[v];
+            let groups = GroupCounts::new(pool, VmId(v));
             let mut declined: BTreeMap<DeclineCode, usize> = BTreeMap::new();
             let mut ok = Vec::new();
             for (h, host) in pool.hosts.iter().enumerate() {
@@ -195,7 +196,7 @@ impl Admissible {
                 {
                     Some(DeclineCode::AdmissionCapacity)
                 } else {
-                    group_admission(pool, VmId(v), HostId(h)).map(|(code, _)| code)
+                    group_admission(pool, &groups, VmId(v), HostId(h)).map(|(code, _)| code)
                 };
                 match code {
                     Some(c) => *declined.entry(c).or_default() += 1,
