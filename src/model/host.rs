@@ -310,26 +310,41 @@ impl Model<'_> {
         let d = self.input.d;
         let load = self.input.load;
         let floor = self.fixed_utilisation();
-        let warm = crate::domain::evaluate::host_utilisation(d, self.input.warm)
-            .iter()
-            .flatten()
-            .copied()
-            .fold(floor, f64::max);
-        let u = self.b.column(variable().min(floor), false, warm);
-        for (h, row) in self.demand_rows().into_iter().enumerate() {
-            for (k, e) in row.into_iter().enumerate() {
-                let Some(mut e) = e else { continue };
-                let cap = d.hosts[h].capacity[k];
-                if cap <= EPS {
-                    continue;
-                }
-                e.add_mul(-cap, u.var);
-                self.b
-                    .row(constraint::leq(e, -(cap - load.host_free[h][k])));
-            }
-        }
-        u
+        let rows = self.demand_rows();
+        let used = |h: usize, k: usize| d.hosts[h].capacity[k] - load.host_free[h][k];
+        balance_rows(&mut self.b, d, rows, used, floor, self.input.warm)
     }
+}
+
+/// The `balance` rows of the host and joint models: a column `U >= floor`, warm-started at the
+/// warm assignment's highest utilisation, and `rows[h][r] - cap_hr U <= -used(h, r)` for every
+/// host and measured resource with a capacity.
+pub(super) fn balance_rows(
+    b: &mut MipBuilder,
+    d: &Domain,
+    rows: Vec<Vec<Option<Expression>>>,
+    used: impl Fn(usize, usize) -> f64,
+    floor: f64,
+    warm: &Assignment,
+) -> Col {
+    let start = crate::domain::evaluate::host_utilisation(d, warm)
+        .iter()
+        .flatten()
+        .copied()
+        .fold(floor, f64::max);
+    let u = b.column(variable().min(floor), false, start);
+    for (h, row) in rows.into_iter().enumerate() {
+        for (k, e) in row.into_iter().enumerate() {
+            let Some(mut e) = e else { continue };
+            let cap = d.hosts[h].capacity[k];
+            if cap <= EPS {
+                continue;
+            }
+            e.add_mul(-cap, u.var);
+            b.row(constraint::leq(e, -used(h, k)));
+        }
+    }
+    u
 }
 
 /// Per host and measured resource, the demand that `(host, vm, column)` terms put there (rule

@@ -270,24 +270,10 @@ impl Model<'_> {
                     .flatten()
                     .copied()
                     .fold(0.0, f64::max);
-                let warm = crate::domain::evaluate::host_utilisation(d, self.input.warm)
-                    .iter()
-                    .flatten()
-                    .copied()
-                    .fold(floor, f64::max);
-                let u = self.b.column(variable().min(floor), false, warm);
-                for (h, row) in self.demand_rows().into_iter().enumerate() {
-                    let host = &d.hosts[h];
-                    for (k, e) in row.into_iter().enumerate() {
-                        let Some(mut e) = e else { continue };
-                        let cap = host.capacity[k];
-                        if cap <= EPS {
-                            continue;
-                        }
-                        e.add_mul(-cap, u.var);
-                        self.b.row(constraint::leq(e, -host.used[k]));
-                    }
-                }
+                let rows = self.demand_rows();
+                let used = |h: usize, k: usize| d.hosts[h].used[k];
+                let u =
+                    super::host::balance_rows(&mut self.b, d, rows, used, floor, self.input.warm);
                 (Expression::from(u.var), 0.0)
             }
         }
