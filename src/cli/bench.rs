@@ -11,8 +11,19 @@ use vmplace::validation::{read_problem, Phase};
 /// Arguments of `bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Directory of instance files (`*.json`).
-    pub dir: PathBuf,
+    /// Directory of instance files (`*.json`); not with `--sweep`.
+    #[arg(required_unless_present = "sweep")]
+    pub dir: Option<PathBuf>,
+    /// Instead of a directory, N pools drawn by `generate --sweep` (random pool structures):
+    /// vmplace against the best of the heuristics schedulers run, and against its bound.
+    #[arg(long, value_name = "N", conflicts_with = "dir")]
+    pub sweep: Option<usize>,
+    /// The sweep's seed.
+    #[arg(long, default_value_t = 1, requires = "sweep")]
+    pub seed: u64,
+    /// Requests per pool of the sweep.
+    #[arg(long, default_value_t = 1000, requires = "sweep")]
+    pub requests: usize,
     /// Time limit per instance and solver, seconds (default: each instance's own option, or 10).
     #[arg(long)]
     pub time_limit: Option<f64>,
@@ -29,20 +40,31 @@ pub struct BenchArgs {
 
 /// Runs the bench.
 pub fn run(a: BenchArgs) -> i32 {
-    let files = match instance_files(&a.dir) {
+    let dir = match (&a.dir, a.sweep) {
+        (_, Some(n)) => return run_sweep(&a, n),
+        (Some(dir), None) => dir.clone(),
+        (None, None) => {
+            return report(&[InputError::new(
+                ErrorCode::Usage,
+                "",
+                "give a directory of instances, or --sweep N",
+            )])
+        }
+    };
+    let files = match instance_files(&dir) {
         Ok(f) if !f.is_empty() => f,
         Ok(_) => {
             return report(&[InputError::new(
                 ErrorCode::Io,
                 "",
-                format!("no *.json instance in {}", a.dir.display()),
+                format!("no *.json instance in {}", dir.display()),
             )])
         }
         Err(e) => {
             return report(&[InputError::new(
                 ErrorCode::Io,
                 "",
-                format!("cannot list {}: {e}", a.dir.display()),
+                format!("cannot list {}: {e}", dir.display()),
             )])
         }
     };
@@ -51,13 +73,19 @@ pub fn run(a: BenchArgs) -> i32 {
     let progress = super::progress::Progress::new(files.len(), "instances");
     if !a.json {
         progress.line(&format!(
-            "{:<34} {:>6} | {:>6} {:>6} {:>9} {:>7} {:>7} {:<10} | {:>6} {:>6} {:>7} | {:>6} {:>6} {:>7} | {:>6} {:>6} {:>9} {:>7}",
+            "{:<34} {:>6} | {:>6} {:>6} {:>9} {:>7} {:>7} {:<10} | {:>6} {:>6} {:>7} | {:>6} {:>6} {:>7} | {:>6} {:>6} {:>6} | {:>6} {:>6} {:>9} {:>7}",
             "instance", "reqs", "placed", "hosts", "bound", "gap", "time_s", "status",
-            "placed", "hosts", "time_s", "placed", "hosts", "time_s", "placed", "hosts", "bound", "time_s"
+            "placed", "hosts", "time_s", "placed", "hosts", "time_s", "placed", "placed", "placed",
+            "placed", "hosts", "bound", "time_s"
         ));
         progress.line(&format!(
-            "{:<41} | {:^59} | {:^22} | {:^22} | {:^32}",
-            "", "MIP (two phases)", "greedy", "greedy-retry", "joint"
+            "{:<41} | {:^59} | {:^22} | {:^22} | {:^20} | {:^32}",
+            "",
+            "MIP (two phases)",
+            "greedy",
+            "greedy-retry",
+            "openstack best-fit balanced",
+            "joint"
         ));
     }
     for f in files {
@@ -90,11 +118,18 @@ pub fn run(a: BenchArgs) -> i32 {
         let s = vmplace::service::api::settings(&problem, &overrides);
         let row = bench_problem(&name, &problem, &s);
         if !a.json {
-            let violations = [&row.mip, &row.greedy, &row.greedy_retry]
-                .into_iter()
-                .chain(row.joint.as_ref())
-                .map(|r| r.violations)
-                .sum::<usize>();
+            let violations = [
+                &row.mip,
+                &row.greedy,
+                &row.greedy_retry,
+                &row.openstack,
+                &row.best_fit,
+                &row.balanced,
+            ]
+            .into_iter()
+            .chain(row.joint.as_ref())
+            .map(|r| r.violations)
+            .sum::<usize>();
             let joint = row.joint.as_ref().map_or_else(
                 || format!("{:>6} {:>6} {:>9} {:>7}", "-", "-", "-", "-"),
                 |j| {
@@ -105,7 +140,7 @@ pub fn run(a: BenchArgs) -> i32 {
                 },
             );
             progress.line(&format!(
-                "{:<34} {:>6} | {:>6} {:>6} {:>9.3} {:>7.4} {:>7.2} {:<10} | {:>6} {:>6} {:>7.2} | {:>6} {:>6} {:>7.2} | {}{}",
+                "{:<34} {:>6} | {:>6} {:>6} {:>9.3} {:>7.4} {:>7.2} {:<10} | {:>6} {:>6} {:>7.2} | {:>6} {:>6} {:>7.2} | {:>6} {:>6} {:>6} | {}{}",
                 row.instance,
                 row.requests,
                 row.mip.placed,
@@ -120,6 +155,9 @@ pub fn run(a: BenchArgs) -> i32 {
                 row.greedy_retry.placed,
                 row.greedy_retry.hosts,
                 row.greedy_retry.time_s,
+                row.openstack.placed,
+                row.best_fit.placed,
+                row.balanced.placed,
                 joint,
                 if violations > 0 { "  CHECKER VIOLATIONS" } else { "" }
             ));
@@ -198,6 +236,10 @@ fn plot(rows: &[BenchRow], path: &std::path::Path) -> Result<(), vmplace::plot::
             "greedy with retries".to_string(),
             share(&|r| r.greedy_retry.placed),
         ),
+        (
+            "OpenStack default".to_string(),
+            share(&|r| r.openstack.placed),
+        ),
     ];
     vmplace::plot::compare(
         path,
@@ -207,4 +249,89 @@ fn plot(rows: &[BenchRow], path: &std::path::Path) -> Result<(), vmplace::plot::
         "placed (% of requests)",
         &series,
     )
+}
+
+/// `bench --sweep N`: N pools drawn at random, vmplace against the best heuristic and its bound.
+fn run_sweep(a: &BenchArgs, n: usize) -> i32 {
+    use vmplace::bench::sweep::{bench_pool, summarise};
+    if n == 0 || a.requests == 0 {
+        return report(&[InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--sweep and --requests must be at least 1",
+        )]);
+    }
+    let progress = super::progress::Progress::new(n, "pools");
+    if !a.json {
+        progress.line(&format!(
+            "{:<16} {:>6} {:>5} | {:>8} {:>8} {:>8} {:<18} | {:>7} {:>7} {:>6} {:>6}",
+            "pool",
+            "reqs",
+            "hosts",
+            "vmplace",
+            "bound",
+            "best",
+            "best heuristic",
+            "vs best",
+            "vs bnd",
+            "closed",
+            "used"
+        ));
+    }
+    let mut rows = Vec::with_capacity(n);
+    for i in 0..n {
+        let (problem, _axes) = vmplace::generate::sweep::sweep_pool(a.seed, i, a.requests);
+        let name = format!("sweep-{}-{i}", a.seed);
+        let text = match serde_json::to_string(&problem) {
+            Ok(t) => t,
+            Err(e) => return report(&[InputError::new(ErrorCode::Io, "", e.to_string())]),
+        };
+        let problem = match read_problem(&text, Phase::Storage) {
+            Ok(p) => p,
+            Err(es) => return report(&es),
+        };
+        let overrides = Overrides {
+            time_limit_s: a.time_limit,
+            threads: a.threads,
+            ..Default::default()
+        };
+        let s = vmplace::service::api::settings(&problem, &overrides);
+        let row = bench_pool(&name, &problem, &s);
+        if !a.json {
+            let best = row
+                .baselines
+                .iter()
+                .max_by(|x, y| x.1.total_cmp(y.1))
+                .map_or("-", |(k, _)| k.as_str());
+            progress.line(&format!(
+                "{:<16} {:>6} {:>5} | {:>8.0} {:>8.0} {:>8.0} {:<18} | {:>7.4} {:>7.4} {:>6.2} {:>6.2}{}",
+                row.pool, row.requests, row.hosts, row.placed_weight, row.bound,
+                row.best_baseline, best, row.vs_baseline, row.vs_bound, row.closed,
+                row.time_s / row.limit_s.max(1e-9),
+                if row.violations > 0 { "  CHECKER VIOLATIONS" } else { "" }
+            ));
+        }
+        progress.inc(&name);
+        rows.push(row);
+    }
+    progress.finish();
+    let summary = summarise(&rows);
+    if !a.json {
+        progress.line(&format!(
+            "{} pools: below the best heuristic on {}, rejected {}; vs best min/median/max {:.4}/{:.4}/{:.4}; vs bound {:.4}/{:.4}/{:.4}; limit used {:.2}/{:.2}/{:.2}",
+            summary.pools, summary.below_baseline, summary.rejected,
+            summary.vs_baseline.min, summary.vs_baseline.median, summary.vs_baseline.max,
+            summary.vs_bound.min, summary.vs_bound.median, summary.vs_bound.max,
+            summary.limit_used.min, summary.limit_used.median, summary.limit_used.max,
+        ));
+    }
+    let doc = serde_json::json!({
+        "rows": rows,
+        "summary": summary,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    match write_json(None, &doc) {
+        Ok(()) => exit::OK,
+        Err(e) => report(&e),
+    }
 }

@@ -52,6 +52,12 @@ pub enum SolverArg {
     GreedyRetry,
     /// Storage and host in one MIP (`place` only; past its size limit the two phases answer).
     Joint,
+    /// OpenStack's default with retries: storage by most free space, host by most free RAM.
+    Openstack,
+    /// Storage by most free space, host by best fit, with retries.
+    BestFit,
+    /// Storage by most free space, host by balanced fit, with retries.
+    Balanced,
 }
 
 /// `--storage-policy` / `--host-policy`.
@@ -87,6 +93,9 @@ impl SolveArgs {
                     SolverArg::Greedy => SolverKind::Greedy,
                     SolverArg::GreedyRetry => SolverKind::GreedyRetry,
                     SolverArg::Joint => SolverKind::Joint,
+                    SolverArg::Openstack => SolverKind::Openstack,
+                    SolverArg::BestFit => SolverKind::BestFit,
+                    SolverArg::Balanced => SolverKind::Balanced,
                 })
                 .or(self.joint.then_some(SolverKind::Joint)),
             storage_policy: self.storage_policy.map(Objective::from),

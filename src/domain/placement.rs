@@ -351,6 +351,79 @@ impl Domain {
         }
     }
 
+    /// A part of the pool as a problem of its own (the neighbourhood search re-solves parts):
+    /// the part's hosts with `host_used`, its storage systems with `storage_used` and only the
+    /// links between them, and its requests. Indices are the part's, in the order `part` lists
+    /// them. Group rules (`groups[]`) are not carried: callers re-solve parts of calls without
+    /// them. A pinned request's storage must be in the part.
+    pub fn part(&self, part: &Part) -> Domain {
+        let index_of = |s: StorageIx| part.storage.iter().position(|&x| x == s).map(StorageIx);
+        let mut storage: Vec<StorageSys> = part
+            .storage
+            .iter()
+            .zip(&part.storage_used)
+            .map(|(&s, &used)| StorageSys {
+                id: self.storage[s.0].id.clone(),
+                capacity: self.storage[s.0].capacity,
+                used,
+                hosts: Vec::new(),
+            })
+            .collect();
+        let hosts: Vec<HostNode> = part
+            .hosts
+            .iter()
+            .zip(&part.host_used)
+            .enumerate()
+            .map(|(i, (&h, used))| {
+                let links: Vec<StorageIx> = self.hosts[h.0]
+                    .storage
+                    .iter()
+                    .filter_map(|&s| index_of(s))
+                    .collect();
+                for s in &links {
+                    storage[s.0].hosts.push(HostIx(i));
+                }
+                HostNode {
+                    id: self.hosts[h.0].id.clone(),
+                    capacity: self.hosts[h.0].capacity.clone(),
+                    used: used.clone(),
+                    storage: links,
+                }
+            })
+            .collect();
+        let requests: Vec<Vm> = part
+            .requests
+            .iter()
+            .map(|&r| {
+                let vm = &self.requests[r.0];
+                debug_assert!(vm.storage.is_none_or(|s| index_of(s).is_some()));
+                Vm {
+                    storage: vm.storage.and_then(index_of),
+                    rules: Vec::new(),
+                    ..vm.clone()
+                }
+            })
+            .collect();
+        let storage_rules: Vec<Vec<bool>> = self
+            .storage_rules
+            .iter()
+            .map(|rule| part.storage.iter().map(|s| rule[s.0]).collect())
+            .collect();
+        let reach = StaticReach::new(&storage, &hosts, &requests, &storage_rules);
+        Domain {
+            resources: self.resources.clone(),
+            measured: self.measured,
+            storage_rules,
+            storage,
+            hosts,
+            requests,
+            groups: self.groups.clone(),
+            group_rules: Vec::new(),
+            settings: self.settings.clone(),
+            reach,
+        }
+    }
+
     /// Hosts connected to `s` whose free capacity before the batch fits request `r` (0 when
     /// the request's storage traits exclude `s`).
     pub fn static_domain(&self, r: RequestIx, s: StorageIx) -> usize {
@@ -497,6 +570,21 @@ pub fn flavors_by<K: std::hash::Hash + Eq>(
 /// Bit pattern of a float vector, usable as a hash key.
 pub fn bits(v: &[f64]) -> Vec<u64> {
     v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// A part of the pool, for [`Domain::part`].
+#[derive(Debug, Clone, Default)]
+pub struct Part {
+    /// The part's hosts.
+    pub hosts: Vec<HostIx>,
+    /// Per host of the part: what it runs that the part does not re-place.
+    pub host_used: Vec<Vec<f64>>,
+    /// The part's storage systems.
+    pub storage: Vec<StorageIx>,
+    /// Per storage system of the part: GiB used by what the part does not re-place.
+    pub storage_used: Vec<f64>,
+    /// The requests the part places.
+    pub requests: Vec<RequestIx>,
 }
 
 /// A (partial) assignment: storage and host per request.

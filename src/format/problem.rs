@@ -226,6 +226,17 @@ pub enum SolverKind {
     /// Storage and host chosen together in one MIP (`place` only, up to a model size; larger
     /// calls are solved by the two phases): the reference for what the two phases lose.
     Joint,
+    /// OpenStack's default, with retries over storage systems: storage by most free space
+    /// (Cinder's CapacityWeigher), host by most free RAM (Nova's RAMWeigher).
+    #[serde(rename = "openstack")]
+    Openstack,
+    /// Storage by most free space, host by best fit (least capacity left), with retries.
+    #[serde(rename = "best-fit")]
+    BestFit,
+    /// Storage by most free space, host by balanced fit (largest smallest share left), with
+    /// retries.
+    #[serde(rename = "balanced")]
+    Balanced,
 }
 
 /// Solver options. CLI flags override them.

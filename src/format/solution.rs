@@ -174,6 +174,29 @@ pub enum PhaseSolver {
     /// Storage and host in one MIP (`--solver joint`); its stats stand for the whole call.
     #[serde(rename = "joint")]
     Joint,
+    /// OpenStack's default with retries (`--solver openstack`): storage by most free space,
+    /// host by most free RAM.
+    #[serde(rename = "openstack")]
+    Openstack,
+    /// Storage by most free space, host by best fit, with retries (`--solver best-fit`).
+    #[serde(rename = "best-fit")]
+    BestFit,
+    /// Storage by most free space, host by balanced fit, with retries (`--solver balanced`).
+    #[serde(rename = "balanced")]
+    Balanced,
+    /// Storage by most free RAM on its hosts, host by most free RAM, with retries.
+    #[serde(rename = "openstack+host-ram")]
+    OpenstackHostRam,
+    /// Storage by most free RAM on its hosts, host by best fit, with retries.
+    #[serde(rename = "best-fit+host-ram")]
+    BestFitHostRam,
+    /// Storage by most free RAM on its hosts, host by balanced fit, with retries.
+    #[serde(rename = "balanced+host-ram")]
+    BalancedHostRam,
+    /// Neighbourhoods of the pool re-solved as joint (storage, host) MIPs after the phases, until
+    /// the answer is proven or the time is up (`neighbourhoods` of them).
+    #[serde(rename = "joint-lns")]
+    JointLns,
 }
 
 impl PhaseSolver {
@@ -189,6 +212,13 @@ impl PhaseSolver {
             PhaseSolver::Exact => "exact",
             PhaseSolver::Patterns => "patterns",
             PhaseSolver::Joint => "joint",
+            PhaseSolver::Openstack => "openstack",
+            PhaseSolver::BestFit => "best-fit",
+            PhaseSolver::Balanced => "balanced",
+            PhaseSolver::OpenstackHostRam => "openstack+host-ram",
+            PhaseSolver::BestFitHostRam => "best-fit+host-ram",
+            PhaseSolver::BalancedHostRam => "balanced+host-ram",
+            PhaseSolver::JointLns => "joint-lns",
         }
     }
 }
@@ -261,6 +291,12 @@ pub struct Timings {
     /// Explaining the unplaced requests and the answer's statistics.
     #[serde(default)]
     pub explain_s: f64,
+    /// `place`: computing the baselines (the heuristics schedulers run), part of `solve_s`.
+    #[serde(default)]
+    pub baselines_s: f64,
+    /// `place`: the neighbourhood search after the phases, part of `solve_s`.
+    #[serde(default)]
+    pub neighbourhoods_s: f64,
     /// Encoding the answer.
     #[serde(default)]
     pub write_s: f64,

@@ -1,24 +1,26 @@
 //! The baselines vmplace ships and never answers below: the greedy chain of today's schedulers
-//! (`greedy`) and greedy with retries over storage systems (`greedy-retry`).
+//! (`greedy`), greedy with retries over storage systems (`greedy-retry`), and the heuristics
+//! schedulers run with retries ([`super::heuristics`]: `openstack`, `best-fit`, `balanced`, and
+//! the same host weighers with storage ordered by free RAM on its hosts).
 
 use super::bounds::{host_cost_floor, phase_stats, record, total_weight, Measured};
 use super::deadline::Deadline;
 use super::greedy;
+use super::heuristics::{self, Heuristic};
 use super::lexicographic::better;
 use super::storage_phase::storage_outcome;
 use super::{fixed_storage, Mode, PhaseOutcome};
 use crate::domain::{evaluate, Assignment, Domain, RequestIx};
-use crate::format::{PhaseName, PhaseSolver};
+use crate::format::{PhaseName, PhaseSolver, SolverKind};
 use std::collections::BTreeSet;
 
-/// Both baselines' answers to the whole call (storage and hosts), with the solver each stands
-/// for. Computed before the phases, within the call's deadline, so that the guard never runs
-/// past the time limit; phase 1's warm start reuses `retry`.
+/// Every shipped baseline's answer to the whole call (storage and hosts), with the solver each
+/// stands for: the greedy chain, greedy with retries, and the heuristics schedulers run
+/// ([`Heuristic::ALL`]). Computed before the phases, within the call's deadline, so that the guard
+/// never runs past the time limit; phase 1's warm start starts from the best of them.
 pub(crate) struct Baselines {
-    /// The greedy chain of today's schedulers.
-    pub chain: Assignment,
-    /// Greedy with retries over storage systems.
-    pub retry: Assignment,
+    /// (answer, solver) per baseline, in a fixed order.
+    pub answers: Vec<(Assignment, PhaseSolver)>,
 }
 
 impl Baselines {
@@ -26,24 +28,31 @@ impl Baselines {
         let fixed = fixed_storage(d);
         let policy = d.settings.host_policy;
         let stop = || deadline.passed();
-        Baselines {
-            chain: greedy::place(d, &fixed, policy, &stop),
-            retry: greedy::with_retries(d, &fixed, policy, &stop),
+        let mut answers = vec![
+            (
+                greedy::place(d, &fixed, policy, &stop),
+                PhaseSolver::GreedyBaseline,
+            ),
+            (
+                greedy::with_retries(d, &fixed, policy, &stop),
+                PhaseSolver::GreedyRetry,
+            ),
+        ];
+        for h in Heuristic::ALL {
+            answers.push((heuristics::place(d, &fixed, h, &stop), h.solver()));
         }
+        Baselines { answers }
     }
-}
 
-impl Baselines {
-    /// The better of the two baselines (placed weight, then host cost).
+    /// The best baseline (placed weight, then host cost; the first of equals).
     pub(crate) fn best(&self, d: &Domain) -> &Assignment {
-        if better(
-            evaluate::host_score(d, &self.chain),
-            evaluate::host_score(d, &self.retry),
-        ) {
-            &self.chain
-        } else {
-            &self.retry
+        let mut best = &self.answers[0].0;
+        for (a, _) in &self.answers[1..] {
+            if better(evaluate::host_score(d, a), evaluate::host_score(d, best)) {
+                best = a;
+            }
         }
+        best
     }
 }
 
@@ -51,11 +60,7 @@ impl Baselines {
 /// weight, or as much for less cost.
 pub(crate) fn keep_if_better(d: &Domain, p2: &mut PhaseOutcome, baselines: Baselines) {
     let mut best: Option<(Assignment, PhaseSolver)> = None;
-    let candidates = [
-        (baselines.chain, PhaseSolver::GreedyBaseline),
-        (baselines.retry, PhaseSolver::GreedyRetry),
-    ];
-    for (a, solver) in candidates {
+    for (a, solver) in baselines.answers {
         let incumbent = best.as_ref().map_or(&p2.assignment, |b| &b.0);
         if better(
             evaluate::host_score(d, &a),
@@ -81,6 +86,21 @@ fn host_stats(
     solver: PhaseSolver,
     flavors: usize,
 ) -> crate::format::PhaseStats {
+    whole_pool_stats(d, a, solver, flavors, total_weight(d), None)
+}
+
+/// Host-phase statistics of an answer whose storage choice is not phase 1's: its bounds are the
+/// ones that hold for the whole call, `weight_bound` (phase 1's, or the total) and the
+/// combinatorial host floor. `searched`: whether a search ran out of time on it (a MIP status),
+/// or None for a heuristic's answer (no proof).
+pub(crate) fn whole_pool_stats(
+    d: &Domain,
+    a: &Assignment,
+    solver: PhaseSolver,
+    flavors: usize,
+    weight_bound: f64,
+    searched: Option<bool>,
+) -> crate::format::PhaseStats {
     let mut st = phase_stats(PhaseName::Host, solver, flavors);
     let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
     let (w, c) = evaluate::host_score(d, a);
@@ -89,22 +109,47 @@ fn host_stats(
         d,
         Measured {
             weight: w,
-            weight_bound: total_weight(d),
+            weight_bound,
             cost: c,
             cost_bound: host_cost_floor(d, &all, w),
-            time_limited: false,
-            is_mip: false,
+            time_limited: searched.unwrap_or(false),
+            is_mip: searched.is_some(),
         },
     );
     st
 }
 
-/// `--solver greedy-retry`: the phases of the call, from one pass of greedy with retries.
-pub(crate) fn retry_phases(d: &Domain, mode: Mode, deadline: &Deadline) -> Vec<PhaseOutcome> {
+/// A heuristic solver of the call (`--solver greedy-retry`, `openstack`, `best-fit`,
+/// `balanced`), or None for the MIP solvers.
+pub(crate) fn heuristic_of(kind: SolverKind) -> Option<Option<Heuristic>> {
+    match kind {
+        SolverKind::GreedyRetry => Some(None),
+        SolverKind::Openstack => Some(Some(Heuristic::OPENSTACK)),
+        SolverKind::BestFit => Some(Some(Heuristic::BEST_FIT)),
+        SolverKind::Balanced => Some(Some(Heuristic::BALANCED)),
+        SolverKind::Mip | SolverKind::Greedy | SolverKind::Joint => None,
+    }
+}
+
+/// A heuristic solver's phases of the call, from one pass of the heuristic (`None`: greedy with
+/// retries and the host policy's weigher).
+pub(crate) fn heuristic_phases(
+    d: &Domain,
+    mode: Mode,
+    heuristic: Option<Heuristic>,
+    deadline: &Deadline,
+) -> Vec<PhaseOutcome> {
     let stop = || deadline.passed();
-    let a = greedy::with_retries(d, &fixed_storage(d), d.settings.host_policy, &stop);
+    let fixed = fixed_storage(d);
+    let (a, solver) = match heuristic {
+        None => (
+            greedy::with_retries(d, &fixed, d.settings.host_policy, &stop),
+            PhaseSolver::GreedyRetry,
+        ),
+        Some(h) => (heuristics::place(d, &fixed, h, &stop), h.solver()),
+    };
     let host = || {
-        let stats = host_stats(d, &a, PhaseSolver::GreedyRetry, 0);
+        let stats = host_stats(d, &a, solver, 0);
         PhaseOutcome {
             assignment: a.clone(),
             witness: None,
@@ -114,11 +159,8 @@ pub(crate) fn retry_phases(d: &Domain, mode: Mode, deadline: &Deadline) -> Vec<P
         }
     };
     match mode {
-        Mode::Storage => vec![storage_outcome(d, a.clone(), PhaseSolver::GreedyRetry)],
+        Mode::Storage => vec![storage_outcome(d, a.clone(), solver)],
         Mode::Host => vec![host()],
-        Mode::Place => vec![
-            storage_outcome(d, a.clone(), PhaseSolver::GreedyRetry),
-            host(),
-        ],
+        Mode::Place => vec![storage_outcome(d, a.clone(), solver), host()],
     }
 }

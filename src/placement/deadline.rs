@@ -25,6 +25,16 @@ impl Deadline {
         }
     }
 
+    /// A deadline `seconds` from now, or this one if it comes first, with the same cancel flag.
+    pub(crate) fn within(&self, seconds: f64) -> Deadline {
+        let now = self.start.elapsed().as_secs_f64();
+        Deadline {
+            start: self.start,
+            limit: self.limit.min(now + seconds),
+            cancel: self.cancel.clone(),
+        }
+    }
+
     /// Whether the call is over: its time is up, or its client went away.
     pub(crate) fn passed(&self) -> bool {
         self.cancelled() || self.start.elapsed().as_secs_f64() >= self.limit

@@ -11,10 +11,12 @@ pub mod deadline;
 pub mod exact;
 pub mod explain;
 pub mod greedy;
+pub mod heuristics;
 pub mod host_phase;
 pub mod joint;
 pub mod lexicographic;
 pub mod lns;
+pub mod neighbourhood;
 pub mod packing;
 pub mod solution;
 pub mod storage_phase;
@@ -68,7 +70,7 @@ pub struct PhaseOutcome {
 }
 
 /// The storage systems the requests arrive with (pre-chosen, or phase 1's for `host`).
-pub(crate) fn fixed_storage(d: &Domain) -> Assignment {
+pub fn fixed_storage(d: &Domain) -> Assignment {
     let mut a = Assignment::empty(d.requests.len());
     for (i, vm) in d.requests.iter().enumerate() {
         a.storage[i] = vm.storage;
@@ -102,8 +104,9 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
     // Keep a little of the limit for the baseline comparison and writing the answer.
     let limit = d.settings.time_limit_s * 0.97;
     let call = deadline::Deadline::new(start, limit, cfg);
-    if d.settings.solver == SolverKind::GreedyRetry {
-        let phases = baseline::retry_phases(d, mode, &call);
+    let mut timings = crate::format::Timings::default();
+    if let Some(heuristic) = baseline::heuristic_of(d.settings.solver) {
+        let phases = baseline::heuristic_phases(d, mode, heuristic, &call);
         let time_s = start.elapsed().as_secs_f64();
         return Ok(solution::to_solution(
             d,
@@ -135,30 +138,31 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             }
             let floor = matches!(d.settings.solver, SolverKind::Mip | SolverKind::Joint)
                 .then(|| baseline::Baselines::compute(d, &call));
-            tracing::debug!(elapsed_s = start.elapsed().as_secs_f64(), "baselines done");
-            let retry = floor.as_ref().map(|f| &f.retry);
-            let mut p1 = storage_phase(d, cfg, mode, limit * 0.5, retry)?;
-            tracing::debug!(
-                elapsed_s = start.elapsed().as_secs_f64(),
-                "storage phase done"
-            );
+            timings.baselines_s = start.elapsed().as_secs_f64();
+            let baseline = floor.as_ref().map(|f| f.best(d));
+            let mut p1 = storage_phase(d, cfg, mode, limit * 0.5, baseline)?;
             let left = (limit - start.elapsed().as_secs_f64()).max(0.1);
             let mut p2 = host_phase(d, &p1.assignment, p1.witness.as_ref(), cfg, mode, left)?;
-            tracing::debug!(elapsed_s = start.elapsed().as_secs_f64(), "host phase done");
             if let Some(floor) = floor {
                 baseline::keep_if_better(d, &mut p2, floor);
+                let searching = Instant::now();
+                let searched = neighbourhood::improve(d, &p1, &mut p2, &call)?;
+                timings.neighbourhoods_s = searching.elapsed().as_secs_f64();
+                tracing::debug!(
+                    neighbourhoods = searched.neighbourhoods,
+                    improved = searched.improved,
+                    "neighbourhood search done"
+                );
             }
             // Phase 2 may drop requests; phase 1's output is then only what is hosted.
             p1.assignment = p2.assignment.clone();
             (vec![p1, p2], true)
         }
     };
-    Ok(solution::to_solution(
-        d,
-        &phases,
-        need_host,
-        start.elapsed().as_secs_f64(),
-    ))
+    let mut sol = solution::to_solution(d, &phases, need_host, start.elapsed().as_secs_f64());
+    sol.stats.timings.baselines_s = timings.baselines_s;
+    sol.stats.timings.neighbourhoods_s = timings.neighbourhoods_s;
+    Ok(sol)
 }
 
 /// Like [`run`], but a HiGHS failure never leaves the caller without an answer: the greedy

@@ -64,20 +64,21 @@ fn lp_rounding(
     Ok(Some(a))
 }
 
-/// Phase 1: storage for every request. `retry` is greedy with retries' answer when the caller
-/// already has it (the baselines of `place`); the warm start computes it otherwise.
+/// Phase 1: storage for every request. `baseline` is the best baseline's answer when the caller
+/// already has it (the baselines of `place`); the warm start computes greedy with retries
+/// otherwise.
 pub fn storage_phase(
     d: &Domain,
     cfg: &RunConfig,
     mode: Mode,
     deadline_s: f64,
-    retry: Option<&Assignment>,
+    baseline: Option<&Assignment>,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
     let mut out = if d.settings.solver == SolverKind::Greedy {
         greedy_storage(d)
     } else {
-        mip_storage(d, cfg, mode, start, deadline_s, retry)?
+        mip_storage(d, cfg, mode, start, deadline_s, baseline)?
     };
     out.stats.time_s = start.elapsed().as_secs_f64();
     Ok(out)
@@ -136,19 +137,19 @@ fn full_score(d: &Domain, a: &Assignment) -> (f64, f64) {
     (weight, cost + evaluate::lookahead_opening(d, a))
 }
 
-/// The best greedy start: the look-ahead greedy answer or greedy with retries (`retry`, or
-/// computed here), both certified by construction (they carry hosts).
+/// The best greedy start: the look-ahead greedy answer or the best baseline (`baseline`, or greedy
+/// with retries computed here), both certified by construction (they carry hosts).
 fn greedy_start(
     d: &Domain,
     fixed: &Assignment,
-    retry: Option<&Assignment>,
+    baseline: Option<&Assignment>,
     deadline: &Deadline,
 ) -> Assignment {
     let (sp, hp) = (d.settings.storage_policy, d.settings.host_policy);
     let stop = || deadline.passed();
     let warm = greedy::lookahead(d, fixed, sp, hp, &stop);
     // Greedy with retries places more than the look-ahead on some pools: the best greedy starts.
-    let retry = match retry {
+    let retry = match baseline {
         Some(r) => r.clone(),
         None => greedy::with_retries(d, fixed, hp, &stop),
     };
@@ -326,13 +327,13 @@ fn mip_storage(
     mode: Mode,
     start: Instant,
     deadline_s: f64,
-    retry: Option<&Assignment>,
+    baseline: Option<&Assignment>,
 ) -> Result<PhaseOutcome, MipError> {
     let deadline = Deadline::new(start, deadline_s, cfg);
     // The MIP stages get 60 % of the phase; certification (phase 2 feasibility) the rest.
     let mip_deadline = Deadline::new(start, deadline_s * 0.6, cfg);
     let fixed = fixed_storage(d);
-    let start_answer = greedy_start(d, &fixed, retry, &mip_deadline);
+    let start_answer = greedy_start(d, &fixed, baseline, &mip_deadline);
     if let Some(proven) = exact_storage(d, &start_answer, &deadline)? {
         return Ok(proven);
     }

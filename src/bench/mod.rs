@@ -9,6 +9,8 @@ use crate::validation::Valid;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+pub mod sweep;
+
 /// One solver's result on one instance.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
@@ -45,6 +47,12 @@ pub struct BenchRow {
     pub greedy: RunSummary,
     /// Greedy with retries over storage systems.
     pub greedy_retry: RunSummary,
+    /// OpenStack's default with retries (`--solver openstack`).
+    pub openstack: RunSummary,
+    /// Best fit with retries (`--solver best-fit`).
+    pub best_fit: RunSummary,
+    /// Balanced fit with retries (`--solver balanced`).
+    pub balanced: RunSummary,
     /// Storage and host in one MIP, where its model is within `JOINT_COLUMNS`.
     pub joint: Option<RunSummary>,
 }
@@ -88,8 +96,8 @@ pub fn instance_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Solves one problem with every solver (`place`): the two phases (MIP), both baselines, and
-/// the joint MIP where its model fits.
+/// Solves one problem with every solver (`place`): the two phases (MIP), every named baseline
+/// (greedy, greedy-retry, openstack, best-fit, balanced), and the joint MIP where its model fits.
 pub fn bench_problem(name: &str, problem: &Valid<Problem>, base: &Settings) -> BenchRow {
     let solve = |kind: SolverKind| {
         let mut s = base.clone();
@@ -100,6 +108,9 @@ pub fn bench_problem(name: &str, problem: &Valid<Problem>, base: &Settings) -> B
     let mip = solve(SolverKind::Mip);
     let greedy = solve(SolverKind::Greedy);
     let greedy_retry = solve(SolverKind::GreedyRetry);
+    let openstack = solve(SolverKind::Openstack);
+    let best_fit = solve(SolverKind::BestFit);
+    let balanced = solve(SolverKind::Balanced);
     let joint = {
         let d = Domain::from_problem(problem, base.clone());
         crate::placement::joint::fits_joint(&d).then(|| solve(SolverKind::Joint))
@@ -110,6 +121,9 @@ pub fn bench_problem(name: &str, problem: &Valid<Problem>, base: &Settings) -> B
         mip: summarise(problem, &mip),
         greedy: summarise(problem, &greedy),
         greedy_retry: summarise(problem, &greedy_retry),
+        openstack: summarise(problem, &openstack),
+        best_fit: summarise(problem, &best_fit),
+        balanced: summarise(problem, &balanced),
         joint: joint.map(|j| summarise(problem, &j)),
     }
 }

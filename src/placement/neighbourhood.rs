@@ -1,0 +1,351 @@
+//! After the two phases: parts of the pool re-solved as joint (storage, host) MIPs until the answer
+//! is proven or the call's time is up (models/joint.md, "Neighbourhoods"). The answer keeps the
+//! two-phase contract: every VM's host is connected to its image's storage system.
+//!
+//! A neighbourhood is a few hosts, every storage system they reach, the batch's VMs on those
+//! hosts and some unplaced requests that could go there. Everything else stays where it is: its
+//! images count as used space on the neighbourhood's storage systems. The part is a problem of
+//! its own ([`Domain::part`]), solved by the joint model's lexicographic stages with the current
+//! answer as warm start, so a neighbourhood never makes the answer worse; it is kept when it
+//! places more weight, or as much for a lower host cost.
+
+use super::deadline::Deadline;
+use super::lexicographic::{better, lexicographic};
+use crate::domain::{evaluate, fits, Assignment, Domain, HostIx, Part, RequestIx, StorageIx};
+use crate::format::Objective;
+use crate::model::joint::{self, JointInput};
+use crate::model::{MipError, MipOptions};
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Largest joint model a neighbourhood may build, in (flavor, storage, host) columns.
+const PART_COLUMNS: usize = 20_000;
+/// Hosts in the first neighbourhood; the size then follows how the solves go.
+const FIRST_HOSTS: usize = 8;
+
+/// What the search did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Searched {
+    /// Neighbourhoods solved.
+    pub neighbourhoods: usize,
+    /// Neighbourhoods that improved the answer.
+    pub improved: usize,
+}
+
+/// Whether the call has what the neighbourhoods cannot model: `groups[]` rules count members
+/// across the whole pool.
+pub(crate) fn applies(d: &Domain) -> bool {
+    d.group_rules.is_empty() && !d.hosts.is_empty()
+}
+
+/// Improves `best` (a complete answer with hosts) until `done(best)` or the deadline.
+pub(crate) fn search(
+    d: &Domain,
+    best: &mut Assignment,
+    deadline: &Deadline,
+    done: &dyn Fn(&Assignment) -> bool,
+) -> Result<Searched, MipError> {
+    let mut out = Searched::default();
+    normalise(d, best);
+    let placeable: Vec<bool> = (0..d.requests.len())
+        .map(|i| placeable(d, RequestIx(i)))
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed);
+    let mut size = FIRST_HOSTS;
+    while !deadline.passed() && !done(best) {
+        let Some(part) = pick(d, best, &placeable, size, &mut rng) else {
+            break;
+        };
+        let sub = d.part(&part);
+        if joint::columns(&sub) > PART_COLUMNS {
+            size = (size * 2 / 3).max(2);
+            continue;
+        }
+        let (candidate, time_limited) = solve_part(d, &sub, &part, best, deadline)?;
+        out.neighbourhoods += 1;
+        size = if time_limited {
+            (size * 2 / 3).max(2)
+        } else {
+            (size + 1 + size / 4).min(d.hosts.len())
+        };
+        if better(
+            evaluate::host_score(d, &candidate),
+            evaluate::host_score(d, best),
+        ) {
+            *best = candidate;
+            out.improved += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// A request without a host keeps no storage (only a pinned one).
+fn normalise(d: &Domain, a: &mut Assignment) {
+    for (i, vm) in d.requests.iter().enumerate() {
+        if a.host[i].is_none() {
+            a.storage[i] = vm.storage;
+        }
+    }
+}
+
+/// Whether some storage system the request may use has room for its image and a connected host
+/// with room for it before the batch.
+fn placeable(d: &Domain, r: RequestIx) -> bool {
+    let vm = &d.requests[r.0];
+    storage_options(d, r).any(|s| d.storage[s.0].free() + 1e-6 >= vm.disk)
+}
+
+/// The storage systems a request may use that reach a host fitting it before the batch.
+fn storage_options(d: &Domain, r: RequestIx) -> impl Iterator<Item = StorageIx> + '_ {
+    let pinned = d.requests[r.0].storage;
+    (0..d.storage.len())
+        .map(StorageIx)
+        .filter(move |&s| pinned.is_none_or(|p| p == s))
+        .filter(move |&s| d.storage_allows(r, s) && d.static_domain(r, s) > 0)
+}
+
+/// The next neighbourhood: around an unplaced request when there is one (four times in five),
+/// else around a host the policy would rather change.
+fn pick(
+    d: &Domain,
+    cur: &Assignment,
+    placeable: &[bool],
+    size: usize,
+    rng: &mut ChaCha8Rng,
+) -> Option<Part> {
+    let unplaced: Vec<RequestIx> = (0..d.requests.len())
+        .filter(|&i| cur.host[i].is_none() && placeable[i])
+        .map(RequestIx)
+        .collect();
+    let hosts = match unplaced.choose(rng) {
+        Some(&r) if rng.random_bool(0.8) => around_request(d, cur, r, size, rng),
+        _ => around_host(d, cur, size, rng),
+    };
+    (!hosts.is_empty()).then(|| part_of(d, cur, hosts, &unplaced, size, rng))
+}
+
+/// Hosts that could take request `r`: those of a random storage system it may use, the ones
+/// with the most room for it first (with a little noise), `size` of them.
+fn around_request(
+    d: &Domain,
+    cur: &Assignment,
+    r: RequestIx,
+    size: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<HostIx> {
+    let options: Vec<StorageIx> = storage_options(d, r).collect();
+    let Some(&s) = options.choose(rng) else {
+        return Vec::new();
+    };
+    let vm = &d.requests[r.0];
+    let load = evaluate::final_load(d, cur);
+    let mut hosts: Vec<(f64, HostIx)> = d.storage[s.0]
+        .hosts
+        .iter()
+        .filter(|h| fits(&vm.demand, &d.hosts[h.0].free()))
+        .map(|&h| {
+            let host = &d.hosts[h.0];
+            let room = (0..d.measured)
+                .filter(|&k| vm.demand[k] > 0.0)
+                .map(|k| load.host_free[h.0][k] / host.capacity[k].max(1e-9))
+                .fold(f64::INFINITY, f64::min);
+            (room + rng.random_range(0.0..0.2), h)
+        })
+        .collect();
+    hosts.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    hosts.into_iter().take(size).map(|(_, h)| h).collect()
+}
+
+/// A host the policy would rather change (`pack`: a host this batch opened; `balance`: the most
+/// utilised), and random hosts that share a storage system with it, `size` in all.
+fn around_host(d: &Domain, cur: &Assignment, size: usize, rng: &mut ChaCha8Rng) -> Vec<HostIx> {
+    let active = evaluate::active_hosts(d, cur);
+    let seed = match d.settings.host_policy {
+        Objective::Pack => {
+            let opened: Vec<usize> = (0..d.hosts.len())
+                .filter(|&h| active[h] && !d.hosts[h].initially_active())
+                .collect();
+            opened.choose(rng).copied()
+        }
+        Objective::Balance => {
+            let util = evaluate::host_utilisation(d, cur);
+            let peak = |h: usize| util[h].iter().copied().fold(0.0, f64::max);
+            let mut hosts: Vec<usize> = (0..d.hosts.len()).collect();
+            hosts.shuffle(rng);
+            hosts
+                .into_iter()
+                .max_by(|&a, &b| peak(a).total_cmp(&peak(b)))
+        }
+    }
+    .or_else(|| (0..d.hosts.len()).collect::<Vec<_>>().choose(rng).copied());
+    let Some(seed) = seed.map(HostIx) else {
+        return Vec::new();
+    };
+    let mut near: Vec<HostIx> = d.hosts[seed.0]
+        .storage
+        .iter()
+        .flat_map(|s| d.storage[s.0].hosts.iter().copied())
+        .filter(|&h| h != seed)
+        .collect();
+    near.sort_unstable();
+    near.dedup();
+    near.shuffle(rng);
+    std::iter::once(seed)
+        .chain(near)
+        .take(size.max(1))
+        .collect()
+}
+
+/// The part around `hosts`: every storage system they reach, the batch's VMs on them, and up to
+/// `2 * size + 4` unplaced requests that may use one of those storage systems.
+fn part_of(
+    d: &Domain,
+    cur: &Assignment,
+    mut hosts: Vec<HostIx>,
+    unplaced: &[RequestIx],
+    size: usize,
+    rng: &mut ChaCha8Rng,
+) -> Part {
+    hosts.sort_unstable();
+    let mut in_hosts = vec![false; d.hosts.len()];
+    let mut in_storage = vec![false; d.storage.len()];
+    for h in &hosts {
+        in_hosts[h.0] = true;
+        for s in &d.hosts[h.0].storage {
+            in_storage[s.0] = true;
+        }
+    }
+    let storage: Vec<StorageIx> = (0..d.storage.len())
+        .filter(|&s| in_storage[s])
+        .map(StorageIx)
+        .collect();
+    let mut requests: Vec<RequestIx> = (0..d.requests.len())
+        .filter(|&i| cur.host[i].is_some_and(|h| in_hosts[h.0]))
+        .map(RequestIx)
+        .collect();
+    let mut waiting: Vec<RequestIx> = unplaced
+        .iter()
+        .copied()
+        .filter(|&r| storage_options(d, r).any(|s| in_storage[s.0]))
+        .collect();
+    waiting.shuffle(rng);
+    requests.extend(waiting.into_iter().take(2 * size + 4));
+    let mut storage_used: Vec<f64> = storage.iter().map(|s| d.storage[s.0].used).collect();
+    let position = |s: StorageIx| storage.binary_search(&s).ok();
+    for (i, vm) in d.requests.iter().enumerate() {
+        let elsewhere = cur.host[i].is_some_and(|h| !in_hosts[h.0]);
+        if let Some(k) = cur.storage[i].filter(|_| elsewhere).and_then(position) {
+            storage_used[k] += vm.disk;
+        }
+    }
+    Part {
+        host_used: hosts.iter().map(|h| d.hosts[h.0].used.clone()).collect(),
+        hosts,
+        storage,
+        storage_used,
+        requests,
+    }
+}
+
+/// Solves the part's joint MIP warm-started with the current answer; returns the whole answer
+/// with the part's result in it, and whether the solve ran out of time.
+fn solve_part(
+    d: &Domain,
+    sub: &Domain,
+    part: &Part,
+    cur: &Assignment,
+    deadline: &Deadline,
+) -> Result<(Assignment, bool), MipError> {
+    let warm = restrict(part, cur);
+    let local = deadline.within(part_seconds(deadline));
+    let lexi = lexicographic(
+        &warm,
+        super::bounds::total_weight(sub),
+        f64::NEG_INFINITY,
+        &local,
+        |stage, secs, w| {
+            let input = JointInput { d: sub, warm: w };
+            let opts = MipOptions {
+                presolve: false,
+                ..super::deadline::mip_options(sub, secs, None, &local)
+            };
+            joint::solve(&input, stage, &opts)
+        },
+        |a| evaluate::host_score(sub, a),
+        false,
+    )?;
+    let mut out = cur.clone();
+    for (k, &r) in part.requests.iter().enumerate() {
+        out.host[r.0] = lexi.best.host[k].map(|h| part.hosts[h.0]);
+        out.storage[r.0] = match out.host[r.0] {
+            Some(_) => lexi.best.storage[k].map(|s| part.storage[s.0]),
+            None => d.requests[r.0].storage,
+        };
+    }
+    Ok((out, lexi.time_limited))
+}
+
+/// Seconds one neighbourhood may take: a quarter of what is left, between 0.2 and 3 s.
+fn part_seconds(deadline: &Deadline) -> f64 {
+    (deadline.remaining() / 4.0).clamp(0.2, 3.0)
+}
+
+/// The current answer in the part's indices.
+fn restrict(part: &Part, cur: &Assignment) -> Assignment {
+    let mut warm = Assignment::empty(part.requests.len());
+    for (k, &r) in part.requests.iter().enumerate() {
+        let host = cur.host[r.0].and_then(|h| part.hosts.binary_search(&h).ok());
+        let storage = cur.storage[r.0].and_then(|s| part.storage.binary_search(&s).ok());
+        warm.storage[k] = storage.map(StorageIx);
+        if storage.is_some() {
+            warm.host[k] = host.map(HostIx);
+        }
+    }
+    warm
+}
+
+/// The search after the phases of `place`: unless the two phases' answer is proven for the whole
+/// call, improves phase 2's answer until it is (phase 1 proven, phase 1's placed-weight bound met
+/// and the host cost within `mip_gap` of the combinatorial floor) or the deadline. An improved
+/// answer carries the bounds that hold for the whole call.
+pub(crate) fn improve(
+    d: &Domain,
+    p1: &super::PhaseOutcome,
+    p2: &mut super::PhaseOutcome,
+    deadline: &Deadline,
+) -> Result<Searched, MipError> {
+    use super::bounds::{host_cost_floor, relative_gap, whole_call};
+    use crate::format::{PhaseSolver, Status};
+    let placed = evaluate::placed_weight(d, &p2.assignment, true);
+    if !applies(d) || whole_call(d, &[&p1.stats, &p2.stats], placed).status == Status::Optimal {
+        return Ok(Searched::default());
+    }
+    let weight_bound = p1.stats.placed_weight_bound;
+    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
+    let done = |a: &Assignment| {
+        let (w, c) = evaluate::host_score(d, a);
+        p1.status == Status::Optimal
+            && w >= weight_bound - 1e-9
+            && relative_gap(c, host_cost_floor(d, &all, w)) <= d.settings.mip_gap + 1e-9
+    };
+    let mut best = p2.assignment.clone();
+    let searched = search(d, &mut best, deadline, &done)?;
+    if searched.improved > 0 {
+        let time_s = p2.stats.time_s;
+        let flavors = p2.stats.flavors;
+        p2.stats = super::baseline::whole_pool_stats(
+            d,
+            &best,
+            PhaseSolver::JointLns,
+            flavors,
+            weight_bound,
+            Some(!done(&best)),
+        );
+        p2.stats.time_s = time_s;
+        p2.stats.lns_neighbourhoods = searched.neighbourhoods;
+        p2.status = p2.stats.status;
+        p2.assignment = best;
+    }
+    Ok(searched)
+}
