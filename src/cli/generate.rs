@@ -4,6 +4,7 @@ use super::{exit, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
 use vmplace::generate::bin_packing::{bin_packing, BinClass};
+use vmplace::generate::sweep::sweep_pool;
 use vmplace::generate::{generate, GenParams};
 
 /// Arguments of `generate`.
@@ -33,7 +34,7 @@ pub struct GenerateArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Output file (default stdout).
+    /// Output file (default stdout); with --sweep, the directory of the pools (required).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
     /// Wire the pool like a real one: racks of 20 hosts of one generation reaching their rack's
@@ -60,6 +61,12 @@ pub struct GenerateArgs {
     /// `vector-triplets`); only --requests and --seed apply.
     #[arg(long, value_enum, value_name = "CLASS")]
     pub bin_packing: Option<BinClass>,
+    /// A randomized sweep instead: N pools of --requests requests whose structure (host
+    /// generations, storage reach, per-resource tightness, used jitter, VM mixes, traps, rules)
+    /// is drawn at random from (--seed, i), written to `sweep-<seed>-<i>.json` in the -o
+    /// directory; stdout gets a JSON array of {"file", "axes"}. Only --requests and --seed apply.
+    #[arg(long, value_name = "N", conflicts_with = "bin_packing")]
+    pub sweep: Option<usize>,
 }
 
 /// Generates one instance.
@@ -91,6 +98,9 @@ pub fn run(a: GenerateArgs) -> i32 {
     if !errors.is_empty() {
         return report(&errors);
     }
+    if let Some(n) = a.sweep {
+        return sweep(n, a.seed, a.requests, a.output.as_ref());
+    }
     if let Some(class) = a.bin_packing {
         let problem = bin_packing(class, a.requests, a.seed);
         return match write_json(a.output.as_ref(), &problem) {
@@ -117,6 +127,42 @@ pub fn run(a: GenerateArgs) -> i32 {
         groups: a.groups,
     };
     match write_json(a.output.as_ref(), &generate(&p)) {
+        Ok(()) => exit::OK,
+        Err(e) => report(&e),
+    }
+}
+
+/// `--sweep N`: writes the pools into `dir` and prints one {"file", "axes"} row per pool.
+fn sweep(n: usize, seed: u64, requests: usize, dir: Option<&PathBuf>) -> i32 {
+    use vmplace::format::{errors::ErrorCode, InputError};
+    let Some(dir) = dir else {
+        return report(&[InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--sweep needs -o/--output DIR, the directory the pools are written to",
+        )]);
+    };
+    if n == 0 {
+        return report(&[InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--sweep must be at least 1",
+        )]);
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        let cause = format!("cannot create {}: {e}", dir.display());
+        return report(&[InputError::new(ErrorCode::Io, "", cause)]);
+    }
+    let mut rows = Vec::with_capacity(n);
+    for i in 0..n {
+        let (problem, axes) = sweep_pool(seed, i, requests);
+        let file = dir.join(format!("sweep-{seed}-{i}.json"));
+        if let Err(e) = write_json(Some(&file), &problem) {
+            return report(&e);
+        }
+        rows.push(serde_json::json!({ "file": file.display().to_string(), "axes": axes }));
+    }
+    match write_json(None, &rows) {
         Ok(()) => exit::OK,
         Err(e) => report(&e),
     }

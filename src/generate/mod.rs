@@ -6,6 +6,7 @@
 //! repeat and flavors aggregate as they do in real fleets.
 
 pub mod bin_packing;
+pub mod sweep;
 
 use crate::format::{Host, Options, Problem, Request, Resources, Storage};
 use rand::distr::{weighted::WeightedIndex, Distribution};

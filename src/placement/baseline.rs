@@ -3,7 +3,9 @@
 //! schedulers run with retries ([`super::heuristics`]: `openstack`, `best-fit`, `balanced`, and
 //! the same host weighers with storage ordered by free RAM on its hosts).
 
-use super::bounds::{host_cost_floor, phase_stats, record, total_weight, Measured};
+use super::bounds::{
+    host_cost_floor, integral_host_bound, phase_stats, record, total_weight, Measured,
+};
 use super::deadline::Deadline;
 use super::greedy;
 use super::heuristics::{self, Heuristic};
@@ -86,19 +88,20 @@ fn host_stats(
     solver: PhaseSolver,
     flavors: usize,
 ) -> crate::format::PhaseStats {
-    whole_pool_stats(d, a, solver, flavors, total_weight(d), None)
+    let bounds = (total_weight(d), f64::NEG_INFINITY);
+    whole_pool_stats(d, a, solver, flavors, bounds, None)
 }
 
 /// Host-phase statistics of an answer whose storage choice is not phase 1's: its bounds are the
-/// ones that hold for the whole call, `weight_bound` (phase 1's, or the total) and the
-/// combinatorial host floor. `searched`: whether a search ran out of time on it (a MIP status),
+/// ones that hold for the whole call: `bounds` (placed weight: phase 1's, the joint MIP's or the
+/// total; host cost: the joint MIP's, or none), and the combinatorial host floor. `searched`: whether a search ran out of time on it (a MIP status),
 /// or None for a heuristic's answer (no proof).
 pub(crate) fn whole_pool_stats(
     d: &Domain,
     a: &Assignment,
     solver: PhaseSolver,
     flavors: usize,
-    weight_bound: f64,
+    (weight_bound, cost_bound): (f64, f64),
     searched: Option<bool>,
 ) -> crate::format::PhaseStats {
     let mut st = phase_stats(PhaseName::Host, solver, flavors);
@@ -111,7 +114,7 @@ pub(crate) fn whole_pool_stats(
             weight: w,
             weight_bound,
             cost: c,
-            cost_bound: host_cost_floor(d, &all, w),
+            cost_bound: integral_host_bound(d, host_cost_floor(d, &all, w).max(cost_bound)),
             time_limited: searched.unwrap_or(false),
             is_mip: searched.is_some(),
         },

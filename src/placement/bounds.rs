@@ -36,12 +36,19 @@ pub(crate) struct Quality {
 
 /// Status, placed-weight bound and gap of the whole call (README, "How good an answer is").
 /// The first phase's bound holds for the call: phase 1's model relaxes both phases together
-/// (models/storage.md), and a host-phase call has its storage given. The gap is the larger of
+/// (models/storage.md), and a host-phase call has its storage given; so does the joint model's,
+/// when it answered the whole pool after the phases. The gap is the larger of
 /// the placed-weight gap and every phase's own gap.
 pub(crate) fn whole_call(d: &Domain, phase_stats: &[&PhaseStats], placed: f64) -> Quality {
+    // A joint model over the whole pool (or its neighbourhood search) bounds the call too.
+    let joint = phase_stats
+        .iter()
+        .filter(|p| matches!(p.solver, PhaseSolver::Joint | PhaseSolver::JointLns))
+        .map(|p| p.placed_weight_bound);
     let weight_bound = phase_stats
         .first()
         .map_or(total_weight(d), |p| p.placed_weight_bound)
+        .min(joint.fold(f64::INFINITY, f64::min))
         .min(total_weight(d))
         .max(placed);
     let wgap = weight_gap(placed, weight_bound);

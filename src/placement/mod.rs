@@ -22,7 +22,7 @@ pub mod solution;
 pub mod storage_phase;
 
 use crate::domain::{Assignment, Domain};
-use crate::format::{PhaseName, PhaseStats, Solution, SolverKind, Status};
+use crate::format::{PhaseName, PhaseSolver, PhaseStats, Solution, SolverKind, Status};
 use crate::model::MipError;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -154,6 +154,10 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
                     "neighbourhood search done"
                 );
             }
+            let joint_bound = matches!(p2.stats.solver, PhaseSolver::Joint | PhaseSolver::JointLns)
+                .then_some(p2.stats.placed_weight_bound)
+                .unwrap_or(f64::INFINITY);
+            storage_phase::restate(d, &mut p1, &p2.assignment, joint_bound);
             // Phase 2 may drop requests; phase 1's output is then only what is hosted.
             p1.assignment = p2.assignment.clone();
             (vec![p1, p2], true)

@@ -75,6 +75,7 @@ pub(crate) fn search(
         ) {
             *best = candidate;
             out.improved += 1;
+            tracing::trace!(score = ?evaluate::host_score(d, best), size, "neighbourhood improved");
         }
     }
     Ok(out)
@@ -306,9 +307,11 @@ fn restrict(part: &Part, cur: &Assignment) -> Assignment {
 }
 
 /// The search after the phases of `place`: unless the two phases' answer is proven for the whole
-/// call, improves phase 2's answer until it is (phase 1 proven, phase 1's placed-weight bound met
-/// and the host cost within `mip_gap` of the combinatorial floor) or the deadline. An improved
-/// answer carries the bounds that hold for the whole call.
+/// call, improves phase 2's answer until it is (phase 1 proven, the placed-weight bound met and
+/// the host cost within `mip_gap` of its bound) or the deadline. Pools within the joint model's
+/// size are first solved by the joint MIP over the whole pool, warm-started with the answer: its
+/// bounds hold for the whole call. Then neighbourhoods. An improved answer carries the bounds
+/// that hold for the whole call.
 pub(crate) fn improve(
     d: &Domain,
     p1: &super::PhaseOutcome,
@@ -321,31 +324,51 @@ pub(crate) fn improve(
     if !applies(d) || whole_call(d, &[&p1.stats, &p2.stats], placed).status == Status::Optimal {
         return Ok(Searched::default());
     }
-    let weight_bound = p1.stats.placed_weight_bound;
-    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
-    let done = |a: &Assignment| {
-        let (w, c) = evaluate::host_score(d, a);
-        p1.status == Status::Optimal
-            && w >= weight_bound - 1e-9
-            && relative_gap(c, host_cost_floor(d, &all, w)) <= d.settings.mip_gap + 1e-9
-    };
-    let mut best = p2.assignment.clone();
-    let searched = search(d, &mut best, deadline, &done)?;
-    if searched.improved > 0 {
-        let time_s = p2.stats.time_s;
-        let flavors = p2.stats.flavors;
-        p2.stats = super::baseline::whole_pool_stats(
-            d,
-            &best,
-            PhaseSolver::JointLns,
-            flavors,
-            weight_bound,
-            Some(!done(&best)),
+    let mut weight_bound = p1.stats.placed_weight_bound;
+    let mut cost_bound = f64::NEG_INFINITY;
+    if super::joint::fits_joint(d) {
+        let joint = super::joint::joint_phase(d, &p2.assignment, deadline)?;
+        weight_bound = weight_bound.min(joint.stats.placed_weight_bound);
+        cost_bound = joint.stats.bound;
+        let kept = better(
+            evaluate::host_score(d, &p2.assignment),
+            evaluate::host_score(d, &joint.assignment),
         );
-        p2.stats.time_s = time_s;
-        p2.stats.lns_neighbourhoods = searched.neighbourhoods;
-        p2.status = p2.stats.status;
-        p2.assignment = best;
+        if !kept {
+            p2.assignment = joint.assignment;
+        }
     }
+    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
+    let proven = |a: &Assignment| {
+        let (w, c) = evaluate::host_score(d, a);
+        let floor = host_cost_floor(d, &all, w).max(cost_bound);
+        w >= weight_bound - 1e-9 && relative_gap(c, floor.min(c)) <= d.settings.mip_gap + 1e-9
+    };
+    let done = |a: &Assignment| p1.status == Status::Optimal && proven(a);
+    let mut best = p2.assignment.clone();
+    tracing::debug!(score = ?evaluate::host_score(d, &best), "neighbourhood search starts");
+    let searched = search(d, &mut best, deadline, &done)?;
+    let time_s = p2.stats.time_s;
+    let flavors = p2.stats.flavors;
+    let solver = if searched.improved > 0 {
+        PhaseSolver::JointLns
+    } else if cost_bound.is_finite() {
+        PhaseSolver::Joint
+    } else {
+        return Ok(searched);
+    };
+    let mut st = super::baseline::whole_pool_stats(
+        d,
+        &best,
+        solver,
+        flavors,
+        (weight_bound, cost_bound),
+        Some(!proven(&best)),
+    );
+    st.time_s = time_s;
+    st.lns_neighbourhoods = searched.neighbourhoods;
+    p2.status = st.status;
+    p2.stats = st;
+    p2.assignment = best;
     Ok(searched)
 }

@@ -420,3 +420,42 @@ fn mip_storage(
         status,
     })
 }
+
+/// Phase 1's statistics restated for the answer the call returns, when a later stage (a baseline,
+/// the joint model, the neighbourhood search) changed phase 1's storage choice: its placed
+/// weight and storage cost (with the look-ahead opening of its own hosts) against phase 1's
+/// bounds, which hold for any answer to the call (`weight_bound` may be lower, from the joint
+/// model).
+pub(crate) fn restate(d: &Domain, p1: &mut PhaseOutcome, answer: &Assignment, weight_bound: f64) {
+    let placed: Vec<bool> = (0..d.requests.len())
+        .map(|i| answer.host[i].is_some())
+        .collect();
+    let same =
+        (0..d.requests.len()).all(|i| !placed[i] || p1.assignment.storage[i] == answer.storage[i]);
+    if same && placed.iter().filter(|&&p| p).count() == evaluate_placed(d, &p1.assignment) {
+        return;
+    }
+    let time_limited = p1.stats.status == crate::format::Status::TimeLimit;
+    let (w, c) = full_score(d, answer);
+    let cost_bound = p1.stats.bound;
+    let weight_bound = p1.stats.placed_weight_bound.min(weight_bound);
+    p1.status = record(
+        &mut p1.stats,
+        d,
+        Measured {
+            weight: w,
+            weight_bound,
+            cost: c,
+            cost_bound,
+            time_limited,
+            is_mip: true,
+        },
+    );
+}
+
+/// Requests a phase-1 answer places (has a storage for).
+fn evaluate_placed(d: &Domain, a: &Assignment) -> usize {
+    (0..d.requests.len())
+        .filter(|&i| a.storage[i].is_some())
+        .count()
+}

@@ -23,3 +23,4 @@ mod rules;
 mod server;
 mod sim;
 mod steps;
+mod sweep;
