@@ -193,6 +193,9 @@ pub enum PhaseSolver {
     /// Storage by most free RAM on its hosts, host by balanced fit, with retries.
     #[serde(rename = "balanced+host-ram")]
     BalancedHostRam,
+    /// One of the heuristics with the requests in decreasing size (vmplace's own warm starts).
+    #[serde(rename = "decreasing")]
+    Decreasing,
     /// Neighbourhoods of the pool re-solved as joint (storage, host) MIPs after the phases, until
     /// the answer is proven or the time is up (`neighbourhoods` of them).
     #[serde(rename = "joint-lns")]
@@ -219,6 +222,7 @@ impl PhaseSolver {
             PhaseSolver::BestFitHostRam => "best-fit+host-ram",
             PhaseSolver::BalancedHostRam => "balanced+host-ram",
             PhaseSolver::JointLns => "joint-lns",
+            PhaseSolver::Decreasing => "decreasing",
         }
     }
 }

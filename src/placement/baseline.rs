@@ -43,6 +43,9 @@ impl Baselines {
         for h in Heuristic::ALL {
             answers.push((heuristics::place(d, &fixed, h, &stop), h.solver()));
         }
+        for h in Heuristic::ALL.map(Heuristic::decreasing) {
+            answers.push((heuristics::place(d, &fixed, h, &stop), h.solver()));
+        }
         Baselines { answers }
     }
 

@@ -39,6 +39,16 @@ pub enum HostWeigher {
     Balanced,
 }
 
+/// The order in which a heuristic takes the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// As they come (what schedulers do).
+    Input,
+    /// Priority, then decreasing size ([`super::greedy::decreasing_order`]): vmplace's own warm
+    /// starts, as first-fit decreasing is to first fit.
+    Decreasing,
+}
+
 /// One heuristic: a storage weigher and a host weigher, with retries over storage systems.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Heuristic {
@@ -46,6 +56,8 @@ pub struct Heuristic {
     pub storage: StorageWeigher,
     /// Host choice on a storage system.
     pub host: HostWeigher,
+    /// Order of the requests.
+    pub order: Order,
 }
 
 impl Heuristic {
@@ -53,16 +65,19 @@ impl Heuristic {
     pub const OPENSTACK: Heuristic = Heuristic {
         storage: StorageWeigher::FreeSpace,
         host: HostWeigher::Ram,
+        order: Order::Input,
     };
     /// Storage by free space, host by best fit.
     pub const BEST_FIT: Heuristic = Heuristic {
         storage: StorageWeigher::FreeSpace,
         host: HostWeigher::BestFit,
+        order: Order::Input,
     };
     /// Storage by free space, host by balanced fit.
     pub const BALANCED: Heuristic = Heuristic {
         storage: StorageWeigher::FreeSpace,
         host: HostWeigher::Balanced,
+        order: Order::Input,
     };
 
     /// Every combination of the weighers: the baselines vmplace never answers below.
@@ -73,19 +88,33 @@ impl Heuristic {
         Heuristic {
             storage: StorageWeigher::HostRam,
             host: HostWeigher::Ram,
+            order: Order::Input,
         },
         Heuristic {
             storage: StorageWeigher::HostRam,
             host: HostWeigher::BestFit,
+            order: Order::Input,
         },
         Heuristic {
             storage: StorageWeigher::HostRam,
             host: HostWeigher::Balanced,
+            order: Order::Input,
         },
     ];
 
+    /// The same weighers with the requests in decreasing size: vmplace's own warm starts.
+    pub fn decreasing(self) -> Heuristic {
+        Heuristic {
+            order: Order::Decreasing,
+            ..self
+        }
+    }
+
     /// The solver name an answer of this heuristic carries in `stats.phases[].solver`.
     pub fn solver(self) -> PhaseSolver {
+        if self.order == Order::Decreasing {
+            return PhaseSolver::Decreasing;
+        }
         match (self.storage, self.host) {
             (StorageWeigher::FreeSpace, HostWeigher::Ram) => PhaseSolver::Openstack,
             (StorageWeigher::FreeSpace, HostWeigher::BestFit) => PhaseSolver::BestFit,
@@ -216,14 +245,18 @@ fn storage_order(
 pub fn place(d: &Domain, fixed: &Assignment, h: Heuristic, stop: &dyn Fn() -> bool) -> Assignment {
     let (mut load, mut out) = (final_load(d, fixed), fixed.clone());
     let mut ram = StorageRam::new(d, &load);
-    for i in 0..d.requests.len() {
+    let order: Vec<RequestIx> = match h.order {
+        Order::Input => (0..d.requests.len()).map(RequestIx).collect(),
+        Order::Decreasing => super::greedy::decreasing_order(d, |_| true),
+    };
+    for r in order {
+        let i = r.0;
         if out.host[i].is_some() {
             continue;
         }
         if stop() {
             break;
         }
-        let r = RequestIx(i);
         let pinned = out.storage[i];
         let order = match pinned {
             Some(s) => vec![s],

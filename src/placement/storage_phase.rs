@@ -296,6 +296,14 @@ fn certified_rounds(
             out.chosen = Some((out.candidate.clone(), hosts, candidate_cost));
             break;
         }
+        // What phase 2 can host of this round's answer places less than the warm start: the
+        // look-ahead is too loose on this pool for tightening to pay within the time, which the
+        // stages after the phases use better (models/storage.md, "Certification").
+        let hosted = evaluate::placed_weight(d, &hosts, true);
+        if hosted < evaluate::placed_weight(d, warm, true) - 1e-9 {
+            tracing::debug!(hosted, "certification rounds stop: below the warm start");
+            break;
+        }
         // Stage 2 packed the look-ahead too tightly; stage 1's answer places as much and may
         // certify where stage 2's does not.
         if let Some(s1) = stage1 {
