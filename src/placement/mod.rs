@@ -33,8 +33,12 @@ use std::time::Instant;
 pub use host_phase::host_phase;
 pub use storage_phase::storage_phase;
 
-/// Share of a `place` call's time limit that phase 1 may use (models/joint.md, "Neighbourhoods").
+/// Share of a `place` call's time limit that phase 1 may use when the neighbourhood search can
+/// follow the phases (models/joint.md, "Neighbourhoods"); half when it cannot (`groups[]`).
 const PHASE1_SHARE: f64 = 0.25;
+/// Share of a call's time limit the baselines may use in all (at 100,000 requests the twelve
+/// heuristics scan every connected host per request and would take the whole limit).
+const BASELINES_SHARE: f64 = 0.25;
 
 /// Which phase(s) to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +129,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             (vec![host_phase(d, &fixed, None, cfg, mode, limit)?], true)
         }
         Mode::Place if d.settings.solver == SolverKind::Joint && joint::fits_joint(d) => {
-            let floor = baseline::Baselines::compute(d, &call);
+            let floor = baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE));
             let warm = floor.best(d).clone();
             let mut p = joint::joint_phase(d, &warm, &call)?;
             baseline::keep_if_better(d, &mut p, floor);
@@ -140,14 +144,20 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
                 );
             }
             let floor = matches!(d.settings.solver, SolverKind::Mip | SolverKind::Joint)
-                .then(|| baseline::Baselines::compute(d, &call));
+                .then(|| baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE)));
             timings.baselines_s = start.elapsed().as_secs_f64();
             let baseline = floor.as_ref().map(|f| f.best(d));
             // Phase 1 gets a quarter of the call (it had half): on the sweep, the stages after the
             // phases (the joint model, its neighbourhoods) improve the answer faster per second
             // than phase 1's certification rounds once its first round is done
             // (models/joint.md, "Neighbourhoods"). What phase 1 leaves goes on to them.
-            let mut p1 = storage_phase(d, cfg, mode, limit * PHASE1_SHARE, baseline)?;
+            let share = if neighbourhood::applies(d) {
+                PHASE1_SHARE
+            } else {
+                0.5
+            };
+            let budget = (limit * share).min(call.remaining());
+            let mut p1 = storage_phase(d, cfg, mode, budget, baseline)?;
             let left = (limit - start.elapsed().as_secs_f64()).max(0.1);
             let mut p2 = host_phase(d, &p1.assignment, p1.witness.as_ref(), cfg, mode, left)?;
             if let Some(floor) = floor {

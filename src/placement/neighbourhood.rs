@@ -344,7 +344,10 @@ pub(crate) fn improve(
         let floor = host_cost_floor(d, &all, w).max(cost_bound);
         w >= weight_bound - 1e-9 && relative_gap(c, floor.min(c)) <= d.settings.mip_gap + 1e-9
     };
-    let done = |a: &Assignment| p1.status == Status::Optimal && proven(a);
+    let done = |a: &Assignment| {
+        proven(a)
+            && super::storage_phase::restated(d, p1, a, weight_bound).status == Status::Optimal
+    };
     let mut best = p2.assignment.clone();
     tracing::debug!(score = ?evaluate::host_score(d, &best), "neighbourhood search starts");
     let searched = search(d, &mut best, deadline, &done)?;
@@ -371,4 +374,81 @@ pub(crate) fn improve(
     p2.stats = st;
     p2.assignment = best;
     Ok(searched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Settings;
+    use crate::placement::RunConfig;
+    use std::time::Instant;
+
+    /// A randomly drawn pool of eighty requests (`generate --sweep`).
+    fn pool() -> Domain {
+        let (problem, _) = crate::generate::sweep::sweep_pool(3, 1, 80);
+        let text = serde_json::to_string(&problem).unwrap();
+        let valid = crate::validation::read_problem(&text, crate::validation::Phase::Storage)
+            .expect("a sweep pool is valid");
+        Domain::from_problem(&valid, Settings::default())
+    }
+
+    #[test]
+    fn neighbourhoods_place_what_an_empty_answer_leaves_and_keep_every_rule() {
+        let d = pool();
+        let heuristic = super::super::heuristics::place(
+            &d,
+            &Assignment::empty(d.requests.len()),
+            super::super::heuristics::Heuristic::OPENSTACK,
+            &|| false,
+        );
+        let target = evaluate::placed_weight(&d, &heuristic, true);
+        assert!(target > 0.0);
+        let mut best = Assignment::empty(d.requests.len());
+        let deadline = Deadline::new(Instant::now(), 3.0, &RunConfig::default());
+        let done = |a: &Assignment| evaluate::placed_weight(&d, a, true) >= target;
+        let searched = search(&d, &mut best, &deadline, &done).unwrap();
+        assert!(searched.improved > 0);
+        assert!(evaluate::placed_weight(&d, &best, true) >= target);
+        // Capacities hold, and every VM's host reaches its image's storage system.
+        let load = evaluate::final_load(&d, &best);
+        assert!(load.storage_free.iter().all(|&f| f >= -1e-6));
+        assert!(load.host_free.iter().flatten().all(|&f| f >= -1e-6));
+        for (i, h) in best.host.iter().enumerate() {
+            if let Some(h) = h {
+                let s = best.storage[i].expect("a hosted VM has its storage");
+                assert!(d.hosts[h.0].storage.contains(&s));
+            }
+        }
+    }
+
+    #[test]
+    fn a_part_counts_what_stays_outside_as_used() {
+        let d = pool();
+        let a = super::super::heuristics::place(
+            &d,
+            &Assignment::empty(d.requests.len()),
+            super::super::heuristics::Heuristic::BEST_FIT,
+            &|| false,
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let first = (0..d.hosts.len())
+            .find(|&h| a.host.contains(&Some(HostIx(h))))
+            .map(HostIx)
+            .unwrap();
+        let part = part_of(&d, &a, vec![first], &[], 1, &mut rng);
+        let sub = d.part(&part);
+        // The part re-places exactly the VMs on its host.
+        let on_first = a.host.iter().filter(|&&h| h == Some(first)).count();
+        assert_eq!(sub.requests.len(), on_first);
+        assert_eq!(sub.hosts[0].used, d.hosts[first.0].used);
+        // Its storage systems hold, as used, the images of VMs on other hosts.
+        for (k, s) in part.storage.iter().enumerate() {
+            let elsewhere: f64 = (0..d.requests.len())
+                .filter(|&i| a.storage[i] == Some(*s) && a.host[i] != Some(first))
+                .filter(|&i| a.host[i].is_some())
+                .map(|i| d.requests[i].disk)
+                .sum();
+            assert!((sub.storage[k].used - d.storage[s.0].used - elsewhere).abs() < 1e-6);
+        }
+    }
 }

@@ -430,40 +430,45 @@ fn mip_storage(
 }
 
 /// Phase 1's statistics restated for the answer the call returns, when a later stage (a baseline,
-/// the joint model, the neighbourhood search) changed phase 1's storage choice: its placed
-/// weight and storage cost (with the look-ahead opening of its own hosts) against phase 1's
-/// bounds, which hold for any answer to the call (`weight_bound` may be lower, from the joint
-/// model).
-pub(crate) fn restate(d: &Domain, p1: &mut PhaseOutcome, answer: &Assignment, weight_bound: f64) {
-    let placed: Vec<bool> = (0..d.requests.len())
-        .map(|i| answer.host[i].is_some())
-        .collect();
-    let same =
-        (0..d.requests.len()).all(|i| !placed[i] || p1.assignment.storage[i] == answer.storage[i]);
-    if same && placed.iter().filter(|&&p| p).count() == evaluate_placed(d, &p1.assignment) {
-        return;
+/// the joint model, the neighbourhood search) changed phase 1's storage choice or bounded the
+/// call more tightly: its placed weight and storage cost (with the look-ahead opening of its own
+/// hosts) against phase 1's bounds, which hold for any answer to the call, and `weight_bound`
+/// (the joint model's) where it is lower.
+pub(crate) fn restated(
+    d: &Domain,
+    p1: &PhaseOutcome,
+    answer: &Assignment,
+    weight_bound: f64,
+) -> crate::format::PhaseStats {
+    let mut st = p1.stats.clone();
+    let weight_bound = st.placed_weight_bound.min(weight_bound);
+    let same = (0..d.requests.len()).all(|i| {
+        let placed = answer.host[i].is_some();
+        (placed && p1.assignment.storage[i] == answer.storage[i])
+            || (!placed && p1.assignment.storage[i].is_none())
+    });
+    if same && weight_bound >= st.placed_weight_bound {
+        return st;
     }
-    let time_limited = p1.stats.status == crate::format::Status::TimeLimit;
-    let (w, c) = full_score(d, answer);
-    let cost_bound = p1.stats.bound;
-    let weight_bound = p1.stats.placed_weight_bound.min(weight_bound);
-    p1.status = record(
-        &mut p1.stats,
-        d,
-        Measured {
-            weight: w,
-            weight_bound,
-            cost: c,
-            cost_bound,
-            time_limited,
-            is_mip: true,
-        },
-    );
+    let (w, c) = if same {
+        (st.placed_weight, st.objective)
+    } else {
+        full_score(d, answer)
+    };
+    let measured = Measured {
+        weight: w,
+        weight_bound,
+        cost: c,
+        cost_bound: st.bound,
+        time_limited: st.status == crate::format::Status::TimeLimit,
+        is_mip: true,
+    };
+    record(&mut st, d, measured);
+    st
 }
 
-/// Requests a phase-1 answer places (has a storage for).
-fn evaluate_placed(d: &Domain, a: &Assignment) -> usize {
-    (0..d.requests.len())
-        .filter(|&i| a.storage[i].is_some())
-        .count()
+/// [`restated`], in place.
+pub(crate) fn restate(d: &Domain, p1: &mut PhaseOutcome, answer: &Assignment, weight_bound: f64) {
+    p1.stats = restated(d, p1, answer, weight_bound);
+    p1.status = p1.stats.status;
 }

@@ -447,10 +447,54 @@ fn bench_draws_one_chart_comparing_the_solvers() {
         "vmplace MIP",
         "greedy",
         "greedy with retries",
+        "OpenStack default",
         "placed (% of requests)",
         "small",
         "host-phase",
     ] {
         assert!(texts.iter().any(|t| t == want), "missing {want}: {texts:?}");
     }
+}
+
+#[test]
+fn bench_sweep_reports_each_pool_against_the_best_heuristic_and_the_bound() {
+    let run = vmplace(
+        &[
+            "bench",
+            "--sweep",
+            "2",
+            "--seed",
+            "5",
+            "--requests",
+            "60",
+            "--time-limit",
+            "0.5",
+            "--json",
+        ],
+        None,
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).expect("stdout is JSON only");
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row["violations"], 0, "{row}");
+        let best = row["best_baseline"].as_f64().unwrap();
+        let placed = row["placed_weight"].as_f64().unwrap();
+        assert!(placed >= best - 1e-9, "{row}");
+        assert!(row["bound"].as_f64().unwrap() >= placed - 1e-9);
+        for h in ["openstack", "best-fit", "balanced", "balanced+host-ram"] {
+            assert!(
+                row["baselines"][h].as_f64().unwrap() <= best + 1e-9,
+                "{h}: {row}"
+            );
+        }
+    }
+    assert_eq!(doc["summary"]["pools"], 2);
+    assert_eq!(doc["summary"]["below_baseline"], 0);
+    assert!(doc["summary"]["vs_baseline"]["min"].as_f64().unwrap() >= 1.0 - 1e-9);
 }
