@@ -629,14 +629,17 @@ impl Load {
             rule_counts: d.group_rules.iter().map(|g| g.present.clone()).collect(),
         }
     }
-    /// Whether request `r` can go to host `h` (capacity, anti-affinity, hard group rules).
+    /// Whether request `r` can go to host `h` (capacity, anti-affinity, group rules). A host
+    /// outside a rule's scope (without its label) takes no member of it, hard or soft; a soft
+    /// rule's counts only steer ([`Load::host_keeps_soft_rules`]).
     pub fn host_accepts(&self, d: &Domain, r: RequestIx, h: HostIx) -> bool {
         let vm = &d.requests[r.0];
         fits(&vm.demand, &self.host_free[h.0])
             && vm.group.is_none_or(|g| !self.host_groups[h.0].contains(&g))
             && vm.rules.iter().all(|&g| {
                 let rule = &d.group_rules[g];
-                !rule.hard || rule.admits(&self.rule_counts[g], h)
+                rule.domain_of[h.0].is_some()
+                    && (!rule.hard || rule.admits(&self.rule_counts[g], h))
             })
     }
 

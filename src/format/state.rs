@@ -201,7 +201,7 @@ pub struct MigrationPolicy {
     /// Candidates listed per migration: the best this many acceptors and the first this many
     /// decliners, with their messages (default 10); every answer is counted in `asked`/`declined`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(max = super::limits::COUNT_MAX))]
+    #[schemars(range(max = super::limits::LISTED_MAX))]
     pub candidates_listed: Option<usize>,
     /// Seconds the round MIP may take (placement `optimize`; default 0.5). Past it, the greedy plan
     /// the MIP started from stands (the same on every run), with status `time_limit` and its gap.

@@ -38,6 +38,9 @@ pub struct RoundPolicy {
     pub time_limit_s: f64,
     /// Migrations at once per host, as source or target (the plan's waves).
     pub max_concurrent: usize,
+    /// Set by the caller to stop the round MIP early (the HTTP client went away); the greedy plan
+    /// then stands.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl RoundPolicy {
@@ -80,6 +83,7 @@ impl RoundPolicy {
             min_gain_w: p.min_gain_w.unwrap_or(0.0),
             time_limit_s: p.time_limit_s.unwrap_or(0.5),
             max_concurrent: p.max_concurrent_per_host.unwrap_or(2),
+            cancel: None,
         }
     }
 }

@@ -158,7 +158,10 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             };
             let budget = (limit * share).min(call.remaining());
             let mut p1 = storage_phase(d, cfg, mode, budget, baseline)?;
-            let left = (limit - start.elapsed().as_secs_f64()).max(0.1);
+            // Phase 2 gets half of what is left when the neighbourhoods can follow: given phase
+            // 1's storage it can only re-pack hosts, where they can also move images.
+            let left = (limit - start.elapsed().as_secs_f64()).max(0.1)
+                * if share < 0.5 { 0.5 } else { 1.0 };
             let mut p2 = host_phase(d, &p1.assignment, p1.witness.as_ref(), cfg, mode, left)?;
             if let Some(floor) = floor {
                 baseline::keep_if_better(d, &mut p2, floor);

@@ -101,20 +101,31 @@ pub fn encode_solution(solution: &mut Solution, pretty: bool) -> serde_json::Res
     encode(solution)
 }
 
+/// Most violations listed in one report; the rest are counted in `omitted`, as input errors
+/// are (a plan naming an unknown VM 1.5 million times gave a 197 MB answer).
+pub const MAX_VIOLATIONS: usize = 100;
+
 /// The checker's answer document.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct CheckReport {
     /// No violation.
     pub valid: bool,
-    /// Every broken rule.
+    /// The broken rules, the first [`MAX_VIOLATIONS`] of them.
     pub violations: Vec<Violation>,
+    /// Violations found past the first [`MAX_VIOLATIONS`].
+    #[serde(default)]
+    pub omitted: usize,
 }
 
 impl From<Vec<Violation>> for CheckReport {
-    fn from(violations: Vec<Violation>) -> Self {
+    fn from(mut violations: Vec<Violation>) -> Self {
+        let omitted = violations.len().saturating_sub(MAX_VIOLATIONS);
+        violations.truncate(MAX_VIOLATIONS);
+        violations.shrink_to_fit();
         CheckReport {
             valid: violations.is_empty(),
             violations,
+            omitted,
         }
     }
 }
@@ -218,8 +229,23 @@ fn prefix(errors: Vec<InputError>, at: &str) -> Vec<InputError> {
 
 /// Validates a state document and plans one migration round.
 pub fn migrate_text(text: &str) -> Result<crate::format::state::Plan, Vec<InputError>> {
+    migrate_within(text, &Overrides::default(), &RunConfig::default())
+}
+
+/// [`migrate_text`] within a service's limits: the round MIP's `policy.time_limit_s` capped by
+/// `o.max_time_limit_s`, and stopped by `cfg.cancel`.
+pub fn migrate_within(
+    text: &str,
+    o: &Overrides,
+    cfg: &RunConfig,
+) -> Result<crate::format::state::Plan, Vec<InputError>> {
     let state = crate::validation::read_state(text)?;
-    Ok(crate::migration::plan(&state))
+    let mut policy = crate::migration::RoundPolicy::from_state(&state);
+    if let Some(cap) = o.max_time_limit_s {
+        policy.time_limit_s = policy.time_limit_s.min(cap);
+    }
+    policy.cancel = cfg.cancel.clone();
+    Ok(crate::migration::plan_with(&state, &policy))
 }
 
 /// Reads a state and a plan made for it, and orders the plan's moves into safe waves

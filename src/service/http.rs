@@ -251,36 +251,90 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+/// The routes the service serves, as metric labels: a path that matches none is counted as
+/// `unmatched`, so that what clients send cannot grow the metrics (one series per distinct path
+/// grew RSS by 190 MB and one scrape to 180 MB).
+const ROUTES: [&str; 11] = [
+    "/v1/storage",
+    "/v1/host",
+    "/v1/place",
+    "/v1/check",
+    "/v1/migrate",
+    "/v1/iallocator",
+    "/v1/capacity",
+    "/v1/schema/{doc}",
+    "/v1/openapi.json",
+    "/healthz",
+    "/metrics",
+];
+
+/// The metric label of a request path: its route template, or `unmatched`.
+fn route_label(path: &str) -> &'static str {
+    if path.starts_with("/v1/schema/") && !path["/v1/schema/".len()..].contains('/') {
+        return ROUTES[7];
+    }
+    ROUTES
+        .iter()
+        .find(|r| **r == path)
+        .copied()
+        .unwrap_or("unmatched")
+}
+
+/// The longest request path the access log writes out.
+const LOGGED_PATH: usize = 200;
+
+/// Counts and logs one request when it ends, also when its client went away and the handler was
+/// dropped (status `499`, as nginx logs it).
+struct RequestRecord {
+    st: Shared,
+    id: u64,
+    label: &'static str,
+    path: String,
+    bytes_in: String,
+    start: Instant,
+    status: Option<u16>,
+}
+
+impl Drop for RequestRecord {
+    fn drop(&mut self) {
+        let status = self.status.unwrap_or(499);
+        self.st
+            .metrics
+            .requests
+            .with_label_values(&[self.label, &status.to_string()])
+            .inc();
+        tracing::info!(
+            id = self.id,
+            endpoint = self.path,
+            status,
+            time_ms = self.start.elapsed().as_millis() as u64,
+            bytes_in = self.bytes_in,
+            "request"
+        );
+    }
+}
+
 /// One log line per request: id, endpoint, status, time, size.
 async fn access_log(State(st): State<Shared>, req: Request, next: Next) -> Response {
-    let id = st.next_id.fetch_add(1, Ordering::Relaxed);
-    let endpoint = req.uri().path().to_string();
-    let size_in = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("0")
-        .to_string();
-    let start = Instant::now();
-    let response = next.run(req).await;
-    let status = response.status().as_u16();
-    let label = if endpoint.starts_with("/v1/schema/") {
-        "/v1/schema"
-    } else {
-        endpoint.as_str()
+    let path = req.uri().path();
+    let mut record = RequestRecord {
+        id: st.next_id.fetch_add(1, Ordering::Relaxed),
+        label: route_label(path),
+        path: path.chars().take(LOGGED_PATH).collect(),
+        bytes_in: req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("0")
+            .chars()
+            .take(20)
+            .collect(),
+        start: Instant::now(),
+        status: None,
+        st,
     };
-    st.metrics
-        .requests
-        .with_label_values(&[label, &status.to_string()])
-        .inc();
-    tracing::info!(
-        id,
-        endpoint,
-        status,
-        time_ms = start.elapsed().as_millis() as u64,
-        bytes_in = size_in,
-        "request"
-    );
+    let response = next.run(req).await;
+    record.status = Some(response.status().as_u16());
     response
 }
 
@@ -653,10 +707,7 @@ async fn check(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Resp
 }
 
 async fn migrate(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    document(st, headers, body, "/v1/migrate", |text, _| {
-        api::migrate_text(&text)
-    })
-    .await
+    solving(st, headers, body, "/v1/migrate", api::migrate_within).await
 }
 
 async fn iallocator(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
@@ -688,18 +739,19 @@ async fn schema(Path(doc): Path<String>) -> Response {
 }
 
 async fn metrics(State(st): State<Shared>) -> Response {
-    let mut buf = Vec::new();
-    let encoder = TextEncoder::new();
-    if encoder
-        .encode(&st.metrics.registry.gather(), &mut buf)
-        .is_err()
-    {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics").into_response();
+    // Encoded off the reactor: a scrape never holds up `/healthz` or other clients.
+    let encoded = tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::new();
+        let encoder = TextEncoder::new();
+        encoder
+            .encode(&st.metrics.registry.gather(), &mut buf)
+            .map(|()| (buf, encoder.format_type().to_string()))
+    })
+    .await;
+    match encoded {
+        Ok(Ok((buf, content_type))) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], buf).into_response()
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics").into_response(),
     }
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, encoder.format_type().to_string())],
-        buf,
-    )
-        .into_response()
 }

@@ -498,3 +498,33 @@ fn bench_sweep_reports_each_pool_against_the_best_heuristic_and_the_bound() {
     assert_eq!(doc["summary"]["below_baseline"], 0);
     assert!(doc["summary"]["vs_baseline"]["min"].as_f64().unwrap() >= 1.0 - 1e-9);
 }
+
+#[test]
+fn check_lists_at_most_a_hundred_violations() {
+    // Issue 27, M6: a plan naming an unknown VM thousands of times gave an answer as large as
+    // the list; the report now lists the first 100 and counts the rest.
+    let dir = tempfile::tempdir().unwrap();
+    let plan_run = vmplace(&["migrate", "instances/migration/small-state.json"], None);
+    let mut plan = stdout_json(&plan_run);
+    plan["steps"] = serde_json::json!([vec!["ghost"; 3000]]);
+    let path = dir.path().join("plan.json");
+    std::fs::write(&path, plan.to_string()).unwrap();
+    let run = vmplace(
+        &[
+            "check",
+            "instances/migration/small-state.json",
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(run.status.code(), Some(1));
+    let report = stdout_json(&run);
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["violations"].as_array().unwrap().len(), 100);
+    assert!(
+        report["omitted"].as_u64().unwrap() >= 2_900,
+        "{}",
+        report["omitted"]
+    );
+    assert!(run.stdout.len() < 50_000);
+}

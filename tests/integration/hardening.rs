@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use vmplace::format::check::CheckPhase;
 use vmplace::format::errors::{ErrorCode, MAX_CAUSE_BYTES, MAX_ERRORS};
 use vmplace::format::state::Plan;
-use vmplace::format::{ErrorDocument, InputError, Solution};
+use vmplace::format::{ErrorDocument, InputError, Solution, SolverKind};
 use vmplace::placement::{Mode, RunConfig};
 use vmplace::service::api::{check_texts, migrate_text, solve_text, Overrides};
 use vmplace::validation::schema_errors;
@@ -488,4 +488,55 @@ proptest! {
         }
         run_mutated(&text, mode);
     }
+}
+
+// ---- issue 27, H4: a state cannot ask for an unbounded listing ---------------------------------
+
+#[test]
+fn a_state_cannot_list_a_billion_candidates_per_migration() {
+    // `candidates_listed: 1e9` turned a 944 KB state into a 998 MB plan.
+    let mut st = instance("migration/small-state.json");
+    st["policy"] = json!({"candidates_listed": 1_000_000_000u64});
+    let errors = migrate_text(&st.to_string()).expect_err("refused");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path == "/policy/candidates_listed" && e.code == "E1104"),
+        "{errors:?}"
+    );
+    st["policy"] = json!({"candidates_listed": 1000});
+    assert!(migrate_text(&st.to_string()).is_ok());
+}
+
+// ---- issue 27, M5: one scope rule for hard and soft groups ---------------------------------------
+
+#[test]
+fn a_host_outside_a_soft_rules_scope_takes_no_member() {
+    let dir = format!("{}/tests/data/hardening3", env!("CARGO_MANIFEST_DIR"));
+    for name in [
+        "nolabel-spread-false",
+        "nolabel-anti-affinity-false",
+        "nolabel-affinity-false",
+    ] {
+        let text = std::fs::read_to_string(format!("{dir}/{name}.json")).unwrap();
+        for solver in [SolverKind::Mip, SolverKind::Greedy, SolverKind::Openstack] {
+            let o = Overrides {
+                solver: Some(solver),
+                ..Default::default()
+            };
+            let s = solve_text(&text, Mode::Place, &o, &RunConfig::default()).unwrap();
+            // `h2`, the only host with the trait the member needs, has no `zone` label.
+            assert!(
+                s.placements.iter().all(|p| p.host.as_deref() != Some("h2")),
+                "{name} {solver:?}"
+            );
+            let answer = serde_json::to_value(&s).unwrap();
+            assert_own_answer_is_valid(&text, &answer, CheckPhase::Place);
+        }
+    }
+    // Phase 2 alone: its bound covers every placement that keeps the rule.
+    let text = std::fs::read_to_string(format!("{dir}/soft-nolabel-host-bound.json")).unwrap();
+    let s = answer(&text, Mode::Host);
+    assert!(s.placed_weight_bound >= s.placed_weight);
+    assert_own_answer_is_valid(&text, &serde_json::to_value(&s).unwrap(), CheckPhase::Host);
 }

@@ -275,6 +275,48 @@ fn a_client_that_disconnects_stops_its_solve() {
 }
 
 #[test]
+fn requests_whose_client_left_are_counted() {
+    // Issue 27, L5: the request is counted (status 499, as nginx logs it) even though its
+    // handler was dropped with the connection.
+    let s = Server::start(&["--workers", "1"]);
+    let body = with_time_limit(&instance("tight/h200-s20-vm1000-tight.json"), 30.0);
+    let mut stream = TcpStream::connect(&s.addr).unwrap();
+    write!(stream, "POST /v1/place HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    drop(stream);
+    let start = Instant::now();
+    loop {
+        let (_, metrics) = s.get("/metrics");
+        if metrics.contains("vmplace_requests_total{endpoint=\"/v1/place\",status=\"499\"} 1") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{metrics}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn unknown_paths_share_one_metric_series() {
+    // Issue 27, H1: every distinct path a client sends used to become a permanent series.
+    let s = Server::start(&[]);
+    for i in 0..40 {
+        let path = format!("/no/such/{i}/{}", "x".repeat(2_000));
+        let (status, _) = s.get(&path);
+        assert_eq!(status, 404);
+    }
+    let (status, _) = s.get("/v1/schema/problem");
+    assert_eq!(status, 200);
+    let (_, metrics) = s.get("/metrics");
+    assert!(
+        metrics.contains("vmplace_requests_total{endpoint=\"unmatched\",status=\"404\"} 40"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("endpoint=\"/v1/schema/{doc}\",status=\"200\"} 1"));
+    assert!(!metrics.contains("/no/such"));
+    assert!(metrics.len() < 20_000, "{} bytes of metrics", metrics.len());
+}
+
+#[test]
 fn sigterm_finishes_the_solve_in_flight() {
     let mut s = Server::start(&["--workers", "1"]);
     let body = with_time_limit(&instance("medium/h50-s5-vm200-loose.json"), 2.0);
@@ -550,4 +592,20 @@ fn openapi_schemas_accept_the_documents_the_server_exchanges_and_reject_bad_ones
     let mut bad = parse(&small);
     bad["hosts"] = serde_json::json!("none");
     assert!(!component_validator(&doc, "Problem").is_valid(&bad));
+}
+
+#[test]
+fn migrate_holds_the_services_time_cap() {
+    // Issue 27, H4: a state asking `policy.time_limit_s: 1e9` held a worker for 25 s on a server
+    // capped at 1 s; the round MIP now gets the cap.
+    let s = Server::start(&["--max-time-limit", "1"]);
+    let state = std::fs::read_to_string(format!(
+        "{}/tests/data/hardening3/state-grp-s1.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let (status, plan, _) = s.post("/v1/migrate", &state);
+    assert_eq!(status, 200, "{plan}");
+    let took = plan["stats"]["time_s"].as_f64().unwrap();
+    assert!(took < 5.0, "the round took {took} s under a 1 s cap");
 }

@@ -130,7 +130,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
         penalty: PENALTY,
         stuck: STUCK,
     };
-    let (status, ends) = choose_plan(&input, greedy, policy.time_limit_s, stats);
+    let (status, ends) = choose_plan(&input, greedy, policy, stats);
     let Sources {
         candidates, role, ..
     } = sources;
@@ -346,16 +346,16 @@ fn round_vms(
 fn choose_plan(
     input: &RoundInput,
     greedy: Vec<Option<usize>>,
-    time_limit_s: f64,
+    policy: &crate::migration::RoundPolicy,
     stats: &mut PlanStats,
 ) -> (Status, Vec<Option<usize>>) {
     let opts = MipOptions {
-        time_limit_s,
+        time_limit_s: policy.time_limit_s,
         mip_gap: 0.02,
         threads: 1,
         write_model: None,
         relax: false,
-        cancel: None,
+        cancel: policy.cancel.clone(),
         max_nodes: Some(MAX_NODES),
         presolve: true,
         light_heuristics: true,
