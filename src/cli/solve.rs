@@ -169,8 +169,33 @@ fn model_path_errors(path: &std::path::Path) -> Vec<vmplace::format::InputError>
                 folder.display()
             ),
         ));
+    } else if let Err(cause) = writable(path) {
+        // HiGHS writes to a NULL file where it cannot open one (a segfault on `/proc/m.lp`).
+        e.push(InputError::new(
+            ErrorCode::Io,
+            "",
+            format!(
+                "--write-model {}: cannot write there: {cause}",
+                path.display()
+            ),
+        ));
     }
     e
+}
+
+/// Whether `path` can be written: opened for writing (created, then removed again, if it was
+/// not there), before HiGHS is asked to write it.
+fn writable(path: &std::path::Path) -> std::io::Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    if !existed {
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
 }
 
 /// Runs one solving subcommand.

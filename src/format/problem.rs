@@ -199,6 +199,26 @@ pub struct Request {
     pub groups: Vec<String>,
 }
 
+impl Request {
+    /// A request with only its id, demand and image size (no storage, priority, traits or
+    /// groups): what the generators build and then refine.
+    pub fn plain(id: String, demand: Resources, disk_gib: f64) -> Request {
+        Request {
+            id,
+            demand,
+            disk_gib,
+            storage: None,
+            priority: None,
+            anti_affinity: None,
+            required_traits: Default::default(),
+            forbidden_traits: Default::default(),
+            storage_required_traits: Default::default(),
+            storage_forbidden_traits: Default::default(),
+            groups: Vec::new(),
+        }
+    }
+}
+
 /// Objective policy of a phase.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]

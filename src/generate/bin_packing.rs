@@ -124,22 +124,16 @@ pub fn bin_packing(class: BinClass, n: usize, seed: u64) -> Problem {
             })
             .collect(),
         requests: (0..n)
-            .map(|i| Request {
-                id: format!("r{i}"),
-                demand: dims[..class.dimensions()]
+            .map(|i| {
+                let demand = dims[..class.dimensions()]
                     .iter()
                     .zip(&sizes)
                     .map(|(k, s)| (k.to_string(), s[i]))
-                    .collect(),
-                disk_gib: 1.0,
-                storage: Some("s0".into()),
-                priority: None,
-                anti_affinity: None,
-                required_traits: Default::default(),
-                forbidden_traits: Default::default(),
-                storage_required_traits: Default::default(),
-                storage_forbidden_traits: Default::default(),
-                groups: Vec::new(),
+                    .collect();
+                Request {
+                    storage: Some("s0".into()),
+                    ..Request::plain(format!("r{i}"), demand, 1.0)
+                }
             })
             .collect(),
         options: Some(Options {

@@ -130,19 +130,7 @@ pub fn generate(p: &GenParams) -> Problem {
         total[0] += cpu;
         total[1] += mem;
         total[2] += disk;
-        requests.push(Request {
-            id: format!("r{i}"),
-            demand: res(cpu, mem),
-            disk_gib: disk,
-            storage: None,
-            priority: None,
-            anti_affinity: None,
-            required_traits: Default::default(),
-            forbidden_traits: Default::default(),
-            storage_required_traits: Default::default(),
-            storage_forbidden_traits: Default::default(),
-            groups: Vec::new(),
-        });
+        requests.push(Request::plain(format!("r{i}"), res(cpu, mem), disk));
     }
     let grouped = (p.requests as f64 * p.anti_affinity) as usize / 3 * 3;
     for (k, r) in requests.iter_mut().take(grouped).enumerate() {

@@ -271,19 +271,7 @@ fn res(cpu: f64, mem: f64) -> Resources {
 }
 
 fn request(i: usize, cpu: f64, mem: f64, disk: f64) -> Request {
-    Request {
-        id: format!("r{i}"),
-        demand: res(cpu, mem),
-        disk_gib: disk,
-        storage: None,
-        priority: None,
-        anti_affinity: None,
-        required_traits: Default::default(),
-        forbidden_traits: Default::default(),
-        storage_required_traits: Default::default(),
-        storage_forbidden_traits: Default::default(),
-        groups: Vec::new(),
-    }
+    Request::plain(format!("r{i}"), res(cpu, mem), disk)
 }
 
 /// The requests, in input order, drawn from the pool's VM mix.

@@ -528,3 +528,26 @@ fn check_lists_at_most_a_hundred_violations() {
     );
     assert!(run.stdout.len() < 50_000);
 }
+
+#[test]
+fn write_model_where_nothing_can_be_written_is_refused_before_solving() {
+    // Issue 27, M2: HiGHS wrote to a NULL file and the process died with a segfault (exit 139).
+    for target in ["/proc/m.lp", "/proc/m.mps"] {
+        let run = vmplace(
+            &[
+                "place",
+                "instances/examples/small.json",
+                "--write-model",
+                target,
+            ],
+            None,
+        );
+        assert_eq!(run.status.code(), Some(2), "{target}");
+        let doc = stdout_json(&run);
+        assert_eq!(doc["errors"][0]["code"], "E0002", "{doc}");
+        assert!(doc["errors"][0]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("cannot write there"));
+    }
+}
