@@ -47,10 +47,12 @@ pub(super) fn group_rules(problem: &Problem, solution: &Solution) -> Vec<Violati
         .map(|r| (r.id.as_str(), r))
         .collect();
     for g in &problem.groups {
-        let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
+        // Counted in u64: five hosts of 10^9 members each would wrap a u32 to 0 (issue 27, M4).
+        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
         for h in &problem.hosts {
             if let Some(dm) = domain_of(g, h) {
-                *counts.entry(dm).or_default() += h.group_members.get(&g.id).copied().unwrap_or(0);
+                *counts.entry(dm).or_default() +=
+                    u64::from(h.group_members.get(&g.id).copied().unwrap_or(0));
             }
         }
         let mut added: BTreeMap<&str, u32> = BTreeMap::new();
@@ -132,16 +134,21 @@ struct Judged {
     violations: u32,
 }
 
+/// A count as the documents state it (`u32`), saturated.
+fn saturated(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 fn judge(
     g: &Group,
-    counts: &BTreeMap<&str, u32>,
+    counts: &BTreeMap<&str, u64>,
     added: &BTreeMap<&str, u32>,
     room: &BTreeMap<&str, bool>,
 ) -> Judged {
     let id = &g.id;
     match g.policy {
         GroupPolicy::AntiAffinity => {
-            let max = g.max_per_domain.unwrap_or(1);
+            let max = u64::from(g.max_per_domain.unwrap_or(1));
             let over = counts
                 .iter()
                 .find(|(dm, n)| **n > max && added.contains_key(*dm));
@@ -152,7 +159,7 @@ fn judge(
                         g.scope
                     )
                 }),
-                violations: counts.values().map(|n| n.saturating_sub(max)).sum(),
+                violations: saturated(counts.values().map(|n| n.saturating_sub(max)).sum()),
             }
         }
         GroupPolicy::Affinity => {
@@ -173,18 +180,18 @@ fn judge(
             }
         }
         GroupPolicy::Spread => {
-            let skew = g.max_skew.unwrap_or(1);
-            let with_room: Vec<u32> = counts
+            let skew = u64::from(g.max_skew.unwrap_or(1));
+            let with_room: Vec<u64> = counts
                 .iter()
                 .filter(|(dm, _)| room.get(*dm).copied().unwrap_or(false))
                 .map(|(_, n)| *n)
                 .collect();
-            let before: Vec<u32> = counts
+            let before: Vec<u64> = counts
                 .iter()
                 .filter(|(dm, _)| room.get(*dm).copied().unwrap_or(false))
-                .map(|(dm, n)| n - added.get(dm).copied().unwrap_or(0))
+                .map(|(dm, n)| n - u64::from(added.get(dm).copied().unwrap_or(0)))
                 .collect();
-            let range = |v: &[u32]| {
+            let range = |v: &[u64]| {
                 v.iter().copied().max().unwrap_or(0) - v.iter().copied().min().unwrap_or(0)
             };
             let (now, was) = (range(&with_room), range(&before));
@@ -202,7 +209,7 @@ fn judge(
                         }
                     )
                 }),
-                violations: now.saturating_sub(skew),
+                violations: saturated(now.saturating_sub(skew)),
             }
         }
     }

@@ -98,7 +98,9 @@ impl GroupRule {
                 })
             });
             if let Some(dm) = dm {
-                present[dm] += host.members;
+                // Saturating: a domain past u32::MAX members is full for any rule (the sum wrapped
+                // to 0 and every solver placed a member there; issue 27, M4).
+                present[dm] = present[dm].saturating_add(host.members);
                 room[dm] |= host.room;
             }
             domain_of.push(dm);

@@ -665,7 +665,7 @@ impl Load {
         }
         for &g in &vm.rules {
             if let Some(dm) = d.group_rules[g].domain_of[h.0] {
-                self.rule_counts[g][dm] += 1;
+                self.rule_counts[g][dm] = self.rule_counts[g][dm].saturating_add(1);
             }
         }
     }

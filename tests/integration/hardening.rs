@@ -540,3 +540,36 @@ fn a_host_outside_a_soft_rules_scope_takes_no_member() {
     assert!(s.placed_weight_bound >= s.placed_weight);
     assert_own_answer_is_valid(&text, &serde_json::to_value(&s).unwrap(), CheckPhase::Host);
 }
+
+// ---- issue 27, M4: running-member counts do not wrap -----------------------------------------------
+
+#[test]
+fn member_counts_past_u32_do_not_wrap() {
+    let path = format!(
+        "{}/tests/data/hardening3/gm-overflow-inrange.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    // Zone `b` runs 2^32 members of a `max_per_domain: 1` group: no solver places one more.
+    for solver in [SolverKind::Mip, SolverKind::Greedy, SolverKind::Balanced] {
+        let o = Overrides {
+            solver: Some(solver),
+            ..Default::default()
+        };
+        let s = solve_text(&text, Mode::Place, &o, &RunConfig::default()).unwrap();
+        assert!(s.placements.is_empty(), "{solver:?}: {:?}", s.placements);
+    }
+    // And the checker refuses an answer that does.
+    let mut forged = serde_json::to_value(answer(&text, Mode::Place)).unwrap();
+    forged["placements"] = json!([{"request": "a", "storage": "s1", "host": "h6"}]);
+    forged["unplaced"] = json!([]);
+    let report = check_texts(&text, &forged.to_string(), CheckPhase::Place).unwrap();
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|v| v.rule == vmplace::checker::Rule::GroupRule),
+        "{:?}",
+        report.violations
+    );
+}
