@@ -69,6 +69,10 @@ pub struct GenerateArgs {
     pub sweep: Option<usize>,
 }
 
+/// Largest count `generate` draws (hosts, storage systems, requests, pools): a million requests
+/// make a document of about 200 MB.
+const GENERATE_MAX: usize = 1_000_000;
+
 /// Generates one instance.
 pub fn run(a: GenerateArgs) -> i32 {
     use vmplace::format::{errors::ErrorCode, InputError};
@@ -78,6 +82,15 @@ pub fn run(a: GenerateArgs) -> i32 {
             ErrorCode::Usage,
             "",
             "--hosts, --storage and --requests must be at least 1",
+        ));
+    }
+    // `--hosts 1e9` aborted out of memory (issue 27, L6): a generated document is bounded.
+    let largest = [a.hosts, a.storage, a.requests, a.sweep.unwrap_or(0)];
+    if largest.iter().any(|&n| n > GENERATE_MAX) {
+        errors.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            format!("--hosts, --storage, --requests and --sweep must be at most {GENERATE_MAX}"),
         ));
     }
     if a.tightness.is_nan() || a.tightness <= 0.0 || a.tightness > 10.0 {

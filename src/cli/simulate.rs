@@ -49,11 +49,12 @@ pub fn run(a: SimulateArgs) -> i32 {
             )])
         }
     };
-    if a.hosts == 0 || a.samples < 2 {
+    // `--hosts 1e9` aborted out of memory (issue 27, L6).
+    if a.hosts == 0 || a.hosts > 1_000_000 || a.samples < 2 {
         return super::report(&[InputError::new(
             ErrorCode::Usage,
             "",
-            "--hosts must be >= 1 and --samples >= 2",
+            "--hosts must be between 1 and 1,000,000 and --samples >= 2",
         )]);
     }
     let traces = match load_planetlab(&a.planetlab, a.samples) {

@@ -551,3 +551,26 @@ fn write_model_where_nothing_can_be_written_is_refused_before_solving() {
             .contains("cannot write there"));
     }
 }
+
+#[test]
+fn huge_generator_counts_are_usage_errors_not_out_of_memory() {
+    // Issue 27, L6: `generate --hosts 1e9` and `simulate --hosts 1e9` aborted out of memory.
+    let runs = [
+        vmplace(&["generate", "--hosts", "1000000000"], None),
+        vmplace(&["generate", "--requests", "1000000000"], None),
+        vmplace(
+            &[
+                "simulate",
+                "--planetlab",
+                "instances/planetlab/20110303",
+                "--hosts",
+                "1000000000",
+            ],
+            None,
+        ),
+    ];
+    for run in runs {
+        assert_eq!(run.status.code(), Some(2));
+        assert_eq!(stdout_json(&run)["errors"][0]["code"], "E0001");
+    }
+}
