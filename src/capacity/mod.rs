@@ -273,7 +273,16 @@ fn answer(
         mix::count_mix(pool, &q.flavors, ratio, &flavors, &o)
     });
     let tiered = match (q.tiered, q.flavors.first()) {
-        (true, Some(f)) => Some(tiered::tiers(pool, f)),
+        (true, Some(f)) => {
+            let stop = || {
+                start.elapsed().as_secs_f64() >= opts.time_limit_s
+                    || opts
+                        .cancel
+                        .as_ref()
+                        .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            };
+            Some(tiered::tiers(pool, f, &stop))
+        }
         _ => None,
     };
     let failures = if q.fails.is_empty() {

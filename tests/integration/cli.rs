@@ -574,3 +574,45 @@ fn huge_generator_counts_are_usage_errors_not_out_of_memory() {
         assert_eq!(stdout_json(&run)["errors"][0]["code"], "E0001");
     }
 }
+
+#[test]
+fn tiered_capacity_stops_at_its_time_limit() {
+    // Issue 27, H3: 12,000 hosts each on its own storage system took 50 s of tiers under a 1 s
+    // limit. The same shape, smaller; a 0.01 s limit stops the tiers before the flavor has shrunk
+    // to its floor.
+    let n = 3000;
+    let storage: Vec<Value> = (0..n)
+        .map(|i| serde_json::json!({"id": format!("s{i}"), "capacity_gib": 1000}))
+        .collect();
+    let hosts: Vec<Value> = (0..n)
+        .map(|i| {
+            let used = if i < 60 { i as f64 } else { 64.0 };
+            serde_json::json!({"id": format!("h{i}"), "capacity": {"cpu": 64, "memory_gib": 256},
+                               "used": {"cpu": used}, "storage": [format!("s{i}")]})
+        })
+        .collect();
+    let pool = serde_json::json!({"storage": storage, "hosts": hosts, "requests": []});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.json");
+    std::fs::write(&path, pool.to_string()).unwrap();
+    let run = vmplace(
+        &[
+            "capacity",
+            path.to_str().unwrap(),
+            "--flavor",
+            "name=f,cpu=64,memory_gib=1,disk_gib=1",
+            "--tiered",
+            "--time-limit",
+            "0.01",
+        ],
+        None,
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report = stdout_json(&run);
+    let stopped = report["tiered"]["stopped"].as_str().unwrap();
+    assert!(stopped.contains("time limit"), "{stopped}");
+}
