@@ -139,6 +139,20 @@ fn check_references(d: &Input) -> Vec<InputError> {
             ));
         }
     };
+    // An instance listed twice answered `success: true` with an internal E1201 for each
+    // (issue 27, L3).
+    let listed_once = |instances: &[String], errors: &mut Vec<InputError>| {
+        let mut seen = BTreeSet::new();
+        for (i, n) in instances.iter().enumerate() {
+            if !seen.insert(n.as_str()) {
+                errors.push(InputError::new(
+                    ErrorCode::DuplicateId,
+                    format!("/request/instances/{i}"),
+                    format!("instance `{n}` is listed twice"),
+                ));
+            }
+        }
+    };
     match &d.request {
         Request::Allocate(new) => {
             for (i, n) in new.restrict_to_nodes.iter().flatten().enumerate() {
@@ -178,6 +192,7 @@ fn check_references(d: &Input) -> Vec<InputError> {
             for (i, n) in instances.iter().enumerate() {
                 instance(format!("/request/instances/{i}"), n, &mut errors);
             }
+            listed_once(instances, &mut errors);
         }
         Request::ChangeGroup {
             instances,
@@ -186,6 +201,7 @@ fn check_references(d: &Input) -> Vec<InputError> {
             for (i, n) in instances.iter().enumerate() {
                 instance(format!("/request/instances/{i}"), n, &mut errors);
             }
+            listed_once(instances, &mut errors);
             for (i, g) in target_groups.iter().enumerate() {
                 if !d.nodegroups.contains_key(g) {
                     errors.push(InputError::new(

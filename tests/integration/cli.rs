@@ -616,3 +616,20 @@ fn tiered_capacity_stops_at_its_time_limit() {
     let stopped = report["tiered"]["stopped"].as_str().unwrap();
     assert!(stopped.contains("time limit"), "{stopped}");
 }
+
+#[test]
+fn an_instance_listed_twice_is_e1201_at_its_place_in_the_request() {
+    // Issue 27, L3: `success: true` with "internal: the mapped problem is invalid" per instance.
+    let run = vmplace(
+        &[
+            "iallocator",
+            "tests/data/hardening3/ia-evac-dup-instance.json",
+        ],
+        None,
+    );
+    let answer = stdout_json(&run);
+    assert_eq!(answer["success"], false, "{answer}");
+    let info = answer["info"].as_str().unwrap();
+    assert!(info.contains("E1201 at /request/instances/1"), "{info}");
+    assert!(!info.contains("internal"), "{info}");
+}
