@@ -155,6 +155,18 @@ pub fn host_score(d: &Domain, a: &Assignment) -> (f64, f64) {
     (placed_weight(d, a, true), host_cost(d, a))
 }
 
+/// Whether `a` breaks no hard group rule more than `than` does (each rule's violation count,
+/// [`super::groups::GroupRule::violations`]): the guard a search applies to its candidates.
+pub fn hard_rules_kept(d: &Domain, a: &Assignment, than: &Assignment) -> bool {
+    if d.group_rules.iter().all(|g| !g.hard) {
+        return true;
+    }
+    let (now, before) = (final_load(d, a), final_load(d, than));
+    d.group_rules.iter().enumerate().all(|(i, g)| {
+        !g.hard || g.violations(&now.rule_counts[i]) <= g.violations(&before.rule_counts[i])
+    })
+}
+
 /// Violations of each soft group rule after the assignment, as (rule, count) for the soft rules.
 pub fn soft_violations(d: &Domain, a: &Assignment) -> Vec<(usize, u32)> {
     let load = final_load(d, a);

@@ -315,7 +315,10 @@ pub(crate) fn host_lns(
         iterations += 1;
         if let Some(next) = next {
             tracing::debug!(iterations, before = ?score(&cur), after = ?score(&next), freed = freed.len(), cols = size.variables, "lns neighbourhood");
-            if better(score(&next), score(&cur)) {
+            // A neighbourhood's spread rows see only its own domains' members; the whole pool's
+            // skew is checked here (a sweep pool of 10,000 requests left two spread groups with a
+            // skew of 2 over max_skew 1).
+            if better(score(&next), score(&cur)) && evaluate::hard_rules_kept(d, &next, &cur) {
                 cur = next;
                 stale = 0;
                 seeds = lns_seeds(d, &cur);

@@ -402,3 +402,32 @@ fn bad_groups_are_reported_all_at_once() {
     assert!(has("E1216", "/groups/0/max_per_domain"), "{e:?}");
     assert!(has("E1201", "/groups/2/id"), "{e:?}");
 }
+
+#[test]
+fn a_search_keeps_no_candidate_that_widens_a_hard_spread() {
+    // The host phase's neighbourhood search checks every candidate against the whole pool's hard
+    // rules (a 10,000-request sweep pool got two spread groups skewed by 2 over max_skew 1).
+    let doc = racks_pool(
+        32.0,
+        members("m", 3, 1.0, &["g"]),
+        json!([{"id": "g", "policy": "spread", "scope": "rack", "max_skew": 1}]),
+    );
+    let problem = crate::common::parse(&doc, Mode::Place);
+    let d = vmplace::domain::Domain::from_problem(&problem, Default::default());
+    let on = |hosts: [usize; 3]| {
+        let mut a = vmplace::domain::Assignment::empty(3);
+        for (i, h) in hosts.into_iter().enumerate() {
+            a.storage[i] = Some(vmplace::domain::StorageIx(0));
+            a.host[i] = Some(vmplace::domain::HostIx(h));
+        }
+        a
+    };
+    // Racks r1 (h0, h1), r2 (h2, h3), r3 (h4, h5): one member per rack keeps the skew at 0; two
+    // in r1 and one in r2 leave r3 empty, a skew of 2.
+    let spread = on([0, 2, 4]);
+    let stacked = on([0, 1, 2]);
+    use vmplace::domain::evaluate::hard_rules_kept;
+    assert!(hard_rules_kept(&d, &spread, &stacked));
+    assert!(!hard_rules_kept(&d, &stacked, &spread));
+    assert!(hard_rules_kept(&d, &stacked, &stacked));
+}
