@@ -34,8 +34,11 @@ pub use host_phase::host_phase;
 pub use storage_phase::storage_phase;
 
 /// Share of a `place` call's time limit that phase 1 may use when the neighbourhood search can
-/// follow the phases (models/joint.md, "Neighbourhoods"); half when it cannot (`groups[]`).
+/// follow the phases (models/joint.md, "Neighbourhoods"): on the sweep, the search improves the
+/// answer faster per second than phase 1's certification rounds after their first.
 const PHASE1_SHARE: f64 = 0.25;
+/// Phase 1's share when no search follows (calls with `groups[]` rules).
+const PHASE1_SHARE_ALONE: f64 = 0.5;
 /// Share of a call's time limit the baselines may use in all (at 100,000 requests the twelve
 /// heuristics scan every connected host per request and would take the whole limit).
 const BASELINES_SHARE: f64 = 0.25;
@@ -135,58 +138,72 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             baseline::keep_if_better(d, &mut p, floor);
             (vec![p], true)
         }
-        Mode::Place => {
-            if d.settings.solver == SolverKind::Joint {
-                tracing::warn!(
-                    columns = crate::model::joint::columns(d),
-                    limit = joint::JOINT_COLUMNS,
-                    "the joint model is too large or the call has group rules; the two phases answer"
-                );
-            }
-            let floor = matches!(d.settings.solver, SolverKind::Mip | SolverKind::Joint)
-                .then(|| baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE)));
-            timings.baselines_s = start.elapsed().as_secs_f64();
-            let baseline = floor.as_ref().map(|f| f.best(d));
-            // Phase 1 gets a quarter of the call (it had half): on the sweep, the stages after the
-            // phases (the joint model, its neighbourhoods) improve the answer faster per second
-            // than phase 1's certification rounds once its first round is done
-            // (models/joint.md, "Neighbourhoods"). What phase 1 leaves goes on to them.
-            let share = if neighbourhood::applies(d) {
-                PHASE1_SHARE
-            } else {
-                0.5
-            };
-            let budget = (limit * share).min(call.remaining());
-            let mut p1 = storage_phase(d, cfg, mode, budget, baseline)?;
-            // Phase 2 gets half of what is left when the neighbourhoods can follow: given phase
-            // 1's storage it can only re-pack hosts, where they can also move images.
-            let left = (limit - start.elapsed().as_secs_f64()).max(0.1)
-                * if share < 0.5 { 0.5 } else { 1.0 };
-            let mut p2 = host_phase(d, &p1.assignment, p1.witness.as_ref(), cfg, mode, left)?;
-            if let Some(floor) = floor {
-                baseline::keep_if_better(d, &mut p2, floor);
-                let searching = Instant::now();
-                let searched = neighbourhood::improve(d, &p1, &mut p2, &call)?;
-                timings.neighbourhoods_s = searching.elapsed().as_secs_f64();
-                tracing::debug!(
-                    neighbourhoods = searched.neighbourhoods,
-                    improved = searched.improved,
-                    "neighbourhood search done"
-                );
-            }
-            let joint_bound = matches!(p2.stats.solver, PhaseSolver::Joint | PhaseSolver::JointLns)
-                .then_some(p2.stats.placed_weight_bound)
-                .unwrap_or(f64::INFINITY);
-            storage_phase::restate(d, &mut p1, &p2.assignment, joint_bound);
-            // Phase 2 may drop requests; phase 1's output is then only what is hosted.
-            p1.assignment = p2.assignment.clone();
-            (vec![p1, p2], true)
-        }
+        Mode::Place => (place_phases(d, cfg, &call, &mut timings)?, true),
     };
     let mut sol = solution::to_solution(d, &phases, need_host, start.elapsed().as_secs_f64());
     sol.stats.timings.baselines_s = timings.baselines_s;
     sol.stats.timings.neighbourhoods_s = timings.neighbourhoods_s;
     Ok(sol)
+}
+
+/// `place` by the two phases (the default solver, and `--solver joint` past the joint model's
+/// size): the baselines, phase 1, phase 2, then the search after the phases with what is left
+/// (models/joint.md, "Neighbourhoods").
+fn place_phases(
+    d: &Domain,
+    cfg: &RunConfig,
+    call: &deadline::Deadline,
+    timings: &mut crate::format::Timings,
+) -> Result<Vec<PhaseOutcome>, MipError> {
+    let (start, limit) = (Instant::now(), call.remaining());
+    if d.settings.solver == SolverKind::Joint {
+        tracing::warn!(
+            columns = crate::model::joint::columns(d),
+            limit = joint::JOINT_COLUMNS,
+            "the joint model is too large or the call has group rules; the two phases answer"
+        );
+    }
+    let floor = matches!(d.settings.solver, SolverKind::Mip | SolverKind::Joint)
+        .then(|| baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE)));
+    timings.baselines_s = start.elapsed().as_secs_f64();
+    let baseline = floor.as_ref().map(|f| f.best(d));
+    let searched = neighbourhood::applies(d);
+    let share = if searched {
+        PHASE1_SHARE
+    } else {
+        PHASE1_SHARE_ALONE
+    };
+    let budget = (limit * share).min(call.remaining());
+    let mut p1 = storage_phase(d, cfg, Mode::Place, budget, baseline)?;
+    // Phase 2 gets half of what is left when the search follows: given phase 1's storage it can
+    // only re-pack hosts, where the search can also move images.
+    let left = call.remaining() * if searched { 0.5 } else { 1.0 };
+    let mut p2 = host_phase(
+        d,
+        &p1.assignment,
+        p1.witness.as_ref(),
+        cfg,
+        Mode::Place,
+        left,
+    )?;
+    if let Some(floor) = floor {
+        baseline::keep_if_better(d, &mut p2, floor);
+        let searching = Instant::now();
+        let searched = neighbourhood::improve(d, &p1, &mut p2, call)?;
+        timings.neighbourhoods_s = searching.elapsed().as_secs_f64();
+        tracing::debug!(
+            neighbourhoods = searched.neighbourhoods,
+            improved = searched.improved,
+            "neighbourhood search done"
+        );
+    }
+    let joint_bound = matches!(p2.stats.solver, PhaseSolver::Joint | PhaseSolver::JointLns)
+        .then_some(p2.stats.placed_weight_bound)
+        .unwrap_or(f64::INFINITY);
+    storage_phase::restate(d, &mut p1, &p2.assignment, joint_bound);
+    // Phase 2 may drop requests; phase 1's output is then only what is hosted.
+    p1.assignment = p2.assignment.clone();
+    Ok(vec![p1, p2])
 }
 
 /// Like [`run`], but a HiGHS failure never leaves the caller without an answer: the greedy
