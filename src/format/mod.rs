@@ -12,8 +12,8 @@ pub mod state;
 pub use errors::{ErrorDocument, InputError};
 pub use problem::{Host, Objective, Options, Problem, Request, Resources, SolverKind, Storage};
 pub use solution::{
-    PhaseName, PhaseSolver, PhaseStats, Placement, ReasonCode, Solution, Stats, Status, Timings,
-    Unplaced,
+    BoundScope, PhaseName, PhaseSolver, PhaseStats, Placement, ReasonCode, Solution, Stats, Status,
+    Timings, Unplaced,
 };
 
 /// Documents that have a published JSON Schema (`vmplace schema <name>`).

@@ -306,6 +306,18 @@ pub struct Timings {
     pub write_s: f64,
 }
 
+/// What a phase's cost bound holds for (`stats.phases[].bound_scope`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+pub enum BoundScope {
+    /// Any answer to the call.
+    #[default]
+    #[serde(rename = "call")]
+    Call,
+    /// Answers that keep phase 1's storage choice.
+    #[serde(rename = "phase-1-storage")]
+    Phase1Storage,
+}
+
 /// Statistics of one phase (storage or host).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 pub struct PhaseStats {
@@ -326,6 +338,11 @@ pub struct PhaseStats {
     /// Host phase under `pack`: patterns (what one host runs) generated.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub pattern_columns: usize,
+    /// What the phase's `bound` (its policy cost's) holds for: `call`, any answer to the call;
+    /// `phase-1-storage`, only answers that keep phase 1's storage choice (phase 2's MIP under
+    /// `place`: phase 1's storage policy may then have decided the host count).
+    #[serde(default)]
+    pub bound_scope: BoundScope,
     /// Status of this phase.
     pub status: Status,
     /// Placed priority weight (first, lexicographic objective).

@@ -201,9 +201,24 @@ fn place_phases(
         .then_some(p2.stats.placed_weight_bound)
         .unwrap_or(f64::INFINITY);
     storage_phase::restate(d, &mut p1, &p2.assignment, joint_bound);
+    p2.stats.bound_scope = bound_scope(p2.stats.solver);
     // Phase 2 may drop requests; phase 1's output is then only what is hosted.
     p1.assignment = p2.assignment.clone();
     Ok(vec![p1, p2])
+}
+
+/// What phase 2's cost bound holds for under `place`: its own MIP's (and the answers derived from
+/// it) only for phase 1's storage choice; the joint model's, the search's, the baselines' and
+/// `exact`'s (the combinatorial floor, met) for the whole call.
+fn bound_scope(solver: PhaseSolver) -> crate::format::BoundScope {
+    use crate::format::BoundScope;
+    match solver {
+        PhaseSolver::Mip
+        | PhaseSolver::MipGreedyFallback
+        | PhaseSolver::MipLns
+        | PhaseSolver::Patterns => BoundScope::Phase1Storage,
+        _ => BoundScope::Call,
+    }
 }
 
 /// Like [`run`], but a HiGHS failure never leaves the caller without an answer: the greedy

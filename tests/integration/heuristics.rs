@@ -196,3 +196,27 @@ fn storage_pack_costs_no_host_the_joint_model_proves_unneeded() {
     assert_eq!(host.status, Status::Optimal);
     assert_eq!(host.bound, 4.0);
 }
+
+#[test]
+fn the_answer_says_when_phase_2s_bound_holds_only_for_phase_1s_storage() {
+    use vmplace::format::BoundScope;
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("instances/examples/small.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // Phase 2's own MIP proves its host count for phase 1's storage choice only.
+    let s = solve(&doc, Mode::Place);
+    let phase2 = s.stats.phases.last().unwrap();
+    assert_eq!(phase2.solver.name(), "mip");
+    assert_eq!(phase2.bound_scope, BoundScope::Phase1Storage);
+    assert_eq!(s.stats.phases[0].bound_scope, BoundScope::Call);
+    // The joint model's bound holds for any answer to the call.
+    let doc = json!({
+        "storage": [storage("s", 1000.0)],
+        "hosts": [host("h1", 4.0, 4.0, &["s"]), host("h2", 4.0, 4.0, &["s"])],
+        "requests": [req("a", 2.5, 1.0, 10.0), req("b", 2.5, 1.0, 10.0), req("c", 2.5, 1.0, 10.0)]
+    });
+    let s = solve(&doc, Mode::Place);
+    let phase2 = s.stats.phases.last().unwrap();
+    assert_eq!(phase2.solver.name(), "joint");
+    assert_eq!(phase2.bound_scope, BoundScope::Call);
+}
