@@ -639,13 +639,7 @@ pub fn check(
     let total = scenarios.len();
     let mut done = Vec::with_capacity(total);
     let mut open = Vec::new();
-    let over = || {
-        start.elapsed().as_secs_f64() >= opts.time_limit_s
-            || opts
-                .cancel
-                .as_ref()
-                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-    };
+    let over = || super::over(start, opts);
     for (name, failed) in scenarios {
         if over() {
             // The time is up: the scenarios not reached are counted as unchecked.

@@ -242,6 +242,16 @@ fn failure_options(seconds: f64, mip_gap: f64, threads: u32, cfg: &RunConfig) ->
     }
 }
 
+/// Whether a capacity call that started at `start` is over: its time limit has passed, or its
+/// client went away.
+fn over(start: std::time::Instant, opts: &MipOptions) -> bool {
+    start.elapsed().as_secs_f64() >= opts.time_limit_s
+        || opts
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 fn answer(
     pool: &Problem,
     fleet: &Fleet,
@@ -273,16 +283,7 @@ fn answer(
         mix::count_mix(pool, &q.flavors, ratio, &flavors, &o)
     });
     let tiered = match (q.tiered, q.flavors.first()) {
-        (true, Some(f)) => {
-            let stop = || {
-                start.elapsed().as_secs_f64() >= opts.time_limit_s
-                    || opts
-                        .cancel
-                        .as_ref()
-                        .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-            };
-            Some(tiered::tiers(pool, f, &stop))
-        }
+        (true, Some(f)) => Some(tiered::tiers(pool, f, &|| over(start, opts))),
         _ => None,
     };
     let failures = if q.fails.is_empty() {

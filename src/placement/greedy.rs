@@ -43,13 +43,6 @@ pub fn decreasing_order(d: &Domain, include: impl Fn(RequestIx) -> bool) -> Vec<
     order
 }
 
-/// Index of the memory-like resource used by the RAM weigher (first whose name contains "mem").
-fn ram_dimension(d: &Domain) -> Option<usize> {
-    d.resources
-        .iter()
-        .position(|r| r.to_ascii_lowercase().contains("mem"))
-}
-
 /// Nova-style host choice for one request among hosts connected to `s`: among the hosts that
 /// also keep its soft group rules if there are any, else among all that accept it.
 pub fn choose_host(
@@ -100,7 +93,7 @@ fn weigh(
             first_idle
         }
         Objective::Balance => {
-            let ram = ram_dimension(d);
+            let ram = super::heuristics::ram_dimension(d);
             let weight = |h: HostIx| -> f64 {
                 match ram {
                     Some(k) => load.host_free[h.0][k],

@@ -56,7 +56,11 @@ pub(crate) fn search(
     // Parts tried around each request without improving: requests no part helps (too large for
     // any host with room, say) are tried less and less often.
     let mut tries = vec![0u32; d.requests.len()];
-    while !deadline.passed() && !done(best) {
+    // The answer changes only when a part improves it: `done` (a bound, a floor and the storage
+    // cost over every request) is asked then, not every round.
+    let mut finished = done(best);
+    let mut score = evaluate::host_score(d, best);
+    while !deadline.passed() && !finished {
         let Some((part, seed)) = pick(d, best, (&placeable, &tries), size, &mut rng) else {
             break;
         };
@@ -72,13 +76,13 @@ pub(crate) fn search(
         } else {
             (size + 1 + size / 4).min(d.hosts.len())
         };
-        if better(
-            evaluate::host_score(d, &candidate),
-            evaluate::host_score(d, best),
-        ) {
+        let candidate_score = evaluate::host_score(d, &candidate);
+        if better(candidate_score, score) {
             *best = candidate;
+            score = candidate_score;
+            finished = done(best);
             out.improved += 1;
-            tracing::trace!(score = ?evaluate::host_score(d, best), size, "neighbourhood improved");
+            tracing::trace!(?score, size, "neighbourhood improved");
         } else if let Some(r) = seed {
             tries[r.0] += 1;
         }

@@ -149,12 +149,12 @@ fn greedy_start(
     let stop = || deadline.passed();
     let warm = greedy::lookahead(d, fixed, sp, hp, &stop);
     // Greedy with retries places more than the look-ahead on some pools: the best greedy starts.
-    let retry = match baseline {
+    let baseline = match baseline {
         Some(r) => r.clone(),
         None => greedy::with_retries(d, fixed, hp, &stop),
     };
-    if better(full_score(d, &retry), full_score(d, &warm)) {
-        retry
+    if better(full_score(d, &baseline), full_score(d, &warm)) {
+        baseline
     } else {
         warm
     }
