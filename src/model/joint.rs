@@ -4,6 +4,7 @@
 
 use super::storage::Stage;
 use super::{hand_out, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use crate::domain::evaluate::reach;
 use crate::domain::{fits, Assignment, Domain, Flavor, HostIx, RequestIx, StorageIx, EPS};
 use crate::format::Objective;
 use good_lp::{constraint, variable, Expression};
@@ -64,10 +65,41 @@ pub fn solve(
     stage: Stage,
     opts: &MipOptions,
 ) -> Result<(MipResult, Assignment), MipError> {
-    let d = input.d;
+    let (mut m, open) = build(input, opts);
+    let placed = m.placed_weight();
+    let (sense, objective, offset) = match stage {
+        Stage::Placement => (Sense::Max, placed, 0.0),
+        Stage::Policy { min_weight } => {
+            m.placed_floor(placed, min_weight);
+            let (obj, off) = m.policy_cost(&open);
+            (Sense::Min, obj, off)
+        }
+    };
+    m.finish(sense, objective, offset, opts)
+}
+
+/// The third stage (models/joint.md, "Stage 3"): phase 1's own cost (the storage policy, the
+/// live-migration penalty and, under host `pack`, the idle hosts opened) over the answers that
+/// keep `min_weight` and a host policy cost of at most `max_host_cost`.
+pub fn solve_storage_cost(
+    input: &JointInput,
+    min_weight: f64,
+    max_host_cost: f64,
+    opts: &MipOptions,
+) -> Result<(MipResult, Assignment), MipError> {
+    let (mut m, open) = build(input, opts);
+    let placed = m.placed_weight();
+    m.placed_floor(placed, min_weight);
+    m.host_cost_ceiling(&open, max_host_cost);
+    let (objective, offset) = m.joint_storage_cost(&open);
+    m.finish(Sense::Min, objective, offset, opts)
+}
+
+/// The columns and the rows every stage shares; the host openings `a_h` under `pack`.
+fn build<'a>(input: &'a JointInput<'a>, opts: &MipOptions) -> (Model<'a>, Vec<Option<Col>>) {
     let mut m = Model {
         input,
-        flavors: super::storage::flavors(d),
+        flavors: super::storage::flavors(input.d),
         y: Vec::new(),
         b: MipBuilder::new(opts.relax),
     };
@@ -77,33 +109,41 @@ pub fn solve(
     let open = m.joint_open();
     m.joint_host_capacity(&open);
     m.joint_anti_affinity();
-    let placed = m.placed_weight();
-    let (sense, objective, offset) = match stage {
-        Stage::Placement => (Sense::Max, placed, 0.0),
-        Stage::Policy { min_weight } => {
-            m.b.row(constraint::geq(
-                placed,
-                min_weight - 1e-6 * min_weight.max(1.0),
-            ));
-            let (obj, off) = m.policy_cost(&open);
-            (Sense::Min, obj, off)
-        }
-    };
-    let Model { flavors, y, b, .. } = m;
-    let result = b.solve(sense, objective, offset, opts)?;
-    let mut a = Assignment::empty(d.requests.len());
-    for (flavor, ys) in flavors.iter().zip(&y) {
-        let columns = ys.iter().map(|&(s, h, col)| ((s, h), col));
-        let give = |r: RequestIx, (s, h)| {
-            a.storage[r.0] = Some(s);
-            a.host[r.0] = Some(h);
-        };
-        hand_out(&flavor.members, columns, &result.values, opts.relax, give);
-    }
-    Ok((result, a))
+    (m, open)
 }
 
 impl Model<'_> {
+    /// Solves the built model and hands the columns' values out to requests.
+    fn finish(
+        self,
+        sense: Sense,
+        objective: Expression,
+        offset: f64,
+        opts: &MipOptions,
+    ) -> Result<(MipResult, Assignment), MipError> {
+        let d = self.input.d;
+        let Model { flavors, y, b, .. } = self;
+        let result = b.solve(sense, objective, offset, opts)?;
+        let mut a = Assignment::empty(d.requests.len());
+        for (flavor, ys) in flavors.iter().zip(&y) {
+            let columns = ys.iter().map(|&(s, h, col)| ((s, h), col));
+            let give = |r: RequestIx, (s, h)| {
+                a.storage[r.0] = Some(s);
+                a.host[r.0] = Some(h);
+            };
+            hand_out(&flavor.members, columns, &result.values, opts.relax, give);
+        }
+        Ok((result, a))
+    }
+
+    /// Later stages keep the placed weight of the first: `sum p_f y_fsh >= W*`.
+    fn placed_floor(&mut self, placed: Expression, min_weight: f64) {
+        self.b.row(constraint::geq(
+            placed,
+            min_weight - 1e-6 * min_weight.max(1.0),
+        ));
+    }
+
     /// **`joint_domain`**: `y_fsh` exists for a storage system the flavor may use (pinned, traits,
     /// room for one image) and a host connected to it whose free capacity fits one VM (traits
     /// included); its upper bound is how many fit on both (1 for an anti-affinity group).
@@ -277,5 +317,104 @@ impl Model<'_> {
                 (Expression::from(u.var), 0.0)
             }
         }
+    }
+
+    /// **`joint_host_cost_ceiling`** (stage 3): the host policy's cost stays at most stage 2's,
+    /// `|A| + sum a_h <= C` (`pack`, a count: within half a host) or `U <= C` (`balance`).
+    fn host_cost_ceiling(&mut self, open: &[Option<Col>], max_host_cost: f64) {
+        let (cost, offset) = self.policy_cost(open);
+        let slack = match self.input.d.settings.host_policy {
+            Objective::Pack => 0.5,
+            Objective::Balance => 1e-6 * max_host_cost.abs().max(1.0),
+        };
+        self.b
+            .row(constraint::leq(cost, max_host_cost - offset + slack));
+    }
+
+    /// **`joint_storage_cost`** (stage 3's objective): phase 1's cost, exact: the storage policy
+    /// (`pack`: systems in use over `|S|`; `balance`: the highest storage utilisation), plus
+    /// `w * sum (1 - reach) / requests`, plus under host `pack` the idle hosts opened over `|H|`.
+    fn joint_storage_cost(&mut self, open: &[Option<Col>]) -> (Expression, f64) {
+        let d = self.input.d;
+        let n = d.requests.len().max(1) as f64;
+        let w = d.settings.flexibility_weight;
+        let mut obj = Expression::default();
+        for (f, ys) in self.y.iter().enumerate() {
+            let rep = self.flavors[f].members[0];
+            for (s, _, c) in ys {
+                obj.add_mul(w * (1.0 - reach(d, rep, *s)) / n, c.var);
+            }
+        }
+        let per_host = 1.0 / d.hosts.len().max(1) as f64;
+        for a in open.iter().flatten() {
+            obj.add_mul(per_host, a.var);
+        }
+        let offset = match d.settings.storage_policy {
+            Objective::Pack => self.joint_storage_open(&mut obj),
+            Objective::Balance => {
+                obj += self.joint_storage_balance().var;
+                0.0
+            }
+        };
+        (obj, offset)
+    }
+
+    /// **`joint_storage_open`** (storage `pack`): `o_s` binary for each initially empty storage
+    /// system with columns, `sum_{f,h} y_fsh <= n o_s` (any image puts it in use); adds
+    /// `sum o_s / |S|` to `obj` and returns the systems already in use over `|S|`.
+    fn joint_storage_open(&mut self, obj: &mut Expression) -> f64 {
+        let d = self.input.d;
+        let per_system = 1.0 / d.storage.len().max(1) as f64;
+        let mut rows: Vec<Option<(Expression, f64)>> = vec![None; d.storage.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            let n = self.flavors[f].members.len() as f64;
+            for (s, _, c) in ys {
+                let (e, total) = rows[s.0].get_or_insert_with(|| (Expression::default(), 0.0));
+                e.add_mul(1.0, c.var);
+                *total += n;
+            }
+        }
+        for (s, row) in rows.into_iter().enumerate() {
+            let Some((mut e, total)) = row else { continue };
+            if d.storage[s].used > EPS {
+                continue;
+            }
+            let warm = self.input.warm.storage.contains(&Some(StorageIx(s))) as u8 as f64;
+            let o = self.b.column(variable().min(0).max(1), true, warm);
+            e.add_mul(-total, o.var);
+            self.b.row(constraint::leq(e, 0.0));
+            obj.add_mul(per_system, o.var);
+        }
+        d.storage.iter().filter(|s| s.used > EPS).count() as f64 * per_system
+    }
+
+    /// **`joint_storage_balance`** (storage `balance`): `U_s >= (used_s + sum disk_f y_fsh) /
+    /// cap_s` for every storage system, `U_s` at least the utilisation before the batch.
+    fn joint_storage_balance(&mut self) -> Col {
+        let d = self.input.d;
+        let floor = crate::domain::evaluate::initial_storage_utilisation(d);
+        let warm = crate::domain::evaluate::storage_utilisation(d, self.input.warm)
+            .into_iter()
+            .fold(floor, f64::max);
+        let u = self.b.column(variable().min(floor), false, warm);
+        let mut rows: Vec<Option<Expression>> = vec![None; d.storage.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            for (s, _, c) in ys {
+                rows[s.0]
+                    .get_or_insert_with(Expression::default)
+                    .add_mul(disk, c.var);
+            }
+        }
+        for (s, row) in rows.into_iter().enumerate() {
+            let cap = d.storage[s].capacity;
+            let Some(mut e) = row else { continue };
+            if cap <= EPS {
+                continue;
+            }
+            e.add_mul(-cap, u.var);
+            self.b.row(constraint::leq(e, -d.storage[s].used));
+        }
+        u
     }
 }

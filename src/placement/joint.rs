@@ -11,7 +11,7 @@ use super::PhaseOutcome;
 use crate::domain::{evaluate, Assignment, Domain, RequestIx};
 use crate::format::{PhaseName, PhaseSolver};
 use crate::model::joint::{self, JointInput};
-use crate::model::{MipError, MipOptions};
+use crate::model::{MipError, MipOptions, MipStatus};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -92,4 +92,39 @@ pub(crate) fn joint_phase(
         stats: st,
         status,
     })
+}
+
+/// What the third joint stage found: a bound on phase 1's cost over the answers that keep the
+/// proven placed weight and host cost, and the answer it found, if any.
+pub(crate) struct StorageStage {
+    pub bound: f64,
+    pub answer: Option<Assignment>,
+}
+
+/// Stage 3 (models/joint.md): once the joint model has proven `answer`'s placed weight and host
+/// cost for the whole call, the lowest phase-1 cost among the answers that keep both. None when
+/// HiGHS proves nothing in time.
+pub(crate) fn storage_stage(
+    d: &Domain,
+    answer: &Assignment,
+    deadline: &Deadline,
+) -> Result<Option<StorageStage>, MipError> {
+    if deadline.passed() {
+        return Ok(None);
+    }
+    let (weight, host_cost) = evaluate::host_score(d, answer);
+    let input = JointInput { d, warm: answer };
+    let opts = MipOptions {
+        presolve: false,
+        ..mip_options(d, deadline.remaining(), None, deadline)
+    };
+    let (r, a) = joint::solve_storage_cost(&input, weight, host_cost, &opts)?;
+    if !r.bound.is_finite() || matches!(r.status, MipStatus::Infeasible | MipStatus::NoSolution) {
+        return Ok(None);
+    }
+    let keeps = |a: &Assignment| !better((weight, host_cost), evaluate::host_score(d, a));
+    Ok(Some(StorageStage {
+        bound: r.bound,
+        answer: (!r.values.is_empty() && keeps(&a)).then_some(a),
+    }))
 }

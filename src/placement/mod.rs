@@ -186,11 +186,13 @@ fn place_phases(
         Mode::Place,
         left,
     )?;
+    let mut storage_bound = f64::NEG_INFINITY;
     if let Some(floor) = floor {
         baseline::keep_if_better(d, &mut p2, floor);
         let searching = Instant::now();
         let searched = neighbourhood::improve(d, &p1, &mut p2, call)?;
         timings.neighbourhoods_s = searching.elapsed().as_secs_f64();
+        storage_bound = searched.storage_bound.unwrap_or(storage_bound);
         tracing::debug!(
             neighbourhoods = searched.neighbourhoods,
             improved = searched.improved,
@@ -200,7 +202,7 @@ fn place_phases(
     let joint_bound = matches!(p2.stats.solver, PhaseSolver::Joint | PhaseSolver::JointLns)
         .then_some(p2.stats.placed_weight_bound)
         .unwrap_or(f64::INFINITY);
-    storage_phase::restate(d, &mut p1, &p2.assignment, joint_bound);
+    storage_phase::restate(d, &mut p1, &p2.assignment, (joint_bound, storage_bound));
     p2.stats.bound_scope = bound_scope(p2.stats.solver);
     // Phase 2 may drop requests; phase 1's output is then only what is hosted.
     p1.assignment = p2.assignment.clone();

@@ -31,6 +31,9 @@ pub(crate) struct Searched {
     pub neighbourhoods: usize,
     /// Neighbourhoods that improved the answer.
     pub improved: usize,
+    /// The joint model's third stage: a bound on phase 1's cost over the answers that keep the
+    /// proven placed weight and host cost.
+    pub storage_bound: Option<f64>,
 }
 
 /// Whether the call has what the neighbourhoods cannot model: `groups[]` rules count members
@@ -340,6 +343,7 @@ pub(crate) fn improve(
     }
     let mut weight_bound = p1.stats.placed_weight_bound;
     let mut cost_bound = f64::NEG_INFINITY;
+    let mut storage_bound = None;
     // The whole pool as one part when it is no larger than a part: on larger pools a joint MIP
     // given the few seconds left seldom gets past its warm start (61 of 100 pools of 1,000
     // requests on the sweep kept the baseline), where neighbourhoods improve it.
@@ -354,6 +358,9 @@ pub(crate) fn improve(
         if !kept {
             p2.assignment = joint.assignment;
         }
+        if joint.status == Status::Optimal {
+            storage_bound = cheapest_storage(d, &mut p2.assignment, deadline)?;
+        }
     }
     let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
     let proven = |a: &Assignment| {
@@ -361,13 +368,14 @@ pub(crate) fn improve(
         let floor = host_cost_floor(d, &all, w).max(cost_bound);
         w >= weight_bound - 1e-9 && relative_gap(c, floor.min(c)) <= d.settings.mip_gap + 1e-9
     };
+    let bounds = (weight_bound, storage_bound.unwrap_or(f64::NEG_INFINITY));
     let done = |a: &Assignment| {
-        proven(a)
-            && super::storage_phase::restated(d, p1, a, weight_bound).status == Status::Optimal
+        proven(a) && super::storage_phase::restated(d, p1, a, bounds).status == Status::Optimal
     };
     let mut best = p2.assignment.clone();
     tracing::debug!(score = ?evaluate::host_score(d, &best), "neighbourhood search starts");
-    let searched = search(d, &mut best, deadline, &done)?;
+    let mut searched = search(d, &mut best, deadline, &done)?;
+    searched.storage_bound = storage_bound;
     let time_s = p2.stats.time_s;
     let flavors = p2.stats.flavors;
     let solver = if searched.improved > 0 {
@@ -391,6 +399,23 @@ pub(crate) fn improve(
     p2.stats = st;
     p2.assignment = best;
     Ok(searched)
+}
+
+/// The joint model's third stage on a call whose placed weight and host cost it proved: keeps
+/// in `answer` the lowest phase-1 cost among the answers with both, and returns its bound.
+fn cheapest_storage(
+    d: &Domain,
+    answer: &mut Assignment,
+    deadline: &Deadline,
+) -> Result<Option<f64>, MipError> {
+    let Some(stage) = super::joint::storage_stage(d, answer, deadline)? else {
+        return Ok(None);
+    };
+    let cost = |a: &Assignment| super::storage_phase::full_score(d, a).1;
+    if let Some(a) = stage.answer.filter(|a| cost(a) < cost(answer) - 1e-9) {
+        *answer = a;
+    }
+    Ok(Some(stage.bound))
 }
 
 #[cfg(test)]

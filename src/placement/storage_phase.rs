@@ -132,7 +132,7 @@ pub(crate) fn storage_outcome(d: &Domain, mut a: Assignment, solver: PhaseSolver
 }
 
 /// (placed weight, cost with the witness' host opening) of a certified phase-1 answer.
-fn full_score(d: &Domain, a: &Assignment) -> (f64, f64) {
+pub(crate) fn full_score(d: &Domain, a: &Assignment) -> (f64, f64) {
     let (weight, cost) = score(d, a);
     (weight, cost + evaluate::lookahead_opening(d, a))
 }
@@ -432,13 +432,14 @@ fn mip_storage(
 /// Phase 1's statistics restated for the answer the call returns, when a later stage (a baseline,
 /// the joint model, the neighbourhood search) changed phase 1's storage choice or bounded the
 /// call more tightly: its placed weight and storage cost (with the look-ahead opening of its own
-/// hosts) against phase 1's bounds, which hold for any answer to the call, and `weight_bound`
-/// (the joint model's) where it is lower.
+/// hosts) against phase 1's bounds, which hold for any answer to the call, `weight_bound` (the
+/// joint model's) where it is lower and `cost_bound` (the joint model's third stage, over the
+/// answers that keep the proven weight and host cost; models/joint.md) where it is higher.
 pub(crate) fn restated(
     d: &Domain,
     p1: &PhaseOutcome,
     answer: &Assignment,
-    weight_bound: f64,
+    (weight_bound, cost_bound): (f64, f64),
 ) -> crate::format::PhaseStats {
     let mut st = p1.stats.clone();
     let weight_bound = st.placed_weight_bound.min(weight_bound);
@@ -447,7 +448,7 @@ pub(crate) fn restated(
         (placed && p1.assignment.storage[i] == answer.storage[i])
             || (!placed && p1.assignment.storage[i].is_none())
     });
-    if same && weight_bound >= st.placed_weight_bound {
+    if same && weight_bound >= st.placed_weight_bound && cost_bound <= st.bound {
         return st;
     }
     let (w, c) = if same {
@@ -459,7 +460,7 @@ pub(crate) fn restated(
         weight: w,
         weight_bound,
         cost: c,
-        cost_bound: st.bound,
+        cost_bound: st.bound.max(cost_bound),
         time_limited: st.status == crate::format::Status::TimeLimit,
         is_mip: true,
     };
@@ -468,7 +469,7 @@ pub(crate) fn restated(
 }
 
 /// [`restated`], in place.
-pub(crate) fn restate(d: &Domain, p1: &mut PhaseOutcome, answer: &Assignment, weight_bound: f64) {
-    p1.stats = restated(d, p1, answer, weight_bound);
+pub(crate) fn restate(d: &Domain, p1: &mut PhaseOutcome, answer: &Assignment, bounds: (f64, f64)) {
+    p1.stats = restated(d, p1, answer, bounds);
     p1.status = p1.stats.status;
 }

@@ -65,6 +65,10 @@ pub fn solve_with(doc: &Value, mode: Mode, k: &Knobs) -> Solution {
         host_policy: k.host_policy,
         flexibility_weight: k.flexibility_weight,
         time_limit_s: k.time_limit_s,
+        // The document's `mip_gap`, as the CLI reads it: the checker holds `optimal` to it.
+        mip_gap: doc["options"]["mip_gap"]
+            .as_f64()
+            .unwrap_or(Settings::default().mip_gap),
         ..Settings::default()
     };
     let d = Domain::from_problem(&problem, settings);

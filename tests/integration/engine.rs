@@ -285,3 +285,29 @@ fn the_joint_answer_is_checked_never_below_a_baseline_and_bounds_the_two_phases(
         }
     }
 }
+
+#[test]
+fn the_quick_start_example_under_pack_is_proven_optimal_for_the_whole_call() {
+    // Issue 26 item 5: phase 1's look-ahead counts idle hosts fractionally, so its own bound
+    // cannot prove its cost; the joint model's third stage does, once hosts are proven.
+    let text = std::fs::read_to_string(format!(
+        "{}/instances/examples/small.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let k = Knobs {
+        storage_policy: Objective::Pack,
+        host_policy: Objective::Pack,
+        ..Default::default()
+    };
+    let s = solve_with(&doc, Mode::Place, &k);
+    assert_eq!(s.status, Status::Optimal, "{:?}", s.stats.phases);
+    assert!(s.gap <= 1e-9, "{}", s.gap);
+    assert_eq!(s.stats.active_hosts, 4);
+    for p in &s.stats.phases {
+        assert_eq!(p.status, Status::Optimal, "{p:?}");
+    }
+    let answer = serde_json::to_value(&s).unwrap();
+    assert!(rules(&text, &answer).is_empty());
+}
