@@ -37,7 +37,7 @@ pub use storage_phase::storage_phase;
 /// follow the phases (models/joint.md, "Neighbourhoods"): on the sweep, the search improves the
 /// answer faster per second than phase 1's certification rounds after their first.
 const PHASE1_SHARE: f64 = 0.25;
-/// Phase 1's share when no search follows (calls with `groups[]` rules).
+/// Phase 1's share when no search follows (every request a member of a `groups[]` rule).
 const PHASE1_SHARE_ALONE: f64 = 0.5;
 /// Share of a call's time limit the baselines may use in all (at 100,000 requests the twelve
 /// heuristics scan every connected host per request and would take the whole limit).

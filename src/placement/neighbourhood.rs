@@ -36,10 +36,16 @@ pub(crate) struct Searched {
     pub storage_bound: Option<f64>,
 }
 
-/// Whether the call has what the neighbourhoods cannot model: `groups[]` rules count members
-/// across the whole pool.
+/// Whether a neighbourhood may move some request. Members of `groups[]` rules never move: the
+/// rules count members across the whole pool, which a part does not see; moving the other
+/// requests cannot break a rule.
 pub(crate) fn applies(d: &Domain) -> bool {
-    d.group_rules.is_empty() && !d.hosts.is_empty()
+    !d.hosts.is_empty() && (0..d.requests.len()).any(|i| movable(d, RequestIx(i)))
+}
+
+/// Whether a neighbourhood may re-place request `r`: not a member of a `groups[]` rule.
+fn movable(d: &Domain, r: RequestIx) -> bool {
+    d.requests[r.0].rules.is_empty()
 }
 
 /// Improves `best` (a complete answer with hosts) until `done(best)` or the deadline.
@@ -106,7 +112,7 @@ fn normalise(d: &Domain, a: &mut Assignment) {
 /// with room for it before the batch.
 fn placeable(d: &Domain, r: RequestIx) -> bool {
     let vm = &d.requests[r.0];
-    storage_options(d, r).any(|s| d.storage[s.0].free() + 1e-6 >= vm.disk)
+    movable(d, r) && storage_options(d, r).any(|s| d.storage[s.0].free() + 1e-6 >= vm.disk)
 }
 
 /// The storage systems a request may use that reach a host fitting it before the batch.
@@ -215,8 +221,9 @@ fn around_host(d: &Domain, cur: &Assignment, size: usize, rng: &mut ChaCha8Rng) 
         .collect()
 }
 
-/// The part around `hosts`: every storage system they reach, the batch's VMs on them, and up to
-/// `2 * size + 4` unplaced requests that may use one of those storage systems.
+/// The part around `hosts`: every storage system they reach, the batch's VMs on them (but group
+/// members, whose demand and images stay where they are), and up to `2 * size + 4` unplaced
+/// requests that may use one of those storage systems.
 fn part_of(
     d: &Domain,
     cur: &Assignment,
@@ -241,6 +248,7 @@ fn part_of(
     let mut requests: Vec<RequestIx> = (0..d.requests.len())
         .filter(|&i| cur.host[i].is_some_and(|h| in_hosts[h.0]))
         .map(RequestIx)
+        .filter(|&r| movable(d, r))
         .collect();
     let mut waiting: Vec<RequestIx> = unplaced
         .iter()
@@ -251,14 +259,22 @@ fn part_of(
     requests.extend(waiting.into_iter().take(2 * size + 4));
     let mut storage_used: Vec<f64> = storage.iter().map(|s| d.storage[s.0].used).collect();
     let position = |s: StorageIx| storage.binary_search(&s).ok();
+    let mut host_used: Vec<Vec<f64>> = hosts.iter().map(|h| d.hosts[h.0].used.clone()).collect();
     for (i, vm) in d.requests.iter().enumerate() {
-        let elsewhere = cur.host[i].is_some_and(|h| !in_hosts[h.0]);
-        if let Some(k) = cur.storage[i].filter(|_| elsewhere).and_then(position) {
+        let Some(h) = cur.host[i] else { continue };
+        let stays = !in_hosts[h.0] || !movable(d, RequestIx(i));
+        if let Some(k) = cur.storage[i].filter(|_| stays).and_then(position) {
             storage_used[k] += vm.disk;
+        }
+        let pinned_here = in_hosts[h.0] && !movable(d, RequestIx(i));
+        if let Some(k) = hosts.binary_search(&h).ok().filter(|_| pinned_here) {
+            for (u, x) in host_used[k].iter_mut().zip(&vm.demand) {
+                *u += x;
+            }
         }
     }
     Part {
-        host_used: hosts.iter().map(|h| d.hosts[h.0].used.clone()).collect(),
+        host_used,
         hosts,
         storage,
         storage_used,
@@ -443,14 +459,25 @@ mod tests {
             super::super::heuristics::Heuristic::OPENSTACK,
             &|| false,
         );
-        let target = evaluate::placed_weight(&d, &heuristic, true);
+        // What the heuristic places of the requests a part may move (not group members).
+        let movable_weight = |a: &Assignment| -> f64 {
+            (0..d.requests.len())
+                .filter(|&i| a.host[i].is_some() && movable(&d, RequestIx(i)))
+                .map(|i| d.requests[i].priority)
+                .sum()
+        };
+        let target = movable_weight(&heuristic);
         assert!(target > 0.0);
         let mut best = Assignment::empty(d.requests.len());
         let deadline = Deadline::new(Instant::now(), 3.0, &RunConfig::default());
-        let done = |a: &Assignment| evaluate::placed_weight(&d, a, true) >= target;
+        let done = |a: &Assignment| movable_weight(a) >= target;
         let searched = search(&d, &mut best, &deadline, &done).unwrap();
         assert!(searched.improved > 0);
-        assert!(evaluate::placed_weight(&d, &best, true) >= target);
+        assert!(movable_weight(&best) >= target);
+        // Group members, unplaced in the start, stay unplaced: no part moves them.
+        for (i, vm) in d.requests.iter().enumerate() {
+            assert!(vm.rules.is_empty() || best.host[i].is_none());
+        }
         // Capacities hold, and every VM's host reaches its image's storage system.
         let load = evaluate::final_load(&d, &best);
         assert!(load.storage_free.iter().all(|&f| f >= -1e-6));
@@ -492,5 +519,50 @@ mod tests {
                 .sum();
             assert!((sub.storage[k].used - d.storage[s.0].used - elsewhere).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn a_part_leaves_group_members_where_they_are() {
+        let mut d = pool();
+        let a = super::super::heuristics::place(
+            &d,
+            &Assignment::empty(d.requests.len()),
+            super::super::heuristics::Heuristic::BEST_FIT,
+            &|| false,
+        );
+        // A host running two VMs or more; one of them becomes a member of a `groups[]` rule.
+        let host = (0..d.hosts.len())
+            .map(HostIx)
+            .find(|&h| a.host.iter().filter(|&&x| x == Some(h)).count() >= 2)
+            .unwrap();
+        let member = a.host.iter().position(|&x| x == Some(host)).unwrap();
+        d.requests[member].rules = vec![0];
+        let unplaced = (0..d.requests.len()).find(|&i| a.host[i].is_none());
+        if let Some(u) = unplaced {
+            d.requests[u].rules = vec![0];
+            assert!(
+                !placeable(&d, RequestIx(u)),
+                "an unplaced member is never drawn"
+            );
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let part = part_of(&d, &a, vec![host], &[], 1, &mut rng);
+        assert!(!part.requests.contains(&RequestIx(member)));
+        let others = a.host.iter().filter(|&&x| x == Some(host)).count() - 1;
+        assert_eq!(part.requests.len(), others);
+        // Its demand stays on the host and its image on its storage system, as used.
+        let vm = &d.requests[member];
+        for (k, used) in part.host_used[0].iter().enumerate() {
+            assert!((used - d.hosts[host.0].used[k] - vm.demand[k]).abs() < 1e-9);
+        }
+        let s = a.storage[member].unwrap();
+        let k = part.storage.binary_search(&s).unwrap();
+        let images: f64 = (0..d.requests.len())
+            .filter(|&i| a.storage[i] == Some(s) && a.host[i].is_some())
+            .filter(|&i| a.host[i] != Some(host) || i == member)
+            .map(|i| d.requests[i].disk)
+            .sum();
+        assert!((part.storage_used[k] - d.storage[s.0].used - images).abs() < 1e-6);
+        assert!(applies(&d));
     }
 }
