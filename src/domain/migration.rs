@@ -169,6 +169,12 @@ impl Pool {
                 traits: h.traits.clone(),
             })
             .collect();
+        // Rule index of each group id, over the groups some VM is a member of.
+        let kept: HashMap<&str, usize> = member_groups(s)
+            .iter()
+            .enumerate()
+            .map(|(r, g)| (g.id.as_str(), r))
+            .collect();
         let vms: Vec<PoolVm> = s
             .vms
             .iter()
@@ -207,7 +213,7 @@ impl Pool {
                     rules: v
                         .groups
                         .iter()
-                        .filter_map(|g| s.groups.iter().position(|x| &x.id == g))
+                        .filter_map(|g| kept.get(g.as_str()).copied())
                         .collect(),
                     required_traits: v.required_traits.clone(),
                     forbidden_traits: v.forbidden_traits.clone(),
@@ -225,9 +231,8 @@ impl Pool {
                 list.push(VmId(v));
             }
         }
-        let rules: Vec<GroupRule> = s
-            .groups
-            .iter()
+        let rules: Vec<GroupRule> = member_groups(s)
+            .into_iter()
             .map(|g| {
                 let hosts = s.hosts.iter().map(|h| DomainHost {
                     id: &h.id,
@@ -371,4 +376,19 @@ impl Pool {
             .fold(0.0, f64::max);
         detect::overloaded(p, self.cpu_util(h), &self.host_history(h), max_migration)
     }
+}
+
+/// The groups of `groups[]` some VM of the state is a member of, in document order: the pool
+/// holds rules for these only. A group without members constrains no move, and 8,000 of them
+/// over 8,000 racks took 2.8 GB and 12 s to build as dense group x host rules (issue 27, H2).
+fn member_groups(s: &State) -> Vec<&crate::format::problem::Group> {
+    let listed: std::collections::HashSet<&str> = s
+        .vms
+        .iter()
+        .flat_map(|v| v.groups.iter().map(String::as_str))
+        .collect();
+    s.groups
+        .iter()
+        .filter(|g| listed.contains(g.id.as_str()))
+        .collect()
 }

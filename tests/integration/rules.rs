@@ -460,3 +460,34 @@ fn hard_groups_without_a_member_in_the_batch_build_no_rule() {
     assert_eq!(s.placements.len(), 2);
     assert_ne!(host_of(&s, "m0"), host_of(&s, "m1"));
 }
+
+#[test]
+fn a_migration_state_builds_rules_only_for_groups_with_members() {
+    // Issue 27, H2, in `migrate`: 8,000 member-less groups over 8,000 racks took 2.8 GB and 12 s.
+    let hosts: Vec<Value> = (0..50)
+        .map(|i| {
+            json!({"id": format!("h{i}"), "capacity": {"cpu": 8, "memory_gib": 32},
+                   "storage": ["s"], "labels": {"rack": format!("r{i}")}})
+        })
+        .collect();
+    let mut groups: Vec<Value> = (0..50)
+        .map(|i| json!({"id": format!("idle{i}"), "policy": "anti-affinity", "scope": "rack"}))
+        .collect();
+    groups.insert(
+        7,
+        json!({"id": "used", "policy": "anti-affinity", "scope": "rack"}),
+    );
+    let vms: Vec<Value> = (0..2)
+        .map(|i| {
+            json!({"id": format!("m{i}"), "host": format!("h{i}"), "storage": "s",
+                   "demand": {"cpu": 1, "memory_gib": 1}, "groups": ["used"]})
+        })
+        .collect();
+    let doc = json!({"storage": [{"id": "s", "capacity_gib": 100}], "hosts": hosts,
+                     "vms": vms, "groups": groups});
+    let state = vmplace::validation::read_state(&doc.to_string()).expect("a valid state");
+    let pool = vmplace::domain::migration::Pool::from_state(&state);
+    let ids: Vec<&str> = pool.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["used"]);
+    assert!(pool.vms.iter().all(|v| v.rules == [0]));
+}
