@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's body after its headers.
     #[arg(long, default_value_t = 30.0)]
     pub body_timeout: f64,
+    /// Seconds a write of the answer may wait on a client that does not read it; the connection
+    /// is closed then (its answer's memory is released).
+    #[arg(long, default_value_t = 30.0)]
+    pub write_timeout: f64,
     /// Connections open at once (more wait to be accepted).
     #[arg(long, default_value_t = 256)]
     pub max_connections: usize,
@@ -76,6 +80,7 @@ fn config(a: &ServeArgs) -> Result<ServerConfig, Vec<InputError>> {
         body_limit: a.body_limit,
         header_timeout: seconds("header-timeout", a.header_timeout, &mut errors),
         body_timeout: seconds("body-timeout", a.body_timeout, &mut errors),
+        write_timeout: seconds("write-timeout", a.write_timeout, &mut errors),
         max_connections: a.max_connections,
         shutdown_grace: seconds("shutdown-grace", a.shutdown_grace, &mut errors),
     };

@@ -610,3 +610,45 @@ fn migrate_holds_the_services_time_cap() {
     let took = plan["stats"]["time_s"].as_f64().unwrap();
     assert!(took < 5.0, "the round took {took} s under a 1 s cap");
 }
+
+/// A state of `hosts` idle hosts: its `migrate` answer lists every host (about 110 bytes each).
+fn state_with_hosts(hosts: usize) -> String {
+    let hosts: Vec<Value> = (0..hosts)
+        .map(|i| serde_json::json!({"id": format!("h{i}"), "capacity": {"cpu": 1}, "storage": ["s"]}))
+        .collect();
+    serde_json::json!({"storage": [{"id": "s", "capacity_gib": 1}], "hosts": hosts, "vms": [],
+                       "policy": {"detection": "thr", "parameter": 0.8, "selection": "mmt"}})
+    .to_string()
+}
+
+#[test]
+fn a_client_that_never_reads_its_answer_loses_its_connection_after_the_write_timeout() {
+    // Issue 27, H4: answers had no write timeout, so clients that never read held their answers
+    // (1.25 GB for six) and their connections. One connection allowed: the next client is served
+    // only once the server has given up on the first.
+    let s = Server::start(&["--max-connections", "1", "--write-timeout", "1"]);
+    let body = state_with_hosts(100_000);
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    // A small receive window: the ~11 MB answer cannot all sit in kernel buffers.
+    sock.set_recv_buffer_size(4096).unwrap();
+    let addr: std::net::SocketAddr = s.addr.parse().unwrap();
+    sock.connect(&addr.into()).unwrap();
+    let mut silent: TcpStream = sock.into();
+    write!(
+        silent,
+        "POST /v1/migrate HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // The silent client keeps its socket open and never reads.
+    let mut next = TcpStream::connect(&s.addr).unwrap();
+    next.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    next.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let read = next.read_to_string(&mut answer);
+    assert!(read.is_ok(), "the next client was never served: {read:?}");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(silent);
+}
