@@ -10,8 +10,8 @@ pub struct MigrateArgs {
     /// State document (`-` for stdin).
     pub file: PathBuf,
     /// Instead of planning, order this plan's moves (made for STATE, by vmplace or elsewhere)
-    /// into safe waves: `steps`, pivots in `via`, and the moves no safe order runs in
-    /// `stats.dropped`.
+    /// into safe waves: `steps`, pivots in `via` (at most one per move), and the moves no safe
+    /// order runs in `stats.dropped` (`NO_SAFE_ORDER`).
     #[arg(long, value_name = "PLAN")]
     pub sequence: Option<PathBuf>,
     /// Write the plan here instead of stdout.

@@ -95,7 +95,7 @@ pub enum ErrorCode {
     /// A plan to sequence moves a VM from a host it is not on.
     MoveWrongSource,
     /// A plan to sequence moves a VM to a host the state does not have, or to one that is not
-    /// active or does not reach the VM's storage.
+    /// active, does not reach the VM's storage, or fails its required or forbidden traits.
     BadMoveTarget,
     /// A plan to sequence moves a VM more than once.
     MoveRepeated,
@@ -293,7 +293,7 @@ impl ErrorCode {
             ErrorCode::UnknownInstance => "name an instance that is a key of `instances`",
             ErrorCode::UnknownMoveVm => "move only VMs listed in the state's `vms`",
             ErrorCode::MoveWrongSource => "give `from` as the VM's `host` in the state",
-            ErrorCode::BadMoveTarget => "move the VM to an active host of the state that reaches its storage",
+            ErrorCode::BadMoveTarget => "move the VM to an active host of the state that reaches its storage and has its traits",
             ErrorCode::MoveRepeated => "list each VM once, with its final target; vmplace adds pivots itself",
             ErrorCode::UnknownFailure => "name a host id of `hosts`, or a label key and value some host has in `labels`",
             ErrorCode::BadFailure => "give host:ID, label:KEY=VALUE, any-host or any:KEY, with at most one any- per call",

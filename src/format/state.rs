@@ -531,8 +531,8 @@ pub struct DroppedMove {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DropCode {
-    /// Every remaining move waited for room that only another waiting move could free, and no
-    /// pivot host had room for the VM.
+    /// No order of the moves ever had room for the VM on its target within its group rules,
+    /// directly or through one pivot host (a move takes at most one); the VM stays on its source.
     NoSafeOrder,
 }
 

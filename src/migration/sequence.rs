@@ -4,7 +4,9 @@
 //! arriving in that wave, and if neither of its hosts already takes part in
 //! `max_concurrent_per_host` migrations of the wave. Moves of the busiest hosts go first (list
 //! scheduling towards the floor). When no waiting move has room, one goes through a pivot host
-//! with room; when none has, the first waiting move is dropped and reported.
+//! with room, at most once per move; when none can, every waiting move is dropped and reported
+//! (`NO_SAFE_ORDER`). A move dropped after its pivot is scheduled again without one, so that no VM
+//! is left on a pivot.
 
 use super::Ctx;
 use crate::domain::groups::Policy;
@@ -308,40 +310,106 @@ fn pivot(st: &Replay, hop: &Hop) -> Option<HostId> {
         .map(|(h, _)| h)
 }
 
-/// The waves that run `hops` from the replay's state, and the hops left out (dropped).
-fn waves(st: &mut Replay, mut waiting: Vec<Hop>, limit: usize) -> (Vec<Vec<Hop>>, Vec<Hop>) {
+/// The waves of one run, and the hops they leave out.
+struct Schedule {
+    waves: Vec<Vec<Hop>>,
+    dropped: Vec<Hop>,
+}
+
+impl Schedule {
+    /// Moves dropped after their pivot hop ran: their VM would be stranded on the pivot.
+    fn stranded(&self) -> HashSet<usize> {
+        let ran: HashSet<usize> = self.waves.iter().flatten().map(|h| h.mig).collect();
+        self.dropped
+            .iter()
+            .map(|h| h.mig)
+            .filter(|m| ran.contains(m))
+            .collect()
+    }
+}
+
+/// The first waiting hop that may take a pivot (its move has not had one, nor is barred from
+/// one) and has one, with that pivot.
+fn detour(st: &Replay, rest: &[Hop], pivoted: &HashSet<usize>) -> Option<(usize, HostId)> {
+    rest.iter()
+        .enumerate()
+        .filter(|(_, h)| !pivoted.contains(&h.mig))
+        .find_map(|(i, h)| Some((i, pivot(st, h)?)))
+}
+
+/// The waves that run `waiting` from the replay's state, each move through at most one pivot and
+/// none for the moves in `barred`. When a wave admits nothing and no hop may take a pivot, the
+/// state can no longer change, so every waiting hop is dropped.
+fn waves(
+    st: &mut Replay,
+    mut waiting: Vec<Hop>,
+    limit: usize,
+    barred: &HashSet<usize>,
+) -> Schedule {
     let hosts = st.pool.hosts.len();
+    let mut pivoted = barred.clone();
     let mut out = Vec::new();
-    let mut dropped = Vec::new();
-    while !waiting.is_empty() {
+    // Every round runs at least one hop, and a move has at most two: a bound, not a budget.
+    let rounds = 2 * waiting.len();
+    for _ in 0..rounds {
+        if waiting.is_empty() {
+            break;
+        }
         by_busiest(&mut waiting, hosts);
         let mut wave = Wave::new(hosts, limit);
         let mut rest = wave.fill(st, waiting);
         if wave.hops.is_empty() {
             // Every waiting move needs room that only another waiting move frees.
-            match rest
-                .iter()
-                .enumerate()
-                .find_map(|(i, h)| Some((i, pivot(st, h)?)))
-            {
-                Some((i, p)) => {
-                    let hop = rest.remove(i);
-                    wave.add(st, Hop { to: p, ..hop });
-                    rest.push(Hop { from: p, ..hop });
-                    rest = wave.fill(st, rest);
-                }
-                None => {
-                    dropped.push(rest.remove(0));
-                    waiting = rest;
-                    continue;
-                }
-            }
+            let Some((i, p)) = detour(st, &rest, &pivoted) else {
+                return Schedule {
+                    waves: out,
+                    dropped: rest,
+                };
+            };
+            let hop = rest.remove(i);
+            pivoted.insert(hop.mig);
+            wave.add(st, Hop { to: p, ..hop });
+            rest.push(Hop { from: p, ..hop });
+            rest = wave.fill(st, rest);
         }
         st.apply(&wave.hops);
         out.push(wave.hops);
         waiting = rest;
     }
-    (out, dropped)
+    Schedule {
+        waves: out,
+        dropped: waiting,
+    }
+}
+
+/// Runs after which a move dropped after its pivot bars every pivot (see [`schedule`]).
+const RERUNS: usize = 4;
+
+/// The waves for `hops`, with no VM left on a pivot: a move dropped after its pivot hop ran is
+/// scheduled again from the start without a pivot, so that it stays on its source. Each run bars
+/// at least one more move; after [`RERUNS`] runs no move takes a pivot, and none can be stranded.
+/// Returns the schedule and where it leaves every VM.
+fn schedule(
+    pool: &Pool,
+    sources: &[(VmId, HostId)],
+    hops: &[Hop],
+    limit: usize,
+) -> (Schedule, Vec<HostId>) {
+    let run = |barred: &HashSet<usize>| {
+        let mut st = Replay::before(pool, sources);
+        let s = waves(&mut st, hops.to_vec(), limit, barred);
+        (s, st.at)
+    };
+    let mut barred = HashSet::new();
+    for _ in 0..RERUNS {
+        let (s, at) = run(&barred);
+        let stranded = s.stranded();
+        if stranded.is_empty() {
+            return (s, at);
+        }
+        barred.extend(stranded);
+    }
+    run(&hops.iter().map(|h| h.mig).collect())
 }
 
 /// Seconds a hop takes: the VM's memory over half its source's bandwidth.
@@ -394,11 +462,7 @@ pub(super) fn sequence(cx: &mut Ctx, stats: &mut PlanStats) -> Vec<Vec<String>> 
         .collect();
     let sources: Vec<(VmId, HostId)> = hops.iter().map(|h| (h.vm, h.from)).collect();
     let limit = cx.policy.max_concurrent.max(1);
-    let (waves, dropped, at) = {
-        let mut st = Replay::before(&cx.pool, &sources);
-        let (waves, dropped) = waves(&mut st, hops, limit);
-        (waves, dropped, st.at)
-    };
+    let (Schedule { waves, dropped }, at) = schedule(&cx.pool, &sources, &hops, limit);
     stats.waves = waves.len();
     stats.wave_floor = wave_floor(&waves, cx.pool.hosts.len(), limit);
     stats.makespan_s = waves
@@ -417,9 +481,33 @@ pub(super) fn sequence(cx: &mut Ctx, stats: &mut PlanStats) -> Vec<Vec<String>> 
     steps
 }
 
+/// The moves no safe order runs, in plan order, into `stats.dropped` and `stats.stayed` (their VMs
+/// never leave their source: [`schedule`] strands none on a pivot); their `migrate` messages go.
+fn report_dropped(cx: &mut Ctx, stats: &mut PlanStats, dropped: &[Hop]) {
+    let mut migs: Vec<usize> = dropped.iter().map(|h| h.mig).collect();
+    migs.sort_unstable();
+    let mut gone: HashSet<&str> = HashSet::new();
+    for &mig in &migs {
+        let m = &cx.migrations[mig];
+        stats.dropped.push(DroppedMove {
+            vm: m.vm.clone(),
+            from: m.from.clone(),
+            to: m.to.clone(),
+            code: DropCode::NoSafeOrder,
+            reason: format!(
+                "no order of the round's moves, directly or through one pivot host, ever has room for `{}` on `{}` within its group rules",
+                m.vm, m.to
+            ),
+        });
+        stats.stayed.push(m.vm.clone());
+        gone.insert(m.vm.as_str());
+    }
+    cx.messages
+        .retain(|msg| !(msg.kind == MessageKind::Migrate && gone.contains(msg.vm.as_str())));
+}
+
 /// The plan as the waves run it: migrations by the wave of their last hop, pivots in `via`,
-/// dropped moves out of the plan (a VM stopped at its pivot ends there), the pool's VMs where the
-/// waves leave them.
+/// dropped moves out of the plan, the pool's VMs where the waves leave them.
 fn rewrite(
     cx: &mut Ctx,
     stats: &mut PlanStats,
@@ -427,6 +515,7 @@ fn rewrite(
     dropped: &[Hop],
     at: &[HostId],
 ) {
+    report_dropped(cx, stats, dropped);
     let mut last: HashMap<usize, (usize, usize, VmId)> = HashMap::new();
     let mut first_to: HashMap<usize, HostId> = HashMap::new();
     for (w, wave) in waves.iter().enumerate() {
@@ -435,43 +524,18 @@ fn rewrite(
             last.insert(hop.mig, (w, i, hop.vm));
         }
     }
-    let mut gone: HashSet<String> = HashSet::new();
-    for hop in dropped {
-        let m = &cx.migrations[hop.mig];
-        stats.dropped.push(DroppedMove {
-            vm: m.vm.clone(),
-            from: cx.pool.hosts[hop.from].id.clone(),
-            to: m.to.clone(),
-            code: DropCode::NoSafeOrder,
-            reason: format!(
-                "no order of the round's moves has room for `{}` on `{}` within its group rules, and no pivot host with room reaches storage `{}`",
-                m.vm, m.to, cx.pool.vms[hop.vm].storage
-            ),
-        });
-        if !last.contains_key(&hop.mig) {
-            gone.insert(m.vm.clone());
-            stats.stayed.push(m.vm.clone());
-        }
-    }
-    let dropped_migs: HashSet<usize> = dropped.iter().map(|h| h.mig).collect();
     let mut kept: Vec<(usize, usize, Migration)> = Vec::new();
     for (mig, mut m) in std::mem::take(&mut cx.migrations).into_iter().enumerate() {
         let Some(&(w, i, v)) = last.get(&mig) else {
             continue;
         };
-        let end = at[v.0];
-        if dropped_migs.contains(&mig) {
-            // Stopped at its pivot: the plan moves it there only.
-            m.to = cx.pool.hosts[end].id.clone();
-        } else if let Some(&p) = first_to.get(&mig).filter(|&&p| p != end) {
+        if let Some(&p) = first_to.get(&mig).filter(|&&p| p != at[v.0]) {
             m.via = Some(cx.pool.hosts[p].id.clone());
         }
         kept.push((w, i, m));
     }
     kept.sort_by_key(|(w, i, _)| (*w, *i));
     cx.migrations = kept.into_iter().map(|(_, _, m)| m).collect();
-    cx.messages
-        .retain(|msg| !(msg.kind == MessageKind::Migrate && gone.contains(&msg.vm)));
     for v in cx.pool.vm_ids() {
         if cx.pool.vms[v].host != at[v.0] {
             cx.pool.move_vm(v, at[v.0]);

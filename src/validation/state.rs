@@ -2,7 +2,7 @@
 
 use super::{finish, parse_json, pointer_token, schema_errors, typed, Valid};
 use crate::format::errors::ErrorCode;
-use crate::format::state::State;
+use crate::format::state::{State, StateHost, StateVm};
 use crate::format::{DocKind, InputError};
 use std::collections::{HashMap, HashSet};
 
@@ -186,9 +186,28 @@ fn check_groups(s: &State, errors: &mut Vec<InputError>) {
     }
 }
 
+/// How host `h` fails VM `vm`'s traits, as the planner's admission refuses it: the first required
+/// trait it lacks, or the first forbidden one it has.
+fn unmet_trait(vm: &StateVm, h: &StateHost) -> Option<String> {
+    let lacks = vm.required_traits.iter().find(|t| !h.traits.contains(*t));
+    let has = vm.forbidden_traits.iter().find(|t| h.traits.contains(*t));
+    match (lacks, has) {
+        (Some(t), _) => Some(format!(
+            "host `{}` lacks trait `{t}`, which VM `{}` requires",
+            h.id, vm.id
+        )),
+        (None, Some(t)) => Some(format!(
+            "host `{}` has trait `{t}`, which VM `{}` forbids",
+            h.id, vm.id
+        )),
+        (None, None) => None,
+    }
+}
+
 /// The moves of a plan handed in to be sequenced (`migrate --sequence`): each names a VM of the
-/// state, once, from the host it is on, to an active host that reaches its storage. Every error at
-/// once. The plan's own `steps` and `via` are ignored: vmplace orders the moves itself.
+/// state, once, from the host it is on, to an active host that reaches its storage and has the
+/// traits it requires and none it forbids (as admission asks). Every error at once. The plan's
+/// own `steps` and `via` are ignored: vmplace orders the moves itself.
 pub fn check_moves(state: &State, plan: &crate::format::state::Plan) -> Vec<InputError> {
     let vms: HashMap<&str, usize> = state
         .vms
@@ -239,7 +258,7 @@ pub fn check_moves(state: &State, plan: &crate::format::state::Plan) -> Vec<Inpu
                 "host `{}` does not reach storage `{}`",
                 m.to, vm.storage
             )),
-            Some(_) => None,
+            Some(h) => unmet_trait(vm, h),
         };
         if let Some(cause) = cause {
             errors.push(InputError::new(ErrorCode::BadMoveTarget, at("to"), cause));
