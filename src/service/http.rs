@@ -692,6 +692,9 @@ async fn run_job<T: Send + 'static>(
         let start = Instant::now();
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         timer.observe(start.elapsed().as_secs_f64());
+        // What the job built and freed on this thread goes back to the OS now, not after the
+        // next burst (issue 27, M8).
+        super::memory::release();
         out
     })
     .await;
