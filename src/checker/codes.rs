@@ -82,6 +82,18 @@ pub enum Rule {
     /// `GROUP_NOT_ALLOWED`: an unallocable group, a group outside the targets, or one whose
     /// instance policy or networks refuse the instance.
     GroupNotAllowed,
+    /// `NOT_MOVABLE`: an IAllocator answer relocates, evacuates or changes the group of an
+    /// instance Ganeti cannot move that way: its disks are not mirrored (`plain`, `file`), its
+    /// template is unknown, or a `secondary-only` evacuation moves one without a secondary.
+    NotMovable,
+    /// `WRONG_GROUP_NAME`: a moved instance's group in `[moved, failed, jobs]` is not the name
+    /// of the group of the node it moves to.
+    WrongGroupName,
+    /// `BAD_JOBS`: the jobs of `[moved, failed, jobs]` do not carry out the moves Ganeti
+    /// executes: each moved instance needs exactly one `OP_INSTANCE_MIGRATE` or
+    /// `OP_INSTANCE_FAILOVER` whose `target_node` is its listed node, and no opcode may do
+    /// anything else.
+    BadJobs,
     /// `FAILED_HOST`: a failure's witness restarts a VM on a failed or inactive host.
     FailedHost,
     /// `RESTART_COVERAGE`: a VM of the failed hosts is neither restarted nor listed as
@@ -144,11 +156,14 @@ impl Rule {
     ];
 
     /// The IAllocator answer rules, in the README's order.
-    pub const IALLOCATOR: [Rule; 6] = [
+    pub const IALLOCATOR: [Rule; 9] = [
         Rule::BadResult,
         Rule::UnknownHost,
         Rule::TargetNotActive,
         Rule::GroupNotAllowed,
+        Rule::NotMovable,
+        Rule::WrongGroupName,
+        Rule::BadJobs,
         Rule::HostCapacity,
         Rule::AntiAffinity,
     ];

@@ -2,10 +2,15 @@
 //! online, undrained and `vm_capable`, is in a group that may take the instance, and has room for
 //! it after every other instance of the same answer (memory, CPUs at the group's `vcpu-ratio`,
 //! local disk for `plain`/`file`, spindles), and no node gets two instances sharing an exclusion
-//! tag. It reads Ganeti's semantics from the document itself, not from vmplace's mapping.
+//! tag. A move (relocation, evacuation, group change) must be one Ganeti can make (only mirrored
+//! disks move; a group change never ends in a group it evacuates), must name the new group by
+//! its name, and its jobs must do exactly the moves listed. It reads Ganeti's semantics from the
+//! document itself, not from vmplace's mapping.
 
 use super::{v, Rule, Violation, TOL};
-use crate::format::ganeti::{AllocPolicy, Input, InstanceSpec, Request, Response};
+use crate::format::ganeti::{
+    AllocPolicy, EvacMode, Input, Instance, InstanceSpec, Request, Response,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -96,6 +101,9 @@ pub fn check_iallocator(input: &Input, answer: &Response) -> Vec<Violation> {
             (Some(inst), Some(nodes)) if nodes.len() == 1 => {
                 if relocate_from.contains(&nodes[0]) {
                     out.push(v(Rule::BadResult, "/result/0", "the node it was to leave"));
+                }
+                if let Some(why) = unmirrored(&inst.spec.disk_template) {
+                    out.push(v(Rule::NotMovable, "/result/0", why));
                 }
                 let group = ck.group_of(&inst.nodes[0]);
                 ck.add("/result/0", &inst.spec, &nodes[0], Some(&group), &mut out);
@@ -291,7 +299,8 @@ impl<'a> Checker<'a> {
         l.tags.extend(tags);
     }
 
-    /// `[moved, failed, jobs]`: every instance once, moved ones to a node with room.
+    /// `[moved, failed, jobs]`: every instance once, moved ones to a node with room, and the jobs
+    /// doing exactly those moves.
     fn moves(
         &mut self,
         input: &Input,
@@ -307,19 +316,10 @@ impl<'a> Checker<'a> {
             ));
             return;
         };
-        let targets: Option<BTreeSet<&String>> = match &input.request {
-            Request::ChangeGroup { target_groups, .. } if !target_groups.is_empty() => {
-                Some(target_groups.iter().collect())
-            }
-            _ => None,
-        };
-        let leaving: BTreeSet<&str> = names
-            .iter()
-            .filter_map(|n| input.instances.get(n)?.nodes.first().map(String::as_str))
-            .collect();
+        let request = MoveRequest::of(input, names);
         let mut seen = BTreeSet::new();
-        let moved = moved.as_array().cloned().unwrap_or_default();
-        for (i, entry) in moved.iter().enumerate() {
+        let mut chosen: BTreeMap<String, String> = BTreeMap::new();
+        for (i, entry) in moved.as_array().into_iter().flatten().enumerate() {
             let at = format!("/result/0/{i}");
             let name = entry.get(0).and_then(Value::as_str).unwrap_or_default();
             let nodes = entry.get(2).and_then(node_list).unwrap_or_default();
@@ -338,31 +338,8 @@ impl<'a> Checker<'a> {
                 ));
                 continue;
             };
-            let own = self.group_of(&inst.nodes[0]);
-            let group = match &input.request {
-                Request::NodeEvacuate { .. } => {
-                    if leaving.contains(node.as_str()) {
-                        out.push(v(
-                            Rule::BadResult,
-                            &at,
-                            format!("{node} is being evacuated"),
-                        ));
-                    }
-                    Some(own.clone())
-                }
-                _ => {
-                    let g = self.group_of(node);
-                    if g == own || targets.as_ref().is_some_and(|t| !t.contains(&g)) {
-                        out.push(v(
-                            Rule::GroupNotAllowed,
-                            &at,
-                            format!("{node} is not in a target group"),
-                        ));
-                    }
-                    None
-                }
-            };
-            self.add(&at, &inst.spec, node, group.as_deref(), out);
+            self.moved_to(&request, &at, inst, node, entry.get(1), out);
+            chosen.insert(name.to_string(), node.clone());
         }
         for (i, entry) in failed.as_array().into_iter().flatten().enumerate() {
             let name = entry.get(0).and_then(Value::as_str).unwrap_or_default();
@@ -381,12 +358,237 @@ impl<'a> Checker<'a> {
                 "every instance is moved or failed",
             ));
         }
-        if jobs.as_array().map_or(0, Vec::len) != moved.len() {
+        check_jobs(jobs, &chosen, out);
+    }
+
+    /// One moved instance: a template Ganeti moves so, a node of an allowed group named by its
+    /// group's name, and room there.
+    fn moved_to(
+        &mut self,
+        request: &MoveRequest<'_>,
+        at: &str,
+        inst: &Instance,
+        node: &str,
+        group_name: Option<&Value>,
+        out: &mut Vec<Violation>,
+    ) {
+        if let Some(why) = request.immovable(&inst.spec.disk_template) {
+            out.push(v(Rule::NotMovable, at, why));
+        }
+        let own = self.group_of(&inst.nodes[0]);
+        let group = self.group_of(node);
+        let must_be_in = match request.kind {
+            MoveKind::Evacuate(_) => {
+                if request.leaving_nodes.contains(node) {
+                    out.push(v(Rule::BadResult, at, format!("{node} is being evacuated")));
+                }
+                Some(own)
+            }
+            MoveKind::ChangeGroup => {
+                if !request.may_take(&group) {
+                    out.push(v(
+                        Rule::GroupNotAllowed,
+                        at,
+                        format!("{node} is not in a target group"),
+                    ));
+                }
+                None
+            }
+        };
+        if let Some(g) = self.input.nodegroups.get(&group) {
+            match group_name.and_then(Value::as_str) {
+                Some(name) if name == g.name => {}
+                Some(name) => out.push(v(
+                    Rule::WrongGroupName,
+                    format!("{at}/1"),
+                    format!("{node} is in group `{}`, not `{name}`", g.name),
+                )),
+                None => out.push(v(
+                    Rule::BadResult,
+                    format!("{at}/1"),
+                    "expected the name of the new group",
+                )),
+            }
+        }
+        self.add(at, &inst.spec, node, must_be_in.as_deref(), out);
+    }
+}
+
+/// How Ganeti moves an instance's disks, after its disk template (htools' mirror type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mirror {
+    /// On one node (`plain`, `file`): the instance cannot leave it.
+    None,
+    /// Mirrored by Ganeti over two nodes (`drbd`).
+    Internal,
+    /// Outside the nodes, or no disks: any node of the group reaches them.
+    External,
+}
+
+/// The mirror type of a Ganeti disk template, `None` for one Ganeti does not have.
+fn mirror(template: &str) -> Option<Mirror> {
+    match template {
+        "plain" | "file" => Some(Mirror::None),
+        "drbd" => Some(Mirror::Internal),
+        "diskless" | "sharedfile" | "blockdev" | "rbd" | "ext" | "gluster" => {
+            Some(Mirror::External)
+        }
+        _ => None,
+    }
+}
+
+/// Why Ganeti moves no instance of this template to another node (relocation, evacuation or
+/// group change): only mirrored disks move.
+fn unmirrored(template: &str) -> Option<String> {
+    match mirror(template) {
+        None => Some(format!("Ganeti has no disk template `{template}`")),
+        Some(Mirror::None) => Some(format!(
+            "instances of template {template} keep their disks on their node: Ganeti cannot \
+             move them to another node"
+        )),
+        Some(Mirror::Internal | Mirror::External) => None,
+    }
+}
+
+/// What kind of move a `[moved, failed, jobs]` answer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MoveKind {
+    /// `node-evacuate`, with its mode.
+    Evacuate(EvacMode),
+    /// `change-group`.
+    ChangeGroup,
+}
+
+/// The request behind a `[moved, failed, jobs]` answer, as Ganeti reads it.
+struct MoveRequest<'a> {
+    kind: MoveKind,
+    /// The primary nodes of the listed instances (an evacuation leaves them all).
+    leaving_nodes: BTreeSet<&'a str>,
+    /// Their groups (a group change leaves them all: Ganeti never targets them).
+    leaving_groups: BTreeSet<&'a str>,
+    /// `change-group`'s named targets (`None`: every group).
+    targets: Option<BTreeSet<&'a str>>,
+}
+
+impl<'a> MoveRequest<'a> {
+    fn of(input: &'a Input, names: &[String]) -> Self {
+        let leaving_nodes: BTreeSet<&str> = names
+            .iter()
+            .filter_map(|n| input.instances.get(n)?.nodes.first().map(String::as_str))
+            .collect();
+        let leaving_groups = leaving_nodes
+            .iter()
+            .filter_map(|n| input.nodes.get(*n).map(|n| n.group.as_str()))
+            .collect();
+        let (kind, targets) = match &input.request {
+            Request::NodeEvacuate { evac_mode, .. } => (MoveKind::Evacuate(*evac_mode), None),
+            Request::ChangeGroup { target_groups, .. } => (
+                MoveKind::ChangeGroup,
+                (!target_groups.is_empty())
+                    .then(|| target_groups.iter().map(String::as_str).collect()),
+            ),
+            _ => (MoveKind::ChangeGroup, None),
+        };
+        MoveRequest {
+            kind,
+            leaving_nodes,
+            leaving_groups,
+            targets,
+        }
+    }
+
+    /// Whether a group change may end in `group`.
+    fn may_take(&self, group: &str) -> bool {
+        !self.leaving_groups.contains(group)
+            && self.targets.as_ref().is_none_or(|t| t.contains(group))
+    }
+
+    /// Why Ganeti cannot move an instance of this template in this request.
+    fn immovable(&self, template: &str) -> Option<String> {
+        if let Some(why) = unmirrored(template) {
+            return Some(why);
+        }
+        let secondary_only = self.kind == MoveKind::Evacuate(EvacMode::SecondaryOnly);
+        (secondary_only && mirror(template) == Some(Mirror::External)).then(|| {
+            format!(
+                "a secondary-only evacuation moves no instance of template {template}: it has \
+                 no secondary node"
+            )
+        })
+    }
+}
+
+/// The opcodes that move an instance whose disks every node of its group reaches to a chosen
+/// node.
+const MOVE_OPCODES: [&str; 2] = ["OP_INSTANCE_MIGRATE", "OP_INSTANCE_FAILOVER"];
+
+/// The jobs Ganeti runs must do the moves the answer lists, and nothing else: each moved
+/// instance named by exactly one opcode, to its listed node.
+fn check_jobs(jobs: &Value, chosen: &BTreeMap<String, String>, out: &mut Vec<Violation>) {
+    let Some(jobs) = jobs.as_array() else {
+        out.push(v(Rule::BadJobs, "/result/2", "expected a list of jobs"));
+        return;
+    };
+    let mut done: BTreeMap<&str, usize> = BTreeMap::new();
+    for (j, job) in jobs.iter().enumerate() {
+        let ops = job.as_array().filter(|ops| !ops.is_empty());
+        let Some(ops) = ops else {
             out.push(v(
-                Rule::BadResult,
+                Rule::BadJobs,
+                format!("/result/2/{j}"),
+                "a job is a non-empty list of opcodes",
+            ));
+            continue;
+        };
+        for (k, op) in ops.iter().enumerate() {
+            let at = format!("/result/2/{j}/{k}");
+            match opcode_move(op, chosen) {
+                Ok(name) => *done.entry(name).or_default() += 1,
+                Err(why) => out.push(v(Rule::BadJobs, at, why)),
+            }
+        }
+    }
+    for name in chosen.keys() {
+        let times = done.get(name.as_str()).copied().unwrap_or(0);
+        if times != 1 {
+            out.push(v(
+                Rule::BadJobs,
                 "/result/2",
-                "one job per moved instance",
+                format!("moved instance {name} is moved by {times} opcodes, not one"),
             ));
         }
     }
+}
+
+/// The moved instance an opcode moves to its listed node, or what is wrong with it.
+fn opcode_move<'c>(op: &Value, chosen: &'c BTreeMap<String, String>) -> Result<&'c str, String> {
+    let id = op.get("OP_ID").and_then(Value::as_str).unwrap_or_default();
+    if !MOVE_OPCODES.contains(&id) {
+        return Err(format!(
+            "opcode `{id}` does not move an instance to a chosen node"
+        ));
+    }
+    let name = op
+        .get("instance_name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some((name, node)) = chosen.get_key_value(name) else {
+        return Err(format!("`{name}` is not a moved instance of the answer"));
+    };
+    let target = op.get("target_node").and_then(Value::as_str);
+    if target != Some(node.as_str()) {
+        return Err(format!(
+            "{id} sends {name} to {}, the answer moves it to {node}",
+            target.unwrap_or("no target_node")
+        ));
+    }
+    if op.get("iallocator").is_some_and(|a| !a.is_null()) {
+        return Err(format!(
+            "{id} of {name} names an iallocator as well as its target"
+        ));
+    }
+    if op.get("cleanup").and_then(Value::as_bool) == Some(true) {
+        return Err(format!("{id} of {name} only cleans up a failed migration"));
+    }
+    Ok(name)
 }

@@ -1,7 +1,7 @@
 //! The cluster as vmplace sees it: Ganeti's nodes with capacities and loads in vmplace's
 //! resources, and which nodes each instance may go to (models/ganeti.md, "Mapping").
 
-use crate::format::ganeti::{AllocPolicy, Input, InstanceSpec, NodeGroup};
+use crate::format::ganeti::{AllocPolicy, IPolicy, Input, InstanceSpec, Node, NodeGroup};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// vmplace resource names of a Ganeti node.
@@ -40,6 +40,38 @@ impl Template {
     }
 }
 
+/// A node by its place in [`Cluster::nodes`] (the document's nodes in name order), so that the
+/// mapping compares integers where Ganeti's document has names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+/// A node group by its place in [`Cluster::groups`] (UUID order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupId(pub u32);
+
+impl NodeId {
+    /// The index into [`Cluster::nodes`].
+    pub fn ix(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl GroupId {
+    /// The index into [`Cluster::groups`].
+    pub fn ix(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A node group of the document with its UUID.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupView<'a> {
+    /// UUID.
+    pub uuid: &'a str,
+    /// The group as the document gives it.
+    pub group: &'a NodeGroup,
+}
+
 /// A node with its capacity and load in vmplace's resources.
 #[derive(Debug, Clone)]
 pub struct NodeView {
@@ -47,6 +79,8 @@ pub struct NodeView {
     pub name: String,
     /// Group UUID.
     pub group: String,
+    /// Its group, `None` when the document does not list it.
+    pub group_id: Option<GroupId>,
     /// Online, not drained and `vm_capable`: may receive instances.
     pub target: bool,
     /// Exclusive storage: spindles are counted per disk.
@@ -68,10 +102,14 @@ pub struct NodeView {
 pub struct Cluster<'a> {
     /// The document.
     pub input: &'a Input,
-    /// Nodes by name.
-    pub nodes: BTreeMap<String, NodeView>,
+    /// Nodes in name order ([`NodeId`]).
+    pub nodes: Vec<NodeView>,
+    /// Groups in UUID order ([`GroupId`]).
+    pub groups: Vec<GroupView<'a>>,
     /// Prefixes of exclusion tags (`htools:iextags:PREFIX` cluster tags).
     pub excl_prefixes: Vec<String>,
+    node_ids: BTreeMap<&'a str, NodeId>,
+    group_ids: BTreeMap<&'a str, GroupId>,
 }
 
 /// The exclusion tags of an instance: its tags that start with an exclusion prefix.
@@ -99,6 +137,57 @@ pub fn disk_gib_of(spec: &InstanceSpec) -> f64 {
     mib / MIB_PER_GIB
 }
 
+/// A node's view: its capacity and load as the document states them, before its instances.
+fn node_view(input: &Input, name: &str, n: &Node, group_id: Option<GroupId>) -> NodeView {
+    let default = IPolicy::default();
+    let ipolicy = input
+        .nodegroups
+        .get(&n.group)
+        .and_then(|g| g.ipolicy.as_ref())
+        .unwrap_or(&default);
+    let live = !n.offline && n.vm_capable.unwrap_or(true);
+    let exclusive = n.ndparams.as_ref().is_some_and(|p| p.exclusive_storage);
+    let mem_cap = (n.total_memory.unwrap_or(0.0) - n.reserved_memory.unwrap_or(0.0)).max(0.0);
+    let mem_used = (mem_cap - n.free_memory.unwrap_or(0.0)).clamp(0.0, mem_cap);
+    let cpu_cap = (n.total_cpus.unwrap_or(0.0) * ipolicy.vcpu_ratio.unwrap_or(1.0)).floor();
+    let (sp_cap, sp_used) = if exclusive {
+        let total = n.total_spindles.unwrap_or(0.0);
+        (total, total - n.free_spindles.unwrap_or(0.0))
+    } else {
+        let count = n.ndparams.as_ref().and_then(|p| p.spindle_count);
+        let ratio = ipolicy.spindle_ratio.unwrap_or(1.0);
+        (count.unwrap_or(1.0) * ratio, 0.0)
+    };
+    let disk = n.total_disk.unwrap_or(0.0) / MIB_PER_GIB;
+    let disk_free = n.free_disk.unwrap_or(0.0) / MIB_PER_GIB;
+    NodeView {
+        name: name.to_string(),
+        group: n.group.clone(),
+        group_id,
+        target: live && !n.drained,
+        exclusive,
+        capacity: [(CPU, cpu_cap), (MEMORY, mem_cap), (SPINDLES, sp_cap)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        used: [
+            (CPU.to_string(), n.reserved_cpus.unwrap_or(0.0)),
+            (MEMORY.to_string(), mem_used),
+            (SPINDLES.to_string(), sp_used.max(0.0)),
+        ]
+        .into_iter()
+        .collect(),
+        disk_gib: disk,
+        disk_used_gib: (disk - disk_free).clamp(0.0, disk),
+        excl_tags: BTreeSet::new(),
+    }
+}
+
+/// An index that fits the id types (documents with more than 2^32 nodes are not read).
+fn id_of(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
 impl<'a> Cluster<'a> {
     /// Reads the nodes of a validated document (every node's group exists).
     pub fn new(input: &'a Input) -> Cluster<'a> {
@@ -108,57 +197,34 @@ impl<'a> Cluster<'a> {
             .filter_map(|t| t.strip_prefix("htools:iextags:"))
             .map(str::to_string)
             .collect();
-        let mut nodes: BTreeMap<String, NodeView> = input
+        let groups: Vec<GroupView<'a>> = input
+            .nodegroups
+            .iter()
+            .map(|(uuid, group)| GroupView { uuid, group })
+            .collect();
+        let group_ids: BTreeMap<&'a str, GroupId> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.uuid, GroupId(id_of(i))))
+            .collect();
+        let mut nodes: Vec<NodeView> = input
             .nodes
             .iter()
-            .map(|(name, n)| {
-                let ipolicy = input
-                    .nodegroups
-                    .get(&n.group)
-                    .and_then(|g| g.ipolicy.clone())
-                    .unwrap_or_default();
-                let live = !n.offline && n.vm_capable.unwrap_or(true);
-                let exclusive = n.ndparams.as_ref().is_some_and(|p| p.exclusive_storage);
-                let mem_cap =
-                    (n.total_memory.unwrap_or(0.0) - n.reserved_memory.unwrap_or(0.0)).max(0.0);
-                let mem_used = (mem_cap - n.free_memory.unwrap_or(0.0)).clamp(0.0, mem_cap);
-                let cpu_cap =
-                    (n.total_cpus.unwrap_or(0.0) * ipolicy.vcpu_ratio.unwrap_or(1.0)).floor();
-                let (sp_cap, sp_used) = if exclusive {
-                    let total = n.total_spindles.unwrap_or(0.0);
-                    (total, total - n.free_spindles.unwrap_or(0.0))
-                } else {
-                    let count = n.ndparams.as_ref().and_then(|p| p.spindle_count);
-                    let ratio = ipolicy.spindle_ratio.unwrap_or(1.0);
-                    (count.unwrap_or(1.0) * ratio, 0.0)
-                };
-                let disk = n.total_disk.unwrap_or(0.0) / MIB_PER_GIB;
-                let disk_free = n.free_disk.unwrap_or(0.0) / MIB_PER_GIB;
-                let view = NodeView {
-                    name: name.clone(),
-                    group: n.group.clone(),
-                    target: live && !n.drained,
-                    exclusive,
-                    capacity: [(CPU, cpu_cap), (MEMORY, mem_cap), (SPINDLES, sp_cap)]
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), v))
-                        .collect(),
-                    used: [
-                        (CPU.to_string(), n.reserved_cpus.unwrap_or(0.0)),
-                        (MEMORY.to_string(), mem_used),
-                        (SPINDLES.to_string(), sp_used.max(0.0)),
-                    ]
-                    .into_iter()
-                    .collect(),
-                    disk_gib: disk,
-                    disk_used_gib: (disk - disk_free).clamp(0.0, disk),
-                    excl_tags: BTreeSet::new(),
-                };
-                (name.clone(), view)
-            })
+            .map(|(name, n)| node_view(input, name, n, group_ids.get(n.group.as_str()).copied()))
+            .collect();
+        let node_ids: BTreeMap<&'a str, NodeId> = input
+            .nodes
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.as_str(), NodeId(id_of(i))))
             .collect();
         for inst in input.instances.values() {
-            let Some(primary) = inst.nodes.first().and_then(|p| nodes.get_mut(p)) else {
+            let Some(primary) = inst
+                .nodes
+                .first()
+                .and_then(|p| node_ids.get(p.as_str()))
+                .and_then(|id| nodes.get_mut(id.ix()))
+            else {
                 continue;
             };
             *primary.used.entry(CPU.to_string()).or_default() += inst.spec.vcpus;
@@ -171,7 +237,7 @@ impl<'a> Cluster<'a> {
                 .extend(exclusion_tags(&excl_prefixes, &inst.spec.tags));
         }
         // vmplace takes `used <= capacity`; an over-committed node simply has no room left.
-        for n in nodes.values_mut() {
+        for n in nodes.iter_mut() {
             for (k, u) in n.used.iter_mut() {
                 *u = u.min(n.capacity.get(k).copied().unwrap_or(0.0));
             }
@@ -179,8 +245,44 @@ impl<'a> Cluster<'a> {
         Cluster {
             input,
             nodes,
+            groups,
             excl_prefixes,
+            node_ids,
+            group_ids,
         }
+    }
+
+    /// The id of the node of that name.
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.node_ids.get(name).copied()
+    }
+
+    /// The node of that id.
+    pub fn node(&self, id: NodeId) -> &NodeView {
+        &self.nodes[id.ix()]
+    }
+
+    /// The node of that name.
+    pub fn node_named(&self, name: &str) -> Option<&NodeView> {
+        self.node_id(name).map(|id| self.node(id))
+    }
+
+    /// Every node with its id.
+    pub fn node_ids(&self) -> impl Iterator<Item = (NodeId, &NodeView)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (NodeId(id_of(i)), n))
+    }
+
+    /// The id of the group of that UUID.
+    pub fn group_id(&self, uuid: &str) -> Option<GroupId> {
+        self.group_ids.get(uuid).copied()
+    }
+
+    /// Every group's id.
+    pub fn group_id_list(&self) -> impl Iterator<Item = GroupId> {
+        (0..self.groups.len()).map(|i| GroupId(id_of(i)))
     }
 
     /// The group of that UUID.
@@ -204,7 +306,8 @@ impl<'a> Cluster<'a> {
 /// Why a group cannot take an instance under its instance policy, networks or templates.
 /// `exclusive` says whether the group's nodes count spindles per disk.
 pub fn group_rejects(group: &NodeGroup, spec: &InstanceSpec, exclusive: bool) -> Option<String> {
-    let policy = group.ipolicy.clone().unwrap_or_default();
+    let default = IPolicy::default();
+    let policy = group.ipolicy.as_ref().unwrap_or(&default);
     if let Some(allowed) = &policy.disk_templates {
         if !allowed.iter().any(|t| t == &spec.disk_template) {
             return Some(format!(

@@ -1,8 +1,10 @@
 //! vmplace as a Ganeti IAllocator (`vmplace iallocator FILE`): Ganeti's input document in,
 //! `{"success", "info", "result"}` out (models/ganeti.md). Concerns by file: [`cluster`] (nodes,
 //! groups and templates in vmplace's terms), [`place`] (tiers, classes and the vmplace solves),
-//! [`export`] (a vmplace problem as a Ganeti document, for side-by-side runs with hail).
+//! [`clock`] (the call's time limit and cancel flag), [`export`] (a vmplace problem as a Ganeti
+//! document, for side-by-side runs with hail).
 
+pub mod clock;
 pub mod cluster;
 pub mod export;
 pub mod place;
@@ -11,7 +13,7 @@ use crate::format::ganeti::{EvacMode, Input, NewInstance, Request, Response};
 use crate::format::InputError;
 use crate::placement::RunConfig;
 use crate::service::api::Overrides;
-use cluster::{Cluster, Template};
+use cluster::{Cluster, GroupId, NodeId, Template};
 use place::{Outcome, Placer, Solve, Want};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -77,7 +79,7 @@ fn quality(placer: &Placer<'_, '_>) -> String {
     format!("vmplace status {status}, gap {gap:.4}")
 }
 
-fn want<'s>(new: &'s NewInstance) -> Want<'s> {
+fn want<'s>(cluster: &Cluster<'_>, new: &'s NewInstance) -> Want<'s> {
     Want {
         name: new.name.clone(),
         spec: &new.spec,
@@ -85,7 +87,7 @@ fn want<'s>(new: &'s NewInstance) -> Want<'s> {
         only: new
             .restrict_to_nodes
             .as_ref()
-            .map(|n| n.iter().cloned().collect()),
+            .map(|n| n.iter().filter_map(|n| cluster.node_id(n)).collect()),
         groups: None,
         keep_storage: false,
     }
@@ -106,7 +108,7 @@ fn allocate(placer: &mut Placer<'_, '_>, new: &NewInstance) -> Response {
     if let Some(reason) = node_count_mismatch(&new.spec.disk_template, new.required_nodes) {
         return failure(reason);
     }
-    match placer.place(&[want(new)]).remove(0) {
+    match placer.place(&[want(placer.cluster(), new)]).remove(0) {
         Outcome::Placed { node, group } => Response {
             success: true,
             info: format!(
@@ -126,7 +128,7 @@ fn multi_allocate(placer: &mut Placer<'_, '_>, instances: &[NewInstance]) -> Res
     for new in instances {
         match node_count_mismatch(&new.spec.disk_template, new.required_nodes) {
             Some(reason) => failed.push(json!([new.name, reason])),
-            None => wants.push(want(new)),
+            None => wants.push(want(placer.cluster(), new)),
         }
     }
     let outcomes = placer.place(&wants);
@@ -201,76 +203,106 @@ fn moves_of<'c>(
     names: &[String],
     how: &Move<'_>,
 ) -> Vec<Result<Want<'c>, String>> {
-    // Every node an evacuated instance leaves is closed to all of them (as Ganeti evacuates
-    // whole nodes); a group change only leaves the instance's own nodes.
-    let leaving: BTreeSet<String> = names
+    let primaries: BTreeSet<NodeId> = names
         .iter()
-        .filter_map(|n| cluster.input.instances.get(n)?.nodes.first().cloned())
+        .filter_map(|n| cluster.node_id(cluster.input.instances.get(n)?.nodes.first()?))
+        .collect();
+    // Every node an evacuated instance leaves is closed to all of them (as Ganeti evacuates
+    // whole nodes); a group change leaves every group an instance of the request is in.
+    let leaving_groups: BTreeSet<GroupId> = primaries
+        .iter()
+        .filter_map(|&n| cluster.node(n).group_id)
         .collect();
     names
         .iter()
-        .map(|name| {
-            let inst = cluster
-                .input
-                .instances
-                .get(name)
-                .ok_or_else(|| format!("instance {name} does not exist"))?;
-            let template = &inst.spec.disk_template;
-            match Template::of(template) {
-                Some(Template::Drbd) => {
-                    return Err(
-                        "disk template drbd is not supported by vmplace; keep hail for \
-                                DRBD instances"
-                            .to_string(),
-                    )
-                }
-                Some(Template::Local) => {
-                    return Err(format!(
-                        "instances of type {template} cannot be relocated: their disks are on \
-                         the node"
-                    ))
-                }
-                None => return Err(format!("unknown disk template {template}")),
-                Some(Template::Shared) => {}
-            }
-            let primary = inst.nodes.first().cloned().unwrap_or_default();
-            let own_group = cluster
-                .nodes
-                .get(&primary)
-                .map(|n| n.group.clone())
-                .unwrap_or_default();
-            let (avoid, groups, keep_storage) = match how {
-                Move::Evacuate(EvacMode::SecondaryOnly) => {
-                    return Err(format!(
-                        "instances with disk template {template} have no secondary node"
-                    ))
-                }
-                Move::Evacuate(_) => (leaving.clone(), [own_group].into(), true),
-                Move::ChangeGroup(targets) => {
-                    let groups: BTreeSet<String> = if targets.is_empty() {
-                        cluster
-                            .input
-                            .nodegroups
-                            .keys()
-                            .filter(|g| **g != own_group)
-                            .cloned()
-                            .collect()
-                    } else {
-                        targets.iter().cloned().collect()
-                    };
-                    (inst.nodes.iter().cloned().collect(), groups, false)
-                }
-            };
-            Ok(Want {
-                name: name.clone(),
-                spec: &inst.spec,
-                avoid,
-                only: None,
-                groups: Some(groups),
-                keep_storage,
-            })
-        })
+        .map(|name| move_of(cluster, name, how, &primaries, &leaving_groups))
         .collect()
+}
+
+/// Why an instance of this template cannot move at all (Ganeti moves only mirrored disks).
+fn immovable(template: &str) -> Option<String> {
+    match Template::of(template) {
+        Some(Template::Drbd) => Some(
+            "disk template drbd is not supported by vmplace; keep hail for DRBD instances"
+                .to_string(),
+        ),
+        Some(Template::Local) => Some(format!(
+            "instances of type {template} cannot be relocated: their disks are on the node"
+        )),
+        None => Some(format!("unknown disk template {template}")),
+        Some(Template::Shared) => None,
+    }
+}
+
+/// The placement request of one instance to move.
+fn move_of<'c>(
+    cluster: &'c Cluster<'_>,
+    name: &str,
+    how: &Move<'_>,
+    primaries: &BTreeSet<NodeId>,
+    leaving_groups: &BTreeSet<GroupId>,
+) -> Result<Want<'c>, String> {
+    let inst = cluster
+        .input
+        .instances
+        .get(name)
+        .ok_or_else(|| format!("instance {name} does not exist"))?;
+    let template = &inst.spec.disk_template;
+    if let Some(reason) = immovable(template) {
+        return Err(reason);
+    }
+    let own_group = inst
+        .nodes
+        .first()
+        .and_then(|p| cluster.node_named(p))
+        .and_then(|n| n.group_id);
+    let (avoid, groups, keep_storage) = match how {
+        Move::Evacuate(EvacMode::SecondaryOnly) => {
+            return Err(format!(
+                "instances with disk template {template} have no secondary node"
+            ))
+        }
+        Move::Evacuate(_) => (primaries.clone(), own_group.into_iter().collect(), true),
+        Move::ChangeGroup(targets) => {
+            let groups = change_group_targets(cluster, targets, leaving_groups)?;
+            let own_nodes = inst.nodes.iter().filter_map(|n| cluster.node_id(n));
+            (own_nodes.collect(), groups, false)
+        }
+    };
+    Ok(Want {
+        name: name.to_string(),
+        spec: &inst.spec,
+        avoid,
+        only: None,
+        groups: Some(groups),
+        keep_storage,
+    })
+}
+
+/// The groups a `change-group` may move to: the targets (every group when none is named), less
+/// every group an instance of the request is in, as Ganeti computes them.
+fn change_group_targets(
+    cluster: &Cluster<'_>,
+    targets: &[String],
+    leaving: &BTreeSet<GroupId>,
+) -> Result<BTreeSet<GroupId>, String> {
+    let named: BTreeSet<GroupId> = if targets.is_empty() {
+        cluster.group_id_list().collect()
+    } else {
+        targets.iter().filter_map(|g| cluster.group_id(g)).collect()
+    };
+    let groups: BTreeSet<GroupId> = named.difference(leaving).copied().collect();
+    if groups.is_empty() {
+        let left: Vec<&str> = leaving
+            .iter()
+            .map(|g| cluster.groups[g.ix()].group.name.as_str())
+            .collect();
+        return Err(format!(
+            "no target group is left once the groups the instances leave ({}) are excluded",
+            left.join(", ")
+        ));
+    }
+    Ok(groups)
 }
 
 fn evacuate(

@@ -3,9 +3,10 @@
 //! instances with the same eligible nodes, and the load carried from one solve to the next
 //! (models/ganeti.md, "Classes and tiers").
 
+use super::clock::{Clock, Stop};
 use super::cluster::{
-    disk_gib_of, exclusion_tags, group_rejects, spindles_of, Cluster, Template, CPU, MEMORY,
-    SPINDLES,
+    disk_gib_of, exclusion_tags, group_rejects, spindles_of, Cluster, GroupId, NodeId, Template,
+    CPU, MEMORY, SPINDLES,
 };
 use crate::domain::Domain;
 use crate::format::ganeti::{AllocPolicy, InstanceSpec};
@@ -14,7 +15,7 @@ use crate::placement::{run_or_fallback, Mode, RunConfig};
 use crate::service::api::{settings, Overrides};
 use crate::validation::{validate_problem, Phase};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::sync::Arc;
 
 /// One instance to place.
 #[derive(Debug, Clone)]
@@ -24,11 +25,11 @@ pub struct Want<'s> {
     /// Its resources and template.
     pub spec: &'s InstanceSpec,
     /// Nodes it must not use (its current nodes, the nodes being evacuated).
-    pub avoid: BTreeSet<String>,
+    pub avoid: BTreeSet<NodeId>,
     /// Only these nodes (`restrict-to-nodes`).
-    pub only: Option<BTreeSet<String>>,
+    pub only: Option<BTreeSet<NodeId>>,
     /// Only these groups (a relocation stays in its group; `change-group` names targets).
-    pub groups: Option<BTreeSet<String>>,
+    pub groups: Option<BTreeSet<GroupId>>,
     /// The disks stay where they are (a shared-storage move within the group): phase 2 only.
     pub keep_storage: bool,
 }
@@ -59,112 +60,205 @@ pub struct Solve {
 /// The placer: the cluster's load as this call's placements change it.
 pub struct Placer<'c, 'a> {
     cluster: &'c Cluster<'a>,
-    used: BTreeMap<String, Resources>,
-    disk_used: BTreeMap<String, f64>,
-    excl: BTreeMap<String, BTreeSet<String>>,
+    used: Vec<Resources>,
+    disk_used: Vec<f64>,
+    /// Exclusion tag -> the nodes running an instance that carries it.
+    holders: BTreeMap<String, BTreeSet<NodeId>>,
     overrides: Overrides,
     cfg: RunConfig,
-    deadline_s: f64,
-    start: Instant,
+    clock: Clock,
     /// Every solve, in order.
     pub solves: Vec<Solve>,
 }
 
-/// Nodes an instance may use in one tier, and why the others are out.
+/// Nodes an instance may use in one tier (in id order), and why the others are out.
+#[derive(Default)]
 struct Eligible {
-    nodes: BTreeSet<String>,
+    nodes: Vec<NodeId>,
     why_not: BTreeSet<String>,
 }
 
+/// Whether a group's nodes (with or without exclusive storage) may take an instance in a tier.
+#[derive(Debug, Clone)]
+enum Gate {
+    /// Never: the group is unallocable.
+    Unallocable,
+    /// Not in this tier, or not among the instance's groups.
+    Closed,
+    /// The group's policy, networks or templates refuse it, and why.
+    Refuses(String),
+    /// Yes.
+    Open,
+}
+
+/// Instances that may use the same nodes, with the same template kind and "disks stay" flag,
+/// are solved together.
+type ClassKey = (Template, Arc<[NodeId]>, bool);
+
+/// One tier's classes: the instances waiting for a solve, by what they may use.
+struct Classes {
+    by_key: BTreeMap<ClassKey, BTreeSet<usize>>,
+    key_of: Vec<Option<ClassKey>>,
+}
+
+impl Classes {
+    fn new(n: usize) -> Self {
+        Classes {
+            by_key: BTreeMap::new(),
+            key_of: vec![None; n],
+        }
+    }
+
+    /// Moves instance `i` to the class of `key` (`None`: it waits for no solve).
+    fn set(&mut self, i: usize, key: Option<ClassKey>) {
+        if let Some(old) = self.key_of[i].take() {
+            if let Some(members) = self.by_key.get_mut(&old) {
+                members.remove(&i);
+                if members.is_empty() {
+                    self.by_key.remove(&old);
+                }
+            }
+        }
+        let Some(key) = key else {
+            return;
+        };
+        // Equal node sets share one allocation.
+        let key = match self.by_key.get_key_value(&key) {
+            Some((k, _)) => k.clone(),
+            None => key,
+        };
+        self.by_key.entry(key.clone()).or_default().insert(i);
+        self.key_of[i] = Some(key);
+    }
+
+    /// The first class, taken out.
+    fn pop_first(&mut self) -> Option<(ClassKey, Vec<usize>)> {
+        let (key, members) = self.by_key.pop_first()?;
+        for &i in &members {
+            self.key_of[i] = None;
+        }
+        Some((key, members.into_iter().collect()))
+    }
+
+    /// Whether instance `i` waits for a solve.
+    fn waits(&self, i: usize) -> bool {
+        self.key_of[i].is_some()
+    }
+
+    /// Every instance waiting for a solve.
+    fn waiting(&self) -> impl Iterator<Item = usize> + '_ {
+        self.by_key.values().flatten().copied()
+    }
+}
+
+/// What became of each instance of one `place` call so far.
+struct Progress {
+    out: Vec<Option<Outcome>>,
+    why: Vec<BTreeSet<String>>,
+    /// Why the call stopped early, if it did.
+    stopped: Option<Stop>,
+    /// The instances it left unsolved.
+    cut: Vec<bool>,
+}
+
+impl Progress {
+    fn new(wants: &[Want<'_>]) -> Self {
+        Progress {
+            out: wants
+                .iter()
+                .map(|w| unsupported(w).map(Outcome::Failed))
+                .collect(),
+            why: vec![BTreeSet::new(); wants.len()],
+            stopped: None,
+            cut: vec![false; wants.len()],
+        }
+    }
+
+    /// The call stopped: these instances, where not placed or refused, were left unsolved.
+    fn stop(&mut self, stop: Stop, left: impl Iterator<Item = usize>) {
+        self.stopped = Some(stop);
+        for i in left {
+            self.cut[i] |= self.out[i].is_none();
+        }
+    }
+
+    /// Every instance's outcome; `no_nodes`: the document lists none.
+    fn finish(self, no_nodes: bool) -> Vec<Outcome> {
+        let stopped = self.stopped.map(Stop::reason);
+        let parts = self.out.into_iter().zip(self.why).zip(self.cut);
+        parts
+            .map(|((o, why), cut)| {
+                o.unwrap_or_else(|| {
+                    let mut reasons: Vec<String> = Vec::new();
+                    reasons.extend(stopped.clone().filter(|_| cut));
+                    reasons.extend(why);
+                    Outcome::Failed(failure_text(reasons, no_nodes))
+                })
+            })
+            .collect()
+    }
+}
+
+fn failure_text(reasons: Vec<String>, no_nodes: bool) -> String {
+    if no_nodes {
+        "the document lists no nodes".to_string()
+    } else if reasons.is_empty() {
+        "no online, undrained, vm_capable node of an allowed group is left".to_string()
+    } else {
+        reasons.join("; ")
+    }
+}
+
 impl<'c, 'a> Placer<'c, 'a> {
-    /// A placer on the cluster as the document describes it. The time limit covers every solve
-    /// of the call.
+    /// A placer on the cluster as the document describes it. The call's time limit (and the
+    /// cancel flag of `cfg`) covers every solve of the call; it starts now.
     pub fn new(cluster: &'c Cluster<'a>, overrides: Overrides, cfg: RunConfig) -> Self {
-        let deadline_s = overrides.time_limit_s.unwrap_or(10.0);
+        let mut holders: BTreeMap<String, BTreeSet<NodeId>> = BTreeMap::new();
+        for (id, n) in cluster.node_ids() {
+            for t in &n.excl_tags {
+                holders.entry(t.clone()).or_default().insert(id);
+            }
+        }
         Placer {
-            used: cluster
-                .nodes
-                .iter()
-                .map(|(n, v)| (n.clone(), v.used.clone()))
-                .collect(),
-            disk_used: cluster
-                .nodes
-                .iter()
-                .map(|(n, v)| (n.clone(), v.disk_used_gib))
-                .collect(),
-            excl: cluster
-                .nodes
-                .iter()
-                .map(|(n, v)| (n.clone(), v.excl_tags.clone()))
-                .collect(),
+            used: cluster.nodes.iter().map(|v| v.used.clone()).collect(),
+            disk_used: cluster.nodes.iter().map(|v| v.disk_used_gib).collect(),
+            holders,
+            clock: Clock::start(&overrides, &cfg),
             cluster,
             overrides,
             cfg,
-            deadline_s,
-            start: Instant::now(),
             solves: Vec::new(),
         }
     }
 
-    /// Places the instances together: every tier, every class of the same eligible nodes.
+    /// Places the instances together: every tier, every class of the same eligible nodes. Once
+    /// the call's time is up or it is cancelled, no further class is solved: the instances left
+    /// fail with `STOPPED_EARLY`.
     pub fn place(&mut self, wants: &[Want<'_>]) -> Vec<Outcome> {
-        let mut out: Vec<Option<Outcome>> = vec![None; wants.len()];
-        let mut why: Vec<BTreeSet<String>> = vec![BTreeSet::new(); wants.len()];
-        for (i, w) in wants.iter().enumerate() {
-            if let Some(reason) = unsupported(w) {
-                out[i] = Some(Outcome::Failed(reason));
+        let mut p = Progress::new(wants);
+        let tags: Vec<BTreeSet<String>> = wants
+            .iter()
+            .map(|w| exclusion_tags(&self.cluster.excl_prefixes, &w.spec.tags))
+            .collect();
+        let has_last_resort = self
+            .cluster
+            .groups
+            .iter()
+            .any(|g| g.group.alloc_policy == AllocPolicy::LastResort);
+        self.tier(wants, &tags, AllocPolicy::Preferred, &mut p);
+        if has_last_resort {
+            match p.stopped {
+                None => self.tier(wants, &tags, AllocPolicy::LastResort, &mut p),
+                // Every instance left would have been tried on the last-resort groups.
+                Some(stop) => p.stop(stop, 0..wants.len()),
             }
         }
-        for tier in [AllocPolicy::Preferred, AllocPolicy::LastResort] {
-            // Each instance is solved at most once per tier; what a tier leaves tries the next.
-            let mut tried = vec![false; wants.len()];
-            loop {
-                // The classes as the load stands now: a solve may add exclusion tags to nodes.
-                let mut classes: BTreeMap<(Template, BTreeSet<String>, bool), Vec<usize>> =
-                    BTreeMap::new();
-                for i in (0..wants.len()).filter(|&i| out[i].is_none() && !tried[i]) {
-                    let e = self.eligible(&wants[i], tier);
-                    why[i].extend(e.why_not);
-                    if e.nodes.is_empty() {
-                        continue;
-                    }
-                    let t = Template::of(&wants[i].spec.disk_template).unwrap_or(Template::Shared);
-                    classes
-                        .entry((t, e.nodes, wants[i].keep_storage))
-                        .or_default()
-                        .push(i);
-                }
-                let Some(((template, nodes, keep), members)) = classes.into_iter().next() else {
-                    break;
-                };
-                let placed = self.solve_class(wants, &members, template, &nodes, keep, &mut why);
-                for (&i, node) in members.iter().zip(placed) {
-                    tried[i] = true;
-                    if let Some(node) = node {
-                        let group = self.cluster.nodes[&node].group.clone();
-                        self.book(&wants[i], &node);
-                        out[i] = Some(Outcome::Placed { node, group });
-                    }
-                }
-            }
-        }
-        out.into_iter()
-            .enumerate()
-            .map(|(i, o)| {
-                o.unwrap_or_else(|| {
-                    let reasons: Vec<String> = why[i].iter().cloned().collect();
-                    let text = if self.cluster.nodes.is_empty() {
-                        "the document lists no nodes".to_string()
-                    } else if reasons.is_empty() {
-                        "no online, undrained, vm_capable node of an allowed group is left"
-                            .to_string()
-                    } else {
-                        reasons.join("; ")
-                    };
-                    Outcome::Failed(text)
-                })
-            })
-            .collect()
+        p.finish(self.cluster.nodes.is_empty())
+    }
+
+    /// The cluster it places on.
+    pub fn cluster(&self) -> &'c Cluster<'a> {
+        self.cluster
     }
 
     /// The worst status of the solves so far, and the largest gap.
@@ -176,39 +270,168 @@ impl<'c, 'a> Placer<'c, 'a> {
             })
     }
 
-    fn eligible(&self, w: &Want<'_>, tier: AllocPolicy) -> Eligible {
-        let tags = exclusion_tags(&self.cluster.excl_prefixes, &w.spec.tags);
-        let mut e = Eligible {
-            nodes: BTreeSet::new(),
-            why_not: BTreeSet::new(),
-        };
-        let mut clash = 0;
-        for (name, node) in &self.cluster.nodes {
-            let Some(group) = self.cluster.group(&node.group) else {
+    /// One tier: each instance not placed yet is solved at most once, in the class of the nodes
+    /// it may use; what the tier leaves tries the next.
+    fn tier(
+        &mut self,
+        wants: &[Want<'_>],
+        tags: &[BTreeSet<String>],
+        tier: AllocPolicy,
+        p: &mut Progress,
+    ) {
+        let mut classes = Classes::new(wants.len());
+        let pending: Vec<usize> = (0..wants.len()).filter(|&i| p.out[i].is_none()).collect();
+        let mut by_tag: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &i in &pending {
+            for t in &tags[i] {
+                by_tag.entry(t.as_str()).or_default().push(i);
+            }
+        }
+        if !self.classify(wants, tags, tier, &pending, &mut classes, p) {
+            return;
+        }
+        while let Some((key, members)) = classes.pop_first() {
+            if let Some(stop) = self.clock.over() {
+                p.stop(stop, members.iter().copied().chain(classes.waiting()));
+                return;
+            }
+            let booked = self.solve_and_book(wants, tags, &key, &members, p);
+            // A placement adds its exclusion tags to its node: the instances sharing one see
+            // fewer nodes now, and change class.
+            let affected: BTreeSet<usize> = booked
+                .iter()
+                .filter_map(|t| by_tag.get(t.as_str()))
+                .flatten()
+                .copied()
+                .filter(|&i| classes.waits(i))
+                .collect();
+            let affected: Vec<usize> = affected.into_iter().collect();
+            if !self.classify(wants, tags, tier, &affected, &mut classes, p) {
+                return;
+            }
+        }
+    }
+
+    /// Puts each of `which` in the class of the nodes it may use now. False when the call
+    /// stopped first (the instances left are marked in `p`).
+    fn classify(
+        &self,
+        wants: &[Want<'_>],
+        tags: &[BTreeSet<String>],
+        tier: AllocPolicy,
+        which: &[usize],
+        classes: &mut Classes,
+        p: &mut Progress,
+    ) -> bool {
+        for (k, &i) in which.iter().enumerate() {
+            if let Some(stop) = self.clock.over() {
+                p.stop(stop, which[k..].iter().copied().chain(classes.waiting()));
+                return false;
+            }
+            let e = self.eligible(&wants[i], &tags[i], tier);
+            p.why[i].extend(e.why_not);
+            let key = (!e.nodes.is_empty()).then(|| {
+                let t = Template::of(&wants[i].spec.disk_template).unwrap_or(Template::Shared);
+                (t, Arc::from(e.nodes), wants[i].keep_storage)
+            });
+            classes.set(i, key);
+        }
+        true
+    }
+
+    /// Solves one class and books what it placed; the exclusion tags booked.
+    fn solve_and_book(
+        &mut self,
+        wants: &[Want<'_>],
+        tags: &[BTreeSet<String>],
+        key: &ClassKey,
+        members: &[usize],
+        p: &mut Progress,
+    ) -> BTreeSet<String> {
+        let (template, nodes, keep) = key;
+        let placed = self.solve_class(wants, members, *template, nodes, *keep, &mut p.why);
+        let mut booked = BTreeSet::new();
+        for (&i, node) in members.iter().zip(placed) {
+            let Some(node) = node else {
                 continue;
             };
-            if group.alloc_policy == AllocPolicy::Unallocable {
-                e.why_not
-                    .insert(format!("group {} is unallocable", group.name));
+            self.book(&wants[i], &tags[i], node);
+            booked.extend(tags[i].iter().cloned());
+            let view = self.cluster.node(node);
+            p.out[i] = Some(Outcome::Placed {
+                node: view.name.clone(),
+                group: view.group.clone(),
+            });
+        }
+        booked
+    }
+
+    /// Whether group `g`'s nodes (with exclusive storage or not) may take `w` in `tier`.
+    fn gate(&self, w: &Want<'_>, g: GroupId, exclusive: bool, tier: AllocPolicy) -> Gate {
+        let group = self.cluster.groups[g.ix()].group;
+        if group.alloc_policy == AllocPolicy::Unallocable {
+            return Gate::Unallocable;
+        }
+        if group.alloc_policy != tier || w.groups.as_ref().is_some_and(|s| !s.contains(&g)) {
+            return Gate::Closed;
+        }
+        match group_rejects(group, w.spec, exclusive) {
+            Some(reason) => Gate::Refuses(reason),
+            None => Gate::Open,
+        }
+    }
+
+    fn eligible(&self, w: &Want<'_>, tags: &BTreeSet<String>, tier: AllocPolicy) -> Eligible {
+        let blocked: BTreeSet<NodeId> = tags
+            .iter()
+            .filter_map(|t| self.holders.get(t))
+            .flatten()
+            .copied()
+            .collect();
+        let mut gates: Vec<[Option<Gate>; 2]> = vec![[None, None]; self.cluster.groups.len()];
+        // Groups (with the exclusive flag) that refused a node the instance could otherwise use.
+        let mut refused: BTreeSet<(GroupId, bool)> = BTreeSet::new();
+        let mut e = Eligible::default();
+        let mut clash = 0;
+        for (id, node) in self.cluster.node_ids() {
+            let Some(g) = node.group_id else {
                 continue;
+            };
+            let gate = gates[g.ix()][usize::from(node.exclusive)]
+                .get_or_insert_with(|| self.gate(w, g, node.exclusive, tier));
+            match gate {
+                Gate::Closed => continue,
+                Gate::Unallocable => {
+                    refused.insert((g, node.exclusive));
+                    continue;
+                }
+                Gate::Refuses(_) | Gate::Open => {}
             }
-            if group.alloc_policy != tier
-                || w.groups.as_ref().is_some_and(|g| !g.contains(&node.group))
-                || !node.target
-                || w.avoid.contains(name)
-                || w.only.as_ref().is_some_and(|o| !o.contains(name))
+            if !node.target
+                || w.avoid.contains(&id)
+                || w.only.as_ref().is_some_and(|o| !o.contains(&id))
             {
                 continue;
             }
-            if let Some(reason) = group_rejects(group, w.spec, node.exclusive) {
-                e.why_not.insert(reason);
-                continue;
-            }
-            if !tags.is_disjoint(&self.excl[name]) {
+            if matches!(gate, Gate::Refuses(_)) {
+                refused.insert((g, node.exclusive));
+            } else if blocked.contains(&id) {
                 clash += 1;
-                continue;
+            } else {
+                e.nodes.push(id);
             }
-            e.nodes.insert(name.clone());
+        }
+        for (g, exclusive) in refused {
+            match &gates[g.ix()][usize::from(exclusive)] {
+                Some(Gate::Unallocable) => {
+                    let name = &self.cluster.groups[g.ix()].group.name;
+                    e.why_not.insert(format!("group {name} is unallocable"));
+                }
+                Some(Gate::Refuses(reason)) => {
+                    e.why_not.insert(reason.clone());
+                }
+                _ => {}
+            }
         }
         if clash > 0 {
             let t: Vec<&str> = tags.iter().map(String::as_str).collect();
@@ -227,14 +450,11 @@ impl<'c, 'a> Placer<'c, 'a> {
         wants: &[Want<'_>],
         members: &[usize],
         template: Template,
-        nodes: &BTreeSet<String>,
+        nodes: &[NodeId],
         keep: bool,
         why: &mut [BTreeSet<String>],
-    ) -> Vec<Option<String>> {
+    ) -> Vec<Option<NodeId>> {
         let problem = self.problem(wants, members, template, nodes, keep);
-        let remaining = (self.deadline_s - self.start.elapsed().as_secs_f64()).max(0.05);
-        let mut overrides = self.overrides.clone();
-        overrides.time_limit_s = Some(remaining);
         let value = serde_json::to_value(&problem).unwrap_or(serde_json::Value::Null);
         let valid = match validate_problem(value, Phase::Storage) {
             Ok(v) => v,
@@ -251,25 +471,55 @@ impl<'c, 'a> Placer<'c, 'a> {
                 return vec![None; members.len()];
             }
         };
+        // The solve has what is left of the call once its problem is built and read.
+        let mut overrides = self.overrides.clone();
+        overrides.time_limit_s = Some(self.clock.remaining());
         let domain = Domain::from_problem(&valid, settings(&problem, &overrides));
         let solution = run_or_fallback(&domain, Mode::Place, &self.cfg);
+        let placed = self.read_solution(wants, members, &solution, why);
+        self.solves.push(Solve { problem, solution });
+        placed
+    }
+
+    /// The node of each member in a class's solution; the reasons of the others go to `why`.
+    fn read_solution(
+        &self,
+        wants: &[Want<'_>],
+        members: &[usize],
+        solution: &Solution,
+        why: &mut [BTreeSet<String>],
+    ) -> Vec<Option<NodeId>> {
+        let member_of: BTreeMap<&str, usize> = members
+            .iter()
+            .map(|&i| (wants[i].name.as_str(), i))
+            .collect();
+        for u in &solution.unplaced {
+            if let Some(&i) = member_of.get(u.request.as_str()) {
+                let code = crate::checker::codes::wire_name(&u.code);
+                why[i].insert(format!("{code}: {}", u.reason));
+            }
+        }
         let host_of: BTreeMap<&str, &str> = solution
             .placements
             .iter()
             .filter_map(|p| Some((p.request.as_str(), p.host.as_deref()?)))
             .collect();
-        for u in &solution.unplaced {
-            if let Some(&i) = members.iter().find(|&&i| wants[i].name == u.request) {
-                let code = crate::checker::codes::wire_name(&u.code);
-                why[i].insert(format!("{code}: {}", u.reason));
-            }
-        }
-        let placed = members
+        members
             .iter()
-            .map(|&i| host_of.get(wants[i].name.as_str()).map(|h| h.to_string()))
-            .collect();
-        self.solves.push(Solve { problem, solution });
-        placed
+            .map(|&i| {
+                let host = host_of.get(wants[i].name.as_str())?;
+                self.cluster.node_id(host)
+            })
+            .collect()
+    }
+
+    /// The storage system of a node for a template: its group's, or its own local disk.
+    fn storage_id(&self, template: Template, node: NodeId) -> String {
+        let view = self.cluster.node(node);
+        match template {
+            Template::Local => format!("disk:{}", view.name),
+            _ => format!("group:{}", view.group),
+        }
     }
 
     /// The vmplace problem of one class (models/ganeti.md, "Mapping").
@@ -278,88 +528,30 @@ impl<'c, 'a> Placer<'c, 'a> {
         wants: &[Want<'_>],
         members: &[usize],
         template: Template,
-        nodes: &BTreeSet<String>,
+        nodes: &[NodeId],
         keep: bool,
     ) -> Problem {
-        let storage_of = |node: &str| match template {
-            Template::Local => format!("disk:{node}"),
-            _ => format!("group:{}", self.cluster.nodes[node].group),
-        };
         let total_disk: f64 = members.iter().map(|&i| disk_gib_of(wants[i].spec)).sum();
         let mut storage: BTreeMap<String, Storage> = BTreeMap::new();
-        let mut hosts = Vec::new();
-        for name in nodes {
-            let node = &self.cluster.nodes[name];
-            let sid = storage_of(name);
+        let mut hosts = Vec::with_capacity(nodes.len());
+        for &id in nodes {
+            let sid = self.storage_id(template, id);
             storage
                 .entry(sid.clone())
-                .or_insert_with(|| match template {
-                    Template::Local => Storage {
-                        id: sid.clone(),
-                        capacity_gib: node.disk_gib,
-                        used_gib: self.disk_used[name].min(node.disk_gib),
-                        allocation_ratio: None,
-                        reserved_gib: None,
-                        traits: Default::default(),
-                    },
-                    // Ganeti does not report shared storage's capacity: it never binds.
-                    _ => Storage {
-                        id: sid.clone(),
-                        capacity_gib: total_disk + 1.0,
-                        used_gib: 0.0,
-                        allocation_ratio: None,
-                        reserved_gib: None,
-                        traits: Default::default(),
-                    },
-                });
-            hosts.push(Host {
-                id: name.clone(),
-                capacity: node.capacity.clone(),
-                used: Some(self.used[name].clone()),
-                storage: vec![sid],
-                labels: Default::default(),
-                allocation_ratio: Default::default(),
-                reserved: Default::default(),
-                traits: Default::default(),
-                group_members: Default::default(),
-            });
+                .or_insert_with(|| self.storage(template, id, &sid, total_disk));
+            hosts.push(self.host(id, sid));
         }
-        let exclusive: Vec<bool> = nodes
+        let keep_in = keep
+            .then(|| nodes.first().map(|&n| self.storage_id(template, n)))
+            .flatten();
+        // Whether the class's nodes count spindles per disk (true), per instance (false), or both.
+        let exclusive: BTreeSet<bool> = nodes
             .iter()
-            .map(|n| self.cluster.nodes[n].exclusive)
+            .map(|&n| self.cluster.node(n).exclusive)
             .collect();
         let requests = members
             .iter()
-            .map(|&i| {
-                let w = &wants[i];
-                let spindles = exclusive
-                    .iter()
-                    .map(|&x| spindles_of(w.spec, x))
-                    .fold(0.0, f64::max);
-                let tags = exclusion_tags(&self.cluster.excl_prefixes, &w.spec.tags);
-                Request {
-                    id: w.name.clone(),
-                    demand: [
-                        (CPU.to_string(), w.spec.vcpus),
-                        (MEMORY.to_string(), w.spec.memory),
-                        (SPINDLES.to_string(), spindles),
-                    ]
-                    .into_iter()
-                    .collect(),
-                    disk_gib: disk_gib_of(w.spec),
-                    storage: keep
-                        .then(|| nodes.iter().next().map(|n| storage_of(n)))
-                        .flatten(),
-                    priority: None,
-                    anti_affinity: (!tags.is_empty())
-                        .then(|| tags.into_iter().collect::<Vec<_>>().join(",")),
-                    required_traits: Default::default(),
-                    forbidden_traits: Default::default(),
-                    storage_required_traits: Default::default(),
-                    storage_forbidden_traits: Default::default(),
-                    groups: Vec::new(),
-                }
-            })
+            .map(|&i| self.request(&wants[i], &exclusive, keep_in.clone()))
             .collect();
         Problem {
             storage: storage.into_values().collect(),
@@ -370,20 +562,88 @@ impl<'c, 'a> Placer<'c, 'a> {
         }
     }
 
+    /// A class's storage system `sid`, first met at `node`.
+    fn storage(&self, template: Template, node: NodeId, sid: &str, total_disk: f64) -> Storage {
+        let view = self.cluster.node(node);
+        let (capacity_gib, used_gib) = match template {
+            Template::Local => (view.disk_gib, self.disk_used[node.ix()].min(view.disk_gib)),
+            // Ganeti does not report shared storage's capacity: it never binds.
+            _ => (total_disk + 1.0, 0.0),
+        };
+        Storage {
+            id: sid.to_string(),
+            capacity_gib,
+            used_gib,
+            allocation_ratio: None,
+            reserved_gib: None,
+            traits: Default::default(),
+        }
+    }
+
+    /// The node as a vmplace host with this call's load.
+    fn host(&self, node: NodeId, storage: String) -> Host {
+        let view = self.cluster.node(node);
+        Host {
+            id: view.name.clone(),
+            capacity: view.capacity.clone(),
+            used: Some(self.used[node.ix()].clone()),
+            storage: vec![storage],
+            labels: Default::default(),
+            allocation_ratio: Default::default(),
+            reserved: Default::default(),
+            traits: Default::default(),
+            group_members: Default::default(),
+        }
+    }
+
+    /// The instance as a vmplace request; `exclusive`: the kinds of spindle count of the class's
+    /// nodes (it asks for the larger).
+    fn request(
+        &self,
+        w: &Want<'_>,
+        exclusive: &BTreeSet<bool>,
+        storage: Option<String>,
+    ) -> Request {
+        let spindles = exclusive
+            .iter()
+            .map(|&x| spindles_of(w.spec, x))
+            .fold(0.0, f64::max);
+        let tags = exclusion_tags(&self.cluster.excl_prefixes, &w.spec.tags);
+        Request {
+            id: w.name.clone(),
+            demand: [
+                (CPU.to_string(), w.spec.vcpus),
+                (MEMORY.to_string(), w.spec.memory),
+                (SPINDLES.to_string(), spindles),
+            ]
+            .into_iter()
+            .collect(),
+            disk_gib: disk_gib_of(w.spec),
+            storage,
+            priority: None,
+            anti_affinity: (!tags.is_empty())
+                .then(|| tags.into_iter().collect::<Vec<_>>().join(",")),
+            required_traits: Default::default(),
+            forbidden_traits: Default::default(),
+            storage_required_traits: Default::default(),
+            storage_forbidden_traits: Default::default(),
+            groups: Vec::new(),
+        }
+    }
+
     /// Counts a placed instance on its node.
-    fn book(&mut self, w: &Want<'_>, node: &str) {
-        let view = &self.cluster.nodes[node];
-        let used = self.used.entry(node.to_string()).or_default();
+    fn book(&mut self, w: &Want<'_>, tags: &BTreeSet<String>, node: NodeId) {
+        let view = self.cluster.node(node);
+        let used = &mut self.used[node.ix()];
         *used.entry(CPU.to_string()).or_default() += w.spec.vcpus;
         *used.entry(MEMORY.to_string()).or_default() += w.spec.memory;
         *used.entry(SPINDLES.to_string()).or_default() += spindles_of(w.spec, view.exclusive);
         if Template::of(&w.spec.disk_template) == Some(Template::Local) {
-            *self.disk_used.entry(node.to_string()).or_default() += disk_gib_of(w.spec);
+            self.disk_used[node.ix()] += disk_gib_of(w.spec);
         }
-        self.excl
-            .entry(node.to_string())
-            .or_default()
-            .extend(exclusion_tags(&self.cluster.excl_prefixes, &w.spec.tags));
+        for t in tags {
+            self.holders.entry(t.clone()).or_default().insert(node);
+        }
     }
 }
 
