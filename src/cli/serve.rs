@@ -15,6 +15,13 @@ pub struct ServeArgs {
     /// Solves running at once (default: number of cores).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Extra workers that run small requests only (a body of at most `--small-body` bytes), so
+    /// that long solves never hold up small ones.
+    #[arg(long, default_value_t = 1)]
+    pub small_lane: usize,
+    /// Largest body, in bytes, that counts as small for `--small-lane`.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub small_body: usize,
     /// Requests allowed to wait for a worker before 503 (default: as many as connections).
     #[arg(long, default_value_t = 256)]
     pub queue: usize,
@@ -75,6 +82,8 @@ fn config(a: &ServeArgs) -> Result<ServerConfig, Vec<InputError>> {
     }
     let cfg = ServerConfig {
         workers,
+        small_lane: a.small_lane,
+        small_body: a.small_body,
         queue: a.queue,
         max_time_limit_s: seconds("max-time-limit", a.max_time_limit, &mut errors).as_secs_f64(),
         body_limit: a.body_limit,

@@ -1,7 +1,7 @@
 //! `vmplace serve`: the library behind an HTTP JSON API (axum on tokio).
 //!
 //! Solves are CPU-bound: they run on tokio's blocking pool, at most `workers` at a time (a
-//! semaphore), never on the reactor. In front of them a bounded queue: past `workers + queue`
+//! semaphore), plus `small_lane` more for small bodies only, never on the reactor. In front of them a bounded queue: past `workers + queue`
 //! requests in flight the answer is 503 with `Retry-After`. A client that disconnects drops its
 //! handler, which flags its solve as cancelled (see `RunConfig::cancel`).
 
@@ -33,6 +33,12 @@ use tokio::sync::Semaphore;
 pub struct ServerConfig {
     /// Solves running at once (default: cores).
     pub workers: usize,
+    /// Extra workers for small requests only (a body of at most `small_body` bytes): two long
+    /// solves on every worker no longer hold up a small one for their whole limit (issue 27, L7).
+    /// A small request takes whichever frees first, a worker or the lane.
+    pub small_lane: usize,
+    /// Largest body, in bytes, that counts as small.
+    pub small_body: usize,
     /// Requests allowed to wait for a worker; beyond, 503. The default is as many as connections
     /// may be open (a body is read before it queues, so bodies held in memory are bounded by the
     /// connections, not by the queue): a burst of 64 solves waits its turn instead of 503s.
@@ -62,6 +68,8 @@ impl Default for ServerConfig {
             workers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            small_lane: 1,
+            small_body: 64 * 1024,
             queue: 256,
             max_time_limit_s: 60.0,
             body_limit: 16 * 1024 * 1024,
@@ -133,6 +141,8 @@ impl Metrics {
 struct AppState {
     cfg: ServerConfig,
     workers: Arc<Semaphore>,
+    /// The small requests' own lane ([`ServerConfig::small_lane`]).
+    small: Arc<Semaphore>,
     in_flight: AtomicUsize,
     metrics: Metrics,
     next_id: AtomicU64,
@@ -144,6 +154,7 @@ type Shared = Arc<AppState>;
 pub fn router(cfg: ServerConfig) -> Result<Router, prometheus::Error> {
     let state = Arc::new(AppState {
         workers: Arc::new(Semaphore::new(cfg.workers.max(1))),
+        small: Arc::new(Semaphore::new(cfg.small_lane)),
         in_flight: AtomicUsize::new(0),
         metrics: Metrics::new()?,
         next_id: AtomicU64::new(1),
@@ -613,7 +624,7 @@ impl Drop for Slot {
 }
 
 fn admit(st: &Shared) -> Option<Slot> {
-    let limit = st.cfg.workers.max(1) + st.cfg.queue;
+    let limit = st.cfg.workers.max(1) + st.cfg.small_lane + st.cfg.queue;
     let mut current = st.in_flight.load(Ordering::Acquire);
     loop {
         if current >= limit {
@@ -663,7 +674,7 @@ impl Drop for GaugeGuard {
 /// even if the client went away before.
 async fn run_job<T: Send + 'static>(
     st: &Shared,
-    endpoint: &str,
+    (endpoint, small): (&str, bool),
     job: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Response> {
     let Some(slot) = admit(st) else {
@@ -671,7 +682,7 @@ async fn run_job<T: Send + 'static>(
     };
     st.metrics.queue_depth.inc();
     let waiting = GaugeGuard(st.metrics.queue_depth.clone());
-    let permit = st.workers.clone().acquire_owned().await;
+    let permit = worker(st, small).await;
     drop(waiting);
     let Ok(permit) = permit else {
         return Err(error_response(
@@ -718,6 +729,21 @@ async fn run_job<T: Send + 'static>(
     }
 }
 
+/// A worker's permit; for a small request, a worker's or the small lane's, whichever frees first.
+async fn worker(
+    st: &Shared,
+    small: bool,
+) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
+    if !small || st.cfg.small_lane == 0 {
+        return st.workers.clone().acquire_owned().await;
+    }
+    tokio::select! {
+        biased;
+        p = st.workers.clone().acquire_owned() => p,
+        p = st.small.clone().acquire_owned() => p,
+    }
+}
+
 /// The shape every document endpoint shares: check the body, run `job` on the worker pool with a
 /// cancel flag that a client disconnect raises, answer 200 with the document or 400 with the
 /// error document.
@@ -744,7 +770,9 @@ where
         state: st.clone(),
     };
     // The answer is encoded on the worker too: a large document never holds up the reactor.
-    let result = run_job(&st, endpoint, move || job(text, cancel).map(Answer::encode)).await;
+    let small = text.len() <= st.cfg.small_body;
+    let job = move || job(text, cancel).map(Answer::encode);
+    let result = run_job(&st, (endpoint, small), job).await;
     guard.armed = false;
     match result {
         Ok(Ok(Ok(bytes))) => bytes_response(StatusCode::OK, bytes),

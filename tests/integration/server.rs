@@ -652,3 +652,39 @@ fn a_client_that_never_reads_its_answer_loses_its_connection_after_the_write_tim
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     drop(silent);
 }
+
+#[test]
+fn a_small_request_is_served_while_long_solves_hold_every_worker() {
+    // Issue 27, L7: one FIFO worker pool; two 60 s solves blocked every client for a minute.
+    // One worker, held by a long solve: the small request takes the small lane.
+    let s = std::sync::Arc::new(Server::start(&["--workers", "1", "--max-time-limit", "15"]));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut long: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{root}/instances/racks/h2000-s100-vm10000-tight-racks.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    long["options"]["time_limit_s"] = serde_json::json!(15);
+    let server = s.clone();
+    let long_solve = std::thread::spawn(move || server.post("/v1/place", &long.to_string()).0);
+    // Until the long solve holds the worker.
+    let start = Instant::now();
+    while !s.get("/metrics").1.contains("vmplace_solves_running 1") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the long solve never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let small = std::fs::read_to_string(format!("{root}/instances/examples/small.json")).unwrap();
+    let (status, answer, _) = s.post("/v1/place", &small);
+    assert_eq!(status, 200, "{answer}");
+    // The long solve still holds its worker: the small one did not wait for it.
+    assert!(
+        s.get("/metrics").1.contains("vmplace_solves_running 1"),
+        "the small request waited for the long solve"
+    );
+    assert_eq!(long_solve.join().unwrap(), 200);
+}
