@@ -414,17 +414,46 @@ pub(crate) fn solve_watched(
             "cannot start a solver thread: {e}"
         )));
     }
-    match rx.recv_timeout(wait) {
-        Ok(solved) => solved
+    match wait_for_run(&rx, wait, opts.cancel.as_deref()) {
+        Some(solved) => solved
             .into_inner()
             .map(Some)
             .map_err(|e| MipError::Highs(format!("{e:?}"))),
-        Err(_) => {
+        None => {
             tracing::warn!(
                 limit_s = opts.time_limit_s,
-                "HiGHS did not stop at its limit; going on without its answer"
+                "HiGHS did not stop at its limit or cancel; going on without its answer"
             );
             Ok(None)
+        }
+    }
+}
+
+/// Waits for a run's answer for at most `wait`, or [`ABANDON_S`] once `cancel` is raised (HiGHS
+/// sees the flag only at its callbacks; a cancelled call does not wait for the run's whole limit).
+fn wait_for_run<T>(
+    rx: &std::sync::mpsc::Receiver<T>,
+    wait: std::time::Duration,
+    cancel: Option<&AtomicBool>,
+) -> Option<T> {
+    use std::time::Duration;
+    let start = Instant::now();
+    let mut cancelled_at: Option<Instant> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(v) => return Some(v),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let now = Instant::now();
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            let since = *cancelled_at.get_or_insert(now);
+            if now - since >= Duration::from_secs_f64(ABANDON_S) {
+                return None;
+            }
+        }
+        if now - start >= wait {
+            return None;
         }
     }
 }
@@ -548,4 +577,31 @@ pub fn int_value(values: &[f64], c: Col, relaxed: bool) -> usize {
         })
         .map(|v| v.max(0.0) as usize)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_call_stops_waiting_for_a_run_that_does_not_return() {
+        // A run that never answers (HiGHS between two callbacks): with the cancel flag raised the
+        // caller goes on without it instead of waiting out the run's limit (here 11 days).
+        let (_tx, rx) = std::sync::mpsc::channel::<()>();
+        let cancel = AtomicBool::new(true);
+        let wait = std::time::Duration::from_secs(1_000_000);
+        assert!(wait_for_run(&rx, wait, Some(&cancel)).is_none());
+    }
+
+    #[test]
+    fn a_run_that_answers_is_waited_for() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let cancel = AtomicBool::new(false);
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let _ = tx.send(7);
+        });
+        let wait = std::time::Duration::from_secs(1_000_000);
+        assert_eq!(wait_for_run(&rx, wait, Some(&cancel)), Some(7));
+    }
 }
