@@ -3,7 +3,7 @@
 //! witness; where it leaves VMs out, a bound on the VMs with no eligible host may already prove it
 //! best, and the restart MIP (`model::restart`) decides the rest.
 
-use crate::domain::groups::{DomainHost, GroupRule, Policy};
+use crate::domain::groups::{DomainHost, GroupRule, Policy, Scopes};
 use crate::format::capacity::{
     DecidedBy, FailureReport, NotTolerated, RestartCode, Restarted, Scenario, Unrestartable,
 };
@@ -302,6 +302,7 @@ fn member_rules(groups: &[Group], vms: &mut [Running], hosts: &[FleetHost]) -> V
             });
         }
     }
+    let mut scopes = Scopes::default();
     kept.iter()
         .map(|&g| {
             let hosts = hosts.iter().map(|h| DomainHost {
@@ -310,7 +311,7 @@ fn member_rules(groups: &[Group], vms: &mut [Running], hosts: &[FleetHost]) -> V
                 members: 0,
                 room: false,
             });
-            GroupRule::over(&groups[g], hosts)
+            GroupRule::over(&groups[g], hosts, &mut scopes)
         })
         .collect()
 }

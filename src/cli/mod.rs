@@ -75,9 +75,12 @@ pub fn main() -> i32 {
             "warn,highs=error,vmplace::service::http=info,vmplace::progress=info",
         )
     });
+    // Colour only on a terminal: a log file or a pipe gets plain text (issue 28).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

@@ -9,6 +9,60 @@ use super::HostIx;
 use crate::format::problem::{Group, GroupPolicy};
 use crate::format::Problem;
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The domains of one scope over a list of hosts: built once per scope, shared by every rule of
+/// that scope (8,000 anti-affinity groups by rack over 8,000 racks were 8,000 copies of the same
+/// host-to-rack map and its names: 4 GB; issue 27, H2).
+#[derive(Debug)]
+pub struct ScopeDomains {
+    /// Domain of each host; None for a host without the scope's label.
+    pub of: Arc<Vec<Option<usize>>>,
+    /// Domain names (host ids, or label values).
+    pub names: Arc<Vec<String>>,
+}
+
+/// The scopes' domains built so far, for one list of hosts.
+#[derive(Debug, Default)]
+pub struct Scopes {
+    built: HashMap<String, ScopeDomains>,
+}
+
+impl Scopes {
+    /// The domains of `scope` over `hosts` (built on first use).
+    fn of(&mut self, scope: &str, hosts: &[DomainHost]) -> &ScopeDomains {
+        self.built
+            .entry(scope.to_string())
+            .or_insert_with(|| ScopeDomains::build(scope, hosts))
+    }
+}
+
+impl ScopeDomains {
+    fn build(scope: &str, hosts: &[DomainHost]) -> ScopeDomains {
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut names: Vec<String> = Vec::new();
+        let of = hosts
+            .iter()
+            .map(|host| {
+                let key = if scope == "host" {
+                    Some(host.id)
+                } else {
+                    host.labels.get(scope).map(String::as_str)
+                };
+                key.map(|k| {
+                    *index.entry(k).or_insert_with(|| {
+                        names.push(k.to_string());
+                        names.len() - 1
+                    })
+                })
+            })
+            .collect();
+        ScopeDomains {
+            of: Arc::new(of),
+            names: Arc::new(names),
+        }
+    }
+}
 
 /// What a rule asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +107,10 @@ pub struct GroupRule {
     /// The scope: `host` or a label key.
     pub scope: String,
     /// Domain of each host; None for a host without the scope's label (it takes no member).
-    pub domain_of: Vec<Option<usize>>,
-    /// Domain names (host ids, or label values).
-    pub domain_names: Vec<String>,
+    /// Shared by the rules of one scope ([`Scopes`]).
+    pub domain_of: Arc<Vec<Option<usize>>>,
+    /// Domain names (host ids, or label values), shared likewise.
+    pub domain_names: Arc<Vec<String>>,
     /// Members running per domain before the batch (`hosts[].group_members`).
     pub present: Vec<u32>,
     /// Per domain: whether some host of it could take some member before the batch (fits its free
@@ -66,45 +121,41 @@ pub struct GroupRule {
 impl GroupRule {
     /// Builds the rule of `g` over the hosts of `p`; `room_of_host` says whether a host could take
     /// some member before the batch.
-    pub(super) fn new(g: &Group, p: &Problem, room_of_host: impl Fn(usize) -> bool) -> GroupRule {
+    pub(super) fn new(
+        g: &Group,
+        p: &Problem,
+        room_of_host: impl Fn(usize) -> bool,
+        scopes: &mut Scopes,
+    ) -> GroupRule {
         let hosts = p.hosts.iter().enumerate().map(|(h, host)| DomainHost {
             id: &host.id,
             labels: &host.labels,
             members: host.group_members.get(&g.id).copied().unwrap_or(0),
             room: room_of_host(h),
         });
-        GroupRule::over(g, hosts)
+        GroupRule::over(g, hosts, scopes)
     }
 
     /// Builds the rule of `g` over `hosts` (placement's or a migration round's), in their order.
-    pub fn over<'h>(g: &Group, hosts: impl IntoIterator<Item = DomainHost<'h>>) -> GroupRule {
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut domain_names: Vec<String> = Vec::new();
-        let mut present: Vec<u32> = Vec::new();
-        let mut room: Vec<bool> = Vec::new();
-        let mut domain_of: Vec<Option<usize>> = Vec::new();
-        for host in hosts {
-            let key = if g.scope == "host" {
-                Some(host.id)
-            } else {
-                host.labels.get(&g.scope).map(String::as_str)
-            };
-            let dm = key.map(|k| {
-                *index.entry(k).or_insert_with(|| {
-                    domain_names.push(k.to_string());
-                    present.push(0);
-                    room.push(false);
-                    domain_names.len() - 1
-                })
-            });
-            if let Some(dm) = dm {
+    /// The scope's domains come from `scopes`, built once per scope and shared by its rules.
+    pub fn over<'h>(
+        g: &Group,
+        hosts: impl IntoIterator<Item = DomainHost<'h>>,
+        scopes: &mut Scopes,
+    ) -> GroupRule {
+        let hosts: Vec<DomainHost> = hosts.into_iter().collect();
+        let domains = scopes.of(&g.scope, &hosts);
+        let mut present = vec![0u32; domains.names.len()];
+        let mut room = vec![false; domains.names.len()];
+        for (host, dm) in hosts.iter().zip(domains.of.iter()) {
+            if let Some(dm) = *dm {
                 // Saturating: a domain past u32::MAX members is full for any rule (the sum wrapped
                 // to 0 and every solver placed a member there; issue 27, M4).
                 present[dm] = present[dm].saturating_add(host.members);
                 room[dm] |= host.room;
             }
-            domain_of.push(dm);
         }
+        let (domain_of, domain_names) = (domains.of.clone(), domains.names.clone());
         let policy = match g.policy {
             GroupPolicy::AntiAffinity => Policy::AntiAffinity {
                 max: g.max_per_domain.unwrap_or(1),

@@ -1,7 +1,7 @@
 //! The migration domain: the pool of one round as dense vectors, built from a validated state
 //! document by its one converter ([`Pool::from_state`]); tentative moves are applied in place.
 
-use super::groups::{DomainHost, GroupRule};
+use super::groups::{DomainHost, GroupRule, Scopes};
 use crate::format::state::{HostState, State};
 use crate::migration::detect;
 use crate::migration::RoundPolicy;
@@ -231,6 +231,7 @@ impl Pool {
                 list.push(VmId(v));
             }
         }
+        let mut scopes = Scopes::default();
         let rules: Vec<GroupRule> = member_groups(s)
             .into_iter()
             .map(|g| {
@@ -240,7 +241,7 @@ impl Pool {
                     members: 0,
                     room: h.state == HostState::Active,
                 });
-                GroupRule::over(g, hosts)
+                GroupRule::over(g, hosts, &mut scopes)
             })
             .collect();
         let mut members = vec![Vec::new(); rules.len()];

@@ -473,18 +473,21 @@ fn group_rules(
     requests: &[Vm],
 ) -> Vec<super::groups::GroupRule> {
     let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
+    let mut demands: Vec<Vec<&[f64]>> = vec![Vec::new(); kept.len()];
+    for vm in requests {
+        for &g in &vm.rules {
+            demands[g].push(vm.demand.as_slice());
+        }
+    }
+    let mut scopes = super::groups::Scopes::default();
     kept.iter()
         .map(|&i| &p.groups[i])
-        .enumerate()
-        .map(|(g, group)| {
-            let mut demands: Vec<&[f64]> = requests
-                .iter()
-                .filter(|vm| vm.rules.contains(&g))
-                .map(|vm| vm.demand.as_slice())
-                .collect();
+        .zip(demands)
+        .map(|(group, mut demands)| {
             demands.sort_by_key(|a| bits(a));
             demands.dedup();
-            super::groups::GroupRule::new(group, p, |h| demands.iter().any(|dm| fits(dm, &free[h])))
+            let room = |h: usize| demands.iter().any(|dm| fits(dm, &free[h]));
+            super::groups::GroupRule::new(group, p, room, &mut scopes)
         })
         .collect()
 }

@@ -50,7 +50,7 @@ pub struct RoundVm {
 #[derive(Debug, Clone)]
 pub struct RoundRule {
     /// Domain of each host (None: outside the scope).
-    pub domain_of: Vec<Option<usize>>,
+    pub domain_of: std::sync::Arc<Vec<Option<usize>>>,
     /// Its candidates: (index into `RoundInput::vms`, the domain it starts in).
     pub members: Vec<(usize, Option<usize>)>,
     /// Members per domain that are no candidates (they stay).

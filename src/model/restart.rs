@@ -22,7 +22,7 @@ pub struct RestartVm {
 #[derive(Debug, Clone)]
 pub struct RestartRule {
     /// Domain of each host (None: outside the scope).
-    pub domain_of: Vec<Option<usize>>,
+    pub domain_of: std::sync::Arc<Vec<Option<usize>>>,
     /// The restarting VMs it holds (indices into the VMs).
     pub members: Vec<usize>,
     /// What it asks of them.

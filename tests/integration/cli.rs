@@ -633,3 +633,24 @@ fn an_instance_listed_twice_is_e1201_at_its_place_in_the_request() {
     assert!(info.contains("E1201 at /request/instances/1"), "{info}");
     assert!(!info.contains("internal"), "{info}");
 }
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    // Issue 28: ANSI colour codes went to stderr when it was a file or a pipe.
+    let o = vmplace(
+        &[
+            "bench",
+            "--sweep",
+            "1",
+            "--requests",
+            "20",
+            "--time-limit",
+            "0.2",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("INFO"), "the progress log is there: {err}");
+    assert!(!err.contains('\u{1b}'), "no escape codes: {err}");
+}

@@ -887,7 +887,7 @@ fn migration_group_arrivals_cap_the_members_entering_a_domain() {
     ];
     let rack = |h: usize| [0, 0, 1, 1, 2][h];
     let rule = |arrivals: [u32; 3]| RoundRule {
-        domain_of: (0..5).map(|h| Some(rack(h))).collect(),
+        domain_of: std::sync::Arc::new((0..5).map(|h| Some(rack(h))).collect()),
         members: vec![(0, Some(2)), (1, Some(2))],
         fixed: vec![0; 3],
         policy: RoundPolicy::Arrivals(arrivals.to_vec()),
@@ -926,7 +926,7 @@ fn migration_group_spread_keeps_the_racks_within_the_skew() {
     let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
     assert_eq!(ends, vec![Some(1), Some(1)]);
     let spread = |fixed: Vec<u32>, skew: u32| RoundRule {
-        domain_of: vec![Some(0), Some(1), Some(2)],
+        domain_of: std::sync::Arc::new(vec![Some(0), Some(1), Some(2)]),
         members: vec![(0, Some(0)), (1, Some(0))],
         fixed,
         policy: RoundPolicy::Spread {
@@ -958,7 +958,7 @@ fn migration_group_affinity_ends_the_members_in_as_few_domains_as_they_started()
     let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
     assert_eq!(ends, vec![Some(1)]);
     let together = |fixed: Vec<u32>, most: u32| RoundRule {
-        domain_of: vec![Some(0), Some(1)],
+        domain_of: std::sync::Arc::new(vec![Some(0), Some(1)]),
         members: vec![(0, Some(0))],
         fixed,
         policy: RoundPolicy::Together(most),
@@ -1294,7 +1294,7 @@ fn racked_restart(policy: RestartPolicy) -> (Vec<RestartVm>, Vec<RestartRule>) {
         .map(|_| restart_vm(1.0, &[0, 1, 2, 3], None))
         .collect();
     let rule = RestartRule {
-        domain_of: vec![Some(0), Some(0), Some(1), Some(1)],
+        domain_of: std::sync::Arc::new(vec![Some(0), Some(0), Some(1), Some(1)]),
         members: vec![0, 1, 2],
         policy,
     };
@@ -2292,7 +2292,7 @@ fn group_lookahead_holds_spread_members_to_what_the_racks_a_storage_reaches_can_
 fn round_rules_count_members_and_say_whether_an_end_holds() {
     // The greedy plan's test (RoundRule::holds) on hand-made counts, and the counts of a plan.
     let rule = |policy: RoundPolicy| RoundRule {
-        domain_of: vec![Some(0), Some(1), Some(2), None],
+        domain_of: std::sync::Arc::new(vec![Some(0), Some(1), Some(2), None]),
         members: vec![(0, Some(0)), (1, Some(1))],
         fixed: vec![1, 0, 0],
         policy,
@@ -2322,7 +2322,7 @@ fn migration_group_affinity_counts_a_domain_where_only_members_that_stay_run() {
     let vms = vec![round_vm(10.0, Some(0), &[1]), round_vm(10.0, Some(1), &[0])];
     let mut input = round(hosts, vms);
     input.rules = vec![RoundRule {
-        domain_of: vec![Some(0), Some(1)],
+        domain_of: std::sync::Arc::new(vec![Some(0), Some(1)]),
         members: vec![(0, Some(0)), (1, Some(1))],
         fixed: vec![0, 0, 1],
         policy: RoundPolicy::Together(2),

@@ -214,7 +214,7 @@ fn bad_input_gets_400_413_415_with_the_error_document() {
 
 #[test]
 fn a_full_queue_answers_503_with_retry_after() {
-    let s = Server::start(&["--workers", "1", "--queue", "1"]);
+    let s = Server::start(&["--workers", "1", "--queue", "1", "--small-lane", "0"]);
     let body = with_time_limit(&instance("medium/h50-s5-vm200-loose.json"), 3.0);
     let addr = s.addr.clone();
     let handles: Vec<_> = (0..4)
