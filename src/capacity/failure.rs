@@ -29,6 +29,18 @@ pub enum FailSpec {
     AnyLabel(String),
 }
 
+/// As `--fail` spells it: `host:h3`, `label:rack=r12`, `any-host`, `any:rack`.
+impl std::fmt::Display for FailSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailSpec::Host(id) => write!(f, "host:{id}"),
+            FailSpec::Label(k, v) => write!(f, "label:{k}={v}"),
+            FailSpec::AnyHost => f.write_str("any-host"),
+            FailSpec::AnyLabel(k) => write!(f, "any:{k}"),
+        }
+    }
+}
+
 impl FailSpec {
     /// Parses `host:ID`, `label:KEY=VALUE`, `any-host` or `any:KEY`.
     pub fn parse(text: &str) -> Result<FailSpec, String> {
@@ -235,10 +247,10 @@ impl Fleet {
                 errors.push(InputError::new(
                     ErrorCode::UnknownFailure,
                     at,
-                    format!("{spec:?} names no host of the pool"),
+                    format!("`{spec}` names no host of the pool"),
                 ));
             }
-            names.push(spec_name(spec));
+            names.push(spec.to_string());
             fixed.extend(hosts);
         }
         if !errors.is_empty() {
@@ -321,15 +333,6 @@ fn rule_ix(groups: &[Group], ids: &[String]) -> Vec<usize> {
     ids.iter()
         .filter_map(|id| groups.iter().position(|g| &g.id == id))
         .collect()
-}
-
-fn spec_name(spec: &FailSpec) -> String {
-    match spec {
-        FailSpec::Host(id) => format!("host:{id}"),
-        FailSpec::Label(k, v) => format!("label:{k}={v}"),
-        FailSpec::AnyHost => "any-host".into(),
-        FailSpec::AnyLabel(k) => format!("any:{k}"),
-    }
 }
 
 /// Dense view of one scenario.

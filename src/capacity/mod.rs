@@ -88,18 +88,138 @@ pub(super) fn resource_names<'a>(capacities: impl Iterator<Item = &'a Resources>
         .collect()
 }
 
-/// At most this many copies per host or storage system (a flavor that asks for nothing of a
-/// resource would otherwise be unbounded).
-const MAX_COPIES: usize = 1_000_000_000;
+/// The largest count a capacity answer gives (`fit`, `by_resource`, `by_storage`): 2^53 - 1, the
+/// largest integer every JSON reader keeps exactly. A flavor of which more would fit is refused
+/// ([`too_many`]) rather than counted to a cap: counts were capped at 10^9 per host and storage
+/// system, and a flavor of 1e-300 CPU answered `fit: 4000000000` with a made-up
+/// `storage_capacity` binding (issue 27, L7).
+pub const MAX_COUNT: usize = (1 << 53) - 1;
 
-fn copies(free: &Resources, demand: &Resources) -> usize {
+/// The least positive amount a flavor may ask for, of a host resource or of disk: a thousandth of
+/// the unit (a millicore, about a MiB).
+pub const MIN_AMOUNT: f64 = 0.001;
+
+/// How many copies of `demand` the free capacity holds, not rounded; infinite when it asks for
+/// nothing.
+fn room_for(free: &Resources, demand: &Resources) -> f64 {
     demand
         .iter()
         .filter(|(_, d)| **d > 0.0)
-        .map(|(k, d)| (free.get(k).copied().unwrap_or(0.0) / d + 1e-9).floor() as usize)
-        .min()
-        .unwrap_or(MAX_COPIES)
-        .min(MAX_COPIES)
+        .map(|(k, d)| free.get(k).copied().unwrap_or(0.0) / d + 1e-9)
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Whole copies; a checked flavor ([`too_many`]) keeps them within [`MAX_COUNT`].
+fn copies(free: &Resources, demand: &Resources) -> usize {
+    room_for(free, demand).floor() as usize
+}
+
+/// How many images of `disk_gib` a storage system holds, not rounded; infinite without an image.
+fn images_on(s: &crate::format::Storage, disk_gib: f64) -> f64 {
+    if disk_gib > 0.0 {
+        (s.capacity_gib - s.used_gib).max(0.0) / disk_gib + 1e-9
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// What is wrong with the `i`-th flavor (`--flavor i+1`), whatever the pool: each amount is 0 or
+/// between [`MIN_AMOUNT`] and `AMOUNT_MAX`, and some host resource's is not 0 (of a flavor that
+/// asks for nothing, any number fits).
+fn flavor_errors(i: usize, f: &Flavor) -> Vec<InputError> {
+    use crate::format::limits::AMOUNT_MAX;
+    let bad = |why: String| {
+        InputError::new(
+            crate::format::errors::ErrorCode::BadFlavor,
+            format!("--flavor {}", i + 1),
+            format!("flavor `{}` {why}", f.name),
+        )
+    };
+    let amounts = f.demand.iter().map(|(k, d)| (k.as_str(), *d));
+    let mut out: Vec<InputError> = amounts
+        .chain([("disk_gib", f.disk_gib)])
+        .filter(|(_, x)| *x != 0.0 && !(MIN_AMOUNT..=AMOUNT_MAX).contains(x))
+        .map(|(k, x)| {
+            bad(format!(
+                "asks for {k} = {}: give 0 or an amount between {MIN_AMOUNT} and {AMOUNT_MAX:e}",
+                amount(x)
+            ))
+        })
+        .collect();
+    if !f.demand.values().any(|d| *d > 0.0) {
+        out.push(bad(format!(
+            "asks for no host resource, so that any number of it would fit: give at least \
+             {MIN_AMOUNT} of one (cpu=1)"
+        )));
+    }
+    out
+}
+
+/// An amount as a message quotes it: in powers of ten when it is tiny or huge.
+fn amount(x: f64) -> String {
+    if x == 0.0 || (MIN_AMOUNT..1e13).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// Every flavor's errors, before any pool is read or any request placed.
+pub fn check_flavors(flavors: &[Flavor]) -> Result<(), Vec<InputError>> {
+    let errors: Vec<InputError> = flavors
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| flavor_errors(i, f))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// What would hold more than [`MAX_COUNT`] of `f` on `pool`: the hosts' free capacity in some
+/// resource, or the storage's free space. Every count of the answer is at most one of these.
+fn too_many(pool: &Problem, f: &Flavor) -> Option<String> {
+    let most = MAX_COUNT as f64;
+    let host_free: Vec<Resources> = pool
+        .hosts
+        .iter()
+        .map(|h| free(&h.capacity, h.used.as_ref()))
+        .collect();
+    for (k, d) in f.demand.iter().filter(|(_, d)| **d > 0.0) {
+        let one: Resources = [(k.clone(), *d)].into_iter().collect();
+        let n: f64 = host_free.iter().map(|h| room_for(h, &one).floor()).sum();
+        if n > most {
+            return Some(format!("the hosts' free `{k}`"));
+        }
+    }
+    let images: f64 = pool
+        .storage
+        .iter()
+        .map(|s| images_on(s, f.disk_gib).floor())
+        .sum();
+    (f.disk_gib > 0.0 && images > most).then(|| "the free storage".to_string())
+}
+
+/// Flavors of which the pool would hold more than [`MAX_COUNT`].
+fn uncountable(pool: &Problem, flavors: &[Flavor]) -> Vec<InputError> {
+    flavors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let what = too_many(pool, f)?;
+            Some(InputError::new(
+                crate::format::errors::ErrorCode::BadFlavor,
+                format!("--flavor {}", i + 1),
+                format!(
+                    "flavor `{}` is so small that {what} alone would hold more than {MAX_COUNT} \
+                     of it, more than vmplace counts exactly",
+                    f.name
+                ),
+            ))
+        })
+        .collect()
 }
 
 /// The pool after a solution: each placed request's demand on its host, its disk on its storage.
@@ -163,6 +283,7 @@ pub fn capacity(
     o: &Overrides,
     cfg: &RunConfig,
 ) -> Result<CapacityReport, Vec<InputError>> {
+    check_flavors(&q.flavors)?;
     let start = std::time::Instant::now();
     let s = settings(problem, o);
     let (pool, placements) = if problem.requests.is_empty() {
@@ -194,6 +315,7 @@ pub fn capacity_of_state(
     o: &Overrides,
     cfg: &RunConfig,
 ) -> Result<CapacityReport, Vec<InputError>> {
+    check_flavors(&q.flavors)?;
     let fleet = Fleet::from_state(state);
     let mut pool = Problem {
         storage: state.storage.clone(),
@@ -261,6 +383,7 @@ fn answer(
 ) -> Result<CapacityReport, Vec<InputError>> {
     let start = std::time::Instant::now();
     let mut errors = unknown_resources(pool, &q.flavors);
+    errors.extend(uncountable(pool, &q.flavors));
     errors.extend(bad_mix(q));
     let scenarios = match fleet.scenarios(&q.fails) {
         Ok(sc) => sc,
@@ -374,18 +497,12 @@ fn count_booked(pool: &Problem, f: &Flavor) -> (FlavorFit, Vec<usize>, Vec<usize
         .iter()
         .map(|free| copies(free, &f.demand))
         .collect();
+    // Without an image, storage holds any number (usize::MAX here, never shown: `by_storage` is
+    // then absent, the supplies below are the hosts' count and storage never binds).
     let images: BTreeMap<&str, usize> = pool
         .storage
         .iter()
-        .map(|s| {
-            let room = (s.capacity_gib - s.used_gib).max(0.0);
-            let n = if f.disk_gib > 0.0 {
-                ((room / f.disk_gib + 1e-9).floor() as usize).min(MAX_COPIES)
-            } else {
-                MAX_COPIES
-            };
-            (s.id.as_str(), n)
-        })
+        .map(|s| (s.id.as_str(), images_on(s, f.disk_gib).floor() as usize))
         .collect();
     let reachable = |h: &Host| h.storage.iter().any(|s| images.get(s.as_str()) > Some(&0));
     let reach: Vec<bool> = pool.hosts.iter().map(reachable).collect();
@@ -398,14 +515,15 @@ fn count_booked(pool: &Problem, f: &Flavor) -> (FlavorFit, Vec<usize>, Vec<usize
             .sum();
         by_resource.insert(k.clone(), n);
     }
-    let by_storage: usize = pool
-        .storage
-        .iter()
-        .filter(|s| {
-            (0..pool.hosts.len()).any(|h| take[h] > 0 && pool.hosts[h].storage.contains(&s.id))
-        })
-        .map(|s| images[s.id.as_str()])
-        .sum();
+    let by_storage: Option<usize> = (f.disk_gib > 0.0).then(|| {
+        pool.storage
+            .iter()
+            .filter(|s| {
+                (0..pool.hosts.len()).any(|h| take[h] > 0 && pool.hosts[h].storage.contains(&s.id))
+            })
+            .map(|s| images[s.id.as_str()])
+            .sum()
+    });
     let hosts_alone: usize = (0..pool.hosts.len())
         .filter(|&h| reach[h])
         .map(|h| take[h])
@@ -419,7 +537,7 @@ fn count_booked(pool: &Problem, f: &Flavor) -> (FlavorFit, Vec<usize>, Vec<usize
         .collect();
     let flow = Transport::new(&supply, &take, &links(pool)).max_flow();
     let fit = flow.total;
-    let binding = if fit == by_storage && by_storage <= hosts_alone {
+    let binding = if by_storage == Some(fit) && fit <= hosts_alone {
         Binding {
             kind: "storage_capacity".into(),
             resource: None,
@@ -442,8 +560,9 @@ fn count_booked(pool: &Problem, f: &Flavor) -> (FlavorFit, Vec<usize>, Vec<usize
     // At a max flow no host with room is connected to storage with room: what is left is
     // stranded.
     let stranded_hosts = (0..take.len()).filter(|&h| flow.host_left[h] > 0).count();
+    // Without an image, no storage space is left stranded: the flavor uses none.
     let stranded_storage = (0..supply.len())
-        .filter(|&s| flow.storage_left[s] > 0)
+        .filter(|&s| f.disk_gib > 0.0 && flow.storage_left[s] > 0)
         .count();
     let on_hosts = (0..take.len())
         .map(|h| take[h] - flow.host_left[h])

@@ -4,7 +4,7 @@
 //! shrinking, to the largest amount that does (in whole units when the first flavor's amount is
 //! whole).
 
-use super::{count_booked, free, Flavor};
+use super::{count_booked, free, too_many, Flavor, MAX_COUNT};
 use crate::format::capacity::{Tier, Tiered};
 use crate::format::{Problem, Resources};
 use std::collections::BTreeMap;
@@ -26,6 +26,9 @@ pub(super) fn tiers(pool: &Problem, first: &Flavor, stop: &dyn Fn() -> bool) -> 
         }
         if stop() {
             break "the time limit (or the client went away) before the next tier".to_string();
+        }
+        if let Some(at) = too_many(&pool, &cur) {
+            break format!("{at} alone would hold more than {MAX_COUNT} of the next tier");
         }
         let (fit, on_hosts, on_storage) = count_booked(&pool, &cur);
         if fit.fit > 0 {

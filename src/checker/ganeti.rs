@@ -123,6 +123,14 @@ pub fn check_iallocator(input: &Input, answer: &Response) -> Vec<Violation> {
     out
 }
 
+/// `a`, `b`: names as a message lists them.
+fn quoted<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn node_list(v: &Value) -> Option<Vec<String>> {
     v.as_array()?
         .iter()
@@ -293,7 +301,10 @@ impl<'a> Checker<'a> {
             out.push(v(
                 Rule::AntiAffinity,
                 at,
-                format!("node {node} already runs an instance with one of the tags {tags:?}"),
+                format!(
+                    "node {node} already runs an instance tagged {}",
+                    quoted(l.tags.intersection(&tags))
+                ),
             ));
         }
         l.tags.extend(tags);

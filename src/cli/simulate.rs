@@ -36,6 +36,22 @@ pub struct SimulateArgs {
     pub plot: Option<PathBuf>,
 }
 
+/// What is wrong with the counts, before any trace is read or any step simulated: `--hosts 1e9`
+/// aborted out of memory, and `--state-at 0` was refused only after the whole day (28 s; issue
+/// 27, L6).
+fn bad_counts(a: &SimulateArgs) -> Option<String> {
+    if a.hosts == 0 || a.hosts > 1_000_000 || a.samples < 2 {
+        return Some("--hosts must be between 1 and 1,000,000 and --samples >= 2".into());
+    }
+    match a.state_at {
+        Some(step) if step == 0 || step >= a.samples => Some(format!(
+            "--state-at {step}: the step must be between 1 and {} (--samples - 1)",
+            a.samples - 1
+        )),
+        _ => None,
+    }
+}
+
 /// Runs the simulation.
 pub fn run(a: SimulateArgs) -> i32 {
     use vmplace::format::{errors::ErrorCode, InputError};
@@ -49,13 +65,8 @@ pub fn run(a: SimulateArgs) -> i32 {
             )])
         }
     };
-    // `--hosts 1e9` aborted out of memory (issue 27, L6).
-    if a.hosts == 0 || a.hosts > 1_000_000 || a.samples < 2 {
-        return super::report(&[InputError::new(
-            ErrorCode::Usage,
-            "",
-            "--hosts must be between 1 and 1,000,000 and --samples >= 2",
-        )]);
+    if let Some(why) = bad_counts(&a) {
+        return super::report(&[InputError::new(ErrorCode::Usage, "", why)]);
     }
     let traces = match load_planetlab(&a.planetlab, a.samples) {
         Ok(t) if !t.is_empty() => t,

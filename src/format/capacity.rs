@@ -32,12 +32,15 @@ pub struct FlavorFit {
     pub binding: Binding,
     /// Per host resource, how many the free capacity alone would hold (connected hosts only).
     pub by_resource: BTreeMap<String, usize>,
-    /// How many the free storage alone would hold (storage with a connected host that fits one).
-    pub by_storage: usize,
+    /// How many the free storage alone would hold (storage with a connected host that fits one);
+    /// absent for a flavor without a disk image, which storage does not limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_storage: Option<usize>,
     /// Hosts left with room for one more by their own capacity but no connected storage with
     /// room for its image.
     pub stranded_hosts: usize,
-    /// Storage systems left with room for one more image but no connected host with room.
+    /// Storage systems left with room for one more image but no connected host with room (none
+    /// for a flavor without an image).
     pub stranded_storage: usize,
 }
 

@@ -119,11 +119,15 @@ pub enum ErrorCode {
     UnknownScope,
     /// A group field that does not apply to its policy (`max_per_domain` on affinity...).
     GroupFieldMismatch,
+    /// A flavor to count that asks for no host resource, for an amount that is neither 0 nor
+    /// between 0.001 and 10^12, or so little that one host or storage system alone holds more
+    /// than 10^9 of it.
+    BadFlavor,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 51] = [
+    pub const ALL: [ErrorCode; 52] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -175,6 +179,7 @@ impl ErrorCode {
         ErrorCode::UnknownPlacementGroup,
         ErrorCode::UnknownScope,
         ErrorCode::GroupFieldMismatch,
+        ErrorCode::BadFlavor,
     ];
 
     /// The stable code string.
@@ -231,6 +236,7 @@ impl ErrorCode {
             ErrorCode::BadFailure => "E1802",
             ErrorCode::BadMix => "E1803",
             ErrorCode::BadTiered => "E1804",
+            ErrorCode::BadFlavor => "E1805",
         }
     }
 
@@ -300,6 +306,7 @@ impl ErrorCode {
             ErrorCode::ReservedExceedsCapacity => "reserve no more than the capacity (usable = (capacity - reserved) * allocation_ratio)",
             ErrorCode::BadMix => "give one whole number per --flavor, in their order, not all zero (--mix 3:1)",
             ErrorCode::BadTiered => "give exactly one --flavor, the largest, with --tiered",
+            ErrorCode::BadFlavor => "ask for at least 0.001 of some host resource (cpu=1), and for each amount 0 or between 0.001 and 10^12 (disk_gib=0: no image)",
             ErrorCode::StorageTraitsUnmet => "name a storage system that has the request's storage traits, or drop `storage` to let phase 1 choose",
             ErrorCode::ContradictoryTraits => "list each trait in either the required or the forbidden list, not both",
             ErrorCode::UnknownPlacementGroup => "name a group id that appears in `groups`, or add the group there",

@@ -25,7 +25,10 @@ pub(super) fn admission(
     if host.state != HostState::Active {
         return Some((
             DeclineCode::AdmissionState,
-            format!("the host is {:?}", host.state).to_lowercase(),
+            format!(
+                "the host is {}",
+                crate::checker::codes::wire_name(&host.state)
+            ),
         ));
     }
     if !host.storage.contains(&vm.storage) {

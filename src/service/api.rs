@@ -309,6 +309,7 @@ pub fn capacity_text(
             "nothing to answer: give a --flavor, a --fail, or both",
         )]);
     }
+    crate::capacity::check_flavors(&q.flavors)?;
     let mut value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
     if value.get("vms").is_some() {
         let state = crate::validation::state::read_state(text)?.into_inner();

@@ -217,6 +217,10 @@ pub fn state_at(
     workload: Workload,
     step: usize,
 ) -> Option<State> {
+    let samples = traces.iter().map(|t| t.samples.len()).min().unwrap_or(0);
+    if step == 0 || step >= samples {
+        return None;
+    }
     match replay(traces, hosts, policy, "", workload, Some(step), &|_| {}) {
         Replay::State(s) => Some(*s),
         Replay::Report(_) => None,

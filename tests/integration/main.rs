@@ -16,6 +16,7 @@ mod failures;
 mod ganeti;
 mod golden;
 mod hardening;
+mod hardening_cli;
 mod hardening_ganeti;
 mod hardening_sequence;
 mod heuristics;
