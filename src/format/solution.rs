@@ -263,7 +263,8 @@ pub struct Stats {
     pub migration_domain: BTreeMap<String, usize>,
     /// Violations of each soft group rule (`groups[]` with `hard: false`), by group id: members
     /// over `max_per_domain` (anti-affinity), domains used beyond one (affinity), skew beyond
-    /// `max_skew` over the domains with room (spread). Empty without soft rules.
+    /// `max_skew` over the domains with room (spread). Empty without soft rules. A storage-phase
+    /// answer puts no member on a host: it counts the pool as it stands.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub soft_violations: BTreeMap<String, u32>,
     /// Where the call's time went, stage by stage.

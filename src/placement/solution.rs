@@ -35,6 +35,9 @@ pub(crate) fn to_solution(
                 final_a.storage[j] = None;
             }
         }
+    } else {
+        // A storage-phase answer names no host, and its statistics see none.
+        final_a.host = vec![None; d.requests.len()];
     }
     let storage_util = evaluate::storage_utilisation(d, &final_a);
     let host_util = evaluate::host_utilisation(d, &final_a);
@@ -66,14 +69,12 @@ pub(crate) fn to_solution(
             .filter(|&&b| b)
             .count(),
         migration_domain: migration_domains(d, &load, a, need_host),
-        soft_violations: if need_host {
-            evaluate::soft_violations(d, &final_a)
-                .into_iter()
-                .map(|(g, n)| (d.group_rules[g].id.clone(), n))
-                .collect()
-        } else {
-            Default::default()
-        },
+        // A storage-phase answer puts no member on a host: its count is the pool's as it stands,
+        // which the checker recounts too (issue 27, L1).
+        soft_violations: evaluate::soft_violations(d, &final_a)
+            .into_iter()
+            .map(|(g, n)| (d.group_rules[g].id.clone(), n))
+            .collect(),
         timings: Default::default(),
     };
     let explain_s = explaining.elapsed().as_secs_f64();

@@ -19,6 +19,7 @@ mod hardening;
 mod hardening_cli;
 mod hardening_ganeti;
 mod hardening_sequence;
+mod hardening_tolerance;
 mod heuristics;
 mod migrate;
 mod property;
