@@ -82,7 +82,7 @@ fn summarise(problem: &Problem, s: &Solution) -> RunSummary {
         bound: s.bound,
         gap: s.gap,
         time_s: s.stats.solve_time_s,
-        violations: check(problem, s, Expect::WithHosts).len(),
+        violations: check(problem, s, Expect::WithHosts).found(),
     }
 }
 

@@ -66,7 +66,7 @@ pub fn bench_pool(name: &str, problem: &Valid<Problem>, base: &Settings) -> Swee
         .collect();
     let best_baseline = baselines.values().copied().fold(0.0, f64::max);
     let s = run_or_fallback(&d, Mode::Place, &RunConfig::default());
-    let violations = check(problem, &s, Expect::WithHosts).len();
+    let violations = check(problem, &s, Expect::WithHosts).found();
     let ratio = |a: f64, b: f64| if b > 1e-9 { a / b } else { 1.0 };
     let distance = s.placed_weight_bound - best_baseline;
     SweepRow {

@@ -6,15 +6,15 @@
 //! counts, bound, gap and status agree.
 
 use super::codes::Rule;
-use super::{v, Violation, TOL};
+use super::{v, Collector, Findings, TOL};
 use crate::format::capacity::Scenario;
 use crate::format::state::{HostState, State, StateHost, StateVm};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Checks one scenario against the state it was computed on.
-pub fn check_scenario(state: &State, sc: &Scenario) -> Vec<Violation> {
+pub fn check_scenario(state: &State, sc: &Scenario) -> Findings {
     let failed: HashSet<&str> = sc.hosts.iter().map(String::as_str).collect();
-    let mut out = Vec::new();
+    let mut out = Collector::default();
     for (i, h) in sc.hosts.iter().enumerate() {
         if !state.hosts.iter().any(|x| &x.id == h) {
             out.push(v(
@@ -96,14 +96,13 @@ pub fn check_scenario(state: &State, sc: &Scenario) -> Vec<Violation> {
     }
     group_rules(state, sc, &failed, &mut out);
     counts(sc, &mut out);
-    out.sort();
-    out
+    out.finish()
 }
 
 /// The hard rules of `groups[]` after the restarts, against the survivors: no domain above
 /// `max_per_domain` (or what the survivors hold), affinity and spread no more broken (spread over
 /// the domains with a surviving active host).
-fn group_rules(state: &State, sc: &Scenario, failed: &HashSet<&str>, out: &mut Vec<Violation>) {
+fn group_rules(state: &State, sc: &Scenario, failed: &HashSet<&str>, out: &mut Collector) {
     fn alive<'s>(vm: &'s StateVm, failed: &HashSet<&str>) -> Option<&'s str> {
         (!failed.contains(vm.host.as_str())).then_some(vm.host.as_str())
     }
@@ -124,7 +123,7 @@ fn group_rules(state: &State, sc: &Scenario, failed: &HashSet<&str>, out: &mut V
 }
 
 /// The witness and the unrestartable list together are the VMs of the failed hosts, once each.
-fn coverage(state: &State, sc: &Scenario, failed: &HashSet<&str>, out: &mut Vec<Violation>) {
+fn coverage(state: &State, sc: &Scenario, failed: &HashSet<&str>, out: &mut Collector) {
     let on_failed: HashSet<&str> = state
         .vms
         .iter()
@@ -195,7 +194,7 @@ fn survivors<'a>(
 }
 
 /// `restarted`, `restartable`, `bound`, `gap` and `status` agree with the lists.
-fn counts(sc: &Scenario, out: &mut Vec<Violation>) {
+fn counts(sc: &Scenario, out: &mut Collector) {
     if sc.restarted != sc.witness.len() || sc.restartable != sc.unrestartable.is_empty() {
         out.push(v(
             Rule::BadStats,

@@ -7,7 +7,7 @@
 //! its name, and its jobs must do exactly the moves listed. It reads Ganeti's semantics from the
 //! document itself, not from vmplace's mapping.
 
-use super::{v, Rule, Violation, TOL};
+use super::{v, Collector, Findings, Rule, TOL};
 use crate::format::ganeti::{
     AllocPolicy, EvacMode, Input, Instance, InstanceSpec, Request, Response,
 };
@@ -26,8 +26,8 @@ struct Load {
 
 /// Checks an answer against its input. A failed answer (`success: false`) must have an empty
 /// `result`; it places nothing, so nothing else can be wrong with it.
-pub fn check_iallocator(input: &Input, answer: &Response) -> Vec<Violation> {
-    let mut out = Vec::new();
+pub fn check_iallocator(input: &Input, answer: &Response) -> Findings {
+    let mut out = Collector::default();
     if !answer.success {
         if answer.result != Value::Array(vec![]) {
             out.push(v(
@@ -36,7 +36,7 @@ pub fn check_iallocator(input: &Input, answer: &Response) -> Vec<Violation> {
                 "a failed answer's result must be []",
             ));
         }
-        return out;
+        return out.finish();
     }
     let mut ck = Checker::new(input);
     match &input.request {
@@ -57,7 +57,7 @@ pub fn check_iallocator(input: &Input, answer: &Response) -> Vec<Violation> {
                     "/result",
                     "expected [allocated, failed]",
                 ));
-                return out;
+                return out.finish();
             };
             let mut seen = BTreeSet::new();
             for (i, entry) in done.as_array().into_iter().flatten().enumerate() {
@@ -119,8 +119,7 @@ pub fn check_iallocator(input: &Input, answer: &Response) -> Vec<Violation> {
             }
         }
     }
-    out.sort();
-    out
+    out.finish()
 }
 
 /// `a`, `b`: names as a message lists them.
@@ -218,7 +217,7 @@ impl<'a> Checker<'a> {
         spec: &InstanceSpec,
         node: &str,
         group: Option<&str>,
-        out: &mut Vec<Violation>,
+        out: &mut Collector,
     ) {
         let Some(n) = self.input.nodes.get(node) else {
             out.push(v(
@@ -312,13 +311,7 @@ impl<'a> Checker<'a> {
 
     /// `[moved, failed, jobs]`: every instance once, moved ones to a node with room, and the jobs
     /// doing exactly those moves.
-    fn moves(
-        &mut self,
-        input: &Input,
-        names: &[String],
-        answer: &Response,
-        out: &mut Vec<Violation>,
-    ) {
+    fn moves(&mut self, input: &Input, names: &[String], answer: &Response, out: &mut Collector) {
         let Some([moved, failed, jobs]) = answer.result.as_array().map(Vec::as_slice) else {
             out.push(v(
                 Rule::BadResult,
@@ -381,7 +374,7 @@ impl<'a> Checker<'a> {
         inst: &Instance,
         node: &str,
         group_name: Option<&Value>,
-        out: &mut Vec<Violation>,
+        out: &mut Collector,
     ) {
         if let Some(why) = request.immovable(&inst.spec.disk_template) {
             out.push(v(Rule::NotMovable, at, why));
@@ -535,7 +528,7 @@ const MOVE_OPCODES: [&str; 2] = ["OP_INSTANCE_MIGRATE", "OP_INSTANCE_FAILOVER"];
 
 /// The jobs Ganeti runs must do the moves the answer lists, and nothing else: each moved
 /// instance named by exactly one opcode, to its listed node.
-fn check_jobs(jobs: &Value, chosen: &BTreeMap<String, String>, out: &mut Vec<Violation>) {
+fn check_jobs(jobs: &Value, chosen: &BTreeMap<String, String>, out: &mut Collector) {
     let Some(jobs) = jobs.as_array() else {
         out.push(v(Rule::BadJobs, "/result/2", "expected a list of jobs"));
         return;

@@ -3,7 +3,7 @@
 //! and the soft rules' violations against `stats.soft_violations`.
 
 use super::codes::Rule;
-use super::{limit, v, Violation, TOL};
+use super::{limit, v, Collector, TOL};
 use crate::format::problem::{Group, GroupPolicy, Request};
 use crate::format::{Problem, Solution};
 use std::collections::{BTreeMap, HashMap};
@@ -35,10 +35,9 @@ fn could_take(host: &crate::format::Host, req: &Request) -> bool {
 }
 
 /// Every group rule after the answer.
-pub(super) fn group_rules(problem: &Problem, solution: &Solution) -> Vec<Violation> {
-    let mut out = Vec::new();
+pub(super) fn group_rules(problem: &Problem, solution: &Solution, out: &mut Collector) {
     if problem.groups.is_empty() {
-        return out;
+        return;
     }
     let hosts = super::placement::host_index(problem);
     let requests: HashMap<&str, &Request> = problem
@@ -123,7 +122,6 @@ pub(super) fn group_rules(problem: &Problem, solution: &Solution) -> Vec<Violati
             }
         }
     }
-    out
 }
 
 /// A group's state after the answer.

@@ -2,7 +2,7 @@
 //! connectivity and anti-affinity rule after the placements.
 
 use super::codes::{wire_name, Rule, UNPLACED_CODES};
-use super::{v, Expect, Violation, TOL};
+use super::{v, Collector, Expect, TOL};
 use crate::format::{Problem, Solution};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -26,8 +26,8 @@ pub(super) fn host_index(problem: &Problem) -> HashMap<&str, usize> {
 }
 
 /// Every request exactly once, in placements or unplaced, and every reason code known.
-pub(super) fn requests_once(problem: &Problem, solution: &Solution) -> Vec<Violation> {
-    let mut out = Vec::new();
+pub(super) fn requests_once(problem: &Problem, solution: &Solution) -> Collector {
+    let mut out = Collector::default();
     let requests = request_index(problem);
     // Every request exactly once, in placements or unplaced.
     let mut seen: HashSet<&str> = HashSet::new();
@@ -82,8 +82,8 @@ pub(super) fn requests_once(problem: &Problem, solution: &Solution) -> Vec<Viola
 
 /// Storage and host capacities, connectivity, fixed storage, hosts present as the phase
 /// requires, and anti-affinity.
-pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect) -> Vec<Violation> {
-    let mut out = Vec::new();
+pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect) -> Collector {
+    let mut out = Collector::default();
     let requests = request_index(problem);
     let storage: HashMap<&str, (f64, f64, &BTreeSet<String>)> = problem
         .storage

@@ -3,21 +3,21 @@
 //! after all moves.
 
 use super::codes::{wire_name, Rule, DECLINE_CODES};
-use super::{v, Violation, TOL};
+use super::{v, Collector, Findings, TOL};
 use crate::format::state::{HostState, Plan, State};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Checks a migration plan against the state it was made for: every VM moves at most once from
 /// the host it is on; targets exist, are active, reach the VM's storage (live move), accepted
 /// the VM and stay within capacity after all moves; anti-affinity holds on every target.
-pub fn check_plan(state: &State, plan: &Plan) -> Vec<Violation> {
+pub fn check_plan(state: &State, plan: &Plan) -> Findings {
     let vms: HashMap<&str, usize> = state
         .vms
         .iter()
         .enumerate()
         .map(|(i, v)| (v.id.as_str(), i))
         .collect();
-    let mut out = Vec::new();
+    let mut out = Collector::default();
     let (placement, targets) = moves(state, plan, &vms, &mut out);
     capacity_after(state, &placement, &targets, &mut out);
     anti_affinity_after(state, plan, &vms, &placement, &mut out);
@@ -35,8 +35,7 @@ pub fn check_plan(state: &State, plan: &Plan) -> Vec<Violation> {
         rules.check_soft(at, &plan.stats.soft_violations, &mut out);
     }
     super::steps::check_steps(state, plan, &mut out);
-    out.sort();
-    out
+    out.finish()
 }
 
 /// Each move on its own: known VM, moved once, from its host, to a known active host that
@@ -46,7 +45,7 @@ fn moves(
     state: &State,
     plan: &Plan,
     vms: &HashMap<&str, usize>,
-    out: &mut Vec<Violation>,
+    out: &mut Collector,
 ) -> (Vec<String>, HashSet<usize>) {
     let hosts: HashMap<&str, usize> = state
         .hosts
@@ -156,7 +155,7 @@ fn pivot(
     p: &str,
     storage: &str,
     path: &str,
-    out: &mut Vec<Violation>,
+    out: &mut Collector,
 ) {
     let Some(&hi) = hosts.get(p) else {
         out.push(v(
@@ -188,7 +187,7 @@ fn capacity_after(
     state: &State,
     placement: &[String],
     targets: &HashSet<usize>,
-    out: &mut Vec<Violation>,
+    out: &mut Collector,
 ) {
     // A resource with a usage history counts by its latest sample, one without by its demand.
     for &hi in targets {
@@ -228,7 +227,7 @@ fn anti_affinity_after(
     plan: &Plan,
     vms: &HashMap<&str, usize>,
     placement: &[String],
-    out: &mut Vec<Violation>,
+    out: &mut Collector,
 ) {
     for (i, m) in plan.migrations.iter().enumerate() {
         let Some(&vi) = vms.get(m.vm.as_str()) else {

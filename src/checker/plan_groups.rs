@@ -6,7 +6,7 @@
 //! are counted once each wave has ended, against the violations the state had.
 
 use super::codes::{wire_name, Rule};
-use super::{v, Violation};
+use super::{v, Collector};
 use crate::format::problem::{Group, GroupPolicy};
 use crate::format::state::{HostState, State, StateHost, StateVm};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -157,7 +157,7 @@ impl<'a> PlanRules<'a> {
         &self,
         at: impl Fn(&str) -> Vec<&'h str>,
         path: &str,
-        out: &mut Vec<Violation>,
+        out: &mut Collector,
     ) {
         for (r, view) in self.views.iter().enumerate() {
             if !view.hard || view.group.policy != GroupPolicy::AntiAffinity {
@@ -186,7 +186,7 @@ impl<'a> PlanRules<'a> {
         &self,
         at: impl Fn(&str) -> Option<&'h str>,
         path: &str,
-        out: &mut Vec<Violation>,
+        out: &mut Collector,
     ) {
         for (r, view) in self.views.iter().enumerate() {
             if !view.hard || view.group.policy == GroupPolicy::AntiAffinity {
@@ -212,7 +212,7 @@ impl<'a> PlanRules<'a> {
         &self,
         at: impl Fn(&str) -> Option<&'h str>,
         claimed: &BTreeMap<String, u32>,
-        out: &mut Vec<Violation>,
+        out: &mut Collector,
     ) {
         for (r, view) in self.views.iter().enumerate() {
             if view.hard {

@@ -2,12 +2,11 @@
 //! requested gap, and statistics that agree with the answer.
 
 use super::codes::Rule;
-use super::{v, Violation};
+use super::{v, Collector};
 use crate::format::{Problem, Solution, Status};
 
 /// The status, bound, gap and statistics of a placement answer.
-pub(super) fn honesty(problem: &Problem, solution: &Solution) -> Vec<Violation> {
-    let mut out = Vec::new();
+pub(super) fn honesty(problem: &Problem, solution: &Solution, out: &mut Collector) {
     if solution.gap.is_nan() || solution.gap < 0.0 {
         out.push(v(
             Rule::BadGap,
@@ -47,7 +46,7 @@ pub(super) fn honesty(problem: &Problem, solution: &Solution) -> Vec<Violation> 
             "status infeasible but requests are placed",
         ));
     }
-    out.extend(placed_weight(problem, solution));
+    placed_weight(problem, solution, out);
     if solution.stats.placed != solution.placements.len() {
         out.push(v(
             Rule::BadStats,
@@ -59,14 +58,12 @@ pub(super) fn honesty(problem: &Problem, solution: &Solution) -> Vec<Violation> 
             ),
         ));
     }
-    out
 }
 
 /// The whole call's first objective: the placed weight is what the placements weigh, its bound
 /// lies between it and the total, the gap covers what the bound says could still be placed, and
 /// `optimal` means nothing more could.
-fn placed_weight(problem: &Problem, solution: &Solution) -> Vec<Violation> {
-    let mut out = Vec::new();
+fn placed_weight(problem: &Problem, solution: &Solution, out: &mut Collector) {
     let priority: std::collections::HashMap<&str, f64> = problem
         .requests
         .iter()
@@ -95,7 +92,7 @@ fn placed_weight(problem: &Problem, solution: &Solution) -> Vec<Violation> {
                 "placed_weight_bound {wb} is not between the placed {placed} and the total {total}"
             ),
         ));
-        return out;
+        return;
     }
     let weight_gap = if wb > 0.0 { (wb - placed) / wb } else { 0.0 };
     if solution.gap < weight_gap - 1e-6 {
@@ -115,5 +112,4 @@ fn placed_weight(problem: &Problem, solution: &Solution) -> Vec<Violation> {
             format!("status optimal while the bound says {wb} could be placed, not {placed}"),
         ));
     }
-    out
 }

@@ -5,7 +5,7 @@
 //! (checker/plan_groups.rs). During a wave a VM counts on its source and its target.
 
 use super::codes::Rule;
-use super::{v, Violation, TOL};
+use super::{v, Collector, TOL};
 use crate::format::state::{Migration, Plan, State, StateVm};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -26,7 +26,7 @@ fn now(vm: &StateVm) -> BTreeMap<&str, f64> {
 }
 
 /// Every migration is in the steps as often as it has hops, and the steps name only migrations.
-fn coverage(plan: &Plan, by_vm: &HashMap<&str, &Migration>, out: &mut Vec<Violation>) {
+fn coverage(plan: &Plan, by_vm: &HashMap<&str, &Migration>, out: &mut Collector) {
     if !plan.migrations.is_empty() && plan.steps.is_empty() {
         out.push(v(
             Rule::BadSteps,
@@ -89,7 +89,7 @@ impl<'a> Pool<'a> {
 }
 
 /// Replays the waves and reports every unsafe moment.
-pub fn check_steps(state: &State, plan: &Plan, out: &mut Vec<Violation>) {
+pub(super) fn check_steps(state: &State, plan: &Plan, out: &mut Collector) {
     let by_vm: HashMap<&str, &Migration> =
         plan.migrations.iter().map(|m| (m.vm.as_str(), m)).collect();
     coverage(plan, &by_vm, out);
@@ -189,7 +189,7 @@ fn wave_capacity(
     h: &str,
     arriving: &[&StateVm],
     path: &str,
-    out: &mut Vec<Violation>,
+    out: &mut Collector,
 ) {
     let Some(cap) = caps.get(h) else { return };
     let mut total: BTreeMap<&str, f64> = pool.used.get(h).cloned().unwrap_or_default();
@@ -216,7 +216,7 @@ fn wave_anti_affinity(
     h: &str,
     arriving: &[&StateVm],
     path: &str,
-    out: &mut Vec<Violation>,
+    out: &mut Collector,
 ) {
     let mut groups: BTreeMap<&str, usize> = BTreeMap::new();
     for vm in arriving {

@@ -1,7 +1,7 @@
 //! One entry point per document operation, shared by the CLI and the HTTP service so that both
 //! return the same documents for the same input.
 
-use crate::checker::{check, Expect, Violation};
+use crate::checker::{check, Expect, Findings, Violation};
 use crate::domain::{Domain, Settings};
 use crate::format::check::{CheckPhase, CheckRequest, PlanCheckRequest};
 use crate::format::errors::ErrorCode;
@@ -102,8 +102,9 @@ pub fn encode_solution(solution: &mut Solution, pretty: bool) -> serde_json::Res
 }
 
 /// Most violations listed in one report; the rest are counted in `omitted`, as input errors
-/// are (a plan naming an unknown VM 1.5 million times gave a 197 MB answer).
-pub const MAX_VIOLATIONS: usize = 100;
+/// are (a plan naming an unknown VM 1.5 million times gave a 197 MB answer). The checker keeps
+/// no more than these while it runs.
+pub use crate::checker::MAX_VIOLATIONS;
 
 /// The checker's answer document.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -117,15 +118,12 @@ pub struct CheckReport {
     pub omitted: usize,
 }
 
-impl From<Vec<Violation>> for CheckReport {
-    fn from(mut violations: Vec<Violation>) -> Self {
-        let omitted = violations.len().saturating_sub(MAX_VIOLATIONS);
-        violations.truncate(MAX_VIOLATIONS);
-        violations.shrink_to_fit();
+impl From<Findings> for CheckReport {
+    fn from(found: Findings) -> Self {
         CheckReport {
-            valid: violations.is_empty(),
-            violations,
-            omitted,
+            valid: found.is_empty(),
+            violations: found.violations,
+            omitted: found.omitted,
         }
     }
 }

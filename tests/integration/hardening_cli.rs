@@ -1,14 +1,19 @@
 //! Issue 27 (hardening III), the command line's part: `simulate`'s arguments checked before any
 //! work, trace files by their real names, flavors the capacity count refuses rather than counting
-//! to a cap, and messages in user-facing text.
+//! to a cap, messages in user-facing text, and a checker that keeps at most `MAX_VIOLATIONS`.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use vmplace::checker::{Rule, Violation};
+use vmplace::checker::{check, check_plan, Expect, Rule, Violation};
 use vmplace::format::check::CheckPhase;
-use vmplace::placement::RunConfig;
-use vmplace::service::api::{capacity_request, check_texts, Overrides};
+use vmplace::format::state::{Plan, State};
+use vmplace::format::{Problem, Solution};
+use vmplace::placement::{Mode, RunConfig};
+use vmplace::service::api::{
+    capacity_request, check_plan_documents, check_texts, migrate_text, solve_text, Overrides,
+    MAX_VIOLATIONS,
+};
 
 fn vmplace(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vmplace"))
@@ -309,4 +314,63 @@ fn an_exclusion_tag_violation_names_the_tags_in_plain_text() {
         tags[0].message,
         "node node1 already runs an instance tagged `service:foo`"
     );
+}
+
+// ---- M6: the checker keeps at most MAX_VIOLATIONS --------------------------------------------
+
+/// A plan naming an unknown VM `n` times in one wave, for the shipped small state.
+fn ghost_plan(n: usize) -> (State, Plan) {
+    let text = read("instances/migration/small-state.json");
+    let state: State = serde_json::from_str(&text).unwrap();
+    let mut plan = migrate_text(&text).expect("a plan");
+    plan.migrations.clear();
+    plan.steps = vec![vec!["ghost".to_string(); n]];
+    (state, plan)
+}
+
+#[test]
+fn a_plan_check_keeps_the_first_violations_in_order_and_counts_the_rest() {
+    // The whole list was built (200,000 here, 1.5 million in the finding) and then cut.
+    let n = 200_000;
+    let (state, plan) = ghost_plan(n);
+    let listed: Vec<Violation> = check_plan(&state, &plan).into_iter().collect();
+    assert_eq!(listed.len(), MAX_VIOLATIONS);
+    // What sorting all of them and keeping the first would list, not the first found.
+    let mut paths: Vec<String> = (0..n).map(|j| format!("/steps/0/{j}")).collect();
+    paths.sort();
+    paths.truncate(MAX_VIOLATIONS);
+    assert!(listed.iter().all(|v| v.rule == Rule::BadSteps));
+    assert_eq!(
+        listed.iter().map(|v| v.path.clone()).collect::<Vec<_>>(),
+        paths
+    );
+    let report = check_plan_documents(&state, &plan);
+    assert_eq!(report.violations, listed);
+    assert_eq!(report.omitted, n - MAX_VIOLATIONS);
+    assert!(!report.valid);
+}
+
+#[test]
+fn a_placement_check_keeps_at_most_max_violations() {
+    let text = read("instances/examples/small.json");
+    let problem: Problem = serde_json::from_str(&text).unwrap();
+    let mut solution: Solution = solve_text(
+        &text,
+        Mode::Place,
+        &Overrides::default(),
+        &RunConfig::default(),
+    )
+    .expect("solved");
+    assert!(check(&problem, &solution, Expect::WithHosts).is_empty());
+    let mut ghost = solution.placements[0].clone();
+    ghost.request = "ghost".into();
+    solution.placements.extend(vec![ghost; 50_000]);
+    let listed: Vec<Violation> = check(&problem, &solution, Expect::WithHosts)
+        .into_iter()
+        .collect();
+    assert_eq!(listed.len(), MAX_VIOLATIONS);
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted);
+    assert!(listed.iter().any(|v| v.rule == Rule::UnknownRequest));
 }
