@@ -3,7 +3,8 @@
 //! and the soft rules' violations against `stats.soft_violations`.
 
 use super::codes::Rule;
-use super::{limit, v, Collector, TOL};
+use super::placement::CAPACITY_TOL;
+use super::{limit, v, Collector};
 use crate::format::problem::{Group, GroupPolicy, Request};
 use crate::format::{Problem, Solution};
 use std::collections::{BTreeMap, HashMap};
@@ -17,14 +18,14 @@ fn domain_of<'a>(g: &Group, host: &'a crate::format::Host) -> Option<&'a str> {
     }
 }
 
-/// Whether `host` could take `req` before the batch: free usable capacity for its demand, and its
-/// host traits.
+/// Whether `host` could take `req` before the batch: free usable capacity for its demand (within
+/// the absolute capacity tolerance, as a placement is held to), and its host traits.
 fn could_take(host: &crate::format::Host, req: &Request) -> bool {
     let used = |k: &str| host.used.as_ref().and_then(|u| u.get(k)).copied();
     let fits = req.demand.iter().all(|(k, x)| {
         let free = limit(&host.capacity, &host.reserved, &host.allocation_ratio, k)
             - used(k).unwrap_or(0.0);
-        *x <= free + TOL * (1.0 + free.abs())
+        *x <= free.max(0.0) + CAPACITY_TOL
     });
     fits && super::placement::broken_trait(
         &req.required_traits,

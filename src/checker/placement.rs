@@ -2,9 +2,47 @@
 //! connectivity and anti-affinity rule after the placements.
 
 use super::codes::{wire_name, Rule, UNPLACED_CODES};
-use super::{v, Collector, Expect, TOL};
+use super::{v, Collector, Expect, Violation};
 use crate::format::{Problem, Solution};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// How far an answer may exceed a usable capacity, in the document's unit (GiB, or the
+/// resource's own unit): absolute, so 1e-6 GiB on a system of 10 GiB as on one of 1e12. The
+/// relative `1e-6 × (1 + capacity)` it replaces let a 1e8 GiB system take 100 GiB more
+/// (issue 27, M3).
+pub(super) const CAPACITY_TOL: f64 = 1e-6;
+
+/// The float rounding of the documents' own numbers, relative to the amounts compared: eight
+/// units in the last place (1.8e-3 at 1e12, where an f64 cannot hold 1e-6 of a unit).
+const ROUNDING: f64 = 8.0 * f64::EPSILON;
+
+/// Whether `total` exceeds `capacity` beyond the tolerance.
+fn exceeds(total: f64, capacity: f64) -> bool {
+    total > capacity + CAPACITY_TOL + ROUNDING * total.abs().max(capacity.abs())
+}
+
+/// A compensated (Neumaier) sum, so that the rounding of many terms stays within the tolerance.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sum {
+    sum: f64,
+    carry: f64,
+}
+
+impl Sum {
+    fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        self.carry += if self.sum.abs() >= x.abs() {
+            (self.sum - t) + x
+        } else {
+            (x - t) + self.sum
+        };
+        self.sum = t;
+    }
+
+    fn value(&self) -> f64 {
+        self.sum + self.carry
+    }
+}
 
 fn request_index(problem: &Problem) -> HashMap<&str, usize> {
     problem
@@ -94,12 +132,9 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
         })
         .collect();
     let hosts = host_index(problem);
-    let mut disk: BTreeMap<&str, f64> = BTreeMap::new();
-    let mut load: Vec<BTreeMap<String, f64>> = problem
-        .hosts
-        .iter()
-        .map(|h| h.used.clone().unwrap_or_default())
-        .collect();
+    let mut disk: BTreeMap<&str, Sum> = BTreeMap::new();
+    // What the answer adds to each host, per resource.
+    let mut load: Vec<BTreeMap<&str, Sum>> = vec![BTreeMap::new(); problem.hosts.len()];
     let mut groups: HashSet<(&str, &str)> = HashSet::new();
     for (i, p) in solution.placements.iter().enumerate() {
         let Some(&ri) = requests.get(p.request.as_str()) else {
@@ -141,7 +176,9 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
         }
         // A request given its storage has its image written there: `used_gib` counts it.
         if req.storage.is_none() {
-            *disk.entry(p.storage.as_str()).or_default() += req.disk_gib;
+            disk.entry(p.storage.as_str())
+                .or_default()
+                .add(req.disk_gib);
         }
         match (&p.host, expect) {
             (Some(_), Expect::StorageOnly) => {
@@ -185,7 +222,7 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
             ));
         }
         for (k, x) in &req.demand {
-            *load[hi].entry(k.clone()).or_default() += x;
+            load[hi].entry(k.as_str()).or_default().add(*x);
         }
         if let Some(g) = &req.anti_affinity {
             if !groups.insert((g.as_str(), hid.as_str())) {
@@ -199,30 +236,46 @@ pub(super) fn capacities(problem: &Problem, solution: &Solution, expect: Expect)
     }
     for (sid, add) in &disk {
         if let Some(&(cap, used, _)) = storage.get(sid) {
-            if used + add > cap + TOL * (1.0 + cap) {
+            let add = add.value();
+            if exceeds(used + add, cap) {
                 out.push(v(
                     Rule::StorageCapacity,
                     "/placements",
-                    format!("storage `{sid}`: {used} + {add} GiB exceeds {cap} GiB"),
+                    format!(
+                        "storage `{sid}`: {used} + {add} GiB exceeds {cap} GiB by {} GiB",
+                        used + add - cap
+                    ),
                 ));
             }
         }
     }
-    for (hi, host) in problem.hosts.iter().enumerate() {
-        let before = host.used.clone().unwrap_or_default();
-        for (k, total) in &load[hi] {
+    for violation in host_capacities(problem, &load) {
+        out.push(violation);
+    }
+    out
+}
+
+/// Every host resource the answer adds to beyond its usable capacity.
+fn host_capacities(problem: &Problem, load: &[BTreeMap<&str, Sum>]) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (host, added) in problem.hosts.iter().zip(load) {
+        for (k, added) in added {
             let cap = super::limit(&host.capacity, &host.reserved, &host.allocation_ratio, k);
-            let added = total - before.get(k).copied().unwrap_or(0.0);
-            if added > TOL && *total > cap + TOL * (1.0 + cap) {
+            let before = host.used.as_ref().and_then(|u| u.get(*k)).copied();
+            let (added, total) = (added.value(), before.unwrap_or(0.0) + added.value());
+            if added > CAPACITY_TOL && exceeds(total, cap) {
                 out.push(v(
                     Rule::HostCapacity,
                     "/placements",
-                    format!("host `{}`: `{k}` {total} exceeds capacity {cap}", host.id),
+                    format!(
+                        "host `{}`: `{k}` {total} exceeds capacity {cap} by {}",
+                        host.id,
+                        total - cap
+                    ),
                 ));
             }
         }
     }
-
     out
 }
 

@@ -1,12 +1,13 @@
 //! The validated domain: typed indices and dense vectors, built from the wire documents by one
 //! converter each ([`placement::Domain::from_problem`], [`migration::Pool::from_state`]).
 //! [`evaluate`] computes the objectives of any placement on it, for the models and the
-//! placement driver alike.
+//! placement driver alike; [`tolerance`] says what "within capacity" means for an answer.
 
 pub mod evaluate;
 pub mod groups;
 pub mod migration;
 pub mod placement;
+pub mod tolerance;
 
 pub use placement::*;
 

@@ -7,7 +7,9 @@ use crate::format::{Objective, Problem, SolverKind};
 use crate::validation::Valid;
 use std::collections::{BTreeSet, HashMap};
 
-/// Numerical tolerance for capacity comparisons.
+/// Numerical tolerance for capacity comparisons, absolute, in the document's unit: what
+/// [`fits`] allows over the free capacity, and the absolute part of the final check every answer
+/// passes ([`super::tolerance`]).
 pub const EPS: f64 = 1e-6;
 
 macro_rules! index_type {

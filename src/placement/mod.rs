@@ -1,7 +1,7 @@
 //! Placement: the two phases (storage, then host), each solved as lexicographic MIP stages
 //! with greedy warm starts, certification, LNS at scale and honest status; then the solution
 //! document. Concerns by file: [`deadline`], [`lexicographic`], [`bounds`], [`certify`],
-//! [`exact`] (small phase-1 batches proven without HiGHS), [`storage_phase`], [`host_phase`], [`joint`] (both in one MIP), [`packing`] (column generation under `pack`), [`lns`], [`solution`], [`greedy`], [`baseline`] (the
+//! [`exact`] (small phase-1 batches proven without HiGHS), [`storage_phase`], [`host_phase`], [`joint`] (both in one MIP), [`packing`] (column generation under `pack`), [`lns`], [`solution`] (after [`verify`], the exact capacity check every answer passes), [`greedy`], [`baseline`] (the
 //! baselines never answered below), [`explain`].
 
 pub mod baseline;
@@ -20,6 +20,7 @@ pub mod neighbourhood;
 pub mod packing;
 pub mod solution;
 pub mod storage_phase;
+pub mod verify;
 
 use crate::domain::{Assignment, Domain};
 use crate::format::{PhaseName, PhaseSolver, PhaseStats, Solution, SolverKind, Status};
@@ -120,7 +121,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
         let time_s = start.elapsed().as_secs_f64();
         return Ok(solution::to_solution(
             d,
-            &phases,
+            phases,
             mode != Mode::Storage,
             time_s,
         ));
@@ -140,7 +141,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
         }
         Mode::Place => (place_phases(d, cfg, &call, &mut timings)?, true),
     };
-    let mut sol = solution::to_solution(d, &phases, need_host, start.elapsed().as_secs_f64());
+    let mut sol = solution::to_solution(d, phases, need_host, start.elapsed().as_secs_f64());
     sol.stats.timings.baselines_s = timings.baselines_s;
     sol.stats.timings.neighbourhoods_s = timings.neighbourhoods_s;
     Ok(sol)

@@ -2,22 +2,26 @@
 
 use super::bounds::whole_call;
 use super::explain;
+use super::verify;
 use super::PhaseOutcome;
 use crate::domain::evaluate;
 use crate::domain::{Domain, RequestIx};
 use crate::format::{Placement, ReasonCode, Solution, Stats, Status, Unplaced};
 use std::collections::BTreeSet;
 
-/// The solution document of the phases that ran; `time_s` is the phases' time. Explaining and
-/// the statistics are timed here, and the call's model-building time is taken
+/// The solution document of the phases that ran; `time_s` is the phases' time. Every answer,
+/// whatever solver made it, passes the exact capacity check here first ([`verify::enforce`]).
+/// Explaining and the statistics are timed here, and the call's model-building time is taken
 /// ([`crate::model::take_build_time`]).
 pub(crate) fn to_solution(
     d: &Domain,
-    phases: &[PhaseOutcome],
+    mut phases: Vec<PhaseOutcome>,
     need_host: bool,
     time_s: f64,
 ) -> Solution {
     let explaining = std::time::Instant::now();
+    verify::enforce(d, &mut phases, need_host);
+    let phases = phases.as_slice();
     let last = &phases[phases.len() - 1];
     let a = &last.assignment;
     let (placements, unplaced) = entries(d, phases, need_host);
