@@ -392,29 +392,11 @@ impl Model<'_> {
     /// cap_s` for every storage system, `U_s` at least the utilisation before the batch.
     fn joint_storage_balance(&mut self) -> Col {
         let d = self.input.d;
-        let floor = crate::domain::evaluate::initial_storage_utilisation(d);
-        let warm = crate::domain::evaluate::storage_utilisation(d, self.input.warm)
-            .into_iter()
-            .fold(floor, f64::max);
-        let u = self.b.column(variable().min(floor), false, warm);
-        let mut rows: Vec<Option<Expression>> = vec![None; d.storage.len()];
-        for (f, ys) in self.y.iter().enumerate() {
+        let terms = self.y.iter().enumerate().flat_map(|(f, ys)| {
             let disk = d.requests[self.flavors[f].members[0].0].disk;
-            for (s, _, c) in ys {
-                rows[s.0]
-                    .get_or_insert_with(Expression::default)
-                    .add_mul(disk, c.var);
-            }
-        }
-        for (s, row) in rows.into_iter().enumerate() {
-            let cap = d.storage[s].capacity;
-            let Some(mut e) = row else { continue };
-            if cap <= EPS {
-                continue;
-            }
-            e.add_mul(-cap, u.var);
-            self.b.row(constraint::leq(e, -d.storage[s].used));
-        }
-        u
+            ys.iter().map(move |&(s, _, c)| (s, disk, c))
+        });
+        let terms: Vec<_> = terms.collect();
+        super::storage::balance_rows(&mut self.b, d, self.input.warm, terms)
     }
 }

@@ -534,28 +534,42 @@ impl Model<'_> {
     /// `balance`: U >= (used_s + sum disk y) / cap_s for every storage system; returns U.
     fn storage_balance(&mut self) -> Col {
         let d = self.input.d;
-        let floor = crate::domain::evaluate::initial_storage_utilisation(d);
-        let warm = crate::domain::evaluate::storage_utilisation(d, self.input.warm)
-            .into_iter()
-            .fold(floor, f64::max);
-        let u = self.b.column(variable().min(floor), false, warm);
-        let mut rows: Vec<Expression> = vec![Expression::default(); d.storage.len()];
-        let mut any = vec![false; d.storage.len()];
-        for (f, ys) in self.y.iter().enumerate() {
+        let terms = self.y.iter().enumerate().flat_map(|(f, ys)| {
             let disk = d.requests[self.flavors[f].members[0].0].disk;
-            for (s, c) in ys {
-                rows[s.0].add_mul(disk, c.var);
-                any[s.0] = true;
-            }
-        }
-        for (s, mut e) in rows.into_iter().enumerate() {
-            let cap = d.storage[s].capacity;
-            if !any[s] || cap <= EPS {
-                continue;
-            }
-            e.add_mul(-cap, u.var);
-            self.b.row(constraint::leq(e, -d.storage[s].used));
-        }
-        u
+            ys.iter().map(move |&(s, c)| (s, disk, c))
+        });
+        let terms: Vec<_> = terms.collect();
+        balance_rows(&mut self.b, d, self.input.warm, terms)
     }
+}
+
+/// `U >= (used_s + sum disk * column) / cap_s` for every storage system with a `(storage, disk,
+/// column)` term, `U` at least the utilisation before the batch; returns `U`. Shared by the
+/// storage model's `storage_balance` and the joint model's `joint_storage_balance`.
+pub(super) fn balance_rows(
+    b: &mut MipBuilder,
+    d: &Domain,
+    warm: &Assignment,
+    terms: Vec<(StorageIx, f64, Col)>,
+) -> Col {
+    let floor = crate::domain::evaluate::initial_storage_utilisation(d);
+    let start = crate::domain::evaluate::storage_utilisation(d, warm)
+        .into_iter()
+        .fold(floor, f64::max);
+    let u = b.column(variable().min(floor), false, start);
+    let mut rows: Vec<Option<Expression>> = vec![None; d.storage.len()];
+    for (s, disk, c) in terms {
+        rows[s.0]
+            .get_or_insert_with(Expression::default)
+            .add_mul(disk, c.var);
+    }
+    for (s, row) in rows.into_iter().enumerate() {
+        let cap = d.storage[s].capacity;
+        let Some(mut e) = row.filter(|_| cap > EPS) else {
+            continue;
+        };
+        e.add_mul(-cap, u.var);
+        b.row(constraint::leq(e, -d.storage[s].used));
+    }
+    u
 }
