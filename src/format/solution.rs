@@ -302,6 +302,9 @@ pub struct Timings {
     /// `place`: the neighbourhood search after the phases, part of `solve_s`.
     #[serde(default)]
     pub neighbourhoods_s: f64,
+    /// `place`: the fit bound's LP (models/fit.md), part of `solve_s`.
+    #[serde(default)]
+    pub fit_bound_s: f64,
     /// Encoding the answer.
     #[serde(default)]
     pub write_s: f64,

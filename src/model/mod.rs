@@ -4,6 +4,7 @@
 //! warm start, read the dual bound (`mip_dual_bound`) and the gap, and write the model to a file,
 //! none of which good_lp exposes.
 
+pub mod fit;
 pub mod floor;
 pub mod groups;
 pub mod host;

@@ -40,6 +40,9 @@ pub use storage_phase::storage_phase;
 const PHASE1_SHARE: f64 = 0.25;
 /// Phase 1's share when no search follows (every request a member of a `groups[]` rule).
 const PHASE1_SHARE_ALONE: f64 = 0.5;
+/// Share of a call's time limit the fit bound's LP may use (models/fit.md): it proves nothing
+/// unless HiGHS solves it to optimality, which takes well under a second below 10,000 requests.
+const FIT_BOUND_SHARE: f64 = 0.15;
 /// Share of a call's time limit the baselines may use in all (at 100,000 requests the twelve
 /// heuristics scan every connected host per request and would take the whole limit).
 const BASELINES_SHARE: f64 = 0.25;
@@ -144,6 +147,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
     let mut sol = solution::to_solution(d, phases, need_host, start.elapsed().as_secs_f64());
     sol.stats.timings.baselines_s = timings.baselines_s;
     sol.stats.timings.neighbourhoods_s = timings.neighbourhoods_s;
+    sol.stats.timings.fit_bound_s = timings.fit_bound_s;
     Ok(sol)
 }
 
@@ -168,6 +172,10 @@ fn place_phases(
         .then(|| baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE)));
     timings.baselines_s = start.elapsed().as_secs_f64();
     let baseline = floor.as_ref().map(|f| f.best(d));
+    let fit_bound = match floor {
+        Some(_) => fit_bound(d, &call.within(limit * FIT_BOUND_SHARE), timings)?,
+        None => f64::INFINITY,
+    };
     let searched = neighbourhood::applies(d);
     let share = if searched {
         PHASE1_SHARE
@@ -202,12 +210,28 @@ fn place_phases(
     }
     let joint_bound = matches!(p2.stats.solver, PhaseSolver::Joint | PhaseSolver::JointLns)
         .then_some(p2.stats.placed_weight_bound)
-        .unwrap_or(f64::INFINITY);
+        .unwrap_or(f64::INFINITY)
+        .min(fit_bound);
     storage_phase::restate(d, &mut p1, &p2.assignment, (joint_bound, storage_bound));
     p2.stats.bound_scope = bound_scope(p2.stats.solver);
     // Phase 2 may drop requests; phase 1's output is then only what is hosted.
     p1.assignment = p2.assignment.clone();
     Ok(vec![p1, p2])
+}
+
+/// The fit bound (models/fit.md) within `deadline`, or infinity when the LP was not solved to
+/// optimality in time.
+fn fit_bound(
+    d: &Domain,
+    deadline: &deadline::Deadline,
+    timings: &mut crate::format::Timings,
+) -> Result<f64, MipError> {
+    let started = Instant::now();
+    let opts = deadline::mip_options(d, deadline.remaining(), None, deadline);
+    let bound = crate::model::fit::solve_fit_bound(d, &opts)?;
+    timings.fit_bound_s = started.elapsed().as_secs_f64();
+    tracing::debug!(?bound, seconds = timings.fit_bound_s, "fit bound");
+    Ok(bound.unwrap_or(f64::INFINITY))
 }
 
 /// What phase 2's cost bound holds for under `place`: its own MIP's (and the answers derived from

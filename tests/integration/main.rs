@@ -13,6 +13,7 @@ mod engine;
 mod errors;
 mod exact;
 mod failures;
+mod fit;
 mod ganeti;
 mod golden;
 mod hardening;

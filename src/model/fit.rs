@@ -1,0 +1,272 @@
+//! The fit bound (models/fit.md): an LP that bounds the placed weight of any answer while keeping
+//! every host's resources together. Function names match the constraint families.
+
+use super::{Col, MipBuilder, MipError, MipOptions, MipStatus, Sense};
+use crate::domain::{bits, fits, Domain, Flavor, StorageIx, EPS};
+use good_lp::{constraint, variable, Expression};
+use std::collections::HashMap;
+
+/// Most shape classes the LP keeps apart; the rest are merged into one (models/fit.md).
+pub const MAX_CLASSES: usize = 24;
+
+/// Flavors whose measured demand points the same way.
+#[derive(Debug, Clone)]
+pub struct Class {
+    /// Demand per unit, per measured resource (componentwise least over the members).
+    pub delta: Vec<f64>,
+    /// Members: (flavor, units per VM).
+    pub members: Vec<(usize, f64)>,
+    /// One shape: a unit is one VM, so a host runs a whole number of units.
+    pub exact: bool,
+}
+
+impl Class {
+    /// The most units of this class that fit `free` (whole VMs for an exact class).
+    fn copies(&self, free: &[f64]) -> f64 {
+        let most = self
+            .delta
+            .iter()
+            .zip(free)
+            .filter(|(d, _)| **d > EPS)
+            .map(|(d, f)| f / d)
+            .fold(f64::INFINITY, f64::min);
+        if self.exact {
+            (most + 1e-9).floor()
+        } else {
+            most
+        }
+    }
+}
+
+/// The shape classes of `flavors`: one per measured demand vector, so that a unit is one VM
+/// (flavors without measured demand belong to none); past [`MAX_CLASSES`], the smallest are
+/// merged.
+pub fn classes(d: &Domain, flavors: &[Flavor]) -> Vec<Class> {
+    let nr = d.measured;
+    let sigma: Vec<f64> = (0..nr)
+        .map(|r| d.hosts.iter().map(|h| h.capacity[r]).fold(0.0, f64::max))
+        .map(|s| if s > EPS { s } else { 1.0 })
+        .collect();
+    let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
+    let mut out: Vec<Class> = Vec::new();
+    for (f, flavor) in flavors.iter().enumerate() {
+        let demand = &d.requests[flavor.members[0].0].demand[..nr];
+        if demand.iter().all(|&x| x <= EPS) {
+            continue;
+        }
+        let c = *index.entry(bits(demand)).or_insert_with(|| {
+            out.push(Class {
+                delta: demand.to_vec(),
+                members: Vec::new(),
+                exact: true,
+            });
+            out.len() - 1
+        });
+        out[c].members.push((f, 1.0));
+    }
+    merge_smallest(out, flavors, &sigma)
+}
+
+/// Keeps the `MAX_CLASSES - 1` classes with the most VMs and merges the rest into one. Its unit
+/// is a VM's demand scaled to its largest share of `sigma` (the largest host), and its demand
+/// per unit the componentwise least of its members': `units * delta <= demand` for every member.
+fn merge_smallest(mut classes: Vec<Class>, flavors: &[Flavor], sigma: &[f64]) -> Vec<Class> {
+    if classes.len() <= MAX_CLASSES {
+        return classes;
+    }
+    let vms = |c: &Class| -> usize {
+        c.members
+            .iter()
+            .map(|&(f, _)| flavors[f].members.len())
+            .sum()
+    };
+    classes.sort_by_key(|c| std::cmp::Reverse(vms(c)));
+    let rest = classes.split_off(MAX_CLASSES - 1);
+    let mut merged = Class {
+        delta: vec![f64::INFINITY; sigma.len()],
+        members: Vec::new(),
+        exact: false,
+    };
+    for c in rest {
+        let units = c
+            .delta
+            .iter()
+            .zip(sigma)
+            .map(|(x, s)| x / s)
+            .fold(0.0, f64::max);
+        for (m, x) in merged.delta.iter_mut().zip(&c.delta) {
+            *m = m.min(x / units);
+        }
+        merged
+            .members
+            .extend(c.members.iter().map(|&(f, _)| (f, units)));
+    }
+    classes.push(merged);
+    classes
+}
+
+struct Model<'a> {
+    d: &'a Domain,
+    flavors: Vec<Flavor>,
+    classes: Vec<Class>,
+    /// y[f] = (storage, column) pairs.
+    y: Vec<Vec<(StorageIx, Col)>>,
+    b: MipBuilder,
+}
+
+/// The fit bound: the LP optimum raised by its tolerance, or None when HiGHS did not prove it
+/// within `opts`' time (models/fit.md).
+pub fn solve_fit_bound(d: &Domain, opts: &MipOptions) -> Result<Option<f64>, MipError> {
+    let flavors = super::storage::flavors(d);
+    let classes = classes(d, &flavors);
+    let mut m = Model {
+        d,
+        y: Vec::with_capacity(flavors.len()),
+        flavors,
+        classes,
+        b: MipBuilder::new(true),
+    };
+    m.fit_candidates();
+    m.fit_assignment();
+    m.fit_storage_capacity();
+    let supply = m.fit_class_supply();
+    m.fit_host_capacity(supply);
+    let objective = m.fit_weight();
+    let mut opts = opts.clone();
+    opts.relax = true;
+    let r = m.b.solve(Sense::Max, objective, 0.0, &opts)?;
+    Ok((r.status == MipStatus::Optimal && r.objective.is_finite())
+        .then(|| r.objective + 1e-6 * r.objective.abs().max(1.0)))
+}
+
+impl Model<'_> {
+    /// `y_fs` where phase 1 has a column (`storage_candidates`): the storage is the request's
+    /// fixed one if it has one, its traits allow it, a connected host fits, and the disk fits.
+    fn fit_candidates(&mut self) {
+        let d = self.d;
+        for flavor in &self.flavors {
+            let rep = flavor.members[0];
+            let vm = &d.requests[rep.0];
+            let n = flavor.members.len() as f64;
+            let mut cols = Vec::new();
+            for s in (0..d.storage.len()).map(StorageIx) {
+                let free = d.storage[s.0].free();
+                let fixed_elsewhere = vm.storage.is_some_and(|x| x != s);
+                if fixed_elsewhere || vm.disk > free + EPS || d.static_domain(rep, s) == 0 {
+                    continue;
+                }
+                let ub = if vm.disk > EPS {
+                    n.min(free / vm.disk)
+                } else {
+                    n
+                };
+                cols.push((s, self.b.column(variable().min(0).max(ub), false, 0.0)));
+            }
+            self.y.push(cols);
+        }
+    }
+
+    /// **`fit_assignment`**: `sum_s y_fs <= n_f`.
+    fn fit_assignment(&mut self) {
+        for (f, ys) in self.y.iter().enumerate() {
+            if ys.len() > 1 {
+                let sum: Expression = ys.iter().map(|(_, c)| c.var).sum();
+                let n = self.flavors[f].members.len() as f64;
+                self.b.row(constraint::leq(sum, n));
+            }
+        }
+    }
+
+    /// **`fit_storage_capacity`**: `sum_f disk_f y_fs <= free_s`.
+    fn fit_storage_capacity(&mut self) {
+        let d = self.d;
+        let mut rows: Vec<Option<Expression>> = vec![None; d.storage.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            for (s, c) in ys {
+                rows[s.0]
+                    .get_or_insert_with(Expression::default)
+                    .add_mul(disk, c.var);
+            }
+        }
+        for (s, row) in rows.into_iter().enumerate() {
+            if let Some(e) = row {
+                self.b.row(constraint::leq(e, d.storage[s].free()));
+            }
+        }
+    }
+
+    /// **`fit_class_supply`**: `sum_{f in c} u_f y_fs <= sum_{h in H(s), fits_ch} a_shc` for every
+    /// storage system and class. Returns each host's `(class, a_shc)` terms.
+    fn fit_class_supply(&mut self) -> Vec<Vec<(usize, Col)>> {
+        let d = self.d;
+        let mut supply: Vec<Vec<(usize, Col)>> = vec![Vec::new(); d.hosts.len()];
+        let free: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.free()).collect();
+        for c in 0..self.classes.len() {
+            let mut demand: Vec<Option<Expression>> = vec![None; d.storage.len()];
+            let mut members: Vec<Vec<usize>> = vec![Vec::new(); d.storage.len()];
+            for &(f, units) in &self.classes[c].members {
+                for (s, col) in &self.y[f] {
+                    demand[s.0]
+                        .get_or_insert_with(Expression::default)
+                        .add_mul(units, col.var);
+                    members[s.0].push(f);
+                }
+            }
+            for (s, row) in demand.into_iter().enumerate() {
+                let Some(mut row) = row else { continue };
+                for h in &d.storage[s].hosts {
+                    let fit = members[s].iter().any(|&f| {
+                        fits(&d.requests[self.flavors[f].members[0].0].demand, &free[h.0])
+                    });
+                    if fit {
+                        let most = self.classes[c].copies(&free[h.0]);
+                        let a = self.b.column(variable().min(0).max(most), false, 0.0);
+                        row.add_mul(-1.0, a.var);
+                        supply[h.0].push((c, a));
+                    }
+                }
+                self.b.row(constraint::leq(row, 0.0));
+            }
+        }
+        supply
+    }
+
+    /// **`fit_host_capacity`**: `sum_{s, c} delta_cr a_shc <= free_hr` for every host and measured
+    /// resource.
+    fn fit_host_capacity(&mut self, supply: Vec<Vec<(usize, Col)>>) {
+        let d = self.d;
+        for (h, terms) in supply.into_iter().enumerate() {
+            if terms.is_empty() {
+                continue;
+            }
+            let free = d.hosts[h].free();
+            for (r, &free_r) in free.iter().enumerate().take(d.measured) {
+                let mut e = Expression::default();
+                let mut any = false;
+                for &(c, a) in &terms {
+                    let per_unit = self.classes[c].delta[r];
+                    if per_unit > 0.0 {
+                        e.add_mul(per_unit, a.var);
+                        any = true;
+                    }
+                }
+                if any {
+                    self.b.row(constraint::leq(e, free_r));
+                }
+            }
+        }
+    }
+
+    /// **`fit_weight`**: `sum_fs p_f y_fs`.
+    fn fit_weight(&self) -> Expression {
+        let mut e = Expression::default();
+        for (f, ys) in self.y.iter().enumerate() {
+            let p = self.d.requests[self.flavors[f].members[0].0].priority;
+            for (_, c) in ys {
+                e.add_mul(p, c.var);
+            }
+        }
+        e
+    }
+}
