@@ -156,6 +156,8 @@ pub struct MipBuilder {
     size: ModelSize,
     relax: bool,
     created: Option<Instant>,
+    /// Solve the LP by the interior point method (with crossover) instead of simplex.
+    ipm: bool,
 }
 
 thread_local! {
@@ -195,6 +197,12 @@ impl MipBuilder {
             var,
             ix: self.warm.len() - 1,
         }
+    }
+
+    /// Solves a pure LP by the interior point method (HiGHS' crossover still ends on a basic
+    /// optimum); no effect on a model with integer columns.
+    pub fn interior_point(&mut self) {
+        self.ipm = true;
     }
 
     /// Adds a row.
@@ -261,6 +269,11 @@ impl MipBuilder {
             model
                 .try_set_option("presolve", "off")
                 .map_err(|_| rejected("presolve"))?;
+        }
+        if self.ipm && size.integer_variables == 0 {
+            model
+                .try_set_option("solver", "ipm")
+                .map_err(|_| rejected("solver"))?;
         }
         if opts.light_heuristics {
             model
