@@ -1,4 +1,4 @@
-//! One test per error code, all-errors-at-once, the README registry, and no panic on garbage.
+//! One test per error code, all-errors-at-once, the book's error index, and no panic on garbage.
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -251,14 +251,22 @@ fn all_errors_of_a_document_are_reported_at_once() {
     );
 }
 
+/// The book's error index, where every code the program writes is listed.
+fn error_index() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/src/reference/errors.md"
+    ))
+    .unwrap()
+}
+
 #[test]
-fn readme_lists_every_error_and_reason_code() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+fn the_error_index_lists_every_error_and_reason_code() {
+    let index = error_index();
     for code in ErrorCode::ALL {
         assert!(
-            readme.contains(&format!("`{}`", code.code())),
-            "README misses {}",
+            index.contains(&format!("`{}`", code.code())),
+            "the error index (docs/src/reference/errors.md) misses {}",
             code.code()
         );
     }
@@ -266,8 +274,8 @@ fn readme_lists_every_error_and_reason_code() {
         let name = serde_json::to_value(code).unwrap();
         let name = name.as_str().unwrap();
         assert!(
-            readme.contains(&format!("`{name}`")),
-            "README misses {name}"
+            index.contains(&format!("`{name}`")),
+            "the error index (docs/src/reference/errors.md) misses {name}"
         );
     }
 }
@@ -296,10 +304,9 @@ proptest! {
 }
 
 #[test]
-fn readme_lists_the_checkers_own_codes_and_rules() {
+fn the_error_index_lists_the_checkers_own_codes_and_rules() {
     use vmplace::checker::codes::{Rule, DECLINE_CODES, UNPLACED_CODES};
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let index = error_index();
     let rules: Vec<String> = Rule::PLACEMENT
         .iter()
         .chain(Rule::PLAN.iter())
@@ -314,8 +321,8 @@ fn readme_lists_the_checkers_own_codes_and_rules() {
         .chain(rules)
     {
         assert!(
-            readme.contains(&format!("`{name}`")),
-            "README misses {name}"
+            index.contains(&format!("`{name}`")),
+            "the error index (docs/src/reference/errors.md) misses {name}"
         );
     }
     // And the checker knows every code the solver can write.

@@ -1,14 +1,15 @@
 //! The integration tests, as modules of one test binary so that HiGHS is linked once.
 //! By concern: constraint families on hand-made instances ([`constraints`]), error codes
 //! ([`errors`]), golden instances ([`golden`]), property tests ([`property`]), migration
-//! planning ([`migrate`]), the simulator ([`sim`]), the CLI ([`cli`]) and the HTTP service
-//! ([`server`]). [`common`] solves through the CLI's path and checks every answer.
+//! planning ([`migrate`]), the simulator ([`sim`]), the CLI ([`cli`]), the HTTP service
+//! ([`server`]) and the README and book ([`docs`]). [`common`] solves through the CLI's path and checks every answer.
 
 mod capacity;
 mod cli;
 mod common;
 mod constraints;
 mod defects;
+mod docs;
 mod engine;
 mod errors;
 mod exact;
