@@ -319,7 +319,10 @@ pub fn capacity_text(
     let mut value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
     if value.get("vms").is_some() {
         let state = crate::validation::state::read_state(text)?.into_inner();
-        return crate::capacity::capacity_of_state(&state, q, o, cfg);
+        let mut report = crate::capacity::capacity_of_state(&state, q, o, cfg)?;
+        let asked = o.time_limit_s.unwrap_or(Settings::default().time_limit_s);
+        report.time_limit_capped = TimeLimitCap::apply(asked, o.max_time_limit_s).1;
+        return Ok(report);
     }
     let no_requests = value
         .get("requests")
@@ -353,7 +356,9 @@ pub fn capacity_text(
     if no_requests {
         problem.requests.clear();
     }
-    crate::capacity::capacity(&problem, q, o, cfg)
+    let mut report = crate::capacity::capacity(&problem, q, o, cfg)?;
+    report.time_limit_capped = settings_capped(&problem, o).1;
+    Ok(report)
 }
 
 /// The body of `POST /v1/capacity`: a pool, its flavors and its failures.

@@ -331,6 +331,17 @@ fn a_capped_time_limit_is_reported_in_the_answer() {
         .unwrap();
     let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
     assert!(cli["stats"].get("time_limit_capped").is_none());
+    // So does a capacity answer (the problem asks for 5 s).
+    let body = serde_json::json!({
+        "problem": serde_json::from_str::<Value>(&small).unwrap(),
+        "flavors": [{"name": "m", "demand": {"cpu": 1, "memory_gib": 2}, "disk_gib": 10}]
+    });
+    let capacity = s.post("/v1/capacity", &body.to_string());
+    assert_eq!(capacity.status, 200, "{}", capacity.body);
+    assert_eq!(
+        capacity.json()["time_limit_capped"],
+        serde_json::json!({"requested_s": 5.0, "applied_s": 1.0})
+    );
     // A migration round says so as well.
     let mut state: Value =
         serde_json::from_str(&file("instances/migration/small-state.json")).unwrap();
