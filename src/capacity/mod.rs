@@ -424,6 +424,7 @@ fn answer(
         failures,
         mix,
         tiered,
+        time_limit_capped: None,
     })
 }
 

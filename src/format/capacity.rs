@@ -60,6 +60,9 @@ pub struct CapacityReport {
     /// With `--tiered`: the tiers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiered: Option<Tiered>,
+    /// Set when the service's `--max-time-limit` lowered the call's time limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_capped: Option<super::TimeLimitCap>,
 }
 
 /// A VM of a failure that restarts.

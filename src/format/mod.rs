@@ -13,7 +13,7 @@ pub use errors::{ErrorDocument, InputError};
 pub use problem::{Host, Objective, Options, Problem, Request, Resources, SolverKind, Storage};
 pub use solution::{
     BoundScope, PhaseName, PhaseSolver, PhaseStats, Placement, ReasonCode, Solution, Stats, Status,
-    Timings, Unplaced,
+    TimeLimitCap, Timings, Unplaced,
 };
 
 /// Documents that have a published JSON Schema (`vmplace schema <name>`).

@@ -270,6 +270,36 @@ pub struct Stats {
     /// Where the call's time went, stage by stage.
     #[serde(default)]
     pub timings: Timings,
+    /// Set when the service's `--max-time-limit` lowered the time limit the request asked for:
+    /// the solve ran under `applied_s`, not `requested_s`. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_capped: Option<TimeLimitCap>,
+}
+
+/// A time limit the service lowered (`vmplace serve --max-time-limit`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimeLimitCap {
+    /// The limit the request asked for (its `options.time_limit_s`, or the default), seconds.
+    pub requested_s: f64,
+    /// The limit the call ran under, the server's cap, seconds.
+    pub applied_s: f64,
+}
+
+impl TimeLimitCap {
+    /// The limit to apply for `requested` under the cap `max`, and the cap when it lowered it.
+    pub fn apply(requested: f64, max: Option<f64>) -> (f64, Option<TimeLimitCap>) {
+        match max {
+            Some(max) if max < requested => (
+                max,
+                Some(TimeLimitCap {
+                    requested_s: requested,
+                    applied_s: max,
+                }),
+            ),
+            _ => (requested, None),
+        }
+    }
 }
 
 /// Seconds spent in each stage of one call. `solve_s` is the solvers' own time: the whole of

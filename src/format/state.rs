@@ -505,6 +505,9 @@ pub struct PlanStats {
     /// Moves the planner chose but no safe order could run, left out of the plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dropped: Vec<DroppedMove>,
+    /// Set when the service's `--max-time-limit` lowered the round's `policy.time_limit_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_capped: Option<super::TimeLimitCap>,
     /// Violations of each soft group rule (`groups[]` with `hard: false`) after the plan, by
     /// group id (counted as in placement; the planners do not price them). Empty without soft
     /// rules.

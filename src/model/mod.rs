@@ -29,6 +29,20 @@ pub const PRESOLVE_REFERENCE_COLUMNS: f64 = 132_650.0;
 /// Worst presolve time measured on a model of [`PRESOLVE_REFERENCE_COLUMNS`] columns, seconds.
 pub const PRESOLVE_REFERENCE_S: f64 = 4.0;
 
+/// The version of the HiGHS library linked in, `MAJOR.MINOR.PATCH` (for `--version` and the
+/// service's `vmplace_build_info`).
+pub fn highs_version() -> String {
+    // SAFETY: the three functions read compile-time constants of the linked library.
+    let (major, minor, patch) = unsafe {
+        (
+            highs_sys::Highs_versionMajor(),
+            highs_sys::Highs_versionMinor(),
+            highs_sys::Highs_versionPatch(),
+        )
+    };
+    format!("{major}.{minor}.{patch}")
+}
+
 /// Whether HiGHS may presolve a model of `columns` columns within `limit_s` seconds. HiGHS 1.x
 /// looks at the clock only between presolve reductions, and on a large model one reduction (dual
 /// fixing) can run for minutes. Measured on storage models: 132,650 columns (10,000 requests)

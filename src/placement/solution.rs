@@ -80,6 +80,7 @@ pub(crate) fn to_solution(
             .map(|(g, n)| (d.group_rules[g].id.clone(), n))
             .collect(),
         timings: Default::default(),
+        time_limit_capped: None,
     };
     let explain_s = explaining.elapsed().as_secs_f64();
     let model_s = crate::model::take_build_time();

@@ -5,7 +5,7 @@ use crate::checker::{check, Expect, Findings, Violation};
 use crate::domain::{Domain, Settings};
 use crate::format::check::{CheckPhase, CheckRequest, PlanCheckRequest};
 use crate::format::errors::ErrorCode;
-use crate::format::{DocKind, InputError, Objective, Problem, Solution, SolverKind};
+use crate::format::{DocKind, InputError, Objective, Problem, Solution, SolverKind, TimeLimitCap};
 use crate::placement::{run_or_fallback, Mode, RunConfig};
 use crate::validation::json::parse_json;
 use crate::validation::{finish, read_document, validate_problem, Phase};
@@ -33,6 +33,12 @@ pub struct Overrides {
 
 /// Document options, then overrides on top, then the cap.
 pub fn settings(problem: &Problem, o: &Overrides) -> Settings {
+    settings_capped(problem, o).0
+}
+
+/// [`settings`], and the cap on the time limit when `o.max_time_limit_s` lowered it (the answer
+/// says so in `stats.time_limit_capped`).
+pub fn settings_capped(problem: &Problem, o: &Overrides) -> (Settings, Option<TimeLimitCap>) {
     let mut s = Settings::default();
     if let Some(opt) = &problem.options {
         s.time_limit_s = opt.time_limit_s.unwrap_or(s.time_limit_s);
@@ -43,16 +49,15 @@ pub fn settings(problem: &Problem, o: &Overrides) -> Settings {
         s.flexibility_weight = opt.flexibility_weight.unwrap_or(s.flexibility_weight);
         s.solver = opt.solver.unwrap_or(s.solver);
     }
-    s.time_limit_s = o.time_limit_s.unwrap_or(s.time_limit_s);
-    if let Some(max) = o.max_time_limit_s {
-        s.time_limit_s = s.time_limit_s.min(max);
-    }
+    let (limit_s, cap) =
+        TimeLimitCap::apply(o.time_limit_s.unwrap_or(s.time_limit_s), o.max_time_limit_s);
+    s.time_limit_s = limit_s;
     s.mip_gap = o.mip_gap.unwrap_or(s.mip_gap);
     s.threads = o.threads.unwrap_or(s.threads);
     s.solver = o.solver.unwrap_or(s.solver);
     s.storage_policy = o.storage_policy.unwrap_or(s.storage_policy);
     s.host_policy = o.host_policy.unwrap_or(s.host_policy);
-    s
+    (s, cap)
 }
 
 /// Validates a problem document and solves it.
@@ -74,9 +79,11 @@ pub fn solve_text(
     let problem = validate_problem(value, phase)?;
     let validate_s = lap.elapsed().as_secs_f64();
     let lap = Instant::now();
-    let domain = Domain::from_problem(&problem, settings(&problem, o));
+    let (settings, capped) = settings_capped(&problem, o);
+    let domain = Domain::from_problem(&problem, settings);
     let domain_s = lap.elapsed().as_secs_f64();
     let mut solution = run_or_fallback(&domain, mode, cfg);
+    solution.stats.time_limit_capped = capped;
     let size = domain.hosts.len() + domain.requests.len();
     crate::validation::dropper::free_later((problem, domain), size);
     let t = &mut solution.stats.timings;
@@ -239,11 +246,12 @@ pub fn migrate_within(
 ) -> Result<crate::format::state::Plan, Vec<InputError>> {
     let state = crate::validation::read_state(text)?;
     let mut policy = crate::migration::RoundPolicy::from_state(&state);
-    if let Some(cap) = o.max_time_limit_s {
-        policy.time_limit_s = policy.time_limit_s.min(cap);
-    }
+    let (limit_s, capped) = TimeLimitCap::apply(policy.time_limit_s, o.max_time_limit_s);
+    policy.time_limit_s = limit_s;
     policy.cancel = cfg.cancel.clone();
-    Ok(crate::migration::plan_with(&state, &policy))
+    let mut plan = crate::migration::plan_with(&state, &policy);
+    plan.stats.time_limit_capped = capped;
+    Ok(plan)
 }
 
 /// Reads a state and a plan made for it, and orders the plan's moves into safe waves
@@ -311,7 +319,10 @@ pub fn capacity_text(
     let mut value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
     if value.get("vms").is_some() {
         let state = crate::validation::state::read_state(text)?.into_inner();
-        return crate::capacity::capacity_of_state(&state, q, o, cfg);
+        let mut report = crate::capacity::capacity_of_state(&state, q, o, cfg)?;
+        let asked = o.time_limit_s.unwrap_or(Settings::default().time_limit_s);
+        report.time_limit_capped = TimeLimitCap::apply(asked, o.max_time_limit_s).1;
+        return Ok(report);
     }
     let no_requests = value
         .get("requests")
@@ -345,7 +356,9 @@ pub fn capacity_text(
     if no_requests {
         problem.requests.clear();
     }
-    crate::capacity::capacity(&problem, q, o, cfg)
+    let mut report = crate::capacity::capacity(&problem, q, o, cfg)?;
+    report.time_limit_capped = settings_capped(&problem, o).1;
+    Ok(report)
 }
 
 /// The body of `POST /v1/capacity`: a pool, its flavors and its failures.

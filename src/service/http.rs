@@ -11,14 +11,14 @@ use crate::placement::{Mode, RunConfig};
 use crate::service::api::{self, Overrides};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -126,6 +126,7 @@ impl Metrics {
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(running.clone()))?;
         registry.register(Box::new(cancelled.clone()))?;
+        registry.register(Box::new(build_info()?))?;
         Ok(Metrics {
             registry,
             requests,
@@ -138,6 +139,30 @@ impl Metrics {
     }
 }
 
+/// The commit the binary was built from (`VMPLACE_GIT_COMMIT` at build time), or `unknown`.
+pub const GIT_COMMIT: &str = match option_env!("VMPLACE_GIT_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
+/// `vmplace_build_info{version, commit, highs} 1`: which build answers, for dashboards to join on.
+fn build_info() -> Result<IntGaugeVec, prometheus::Error> {
+    let info = IntGaugeVec::new(
+        Opts::new(
+            "vmplace_build_info",
+            "Always 1; the labels name the build: crate version, git commit, HiGHS version",
+        ),
+        &["version", "commit", "highs"],
+    )?;
+    info.with_label_values(&[
+        env!("CARGO_PKG_VERSION"),
+        GIT_COMMIT,
+        &crate::model::highs_version(),
+    ])
+    .set(1);
+    Ok(info)
+}
+
 struct AppState {
     cfg: ServerConfig,
     workers: Arc<Semaphore>,
@@ -146,21 +171,33 @@ struct AppState {
     in_flight: AtomicUsize,
     metrics: Metrics,
     next_id: AtomicU64,
+    /// Set by the shutdown signal: `/readyz` answers 503 and new requests are turned away while
+    /// the solves in flight finish.
+    draining: AtomicBool,
+    /// The random start of the request ids this process generates.
+    id_prefix: u64,
 }
 
 type Shared = Arc<AppState>;
 
 /// Builds the router (exposed for tests that want it in-process).
 pub fn router(cfg: ServerConfig) -> Result<Router, prometheus::Error> {
+    Ok(build(cfg)?.0)
+}
+
+/// The router and the state its handlers share.
+fn build(cfg: ServerConfig) -> Result<(Router, Shared), prometheus::Error> {
     let state = Arc::new(AppState {
         workers: Arc::new(Semaphore::new(cfg.workers.max(1))),
         small: Arc::new(Semaphore::new(cfg.small_lane)),
         in_flight: AtomicUsize::new(0),
         metrics: Metrics::new()?,
         next_id: AtomicU64::new(1),
+        draining: AtomicBool::new(false),
+        id_prefix: rand::random(),
         cfg: cfg.clone(),
     });
-    Ok(Router::new()
+    let router = Router::new()
         .route("/v1/storage", post(|s, h, b| solve(s, h, b, Mode::Storage)))
         .route("/v1/host", post(|s, h, b| solve(s, h, b, Mode::Host)))
         .route("/v1/place", post(|s, h, b| solve(s, h, b, Mode::Place)))
@@ -177,6 +214,7 @@ pub fn router(cfg: ServerConfig) -> Result<Router, prometheus::Error> {
             "/healthz",
             get(|| async { json_response(StatusCode::OK, &serde_json::json!({"status": "ok"})) }),
         )
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(|| async {
             error_response(
@@ -195,60 +233,108 @@ pub fn router(cfg: ServerConfig) -> Result<Router, prometheus::Error> {
             )
         })
         .layer(middleware::from_fn_with_state(state.clone(), access_log))
-        .with_state(state))
+        .with_state(state.clone());
+    Ok((router, state))
 }
 
-/// Serves until SIGTERM or Ctrl-C. Then it stops accepting, lets the connections in flight finish
-/// their requests (idle ones close at once), and returns after at most `shutdown_grace`.
+/// Serves until SIGTERM or Ctrl-C. Then it drains: `/readyz` answers 503, new document requests
+/// 503 with `Retry-After`, and the solves in flight run to their end while the listener stays
+/// open (probes and clients get an answer, not a refused connection). Once none is left it stops
+/// accepting, lets the connections in flight finish their requests (idle ones close at once),
+/// and returns, at most `shutdown_grace` after the signal.
 ///
 /// The accept loop is ours rather than `axum::serve`'s so that slow clients are bounded: at most
 /// `max_connections` open connections, and hyper's header-read timer on each.
 pub async fn serve(listener: tokio::net::TcpListener, cfg: ServerConfig) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    let app = router(cfg.clone()).map_err(std::io::Error::other)?;
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(cfg.header_timeout);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let open = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            p = open.clone().acquire_owned() => p.map_err(std::io::Error::other)?,
-            _ = &mut shutdown => break,
-        };
-        let stream = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors, a reset before accept...: the server goes on.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let stream = WriteTimeout::new(stream, cfg.write_timeout);
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection closed with an error");
-            }
-            drop(permit);
-        });
-    }
+    let (app, st) = build(cfg.clone()).map_err(std::io::Error::other)?;
+    let connections = Connections::new(&cfg);
+    connections
+        .accept_until(&listener, &app, shutdown_signal())
+        .await?;
+    st.draining.store(true, Ordering::Release);
+    let deadline = tokio::time::Instant::now() + cfg.shutdown_grace;
+    let solves_done = async {
+        while st.in_flight.load(Ordering::Acquire) > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let drained = async {
+        tokio::select! {
+            _ = solves_done => {},
+            _ = tokio::time::sleep_until(deadline) => {},
+        }
+    };
+    connections.accept_until(&listener, &app, drained).await?;
     drop(listener);
     tokio::select! {
-        _ = graceful.shutdown() => tracing::info!("every connection finished"),
-        _ = tokio::time::sleep(cfg.shutdown_grace) => tracing::warn!(
+        _ = connections.graceful.shutdown() => tracing::info!("every connection finished"),
+        _ = tokio::time::sleep_until(deadline) => tracing::warn!(
             grace_s = cfg.shutdown_grace.as_secs_f64(),
             "grace period over: closing the remaining connections"
         ),
     }
     Ok(())
+}
+
+/// How connections are served: hyper's settings, the open-connection bound and the watcher that
+/// a graceful shutdown waits on.
+struct Connections {
+    http: hyper::server::conn::http1::Builder,
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+    open: Arc<Semaphore>,
+    write_timeout: Duration,
+}
+
+impl Connections {
+    fn new(cfg: &ServerConfig) -> Self {
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(cfg.header_timeout);
+        Connections {
+            http,
+            graceful: hyper_util::server::graceful::GracefulShutdown::new(),
+            open: Arc::new(Semaphore::new(cfg.max_connections.max(1))),
+            write_timeout: cfg.write_timeout,
+        }
+    }
+
+    /// Accepts and serves connections until `stop` completes.
+    async fn accept_until(
+        &self,
+        listener: &tokio::net::TcpListener,
+        app: &Router,
+        stop: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        tokio::pin!(stop);
+        loop {
+            let permit = tokio::select! {
+                p = self.open.clone().acquire_owned() => p.map_err(std::io::Error::other)?,
+                _ = &mut stop => return Ok(()),
+            };
+            let stream = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, a reset before accept...: the server goes on.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut stop => return Ok(()),
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            let stream = WriteTimeout::new(stream, self.write_timeout);
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let connection = self.graceful.watch(self.http.serve_connection(io, service));
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "connection closed with an error");
+                }
+                drop(permit);
+            });
+        }
+    }
 }
 
 /// A connection whose writes fail with `TimedOut` when the peer has not taken a byte for
@@ -362,13 +448,13 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: draining the requests in flight (/readyz answers 503)");
 }
 
 /// The routes the service serves, as metric labels: a path that matches none is counted as
 /// `unmatched`, so that what clients send cannot grow the metrics (one series per distinct path
 /// grew RSS by 190 MB and one scrape to 180 MB).
-const ROUTES: [&str; 11] = [
+const ROUTES: [&str; 12] = [
     "/v1/storage",
     "/v1/host",
     "/v1/place",
@@ -380,6 +466,7 @@ const ROUTES: [&str; 11] = [
     "/v1/openapi.json",
     "/healthz",
     "/metrics",
+    "/readyz",
 ];
 
 /// The metric label of a request path: its route template, or `unmatched`.
@@ -402,6 +489,8 @@ const LOGGED_PATH: usize = 200;
 struct RequestRecord {
     st: Shared,
     id: u64,
+    /// The `X-Request-Id` answered: the client's, or one generated.
+    request_id: HeaderValue,
     label: &'static str,
     path: String,
     bytes_in: String,
@@ -419,6 +508,7 @@ impl Drop for RequestRecord {
             .inc();
         tracing::info!(
             id = self.id,
+            request_id = self.request_id.to_str().unwrap_or(""),
             endpoint = self.path,
             status,
             time_ms = self.start.elapsed().as_millis() as u64,
@@ -428,11 +518,39 @@ impl Drop for RequestRecord {
     }
 }
 
-/// One log line per request: id, endpoint, status, time, size.
+/// The header that carries a request's id.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest `X-Request-Id` echoed; a longer one is replaced by a generated id.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// The client's `X-Request-Id` if it is usable as it is: 1 to [`MAX_REQUEST_ID`] printable
+/// ASCII characters, no spaces (what a log line and a header can carry unquoted).
+fn client_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
+    let value = headers.get(REQUEST_ID)?;
+    let bytes = value.as_bytes();
+    let usable = !bytes.is_empty()
+        && bytes.len() <= MAX_REQUEST_ID
+        && bytes.iter().all(u8::is_ascii_graphic);
+    usable.then(|| value.clone())
+}
+
+/// A request id of this process: its random prefix and the request's sequence number.
+fn generated_request_id(st: &AppState, id: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("{:016x}-{id}", st.id_prefix))
+        .unwrap_or(HeaderValue::from_static("unknown"))
+}
+
+/// One log line per request: id, request id, endpoint, status, time, size. The answer carries
+/// the request id in `X-Request-Id`.
 async fn access_log(State(st): State<Shared>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
+    let id = st.next_id.fetch_add(1, Ordering::Relaxed);
+    let request_id =
+        client_request_id(req.headers()).unwrap_or_else(|| generated_request_id(&st, id));
     let mut record = RequestRecord {
-        id: st.next_id.fetch_add(1, Ordering::Relaxed),
+        id,
+        request_id: request_id.clone(),
         label: route_label(path),
         path: path.chars().take(LOGGED_PATH).collect(),
         bytes_in: req
@@ -447,8 +565,9 @@ async fn access_log(State(st): State<Shared>, req: Request, next: Next) -> Respo
         status: None,
         st,
     };
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
     record.status = Some(response.status().as_u16());
+    response.headers_mut().insert(REQUEST_ID, request_id);
     response
 }
 
@@ -642,22 +761,43 @@ fn admit(st: &Shared) -> Option<Slot> {
     }
 }
 
+/// 503 with `Retry-After` (E0005): every worker busy and the queue full.
 fn busy(st: &AppState) -> Response {
+    unavailable(st, "all workers are busy and the queue is full")
+}
+
+/// 503 with `Retry-After` (E0005), for `cause`.
+fn unavailable(st: &AppState, cause: &str) -> Response {
     st.metrics
         .errors
         .with_label_values(&[ErrorCode::Busy.code()])
         .inc();
     let mut r = error_response(
         StatusCode::SERVICE_UNAVAILABLE,
-        vec![InputError::new(
-            ErrorCode::Busy,
-            "",
-            "all workers are busy and the queue is full",
-        )],
+        vec![InputError::new(ErrorCode::Busy, "", cause)],
     );
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r
+}
+
+/// The answer to a document request that arrives while the server drains.
+fn shutting_down(st: &AppState) -> Response {
+    unavailable(
+        st,
+        "the server is shutting down; send the request to another instance",
+    )
+}
+
+async fn readyz(State(st): State<Shared>) -> Response {
+    if st.draining.load(Ordering::Acquire) {
+        json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": "draining"}),
+        )
+    } else {
+        json_response(StatusCode::OK, &serde_json::json!({"status": "ready"}))
+    }
 }
 
 /// Decrements a gauge on drop, so a dropped handler never leaves it counting.
@@ -759,6 +899,10 @@ where
     F: FnOnce(String, Arc<AtomicBool>) -> Result<T, Vec<InputError>> + Send + 'static,
     T: Answer,
 {
+    // A request whose handler started before the signal is served; later ones go elsewhere.
+    if st.draining.load(Ordering::Acquire) {
+        return shutting_down(&st);
+    }
     let text = match body_text(&st, &headers, body).await {
         Ok(t) => t,
         Err(r) => return *r,

@@ -16,55 +16,112 @@ pub struct Endpoint {
     pub method: &'static str,
     /// The path, with `{doc}` for a parameter.
     pub path: &'static str,
+    /// The operation's `operationId`: unique, what generated clients name the call.
+    pub operation_id: &'static str,
+    /// The operation's tag, one of [`TAGS`].
+    pub tag: &'static str,
 }
 
-/// Every endpoint the OpenAPI document describes (the router serves exactly these).
-pub const ENDPOINTS: [Endpoint; 11] = [
+const fn endpoint(
+    method: &'static str,
+    path: &'static str,
+    operation_id: &'static str,
+    tag: &'static str,
+) -> Endpoint {
     Endpoint {
-        method: "post",
-        path: "/v1/storage",
-    },
-    Endpoint {
-        method: "post",
-        path: "/v1/host",
-    },
-    Endpoint {
-        method: "post",
-        path: "/v1/place",
-    },
-    Endpoint {
-        method: "post",
-        path: "/v1/check",
-    },
-    Endpoint {
-        method: "post",
-        path: "/v1/migrate",
-    },
-    Endpoint {
-        method: "post",
-        path: "/v1/iallocator",
-    },
-    Endpoint {
-        method: "post",
-        path: "/v1/capacity",
-    },
-    Endpoint {
-        method: "get",
-        path: "/v1/schema/{doc}",
-    },
-    Endpoint {
-        method: "get",
-        path: "/v1/openapi.json",
-    },
-    Endpoint {
-        method: "get",
-        path: "/healthz",
-    },
-    Endpoint {
-        method: "get",
-        path: "/metrics",
-    },
+        method,
+        path,
+        operation_id,
+        tag,
+    }
+}
+
+/// The tags that group the operations, with their descriptions.
+pub const TAGS: [(&str, &str); 5] = [
+    (
+        "placement",
+        "Place requests: phase 1 (storage), phase 2 (hosts) or both",
+    ),
+    ("checking", "The independent checker"),
+    ("migration", "Migration rounds and Ganeti's IAllocator"),
+    (
+        "capacity",
+        "How many more VMs fit, and whether failures restart",
+    ),
+    ("operations", "Schemas, this document, probes and metrics"),
 ];
+
+/// Every endpoint the OpenAPI document describes (the router serves exactly these).
+pub const ENDPOINTS: [Endpoint; 12] = [
+    endpoint("post", "/v1/storage", "placeStorage", "placement"),
+    endpoint("post", "/v1/host", "placeHosts", "placement"),
+    endpoint("post", "/v1/place", "place", "placement"),
+    endpoint("post", "/v1/check", "check", "checking"),
+    endpoint("post", "/v1/migrate", "migrate", "migration"),
+    endpoint("post", "/v1/iallocator", "iallocator", "migration"),
+    endpoint("post", "/v1/capacity", "capacity", "capacity"),
+    endpoint("get", "/v1/schema/{doc}", "getSchema", "operations"),
+    endpoint("get", "/v1/openapi.json", "getOpenApi", "operations"),
+    endpoint("get", "/healthz", "healthz", "operations"),
+    endpoint("get", "/readyz", "readyz", "operations"),
+    endpoint("get", "/metrics", "metrics", "operations"),
+];
+
+/// A shipped document, as a JSON value (the examples are the files the README's commands use).
+fn shipped(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// One example request body per `post` operation, with a summary; each is answered 200 (a test
+/// posts every one).
+pub fn example(path: &str) -> Option<(&'static str, Value)> {
+    let small = || shipped(include_str!("../../instances/examples/small.json"));
+    let host_phase = || shipped(include_str!("../../instances/examples/host-phase.json"));
+    Some(match path {
+        "/v1/storage" | "/v1/place" => ("four hosts, three storage systems, six requests", small()),
+        "/v1/host" => ("phase 2: every request names its storage", host_phase()),
+        "/v1/check" => (
+            "a phase-2 problem and a valid answer",
+            json!({"problem": host_phase(), "phase": "host", "solution": {
+                "status": "feasible", "placed_weight": 3, "placed_weight_bound": 3,
+                "objective": 3, "bound": 3, "gap": 0,
+                "placements": [
+                    {"request": "web-1", "storage": "ceph-a", "host": "h1"},
+                    {"request": "web-2", "storage": "ceph-a", "host": "h2"},
+                    {"request": "db-1", "storage": "ceph-b", "host": "h3"}],
+                "unplaced": [],
+                "stats": {"placed": 3, "requests": 3, "active_hosts": 3}}}),
+        ),
+        "/v1/migrate" => (
+            "a small pool with one overloaded host",
+            shipped(include_str!("../../instances/migration/small-state.json")),
+        ),
+        "/v1/iallocator" => (
+            "allocate one rbd instance on a two-node group",
+            json!({"version": 2, "cluster_name": "example",
+                "nodegroups": {"g1": {"name": "default", "alloc_policy": "preferred"}},
+                "nodes": {
+                    "node1": {"group": "g1", "total_memory": 32768, "free_memory": 30000,
+                              "total_cpus": 8, "total_disk": 512000, "free_disk": 400000,
+                              "offline": false, "drained": false, "vm_capable": true},
+                    "node2": {"group": "g1", "total_memory": 32768, "free_memory": 16000,
+                              "total_cpus": 8, "total_disk": 512000, "free_disk": 400000,
+                              "offline": false, "drained": false, "vm_capable": true}},
+                "instances": {},
+                "request": {"type": "allocate", "name": "web-1", "memory": 4096, "vcpus": 2,
+                            "disk_template": "rbd", "disks": [{"size": 20480, "mode": "rw"}],
+                            "disk_space_total": 20480, "required_nodes": 1, "tags": [],
+                            "nics": [], "os": "debian", "hypervisor": "kvm", "spindle_use": 1}}),
+        ),
+        "/v1/capacity" => (
+            "how many 1-CPU, 2 GiB VMs still fit, and whether any one host may fail",
+            json!({"problem": small(), "fail": ["any-host"],
+                   "flavors": [{"name": "m1.small", "demand": {"cpu": 1, "memory_gib": 2},
+                                "disk_gib": 10}]}),
+        ),
+        _ => return None,
+    })
+}
 
 fn json_body(schema: &Value) -> Value {
     json!({"content": {"application/json": {"schema": schema}}})
@@ -98,14 +155,36 @@ fn errors(errors: &Value) -> Map<String, Value> {
     .collect()
 }
 
-fn document_op(summary: &str, body: &Value, answer: &Value, errors_ref: &Value) -> Value {
+/// A document operation: its body, its answer, its error answers and its example.
+fn document_op(
+    path: &str,
+    summary: &str,
+    body: &Value,
+    answer: &Value,
+    errors_ref: &Value,
+) -> Value {
     let mut responses = errors(errors_ref);
     let mut ok = json_body(answer);
     ok["description"] = json!("the answer document");
     responses.insert("200".into(), ok);
     let mut request = json_body(body);
     request["required"] = json!(true);
+    if let Some((what, value)) = example(path) {
+        request["content"]["application/json"]["examples"] =
+            json!({"example": {"summary": what, "value": value}});
+    }
     json!({"summary": summary, "requestBody": request, "responses": responses})
+}
+
+/// Adds each operation's `operationId` and tag from [`ENDPOINTS`].
+fn name_operations(paths: &mut Value) {
+    for e in &ENDPOINTS {
+        if let Some(op) = paths.pointer_mut(&format!("/{}/{}", e.path.replace('/', "~1"), e.method))
+        {
+            op["operationId"] = json!(e.operation_id);
+            op["tags"] = json!([e.tag]);
+        }
+    }
 }
 
 /// The OpenAPI document.
@@ -129,8 +208,9 @@ pub fn document() -> Value {
     let capacity = r(g.subschema_for::<crate::format::check::CapacityRequest>());
     let capacity_report = r(g.subschema_for::<crate::capacity::CapacityReport>());
     let schemas = g.take_definitions(true);
-    let solve = |phase: &str| {
+    let solve = |path: &str, phase: &str| {
         document_op(
+            path,
             &format!("Placement, {phase}: a problem document in, a solution out"),
             &problem,
             &solution,
@@ -147,7 +227,7 @@ pub fn document() -> Value {
         r["description"] = json!("no such document (E0007)");
         r
     };
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "vmplace",
@@ -157,25 +237,26 @@ pub fn document() -> Value {
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}
         },
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "tags": TAGS.map(|(name, description)| json!({"name": name, "description": description})),
         "paths": {
-            "/v1/storage": {"post": solve("phase 1 (storage systems)")},
-            "/v1/host": {"post": solve("phase 2 (hosts; every request carries storage)")},
-            "/v1/place": {"post": solve("both phases")},
-            "/v1/check": {"post": document_op(
+            "/v1/storage": {"post": solve("/v1/storage", "phase 1 (storage systems)")},
+            "/v1/host": {"post": solve("/v1/host", "phase 2 (hosts; every request carries storage)")},
+            "/v1/place": {"post": solve("/v1/place", "both phases")},
+            "/v1/check": {"post": document_op("/v1/check",
                 "Independent checker: a problem and a solution, a state and a plan, or a Ganeti \
                  input and answer",
                 &check_body, &report, &errors_ref)},
-            "/v1/migrate": {"post": document_op(
+            "/v1/migrate": {"post": document_op("/v1/migrate",
                 "One migration round: a state document in, a plan out", &state, &plan, &errors_ref)},
-            "/v1/iallocator": {"post": document_op(
+            "/v1/iallocator": {"post": document_op("/v1/iallocator",
                 "Ganeti IAllocator v2: Ganeti's input document in, the protocol's answer out",
                 &ia_input, &ia_answer, &errors_ref)},
-            "/v1/capacity": {"post": document_op(
+            "/v1/capacity": {"post": document_op("/v1/capacity",
                 "How many more VMs of each flavor fit: a pool and flavors in, exact counts out",
                 &capacity, &capacity_report, &errors_ref)},
             "/v1/schema/{doc}": {"get": {
                 "summary": "The JSON Schema of a document",
-                "parameters": [{"name": "doc", "in": "path", "required": true,
+                "parameters": [{"name": "doc", "in": "path", "required": true, "example": "problem",
                                 "schema": {"type": "string", "enum": doc_names}}],
                 "responses": {
                     "200": {"description": "the schema",
@@ -189,10 +270,23 @@ pub fn document() -> Value {
                 "200": {"description": "the service runs", "content": {"application/json": {
                     "schema": {"type": "object", "properties": {"status": {"const": "ok"}},
                                "required": ["status"]}}}}}}},
+            "/readyz": {"get": {
+                "summary": "Readiness: 200 while serving, 503 once a shutdown signal arrived \
+                            (the server drains the solves in flight, then exits)",
+                "responses": {
+                    "200": {"description": "ready for requests", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {"status": {"const": "ready"}},
+                                   "required": ["status"]}}}},
+                    "503": {"description": "draining: send no more requests here",
+                            "content": {"application/json": {"schema": {"type": "object",
+                                "properties": {"status": {"const": "draining"}},
+                                "required": ["status"]}}}}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
                 "200": {"description": "Prometheus text format",
                         "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
         },
         "components": {"schemas": schemas}
-    })
+    });
+    name_operations(&mut doc["paths"]);
+    doc
 }

@@ -268,8 +268,9 @@ fn a_days_plot_has_every_series_a_title_and_axis_units() {
         "power",
         "energy floor",
         "time (h)",
-        "power (W)",
-        "hosts, migrations (count)",
+        "power (kW)",
+        "hosts (count)",
+        "migrations (count)",
     ] {
         assert!(texts.iter().any(|t| t == want), "missing {want}: {texts:?}");
     }
