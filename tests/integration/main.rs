@@ -13,6 +13,7 @@ mod engine;
 mod errors;
 mod exact;
 mod failures;
+mod front_cli;
 mod ganeti;
 mod golden;
 mod hardening;
