@@ -204,7 +204,7 @@ fn exceeded(d: &Domain, demand: &[f64], free: &[Vec<f64>]) -> String {
         .filter(|&k| demand[k] > most(k) + EPS)
         .map(|k| {
             format!(
-                "the VM needs {} {}, the most any host has free is {}",
+                "{} {} (the most any host has free: {})",
                 amount(demand[k]),
                 d.resources[k],
                 amount(most(k))
@@ -221,7 +221,7 @@ fn exceeded(d: &Domain, demand: &[f64], free: &[Vec<f64>]) -> String {
             all.join(" and ")
         );
     }
-    over.join("; ")
+    format!("the VM needs {}", over.join(" and "))
 }
 
 /// An amount for a sentence: at most three decimals, without trailing zeros.

@@ -308,7 +308,17 @@ pub fn solve_host_from_texts(
         return Ok(applied.nothing_placed());
     }
     let value = serde_json::to_value(&applied.problem).unwrap_or(serde_json::Value::Null);
-    let valid = validate_problem(value, Phase::Host)?;
+    // What only the applied problem breaks (images that overfill a storage system: `E1207`)
+    // is said to be so: the figures differ from PROBLEM's.
+    let valid = validate_problem(value, Phase::Host).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|mut e| {
+                e.cause = format!("{}, once the storage answer is applied", e.cause);
+                e
+            })
+            .collect::<Vec<_>>()
+    })?;
     let domain = Domain::from_problem(&valid, settings(&valid, o));
     let mut solution = run_or_fallback(&domain, Mode::Host, cfg);
     applied.complete(&mut solution);

@@ -571,7 +571,7 @@ fn an_all_infeasible_answer_has_no_negative_zero_and_names_what_exceeds_the_host
             assert_eq!(u["code"], "DEMAND_EXCEEDS_HOSTS");
             let reason = u["reason"].as_str().unwrap();
             assert!(
-                reason.contains("needs 16 cpu, the most any host has free is 6"),
+                reason.ends_with("the VM needs 16 cpu (the most any host has free: 6)"),
                 "{reason}"
             );
         }
