@@ -35,7 +35,14 @@ Exit codes: 0 a document was written, 1 `check` found violations, 2 bad input or
 #[command(name = "vmplace", version, about, after_help = ENVIRONMENT)]
 pub struct Cli {
     /// Log lines on stderr as text or as one JSON object per line.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, ignore_case = true)]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        ignore_case = true,
+        display_order = 100
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,

@@ -11,6 +11,7 @@ use vmplace::service::api::Overrides;
 #[derive(Args, Debug, Clone, Default)]
 pub struct ProblemIo {
     /// Problem document (`-` for stdin).
+    #[arg(value_name = "PROBLEM")]
     pub file: PathBuf,
     /// Write the solution here instead of stdout (its folder is checked before solving).
     #[arg(short = 'o', long)]
