@@ -69,8 +69,11 @@ pub fn run(a: BenchArgs) -> i32 {
         }
     };
     let mut rows: Vec<BenchRow> = Vec::new();
-    let mut errors = Vec::new();
-    let progress = super::progress::Progress::new(files.len(), "instances");
+    let mut skipped: Vec<Skipped> = Vec::new();
+    let mut progress = super::progress::Progress::new(files.len(), "instances");
+    if !a.json {
+        progress = progress.silent_off_terminal();
+    }
     if !a.json {
         progress.line(&format!(
             "{:<34} {:>6} | {:>6} {:>6} {:>9} {:>7} {:>7} {:<10} | {:>6} {:>6} {:>7} | {:>6} {:>6} {:>7} | {:>6} {:>6} {:>6} | {:>6} {:>6} {:>9} {:>7}",
@@ -93,20 +96,13 @@ pub fn run(a: BenchArgs) -> i32 {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        let text = match std::fs::read_to_string(&f) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(InputError::new(ErrorCode::Io, "", format!("{name}: {e}")));
-                continue;
-            }
-        };
-        let problem = match read_problem(&text, Phase::Storage) {
+        let problem = match super::read_input(&f).and_then(|t| read_problem(&t, Phase::Storage)) {
             Ok(p) => p,
-            Err(es) => {
-                errors.extend(es.into_iter().map(|mut e| {
-                    e.path = format!("{name}:{}", e.path);
-                    e
-                }));
+            Err(errors) => {
+                let skip = Skipped::new(name, errors);
+                progress.line(&skip.warning());
+                progress.inc(&skip.file);
+                skipped.push(skip);
                 continue;
             }
         };
@@ -166,8 +162,9 @@ pub fn run(a: BenchArgs) -> i32 {
         rows.push(row);
     }
     progress.finish();
-    if !errors.is_empty() {
-        return report(&errors);
+    if rows.is_empty() {
+        let errors = skipped.into_iter().flat_map(Skipped::into_errors);
+        return report(&errors.collect::<Vec<_>>());
     }
     if let Some(path) = &a.plot {
         if let Err(e) = plot(&rows, path) {
@@ -184,11 +181,56 @@ pub fn run(a: BenchArgs) -> i32 {
     let doc = serde_json::json!({
         "rows": rows,
         "joint": loss,
+        "skipped": skipped,
         "peak_rss_mib": peak_rss_mib(),
     });
     match write_json(None, &doc) {
         Ok(()) => exit::OK,
         Err(e) => report(&e),
+    }
+}
+
+/// A file of the folder that is not a problem document, left out of the bench.
+#[derive(serde::Serialize)]
+struct Skipped {
+    /// Its name.
+    file: String,
+    /// Why it is not a problem: the reader's errors.
+    errors: Vec<InputError>,
+}
+
+impl Skipped {
+    fn new(file: String, errors: Vec<InputError>) -> Skipped {
+        Skipped { file, errors }
+    }
+
+    /// The line on stderr.
+    fn warning(&self) -> String {
+        let first = self.errors.first().map_or(String::new(), |e| {
+            format!(
+                ": {} at {}: {}",
+                e.code,
+                if e.path.is_empty() { "/" } else { &e.path },
+                e.cause
+            )
+        });
+        let more = match self.errors.len() {
+            0 | 1 => String::new(),
+            n => format!(" (and {} more errors)", n - 1),
+        };
+        format!(
+            "warning: skipped {}, not a problem document{first}{more}",
+            self.file
+        )
+    }
+
+    /// Its errors, the file named in their paths.
+    fn into_errors(self) -> impl Iterator<Item = InputError> {
+        let file = self.file;
+        self.errors.into_iter().map(move |mut e| {
+            e.path = format!("{file}:{}", e.path);
+            e
+        })
     }
 }
 
@@ -261,7 +303,10 @@ fn run_sweep(a: &BenchArgs, n: usize) -> i32 {
             "--sweep and --requests must be at least 1",
         )]);
     }
-    let progress = super::progress::Progress::new(n, "pools");
+    let mut progress = super::progress::Progress::new(n, "pools");
+    if !a.json {
+        progress = progress.silent_off_terminal();
+    }
     if !a.json {
         progress.line(&format!(
             "{:<16} {:>6} {:>5} | {:>8} {:>8} {:>8} {:<18} | {:>7} {:>7} {:>6} {:>6}",

@@ -1,9 +1,10 @@
 //! `vmplace capacity POOL --flavor name=m.large,cpu=4,memory_gib=16,disk_gib=80 --fail host:h3`:
 //! how many more VMs of each flavor fit, and whether the VMs of failed hosts restart elsewhere.
 
-use super::solve::SolveArgs;
+use super::solve::{Limits, PolicyArg, SolveArgs, SolverArg};
 use super::{exit, read_input, report, write_json};
 use clap::Args;
+use std::path::PathBuf;
 use vmplace::capacity::{Flavor, Query};
 use vmplace::format::{errors::ErrorCode, InputError};
 use vmplace::placement::RunConfig;
@@ -11,10 +12,23 @@ use vmplace::placement::RunConfig;
 /// Arguments of `capacity`.
 #[derive(Args, Debug)]
 pub struct CapacityArgs {
-    /// The pool (a problem document, whose `requests` may be empty or absent, or a migration
-    /// state document), and the solver flags.
+    /// The pool: a problem document, whose `requests` (placed first, by both phases) may be
+    /// empty or absent, or a migration state document (`-` for stdin).
+    pub pool: PathBuf,
+    /// Write the report here instead of stdout (its folder is checked before counting).
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
-    pub solve: SolveArgs,
+    pub limits: Limits,
+    /// Solver that places the pool's own `requests` (case-insensitive).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub solver: Option<SolverArg>,
+    /// Storage phase objective when placing the pool's own `requests`.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub storage_policy: Option<PolicyArg>,
+    /// Host phase objective when placing the pool's own `requests`.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub host_policy: Option<PolicyArg>,
     /// A flavor: `name=NAME,disk_gib=G,RESOURCE=AMOUNT,...` (repeat for several).
     #[arg(long = "flavor", required_unless_present = "fails")]
     pub flavors: Vec<String>,
@@ -88,6 +102,8 @@ pub fn run(a: CapacityArgs) -> i32 {
         .enumerate()
         .map(|(i, t)| vmplace::service::api::fail_spec(i, t));
     let mut errors: Vec<InputError> = flavors.clone().filter_map(Result::err).collect();
+    errors.extend(super::solve::limit_errors(&a.limits));
+    errors.extend(super::output_errors(a.output.as_ref()));
     errors.extend(fails.clone().filter_map(Result::err));
     let mix = a.mix.as_deref().map(ratio).transpose();
     if let Err(e) = &mix {
@@ -102,13 +118,24 @@ pub fn run(a: CapacityArgs) -> i32 {
         mix: mix.ok().flatten(),
         tiered: a.tiered,
     };
-    let text = match read_input(&a.solve.file) {
+    let text = match read_input(&a.pool) {
         Ok(t) => t,
         Err(e) => return report(&e),
     };
     let cfg = RunConfig::default();
-    match vmplace::service::api::capacity_text(&text, &q, &a.solve.overrides(), &cfg) {
-        Ok(r) => match write_json(a.solve.output.as_ref(), &r) {
+    let overrides = SolveArgs {
+        limits: a.limits.clone(),
+        solver: a.solver,
+        storage_policy: a.storage_policy,
+        host_policy: a.host_policy,
+        ..Default::default()
+    }
+    .overrides();
+    let spinner = super::progress::Spinner::start("counting");
+    let counted = vmplace::service::api::capacity_text(&text, &q, &overrides, &cfg);
+    spinner.finish();
+    match counted {
+        Ok(r) => match write_json(a.output.as_ref(), &r) {
             Ok(()) => exit::OK,
             Err(e) => report(&e),
         },

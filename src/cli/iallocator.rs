@@ -2,17 +2,28 @@
 //! stdout; a document vmplace cannot read is a general failure (exit 2), with the protocol's
 //! failure answer still on stdout.
 
-use super::solve::SolveArgs;
+use super::solve::{Limits, PolicyArg, SolveArgs, SolverArg};
 use super::{exit, read_input, report, write_json};
 use clap::Args;
+use std::path::PathBuf;
 use vmplace::placement::RunConfig;
 
 /// Arguments of `iallocator`.
 #[derive(Args, Debug)]
 pub struct IallocatorArgs {
-    /// The input document, and the solver flags of `vmplace place` (`--host-policy pack`...).
+    /// Ganeti's IAllocator request (`-` for stdin); with `--from-problem`, a vmplace problem.
+    pub file: PathBuf,
+    /// Write the answer here instead of stdout (Ganeti reads stdout).
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
-    pub solve: SolveArgs,
+    pub limits: Limits,
+    /// Solver (case-insensitive).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub solver: Option<SolverArg>,
+    /// Host objective: `pack` fills nodes, `balance` spreads the load.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub host_policy: Option<PolicyArg>,
     /// FILE is a vmplace problem: print it as a Ganeti `multi-allocate` document instead (to
     /// run hail and vmplace on the same cluster).
     #[arg(long)]
@@ -21,16 +32,18 @@ pub struct IallocatorArgs {
 
 /// Runs the allocator (or the converter).
 pub fn run(a: IallocatorArgs) -> i32 {
-    let text = match read_input(&a.solve.file) {
+    let mut errors = super::solve::limit_errors(&a.limits);
+    errors.extend(super::output_errors(a.output.as_ref()));
+    if !errors.is_empty() {
+        return fail(&errors);
+    }
+    let text = match read_input(&a.file) {
         Ok(t) => t,
         Err(e) => return fail(&e),
     };
     if a.from_problem {
         return match vmplace::validation::read_problem(&text, vmplace::validation::Phase::Storage) {
-            Ok(p) => match write_json(
-                a.solve.output.as_ref(),
-                &vmplace::ganeti::export::to_ganeti(&p),
-            ) {
+            Ok(p) => match write_json(a.output.as_ref(), &vmplace::ganeti::export::to_ganeti(&p)) {
                 Ok(()) => exit::OK,
                 Err(e) => report(&e),
             },
@@ -38,8 +51,15 @@ pub fn run(a: IallocatorArgs) -> i32 {
         };
     }
     let cfg = RunConfig::default();
-    match vmplace::service::api::iallocator_text(&text, &a.solve.overrides(), &cfg) {
-        Ok((response, _)) => match write_json(a.solve.output.as_ref(), &response) {
+    let overrides = SolveArgs {
+        limits: a.limits.clone(),
+        solver: a.solver,
+        host_policy: a.host_policy,
+        ..Default::default()
+    }
+    .overrides();
+    match vmplace::service::api::iallocator_text(&text, &overrides, &cfg) {
+        Ok((response, _)) => match write_json(a.output.as_ref(), &response) {
             Ok(()) => exit::OK,
             Err(e) => report(&e),
         },

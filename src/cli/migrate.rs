@@ -14,13 +14,26 @@ pub struct MigrateArgs {
     /// order runs in `stats.dropped` (`NO_SAFE_ORDER`).
     #[arg(long, value_name = "PLAN")]
     pub sequence: Option<PathBuf>,
-    /// Write the plan here instead of stdout.
+    /// Write the plan here instead of stdout (its folder is checked before planning).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// Wall-clock limit of the round's MIP in seconds (wins over the state's
+    /// `policy.time_limit_s`; not with `--sequence`).
+    #[arg(long, conflicts_with = "sequence")]
+    pub time_limit: Option<f64>,
 }
 
 /// Plans one round.
 pub fn run(a: MigrateArgs) -> i32 {
+    let limits = super::solve::Limits {
+        time_limit: a.time_limit,
+        ..Default::default()
+    };
+    let mut errors = super::solve::limit_errors(&limits);
+    errors.extend(super::output_errors(a.output.as_ref()));
+    if !errors.is_empty() {
+        return report(&errors);
+    }
     let text = match read_input(&a.file) {
         Ok(t) => t,
         Err(e) => return report(&e),
@@ -29,7 +42,7 @@ pub fn run(a: MigrateArgs) -> i32 {
         Some(path) => {
             read_input(path).and_then(|plan| vmplace::service::api::sequence_texts(&text, &plan))
         }
-        None => vmplace::service::api::migrate_text(&text),
+        None => plan(&text, a.time_limit),
     };
     let plan = match planned {
         Ok(p) => p,
@@ -39,4 +52,20 @@ pub fn run(a: MigrateArgs) -> i32 {
         Ok(()) => exit::OK,
         Err(e) => report(&e),
     }
+}
+
+/// Plans one round, with the time limit of the flag when there is one.
+fn plan(
+    text: &str,
+    time_limit: Option<f64>,
+) -> Result<vmplace::format::state::Plan, Vec<vmplace::format::InputError>> {
+    let state = vmplace::validation::read_state(text)?;
+    let mut policy = vmplace::migration::RoundPolicy::from_state(&state);
+    if let Some(t) = time_limit {
+        policy.time_limit_s = t;
+    }
+    let spinner = super::progress::Spinner::start("planning");
+    let plan = vmplace::migration::plan_with(&state, &policy);
+    spinner.finish();
+    Ok(plan)
 }

@@ -11,7 +11,8 @@ pub struct SimulateArgs {
     /// Directory of PlanetLab trace files (one VM per file, 288 samples).
     #[arg(long)]
     pub planetlab: PathBuf,
-    /// `dvfs`, or `<thr|iqr|mad|lr|lrr>-<mmt|mu|mc|rs>-<parameter>`, or `vmplace` (the round MIP, the default).
+    /// `dvfs`, or `<thr|iqr|mad|lr|lrr>-<mmt|mu|mc|rs>-<parameter>`, or `vmplace` (the round MIP,
+    /// the default); case-insensitive (`LR-MMT-1.2`).
     #[arg(long, default_value = "vmplace")]
     pub policy: String,
     /// Hosts (alternating HP ProLiant ML110 G4 and G5).
@@ -28,7 +29,7 @@ pub struct SimulateArgs {
     /// step (1 <= STEP < samples), for `vmplace migrate`.
     #[arg(long, value_name = "STEP")]
     pub state_at: Option<usize>,
-    /// Write the report here instead of stdout.
+    /// Write the report here instead of stdout (its folder is checked before simulating).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
     /// Also draw the per-interval series (hosts, migrations, power and the floor's) as SVG.
@@ -68,6 +69,10 @@ pub fn run(a: SimulateArgs) -> i32 {
     if let Some(why) = bad_counts(&a) {
         return super::report(&[InputError::new(ErrorCode::Usage, "", why)]);
     }
+    let errors = super::output_errors(a.output.as_ref());
+    if !errors.is_empty() {
+        return super::report(&errors);
+    }
     let traces = match load_planetlab(&a.planetlab, a.samples) {
         Ok(t) if !t.is_empty() => t,
         Ok(_) => {
@@ -93,7 +98,8 @@ pub fn run(a: SimulateArgs) -> i32 {
         };
     }
     let progress = super::progress::Progress::new(a.samples - 1, "rounds");
-    let report = simulate_with(&traces, a.hosts, &policy, &a.policy, a.workload, &|step| {
+    let name = a.policy.to_ascii_lowercase();
+    let report = simulate_with(&traces, a.hosts, &policy, &name, a.workload, &|step| {
         progress.inc(&format!("step {step}"))
     });
     progress.finish();

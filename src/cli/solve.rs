@@ -7,42 +7,167 @@ use vmplace::format::{Objective, SolverKind};
 use vmplace::placement::{Mode, RunConfig};
 use vmplace::service::api::Overrides;
 
-/// Flags shared by the solving subcommands.
+/// The document in and the answer out, of `storage`, `host` and `place`.
 #[derive(Args, Debug, Clone, Default)]
-pub struct SolveArgs {
+pub struct ProblemIo {
     /// Problem document (`-` for stdin).
+    #[arg(value_name = "PROBLEM")]
     pub file: PathBuf,
-    /// Write the solution here instead of stdout.
+    /// Write the solution here instead of stdout (its folder is checked before solving).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
-    /// Wall-clock limit in seconds (overrides `options.time_limit_s`).
+}
+
+/// The solver's limits, shared by every subcommand that solves placements.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Limits {
+    /// Wall-clock limit in seconds (wins over the document's `options.time_limit_s`; default 10).
     #[arg(long)]
     pub time_limit: Option<f64>,
-    /// Relative MIP gap (overrides `options.mip_gap`).
+    /// Relative MIP gap (wins over `options.mip_gap`).
     #[arg(long)]
     pub gap: Option<f64>,
-    /// Solver threads (overrides `options.threads`).
+    /// Solver threads (wins over `options.threads`).
     #[arg(long)]
     pub threads: Option<u32>,
-    /// `mip` (default), `greedy`, `greedy-retry` or `joint`.
-    #[arg(long, value_enum)]
-    pub solver: Option<SolverArg>,
-    /// Storage and host in one MIP (`--solver joint`).
-    #[arg(long, conflicts_with = "solver")]
-    pub joint: bool,
-    /// Storage phase objective.
-    #[arg(long, value_enum)]
-    pub storage_policy: Option<PolicyArg>,
-    /// Host phase objective.
-    #[arg(long, value_enum)]
-    pub host_policy: Option<PolicyArg>,
-    /// Write the exact MIP (`.lp` or `.mps`) here; `place` writes NAME.storage.lp and NAME.host.lp.
+}
+
+/// `vmplace storage`: phase 1.
+#[derive(Args, Debug, Clone)]
+pub struct StorageArgs {
+    #[command(flatten)]
+    io: ProblemIo,
+    #[command(flatten)]
+    limits: Limits,
+    /// Solver (case-insensitive).
+    #[arg(long, value_enum, ignore_case = true)]
+    solver: Option<SolverArg>,
+    /// Storage phase objective (wins over `options.storage_policy`).
+    #[arg(long, value_enum, ignore_case = true)]
+    storage_policy: Option<PolicyArg>,
+    /// Host phase objective, which phase 1 looks ahead to (wins over `options.host_policy`).
+    #[arg(long, value_enum, ignore_case = true)]
+    host_policy: Option<PolicyArg>,
+    /// Write the storage phase's exact MIP (`.lp` or `.mps`) here.
     #[arg(long)]
+    write_model: Option<PathBuf>,
+}
+
+/// `vmplace host`: phase 2.
+#[derive(Args, Debug, Clone)]
+pub struct HostArgs {
+    #[command(flatten)]
+    io: ProblemIo,
+    /// Phase 1's answer to PROBLEM (what `vmplace storage PROBLEM` wrote). Each request it placed
+    /// gets its storage, and its image is counted in that storage's `used_gib`: PROBLEM is phase
+    /// 1's own input, and the images are written between the phases. Requests phase 1 left
+    /// unplaced are not placed, and the answer lists them in `unplaced` with phase 1's reason.
+    /// Without this flag every request must carry `storage`, with its image already counted.
+    #[arg(long, value_name = "STORAGE_ANSWER")]
+    storage_from: Option<PathBuf>,
+    #[command(flatten)]
+    limits: Limits,
+    /// Solver (case-insensitive; `joint` answers as `mip` here).
+    #[arg(long, value_enum, ignore_case = true)]
+    solver: Option<SolverArg>,
+    /// Host phase objective (wins over `options.host_policy`).
+    #[arg(long, value_enum, ignore_case = true)]
+    host_policy: Option<PolicyArg>,
+    /// Write the host phase's exact MIP (`.lp` or `.mps`) here.
+    #[arg(long)]
+    write_model: Option<PathBuf>,
+}
+
+/// `vmplace place`: both phases.
+#[derive(Args, Debug, Clone)]
+pub struct PlaceArgs {
+    #[command(flatten)]
+    io: ProblemIo,
+    #[command(flatten)]
+    limits: Limits,
+    /// Solver (case-insensitive).
+    #[arg(long, value_enum, ignore_case = true)]
+    solver: Option<SolverArg>,
+    /// Storage and host in one MIP (the same as `--solver joint`).
+    #[arg(long, conflicts_with = "solver")]
+    joint: bool,
+    /// Storage phase objective (wins over `options.storage_policy`).
+    #[arg(long, value_enum, ignore_case = true)]
+    storage_policy: Option<PolicyArg>,
+    /// Host phase objective (wins over `options.host_policy`).
+    #[arg(long, value_enum, ignore_case = true)]
+    host_policy: Option<PolicyArg>,
+    /// Write the exact MIPs (`.lp` or `.mps`): `m.lp` gives `m.storage.lp` and `m.host.lp`.
+    #[arg(long)]
+    write_model: Option<PathBuf>,
+}
+
+/// What a solving subcommand was asked, whichever it is.
+#[derive(Debug, Clone, Default)]
+pub struct SolveArgs {
+    /// The documents.
+    pub io: ProblemIo,
+    /// The limits.
+    pub limits: Limits,
+    /// `--solver`.
+    pub solver: Option<SolverArg>,
+    /// `--joint`.
+    pub joint: bool,
+    /// `--storage-policy`.
+    pub storage_policy: Option<PolicyArg>,
+    /// `--host-policy`.
+    pub host_policy: Option<PolicyArg>,
+    /// `--write-model`.
     pub write_model: Option<PathBuf>,
+    /// `host --storage-from`.
+    pub storage_from: Option<PathBuf>,
+}
+
+impl From<StorageArgs> for SolveArgs {
+    fn from(a: StorageArgs) -> Self {
+        SolveArgs {
+            io: a.io,
+            limits: a.limits,
+            solver: a.solver,
+            storage_policy: a.storage_policy,
+            host_policy: a.host_policy,
+            write_model: a.write_model,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<HostArgs> for SolveArgs {
+    fn from(a: HostArgs) -> Self {
+        SolveArgs {
+            io: a.io,
+            limits: a.limits,
+            solver: a.solver,
+            host_policy: a.host_policy,
+            write_model: a.write_model,
+            storage_from: a.storage_from,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<PlaceArgs> for SolveArgs {
+    fn from(a: PlaceArgs) -> Self {
+        SolveArgs {
+            io: a.io,
+            limits: a.limits,
+            solver: a.solver,
+            joint: a.joint,
+            storage_policy: a.storage_policy,
+            host_policy: a.host_policy,
+            write_model: a.write_model,
+            storage_from: None,
+        }
+    }
 }
 
 /// `--solver`.
-#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SolverArg {
     /// MIP on HiGHS.
     Mip,
@@ -82,10 +207,10 @@ impl SolveArgs {
     /// The flags that override the document's options.
     pub fn overrides(&self) -> Overrides {
         Overrides {
-            time_limit_s: self.time_limit,
+            time_limit_s: self.limits.time_limit,
             max_time_limit_s: None,
-            mip_gap: self.gap,
-            threads: self.threads,
+            mip_gap: self.limits.gap,
+            threads: self.limits.threads,
             solver: self
                 .solver
                 .map(|k| match k {
@@ -105,6 +230,16 @@ impl SolveArgs {
 }
 
 fn flag_errors(a: &SolveArgs) -> Vec<vmplace::format::InputError> {
+    let mut e = limit_errors(&a.limits);
+    if let Some(path) = &a.write_model {
+        e.extend(model_path_errors(path));
+    }
+    e.extend(super::output_errors(a.io.output.as_ref()));
+    e
+}
+
+/// What is wrong with `--time-limit`, `--gap` and `--threads`.
+pub fn limit_errors(a: &Limits) -> Vec<vmplace::format::InputError> {
     use vmplace::format::errors::ErrorCode;
     use vmplace::format::InputError;
     let mut e = Vec::new();
@@ -131,9 +266,6 @@ fn flag_errors(a: &SolveArgs) -> Vec<vmplace::format::InputError> {
             "",
             "--threads must be between 1 and 256",
         ));
-    }
-    if let Some(path) = &a.write_model {
-        e.extend(model_path_errors(path));
     }
     e
 }
@@ -185,7 +317,7 @@ fn model_path_errors(path: &std::path::Path) -> Vec<vmplace::format::InputError>
 
 /// Whether `path` can be written: opened for writing (created, then removed again, if it was
 /// not there), before HiGHS is asked to write it.
-fn writable(path: &std::path::Path) -> std::io::Result<()> {
+pub fn writable(path: &std::path::Path) -> std::io::Result<()> {
     let existed = path.exists();
     std::fs::OpenOptions::new()
         .write(true)
@@ -204,7 +336,11 @@ pub fn run(a: SolveArgs, mode: Mode) -> i32 {
     if !errors.is_empty() {
         return report(&errors);
     }
-    let text = match read_input(&a.file) {
+    let text = match read_input(&a.io.file) {
+        Ok(t) => t,
+        Err(e) => return report(&e),
+    };
+    let answer = match a.storage_from.as_ref().map(|p| read_input(p)).transpose() {
         Ok(t) => t,
         Err(e) => return report(&e),
     };
@@ -212,14 +348,29 @@ pub fn run(a: SolveArgs, mode: Mode) -> i32 {
         write_model: a.write_model.clone(),
         cancel: None,
     };
-    let mut solution = match vmplace::service::api::solve_text(&text, mode, &a.overrides(), &cfg) {
+    let spinner = super::progress::Spinner::start(match mode {
+        Mode::Storage => "storage phase",
+        Mode::Host => "host phase",
+        Mode::Place => "placing",
+    });
+    let solved = match &answer {
+        Some(answer) => vmplace::placement::storage_from::solve_host_from_texts(
+            &text,
+            answer,
+            &a.overrides(),
+            &cfg,
+        ),
+        None => vmplace::service::api::solve_text(&text, mode, &a.overrides(), &cfg),
+    };
+    spinner.finish();
+    let mut solution = match solved {
         Ok(s) => s,
         Err(e) => return report(&e),
     };
     tracing::info!(status = ?solution.status, placed = solution.stats.placed, "solved");
     let written = vmplace::service::api::encode_solution(&mut solution, true)
         .map_err(encode_error)
-        .and_then(|text| write_bytes(a.output.as_ref(), text));
+        .and_then(|text| write_bytes(a.io.output.as_ref(), text));
     match written {
         Ok(()) => exit::OK,
         Err(e) => report(&e),

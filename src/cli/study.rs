@@ -35,7 +35,7 @@ pub struct StudyArgs {
     /// Draw the energy of every policy and the floor, per day, as SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
-    /// Write the document here instead of stdout.
+    /// Write the document here instead of stdout (its folder is checked before the study).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
 }
@@ -44,7 +44,9 @@ pub struct StudyArgs {
 pub fn run(a: StudyArgs) -> i32 {
     let mut errors = Vec::new();
     let mut policies = Vec::new();
-    for name in &a.policy {
+    // Policy names are case-insensitive: the lower-case name is the one the document uses.
+    let names: Vec<String> = a.policy.iter().map(|n| n.to_ascii_lowercase()).collect();
+    for name in &names {
         match name.parse::<SimPolicy>() {
             Ok(p) => policies.push((name.clone(), p)),
             Err(e) => errors.push(InputError::new(
@@ -54,8 +56,11 @@ pub fn run(a: StudyArgs) -> i32 {
             )),
         }
     }
-    let reference = a.reference.clone().unwrap_or_else(|| a.policy[0].clone());
-    if !a.policy.contains(&reference) {
+    let reference = a
+        .reference
+        .as_ref()
+        .map_or_else(|| names[0].clone(), |r| r.to_ascii_lowercase());
+    if !names.contains(&reference) {
         errors.push(InputError::new(
             ErrorCode::Usage,
             "",
@@ -87,6 +92,7 @@ pub fn run(a: StudyArgs) -> i32 {
             Err(e) => errors.extend(e),
         }
     }
+    errors.extend(super::output_errors(a.output.as_ref()));
     if !errors.is_empty() {
         return super::report(&errors);
     }
@@ -116,7 +122,7 @@ pub fn run(a: StudyArgs) -> i32 {
                 .collect()
         };
         let mut series: Vec<(String, Vec<f64>)> =
-            a.policy.iter().map(|p| (p.clone(), energy(p))).collect();
+            names.iter().map(|p| (p.clone(), energy(p))).collect();
         let floor: Vec<f64> = categories
             .iter()
             .map(|d| {

@@ -8,6 +8,7 @@ pub mod limits;
 pub mod problem;
 pub mod solution;
 pub mod state;
+pub mod zero;
 
 pub use errors::{ErrorDocument, InputError};
 pub use problem::{Host, Objective, Options, Problem, Request, Resources, SolverKind, Storage};

@@ -138,7 +138,10 @@ fn explain(
         }
         return (
             ReasonCode::DemandExceedsHosts,
-            "host_capacity: no host in the pool has room for the VM's demand".to_string(),
+            format!(
+                "host_capacity: {}",
+                exceeded(d, &vm.demand, &initial.host_free)
+            ),
         );
     }
     let connected_room = |load: &Load, s: StorageIx| {
@@ -191,6 +194,40 @@ fn explain(
         ReasonCode::CapacityTaken,
         format!("{binding}: the capacity that could take it went to other requests of this batch"),
     )
+}
+
+/// What of a demand no host has free: each resource the VM needs more of than any host has
+/// free, with both amounts; or, when each fits somewhere alone, that no host has them together.
+fn exceeded(d: &Domain, demand: &[f64], free: &[Vec<f64>]) -> String {
+    let most = |k: usize| free.iter().map(|f| f[k]).fold(0.0_f64, f64::max);
+    let over: Vec<String> = (0..d.measured)
+        .filter(|&k| demand[k] > most(k) + EPS)
+        .map(|k| {
+            format!(
+                "{} {} (the most any host has free: {})",
+                amount(demand[k]),
+                d.resources[k],
+                amount(most(k))
+            )
+        })
+        .collect();
+    if over.is_empty() {
+        let all: Vec<String> = (0..d.measured)
+            .filter(|&k| demand[k] > 0.0)
+            .map(|k| format!("{} {}", amount(demand[k]), d.resources[k]))
+            .collect();
+        return format!(
+            "no host has {} free at once (each fits some host alone)",
+            all.join(" and ")
+        );
+    }
+    format!("the VM needs {}", over.join(" and "))
+}
+
+/// An amount for a sentence: at most three decimals, without trailing zeros.
+fn amount(x: f64) -> String {
+    let text = format!("{x:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The first hard group rule of `r` that turns away every connected host with room now, with its

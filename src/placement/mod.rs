@@ -19,6 +19,7 @@ pub mod lns;
 pub mod neighbourhood;
 pub mod packing;
 pub mod solution;
+pub mod storage_from;
 pub mod storage_phase;
 pub mod verify;
 

@@ -63,6 +63,9 @@ pub enum SimPolicy {
 impl std::str::FromStr for SimPolicy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        // Names are case-insensitive: `LR-MMT-1.2` is `lr-mmt-1.2`, as the papers write it.
+        let lower = s.to_ascii_lowercase();
+        let s = lower.as_str();
         if s == "dvfs" {
             return Ok(SimPolicy::Dvfs);
         }

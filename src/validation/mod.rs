@@ -151,6 +151,28 @@ fn map_schema_error(err: &jsonschema::ValidationError<'_>, out: &mut Vec<InputEr
                 out.push(InputError::new(ErrorCode::WrongType, path, err.to_string()));
             }
         }
+        K::OneOfNotValid { context } => match allowed_values(context, &path) {
+            Some(allowed) => out.push(InputError::new(
+                ErrorCode::InvalidValue,
+                path,
+                format!("{} is not one of {allowed}", err.instance()),
+            )),
+            None => out.push(InputError::new(
+                ErrorCode::InvalidValue,
+                path,
+                err.to_string(),
+            )),
+        },
+        K::Enum { options } => {
+            let allowed = options
+                .as_array()
+                .map_or_else(String::new, |o| list(o.iter()));
+            out.push(InputError::new(
+                ErrorCode::InvalidValue,
+                path,
+                format!("{} is not one of {allowed}", err.instance()),
+            ))
+        }
         K::AdditionalProperties { unexpected } => {
             for name in unexpected {
                 out.push(InputError::new(
@@ -187,6 +209,38 @@ fn map_schema_error(err: &jsonschema::ValidationError<'_>, out: &mut Vec<InputEr
             err.to_string(),
         )),
     }
+}
+
+/// The values an enum allows, when each branch of its `oneOf` is one constant (how schemars
+/// describes an enum whose variants have doc comments): "`balance`, `pack`". `None` for any
+/// other `oneOf`.
+fn allowed_values(branches: &[Vec<jsonschema::ValidationError<'_>>], path: &str) -> Option<String> {
+    use jsonschema::error::ValidationErrorKind as K;
+    let constants: Option<Vec<&Value>> = branches
+        .iter()
+        .map(|branch| {
+            branch.iter().find_map(|e| match e.kind() {
+                K::Constant { expected_value } if e.instance_path().as_str() == path => {
+                    Some(&**expected_value)
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    constants
+        .filter(|c| !c.is_empty())
+        .map(|c| list(c.into_iter()))
+}
+
+/// Values as a list for a message: "`balance`, `pack`" (strings without their quotes).
+fn list<'v>(values: impl Iterator<Item = &'v Value>) -> String {
+    values
+        .map(|v| match v.as_str() {
+            Some(s) => format!("`{s}`"),
+            None => format!("`{v}`"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Deserializes a value that passed the schema stage into its typed form. What the schema cannot

@@ -15,6 +15,7 @@ mod errors;
 mod exact;
 mod failures;
 mod fit;
+mod front_cli;
 mod front_service;
 mod ganeti;
 mod golden;
