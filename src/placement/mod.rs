@@ -173,10 +173,6 @@ fn place_phases(
         .then(|| baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE)));
     timings.baselines_s = start.elapsed().as_secs_f64();
     let baseline = floor.as_ref().map(|f| f.best(d));
-    let fit_bound = match floor {
-        Some(_) => fit_bound(d, &call.within(limit * FIT_BOUND_SHARE), timings)?,
-        None => f64::INFINITY,
-    };
     let searched = neighbourhood::applies(d);
     let share = if searched {
         PHASE1_SHARE
@@ -197,8 +193,14 @@ fn place_phases(
         left,
     )?;
     let mut storage_bound = f64::NEG_INFINITY;
+    let mut fit_bound = f64::INFINITY;
     if let Some(floor) = floor {
         baseline::keep_if_better(d, &mut p2, floor);
+        // Only an answer that phase 1's bound does not prove needs the fit bound.
+        if p2.stats.placed_weight < p1.stats.placed_weight_bound - 1e-9 {
+            let within = call.within(limit * FIT_BOUND_SHARE);
+            fit_bound = self::fit_bound(d, &within, timings)?;
+        }
         let searching = Instant::now();
         let searched = neighbourhood::improve(d, &p1, &mut p2, call)?;
         timings.neighbourhoods_s = searching.elapsed().as_secs_f64();

@@ -426,3 +426,66 @@ fn http_path(mut e: InputError) -> InputError {
     };
     e
 }
+
+/// The body of `POST /v1/host-from-storage`: a problem and the answer `vmplace storage` (or
+/// `POST /v1/storage`) gave for it, as `vmplace host PROBLEM --storage-from ANSWER` takes them.
+#[derive(Debug, Deserialize)]
+struct HostFromStorage<'a> {
+    #[serde(borrow)]
+    problem: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    storage_from: Option<&'a serde_json::value::RawValue>,
+}
+
+/// `POST /v1/host-from-storage`: phase 2 on phase 1's answer
+/// ([`crate::placement::storage_from::solve_host_from_texts`]). Errors in the problem have paths
+/// under `/problem`, errors in the answer under `/storage_from`.
+pub fn host_from_storage_text(
+    text: &str,
+    o: &Overrides,
+    cfg: &RunConfig,
+) -> Result<Solution, Vec<InputError>> {
+    let body: HostFromStorage = serde_json::from_str(text).map_err(|e| {
+        vec![InputError::new(
+            ErrorCode::MalformedJson,
+            "",
+            format!("the body is not an object with `problem` and `storage_from`: {e}"),
+        )]
+    })?;
+    let missing = |field: &str| {
+        InputError::new(
+            ErrorCode::MissingField,
+            format!("/{field}"),
+            format!("the body has no `{field}`"),
+        )
+    };
+    let (problem, answer) = match (body.problem, body.storage_from) {
+        (Some(p), Some(a)) => (p.get(), a.get()),
+        (p, a) => {
+            let mut errors = Vec::new();
+            if p.is_none() {
+                errors.push(missing("problem"));
+            }
+            if a.is_none() {
+                errors.push(missing("storage_from"));
+            }
+            return Err(errors);
+        }
+    };
+    crate::placement::storage_from::solve_host_from_texts(problem, answer, o, cfg).map_err(
+        |errors| {
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    if !e
+                        .path
+                        .starts_with(crate::placement::storage_from::ANSWER_PATH)
+                    {
+                        e.path = format!("/problem{}", e.path);
+                    }
+                    e
+                })
+                .collect()
+        },
+    )
+}

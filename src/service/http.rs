@@ -201,6 +201,7 @@ fn build(cfg: ServerConfig) -> Result<(Router, Shared), prometheus::Error> {
         .route("/v1/storage", post(|s, h, b| solve(s, h, b, Mode::Storage)))
         .route("/v1/host", post(|s, h, b| solve(s, h, b, Mode::Host)))
         .route("/v1/place", post(|s, h, b| solve(s, h, b, Mode::Place)))
+        .route("/v1/host-from-storage", post(host_from_storage))
         .route("/v1/check", post(check))
         .route("/v1/migrate", post(migrate))
         .route("/v1/iallocator", post(iallocator))
@@ -454,10 +455,11 @@ async fn shutdown_signal() {
 /// The routes the service serves, as metric labels: a path that matches none is counted as
 /// `unmatched`, so that what clients send cannot grow the metrics (one series per distinct path
 /// grew RSS by 190 MB and one scrape to 180 MB).
-const ROUTES: [&str; 12] = [
+const ROUTES: [&str; 13] = [
     "/v1/storage",
     "/v1/host",
     "/v1/place",
+    "/v1/host-from-storage",
     "/v1/check",
     "/v1/migrate",
     "/v1/iallocator",
@@ -915,7 +917,9 @@ where
     };
     // The answer is encoded on the worker too: a large document never holds up the reactor.
     let small = text.len() <= st.cfg.small_body;
-    let job = move || job(text, cancel).map(Answer::encode);
+    let job = move || {
+        job(text, cancel).map(|a| Answer::encode(a).map(crate::format::zero::positive_zeros))
+    };
     let result = run_job(&st, (endpoint, small), job).await;
     guard.armed = false;
     match result {
@@ -974,6 +978,17 @@ async fn solve(State(st): State<Shared>, headers: HeaderMap, body: Body, mode: M
     solving(st, headers, body, endpoint, move |text, o, cfg| {
         api::solve_text(text, mode, o, cfg)
     })
+    .await
+}
+
+async fn host_from_storage(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    solving(
+        st,
+        headers,
+        body,
+        "/v1/host-from-storage",
+        api::host_from_storage_text,
+    )
     .await
 }
 

@@ -52,10 +52,16 @@ pub const TAGS: [(&str, &str); 5] = [
 ];
 
 /// Every endpoint the OpenAPI document describes (the router serves exactly these).
-pub const ENDPOINTS: [Endpoint; 12] = [
+pub const ENDPOINTS: [Endpoint; 13] = [
     endpoint("post", "/v1/storage", "placeStorage", "placement"),
     endpoint("post", "/v1/host", "placeHosts", "placement"),
     endpoint("post", "/v1/place", "place", "placement"),
+    endpoint(
+        "post",
+        "/v1/host-from-storage",
+        "placeHostsFromStorage",
+        "placement",
+    ),
     endpoint("post", "/v1/check", "check", "checking"),
     endpoint("post", "/v1/migrate", "migrate", "migration"),
     endpoint("post", "/v1/iallocator", "iallocator", "migration"),
@@ -80,6 +86,11 @@ pub fn example(path: &str) -> Option<(&'static str, Value)> {
     Some(match path {
         "/v1/storage" | "/v1/place" => ("four hosts, three storage systems, six requests", small()),
         "/v1/host" => ("phase 2: every request names its storage", host_phase()),
+        "/v1/host-from-storage" => (
+            "phase 2 on phase 1's answer for the same problem",
+            json!({"problem": small(), "storage_from": shipped(include_str!(
+                "../../instances/answers/small.storage.json"))}),
+        ),
         "/v1/check" => (
             "a phase-2 problem and a valid answer",
             json!({"problem": host_phase(), "phase": "host", "solution": {
@@ -242,6 +253,13 @@ pub fn document() -> Value {
             "/v1/storage": {"post": solve("/v1/storage", "phase 1 (storage systems)")},
             "/v1/host": {"post": solve("/v1/host", "phase 2 (hosts; every request carries storage)")},
             "/v1/place": {"post": solve("/v1/place", "both phases")},
+            "/v1/host-from-storage": {"post": document_op("/v1/host-from-storage",
+                "Placement, phase 2 on phase 1's answer: the problem `/v1/storage` answered and \
+                 that answer in, a solution out (images counted, what phase 1 left unplaced \
+                 reported)",
+                &json!({"type": "object", "required": ["problem", "storage_from"],
+                        "properties": {"problem": problem, "storage_from": solution}}),
+                &solution, &errors_ref)},
             "/v1/check": {"post": document_op("/v1/check",
                 "Independent checker: a problem and a solution, a state and a plan, or a Ganeti \
                  input and answer",
