@@ -211,6 +211,7 @@ pub fn run(a: SolveArgs, mode: Mode) -> i32 {
     let cfg = RunConfig {
         write_model: a.write_model.clone(),
         cancel: None,
+        started: None,
     };
     let mut solution = match vmplace::service::api::solve_text(&text, mode, &a.overrides(), &cfg) {
         Ok(s) => s,

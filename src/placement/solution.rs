@@ -186,6 +186,38 @@ fn entries(
     (placements, unplaced)
 }
 
+/// The answer when the call's time ran out, or its client went away, before its domain was built
+/// ([`crate::domain::Stopped`]): nothing placed, every request `STOPPED_EARLY`, status
+/// `time_limit`. No group rule was counted, so `stats.soft_violations` is empty.
+pub(crate) fn stopped_while_building(p: &crate::format::Problem) -> Solution {
+    let total: f64 = p.requests.iter().map(|r| r.priority.unwrap_or(1.0)).sum();
+    Solution {
+        status: Status::TimeLimit,
+        placed_weight: 0.0,
+        placed_weight_bound: total,
+        objective: 0.0,
+        bound: 0.0,
+        gap: 1.0,
+        placements: Vec::new(),
+        unplaced: p
+            .requests
+            .iter()
+            .map(|r| Unplaced {
+                request: r.id.clone(),
+                code: ReasonCode::StoppedEarly,
+                reason: "the call's time ran out (or its client went away) while its rules were \
+                         built; nothing was placed"
+                    .to_string(),
+            })
+            .collect(),
+        stats: Stats {
+            solver: "none".to_string(),
+            requests: p.requests.len(),
+            ..Stats::default()
+        },
+    }
+}
+
 /// The answer when no solver could run: every request unplaced with `SOLVER_FAILURE`.
 pub(crate) fn solver_failure(d: &Domain, why: &str) -> Solution {
     Solution {
