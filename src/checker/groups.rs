@@ -3,7 +3,7 @@
 //! and the soft rules' violations against `stats.soft_violations`.
 
 use super::codes::Rule;
-use super::placement::CAPACITY_TOL;
+use super::tolerance::CAPACITY_TOL;
 use super::{limit, v, Collector};
 use crate::format::problem::{Group, GroupPolicy, Request};
 use crate::format::{Problem, Solution};

@@ -220,3 +220,190 @@ fn sixteen_thousand_one_member_groups_over_http_answer_near_the_limit_with_a_val
     let t = &s.stats.timings;
     assert!(t.domain_s < t.parse_s + t.validate_s + 1.0, "{t:?}");
 }
+
+// Issue 27, M3's reach: the checkers of plans, steps, failure scenarios and IAllocator answers
+// used the relative tolerance `1e-6 × (1 + capacity)` (100 units at 1e8), and `capacity` counted
+// `floor(free / amount + 1e-9)` copies. Each test below is decided by the absolute tolerance or
+// the exact count.
+
+fn big_host(id: &str, cpu: f64) -> Value {
+    json!({"id": id, "capacity": {"cpu": cpu, "memory_gib": 64}, "storage": ["s"]})
+}
+
+fn vm_of(id: &str, host: &str, cpu: f64) -> Value {
+    json!({"id": id, "host": host, "storage": "s", "demand": {"cpu": cpu, "memory_gib": 1}})
+}
+
+fn plan_moving(moves: &[(&str, &str, &str)], steps: Value) -> Value {
+    let migration = |(vm, from, to): &(&str, &str, &str)| {
+        json!({"vm": vm, "from": from, "to": to, "live": true, "reason": "overload",
+               "score": {"total": 0, "power": 0, "balance": 0, "cost": 0},
+               "candidates": [{"host": to, "accepted": true}], "asked": 1, "declined": {},
+               "history_sent": {"samples": 0}})
+    };
+    json!({"status": "feasible", "migrations": moves.iter().map(migration).collect::<Vec<_>>(),
+           "messages": [], "hosts_after": {}, "steps": steps,
+           "stats": {"overloaded_hosts": [], "emptied_hosts": [], "stayed": [],
+                     "power_before_w": 0, "power_after_w": 0, "active_hosts_before": 0,
+                     "active_hosts_after": 0, "time_s": 0}})
+}
+
+fn plan_rules(state: &Value, plan: &Value) -> Vec<vmplace::checker::Rule> {
+    let s: vmplace::format::state::State = serde_json::from_value(state.clone()).unwrap();
+    let p: vmplace::format::state::Plan = serde_json::from_value(plan.clone()).unwrap();
+    vmplace::checker::check_plan(&s, &p)
+        .into_iter()
+        .map(|v| v.rule)
+        .collect()
+}
+
+#[test]
+fn a_plan_that_overfills_a_1e8_host_by_5_units_is_rejected_by_check() {
+    use vmplace::checker::Rule;
+    // h2 (1e8 CPUs) runs 6e7; a of 4e7 + over moves there.
+    let state = |over: f64| {
+        json!({"storage": [{"id": "s", "capacity_gib": 1000}],
+               "hosts": [big_host("h1", 1e8), big_host("h2", 1e8)],
+               "vms": [vm_of("a", "h1", 4e7 + over), vm_of("b", "h2", 6e7)],
+               "policy": {"max_concurrent_per_host": 8}})
+    };
+    let plan = plan_moving(&[("a", "h1", "h2")], json!([["a"]]));
+    assert!(!plan_rules(&state(0.0), &plan).contains(&Rule::HostCapacity));
+    let r = plan_rules(&state(5.0), &plan);
+    assert!(r.contains(&Rule::HostCapacity), "{r:?}");
+}
+
+#[test]
+fn a_wave_that_overfills_a_1e8_host_by_5_units_while_it_runs_is_an_unsafe_step() {
+    use vmplace::checker::Rule;
+    // a (5e7) goes h1 -> h2 while b (5e7 + over) leaves h2 for h3: in one wave h2 holds both.
+    let state = |over: f64| {
+        json!({"storage": [{"id": "s", "capacity_gib": 1000}],
+               "hosts": [big_host("h1", 1e8), big_host("h2", 1e8), big_host("h3", 1e8)],
+               "vms": [vm_of("a", "h1", 5e7), vm_of("b", "h2", 5e7 + over)],
+               "policy": {"max_concurrent_per_host": 8}})
+    };
+    let plan = plan_moving(&[("a", "h1", "h2"), ("b", "h2", "h3")], json!([["a", "b"]]));
+    assert!(!plan_rules(&state(0.0), &plan).contains(&Rule::UnsafeStep));
+    let r = plan_rules(&state(5.0), &plan);
+    assert!(r.contains(&Rule::UnsafeStep), "{r:?}");
+}
+
+#[test]
+fn a_restart_that_overfills_a_1e8_host_by_5_units_is_rejected_by_check() {
+    use vmplace::capacity::{FailSpec, Query};
+    use vmplace::checker::Rule;
+    // h1 fails; its VM of 4e7 CPUs restarts on h2, which runs 6e7 of its 1e8.
+    let state = |over: f64| {
+        json!({"storage": [{"id": "s", "capacity_gib": 1000}],
+               "hosts": [big_host("h1", 1e8), big_host("h2", 1e8)],
+               "vms": [vm_of("a", "h1", 4e7 + over), vm_of("b", "h2", 6e7)]})
+    };
+    let q = Query {
+        fails: vec![FailSpec::parse("host:h1").expect("spec")],
+        ..Query::default()
+    };
+    let o = vmplace::service::api::Overrides::default();
+    let r = vmplace::service::api::capacity_text(
+        &state(0.0).to_string(),
+        &q,
+        &o,
+        &RunConfig::default(),
+    )
+    .expect("valid");
+    let w = r.failures.and_then(|f| f.worst).expect("a scenario");
+    assert_eq!(w.witness.len(), 1, "{w:?}");
+    let rules = |doc: &Value| -> Vec<Rule> {
+        let s: vmplace::format::state::State = serde_json::from_value(doc.clone()).unwrap();
+        vmplace::checker::check_scenario(&s, &w)
+            .into_iter()
+            .map(|v| v.rule)
+            .collect()
+    };
+    assert!(rules(&state(0.0)).is_empty(), "{:?}", rules(&state(0.0)));
+    let r = rules(&state(5.0));
+    assert!(r.contains(&Rule::HostCapacity), "{r:?}");
+}
+
+#[test]
+fn an_iallocator_answer_that_overfills_a_1e8_mib_node_by_5_mib_is_rejected_by_check() {
+    use vmplace::checker::Rule;
+    use vmplace::format::ganeti::Input;
+    // n0 has 1e8 MiB, all used but 1,000 (less `over`); a new instance of 1,000 goes there.
+    let input = |over: f64| {
+        let node = json!({"group": "u0", "total_memory": 1e8, "reserved_memory": 0,
+                          "free_memory": 1000.0 - over, "total_disk": 102400, "free_disk": 102400,
+                          "total_cpus": 16, "reserved_cpus": 0,
+                          "ndparams": {"exclusive_storage": false, "spindle_count": 64}});
+        json!({"version": 2, "cluster_tags": [],
+               "nodegroups": {"u0": {"name": "g0", "alloc_policy": "preferred", "networks": []}},
+               "nodes": {"n0": node},
+               "instances": {"a": {"memory": 1e8 - 1000.0, "vcpus": 1,
+                                   "disk_template": "rbd", "disks": [{"size": 1024}],
+                                   "disk_space_total": 1024, "spindle_use": 1, "tags": [],
+                                   "nics": [], "nodes": ["n0"]}},
+               "request": {"type": "allocate", "name": "new", "required_nodes": 1,
+                           "memory": 1000, "vcpus": 1, "disk_template": "rbd",
+                           "disks": [{"size": 1024}], "disk_space_total": 1024,
+                           "spindle_use": 1, "tags": [], "nics": []}})
+    };
+    let o = vmplace::service::api::Overrides::default();
+    let (answer, _) =
+        vmplace::service::api::iallocator_text(&input(0.0).to_string(), &o, &RunConfig::default())
+            .expect("valid input");
+    assert!(answer.success, "{}", answer.info);
+    let rules = |doc: &Value| -> Vec<Rule> {
+        let i: Input = serde_json::from_value(doc.clone()).unwrap();
+        vmplace::checker::check_iallocator(&i, &answer)
+            .into_iter()
+            .map(|v| v.rule)
+            .collect()
+    };
+    assert!(rules(&input(0.0)).is_empty(), "{:?}", rules(&input(0.0)));
+    let r = rules(&input(5.0));
+    assert!(r.contains(&Rule::HostCapacity), "{r:?}");
+}
+
+#[test]
+fn capacity_counts_copies_exactly_at_1e12_and_never_one_too_many() {
+    use vmplace::capacity::{Flavor, Query};
+    let count = |cpu_cap: f64, storage_gib: f64, cpu: f64, disk: f64| {
+        let doc = json!({"storage": [{"id": "s", "capacity_gib": storage_gib}],
+                         "hosts": [{"id": "h", "capacity": {"cpu": cpu_cap, "memory_gib": 1e12},
+                                    "storage": ["s"]}],
+                         "requests": []});
+        let f = Flavor {
+            name: "f".into(),
+            demand: [("cpu".to_string(), cpu), ("memory_gib".to_string(), 1.0)]
+                .into_iter()
+                .collect(),
+            disk_gib: disk,
+        };
+        let q = Query {
+            flavors: vec![f],
+            ..Query::default()
+        };
+        let o = vmplace::service::api::Overrides::default();
+        let r =
+            vmplace::service::api::capacity_text(&doc.to_string(), &q, &o, &RunConfig::default())
+                .expect("valid");
+        let f = r.flavors[0].clone();
+        (f.fit, f.by_resource["cpu"], f.by_storage)
+    };
+    // 1e12 divided exactly: 2.5e11 copies of 4, by CPU and by storage.
+    let (fit, cpu, disk) = count(1e12, 1e12, 4.0, 4.0);
+    assert_eq!(
+        (fit, cpu, disk),
+        (250_000_000_000, 250_000_000_000, Some(250_000_000_000))
+    );
+    // Not divided: 333,333,333,333 copies of 3 (the next needs 1e12 + 2).
+    let (_, cpu, disk) = count(1e12, 1e12, 3.0, 3.0);
+    assert_eq!((cpu, disk), (333_333_333_333, Some(333_333_333_333)));
+    // 2e6 - 5e-4 of room holds one copy of 1e6, not two (two would be 5e-4 over: above the
+    // 1e-6 tolerance; floor(1.9999999995 + 1e-9) said 2).
+    let (fit, cpu, disk) = count(2e6 - 5e-4, 2e6 - 5e-4, 1e6, 1e6);
+    assert_eq!((fit, cpu, disk), (1, 1, Some(1)));
+    // Within the tolerance, the copy counts: 2e6 - 5e-7 holds two.
+    let (_, cpu, disk) = count(2e6 - 5e-7, 2e6 - 5e-7, 1e6, 1e6);
+    assert_eq!((cpu, disk), (2, Some(2)));
+}
