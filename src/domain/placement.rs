@@ -521,7 +521,9 @@ fn group_rules(
         }
     }
     let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
-    let mut rooms: HashMap<(&str, Vec<Vec<u64>>), std::sync::Arc<Vec<bool>>> = HashMap::new();
+    // Per (scope, the members' distinct demands): the room of the scope's domains.
+    type Demands = Vec<Vec<u64>>;
+    let mut rooms: HashMap<(&str, Demands), std::sync::Arc<Vec<bool>>> = HashMap::new();
     let mut out = Vec::with_capacity(kept.len());
     for ((&g, mut demands), present) in kept.iter().zip(demands).zip(present) {
         if stop.passed() {

@@ -28,7 +28,7 @@ pub fn exceeds(total: f64, capacity: f64) -> bool {
 pub fn whole_copies(free: f64, amount: f64) -> f64 {
     let free = free.max(0.0);
     let mut n = (free / amount).floor();
-    if !(n < 9_007_199_254_740_991.0) {
+    if n.is_nan() || n >= 9_007_199_254_740_991.0 {
         return n;
     }
     while n > 0.0 && exceeds(n * amount, free) {
