@@ -118,6 +118,9 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
     // Keep a little of the limit for the baseline comparison and writing the answer.
     let limit = d.settings.time_limit_s * 0.97;
     let call = deadline::Deadline::new(cfg.started.unwrap_or(start), limit, cfg);
+    // The repair of an answer over a capacity (`verify`) may use the reserve, not more.
+    let whole = deadline::Deadline::new(cfg.started.unwrap_or(start), d.settings.time_limit_s, cfg);
+    let over = || whole.passed();
     let mut timings = crate::format::Timings::default();
     if let Some(heuristic) = baseline::heuristic_of(d.settings.solver) {
         let phases = baseline::heuristic_phases(d, mode, heuristic, &call);
@@ -127,6 +130,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             phases,
             mode != Mode::Storage,
             time_s,
+            &over,
         ));
     }
     let (phases, need_host) = match mode {
@@ -148,7 +152,8 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
         }
         Mode::Place => (place_phases(d, cfg, &call, &mut timings)?, true),
     };
-    let mut sol = solution::to_solution(d, phases, need_host, start.elapsed().as_secs_f64());
+    let time_s = start.elapsed().as_secs_f64();
+    let mut sol = solution::to_solution(d, phases, need_host, time_s, &over);
     sol.stats.timings.baselines_s = timings.baselines_s;
     sol.stats.timings.neighbourhoods_s = timings.neighbourhoods_s;
     Ok(sol)

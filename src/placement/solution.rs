@@ -12,15 +12,16 @@ use std::collections::BTreeSet;
 /// The solution document of the phases that ran; `time_s` is the phases' time. Every answer,
 /// whatever solver made it, passes the exact capacity check here first ([`verify::enforce`]).
 /// Explaining and the statistics are timed here, and the call's model-building time is taken
-/// ([`crate::model::take_build_time`]).
+/// ([`crate::model::take_build_time`]). `stop` ends the repair's offers when the call is over.
 pub(crate) fn to_solution(
     d: &Domain,
     mut phases: Vec<PhaseOutcome>,
     need_host: bool,
     time_s: f64,
+    stop: &dyn Fn() -> bool,
 ) -> Solution {
     let explaining = std::time::Instant::now();
-    verify::enforce(d, &mut phases, need_host);
+    verify::enforce(d, &mut phases, need_host, stop);
     let phases = phases.as_slice();
     let last = &phases[phases.len() - 1];
     let a = &last.assignment;
