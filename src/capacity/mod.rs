@@ -9,6 +9,7 @@ mod flow;
 mod mix;
 mod tiered;
 
+use crate::domain::tolerance::whole_copies;
 use crate::domain::Domain;
 pub use crate::format::capacity::{
     Binding, CapacityReport, FailureReport, FlavorFit, NotTolerated, Restarted, Scenario,
@@ -99,25 +100,27 @@ pub const MAX_COUNT: usize = (1 << 53) - 1;
 /// the unit (a millicore, about a MiB).
 pub const MIN_AMOUNT: f64 = 0.001;
 
-/// How many copies of `demand` the free capacity holds, not rounded; infinite when it asks for
+/// How many whole copies of `demand` the free capacity holds (the exact rule of
+/// [`whole_copies`]: as many as a placement's capacity check accepts); infinite when it asks for
 /// nothing.
 fn room_for(free: &Resources, demand: &Resources) -> f64 {
     demand
         .iter()
         .filter(|(_, d)| **d > 0.0)
-        .map(|(k, d)| free.get(k).copied().unwrap_or(0.0) / d + 1e-9)
+        .map(|(k, d)| whole_copies(free.get(k).copied().unwrap_or(0.0), *d))
         .fold(f64::INFINITY, f64::min)
 }
 
 /// Whole copies; a checked flavor ([`too_many`]) keeps them within [`MAX_COUNT`].
 fn copies(free: &Resources, demand: &Resources) -> usize {
-    room_for(free, demand).floor() as usize
+    room_for(free, demand) as usize
 }
 
-/// How many images of `disk_gib` a storage system holds, not rounded; infinite without an image.
+/// How many whole images of `disk_gib` a storage system holds ([`whole_copies`]); infinite
+/// without an image.
 fn images_on(s: &crate::format::Storage, disk_gib: f64) -> f64 {
     if disk_gib > 0.0 {
-        (s.capacity_gib - s.used_gib).max(0.0) / disk_gib + 1e-9
+        whole_copies(s.capacity_gib - s.used_gib, disk_gib)
     } else {
         f64::INFINITY
     }

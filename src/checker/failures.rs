@@ -6,7 +6,8 @@
 //! counts, bound, gap and status agree.
 
 use super::codes::Rule;
-use super::{v, Collector, Findings, TOL};
+use super::tolerance::exceeds;
+use super::{v, Collector, Findings};
 use crate::format::capacity::Scenario;
 use crate::format::state::{HostState, State, StateHost, StateVm};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -85,7 +86,7 @@ pub fn check_scenario(state: &State, sc: &Scenario) -> Findings {
         for (k, u) in used.get(h.id.as_str()).into_iter().flatten() {
             let cap = super::limit(&h.capacity, &h.reserved, &h.allocation_ratio, k);
             let restarted_here = sc.witness.iter().any(|r| r.host == h.id);
-            if restarted_here && *u > cap + TOL * (1.0 + cap.abs()) {
+            if restarted_here && exceeds(*u, cap) {
                 out.push(v(
                     Rule::HostCapacity,
                     "/witness",

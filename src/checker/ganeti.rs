@@ -7,7 +7,8 @@
 //! its name, and its jobs must do exactly the moves listed. It reads Ganeti's semantics from the
 //! document itself, not from vmplace's mapping.
 
-use super::{v, Collector, Findings, Rule, TOL};
+use super::tolerance::exceeds;
+use super::{v, Collector, Findings, Rule};
 use crate::format::ganeti::{
     AllocPolicy, EvacMode, Input, Instance, InstanceSpec, Request, Response,
 };
@@ -288,7 +289,7 @@ impl<'a> Checker<'a> {
             ("local disk", l.disk, n.total_disk.unwrap_or(0.0)),
             ("spindles", l.spindles, sp_cap),
         ] {
-            if used > cap + TOL * (1.0 + cap.abs()) {
+            if exceeds(used, cap) {
                 out.push(v(
                     Rule::HostCapacity,
                     at,

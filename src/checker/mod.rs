@@ -15,6 +15,7 @@ mod plan;
 mod plan_groups;
 mod status;
 mod steps;
+mod tolerance;
 
 use crate::format::{Problem, Solution};
 use serde::{Deserialize, Serialize};
@@ -24,9 +25,6 @@ pub use codes::Rule;
 pub use failures::check_scenario;
 pub use ganeti::check_iallocator;
 pub use plan::check_plan;
-
-/// Tolerance for capacity sums (absolute, plus relative to the capacity).
-const TOL: f64 = 1e-6;
 
 /// One broken rule.
 #[derive(

@@ -6,43 +6,7 @@ use super::{v, Collector, Expect, Violation};
 use crate::format::{Problem, Solution};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-/// How far an answer may exceed a usable capacity, in the document's unit (GiB, or the
-/// resource's own unit): absolute, so 1e-6 GiB on a system of 10 GiB as on one of 1e12. The
-/// relative `1e-6 × (1 + capacity)` it replaces let a 1e8 GiB system take 100 GiB more
-/// (issue 27, M3).
-pub(super) const CAPACITY_TOL: f64 = 1e-6;
-
-/// The float rounding of the documents' own numbers, relative to the amounts compared: eight
-/// units in the last place (1.8e-3 at 1e12, where an f64 cannot hold 1e-6 of a unit).
-const ROUNDING: f64 = 8.0 * f64::EPSILON;
-
-/// Whether `total` exceeds `capacity` beyond the tolerance.
-fn exceeds(total: f64, capacity: f64) -> bool {
-    total > capacity + CAPACITY_TOL + ROUNDING * total.abs().max(capacity.abs())
-}
-
-/// A compensated (Neumaier) sum, so that the rounding of many terms stays within the tolerance.
-#[derive(Debug, Clone, Copy, Default)]
-struct Sum {
-    sum: f64,
-    carry: f64,
-}
-
-impl Sum {
-    fn add(&mut self, x: f64) {
-        let t = self.sum + x;
-        self.carry += if self.sum.abs() >= x.abs() {
-            (self.sum - t) + x
-        } else {
-            (x - t) + self.sum
-        };
-        self.sum = t;
-    }
-
-    fn value(&self) -> f64 {
-        self.sum + self.carry
-    }
-}
+use super::tolerance::{exceeds, Sum, CAPACITY_TOL};
 
 fn request_index(problem: &Problem) -> HashMap<&str, usize> {
     problem

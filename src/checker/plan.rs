@@ -3,7 +3,8 @@
 //! after all moves.
 
 use super::codes::{wire_name, Rule, DECLINE_CODES};
-use super::{v, Collector, Findings, TOL};
+use super::tolerance::{exceeds, Sum};
+use super::{v, Collector, Findings};
 use crate::format::state::{HostState, Plan, State};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -192,7 +193,7 @@ fn capacity_after(
     // A resource with a usage history counts by its latest sample, one without by its demand.
     for &hi in targets {
         let host = &state.hosts[hi];
-        let mut used: BTreeMap<String, f64> = BTreeMap::new();
+        let mut used: BTreeMap<String, Sum> = BTreeMap::new();
         for (vi, vm) in state.vms.iter().enumerate() {
             if placement[vi] != host.id {
                 continue;
@@ -204,12 +205,15 @@ fn capacity_after(
                     .and_then(|u| u.last())
                     .copied()
                     .unwrap_or(1.0);
-                *used.entry(k.clone()).or_default() += d * now;
+                used.entry(k.clone()).or_default().add(d * now);
             }
         }
         for (k, u) in used {
-            let cap = super::limit(&host.capacity, &host.reserved, &host.allocation_ratio, &k);
-            if u > cap + TOL * (1.0 + cap) {
+            let (u, cap) = (
+                u.value(),
+                super::limit(&host.capacity, &host.reserved, &host.allocation_ratio, &k),
+            );
+            if exceeds(u, cap) {
                 out.push(v(
                     Rule::HostCapacity,
                     "/migrations",

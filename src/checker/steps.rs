@@ -5,7 +5,8 @@
 //! (checker/plan_groups.rs). During a wave a VM counts on its source and its target.
 
 use super::codes::Rule;
-use super::{v, Collector, TOL};
+use super::tolerance::{exceeds, Sum};
+use super::{v, Collector};
 use crate::format::state::{Migration, Plan, State, StateVm};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -192,15 +193,18 @@ fn wave_capacity(
     out: &mut Collector,
 ) {
     let Some(cap) = caps.get(h) else { return };
-    let mut total: BTreeMap<&str, f64> = pool.used.get(h).cloned().unwrap_or_default();
+    let mut total: BTreeMap<&str, Sum> = BTreeMap::new();
+    for (&k, &x) in pool.used.get(h).into_iter().flatten() {
+        total.entry(k).or_default().add(x);
+    }
     for vm in arriving {
         for (k, x) in now(vm) {
-            *total.entry(k).or_default() += x;
+            total.entry(k).or_default().add(x);
         }
     }
     for (k, u) in total {
-        let c = cap.get(k).copied().unwrap_or(0.0);
-        if u > c + TOL * (1.0 + c) {
+        let (u, c) = (u.value(), cap.get(k).copied().unwrap_or(0.0));
+        if exceeds(u, c) {
             out.push(v(
                 Rule::UnsafeStep,
                 path,

@@ -7,8 +7,7 @@
 
 use super::HostIx;
 use crate::format::problem::{Group, GroupPolicy};
-use crate::format::Problem;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// The domains of one scope over a list of hosts: built once per scope, shared by every rule of
@@ -30,24 +29,33 @@ pub struct Scopes {
 
 impl Scopes {
     /// The domains of `scope` over `hosts` (built on first use).
-    fn of(&mut self, scope: &str, hosts: &[DomainHost]) -> &ScopeDomains {
-        self.built
-            .entry(scope.to_string())
-            .or_insert_with(|| ScopeDomains::build(scope, hosts))
+    pub fn of<'h>(
+        &mut self,
+        scope: &str,
+        hosts: impl IntoIterator<Item = (&'h str, &'h BTreeMap<String, String>)>,
+    ) -> &ScopeDomains {
+        if !self.built.contains_key(scope) {
+            let built = ScopeDomains::build(scope, hosts);
+            self.built.insert(scope.to_string(), built);
+        }
+        &self.built[scope]
     }
 }
 
 impl ScopeDomains {
-    fn build(scope: &str, hosts: &[DomainHost]) -> ScopeDomains {
+    fn build<'h>(
+        scope: &str,
+        hosts: impl IntoIterator<Item = (&'h str, &'h BTreeMap<String, String>)>,
+    ) -> ScopeDomains {
         let mut index: HashMap<&str, usize> = HashMap::new();
         let mut names: Vec<String> = Vec::new();
         let of = hosts
-            .iter()
-            .map(|host| {
+            .into_iter()
+            .map(|(id, labels)| {
                 let key = if scope == "host" {
-                    Some(host.id)
+                    Some(id)
                 } else {
-                    host.labels.get(scope).map(String::as_str)
+                    labels.get(scope).map(String::as_str)
                 };
                 key.map(|k| {
                     *index.entry(k).or_insert_with(|| {
@@ -61,6 +69,76 @@ impl ScopeDomains {
             of: Arc::new(of),
             names: Arc::new(names),
         }
+    }
+}
+
+/// Members of one rule per domain, read by the rule's tests ([`GroupRule::admits`],
+/// [`GroupRule::violations`]): a dense vector (a migration round's counts) or [`Counts`].
+pub trait MemberCounts {
+    /// Members in domain `dm`.
+    fn at(&self, dm: usize) -> u32;
+    /// The domains with members, as (domain, members), in domain order.
+    fn occupied(&self) -> impl Iterator<Item = (usize, u32)> + '_;
+}
+
+impl MemberCounts for [u32] {
+    fn at(&self, dm: usize) -> u32 {
+        self[dm]
+    }
+    fn occupied(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.iter().copied().enumerate().filter(|(_, n)| *n > 0)
+    }
+}
+
+impl MemberCounts for Vec<u32> {
+    fn at(&self, dm: usize) -> u32 {
+        self[dm]
+    }
+    fn occupied(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.as_slice().occupied()
+    }
+}
+
+/// Members of one rule per domain, sparse: only the domains with members are stored, so a
+/// placement's rules and every copy of its [`super::Load`] take memory in proportion to the
+/// members, not to groups x domains (8,000 anti-affinity groups by rack over 8,000 racks, one
+/// member each, were 8,000 dense count vectors per load: issue 27, H2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts(BTreeMap<usize, u32>);
+
+impl Counts {
+    /// Adds `n` members in domain `dm` (saturating: a domain past `u32::MAX` members is full for
+    /// any rule; issue 27, M4).
+    pub fn add(&mut self, dm: usize, n: u32) {
+        if n > 0 {
+            let c = self.0.entry(dm).or_insert(0);
+            *c = c.saturating_add(n);
+        }
+    }
+    /// The domains with members.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// Whether no domain has a member.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The counts as a dense vector over `domains` domains.
+    pub fn dense(&self, domains: usize) -> Vec<u32> {
+        let mut v = vec![0; domains];
+        for (&dm, &n) in &self.0 {
+            v[dm] = n;
+        }
+        v
+    }
+}
+
+impl MemberCounts for Counts {
+    fn at(&self, dm: usize) -> u32 {
+        self.0.get(&dm).copied().unwrap_or(0)
+    }
+    fn occupied(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.0.iter().map(|(&dm, &n)| (dm, n))
     }
 }
 
@@ -86,7 +164,7 @@ pub struct DomainHost<'h> {
     /// Its id (the domain of the `host` scope).
     pub id: &'h str,
     /// Its labels (the domains of a label scope).
-    pub labels: &'h std::collections::BTreeMap<String, String>,
+    pub labels: &'h BTreeMap<String, String>,
     /// Members of the group running there that the rule counts as present.
     pub members: u32,
     /// Whether it could take a member (spread compares the domains that have such a host).
@@ -111,51 +189,25 @@ pub struct GroupRule {
     pub domain_of: Arc<Vec<Option<usize>>>,
     /// Domain names (host ids, or label values), shared likewise.
     pub domain_names: Arc<Vec<String>>,
-    /// Members running per domain before the batch (`hosts[].group_members`).
-    pub present: Vec<u32>,
+    /// Members running per domain before the batch (`hosts[].group_members`), sparse.
+    pub present: Counts,
     /// Per domain: whether some host of it could take some member before the batch (fits its free
-    /// capacity). `spread` compares these domains only.
-    pub room: Vec<bool>,
+    /// capacity). `spread` compares these domains only. Shared by the rules of one scope whose
+    /// members ask the same.
+    pub room: Arc<Vec<bool>>,
+    /// The domains with room.
+    pub rooms: usize,
 }
 
 impl GroupRule {
-    /// Builds the rule of `g` over the hosts of `p`; `room_of_host` says whether a host could take
-    /// some member before the batch.
-    pub(super) fn new(
+    /// The rule of `g` over a scope's `domains`, with its `present` members and its domains'
+    /// `room`.
+    pub fn from_parts(
         g: &Group,
-        p: &Problem,
-        room_of_host: impl Fn(usize) -> bool,
-        scopes: &mut Scopes,
+        domains: &ScopeDomains,
+        present: Counts,
+        room: Arc<Vec<bool>>,
     ) -> GroupRule {
-        let hosts = p.hosts.iter().enumerate().map(|(h, host)| DomainHost {
-            id: &host.id,
-            labels: &host.labels,
-            members: host.group_members.get(&g.id).copied().unwrap_or(0),
-            room: room_of_host(h),
-        });
-        GroupRule::over(g, hosts, scopes)
-    }
-
-    /// Builds the rule of `g` over `hosts` (placement's or a migration round's), in their order.
-    /// The scope's domains come from `scopes`, built once per scope and shared by its rules.
-    pub fn over<'h>(
-        g: &Group,
-        hosts: impl IntoIterator<Item = DomainHost<'h>>,
-        scopes: &mut Scopes,
-    ) -> GroupRule {
-        let hosts: Vec<DomainHost> = hosts.into_iter().collect();
-        let domains = scopes.of(&g.scope, &hosts);
-        let mut present = vec![0u32; domains.names.len()];
-        let mut room = vec![false; domains.names.len()];
-        for (host, dm) in hosts.iter().zip(domains.of.iter()) {
-            if let Some(dm) = *dm {
-                // Saturating: a domain past u32::MAX members is full for any rule (the sum wrapped
-                // to 0 and every solver placed a member there; issue 27, M4).
-                present[dm] = present[dm].saturating_add(host.members);
-                room[dm] |= host.room;
-            }
-        }
-        let (domain_of, domain_names) = (domains.of.clone(), domains.names.clone());
         let policy = match g.policy {
             GroupPolicy::AntiAffinity => Policy::AntiAffinity {
                 max: g.max_per_domain.unwrap_or(1),
@@ -171,33 +223,51 @@ impl GroupRule {
             hard: g.hard.unwrap_or(true),
             weight: g.weight.unwrap_or(1.0),
             scope: g.scope.clone(),
-            domain_of,
-            domain_names,
+            domain_of: domains.of.clone(),
+            domain_names: domains.names.clone(),
             present,
+            rooms: room.iter().filter(|r| **r).count(),
             room,
         }
     }
 
+    /// Builds the rule of `g` over `hosts` (a migration round's or a failure scenario's), in their
+    /// order. The scope's domains come from `scopes`, built once per scope and shared by its rules.
+    pub fn over<'h>(
+        g: &Group,
+        hosts: impl IntoIterator<Item = DomainHost<'h>>,
+        scopes: &mut Scopes,
+    ) -> GroupRule {
+        let hosts: Vec<DomainHost> = hosts.into_iter().collect();
+        let domains = scopes.of(&g.scope, hosts.iter().map(|h| (h.id, h.labels)));
+        let mut present = Counts::default();
+        let mut room = vec![false; domains.names.len()];
+        for (host, dm) in hosts.iter().zip(domains.of.iter()) {
+            if let Some(dm) = *dm {
+                present.add(dm, host.members);
+                room[dm] |= host.room;
+            }
+        }
+        GroupRule::from_parts(g, domains, present, Arc::new(room))
+    }
+
     /// Whether one more member may go to host `h`, with `counts` members per domain now.
-    pub fn admits(&self, counts: &[u32], h: HostIx) -> bool {
+    pub fn admits<C: MemberCounts + ?Sized>(&self, counts: &C, h: HostIx) -> bool {
         let Some(dm) = self.domain_of[h.0] else {
             return false;
         };
         match self.policy {
-            Policy::AntiAffinity { max } => counts[dm] < max,
-            Policy::Affinity => counts
-                .iter()
-                .enumerate()
-                .all(|(other, &n)| other == dm || n == 0),
+            Policy::AntiAffinity { max } => counts.at(dm) < max,
+            Policy::Affinity => counts.occupied().all(|(other, _)| other == dm),
             // counts[dm] + 1 - least <= skew.
-            Policy::Spread { skew } => counts[dm] < self.least(counts).saturating_add(skew),
+            Policy::Spread { skew } => counts.at(dm) < self.least(counts).saturating_add(skew),
         }
     }
 
     /// Whether a model may give `h` a member at all (its variable domain): `h` is in a domain,
     /// and for a hard rule, anti-affinity has a free place there, affinity has no member
     /// elsewhere, spread has room there. What the members of this solve do is left to the rows.
-    pub fn may_host(&self, counts: &[u32], h: HostIx) -> bool {
+    pub fn may_host<C: MemberCounts + ?Sized>(&self, counts: &C, h: HostIx) -> bool {
         let Some(dm) = self.domain_of[h.0] else {
             return false;
         };
@@ -205,37 +275,52 @@ impl GroupRule {
             return true;
         }
         match self.policy {
-            Policy::AntiAffinity { max } => counts[dm] < max,
+            Policy::AntiAffinity { max } => counts.at(dm) < max,
             Policy::Affinity => self.admits(counts, h),
             Policy::Spread { .. } => self.room[dm],
         }
     }
 
-    /// The smallest member count over the domains with room (`u32::MAX` if none has room).
-    fn least(&self, counts: &[u32]) -> u32 {
-        counts
-            .iter()
-            .zip(&self.room)
-            .filter(|(_, r)| **r)
-            .map(|(n, _)| *n)
-            .min()
-            .unwrap_or(u32::MAX)
+    /// The smallest member count over the domains with room (`u32::MAX` if none has room): 0
+    /// when some domain with room has no member.
+    fn least<C: MemberCounts + ?Sized>(&self, counts: &C) -> u32 {
+        if self.rooms == 0 {
+            return u32::MAX;
+        }
+        let mut with_members = 0;
+        let mut least = u32::MAX;
+        for (_, n) in counts.occupied().filter(|(dm, _)| self.room[*dm]) {
+            with_members += 1;
+            least = least.min(n);
+        }
+        if with_members < self.rooms {
+            0
+        } else {
+            least
+        }
     }
 
     /// Violations with `counts` members per domain: members over `max` per domain
     /// (anti-affinity), domains with members beyond the first (affinity), the skew beyond
     /// `max_skew` over the domains with room (spread).
-    pub fn violations(&self, counts: &[u32]) -> u32 {
+    pub fn violations<C: MemberCounts + ?Sized>(&self, counts: &C) -> u32 {
         match self.policy {
-            Policy::AntiAffinity { max } => counts.iter().map(|n| n.saturating_sub(max)).sum(),
-            Policy::Affinity => {
-                (counts.iter().filter(|&&n| n > 0).count() as u32).saturating_sub(1)
-            }
+            Policy::AntiAffinity { max } => counts
+                .occupied()
+                .map(|(_, n)| n.saturating_sub(max))
+                .fold(0u32, u32::saturating_add),
+            Policy::Affinity => (counts.occupied().count() as u32).saturating_sub(1),
             Policy::Spread { skew } => {
-                let with_room = counts.iter().zip(&self.room).filter(|(_, r)| **r);
-                let most = with_room.clone().map(|(n, _)| *n).max().unwrap_or(0);
-                let least = with_room.map(|(n, _)| *n).min().unwrap_or(0);
-                (most - least).saturating_sub(skew)
+                if self.rooms == 0 {
+                    return 0;
+                }
+                let most = counts
+                    .occupied()
+                    .filter(|(dm, _)| self.room[*dm])
+                    .map(|(_, n)| n)
+                    .max()
+                    .unwrap_or(0);
+                (most - self.least(counts)).saturating_sub(skew)
             }
         }
     }

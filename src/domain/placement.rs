@@ -232,6 +232,19 @@ pub fn fits(demand: &[f64], free: &[f64]) -> bool {
 impl Domain {
     /// Builds the domain from a validated problem and settings.
     pub fn from_problem(problem: &Valid<Problem>, settings: Settings) -> Domain {
+        match Domain::within(problem, settings, &Stop::default()) {
+            Ok(d) => d,
+            Err(Stopped) => unreachable!("a build without a deadline or cancel flag never stops"),
+        }
+    }
+
+    /// Builds the domain, asking `stop` while it builds the group rules (the part that grows with
+    /// groups x hosts): `Err(Stopped)` when the call's time ran out or its client went away.
+    pub fn within(
+        problem: &Valid<Problem>,
+        settings: Settings,
+        stop: &Stop,
+    ) -> Result<Domain, Stopped> {
         let p: &Problem = problem;
         let resources: Vec<String> = p
             .hosts
@@ -343,9 +356,9 @@ impl Domain {
                 }
             })
             .collect();
-        let group_rules = group_rules(p, &kept, &hosts, &requests);
+        let group_rules = group_rules(p, &kept, &hosts, &requests, stop)?;
         let reach = StaticReach::new(&storage, &hosts, &requests, &storage_rules);
-        Domain {
+        Ok(Domain {
             resources,
             measured,
             storage_rules,
@@ -356,7 +369,7 @@ impl Domain {
             group_rules,
             settings,
             reach,
-        }
+        })
     }
 
     /// A part of the pool as a problem of its own (the neighbourhood search re-solves parts):
@@ -467,32 +480,104 @@ fn kept_groups(p: &Problem) -> Vec<usize> {
 }
 
 /// The rules of the `kept` groups of `groups[]`, each with its domains; a domain has room when one
-/// of its hosts fits some member before the batch.
+/// of its hosts fits some member before the batch. Sparse (issue 27, H2): a scope's domains are
+/// built once, a rule's present members come from the hosts' `group_members` that name it, and
+/// the room of a scope's domains once per distinct set of member demands. `stop` is asked
+/// between rules.
 fn group_rules(
     p: &Problem,
     kept: &[usize],
     hosts: &[HostNode],
     requests: &[Vm],
-) -> Vec<super::groups::GroupRule> {
-    let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
+    stop: &Stop,
+) -> Result<Vec<super::groups::GroupRule>, Stopped> {
+    use super::groups::{Counts, GroupRule, Scopes};
     let mut demands: Vec<Vec<&[f64]>> = vec![Vec::new(); kept.len()];
     for vm in requests {
         for &g in &vm.rules {
             demands[g].push(vm.demand.as_slice());
         }
     }
-    let mut scopes = super::groups::Scopes::default();
-    kept.iter()
-        .map(|&i| &p.groups[i])
-        .zip(demands)
-        .map(|(group, mut demands)| {
-            demands.sort_by_key(|a| bits(a));
-            demands.dedup();
-            let room = |h: usize| demands.iter().any(|dm| fits(dm, &free[h]));
-            super::groups::GroupRule::new(group, p, room, &mut scopes)
-        })
-        .collect()
+    let index: HashMap<&str, usize> = kept
+        .iter()
+        .enumerate()
+        .map(|(k, &g)| (p.groups[g].id.as_str(), k))
+        .collect();
+    let mut scopes = Scopes::default();
+    let mut present: Vec<Counts> = vec![Counts::default(); kept.len()];
+    for (h, host) in p.hosts.iter().enumerate() {
+        for (id, &n) in &host.group_members {
+            let Some(&k) = index.get(id.as_str()) else {
+                continue;
+            };
+            let scope = &p.groups[kept[k]].scope;
+            let ids = p.hosts.iter().map(|x| (x.id.as_str(), &x.labels));
+            if let Some(dm) = scopes.of(scope, ids).of[h] {
+                present[k].add(dm, n);
+            }
+        }
+        if h % 4096 == 4095 && stop.passed() {
+            return Err(Stopped);
+        }
+    }
+    let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
+    // Per (scope, the members' distinct demands): the room of the scope's domains.
+    type Demands = Vec<Vec<u64>>;
+    let mut rooms: HashMap<(&str, Demands), std::sync::Arc<Vec<bool>>> = HashMap::new();
+    let mut out = Vec::with_capacity(kept.len());
+    for ((&g, mut demands), present) in kept.iter().zip(demands).zip(present) {
+        if stop.passed() {
+            return Err(Stopped);
+        }
+        let group = &p.groups[g];
+        demands.sort_by_key(|a| bits(a));
+        demands.dedup();
+        let ids = p.hosts.iter().map(|x| (x.id.as_str(), &x.labels));
+        let domains = scopes.of(&group.scope, ids);
+        let key = (
+            group.scope.as_str(),
+            demands.iter().map(|d| bits(d)).collect(),
+        );
+        let room = rooms.entry(key).or_insert_with(|| {
+            let mut room = vec![false; domains.names.len()];
+            for (h, dm) in domains.of.iter().enumerate() {
+                if let Some(dm) = *dm {
+                    room[dm] = room[dm] || demands.iter().any(|d| fits(d, &free[h]));
+                }
+            }
+            std::sync::Arc::new(room)
+        });
+        out.push(GroupRule::from_parts(group, domains, present, room.clone()));
+    }
+    Ok(out)
 }
+
+/// When a call's work must stop: its deadline passed, or its client went away (the cancel flag).
+/// The domain build asks it between group rules ([`Domain::within`]); the solvers keep their own
+/// clock from the same start.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    /// The instant the call's time is up (None: no limit).
+    pub deadline: Option<std::time::Instant>,
+    /// Set when the client went away.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Stop {
+    /// Whether the work must stop now.
+    pub fn passed(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            || self
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
+    }
+}
+
+/// The domain build stopped ([`Stop`]) before it was complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
 
 /// A host trait rule of the batch: the dimension `trait:T` or `no-trait:T`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -645,8 +730,8 @@ pub struct Load {
     pub host_free: Vec<Vec<f64>>,
     /// Groups present per host.
     pub host_groups: Vec<Vec<usize>>,
-    /// Per group rule, members per domain (running before the batch, then booked).
-    pub rule_counts: Vec<Vec<u32>>,
+    /// Per group rule, members per domain (running before the batch, then booked), sparse.
+    pub rule_counts: Vec<super::groups::Counts>,
 }
 
 impl Load {
@@ -695,7 +780,7 @@ impl Load {
         }
         for &g in &vm.rules {
             if let Some(dm) = d.group_rules[g].domain_of[h.0] {
-                self.rule_counts[g][dm] = self.rule_counts[g][dm].saturating_add(1);
+                self.rule_counts[g].add(dm, 1);
             }
         }
     }

@@ -19,6 +19,27 @@ pub fn exceeds(total: f64, capacity: f64) -> bool {
     total > capacity + CAPACITY_TOL + ROUNDING * total.abs().max(capacity.abs())
 }
 
+/// The most whole copies of `amount` that `free` holds: the largest `n` whose `n × amount` passes
+/// [`exceeds`], the check every placement answer passes. Exact, not `floor(free / amount + 1e-9)`,
+/// which counted a copy more whenever the quotient fell short of a whole number by less than 1e-9
+/// (10^-9 of an image of 10^6 GiB is 1e-3 GiB, above the tolerance), and one that divides `free`
+/// exactly counts exactly at any scale (1e12 / 4 = 2.5e11). `amount` > 0; a count past 2^53 (no
+/// longer a whole f64 step) is `free / amount` rounded down.
+pub fn whole_copies(free: f64, amount: f64) -> f64 {
+    let free = free.max(0.0);
+    let mut n = (free / amount).floor();
+    if n.is_nan() || n >= 9_007_199_254_740_991.0 {
+        return n;
+    }
+    while n > 0.0 && exceeds(n * amount, free) {
+        n -= 1.0;
+    }
+    while !exceeds((n + 1.0) * amount, free) {
+        n += 1.0;
+    }
+    n
+}
+
 /// A compensated (Neumaier) sum: its error stays within a unit or two in the last place of the
 /// result however many terms it adds, so that 10,000 images on one storage system are counted
 /// as exactly as one.

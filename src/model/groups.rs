@@ -3,7 +3,7 @@
 //! weight in the policy stage.
 
 use super::{Col, MipBuilder};
-use crate::domain::groups::{GroupRule, Policy};
+use crate::domain::groups::{Counts, GroupRule, MemberCounts, Policy};
 use crate::domain::HostIx;
 use good_lp::{constraint, variable, Expression};
 use std::collections::BTreeMap;
@@ -46,17 +46,22 @@ impl Penalties {
 /// Per domain of a rule: the columns there.
 type ByDomain<'a> = BTreeMap<usize, Vec<&'a Term>>;
 
-/// Adds every rule's rows; `counts` are the members per domain of what stays fixed.
+/// Adds every rule's rows; `counts` are the members per domain of what stays fixed. Rows are
+/// sparse (issue 27, H2): only domains with columns or members get rows of their own.
 pub fn group_rows(
     b: &mut MipBuilder,
     rules: &[GroupRule],
-    counts: &[Vec<u32>],
+    counts: &[Counts],
     terms: &[Term],
 ) -> Penalties {
     let mut out = Penalties::default();
+    let mut of_rule: Vec<Vec<&Term>> = vec![Vec::new(); rules.len()];
+    for t in terms {
+        of_rule[t.rule].push(t);
+    }
     for (g, rule) in rules.iter().enumerate() {
         let mut by_domain: ByDomain = BTreeMap::new();
-        for t in terms.iter().filter(|t| t.rule == g) {
+        for &t in &of_rule[g] {
             if let Some(dm) = rule.domain_of[t.host.0] {
                 by_domain.entry(dm).or_default().push(t);
             }
@@ -97,30 +102,31 @@ fn slack(b: &mut MipBuilder, rule: &GroupRule, warm: f64, out: &mut Penalties) -
     s
 }
 
-/// **`group_anti_affinity`**: per domain, `sum x <= max - present` (`+ s` for a soft rule).
-/// Domains no column reaches keep their present violations as a constant.
+/// **`group_anti_affinity`**: per domain with columns, `sum x <= max - present` (`+ s` for a soft
+/// rule). Domains no column reaches keep their present violations as a constant.
 fn group_anti_affinity(
     b: &mut MipBuilder,
     rule: &GroupRule,
     max: u32,
-    counts: &[u32],
+    counts: &Counts,
     by_domain: &ByDomain,
     out: &mut Penalties,
 ) {
-    for (dm, &n) in counts.iter().enumerate() {
-        let room = max as f64 - n as f64;
-        match by_domain.get(&dm) {
-            None if !rule.hard => out.constant += rule.weight * (-room).max(0.0),
-            None => {}
-            Some(ts) => {
-                let (mut e, warm) = sum(ts);
-                if !rule.hard {
-                    let s = slack(b, rule, warm - room, out);
-                    e -= s.var;
-                }
-                b.row(constraint::leq(e, room));
+    if !rule.hard {
+        for (dm, n) in counts.occupied() {
+            if !by_domain.contains_key(&dm) {
+                out.constant += rule.weight * f64::from(n.saturating_sub(max));
             }
         }
+    }
+    for (&dm, ts) in by_domain {
+        let room = max as f64 - counts.at(dm) as f64;
+        let (mut e, warm) = sum(ts);
+        if !rule.hard {
+            let s = slack(b, rule, warm - room, out);
+            e -= s.var;
+        }
+        b.row(constraint::leq(e, room));
     }
 }
 
@@ -129,16 +135,16 @@ fn group_anti_affinity(
 fn group_affinity(
     b: &mut MipBuilder,
     rule: &GroupRule,
-    counts: &[u32],
+    counts: &Counts,
     by_domain: &ByDomain,
     out: &mut Penalties,
 ) {
-    let used_before = counts.iter().filter(|&&n| n > 0).count() as f64;
+    let used_before = counts.len() as f64;
     let mut domains = Expression::default();
     let mut warm_domains = used_before;
     for (&dm, ts) in by_domain {
         let (mut e, warm) = sum(ts);
-        if counts[dm] > 0 {
+        if counts.at(dm) > 0 {
             continue;
         }
         let ub: f64 = ts.iter().map(|t| t.ub).sum();
@@ -160,33 +166,46 @@ fn group_affinity(
 
 /// **`group_spread`**: over the domains with room, `m <= present_D + sum x <= m + max_skew`
 /// (`+ s` for a soft rule), `m` the smallest count; `max_skew` is raised to the skew the pool
-/// already has, if larger.
+/// already has, if larger. Domains with room but no column have the same two rows for the same
+/// present count: one pair per distinct count stands for them all.
 fn group_spread(
     b: &mut MipBuilder,
     rule: &GroupRule,
     skew: u32,
-    counts: &[u32],
+    counts: &Counts,
     by_domain: &ByDomain,
     out: &mut Penalties,
 ) {
-    let domains: Vec<usize> = (0..counts.len()).filter(|&dm| rule.room[dm]).collect();
+    if rule.rooms == 0 {
+        return;
+    }
     let mut warm_n: Vec<f64> = Vec::new();
     let mut sums: Vec<(Expression, f64)> = Vec::new();
-    for &dm in &domains {
-        let (e, warm) = by_domain
-            .get(&dm)
-            .map_or((Expression::default(), 0.0), |ts| sum(ts));
-        warm_n.push(counts[dm] as f64 + warm);
-        sums.push((e, counts[dm] as f64));
+    for (&dm, ts) in by_domain.iter().filter(|(dm, _)| rule.room[**dm]) {
+        let (e, warm) = sum(ts);
+        let n = f64::from(counts.at(dm));
+        warm_n.push(n + warm);
+        sums.push((e, n));
+    }
+    let mut without_columns: BTreeMap<u32, usize> = BTreeMap::new();
+    for (dm, n) in counts.occupied() {
+        if rule.room[dm] && !by_domain.contains_key(&dm) {
+            *without_columns.entry(n).or_default() += 1;
+        }
+    }
+    let listed = sums.len() + without_columns.values().sum::<usize>();
+    if listed < rule.rooms {
+        *without_columns.entry(0).or_default() += rule.rooms - listed;
+    }
+    for &n in without_columns.keys() {
+        warm_n.push(f64::from(n));
+        sums.push((Expression::default(), f64::from(n)));
     }
     let least = warm_n.iter().copied().fold(f64::INFINITY, f64::min);
     let most = warm_n.iter().copied().fold(0.0, f64::max);
-    if domains.is_empty() {
-        return;
-    }
     // A pool already skewed beyond `max_skew` is not this solve's doing: it may keep that skew,
     // not widen it.
-    let present = domains.iter().map(|&dm| counts[dm]);
+    let present = sums.iter().map(|(_, n)| *n as u32);
     let was = present.clone().max().unwrap_or(0) - present.min().unwrap_or(0);
     let skew = skew.max(was);
     let m = b.column(variable().min(0), false, least);

@@ -163,7 +163,7 @@ fn copies(free: &[f64], demand: &[f64]) -> usize {
         .iter()
         .zip(free)
         .filter(|(d, _)| **d > 0.0)
-        .map(|(d, f)| (f / d + 1e-9).floor().max(0.0) as usize)
+        .map(|(d, f)| crate::domain::tolerance::whole_copies(*f, *d) as usize)
         .min()
         .unwrap_or(1_000_000_000)
 }

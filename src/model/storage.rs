@@ -338,54 +338,86 @@ impl Model<'_> {
     /// `sum_{f in G} y_fs <= sum_D (floor((P + N) / |R|) + max_skew - present_D)^+` (`N` the
     /// group's requests, `P` its members running in the `R` domains with room).
     fn group_lookahead(&mut self) {
-        use crate::domain::groups::Policy;
+        use crate::domain::groups::{MemberCounts, Policy};
+        use std::collections::{BTreeMap, BTreeSet};
+        use std::rc::Rc;
         let d = self.input.d;
-        for (g, rule) in d.group_rules.iter().enumerate() {
-            if !rule.hard {
-                continue;
+        // Per rule, its flavors' columns; and the domains a storage system's hosts in a scope
+        // offer a demand, computed once per (scope, demand, storage): 8,000 rules by rack over
+        // 8,000 racks share one set (issue 27, H2).
+        let mut terms_of: Vec<Vec<(usize, StorageIx, Col)>> = vec![Vec::new(); d.group_rules.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            for &g in &d.requests[self.flavors[f].members[0].0].rules {
+                if d.group_rules[g].hard {
+                    terms_of[g].extend(ys.iter().map(|(s, c)| (f, *s, *c)));
+                }
             }
-            let terms: Vec<(usize, StorageIx, Col)> = self
-                .y
-                .iter()
-                .enumerate()
-                .filter(|(f, _)| d.requests[self.flavors[*f].members[0].0].rules.contains(&g))
-                .flat_map(|(f, ys)| ys.iter().map(move |(s, c)| (f, *s, *c)))
-                .collect();
+        }
+        let free: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.free()).collect();
+        type Reach = Rc<BTreeSet<usize>>;
+        let mut offered: std::collections::HashMap<(usize, Vec<u64>, usize), Reach> =
+            Default::default();
+        for (g, rule) in d.group_rules.iter().enumerate() {
+            let terms = std::mem::take(&mut terms_of[g]);
             if terms.is_empty() {
                 continue;
             }
             // Per storage system, the domains of its hosts that fit some member.
-            let mut reached: std::collections::BTreeMap<usize, std::collections::BTreeSet<usize>> =
-                Default::default();
+            let scope = std::sync::Arc::as_ptr(&rule.domain_of) as usize;
+            let mut reached: BTreeMap<usize, Reach> = Default::default();
             for &(f, s, _) in &terms {
                 let demand = &d.requests[self.flavors[f].members[0].0].demand;
-                let set = reached.entry(s.0).or_default();
-                for h in &d.storage[s.0].hosts {
-                    if let Some(dm) = rule.domain_of[h.0] {
-                        if fits(demand, &d.hosts[h.0].free()) {
-                            set.insert(dm);
-                        }
+                let key = (scope, crate::domain::bits(demand), s.0);
+                let set = offered
+                    .entry(key)
+                    .or_insert_with(|| {
+                        let hosts = d.storage[s.0].hosts.iter();
+                        Rc::new(
+                            hosts
+                                .filter(|h| fits(demand, &free[h.0]))
+                                .filter_map(|h| rule.domain_of[h.0])
+                                .collect(),
+                        )
+                    })
+                    .clone();
+                match reached.get_mut(&s.0) {
+                    None => {
+                        reached.insert(s.0, set);
                     }
+                    Some(had) if !Rc::ptr_eq(had, &set) => {
+                        Rc::make_mut(had).extend(set.iter().copied());
+                    }
+                    Some(_) => {}
                 }
             }
             match rule.policy {
                 Policy::AntiAffinity { max } => {
                     for (&s, domains) in &reached {
-                        let places: u32 = domains
-                            .iter()
-                            .map(|&dm| max.saturating_sub(rule.present[dm]))
+                        // Free places in the domains reached: max each, less their members.
+                        let taken: u64 = rule
+                            .present
+                            .occupied()
+                            .filter(|(dm, _)| domains.contains(dm))
+                            .map(|(_, n)| u64::from(n.min(max)))
                             .sum();
-                        let e: Expression =
-                            terms.iter().filter(|t| t.1 .0 == s).map(|t| t.2.var).sum();
+                        let places = domains.len() as u64 * u64::from(max) - taken;
+                        let on_s = terms.iter().filter(|t| t.1 .0 == s);
+                        let members: u64 = on_s
+                            .clone()
+                            .map(|t| self.flavors[t.0].members.len() as u64)
+                            .sum();
+                        if places >= members {
+                            continue; // the row could not bind
+                        }
+                        let e: Expression = on_s.map(|t| t.2.var).sum();
                         self.b.row(constraint::leq(e, places as f64));
                     }
                 }
                 Policy::Affinity => {
-                    let with_members: Vec<usize> = (0..rule.present.len())
-                        .filter(|&dm| rule.present[dm] > 0)
-                        .collect();
+                    let with_members: Vec<usize> =
+                        rule.present.occupied().map(|(dm, _)| dm).collect();
                     let all: std::collections::BTreeSet<usize> =
-                        reached.values().flatten().copied().collect();
+                        reached.values().flat_map(|s| s.iter().copied()).collect();
                     // The warm start's domain: where its first hosted member runs.
                     let warm_domain = terms.iter().find_map(|&(f, _, _)| {
                         self.flavors[f].members.iter().find_map(|r| {
@@ -405,7 +437,7 @@ impl Model<'_> {
                     for &(f, s, c) in &terms {
                         let n = self.flavors[f].members.len() as f64;
                         let mut e = Expression::from(c.var);
-                        for dm in &reached[&s.0] {
+                        for dm in reached[&s.0].iter() {
                             e.add_mul(-n, z[dm].var);
                         }
                         self.b.row(constraint::leq(e, 0.0));
@@ -422,13 +454,13 @@ impl Model<'_> {
                     if rooms.is_empty() {
                         continue;
                     }
-                    let present: u32 = rooms.iter().map(|&dm| rule.present[dm]).sum();
+                    let present: u32 = rooms.iter().map(|&dm| rule.present.at(dm)).sum();
                     let avg = (present as usize + n) / rooms.len();
                     for (&s, domains) in &reached {
                         let places: usize = domains
                             .iter()
                             .map(|&dm| {
-                                (avg + skew as usize).saturating_sub(rule.present[dm] as usize)
+                                (avg + skew as usize).saturating_sub(rule.present.at(dm) as usize)
                             })
                             .sum();
                         if places < n {

@@ -67,6 +67,9 @@ pub struct RunConfig {
     /// Set by the caller to stop the solve early (e.g. the HTTP client went away): the running
     /// HiGHS call is interrupted through its callbacks and every later stage gets no time.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// When the call began (before its document was parsed): its time limit counts from here,
+    /// the parsing and the domain build included. None: from [`run`].
+    pub started: Option<Instant>,
 }
 
 /// The result of one phase.
@@ -118,7 +121,10 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
     crate::model::take_build_time();
     // Keep a little of the limit for the baseline comparison and writing the answer.
     let limit = d.settings.time_limit_s * 0.97;
-    let call = deadline::Deadline::new(start, limit, cfg);
+    let call = deadline::Deadline::new(cfg.started.unwrap_or(start), limit, cfg);
+    // The repair of an answer over a capacity (`verify`) may use the reserve, not more.
+    let whole = deadline::Deadline::new(cfg.started.unwrap_or(start), d.settings.time_limit_s, cfg);
+    let over = || whole.passed();
     let mut timings = crate::format::Timings::default();
     if let Some(heuristic) = baseline::heuristic_of(d.settings.solver) {
         let phases = baseline::heuristic_phases(d, mode, heuristic, &call);
@@ -128,13 +134,18 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             phases,
             mode != Mode::Storage,
             time_s,
+            &over,
         ));
     }
     let (phases, need_host) = match mode {
-        Mode::Storage => (vec![storage_phase(d, cfg, mode, limit, None)?], false),
+        Mode::Storage => (
+            vec![storage_phase(d, cfg, mode, call.remaining(), None)?],
+            false,
+        ),
         Mode::Host => {
             let fixed = fixed_storage(d);
-            (vec![host_phase(d, &fixed, None, cfg, mode, limit)?], true)
+            let left = call.remaining();
+            (vec![host_phase(d, &fixed, None, cfg, mode, left)?], true)
         }
         Mode::Place if d.settings.solver == SolverKind::Joint && joint::fits_joint(d) => {
             let floor = baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE));
@@ -145,7 +156,8 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
         }
         Mode::Place => (place_phases(d, cfg, &call, &mut timings)?, true),
     };
-    let mut sol = solution::to_solution(d, phases, need_host, start.elapsed().as_secs_f64());
+    let time_s = start.elapsed().as_secs_f64();
+    let mut sol = solution::to_solution(d, phases, need_host, time_s, &over);
     sol.stats.timings.baselines_s = timings.baselines_s;
     sol.stats.timings.neighbourhoods_s = timings.neighbourhoods_s;
     sol.stats.timings.fit_bound_s = timings.fit_bound_s;

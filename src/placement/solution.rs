@@ -12,15 +12,16 @@ use std::collections::BTreeSet;
 /// The solution document of the phases that ran; `time_s` is the phases' time. Every answer,
 /// whatever solver made it, passes the exact capacity check here first ([`verify::enforce`]).
 /// Explaining and the statistics are timed here, and the call's model-building time is taken
-/// ([`crate::model::take_build_time`]).
+/// ([`crate::model::take_build_time`]). `stop` ends the repair's offers when the call is over.
 pub(crate) fn to_solution(
     d: &Domain,
     mut phases: Vec<PhaseOutcome>,
     need_host: bool,
     time_s: f64,
+    stop: &dyn Fn() -> bool,
 ) -> Solution {
     let explaining = std::time::Instant::now();
-    verify::enforce(d, &mut phases, need_host);
+    verify::enforce(d, &mut phases, need_host, stop);
     let phases = phases.as_slice();
     let last = &phases[phases.len() - 1];
     let a = &last.assignment;
@@ -185,6 +186,38 @@ fn entries(
         }
     }
     (placements, unplaced)
+}
+
+/// The answer when the call's time ran out, or its client went away, before its domain was built
+/// ([`crate::domain::Stopped`]): nothing placed, every request `STOPPED_EARLY`, status
+/// `time_limit`. No group rule was counted, so `stats.soft_violations` is empty.
+pub(crate) fn stopped_while_building(p: &crate::format::Problem) -> Solution {
+    let total: f64 = p.requests.iter().map(|r| r.priority.unwrap_or(1.0)).sum();
+    Solution {
+        status: Status::TimeLimit,
+        placed_weight: 0.0,
+        placed_weight_bound: total,
+        objective: 0.0,
+        bound: 0.0,
+        gap: 1.0,
+        placements: Vec::new(),
+        unplaced: p
+            .requests
+            .iter()
+            .map(|r| Unplaced {
+                request: r.id.clone(),
+                code: ReasonCode::StoppedEarly,
+                reason: "the call's time ran out (or its client went away) while its rules were \
+                         built; nothing was placed"
+                    .to_string(),
+            })
+            .collect(),
+        stats: Stats {
+            solver: "none".to_string(),
+            requests: p.requests.len(),
+            ..Stats::default()
+        },
+    }
 }
 
 /// The answer when no solver could run: every request unplaced with `SOLVER_FAILURE`.

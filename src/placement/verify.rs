@@ -129,9 +129,15 @@ fn size(d: &Domain, r: RequestIx, bin: Bin) -> f64 {
 }
 
 /// Re-verifies the answer of the last phase exactly and repairs it in place when some capacity
-/// is exceeded: the offending requests unplaced, offered every exact spot left (with hosts), and
-/// the phases' statistics restated for the answer the call returns.
-pub(crate) fn enforce(d: &Domain, phases: &mut [PhaseOutcome], need_host: bool) {
+/// is exceeded: the offending requests unplaced, offered every exact spot left (with hosts) until
+/// `stop` says the call is over, and the phases' statistics restated for the answer the call
+/// returns (`time_limit` when `stop` cut the offers short).
+pub(crate) fn enforce(
+    d: &Domain,
+    phases: &mut [PhaseOutcome],
+    need_host: bool,
+    stop: &dyn Fn() -> bool,
+) {
     let Some(last) = phases.last() else { return };
     let mut book = Book::of(d, &last.assignment, need_host);
     let over = book.overfull(d);
@@ -140,19 +146,20 @@ pub(crate) fn enforce(d: &Domain, phases: &mut [PhaseOutcome], need_host: bool) 
     }
     let mut a = last.assignment.clone();
     let unplaced = unplace_until_within(d, &mut a, &mut book, &over);
-    let again = if need_host {
-        place_again(d, &mut a, &mut book, &unplaced)
+    let (again, cut) = if need_host {
+        place_again(d, &mut a, &mut book, &unplaced, stop)
     } else {
-        0
+        (0, false)
     };
     tracing::warn!(
         capacities = over.len(),
         unplaced = unplaced.len(),
         placed_again = again,
+        stopped = cut,
         "the answer exceeded a capacity beyond the tolerance (the MIP's own tolerance at this \
          scale); repaired"
     );
-    restate(d, phases, &a, need_host);
+    restate(d, phases, &a, need_host, cut);
 }
 
 /// Unplaces requests of each overfull bin until it is within capacity; returns them. A request
@@ -210,8 +217,15 @@ fn victim(d: &Domain, members: &[RequestIx], bin: Bin, excess: f64) -> Option<Re
 
 /// Offers each unplaced request (highest priority first) the first exact spot left: its given
 /// or former storage first, then every storage system it allows, and there a host
-/// ([`host_spot`]). Returns how many it placed again.
-fn place_again(d: &Domain, a: &mut Assignment, book: &mut Book, unplaced: &[RequestIx]) -> usize {
+/// ([`host_spot`]), until `stop` says the call is over. Returns how many it placed again, and
+/// whether `stop` left some request unoffered.
+fn place_again(
+    d: &Domain,
+    a: &mut Assignment,
+    book: &mut Book,
+    unplaced: &[RequestIx],
+    stop: &dyn Fn() -> bool,
+) -> (usize, bool) {
     let mut placed_only = a.clone();
     for i in 0..d.requests.len() {
         if !is_placed(a, RequestIx(i), true) {
@@ -226,6 +240,9 @@ fn place_again(d: &Domain, a: &mut Assignment, book: &mut Book, unplaced: &[Requ
     });
     let mut again = 0;
     for r in order {
+        if stop() {
+            return (again, true);
+        }
         if let Some((s, h)) = spot(d, &load, book, a, r) {
             a.storage[r.0] = Some(s);
             a.host[r.0] = Some(h);
@@ -234,7 +251,7 @@ fn place_again(d: &Domain, a: &mut Assignment, book: &mut Book, unplaced: &[Requ
             again += 1;
         }
     }
-    again
+    (again, false)
 }
 
 /// The first (storage, host) where `r` fits exactly, booked in `book`.
@@ -297,8 +314,9 @@ fn host_spot(
 
 /// The phases' statistics for the repaired answer `a`: placed weight and cost against the
 /// phases' own weight bounds (upper bounds still) and the combinatorial cost floors (the MIP's
-/// cost bound held for the weight it claimed). A phase that proved nothing stays `feasible`.
-fn restate(d: &Domain, phases: &mut [PhaseOutcome], a: &Assignment, need_host: bool) {
+/// cost bound held for the weight it claimed). A phase that proved nothing stays `feasible`; the
+/// last is `time_limit` when the repair was `cut` short by the call's end.
+fn restate(d: &Domain, phases: &mut [PhaseOutcome], a: &Assignment, need_host: bool, cut: bool) {
     let n = phases.len();
     for (i, p) in phases.iter_mut().enumerate() {
         let (weight, cost, cost_bound) = if need_host && i + 1 == n {
@@ -309,7 +327,7 @@ fn restate(d: &Domain, phases: &mut [PhaseOutcome], a: &Assignment, need_host: b
             let (w, c) = storage_score(d, a, need_host);
             (w, c, storage_cost_floor(d))
         };
-        let timed = p.status == Status::TimeLimit;
+        let timed = p.status == Status::TimeLimit || (cut && i + 1 == n);
         let measured = Measured {
             weight,
             weight_bound: p.stats.placed_weight_bound,
@@ -395,7 +413,7 @@ mod tests {
     #[test]
     fn a_host_overfilled_by_10_cpu_of_1e8_loses_a_vm_and_the_optimal_status() {
         let d = four_large(1);
-        let s = to_solution(&d, vec![all_on_first_host(&d)], true, 0.0);
+        let s = to_solution(&d, vec![all_on_first_host(&d)], true, 0.0, &|| false);
         assert_eq!(s.placements.len(), 3);
         assert_eq!(s.unplaced[0].request, "r3");
         assert_eq!(s.unplaced[0].code, ReasonCode::CapacityTaken);
@@ -407,7 +425,7 @@ mod tests {
     #[test]
     fn a_vm_that_overfilled_its_host_goes_where_it_fits_exactly() {
         let d = four_large(2);
-        let s = to_solution(&d, vec![all_on_first_host(&d)], true, 0.0);
+        let s = to_solution(&d, vec![all_on_first_host(&d)], true, 0.0, &|| false);
         assert_eq!(s.placements.len(), 4, "{:?}", s.unplaced);
         let on = |h: &str| {
             s.placements
@@ -419,13 +437,27 @@ mod tests {
     }
 
     #[test]
+    fn a_repair_past_the_calls_end_offers_no_spot_and_says_time_limit() {
+        // The VM that overfilled h0 would fit on h1, but the call is over: it stays out as
+        // STOPPED_EARLY, and the answer claims no more than it has.
+        let d = four_large(2);
+        let s = to_solution(&d, vec![all_on_first_host(&d)], true, 0.0, &|| true);
+        assert_eq!(s.placements.len(), 3);
+        assert_eq!(s.unplaced[0].code, ReasonCode::StoppedEarly);
+        assert_eq!(s.status, Status::TimeLimit);
+        assert_eq!((s.placed_weight, s.placed_weight_bound), (3.0, 4.0));
+        assert!(s.gap > 0.0 && s.bound <= s.objective);
+        assert!(s.stats.phases.iter().all(|p| p.status != Status::Optimal));
+    }
+
+    #[test]
     fn an_answer_within_capacity_passes_unchanged() {
         let d = four_large(2);
         let mut p = all_on_first_host(&d);
         p.assignment.host[3] = Some(HostIx(1));
         let before = p.assignment.clone();
         let mut phases = vec![p];
-        enforce(&d, &mut phases, true);
+        enforce(&d, &mut phases, true, &|| false);
         assert_eq!(phases[0].assignment, before);
         assert_eq!(phases[0].status, Status::Optimal);
     }

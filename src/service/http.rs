@@ -963,6 +963,7 @@ where
         let cfg = RunConfig {
             write_model: None,
             cancel: Some(cancel),
+            started: None,
         };
         job(&text, &overrides, &cfg)
     })

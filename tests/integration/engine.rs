@@ -162,6 +162,7 @@ fn a_cancelled_call_builds_no_model_and_answers_validly_with_its_whole_gap() {
     let cfg = RunConfig {
         write_model: None,
         cancel: Some(Arc::new(AtomicBool::new(true))),
+        started: None,
     };
     for mode in [Mode::Place, Mode::Storage] {
         let s = run_or_fallback(&d, mode, &cfg);

@@ -22,6 +22,7 @@ mod golden;
 mod hardening;
 mod hardening_cli;
 mod hardening_ganeti;
+mod hardening_members;
 mod hardening_sequence;
 mod hardening_tolerance;
 mod heuristics;

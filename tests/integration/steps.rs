@@ -451,19 +451,29 @@ fn the_checker_sees_group_members_meet_during_a_wave() {
 
 #[test]
 fn the_checker_allows_rounding_noise_relative_to_large_capacities() {
-    // 10^6 MIPS, filled to within half a MIPS (5e-7 relative): not an overflow.
-    let s = state(
-        vec![host("h1", 1e6), host("h2", 1e6)],
-        vec![vm("a", "h1", 400_000.5), vm("b", "h2", 600_000.0)],
-        2,
-    );
-    let st: State = serde_json::from_value(s.clone()).unwrap();
-    let p = plan_of(&[("a", "h1", "h2")]);
-    let mut p: Plan = serde_json::from_value(p).unwrap();
-    p.steps = vec![vec!["a".into()]];
-    let r: Vec<Rule> = check_plan(&st, &p).into_iter().map(|v| v.rule).collect();
+    // 10^6 MIPS filled exactly in decimal (400,000.1 + 599,999.9), which f64 rounds a little
+    // either way: not an overflow. Half a MIPS over is one, at any scale: the tolerance is
+    // absolute, 10^-6 of the unit plus the rounding (issue 27, M3; it was 10^-6 x (1 + capacity),
+    // one MIPS here).
+    let rules = |a: f64| -> Vec<Rule> {
+        let s = state(
+            vec![host("h1", 1e6), host("h2", 1e6)],
+            vec![vm("a", "h1", a), vm("b", "h2", 599_999.9)],
+            2,
+        );
+        let st: State = serde_json::from_value(s).unwrap();
+        let mut p: Plan = serde_json::from_value(plan_of(&[("a", "h1", "h2")])).unwrap();
+        p.steps = vec![vec!["a".into()]];
+        check_plan(&st, &p).into_iter().map(|v| v.rule).collect()
+    };
+    let r = rules(400_000.1);
     assert!(
         !r.contains(&Rule::UnsafeStep) && !r.contains(&Rule::HostCapacity),
+        "{r:?}"
+    );
+    let r = rules(400_000.6);
+    assert!(
+        r.contains(&Rule::UnsafeStep) && r.contains(&Rule::HostCapacity),
         "{r:?}"
     );
 }

@@ -222,13 +222,13 @@ fn round_rules(pool: &Pool, sources: &Sources) -> Vec<RoundRule> {
                 let with_room = || {
                     start
                         .iter()
-                        .zip(&rule.room)
+                        .zip(rule.room.iter())
                         .filter(|(_, r)| **r)
                         .map(|(n, _)| *n)
                 };
                 let now = with_room().max().unwrap_or(0) - with_room().min().unwrap_or(0);
                 RoundPolicy::Spread {
-                    room: rule.room.clone(),
+                    room: rule.room.to_vec(),
                     skew: skew.max(now),
                 }
             }
