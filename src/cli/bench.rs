@@ -261,36 +261,9 @@ fn joint_losses(rows: &[BenchRow]) -> JointLosses {
 }
 
 /// The share of requests each solver placed, per instance.
+/// The bench plot: grouped bars per instance (placed, hosts) for every solver.
 fn plot(rows: &[BenchRow], path: &std::path::Path) -> Result<(), vmplace::plot::PlotError> {
-    let categories: Vec<String> = rows
-        .iter()
-        .map(|r| r.instance.trim_end_matches(".json").to_string())
-        .collect();
-    let share = |f: &dyn Fn(&BenchRow) -> usize| -> Vec<f64> {
-        rows.iter()
-            .map(|r| 100.0 * f(r) as f64 / r.requests.max(1) as f64)
-            .collect()
-    };
-    let series = vec![
-        ("vmplace MIP".to_string(), share(&|r| r.mip.placed)),
-        ("greedy".to_string(), share(&|r| r.greedy.placed)),
-        (
-            "greedy with retries".to_string(),
-            share(&|r| r.greedy_retry.placed),
-        ),
-        (
-            "OpenStack default".to_string(),
-            share(&|r| r.openstack.placed),
-        ),
-    ];
-    vmplace::plot::compare(
-        path,
-        "Requests placed per instance",
-        &categories,
-        "instance",
-        "placed (% of requests)",
-        &series,
-    )
+    vmplace::plot::bench(rows, path)
 }
 
 /// `bench --sweep N`: N pools drawn at random, vmplace against the best heuristic and its bound.
