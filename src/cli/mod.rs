@@ -8,6 +8,7 @@ mod generate;
 mod iallocator;
 mod migrate;
 mod progress;
+mod roadef;
 mod schema;
 mod serve;
 mod simulate;
@@ -56,6 +57,9 @@ enum Command {
     Capacity(capacity::CapacityArgs),
     /// Answer a Ganeti IAllocator request (Ganeti runs `vmplace iallocator FILE`).
     Iallocator(iallocator::IallocatorArgs),
+    /// ROADEF/EURO 2012 machine reassignment, the challenge's command line:
+    /// -t SECONDS -p MODEL -i ASSIGNMENT -o NEW_ASSIGNMENT [-s SEED] [-name].
+    Roadef(roadef::RoadefArgs),
 }
 
 /// Exit codes.
@@ -119,6 +123,7 @@ pub fn main() -> i32 {
         Command::Iallocator(a) => iallocator::run(a),
         Command::Study(a) => study::run(a),
         Command::Capacity(a) => capacity::run(a),
+        Command::Roadef(a) => roadef::run(a),
     }
 }
 

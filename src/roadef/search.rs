@@ -1,0 +1,83 @@
+//! Local search over shift and swap moves with late acceptance (LAHC, Burke and Bykov): a
+//! candidate is taken if it is no worse than the current cost or than the cost `history`
+//! iterations ago. Every committed move keeps every hard rule ([`State::delta`] refuses the
+//! others), so the current assignment is always feasible. Single thread, seeded: the same
+//! seed and the same number of iterations give the same answer.
+
+use super::model::*;
+use super::state::{Move, State};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+/// What the search did.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct SearchStats {
+    /// Candidate moves drawn.
+    pub candidates: u64,
+    /// Candidates that kept every hard rule.
+    pub feasible: u64,
+    /// Moves made.
+    pub accepted: u64,
+}
+
+/// Knobs of the search.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchParams {
+    /// Seed of the random draws.
+    pub seed: u64,
+    /// Stop when this instant is reached.
+    pub deadline: Instant,
+    /// Late acceptance history length.
+    pub history: usize,
+    /// Chance of a swap (else a shift).
+    pub swap_share: f64,
+}
+
+/// Runs the search from `state`; returns the best assignment seen, its cost and the stats.
+pub fn late_acceptance(state: &mut State, params: SearchParams) -> (Assignment, i64, SearchStats) {
+    let model_p = state.assignment().0.len();
+    let machines = state.machine_count();
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let mut stats = SearchStats::default();
+    let mut current = state.cost();
+    let mut history = vec![current; params.history.max(1)];
+    let mut best_cost = current;
+    let mut best: Option<Assignment> = None; // None: the best is the current assignment
+    if model_p == 0 || machines < 2 {
+        return (state.assignment(), current, stats);
+    }
+    loop {
+        if stats.candidates % 64 == 0 && Instant::now() >= params.deadline {
+            break;
+        }
+        stats.candidates += 1;
+        let p = ProcessIx(rng.random_range(0..model_p as u32));
+        let mv = if rng.random_bool(params.swap_share) {
+            Move::Swap(p, ProcessIx(rng.random_range(0..model_p as u32)))
+        } else {
+            Move::Shift(p, MachineIx(rng.random_range(0..machines as u32)))
+        };
+        let Some(delta) = state.delta(mv) else {
+            continue;
+        };
+        let slot = (stats.feasible % history.len() as u64) as usize;
+        stats.feasible += 1;
+        let candidate = current + delta;
+        if delta <= 0 || candidate <= history[slot] {
+            if delta > 0 && best.is_none() && current == best_cost {
+                best = Some(state.assignment());
+            }
+            state.apply(mv);
+            stats.accepted += 1;
+            current = candidate;
+            if current < best_cost {
+                best_cost = current;
+                best = None;
+            }
+        }
+        history[slot] = current;
+    }
+    let answer = best.unwrap_or_else(|| state.assignment());
+    (answer, best_cost, stats)
+}
