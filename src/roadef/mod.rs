@@ -33,6 +33,8 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
         deadline,
         history: 1000,
         swap_share: 0.5,
+        target_share: 0.2,
+        best_shift_share: 0.02,
     };
     let (assignment, cost, stats) = search::late_acceptance(&mut state, params);
     Outcome {

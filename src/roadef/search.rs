@@ -32,6 +32,11 @@ pub struct SearchParams {
     pub history: usize,
     /// Chance of a swap (else a shift).
     pub swap_share: f64,
+    /// Chance of drawing the moved process from the costlier of two random machines (else
+    /// from all processes), and the target from the cheaper of two.
+    pub target_share: f64,
+    /// Chance of trying every machine for one random process and keeping the best shift.
+    pub best_shift_share: f64,
 }
 
 /// Runs the search from `state`; returns the best assignment seen, its cost and the stats.
@@ -52,13 +57,14 @@ pub fn late_acceptance(state: &mut State, params: SearchParams) -> (Assignment, 
             break;
         }
         stats.candidates += 1;
-        let p = ProcessIx(rng.random_range(0..model_p as u32));
-        let mv = if rng.random_bool(params.swap_share) {
-            Move::Swap(p, ProcessIx(rng.random_range(0..model_p as u32)))
+        let found = if rng.random_bool(params.best_shift_share) {
+            let p = ProcessIx(rng.random_range(0..model_p as u32));
+            best_shift(state, p)
         } else {
-            Move::Shift(p, MachineIx(rng.random_range(0..machines as u32)))
+            let mv = draw(state, &mut rng, &params, model_p, machines);
+            state.delta(mv).map(|d| (mv, d))
         };
-        let Some(delta) = state.delta(mv) else {
+        let Some((mv, delta)) = found else {
             continue;
         };
         let slot = (stats.feasible % history.len() as u64) as usize;
@@ -80,4 +86,66 @@ pub fn late_acceptance(state: &mut State, params: SearchParams) -> (Assignment, 
     }
     let answer = best.unwrap_or_else(|| state.assignment());
     (answer, best_cost, stats)
+}
+
+/// Draws a candidate move: a process (from a costly machine, or any), then a machine (a cheap
+/// one, or any) or a second process on it.
+fn draw(
+    state: &State,
+    rng: &mut ChaCha8Rng,
+    params: &SearchParams,
+    processes: usize,
+    machines: usize,
+) -> Move {
+    let targeted = rng.random_bool(params.target_share);
+    let machine = |rng: &mut ChaCha8Rng| MachineIx(rng.random_range(0..machines as u32));
+    let p = if targeted {
+        let (a, b) = (machine(rng), machine(rng));
+        let m = if state.machine_cost(a) >= state.machine_cost(b) {
+            a
+        } else {
+            b
+        };
+        let on = state.processes_on(m);
+        if on.is_empty() {
+            ProcessIx(rng.random_range(0..processes as u32))
+        } else {
+            on[rng.random_range(0..on.len())]
+        }
+    } else {
+        ProcessIx(rng.random_range(0..processes as u32))
+    };
+    let to = if targeted {
+        let (a, b) = (machine(rng), machine(rng));
+        if state.machine_cost(a) <= state.machine_cost(b) {
+            a
+        } else {
+            b
+        }
+    } else {
+        machine(rng)
+    };
+    if rng.random_bool(params.swap_share) {
+        let on = state.processes_on(to);
+        if on.is_empty() {
+            return Move::Shift(p, to);
+        }
+        Move::Swap(p, on[rng.random_range(0..on.len())])
+    } else {
+        Move::Shift(p, to)
+    }
+}
+
+/// The best feasible shift of `p` over every machine, with its change of cost.
+fn best_shift(state: &mut State, p: ProcessIx) -> Option<(Move, i64)> {
+    let mut best: Option<(Move, i64)> = None;
+    for m in 0..state.machine_count() as u32 {
+        let mv = Move::Shift(p, MachineIx(m));
+        if let Some(d) = state.delta(mv) {
+            if best.is_none_or(|(_, b)| d < b) {
+                best = Some((mv, d));
+            }
+        }
+    }
+    best
 }

@@ -66,6 +66,9 @@ pub struct State<'a> {
     machine_move_sum: i64,
     scratch_a: Vec<i64>,
     scratch_b: Vec<i64>,
+    /// The processes on each machine, and each process's place in its machine's list.
+    on: Vec<Vec<ProcessIx>>,
+    place: Vec<u32>,
 }
 
 impl<'a> State<'a> {
@@ -99,11 +102,15 @@ impl<'a> State<'a> {
             machine_move_sum: 0,
             scratch_a: vec![0; r],
             scratch_b: vec![0; r],
+            on: vec![Vec::new(); m],
+            place: vec![0; initial.0.len()],
         };
         st.moved_histogram[0] = s as u32;
         for (p, &mi) in initial.0.iter().enumerate() {
             let p = ProcessIx(p as u32);
             st.add(p, mi);
+            st.place[p.ix()] = st.on[mi.ix()].len() as u32;
+            st.on[mi.ix()].push(p);
         }
         for mi in 0..m {
             st.machine_cost[mi] = st.cost_of(MachineIx(mi as u32), None);
@@ -120,6 +127,16 @@ impl<'a> State<'a> {
     /// Number of machines.
     pub fn machine_count(&self) -> usize {
         self.model.m()
+    }
+
+    /// The processes on machine `m`, in no particular order.
+    pub fn processes_on(&self, m: MachineIx) -> &[ProcessIx] {
+        &self.on[m.ix()]
+    }
+
+    /// The load and balance cost of machine `m`.
+    pub fn machine_cost(&self, m: MachineIx) -> i64 {
+        self.machine_cost[m.ix()]
     }
 
     /// The machine of `p`.
@@ -154,9 +171,8 @@ impl<'a> State<'a> {
         let (model, r) = (self.model, self.r);
         let s = self.service(p).ix();
         let req = model.requirement(p);
-        for k in 0..r {
-            self.usage[m.ix() * r + k] += req[k];
-        }
+        let row = &mut self.usage[m.ix() * r..(m.ix() + 1) * r];
+        row.iter_mut().zip(req).for_each(|(u, q)| *u += q);
         self.service_on.set(s * model.m() + m.ix(), true);
         let machine = model.machines[m.ix()];
         let l = s * model.locations + machine.location.ix();
@@ -171,9 +187,8 @@ impl<'a> State<'a> {
         let (model, r) = (self.model, self.r);
         let s = self.service(p).ix();
         let req = model.requirement(p);
-        for k in 0..r {
-            self.usage[m.ix() * r + k] -= req[k];
-        }
+        let row = &mut self.usage[m.ix() * r..(m.ix() + 1) * r];
+        row.iter_mut().zip(req).for_each(|(u, q)| *u -= q);
         self.service_on.set(s * model.m() + m.ix(), false);
         let machine = model.machines[m.ix()];
         let l = s * model.locations + machine.location.ix();
@@ -261,13 +276,12 @@ impl<'a> State<'a> {
     /// usage (usage plus what processes moved away still hold) instead.
     fn row_after(&self, m: MachineIx, steps: &[Step], transient: bool, row: &mut [i64]) {
         let r = self.r;
-        for k in 0..r {
-            row[k] = self.usage[m.ix() * r + k]
-                + if transient {
-                    self.held[m.ix() * r + k]
-                } else {
-                    0
-                };
+        let span = m.ix() * r..(m.ix() + 1) * r;
+        row.copy_from_slice(&self.usage[span.clone()]);
+        if transient {
+            row.iter_mut()
+                .zip(&self.held[span])
+                .for_each(|(u, h)| *u += h);
         }
         for st in steps {
             let req = self.model.requirement(st.p);
@@ -417,6 +431,18 @@ impl<'a> State<'a> {
         }
     }
 
+    /// Moves `st.p` from its machine's list to its new machine's.
+    fn relist(&mut self, st: &Step) {
+        let at = self.place[st.p.ix()] as usize;
+        let from = &mut self.on[st.from.ix()];
+        from.swap_remove(at);
+        if let Some(&moved) = from.get(at) {
+            self.place[moved.ix()] = at as u32;
+        }
+        self.place[st.p.ix()] = self.on[st.to.ix()].len() as u32;
+        self.on[st.to.ix()].push(st.p);
+    }
+
     /// Makes `mv` (which [`State::delta`] accepted).
     pub fn apply(&mut self, mv: Move) {
         let (steps, n) = self.steps(mv);
@@ -444,6 +470,7 @@ impl<'a> State<'a> {
         for st in steps {
             self.add(st.p, st.to);
             self.assign[st.p.ix()] = st.to;
+            self.relist(st);
         }
         for m in [steps[0].from, steps[0].to] {
             let c = self.cost_of(m, None);
