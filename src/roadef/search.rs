@@ -58,7 +58,7 @@ pub fn late_acceptance(state: &mut State, params: SearchParams) -> (Assignment, 
         }
         stats.candidates += 1;
         let found = if rng.random_bool(params.best_shift_share) {
-            let p = ProcessIx(rng.random_range(0..model_p as u32));
+            let p = pick_process(state, &mut rng, params.target_share, model_p, machines);
             best_shift(state, p)
         } else {
             let mv = draw(state, &mut rng, &params, model_p, machines);
@@ -99,22 +99,13 @@ fn draw(
 ) -> Move {
     let targeted = rng.random_bool(params.target_share);
     let machine = |rng: &mut ChaCha8Rng| MachineIx(rng.random_range(0..machines as u32));
-    let p = if targeted {
-        let (a, b) = (machine(rng), machine(rng));
-        let m = if state.machine_cost(a) >= state.machine_cost(b) {
-            a
-        } else {
-            b
-        };
-        let on = state.processes_on(m);
-        if on.is_empty() {
-            ProcessIx(rng.random_range(0..processes as u32))
-        } else {
-            on[rng.random_range(0..on.len())]
-        }
-    } else {
-        ProcessIx(rng.random_range(0..processes as u32))
-    };
+    let p = pick_process(
+        state,
+        rng,
+        if targeted { 1.0 } else { 0.0 },
+        processes,
+        machines,
+    );
     let to = if targeted {
         let (a, b) = (machine(rng), machine(rng));
         if state.machine_cost(a) <= state.machine_cost(b) {
@@ -148,4 +139,28 @@ fn best_shift(state: &mut State, p: ProcessIx) -> Option<(Move, i64)> {
         }
     }
     best
+}
+
+/// A process: with chance `targeted`, one on the costlier of two random machines; else any.
+fn pick_process(
+    state: &State,
+    rng: &mut ChaCha8Rng,
+    targeted: f64,
+    processes: usize,
+    machines: usize,
+) -> ProcessIx {
+    if rng.random_bool(targeted) {
+        let a = MachineIx(rng.random_range(0..machines as u32));
+        let b = MachineIx(rng.random_range(0..machines as u32));
+        let m = if state.machine_cost(a) >= state.machine_cost(b) {
+            a
+        } else {
+            b
+        };
+        let on = state.processes_on(m);
+        if !on.is_empty() {
+            return on[rng.random_range(0..on.len())];
+        }
+    }
+    ProcessIx(rng.random_range(0..processes as u32))
 }
