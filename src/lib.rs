@@ -18,6 +18,7 @@ pub mod migration;
 pub mod model;
 pub mod placement;
 pub mod plot;
+pub mod roadef;
 pub mod service;
 pub mod sim;
 pub mod validation;

@@ -13,6 +13,7 @@ mod groups;
 mod placement;
 mod plan;
 mod plan_groups;
+pub mod roadef;
 mod status;
 mod steps;
 mod tolerance;

@@ -16,6 +16,12 @@ pub struct CheckArgs {
     /// What the solution should be.
     #[arg(long, value_enum, default_value_t = PhaseArg::Any)]
     pub phase: PhaseArg,
+    /// ROADEF/EURO 2012: PROBLEM is the model, SOLUTION the initial assignment, and
+    /// NEW_ASSIGNMENT the one to check.
+    #[arg(long)]
+    pub roadef: bool,
+    /// With `--roadef`: the new assignment.
+    pub new_assignment: Option<PathBuf>,
 }
 
 /// `--phase`: `storage` (no hosts), `host` or `place` (hosts everywhere), `any` (infer).
@@ -45,6 +51,17 @@ impl From<PhaseArg> for CheckPhase {
 /// Runs the checker. Error paths are those of `POST /v1/check`: `/problem/...`,
 /// `/solution/...` (or `/state/...`, `/plan/...`).
 pub fn run(a: CheckArgs) -> i32 {
+    if a.roadef {
+        return super::roadef::check(&a.problem, &a.solution, a.new_assignment.as_deref());
+    }
+    if a.new_assignment.is_some() {
+        let cause = "a third file is only taken with --roadef";
+        return report(&[vmplace::format::InputError::new(
+            vmplace::format::errors::ErrorCode::Usage,
+            "",
+            cause,
+        )]);
+    }
     let first = read_input(&a.problem);
     let second = read_input(&a.solution);
     let (first, second) = match (first, second) {

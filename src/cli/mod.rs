@@ -8,6 +8,7 @@ mod generate;
 mod iallocator;
 mod migrate;
 mod progress;
+mod roadef;
 mod schema;
 mod serve;
 mod simulate;
@@ -93,6 +94,9 @@ enum Command {
     },
     /// Print the man page (roff) to stdout: `vmplace man > vmplace.1`.
     Man,
+    /// ROADEF/EURO 2012 machine reassignment, the challenge's command line:
+    /// -t SECONDS -p MODEL -i ASSIGNMENT -o NEW_ASSIGNMENT [-s SEED] [-name].
+    Roadef(roadef::RoadefArgs),
 }
 
 /// Exit codes.
@@ -138,6 +142,7 @@ pub fn main() -> i32 {
                 Err(e) => report(&[InputError::new(ErrorCode::Io, "", e.to_string())]),
             }
         }
+        Command::Roadef(a) => roadef::run(a),
     }
 }
 

@@ -123,11 +123,23 @@ pub enum ErrorCode {
     /// between 0.001 and 10^12, or so little that one host or storage system alone holds more
     /// than 10^9 of it.
     BadFlavor,
+    /// ROADEF file: it ends before the item the format expects.
+    RoadefShort,
+    /// ROADEF file: a token is not an integer.
+    RoadefNotInteger,
+    /// ROADEF file: a value is negative, too large, or an index beyond its count.
+    RoadefOutOfRange,
+    /// ROADEF file: a count larger than the file can hold, or costs that could overflow.
+    RoadefTooLarge,
+    /// ROADEF file: numbers after the end of the expected content.
+    RoadefTrailing,
+    /// ROADEF: the initial assignment breaks a hard rule.
+    RoadefInfeasibleInitial,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 52] = [
+    pub const ALL: [ErrorCode; 58] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -180,6 +192,12 @@ impl ErrorCode {
         ErrorCode::UnknownScope,
         ErrorCode::GroupFieldMismatch,
         ErrorCode::BadFlavor,
+        ErrorCode::RoadefShort,
+        ErrorCode::RoadefNotInteger,
+        ErrorCode::RoadefOutOfRange,
+        ErrorCode::RoadefTooLarge,
+        ErrorCode::RoadefTrailing,
+        ErrorCode::RoadefInfeasibleInitial,
     ];
 
     /// The stable code string.
@@ -237,6 +255,12 @@ impl ErrorCode {
             ErrorCode::BadMix => "E1803",
             ErrorCode::BadTiered => "E1804",
             ErrorCode::BadFlavor => "E1805",
+            ErrorCode::RoadefShort => "E2001",
+            ErrorCode::RoadefNotInteger => "E2002",
+            ErrorCode::RoadefOutOfRange => "E2003",
+            ErrorCode::RoadefTooLarge => "E2004",
+            ErrorCode::RoadefTrailing => "E2005",
+            ErrorCode::RoadefInfeasibleInitial => "E2006",
         }
     }
 
@@ -312,6 +336,12 @@ impl ErrorCode {
             ErrorCode::UnknownPlacementGroup => "name a group id that appears in `groups`, or add the group there",
             ErrorCode::UnknownScope => "use `host`, or a label key that some host has in `labels`",
             ErrorCode::GroupFieldMismatch => "give `max_per_domain` only to anti-affinity groups and `max_skew` only to spread groups",
+            ErrorCode::RoadefShort => "complete the file: the format is in models/roadef.md (counts, then that many items)",
+            ErrorCode::RoadefNotInteger => "write whole numbers in decimal, separated by white space",
+            ErrorCode::RoadefOutOfRange => "give a value in the range shown (indices start at 0 and stay below their count)",
+            ErrorCode::RoadefTooLarge => "fix the count at the given position: it must match the items that follow",
+            ErrorCode::RoadefTrailing => "remove the extra numbers, or fix a count before them",
+            ErrorCode::RoadefInfeasibleInitial => "give an initial assignment that keeps every hard rule (`vmplace check --roadef` lists the violations)",
         }
     }
 }

@@ -28,6 +28,7 @@ mod hardening_tolerance;
 mod heuristics;
 mod migrate;
 mod property;
+mod roadef;
 mod rows;
 mod rules;
 mod server;
