@@ -152,12 +152,7 @@ impl Model<'_> {
             let vm = &d.requests[rep.0];
             let n = flavor.members.len() as f64;
             let mut cols = Vec::new();
-            for s in (0..d.storage.len()).map(StorageIx) {
-                let free = d.storage[s.0].free();
-                let fixed_elsewhere = vm.storage.is_some_and(|x| x != s);
-                if fixed_elsewhere || vm.disk > free + EPS || d.static_domain(rep, s) == 0 {
-                    continue;
-                }
+            for (s, free) in super::storage::candidate_storage(d, rep) {
                 let ub = if vm.disk > EPS {
                     n.min(free / vm.disk)
                 } else {

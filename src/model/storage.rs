@@ -61,6 +61,22 @@ pub fn flavors(d: &Domain) -> Vec<Flavor> {
     )
 }
 
+/// The storage systems request `r` may go to, with their free space: its fixed one if it has one,
+/// where its image fits and some connected host could take it (`static_domain`, storage traits
+/// included). The variable domain of `storage_candidates` and of the fit bound's `y_fs`.
+pub(super) fn candidate_storage(d: &Domain, r: RequestIx) -> Vec<(StorageIx, f64)> {
+    let vm = &d.requests[r.0];
+    let options: Vec<StorageIx> = match vm.storage {
+        Some(s) => vec![s],
+        None => (0..d.storage.len()).map(StorageIx).collect(),
+    };
+    options
+        .into_iter()
+        .map(|s| (s, d.storage[s.0].free()))
+        .filter(|&(s, free)| vm.disk <= free + EPS && d.static_domain(r, s) > 0)
+        .collect()
+}
+
 /// Solves one stage; returns the MIP result and the storage assignment it encodes.
 pub fn solve(
     input: &StorageInput,
@@ -127,16 +143,8 @@ impl Model<'_> {
             let rep = self.flavors[f].members[0];
             let vm = &d.requests[rep.0];
             let n = self.flavors[f].members.len() as f64;
-            let options: Vec<StorageIx> = match vm.storage {
-                Some(s) => vec![s],
-                None => (0..d.storage.len()).map(StorageIx).collect(),
-            };
             let mut cols = Vec::new();
-            for s in options {
-                let free = d.storage[s.0].free();
-                if vm.disk > free + EPS || d.static_domain(rep, s) == 0 {
-                    continue;
-                }
+            for (s, free) in candidate_storage(d, rep) {
                 let by_disk = if vm.disk > EPS {
                     (free / vm.disk + EPS).floor()
                 } else {

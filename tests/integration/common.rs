@@ -129,3 +129,20 @@ pub fn instances(set: &str) -> Vec<std::path::PathBuf> {
         .join(set);
     vmplace::bench::instance_files(&dir).expect("instance set exists")
 }
+
+/// Starts `vmplace serve` as `cmd` describes (its stdout is taken over here) and returns the child
+/// with the address it prints on its first stdout line (`{"listening": ...}`).
+pub fn spawn_server(mut cmd: std::process::Command) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("the server's first line");
+    let v: Value = serde_json::from_str(&line).expect("first stdout line is the bound address");
+    let addr = v["listening"].as_str().expect("an address").to_string();
+    (child, addr)
+}

@@ -317,16 +317,7 @@ fn a_long_place_shows_a_spinner_on_a_terminal_only() {
 #[test]
 fn a_simulated_day_off_a_terminal_writes_a_few_progress_lines_not_one_per_round() {
     // 40 VMs of the shipped day, all 288 samples: 287 rounds, which wrote 287 lines.
-    let day = Path::new(env!("CARGO_MANIFEST_DIR")).join("instances/planetlab/20110303");
-    let dir = tempfile::tempdir().unwrap();
-    let mut names: Vec<_> = std::fs::read_dir(&day)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    names.sort();
-    for f in names.iter().take(40) {
-        std::fs::copy(f, dir.path().join(f.file_name().unwrap())).unwrap();
-    }
+    let dir = shipped_day(40);
     let start = Instant::now();
     let o = vmplace(&[
         "simulate",
@@ -589,16 +580,7 @@ fn policy_names_are_case_insensitive() {
         "Greedy",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    let day = Path::new(env!("CARGO_MANIFEST_DIR")).join("instances/planetlab/20110303");
-    let dir = tempfile::tempdir().unwrap();
-    let mut names: Vec<_> = std::fs::read_dir(&day)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    names.sort();
-    for f in names.iter().take(5) {
-        std::fs::copy(f, dir.path().join(f.file_name().unwrap())).unwrap();
-    }
+    let dir = shipped_day(5);
     let planetlab = dir.path().to_str().unwrap();
     let upper = vmplace(&[
         "simulate",
@@ -639,4 +621,19 @@ fn migrate_takes_a_time_limit() {
         .as_str()
         .unwrap()
         .contains("--time-limit"));
+}
+
+/// A folder with the first `vms` traces of the shipped PlanetLab day.
+fn shipped_day(vms: usize) -> tempfile::TempDir {
+    let day = Path::new(env!("CARGO_MANIFEST_DIR")).join("instances/planetlab/20110303");
+    let dir = tempfile::tempdir().unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(&day)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    for f in names.iter().take(vms) {
+        std::fs::copy(f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    dir
 }

@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -21,26 +21,15 @@ struct Svc {
 impl Svc {
     fn start(args: &[&str]) -> Svc {
         let log = tempfile::NamedTempFile::new().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vmplace"))
-            .arg("serve")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmplace"));
+        cmd.arg("serve")
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .current_dir(ROOT)
-            .stdout(Stdio::piped())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .expect("server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: Value = serde_json::from_str(&line).expect("first stdout line is the bound address");
-        Svc {
-            child,
-            addr: v["listening"].as_str().unwrap().to_string(),
-            log,
-        }
+            .stderr(log.reopen().unwrap());
+        let (child, addr) = crate::common::spawn_server(cmd);
+        Svc { child, addr, log }
     }
 
     fn call(&self, method: &str, path: &str, headers: &[(&str, &[u8])], body: &str) -> Answer {

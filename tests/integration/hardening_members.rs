@@ -5,7 +5,6 @@
 
 use crate::common::parse;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -164,18 +163,10 @@ struct Served(std::process::Child, String);
 
 impl Served {
     fn start() -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vmplace"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: Value = serde_json::from_str(&line).expect("the bound address");
-        let addr = v["listening"].as_str().unwrap().to_string();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmplace"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::null());
+        let (child, addr) = crate::common::spawn_server(cmd);
         Served(child, addr)
     }
 }

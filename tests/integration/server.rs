@@ -2,7 +2,7 @@
 //! client, every endpoint, bad input, a full queue and a client that goes away.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,24 +14,14 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vmplace"))
-            .arg("serve")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmplace"));
+        cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: Value = serde_json::from_str(&line).expect("first stdout line is the bound address");
-        Server {
-            child,
-            addr: v["listening"].as_str().unwrap().to_string(),
-        }
+            .stderr(Stdio::null());
+        let (child, addr) = crate::common::spawn_server(cmd);
+        Server { child, addr }
     }
 
     fn url(&self, path: &str) -> String {
