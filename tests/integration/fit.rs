@@ -82,6 +82,18 @@ fn fit_storage_capacity_keeps_images_within_free_space() {
 }
 
 #[test]
+fn fit_storage_capacity_shares_free_space_among_flavors() {
+    // 10 GiB free, one image of 6 and one of 7: each alone fits (its column's bound allows it),
+    // both do not. 6 y_a + 7 y_b <= 10 allows 1 + 4/7, not 2.
+    let doc = json!({
+        "storage": [{"id": "s", "capacity_gib": 10}],
+        "hosts": [host("h", 100.0, 1000.0, &["s"])],
+        "requests": [vm("a", 1.0, 1.0, 6.0), vm("b", 1.0, 1.0, 7.0)]
+    });
+    assert!(near(bound(doc), 1.0 + 4.0 / 7.0));
+}
+
+#[test]
 fn fit_assignment_counts_a_request_once_over_its_storage_systems() {
     let doc = json!({
         "storage": [{"id": "s1", "capacity_gib": 100}, {"id": "s2", "capacity_gib": 100}],
