@@ -332,6 +332,10 @@ pub struct Timings {
     /// `place`: the neighbourhood search after the phases, part of `solve_s`.
     #[serde(default)]
     pub neighbourhoods_s: f64,
+    /// `place`: placing unplaced requests by moving VMs out of their way (models/joint.md,
+    /// "Ejection"), part of `neighbourhoods_s`.
+    #[serde(default)]
+    pub ejection_s: f64,
     /// `place`: the fit bound's LP (models/fit.md), part of `solve_s`.
     #[serde(default)]
     pub fit_bound_s: f64,
@@ -362,6 +366,13 @@ pub struct PhaseStats {
     /// Neighbourhood MIPs solved, when `solver` is `mip-lns`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lns_neighbourhoods: usize,
+    /// Requests the search after the phases placed by moving some of the batch's VMs out of their
+    /// way, when `solver` is `joint-lns` (models/joint.md, "Ejection").
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ejection_placed: usize,
+    /// The batch's VMs those placements moved to other hosts (each keeps its storage system).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ejection_moves: usize,
     /// Search nodes visited, when `solver` is `exact`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub exact_nodes: usize,

@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod bounds;
 pub mod certify;
 pub mod deadline;
+pub mod ejection;
 pub mod exact;
 pub mod explain;
 pub mod greedy;
@@ -161,6 +162,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
     sol.stats.timings.baselines_s = timings.baselines_s;
     sol.stats.timings.neighbourhoods_s = timings.neighbourhoods_s;
     sol.stats.timings.fit_bound_s = timings.fit_bound_s;
+    sol.stats.timings.ejection_s = timings.ejection_s;
     Ok(sol)
 }
 
@@ -216,6 +218,7 @@ fn place_phases(
         let searching = Instant::now();
         let searched = neighbourhood::improve(d, &p1, &mut p2, call)?;
         timings.neighbourhoods_s = searching.elapsed().as_secs_f64();
+        timings.ejection_s = searched.ejection_s;
         storage_bound = searched.storage_bound.unwrap_or(storage_bound);
         tracing::debug!(
             neighbourhoods = searched.neighbourhoods,

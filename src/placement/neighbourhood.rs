@@ -31,6 +31,10 @@ pub(crate) struct Searched {
     pub neighbourhoods: usize,
     /// Neighbourhoods that improved the answer.
     pub improved: usize,
+    /// What the ejection stage did, before the neighbourhoods.
+    pub ejected: super::ejection::Ejections,
+    /// Seconds the ejection stage took.
+    pub ejection_s: f64,
     /// The joint model's third stage: a bound on phase 1's cost over the answers that keep the
     /// proven placed weight and host cost.
     pub storage_bound: Option<f64>,
@@ -44,7 +48,7 @@ pub(crate) fn applies(d: &Domain) -> bool {
 }
 
 /// Whether a neighbourhood may re-place request `r`: not a member of a `groups[]` rule.
-fn movable(d: &Domain, r: RequestIx) -> bool {
+pub(super) fn movable(d: &Domain, r: RequestIx) -> bool {
     d.requests[r.0].rules.is_empty()
 }
 
@@ -78,14 +82,19 @@ pub(crate) fn search(
             size = (size * 2 / 3).max(2);
             continue;
         }
-        let (candidate, time_limited) = solve_part(d, &sub, &part, best, deadline)?;
+        let (mut candidate, time_limited) = solve_part(d, &sub, &part, best, deadline)?;
         out.neighbourhoods += 1;
         size = if time_limited {
             (size * 2 / 3).max(2)
         } else {
             (size + 1 + size / 4).min(d.hosts.len())
         };
-        let candidate_score = evaluate::host_score(d, &candidate);
+        let mut candidate_score = evaluate::host_score(d, &candidate);
+        if better(candidate_score, score)
+            && super::ejection::fill(d, &mut candidate, &part.hosts) > 0
+        {
+            candidate_score = evaluate::host_score(d, &candidate);
+        }
         if better(candidate_score, score) {
             *best = candidate;
             score = candidate_score;
@@ -116,7 +125,7 @@ fn placeable(d: &Domain, r: RequestIx) -> bool {
 }
 
 /// The storage systems a request may use that reach a host fitting it before the batch.
-fn storage_options(d: &Domain, r: RequestIx) -> impl Iterator<Item = StorageIx> + '_ {
+pub(super) fn storage_options(d: &Domain, r: RequestIx) -> impl Iterator<Item = StorageIx> + '_ {
     let pinned = d.requests[r.0].storage;
     (0..d.storage.len())
         .map(StorageIx)
@@ -357,6 +366,16 @@ pub(crate) fn improve(
     if !applies(d) || whole_call(d, &[&p1.stats, &p2.stats], placed).status == Status::Optimal {
         return Ok(Searched::default());
     }
+    // Ejection (models/joint.md, "Ejection") on a copy first: it is the answer when the search
+    // finds nothing better, and its time is what the search leaves free for it at the end.
+    let ejecting = std::time::Instant::now();
+    let mut first = p2.assignment.clone();
+    normalise(d, &mut first);
+    let first_ejected = super::ejection::improve(d, &mut first, deadline);
+    let mut ejection_s = ejecting.elapsed().as_secs_f64();
+    tracing::debug!(ejected = ?first_ejected, seconds = ejection_s, "ejection on the phases' answer");
+    let deadline_all = deadline;
+    let deadline = &deadline.within(deadline.remaining() - (2.0 * ejection_s + 0.01));
     let mut weight_bound = p1.stats.placed_weight_bound;
     let mut cost_bound = f64::NEG_INFINITY;
     let mut storage_bound = None;
@@ -389,12 +408,28 @@ pub(crate) fn improve(
         proven(a) && super::storage_phase::restated(d, p1, a, bounds).status == Status::Optimal
     };
     let mut best = p2.assignment.clone();
+    if done(&first) {
+        best = first.clone();
+    }
     tracing::debug!(score = ?evaluate::host_score(d, &best), "neighbourhood search starts");
     let mut searched = search(d, &mut best, deadline, &done)?;
+    let ejecting = std::time::Instant::now();
+    let mut ejected = super::ejection::improve(d, &mut best, deadline_all);
+    ejection_s += ejecting.elapsed().as_secs_f64();
+    tracing::debug!(?ejected, "ejection after the neighbourhoods");
+    if better(
+        evaluate::host_score(d, &first),
+        evaluate::host_score(d, &best),
+    ) {
+        best = first;
+        ejected = first_ejected;
+    }
     searched.storage_bound = storage_bound;
+    searched.ejected = ejected;
+    searched.ejection_s = ejection_s;
     let time_s = p2.stats.time_s;
     let flavors = p2.stats.flavors;
-    let solver = if searched.improved > 0 {
+    let solver = if searched.improved > 0 || ejected.placed > 0 {
         PhaseSolver::JointLns
     } else if cost_bound.is_finite() {
         PhaseSolver::Joint
@@ -411,6 +446,8 @@ pub(crate) fn improve(
     );
     st.time_s = time_s;
     st.lns_neighbourhoods = searched.neighbourhoods;
+    st.ejection_placed = ejected.placed;
+    st.ejection_moves = ejected.moved;
     p2.status = st.status;
     p2.stats = st;
     p2.assignment = best;

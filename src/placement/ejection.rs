@@ -1,0 +1,512 @@
+//! After the phases: unplaced requests placed by moving some of the batch's VMs out of their way
+//! (models/joint.md, "Ejection"). A request that fits no host may fit one once a few of the
+//! batch's VMs there move to other hosts with room, each on a host connected to the storage
+//! system its image is already on. The request then takes the freed host, with a storage system
+//! connected to it that has room for its image. Every move keeps every rule, and the answer only
+//! ever gains placed weight.
+//!
+//! One try costs microseconds where a neighbourhood MIP costs a second, so every unplaced request
+//! is tried in each pass. On pools where free CPU and free memory are far from proportional, the
+//! requests left over are those that need both on one host, and the room is spread over many
+//! hosts in pieces: a neighbourhood of a few hosts seldom holds both a host to free and the hosts
+//! that would take what leaves it.
+
+use super::deadline::Deadline;
+use super::neighbourhood::{movable, storage_options};
+use crate::domain::{bits, evaluate, Assignment, Domain, HostIx, Load, RequestIx, StorageIx};
+use std::collections::HashSet;
+
+/// Hosts tried per unplaced request, those that lack the least first.
+const HOSTS_TRIED: usize = 24;
+
+/// What the stage did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ejections {
+    /// Requests placed.
+    pub placed: usize,
+    /// VMs of the batch moved to make room for them.
+    pub moved: usize,
+}
+
+/// Places what it can of `best`'s unplaced requests (those outside `groups[]` rules) until a
+/// pass places nothing or the deadline; `best` must be a complete answer with hosts.
+pub(crate) fn improve(d: &Domain, best: &mut Assignment, deadline: &Deadline) -> Ejections {
+    let mut st = State::new(d, best);
+    let mut done = Ejections::default();
+    loop {
+        let before = done;
+        for r in st.waiting() {
+            if deadline.passed() {
+                return done;
+            }
+            if let Some(moved) = st.insert(r) {
+                done.placed += 1;
+                done.moved += moved;
+            }
+        }
+        if done == before {
+            return done;
+        }
+    }
+}
+
+/// Places what fits without moving anything of `a`'s unplaced requests (outside `groups[]`
+/// rules) on `hosts`: after a neighbourhood re-packed them, they may have room for requests the
+/// neighbourhood did not include. Returns the requests placed.
+pub(crate) fn fill(d: &Domain, a: &mut Assignment, hosts: &[HostIx]) -> usize {
+    let mut st = State::new(d, a);
+    let mut placed = 0;
+    for r in st.waiting() {
+        let vm = &d.requests[r.0];
+        let options: Vec<StorageIx> = storage_options(d, r).collect();
+        let spot = hosts.iter().find_map(|&h| {
+            let s = d.hosts[h.0]
+                .storage
+                .iter()
+                .copied()
+                .filter(|s| options.contains(s))
+                .filter(|s| st.load.storage_free[s.0] + 1e-6 >= vm.disk)
+                .max_by(|x, y| st.load.storage_free[x.0].total_cmp(&st.load.storage_free[y.0]))?;
+            st.load.host_accepts(d, r, h).then_some((h, s))
+        });
+        if let Some((h, s)) = spot {
+            st.place(r, h, s);
+            placed += 1;
+        }
+    }
+    placed
+}
+
+/// A VM's shape for the relocation cache: its demand, its `anti_affinity` group and its storage.
+type Shape = (Vec<u64>, Option<usize>, StorageIx);
+
+/// The answer being improved and its load.
+struct State<'a> {
+    d: &'a Domain,
+    a: &'a mut Assignment,
+    load: Load,
+    /// Per host, the batch's VMs on it that may move (outside `groups[]` rules).
+    on_host: Vec<Vec<RequestIx>>,
+    /// Shapes no host could take since the last placement (a placement may free room).
+    no_room: HashSet<Shape>,
+    /// Per measured resource, the largest host's capacity (the unit of a request's size).
+    scale: Vec<f64>,
+}
+
+impl<'a> State<'a> {
+    fn new(d: &'a Domain, a: &'a mut Assignment) -> Self {
+        let load = evaluate::final_load(d, a);
+        let mut on_host = vec![Vec::new(); d.hosts.len()];
+        for (i, h) in a.host.iter().enumerate() {
+            if let Some(h) = h.filter(|_| movable(d, RequestIx(i)) && a.storage[i].is_some()) {
+                on_host[h.0].push(RequestIx(i));
+            }
+        }
+        let scale = (0..d.measured)
+            .map(|k| d.hosts.iter().map(|h| h.capacity[k]).fold(1e-9, f64::max))
+            .collect();
+        State {
+            d,
+            a,
+            load,
+            on_host,
+            no_room: HashSet::new(),
+            scale,
+        }
+    }
+
+    /// The unplaced requests outside `groups[]` rules: highest priority first, then the
+    /// smallest (each placed request counts its priority, whatever its size).
+    fn waiting(&self) -> Vec<RequestIx> {
+        let d = self.d;
+        let size = |r: RequestIx| self.size(r);
+        let mut rs: Vec<RequestIx> = (0..d.requests.len())
+            .map(RequestIx)
+            .filter(|&r| self.a.host[r.0].is_none() && movable(d, r))
+            .collect();
+        rs.sort_by(|&x, &y| {
+            let (px, py) = (d.requests[x.0].priority, d.requests[y.0].priority);
+            py.total_cmp(&px)
+                .then(size(x).total_cmp(&size(y)))
+                .then(x.cmp(&y))
+        });
+        rs
+    }
+
+    /// Places `r`, on a host with room or on one freed by moving VMs away; returns the VMs moved.
+    fn insert(&mut self, r: RequestIx) -> Option<usize> {
+        for (_, h, s) in self.hosts_for(r) {
+            if let Some(moved) = self.free_host(r, h) {
+                self.place(r, h, s);
+                self.no_room.clear();
+                return Some(moved);
+            }
+        }
+        None
+    }
+
+    /// Hosts `r` could use with some storage system that has room for its image, with the one
+    /// storage system (the most free) it would take there: the `HOSTS_TRIED` that lack the least,
+    /// and only those where moving the batch's VMs away would make room.
+    fn hosts_for(&self, r: RequestIx) -> Vec<(f64, HostIx, StorageIx)> {
+        let (d, vm) = (self.d, &self.d.requests[r.0]);
+        let mut best: Vec<Option<StorageIx>> = vec![None; d.hosts.len()];
+        for s in storage_options(d, r) {
+            if self.load.storage_free[s.0] + 1e-6 < vm.disk {
+                continue;
+            }
+            for &h in &d.storage[s.0].hosts {
+                let more = best[h.0]
+                    .is_none_or(|b| self.load.storage_free[s.0] > self.load.storage_free[b.0]);
+                if more {
+                    best[h.0] = Some(s);
+                }
+            }
+        }
+        let mut hosts: Vec<(f64, HostIx, StorageIx)> = best
+            .iter()
+            .enumerate()
+            .filter_map(|(h, s)| s.map(|s| (HostIx(h), s)))
+            .filter(|&(h, _)| self.could_free(r, h))
+            .map(|(h, s)| (self.shortfall(r, h), h, s))
+            .collect();
+        hosts.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        hosts.truncate(HOSTS_TRIED);
+        hosts
+    }
+
+    /// Whether `h` would take `r` once every movable VM of the batch left it.
+    fn could_free(&self, r: RequestIx, h: HostIx) -> bool {
+        let (d, vm) = (self.d, &self.d.requests[r.0]);
+        let group_clear = vm
+            .group
+            .is_none_or(|g| !self.load.host_groups[h.0].contains(&g));
+        group_clear
+            && (0..vm.demand.len()).all(|k| {
+                let movable: f64 = self.on_host[h.0]
+                    .iter()
+                    .map(|v| d.requests[v.0].demand[k])
+                    .sum();
+                vm.demand[k] <= self.load.host_free[h.0][k] + movable + crate::domain::EPS
+            })
+    }
+
+    /// What `h` lacks for `r`, in shares of its capacity (0 when it has room).
+    fn shortfall(&self, r: RequestIx, h: HostIx) -> f64 {
+        let (vm, host) = (&self.d.requests[r.0], &self.d.hosts[h.0]);
+        (0..vm.demand.len())
+            .map(|k| {
+                (vm.demand[k] - self.load.host_free[h.0][k]).max(0.0) / host.capacity[k].max(1e-9)
+            })
+            .sum()
+    }
+
+    /// Makes room for `r` on `h` by moving VMs of the batch to other hosts: one VM whose move is
+    /// enough, the smallest first; else VMs in decreasing share of what `h` lacks. Returns the
+    /// VMs moved, or None with every tentative move undone.
+    fn free_host(&mut self, r: RequestIx, h: HostIx) -> Option<usize> {
+        if self.load.host_accepts(self.d, r, h) {
+            return Some(0);
+        }
+        let lack = self.lack(r, h);
+        let mut single: Vec<RequestIx> = self.on_host[h.0]
+            .iter()
+            .copied()
+            .filter(|&v| covers(&self.d.requests[v.0].demand, &lack))
+            .collect();
+        single.sort_by(|&x, &y| self.size(x).total_cmp(&self.size(y)).then(x.cmp(&y)));
+        for v in single {
+            if let Some(to) = self.target(v, h) {
+                self.move_vm(v, h, to);
+                if self.load.host_accepts(self.d, r, h) {
+                    return Some(1);
+                }
+                self.move_vm(v, to, h);
+            }
+        }
+        self.free_by_several(r, h)
+    }
+
+    /// [`Self::free_host`]'s second try: VMs in decreasing share of what `h` lacks, each moved
+    /// if some host takes it, until `r` fits.
+    fn free_by_several(&mut self, r: RequestIx, h: HostIx) -> Option<usize> {
+        let lack = self.lack(r, h);
+        let share = |v: RequestIx| -> f64 {
+            let demand = &self.d.requests[v.0].demand;
+            lack.iter()
+                .enumerate()
+                .map(|(k, &l)| demand[k].min(l) / self.d.hosts[h.0].capacity[k].max(1e-9))
+                .sum()
+        };
+        let mut order: Vec<(f64, RequestIx)> = self.on_host[h.0]
+            .iter()
+            .map(|&v| (share(v), v))
+            .filter(|&(s, _)| s > 0.0)
+            .collect();
+        order.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        let mut moves: Vec<(RequestIx, HostIx)> = Vec::new();
+        for (_, v) in order {
+            if let Some(to) = self.target(v, h) {
+                self.move_vm(v, h, to);
+                moves.push((v, to));
+                if self.load.host_accepts(self.d, r, h) {
+                    return Some(moves.len());
+                }
+            }
+        }
+        for (v, to) in moves.into_iter().rev() {
+            self.move_vm(v, to, h);
+        }
+        None
+    }
+
+    /// Per resource, what `h` lacks for `r` (0 where it has enough).
+    fn lack(&self, r: RequestIx, h: HostIx) -> Vec<f64> {
+        let vm = &self.d.requests[r.0];
+        (0..vm.demand.len())
+            .map(|k| (vm.demand[k] - self.load.host_free[h.0][k]).max(0.0))
+            .collect()
+    }
+
+    /// A request's demand in shares of the largest host's capacity, summed.
+    fn size(&self, r: RequestIx) -> f64 {
+        let vm = &self.d.requests[r.0];
+        self.scale
+            .iter()
+            .enumerate()
+            .map(|(k, c)| vm.demand[k] / c)
+            .sum()
+    }
+
+    /// Another host than `from` for VM `v`, connected to its image's storage system: one that
+    /// runs something already before one that would be switched on, then the best fit.
+    fn target(&mut self, v: RequestIx, from: HostIx) -> Option<HostIx> {
+        let (d, vm) = (self.d, &self.d.requests[v.0]);
+        let s = self.a.storage[v.0]?;
+        let shape = (bits(&vm.demand), vm.group, s);
+        if self.no_room.contains(&shape) {
+            return None;
+        }
+        let leftover = |h: HostIx| -> f64 {
+            (0..d.measured)
+                .map(|k| {
+                    (self.load.host_free[h.0][k] - vm.demand[k])
+                        / d.hosts[h.0].capacity[k].max(1e-9)
+                })
+                .sum()
+        };
+        let best = d.storage[s.0]
+            .hosts
+            .iter()
+            .copied()
+            .filter(|&h| h != from && self.load.host_accepts(d, v, h))
+            .map(|h| (!self.active(h), leftover(h), h))
+            .min_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2)))
+            .map(|(_, _, h)| h);
+        if best.is_none() {
+            self.no_room.insert(shape);
+        }
+        best
+    }
+
+    /// Whether `h` runs something: before the batch, or a VM of it.
+    fn active(&self, h: HostIx) -> bool {
+        let host = &self.d.hosts[h.0];
+        host.initially_active() || host.took_some(&self.load.host_free[h.0])
+    }
+
+    /// Moves VM `v` (outside `groups[]` rules) from host `from` to host `to`.
+    fn move_vm(&mut self, v: RequestIx, from: HostIx, to: HostIx) {
+        let vm = &self.d.requests[v.0];
+        for (f, x) in self.load.host_free[from.0].iter_mut().zip(&vm.demand) {
+            *f += x;
+        }
+        if let Some(g) = vm.group {
+            let groups = &mut self.load.host_groups[from.0];
+            if let Some(k) = groups.iter().position(|&x| x == g) {
+                groups.swap_remove(k);
+            }
+        }
+        self.load.take_host(self.d, v, to);
+        self.on_host[from.0].retain(|&x| x != v);
+        self.on_host[to.0].push(v);
+        self.a.host[v.0] = Some(to);
+    }
+
+    /// Places `r` on host `h` with its image on storage system `s`.
+    fn place(&mut self, r: RequestIx, h: HostIx, s: StorageIx) {
+        self.load.take_storage(self.d, r, s);
+        self.load.take_host(self.d, r, h);
+        self.on_host[h.0].push(r);
+        self.a.storage[r.0] = Some(s);
+        self.a.host[r.0] = Some(h);
+    }
+}
+
+/// Whether `demand` is at least `lack` in every resource.
+fn covers(demand: &[f64], lack: &[f64]) -> bool {
+    demand.iter().zip(lack).all(|(x, l)| x + 1e-9 >= *l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Settings;
+    use crate::placement::RunConfig;
+    use std::time::Instant;
+
+    /// Storage `s` (1,000 GiB) and `t` (100 GiB); host `a` (8 CPU, 32 GiB) reaches both, host
+    /// `b` (`b_cpu` CPU, 16 GiB) reaches `b_storage`; VM `v` (4 CPU, 8 GiB) and request `r`
+    /// (8 CPU, 20 GiB: only `a` can take it), then `extra` requests.
+    fn pool(b_cpu: u32, b_storage: &str, v: &str, r_disk: u32, extra: &str) -> Domain {
+        let text = format!(
+            r#"{{"storage": [{{"id": "s", "capacity_gib": 1000}}, {{"id": "t", "capacity_gib": 100}}],
+            "hosts": [
+              {{"id": "a", "capacity": {{"cpu": 8, "memory_gib": 32}}, "storage": ["s", "t"]}},
+              {{"id": "b", "capacity": {{"cpu": {b_cpu}, "memory_gib": 16}}, "storage": ["{b_storage}"]}}],
+            "requests": [
+              {{"id": "v", "demand": {{"cpu": 4, "memory_gib": 8}}, "disk_gib": 10 {v}}},
+              {{"id": "r", "demand": {{"cpu": 8, "memory_gib": 20}}, "disk_gib": {r_disk}}} {extra}]}}"#
+        );
+        let valid = crate::validation::read_problem(&text, crate::validation::Phase::Storage)
+            .expect("the test pool is valid");
+        Domain::from_problem(&valid, Settings::default())
+    }
+
+    /// `v` on host `a` with its image on `s`; the rest unplaced.
+    fn v_on_a(d: &Domain) -> Assignment {
+        let mut a = Assignment::empty(d.requests.len());
+        a.host[0] = Some(HostIx(0));
+        a.storage[0] = Some(StorageIx(0));
+        a
+    }
+
+    fn run(d: &Domain, a: &mut Assignment) -> Ejections {
+        let deadline = Deadline::new(Instant::now(), 5.0, &RunConfig::default());
+        improve(d, a, &deadline)
+    }
+
+    /// Capacities hold and every VM's host reaches its image's storage system.
+    fn assert_valid(d: &Domain, a: &Assignment) {
+        let load = evaluate::final_load(d, a);
+        assert!(load.storage_free.iter().all(|&f| f >= -1e-6));
+        assert!(load.host_free.iter().flatten().all(|&f| f >= -1e-6));
+        for (i, h) in a.host.iter().enumerate() {
+            if let Some(h) = h {
+                assert!(d.hosts[h.0].storage.contains(&a.storage[i].unwrap()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_takes_the_host_a_vm_left_for_a_host_with_room() {
+        let d = pool(4, "s", "", 10, "");
+        let mut a = v_on_a(&d);
+        assert_eq!(
+            run(&d, &mut a),
+            Ejections {
+                placed: 1,
+                moved: 1
+            }
+        );
+        assert_eq!(a.host, vec![Some(HostIx(1)), Some(HostIx(0))]);
+        assert_eq!(
+            a.storage[0],
+            Some(StorageIx(0)),
+            "the moved VM keeps its image"
+        );
+        assert_valid(&d, &a);
+    }
+
+    #[test]
+    fn a_vm_moves_only_to_a_host_connected_to_its_image() {
+        // `b` reaches only `t`, and `v`'s image is on `s`.
+        let d = pool(4, "t", "", 10, "");
+        let mut a = v_on_a(&d);
+        assert_eq!(run(&d, &mut a), Ejections::default());
+        assert_eq!(a, v_on_a(&d));
+    }
+
+    #[test]
+    fn a_vm_moves_only_to_a_host_with_room_for_it() {
+        let d = pool(3, "s", "", 10, "");
+        let mut a = v_on_a(&d);
+        assert_eq!(run(&d, &mut a), Ejections::default());
+        assert_eq!(a, v_on_a(&d));
+    }
+
+    #[test]
+    fn a_vm_never_joins_a_member_of_its_anti_affinity_group() {
+        // `w`, of `v`'s group, runs on `b` (8 CPU, so `v` would fit there beside it).
+        let extra = r#", {"id": "w", "demand": {"cpu": 1, "memory_gib": 1}, "disk_gib": 1,
+                       "anti_affinity": "g"}"#;
+        let d = pool(8, "s", r#", "anti_affinity": "g""#, 10, extra);
+        let mut a = v_on_a(&d);
+        a.host[2] = Some(HostIx(1));
+        a.storage[2] = Some(StorageIx(0));
+        let before = a.clone();
+        assert_eq!(run(&d, &mut a), Ejections::default());
+        assert_eq!(a, before);
+    }
+
+    #[test]
+    fn a_request_needs_a_storage_system_with_room_for_its_image() {
+        // 1,500 GiB fits neither `s` (1,000) nor `t` (100).
+        let d = pool(4, "s", "", 1500, "");
+        let mut a = v_on_a(&d);
+        assert_eq!(run(&d, &mut a), Ejections::default());
+        // 600 GiB fits `s` only: `r` takes it.
+        let d = pool(4, "s", "", 600, "");
+        let mut a = v_on_a(&d);
+        assert_eq!(run(&d, &mut a).placed, 1);
+        assert_eq!(a.storage[1], Some(StorageIx(0)));
+        assert_valid(&d, &a);
+    }
+
+    #[test]
+    fn several_vms_leave_when_one_is_not_enough() {
+        // `v` (4 CPU) and `u` (4 CPU) on `a`; `b` (8 CPU) takes both; `r` needs all of `a`.
+        let extra = r#", {"id": "u", "demand": {"cpu": 4, "memory_gib": 8}, "disk_gib": 10}"#;
+        let d = pool(8, "s", "", 10, extra);
+        let mut a = v_on_a(&d);
+        a.host[2] = Some(HostIx(0));
+        a.storage[2] = Some(StorageIx(0));
+        assert_eq!(
+            run(&d, &mut a),
+            Ejections {
+                placed: 1,
+                moved: 2
+            }
+        );
+        assert_eq!(
+            a.host,
+            vec![Some(HostIx(1)), Some(HostIx(0)), Some(HostIx(1))]
+        );
+        assert_valid(&d, &a);
+    }
+
+    #[test]
+    fn moves_that_do_not_make_room_are_undone() {
+        // `b` (4 CPU) takes `v` but not `u` too: `a` cannot be emptied, and nothing moves.
+        let extra = r#", {"id": "u", "demand": {"cpu": 4, "memory_gib": 8}, "disk_gib": 10}"#;
+        let d = pool(4, "s", "", 10, extra);
+        let mut a = v_on_a(&d);
+        a.host[2] = Some(HostIx(0));
+        a.storage[2] = Some(StorageIx(0));
+        let before = a.clone();
+        assert_eq!(run(&d, &mut a), Ejections::default());
+        assert_eq!(a, before);
+    }
+
+    #[test]
+    fn fill_places_on_the_given_hosts_only_what_fits_there() {
+        // `r` (8 CPU, 20 GiB) fits `a` once empty; `v` fits `b`.
+        let d = pool(4, "s", "", 10, "");
+        let mut a = Assignment::empty(d.requests.len());
+        assert_eq!(fill(&d, &mut a, &[HostIx(1)]), 1);
+        assert_eq!(a.host, vec![Some(HostIx(1)), None]);
+        assert_eq!(fill(&d, &mut a, &[HostIx(0)]), 1);
+        assert_eq!(a.host, vec![Some(HostIx(1)), Some(HostIx(0))]);
+        assert_valid(&d, &a);
+    }
+}
