@@ -68,13 +68,15 @@ enum Command {
     Place(solve::PlaceArgs),
     /// Plan one monitoring round's migrations from a state document.
     Migrate(migrate::MigrateArgs),
-    /// Independent checker: exit 0 if SOLUTION (or PLAN) is valid for PROBLEM (or STATE), 1 if not.
+    /// Independent checker: exit 0 if SOLUTION (a plan, a Ganeti answer) is valid for PROBLEM (a
+    /// state, Ganeti's input), 1 if not.
     Check(check::CheckArgs),
     /// Print the JSON Schema of a document.
     Schema(schema::SchemaArgs),
     /// Generate a seeded instance.
     Generate(generate::GenerateArgs),
-    /// Solve every instance of a directory with the MIP and the greedy baseline.
+    /// Every solver on every instance of a directory, each answer checked; or, with --sweep,
+    /// vmplace against the heuristics on random pools.
     Bench(bench::BenchArgs),
     /// Serve the same documents over HTTP.
     Serve(serve::ServeArgs),

@@ -188,9 +188,9 @@ pub enum SolverArg {
 /// `--storage-policy` / `--host-policy`.
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
 pub enum PolicyArg {
-    /// Minimise the highest utilisation.
+    /// Spread the load: minimise the highest utilisation.
     Balance,
-    /// Use as few systems as possible.
+    /// Use as few storage systems (or, for hosts, as few hosts) as possible.
     Pack,
 }
 
