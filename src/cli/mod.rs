@@ -216,7 +216,20 @@ fn usage_error(e: &clap::Error) -> InputError {
     } else {
         cause.join("; ")
     };
-    InputError::new(ErrorCode::Usage, path, cause)
+    let mut error = InputError::new(ErrorCode::Usage, path, cause);
+    // Point at the help of the command that refused it (`vmplace place --help`).
+    if let Some(command) = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .map(|usage| {
+            let words = usage.split_whitespace();
+            let words = words.take_while(|w| !w.starts_with(['[', '<', '-']));
+            words.collect::<Vec<_>>().join(" ")
+        })
+    {
+        error.action = format!("see `{command} --help` for the accepted arguments");
+    }
+    error
 }
 
 /// `vmplace --version`: the version, the commit it was built from and HiGHS' version.

@@ -39,7 +39,7 @@ pub struct StorageArgs {
     io: ProblemIo,
     #[command(flatten)]
     limits: Limits,
-    /// Solver (case-insensitive).
+    /// Solver (case-insensitive; `joint` answers as `mip` here).
     #[arg(long, value_enum, ignore_case = true)]
     solver: Option<SolverArg>,
     /// Storage phase objective (wins over `options.storage_policy`).

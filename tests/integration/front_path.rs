@@ -398,3 +398,25 @@ fn the_command_line_reference_names_exactly_the_flags_help_offers() {
         );
     }
 }
+
+/// A newcomer's first typo: the error names the flag, the close one, and the help to read, the
+/// command's own rather than the list of commands.
+#[test]
+fn a_misspelt_flag_points_at_its_commands_help() {
+    let o = vmplace(&["place", "instances/examples/small.json", "--time-limt", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = &doc["errors"][0];
+    assert_eq!(e["path"], "--time-limt");
+    assert_eq!(
+        e["action"], "see `vmplace place --help` for the accepted arguments",
+        "{doc}"
+    );
+    let o = vmplace(&["plase", "instances/examples/small.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["errors"][0]["action"], "see `vmplace --help` for the accepted arguments",
+        "{doc}"
+    );
+}
