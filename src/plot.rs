@@ -140,6 +140,8 @@ struct TimePanel<'a> {
     series: &'a [Series],
     draw: Draw,
     counts: bool,
+    /// The unit a clipped peak is given in (" kW"), empty for counts.
+    unit: &'a str,
 }
 
 /// The width of an interval of a series, in x units.
@@ -169,7 +171,10 @@ fn time_panel<DB: DrawingBackend>(
         true,
     );
     let notes: Vec<String> = if y.clipped {
-        p.series.iter().filter_map(|s| clip_note(s, &y)).collect()
+        p.series
+            .iter()
+            .filter_map(|s| clip_note(s, &y, p.unit))
+            .collect()
     } else {
         Vec::new()
     };
@@ -178,9 +183,14 @@ fn time_panel<DB: DrawingBackend>(
     } else {
         format!("{}; triangles: {}", p.caption, notes.join("; "))
     };
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 16))
+    // The legend is a row under the title, never a box over the data.
+    let titled = area.titled(&caption, ("sans-serif", 16)).map_err(err)?;
+    let (legend, plot) = titled.split_vertically(26);
+    let names: Vec<&str> = p.series.iter().map(|s| s.name.as_str()).collect();
+    legend_row(&legend, &names)?;
+    let mut chart = ChartBuilder::on(&plot)
         .margin(10)
+        .margin_top(4)
         .x_label_area_size(36)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..x_max, 0.0..y.top)
@@ -201,11 +211,7 @@ fn time_panel<DB: DrawingBackend>(
             Draw::Lines => {
                 chart
                     .draw_series(LineSeries::new(clamped, c.stroke_width(2)))
-                    .map_err(err)?
-                    .label(s.name.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                    });
+                    .map_err(err)?;
             }
             Draw::Bars => {
                 let w = 0.8 * interval(&s.points);
@@ -213,11 +219,7 @@ fn time_panel<DB: DrawingBackend>(
                     .draw_series(
                         clamped.map(|(x, v)| Rectangle::new([(x - w, 0.0), (x, v)], c.filled())),
                     )
-                    .map_err(err)?
-                    .label(s.name.clone())
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled())
-                    });
+                    .map_err(err)?;
             }
         }
         let above = s.points.iter().filter(|q| q.1 > y.top);
@@ -225,22 +227,21 @@ fn time_panel<DB: DrawingBackend>(
             .draw_series(above.map(|&(x, _)| TriangleMarker::new((x, y.top), 5, c.filled())))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)
+    Ok(())
 }
 
 /// What a panel's caption says of a series' values above its axis (drawn as triangles at the
 /// top edge): how many, and the peak with its time.
-fn clip_note(s: &Series, y: &YAxis) -> Option<String> {
+fn clip_note(s: &Series, y: &YAxis, unit: &str) -> Option<String> {
     let above: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1 > y.top).collect();
     let &(t, peak) = above.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let intervals = if above.len() == 1 {
+        "interval"
+    } else {
+        "intervals"
+    };
     Some(format!(
-        "{} above the axis in {} intervals, peak {} at {} h",
+        "{} above the axis in {} {intervals}, peak {}{unit} at {} h",
         s.name,
         above.len(),
         y.label((peak * 10.0).round() / 10.0),
@@ -288,6 +289,7 @@ pub fn day(report: &SimReport, path: &Path) -> Result<(), PlotError> {
             series: &hosts,
             draw: Draw::Lines,
             counts: true,
+            unit: "",
         },
         TimePanel {
             caption: "Migrations per interval",
@@ -295,6 +297,7 @@ pub fn day(report: &SimReport, path: &Path) -> Result<(), PlotError> {
             series: &migrations,
             draw: Draw::Bars,
             counts: true,
+            unit: "",
         },
         TimePanel {
             caption: "Power per interval",
@@ -302,6 +305,7 @@ pub fn day(report: &SimReport, path: &Path) -> Result<(), PlotError> {
             series: &power,
             draw: Draw::Lines,
             counts: false,
+            unit: " kW",
         },
     ];
     for (area, spec) in panels.iter().zip(&specs) {

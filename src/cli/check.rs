@@ -9,9 +9,9 @@ use vmplace::service::api::{check_texts, CheckReport};
 /// Arguments of `check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// Problem document (or a state document, to check a migration plan).
+    /// Problem document (or a state document, to check a migration plan; or Ganeti's input).
     pub problem: PathBuf,
-    /// Solution document (or the plan).
+    /// Solution document (or the plan; or Ganeti's answer).
     pub solution: PathBuf,
     /// What the solution should be.
     #[arg(long, value_enum, default_value_t = PhaseArg::Any)]

@@ -68,13 +68,15 @@ enum Command {
     Place(solve::PlaceArgs),
     /// Plan one monitoring round's migrations from a state document.
     Migrate(migrate::MigrateArgs),
-    /// Independent checker: exit 0 if SOLUTION (or PLAN) is valid for PROBLEM (or STATE), 1 if not.
+    /// Independent checker: exit 0 if SOLUTION (a plan, a Ganeti answer) is valid for PROBLEM (a
+    /// state, Ganeti's input), 1 if not.
     Check(check::CheckArgs),
     /// Print the JSON Schema of a document.
     Schema(schema::SchemaArgs),
     /// Generate a seeded instance.
     Generate(generate::GenerateArgs),
-    /// Solve every instance of a directory with the MIP and the greedy baseline.
+    /// Every solver on every instance of a directory, each answer checked; or, with --sweep,
+    /// vmplace against the heuristics on random pools.
     Bench(bench::BenchArgs),
     /// Serve the same documents over HTTP.
     Serve(serve::ServeArgs),
@@ -214,7 +216,20 @@ fn usage_error(e: &clap::Error) -> InputError {
     } else {
         cause.join("; ")
     };
-    InputError::new(ErrorCode::Usage, path, cause)
+    let mut error = InputError::new(ErrorCode::Usage, path, cause);
+    // Point at the help of the command that refused it (`vmplace place --help`).
+    if let Some(command) = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .map(|usage| {
+            let words = usage.split_whitespace();
+            let words = words.take_while(|w| !w.starts_with(['[', '<', '-']));
+            words.collect::<Vec<_>>().join(" ")
+        })
+    {
+        error.action = format!("see `{command} --help` for the accepted arguments");
+    }
+    error
 }
 
 /// `vmplace --version`: the version, the commit it was built from and HiGHS' version.

@@ -39,7 +39,7 @@ pub struct StorageArgs {
     io: ProblemIo,
     #[command(flatten)]
     limits: Limits,
-    /// Solver (case-insensitive).
+    /// Solver (case-insensitive; `joint` answers as `mip` here).
     #[arg(long, value_enum, ignore_case = true)]
     solver: Option<SolverArg>,
     /// Storage phase objective (wins over `options.storage_policy`).
@@ -188,9 +188,9 @@ pub enum SolverArg {
 /// `--storage-policy` / `--host-policy`.
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
 pub enum PolicyArg {
-    /// Minimise the highest utilisation.
+    /// Spread the load: minimise the highest utilisation.
     Balance,
-    /// Use as few systems as possible.
+    /// Use as few storage systems (or, for hosts, as few hosts) as possible.
     Pack,
 }
 

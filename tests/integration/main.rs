@@ -16,6 +16,7 @@ mod exact;
 mod failures;
 mod fit;
 mod front_cli;
+mod front_path;
 mod front_service;
 mod ganeti;
 mod golden;
