@@ -373,6 +373,10 @@ pub struct PhaseStats {
     /// The batch's VMs those placements moved to other hosts (each keeps its storage system).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ejection_moves: usize,
+    /// The batch's VMs those placements gave up for requests of more weight in all (one large VM
+    /// out, two smaller in).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ejection_dropped: usize,
     /// Search nodes visited, when `solver` is `exact`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub exact_nodes: usize,

@@ -105,6 +105,28 @@ fn merge_smallest(mut classes: Vec<Class>, flavors: &[Flavor], sigma: &[f64]) ->
     classes
 }
 
+/// The link groups: hosts connected to the same storage systems, with those systems (hosts
+/// without any are left out). Hosts of one group are alike to every storage system, so the LP
+/// splits a group's units among its systems, not each host's (models/fit.md).
+fn link_groups(d: &Domain) -> Vec<(Vec<StorageIx>, Vec<usize>)> {
+    let mut index: HashMap<Vec<StorageIx>, usize> = HashMap::new();
+    let mut groups: Vec<(Vec<StorageIx>, Vec<usize>)> = Vec::new();
+    for (h, host) in d.hosts.iter().enumerate() {
+        if host.storage.is_empty() {
+            continue;
+        }
+        let mut links = host.storage.clone();
+        links.sort_unstable();
+        links.dedup();
+        let g = *index.entry(links.clone()).or_insert_with(|| {
+            groups.push((links, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(h);
+    }
+    groups
+}
+
 struct Model<'a> {
     d: &'a Domain,
     flavors: Vec<Flavor>,
@@ -194,43 +216,78 @@ impl Model<'_> {
         }
     }
 
-    /// **`fit_class_supply`**: `sum_{f in c} u_f y_fs <= sum_{h in H(s), fits_ch} a_shc` for every
-    /// storage system and class. Returns each host's `(class, a_shc)` terms.
+    /// **`fit_class_supply`**: `sum_{f in c} u_f y_fs <= sum_{K ∋ s} b_Ksc` for every storage
+    /// system and class, over the link groups `K` (hosts with the same storage systems). Then
+    /// [`Self::fit_group_supply`]. Returns each host's `(class, a_hc)` terms.
     fn fit_class_supply(&mut self) -> Vec<Vec<(usize, Col)>> {
         let d = self.d;
-        let mut supply: Vec<Vec<(usize, Col)>> = vec![Vec::new(); d.hosts.len()];
+        let groups = link_groups(d);
         let free: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.free()).collect();
+        let mut supply: Vec<Vec<(usize, Col)>> = vec![Vec::new(); d.hosts.len()];
         for c in 0..self.classes.len() {
             let mut demand: Vec<Option<Expression>> = vec![None; d.storage.len()];
-            let mut members: Vec<Vec<usize>> = vec![Vec::new(); d.storage.len()];
             for &(f, units) in &self.classes[c].members {
                 for (s, col) in &self.y[f] {
                     demand[s.0]
                         .get_or_insert_with(Expression::default)
                         .add_mul(units, col.var);
-                    members[s.0].push(f);
                 }
             }
-            for (s, row) in demand.into_iter().enumerate() {
-                let Some(mut row) = row else { continue };
-                for h in &d.storage[s].hosts {
-                    let fit = members[s].iter().any(|&f| {
-                        fits(&d.requests[self.flavors[f].members[0].0].demand, &free[h.0])
-                    });
-                    if fit {
-                        let most = self.classes[c].copies(&free[h.0]);
-                        let a = self.b.column(variable().min(0).max(most), false, 0.0);
-                        row.add_mul(-1.0, a.var);
-                        supply[h.0].push((c, a));
-                    }
+            for (links, hosts) in &groups {
+                let served: Vec<StorageIx> = links
+                    .iter()
+                    .copied()
+                    .filter(|s| demand[s.0].is_some())
+                    .collect();
+                let fitting: Vec<usize> = hosts
+                    .iter()
+                    .copied()
+                    .filter(|&h| self.fits(c, &free[h]))
+                    .collect();
+                if served.is_empty() || fitting.is_empty() {
+                    continue;
                 }
+                let mut flows = Expression::default();
+                for s in served {
+                    let b = self.b.column(variable().min(0), false, 0.0);
+                    if let Some(row) = demand[s.0].as_mut() {
+                        row.add_mul(-1.0, b.var);
+                    }
+                    flows.add_mul(1.0, b.var);
+                }
+                let mut hosts_supply = Expression::default();
+                for h in fitting {
+                    let most = self.classes[c].copies(&free[h]);
+                    let a = self.b.column(variable().min(0).max(most), false, 0.0);
+                    hosts_supply.add_mul(1.0, a.var);
+                    supply[h].push((c, a));
+                }
+                self.fit_group_supply(flows, hosts_supply);
+            }
+            for row in demand.into_iter().flatten() {
                 self.b.row(constraint::leq(row, 0.0));
             }
         }
         supply
     }
 
-    /// **`fit_host_capacity`**: `sum_{s, c} delta_cr a_shc <= free_hr` for every host and measured
+    /// **`fit_group_supply`**: `sum_{s in K} b_Ksc <= sum_{h in K, fits_hc} a_hc` for a link group
+    /// `K` and class `c`: what the group's storage systems take of the class runs on the group's
+    /// hosts that fit it, each host's units counted once whichever system they serve.
+    fn fit_group_supply(&mut self, flows: Expression, hosts: Expression) {
+        self.b.row(constraint::leq(flows - hosts, 0.0));
+    }
+
+    /// `fits_hc`: some member of class `c` fits a host with `free` capacity (every dimension,
+    /// host traits included).
+    fn fits(&self, c: usize, free: &[f64]) -> bool {
+        self.classes[c]
+            .members
+            .iter()
+            .any(|&(f, _)| fits(&self.d.requests[self.flavors[f].members[0].0].demand, free))
+    }
+
+    /// **`fit_host_capacity`**: `sum_c delta_cr a_hc <= free_hr` for every host and measured
     /// resource.
     fn fit_host_capacity(&mut self, supply: Vec<Vec<(usize, Col)>>) {
         let d = self.d;

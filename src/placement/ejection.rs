@@ -18,6 +18,8 @@ use std::collections::HashSet;
 
 /// Hosts tried per unplaced request, those that lack the least first.
 const HOSTS_TRIED: usize = 24;
+/// VMs tried per host as the one a swap gives up (`swap_in`), the largest first.
+const SWAPS_TRIED: usize = 3;
 
 /// What the stage did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub(crate) struct Ejections {
     pub placed: usize,
     /// VMs of the batch moved to make room for them.
     pub moved: usize,
+    /// VMs of the batch given up for requests of more weight in all (`swap_in`).
+    pub dropped: usize,
 }
 
 /// Places what it can of `best`'s unplaced requests (those outside `groups[]` rules) until a
@@ -35,13 +39,21 @@ pub(crate) fn improve(d: &Domain, best: &mut Assignment, deadline: &Deadline) ->
     let mut done = Ejections::default();
     loop {
         let before = done;
-        for r in st.waiting() {
+        let waiting = st.waiting();
+        for &r in &waiting {
             if deadline.passed() {
                 return done;
+            }
+            if st.a.host[r.0].is_some() {
+                continue;
             }
             if let Some(moved) = st.insert(r) {
                 done.placed += 1;
                 done.moved += moved;
+            } else if let Some(swap) = st.swap_in(r, &waiting) {
+                done.placed += swap.placed;
+                done.moved += swap.moved;
+                done.dropped += swap.dropped;
             }
         }
         if done == before {
@@ -143,6 +155,97 @@ impl<'a> State<'a> {
             }
         }
         None
+    }
+
+    /// Places `r` on a host in place of one VM `v` of the batch there, and then what fits of the
+    /// other waiting requests (smallest first) in what `v` leaves, or `v` on another host: kept
+    /// only when the weight placed grows (one large VM out, two smaller in). `v`, the largest that
+    /// makes room, is tried first on each host, then the next two.
+    fn swap_in(&mut self, r: RequestIx, waiting: &[RequestIx]) -> Option<Ejections> {
+        for (_, h, s) in self.hosts_for(r) {
+            let lack = self.lack(r, h);
+            let mut out: Vec<RequestIx> = self.on_host[h.0]
+                .iter()
+                .copied()
+                .filter(|&v| covers(&self.d.requests[v.0].demand, &lack))
+                .collect();
+            out.sort_by(|&x, &y| self.size(y).total_cmp(&self.size(x)).then(x.cmp(&y)));
+            for v in out.into_iter().take(SWAPS_TRIED) {
+                if let Some(done) = self.try_swap(r, (h, s), v, waiting) {
+                    self.no_room.clear();
+                    return Some(done);
+                }
+            }
+        }
+        None
+    }
+
+    /// [`Self::swap_in`] with `v` out of host `h` and `r` in on storage `s`: commits when the
+    /// weight placed grows, else undoes every step.
+    fn try_swap(
+        &mut self,
+        r: RequestIx,
+        (h, s): (HostIx, StorageIx),
+        v: RequestIx,
+        waiting: &[RequestIx],
+    ) -> Option<Ejections> {
+        let d = self.d;
+        let v_storage = self.a.storage[v.0]?;
+        self.unplace(v, h, v_storage);
+        if !self.load.host_accepts(d, r, h) {
+            self.place(v, h, v_storage);
+            return None;
+        }
+        self.place(r, h, s);
+        let mut gain = d.requests[r.0].priority - d.requests[v.0].priority;
+        let mut extra: Vec<RequestIx> = Vec::new();
+        for &x in waiting.iter().filter(|&&x| x != r && x != v) {
+            if gain > 1e-9 || extra.len() >= SWAPS_TRIED * 8 {
+                break;
+            }
+            if self.a.host[x.0].is_none() {
+                if let Some(sx) = self.storage_on(x, h) {
+                    self.place(x, h, sx);
+                    extra.push(x);
+                    gain += d.requests[x.0].priority;
+                }
+            }
+        }
+        let mut moved = 0;
+        if gain <= 1e-9 {
+            if let Some(to) = self.target(v, h) {
+                self.place(v, to, v_storage);
+                gain += d.requests[v.0].priority;
+                moved = 1;
+            }
+        }
+        if gain > 1e-9 {
+            return Some(Ejections {
+                placed: 1 + extra.len(),
+                moved,
+                dropped: 1 - moved,
+            });
+        }
+        for x in extra.into_iter().rev() {
+            let sx = self.a.storage[x.0].expect("placed above with a storage system");
+            self.unplace(x, h, sx);
+        }
+        self.unplace(r, h, s);
+        self.place(v, h, v_storage);
+        None
+    }
+
+    /// A storage system connected to `h` that request `x` may use and that has room for its
+    /// image (the most free), when `h` also takes `x`.
+    fn storage_on(&self, x: RequestIx, h: HostIx) -> Option<StorageIx> {
+        let (d, vm) = (self.d, &self.d.requests[x.0]);
+        if !self.load.host_accepts(d, x, h) {
+            return None;
+        }
+        storage_options(d, x)
+            .filter(|s| d.hosts[h.0].storage.contains(s))
+            .filter(|s| self.load.storage_free[s.0] + 1e-6 >= vm.disk)
+            .max_by(|p, q| self.load.storage_free[p.0].total_cmp(&self.load.storage_free[q.0]))
     }
 
     /// Hosts `r` could use with some storage system that has room for its image, with the one
@@ -317,20 +420,34 @@ impl<'a> State<'a> {
 
     /// Moves VM `v` (outside `groups[]` rules) from host `from` to host `to`.
     fn move_vm(&mut self, v: RequestIx, from: HostIx, to: HostIx) {
+        self.release(v, from);
+        self.load.take_host(self.d, v, to);
+        self.on_host[to.0].push(v);
+        self.a.host[v.0] = Some(to);
+    }
+
+    /// Gives back on host `h` what VM `v` (outside `groups[]` rules) takes there.
+    fn release(&mut self, v: RequestIx, h: HostIx) {
         let vm = &self.d.requests[v.0];
-        for (f, x) in self.load.host_free[from.0].iter_mut().zip(&vm.demand) {
+        for (f, x) in self.load.host_free[h.0].iter_mut().zip(&vm.demand) {
             *f += x;
         }
         if let Some(g) = vm.group {
-            let groups = &mut self.load.host_groups[from.0];
+            let groups = &mut self.load.host_groups[h.0];
             if let Some(k) = groups.iter().position(|&x| x == g) {
                 groups.swap_remove(k);
             }
         }
-        self.load.take_host(self.d, v, to);
-        self.on_host[from.0].retain(|&x| x != v);
-        self.on_host[to.0].push(v);
-        self.a.host[v.0] = Some(to);
+        self.on_host[h.0].retain(|&x| x != v);
+    }
+
+    /// Takes VM `v` (outside `groups[]` rules) off host `h` and its image off storage system `s`:
+    /// it waits again, with only a pinned storage system.
+    fn unplace(&mut self, v: RequestIx, h: HostIx, s: StorageIx) {
+        self.release(v, h);
+        self.load.storage_free[s.0] += self.d.requests[v.0].disk;
+        self.a.host[v.0] = None;
+        self.a.storage[v.0] = self.d.requests[v.0].storage;
     }
 
     /// Places `r` on host `h` with its image on storage system `s`.
@@ -406,7 +523,8 @@ mod tests {
             run(&d, &mut a),
             Ejections {
                 placed: 1,
-                moved: 1
+                moved: 1,
+                dropped: 0
             }
         );
         assert_eq!(a.host, vec![Some(HostIx(1)), Some(HostIx(0))]);
@@ -475,7 +593,8 @@ mod tests {
             run(&d, &mut a),
             Ejections {
                 placed: 1,
-                moved: 2
+                moved: 2,
+                dropped: 0
             }
         );
         assert_eq!(
@@ -508,5 +627,45 @@ mod tests {
         assert_eq!(fill(&d, &mut a, &[HostIx(0)]), 1);
         assert_eq!(a.host, vec![Some(HostIx(1)), Some(HostIx(0))]);
         assert_valid(&d, &a);
+    }
+
+    #[test]
+    fn a_large_vm_gives_way_to_two_smaller_requests() {
+        // `v` (4 CPU, 8 GiB) fills `b` (4 CPU, 16 GiB); `x` and `y` (2 CPU, 4 GiB each) fit `b`
+        // only once `v` leaves, and `v` fits nowhere else: `a` runs `z`, whose priority 5 outweighs
+        // any swap.
+        let extra = r#", {"id": "x", "demand": {"cpu": 2, "memory_gib": 4}, "disk_gib": 10},
+                       {"id": "y", "demand": {"cpu": 2, "memory_gib": 4}, "disk_gib": 10},
+                       {"id": "z", "demand": {"cpu": 8, "memory_gib": 32}, "disk_gib": 10,
+                        "priority": 5}"#;
+        let d = pool(4, "s", "", 10, extra);
+        let mut a = Assignment::empty(d.requests.len());
+        for (r, h) in [(0, 1), (4, 0)] {
+            a.host[r] = Some(HostIx(h));
+            a.storage[r] = Some(StorageIx(0));
+        }
+        let done = run(&d, &mut a);
+        assert_eq!(done, Ejections { placed: 2, moved: 0, dropped: 1 });
+        assert_eq!(a.host[0], None, "v gave way");
+        assert_eq!((a.host[2], a.host[3]), (Some(HostIx(1)), Some(HostIx(1))));
+        assert_valid(&d, &a);
+    }
+
+    #[test]
+    fn a_vm_of_more_weight_never_gives_way() {
+        // As above, but `v` has priority 3: the two smaller requests weigh 2.
+        let extra = r#", {"id": "x", "demand": {"cpu": 2, "memory_gib": 4}, "disk_gib": 10},
+                       {"id": "y", "demand": {"cpu": 2, "memory_gib": 4}, "disk_gib": 10},
+                       {"id": "z", "demand": {"cpu": 8, "memory_gib": 32}, "disk_gib": 10,
+                        "priority": 5}"#;
+        let d = pool(4, "s", r#", "priority": 3"#, 10, extra);
+        let mut a = Assignment::empty(d.requests.len());
+        for (r, h) in [(0, 1), (4, 0)] {
+            a.host[r] = Some(HostIx(h));
+            a.storage[r] = Some(StorageIx(0));
+        }
+        let before = a.clone();
+        assert_eq!(run(&d, &mut a), Ejections::default());
+        assert_eq!(a, before);
     }
 }

@@ -448,6 +448,7 @@ pub(crate) fn improve(
     st.lns_neighbourhoods = searched.neighbourhoods;
     st.ejection_placed = ejected.placed;
     st.ejection_moves = ejected.moved;
+    st.ejection_dropped = ejected.dropped;
     p2.status = st.status;
     p2.stats = st;
     p2.assignment = best;

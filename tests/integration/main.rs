@@ -6,6 +6,7 @@
 
 mod capacity;
 mod cli;
+mod adhoc;
 mod common;
 mod constraints;
 mod defects;
