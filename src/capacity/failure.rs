@@ -3,7 +3,7 @@
 //! witness; where it leaves VMs out, a bound on the VMs with no eligible host may already prove it
 //! best, and the restart MIP (`model::restart`) decides the rest.
 
-use crate::domain::groups::{DomainHost, GroupRule, Policy, Scopes};
+use crate::domain::groups::{GroupRule, Policy, Scopes};
 use crate::format::capacity::{
     DecidedBy, FailureReport, NotTolerated, RestartCode, Restarted, Scenario, Unrestartable,
 };
@@ -317,12 +317,7 @@ fn member_rules(groups: &[Group], vms: &mut [Running], hosts: &[FleetHost]) -> V
     let mut scopes = Scopes::default();
     kept.iter()
         .map(|&g| {
-            let hosts = hosts.iter().map(|h| DomainHost {
-                id: &h.id,
-                labels: &h.labels,
-                members: 0,
-                room: false,
-            });
+            let hosts = || hosts.iter().map(|h| (h.id.as_str(), &h.labels, false));
             GroupRule::over(&groups[g], hosts, &mut scopes)
         })
         .collect()

@@ -59,8 +59,10 @@ fn plan(
     text: &str,
     time_limit: Option<f64>,
 ) -> Result<vmplace::format::state::Plan, Vec<vmplace::format::InputError>> {
+    let started = std::time::Instant::now();
     let state = vmplace::validation::read_state(text)?;
     let mut policy = vmplace::migration::RoundPolicy::from_state(&state);
+    policy.started = Some(started);
     if let Some(t) = time_limit {
         policy.time_limit_s = t;
     }

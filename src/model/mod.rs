@@ -572,6 +572,31 @@ pub(crate) fn spread_rows(
     }
 }
 
+/// [`spread_rows`] over many domains (the round model): each domain with room and columns gives
+/// its count `n` (constants included) and gets both rows; every other domain with room holds a
+/// constant, and of those only the least and the most matter, `constant` (None: there are none):
+/// `m <= least` and `most - m <= skew`. `warm` is the least count of the warm start.
+pub(crate) fn spread_rows_sparse(
+    b: &mut MipBuilder,
+    varying: Vec<good_lp::Expression>,
+    constant: Option<(u32, u32)>,
+    warm: u32,
+    skew: u32,
+) {
+    let m = b.column(good_lp::variable().min(0), true, f64::from(warm));
+    for n in varying {
+        b.row(good_lp::constraint::geq(n.clone() - m.var, 0.0));
+        b.row(good_lp::constraint::leq(n - m.var, f64::from(skew)));
+    }
+    if let Some((least, most)) = constant {
+        b.row(good_lp::constraint::leq(m.var, f64::from(least)));
+        b.row(good_lp::constraint::geq(
+            m.var,
+            f64::from(most) - f64::from(skew),
+        ));
+    }
+}
+
 /// Hands a flavor's members to its columns in order, as many to each as the column's value in
 /// `values` (nothing when the run gave no answer); `give` records where each went.
 pub(crate) fn hand_out<T: Copy>(
