@@ -10,9 +10,9 @@
 
 use super::Ctx;
 use crate::domain::groups::Policy;
+use crate::domain::groups::{Counts, MemberCounts};
 use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{DropCode, DroppedMove, HostState, MessageKind, Migration, PlanStats};
-use crate::domain::groups::{Counts, MemberCounts};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Slack on capacities, as in admission.

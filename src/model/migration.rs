@@ -451,7 +451,7 @@ impl Model<'_> {
             let constant = (varying.len() < *rooms)
                 .then(|| room_extremes(&constant, room, rooms - varying.len()));
             let warm = room_extremes(&rule.counts(|i| warm_hosts[i]), room, *rooms).0;
-            super::spread_rows_sparse(&mut self.b, varying, constant, warm, *skew);
+            super::spread_rows(&mut self.b, varying, constant, warm, *skew);
         }
     }
 

@@ -337,6 +337,11 @@ pub fn capacity_text(
         )]);
     }
     crate::capacity::check_flavors(&q.flavors)?;
+    // The call's time limit counts from here, parsing included.
+    let cfg = &RunConfig {
+        started: Some(cfg.started.unwrap_or_else(Instant::now)),
+        ..cfg.clone()
+    };
     let mut value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
     if value.get("vms").is_some() {
         let state = crate::validation::state::read_state(text)?.into_inner();

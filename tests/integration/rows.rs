@@ -4,10 +4,10 @@
 //! the family's rows removed, the model would answer differently. Names follow models/*.md.
 
 use serde_json::{json, Value};
+use vmplace::domain::groups::Counts;
 use vmplace::domain::{Assignment, Domain, HostIx, Load, Settings, StorageIx};
 use vmplace::format::{Objective, Problem};
 use vmplace::model::host::{self, HostInput};
-use vmplace::domain::groups::Counts;
 use vmplace::model::migration::{
     self, Arrivals, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
 };
@@ -1318,12 +1318,17 @@ fn racks_of(r: &vmplace::model::restart::Restarts) -> Vec<usize> {
 #[test]
 fn restart_group_arrivals_cap_the_members_restarting_in_a_rack() {
     // Rack 0 has room for one more member, rack 1 for one: two of three restart, one per rack.
-    let (vms, rules) = racked_restart(RestartPolicy::Arrivals(vec![1, 1]));
+    // max 1, no survivor: one place per rack.
+    let arrivals = |max: u32, present: Vec<u32>| RestartPolicy::Arrivals {
+        max,
+        present: Counts::from(present),
+    };
+    let (vms, rules) = racked_restart(arrivals(1, vec![0, 0]));
     let r = restart_ruled(&[10.0; 4], &vms, &rules);
     assert_eq!(racks_of(&r), vec![0, 1]);
     assert_eq!((r.bound, r.proven), (2, true));
     // Rack 0 full: one restarts, in rack 1... with two places there, two.
-    let (vms, rules) = racked_restart(RestartPolicy::Arrivals(vec![0, 2]));
+    let (vms, rules) = racked_restart(arrivals(2, vec![2, 0]));
     let r = restart_ruled(&[10.0; 4], &vms, &rules);
     assert_eq!(racks_of(&r), vec![1, 1]);
 }
@@ -1354,8 +1359,9 @@ fn restart_group_spread_keeps_the_racks_within_the_skew() {
     // each, all three restart (3 against 2). When rack 1 takes none, rack 0 may not grow past
     // 0 + 2: none restarts, proven.
     let spread = |present: Vec<u32>| RestartPolicy::Spread {
-        present,
-        room: vec![true, true],
+        present: Counts::from(present),
+        room: std::sync::Arc::new(vec![true, true]),
+        rooms: 2,
         skew: 2,
     };
     let (vms, rules) = racked_restart(spread(vec![2, 0]));
@@ -2315,18 +2321,30 @@ fn round_rules_count_members_and_say_whether_an_end_holds() {
         rooms: 2,
         skew: 1,
     });
-    assert!(spread.holds(&c([2, 1, 5])), "rack 2 has no room: not compared");
+    assert!(
+        spread.holds(&c([2, 1, 5])),
+        "rack 2 has no room: not compared"
+    );
     assert!(!spread.holds(&c([2, 0, 0])));
-    assert!(!spread.holds(&c([0, 2, 0])), "an empty rack with room counts 0");
+    assert!(
+        !spread.holds(&c([0, 2, 0])),
+        "an empty rack with room counts 0"
+    );
     let arrivals = Arrivals {
         max: 0,
         start: Counts::default(),
     };
     assert!(rule(RoundPolicy::Arrivals(arrivals)).holds(&c([9, 9, 9])));
     // Member 0 stays (None), member 1 moves to host 2 (domain 2): 1 + 1, 0, 1.
-    assert_eq!(together.counts(|i| (i == 1).then_some(2)).dense(3), vec![2, 0, 1]);
+    assert_eq!(
+        together.counts(|i| (i == 1).then_some(2)).dense(3),
+        vec![2, 0, 1]
+    );
     // To a host outside the scope: it counts nowhere.
-    assert_eq!(together.counts(|i| (i == 1).then_some(3)).dense(3), vec![2, 0, 0]);
+    assert_eq!(
+        together.counts(|i| (i == 1).then_some(3)).dense(3),
+        vec![2, 0, 0]
+    );
 }
 
 #[test]
