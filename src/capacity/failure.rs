@@ -445,61 +445,54 @@ fn eligible(
     groups: &HashMap<(usize, &str), usize>,
     limits: &[HostLimit],
 ) -> Eligible {
-    {
-        {
-            let d = s.demand(vm);
-            let connected: Vec<usize> = (0..s.fleet.hosts.len())
-                .filter(|&h| !s.failed[h] && s.fleet.hosts[h].active)
-                .filter(|&h| s.fleet.hosts[h].storage.contains(&vm.storage))
-                .collect();
-            if connected.is_empty() {
-                return Err((
-                    RestartCode::NoConnectedHost,
-                    format!("no surviving active host reaches storage `{}`", vm.storage),
-                ));
-            }
-            let matching: Vec<usize> = connected
-                .into_iter()
-                .filter(|&h| vm.allowed_on(&s.fleet.hosts[h]))
-                .collect();
-            if matching.is_empty() {
-                return Err((
-                    RestartCode::NoHostWithTraits,
-                    "no surviving host that reaches its storage has its traits".into(),
-                ));
-            }
-            let apart: Vec<usize> = matching
-                .into_iter()
-                .filter(|&h| {
-                    vm.group
-                        .as_deref()
-                        .is_none_or(|g| groups.get(&(h, g)).copied().unwrap_or(0) == 0)
-                })
-                .collect();
-            if apart.is_empty() {
-                let g = vm.group.clone().unwrap_or_default();
-                return Err((
-                    RestartCode::AntiAffinity,
-                    format!("every surviving host that reaches its storage runs a member of `{g}`"),
-                ));
-            }
-            let apart = match rules_allow(apart, limits) {
-                Ok(hosts) => hosts,
-                Err(why) => return Err(why),
-            };
-            let fits: Vec<usize> = apart
-                .into_iter()
-                .filter(|&h| (0..d.len()).all(|r| d[r] <= s.free[h][r] + EPS))
-                .collect();
-            if fits.is_empty() {
-                return Err((
-                    RestartCode::NoRoom,
-                    "no surviving host that reaches its storage has room for it".into(),
-                ));
-            }
-            Ok(fits)
-        }
+    let d = s.demand(vm);
+    let connected: Vec<usize> = (0..s.fleet.hosts.len())
+        .filter(|&h| !s.failed[h] && s.fleet.hosts[h].active)
+        .filter(|&h| s.fleet.hosts[h].storage.contains(&vm.storage))
+        .collect();
+    if connected.is_empty() {
+        return Err((
+            RestartCode::NoConnectedHost,
+            format!("no surviving active host reaches storage `{}`", vm.storage),
+        ));
     }
+    let matching: Vec<usize> = connected
+        .into_iter()
+        .filter(|&h| vm.allowed_on(&s.fleet.hosts[h]))
+        .collect();
+    if matching.is_empty() {
+        return Err((
+            RestartCode::NoHostWithTraits,
+            "no surviving host that reaches its storage has its traits".into(),
+        ));
+    }
+    let apart: Vec<usize> = matching
+        .into_iter()
+        .filter(|&h| {
+            vm.group
+                .as_deref()
+                .is_none_or(|g| groups.get(&(h, g)).copied().unwrap_or(0) == 0)
+        })
+        .collect();
+    if apart.is_empty() {
+        let g = vm.group.clone().unwrap_or_default();
+        return Err((
+            RestartCode::AntiAffinity,
+            format!("every surviving host that reaches its storage runs a member of `{g}`"),
+        ));
+    }
+    let apart = rules_allow(apart, limits)?;
+    let fits: Vec<usize> = apart
+        .into_iter()
+        .filter(|&h| (0..d.len()).all(|r| d[r] <= s.free[h][r] + EPS))
+        .collect();
+    if fits.is_empty() {
+        return Err((
+            RestartCode::NoRoom,
+            "no surviving host that reaches its storage has room for it".into(),
+        ));
+    }
+    Ok(fits)
 }
 
 /// What one hard group rule allows a restarting VM: the hosts in its scope, and of those only
