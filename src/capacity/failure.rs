@@ -481,11 +481,10 @@ fn eligible(
             format!("every surviving host that reaches its storage runs a member of `{g}`"),
         ));
     }
-    let apart = rules_allow(apart, limits)?;
-    let fits: Vec<usize> = apart
-        .into_iter()
-        .filter(|&h| (0..d.len()).all(|r| d[r] <= s.free[h][r] + EPS))
-        .collect();
+    let mut fits = rules_allow(apart, limits)?;
+    fits.retain(|&h| (0..d.len()).all(|r| d[r] <= s.free[h][r] + EPS));
+    // Kept per VM: not with the capacity of every surviving host.
+    fits.shrink_to_fit();
     if fits.is_empty() {
         return Err((
             RestartCode::NoRoom,
