@@ -3,7 +3,7 @@
 //! witness; where it leaves VMs out, a bound on the VMs with no eligible host may already prove it
 //! best, and the restart MIP (`model::restart`) decides the rest.
 
-use crate::domain::groups::{DomainHost, GroupRule, Policy, Scopes};
+use crate::domain::groups::{Counts, GroupRule, MemberCounts, Policy, Scopes};
 use crate::format::capacity::{
     DecidedBy, FailureReport, NotTolerated, RestartCode, Restarted, Scenario, Unrestartable,
 };
@@ -11,9 +11,11 @@ use crate::format::problem::Group;
 use crate::format::problem::Traits;
 use crate::format::state::{HostState, State};
 use crate::format::{errors::ErrorCode, InputError, Placement, Problem, Resources, Status};
+use crate::model::migration::room_extremes;
 use crate::model::restart::{restart, RestartPolicy, RestartRule, RestartVm};
 use crate::model::{MipOptions, MipStatus};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// One `--fail`: hosts that fail together, or a kind of failure to try one at a time.
@@ -104,6 +106,10 @@ pub struct Fleet {
     vms: Vec<Running>,
     /// The hard rules of `groups[]` over the hosts.
     rules: Vec<GroupRule>,
+    /// Per rule: its listed VMs (indices into `vms`).
+    members: Vec<Vec<usize>>,
+    /// Per rule: the hosts whose `group_members` count its members there, with the count.
+    hosted: Vec<Vec<(usize, u32)>>,
 }
 
 impl Fleet {
@@ -134,7 +140,7 @@ impl Fleet {
             .iter()
             .map(|r| (r.id.as_str(), r))
             .collect();
-        let vms = placements
+        let mut vms: Vec<Running> = placements
             .iter()
             .filter_map(|p| {
                 let r = req.get(p.request.as_str())?;
@@ -150,13 +156,8 @@ impl Fleet {
                 })
             })
             .collect();
-        let mut fleet = Fleet {
-            hosts,
-            vms,
-            rules: Vec::new(),
-        };
-        fleet.rules = member_rules(&problem.groups, &mut fleet.vms, &fleet.hosts);
-        fleet
+        let rules = member_rules(&problem.groups, &mut vms, &hosts);
+        Fleet::indexed(hosts, vms, rules)
     }
 
     /// From a migration state document: VMs reserve their whole demand; hosts in maintenance or
@@ -199,7 +200,38 @@ impl Fleet {
             });
         }
         let rules = member_rules(&state.groups, &mut vms, &hosts);
-        Fleet { hosts, vms, rules }
+        Fleet::indexed(hosts, vms, rules)
+    }
+
+    /// The fleet, with each rule's members listed once (a scenario counts the survivors of its
+    /// rules from these, not from every VM and host per rule).
+    fn indexed(hosts: Vec<FleetHost>, vms: Vec<Running>, rules: Vec<GroupRule>) -> Fleet {
+        let mut members = vec![Vec::new(); rules.len()];
+        for (v, vm) in vms.iter().enumerate() {
+            for &r in &vm.rules {
+                members[r].push(v);
+            }
+        }
+        let ix: HashMap<&str, usize> = rules
+            .iter()
+            .enumerate()
+            .map(|(r, g)| (g.id.as_str(), r))
+            .collect();
+        let mut hosted = vec![Vec::new(); rules.len()];
+        for (h, host) in hosts.iter().enumerate() {
+            for (g, &n) in &host.group_members {
+                if let Some(&r) = ix.get(g.as_str()) {
+                    hosted[r].push((h, n));
+                }
+            }
+        }
+        Fleet {
+            hosts,
+            vms,
+            rules,
+            members,
+            hosted,
+        }
     }
 
     /// The failure sets the specs ask for: the fixed hosts (`host:`, `label:`) together, once, or
@@ -285,11 +317,16 @@ impl Fleet {
     fn each(&self, spec: &FailSpec) -> Vec<(String, Vec<usize>)> {
         match spec {
             FailSpec::AnyLabel(k) => {
-                let values: BTreeSet<&String> =
-                    self.hosts.iter().filter_map(|h| h.labels.get(k)).collect();
+                // One pass over the hosts (8,000 racks were 8,000 passes).
+                let mut values: BTreeMap<&String, Vec<usize>> = BTreeMap::new();
+                for (h, host) in self.hosts.iter().enumerate() {
+                    if let Some(v) = host.labels.get(k) {
+                        values.entry(v).or_default().push(h);
+                    }
+                }
                 values
                     .into_iter()
-                    .map(|v| (format!("label:{k}={v}"), self.with_label(k, v)))
+                    .map(|(v, hosts)| (format!("label:{k}={v}"), hosts))
                     .collect()
             }
             _ => (0..self.hosts.len())
@@ -317,12 +354,7 @@ fn member_rules(groups: &[Group], vms: &mut [Running], hosts: &[FleetHost]) -> V
     let mut scopes = Scopes::default();
     kept.iter()
         .map(|&g| {
-            let hosts = hosts.iter().map(|h| DomainHost {
-                id: &h.id,
-                labels: &h.labels,
-                members: 0,
-                room: false,
-            });
+            let hosts = || hosts.iter().map(|h| (h.id.as_str(), &h.labels, false));
             GroupRule::over(&groups[g], hosts, &mut scopes)
         })
         .collect()
@@ -385,77 +417,110 @@ impl<'a> Survivors<'a> {
 
 const EPS: f64 = 1e-9;
 
-/// Each VM's eligible survivors, or why it has none.
+/// A VM's eligible survivors, or why it has none.
+type Eligible = Result<Vec<usize>, (RestartCode, String)>;
+
+/// Each VM's eligible survivors, or why it has none (None: `over` said stop, asked between VMs).
 fn eligibility(
     s: &Survivors,
     vms: &[&Running],
     groups: &HashMap<(usize, &str), usize>,
     limits: &[Vec<HostLimit>],
-) -> Vec<Result<Vec<usize>, (RestartCode, String)>> {
-    vms.iter()
-        .enumerate()
-        .map(|(i, vm)| {
-            let d = s.demand(vm);
-            let connected: Vec<usize> = (0..s.fleet.hosts.len())
-                .filter(|&h| !s.failed[h] && s.fleet.hosts[h].active)
-                .filter(|&h| s.fleet.hosts[h].storage.contains(&vm.storage))
-                .collect();
-            if connected.is_empty() {
-                return Err((
-                    RestartCode::NoConnectedHost,
-                    format!("no surviving active host reaches storage `{}`", vm.storage),
-                ));
-            }
-            let matching: Vec<usize> = connected
-                .into_iter()
-                .filter(|&h| vm.allowed_on(&s.fleet.hosts[h]))
-                .collect();
-            if matching.is_empty() {
-                return Err((
-                    RestartCode::NoHostWithTraits,
-                    "no surviving host that reaches its storage has its traits".into(),
-                ));
-            }
-            let apart: Vec<usize> = matching
-                .into_iter()
-                .filter(|&h| {
-                    vm.group
-                        .as_deref()
-                        .is_none_or(|g| groups.get(&(h, g)).copied().unwrap_or(0) == 0)
-                })
-                .collect();
-            if apart.is_empty() {
-                let g = vm.group.clone().unwrap_or_default();
-                return Err((
-                    RestartCode::AntiAffinity,
-                    format!("every surviving host that reaches its storage runs a member of `{g}`"),
-                ));
-            }
-            let apart = match rules_allow(apart, &limits[i]) {
-                Ok(hosts) => hosts,
-                Err(why) => return Err(why),
-            };
-            let fits: Vec<usize> = apart
-                .into_iter()
-                .filter(|&h| (0..d.len()).all(|r| d[r] <= s.free[h][r] + EPS))
-                .collect();
-            if fits.is_empty() {
-                return Err((
-                    RestartCode::NoRoom,
-                    "no surviving host that reaches its storage has room for it".into(),
-                ));
-            }
-            Ok(fits)
-        })
-        .collect()
+    over: &dyn Fn() -> bool,
+) -> Option<Vec<Eligible>> {
+    let mut out = Vec::with_capacity(vms.len());
+    for (i, vm) in vms.iter().enumerate() {
+        if over() {
+            return None;
+        }
+        out.push(eligible(s, vm, groups, &limits[i]));
+    }
+    Some(out)
 }
 
-/// What one hard group rule allows a restarting VM.
+/// One VM's eligible survivors, or why it has none.
+fn eligible(
+    s: &Survivors,
+    vm: &Running,
+    groups: &HashMap<(usize, &str), usize>,
+    limits: &[HostLimit],
+) -> Eligible {
+    let d = s.demand(vm);
+    let connected: Vec<usize> = (0..s.fleet.hosts.len())
+        .filter(|&h| !s.failed[h] && s.fleet.hosts[h].active)
+        .filter(|&h| s.fleet.hosts[h].storage.contains(&vm.storage))
+        .collect();
+    if connected.is_empty() {
+        return Err((
+            RestartCode::NoConnectedHost,
+            format!("no surviving active host reaches storage `{}`", vm.storage),
+        ));
+    }
+    let matching: Vec<usize> = connected
+        .into_iter()
+        .filter(|&h| vm.allowed_on(&s.fleet.hosts[h]))
+        .collect();
+    if matching.is_empty() {
+        return Err((
+            RestartCode::NoHostWithTraits,
+            "no surviving host that reaches its storage has its traits".into(),
+        ));
+    }
+    let apart: Vec<usize> = matching
+        .into_iter()
+        .filter(|&h| {
+            vm.group
+                .as_deref()
+                .is_none_or(|g| groups.get(&(h, g)).copied().unwrap_or(0) == 0)
+        })
+        .collect();
+    if apart.is_empty() {
+        let g = vm.group.clone().unwrap_or_default();
+        return Err((
+            RestartCode::AntiAffinity,
+            format!("every surviving host that reaches its storage runs a member of `{g}`"),
+        ));
+    }
+    let mut fits = rules_allow(apart, limits)?;
+    fits.retain(|&h| (0..d.len()).all(|r| d[r] <= s.free[h][r] + EPS));
+    // Kept per VM: not with the capacity of every surviving host.
+    fits.shrink_to_fit();
+    if fits.is_empty() {
+        return Err((
+            RestartCode::NoRoom,
+            "no surviving host that reaches its storage has room for it".into(),
+        ));
+    }
+    Ok(fits)
+}
+
+/// What one hard group rule allows a restarting VM: the hosts in its scope, and of those only
+/// the ones whose domain `domains` lets a member in (shared by the rule's members).
 struct HostLimit {
-    /// Per host: whether the rule lets a member restart there at all.
-    allowed: Vec<bool>,
+    domain_of: Arc<Vec<Option<usize>>>,
+    domains: Arc<Domains>,
     /// The code and reason when it allows no host the VM could otherwise use.
     why: (RestartCode, String),
+}
+
+/// The domains of a scope a rule lets a member restart in.
+enum Domains {
+    /// Every domain.
+    All,
+    /// Every domain but these (anti-affinity: those already full).
+    Except(BTreeSet<usize>),
+    /// Only these (affinity: those where members survive).
+    Only(BTreeSet<usize>),
+}
+
+impl HostLimit {
+    fn allows(&self, h: usize) -> bool {
+        self.domain_of[h].is_some_and(|d| match &*self.domains {
+            Domains::All => true,
+            Domains::Except(full) => !full.contains(&d),
+            Domains::Only(open) => open.contains(&d),
+        })
+    }
 }
 
 /// `hosts` less those a rule of `limits` excludes; the first rule that leaves none says why.
@@ -464,7 +529,7 @@ fn rules_allow(
     limits: &[HostLimit],
 ) -> Result<Vec<usize>, (RestartCode, String)> {
     for l in limits {
-        hosts.retain(|&h| l.allowed[h]);
+        hosts.retain(|&h| l.allows(h));
         if hosts.is_empty() {
             return Err(l.why.clone());
         }
@@ -472,91 +537,99 @@ fn rules_allow(
     Ok(hosts)
 }
 
+/// The hard group rules of one scenario and what each allows each restarting VM.
+type ScenarioRules = (Vec<RestartRule>, Vec<Vec<HostLimit>>);
+
 /// The hard group rules of one scenario: the rows of each rule with restarting members, and what
 /// each rule allows each restarting VM (models/capacity.md, "Group rules"). Survivors count where
 /// they run (listed VMs and `group_members` of surviving hosts); spread compares the domains with
-/// a surviving active host.
-fn scenario_rules(s: &Survivors, vms: &[&Running]) -> (Vec<RestartRule>, Vec<Vec<HostLimit>>) {
+/// a surviving active host. Sparse: each rule costs its members, and the domains with room are
+/// found once per scope (thousands of one-member rules over as many racks were dense per rule x
+/// host; issue 27, H2). `over` is asked between rules.
+fn scenario_rules(
+    s: &Survivors,
+    vms: &[&Running],
+    over: &dyn Fn() -> bool,
+) -> Option<ScenarioRules> {
     let fleet = s.fleet;
     let mut rules = Vec::new();
     let mut limits: Vec<Vec<HostLimit>> = (0..vms.len()).map(|_| Vec::new()).collect();
-    for (r, rule) in fleet.rules.iter().enumerate() {
-        let members: Vec<usize> = (0..vms.len())
-            .filter(|&i| vms[i].rules.contains(&r))
-            .collect();
-        if !rule.hard || members.is_empty() {
+    let mut restarting: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, vm) in vms.iter().enumerate() {
+        for &r in &vm.rules {
+            restarting.entry(r).or_default().push(i);
+        }
+    }
+    let mut rooms: HashMap<&str, (Arc<Vec<bool>>, usize)> = HashMap::new();
+    for (r, mut members) in restarting {
+        members.dedup();
+        let rule = &fleet.rules[r];
+        if !rule.hard {
             continue;
         }
-        let n = rule.domain_names.len();
-        let (mut present, mut room) = (vec![0u32; n], vec![false; n]);
-        for (h, host) in fleet.hosts.iter().enumerate() {
-            let Some(d) = rule.domain_of[h].filter(|_| !s.failed[h]) else {
-                continue;
-            };
-            present[d] += host.group_members.get(&rule.id).copied().unwrap_or(0);
-            room[d] |= host.active;
+        if over() {
+            return None;
         }
-        for vm in &fleet.vms {
-            if vm.rules.contains(&r) && !s.failed[vm.host] {
-                if let Some(d) = rule.domain_of[vm.host] {
-                    present[d] += 1;
-                }
+        let mut present = Counts::default();
+        for &(h, n) in &fleet.hosted[r] {
+            if let Some(d) = rule.domain_of[h].filter(|_| !s.failed[h]) {
+                present.add(d, n);
             }
         }
-        let hosts = 0..fleet.hosts.len();
+        for &v in &fleet.members[r] {
+            let h = fleet.vms[v].host;
+            if let Some(d) = rule.domain_of[h].filter(|_| !s.failed[h]) {
+                present.add(d, 1);
+            }
+        }
+        let (room, with_room) = rooms
+            .entry(rule.scope.as_str())
+            .or_insert_with(|| surviving_room(s, rule))
+            .clone();
         let (g, scope) = (&rule.id, &rule.scope);
-        // The rows (None: the hosts allowed say it all), the hosts allowed, and the reason.
-        let (policy, allowed, why): (Option<RestartPolicy>, Vec<bool>, _) = match rule.policy {
+        // The rows (None: the hosts allowed say it all), the domains allowed, and the reason.
+        let (policy, domains, why) = match rule.policy {
             Policy::AntiAffinity { max } => {
-                let limit: Vec<u32> = present.iter().map(|&p| max.saturating_sub(p)).collect();
-                let allowed = hosts
-                    .map(|h| rule.domain_of[h].is_some_and(|d| limit[d] > 0))
+                let full: BTreeSet<usize> = present
+                    .occupied()
+                    .filter(|(_, n)| *n >= max)
+                    .map(|(d, _)| d)
                     .collect();
                 let why = format!(
                     "every eligible survivor is in a {scope} that holds {max} member(s) of `{g}` already, or outside the scope"
                 );
-                let rows = RestartPolicy::Arrivals(limit);
-                (Some(rows), allowed, (RestartCode::AntiAffinity, why))
+                let rows = RestartPolicy::Arrivals { max, present };
+                let domains = Domains::Except(full);
+                (Some(rows), domains, (RestartCode::AntiAffinity, why))
             }
-            Policy::Affinity if present.iter().any(|&p| p > 0) => {
-                let allowed = hosts
-                    .map(|h| rule.domain_of[h].is_some_and(|d| present[d] > 0))
-                    .collect();
+            Policy::Affinity if !present.is_empty() => {
+                let open = present.occupied().map(|(d, _)| d).collect();
                 let why =
                     format!("no eligible survivor is in a {scope} where members of `{g}` run");
-                (None, allowed, (RestartCode::Affinity, why))
+                (None, Domains::Only(open), (RestartCode::Affinity, why))
             }
             Policy::Affinity => {
-                let allowed = hosts.map(|h| rule.domain_of[h].is_some()).collect();
                 let why = format!("no eligible survivor is in the scope `{scope}` of `{g}`");
-                (
-                    Some(RestartPolicy::Together),
-                    allowed,
-                    (RestartCode::Affinity, why),
-                )
+                let rows = Some(RestartPolicy::Together);
+                (rows, Domains::All, (RestartCode::Affinity, why))
             }
             Policy::Spread { skew } => {
-                let with_room = || {
-                    present
-                        .iter()
-                        .zip(&room)
-                        .filter(|(_, r)| **r)
-                        .map(|(p, _)| *p)
-                };
-                let spread = with_room().max().unwrap_or(0) - with_room().min().unwrap_or(0);
-                let allowed = hosts.map(|h| rule.domain_of[h].is_some()).collect();
+                let (least, most) = room_extremes(&present, &room, with_room);
                 let why = format!("no eligible survivor is in the scope `{scope}` of `{g}`");
                 let rows = RestartPolicy::Spread {
                     present,
                     room,
-                    skew: skew.max(spread),
+                    rooms: with_room,
+                    skew: skew.max(most - least),
                 };
-                (Some(rows), allowed, (RestartCode::Spread, why))
+                (Some(rows), Domains::All, (RestartCode::Spread, why))
             }
         };
+        let domains = Arc::new(domains);
         for &i in &members {
             limits[i].push(HostLimit {
-                allowed: allowed.clone(),
+                domain_of: rule.domain_of.clone(),
+                domains: domains.clone(),
                 why: why.clone(),
             });
         }
@@ -568,20 +641,31 @@ fn scenario_rules(s: &Survivors, vms: &[&Running]) -> (Vec<RestartRule>, Vec<Vec
             });
         }
     }
-    (rules, limits)
+    Some((rules, limits))
+}
+
+/// The domains of `rule`'s scope with a surviving active host, and how many.
+fn surviving_room(s: &Survivors, rule: &GroupRule) -> (Arc<Vec<bool>>, usize) {
+    let mut room = vec![false; rule.domain_names.len()];
+    for (h, host) in s.fleet.hosts.iter().enumerate() {
+        if let Some(d) = rule.domain_of[h].filter(|_| !s.failed[h]) {
+            room[d] |= host.active;
+        }
+    }
+    let n = room.iter().filter(|r| **r).count();
+    (Arc::new(room), n)
 }
 
 /// Best fit decreasing: largest VMs first (by their largest share of a host), each to the
 /// eligible host it leaves with the least room on its tightest resource.
-fn best_fit(s: &Survivors, vms: &[RestartVm], rules: &[RestartRule]) -> Vec<Option<usize>> {
+fn best_fit(
+    s: &Survivors,
+    vms: &[RestartVm],
+    rules: &[RestartRule],
+    over: &dyn Fn() -> bool,
+) -> Option<Vec<Option<usize>>> {
     let mut free = s.free.clone();
-    let mut counts: Vec<Vec<u32>> = rules
-        .iter()
-        .map(|r| {
-            let n = r.domain_of.iter().flatten().max().map_or(0, |d| d + 1);
-            vec![0; n]
-        })
-        .collect();
+    let mut counts: Vec<Counts> = vec![Counts::default(); rules.len()];
     let mut rules_of: Vec<Vec<usize>> = vec![Vec::new(); vms.len()];
     for (r, rule) in rules.iter().enumerate() {
         for &v in &rule.members {
@@ -603,6 +687,9 @@ fn best_fit(s: &Survivors, vms: &[RestartVm], rules: &[RestartRule]) -> Vec<Opti
     order.sort_by(|&a, &b| size(&vms[b]).total_cmp(&size(&vms[a])).then(a.cmp(&b)));
     let mut out = vec![None; vms.len()];
     for v in order {
+        if over() {
+            return None;
+        }
         let vm = &vms[v];
         let best = vm
             .eligible
@@ -628,13 +715,13 @@ fn best_fit(s: &Survivors, vms: &[RestartVm], rules: &[RestartRule]) -> Vec<Opti
             }
             for &r in &rules_of[v] {
                 if let Some(d) = rules[r].domain_of[h] {
-                    counts[r][d] += 1;
+                    counts[r].add(d, 1);
                 }
             }
             out[v] = Some(h);
         }
     }
-    out
+    Some(out)
 }
 
 /// Checks every scenario (from [`Fleet::scenarios`]): first the witness and the bound of each, then the restart
@@ -665,7 +752,10 @@ pub fn check(
             // The time is up: the scenarios not reached are counted as unchecked.
             break;
         }
-        let c = Case::prepare(fleet, &resources, &groups, &on, name, failed);
+        let Some(c) = Case::prepare(fleet, &resources, &groups, &on, (name, failed), &over) else {
+            // The time ran out while it was prepared: unchecked, as those not reached.
+            break;
+        };
         if c.settled() {
             done.push(c.finish(DecidedBy::Witness, Status::Optimal));
         } else {
@@ -744,7 +834,7 @@ struct Case<'a> {
     name: String,
     failed: Vec<usize>,
     vms: Vec<&'a Running>,
-    eligible: Vec<Result<Vec<usize>, (RestartCode, String)>>,
+    eligible: Vec<Eligible>,
     model_vms: Vec<RestartVm>,
     /// The hard group rules with restarting members.
     rules: Vec<RestartRule>,
@@ -752,15 +842,16 @@ struct Case<'a> {
 }
 
 impl<'a> Case<'a> {
-    /// The survivors, each VM's eligible hosts, and the best-fit witness.
+    /// The survivors, each VM's eligible hosts, and the best-fit witness (None: `over` said stop
+    /// before they were complete).
     fn prepare(
         fleet: &'a Fleet,
         resources: &[String],
         groups: &HashMap<(usize, &str), usize>,
         on: &[Vec<usize>],
-        name: String,
-        failed: Vec<usize>,
-    ) -> Case<'a> {
+        (name, failed): (String, Vec<usize>),
+        over: &dyn Fn() -> bool,
+    ) -> Option<Case<'a>> {
         let s = Survivors::new(fleet, resources, &failed);
         // Members on failed hosts do not survive.
         let alive: HashMap<(usize, &str), usize> = groups
@@ -772,8 +863,8 @@ impl<'a> Case<'a> {
             .iter()
             .flat_map(|&h| on[h].iter().map(|&v| &fleet.vms[v]))
             .collect();
-        let (rules, limits) = scenario_rules(&s, &vms);
-        let eligible = eligibility(&s, &vms, &alive, &limits);
+        let (rules, limits) = scenario_rules(&s, &vms, over)?;
+        let mut eligible = eligibility(&s, &vms, &alive, &limits, over)?;
         let group_ix: BTreeMap<&str, usize> = vms
             .iter()
             .filter_map(|v| v.group.as_deref())
@@ -782,17 +873,19 @@ impl<'a> Case<'a> {
             .enumerate()
             .map(|(i, g)| (g, i))
             .collect();
+        // The host lists move to the model's VMs (VMs x hosts: not copied); `eligible` keeps
+        // whether each VM has one, and why not.
         let model_vms: Vec<RestartVm> = vms
             .iter()
-            .zip(&eligible)
+            .zip(&mut eligible)
             .map(|(vm, e)| RestartVm {
                 demand: s.demand(vm),
-                eligible: e.clone().unwrap_or_default(),
+                eligible: e.as_mut().map(std::mem::take).unwrap_or_default(),
                 group: vm.group.as_deref().and_then(|g| group_ix.get(g).copied()),
             })
             .collect();
-        let host_of = best_fit(&s, &model_vms, &rules);
-        Case {
+        let host_of = best_fit(&s, &model_vms, &rules, over)?;
+        Some(Case {
             s,
             rules,
             name,
@@ -801,10 +894,11 @@ impl<'a> Case<'a> {
             eligible,
             model_vms,
             host_of,
-        }
+        })
     }
 
-    /// VMs with an eligible host: no placement restarts more.
+    /// VMs with an eligible host: no placement restarts more (`eligible` keeps whether, not
+    /// which: the hosts are in `model_vms`).
     fn upper(&self) -> usize {
         self.eligible.iter().filter(|e| e.is_ok()).count()
     }

@@ -349,7 +349,10 @@ pub fn capacity_of_state(
     }
     let pool = effective(&pool);
     let s = settings(&pool, o);
-    let opts = failure_options(s.time_limit_s, s.mip_gap, s.threads, cfg);
+    // The call's limit counts from its start (parsing included) when the caller says when.
+    let spent = cfg.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    let left = (s.time_limit_s - spent).max(0.0);
+    let opts = failure_options(left, s.mip_gap, s.threads, cfg);
     answer(&pool, &fleet, q, 0, &opts)
 }
 

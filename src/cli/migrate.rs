@@ -17,7 +17,7 @@ pub struct MigrateArgs {
     /// Write the plan here instead of stdout (its folder is checked before planning).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
-    /// Wall-clock limit of the round's MIP in seconds (wins over the state's
+    /// Wall-clock limit of the round in seconds, from the call's start (wins over the state's
     /// `policy.time_limit_s`; not with `--sequence`).
     #[arg(long, conflicts_with = "sequence")]
     pub time_limit: Option<f64>,
@@ -59,8 +59,10 @@ fn plan(
     text: &str,
     time_limit: Option<f64>,
 ) -> Result<vmplace::format::state::Plan, Vec<vmplace::format::InputError>> {
+    let started = std::time::Instant::now();
     let state = vmplace::validation::read_state(text)?;
     let mut policy = vmplace::migration::RoundPolicy::from_state(&state);
+    policy.started = Some(started);
     if let Some(t) = time_limit {
         policy.time_limit_s = t;
     }

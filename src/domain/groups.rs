@@ -25,6 +25,9 @@ pub struct ScopeDomains {
 #[derive(Debug, Default)]
 pub struct Scopes {
     built: HashMap<String, ScopeDomains>,
+    /// Per scope: whether each domain has a host with room, and how many do ([`GroupRule::over`]'s
+    /// rules).
+    rooms: HashMap<String, (Arc<Vec<bool>>, usize)>,
 }
 
 impl Scopes {
@@ -115,6 +118,16 @@ impl Counts {
             *c = c.saturating_add(n);
         }
     }
+    /// Takes `n` members out of domain `dm` (none below zero); a domain left empty is no longer
+    /// stored.
+    pub fn remove(&mut self, dm: usize, n: u32) {
+        if let Some(c) = self.0.get_mut(&dm) {
+            *c = c.saturating_sub(n);
+            if *c == 0 {
+                self.0.remove(&dm);
+            }
+        }
+    }
     /// The domains with members.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -130,6 +143,17 @@ impl Counts {
             v[dm] = n;
         }
         v
+    }
+}
+
+impl From<Vec<u32>> for Counts {
+    /// Dense counts (index = domain), stored sparse.
+    fn from(dense: Vec<u32>) -> Counts {
+        let mut c = Counts::default();
+        for (dm, n) in dense.into_iter().enumerate() {
+            c.add(dm, n);
+        }
+        c
     }
 }
 
@@ -157,18 +181,6 @@ pub enum Policy {
         /// The largest difference allowed.
         skew: u32,
     },
-}
-
-/// A host as a rule sees it.
-pub struct DomainHost<'h> {
-    /// Its id (the domain of the `host` scope).
-    pub id: &'h str,
-    /// Its labels (the domains of a label scope).
-    pub labels: &'h BTreeMap<String, String>,
-    /// Members of the group running there that the rule counts as present.
-    pub members: u32,
-    /// Whether it could take a member (spread compares the domains that have such a host).
-    pub room: bool,
 }
 
 /// One group's rule over the domains of its scope.
@@ -208,6 +220,17 @@ impl GroupRule {
         present: Counts,
         room: Arc<Vec<bool>>,
     ) -> GroupRule {
+        let rooms = room.iter().filter(|r| **r).count();
+        GroupRule::with_rooms(g, domains, present, (room, rooms))
+    }
+
+    /// [`GroupRule::from_parts`] with the domains with room already counted.
+    fn with_rooms(
+        g: &Group,
+        domains: &ScopeDomains,
+        present: Counts,
+        (room, rooms): (Arc<Vec<bool>>, usize),
+    ) -> GroupRule {
         let policy = match g.policy {
             GroupPolicy::AntiAffinity => Policy::AntiAffinity {
                 max: g.max_per_domain.unwrap_or(1),
@@ -226,29 +249,38 @@ impl GroupRule {
             domain_of: domains.of.clone(),
             domain_names: domains.names.clone(),
             present,
-            rooms: room.iter().filter(|r| **r).count(),
+            rooms,
             room,
         }
     }
 
     /// Builds the rule of `g` over `hosts` (a migration round's or a failure scenario's), in their
-    /// order. The scope's domains come from `scopes`, built once per scope and shared by its rules.
-    pub fn over<'h>(
-        g: &Group,
-        hosts: impl IntoIterator<Item = DomainHost<'h>>,
-        scopes: &mut Scopes,
-    ) -> GroupRule {
-        let hosts: Vec<DomainHost> = hosts.into_iter().collect();
-        let domains = scopes.of(&g.scope, hosts.iter().map(|h| (h.id, h.labels)));
-        let mut present = Counts::default();
-        let mut room = vec![false; domains.names.len()];
-        for (host, dm) in hosts.iter().zip(domains.of.iter()) {
-            if let Some(dm) = *dm {
-                present.add(dm, host.members);
-                room[dm] |= host.room;
-            }
-        }
-        GroupRule::from_parts(g, domains, present, Arc::new(room))
+    /// order, with no member counted present: each host as (id, labels, whether it could take a
+    /// member). The scope's domains and which of them have room come from `scopes`, built once
+    /// per scope and shared by its rules, so that 8,000 rules over 8,000 racks cost one domain
+    /// map and one room vector, not 8,000 (issue 27, H2).
+    pub fn over<'h, I>(g: &Group, hosts: impl Fn() -> I, scopes: &mut Scopes) -> GroupRule
+    where
+        I: Iterator<Item = (&'h str, &'h BTreeMap<String, String>, bool)>,
+    {
+        let domains = scopes.of(&g.scope, hosts().map(|(id, labels, _)| (id, labels)));
+        let (of, names) = (domains.of.clone(), domains.names.clone());
+        let room = scopes
+            .rooms
+            .entry(g.scope.clone())
+            .or_insert_with(|| {
+                let mut room = vec![false; names.len()];
+                for ((_, _, ok), dm) in hosts().zip(of.iter()) {
+                    if let Some(dm) = *dm {
+                        room[dm] |= ok;
+                    }
+                }
+                let rooms = room.iter().filter(|r| **r).count();
+                (Arc::new(room), rooms)
+            })
+            .clone();
+        let domains = ScopeDomains { of, names };
+        GroupRule::with_rooms(g, &domains, Counts::default(), room)
     }
 
     /// Whether one more member may go to host `h`, with `counts` members per domain now.

@@ -1,7 +1,7 @@
 //! The migration domain: the pool of one round as dense vectors, built from a validated state
 //! document by its one converter ([`Pool::from_state`]); tentative moves are applied in place.
 
-use super::groups::{DomainHost, GroupRule, Scopes};
+use super::groups::{Counts, GroupRule, Scopes};
 use crate::format::state::{HostState, State};
 use crate::migration::detect;
 use crate::migration::RoundPolicy;
@@ -235,12 +235,11 @@ impl Pool {
         let rules: Vec<GroupRule> = member_groups(s)
             .into_iter()
             .map(|g| {
-                let hosts = s.hosts.iter().map(|h| DomainHost {
-                    id: &h.id,
-                    labels: &h.labels,
-                    members: 0,
-                    room: h.state == HostState::Active,
-                });
+                let hosts = || {
+                    s.hosts
+                        .iter()
+                        .map(|h| (h.id.as_str(), &h.labels, h.state == HostState::Active))
+                };
                 GroupRule::over(g, hosts, &mut scopes)
             })
             .collect();
@@ -265,16 +264,17 @@ impl Pool {
         pool
     }
 
-    /// Members of rule `r` per domain where they run now (parked ones apart), `but` left out.
-    pub fn rule_counts(&self, r: usize, but: Option<VmId>) -> Vec<u32> {
+    /// Members of rule `r` per domain where they run now (parked ones apart), `but` left out;
+    /// sparse, so that it costs the rule's members, not its domains (issue 27, H2).
+    pub fn rule_counts(&self, r: usize, but: Option<VmId>) -> Counts {
         let rule = &self.rules[r];
-        let mut counts = vec![0u32; rule.domain_names.len()];
+        let mut counts = Counts::default();
         for &v in &self.members[r] {
             if Some(v) == but {
                 continue;
             }
             if let Some(Some(dm)) = rule.domain_of.get(self.vms[v].host.0) {
-                counts[*dm] += 1;
+                counts.add(*dm, 1);
             }
         }
         counts

@@ -203,8 +203,10 @@ pub struct MigrationPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = super::limits::LISTED_MAX))]
     pub candidates_listed: Option<usize>,
-    /// Seconds the round MIP may take (placement `optimize`; default 0.5). Past it, the greedy plan
-    /// the MIP started from stands (the same on every run), with status `time_limit` and its gap.
+    /// Seconds the round may take under placement `optimize` (default 0.5), counted from the
+    /// call's start: the round MIP gets what is left. Past it, the greedy plan the MIP started
+    /// from stands (the same on every run), with status `time_limit` and its gap; past it before
+    /// the greedy plan is made (a very large round), every VM stays, with status `time_limit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = super::limits::SECONDS_MAX))]
     pub time_limit_s: Option<f64>,

@@ -1,7 +1,7 @@
 //! The admission rule of a candidate host: accept, or decline with a code and a reason.
 
 use super::{detect, RoundPolicy};
-use crate::domain::groups::Policy;
+use crate::domain::groups::{Counts, MemberCounts, Policy};
 use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{DeclineCode, HostState};
 
@@ -105,24 +105,26 @@ pub(super) fn admission(
 /// once per VM and used for every host it is offered (`group_admission`).
 pub(crate) struct GroupCounts {
     /// Per rule of the VM (in `PoolVm::rules` order), members per domain now.
-    now: Vec<Vec<u32>>,
+    now: Vec<Counts>,
     /// Per rule of the VM, members per domain now or at the start of the round.
-    held: Vec<Vec<u32>>,
+    held: Vec<Counts>,
 }
 
 impl GroupCounts {
+    /// Sparse: each costs the rule's members, not its domains (8,000 one-member rules over 8,000
+    /// racks were two dense vectors of 8,000 per VM; issue 27, H2).
     pub(crate) fn new(pool: &Pool, v: VmId) -> GroupCounts {
         let rules = &pool.vms[v].rules;
         let mut held = Vec::with_capacity(rules.len());
         for &r in rules {
-            let mut n = vec![0u32; pool.rules[r].domain_names.len()];
+            let mut n = Counts::default();
             for &o in pool.members[r].iter().filter(|&&o| o != v) {
                 let (now, start) = (
                     pool.domain(r, pool.vms[o].host),
                     pool.domain(r, pool.vms[o].origin),
                 );
                 for d in [now, start.filter(|_| start != now)].into_iter().flatten() {
-                    n[d] += 1;
+                    n.add(d, 1);
                 }
             }
             held.push(n);
@@ -165,7 +167,7 @@ pub(crate) fn group_admission(
         };
         let name = &rule.domain_names[to];
         if let Policy::AntiAffinity { max } = rule.policy {
-            let n = counts.held[i][to];
+            let n = counts.held[i].at(to);
             if n >= max {
                 let why = format!(
                     "group `{g}` has {n} member(s) in {scope} `{name}` this round (at most {max})"
@@ -177,9 +179,9 @@ pub(crate) fn group_admission(
         let mut after = counts.now[i].clone();
         let mut before = after.clone();
         if let Some(f) = from {
-            before[f] += 1;
+            before.add(f, 1);
         }
-        after[to] += 1;
+        after.add(to, 1);
         if rule.violations(&after) > rule.violations(&before) {
             let why = format!("group `{g}` would break its rule further in {scope} `{name}`");
             return Some((code, why));

@@ -18,6 +18,7 @@ pub use crate::domain::migration::HISTORY;
 pub use policy::RoundPolicy;
 
 use crate::domain::migration::{HostId, Pool, VmId, PARKED};
+use crate::domain::Stop;
 use crate::format::state::{
     HostAfter, HostState, Message, Migration, MigrationReason, Plan, PlanStats, State,
 };
@@ -30,6 +31,8 @@ use std::time::Instant;
 struct Ctx<'a> {
     pool: Pool,
     policy: &'a RoundPolicy,
+    /// The call's deadline (its time limit from its start) and cancel flag.
+    stop: Stop,
     migrations: Vec<Migration>,
     messages: Vec<Message>,
     moved: Vec<bool>,
@@ -56,12 +59,14 @@ pub fn plan(state: &Valid<State>) -> Plan {
 /// Plans one round of a validated state with a resolved policy.
 pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
     let start = Instant::now();
+    let stop = policy.stop(start);
     let pool = Pool::from_state(state);
     let (power_before, active_before) = power_totals(&pool);
     let mut cx = Ctx {
         moved: vec![false; pool.vms.len()],
         pool,
         policy,
+        stop,
         migrations: Vec::new(),
         messages: Vec::new(),
     };
@@ -127,6 +132,7 @@ pub fn sequence_plan(state: &Valid<State>, mut plan: Plan) -> Plan {
         moved: vec![false; pool.vms.len()],
         pool,
         policy: &policy,
+        stop: Stop::default(),
         migrations: std::mem::take(&mut plan.migrations),
         messages: std::mem::take(&mut plan.messages),
     };

@@ -1,7 +1,9 @@
 //! The round's policy, resolved from the state document: the document's choices over the
 //! defaults of each detector and planner.
 
+use crate::domain::Stop;
 use crate::format::state::{Detection, Planner, Selection, State};
+use std::time::{Duration, Instant};
 
 /// Resolved policy.
 #[derive(Debug, Clone)]
@@ -41,6 +43,9 @@ pub struct RoundPolicy {
     /// Set by the caller to stop the round MIP early (the HTTP client went away); the greedy plan
     /// then stands.
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// When the call began (set by the caller before parsing): `time_limit_s` counts from here
+    /// (None: from when planning begins).
+    pub started: Option<Instant>,
 }
 
 impl RoundPolicy {
@@ -84,6 +89,19 @@ impl RoundPolicy {
             time_limit_s: p.time_limit_s.unwrap_or(0.5),
             max_concurrent: p.max_concurrent_per_host.unwrap_or(2),
             cancel: None,
+            started: None,
+        }
+    }
+
+    /// The round's deadline, `time_limit_s` after the call began (or `planning`, when the caller
+    /// did not say), with the cancel flag. The round MIP's limit is what is left of it.
+    pub fn stop(&self, planning: Instant) -> Stop {
+        let began = self.started.unwrap_or(planning);
+        Stop {
+            deadline: Duration::try_from_secs_f64(self.time_limit_s.max(0.0))
+                .ok()
+                .and_then(|d| began.checked_add(d)),
+            cancel: self.cancel.clone(),
         }
     }
 }

@@ -10,9 +10,10 @@
 
 use super::Ctx;
 use crate::domain::groups::Policy;
+use crate::domain::groups::{Counts, MemberCounts};
 use crate::domain::migration::{HostId, Pool, VmId};
 use crate::format::state::{DropCode, DroppedMove, HostState, MessageKind, Migration, PlanStats};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Slack on capacities, as in admission.
 const EPS: f64 = 1e-9;
@@ -33,12 +34,13 @@ struct Replay<'a> {
     at: Vec<HostId>,
     load: Vec<Vec<f64>>,
     members: HashMap<(HostId, &'a str), usize>,
-    /// Per rule of `groups[]` and domain: members there (a leaving member until its wave ends).
-    counts: Vec<Vec<u32>>,
+    /// Per rule of `groups[]` and domain: members there (a leaving member until its wave ends);
+    /// sparse, so that it costs the members, not rules x domains (issue 27, H2).
+    counts: Vec<Counts>,
     /// Per rule: its violations before the plan, which no wave may exceed.
     broken: Vec<u32>,
     /// `counts` before the plan.
-    start: Vec<Vec<u32>>,
+    start: Vec<Counts>,
 }
 
 impl<'a> Replay<'a> {
@@ -53,11 +55,7 @@ impl<'a> Replay<'a> {
             load: vec![vec![0.0; pool.resources.len()]; pool.hosts.len()],
             members: HashMap::new(),
             at: Vec::new(),
-            counts: pool
-                .rules
-                .iter()
-                .map(|g| vec![0; g.domain_names.len()])
-                .collect(),
+            counts: vec![Counts::default(); pool.rules.len()],
             broken: Vec::new(),
             start: Vec::new(),
         };
@@ -88,7 +86,7 @@ impl<'a> Replay<'a> {
         }
         for &r in &vm.rules {
             if let Some(dm) = self.pool.domain(r, h) {
-                self.counts[r][dm] += 1;
+                self.counts[r].add(dm, 1);
             }
         }
     }
@@ -105,7 +103,7 @@ impl<'a> Replay<'a> {
         }
         for &r in &vm.rules {
             if let Some(dm) = self.pool.domain(r, h) {
-                self.counts[r][dm] = self.counts[r][dm].saturating_sub(1);
+                self.counts[r].remove(dm, 1);
             }
         }
     }
@@ -120,11 +118,7 @@ impl<'a> Replay<'a> {
     /// Members of rule `r` in domain `t` before the plan: a domain that already held more than
     /// anti-affinity allows may hold as many, no more.
     fn broken_count(&self, r: usize, t: usize) -> u32 {
-        self.start
-            .get(r)
-            .and_then(|c| c.get(t))
-            .copied()
-            .unwrap_or(0)
+        self.start.get(r).map(|c| c.at(t)).unwrap_or(0)
     }
 
     fn has_member(&self, h: HostId, g: &str) -> bool {
@@ -149,8 +143,9 @@ struct Wave<'a> {
     groups: HashSet<(HostId, &'a str)>,
     /// Per (rule, domain): members arriving from other domains in this wave.
     arriving: HashMap<(usize, usize), u32>,
-    /// Per (rule, domain): members arriving less members leaving in this wave.
-    delta: HashMap<(usize, usize), i64>,
+    /// Per (rule, domain): members arriving less members leaving in this wave (ordered, so that
+    /// one rule's changes are one range).
+    delta: BTreeMap<(usize, usize), i64>,
     limit: usize,
 }
 
@@ -162,7 +157,7 @@ impl<'a> Wave<'a> {
             incoming: HashMap::new(),
             groups: HashSet::new(),
             arriving: HashMap::new(),
-            delta: HashMap::new(),
+            delta: BTreeMap::new(),
             limit,
         }
     }
@@ -202,23 +197,22 @@ impl<'a> Wave<'a> {
             match (rule.policy, to) {
                 (Policy::AntiAffinity { .. }, None) => true,
                 (Policy::AntiAffinity { max }, Some(t)) => {
-                    let now = st.counts[r][t] + self.arriving.get(&(r, t)).copied().unwrap_or(0);
+                    let now = st.counts[r].at(t) + self.arriving.get(&(r, t)).copied().unwrap_or(0);
                     now < max.max(st.broken_count(r, t))
                 }
                 _ => {
-                    let mut after: Vec<u32> = st.counts[r]
-                        .iter()
-                        .enumerate()
-                        .map(|(d, &n)| {
-                            let change = self.delta.get(&(r, d)).copied().unwrap_or(0);
-                            (i64::from(n) + change).max(0) as u32
-                        })
-                        .collect();
+                    let mut after = st.counts[r].clone();
+                    for (&(_, d), &change) in self.delta.range((r, 0)..=(r, usize::MAX)) {
+                        match u32::try_from(change) {
+                            Ok(up) => after.add(d, up),
+                            Err(_) => after.remove(d, change.unsigned_abs() as u32),
+                        }
+                    }
                     if let Some(f) = from {
-                        after[f] = after[f].saturating_sub(1);
+                        after.remove(f, 1);
                     }
                     if let Some(t) = to {
-                        after[t] += 1;
+                        after.add(t, 1);
                     }
                     rule.violations(&after) <= st.broken[r]
                 }

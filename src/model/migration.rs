@@ -1,7 +1,9 @@
 //! The migration-round MIP (models/migration.md). Function names match the constraint families.
 
 use super::{Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use crate::domain::groups::{Counts, MemberCounts};
 use good_lp::{constraint, variable, Expression};
+use std::collections::BTreeMap;
 
 /// A host as the round model sees it.
 #[derive(Debug, Clone)]
@@ -46,7 +48,9 @@ pub struct RoundVm {
 }
 
 /// A hard group rule (`groups[]`) as the round model sees it (models/migration.md, "Group
-/// rules"): moves inside a domain change no count.
+/// rules"): moves inside a domain change no count. Its counts are sparse (only the domains that
+/// hold members), so that a round with 8,000 one-member rules over 8,000 racks takes memory in
+/// proportion to the members, not to rules x domains (issue 27, H2).
 #[derive(Debug, Clone)]
 pub struct RoundRule {
     /// Domain of each host (None: outside the scope).
@@ -54,7 +58,7 @@ pub struct RoundRule {
     /// Its candidates: (index into `RoundInput::vms`, the domain it starts in).
     pub members: Vec<(usize, Option<usize>)>,
     /// Members per domain that are no candidates (they stay).
-    pub fixed: Vec<u32>,
+    pub fixed: Counts,
     /// What the rule asks of the round's end.
     pub policy: RoundPolicy,
 }
@@ -62,23 +66,56 @@ pub struct RoundRule {
 /// What a [`RoundRule`] asks.
 #[derive(Debug, Clone)]
 pub enum RoundPolicy {
-    /// Anti-affinity: per domain, the members that may arrive from other domains
-    /// (`max_per_domain` less the members there at the start, leavers included).
-    Arrivals(Vec<u32>),
+    /// Anti-affinity: per domain, the members that may arrive from other domains.
+    Arrivals(Arrivals),
     /// Affinity: the members end in at most this many domains (one, or as many as they ran in).
     Together(u32),
     /// Spread: the member counts of the domains with room end within `skew` of each other.
     Spread {
-        /// Domains with an active host.
-        room: Vec<bool>,
+        /// Domains with an active host (shared by the rules of one scope).
+        room: std::sync::Arc<Vec<bool>>,
+        /// How many domains have room.
+        rooms: usize,
         /// The largest difference allowed (at least the start's own).
         skew: u32,
     },
 }
 
+/// Anti-affinity's arrivals: `max_per_domain` less the members there at the start, leavers
+/// included.
+#[derive(Debug, Clone)]
+pub struct Arrivals {
+    /// `max_per_domain`.
+    pub max: u32,
+    /// Members per domain at the start of the round.
+    pub start: Counts,
+}
+
+impl Arrivals {
+    /// Members that may arrive in domain `d` from other domains.
+    pub fn limit(&self, d: usize) -> u32 {
+        self.max.saturating_sub(self.start.at(d))
+    }
+}
+
+/// The least and the most members over the `rooms` domains with `room` (0 for a domain with room
+/// and no member; (0, 0) when no domain has room).
+pub fn room_extremes(counts: &Counts, room: &[bool], rooms: usize) -> (u32, u32) {
+    let (mut seen, mut least, mut most) = (0, u32::MAX, 0);
+    for (_, n) in counts.occupied().filter(|(d, _)| room[*d]) {
+        seen += 1;
+        least = least.min(n);
+        most = most.max(n);
+    }
+    if seen < rooms {
+        least = 0;
+    }
+    (least.min(most), most)
+}
+
 impl RoundRule {
     /// Members per domain when each candidate `i` is on `at(i)` (None: where it started).
-    pub fn counts(&self, at: impl Fn(usize) -> Option<usize>) -> Vec<u32> {
+    pub fn counts(&self, at: impl Fn(usize) -> Option<usize>) -> Counts {
         let mut counts = self.fixed.clone();
         for &(i, from) in &self.members {
             let d = match at(i) {
@@ -86,7 +123,7 @@ impl RoundRule {
                 None => from,
             };
             if let Some(d) = d {
-                counts[d] += 1;
+                counts.add(d, 1);
             }
         }
         counts
@@ -94,21 +131,13 @@ impl RoundRule {
 
     /// Whether member counts `counts` meet the rule at the end of the round (arrivals apart,
     /// which count moves rather than members).
-    pub fn holds(&self, counts: &[u32]) -> bool {
+    pub fn holds(&self, counts: &Counts) -> bool {
         match &self.policy {
             RoundPolicy::Arrivals(_) => true,
-            RoundPolicy::Together(most) => {
-                counts.iter().filter(|&&n| n > 0).count() as u32 <= *most
-            }
-            RoundPolicy::Spread { room, skew } => {
-                let with_room = || {
-                    counts
-                        .iter()
-                        .zip(room)
-                        .filter(|(_, r)| **r)
-                        .map(|(n, _)| *n)
-                };
-                with_room().max().unwrap_or(0) - with_room().min().unwrap_or(0) <= *skew
+            RoundPolicy::Together(most) => counts.len() as u32 <= *most,
+            RoundPolicy::Spread { room, rooms, skew } => {
+                let (least, most) = room_extremes(counts, room, *rooms);
+                most - least <= *skew
             }
         }
     }
@@ -336,14 +365,14 @@ impl Model<'_> {
         }
     }
 
-    /// The columns of `rule`'s members per domain, each with whether it is an arrival from
-    /// another domain.
-    fn by_domain(&self, rule: &RoundRule) -> Vec<Vec<(Col, bool)>> {
-        let mut out: Vec<Vec<(Col, bool)>> = vec![Vec::new(); rule.fixed.len()];
+    /// The columns of `rule`'s members per domain they may end in (only those domains), each
+    /// with whether it is an arrival from another domain.
+    fn by_domain(&self, rule: &RoundRule) -> BTreeMap<usize, Vec<(Col, bool)>> {
+        let mut out: BTreeMap<usize, Vec<(Col, bool)>> = BTreeMap::new();
         for &(v, from) in &rule.members {
             for &(h, c) in &self.x[v] {
                 if let Some(d) = rule.domain_of[h] {
-                    out[d].push((c, Some(d) != from));
+                    out.entry(d).or_default().push((c, Some(d) != from));
                 }
             }
         }
@@ -356,18 +385,18 @@ impl Model<'_> {
             let RoundPolicy::Arrivals(limit) = &rule.policy else {
                 continue;
             };
-            for (d, cols) in self.by_domain(rule).into_iter().enumerate() {
+            for (d, cols) in self.by_domain(rule) {
                 let arriving: Vec<Col> = cols.iter().filter(|c| c.1).map(|c| c.0).collect();
                 if !arriving.is_empty() {
                     let e: Expression = arriving.iter().map(|c| c.var).sum();
-                    self.b.row(constraint::leq(e, limit[d] as f64));
+                    self.b.row(constraint::leq(e, f64::from(limit.limit(d))));
                 }
             }
         }
     }
 
     /// Affinity: binary `z_D` per domain, `x_vh <= z_D(h)`, `z_D = 1` where a member stays put
-    /// (no candidate), `sum_D z_D <= most`.
+    /// (no candidate), `sum_D z_D <= most`; over the domains with a member or a column only.
     fn migration_group_affinity(&mut self) {
         let input = self.input;
         let warm_hosts = self.warm_start().0;
@@ -376,13 +405,14 @@ impl Model<'_> {
                 continue;
             };
             let warm = rule.counts(|i| warm_hosts[i]);
+            let mut domains = self.by_domain(rule);
+            for (d, _) in rule.fixed.occupied() {
+                domains.entry(d).or_default();
+            }
             let mut chosen = Expression::default();
-            for (d, cols) in self.by_domain(rule).into_iter().enumerate() {
-                if cols.is_empty() && rule.fixed[d] == 0 {
-                    continue;
-                }
-                let low = if rule.fixed[d] > 0 { 1 } else { 0 };
-                let on = if warm[d] > 0 { 1.0 } else { 0.0 };
+            for (d, cols) in domains {
+                let low = if rule.fixed.at(d) > 0 { 1 } else { 0 };
+                let on = if warm.at(d) > 0 { 1.0 } else { 0.0 };
                 let z = self.b.column(variable().min(low).max(1), true, on);
                 chosen += z.var;
                 for (c, _) in cols {
@@ -394,24 +424,34 @@ impl Model<'_> {
     }
 
     /// Spread: with `m` the least count, `m <= n_D <= m + skew` for every domain with room,
-    /// `n_D` the members that stay plus the candidates that end there.
+    /// `n_D` the members that stay plus the candidates that end there. A domain with room and no
+    /// column holds a constant: only the least and the most of those get a row.
     fn migration_group_spread(&mut self) {
         let input = self.input;
         let warm_hosts = self.warm_start().0;
         for rule in &input.rules {
-            let RoundPolicy::Spread { room, skew } = &rule.policy else {
+            let RoundPolicy::Spread { room, rooms, skew } = &rule.policy else {
                 continue;
             };
-            let counts: Vec<Expression> = self
-                .by_domain(rule)
-                .into_iter()
-                .zip(&rule.fixed)
-                .map(|(cols, &f)| {
-                    cols.iter().map(|(c, _)| c.var).sum::<Expression>() + f64::from(f)
+            let by_domain = self.by_domain(rule);
+            let varying: Vec<Expression> = by_domain
+                .iter()
+                .filter(|(d, _)| room[**d])
+                .map(|(&d, cols)| {
+                    cols.iter().map(|(c, _)| c.var).sum::<Expression>()
+                        + f64::from(rule.fixed.at(d))
                 })
                 .collect();
-            let warm = rule.counts(|i| warm_hosts[i]);
-            super::spread_rows(&mut self.b, counts, room, &warm, *skew);
+            let mut constant = Counts::default();
+            for (d, n) in rule.fixed.occupied() {
+                if !by_domain.contains_key(&d) {
+                    constant.add(d, n);
+                }
+            }
+            let constant = (varying.len() < *rooms)
+                .then(|| room_extremes(&constant, room, rooms - varying.len()));
+            let warm = room_extremes(&rule.counts(|i| warm_hosts[i]), room, *rooms).0;
+            super::spread_rows(&mut self.b, varying, constant, warm, *skew);
         }
     }
 

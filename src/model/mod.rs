@@ -551,24 +551,29 @@ fn solver_threads(wanted: u32) -> i32 {
     (wanted.max(1) as usize).min(cores).min(i32::MAX as usize) as i32
 }
 
-/// Spread rows (the round and restart models): a new integer column `m >= 0`, warm-started at the
-/// least of `warm` over the domains with room, and `m <= n_D <= m + skew` for each domain `D` with
-/// room, `n_D` its expression in `counts`.
+/// Spread rows (the round and restart models): a new integer column `m >= 0` (the least count,
+/// warm-started at `warm`), and `m <= n_D <= m + skew` for each domain `D` with room. Sparse over
+/// domains: each domain with room and columns gives its count `n` (constants included) in
+/// `varying`; every other domain with room holds a constant, and of those only the least and the
+/// most matter, `constant` (None: there are none): `m <= least` and `most - m <= skew`.
 pub(crate) fn spread_rows(
     b: &mut MipBuilder,
-    counts: Vec<good_lp::Expression>,
-    room: &[bool],
-    warm: &[u32],
+    varying: Vec<good_lp::Expression>,
+    constant: Option<(u32, u32)>,
+    warm: u32,
     skew: u32,
 ) {
-    let rooms = || (0..room.len()).filter(|&d| room[d]);
-    let least = rooms().map(|d| warm[d]).min().unwrap_or(0);
-    let m = b.column(good_lp::variable().min(0), true, f64::from(least));
-    for (d, n) in counts.into_iter().enumerate() {
-        if room[d] {
-            b.row(good_lp::constraint::geq(n.clone() - m.var, 0.0));
-            b.row(good_lp::constraint::leq(n - m.var, f64::from(skew)));
-        }
+    let m = b.column(good_lp::variable().min(0), true, f64::from(warm));
+    for n in varying {
+        b.row(good_lp::constraint::geq(n.clone() - m.var, 0.0));
+        b.row(good_lp::constraint::leq(n - m.var, f64::from(skew)));
+    }
+    if let Some((least, most)) = constant {
+        b.row(good_lp::constraint::leq(m.var, f64::from(least)));
+        b.row(good_lp::constraint::geq(
+            m.var,
+            f64::from(most) - f64::from(skew),
+        ));
     }
 }
 

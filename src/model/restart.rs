@@ -3,9 +3,12 @@
 //! no surviving member of its anti-affinity group), within the hard rules of `groups[]`. Function
 //! names match the constraint families.
 
+use super::migration::room_extremes;
 use super::{Col, MipBuilder, MipError, MipOptions, MipStatus, Sense};
+use crate::domain::groups::{Counts, MemberCounts};
 use good_lp::{constraint, variable, Expression};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A VM to restart.
 #[derive(Debug, Clone)]
@@ -29,12 +32,18 @@ pub struct RestartRule {
     pub policy: RestartPolicy,
 }
 
-/// What a [`RestartRule`] asks of the members that restart.
+/// What a [`RestartRule`] asks of the members that restart. Counts are sparse (only domains with
+/// members), so that thousands of one-member rules over as many racks cost their members, not
+/// rules x domains (issue 27, H2).
 #[derive(Debug, Clone)]
 pub enum RestartPolicy {
-    /// At most this many restart into each domain (anti-affinity: `max_per_domain` less the
-    /// surviving members there).
-    Arrivals(Vec<u32>),
+    /// Anti-affinity: at most `max` less the surviving members there restart into each domain.
+    Arrivals {
+        /// `max_per_domain`.
+        max: u32,
+        /// Surviving members per domain.
+        present: Counts,
+    },
     /// All in one domain (affinity with no surviving member; with survivors, the VMs are eligible
     /// only where those run).
     Together,
@@ -42,38 +51,53 @@ pub enum RestartPolicy {
     /// differ by at most `skew`.
     Spread {
         /// Surviving members per domain.
-        present: Vec<u32>,
-        /// Domains with a surviving active host.
-        room: Vec<bool>,
+        present: Counts,
+        /// Domains with a surviving active host (shared by the rules of one scope).
+        room: Arc<Vec<bool>>,
+        /// How many domains have room.
+        rooms: usize,
         /// The largest difference allowed (at least the survivors' own).
         skew: u32,
     },
 }
 
+impl RestartPolicy {
+    /// Members that may restart into domain `d` under anti-affinity (`u32::MAX` otherwise).
+    fn arrivals(&self, d: usize) -> u32 {
+        match self {
+            RestartPolicy::Arrivals { max, present } => max.saturating_sub(present.at(d)),
+            _ => u32::MAX,
+        }
+    }
+}
+
+/// `a` + `b`, per domain.
+fn sum(a: &Counts, b: &Counts) -> Counts {
+    let mut out = a.clone();
+    for (d, n) in b.occupied() {
+        out.add(d, n);
+    }
+    out
+}
+
 impl RestartRule {
     /// Whether one more member may restart on host `h`, with `counts` restarted per domain so far
     /// (the greedy's test; the rows below hold the same).
-    pub fn admits(&self, counts: &[u32], h: usize) -> bool {
+    pub fn admits(&self, counts: &Counts, h: usize) -> bool {
         let Some(d) = self.domain_of[h] else {
             return false;
         };
         match &self.policy {
-            RestartPolicy::Arrivals(limit) => counts[d] < limit[d],
-            RestartPolicy::Together => counts
-                .iter()
-                .enumerate()
-                .all(|(other, &n)| other == d || n == 0),
+            RestartPolicy::Arrivals { .. } => counts.at(d) < self.policy.arrivals(d),
+            RestartPolicy::Together => counts.occupied().all(|(other, _)| other == d),
             RestartPolicy::Spread {
                 present,
                 room,
+                rooms,
                 skew,
             } => {
-                let least = (0..counts.len())
-                    .filter(|&x| room[x])
-                    .map(|x| present[x] + counts[x])
-                    .min()
-                    .unwrap_or(0);
-                present[d] + counts[d] < least + skew
+                let (least, _) = room_extremes(&sum(present, counts), room, *rooms);
+                present.at(d) + counts.at(d) < least + skew
             }
         }
     }
@@ -115,13 +139,14 @@ pub fn restart(
     m.restart_anti_affinity();
     for rule in rules {
         match &rule.policy {
-            RestartPolicy::Arrivals(limit) => m.restart_group_arrivals(rule, limit),
+            RestartPolicy::Arrivals { .. } => m.restart_group_arrivals(rule),
             RestartPolicy::Together => m.restart_group_together(rule, warm),
             RestartPolicy::Spread {
                 present,
                 room,
+                rooms,
                 skew,
-            } => m.restart_group_spread(rule, (present, room, *skew), warm),
+            } => m.restart_group_spread(rule, (present, room, *rooms, *skew), warm),
         }
     }
     let objective: Expression = m.x.iter().flatten().map(|(_, c)| c.var).sum();
@@ -239,11 +264,12 @@ impl<'a> Model<'a> {
         out
     }
 
-    /// `restart_group_arrivals`: at most `limit[D]` members restart into domain `D`.
-    fn restart_group_arrivals(&mut self, rule: &RestartRule, limit: &[u32]) {
+    /// `restart_group_arrivals`: at most `max` less the survivors there restart into domain `D`.
+    fn restart_group_arrivals(&mut self, rule: &RestartRule) {
         for (d, cols) in self.by_domain(rule) {
             let sum: Expression = cols.iter().map(|c| c.var).sum();
-            self.b.row(constraint::leq(sum, limit[d] as f64));
+            self.b
+                .row(constraint::leq(sum, f64::from(rule.policy.arrivals(d))));
         }
     }
 
@@ -268,15 +294,16 @@ impl<'a> Model<'a> {
     }
 
     /// `restart_group_spread`: with `m` the least count, `m <= n_D <= m + skew` for every domain
-    /// with room, `n_D` = surviving members plus those that restart there.
+    /// with room, `n_D` = surviving members plus those that restart there. A domain with room
+    /// and no column holds a constant: only the least and the most of those get a row.
     fn restart_group_spread(
         &mut self,
         rule: &RestartRule,
-        (present, room, skew): (&[u32], &[bool], u32),
+        (present, room, rooms, skew): (&Counts, &[bool], usize, u32),
         warm: &[Option<usize>],
     ) {
-        let mut cols = self.by_domain(rule);
-        let mut warm_counts = present.to_vec();
+        let cols = self.by_domain(rule);
+        let mut warm_counts = present.clone();
         for &v in &rule.members {
             if let Some(d) = warm
                 .get(v)
@@ -284,15 +311,25 @@ impl<'a> Model<'a> {
                 .flatten()
                 .and_then(|h| rule.domain_of[h])
             {
-                warm_counts[d] += 1;
+                warm_counts.add(d, 1);
             }
         }
-        let counts: Vec<Expression> = (0..room.len())
-            .map(|d| {
-                let cols = cols.remove(&d).unwrap_or_default();
-                cols.iter().map(|c| c.var).sum::<Expression>() + f64::from(present[d])
+        let varying: Vec<Expression> = cols
+            .iter()
+            .filter(|(d, _)| room[**d])
+            .map(|(&d, cols)| {
+                cols.iter().map(|c| c.var).sum::<Expression>() + f64::from(present.at(d))
             })
             .collect();
-        super::spread_rows(&mut self.b, counts, room, &warm_counts, skew);
+        let mut constant = Counts::default();
+        for (d, n) in present.occupied() {
+            if !cols.contains_key(&d) {
+                constant.add(d, n);
+            }
+        }
+        let constant =
+            (varying.len() < rooms).then(|| room_extremes(&constant, room, rooms - varying.len()));
+        let warm = room_extremes(&warm_counts, room, rooms).0;
+        super::spread_rows(&mut self.b, varying, constant, warm, skew);
     }
 }

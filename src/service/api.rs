@@ -256,18 +256,20 @@ pub fn migrate_text(text: &str) -> Result<crate::format::state::Plan, Vec<InputE
     migrate_within(text, &Overrides::default(), &RunConfig::default())
 }
 
-/// [`migrate_text`] within a service's limits: the round MIP's `policy.time_limit_s` capped by
-/// `o.max_time_limit_s`, and stopped by `cfg.cancel`.
+/// [`migrate_text`] within a service's limits: `policy.time_limit_s` capped by
+/// `o.max_time_limit_s` and counted from here (parsing included), and stopped by `cfg.cancel`.
 pub fn migrate_within(
     text: &str,
     o: &Overrides,
     cfg: &RunConfig,
 ) -> Result<crate::format::state::Plan, Vec<InputError>> {
+    let started = std::time::Instant::now();
     let state = crate::validation::read_state(text)?;
     let mut policy = crate::migration::RoundPolicy::from_state(&state);
     let (limit_s, capped) = TimeLimitCap::apply(policy.time_limit_s, o.max_time_limit_s);
     policy.time_limit_s = limit_s;
     policy.cancel = cfg.cancel.clone();
+    policy.started = Some(started);
     let mut plan = crate::migration::plan_with(&state, &policy);
     plan.stats.time_limit_capped = capped;
     Ok(plan)
@@ -335,6 +337,11 @@ pub fn capacity_text(
         )]);
     }
     crate::capacity::check_flavors(&q.flavors)?;
+    // The call's time limit counts from here, parsing included.
+    let cfg = &RunConfig {
+        started: Some(cfg.started.unwrap_or_else(Instant::now)),
+        ..cfg.clone()
+    };
     let mut value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
     if value.get("vms").is_some() {
         let state = crate::validation::state::read_state(text)?.into_inner();

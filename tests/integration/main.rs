@@ -25,6 +25,7 @@ mod hardening;
 mod hardening_cli;
 mod hardening_ganeti;
 mod hardening_members;
+mod hardening_rounds;
 mod hardening_sequence;
 mod hardening_tolerance;
 mod heuristics;

@@ -4,10 +4,13 @@
 //! the family's rows removed, the model would answer differently. Names follow models/*.md.
 
 use serde_json::{json, Value};
+use vmplace::domain::groups::Counts;
 use vmplace::domain::{Assignment, Domain, HostIx, Load, Settings, StorageIx};
 use vmplace::format::{Objective, Problem};
 use vmplace::model::host::{self, HostInput};
-use vmplace::model::migration::{self, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm};
+use vmplace::model::migration::{
+    self, Arrivals, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
+};
 use vmplace::model::mix::{self, MixFlavor, MixInput};
 use vmplace::model::restart::{self, RestartPolicy, RestartRule, RestartVm};
 use vmplace::model::storage::{self, Stage, StorageInput};
@@ -889,8 +892,12 @@ fn migration_group_arrivals_cap_the_members_entering_a_domain() {
     let rule = |arrivals: [u32; 3]| RoundRule {
         domain_of: std::sync::Arc::new((0..5).map(|h| Some(rack(h))).collect()),
         members: vec![(0, Some(2)), (1, Some(2))],
-        fixed: vec![0; 3],
-        policy: RoundPolicy::Arrivals(arrivals.to_vec()),
+        fixed: Counts::default(),
+        // max 2, less the members at the start: `arrivals` may arrive per rack.
+        policy: RoundPolicy::Arrivals(Arrivals {
+            max: 2,
+            start: Counts::from(arrivals.iter().map(|a| 2 - a).collect::<Vec<u32>>()),
+        }),
     };
     let racks = |ends: &[Option<usize>]| ends.iter().map(|e| rack(e.unwrap())).collect::<Vec<_>>();
     // No rule: both take the cheap rack.
@@ -928,9 +935,10 @@ fn migration_group_spread_keeps_the_racks_within_the_skew() {
     let spread = |fixed: Vec<u32>, skew: u32| RoundRule {
         domain_of: std::sync::Arc::new(vec![Some(0), Some(1), Some(2)]),
         members: vec![(0, Some(0)), (1, Some(0))],
-        fixed,
+        fixed: Counts::from(fixed),
         policy: RoundPolicy::Spread {
-            room: vec![false, true, true],
+            room: std::sync::Arc::new(vec![false, true, true]),
+            rooms: 2,
             skew,
         },
     };
@@ -960,7 +968,7 @@ fn migration_group_affinity_ends_the_members_in_as_few_domains_as_they_started()
     let together = |fixed: Vec<u32>, most: u32| RoundRule {
         domain_of: std::sync::Arc::new(vec![Some(0), Some(1)]),
         members: vec![(0, Some(0))],
-        fixed,
+        fixed: Counts::from(fixed),
         policy: RoundPolicy::Together(most),
     };
     let mut input = round(hosts, vms);
@@ -1310,12 +1318,17 @@ fn racks_of(r: &vmplace::model::restart::Restarts) -> Vec<usize> {
 #[test]
 fn restart_group_arrivals_cap_the_members_restarting_in_a_rack() {
     // Rack 0 has room for one more member, rack 1 for one: two of three restart, one per rack.
-    let (vms, rules) = racked_restart(RestartPolicy::Arrivals(vec![1, 1]));
+    // max 1, no survivor: one place per rack.
+    let arrivals = |max: u32, present: Vec<u32>| RestartPolicy::Arrivals {
+        max,
+        present: Counts::from(present),
+    };
+    let (vms, rules) = racked_restart(arrivals(1, vec![0, 0]));
     let r = restart_ruled(&[10.0; 4], &vms, &rules);
     assert_eq!(racks_of(&r), vec![0, 1]);
     assert_eq!((r.bound, r.proven), (2, true));
     // Rack 0 full: one restarts, in rack 1... with two places there, two.
-    let (vms, rules) = racked_restart(RestartPolicy::Arrivals(vec![0, 2]));
+    let (vms, rules) = racked_restart(arrivals(2, vec![2, 0]));
     let r = restart_ruled(&[10.0; 4], &vms, &rules);
     assert_eq!(racks_of(&r), vec![1, 1]);
 }
@@ -1346,8 +1359,9 @@ fn restart_group_spread_keeps_the_racks_within_the_skew() {
     // each, all three restart (3 against 2). When rack 1 takes none, rack 0 may not grow past
     // 0 + 2: none restarts, proven.
     let spread = |present: Vec<u32>| RestartPolicy::Spread {
-        present,
-        room: vec![true, true],
+        present: Counts::from(present),
+        room: std::sync::Arc::new(vec![true, true]),
+        rooms: 2,
         skew: 2,
     };
     let (vms, rules) = racked_restart(spread(vec![2, 0]));
@@ -2294,24 +2308,43 @@ fn round_rules_count_members_and_say_whether_an_end_holds() {
     let rule = |policy: RoundPolicy| RoundRule {
         domain_of: std::sync::Arc::new(vec![Some(0), Some(1), Some(2), None]),
         members: vec![(0, Some(0)), (1, Some(1))],
-        fixed: vec![1, 0, 0],
+        fixed: Counts::from(vec![1, 0, 0]),
         policy,
     };
+    let c = |dense: [u32; 3]| Counts::from(dense.to_vec());
     let together = rule(RoundPolicy::Together(1));
-    assert!(together.holds(&[2, 0, 0]));
-    assert!(!together.holds(&[1, 1, 0]));
-    assert!(rule(RoundPolicy::Together(2)).holds(&[1, 1, 0]));
+    assert!(together.holds(&c([2, 0, 0])));
+    assert!(!together.holds(&c([1, 1, 0])));
+    assert!(rule(RoundPolicy::Together(2)).holds(&c([1, 1, 0])));
     let spread = rule(RoundPolicy::Spread {
-        room: vec![true, true, false],
+        room: std::sync::Arc::new(vec![true, true, false]),
+        rooms: 2,
         skew: 1,
     });
-    assert!(spread.holds(&[2, 1, 5]), "rack 2 has no room: not compared");
-    assert!(!spread.holds(&[2, 0, 0]));
-    assert!(rule(RoundPolicy::Arrivals(vec![0, 0, 0])).holds(&[9, 9, 9]));
+    assert!(
+        spread.holds(&c([2, 1, 5])),
+        "rack 2 has no room: not compared"
+    );
+    assert!(!spread.holds(&c([2, 0, 0])));
+    assert!(
+        !spread.holds(&c([0, 2, 0])),
+        "an empty rack with room counts 0"
+    );
+    let arrivals = Arrivals {
+        max: 0,
+        start: Counts::default(),
+    };
+    assert!(rule(RoundPolicy::Arrivals(arrivals)).holds(&c([9, 9, 9])));
     // Member 0 stays (None), member 1 moves to host 2 (domain 2): 1 + 1, 0, 1.
-    assert_eq!(together.counts(|i| (i == 1).then_some(2)), vec![2, 0, 1]);
+    assert_eq!(
+        together.counts(|i| (i == 1).then_some(2)).dense(3),
+        vec![2, 0, 1]
+    );
     // To a host outside the scope: it counts nowhere.
-    assert_eq!(together.counts(|i| (i == 1).then_some(3)), vec![2, 0, 0]);
+    assert_eq!(
+        together.counts(|i| (i == 1).then_some(3)).dense(3),
+        vec![2, 0, 0]
+    );
 }
 
 #[test]
@@ -2324,7 +2357,7 @@ fn migration_group_affinity_counts_a_domain_where_only_members_that_stay_run() {
     input.rules = vec![RoundRule {
         domain_of: std::sync::Arc::new(vec![Some(0), Some(1)]),
         members: vec![(0, Some(0)), (1, Some(1))],
-        fixed: vec![0, 0, 1],
+        fixed: Counts::from(vec![0, 0, 1]),
         policy: RoundPolicy::Together(2),
     }];
     let (_, ends) = round_solve(&input);

@@ -4,6 +4,7 @@
 
 use super::{Role, MAX_CANDIDATES};
 use crate::domain::migration::{HostId, Pool, VmId};
+use crate::domain::{Stop, Stopped};
 use crate::format::state::{DeclineCode, Detection, HostState};
 use crate::migration::admission::{group_admission, GroupCounts};
 use crate::migration::{detect, RoundPolicy};
@@ -161,19 +162,28 @@ fn expected_cpu(pool: &Pool, policy: &RoundPolicy, cpu: usize) -> Vec<f64> {
 }
 
 /// Admission apart from headroom (the model and the greedy handle it): per candidate, every
-/// accepting host, and the declines by code.
+/// accepting host, and the declines by code. Candidates x hosts tests: `stop` is asked between
+/// candidates.
 pub(super) struct Admissible {
     pub accepting: Vec<Vec<usize>>,
     pub declined: Vec<BTreeMap<DeclineCode, usize>>,
 }
 
 impl Admissible {
-    pub(super) fn new(pool: &Pool, sources: &Sources, cpu: usize) -> Self {
+    pub(super) fn new(
+        pool: &Pool,
+        sources: &Sources,
+        cpu: usize,
+        stop: &Stop,
+    ) -> Result<Self, Stopped> {
         let mut out = Admissible {
             accepting: Vec::with_capacity(sources.candidates.len()),
             declined: Vec::with_capacity(sources.candidates.len()),
         };
         for &v in &sources.candidates {
+            if stop.passed() {
+                return Err(Stopped);
+            }
             let vm = &pool.vms[v];
             let groups = GroupCounts::new(pool, VmId(v));
             let mut declined: BTreeMap<DeclineCode, usize> = BTreeMap::new();
@@ -206,6 +216,6 @@ impl Admissible {
             out.declined.push(declined);
             out.accepting.push(ok);
         }
-        out
+        Ok(out)
     }
 }

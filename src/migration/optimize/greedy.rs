@@ -2,6 +2,7 @@
 //! when the wall clock stops HiGHS.
 
 use super::Role;
+use crate::domain::groups::{Counts, MemberCounts};
 use crate::domain::migration::Pool;
 use crate::model::migration::{RoundHost, RoundPolicy, RoundRule};
 use std::collections::BTreeMap;
@@ -36,15 +37,14 @@ struct Packing {
     count: Vec<usize>,
     rest: Vec<Vec<f64>>,
     members: Vec<Vec<usize>>,
-    /// Per rule and domain: members arrived from other domains.
-    arrived: Vec<Vec<u32>>,
-    /// Per rule and domain: members there as booked.
-    counts: Vec<Vec<u32>>,
+    /// Per rule and domain: members arrived from other domains (sparse).
+    arrived: Vec<Counts>,
+    /// Per rule and domain: members there as booked (sparse).
+    counts: Vec<Counts>,
     /// Per candidate: (rule, domain it starts in).
     rules_of: Vec<Vec<(usize, Option<usize>)>>,
     /// Every rule count a shift changed, (rule, domain arrived in, domain left), so that a trial
-    /// is undone without copying the rules' counts (dense over domains: 8,000 one-member groups
-    /// over 8,000 racks made each copy 512 MB; issue 27, H2).
+    /// is undone without copying the rules' counts (issue 27, H2).
     journal: Vec<(usize, usize, Option<usize>)>,
 }
 
@@ -65,7 +65,7 @@ impl Packing {
             count: vec![0; n],
             rest: g.hosts.iter().map(|h| h.rest_fixed.clone()).collect(),
             members: vec![Vec::new(); n],
-            arrived: g.rules.iter().map(|r| vec![0; r.fixed.len()]).collect(),
+            arrived: vec![Counts::default(); g.rules.len()],
             counts: g.rules.iter().map(|r| r.counts(|_| None)).collect(),
             rules_of: vec![Vec::new(); g.candidates.len()],
             journal: Vec::new(),
@@ -120,13 +120,13 @@ impl Packing {
                 return false;
             };
             if let RoundPolicy::Arrivals(limit) = &rule.policy {
-                return self.arrived[r][to] < limit[to];
+                return self.arrived[r].at(to) < limit.limit(to);
             }
             let mut after = self.counts[r].clone();
             if let Some(f) = from {
-                after[f] -= 1;
+                after.remove(f, 1);
             }
-            after[to] += 1;
+            after.add(to, 1);
             rule.holds(&after)
         })
     }
@@ -170,10 +170,10 @@ impl Packing {
         }
         for &(r, from) in &self.rules_of[i] {
             if let Some(dm) = g.rules[r].domain_of[t].filter(|&dm| Some(dm) != from) {
-                self.arrived[r][dm] += 1;
-                self.counts[r][dm] += 1;
+                self.arrived[r].add(dm, 1);
+                self.counts[r].add(dm, 1);
                 if let Some(f) = from {
-                    self.counts[r][f] -= 1;
+                    self.counts[r].remove(f, 1);
                 }
                 self.journal.push((r, dm, from));
             }
@@ -199,10 +199,10 @@ impl Packing {
             let Some((r, dm, from)) = self.journal.pop() else {
                 break;
             };
-            self.arrived[r][dm] -= 1;
-            self.counts[r][dm] -= 1;
+            self.arrived[r].remove(dm, 1);
+            self.counts[r].remove(dm, 1);
             if let Some(f) = from {
-                self.counts[r][f] += 1;
+                self.counts[r].add(f, 1);
             }
         }
     }

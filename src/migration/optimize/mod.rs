@@ -8,16 +8,18 @@ mod candidates;
 mod greedy;
 
 use super::Ctx;
-use crate::domain::groups::Policy;
+use crate::domain::groups::{Counts, Policy};
 use crate::domain::migration::{HostId, Pool, VmId};
+use crate::domain::{Stop, Stopped};
 use crate::format::state::{MigrationReason, PlanStats};
 use crate::format::Status;
 use crate::model::migration::{
-    cost, solve, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
+    cost, room_extremes, solve, Arrivals, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
 };
 use crate::model::{MipOptions, MipStatus};
 use candidates::{Admissible, Sources};
 use std::collections::HashMap;
+use std::time::Instant;
 
 /// Most candidate VMs in one round model (whole hosts, least efficient first).
 const MAX_CANDIDATES: usize = 1200;
@@ -64,7 +66,9 @@ impl Role {
 }
 
 /// Plans the round with the MIP and books its moves; returns the plan status (the gap goes to
-/// `stats`).
+/// `stats`). The call's deadline and cancel flag are asked while the round's structures are
+/// built: past them before the greedy plan, every VM stays; after it, the greedy plan stands.
+/// Either way the status is `time_limit`.
 pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) -> Status {
     let pool = &cx.pool;
     let policy = cx.policy;
@@ -75,10 +79,17 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
     if sources.candidates.is_empty() {
         return Status::Optimal;
     }
+    let built = (|| {
+        let rules = round_rules(pool, &sources, &cx.stop)?;
+        let admissible = Admissible::new(pool, &sources, cpu, &cx.stop)?;
+        Ok::<_, Stopped>((rules, admissible))
+    })();
+    let Ok((rules, admissible)) = built else {
+        stay(cx, &sources, stats);
+        return Status::TimeLimit;
+    };
     let groups = Groups::new(pool, &sources);
-    let rules = round_rules(pool, &sources);
     let hosts = round_hosts(pool, &sources, cpu);
-    let admissible = Admissible::new(pool, &sources, cpu);
     let dynamic = |v: usize, h: usize| {
         let host: &RoundHost = &hosts[h];
         (host.p1 - host.p0) * pool.vms[v].now[cpu] / host.cap.max(1e-12)
@@ -130,7 +141,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
         penalty: PENALTY,
         stuck: STUCK,
     };
-    let (status, ends) = choose_plan(&input, greedy, policy, stats);
+    let (status, ends) = choose_plan(&input, greedy, policy, &cx.stop, stats);
     let Sources {
         candidates, role, ..
     } = sources;
@@ -144,6 +155,16 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
         stats,
     );
     status
+}
+
+/// Every VM stays (the call ran out of time before a plan): the VMs of hosts in maintenance are
+/// listed as stayed, as [`book::book`] lists them.
+fn stay(cx: &Ctx, sources: &Sources, stats: &mut PlanStats) {
+    for &v in &sources.candidates {
+        if sources.role[cx.pool.vms[v].host.0] == Role::Maintenance {
+            stats.stayed.push(cx.pool.vms[v].id.clone());
+        }
+    }
 }
 
 /// Anti-affinity groups of the round, numbered.
@@ -188,48 +209,41 @@ impl Groups {
 /// The hard rules of `groups[]` that have candidates, as the round model sees them
 /// (models/migration.md, "Group rules"): anti-affinity lets `max_per_domain` less the members
 /// there at the start (leavers included) arrive in a domain; affinity ends in no more domains,
-/// and spread no more skewed, than the round starts with (at least the rule's own limit).
-fn round_rules(pool: &Pool, sources: &Sources) -> Vec<RoundRule> {
+/// and spread no more skewed, than the round starts with (at least the rule's own limit). Built
+/// sparse, from the rules' members (not their domains), asking `stop` between rules.
+fn round_rules(pool: &Pool, sources: &Sources, stop: &Stop) -> Result<Vec<RoundRule>, Stopped> {
+    let mut members: Vec<Vec<(usize, Option<usize>)>> = vec![Vec::new(); pool.rules.len()];
+    for (i, &v) in sources.candidates.iter().enumerate() {
+        for &r in &pool.vms[v].rules {
+            members[r].push((i, pool.domain(r, pool.vms[v].host)));
+        }
+    }
     let mut out = Vec::new();
-    for (r, rule) in pool.rules.iter().enumerate() {
-        let members: Vec<(usize, Option<usize>)> = sources
-            .candidates
-            .iter()
-            .enumerate()
-            .filter(|(_, &v)| pool.vms[v].rules.contains(&r))
-            .map(|(i, &v)| (i, pool.domain(r, pool.vms[v].host)))
-            .collect();
+    for (r, (rule, members)) in pool.rules.iter().zip(members).enumerate() {
         if !rule.hard || members.is_empty() {
             continue;
         }
+        if stop.passed() {
+            return Err(Stopped);
+        }
         let start = pool.rule_counts(r, None);
-        let mut fixed = vec![0u32; start.len()];
+        let mut fixed = Counts::default();
         for &v in &pool.members[r] {
             if !sources.is_candidate[v.0] {
                 if let Some(d) = pool.domain(r, pool.vms[v].host) {
-                    fixed[d] += 1;
+                    fixed.add(d, 1);
                 }
             }
         }
         let policy = match rule.policy {
-            Policy::AntiAffinity { max } => {
-                RoundPolicy::Arrivals(start.iter().map(|&n| max.saturating_sub(n)).collect())
-            }
-            Policy::Affinity => {
-                RoundPolicy::Together((start.iter().filter(|&&n| n > 0).count() as u32).max(1))
-            }
+            Policy::AntiAffinity { max } => RoundPolicy::Arrivals(Arrivals { max, start }),
+            Policy::Affinity => RoundPolicy::Together((start.len() as u32).max(1)),
             Policy::Spread { skew } => {
-                let with_room = || {
-                    start
-                        .iter()
-                        .zip(rule.room.iter())
-                        .filter(|(_, r)| **r)
-                        .map(|(n, _)| *n)
-                };
-                let now = with_room().max().unwrap_or(0) - with_room().min().unwrap_or(0);
+                let (least, most) = room_extremes(&start, &rule.room, rule.rooms);
                 RoundPolicy::Spread {
-                    room: rule.room.to_vec(),
-                    skew: skew.max(now),
+                    room: rule.room.clone(),
+                    rooms: rule.rooms,
+                    skew: skew.max(most - least),
                 }
             }
         };
@@ -240,7 +254,7 @@ fn round_rules(pool: &Pool, sources: &Sources) -> Vec<RoundRule> {
             policy,
         });
     }
-    out
+    Ok(out)
 }
 
 /// The hosts of the round model: CPU capacity and power, and what the VMs that stay put there.
@@ -347,10 +361,18 @@ fn choose_plan(
     input: &RoundInput,
     greedy: Vec<Option<usize>>,
     policy: &crate::migration::RoundPolicy,
+    stop: &Stop,
     stats: &mut PlanStats,
 ) -> (Status, Vec<Option<usize>>) {
+    let left = stop
+        .deadline
+        .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64())
+        .unwrap_or(policy.time_limit_s);
+    if stop.passed() || left <= 0.0 {
+        return (Status::TimeLimit, greedy);
+    }
     let opts = MipOptions {
-        time_limit_s: policy.time_limit_s,
+        time_limit_s: left.min(policy.time_limit_s),
         mip_gap: 0.02,
         threads: 1,
         write_model: None,
