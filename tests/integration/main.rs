@@ -6,7 +6,6 @@
 
 mod capacity;
 mod cli;
-mod adhoc;
 mod common;
 mod constraints;
 mod defects;
