@@ -196,6 +196,10 @@ pub enum PhaseSolver {
     /// One of the heuristics with the requests in decreasing size (vmplace's own warm starts).
     #[serde(rename = "decreasing")]
     Decreasing,
+    /// Best fit or balanced fit with the requests in increasing size (vmplace's own warm starts
+    /// for pools short of some resource, where the most VMs are the smallest).
+    #[serde(rename = "increasing")]
+    Increasing,
     /// Neighbourhoods of the pool re-solved as joint (storage, host) MIPs after the phases, until
     /// the answer is proven or the time is up (`neighbourhoods` of them).
     #[serde(rename = "joint-lns")]
@@ -222,6 +226,7 @@ impl PhaseSolver {
             PhaseSolver::BestFitHostRam => "best-fit+host-ram",
             PhaseSolver::BalancedHostRam => "balanced+host-ram",
             PhaseSolver::JointLns => "joint-lns",
+            PhaseSolver::Increasing => "increasing",
             PhaseSolver::Decreasing => "decreasing",
         }
     }

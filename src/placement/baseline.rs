@@ -35,6 +35,7 @@ impl Baselines {
         let mut answers: Vec<(Assignment, PhaseSolver)> = Heuristic::ALL
             .into_iter()
             .chain(Heuristic::ALL.map(Heuristic::decreasing))
+            .chain([Heuristic::BEST_FIT, Heuristic::BALANCED].map(Heuristic::increasing))
             .map(|h| (heuristics::place(d, &fixed, h, &stop), h.solver()))
             .collect();
         answers.push((

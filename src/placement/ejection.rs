@@ -32,6 +32,17 @@ pub(crate) struct Ejections {
     pub dropped: usize,
 }
 
+impl Ejections {
+    /// Both runs' counts.
+    pub(crate) fn plus(self, other: Ejections) -> Ejections {
+        Ejections {
+            placed: self.placed + other.placed,
+            moved: self.moved + other.moved,
+            dropped: self.dropped + other.dropped,
+        }
+    }
+}
+
 /// Places what it can of `best`'s unplaced requests (those outside `groups[]` rules) until a
 /// pass places nothing or the deadline; `best` must be a complete answer with hosts.
 pub(crate) fn improve(d: &Domain, best: &mut Assignment, deadline: &Deadline) -> Ejections {

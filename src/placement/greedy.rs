@@ -13,6 +13,22 @@ use crate::format::Objective;
 
 /// Order in which first-fit decreasing considers requests: priority, then size.
 pub fn decreasing_order(d: &Domain, include: impl Fn(RequestIx) -> bool) -> Vec<RequestIx> {
+    sized_order(d, include, false)
+}
+
+/// Priority, then increasing size: on a pool short of some resource everywhere, the most VMs of
+/// one priority are placed by taking the smallest first.
+pub fn increasing_order(d: &Domain, include: impl Fn(RequestIx) -> bool) -> Vec<RequestIx> {
+    sized_order(d, include, true)
+}
+
+/// Priority (highest first), then size in shares of the largest host (smallest first when
+/// `smallest_first`), then index.
+fn sized_order(
+    d: &Domain,
+    include: impl Fn(RequestIx) -> bool,
+    smallest_first: bool,
+) -> Vec<RequestIx> {
     let scale: Vec<f64> = (0..d.measured)
         .map(|k| {
             d.hosts
@@ -36,9 +52,12 @@ pub fn decreasing_order(d: &Domain, include: impl Fn(RequestIx) -> bool) -> Vec<
         .collect();
     order.sort_by(|&a, &b| {
         let (pa, pb) = (d.requests[a.0].priority, d.requests[b.0].priority);
-        pb.total_cmp(&pa)
-            .then(size(b).total_cmp(&size(a)))
-            .then(a.cmp(&b))
+        let by_size = if smallest_first {
+            size(a).total_cmp(&size(b))
+        } else {
+            size(b).total_cmp(&size(a))
+        };
+        pb.total_cmp(&pa).then(by_size).then(a.cmp(&b))
     });
     order
 }

@@ -47,6 +47,9 @@ pub enum Order {
     /// Priority, then decreasing size ([`super::greedy::decreasing_order`]): vmplace's own warm
     /// starts, as first-fit decreasing is to first fit.
     Decreasing,
+    /// Priority, then increasing size ([`super::greedy::increasing_order`]): vmplace's own warm
+    /// starts for pools short of some resource, where the most VMs are the smallest.
+    Increasing,
 }
 
 /// One heuristic: a storage weigher and a host weigher, with retries over storage systems.
@@ -112,10 +115,20 @@ impl Heuristic {
         }
     }
 
+    /// The same weighers with the requests in increasing size: vmplace's own warm starts.
+    pub fn increasing(self) -> Heuristic {
+        Heuristic {
+            order: Order::Increasing,
+            ..self
+        }
+    }
+
     /// The solver name an answer of this heuristic carries in `stats.phases[].solver`.
     pub fn solver(self) -> PhaseSolver {
-        if self.order == Order::Decreasing {
-            return PhaseSolver::Decreasing;
+        match self.order {
+            Order::Decreasing => return PhaseSolver::Decreasing,
+            Order::Increasing => return PhaseSolver::Increasing,
+            Order::Input => {}
         }
         match (self.storage, self.host) {
             (StorageWeigher::FreeSpace, HostWeigher::Ram) => PhaseSolver::Openstack,
@@ -258,6 +271,7 @@ pub fn place(d: &Domain, fixed: &Assignment, h: Heuristic, stop: &dyn Fn() -> bo
     let order: Vec<RequestIx> = match h.order {
         Order::Input => (0..d.requests.len()).map(RequestIx).collect(),
         Order::Decreasing => super::greedy::decreasing_order(d, |_| true),
+        Order::Increasing => super::greedy::increasing_order(d, |_| true),
     };
     for r in order {
         let i = r.0;

@@ -366,8 +366,9 @@ pub(crate) fn improve(
     if !applies(d) || whole_call(d, &[&p1.stats, &p2.stats], placed).status == Status::Optimal {
         return Ok(Searched::default());
     }
-    // Ejection (models/joint.md, "Ejection") on a copy first: it is the answer when the search
-    // finds nothing better, and its time is what the search leaves free for it at the end.
+    // Ejection (models/joint.md, "Ejection") on a copy first: the search starts from it when it
+    // is better than what the joint MIP left, and its time is what the search leaves free for
+    // ejection at the end.
     let ejecting = std::time::Instant::now();
     let mut first = p2.assignment.clone();
     normalise(d, &mut first);
@@ -408,8 +409,10 @@ pub(crate) fn improve(
         proven(a) && super::storage_phase::restated(d, p1, a, bounds).status == Status::Optimal
     };
     let mut best = p2.assignment.clone();
-    if done(&first) {
-        best = first.clone();
+    // The search never makes its start worse: it starts from the better answer.
+    let from_first = better(evaluate::host_score(d, &first), evaluate::host_score(d, &best));
+    if from_first {
+        best = first;
     }
     tracing::debug!(score = ?evaluate::host_score(d, &best), "neighbourhood search starts");
     let mut searched = search(d, &mut best, deadline, &done)?;
@@ -417,12 +420,8 @@ pub(crate) fn improve(
     let mut ejected = super::ejection::improve(d, &mut best, deadline_all);
     ejection_s += ejecting.elapsed().as_secs_f64();
     tracing::debug!(?ejected, "ejection after the neighbourhoods");
-    if better(
-        evaluate::host_score(d, &first),
-        evaluate::host_score(d, &best),
-    ) {
-        best = first;
-        ejected = first_ejected;
+    if from_first {
+        ejected = ejected.plus(first_ejected);
     }
     searched.storage_bound = storage_bound;
     searched.ejected = ejected;
