@@ -656,7 +656,14 @@ mod tests {
             a.storage[r] = Some(StorageIx(0));
         }
         let done = run(&d, &mut a);
-        assert_eq!(done, Ejections { placed: 2, moved: 0, dropped: 1 });
+        assert_eq!(
+            done,
+            Ejections {
+                placed: 2,
+                moved: 0,
+                dropped: 1
+            }
+        );
         assert_eq!(a.host[0], None, "v gave way");
         assert_eq!((a.host[2], a.host[3]), (Some(HostIx(1)), Some(HostIx(1))));
         assert_valid(&d, &a);

@@ -410,7 +410,10 @@ pub(crate) fn improve(
     };
     let mut best = p2.assignment.clone();
     // The search never makes its start worse: it starts from the better answer.
-    let from_first = better(evaluate::host_score(d, &first), evaluate::host_score(d, &best));
+    let from_first = better(
+        evaluate::host_score(d, &first),
+        evaluate::host_score(d, &best),
+    );
     if from_first {
         best = first;
     }

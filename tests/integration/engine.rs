@@ -312,3 +312,28 @@ fn the_quick_start_example_under_pack_is_proven_optimal_for_the_whole_call() {
     let answer = serde_json::to_value(&s).unwrap();
     assert!(rules(&text, &answer).is_empty());
 }
+
+#[test]
+fn smallest_first_places_the_most_vms_on_a_pool_short_of_memory() {
+    use vmplace::domain::{Assignment, Domain, Settings};
+    use vmplace::placement::heuristics::{place, Heuristic};
+    // One host of 16 GiB; a VM of 16 GiB comes first, then four of 4 GiB. In input order best
+    // fit places the large one alone; smallest first places the four.
+    let vm = |id: &str, mem: u32| json!({"id": id, "demand": {"cpu": 1, "memory_gib": mem}, "disk_gib": 1});
+    let doc = json!({
+        "storage": [{"id": "s", "capacity_gib": 100}],
+        "hosts": [{"id": "h", "capacity": {"cpu": 16, "memory_gib": 16}, "storage": ["s"]}],
+        "requests": [vm("big", 16), vm("a", 4), vm("b", 4), vm("c", 4), vm("d", 4)]
+    });
+    let d = Domain::from_problem(&parse(&doc, Mode::Place), Settings::default());
+    let placed = |h: Heuristic| {
+        let a = place(&d, &Assignment::empty(d.requests.len()), h, &|| false);
+        a.host.iter().filter(|h| h.is_some()).count()
+    };
+    assert_eq!(placed(Heuristic::BEST_FIT), 1);
+    assert_eq!(placed(Heuristic::BEST_FIT.increasing()), 4);
+    assert_eq!(placed(Heuristic::BALANCED.increasing()), 4);
+    // The call answers with the most.
+    let answer = solve_with(&doc, Mode::Place, &knobs(SolverKind::Mip, 5.0));
+    assert_eq!(answer.placed_weight, 4.0);
+}

@@ -74,9 +74,7 @@ fn fit_class_supply_runs_a_storage_s_vms_on_its_own_hosts() {
 fn fit_group_supply_counts_a_host_once_for_all_its_storage_systems() {
     // One host of 2 CPUs reaches `s1` and `s2`; two VMs of 1 CPU have their images on `s1`
     // already and two on `s2`. The host runs two in all, not two per storage system.
-    let pinned = |id: &str, s: &str| {
-        json!({"id": id, "demand": {"cpu": 1, "memory_gib": 1}, "disk_gib": 1, "storage": s})
-    };
+    let pinned = |id: &str, s: &str| json!({"id": id, "demand": {"cpu": 1, "memory_gib": 1}, "disk_gib": 1, "storage": s});
     let doc = json!({
         "storage": [{"id": "s1", "capacity_gib": 100}, {"id": "s2", "capacity_gib": 100}],
         "hosts": [host("h", 2.0, 100.0, &["s1", "s2"])],
