@@ -4,6 +4,7 @@
 //! [`bound`] gives a lower bound. The independent checker is `checker::roadef`. The problem
 //! and the method are written up in `models/roadef.md`.
 
+pub mod bench;
 pub mod bound;
 pub mod model;
 pub mod parse;

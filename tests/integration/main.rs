@@ -29,6 +29,7 @@ mod heuristics;
 mod migrate;
 mod property;
 mod roadef;
+mod roadef_bench;
 mod rows;
 mod rules;
 mod server;
