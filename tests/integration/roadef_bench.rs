@@ -1,11 +1,15 @@
 //! `vmplace bench --roadef DIR` (issue 29, item 5): one row per instance pair of a folder of
 //! hand-made instances, costs that agree with `vmplace check --roadef`, a bad file as a row with
-//! its error (not an abort), and the reference file of best known costs (`E2007`).
+//! its error (not an abort), and the reference file of best known costs (`E2007`). And the
+//! search's MIP neighbourhoods (item 4): an instance that no shift or swap can improve.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use vmplace::checker::roadef::check_roadef;
 use vmplace::roadef::bench::Reference;
+use vmplace::roadef::parse::{parse_assignment, parse_model};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -242,4 +246,30 @@ fn the_shipped_reference_lists_the_public_instances() {
         );
         assert!(pair.assignment.is_some(), "{}", pair.name);
     }
+}
+
+/// Two machines of capacity 10 (safety 6 and 10), a process of 8 on the first (load 2 x 10 =
+/// 20) and two of 3 on the second. Every shift and every swap breaks a capacity: only moving
+/// all three at once (the large one to the second machine, the small ones to the first) lowers
+/// the cost, to the three process move costs.
+const BLOCKED_MODEL: &str =
+    "1\n0 10\n2\n0 0 10 6 0 0\n0 0 10 10 0 0\n3\n0 0\n0 0\n0 0\n3\n0 8 1\n1 3 1\n2 3 1\n0\n1 0 0\n";
+
+#[test]
+fn a_mip_neighbourhood_makes_the_move_no_shift_or_swap_can() {
+    let model = parse_model("blocked", BLOCKED_MODEL).unwrap();
+    let initial = parse_assignment("initial", "0 1 1", &model).unwrap();
+    assert_eq!(check_roadef(&model, &initial, &initial).costs.total, 20);
+    let deadline = Instant::now() + Duration::from_millis(600);
+    let out = vmplace::roadef::reassign(&model, &initial, 3, deadline);
+    let c = check_roadef(&model, &initial, &out.assignment);
+    assert!(c.valid, "{:#?}", c.violations);
+    assert_eq!(c.costs.total, out.cost);
+    assert_eq!(out.cost, 3, "{:?}", out.assignment);
+    assert_eq!(out.stats.accepted, 0, "no shift or swap is feasible here");
+    assert!(out.stats.mips_improved >= 1);
+    assert!(
+        Instant::now() <= deadline + Duration::from_millis(100),
+        "the deadline holds"
+    );
 }
