@@ -102,12 +102,19 @@ fn draw(
     // from anywhere.
     let pool = (local.len() >= 2 && rng.random_bool(0.5)).then_some(local);
     let k = rng.random_range(2..=params.machines.min(pool.map_or(all as usize, Vec::len)));
+    // Half the time the roomiest of three (room below safety capacity to take the first's
+    // processes), else any.
+    let tries = if rng.random_bool(0.5) { 3 } else { 1 };
     let mut machines = vec![first];
     while machines.len() < k {
-        let m = match pool {
+        let mut pick = || match pool {
             Some(pool) => pool[rng.random_range(0..pool.len())],
             None => MachineIx(rng.random_range(0..all)),
         };
+        let m = (0..tries)
+            .map(|_| pick())
+            .max_by(|&a, &b| room(state, a).total_cmp(&room(state, b)))
+            .unwrap_or(first);
         if !machines.contains(&m) {
             machines.push(m);
         }
@@ -124,6 +131,17 @@ fn draw(
     free.truncate(params.free);
     free.sort();
     (!free.is_empty()).then_some(Neighbourhood { machines, free })
+}
+
+/// The share of machine `m`'s safety capacity still free, summed over resources.
+fn room(state: &State, m: MachineIx) -> f64 {
+    let safe = state.model().safety(m);
+    state
+        .usage(m)
+        .iter()
+        .zip(safe)
+        .map(|(&u, &sc)| (sc - u).max(0) as f64 / sc.max(1) as f64)
+        .sum()
 }
 
 /// A machine drawn with chance proportional to its load and balance cost (any if all are 0).
@@ -255,9 +273,8 @@ impl<'s, 'a> Mip<'s, 'a> {
     /// what moved processes still hold (a free process counts on its initial machine wherever
     /// it goes).
     fn lns_capacity(&mut self) {
-        let model = self.state.model();
-        for j in 0..self.n.machines.len() {
-            let m = self.n.machines[j];
+        let (model, n) = (self.state.model(), self.n);
+        for (j, &m) in n.machines.iter().enumerate() {
             let fixed = self.fixed_usage(j);
             let cap = model.capacity(m);
             for k in 0..model.r() {
@@ -464,9 +481,8 @@ impl<'s, 'a> Mip<'s, 'a> {
     /// `lns_load` and `lns_balance`: per machine, the load above safety capacity and each
     /// balance objective's shortfall, as columns bounded below by their linear parts.
     fn lns_load_and_balance(&mut self) {
-        let model = self.state.model();
-        for j in 0..self.n.machines.len() {
-            let m = self.n.machines[j];
+        let (model, n) = (self.state.model(), self.n);
+        for (j, &m) in n.machines.iter().enumerate() {
             let fixed = self.fixed_usage(j);
             let (cap, safe) = (model.capacity(m), model.safety(m));
             let now = self.state.usage(m);

@@ -21,7 +21,7 @@ const CHALLENGE_SECONDS: f64 = 300.0;
 /// Runs the bench over `dir`.
 pub fn run(a: &BenchArgs, dir: &Path) -> i32 {
     let seconds = a.time_limit.unwrap_or(CHALLENGE_SECONDS);
-    if !(seconds > 0.0 && seconds <= 86_400.0) {
+    if seconds.is_nan() || seconds <= 0.0 || seconds > 86_400.0 {
         return report(&[InputError::new(
             ErrorCode::Usage,
             "",
