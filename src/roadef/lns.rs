@@ -82,8 +82,8 @@ pub fn lns(state: &mut State, params: LnsParams) -> LnsStats {
     stats
 }
 
-/// A neighbourhood: a first machine (by its cost, or any), others of its neighborhood, and up to
-/// `free` of their processes.
+/// A neighbourhood: a first machine (by its cost, or any), others (of its neighborhood or any),
+/// and up to `free` of their processes.
 fn draw(
     state: &State,
     by_neighborhood: &[Vec<MachineIx>],
