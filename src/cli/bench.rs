@@ -1,5 +1,7 @@
 //! `vmplace bench DIR`: JSON rows on stdout, a human table on stderr.
 
+mod roadef_bench;
+
 use super::{exit, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
@@ -10,22 +12,35 @@ use vmplace::validation::{read_problem, Phase};
 
 /// Arguments of `bench`.
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("seeded").args(["sweep", "roadef"]))]
 pub struct BenchArgs {
-    /// Directory of instance files (`*.json`); not with `--sweep`.
-    #[arg(required_unless_present = "sweep")]
+    /// Directory of instance files (`*.json`); not with `--sweep` or `--roadef`.
+    #[arg(required_unless_present_any = ["sweep", "roadef"])]
     pub dir: Option<PathBuf>,
+    /// Instead, a directory of ROADEF/EURO 2012 instances (`model_X.txt` with
+    /// `assignment_X.txt`): each runs as `vmplace roadef` in a child process at `-t`, and the
+    /// checker checks its answer.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["dir", "sweep"])]
+    pub roadef: Option<PathBuf>,
+    /// Best known costs for `--roadef`: lines `instance,best_known` (`#` starts a comment).
+    #[arg(long, value_name = "FILE", requires = "roadef")]
+    pub reference: Option<PathBuf>,
+    /// Keep `--roadef`'s answers in this directory, as `new_assignment_X.txt`.
+    #[arg(long, value_name = "DIR", requires = "roadef")]
+    pub answers: Option<PathBuf>,
     /// Instead of a directory, N pools drawn by `generate --sweep` (random pool structures):
     /// vmplace against the best of the heuristics schedulers run, and against its bound.
     #[arg(long, value_name = "N", conflicts_with = "dir")]
     pub sweep: Option<usize>,
-    /// The sweep's seed.
-    #[arg(long, default_value_t = 1, requires = "sweep")]
+    /// The seed of the sweep, or of every `--roadef` run.
+    #[arg(long, default_value_t = 1, requires = "seeded")]
     pub seed: u64,
     /// Requests per pool of the sweep.
     #[arg(long, default_value_t = 1000, requires = "sweep")]
     pub requests: usize,
-    /// Time limit per instance and solver, seconds (default: each instance's own option, or 10).
-    #[arg(long)]
+    /// Time limit per instance and solver, seconds (default: each instance's own option, or
+    /// 10; with `--roadef`, 300, the challenge's).
+    #[arg(long, short = 't')]
     pub time_limit: Option<f64>,
     /// Solver threads.
     #[arg(long)]
@@ -40,6 +55,16 @@ pub struct BenchArgs {
 
 /// Runs the bench.
 pub fn run(a: BenchArgs) -> i32 {
+    if let Some(dir) = &a.roadef {
+        return roadef_bench::run(&a, dir);
+    }
+    if a.reference.is_some() || a.answers.is_some() {
+        return report(&[InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--reference and --answers go with --roadef DIR",
+        )]);
+    }
     let dir = match (&a.dir, a.sweep) {
         (_, Some(n)) => return run_sweep(&a, n),
         (Some(dir), None) => dir.clone(),

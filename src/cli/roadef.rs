@@ -88,6 +88,8 @@ struct RoadefReport {
     moved_processes: usize,
     time_s: f64,
     search: vmplace::roadef::search::SearchStats,
+    /// This process's peak resident memory (Linux's VmHWM), MiB.
+    peak_rss_mib: f64,
 }
 
 /// Runs `roadef`.
@@ -154,13 +156,17 @@ pub fn run(a: RoadefArgs) -> i32 {
         moved_processes: fin.moved_processes,
         time_s: start.elapsed().as_secs_f64(),
         search: outcome.stats,
+        peak_rss_mib: vmplace::bench::peak_rss_mib(),
     };
     let _ = write_json(None, &doc);
     exit::OK
 }
 
 /// Reads and parses the model and an assignment, every error of both at once where possible.
-fn read_pair(model: &Path, initial: &Path) -> Result<(Model, Assignment), Vec<InputError>> {
+pub(super) fn read_pair(
+    model: &Path,
+    initial: &Path,
+) -> Result<(Model, Assignment), Vec<InputError>> {
     let model_text = read_input(model);
     let initial_text = read_input(initial);
     let model_text = model_text.map_err(|e| {
@@ -175,7 +181,7 @@ fn read_pair(model: &Path, initial: &Path) -> Result<(Model, Assignment), Vec<In
 }
 
 /// The initial assignment's violations as `E2006` errors.
-fn infeasible(file: &Path, check: &RoadefCheck) -> Vec<InputError> {
+pub(super) fn infeasible(file: &Path, check: &RoadefCheck) -> Vec<InputError> {
     check
         .violations
         .iter()

@@ -135,11 +135,13 @@ pub enum ErrorCode {
     RoadefTrailing,
     /// ROADEF: the initial assignment breaks a hard rule.
     RoadefInfeasibleInitial,
+    /// ROADEF bench: a line of the reference file is not `instance,best_known`.
+    RoadefReference,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 58] = [
+    pub const ALL: [ErrorCode; 59] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -198,6 +200,7 @@ impl ErrorCode {
         ErrorCode::RoadefTooLarge,
         ErrorCode::RoadefTrailing,
         ErrorCode::RoadefInfeasibleInitial,
+        ErrorCode::RoadefReference,
     ];
 
     /// The stable code string.
@@ -261,6 +264,7 @@ impl ErrorCode {
             ErrorCode::RoadefTooLarge => "E2004",
             ErrorCode::RoadefTrailing => "E2005",
             ErrorCode::RoadefInfeasibleInitial => "E2006",
+            ErrorCode::RoadefReference => "E2007",
         }
     }
 
@@ -342,6 +346,7 @@ impl ErrorCode {
             ErrorCode::RoadefTooLarge => "fix the count at the given position: it must match the items that follow",
             ErrorCode::RoadefTrailing => "remove the extra numbers, or fix a count before them",
             ErrorCode::RoadefInfeasibleInitial => "give an initial assignment that keeps every hard rule (`vmplace check --roadef` lists the violations)",
+            ErrorCode::RoadefReference => "write one `instance,best_known` line per instance, the cost a whole number (lines starting with # are comments)",
         }
     }
 }

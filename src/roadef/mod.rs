@@ -4,7 +4,9 @@
 //! [`bound`] gives a lower bound. The independent checker is `checker::roadef`. The problem
 //! and the method are written up in `models/roadef.md`.
 
+pub mod bench;
 pub mod bound;
+pub mod lns;
 pub mod model;
 pub mod parse;
 pub mod search;
@@ -20,6 +22,25 @@ use std::time::Instant;
 const HILL_CLIMBING_SHARE: f64 = 0.3;
 /// From this many processes on, hill climb first.
 const LARGE: usize = 10_000;
+/// Share of the time hill climbing first on smaller instances.
+const SMALL_HILL_CLIMBING_SHARE: f64 = 0.0;
+/// Share of the time of each block of MIP neighbourhoods.
+const LNS_SHARE: f64 = 0.1;
+/// Share of the time of each block of late acceptance between them.
+const LATE_SHARE: f64 = 0.25;
+/// Share of the time of a block of MIP neighbourhoods after one that gained less than
+/// [`LNS_WORTH`] of the cost.
+const LNS_SHORT_SHARE: f64 = 0.03;
+/// A block of MIP neighbourhoods that gains this share of the cost keeps its full time.
+const LNS_WORTH: f64 = 0.001;
+/// Most machines in one MIP neighbourhood.
+const LNS_MACHINES: usize = 4;
+/// Most free processes in one MIP neighbourhood.
+const LNS_FREE: usize = 30;
+/// Branch-and-bound nodes per neighbourhood MIP.
+const LNS_NODES: u32 = 100;
+/// Seconds per neighbourhood MIP at most.
+const LNS_MIP_SECONDS: f64 = 0.5;
 /// Late acceptance history length (feasible candidates).
 const HISTORY: usize = 3000;
 /// Chance of a swap rather than a shift.
@@ -40,18 +61,14 @@ pub struct Outcome {
     pub stats: SearchStats,
 }
 
-/// Improves `initial` (feasible) until `deadline`, deterministically for a seed.
+/// Improves `initial` (feasible) until `deadline`, deterministically for a seed: hill climbing
+/// first, then blocks of MIP neighbourhoods ([`lns::lns`]) and late acceptance in turn, each
+/// block starting from the best assignment so far.
 pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instant) -> Outcome {
     let mut state = state::State::new(model, initial);
-    // Hill climbing first (late acceptance with a history of 1): on large instances the
-    // first descent is what the time allows; then late acceptance from its local optimum.
-    let now = Instant::now();
-    let share = if model.processes.len() >= LARGE {
-        HILL_CLIMBING_SHARE
-    } else {
-        0.0
-    };
-    let split = now + deadline.saturating_duration_since(now).mul_f64(share);
+    let start = Instant::now();
+    let total = deadline.saturating_duration_since(start);
+    let at = |share: f64| start + total.mul_f64(share.min(1.0));
     let phase = |seed: u64, deadline: Instant, history: usize| SearchParams {
         seed,
         deadline,
@@ -60,17 +77,69 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
         target_share: TARGET_SHARE,
         best_shift_share: BEST_SHIFT_SHARE,
     };
-    let (_, _, first) = search::late_acceptance(&mut state, phase(seed, split, 1));
-    let (assignment, cost, second) =
-        search::late_acceptance(&mut state, phase(seed.wrapping_add(1), deadline, HISTORY));
-    let stats = SearchStats {
-        candidates: first.candidates + second.candidates,
-        feasible: first.feasible + second.feasible,
-        accepted: first.accepted + second.accepted,
+    let climb = if model.processes.len() >= LARGE {
+        HILL_CLIMBING_SHARE
+    } else {
+        SMALL_HILL_CLIMBING_SHARE
     };
+    let (mut best, mut best_cost, mut stats) =
+        search::late_acceptance(&mut state, phase(seed, at(climb), 1));
+    let (mut lns_share, late_share) = (LNS_SHARE, LATE_SHARE);
+    let mut lns_stats = lns::LnsStats::default();
+    let mut t = climb;
+    let mut round = 0u64;
+    while t < 1.0 {
+        let history = phase(seed.wrapping_add(1 + round), at(t + late_share), HISTORY);
+        let (a, c, s) = search::late_acceptance(&mut state, history);
+        stats.candidates += s.candidates;
+        stats.feasible += s.feasible;
+        stats.accepted += s.accepted;
+        if c < best_cost {
+            best_cost = c;
+            best = a;
+        }
+        t += late_share;
+        if t >= 1.0 {
+            break;
+        }
+        // The MIP neighbourhoods start from the best.
+        let back: Vec<_> = best
+            .0
+            .iter()
+            .enumerate()
+            .map(|(p, &m)| (model::ProcessIx(p as u32), m))
+            .collect();
+        state.apply_all(&back);
+        let params = lns::LnsParams {
+            seed: seed ^ 0x5eed_0000 ^ round,
+            deadline: at(t + lns_share),
+            machines: LNS_MACHINES,
+            free: LNS_FREE,
+            nodes: LNS_NODES,
+            mip_seconds: LNS_MIP_SECONDS,
+        };
+        let before = state.cost();
+        t += lns_share;
+        let done = lns::lns(&mut state, params);
+        // A block that gained little gives the next one less time.
+        lns_share = if (before - state.cost()) as f64 > LNS_WORTH * before as f64 {
+            LNS_SHARE
+        } else {
+            LNS_SHORT_SHARE
+        };
+        lns_stats.mips += done.mips;
+        lns_stats.improved += done.improved;
+        if state.cost() < best_cost {
+            best_cost = state.cost();
+            best = state.assignment();
+        }
+        round += 1;
+    }
+    stats.mips = lns_stats.mips;
+    stats.mips_improved = lns_stats.improved;
     Outcome {
-        assignment,
-        cost,
+        assignment: best,
+        cost: best_cost,
         stats,
     }
 }

@@ -19,6 +19,10 @@ pub struct SearchStats {
     pub feasible: u64,
     /// Moves made.
     pub accepted: u64,
+    /// MIP neighbourhoods solved (`lns`).
+    pub mips: u64,
+    /// Of which lowered the cost.
+    pub mips_improved: u64,
 }
 
 /// Knobs of the search.

@@ -446,7 +446,28 @@ impl<'a> State<'a> {
     /// Makes `mv` (which [`State::delta`] accepted).
     pub fn apply(&mut self, mv: Move) {
         let (steps, n) = self.steps(mv);
-        let steps = &steps[..n];
+        self.apply_steps(&steps[..n]);
+    }
+
+    /// Moves each process to its machine at once (a large neighbourhood's answer). The caller
+    /// guarantees the conflict rule for the result (the per-machine service bits assume it);
+    /// capacity and spread can be tested afterwards with [`State::rules_hold`].
+    pub fn apply_all(&mut self, moves: &[(ProcessIx, MachineIx)]) {
+        let steps: Vec<Step> = moves
+            .iter()
+            .filter(|(p, to)| self.assign[p.ix()] != *to)
+            .map(|&(p, to)| Step {
+                p,
+                from: self.assign[p.ix()],
+                to,
+            })
+            .collect();
+        if !steps.is_empty() {
+            self.apply_steps(&steps);
+        }
+    }
+
+    fn apply_steps(&mut self, steps: &[Step]) {
         self.bump_moved(steps, true);
         let model = self.model;
         let r = self.r;
@@ -472,10 +493,85 @@ impl<'a> State<'a> {
             self.assign[st.p.ix()] = st.to;
             self.relist(st);
         }
-        for m in [steps[0].from, steps[0].to] {
+        for m in steps.iter().flat_map(|st| [st.from, st.to]) {
             let c = self.cost_of(m, None);
             self.machine_cost_sum += c - self.machine_cost[m.ix()];
             self.machine_cost[m.ix()] = c;
         }
+    }
+
+    /// Capacity and transient capacity on `machines`; spread for `services`, and the
+    /// dependency rule both ways for them in the neighborhoods of `machines`.
+    pub fn rules_hold(&self, machines: &[MachineIx], services: &[ServiceIx]) -> bool {
+        let model = self.model;
+        let r = self.r;
+        let capacity = machines.iter().all(|&m| {
+            let span = m.ix() * r..(m.ix() + 1) * r;
+            let cap = model.capacity(m);
+            (0..r).all(|k| {
+                let u = self.usage[span.start + k];
+                let t = if model.resources[k].transient {
+                    self.held[span.start + k]
+                } else {
+                    0
+                };
+                u + t <= cap[k]
+            })
+        });
+        let nbs = || {
+            machines
+                .iter()
+                .map(|m| model.machines[m.ix()].neighborhood.ix())
+        };
+        capacity
+            && services.iter().all(|&s| {
+                self.locations_used[s.ix()] >= model.services[s.ix()].spread_min
+                    && nbs().all(|nb| self.pair_ok(s, nb))
+            })
+    }
+
+    /// Processes of service `s` in neighborhood `n`.
+    pub fn neighborhood_count(&self, s: ServiceIx, n: NeighborhoodIx) -> u32 {
+        self.neighborhood_count[s.ix() * self.model.neighborhoods + n.ix()]
+    }
+
+    /// The services that depend on `s`.
+    pub fn dependents(&self, s: ServiceIx) -> &[ServiceIx] {
+        &self.dependents[s.ix()]
+    }
+
+    /// The model.
+    pub fn model(&self) -> &'a Model {
+        self.model
+    }
+
+    /// The initial machine of `p`.
+    pub fn initial_of(&self, p: ProcessIx) -> MachineIx {
+        self.initial[p.ix()]
+    }
+
+    /// Machine `m`'s usage row.
+    pub fn usage(&self, m: MachineIx) -> &[i64] {
+        &self.usage[m.ix() * self.r..(m.ix() + 1) * self.r]
+    }
+
+    /// What processes moved away from `m` still hold there (transient resources; 0 elsewhere).
+    pub fn held(&self, m: MachineIx) -> &[i64] {
+        &self.held[m.ix() * self.r..(m.ix() + 1) * self.r]
+    }
+
+    /// Processes of service `s` in location `l`.
+    pub fn location_count(&self, s: ServiceIx, l: LocationIx) -> u32 {
+        self.location_count[s.ix() * self.model.locations + l.ix()]
+    }
+
+    /// Distinct locations of service `s`.
+    pub fn locations_used(&self, s: ServiceIx) -> u32 {
+        self.locations_used[s.ix()]
+    }
+
+    /// Moved processes of service `s`.
+    pub fn moved_in_service(&self, s: ServiceIx) -> u32 {
+        self.moved_in_service[s.ix()]
     }
 }

@@ -31,6 +31,7 @@ mod heuristics;
 mod migrate;
 mod property;
 mod roadef;
+mod roadef_bench;
 mod rows;
 mod rules;
 mod server;
