@@ -8,6 +8,10 @@ use crate::domain::{
 use crate::format::Objective;
 use good_lp::{constraint, variable, Expression};
 
+/// Most domains an affinity rule's look-ahead models one by one (a binary per domain); past it,
+/// the relaxed rows of `affinity_relaxed`.
+const AFFINITY_DOMAINS_MODELLED: usize = 256;
+
 /// Which objective a solve optimises (lexicographic stages).
 #[derive(Debug, Clone, Copy)]
 pub enum Stage {
@@ -426,6 +430,10 @@ impl Model<'_> {
                         rule.present.occupied().map(|(dm, _)| dm).collect();
                     let all: std::collections::BTreeSet<usize> =
                         reached.values().flat_map(|s| s.iter().copied()).collect();
+                    if all.len() > AFFINITY_DOMAINS_MODELLED {
+                        self.affinity_relaxed(&terms, &reached, &with_members);
+                        continue;
+                    }
                     // The warm start's domain: where its first hosted member runs.
                     let warm_domain = terms.iter().find_map(|&(f, _, _)| {
                         self.flavors[f].members.iter().find_map(|r| {
@@ -478,6 +486,28 @@ impl Model<'_> {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The affinity look-ahead of a rule whose storage systems reach more than
+    /// [`AFFINITY_DOMAINS_MODELLED`] domains, relaxed: with members running already, only the
+    /// storage systems reaching their domain; else no row. One binary per domain and rule was
+    /// 4,000 rules x 8,000 zones = 32 million columns, 75 s and 8.6 GB before any deadline check
+    /// (issue 27, H2).
+    fn affinity_relaxed(
+        &mut self,
+        terms: &[(usize, StorageIx, Col)],
+        reached: &std::collections::BTreeMap<usize, std::rc::Rc<std::collections::BTreeSet<usize>>>,
+        with_members: &[usize],
+    ) {
+        if with_members.is_empty() {
+            return;
+        }
+        // Members in two domains already: no domain takes another (as in the full rows).
+        for &(_, s, c) in terms {
+            if with_members.len() > 1 || !reached[&s.0].contains(&with_members[0]) {
+                self.b.row(constraint::leq(Expression::from(c.var), 0.0));
             }
         }
     }
