@@ -48,7 +48,8 @@ pub struct BenchArgs {
     /// Print only the JSON document (no table on stderr).
     #[arg(long)]
     pub json: bool,
-    /// Draw the share of requests each solver places, per instance, as SVG.
+    /// Draw, per instance, the share of requests each solver places and the hosts it uses, as
+    /// grouped bars in an SVG file.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 }
