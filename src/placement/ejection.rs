@@ -2,8 +2,9 @@
 //! (models/joint.md, "Ejection"). A request that fits no host may fit one once a few of the
 //! batch's VMs there move to other hosts with room, each on a host connected to the storage
 //! system its image is already on. The request then takes the freed host, with a storage system
-//! connected to it that has room for its image. Every move keeps every rule, and the answer only
-//! ever gains placed weight.
+//! connected to it that has room for its image. When nothing can move out of the way, one large VM
+//! of the batch may give way to smaller requests of more weight in all (`swap_in`). Every move
+//! keeps every rule, and the answer only ever gains placed weight.
 //!
 //! One try costs microseconds where a neighbourhood MIP costs a second, so every unplaced request
 //! is tried in each pass. On pools where free CPU and free memory are far from proportional, the
@@ -142,18 +143,7 @@ impl<'a> State<'a> {
     /// smallest (each placed request counts its priority, whatever its size).
     fn waiting(&self) -> Vec<RequestIx> {
         let d = self.d;
-        let size = |r: RequestIx| self.size(r);
-        let mut rs: Vec<RequestIx> = (0..d.requests.len())
-            .map(RequestIx)
-            .filter(|&r| self.a.host[r.0].is_none() && movable(d, r))
-            .collect();
-        rs.sort_by(|&x, &y| {
-            let (px, py) = (d.requests[x.0].priority, d.requests[y.0].priority);
-            py.total_cmp(&px)
-                .then(size(x).total_cmp(&size(y)))
-                .then(x.cmp(&y))
-        });
-        rs
+        super::greedy::increasing_order(d, |r| self.a.host[r.0].is_none() && movable(d, r))
     }
 
     /// Places `r`, on a host with room or on one freed by moving VMs away; returns the VMs moved.
