@@ -81,18 +81,9 @@ pub(crate) fn fill(d: &Domain, a: &mut Assignment, hosts: &[HostIx]) -> usize {
     let mut st = State::new(d, a);
     let mut placed = 0;
     for r in st.waiting() {
-        let vm = &d.requests[r.0];
-        let options: Vec<StorageIx> = storage_options(d, r).collect();
-        let spot = hosts.iter().find_map(|&h| {
-            let s = d.hosts[h.0]
-                .storage
-                .iter()
-                .copied()
-                .filter(|s| options.contains(s))
-                .filter(|s| st.load.storage_free[s.0] + 1e-6 >= vm.disk)
-                .max_by(|x, y| st.load.storage_free[x.0].total_cmp(&st.load.storage_free[y.0]))?;
-            st.load.host_accepts(d, r, h).then_some((h, s))
-        });
+        let spot = hosts
+            .iter()
+            .find_map(|&h| st.storage_on(r, h).map(|s| (h, s)));
         if let Some((h, s)) = spot {
             st.place(r, h, s);
             placed += 1;

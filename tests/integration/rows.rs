@@ -2276,6 +2276,31 @@ fn group_lookahead_sends_affinity_members_toward_the_domain_they_run_in() {
 }
 
 #[test]
+fn affinity_relaxed_sends_members_toward_their_domain_past_the_domains_modelled_one_by_one() {
+    // As above, but s1 reaches 300 racks (past the 256 the look-ahead models one binary each):
+    // the relaxed rows still keep the new member off s1, whose racks are not r0, where `app`
+    // runs; r0's storage has no room, so nothing is placed.
+    let mut h0 = racked("h0", "s2", "r0");
+    h0["group_members"] = json!({"app": 1});
+    let mut hosts: Vec<Value> = (1..=300)
+        .map(|i| racked(&format!("h{i}"), "s1", &format!("r{i}")))
+        .collect();
+    hosts.push(h0);
+    let d = storage_groups_doc(
+        vec![
+            storage_sys("s1", 100.0, 0.0),
+            storage_sys("s2", 100.0, 95.0),
+        ],
+        hosts,
+        vec![unpinned("a", 10.0, &["app"])],
+        json!([{"id": "app", "policy": "affinity", "scope": "rack"}]),
+    );
+    let (r, a) = storage_solve(&d, Stage::Placement);
+    assert!(close(r.objective, 0.0), "{}", r.objective);
+    assert_eq!(placed(&a), 0);
+}
+
+#[test]
 fn group_lookahead_holds_spread_members_to_what_the_racks_a_storage_reaches_can_take() {
     // `api` (spread by rack, skew 1), four new members, racks r1 (s1 only), r2 and r3 (s2 only,
     // room for one image). In any valid end a rack holds at most floor(4 / 3) + 1 = 2: two on s1,
