@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -53,7 +53,7 @@ fn markdown_files(dir: &Path) -> Vec<String> {
 }
 
 /// The README and every page of the book, with their text (includes expanded).
-fn pages() -> Vec<(PathBuf, String)> {
+pub(crate) fn pages() -> Vec<(PathBuf, String)> {
     let mut out = vec![(root().join("README.md"), read(&root().join("README.md")))];
     for page in summary_pages() {
         let path = root().join("docs/src").join(&page);
@@ -103,19 +103,25 @@ fn prose_lines(text: &str) -> Vec<String> {
     out
 }
 
-struct Link {
-    target: String,
+pub(crate) struct Link {
+    /// An image (`![alt](target)`), not a link.
+    pub(crate) image: bool,
+    pub(crate) target: String,
 }
 
 /// Markdown links and images `[text](target)` in prose (not in code).
-fn links(text: &str) -> Vec<Link> {
+pub(crate) fn links(text: &str) -> Vec<Link> {
     let mut out = Vec::new();
     for line in prose_lines(text) {
         let mut rest = line.as_str();
         while let Some(i) = rest.find("](") {
+            let image = rest[..i]
+                .rfind("![")
+                .is_some_and(|j| !rest[j..i].contains(']'));
             let after = &rest[i + 2..];
             let Some(end) = after.find(')') else { break };
             out.push(Link {
+                image,
                 target: after[..end].trim().to_string(),
             });
             rest = &after[end..];
@@ -315,7 +321,7 @@ fn the_readme_example_is_the_shipped_file_and_its_answer_is_current() {
     );
 }
 
-fn json_blocks(text: &str) -> Vec<Value> {
+pub(crate) fn json_blocks(text: &str) -> Vec<Value> {
     blocks(text)
         .into_iter()
         .filter(|b| b.info == "json")

@@ -2,18 +2,11 @@
 //! service snippet (shown but not run by `docs::`) answers what the CLI answers, the book serves
 //! every figure it shows, and the command line reference names exactly the flags `--help` has.
 
+use crate::docs::{json_blocks, links, pages, read, root};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 fn vmplace(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vmplace"))
@@ -44,14 +37,6 @@ fn blocks(text: &str, info: &str) -> Vec<Vec<String>> {
         }
     }
     out
-}
-
-/// The JSON blocks of a page, parsed.
-fn json_blocks(text: &str) -> Vec<Value> {
-    blocks(text, "json")
-        .iter()
-        .map(|lines| serde_json::from_str(&lines.join("\n")).expect("a JSON block parses"))
-        .collect()
 }
 
 fn unplaced(v: &Value) -> Vec<(String, String, String)> {
@@ -249,61 +234,6 @@ fn shell_words_split_as_sh_does() {
     );
 }
 
-/// The pages of `docs/src/SUMMARY.md` with their text, `{{#include}}` lines expanded.
-fn book_pages() -> Vec<(PathBuf, String)> {
-    let src = root().join("docs/src");
-    let summary = read(&src.join("SUMMARY.md"));
-    summary
-        .lines()
-        .filter_map(|l| l.split_once("](").map(|(_, rest)| rest))
-        .filter_map(|rest| rest.split_once(')').map(|(target, _)| target))
-        .map(|page| {
-            let path = src.join(page);
-            let text = read(&path)
-                .lines()
-                .map(|line| {
-                    match line
-                        .trim()
-                        .strip_prefix("{{#include ")
-                        .and_then(|r| r.strip_suffix("}}"))
-                    {
-                        Some(target) => read(&path.parent().unwrap().join(target.trim())),
-                        None => format!("{line}\n"),
-                    }
-                })
-                .collect();
-            (path, text)
-        })
-        .collect()
-}
-
-/// `(is_image, target)` of every Markdown link and image outside code.
-fn link_targets(text: &str) -> Vec<(bool, String)> {
-    let mut fenced = false;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            continue;
-        }
-        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
-        let mut rest = prose.as_str();
-        while let Some(i) = rest.find("](") {
-            let image = rest[..i]
-                .rfind("![")
-                .is_some_and(|j| !rest[j..i].contains(']'));
-            let after = &rest[i + 2..];
-            let Some(end) = after.find(')') else { break };
-            out.push((image, after[..end].trim().to_string()));
-            rest = &after[end..];
-        }
-    }
-    out
-}
-
 /// Repository files the book links to although mdBook does not serve them: read from a clone,
 /// as the book is today. A new one is a decision, not an accident.
 const LINKS_OUT_OF_THE_BOOK: [&str; 4] = [
@@ -320,8 +250,10 @@ fn the_book_serves_every_figure_it_shows() {
     let src = root().join("docs/src").canonicalize().unwrap();
     let mut wrong = Vec::new();
     let mut figures = 0;
-    for (page, text) in book_pages() {
-        for (image, target) in link_targets(&text) {
+    // The book's pages (the README, first, is not served by mdBook).
+    for (page, text) in pages().into_iter().skip(1) {
+        for link in links(&text) {
+            let (image, target) = (link.image, link.target);
             if target.starts_with("http") || target.starts_with('#') {
                 continue;
             }
