@@ -341,6 +341,10 @@ pub struct Timings {
     /// "Ejection"), part of `neighbourhoods_s`.
     #[serde(default)]
     pub ejection_s: f64,
+    /// `place`: ruin and recreate (models/joint.md, "Ruin and recreate"), part of
+    /// `neighbourhoods_s`.
+    #[serde(default)]
+    pub ruin_s: f64,
     /// `place`: the fit bound's LP (models/fit.md), part of `solve_s`.
     #[serde(default)]
     pub fit_bound_s: f64,
@@ -371,6 +375,13 @@ pub struct PhaseStats {
     /// Neighbourhood MIPs solved, when `solver` is `mip-lns`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lns_neighbourhoods: usize,
+    /// Ruin-and-recreate tries of the search after the phases, when `solver` is `joint-lns`
+    /// (models/joint.md, "Ruin and recreate").
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ruin_tries: usize,
+    /// Those tries kept because they placed more weight.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ruin_improved: usize,
     /// Requests the search after the phases placed by moving some of the batch's VMs out of their
     /// way, when `solver` is `joint-lns` (models/joint.md, "Ejection").
     #[serde(default, skip_serializing_if = "is_zero")]

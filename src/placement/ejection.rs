@@ -13,9 +13,9 @@
 //! that would take what leaves it.
 
 use super::deadline::Deadline;
-use super::neighbourhood::{movable, storage_options};
-use crate::domain::{bits, evaluate, Assignment, Domain, HostIx, Load, RequestIx, StorageIx};
-use std::collections::HashSet;
+use super::neighbourhood::storage_options;
+use super::working::Working;
+use crate::domain::{bits, Assignment, Domain, HostIx, RequestIx, StorageIx};
 
 /// Hosts tried per unplaced request, those that lack the least first.
 const HOSTS_TRIED: usize = 24;
@@ -47,7 +47,7 @@ impl Ejections {
 /// Places what it can of `best`'s unplaced requests (those outside `groups[]` rules) until a
 /// pass places nothing or the deadline; `best` must be a complete answer with hosts.
 pub(crate) fn improve(d: &Domain, best: &mut Assignment, deadline: &Deadline) -> Ejections {
-    let mut st = State::new(d, best);
+    let mut st = Working::new(d, best);
     let mut done = Ejections::default();
     loop {
         let before = done;
@@ -78,7 +78,7 @@ pub(crate) fn improve(d: &Domain, best: &mut Assignment, deadline: &Deadline) ->
 /// rules) on `hosts`: after a neighbourhood re-packed them, they may have room for requests the
 /// neighbourhood did not include. Returns the requests placed.
 pub(crate) fn fill(d: &Domain, a: &mut Assignment, hosts: &[HostIx]) -> usize {
-    let mut st = State::new(d, a);
+    let mut st = Working::new(d, a);
     let mut placed = 0;
     for r in st.waiting() {
         let spot = hosts
@@ -92,51 +92,7 @@ pub(crate) fn fill(d: &Domain, a: &mut Assignment, hosts: &[HostIx]) -> usize {
     placed
 }
 
-/// A VM's shape for the relocation cache: its demand, its `anti_affinity` group and its storage.
-type Shape = (Vec<u64>, Option<usize>, StorageIx);
-
-/// The answer being improved and its load.
-struct State<'a> {
-    d: &'a Domain,
-    a: &'a mut Assignment,
-    load: Load,
-    /// Per host, the batch's VMs on it that may move (outside `groups[]` rules).
-    on_host: Vec<Vec<RequestIx>>,
-    /// Shapes no host could take since the last placement (a placement may free room).
-    no_room: HashSet<Shape>,
-    /// Per measured resource, the largest host's capacity (the unit of a request's size).
-    scale: Vec<f64>,
-}
-
-impl<'a> State<'a> {
-    fn new(d: &'a Domain, a: &'a mut Assignment) -> Self {
-        let load = evaluate::final_load(d, a);
-        let mut on_host = vec![Vec::new(); d.hosts.len()];
-        for (i, h) in a.host.iter().enumerate() {
-            if let Some(h) = h.filter(|_| movable(d, RequestIx(i)) && a.storage[i].is_some()) {
-                on_host[h.0].push(RequestIx(i));
-            }
-        }
-        let scale = (0..d.measured)
-            .map(|k| d.hosts.iter().map(|h| h.capacity[k]).fold(1e-9, f64::max))
-            .collect();
-        State {
-            d,
-            a,
-            load,
-            on_host,
-            no_room: HashSet::new(),
-            scale,
-        }
-    }
-
-    /// The unplaced requests outside `groups[]` rules: highest priority first, then the
-    /// smallest (each placed request counts its priority, whatever its size).
-    fn waiting(&self) -> Vec<RequestIx> {
-        let d = self.d;
-        super::greedy::increasing_order(d, |r| self.a.host[r.0].is_none() && movable(d, r))
-    }
-
+impl Working<'_> {
     /// Places `r`, on a host with room or on one freed by moving VMs away; returns the VMs moved.
     fn insert(&mut self, r: RequestIx) -> Option<usize> {
         for (_, h, s) in self.hosts_for(r) {
@@ -225,19 +181,6 @@ impl<'a> State<'a> {
         self.unplace(r, h, s);
         self.place(v, h, v_storage);
         None
-    }
-
-    /// A storage system connected to `h` that request `x` may use and that has room for its
-    /// image (the most free), when `h` also takes `x`.
-    fn storage_on(&self, x: RequestIx, h: HostIx) -> Option<StorageIx> {
-        let (d, vm) = (self.d, &self.d.requests[x.0]);
-        if !self.load.host_accepts(d, x, h) {
-            return None;
-        }
-        storage_options(d, x)
-            .filter(|s| d.hosts[h.0].storage.contains(s))
-            .filter(|s| self.load.storage_free[s.0] + 1e-6 >= vm.disk)
-            .max_by(|p, q| self.load.storage_free[p.0].total_cmp(&self.load.storage_free[q.0]))
     }
 
     /// Hosts `r` could use with some storage system that has room for its image, with the one
@@ -363,16 +306,6 @@ impl<'a> State<'a> {
             .collect()
     }
 
-    /// A request's demand in shares of the largest host's capacity, summed.
-    fn size(&self, r: RequestIx) -> f64 {
-        let vm = &self.d.requests[r.0];
-        self.scale
-            .iter()
-            .enumerate()
-            .map(|(k, c)| vm.demand[k] / c)
-            .sum()
-    }
-
     /// Another host than `from` for VM `v`, connected to its image's storage system: one that
     /// runs something already before one that would be switched on, then the best fit.
     fn target(&mut self, v: RequestIx, from: HostIx) -> Option<HostIx> {
@@ -403,53 +336,6 @@ impl<'a> State<'a> {
         }
         best
     }
-
-    /// Whether `h` runs something: before the batch, or a VM of it.
-    fn active(&self, h: HostIx) -> bool {
-        let host = &self.d.hosts[h.0];
-        host.initially_active() || host.took_some(&self.load.host_free[h.0])
-    }
-
-    /// Moves VM `v` (outside `groups[]` rules) from host `from` to host `to`.
-    fn move_vm(&mut self, v: RequestIx, from: HostIx, to: HostIx) {
-        self.release(v, from);
-        self.load.take_host(self.d, v, to);
-        self.on_host[to.0].push(v);
-        self.a.host[v.0] = Some(to);
-    }
-
-    /// Gives back on host `h` what VM `v` (outside `groups[]` rules) takes there.
-    fn release(&mut self, v: RequestIx, h: HostIx) {
-        let vm = &self.d.requests[v.0];
-        for (f, x) in self.load.host_free[h.0].iter_mut().zip(&vm.demand) {
-            *f += x;
-        }
-        if let Some(g) = vm.group {
-            let groups = &mut self.load.host_groups[h.0];
-            if let Some(k) = groups.iter().position(|&x| x == g) {
-                groups.swap_remove(k);
-            }
-        }
-        self.on_host[h.0].retain(|&x| x != v);
-    }
-
-    /// Takes VM `v` (outside `groups[]` rules) off host `h` and its image off storage system `s`:
-    /// it waits again, with only a pinned storage system.
-    fn unplace(&mut self, v: RequestIx, h: HostIx, s: StorageIx) {
-        self.release(v, h);
-        self.load.storage_free[s.0] += self.d.requests[v.0].disk;
-        self.a.host[v.0] = None;
-        self.a.storage[v.0] = self.d.requests[v.0].storage;
-    }
-
-    /// Places `r` on host `h` with its image on storage system `s`.
-    fn place(&mut self, r: RequestIx, h: HostIx, s: StorageIx) {
-        self.load.take_storage(self.d, r, s);
-        self.load.take_host(self.d, r, h);
-        self.on_host[h.0].push(r);
-        self.a.storage[r.0] = Some(s);
-        self.a.host[r.0] = Some(h);
-    }
 }
 
 /// Whether `demand` is at least `lack` in every resource.
@@ -460,7 +346,7 @@ fn covers(demand: &[f64], lack: &[f64]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Settings;
+    use crate::domain::{evaluate, Settings};
     use crate::placement::RunConfig;
     use std::time::Instant;
 

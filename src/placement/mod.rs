@@ -14,15 +14,18 @@ pub mod explain;
 pub mod greedy;
 pub mod heuristics;
 pub mod host_phase;
+mod improve;
 pub mod joint;
 pub mod lexicographic;
 pub mod lns;
 pub mod neighbourhood;
 pub mod packing;
+mod ruin;
 pub mod solution;
 pub mod storage_from;
 pub mod storage_phase;
 pub mod verify;
+mod working;
 
 use crate::domain::{Assignment, Domain};
 use crate::format::{PhaseName, PhaseSolver, PhaseStats, Solution, SolverKind, Status};
@@ -163,6 +166,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
     sol.stats.timings.neighbourhoods_s = timings.neighbourhoods_s;
     sol.stats.timings.fit_bound_s = timings.fit_bound_s;
     sol.stats.timings.ejection_s = timings.ejection_s;
+    sol.stats.timings.ruin_s = timings.ruin_s;
     Ok(sol)
 }
 
@@ -216,14 +220,16 @@ fn place_phases(
             fit_bound = self::fit_bound(d, &within, timings)?;
         }
         let searching = Instant::now();
-        let searched = neighbourhood::improve(d, &p1, &mut p2, call)?;
+        let improved = improve::run(d, &p1, &mut p2, call)?;
         timings.neighbourhoods_s = searching.elapsed().as_secs_f64();
-        timings.ejection_s = searched.ejection_s;
-        storage_bound = searched.storage_bound.unwrap_or(storage_bound);
+        timings.ejection_s = improved.ejection_s;
+        timings.ruin_s = improved.ruin_s;
+        storage_bound = improved.storage_bound.unwrap_or(storage_bound);
         tracing::debug!(
-            neighbourhoods = searched.neighbourhoods,
-            improved = searched.improved,
-            "neighbourhood search done"
+            neighbourhoods = improved.searched.neighbourhoods,
+            improved = improved.searched.improved,
+            recreated = ?improved.recreated,
+            "search after the phases done"
         );
     }
     let joint_bound = matches!(p2.stats.solver, PhaseSolver::Joint | PhaseSolver::JointLns)

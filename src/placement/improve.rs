@@ -1,0 +1,237 @@
+//! The search after the phases of `place` (models/joint.md, "The search after the phases"):
+//! ejection on the phases' answer, the joint MIP over the whole pool when it is small, then blocks
+//! of ruin and recreate ([`super::ruin`]) and of neighbourhood MIPs ([`super::neighbourhood`]) in
+//! turn, each block running while it pays ([`Stall`]), and ejection again at the end.
+
+use super::deadline::{Deadline, Stall};
+use super::ejection::Ejections;
+use super::lexicographic::better;
+use super::neighbourhood::{self, Explorer, PART_COLUMNS};
+use super::ruin::Recreated;
+use crate::domain::{evaluate, Assignment, Domain, RequestIx};
+use crate::format::{PhaseSolver, Status};
+use crate::model::joint;
+use crate::model::MipError;
+use std::time::Instant;
+
+/// The least time a block may run without improving; doubled after a round of both blocks that
+/// improved nothing, so that a stuck search switches less and less often.
+const STALL_FLOOR_S: f64 = 0.1;
+
+/// Share of what is left that the joint MIP over the whole pool may take.
+const WHOLE_POOL_SHARE: f64 = 0.5;
+
+/// What the search did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Improved {
+    /// Neighbourhoods solved, and those that improved the answer.
+    pub searched: neighbourhood::Searched,
+    /// What ruin and recreate did.
+    pub recreated: Recreated,
+    /// Seconds ruin and recreate took.
+    pub ruin_s: f64,
+    /// What the ejection stage did.
+    pub ejected: Ejections,
+    /// Seconds the ejection stage took.
+    pub ejection_s: f64,
+    /// The joint model's third stage: a bound on phase 1's cost over the answers that keep the
+    /// proven placed weight and host cost.
+    pub storage_bound: Option<f64>,
+}
+
+/// The bounds the whole-pool joint MIP proved (none when it did not run).
+struct Proved {
+    weight: f64,
+    cost: f64,
+    storage: Option<f64>,
+}
+
+/// Unless the two phases' answer is proven for the whole call, improves phase 2's answer until
+/// it is (phase 1 proven, the placed-weight bound met and the host cost within `mip_gap` of its
+/// bound) or the deadline. An improved answer carries the bounds that hold for the whole call.
+pub(crate) fn run(
+    d: &Domain,
+    p1: &super::PhaseOutcome,
+    p2: &mut super::PhaseOutcome,
+    deadline: &Deadline,
+) -> Result<Improved, MipError> {
+    use super::bounds::{host_cost_floor, relative_gap, whole_call};
+    let placed = evaluate::placed_weight(d, &p2.assignment, true);
+    let whole = whole_call(d, &[&p1.stats, &p2.stats], placed);
+    if !neighbourhood::applies(d) || whole.status == Status::Optimal {
+        return Ok(Improved::default());
+    }
+    let mut out = Improved::default();
+    // Ejection (models/joint.md, "Ejection") on a copy first: the search starts from it when it
+    // is better than what the joint MIP left, and its time is what the search leaves free for
+    // ejection at the end.
+    let ejecting = Instant::now();
+    let mut first = p2.assignment.clone();
+    neighbourhood::normalise(d, &mut first);
+    let first_ejected = super::ejection::improve(d, &mut first, deadline);
+    out.ejection_s = ejecting.elapsed().as_secs_f64();
+    tracing::debug!(ejected = ?first_ejected, seconds = out.ejection_s, "ejection on the phases' answer");
+    let deadline_all = deadline;
+    let deadline = &deadline.within(deadline.remaining() - (2.0 * out.ejection_s + 0.01));
+    let proved = whole_pool(d, p1, p2, deadline)?;
+    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
+    let proven = |a: &Assignment| {
+        let (w, c) = evaluate::host_score(d, a);
+        let floor = host_cost_floor(d, &all, w).max(proved.cost);
+        w >= proved.weight - 1e-9 && relative_gap(c, floor.min(c)) <= d.settings.mip_gap + 1e-9
+    };
+    let bounds = (proved.weight, proved.storage.unwrap_or(f64::NEG_INFINITY));
+    let done = |a: &Assignment| {
+        proven(a) && super::storage_phase::restated(d, p1, a, bounds).status == Status::Optimal
+    };
+    // The search never makes its start worse: it starts from the better answer.
+    let from_first = better(
+        evaluate::host_score(d, &first),
+        evaluate::host_score(d, &p2.assignment),
+    );
+    let mut best = if from_first {
+        first
+    } else {
+        p2.assignment.clone()
+    };
+    alternate(d, &mut best, deadline, &done, &mut out)?;
+    let ejecting = Instant::now();
+    out.ejected = super::ejection::improve(d, &mut best, deadline_all);
+    out.ejection_s += ejecting.elapsed().as_secs_f64();
+    tracing::debug!(ejected = ?out.ejected, "ejection after the search");
+    if from_first {
+        out.ejected = out.ejected.plus(first_ejected);
+    }
+    out.storage_bound = proved.storage;
+    let not_proven = !proven(&best);
+    report(d, p2, best, &out, (&proved, not_proven));
+    Ok(out)
+}
+
+/// The whole pool as one part when it is no larger than a part: on larger pools a joint MIP
+/// given the few seconds left seldom gets past its warm start (61 of 100 pools of 1,000 requests
+/// on the sweep kept the baseline), where the blocks improve it. It may take half of what is
+/// left: a HiGHS run cannot be stopped when it stops paying, and the blocks after it can. Keeps
+/// its answer in `p2` when better.
+fn whole_pool(
+    d: &Domain,
+    p1: &super::PhaseOutcome,
+    p2: &mut super::PhaseOutcome,
+    deadline: &Deadline,
+) -> Result<Proved, MipError> {
+    let mut proved = Proved {
+        weight: p1.stats.placed_weight_bound,
+        cost: f64::NEG_INFINITY,
+        storage: None,
+    };
+    if !super::joint::fits_joint(d) || joint::columns(d) > PART_COLUMNS {
+        return Ok(proved);
+    }
+    let half = deadline.within(deadline.remaining() * WHOLE_POOL_SHARE);
+    let whole = super::joint::joint_phase(d, &p2.assignment, &half)?;
+    proved.weight = proved.weight.min(whole.stats.placed_weight_bound);
+    proved.cost = whole.stats.bound;
+    let kept = better(
+        evaluate::host_score(d, &p2.assignment),
+        evaluate::host_score(d, &whole.assignment),
+    );
+    if !kept {
+        p2.assignment = whole.assignment;
+    }
+    if whole.status == Status::Optimal {
+        proved.storage = cheapest_storage(d, &mut p2.assignment, deadline)?;
+    }
+    Ok(proved)
+}
+
+/// Blocks of ruin and recreate and of neighbourhood MIPs in turn until `done(best)` or the
+/// deadline. Each block runs while it pays ([`Stall`]): the time goes to whichever still improves
+/// the answer, not by fixed shares.
+fn alternate(
+    d: &Domain,
+    best: &mut Assignment,
+    deadline: &Deadline,
+    done: &dyn Fn(&Assignment) -> bool,
+    out: &mut Improved,
+) -> Result<(), MipError> {
+    let mut explorer = Explorer::new(d);
+    let mut floor = STALL_FLOOR_S;
+    let mut round = 0u64;
+    tracing::debug!(score = ?evaluate::host_score(d, best), "search after the phases starts");
+    while !deadline.passed() && !done(best) {
+        let before = evaluate::host_score(d, best);
+        let ruining = Instant::now();
+        let mut stall = Stall::new(floor);
+        let seed = 0x5eed ^ round;
+        let recreated = super::ruin::improve(d, best, (deadline, &mut stall), seed, done);
+        out.ruin_s += ruining.elapsed().as_secs_f64();
+        out.recreated = out.recreated.plus(recreated);
+        if deadline.passed() || done(best) {
+            break;
+        }
+        let mut stall = Stall::new(floor);
+        let searched = neighbourhood::search(d, best, (deadline, &mut stall), done, &mut explorer)?;
+        out.searched.neighbourhoods += searched.neighbourhoods;
+        out.searched.improved += searched.improved;
+        let gained = better(evaluate::host_score(d, best), before);
+        floor = if gained { STALL_FLOOR_S } else { 2.0 * floor };
+        tracing::debug!(round, ?recreated, ?searched, score = ?evaluate::host_score(d, best), "search round");
+        round += 1;
+    }
+    Ok(())
+}
+
+/// Phase 2's answer and statistics after the search, when it improved the answer or the joint
+/// model bounded it.
+fn report(
+    d: &Domain,
+    p2: &mut super::PhaseOutcome,
+    best: Assignment,
+    out: &Improved,
+    (proved, not_proven): (&Proved, bool),
+) {
+    let improved =
+        out.searched.improved > 0 || out.ejected.placed > 0 || out.recreated.improved > 0;
+    let solver = if improved {
+        PhaseSolver::JointLns
+    } else if proved.cost.is_finite() {
+        PhaseSolver::Joint
+    } else {
+        return;
+    };
+    let mut st = super::baseline::whole_pool_stats(
+        d,
+        &best,
+        solver,
+        p2.stats.flavors,
+        (proved.weight, proved.cost),
+        Some(not_proven),
+    );
+    st.time_s = p2.stats.time_s;
+    st.lns_neighbourhoods = out.searched.neighbourhoods;
+    st.ruin_tries = out.recreated.tries;
+    st.ruin_improved = out.recreated.improved;
+    st.ejection_placed = out.ejected.placed;
+    st.ejection_moves = out.ejected.moved;
+    st.ejection_dropped = out.ejected.dropped;
+    p2.status = st.status;
+    p2.stats = st;
+    p2.assignment = best;
+}
+
+/// The joint model's third stage on a call whose placed weight and host cost it proved: keeps
+/// in `answer` the lowest phase-1 cost among the answers with both, and returns its bound.
+fn cheapest_storage(
+    d: &Domain,
+    answer: &mut Assignment,
+    deadline: &Deadline,
+) -> Result<Option<f64>, MipError> {
+    let Some(stage) = super::joint::storage_stage(d, answer, deadline)? else {
+        return Ok(None);
+    };
+    let cost = |a: &Assignment| super::storage_phase::full_score(d, a).1;
+    if let Some(a) = stage.answer.filter(|a| cost(a) < cost(answer) - 1e-9) {
+        *answer = a;
+    }
+    Ok(Some(stage.bound))
+}
