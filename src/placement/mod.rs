@@ -1,7 +1,7 @@
 //! Placement: the two phases (storage, then host), each solved as lexicographic MIP stages
 //! with greedy warm starts, certification, LNS at scale and honest status; then the solution
 //! document. Concerns by file: [`deadline`], [`lexicographic`], [`bounds`], [`certify`],
-//! [`exact`] (small phase-1 batches proven without HiGHS), [`storage_phase`], [`host_phase`], [`joint`] (both in one MIP), [`packing`] (column generation under `pack`), [`lns`], [`solution`] (after [`verify`], the exact capacity check every answer passes), [`greedy`], [`baseline`] (the
+//! [`exact`] (small phase-1 batches proven without HiGHS), [`storage_phase`], [`host_phase`], [`joint`] (both in one MIP), [`packing`] (column generation under `pack`), [`lns`], `improve` (the search after the phases: `ejection`, `ruin` and [`neighbourhood`] over the moves of `working`), [`solution`] (after [`verify`], the exact capacity check every answer passes), [`greedy`], [`baseline`] (the
 //! baselines never answered below), [`explain`].
 
 pub mod baseline;

@@ -1,5 +1,5 @@
-//! After the two phases: parts of the pool re-solved as joint (storage, host) MIPs until the answer
-//! is proven or the call's time is up (models/joint.md, "Neighbourhoods"). The answer keeps the
+//! A block of the search after the two phases (`improve`): parts of the pool re-solved as joint
+//! (storage, host) MIPs while they pay (models/joint.md, "Neighbourhoods"). The answer keeps the
 //! two-phase contract: every VM's host is connected to its image's storage system.
 //!
 //! A neighbourhood is a few hosts, every storage system they reach, the batch's VMs on those
