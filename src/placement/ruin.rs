@@ -108,15 +108,25 @@ pub(crate) fn improve(
         }
         score = (weight, cost);
         concentration = if improved { potential(&st) } else { after };
+        // A VM the try left out waits now (at equal weight, a request took its place).
+        if improved || left_out(&st, &steps) {
+            waiting = st.waiting();
+        }
         if improved {
             out.improved += 1;
             stall.gained();
-            waiting = st.waiting();
             if done(st.a) {
                 return out;
             }
         }
     }
+}
+
+/// Whether a VM the try removed is left without a host.
+fn left_out(st: &Working, steps: &[Step]) -> bool {
+    steps
+        .iter()
+        .any(|s| matches!(s, Step::Removed(v, ..) if st.a.host[v.0].is_none()))
 }
 
 /// One try: ruins a few related hosts, or some images of one storage system
