@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod bound;
+pub mod convert;
 pub mod lns;
 pub mod model;
 pub mod parse;
