@@ -364,6 +364,8 @@ pub enum MigrationReason {
     Underload,
     /// Its host is in maintenance or off.
     Maintenance,
+    /// The move lowers the reassignment cost (`policy.reassign`).
+    Reassign,
 }
 
 impl MigrationReason {
@@ -373,6 +375,7 @@ impl MigrationReason {
             MigrationReason::Overload => "overload",
             MigrationReason::Underload => "underload",
             MigrationReason::Maintenance => "maintenance",
+            MigrationReason::Reassign => "reassign",
         }
     }
 }
