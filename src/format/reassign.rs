@@ -65,24 +65,37 @@ pub struct MoveCosts {
     pub costs: BTreeMap<String, BTreeMap<String, u32>>,
 }
 
-/// Spread with a minimum number of domains (Kubernetes' `minDomains`): the members of `group`
-/// run in at least `min_domains` distinct domains of `scope`.
+/// Spread with a minimum number of domains (Kubernetes' `minDomains`): the members of each group
+/// listed run in at least that many distinct domains of `scope`. One scope for every group (the
+/// engine has one spread domain per host).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MinDomains {
-    /// A group id of `groups`.
-    #[schemars(length(min = 1))]
-    pub group: String,
     /// `"host"` or a label key of `hosts[].labels` that every host has.
     #[schemars(length(min = 1))]
     pub scope: String,
-    /// Fewest domains holding a member.
-    #[schemars(range(max = WHOLE_MAX))]
-    pub min_domains: u32,
+    /// Group id (of `groups`) -> fewest domains holding a member.
+    #[serde(default)]
+    #[schemars(schema_with = "whole_map")]
+    pub groups: BTreeMap<String, u32>,
 }
 
-/// A group that depends on another within a label's domain: every member of `group` runs in a
-/// domain of `scope` where some member of `on` runs.
+/// Groups that depend on others within a label's domain: every member of a rule's `group` runs
+/// in a domain of `scope` where some member of its `on` group runs. One scope for every rule (the
+/// engine has one dependency domain per host); the search also tries moves between hosts of one
+/// domain first, so the scope is worth giving without rules.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Dependencies {
+    /// `"host"` or a label key of `hosts[].labels` that every host has.
+    #[schemars(length(min = 1))]
+    pub scope: String,
+    /// The rules.
+    #[serde(default)]
+    pub rules: Vec<Dependency>,
+}
+
+/// One dependency: `group` depends on `on`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Dependency {
@@ -92,9 +105,6 @@ pub struct Dependency {
     /// The group it depends on.
     #[schemars(length(min = 1))]
     pub on: String,
-    /// `"host"` or a label key of `hosts[].labels` that every host has.
-    #[schemars(length(min = 1))]
-    pub scope: String,
 }
 
 /// `policy.reassign`: plan the round by the reassignment engine, minimising load, balance and
@@ -147,6 +157,14 @@ fn is_false(b: &bool) -> bool {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+/// Schema of `min_domains.groups`: whole numbers in `0..=WHOLE_MAX`.
+fn whole_map(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "additionalProperties": {"type": "integer", "minimum": 0, "maximum": WHOLE_MAX}
+    })
 }
 
 /// Schema of `move_costs.costs`: whole numbers in `0..=WHOLE_MAX`, two levels deep.

@@ -35,12 +35,12 @@ pub struct State {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub move_costs: Option<super::reassign::MoveCosts>,
     /// Reassignment: groups spread over at least a number of domains (needs `policy.reassign`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub min_domains: Vec<super::reassign::MinDomains>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_domains: Option<super::reassign::MinDomains>,
     /// Reassignment: groups that depend on another group within a label's domain (needs
     /// `policy.reassign`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dependencies: Vec<super::reassign::Dependency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependencies: Option<super::reassign::Dependencies>,
 }
 
 /// Operational state of a host.

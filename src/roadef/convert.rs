@@ -15,7 +15,7 @@ use super::model::*;
 use crate::format::errors::ErrorCode;
 use crate::format::problem::{Group, GroupPolicy, Resources, Storage};
 use crate::format::reassign::{
-    BalanceTarget, Dependency, MinDomains, MoveCosts, ReassignPolicy, ResourceRule,
+    BalanceTarget, Dependencies, Dependency, MinDomains, MoveCosts, ReassignPolicy, ResourceRule,
 };
 use crate::format::state::{HostState, MigrationPolicy, State, StateHost, StateVm};
 use crate::format::InputError;
@@ -119,8 +119,8 @@ pub fn to_state(model: &Model, initial: &Assignment) -> State {
             })
             .collect(),
         move_costs: host_move_costs(model),
-        min_domains,
-        dependencies,
+        min_domains: Some(min_domains),
+        dependencies: Some(dependencies),
     }
 }
 
@@ -175,12 +175,19 @@ fn host_move_costs(model: &Model) -> Option<MoveCosts> {
     })
 }
 
-type GroupRules = (Vec<Group>, Vec<MinDomains>, Vec<Dependency>);
+type GroupRules = (Vec<Group>, MinDomains, Dependencies);
 
 /// Each service as an anti-affinity group over hosts, with its spreadMin and dependencies.
 fn services_to_groups(model: &Model) -> GroupRules {
     let mut groups = Vec::with_capacity(model.services.len());
-    let (mut spread, mut deps) = (Vec::new(), Vec::new());
+    let mut spread = MinDomains {
+        scope: LOCATION.into(),
+        groups: BTreeMap::new(),
+    };
+    let mut deps = Dependencies {
+        scope: NEIGHBORHOOD.into(),
+        rules: Vec::new(),
+    };
     for (i, s) in model.services.iter().enumerate() {
         let id = format!("s{i}");
         groups.push(Group {
@@ -193,17 +200,12 @@ fn services_to_groups(model: &Model) -> GroupRules {
             weight: None,
         });
         if s.spread_min > 0 {
-            spread.push(MinDomains {
-                group: id.clone(),
-                scope: LOCATION.into(),
-                min_domains: s.spread_min,
-            });
+            spread.groups.insert(id.clone(), s.spread_min);
         }
         for d in &s.depends_on {
-            deps.push(Dependency {
+            deps.rules.push(Dependency {
                 group: id.clone(),
                 on: format!("s{d}"),
-                scope: NEIGHBORHOOD.into(),
             });
         }
     }
@@ -338,8 +340,8 @@ fn domains(s: &State, scope: Option<&str>) -> (Vec<u32>, usize) {
 /// The scope of the spread rule (locations) and of the dependency rule (neighborhoods).
 pub fn scopes(s: &State) -> (Option<&str>, Option<&str>) {
     (
-        s.min_domains.first().map(|x| x.scope.as_str()),
-        s.dependencies.first().map(|x| x.scope.as_str()),
+        s.min_domains.as_ref().map(|x| x.scope.as_str()),
+        s.dependencies.as_ref().map(|x| x.scope.as_str()),
     )
 }
 
@@ -389,13 +391,12 @@ fn services(s: &State) -> (Vec<Service>, Vec<ServiceIx>) {
             depends_on: Vec::new(),
         })
         .collect();
-    for x in &s.min_domains {
-        if let Some(&g) = gix.get(x.group.as_str()) {
-            let sp = &mut services[g as usize].spread_min;
-            *sp = (*sp).max(x.min_domains);
+    for (group, &n) in s.min_domains.iter().flat_map(|x| &x.groups) {
+        if let Some(&g) = gix.get(group.as_str()) {
+            services[g as usize].spread_min = n;
         }
     }
-    for d in &s.dependencies {
+    for d in s.dependencies.iter().flat_map(|x| &x.rules) {
         if let (Some(&g), Some(&on)) = (gix.get(d.group.as_str()), gix.get(d.on.as_str())) {
             services[g as usize].depends_on.push(ServiceIx(on));
         }
@@ -437,4 +438,29 @@ fn move_cost_matrix(s: &State) -> Vec<i64> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roadef::parse::{parse_assignment, parse_model};
+
+    /// Two resources (the first transient), four machines in two neighborhoods and three
+    /// locations, three services (the third depends on the first, spreadMin 2), five processes,
+    /// a balance objective and the three weights.
+    pub const MODEL: &str = "2\n1 10\n0 1\n4\n0 0 10 10 8 8 0 1 2 3\n0 1 10 10 8 8 1 0 1 2\n1 2 10 10 8 8 2 1 0 1\n1 2 10 10 8 8 3 2 1 0\n3\n0 0\n2 0\n1 1 0\n5\n0 3 2 4\n0 2 2 0\n1 4 1 1\n1 1 1 2\n2 2 2 3\n1\n0 1 2\n5\n1 10 100\n";
+    pub const INITIAL: &str = "0 1 0 2 3\n";
+
+    fn valid(s: State) -> Valid<State> {
+        crate::validation::validate_state(s).expect("a converted state is valid")
+    }
+
+    #[test]
+    fn the_state_gives_back_the_same_model() {
+        let m = parse_model("m", MODEL).expect("model");
+        let a = parse_assignment("a", INITIAL, &m).expect("assignment");
+        let e = from_state(&valid(to_state(&m, &a))).expect("reassign").expect("engine");
+        assert_eq!(e.model, m);
+        assert_eq!(e.initial, a);
+    }
 }

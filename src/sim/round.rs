@@ -203,7 +203,7 @@ pub(super) fn round_state(
         resources: Vec::new(),
         balance: Vec::new(),
         move_costs: None,
-        min_domains: Vec::new(),
-        dependencies: Vec::new(),
+        min_domains: None,
+        dependencies: None,
     }
 }

@@ -67,8 +67,8 @@ fn refuse_without_policy(s: &State, errors: &mut Vec<InputError>) {
         ("resources", !s.resources.is_empty()),
         ("balance", !s.balance.is_empty()),
         ("move_costs", s.move_costs.is_some()),
-        ("min_domains", !s.min_domains.is_empty()),
-        ("dependencies", !s.dependencies.is_empty()),
+        ("min_domains", s.min_domains.is_some()),
+        ("dependencies", s.dependencies.is_some()),
     ];
     let hosts = s.hosts.iter().enumerate().filter_map(|(i, h)| {
         (!h.safety_capacity.is_empty()).then(|| format!("hosts/{i}/safety_capacity"))
@@ -173,8 +173,8 @@ fn check_move_costs(s: &State, errors: &mut Vec<InputError>) {
     }
 }
 
-/// `min_domains` and `dependencies`: known groups, scopes every host has (one scope per kind:
-/// the engine has one spread domain and one dependency domain), and reachable domain counts.
+/// `min_domains` and `dependencies`: known groups, scopes every host has, and no more domains
+/// asked than the scope has.
 fn check_group_rules(s: &State, errors: &mut Vec<InputError>) {
     let groups: HashSet<&str> = s.groups.iter().map(|g| g.id.as_str()).collect();
     let group_ref = |path: String, g: &str, errors: &mut Vec<InputError>| {
@@ -182,38 +182,34 @@ fn check_group_rules(s: &State, errors: &mut Vec<InputError>) {
             errors.push(reference(path, format!("group `{g}` is not in `groups`")));
         }
     };
-    let mut scope_ok = |array: &str, i: usize, scope: &str, first: &str| {
-        let path = format!("/{array}/{i}/scope");
-        if scope != first {
-            let cause =
-                format!("scope `{scope}` differs from `{first}`: one scope per kind of rule");
-            errors.push(unsupported(path, cause));
-            return None;
-        }
-        match scope_domains(s, scope) {
-            Ok(d) => Some(d.len()),
-            Err(cause) => {
-                errors.push(reference(path, cause));
-                None
-            }
+    let mut scope_ok = |path: String, scope: &str| match scope_domains(s, scope) {
+        Ok(d) => Some(d.len()),
+        Err(cause) => {
+            errors.push(reference(path, cause));
+            None
         }
     };
     let mut found = Vec::new();
-    for (i, x) in s.min_domains.iter().enumerate() {
-        let n = scope_ok("min_domains", i, &x.scope, &s.min_domains[0].scope);
-        if let Some(n) = n.filter(|&n| x.min_domains as usize > n) {
-            found.push(InputError::new(
-                ErrorCode::ReassignValue,
-                format!("/min_domains/{i}/min_domains"),
-                format!("{} domains asked, scope `{}` has {n}", x.min_domains, x.scope),
-            ));
+    if let Some(md) = &s.min_domains {
+        let n = scope_ok("/min_domains/scope".into(), &md.scope);
+        for (g, &k) in &md.groups {
+            let path = format!("/min_domains/groups/{}", pointer_token(g));
+            if let Some(n) = n.filter(|&n| k as usize > n) {
+                found.push(InputError::new(
+                    ErrorCode::ReassignValue,
+                    path.clone(),
+                    format!("{k} domains asked for group `{g}`, scope `{}` has {n}", md.scope),
+                ));
+            }
+            group_ref(path, g, &mut found);
         }
-        group_ref(format!("/min_domains/{i}/group"), &x.group, &mut found);
     }
-    for (i, d) in s.dependencies.iter().enumerate() {
-        scope_ok("dependencies", i, &d.scope, &s.dependencies[0].scope);
-        group_ref(format!("/dependencies/{i}/group"), &d.group, &mut found);
-        group_ref(format!("/dependencies/{i}/on"), &d.on, &mut found);
+    if let Some(d) = &s.dependencies {
+        scope_ok("/dependencies/scope".into(), &d.scope);
+        for (i, r) in d.rules.iter().enumerate() {
+            group_ref(format!("/dependencies/rules/{i}/group"), &r.group, &mut found);
+            group_ref(format!("/dependencies/rules/{i}/on"), &r.on, &mut found);
+        }
     }
     errors.extend(found);
 }
