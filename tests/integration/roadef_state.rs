@@ -311,3 +311,45 @@ fn migrate_on_a_converted_instance_passes_both_checkers_with_the_same_cost() {
     assert_eq!(cost.initial_total, 25);
     assert!(cost.total <= 25, "{cost:?}");
 }
+
+/// The checker's rules broken by `plan` on the state `doc`.
+fn broken(doc: &Value, plan: &Plan) -> Vec<String> {
+    let state = vmplace::validation::read_state(&doc.to_string()).unwrap();
+    let found = vmplace::checker::check_plan(&state, plan);
+    found.violations.iter().map(|v| v.rule.name()).collect()
+}
+
+#[test]
+fn the_checker_catches_a_plan_that_ignores_a_reassignment_rule() {
+    // Each plan made without the rule, checked against the state with it.
+    let spread = racks(json!({"min_domains": {"scope": "rack", "groups": {"g": 2}}}));
+    assert_eq!(broken(&spread, &plan(&racks(json!({})))), ["MIN_DOMAINS"]);
+    let held = plan(&chain(false));
+    assert_eq!(
+        broken(&chain(true), &held),
+        ["TRANSIENT_CAPACITY", "TRANSIENT_CAPACITY"],
+        "after the plan and while b's wave runs"
+    );
+    let mut wrong = plan(&racks(json!({})));
+    wrong.stats.reassign_cost.as_mut().unwrap().total += 1;
+    assert_eq!(broken(&racks(json!({})), &wrong), ["BAD_STATS"]);
+}
+
+#[test]
+fn the_checker_catches_a_broken_dependency() {
+    let mut doc = state(
+        &[
+            ("h1", 8.0, 8.0, json!({"rack": "r1"})),
+            ("h3", 10.0, 0.0, json!({"rack": "r2"})),
+            ("h4", 10.0, 10.0, json!({"rack": "r2"})),
+        ],
+        &[("d", "h3", 5.0), ("db", "h4", 10.0)],
+        json!({"groups": [{"id": "a", "policy": "anti-affinity"}, {"id": "b", "policy": "anti-affinity"}]}),
+    );
+    doc["vms"][0]["groups"] = json!(["a"]);
+    doc["vms"][1]["groups"] = json!(["b"]);
+    let free = plan(&doc);
+    assert_eq!(target(&free, "d").as_deref(), Some("h1"));
+    doc["dependencies"] = json!({"scope": "rack", "rules": [{"group": "a", "on": "b"}]});
+    assert_eq!(broken(&doc, &free), ["DEPENDENCY"]);
+}
