@@ -2,8 +2,8 @@
 //! rebalanced by cost rather than by overload, the rules and costs of Google's machine
 //! reassignment (the ROADEF/EURO 2012 challenge), named for any pool. `policy.reassign` turns
 //! them on: `vmplace migrate` then runs the reassignment engine (`roadef::reassign`) and
-//! sequences its moves into safe waves. The fields are described in the book's state page
-//! (`docs/src/reference/state.md`) and in `models/roadef.md`.
+//! sequences its moves into safe waves. The fields are described in the book's migration guide
+//! (`docs/src/guide/migration.md`, "Planning by cost") and in `models/roadef.md`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
