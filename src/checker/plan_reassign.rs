@@ -43,14 +43,20 @@ impl<'a> View<'a> {
             .hosts
             .iter()
             .map(|h| {
-                let lim = |k: &String| super::limit(&h.capacity, &h.reserved, &h.allocation_ratio, k);
+                let lim =
+                    |k: &String| super::limit(&h.capacity, &h.reserved, &h.allocation_ratio, k);
                 names.iter().map(lim).collect()
             })
             .collect();
         let demand = state
             .vms
             .iter()
-            .map(|v| names.iter().map(|k| v.demand.get(k).copied().unwrap_or(0.0)).collect())
+            .map(|v| {
+                names
+                    .iter()
+                    .map(|k| v.demand.get(k).copied().unwrap_or(0.0))
+                    .collect()
+            })
             .collect();
         let host_ix: HashMap<&str, usize> = state
             .hosts
@@ -168,7 +174,11 @@ fn transient_waves(view: &View, plan: &Plan, out: &mut Collector) {
         .iter()
         .filter_map(|m| {
             let vi = *view.vm_ix.get(m.vm.as_str())?;
-            let mut legs: Vec<usize> = m.via.iter().filter_map(|p| view.host_ix.get(p.as_str()).copied()).collect();
+            let mut legs: Vec<usize> = m
+                .via
+                .iter()
+                .filter_map(|p| view.host_ix.get(p.as_str()).copied())
+                .collect();
             legs.push(*view.host_ix.get(m.to.as_str())?);
             Some((vi, legs))
         })
@@ -213,7 +223,11 @@ fn min_domains(view: &View, out: &mut Collector) {
             out.push(v(
                 Rule::MinDomains,
                 "/migrations",
-                format!("group `{g}` runs in {} domains of `{}`, fewer than {k}", used.len(), md.scope),
+                format!(
+                    "group `{g}` runs in {} domains of `{}`, fewer than {k}",
+                    used.len(),
+                    md.scope
+                ),
             ));
         }
     }
@@ -244,7 +258,10 @@ fn dependencies(view: &View, out: &mut Collector) {
                 out.push(v(
                     Rule::Dependency,
                     "/migrations",
-                    format!("VM `{}` (group `{}`) on `{}`, where group `{}` does not run", vm.id, r.group, host.id, r.on),
+                    format!(
+                        "VM `{}` (group `{}`) on `{}`, where group `{}` does not run",
+                        vm.id, r.group, host.id, r.on
+                    ),
                 ));
             }
         }
@@ -261,21 +278,36 @@ fn cost(view: &View, at: &[usize], w: &crate::format::reassign::ReassignPolicy) 
             used[at[vi]][k] += d[k].round() as i128;
         }
     }
-    let k_of: HashMap<&str, usize> = view.names.iter().enumerate().map(|(k, n)| (n.as_str(), k)).collect();
+    let k_of: HashMap<&str, usize> = view
+        .names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (n.as_str(), k))
+        .collect();
     let cap = |h: usize, k: usize| view.cap[h][k].round() as i128;
     let mut load = 0i128;
     for x in &s.resources {
-        let Some(&k) = k_of.get(x.name.as_str()) else { continue };
+        let Some(&k) = k_of.get(x.name.as_str()) else {
+            continue;
+        };
         for (h, host) in s.hosts.iter().enumerate() {
-            let safety = host.safety_capacity.get(&x.name).map_or(cap(h, k), |c| c.round() as i128);
+            let safety = host
+                .safety_capacity
+                .get(&x.name)
+                .map_or(cap(h, k), |c| c.round() as i128);
             load += x.load_cost as i128 * (used[h][k] - safety).max(0);
         }
     }
     let mut balance = 0i128;
     for b in &s.balance {
-        let (Some(&a), Some(&c)) = (k_of.get(b.resource_a.as_str()), k_of.get(b.resource_b.as_str())) else { continue };
-        for h in 0..s.hosts.len() {
-            let free = |k: usize| cap(h, k) - used[h][k];
+        let (Some(&a), Some(&c)) = (
+            k_of.get(b.resource_a.as_str()),
+            k_of.get(b.resource_b.as_str()),
+        ) else {
+            continue;
+        };
+        for (h, row) in used.iter().enumerate() {
+            let free = |k: usize| cap(h, k) - row[k];
             balance += b.weight as i128 * (b.target as i128 * free(a) - free(c)).max(0);
         }
     }
@@ -316,9 +348,17 @@ fn cost(view: &View, at: &[usize], w: &crate::format::reassign::ReassignPolicy) 
 /// `move_costs` of a move from host `a` to host `b`.
 fn host_cost(s: &State, a: usize, b: usize) -> i128 {
     let Some(mc) = &s.move_costs else { return 0 };
-    let (from, to) = (domain(&s.hosts[a], &mc.scope), domain(&s.hosts[b], &mc.scope));
+    let (from, to) = (
+        domain(&s.hosts[a], &mc.scope),
+        domain(&s.hosts[b], &mc.scope),
+    );
     match (from, to) {
-        (Some(f), Some(t)) => mc.costs.get(f).and_then(|row| row.get(t)).copied().unwrap_or(0) as i128,
+        (Some(f), Some(t)) => mc
+            .costs
+            .get(f)
+            .and_then(|row| row.get(t))
+            .copied()
+            .unwrap_or(0) as i128,
         _ => 0,
     }
 }

@@ -122,7 +122,8 @@ pub fn run(a: RoadefArgs) -> i32 {
         }
         return report(&usage("-t, -p, -i and -o are required".into()));
     };
-    let (model, initial) = match read_pair(model, initial).and_then(|(m, a)| through_state(&m, &a)) {
+    let (model, initial) = match read_pair(model, initial).and_then(|(m, a)| through_state(&m, &a))
+    {
         Ok(x) => x,
         Err(e) => return report(&e),
     };

@@ -60,7 +60,10 @@ pub fn plan(state: &Valid<State>) -> Plan {
 /// Plans one round of a validated state with a resolved policy, and says why it cannot: a state
 /// planned by cost (`policy.reassign`) whose costs could overflow or whose start breaks a hard
 /// rule. Other states always have a plan.
-pub fn plan_checked(state: &Valid<State>, policy: &RoundPolicy) -> Result<Plan, Vec<crate::format::InputError>> {
+pub fn plan_checked(
+    state: &Valid<State>,
+    policy: &RoundPolicy,
+) -> Result<Plan, Vec<crate::format::InputError>> {
     if reassign::planned_by_cost(state) {
         return reassign::round(state, policy);
     }

@@ -61,11 +61,7 @@ pub fn round(state: &Valid<State>, policy: &RoundPolicy) -> Result<Plan, Vec<Inp
         // A dropped move left another one breaking a rule: stay where the VMs are.
         sequenced(state, policy, &initial, &initial, start)
     };
-    let check = if check.valid {
-        check
-    } else {
-        before.clone()
-    };
+    let check = if check.valid { check } else { before.clone() };
     plan.stats.reassign_cost = Some(ReassignCost {
         load: check.costs.load,
         balance: check.costs.balance,

@@ -60,7 +60,10 @@ pub fn to_state(model: &Model, initial: &Assignment) -> State {
             let mut h = plain_host(format!("m{i}"), row(model.capacity(m), false));
             h.safety_capacity = row(model.safety(m), false);
             h.labels = [
-                (NEIGHBORHOOD.to_string(), model.machines[i].neighborhood.to_string()),
+                (
+                    NEIGHBORHOOD.to_string(),
+                    model.machines[i].neighborhood.to_string(),
+                ),
                 (LOCATION.to_string(), model.machines[i].location.to_string()),
             ]
             .into_iter()
@@ -332,7 +335,11 @@ fn domains(s: &State, scope: Option<&str>) -> (Vec<u32>, usize) {
     let of = s
         .hosts
         .iter()
-        .map(|h| domain_of(h, scope).and_then(|v| ix.get(v).copied()).unwrap_or(0))
+        .map(|h| {
+            domain_of(h, scope)
+                .and_then(|v| ix.get(v).copied())
+                .unwrap_or(0)
+        })
         .collect();
     (of, values.len().max(1))
 }
@@ -459,7 +466,9 @@ mod tests {
     fn the_state_gives_back_the_same_model() {
         let m = parse_model("m", MODEL).expect("model");
         let a = parse_assignment("a", INITIAL, &m).expect("assignment");
-        let e = from_state(&valid(to_state(&m, &a))).expect("reassign").expect("engine");
+        let e = from_state(&valid(to_state(&m, &a)))
+            .expect("reassign")
+            .expect("engine");
         assert_eq!(e.model, m);
         assert_eq!(e.initial, a);
     }

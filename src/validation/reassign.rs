@@ -70,9 +70,12 @@ fn refuse_without_policy(s: &State, errors: &mut Vec<InputError>) {
         ("min_domains", s.min_domains.is_some()),
         ("dependencies", s.dependencies.is_some()),
     ];
-    let hosts = s.hosts.iter().enumerate().filter_map(|(i, h)| {
-        (!h.safety_capacity.is_empty()).then(|| format!("hosts/{i}/safety_capacity"))
-    });
+    let hosts = s
+        .hosts
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !h.safety_capacity.is_empty())
+        .map(|(i, _)| format!("hosts/{i}/safety_capacity"));
     let vms = s
         .vms
         .iter()
@@ -107,7 +110,11 @@ fn check_amounts(s: &State, errors: &mut Vec<InputError>) {
         for (k, &c) in &usable {
             if !whole(c) {
                 let what = format!("host `{}`'s usable `{k}`", h.id);
-                errors.push(bad(format!("/hosts/{i}/capacity/{}", pointer_token(k)), what, c));
+                errors.push(bad(
+                    format!("/hosts/{i}/capacity/{}", pointer_token(k)),
+                    what,
+                    c,
+                ));
             }
         }
         for (k, &c) in &h.safety_capacity {
@@ -124,7 +131,11 @@ fn check_amounts(s: &State, errors: &mut Vec<InputError>) {
         for (k, &d) in &v.demand {
             if !whole(d) {
                 let what = format!("VM `{}`'s demand of `{k}`", v.id);
-                errors.push(bad(format!("/vms/{i}/demand/{}", pointer_token(k)), what, d));
+                errors.push(bad(
+                    format!("/vms/{i}/demand/{}", pointer_token(k)),
+                    what,
+                    d,
+                ));
             }
         }
     }
@@ -198,7 +209,10 @@ fn check_group_rules(s: &State, errors: &mut Vec<InputError>) {
                 found.push(InputError::new(
                     ErrorCode::ReassignValue,
                     path.clone(),
-                    format!("{k} domains asked for group `{g}`, scope `{}` has {n}", md.scope),
+                    format!(
+                        "{k} domains asked for group `{g}`, scope `{}` has {n}",
+                        md.scope
+                    ),
                 ));
             }
             group_ref(path, g, &mut found);
@@ -207,7 +221,11 @@ fn check_group_rules(s: &State, errors: &mut Vec<InputError>) {
     if let Some(d) = &s.dependencies {
         scope_ok("/dependencies/scope".into(), &d.scope);
         for (i, r) in d.rules.iter().enumerate() {
-            group_ref(format!("/dependencies/rules/{i}/group"), &r.group, &mut found);
+            group_ref(
+                format!("/dependencies/rules/{i}/group"),
+                &r.group,
+                &mut found,
+            );
             group_ref(format!("/dependencies/rules/{i}/on"), &r.on, &mut found);
         }
     }
@@ -221,7 +239,10 @@ fn check_unsupported(s: &State, errors: &mut Vec<InputError>) {
     let stores: BTreeSet<&str> = s.vms.iter().map(|v| v.storage.as_str()).collect();
     for (i, h) in s.hosts.iter().enumerate() {
         if h.state != HostState::Active {
-            let cause = format!("host `{}` is not active; the engine plans active pools", h.id);
+            let cause = format!(
+                "host `{}` is not active; the engine plans active pools",
+                h.id
+            );
             errors.push(unsupported(format!("/hosts/{i}/state"), cause));
         }
         if let Some(st) = stores.iter().find(|st| !h.storage.iter().any(|x| x == *st)) {
@@ -237,11 +258,18 @@ fn check_unsupported(s: &State, errors: &mut Vec<InputError>) {
             ("anti_affinity", v.anti_affinity.is_some()),
         ];
         for (f, _) in fields.into_iter().filter(|(_, given)| *given) {
-            let cause = format!("VM `{}`: `{f}` is not modelled by the reassignment engine", v.id);
+            let cause = format!(
+                "VM `{}`: `{f}` is not modelled by the reassignment engine",
+                v.id
+            );
             errors.push(unsupported(format!("/vms/{i}/{f}"), cause));
         }
         if v.groups.len() > 1 {
-            let cause = format!("VM `{}` is in {} groups; at most one under `policy.reassign`", v.id, v.groups.len());
+            let cause = format!(
+                "VM `{}` is in {} groups; at most one under `policy.reassign`",
+                v.id,
+                v.groups.len()
+            );
             errors.push(unsupported(format!("/vms/{i}/groups/1"), cause));
         }
     }

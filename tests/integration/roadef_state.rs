@@ -108,7 +108,10 @@ fn a_transient_resource_keeps_a_move_off_the_host_a_vm_left() {
     assert_eq!(target(&free, "a").as_deref(), Some("h3"));
     assert_eq!(total(&free), 0);
     // a leaves in the first wave, b arrives in the second.
-    assert_eq!(free.steps, vec![vec!["a".to_string()], vec!["b".to_string()]]);
+    assert_eq!(
+        free.steps,
+        vec![vec!["a".to_string()], vec!["b".to_string()]]
+    );
     let held = plan(&chain(true));
     assert_eq!(target(&held, "b"), None, "{:?}", held.migrations);
     assert_eq!(total(&held), 90);
@@ -235,7 +238,11 @@ fn bad_reassignment_fields_get_coded_errors_at_their_paths() {
     }
     let mut neg = racks(json!({}));
     neg["vms"][0]["move_cost"] = json!(-1);
-    assert!(has(&errors(&neg), "E1104", "/vms/0/move_cost"), "{:?}", errors(&neg));
+    assert!(
+        has(&errors(&neg), "E1104", "/vms/0/move_cost"),
+        "{:?}",
+        errors(&neg)
+    );
 }
 
 #[test]
@@ -272,14 +279,27 @@ fn vmplace(args: &[&str]) -> Output {
 
 #[test]
 fn to_state_reads_back_as_the_same_instance() {
-    let o = vmplace(&["roadef", "--to-state", "-p", "model_tiny.txt", "-i", "assignment_tiny.txt"]);
+    let o = vmplace(&[
+        "roadef",
+        "--to-state",
+        "-p",
+        "model_tiny.txt",
+        "-i",
+        "assignment_tiny.txt",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8(o.stdout).unwrap();
     let state = vmplace::validation::read_state(&text).unwrap_or_else(|e| panic!("{e:#?}"));
-    let m = parse_model("m", &std::fs::read_to_string(data("model_tiny.txt")).unwrap()).unwrap();
+    let m = parse_model(
+        "m",
+        &std::fs::read_to_string(data("model_tiny.txt")).unwrap(),
+    )
+    .unwrap();
     let a = std::fs::read_to_string(data("assignment_tiny.txt")).unwrap();
     let a = parse_assignment("a", &a, &m).unwrap();
-    let engine = vmplace::roadef::convert::from_state(&state).unwrap().unwrap();
+    let engine = vmplace::roadef::convert::from_state(&state)
+        .unwrap()
+        .unwrap();
     assert_eq!((engine.model, engine.initial), (m, a));
 }
 
@@ -288,7 +308,14 @@ fn migrate_on_a_converted_instance_passes_both_checkers_with_the_same_cost() {
     let dir = tempfile::tempdir().unwrap();
     let at = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
     let (st, pl, new) = (at("state.json"), at("plan.json"), at("new.txt"));
-    let model = ["-p", "model_tiny.txt", "-i", "assignment_tiny.txt", "-o", &st];
+    let model = [
+        "-p",
+        "model_tiny.txt",
+        "-i",
+        "assignment_tiny.txt",
+        "-o",
+        &st,
+    ];
     let o = vmplace(&[&["roadef", "--to-state"][..], &model[..]].concat());
     assert!(o.status.success() && o.stdout.is_empty());
     let o = vmplace(&["migrate", &st, "--time-limit", "1", "-o", &pl]);
@@ -303,7 +330,13 @@ fn migrate_on_a_converted_instance_passes_both_checkers_with_the_same_cost() {
         machines[p] = m.to[1..].to_string();
     }
     std::fs::write(&new, machines.join(" ")).unwrap();
-    let o = vmplace(&["check", "--roadef", "model_tiny.txt", "assignment_tiny.txt", &new]);
+    let o = vmplace(&[
+        "check",
+        "--roadef",
+        "model_tiny.txt",
+        "assignment_tiny.txt",
+        &new,
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     let cost = plan.stats.reassign_cost.clone().unwrap();
