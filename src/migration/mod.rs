@@ -156,7 +156,11 @@ pub fn sequence_plan(state: &Valid<State>, mut plan: Plan) -> Plan {
     };
     let mut stats = plan.stats;
     stats.dropped.clear();
-    finish(cx, stats, plan.status, start)
+    let mut plan = finish(cx, stats, plan.status, start);
+    if reassign::planned_by_cost(state) {
+        reassign::recount(state, &mut plan);
+    }
+    plan
 }
 
 /// Hosts in maintenance or off that run VMs, and those VMs: every one of them leaves.

@@ -62,7 +62,12 @@ pub fn round(state: &Valid<State>, policy: &RoundPolicy) -> Result<Plan, Vec<Inp
         sequenced(state, policy, &initial, &initial, start)
     };
     let check = if check.valid { check } else { before.clone() };
-    plan.stats.reassign_cost = Some(ReassignCost {
+    plan.stats.reassign_cost = Some(parts(&check, &before));
+    Ok(plan)
+}
+
+fn parts(check: &RoadefCheck, before: &RoadefCheck) -> ReassignCost {
+    ReassignCost {
         load: check.costs.load,
         balance: check.costs.balance,
         vm_move: check.costs.process_move,
@@ -70,8 +75,18 @@ pub fn round(state: &Valid<State>, policy: &RoundPolicy) -> Result<Plan, Vec<Inp
         host_move: check.costs.machine_move,
         total: check.costs.total,
         initial_total: before.costs.total,
+    }
+}
+
+/// `stats.reassign_cost` of a plan ordered anew (`migrate --sequence`) on a state planned by
+/// cost: the cost where its waves leave the VMs (None when the state cannot be converted).
+pub(super) fn recount(state: &Valid<State>, plan: &mut Plan) {
+    let engine = from_state(state).and_then(Result::ok);
+    plan.stats.reassign_cost = engine.map(|Engine { model, initial }| {
+        let end = realized(state, &initial, plan);
+        let before = check_roadef(&model, &initial, &initial);
+        parts(&check_roadef(&model, &initial, &end), &before)
     });
-    Ok(plan)
 }
 
 /// The start's violations as `E2006` errors.

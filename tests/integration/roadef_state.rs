@@ -386,3 +386,22 @@ fn the_checker_catches_a_broken_dependency() {
     doc["dependencies"] = json!({"scope": "rack", "rules": [{"group": "a", "on": "b"}]});
     assert_eq!(broken(&doc, &free), ["DEPENDENCY"]);
 }
+
+#[test]
+fn a_plan_ordered_anew_gets_the_cost_of_where_its_waves_leave_the_vms() {
+    // `migrate --sequence` on a plan without its cost: b's move alone, a stays (b cannot come
+    // to h1 while a is there, and no other host has room for b or a).
+    let doc = chain(false);
+    let mut p = plan(&doc);
+    p.migrations.retain(|m| m.vm == "b");
+    p.stats.reassign_cost = None;
+    let text = serde_json::to_string(&p).unwrap();
+    let again = vmplace::service::api::sequence_texts(&doc.to_string(), &text).unwrap();
+    assert_eq!(again.stats.dropped.len(), 1, "{:?}", again.stats.dropped);
+    assert!(
+        broken(&doc, &again).is_empty(),
+        "{:?}",
+        broken(&doc, &again)
+    );
+    assert_eq!(total(&again), 90);
+}
