@@ -97,7 +97,8 @@ fn refuse_without_policy(s: &State, errors: &mut Vec<InputError>) {
 
 /// Usable capacities, safety capacities and demands are whole numbers the engine can count.
 fn check_amounts(s: &State, errors: &mut Vec<InputError>) {
-    let whole = |x: f64| x.fract() == 0.0 && (0.0..=WHOLE_MAX).contains(&x);
+    // Negative amounts are the schema's and the state's own errors (`E1104`).
+    let whole = |x: f64| x < 0.0 || (x.fract() == 0.0 && x <= WHOLE_MAX);
     let bad = |path: String, what: String, x: f64| {
         InputError::new(
             ErrorCode::ReassignValue,
