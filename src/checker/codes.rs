@@ -108,6 +108,15 @@ pub enum Rule {
     /// member on a host outside every domain of its group's scope; in a plan, a hard rule more
     /// broken after the plan or while a wave runs than the state had it.
     GroupRule,
+    /// `TRANSIENT_CAPACITY`: under `policy.reassign`, a host's transient resource, counting the
+    /// shares the VMs that left it still hold, exceeds its capacity after the plan or while a
+    /// wave runs.
+    TransientCapacity,
+    /// `MIN_DOMAINS`: a group of `min_domains` runs in fewer domains than it asks after the plan.
+    MinDomains,
+    /// `DEPENDENCY`: a member of a group of `dependencies` runs in a domain where the group it
+    /// depends on does not, after the plan.
+    Dependency,
 }
 
 impl Rule {
@@ -136,7 +145,7 @@ impl Rule {
         Rule::BadPlacedWeight,
     ];
     /// The plan rules, in the README's order.
-    pub const PLAN: [Rule; 16] = [
+    pub const PLAN: [Rule; 19] = [
         Rule::UnknownVm,
         Rule::MovedTwice,
         Rule::WrongSource,
@@ -153,6 +162,9 @@ impl Rule {
         Rule::BadSteps,
         Rule::UnsafeStep,
         Rule::Concurrency,
+        Rule::TransientCapacity,
+        Rule::MinDomains,
+        Rule::Dependency,
     ];
 
     /// The IAllocator answer rules, in the README's order.

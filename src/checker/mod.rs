@@ -13,6 +13,7 @@ mod groups;
 mod placement;
 mod plan;
 mod plan_groups;
+mod plan_reassign;
 pub mod roadef;
 mod status;
 mod steps;

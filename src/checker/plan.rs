@@ -1,6 +1,7 @@
 //! Migration plans: every VM moves at most once from the host it is on, to an active host that
 //! reaches its storage and accepted it; capacities, anti-affinity and the hard group rules hold
-//! after all moves.
+//! after all moves; under `policy.reassign`, the reassignment rules and cost
+//! (`plan_reassign`).
 
 use super::codes::{wire_name, Rule, DECLINE_CODES};
 use super::tolerance::{exceeds, Sum};
@@ -36,6 +37,7 @@ pub fn check_plan(state: &State, plan: &Plan) -> Findings {
         rules.check_soft(at, &plan.stats.soft_violations, &mut out);
     }
     super::steps::check_steps(state, plan, &mut out);
+    super::plan_reassign::check_reassign(state, plan, &mut out);
     out.finish()
 }
 

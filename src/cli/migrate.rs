@@ -67,7 +67,7 @@ fn plan(
         policy.time_limit_s = t;
     }
     let spinner = super::progress::Spinner::start("planning");
-    let plan = vmplace::migration::plan_with(&state, &policy);
+    let plan = vmplace::migration::plan_checked(&state, &policy);
     spinner.finish();
-    Ok(plan)
+    plan
 }

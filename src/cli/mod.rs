@@ -97,7 +97,8 @@ enum Command {
     /// Print the man page (roff) to stdout: `vmplace man > vmplace.1`.
     Man,
     /// ROADEF/EURO 2012 machine reassignment, the challenge's command line:
-    /// -t SECONDS -p MODEL -i ASSIGNMENT -o NEW_ASSIGNMENT [-s SEED] [-name].
+    /// -t SECONDS -p MODEL -i ASSIGNMENT -o NEW_ASSIGNMENT [-s SEED] [-name]; or
+    /// --to-state -p MODEL -i ASSIGNMENT [-o STATE], the instance as a migration state document.
     Roadef(roadef::RoadefArgs),
 }
 

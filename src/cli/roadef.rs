@@ -1,6 +1,7 @@
 //! `vmplace roadef -t SECONDS -p MODEL -i ASSIGNMENT -o NEW_ASSIGNMENT [-s SEED] [-name]`: the
 //! ROADEF/EURO 2012 challenge's own command line (single-dash flags, any order), and
-//! `vmplace check --roadef MODEL ASSIGNMENT NEW_ASSIGNMENT`.
+//! `vmplace check --roadef MODEL ASSIGNMENT NEW_ASSIGNMENT`, and `vmplace roadef --to-state -p MODEL
+//! -i ASSIGNMENT [-o STATE]` (the instance as a migration state document).
 
 use super::{exit, read_input, report, write_bytes, write_json};
 use clap::Args;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use vmplace::checker::roadef::{check_roadef, RoadefCheck, RoadefCosts};
 use vmplace::format::errors::ErrorCode;
 use vmplace::format::InputError;
+use vmplace::roadef::convert;
 use vmplace::roadef::model::{Assignment, Model};
 use vmplace::roadef::parse::{parse_assignment, parse_model};
 
@@ -23,7 +25,8 @@ const MAX_SECONDS: f64 = 86_400.0;
 /// flag with a single dash).
 #[derive(Args, Debug)]
 pub struct RoadefArgs {
-    /// -t SECONDS -p MODEL -i ASSIGNMENT -o NEW_ASSIGNMENT [-s SEED] [-name]
+    /// -t SECONDS -p MODEL -i ASSIGNMENT -o NEW_ASSIGNMENT [-s SEED] [-name], or --to-state -p
+    /// MODEL -i ASSIGNMENT [-o STATE]
     #[arg(allow_hyphen_values = true, trailing_var_arg = true, num_args = 0..)]
     pub args: Vec<String>,
 }
@@ -37,6 +40,7 @@ struct Challenge {
     output: Option<PathBuf>,
     seed: u64,
     name: bool,
+    to_state: bool,
 }
 
 fn usage(cause: String) -> Vec<InputError> {
@@ -49,6 +53,10 @@ fn parse_args(args: &[String]) -> Result<Challenge, Vec<InputError>> {
     while let Some(flag) = it.next() {
         if flag == "-name" {
             c.name = true;
+            continue;
+        }
+        if flag == "--to-state" {
+            c.to_state = true;
             continue;
         }
         let Some(value) = it.next() else {
@@ -102,6 +110,9 @@ pub fn run(a: RoadefArgs) -> i32 {
     if c.name {
         eprintln!("team {TEAM}");
     }
+    if c.to_state {
+        return write_state(&c);
+    }
     let (Some(seconds), Some(model), Some(initial), Some(output)) =
         (c.seconds, &c.model, &c.initial, &c.output)
     else {
@@ -111,7 +122,8 @@ pub fn run(a: RoadefArgs) -> i32 {
         }
         return report(&usage("-t, -p, -i and -o are required".into()));
     };
-    let (model, initial) = match read_pair(model, initial) {
+    let (model, initial) = match read_pair(model, initial).and_then(|(m, a)| through_state(&m, &a))
+    {
         Ok(x) => x,
         Err(e) => return report(&e),
     };
@@ -160,6 +172,42 @@ pub fn run(a: RoadefArgs) -> i32 {
     };
     let _ = write_json(None, &doc);
     exit::OK
+}
+
+/// `--to-state -p MODEL -i ASSIGNMENT [-o FILE]`: the instance as a state document.
+fn write_state(c: &Challenge) -> i32 {
+    let (Some(model), Some(initial)) = (&c.model, &c.initial) else {
+        return report(&usage(
+            "--to-state takes -p MODEL -i ASSIGNMENT [-o STATE]".into(),
+        ));
+    };
+    if c.seconds.is_some() {
+        return report(&usage("--to-state converts only: drop -t".into()));
+    }
+    let errors = super::output_errors(c.output.as_ref());
+    if !errors.is_empty() {
+        return report(&errors);
+    }
+    let (m, a) = match read_pair(model, initial) {
+        Ok(x) => x,
+        Err(e) => return report(&e),
+    };
+    match write_json(c.output.as_ref(), &convert::to_state(&m, &a)) {
+        Ok(()) => exit::OK,
+        Err(e) => report(&e),
+    }
+}
+
+/// The instance as the engine reads it: files -> state document -> validated -> model (the
+/// challenge's format goes into the state model, never around it).
+fn through_state(m: &Model, a: &Assignment) -> Result<(Model, Assignment), Vec<InputError>> {
+    let state = vmplace::validation::validate_state(convert::to_state(m, a))?;
+    let engine = convert::from_state(&state).unwrap_or_else(|| {
+        Err(usage(
+            "the converted state lacks policy.reassign (a bug)".into(),
+        ))
+    })?;
+    Ok((engine.model, engine.initial))
 }
 
 /// Reads and parses the model and an assignment, every error of both at once where possible.

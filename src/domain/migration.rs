@@ -61,6 +61,9 @@ pub struct Pool {
     pub rules: Vec<GroupRule>,
     /// Members of each rule.
     pub members: Vec<Vec<VmId>>,
+    /// Per resource: transient (`resources[].transient`, under `policy.reassign`): a VM that
+    /// moves keeps its share on the host it started on for the whole round.
+    pub transient: Vec<bool>,
 }
 
 /// `PoolVm::host` of a VM taken off its host while selection decides.
@@ -249,7 +252,12 @@ impl Pool {
                 members[r].push(VmId(v));
             }
         }
+        let transient = names
+            .iter()
+            .map(|n| s.resources.iter().any(|r| &r.name == n && r.transient))
+            .collect();
         let mut pool = Pool {
+            transient,
             resources: names,
             cpu,
             mem,

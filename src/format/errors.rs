@@ -137,11 +137,19 @@ pub enum ErrorCode {
     RoadefInfeasibleInitial,
     /// ROADEF bench: a line of the reference file is not `instance,best_known`.
     RoadefReference,
+    /// Reassignment: a field names a resource, group, label or host the state does not have.
+    ReassignReference,
+    /// Reassignment: a value the engine cannot take (an amount that is not a whole number up to
+    /// 2^31 - 1, more domains than the scope has, costs that could overflow).
+    ReassignValue,
+    /// Reassignment: a part of the state the reassignment engine does not model, or a
+    /// reassignment field without `policy.reassign`.
+    ReassignUnsupported,
 }
 
 impl ErrorCode {
     /// All codes, in registry order.
-    pub const ALL: [ErrorCode; 59] = [
+    pub const ALL: [ErrorCode; 62] = [
         ErrorCode::Usage,
         ErrorCode::Io,
         ErrorCode::MalformedJson,
@@ -201,6 +209,9 @@ impl ErrorCode {
         ErrorCode::RoadefTrailing,
         ErrorCode::RoadefInfeasibleInitial,
         ErrorCode::RoadefReference,
+        ErrorCode::ReassignReference,
+        ErrorCode::ReassignValue,
+        ErrorCode::ReassignUnsupported,
     ];
 
     /// The stable code string.
@@ -265,6 +276,9 @@ impl ErrorCode {
             ErrorCode::RoadefTrailing => "E2005",
             ErrorCode::RoadefInfeasibleInitial => "E2006",
             ErrorCode::RoadefReference => "E2007",
+            ErrorCode::ReassignReference => "E1901",
+            ErrorCode::ReassignValue => "E1902",
+            ErrorCode::ReassignUnsupported => "E1903",
         }
     }
 
@@ -347,6 +361,9 @@ impl ErrorCode {
             ErrorCode::RoadefTrailing => "remove the extra numbers, or fix a count before them",
             ErrorCode::RoadefInfeasibleInitial => "give an initial assignment that keeps every hard rule (`vmplace check --roadef` lists the violations)",
             ErrorCode::RoadefReference => "write one `instance,best_known` line per instance, the cost a whole number (lines starting with # are comments)",
+            ErrorCode::ReassignReference => "name a resource of the hosts' `capacity`, a group of `groups`, a label key every host has, or a host id (or label value) of the pool",
+            ErrorCode::ReassignValue => "give whole amounts and costs up to 2147483647 (scale the unit: millicores, MiB), and no more `min_domains` than the scope has domains",
+            ErrorCode::ReassignUnsupported => "add `policy.reassign` to plan by cost, or leave out what the engine does not model (see the state reference's reassignment section)",
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod errors;
 pub mod ganeti;
 pub mod limits;
 pub mod problem;
+pub mod reassign;
 pub mod solution;
 pub mod state;
 pub mod zero;

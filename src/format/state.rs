@@ -24,6 +24,23 @@ pub struct State {
     /// Policies; every part has a default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<MigrationPolicy>,
+    /// Reassignment: resources that are transient or cost per unit above `safety_capacity`
+    /// (needs `policy.reassign`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<super::reassign::ResourceRule>,
+    /// Reassignment: balance targets between two resources (needs `policy.reassign`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub balance: Vec<super::reassign::BalanceTarget>,
+    /// Reassignment: the host-to-host move cost (needs `policy.reassign`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub move_costs: Option<super::reassign::MoveCosts>,
+    /// Reassignment: groups spread over at least a number of domains (needs `policy.reassign`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_domains: Option<super::reassign::MinDomains>,
+    /// Reassignment: groups that depend on another group within a label's domain (needs
+    /// `policy.reassign`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependencies: Option<super::reassign::Dependencies>,
 }
 
 /// Operational state of a host.
@@ -85,6 +102,11 @@ pub struct StateHost {
     /// Qualities of the host, matched by `vms[].required_traits` and `forbidden_traits`.
     #[serde(default, skip_serializing_if = "Traits::is_empty")]
     pub traits: Traits,
+    /// Reassignment: usage above this costs `resources[].load_cost` per unit (default: the
+    /// capacity, so nothing costs; needs `policy.reassign`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "super::limits::resources")]
+    pub safety_capacity: Resources,
 }
 
 /// A running VM.
@@ -121,6 +143,10 @@ pub struct StateVm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = super::limits::SECONDS_MAX))]
     pub moved_ago_s: Option<f64>,
+    /// Reassignment: the cost of moving this VM, times `policy.reassign.vm_move` (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = super::reassign::WHOLE_MAX))]
+    pub move_cost: Option<u32>,
 }
 
 /// Overload detection method (Beloglazov & Buyya 2012).
@@ -223,6 +249,11 @@ pub struct MigrationPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = super::limits::COUNT_MAX))]
     pub max_concurrent_per_host: Option<usize>,
+    /// Plan the round by cost with the reassignment engine (`roadef::reassign`, the same as
+    /// `vmplace roadef`) instead of by overload: its presence is the switch, and it carries the
+    /// move costs' weights. `time_limit_s` (default 0.5) and `seed` apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reassign: Option<super::reassign::ReassignPolicy>,
 }
 
 /// Behaviour reproduced for comparison with published results.
@@ -333,6 +364,8 @@ pub enum MigrationReason {
     Underload,
     /// Its host is in maintenance or off.
     Maintenance,
+    /// The move lowers the reassignment cost (`policy.reassign`).
+    Reassign,
 }
 
 impl MigrationReason {
@@ -342,6 +375,7 @@ impl MigrationReason {
             MigrationReason::Overload => "overload",
             MigrationReason::Underload => "underload",
             MigrationReason::Maintenance => "maintenance",
+            MigrationReason::Reassign => "reassign",
         }
     }
 }
@@ -515,6 +549,9 @@ pub struct PlanStats {
     /// rules.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub soft_violations: BTreeMap<String, u32>,
+    /// Under `policy.reassign`: the cost where the plan leaves the VMs, in five parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reassign_cost: Option<super::reassign::ReassignCost>,
 }
 
 /// A move left out of a plan because it could not be sequenced.

@@ -10,6 +10,7 @@ mod optimize;
 mod pabfd;
 pub mod policy;
 mod protocol;
+pub mod reassign;
 mod select;
 mod sequence;
 mod underload;
@@ -56,8 +57,25 @@ pub fn plan(state: &Valid<State>) -> Plan {
     plan_with(state, &RoundPolicy::from_state(state))
 }
 
-/// Plans one round of a validated state with a resolved policy.
+/// Plans one round of a validated state with a resolved policy, and says why it cannot: a state
+/// planned by cost (`policy.reassign`) whose costs could overflow or whose start breaks a hard
+/// rule. Other states always have a plan.
+pub fn plan_checked(
+    state: &Valid<State>,
+    policy: &RoundPolicy,
+) -> Result<Plan, Vec<crate::format::InputError>> {
+    if reassign::planned_by_cost(state) {
+        return reassign::round(state, policy);
+    }
+    Ok(plan_with(state, policy))
+}
+
+/// Plans one round of a validated state with a resolved policy. A state planned by cost that
+/// [`plan_checked`] refuses gets a plan in which no VM moves.
 pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
+    if reassign::planned_by_cost(state) {
+        return reassign::round(state, policy).unwrap_or_default();
+    }
     let start = Instant::now();
     let stop = policy.stop(start);
     let pool = Pool::from_state(state);
@@ -138,7 +156,11 @@ pub fn sequence_plan(state: &Valid<State>, mut plan: Plan) -> Plan {
     };
     let mut stats = plan.stats;
     stats.dropped.clear();
-    finish(cx, stats, plan.status, start)
+    let mut plan = finish(cx, stats, plan.status, start);
+    if reassign::planned_by_cost(state) {
+        reassign::recount(state, &mut plan);
+    }
+    plan
 }
 
 /// Hosts in maintenance or off that run VMs, and those VMs: every one of them leaves.

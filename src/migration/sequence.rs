@@ -32,6 +32,8 @@ struct Hop {
 struct Replay<'a> {
     pool: &'a Pool,
     at: Vec<HostId>,
+    /// Where each VM was before the plan: it keeps its transient share there.
+    home: Vec<HostId>,
     load: Vec<Vec<f64>>,
     members: HashMap<(HostId, &'a str), usize>,
     /// Per rule of `groups[]` and domain: members there (a leaving member until its wave ends);
@@ -55,6 +57,7 @@ impl<'a> Replay<'a> {
             load: vec![vec![0.0; pool.resources.len()]; pool.hosts.len()],
             members: HashMap::new(),
             at: Vec::new(),
+            home: at.clone(),
             counts: vec![Counts::default(); pool.rules.len()],
             broken: Vec::new(),
             start: Vec::new(),
@@ -93,8 +96,12 @@ impl<'a> Replay<'a> {
 
     fn leave(&mut self, v: VmId, h: HostId) {
         let vm = &self.pool.vms[v];
-        for (l, x) in self.load[h.0].iter_mut().zip(&vm.now) {
-            *l -= x;
+        // A transient resource stays held on the VM's host before the plan.
+        let home = self.home.get(v.0) == Some(&h);
+        for (k, (l, x)) in self.load[h.0].iter_mut().zip(&vm.now).enumerate() {
+            if !(home && self.pool.transient.get(k).copied().unwrap_or(false)) {
+                *l -= x;
+            }
         }
         if let Some(g) = vm.group.as_deref() {
             if let Some(n) = self.members.get_mut(&(h, g)) {

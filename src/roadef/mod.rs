@@ -1,11 +1,13 @@
 //! The ROADEF/EURO 2012 challenge (machine reassignment, proposed by Google), in its own file
-//! format: [`parse`] reads the files into the typed [`model`], [`state`] prices and checks
+//! format: [`parse`] reads the files into the typed [`model`] ([`convert`] maps it to and from
+//! the migration state document, the way `vmplace roadef` reads it), [`state`] prices and checks
 //! moves incrementally, [`search`] improves the initial assignment within a time limit, and
 //! [`bound`] gives a lower bound. The independent checker is `checker::roadef`. The problem
 //! and the method are written up in `models/roadef.md`.
 
 pub mod bench;
 pub mod bound;
+pub mod convert;
 pub mod lns;
 pub mod model;
 pub mod parse;

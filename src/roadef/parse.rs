@@ -311,7 +311,7 @@ fn read_balances(rd: &mut Reader, r: usize) -> Result<Vec<Balance>, Stop> {
 }
 
 /// Rejects a model whose worst-case cost would not fit in 64-bit sums.
-fn check_cost_bound(file: &str, m: &Model) -> Result<(), Vec<InputError>> {
+pub(crate) fn check_cost_bound(file: &str, m: &Model) -> Result<(), Vec<InputError>> {
     let r = m.r();
     let sum_col =
         |v: &[i64], k: usize| -> i128 { v.iter().skip(k).step_by(r).map(|&x| x as i128).sum() };

@@ -270,7 +270,7 @@ pub fn migrate_within(
     policy.time_limit_s = limit_s;
     policy.cancel = cfg.cancel.clone();
     policy.started = Some(started);
-    let mut plan = crate::migration::plan_with(&state, &policy);
+    let mut plan = crate::migration::plan_checked(&state, &policy)?;
     plan.stats.time_limit_capped = capped;
     Ok(plan)
 }

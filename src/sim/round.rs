@@ -135,6 +135,7 @@ pub(super) fn round_state(
             allocation_ratio: Default::default(),
             reserved: Default::default(),
             traits: Default::default(),
+            safety_capacity: Default::default(),
         })
         .collect();
     let first = (step + 1).saturating_sub(crate::migration::HISTORY);
@@ -166,6 +167,7 @@ pub(super) fn round_state(
             required_traits: Default::default(),
             forbidden_traits: Default::default(),
             moved_ago_s: moved_at[v].map(|s| (step - s) as f64 * INTERVAL_S),
+            move_cost: None,
         })
         .collect();
     State {
@@ -198,5 +200,10 @@ pub(super) fn round_state(
                 .then_some(crate::format::limits::COUNT_MAX as usize),
             ..Default::default()
         }),
+        resources: Vec::new(),
+        balance: Vec::new(),
+        move_costs: None,
+        min_domains: None,
+        dependencies: None,
     }
 }

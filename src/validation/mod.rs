@@ -15,6 +15,7 @@ mod allocation;
 pub mod dropper;
 pub mod ganeti;
 pub mod json;
+pub mod reassign;
 pub mod state;
 
 pub use json::parse_json;

@@ -171,6 +171,7 @@ fn check_state(s: &State) -> Vec<InputError> {
         }
     }
     check_groups(s, &mut errors);
+    super::reassign::check_reassign(s, &mut errors);
     errors
 }
 
