@@ -1,6 +1,7 @@
 //! The ROADEF/EURO 2012 challenge (machine reassignment, proposed by Google), in its own file
 //! format: [`parse`] reads the files into the typed [`model`], [`state`] prices and checks
-//! moves incrementally, [`search`] improves the initial assignment within a time limit, and
+//! moves incrementally, [`search`] improves the initial assignment within a time limit (with
+//! the compound moves of [`chain`] and the MIP neighbourhoods of [`lns`]), and
 //! [`bound`] gives a lower bound. The independent checker is `checker::roadef`. The problem
 //! and the method are written up in `models/roadef.md`.
 

@@ -1,6 +1,6 @@
-//! Local search over shift and swap moves with late acceptance (LAHC, Burke and Bykov): a
-//! candidate is taken if it is no worse than the current cost or than the cost `history`
-//! iterations ago. Every committed move keeps every hard rule ([`State::delta`] refuses the
+//! Local search over shift and swap moves, ejection chains ([`chain`]) and moves back to a
+//! process's initial machine, with late acceptance (LAHC, Burke and Bykov): a candidate is
+//! taken if it is no worse than the current cost or than the cost `history` iterations ago. Every committed move keeps every hard rule ([`State::delta`] refuses the
 //! others), so the current assignment is always feasible. Single thread, seeded: the same
 //! seed and the same number of iterations give the same answer.
 

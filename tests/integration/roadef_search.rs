@@ -80,13 +80,14 @@ fn optimum(model: &Model, initial: &Assignment) -> i64 {
 #[test]
 fn the_search_reaches_the_optimum_of_small_instances() {
     let mut rng = ChaCha8Rng::seed_from_u64(29);
-    let mut tried = 0;
+    let (mut tried, mut gained) = (0, 0);
     while tried < 6 {
         let Some((model, initial)) = instance(&mut rng) else {
             continue;
         };
         tried += 1;
         let best = optimum(&model, &initial);
+        gained += (best < check_roadef(&model, &initial, &initial).costs.total) as usize;
         let deadline = Instant::now() + Duration::from_millis(200);
         let out = vmplace::roadef::reassign(&model, &initial, tried, deadline);
         let c = check_roadef(&model, &initial, &out.assignment);
@@ -94,6 +95,10 @@ fn the_search_reaches_the_optimum_of_small_instances() {
         assert_eq!(c.costs.total, out.cost, "instance {tried}");
         assert_eq!(out.cost, best, "instance {tried}: not the optimum");
     }
+    assert!(
+        gained >= 3,
+        "only {gained} instances can improve on their start"
+    );
 }
 
 /// Random shifts, swaps and chains through the state: its cost, its list of moved processes
