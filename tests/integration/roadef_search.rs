@@ -80,14 +80,21 @@ fn optimum(model: &Model, initial: &Assignment) -> i64 {
 #[test]
 fn the_search_reaches_the_optimum_of_small_instances() {
     let mut rng = ChaCha8Rng::seed_from_u64(29);
-    let (mut tried, mut gained) = (0, 0);
+    let (mut tried, mut drawn) = (0, 0);
     while tried < 6 {
+        drawn += 1;
+        assert!(
+            drawn < 300,
+            "only {tried} instances whose start is not optimal"
+        );
         let Some((model, initial)) = instance(&mut rng) else {
             continue;
         };
-        tried += 1;
         let best = optimum(&model, &initial);
-        gained += (best < check_roadef(&model, &initial, &initial).costs.total) as usize;
+        if best == check_roadef(&model, &initial, &initial).costs.total {
+            continue;
+        }
+        tried += 1;
         let deadline = Instant::now() + Duration::from_millis(200);
         let out = vmplace::roadef::reassign(&model, &initial, tried, deadline);
         let c = check_roadef(&model, &initial, &out.assignment);
@@ -95,10 +102,6 @@ fn the_search_reaches_the_optimum_of_small_instances() {
         assert_eq!(c.costs.total, out.cost, "instance {tried}");
         assert_eq!(out.cost, best, "instance {tried}: not the optimum");
     }
-    assert!(
-        gained >= 3,
-        "only {gained} instances can improve on their start"
-    );
 }
 
 /// Random shifts, swaps and chains through the state: its cost, its list of moved processes
