@@ -1,12 +1,14 @@
 //! The ROADEF/EURO 2012 challenge (machine reassignment, proposed by Google), in its own file
 //! format: [`parse`] reads the files into the typed [`model`] ([`convert`] maps it to and from
 //! the migration state document, the way `vmplace roadef` reads it), [`state`] prices and checks
-//! moves incrementally, [`search`] improves the initial assignment within a time limit, and
+//! moves incrementally, [`search`] improves the initial assignment within a time limit (with
+//! the compound moves of [`chain`] and the MIP neighbourhoods of [`lns`]), and
 //! [`bound`] gives a lower bound. The independent checker is `checker::roadef`. The problem
 //! and the method are written up in `models/roadef.md`.
 
 pub mod bench;
 pub mod bound;
+pub mod chain;
 pub mod convert;
 pub mod lns;
 pub mod model;
@@ -51,6 +53,14 @@ const SWAP_SHARE: f64 = 0.5;
 const TARGET_SHARE: f64 = 0.2;
 /// Chance of the best shift of one process over every machine.
 const BEST_SHIFT_SHARE: f64 = 0.02;
+/// Share of the search's move pricings spent on ejection chains (each prices about
+/// `CHAIN_TRIES` x machines shifts, so their chance is this over that).
+const CHAIN_EFFORT: f64 = 0.3;
+/// Processes of the target machine an ejection chain tries to move away.
+const CHAIN_TRIES: usize = 4;
+/// Chance that a move or a chain brings a moved process back to its initial machine (measured
+/// at `-t 30`, 0.1 against 0.3: a2_1 509 and 246, a2_2 894 M and 861 M, a2_5 416 M and 415 M).
+const HOME_SHARE: f64 = 0.3;
 
 /// The search's answer.
 #[derive(Debug, Clone)]
@@ -78,6 +88,9 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
         swap_share: SWAP_SHARE,
         target_share: TARGET_SHARE,
         best_shift_share: BEST_SHIFT_SHARE,
+        chain_share: (CHAIN_EFFORT / (CHAIN_TRIES * model.m().max(1)) as f64).min(1.0),
+        chain_tries: CHAIN_TRIES,
+        home_share: HOME_SHARE,
     };
     let climb = if model.processes.len() >= LARGE {
         HILL_CLIMBING_SHARE

@@ -1,9 +1,10 @@
-//! Local search over shift and swap moves with late acceptance (LAHC, Burke and Bykov): a
-//! candidate is taken if it is no worse than the current cost or than the cost `history`
-//! iterations ago. Every committed move keeps every hard rule ([`State::delta`] refuses the
+//! Local search over shift and swap moves, ejection chains ([`chain`]) and moves back to a
+//! process's initial machine, with late acceptance (LAHC, Burke and Bykov): a candidate is
+//! taken if it is no worse than the current cost or than the cost `history` iterations ago. Every committed move keeps every hard rule ([`State::delta`] refuses the
 //! others), so the current assignment is always feasible. Single thread, seeded: the same
 //! seed and the same number of iterations give the same answer.
 
+use super::chain;
 use super::model::*;
 use super::state::{Move, State};
 use rand::{Rng, SeedableRng};
@@ -41,6 +42,19 @@ pub struct SearchParams {
     pub target_share: f64,
     /// Chance of trying every machine for one random process and keeping the best shift.
     pub best_shift_share: f64,
+    /// Chance of an ejection chain ([`chain::eject`]) rather than a single move.
+    pub chain_share: f64,
+    /// Processes of the target machine a chain tries to move away.
+    pub chain_tries: usize,
+    /// Chance that a move or chain takes a moved process back to its initial machine.
+    pub home_share: f64,
+}
+
+/// A candidate: one move, or a chain (each move checked after the ones before it).
+#[derive(Debug, Clone)]
+enum Candidate {
+    One(Move),
+    Chain(Vec<Move>),
 }
 
 /// Runs the search from `state`; returns the best assignment seen, its cost and the stats.
@@ -61,14 +75,7 @@ pub fn late_acceptance(state: &mut State, params: SearchParams) -> (Assignment, 
             break;
         }
         stats.candidates += 1;
-        let found = if rng.random_bool(params.best_shift_share) {
-            let p = pick_process(state, &mut rng, params.target_share, model_p, machines);
-            best_shift(state, p)
-        } else {
-            let mv = draw(state, &mut rng, &params, model_p, machines);
-            state.delta(mv).map(|d| (mv, d))
-        };
-        let Some((mv, delta)) = found else {
+        let Some((mv, delta)) = candidate(state, &mut rng, &params, model_p, machines) else {
             continue;
         };
         let slot = (stats.feasible % history.len() as u64) as usize;
@@ -78,7 +85,10 @@ pub fn late_acceptance(state: &mut State, params: SearchParams) -> (Assignment, 
             if delta > 0 && best.is_none() && current == best_cost {
                 best = Some(state.assignment());
             }
-            state.apply(mv);
+            match mv {
+                Candidate::One(a) => state.apply(a),
+                Candidate::Chain(moves) => moves.into_iter().for_each(|m| state.apply(m)),
+            }
             stats.accepted += 1;
             current = candidate;
             if current < best_cost {
@@ -92,8 +102,60 @@ pub fn late_acceptance(state: &mut State, params: SearchParams) -> (Assignment, 
     (answer, best_cost, stats)
 }
 
-/// Draws a candidate move: a process (from a costly machine, or any), then a machine (a cheap
-/// one, or any) or a second process on it.
+/// Draws a candidate and prices it: a chain, the best shift of a process, or one move.
+fn candidate(
+    state: &mut State,
+    rng: &mut ChaCha8Rng,
+    params: &SearchParams,
+    processes: usize,
+    machines: usize,
+) -> Option<(Candidate, i64)> {
+    if rng.random_bool(params.chain_share) {
+        let (p, to) = match home_pick(state, rng, params.home_share) {
+            Some(pair) => pair,
+            None => {
+                let p = pick_process(state, rng, 1.0, processes, machines);
+                (p, cheaper_machine(state, rng, machines))
+            }
+        };
+        if rng.random_bool(0.5) {
+            let c = chain::eject(state, p, to, params.chain_tries, rng)?;
+            return Some((Candidate::Chain(vec![c.first, c.second]), c.delta));
+        }
+        let (moves, delta) = chain::make_room(state, p, to, params.chain_tries)?;
+        return Some((Candidate::Chain(moves), delta));
+    }
+    if rng.random_bool(params.best_shift_share) {
+        let p = pick_process(state, rng, params.target_share, processes, machines);
+        return best_shift(state, p).map(|(mv, d)| (Candidate::One(mv), d));
+    }
+    let mv = draw(state, rng, params, processes, machines);
+    state.delta(mv).map(|d| (Candidate::One(mv), d))
+}
+
+/// With chance `share`, a moved process and its initial machine (`None` if none moved).
+fn home_pick(state: &State, rng: &mut ChaCha8Rng, share: f64) -> Option<(ProcessIx, MachineIx)> {
+    let away = state.away();
+    if away.is_empty() || !rng.random_bool(share) {
+        return None;
+    }
+    let p = away[rng.random_range(0..away.len())];
+    Some((p, state.initial_of(p)))
+}
+
+/// The cheaper (by load and balance cost) of two random machines.
+fn cheaper_machine(state: &State, rng: &mut ChaCha8Rng, machines: usize) -> MachineIx {
+    let a = MachineIx(rng.random_range(0..machines as u32));
+    let b = MachineIx(rng.random_range(0..machines as u32));
+    if state.machine_cost(a) <= state.machine_cost(b) {
+        a
+    } else {
+        b
+    }
+}
+
+/// Draws a candidate move: a process (from a costly machine, or any) or a moved one, then a
+/// machine (a cheap one, or any, or its initial one) or a second process on it.
 fn draw(
     state: &State,
     rng: &mut ChaCha8Rng,
@@ -102,23 +164,16 @@ fn draw(
     machines: usize,
 ) -> Move {
     let targeted = rng.random_bool(params.target_share);
-    let machine = |rng: &mut ChaCha8Rng| MachineIx(rng.random_range(0..machines as u32));
-    let p = pick_process(
-        state,
-        rng,
-        if targeted { 1.0 } else { 0.0 },
-        processes,
-        machines,
-    );
-    let to = if targeted {
-        let (a, b) = (machine(rng), machine(rng));
-        if state.machine_cost(a) <= state.machine_cost(b) {
-            a
-        } else {
-            b
-        }
-    } else {
-        machine(rng)
+    let (p, to) = match home_pick(state, rng, params.home_share) {
+        Some(pair) => pair,
+        None if targeted => (
+            pick_process(state, rng, 1.0, processes, machines),
+            cheaper_machine(state, rng, machines),
+        ),
+        None => (
+            pick_process(state, rng, 0.0, processes, machines),
+            MachineIx(rng.random_range(0..machines as u32)),
+        ),
     };
     if rng.random_bool(params.swap_share) {
         let on = state.processes_on(to);

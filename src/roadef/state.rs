@@ -69,6 +69,10 @@ pub struct State<'a> {
     /// The processes on each machine, and each process's place in its machine's list.
     on: Vec<Vec<ProcessIx>>,
     place: Vec<u32>,
+    /// The processes away from their initial machine, and each one's place in that list
+    /// (`u32::MAX` for the others).
+    away: Vec<ProcessIx>,
+    away_place: Vec<u32>,
 }
 
 impl<'a> State<'a> {
@@ -104,6 +108,8 @@ impl<'a> State<'a> {
             scratch_b: vec![0; r],
             on: vec![Vec::new(); m],
             place: vec![0; initial.0.len()],
+            away: Vec::new(),
+            away_place: vec![u32::MAX; initial.0.len()],
         };
         st.moved_histogram[0] = s as u32;
         for (p, &mi) in initial.0.iter().enumerate() {
@@ -146,11 +152,12 @@ impl<'a> State<'a> {
 
     /// Processes not on their initial machine.
     pub fn moved(&self) -> usize {
-        self.assign
-            .iter()
-            .zip(&self.initial)
-            .filter(|(a, b)| a != b)
-            .count()
+        self.away.len()
+    }
+
+    /// The processes not on their initial machine, in no particular order.
+    pub fn away(&self) -> &[ProcessIx] {
+        &self.away
     }
 
     /// The objective.
@@ -441,6 +448,18 @@ impl<'a> State<'a> {
         }
         self.place[st.p.ix()] = self.on[st.to.ix()].len() as u32;
         self.on[st.to.ix()].push(st.p);
+        let home = self.initial[st.p.ix()];
+        if st.from == home {
+            self.away_place[st.p.ix()] = self.away.len() as u32;
+            self.away.push(st.p);
+        } else if st.to == home {
+            let at = self.away_place[st.p.ix()] as usize;
+            self.away.swap_remove(at);
+            if let Some(&moved) = self.away.get(at) {
+                self.away_place[moved.ix()] = at as u32;
+            }
+            self.away_place[st.p.ix()] = u32::MAX;
+        }
     }
 
     /// Makes `mv` (which [`State::delta`] accepted).

@@ -32,6 +32,7 @@ mod migrate;
 mod property;
 mod roadef;
 mod roadef_bench;
+mod roadef_search;
 mod roadef_state;
 mod rows;
 mod rules;
