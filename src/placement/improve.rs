@@ -18,9 +18,6 @@ use std::time::Instant;
 /// improved nothing, so that a stuck search switches less and less often.
 const STALL_FLOOR_S: f64 = 0.1;
 
-/// Share of what is left that the joint MIP over the whole pool may take.
-const WHOLE_POOL_SHARE: f64 = 0.5;
-
 /// What the search did.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Improved {
@@ -39,11 +36,41 @@ pub(crate) struct Improved {
     pub storage_bound: Option<f64>,
 }
 
-/// The bounds the whole-pool joint MIP proved (none when it did not run).
+/// What proves an answer for the whole call: the placed-weight bound, the host-cost bound and
+/// the bound on phase 1's cost (the last two only from the whole-pool joint MIP).
 struct Proved {
     weight: f64,
     cost: f64,
     storage: Option<f64>,
+    all: Vec<RequestIx>,
+}
+
+impl Proved {
+    /// What phase 1 proved.
+    fn by_phases(d: &Domain, p1: &super::PhaseOutcome) -> Self {
+        Proved {
+            weight: p1.stats.placed_weight_bound,
+            cost: f64::NEG_INFINITY,
+            storage: None,
+            all: (0..d.requests.len()).map(RequestIx).collect(),
+        }
+    }
+
+    /// Whether `a` meets the placed-weight bound and its host cost is within `mip_gap` of its
+    /// bound.
+    fn proven(&self, d: &Domain, a: &Assignment) -> bool {
+        use super::bounds::{host_cost_floor, relative_gap};
+        let (w, c) = evaluate::host_score(d, a);
+        let floor = host_cost_floor(d, &self.all, w).max(self.cost);
+        w >= self.weight - 1e-9 && relative_gap(c, floor.min(c)) <= d.settings.mip_gap + 1e-9
+    }
+
+    /// Whether `a` is proven for the whole call, phase 1's cost included.
+    fn done(&self, d: &Domain, p1: &super::PhaseOutcome, a: &Assignment) -> bool {
+        let bounds = (self.weight, self.storage.unwrap_or(f64::NEG_INFINITY));
+        self.proven(d, a)
+            && super::storage_phase::restated(d, p1, a, bounds).status == Status::Optimal
+    }
 }
 
 /// Unless the two phases' answer is proven for the whole call, improves phase 2's answer until
@@ -55,16 +82,14 @@ pub(crate) fn run(
     p2: &mut super::PhaseOutcome,
     deadline: &Deadline,
 ) -> Result<Improved, MipError> {
-    use super::bounds::{host_cost_floor, relative_gap, whole_call};
     let placed = evaluate::placed_weight(d, &p2.assignment, true);
-    let whole = whole_call(d, &[&p1.stats, &p2.stats], placed);
+    let whole = super::bounds::whole_call(d, &[&p1.stats, &p2.stats], placed);
     if !neighbourhood::applies(d) || whole.status == Status::Optimal {
         return Ok(Improved::default());
     }
     let mut out = Improved::default();
     // Ejection (models/joint.md, "Ejection") on a copy first: the search starts from it when it
-    // is better than what the joint MIP left, and its time is what the search leaves free for
-    // ejection at the end.
+    // is better than the phases' answer, and its time, doubled, is kept for ejection at the end.
     let ejecting = Instant::now();
     let mut first = p2.assignment.clone();
     neighbourhood::normalise(d, &mut first);
@@ -73,18 +98,6 @@ pub(crate) fn run(
     tracing::debug!(ejected = ?first_ejected, seconds = out.ejection_s, "ejection on the phases' answer");
     let deadline_all = deadline;
     let deadline = &deadline.within(deadline.remaining() - (2.0 * out.ejection_s + 0.01));
-    let proved = whole_pool(d, p1, p2, deadline)?;
-    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
-    let proven = |a: &Assignment| {
-        let (w, c) = evaluate::host_score(d, a);
-        let floor = host_cost_floor(d, &all, w).max(proved.cost);
-        w >= proved.weight - 1e-9 && relative_gap(c, floor.min(c)) <= d.settings.mip_gap + 1e-9
-    };
-    let bounds = (proved.weight, proved.storage.unwrap_or(f64::NEG_INFINITY));
-    let done = |a: &Assignment| {
-        proven(a) && super::storage_phase::restated(d, p1, a, bounds).status == Status::Optimal
-    };
-    // The search never makes its start worse: it starts from the better answer.
     let from_first = better(
         evaluate::host_score(d, &first),
         evaluate::host_score(d, &p2.assignment),
@@ -92,91 +105,130 @@ pub(crate) fn run(
     let mut best = if from_first {
         first
     } else {
-        p2.assignment.clone()
+        let mut a = p2.assignment.clone();
+        neighbourhood::normalise(d, &mut a);
+        a
     };
-    alternate(d, &mut best, deadline, &done, &mut out)?;
+    let mut proved = Proved::by_phases(d, p1);
+    let mut blocks = Blocks {
+        explorer: Explorer::new(d),
+        floor: STALL_FLOOR_S,
+        round: 0,
+    };
+    if whole_pool_fits(d) {
+        // The quick gains first, then the joint MIP from the better answer with what is left.
+        let done = |a: &Assignment| proved.done(d, p1, a);
+        let idle = (deadline, Until::Idle);
+        alternate(d, &mut best, idle, &done, (&mut blocks, &mut out))?;
+        whole_pool(d, &mut best, deadline, &mut proved)?;
+    }
+    let done = |a: &Assignment| proved.done(d, p1, a);
+    let to_deadline = (deadline, Until::Deadline);
+    alternate(d, &mut best, to_deadline, &done, (&mut blocks, &mut out))?;
     let ejecting = Instant::now();
     out.ejected = super::ejection::improve(d, &mut best, deadline_all);
     out.ejection_s += ejecting.elapsed().as_secs_f64();
     tracing::debug!(ejected = ?out.ejected, "ejection after the search");
+    // The reserve was twice the first ejection's time; what the second left goes back to the
+    // blocks, so that an unproven answer uses the whole limit.
+    let to_end = (deadline_all, Until::Deadline);
+    alternate(d, &mut best, to_end, &done, (&mut blocks, &mut out))?;
     if from_first {
         out.ejected = out.ejected.plus(first_ejected);
     }
     out.storage_bound = proved.storage;
-    let not_proven = !proven(&best);
+    let not_proven = !proved.proven(d, &best);
     report(d, p2, best, &out, (&proved, not_proven));
     Ok(out)
 }
 
-/// The whole pool as one part when it is no larger than a part: on larger pools a joint MIP
-/// given the few seconds left seldom gets past its warm start (61 of 100 pools of 1,000 requests
-/// on the sweep kept the baseline), where the blocks improve it. It may take half of what is
-/// left: a HiGHS run cannot be stopped when it stops paying, and the blocks after it can. Keeps
-/// its answer in `p2` when better.
-fn whole_pool(
-    d: &Domain,
-    p1: &super::PhaseOutcome,
-    p2: &mut super::PhaseOutcome,
-    deadline: &Deadline,
-) -> Result<Proved, MipError> {
-    let mut proved = Proved {
-        weight: p1.stats.placed_weight_bound,
-        cost: f64::NEG_INFINITY,
-        storage: None,
-    };
-    if !super::joint::fits_joint(d) || joint::columns(d) > PART_COLUMNS {
-        return Ok(proved);
-    }
-    let half = deadline.within(deadline.remaining() * WHOLE_POOL_SHARE);
-    let whole = super::joint::joint_phase(d, &p2.assignment, &half)?;
-    proved.weight = proved.weight.min(whole.stats.placed_weight_bound);
-    proved.cost = whole.stats.bound;
-    let kept = better(
-        evaluate::host_score(d, &p2.assignment),
-        evaluate::host_score(d, &whole.assignment),
-    );
-    if !kept {
-        p2.assignment = whole.assignment;
-    }
-    if whole.status == Status::Optimal {
-        proved.storage = cheapest_storage(d, &mut p2.assignment, deadline)?;
-    }
-    Ok(proved)
+/// Whether the whole pool is one part: its joint model no larger than a part's, and no
+/// `groups[]` rules.
+fn whole_pool_fits(d: &Domain) -> bool {
+    super::joint::fits_joint(d) && joint::columns(d) <= PART_COLUMNS
 }
 
-/// Blocks of ruin and recreate and of neighbourhood MIPs in turn until `done(best)` or the
-/// deadline. Each block runs while it pays ([`Stall`]): the time goes to whichever still improves
-/// the answer, not by fixed shares.
-fn alternate(
+/// The whole pool as one part, warm-started with `best`: on larger pools a joint MIP given the
+/// few seconds left seldom gets past its warm start (61 of 100 pools of 1,000 requests on the
+/// sweep kept the baseline), where the blocks improve it. Its bounds hold for the whole call;
+/// its answer replaces `best` when better.
+fn whole_pool(
     d: &Domain,
     best: &mut Assignment,
     deadline: &Deadline,
-    done: &dyn Fn(&Assignment) -> bool,
-    out: &mut Improved,
+    proved: &mut Proved,
 ) -> Result<(), MipError> {
-    let mut explorer = Explorer::new(d);
-    let mut floor = STALL_FLOOR_S;
-    let mut round = 0u64;
-    tracing::debug!(score = ?evaluate::host_score(d, best), "search after the phases starts");
+    let whole = super::joint::joint_phase(d, best, deadline)?;
+    proved.weight = proved.weight.min(whole.stats.placed_weight_bound);
+    proved.cost = whole.stats.bound;
+    if better(
+        evaluate::host_score(d, &whole.assignment),
+        evaluate::host_score(d, best),
+    ) {
+        *best = whole.assignment;
+        neighbourhood::normalise(d, best);
+    }
+    if whole.status == Status::Optimal {
+        proved.storage = cheapest_storage(d, best, deadline)?;
+    }
+    tracing::debug!(score = ?evaluate::host_score(d, best), proven = proved.proven(d, best), "whole pool");
+    Ok(())
+}
+
+/// How long [`alternate`] goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// Until a round of both blocks improves nothing.
+    Idle,
+    /// Until the deadline.
+    Deadline,
+}
+
+/// The blocks' memory across the calls of [`alternate`]: the neighbourhoods' explorer, the
+/// stall floor and the round (which seeds ruin and recreate).
+struct Blocks {
+    explorer: Explorer,
+    floor: f64,
+    round: u64,
+}
+
+/// Blocks of ruin and recreate and of neighbourhood MIPs in turn until `done(best)`, the
+/// deadline or, under [`Until::Idle`], a round that improved nothing. Each block runs while it
+/// pays ([`Stall`]): the time goes to whichever still improves the answer, not by fixed shares.
+fn alternate(
+    d: &Domain,
+    best: &mut Assignment,
+    (deadline, until): (&Deadline, Until),
+    done: &dyn Fn(&Assignment) -> bool,
+    (blocks, out): (&mut Blocks, &mut Improved),
+) -> Result<(), MipError> {
     while !deadline.passed() && !done(best) {
         let before = evaluate::host_score(d, best);
         let ruining = Instant::now();
-        let mut stall = Stall::new(floor);
-        let seed = 0x5eed ^ round;
+        let mut stall = Stall::new(blocks.floor);
+        let seed = 0x5eed ^ blocks.round;
         let recreated = super::ruin::improve(d, best, (deadline, &mut stall), seed, done);
         out.ruin_s += ruining.elapsed().as_secs_f64();
         out.recreated = out.recreated.plus(recreated);
         if deadline.passed() || done(best) {
             break;
         }
-        let mut stall = Stall::new(floor);
-        let searched = neighbourhood::search(d, best, (deadline, &mut stall), done, &mut explorer)?;
+        let mut stall = Stall::new(blocks.floor);
+        let explorer = &mut blocks.explorer;
+        let searched = neighbourhood::search(d, best, (deadline, &mut stall), done, explorer)?;
         out.searched.neighbourhoods += searched.neighbourhoods;
         out.searched.improved += searched.improved;
         let gained = better(evaluate::host_score(d, best), before);
-        floor = if gained { STALL_FLOOR_S } else { 2.0 * floor };
+        let round = blocks.round;
         tracing::debug!(round, ?recreated, ?searched, score = ?evaluate::host_score(d, best), "search round");
-        round += 1;
+        blocks.round += 1;
+        if gained {
+            blocks.floor = STALL_FLOOR_S;
+        } else if until == Until::Idle {
+            return Ok(());
+        } else {
+            blocks.floor *= 2.0;
+        }
     }
     Ok(())
 }
