@@ -14,8 +14,10 @@ use crate::model::joint;
 use crate::model::MipError;
 use std::time::Instant;
 
-/// The least time a block may run without improving; doubled after a round of both blocks that
-/// improved nothing, so that a stuck search switches less and less often.
+/// The least time a block may run without improving. Ruin and recreate keeps it (ten thousand
+/// tries a second have seen its neighbourhood by then); the neighbourhoods' doubles after a
+/// round of both blocks that improved nothing (a MIP may need a few parts to find the next
+/// step), and both come back to it after a round that improved.
 const STALL_FLOOR_S: f64 = 0.1;
 
 /// What the search did.
@@ -184,8 +186,8 @@ enum Until {
     Deadline,
 }
 
-/// The blocks' memory across the calls of [`alternate`]: the neighbourhoods' explorer, the
-/// stall floor and the round (which seeds ruin and recreate).
+/// The blocks' memory across the calls of [`alternate`]: the neighbourhoods' explorer and stall
+/// floor, and the round (which seeds ruin and recreate).
 struct Blocks {
     explorer: Explorer,
     floor: f64,
@@ -205,7 +207,7 @@ fn alternate(
     while !deadline.passed() && !done(best) {
         let before = evaluate::host_score(d, best);
         let ruining = Instant::now();
-        let mut stall = Stall::new(blocks.floor);
+        let mut stall = Stall::new(STALL_FLOOR_S);
         let seed = 0x5eed ^ blocks.round;
         let recreated = super::ruin::improve(d, best, (deadline, &mut stall), seed, done);
         out.ruin_s += ruining.elapsed().as_secs_f64();

@@ -30,7 +30,7 @@ const TRIES_PER_CHECK: usize = 16;
 pub(crate) struct Recreated {
     /// Ruins tried.
     pub tries: usize,
-    /// Tries kept because they placed more weight.
+    /// Tries kept because they placed more weight, or as much at a lower host cost.
     pub improved: usize,
 }
 
@@ -91,12 +91,13 @@ pub(crate) fn improve(
         out.tries += 1;
         let steps = ruin_and_recreate(&mut st, &waiting, &mut rng);
         let weight = score.0 + weight_change(d, &steps);
-        let improved = weight > score.0 + 1e-9;
         let cost = if weight > score.0 - 1e-9 {
             evaluate::host_cost(d, st.a)
         } else {
             f64::INFINITY
         };
+        // More weight, or as much at a lower host cost (fewer hosts under `pack`).
+        let improved = weight > score.0 + 1e-9 || cost < score.1 - 1e-9;
         let after = if !improved && cost <= score.1 + 1e-9 {
             potential(&st)
         } else {
