@@ -345,8 +345,9 @@ fn covers(demand: &[f64], lack: &[f64]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::working::assert_valid;
     use super::*;
-    use crate::domain::{evaluate, Settings};
+    use crate::domain::Settings;
     use crate::placement::RunConfig;
     use std::time::Instant;
 
@@ -379,18 +380,6 @@ mod tests {
     fn run(d: &Domain, a: &mut Assignment) -> Ejections {
         let deadline = Deadline::new(Instant::now(), 5.0, &RunConfig::default());
         improve(d, a, &deadline)
-    }
-
-    /// Capacities hold and every VM's host reaches its image's storage system.
-    fn assert_valid(d: &Domain, a: &Assignment) {
-        let load = evaluate::final_load(d, a);
-        assert!(load.storage_free.iter().all(|&f| f >= -1e-6));
-        assert!(load.host_free.iter().flatten().all(|&f| f >= -1e-6));
-        for (i, h) in a.host.iter().enumerate() {
-            if let Some(h) = h {
-                assert!(d.hosts[h.0].storage.contains(&a.storage[i].unwrap()));
-            }
-        }
     }
 
     #[test]

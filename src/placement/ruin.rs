@@ -370,6 +370,7 @@ fn potential(st: &Working) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::working::assert_valid;
     use super::*;
     use crate::domain::Settings;
     use crate::placement::RunConfig;
@@ -410,18 +411,6 @@ mod tests {
         let deadline = Deadline::new(Instant::now(), 5.0, &RunConfig::default());
         let mut stall = Stall::new(0.05);
         improve(d, a, (&deadline, &mut stall), 7, &|_| false)
-    }
-
-    /// Capacities hold and every VM's host reaches its image's storage system.
-    fn assert_valid(d: &Domain, a: &Assignment) {
-        let load = evaluate::final_load(d, a);
-        assert!(load.storage_free.iter().all(|&f| f >= -1e-6));
-        assert!(load.host_free.iter().flatten().all(|&f| f >= -1e-6));
-        for (i, h) in a.host.iter().enumerate() {
-            if let Some(h) = h {
-                assert!(d.hosts[h.0].storage.contains(&a.storage[i].unwrap()));
-            }
-        }
     }
 
     #[test]

@@ -136,3 +136,17 @@ pub(super) fn may_use(d: &Domain, x: RequestIx, s: StorageIx) -> bool {
         && d.storage_allows(x, s)
         && d.static_domain(x, s) > 0
 }
+
+/// Capacities hold and every VM's host reaches its image's storage system (the tests of the
+/// stages that move VMs).
+#[cfg(test)]
+pub(super) fn assert_valid(d: &Domain, a: &Assignment) {
+    let load = evaluate::final_load(d, a);
+    assert!(load.storage_free.iter().all(|&f| f >= -1e-6));
+    assert!(load.host_free.iter().flatten().all(|&f| f >= -1e-6));
+    for (i, h) in a.host.iter().enumerate() {
+        if let Some(h) = h {
+            assert!(d.hosts[h.0].storage.contains(&a.storage[i].unwrap()));
+        }
+    }
+}
