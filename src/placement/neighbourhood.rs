@@ -139,11 +139,17 @@ fn placeable(d: &Domain, r: RequestIx) -> bool {
 
 /// The storage systems a request may use that reach a host fitting it before the batch.
 pub(super) fn storage_options(d: &Domain, r: RequestIx) -> impl Iterator<Item = StorageIx> + '_ {
-    let pinned = d.requests[r.0].storage;
     (0..d.storage.len())
         .map(StorageIx)
-        .filter(move |&s| pinned.is_none_or(|p| p == s))
-        .filter(move |&s| d.storage_allows(r, s) && d.static_domain(r, s) > 0)
+        .filter(move |&s| may_use(d, r, s))
+}
+
+/// Whether request `r` may put its image on storage system `s`: its pinned system if any, its
+/// storage traits, and some host connected to `s` that could take it before the batch.
+pub(super) fn may_use(d: &Domain, r: RequestIx, s: StorageIx) -> bool {
+    d.requests[r.0].storage.is_none_or(|p| p == s)
+        && d.storage_allows(r, s)
+        && d.static_domain(r, s) > 0
 }
 
 /// The next neighbourhood and the request it was built around: around an unplaced request when

@@ -10,7 +10,8 @@
 //! its image's storage system; every VM keeps a host connected to its image's system.
 
 use super::deadline::{Deadline, Stall};
-use super::working::{may_use, Working};
+use super::neighbourhood::storage_options;
+use super::working::Working;
 use crate::domain::{evaluate, Assignment, Domain, HostIx, RequestIx, StorageIx};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -156,16 +157,8 @@ fn ruined_hosts(st: &Working, waiting: &[RequestIx], rng: &mut ChaCha8Rng) -> Ve
         .choose(rng)
         .filter(|_| rng.random_bool(0.5))
         .and_then(|&r| {
-            let s = *d.requests[r.0]
-                .storage
-                .map(|s| vec![s])
-                .unwrap_or_else(|| {
-                    (0..d.storage.len())
-                        .map(StorageIx)
-                        .filter(|&s| may_use(d, r, s))
-                        .collect()
-                })
-                .choose(rng)?;
+            let options: Vec<StorageIx> = storage_options(d, r).collect();
+            let s = *options.choose(rng)?;
             d.storage[s.0].hosts.choose(rng).copied()
         })
         .unwrap_or_else(|| HostIx(rng.random_range(0..d.hosts.len())));
@@ -320,9 +313,8 @@ fn best_fit(
 fn anywhere(st: &Working, r: RequestIx) -> Option<(HostIx, StorageIx)> {
     let d = st.d;
     let disk = d.requests[r.0].disk;
-    let mut hosts: Vec<HostIx> = (0..d.storage.len())
-        .map(StorageIx)
-        .filter(|&s| may_use(d, r, s) && st.load.storage_free[s.0] + 1e-6 >= disk)
+    let mut hosts: Vec<HostIx> = storage_options(d, r)
+        .filter(|&s| st.load.storage_free[s.0] + 1e-6 >= disk)
         .flat_map(|s| d.storage[s.0].hosts.iter().copied())
         .collect();
     hosts.sort_unstable();

@@ -2,7 +2,7 @@
 //! share ([`super::ejection`], [`super::ruin`]). Every move keeps capacity, anti-affinity and
 //! storage connectivity; members of `groups[]` rules are never moved.
 
-use super::neighbourhood::movable;
+use super::neighbourhood::{may_use, movable};
 use crate::domain::{evaluate, Assignment, Domain, HostIx, Load, RequestIx, StorageIx};
 use std::collections::HashSet;
 
@@ -126,15 +126,6 @@ impl<'a> Working<'a> {
         self.a.storage[r.0] = Some(s);
         self.a.host[r.0] = Some(h);
     }
-}
-
-/// Whether request `x` may put its image on storage system `s`: its pinned system if any, its
-/// storage traits, and some host of the pool connected to `s` that could ever take it (the
-/// filter of `neighbourhood::storage_options`, for one system).
-pub(super) fn may_use(d: &Domain, x: RequestIx, s: StorageIx) -> bool {
-    d.requests[x.0].storage.is_none_or(|p| p == s)
-        && d.storage_allows(x, s)
-        && d.static_domain(x, s) > 0
 }
 
 /// Capacities hold and every VM's host reaches its image's storage system (the tests of the
