@@ -8,7 +8,8 @@ use std::path::Path;
 use vmplace::domain::Domain;
 use vmplace::format::Problem;
 use vmplace::placement::{run_or_fallback, Mode, RunConfig};
-use vmplace::service::api::{encode_solution, settings, Overrides};
+use vmplace::service::api::encode_solution;
+use vmplace::domain::settings::{settings, Overrides};
 use vmplace::validation::json::parse_json;
 use vmplace::validation::{validate_problem, Phase};
 

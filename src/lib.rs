@@ -17,6 +17,7 @@ pub mod generate;
 pub mod migration;
 pub mod model;
 pub mod placement;
+pub mod resources;
 pub mod plot;
 pub mod roadef;
 pub mod service;

@@ -95,7 +95,7 @@ pub struct Running {
 
 impl Running {
     fn allowed_on(&self, h: &FleetHost) -> bool {
-        crate::domain::traits_met(&self.required_traits, &self.forbidden_traits, &h.traits)
+        crate::resources::traits_met(&self.required_traits, &self.forbidden_traits, &h.traits)
     }
 }
 
@@ -168,7 +168,7 @@ impl Fleet {
             .iter()
             .map(|h| FleetHost {
                 id: h.id.clone(),
-                capacity: crate::domain::usable(&h.capacity, &h.reserved, &h.allocation_ratio),
+                capacity: crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio),
                 used: Resources::new(),
                 storage: h.storage.clone(),
                 labels: h.labels.clone(),

@@ -19,7 +19,7 @@ use crate::format::state::{HostState, State};
 use crate::format::{Host, InputError, Problem, Request, Resources, Solution, Status};
 use crate::model::MipOptions;
 use crate::placement::{run_or_fallback, Mode, RunConfig};
-use crate::service::api::{settings, Overrides};
+use crate::domain::settings::{settings, Overrides};
 use crate::validation::{validate_problem, Phase};
 pub use failure::{FailSpec, Fleet};
 use flow::Transport;
@@ -258,12 +258,12 @@ fn after(problem: &Problem, solution: &Solution) -> Problem {
 fn effective(pool: &Problem) -> Problem {
     let mut p = pool.clone();
     for h in &mut p.hosts {
-        h.capacity = crate::domain::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
+        h.capacity = crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
         h.reserved.clear();
         h.allocation_ratio.clear();
     }
     for s in &mut p.storage {
-        s.capacity_gib = crate::domain::usable_gib(s);
+        s.capacity_gib = crate::resources::usable_gib(s);
         s.reserved_gib = None;
         s.allocation_ratio = None;
     }

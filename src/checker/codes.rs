@@ -238,11 +238,4 @@ pub const DECLINE_CODES: [&str; 9] = [
     "ADMISSION_SPREAD",
 ];
 
-/// A code as the document spells it (its JSON string), whatever type the reader gave it.
-pub fn wire_name<T: Serialize>(code: &T) -> String {
-    match serde_json::to_value(code) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
-    }
-}
+pub use crate::format::spelling::wire_name;

@@ -133,7 +133,7 @@ pub(super) fn group_rules(problem: &Problem, solution: &Solution, out: &mut Coll
                     Rule::BadStats,
                     format!(
                         "/stats/soft_violations/{}",
-                        crate::validation::pointer_token(&g.id)
+                        crate::format::spelling::pointer_token(&g.id)
                     ),
                     format!(
                         "group `{}` has {} soft violations, the answer says {claimed}",

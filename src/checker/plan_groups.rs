@@ -255,7 +255,7 @@ impl<'a> PlanRules<'a> {
                     Rule::BadStats,
                     format!(
                         "/stats/soft_violations/{}",
-                        crate::validation::pointer_token(&view.group.id)
+                        crate::format::spelling::pointer_token(&view.group.id)
                     ),
                     format!(
                         "group `{}` has {n} soft violations after the plan, the plan says {said}",

@@ -4,7 +4,7 @@
 //! (`roadef::state`): sums are recounted from scratch here, in 128-bit integers, with ordered
 //! maps, so that a bug there cannot hide itself here.
 
-use crate::roadef::model::{Assignment, MachineIx, Model, ProcessIx, ServiceIx};
+use crate::format::roadef::model::{Assignment, MachineIx, Model, ProcessIx, ServiceIx};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

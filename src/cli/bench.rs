@@ -7,7 +7,7 @@ use clap::Args;
 use std::path::PathBuf;
 use vmplace::bench::{bench_problem, instance_files, peak_rss_mib, BenchRow};
 use vmplace::format::{errors::ErrorCode, InputError};
-use vmplace::service::api::Overrides;
+use vmplace::domain::settings::Overrides;
 use vmplace::validation::{read_problem, Phase};
 
 /// Arguments of `bench`.
@@ -137,7 +137,7 @@ pub fn run(a: BenchArgs) -> i32 {
             threads: a.threads,
             ..Default::default()
         };
-        let s = vmplace::service::api::settings(&problem, &overrides);
+        let s = vmplace::domain::settings::settings(&problem, &overrides);
         let row = bench_problem(&name, &problem, &s);
         if !a.json {
             let violations = [
@@ -339,7 +339,7 @@ fn run_sweep(a: &BenchArgs, n: usize) -> i32 {
             threads: a.threads,
             ..Default::default()
         };
-        let s = vmplace::service::api::settings(&problem, &overrides);
+        let s = vmplace::domain::settings::settings(&problem, &overrides);
         let row = bench_pool(&name, &problem, &s);
         if !a.json {
             let best = row

@@ -5,7 +5,7 @@ use clap::Args;
 use std::path::PathBuf;
 use vmplace::format::{Objective, SolverKind};
 use vmplace::placement::{Mode, RunConfig};
-use vmplace::service::api::Overrides;
+use vmplace::domain::settings::Overrides;
 
 /// The document in and the answer out, of `storage`, `host` and `place`.
 #[derive(Args, Debug, Clone, Default)]

@@ -3,8 +3,6 @@
 
 use super::groups::{Counts, GroupRule, Scopes};
 use crate::format::state::{HostState, State};
-use crate::migration::detect;
-use crate::migration::RoundPolicy;
 use crate::validation::Valid;
 use std::collections::HashMap;
 
@@ -121,7 +119,7 @@ impl Pool {
     /// Whether host `h` has every trait VM `v` requires and none it forbids.
     pub fn traits_allow(&self, v: VmId, h: HostId) -> bool {
         let vm = &self.vms[v];
-        super::traits_met(
+        crate::resources::traits_met(
             &vm.required_traits,
             &vm.forbidden_traits,
             &self.hosts[h].traits,
@@ -156,7 +154,7 @@ impl Pool {
             .iter()
             .map(|h| PoolHost {
                 id: h.id.clone(),
-                cap: dense(&super::usable(
+                cap: dense(&crate::resources::usable(
                     &h.capacity,
                     &h.reserved,
                     &h.allocation_ratio,
@@ -370,20 +368,6 @@ impl Pool {
         let gib = self.mem.map(|k| self.vms[v].demand[k]).unwrap_or(0.0);
         let bw = self.hosts[self.vms[v].host].bw_mbps;
         gib * 8.0 * 1024.0 / (bw / 2.0)
-    }
-
-    /// Host `h`'s power at CPU utilisation `util`, W.
-    pub fn power(&self, h: HostId, util: f64) -> f64 {
-        detect::power_at(&self.hosts[h].watts, util)
-    }
-
-    /// Whether the round's detector flags host `h` now.
-    pub fn overloaded(&self, h: HostId, p: &RoundPolicy) -> bool {
-        let max_migration = self
-            .vms_on(h)
-            .map(|v| self.migration_time(v))
-            .fold(0.0, f64::max);
-        detect::overloaded(p, self.cpu_util(h), &self.host_history(h), max_migration)
     }
 }
 

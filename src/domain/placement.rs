@@ -283,7 +283,7 @@ impl Domain {
             .iter()
             .map(|s| StorageSys {
                 id: s.id.clone(),
-                capacity: super::usable_gib(s),
+                capacity: crate::resources::usable_gib(s),
                 used: s.used_gib,
                 hosts: Vec::new(),
             })
@@ -303,7 +303,7 @@ impl Domain {
                 for s in &links {
                     storage[s.0].hosts.push(HostIx(i));
                 }
-                let usable = super::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
+                let usable = crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
                 HostNode {
                     id: h.id.clone(),
                     capacity: with_rules(
@@ -641,7 +641,7 @@ fn storage_rules(p: &Problem) -> (Vec<Vec<bool>>, Vec<Option<usize>>) {
                 rules.push(
                     p.storage
                         .iter()
-                        .map(|s| super::traits_met(req, forb, &s.traits))
+                        .map(|s| crate::resources::traits_met(req, forb, &s.traits))
                         .collect(),
                 );
                 rules.len() - 1

@@ -6,8 +6,10 @@ pub mod errors;
 pub mod ganeti;
 pub mod limits;
 pub mod problem;
+pub mod roadef;
 pub mod reassign;
 pub mod solution;
+pub mod spelling;
 pub mod state;
 pub mod zero;
 

@@ -3,7 +3,7 @@
 //! (the HTTP service sets the flag when its client disconnects).
 
 use crate::placement::RunConfig;
-use crate::service::api::Overrides;
+use crate::domain::settings::Overrides;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +26,7 @@ pub enum Stop {
 impl Stop {
     /// The reason given for each instance left unsolved, with its unplaced code.
     pub fn reason(self) -> String {
-        let code = crate::checker::codes::wire_name(&crate::format::ReasonCode::StoppedEarly);
+        let code = crate::format::spelling::wire_name(&crate::format::ReasonCode::StoppedEarly);
         match self {
             Stop::TimeUp(limit) => {
                 format!(

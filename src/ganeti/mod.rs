@@ -12,7 +12,7 @@ pub mod place;
 use crate::format::ganeti::{EvacMode, Input, NewInstance, Request, Response};
 use crate::format::InputError;
 use crate::placement::RunConfig;
-use crate::service::api::Overrides;
+use crate::domain::settings::Overrides;
 use cluster::{Cluster, GroupId, NodeId, Template};
 use place::{Outcome, Placer, Solve, Want};
 use serde_json::{json, Value};
@@ -75,7 +75,7 @@ fn failure(info: String) -> Response {
 /// vmplace's statement of quality for `info`.
 fn quality(placer: &Placer<'_, '_>) -> String {
     let (status, gap) = placer.quality();
-    let status = crate::checker::codes::wire_name(&status);
+    let status = crate::format::spelling::wire_name(&status);
     format!("vmplace status {status}, gap {gap:.4}")
 }
 

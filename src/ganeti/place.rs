@@ -12,7 +12,7 @@ use crate::domain::Domain;
 use crate::format::ganeti::{AllocPolicy, InstanceSpec};
 use crate::format::{Host, Problem, Request, Resources, Solution, Status, Storage};
 use crate::placement::{run_or_fallback, Mode, RunConfig};
-use crate::service::api::{settings, Overrides};
+use crate::domain::settings::{settings, Overrides};
 use crate::validation::{validate_problem, Phase};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -495,7 +495,7 @@ impl<'c, 'a> Placer<'c, 'a> {
             .collect();
         for u in &solution.unplaced {
             if let Some(&i) = member_of.get(u.request.as_str()) {
-                let code = crate::checker::codes::wire_name(&u.code);
+                let code = crate::format::spelling::wire_name(&u.code);
                 why[i].insert(format!("{code}: {}", u.reason));
             }
         }

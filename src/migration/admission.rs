@@ -27,7 +27,7 @@ pub(super) fn admission(
             DeclineCode::AdmissionState,
             format!(
                 "the host is {}",
-                crate::checker::codes::wire_name(&host.state)
+                crate::format::spelling::wire_name(&host.state)
             ),
         ));
     }

@@ -1,7 +1,23 @@
 //! Overload detectors and the power model, as defined by Beloglazov & Buyya 2012 and CloudSim 3.
 
 use super::RoundPolicy;
+use crate::domain::migration::{HostId, Pool};
 use crate::format::state::Detection;
+
+/// Host `h`'s power at CPU utilisation `util`, W.
+pub fn power(pool: &Pool, h: HostId, util: f64) -> f64 {
+    power_at(&pool.hosts[h].watts, util)
+}
+
+/// Whether the round's detector flags host `h` of `pool` now.
+pub fn host_overloaded(pool: &Pool, h: HostId, p: &RoundPolicy) -> bool {
+    let max_migration = pool
+        .vms_on(h)
+        .map(|v| pool.migration_time(v))
+        .fold(0.0, f64::max);
+    overloaded(p, pool.cpu_util(h), &pool.host_history(h), max_migration)
+}
+
 
 /// Watts at `util` (clamped to [0, 1]) from a table at 0, 10, ..., 100 %, linear in between.
 pub fn power_at(watts: &[f64], util: f64) -> f64 {

@@ -45,7 +45,7 @@ fn power_totals(pool: &Pool) -> (f64, usize) {
     let mut active = 0;
     for h in pool.host_ids() {
         if pool.vms_on(h).next().is_some() {
-            w += pool.power(h, pool.cpu_util(h));
+            w += detect::power(pool, h, pool.cpu_util(h));
             active += 1;
         }
     }
@@ -99,7 +99,7 @@ pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
     let overloaded: Vec<HostId> = cx
         .pool
         .host_ids()
-        .filter(|&h| cx.pool.hosts[h].state == HostState::Active && cx.pool.overloaded(h, policy))
+        .filter(|&h| cx.pool.hosts[h].state == HostState::Active && detect::host_overloaded(&cx.pool, h, policy))
         .collect();
     stats.overloaded_hosts = overloaded
         .iter()
@@ -188,7 +188,7 @@ fn select_overload(
     while let Some(v) = select::select(pool, h, policy, rng) {
         pool.move_vm(v, PARKED);
         chosen.push((v, MigrationReason::Overload));
-        if !pool.overloaded(h, policy) {
+        if !detect::host_overloaded(pool, h, policy) {
             break;
         }
     }
@@ -228,7 +228,7 @@ fn finish(mut cx: Ctx, mut stats: PlanStats, status: Status, start: Instant) -> 
                 .map(|(r, (u, c))| (r.clone(), if *c > 0.0 { u / c } else { 0.0 }))
                 .collect();
             let power_w = if n > 0 {
-                cx.pool.power(h, cx.pool.cpu_util(h))
+                detect::power(&cx.pool, h, cx.pool.cpu_util(h))
             } else {
                 0.0
             };

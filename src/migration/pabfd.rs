@@ -1,6 +1,7 @@
 //! PABFD's placement of one VM: every other host is asked, the best acceptor by the policy
 //! weights is confirmed, and the move is booked.
 
+use crate::migration::detect;
 use super::admission::{admission, GroupCounts};
 use super::protocol::{confirm, converse};
 use super::Ctx;
@@ -30,7 +31,7 @@ fn score(cx: &Ctx, v: VmId, h: HostId) -> Score {
     } else {
         before
     };
-    let power = pool.power(h, before + add) - pool.power(h, reference);
+    let power = detect::power(pool, h, before + add) - detect::power(pool, h, reference);
     let cost = pool.migration_time(v);
     let (wp, wb, wc) = cx.policy.weights;
     Score {

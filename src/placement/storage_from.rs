@@ -13,7 +13,7 @@ use super::{run_or_fallback, Mode, RunConfig};
 use crate::domain::Domain;
 use crate::format::errors::ErrorCode;
 use crate::format::{DocKind, InputError, Problem, Solution, Status, Unplaced};
-use crate::service::api::{settings, Overrides};
+use crate::domain::settings::{settings, Overrides};
 use crate::validation::{read_document, read_problem, validate_problem, Phase};
 use std::collections::{HashMap, HashSet};
 

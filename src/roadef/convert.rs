@@ -372,7 +372,7 @@ fn machines(s: &State) -> (Vec<Machine>, usize, usize) {
 fn capacities(s: &State, names: &[String]) -> (Vec<i64>, Vec<i64>) {
     let (mut capacity, mut safety) = (Vec::new(), Vec::new());
     for h in &s.hosts {
-        let usable = crate::domain::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
+        let usable = crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
         for n in names {
             let c = whole(usable.get(n).copied());
             capacity.push(c);

@@ -8,7 +8,8 @@
 use crate::format::errors::ErrorCode;
 use crate::format::{DocKind, ErrorDocument, InputError};
 use crate::placement::{Mode, RunConfig};
-use crate::service::api::{self, Overrides};
+use crate::domain::settings::Overrides;
+use crate::service::api;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};

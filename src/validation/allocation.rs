@@ -24,7 +24,7 @@ pub(crate) fn check_storage_allocation(
             ));
             continue;
         }
-        let usable = crate::domain::usable_gib(s);
+        let usable = crate::resources::usable_gib(s);
         if s.used_gib > usable {
             errors.push(InputError::new(
                 ErrorCode::UsedExceedsCapacity,

@@ -63,10 +63,7 @@ pub fn utf8_text(bytes: Vec<u8>) -> Result<String, InputError> {
     })
 }
 
-/// Escapes one JSON pointer token (RFC 6901).
-pub fn pointer_token(s: &str) -> String {
-    s.replace('~', "~0").replace('/', "~1")
-}
+pub use crate::format::spelling::pointer_token;
 
 /// A document type with a JSON Schema, compiled once per process: compiling it took longer
 /// than validating a small document.
@@ -408,7 +405,7 @@ fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
             &h.allocation_ratio,
             &mut errors,
         );
-        let usable = crate::domain::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
+        let usable = crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
         if let Some(used) = &h.used {
             check_resources(&format!("/hosts/{i}/used"), used, &mut errors);
             for (name, &u) in used {

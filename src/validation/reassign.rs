@@ -107,7 +107,7 @@ fn check_amounts(s: &State, errors: &mut Vec<InputError>) {
         )
     };
     for (i, h) in s.hosts.iter().enumerate() {
-        let usable = crate::domain::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
+        let usable = crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
         for (k, &c) in &usable {
             if !whole(c) {
                 let what = format!("host `{}`'s usable `{k}`", h.id);

@@ -4,7 +4,8 @@
 use serde_json::{json, Value};
 use vmplace::capacity::{CapacityReport, Flavor, Query};
 use vmplace::placement::RunConfig;
-use vmplace::service::api::{capacity_text, Overrides};
+use vmplace::service::api::capacity_text;
+use vmplace::domain::settings::Overrides;
 
 fn flavor(name: &str, cpu: f64, mem: f64, disk: f64) -> Flavor {
     Flavor {

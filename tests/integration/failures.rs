@@ -9,7 +9,8 @@ use vmplace::checker::check_scenario;
 use vmplace::format::capacity::{DecidedBy, RestartCode};
 use vmplace::format::state::State;
 use vmplace::placement::RunConfig;
-use vmplace::service::api::{capacity_text, Overrides};
+use vmplace::service::api::capacity_text;
+use vmplace::domain::settings::Overrides;
 
 fn host(id: &str, cpu: f64, storage: &[&str], rack: &str) -> Value {
     json!({"id": id, "capacity": {"cpu": cpu, "memory_gib": 64}, "storage": storage,

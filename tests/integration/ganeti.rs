@@ -8,7 +8,8 @@ use vmplace::checker::{check, check_iallocator, Expect};
 use vmplace::format::ganeti::{Input, Response};
 use vmplace::format::InputError;
 use vmplace::placement::RunConfig;
-use vmplace::service::api::{iallocator_text, Overrides};
+use vmplace::service::api::iallocator_text;
+use vmplace::domain::settings::Overrides;
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

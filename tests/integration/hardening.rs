@@ -9,7 +9,8 @@ use vmplace::format::errors::{ErrorCode, MAX_CAUSE_BYTES, MAX_ERRORS};
 use vmplace::format::state::Plan;
 use vmplace::format::{ErrorDocument, InputError, Solution, SolverKind};
 use vmplace::placement::{Mode, RunConfig};
-use vmplace::service::api::{check_texts, migrate_text, solve_text, Overrides};
+use vmplace::service::api::{check_texts, migrate_text, solve_text};
+use vmplace::domain::settings::Overrides;
 use vmplace::validation::schema_errors;
 
 fn vmplace(args: &[&str], stdin: Option<&str>) -> Output {

@@ -10,10 +10,8 @@ use vmplace::format::check::CheckPhase;
 use vmplace::format::state::{Plan, State};
 use vmplace::format::{Problem, Solution};
 use vmplace::placement::{Mode, RunConfig};
-use vmplace::service::api::{
-    capacity_request, check_plan_documents, check_texts, migrate_text, solve_text, Overrides,
-    MAX_VIOLATIONS,
-};
+use vmplace::service::api::{capacity_request, check_plan_documents, check_texts, migrate_text, solve_text, MAX_VIOLATIONS, };
+use vmplace::domain::settings::Overrides;
 
 fn vmplace(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vmplace"))

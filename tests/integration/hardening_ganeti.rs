@@ -10,7 +10,8 @@ use std::sync::Arc;
 use vmplace::checker::check_iallocator;
 use vmplace::format::ganeti::{Input, Response};
 use vmplace::placement::RunConfig;
-use vmplace::service::api::{iallocator_text, Overrides};
+use vmplace::service::api::iallocator_text;
+use vmplace::domain::settings::Overrides;
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

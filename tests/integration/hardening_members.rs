@@ -145,7 +145,7 @@ fn a_call_out_of_time_while_its_rules_are_built_answers_stopped_early() {
         cancel: Some(Arc::new(AtomicBool::new(true))),
         ..RunConfig::default()
     };
-    let overrides = vmplace::service::api::Overrides::default();
+    let overrides = vmplace::domain::settings::Overrides::default();
     let s = vmplace::service::api::solve_text(&doc.to_string(), Mode::Place, &overrides, &cfg)
         .expect("a valid document");
     assert_eq!(s.status, Status::TimeLimit);
@@ -294,7 +294,7 @@ fn a_restart_that_overfills_a_1e8_host_by_5_units_is_rejected_by_check() {
         fails: vec![FailSpec::parse("host:h1").expect("spec")],
         ..Query::default()
     };
-    let o = vmplace::service::api::Overrides::default();
+    let o = vmplace::domain::settings::Overrides::default();
     let r = vmplace::service::api::capacity_text(
         &state(0.0).to_string(),
         &q,
@@ -338,7 +338,7 @@ fn an_iallocator_answer_that_overfills_a_1e8_mib_node_by_5_mib_is_rejected_by_ch
                            "disks": [{"size": 1024}], "disk_space_total": 1024,
                            "spindle_use": 1, "tags": [], "nics": []}})
     };
-    let o = vmplace::service::api::Overrides::default();
+    let o = vmplace::domain::settings::Overrides::default();
     let (answer, _) =
         vmplace::service::api::iallocator_text(&input(0.0).to_string(), &o, &RunConfig::default())
             .expect("valid input");
@@ -374,7 +374,7 @@ fn capacity_counts_copies_exactly_at_1e12_and_never_one_too_many() {
             flavors: vec![f],
             ..Query::default()
         };
-        let o = vmplace::service::api::Overrides::default();
+        let o = vmplace::domain::settings::Overrides::default();
         let r =
             vmplace::service::api::capacity_text(&doc.to_string(), &q, &o, &RunConfig::default())
                 .expect("valid");

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use vmplace::checker::{check, Expect, Rule};
 use vmplace::format::{Problem, Solution, SolverKind};
 use vmplace::placement::{Mode, RunConfig};
-use vmplace::service::api::{solve_text, Overrides};
+use vmplace::service::api::solve_text;
+use vmplace::domain::settings::Overrides;
 
 const DATA: &str = "tests/data/hardening3";
 

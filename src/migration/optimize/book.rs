@@ -1,5 +1,6 @@
 //! Books the chosen plan: migrations with their scores, candidates and messages.
 
+use crate::migration::detect;
 use super::super::protocol::{confirm, converse};
 use super::super::Ctx;
 use super::Role;
@@ -51,7 +52,7 @@ pub(super) fn book(
         confirm(&mut cx.messages, &vm_id, &from_id, &to_id);
         let before = cx.pool.cpu_util(HostId(to));
         let add = cx.pool.vms[v].now[cpu] / cx.pool.hosts[to].cap[cpu].max(1e-12);
-        let power = cx.pool.power(HostId(to), before + add) - cx.pool.power(HostId(to), before);
+        let power = detect::power(&cx.pool, HostId(to), before + add) - detect::power(&cx.pool, HostId(to), before);
         cx.migrations.push(Migration {
             vm: vm_id,
             from: from_id,
