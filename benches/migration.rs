@@ -7,8 +7,8 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::path::Path;
 use std::time::Duration;
-use vmplace::format::state::{MigrationPolicy, Planner};
-use vmplace::sim::{load_planetlab, state_at, SimPolicy, Workload};
+use vmplace_core::sim::{load_planetlab, state_at, SimPolicy, Workload};
+use vmplace_wire::state::{MigrationPolicy, Planner};
 
 fn bench_rounds(c: &mut Criterion) {
     let day = Path::new(env!("CARGO_MANIFEST_DIR")).join("instances/planetlab/20110303");
@@ -22,13 +22,14 @@ fn bench_rounds(c: &mut Criterion) {
         for (label, placement) in [("optimize", Planner::Optimize), ("pabfd", Planner::Pabfd)] {
             let mut s = state.clone();
             s.policy = Some(MigrationPolicy {
-                detection: Some(vmplace::format::state::Detection::Lr),
+                detection: Some(vmplace_wire::state::Detection::Lr),
                 placement: Some(placement),
                 ..Default::default()
             });
-            let s = vmplace::validation::validate_state(s).expect("the simulator's state is valid");
+            let s = vmplace_core::validation::validate_state(s)
+                .expect("the simulator's state is valid");
             group.bench_with_input(BenchmarkId::new(label, step), &s, |b, s| {
-                b.iter(|| vmplace::migration::plan(s))
+                b.iter(|| vmplace_core::migration::plan(s))
             });
         }
     }

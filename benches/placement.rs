@@ -7,12 +7,12 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::path::Path;
 use std::time::Duration;
-use vmplace::domain::{Domain, Settings};
-use vmplace::format::SolverKind;
-use vmplace::placement::{run_or_fallback, Mode, RunConfig};
-use vmplace::validation::{read_problem, Phase};
+use vmplace_core::domain::{Domain, Settings};
+use vmplace_core::placement::{run_or_fallback, Mode, RunConfig};
+use vmplace_core::validation::{read_problem, Phase};
+use vmplace_wire::SolverKind;
 
-fn settings(problem: &vmplace::format::Problem, solver: SolverKind) -> Settings {
+fn settings(problem: &vmplace_wire::Problem, solver: SolverKind) -> Settings {
     let mut s = Settings::default();
     if let Some(t) = problem.options.as_ref().and_then(|o| o.time_limit_s) {
         s.time_limit_s = t;

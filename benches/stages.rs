@@ -5,13 +5,13 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use std::path::Path;
-use vmplace::domain::Domain;
-use vmplace::format::Problem;
-use vmplace::placement::{run_or_fallback, Mode, RunConfig};
-use vmplace::service::api::encode_solution;
-use vmplace::domain::settings::{settings, Overrides};
-use vmplace::validation::json::parse_json;
-use vmplace::validation::{validate_problem, Phase};
+use vmplace_core::domain::settings::{settings, Overrides};
+use vmplace_core::domain::Domain;
+use vmplace_core::placement::{run_or_fallback, Mode, RunConfig};
+use vmplace_core::validation::json::parse_json;
+use vmplace_core::validation::{validate_problem, Phase};
+use vmplace_server::api::encode_solution;
+use vmplace_wire::Problem;
 
 /// The allocator of the `vmplace` binary, so that the stages cost what they cost there.
 #[global_allocator]

@@ -12,10 +12,10 @@
 //! reader compares intervals by height.
 
 use crate::bench::{BenchRow, RunSummary};
-use crate::sim::{IntervalStats, SimReport};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
+use vmplace_core::sim::{IntervalStats, SimReport};
 
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]

@@ -1,13 +1,13 @@
 //! The benchmark runner: every instance of a set, MIP and greedy side by side, each answer
 //! verified by the independent checker.
 
-use crate::checker::{check, Expect};
-use crate::domain::{Domain, Settings};
-use crate::format::{Problem, Solution, SolverKind};
-use crate::placement::{run_or_fallback, Mode, RunConfig};
-use crate::validation::Valid;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use vmplace_check::{check, Expect};
+use vmplace_core::domain::{Domain, Settings};
+use vmplace_core::placement::{run_or_fallback, Mode, RunConfig};
+use vmplace_core::validation::Valid;
+use vmplace_wire::{Problem, Solution, SolverKind};
 
 pub mod sweep;
 
@@ -113,7 +113,7 @@ pub fn bench_problem(name: &str, problem: &Valid<Problem>, base: &Settings) -> B
     let balanced = solve(SolverKind::Balanced);
     let joint = {
         let d = Domain::from_problem(problem, base.clone());
-        crate::placement::joint::fits_joint(&d).then(|| solve(SolverKind::Joint))
+        vmplace_core::placement::joint::fits_joint(&d).then(|| solve(SolverKind::Joint))
     };
     BenchRow {
         instance: name.to_string(),

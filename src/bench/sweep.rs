@@ -1,16 +1,16 @@
 //! `vmplace bench --sweep`: the engine against the heuristics schedulers run, on randomly drawn
-//! pool structures ([`crate::generate::sweep`]) instead of a few families. Per pool: vmplace's
+//! pool structures ([`vmplace_generate::sweep`]) instead of a few families. Per pool: vmplace's
 //! placed weight against the best baseline and against its own placed-weight bound, and the
 //! share of the time limit it used.
 
-use crate::checker::{check, Expect};
-use crate::domain::{evaluate, Domain, Settings};
-use crate::format::{Problem, SolverKind, Status};
-use crate::placement::heuristics::{self, Heuristic};
-use crate::placement::{fixed_storage, run_or_fallback, Mode, RunConfig};
-use crate::validation::Valid;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use vmplace_check::{check, Expect};
+use vmplace_core::domain::{evaluate, Domain, Settings};
+use vmplace_core::placement::heuristics::{self, Heuristic};
+use vmplace_core::placement::{fixed_storage, run_or_fallback, Mode, RunConfig};
+use vmplace_core::validation::Valid;
+use vmplace_wire::{Problem, SolverKind, Status};
 
 /// One pool of a sweep.
 #[derive(Debug, Clone, Serialize)]

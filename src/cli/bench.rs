@@ -6,9 +6,9 @@ use super::{exit, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
 use vmplace::bench::{bench_problem, instance_files, peak_rss_mib, BenchRow};
-use vmplace::format::{errors::ErrorCode, InputError};
-use vmplace::domain::settings::Overrides;
-use vmplace::validation::{read_problem, Phase};
+use vmplace_core::domain::settings::Overrides;
+use vmplace_core::validation::{read_problem, Phase};
+use vmplace_wire::{errors::ErrorCode, InputError};
 
 /// Arguments of `bench`.
 #[derive(Args, Debug)]
@@ -137,7 +137,7 @@ pub fn run(a: BenchArgs) -> i32 {
             threads: a.threads,
             ..Default::default()
         };
-        let s = vmplace::domain::settings::settings(&problem, &overrides);
+        let s = vmplace_core::domain::settings::settings(&problem, &overrides);
         let row = bench_problem(&name, &problem, &s);
         if !a.json {
             let violations = [
@@ -324,7 +324,7 @@ fn run_sweep(a: &BenchArgs, n: usize) -> i32 {
     }
     let mut rows = Vec::with_capacity(n);
     for i in 0..n {
-        let (problem, _axes) = vmplace::generate::sweep::sweep_pool(a.seed, i, a.requests);
+        let (problem, _axes) = vmplace_generate::sweep::sweep_pool(a.seed, i, a.requests);
         let name = format!("sweep-{}-{i}", a.seed);
         let text = match serde_json::to_string(&problem) {
             Ok(t) => t,
@@ -339,7 +339,7 @@ fn run_sweep(a: &BenchArgs, n: usize) -> i32 {
             threads: a.threads,
             ..Default::default()
         };
-        let s = vmplace::domain::settings::settings(&problem, &overrides);
+        let s = vmplace_core::domain::settings::settings(&problem, &overrides);
         let row = bench_pool(&name, &problem, &s);
         if !a.json {
             let best = row

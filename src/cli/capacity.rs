@@ -5,9 +5,9 @@ use super::solve::{Limits, PolicyArg, SolveArgs, SolverArg};
 use super::{exit, read_input, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::capacity::{Flavor, Query};
-use vmplace::format::{errors::ErrorCode, InputError};
-use vmplace::placement::RunConfig;
+use vmplace_core::capacity::{Flavor, Query};
+use vmplace_core::placement::RunConfig;
+use vmplace_wire::{errors::ErrorCode, InputError};
 
 /// Arguments of `capacity`.
 #[derive(Args, Debug)]
@@ -100,7 +100,7 @@ pub fn run(a: CapacityArgs) -> i32 {
         .fails
         .iter()
         .enumerate()
-        .map(|(i, t)| vmplace::service::api::fail_spec(i, t));
+        .map(|(i, t)| vmplace_server::api::fail_spec(i, t));
     let mut errors: Vec<InputError> = flavors.clone().filter_map(Result::err).collect();
     errors.extend(super::solve::limit_errors(&a.limits));
     errors.extend(super::output_errors(a.output.as_ref()));
@@ -132,7 +132,7 @@ pub fn run(a: CapacityArgs) -> i32 {
     }
     .overrides();
     let spinner = super::progress::Spinner::start("counting");
-    let counted = vmplace::service::api::capacity_text(&text, &q, &overrides, &cfg);
+    let counted = vmplace_server::api::capacity_text(&text, &q, &overrides, &cfg);
     spinner.finish();
     match counted {
         Ok(r) => match write_json(a.output.as_ref(), &r) {

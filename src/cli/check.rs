@@ -3,8 +3,8 @@
 use super::{exit, read_input, report, write_json};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use vmplace::format::check::CheckPhase;
-use vmplace::service::api::{check_texts, CheckReport};
+use vmplace_server::api::{check_texts, CheckReport};
+use vmplace_wire::check::CheckPhase;
 
 /// Arguments of `check`.
 #[derive(Args, Debug)]
@@ -56,8 +56,8 @@ pub fn run(a: CheckArgs) -> i32 {
     }
     if a.new_assignment.is_some() {
         let cause = "a third file is only taken with --roadef";
-        return report(&[vmplace::format::InputError::new(
-            vmplace::format::errors::ErrorCode::Usage,
+        return report(&[vmplace_wire::InputError::new(
+            vmplace_wire::errors::ErrorCode::Usage,
             "",
             cause,
         )]);

@@ -3,9 +3,9 @@
 use super::{exit, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::generate::bin_packing::{bin_packing, BinClass};
-use vmplace::generate::sweep::sweep_pool;
-use vmplace::generate::{generate, GenParams};
+use vmplace_generate::bin_packing::{bin_packing, BinClass};
+use vmplace_generate::sweep::sweep_pool;
+use vmplace_generate::{generate, GenParams};
 
 /// Arguments of `generate`.
 #[derive(Args, Debug)]
@@ -75,7 +75,7 @@ const GENERATE_MAX: usize = 1_000_000;
 
 /// Generates one instance.
 pub fn run(a: GenerateArgs) -> i32 {
-    use vmplace::format::{errors::ErrorCode, InputError};
+    use vmplace_wire::{errors::ErrorCode, InputError};
     let mut errors = Vec::new();
     if a.hosts == 0 || a.storage == 0 || a.requests == 0 {
         errors.push(InputError::new(
@@ -131,9 +131,9 @@ pub fn run(a: GenerateArgs) -> i32 {
         anti_affinity: a.anti_affinity,
         seed: a.seed,
         topology: if a.racks {
-            vmplace::generate::Topology::Racks
+            vmplace_generate::Topology::Racks
         } else {
-            vmplace::generate::Topology::Uniform
+            vmplace_generate::Topology::Uniform
         },
         overcommit: a.overcommit,
         traits: a.traits,
@@ -147,7 +147,7 @@ pub fn run(a: GenerateArgs) -> i32 {
 
 /// `--sweep N`: writes the pools into `dir` and prints one {"file", "axes"} row per pool.
 fn sweep(n: usize, seed: u64, requests: usize, dir: Option<&PathBuf>) -> i32 {
-    use vmplace::format::{errors::ErrorCode, InputError};
+    use vmplace_wire::{errors::ErrorCode, InputError};
     let Some(dir) = dir else {
         return report(&[InputError::new(
             ErrorCode::Usage,

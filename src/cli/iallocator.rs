@@ -6,7 +6,7 @@ use super::solve::{Limits, PolicyArg, SolveArgs, SolverArg};
 use super::{exit, read_input, report, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::placement::RunConfig;
+use vmplace_core::placement::RunConfig;
 
 /// Arguments of `iallocator`.
 #[derive(Args, Debug)]
@@ -42,8 +42,11 @@ pub fn run(a: IallocatorArgs) -> i32 {
         Err(e) => return fail(&e),
     };
     if a.from_problem {
-        return match vmplace::validation::read_problem(&text, vmplace::validation::Phase::Storage) {
-            Ok(p) => match write_json(a.output.as_ref(), &vmplace::ganeti::export::to_ganeti(&p)) {
+        return match vmplace_core::validation::read_problem(
+            &text,
+            vmplace_core::validation::Phase::Storage,
+        ) {
+            Ok(p) => match write_json(a.output.as_ref(), &vmplace_ganeti::export::to_ganeti(&p)) {
                 Ok(()) => exit::OK,
                 Err(e) => report(&e),
             },
@@ -58,7 +61,7 @@ pub fn run(a: IallocatorArgs) -> i32 {
         ..Default::default()
     }
     .overrides();
-    match vmplace::service::api::iallocator_text(&text, &overrides, &cfg) {
+    match vmplace_server::api::iallocator_text(&text, &overrides, &cfg) {
         Ok((response, _)) => match write_json(a.output.as_ref(), &response) {
             Ok(()) => exit::OK,
             Err(e) => report(&e),
@@ -68,8 +71,8 @@ pub fn run(a: IallocatorArgs) -> i32 {
 }
 
 /// The protocol's failure answer on stdout, the errors on stderr, exit 2.
-pub fn fail(errors: &[vmplace::format::InputError]) -> i32 {
+pub fn fail(errors: &[vmplace_wire::InputError]) -> i32 {
     super::summarize(errors);
-    let _ = write_json(None, &vmplace::ganeti::bad_input(errors));
+    let _ = write_json(None, &vmplace_ganeti::bad_input(errors));
     exit::BAD_INPUT
 }

@@ -40,7 +40,7 @@ pub fn run(a: MigrateArgs) -> i32 {
     };
     let planned = match &a.sequence {
         Some(path) => {
-            read_input(path).and_then(|plan| vmplace::service::api::sequence_texts(&text, &plan))
+            read_input(path).and_then(|plan| vmplace_server::api::sequence_texts(&text, &plan))
         }
         None => plan(&text, a.time_limit),
     };
@@ -58,16 +58,16 @@ pub fn run(a: MigrateArgs) -> i32 {
 fn plan(
     text: &str,
     time_limit: Option<f64>,
-) -> Result<vmplace::format::state::Plan, Vec<vmplace::format::InputError>> {
+) -> Result<vmplace_wire::state::Plan, Vec<vmplace_wire::InputError>> {
     let started = std::time::Instant::now();
-    let state = vmplace::validation::read_state(text)?;
-    let mut policy = vmplace::migration::RoundPolicy::from_state(&state);
+    let state = vmplace_core::validation::read_state(text)?;
+    let mut policy = vmplace_core::migration::RoundPolicy::from_state(&state);
     policy.started = Some(started);
     if let Some(t) = time_limit {
         policy.time_limit_s = t;
     }
     let spinner = super::progress::Spinner::start("planning");
-    let plan = vmplace::migration::plan_checked(&state, &policy);
+    let plan = vmplace_core::migration::plan_checked(&state, &policy);
     spinner.finish();
     plan
 }

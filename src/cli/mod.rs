@@ -18,8 +18,8 @@ mod study;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use vmplace::format::errors::ErrorCode;
-use vmplace::format::{ErrorDocument, InputError};
+use vmplace_wire::errors::ErrorCode;
+use vmplace_wire::{ErrorDocument, InputError};
 
 /// What `--help` says after the flags.
 const ENVIRONMENT: &str = "\
@@ -120,9 +120,9 @@ pub fn main() -> i32 {
     };
     init_logs(cli.log_format);
     match cli.command {
-        Command::Storage(a) => solve::run(a.into(), vmplace::placement::Mode::Storage),
-        Command::Host(a) => solve::run(a.into(), vmplace::placement::Mode::Host),
-        Command::Place(a) => solve::run(a.into(), vmplace::placement::Mode::Place),
+        Command::Storage(a) => solve::run(a.into(), vmplace_core::placement::Mode::Storage),
+        Command::Host(a) => solve::run(a.into(), vmplace_core::placement::Mode::Host),
+        Command::Place(a) => solve::run(a.into(), vmplace_core::placement::Mode::Place),
         Command::Migrate(a) => migrate::run(a),
         Command::Check(a) => check::run(a),
         Command::Schema(a) => schema::run(a),
@@ -153,7 +153,7 @@ pub fn main() -> i32 {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "warn,highs=error,vmplace::service::http=info,vmplace::progress=info",
+            "warn,highs=error,vmplace_server::http=info,vmplace::progress=info",
         )
     });
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -235,18 +235,11 @@ fn usage_error(e: &clap::Error) -> InputError {
 
 /// `vmplace --version`: the version, the commit it was built from and HiGHS' version.
 pub fn version_text() -> String {
-    // SAFETY: the three functions only return constants compiled into HiGHS.
-    let (major, minor, patch) = unsafe {
-        (
-            highs_sys::Highs_versionMajor(),
-            highs_sys::Highs_versionMinor(),
-            highs_sys::Highs_versionPatch(),
-        )
-    };
     format!(
-        "vmplace {} (commit {}, HiGHS {major}.{minor}.{patch})",
+        "vmplace {} (commit {}, HiGHS {})",
         env!("CARGO_PKG_VERSION"),
         env!("VMPLACE_GIT_COMMIT"),
+        vmplace_core::model::highs_version(),
     )
 }
 
@@ -328,7 +321,7 @@ pub fn read_input(path: &Path) -> Result<String, Vec<InputError>> {
             format!("cannot read {}: {e}", path.display()),
         )]
     })?;
-    vmplace::validation::utf8_text(bytes).map_err(|e| vec![e])
+    vmplace_core::validation::utf8_text(bytes).map_err(|e| vec![e])
 }
 
 /// Writes pretty JSON to the file or stdout. A closed stdout (broken pipe) is not an error.
@@ -360,7 +353,7 @@ pub fn write_bytes(out: Option<&PathBuf>, mut text: Vec<u8>) -> Result<(), Vec<I
         )]
     };
     text.push(b'\n');
-    let text = vmplace::format::zero::positive_zeros(text);
+    let text = vmplace_wire::zero::positive_zeros(text);
     match out {
         Some(p) => std::fs::write(p, text).map_err(|e| io_err(e, &p.display().to_string())),
         None => {

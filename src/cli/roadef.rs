@@ -8,12 +8,12 @@ use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use vmplace::checker::roadef::{check_roadef, RoadefCheck, RoadefCosts};
-use vmplace::format::errors::ErrorCode;
-use vmplace::format::InputError;
-use vmplace::roadef::convert;
-use vmplace::roadef::model::{Assignment, Model};
-use vmplace::roadef::parse::{parse_assignment, parse_model};
+use vmplace_check::roadef::{check_roadef, RoadefCheck, RoadefCosts};
+use vmplace_core::roadef::convert;
+use vmplace_core::roadef::model::{Assignment, Model};
+use vmplace_core::roadef::parse::{parse_assignment, parse_model};
+use vmplace_wire::errors::ErrorCode;
+use vmplace_wire::InputError;
 
 /// The team name `-name` prints.
 pub const TEAM: &str = "vmplace";
@@ -95,7 +95,7 @@ struct RoadefReport {
     lower_bound: i64,
     moved_processes: usize,
     time_s: f64,
-    search: vmplace::roadef::search::SearchStats,
+    search: vmplace_core::roadef::search::SearchStats,
     /// This process's peak resident memory (Linux's VmHWM), MiB.
     peak_rss_mib: f64,
 }
@@ -136,7 +136,7 @@ pub fn run(a: RoadefArgs) -> i32 {
     }
     let margin = (seconds * 0.03).clamp(0.1, 2.0);
     let deadline = start + Duration::from_secs_f64((seconds - margin).max(0.0));
-    let outcome = vmplace::roadef::reassign(&model, &initial, c.seed, deadline);
+    let outcome = vmplace_core::roadef::reassign(&model, &initial, c.seed, deadline);
     let mut answer = outcome.assignment;
     let mut fin = check_roadef(&model, &initial, &answer);
     if !fin.valid {
@@ -164,7 +164,7 @@ pub fn run(a: RoadefArgs) -> i32 {
         time_limit_s: seconds,
         initial_cost: start_check.costs.total,
         final_cost: fin.costs,
-        lower_bound: vmplace::roadef::bound::aggregate_lower_bound(&model),
+        lower_bound: vmplace_core::roadef::bound::aggregate_lower_bound(&model),
         moved_processes: fin.moved_processes,
         time_s: start.elapsed().as_secs_f64(),
         search: outcome.stats,
@@ -201,7 +201,7 @@ fn write_state(c: &Challenge) -> i32 {
 /// The instance as the engine reads it: files -> state document -> validated -> model (the
 /// challenge's format goes into the state model, never around it).
 fn through_state(m: &Model, a: &Assignment) -> Result<(Model, Assignment), Vec<InputError>> {
-    let state = vmplace::validation::validate_state(convert::to_state(m, a))?;
+    let state = vmplace_core::validation::validate_state(convert::to_state(m, a))?;
     let engine = convert::from_state(&state).unwrap_or_else(|| {
         Err(usage(
             "the converted state lacks policy.reassign (a bug)".into(),

@@ -34,22 +34,22 @@ pub struct SchemaArgs {
 
 /// Prints the schema.
 pub fn run(a: SchemaArgs) -> i32 {
-    let schema = vmplace::format::schema(a.doc.into());
+    let schema = vmplace_wire::schema(a.doc.into());
     let _ = write_json(None, &schema);
     exit::OK
 }
 
-impl From<Doc> for vmplace::format::DocKind {
+impl From<Doc> for vmplace_wire::DocKind {
     fn from(d: Doc) -> Self {
         match d {
-            Doc::Problem => vmplace::format::DocKind::Problem,
-            Doc::Solution => vmplace::format::DocKind::Solution,
-            Doc::Errors => vmplace::format::DocKind::Errors,
-            Doc::State => vmplace::format::DocKind::State,
-            Doc::Plan => vmplace::format::DocKind::Plan,
-            Doc::Check => vmplace::format::DocKind::Check,
-            Doc::Iallocator => vmplace::format::DocKind::Iallocator,
-            Doc::IallocatorAnswer => vmplace::format::DocKind::IallocatorAnswer,
+            Doc::Problem => vmplace_wire::DocKind::Problem,
+            Doc::Solution => vmplace_wire::DocKind::Solution,
+            Doc::Errors => vmplace_wire::DocKind::Errors,
+            Doc::State => vmplace_wire::DocKind::State,
+            Doc::Plan => vmplace_wire::DocKind::Plan,
+            Doc::Check => vmplace_wire::DocKind::Check,
+            Doc::Iallocator => vmplace_wire::DocKind::Iallocator,
+            Doc::IallocatorAnswer => vmplace_wire::DocKind::IallocatorAnswer,
         }
     }
 }

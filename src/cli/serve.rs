@@ -3,8 +3,8 @@
 use super::{exit, report};
 use clap::Args;
 use std::time::Duration;
-use vmplace::format::{errors::ErrorCode, InputError};
-use vmplace::service::http::{serve, ServerConfig};
+use vmplace_server::http::{serve, ServerConfig};
+use vmplace_wire::{errors::ErrorCode, InputError};
 
 /// Arguments of `serve`.
 #[derive(Args, Debug)]
@@ -92,6 +92,7 @@ fn config(a: &ServeArgs) -> Result<ServerConfig, Vec<InputError>> {
         write_timeout: seconds("write-timeout", a.write_timeout, &mut errors),
         max_connections: a.max_connections,
         shutdown_grace: seconds("shutdown-grace", a.shutdown_grace, &mut errors),
+        commit: env!("VMPLACE_GIT_COMMIT"),
     };
     if errors.is_empty() {
         Ok(cfg)

@@ -3,7 +3,7 @@
 use super::{exit, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::sim::{load_planetlab, simulate_with, state_at, SimPolicy, Workload};
+use vmplace_core::sim::{load_planetlab, simulate_with, state_at, SimPolicy, Workload};
 
 /// Arguments of `simulate`.
 #[derive(Args, Debug)]
@@ -55,7 +55,7 @@ fn bad_counts(a: &SimulateArgs) -> Option<String> {
 
 /// Runs the simulation.
 pub fn run(a: SimulateArgs) -> i32 {
-    use vmplace::format::{errors::ErrorCode, InputError};
+    use vmplace_wire::{errors::ErrorCode, InputError};
     let policy: SimPolicy = match a.policy.parse() {
         Ok(p) => p,
         Err(e) => {

@@ -3,9 +3,9 @@
 use super::{encode_error, exit, read_input, report, write_bytes};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::format::{Objective, SolverKind};
-use vmplace::placement::{Mode, RunConfig};
-use vmplace::domain::settings::Overrides;
+use vmplace_core::domain::settings::Overrides;
+use vmplace_core::placement::{Mode, RunConfig};
+use vmplace_wire::{Objective, SolverKind};
 
 /// The document in and the answer out, of `storage`, `host` and `place`.
 #[derive(Args, Debug, Clone, Default)]
@@ -229,7 +229,7 @@ impl SolveArgs {
     }
 }
 
-fn flag_errors(a: &SolveArgs) -> Vec<vmplace::format::InputError> {
+fn flag_errors(a: &SolveArgs) -> Vec<vmplace_wire::InputError> {
     let mut e = limit_errors(&a.limits);
     if let Some(path) = &a.write_model {
         e.extend(model_path_errors(path));
@@ -239,9 +239,9 @@ fn flag_errors(a: &SolveArgs) -> Vec<vmplace::format::InputError> {
 }
 
 /// What is wrong with `--time-limit`, `--gap` and `--threads`.
-pub fn limit_errors(a: &Limits) -> Vec<vmplace::format::InputError> {
-    use vmplace::format::errors::ErrorCode;
-    use vmplace::format::InputError;
+pub fn limit_errors(a: &Limits) -> Vec<vmplace_wire::InputError> {
+    use vmplace_wire::errors::ErrorCode;
+    use vmplace_wire::InputError;
     let mut e = Vec::new();
     if a.time_limit
         .is_some_and(|t| t.is_nan() || t <= 0.0 || t.is_infinite())
@@ -272,9 +272,9 @@ pub fn limit_errors(a: &Limits) -> Vec<vmplace::format::InputError> {
 
 /// `--write-model` is checked before solving: HiGHS writes only `.lp` and `.mps` files, and
 /// crashes on a folder that does not exist.
-fn model_path_errors(path: &std::path::Path) -> Vec<vmplace::format::InputError> {
-    use vmplace::format::errors::ErrorCode;
-    use vmplace::format::InputError;
+fn model_path_errors(path: &std::path::Path) -> Vec<vmplace_wire::InputError> {
+    use vmplace_wire::errors::ErrorCode;
+    use vmplace_wire::InputError;
     let mut e = Vec::new();
     let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
     if ext != "lp" && ext != "mps" {
@@ -355,13 +355,13 @@ pub fn run(a: SolveArgs, mode: Mode) -> i32 {
         Mode::Place => "placing",
     });
     let solved = match &answer {
-        Some(answer) => vmplace::placement::storage_from::solve_host_from_texts(
+        Some(answer) => vmplace_core::placement::storage_from::solve_host_from_texts(
             &text,
             answer,
             &a.overrides(),
             &cfg,
         ),
-        None => vmplace::service::api::solve_text(&text, mode, &a.overrides(), &cfg),
+        None => vmplace_server::api::solve_text(&text, mode, &a.overrides(), &cfg),
     };
     spinner.finish();
     let mut solution = match solved {
@@ -369,7 +369,7 @@ pub fn run(a: SolveArgs, mode: Mode) -> i32 {
         Err(e) => return report(&e),
     };
     tracing::info!(status = ?solution.status, placed = solution.stats.placed, "solved");
-    let written = vmplace::service::api::encode_solution(&mut solution, true)
+    let written = vmplace_server::api::encode_solution(&mut solution, true)
         .map_err(encode_error)
         .and_then(|text| write_bytes(a.io.output.as_ref(), text));
     match written {

@@ -3,9 +3,9 @@
 use super::{exit, write_json};
 use clap::Args;
 use std::path::PathBuf;
-use vmplace::format::{errors::ErrorCode, InputError};
-use vmplace::sim::study::{study, table, Day};
-use vmplace::sim::{load_planetlab, SimPolicy, Workload};
+use vmplace::study::{study, table, Day};
+use vmplace_core::sim::{load_planetlab, SimPolicy, Workload};
+use vmplace_wire::{errors::ErrorCode, InputError};
 
 /// Arguments of `study`.
 #[derive(Args, Debug)]

@@ -2,10 +2,10 @@
 //! what binds, the problem's own requests placed first, and bad flavors.
 
 use serde_json::{json, Value};
-use vmplace::capacity::{CapacityReport, Flavor, Query};
-use vmplace::placement::RunConfig;
-use vmplace::service::api::capacity_text;
-use vmplace::domain::settings::Overrides;
+use vmplace_core::capacity::{CapacityReport, Flavor, Query};
+use vmplace_core::domain::settings::Overrides;
+use vmplace_core::placement::RunConfig;
+use vmplace_server::api::capacity_text;
 
 fn flavor(name: &str, cpu: f64, mem: f64, disk: f64) -> Flavor {
     Flavor {
@@ -97,7 +97,7 @@ fn a_flavor_with_an_unknown_resource_is_an_error_naming_the_flag() {
         )
         .expect_err("unknown resource")
     };
-    let at = |errors: &[vmplace::format::InputError], path: &str| {
+    let at = |errors: &[vmplace_wire::InputError], path: &str| {
         errors.iter().any(|e| e.code == "E1205" && e.path == path)
     };
     let errors = errors_of(&[flavor("ok", 1.0, 1.0, 1.0), f.clone()]);
@@ -131,7 +131,7 @@ fn the_max_flow_count_equals_the_placement_phases_optimum() {
     // Independent of the max flow: place count + 3 copies with both phases (every rule, proven
     // optimal on these small pools) and compare what they place. Seeds 3 to 5 overcommit half of
     // the hosts and storage.
-    use vmplace::generate::{generate, GenParams, Topology};
+    use vmplace_generate::{generate, GenParams, Topology};
     for seed in 0..6 {
         let p = GenParams {
             hosts: 12,
@@ -154,7 +154,7 @@ fn the_max_flow_count_equals_the_placement_phases_optimum() {
             .map(|i| json!({"id": format!("c{i}"), "demand": f.demand, "disk_gib": f.disk_gib}))
             .collect();
         doc["options"] = json!({"time_limit_s": 20, "mip_gap": 0});
-        let s = crate::common::solve(&doc, vmplace::placement::Mode::Place);
+        let s = crate::common::solve(&doc, vmplace_core::placement::Mode::Place);
         assert!(
             fit > 0,
             "seed {seed}: nothing fits, the test decides nothing"
@@ -163,7 +163,7 @@ fn the_max_flow_count_equals_the_placement_phases_optimum() {
     }
 }
 
-fn ask(doc: &Value, q: &Query) -> Result<CapacityReport, Vec<vmplace::format::InputError>> {
+fn ask(doc: &Value, q: &Query) -> Result<CapacityReport, Vec<vmplace_wire::InputError>> {
     capacity_text(
         &doc.to_string(),
         q,

@@ -2,12 +2,12 @@
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
-use vmplace::checker::{check, Expect};
-use vmplace::domain::{Domain, Settings};
-use vmplace::format::{Objective, Problem, ReasonCode, Solution, SolverKind};
-use vmplace::model::MipOptions;
-use vmplace::placement::{run_or_fallback, Mode, RunConfig};
-use vmplace::validation::{read_problem, Phase, Valid};
+use vmplace_check::{check, Expect};
+use vmplace_core::domain::{Domain, Settings};
+use vmplace_core::model::MipOptions;
+use vmplace_core::placement::{run_or_fallback, Mode, RunConfig};
+use vmplace_core::validation::{read_problem, Phase, Valid};
+use vmplace_wire::{Objective, Problem, ReasonCode, Solution, SolverKind};
 
 /// Knobs a test may change.
 #[derive(Clone)]

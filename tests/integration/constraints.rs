@@ -3,9 +3,9 @@
 
 use crate::common::*;
 use serde_json::json;
-use vmplace::format::ReasonCode;
-use vmplace::format::{Objective, SolverKind, Status};
-use vmplace::placement::Mode;
+use vmplace_core::placement::Mode;
+use vmplace_wire::ReasonCode;
+use vmplace_wire::{Objective, SolverKind, Status};
 
 #[test]
 fn storage_capacity_limits_disk_images_per_storage() {
@@ -325,11 +325,11 @@ fn overcommitted_hosts_and_thin_storage_take_more_and_the_checker_agrees() {
     // The checker holds the answer to the usable capacity: at a ratio of 3 it is over.
     let mut tighter = doc.clone();
     tighter["hosts"][0]["allocation_ratio"] = json!({"cpu": 3.0});
-    let p: vmplace::format::Problem = serde_json::from_value(tighter).unwrap();
-    let v = vmplace::checker::check(&p, &sol, vmplace::checker::Expect::WithHosts);
+    let p: vmplace_wire::Problem = serde_json::from_value(tighter).unwrap();
+    let v = vmplace_check::check(&p, &sol, vmplace_check::Expect::WithHosts);
     assert!(
         v.iter()
-            .any(|x| x.rule == vmplace::checker::Rule::HostCapacity),
+            .any(|x| x.rule == vmplace_check::Rule::HostCapacity),
         "{v:#?}"
     );
     // And a fifth VM is left out, by the host (its memory) or the storage (its space).

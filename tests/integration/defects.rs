@@ -4,9 +4,9 @@
 use crate::common::*;
 use serde_json::{json, Value};
 use std::process::Command;
-use vmplace::format::{PhaseName, PhaseSolver};
-use vmplace::placement::Mode;
-use vmplace::service::api::check_request;
+use vmplace_core::placement::Mode;
+use vmplace_server::api::check_request;
+use vmplace_wire::{PhaseName, PhaseSolver};
 
 fn vmplace(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_vmplace"))
@@ -63,7 +63,7 @@ fn check_reports_the_same_error_paths_from_the_cli_and_over_http() {
     let cli: Value = serde_json::from_slice(&o.stdout).unwrap();
     let body = json!({"problem": problem, "solution": solution}).to_string();
     let http = check_request(&body).expect_err("both documents are bad");
-    let http = serde_json::to_value(vmplace::format::ErrorDocument::new(http)).unwrap();
+    let http = serde_json::to_value(vmplace_wire::ErrorDocument::new(http)).unwrap();
     assert_eq!(paths(&cli), paths(&http));
     assert!(paths(&cli).iter().any(|p| p.starts_with("/problem/")));
     assert!(paths(&cli).iter().any(|p| p.starts_with("/solution/")));

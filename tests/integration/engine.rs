@@ -3,10 +3,10 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
-use vmplace::format::{Objective, SolverKind, Status};
-use vmplace::generate::{generate, GenParams, Topology};
-use vmplace::placement::Mode;
-use vmplace::service::api::check_texts;
+use vmplace_core::placement::Mode;
+use vmplace_generate::{generate, GenParams, Topology};
+use vmplace_server::api::check_texts;
+use vmplace_wire::{Objective, SolverKind, Status};
 
 fn racks(hosts: usize, storage: usize, requests: usize, seed: u64) -> Value {
     serde_json::to_value(generate(&GenParams {
@@ -153,9 +153,9 @@ fn a_cancelled_call_builds_no_model_and_answers_validly_with_its_whole_gap() {
     // the explanations included, must see it. No clock is involved, so the test is exact.
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
-    use vmplace::checker::{check, Expect};
-    use vmplace::domain::{Domain, Settings};
-    use vmplace::placement::{run_or_fallback, RunConfig};
+    use vmplace_check::{check, Expect};
+    use vmplace_core::domain::{Domain, Settings};
+    use vmplace_core::placement::{run_or_fallback, RunConfig};
     let doc = racks(200, 20, 1000, 3);
     let problem = parse(&doc, Mode::Place);
     let d = Domain::from_problem(&problem, Settings::default());
@@ -187,8 +187,8 @@ fn a_cancelled_call_builds_no_model_and_answers_validly_with_its_whole_gap() {
         assert!(
             s.unplaced
                 .iter()
-                .all(|u| u.code == vmplace::format::ReasonCode::StoppedEarly
-                    || u.code == vmplace::format::ReasonCode::NoConnectedHostCapacity),
+                .all(|u| u.code == vmplace_wire::ReasonCode::StoppedEarly
+                    || u.code == vmplace_wire::ReasonCode::NoConnectedHostCapacity),
             "{mode:?}: {:?}",
             s.unplaced
                 .iter()
@@ -200,13 +200,13 @@ fn a_cancelled_call_builds_no_model_and_answers_validly_with_its_whole_gap() {
     }
 }
 
-fn bin_packing(class: vmplace::generate::bin_packing::BinClass, n: usize, seed: u64) -> Value {
-    serde_json::to_value(vmplace::generate::bin_packing::bin_packing(class, n, seed)).unwrap()
+fn bin_packing(class: vmplace_generate::bin_packing::BinClass, n: usize, seed: u64) -> Value {
+    serde_json::to_value(vmplace_generate::bin_packing::bin_packing(class, n, seed)).unwrap()
 }
 
 #[test]
 fn triplets_get_the_bound_that_proves_their_optimum() {
-    use vmplace::generate::bin_packing::BinClass;
+    use vmplace_generate::bin_packing::BinClass;
     // Falkenauer's triplets: the optimum fills n / 3 hosts exactly, and the pattern master's
     // bound proves it; the answer is within one host of it.
     let doc = bin_packing(BinClass::Triplets, 60, 4);
@@ -219,7 +219,7 @@ fn triplets_get_the_bound_that_proves_their_optimum() {
 
 #[test]
 fn uniform_bin_packing_is_proven_optimal_and_beats_first_fit_decreasing() {
-    use vmplace::generate::bin_packing::BinClass;
+    use vmplace_generate::bin_packing::BinClass;
     for (class, seed) in [(BinClass::Uniform, 1), (BinClass::Vector, 2)] {
         let doc = bin_packing(class, 120, seed);
         let mip = solve_with(&doc, Mode::Host, &knobs(SolverKind::Mip, 5.0));
@@ -315,8 +315,8 @@ fn the_quick_start_example_under_pack_is_proven_optimal_for_the_whole_call() {
 
 #[test]
 fn smallest_first_places_the_most_vms_on_a_pool_short_of_memory() {
-    use vmplace::domain::{Assignment, Domain, Settings};
-    use vmplace::placement::heuristics::{place, Heuristic};
+    use vmplace_core::domain::{Assignment, Domain, Settings};
+    use vmplace_core::placement::heuristics::{place, Heuristic};
     // One host of 16 GiB; a VM of 16 GiB comes first, then four of 4 GiB. In input order best
     // fit places the large one alone; smallest first places the four.
     let vm = |id: &str, mem: u32| json!({"id": id, "demand": {"cpu": 1, "memory_gib": mem}, "disk_gib": 1});

@@ -2,9 +2,9 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use vmplace::format::errors::ErrorCode;
-use vmplace::format::InputError;
-use vmplace::validation::{read_problem, Phase};
+use vmplace_core::validation::{read_problem, Phase};
+use vmplace_wire::errors::ErrorCode;
+use vmplace_wire::InputError;
 
 fn valid() -> Value {
     json!({
@@ -270,7 +270,7 @@ fn the_error_index_lists_every_error_and_reason_code() {
             code.code()
         );
     }
-    for code in vmplace::format::ReasonCode::ALL {
+    for code in vmplace_wire::ReasonCode::ALL {
         let name = serde_json::to_value(code).unwrap();
         let name = name.as_str().unwrap();
         assert!(
@@ -305,7 +305,7 @@ proptest! {
 
 #[test]
 fn the_error_index_lists_the_checkers_own_codes_and_rules() {
-    use vmplace::checker::codes::{Rule, DECLINE_CODES, UNPLACED_CODES};
+    use vmplace_check::codes::{Rule, DECLINE_CODES, UNPLACED_CODES};
     let index = error_index();
     let rules: Vec<String> = Rule::PLACEMENT
         .iter()
@@ -326,11 +326,11 @@ fn the_error_index_lists_the_checkers_own_codes_and_rules() {
         );
     }
     // And the checker knows every code the solver can write.
-    for code in vmplace::format::ReasonCode::ALL {
+    for code in vmplace_wire::ReasonCode::ALL {
         let name = serde_json::to_value(code).unwrap();
         assert!(UNPLACED_CODES.contains(&name.as_str().unwrap()), "{name}");
     }
-    for code in vmplace::format::state::DeclineCode::ALL {
+    for code in vmplace_wire::state::DeclineCode::ALL {
         let name = serde_json::to_value(code).unwrap();
         assert!(DECLINE_CODES.contains(&name.as_str().unwrap()), "{name}");
     }

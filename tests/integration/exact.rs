@@ -3,13 +3,13 @@
 
 use crate::common::*;
 use serde_json::Value;
-use vmplace::domain::{Assignment, Domain, Settings};
-use vmplace::format::{Objective, PhaseSolver, Status};
-use vmplace::generate::{generate, GenParams, Topology};
-use vmplace::model::storage::{self, Stage, StorageInput};
-use vmplace::model::MipStatus;
-use vmplace::placement::exact::storage_exact;
-use vmplace::placement::Mode;
+use vmplace_core::domain::{Assignment, Domain, Settings};
+use vmplace_core::model::storage::{self, Stage, StorageInput};
+use vmplace_core::model::MipStatus;
+use vmplace_core::placement::exact::storage_exact;
+use vmplace_core::placement::Mode;
+use vmplace_generate::{generate, GenParams, Topology};
+use vmplace_wire::{Objective, PhaseSolver, Status};
 
 fn pool(hosts: usize, storage: usize, requests: usize, seed: u64, racks: bool) -> Value {
     serde_json::to_value(generate(&GenParams {

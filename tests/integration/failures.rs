@@ -4,13 +4,13 @@
 //! scenario returned in full passes the independent checker (`checker::check_scenario`).
 
 use serde_json::{json, Value};
-use vmplace::capacity::{CapacityReport, FailSpec, Query, Scenario};
-use vmplace::checker::check_scenario;
-use vmplace::format::capacity::{DecidedBy, RestartCode};
-use vmplace::format::state::State;
-use vmplace::placement::RunConfig;
-use vmplace::service::api::capacity_text;
-use vmplace::domain::settings::Overrides;
+use vmplace_check::check_scenario;
+use vmplace_core::capacity::{CapacityReport, FailSpec, Query, Scenario};
+use vmplace_core::domain::settings::Overrides;
+use vmplace_core::placement::RunConfig;
+use vmplace_server::api::capacity_text;
+use vmplace_wire::capacity::{DecidedBy, RestartCode};
+use vmplace_wire::state::State;
 
 fn host(id: &str, cpu: f64, storage: &[&str], rack: &str) -> Value {
     json!({"id": id, "capacity": {"cpu": cpu, "memory_gib": 64}, "storage": storage,
@@ -31,7 +31,7 @@ fn state(hosts: Vec<Value>, vms: Vec<Value>) -> Value {
            "hosts": hosts, "vms": vms})
 }
 
-fn ask(doc: &Value, fails: &[&str]) -> Result<CapacityReport, Vec<vmplace::format::InputError>> {
+fn ask(doc: &Value, fails: &[&str]) -> Result<CapacityReport, Vec<vmplace_wire::InputError>> {
     let q = Query {
         flavors: Vec::new(),
         fails: fails
@@ -133,7 +133,7 @@ fn vms_that_cannot_restart_are_listed_with_the_rule_that_binds() {
     assert_eq!(code_of(&w, "c"), Some("NO_ROOM"));
     assert_eq!(code_of(&w, "d"), None);
     assert_eq!((w.restarted, w.bound, w.gap), (1, 1, 0.0));
-    assert_eq!(w.status, vmplace::format::Status::Optimal);
+    assert_eq!(w.status, vmplace_wire::Status::Optimal);
     let f = r.failures.unwrap();
     assert_eq!((f.scenarios, f.tolerated), (1, 0));
     assert_eq!(f.not_tolerated[0].unrestartable, 3);
@@ -233,7 +233,7 @@ fn the_mip_restarts_what_best_fit_leaves_out() {
     let (_, w) = worst(&doc, &["host:h1"]);
     assert!(w.restartable, "{w:#?}");
     assert_eq!(w.decided_by, DecidedBy::Mip);
-    assert_eq!(w.status, vmplace::format::Status::Optimal);
+    assert_eq!(w.status, vmplace_wire::Status::Optimal);
 }
 
 #[test]
@@ -519,8 +519,7 @@ fn the_scenario_checker_recounts_group_rules() {
     let s: State = serde_json::from_value(doc).unwrap();
     let v = check_scenario(&s, &w);
     assert!(
-        v.iter()
-            .any(|x| x.rule == vmplace::checker::Rule::GroupRule),
+        v.iter().any(|x| x.rule == vmplace_check::Rule::GroupRule),
         "{v:#?}"
     );
 }

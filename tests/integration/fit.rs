@@ -3,11 +3,11 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
-use vmplace::domain::{Domain, Settings};
-use vmplace::format::Status;
-use vmplace::model::fit::{self, solve_fit_bound};
-use vmplace::placement::Mode;
-use vmplace::validation::{read_problem, Phase};
+use vmplace_core::domain::{Domain, Settings};
+use vmplace_core::model::fit::{self, solve_fit_bound};
+use vmplace_core::placement::Mode;
+use vmplace_core::validation::{read_problem, Phase};
+use vmplace_wire::Status;
 
 fn domain(doc: Value) -> Domain {
     let p = read_problem(&doc.to_string(), Phase::Storage).unwrap_or_else(|e| panic!("{e:?}"));
@@ -178,7 +178,7 @@ fn merged_shapes_never_cut_off_an_answer() {
         "requests": requests
     });
     let d = domain(doc.clone());
-    let classes = fit::classes(&d, &vmplace::model::storage::flavors(&d));
+    let classes = fit::classes(&d, &vmplace_core::model::storage::flavors(&d));
     assert_eq!(classes.len(), fit::MAX_CLASSES);
     assert!(bound(doc) >= n as f64 - 1e-6);
 }

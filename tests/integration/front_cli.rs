@@ -178,8 +178,8 @@ fn a_storage_answer_that_does_not_fit_the_problem_is_refused_with_paths() {
 
 #[test]
 fn the_library_refuses_storage_no_eligible_host_reaches_and_counts_images_once() {
-    use vmplace::format::{Problem, Solution};
-    use vmplace::placement::storage_from::{apply_storage_answer, Mismatch};
+    use vmplace_core::placement::storage_from::{apply_storage_answer, Mismatch};
+    use vmplace_wire::{Problem, Solution};
     let problem: Problem = serde_json::from_value(json!({
         "storage": [
             {"id": "s1", "capacity_gib": 100, "used_gib": 10},

@@ -276,7 +276,7 @@ fn openapi_names_tags_and_exemplifies_every_operation() {
             }
         }
     }
-    assert_eq!(ids.len(), vmplace::service::openapi::ENDPOINTS.len());
+    assert_eq!(ids.len(), vmplace_server::openapi::ENDPOINTS.len());
     assert_eq!(
         doc["paths"]["/v1/schema/{doc}"]["get"]["parameters"][0]["example"],
         "problem"
@@ -402,7 +402,7 @@ fn build_info_names_the_version_the_commit_and_highs() {
         line.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
         "{line}"
     );
-    let highs = vmplace::model::highs_version();
+    let highs = vmplace_core::model::highs_version();
     let parts: Vec<&str> = highs.split('.').collect();
     assert!(
         parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok()) && parts[0] != "0",
@@ -439,7 +439,7 @@ fn request_ids_are_echoed_generated_and_logged() {
     let (a, b) = (id(&s.get("/healthz")), id(&s.get("/healthz")));
     assert!(!a.is_empty() && a != b, "{a} {b}");
     // Replaced when unusable: too long, a space, a byte beyond ASCII.
-    let long = "x".repeat(vmplace::service::http::MAX_REQUEST_ID + 1);
+    let long = "x".repeat(vmplace_server::http::MAX_REQUEST_ID + 1);
     for bad in [long.as_bytes(), b"two words", b"caf\xc3\xa9"] {
         let r = s.call("GET", "/healthz", &[("X-Request-Id", bad)], "");
         let got = id(&r);
@@ -519,7 +519,7 @@ fn runs_with(args: &[String], probes: &[&str]) {
     for p in probes {
         assert_eq!(s.get(p).status, 200, "{p}");
         assert!(
-            vmplace::service::openapi::ENDPOINTS
+            vmplace_server::openapi::ENDPOINTS
                 .iter()
                 .any(|e| e.method == "get" && e.path == *p),
             "{p} is not an endpoint"

@@ -4,12 +4,12 @@
 
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use vmplace::checker::{check, check_iallocator, Expect};
-use vmplace::format::ganeti::{Input, Response};
-use vmplace::format::InputError;
-use vmplace::placement::RunConfig;
-use vmplace::service::api::iallocator_text;
-use vmplace::domain::settings::Overrides;
+use vmplace_check::{check, check_iallocator, Expect};
+use vmplace_core::domain::settings::Overrides;
+use vmplace_core::placement::RunConfig;
+use vmplace_server::api::iallocator_text;
+use vmplace_wire::ganeti::{Input, Response};
+use vmplace_wire::InputError;
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -347,9 +347,10 @@ fn a_vmplace_problem_exported_to_ganeti_gets_a_checked_answer() {
             .join("instances/medium/h60-s6-vm300-tight-aa.json"),
     )
     .expect("instance");
-    let p = vmplace::validation::read_problem(&problem, vmplace::validation::Phase::Storage)
-        .expect("valid");
-    let doc = vmplace::ganeti::export::to_ganeti(&p);
+    let p =
+        vmplace_core::validation::read_problem(&problem, vmplace_core::validation::Phase::Storage)
+            .expect("valid");
+    let doc = vmplace_ganeti::export::to_ganeti(&p);
     let r = answer_with(
         &doc,
         Overrides {
@@ -388,8 +389,8 @@ fn the_cli_writes_the_protocol_answer_and_fails_only_on_unreadable_input() {
 
 #[test]
 fn the_checker_catches_a_full_node_a_drained_node_and_a_shared_exclusion_tag() {
-    use vmplace::format::check::CheckPhase;
-    use vmplace::service::api::check_texts;
+    use vmplace_server::api::check_texts;
+    use vmplace_wire::check::CheckPhase;
     let rules = |doc: &Value, result: Value| {
         let answer = json!({"success": true, "info": "", "result": result});
         let report = check_texts(&doc.to_string(), &answer.to_string(), CheckPhase::Any)

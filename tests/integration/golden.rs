@@ -2,9 +2,9 @@
 //! answer beats the greedy chain on the tight sets.
 
 use crate::common::*;
-use vmplace::format::ReasonCode;
-use vmplace::format::{PhaseSolver, SolverKind, Status};
-use vmplace::placement::Mode;
+use vmplace_core::placement::Mode;
+use vmplace_wire::ReasonCode;
+use vmplace_wire::{PhaseSolver, SolverKind, Status};
 
 fn load(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -14,7 +14,7 @@ fn load(path: &std::path::Path) -> serde_json::Value {
 fn mip_and_greedy(
     doc: &serde_json::Value,
     time_limit_s: f64,
-) -> (vmplace::format::Solution, vmplace::format::Solution) {
+) -> (vmplace_wire::Solution, vmplace_wire::Solution) {
     let k = Knobs {
         time_limit_s,
         ..Default::default()
@@ -32,7 +32,7 @@ fn mip_and_greedy(
 }
 
 /// (placed, host cost): more placed first, then lower cost.
-fn strictly_better(mip: &vmplace::format::Solution, greedy: &vmplace::format::Solution) -> bool {
+fn strictly_better(mip: &vmplace_wire::Solution, greedy: &vmplace_wire::Solution) -> bool {
     mip.placements.len() > greedy.placements.len()
         || (mip.placements.len() == greedy.placements.len()
             && mip.objective < greedy.objective - 1e-6)

@@ -4,14 +4,14 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::process::{Command, Output};
-use vmplace::format::check::CheckPhase;
-use vmplace::format::errors::{ErrorCode, MAX_CAUSE_BYTES, MAX_ERRORS};
-use vmplace::format::state::Plan;
-use vmplace::format::{ErrorDocument, InputError, Solution, SolverKind};
-use vmplace::placement::{Mode, RunConfig};
-use vmplace::service::api::{check_texts, migrate_text, solve_text};
-use vmplace::domain::settings::Overrides;
-use vmplace::validation::schema_errors;
+use vmplace_core::domain::settings::Overrides;
+use vmplace_core::placement::{Mode, RunConfig};
+use vmplace_core::validation::schema_errors;
+use vmplace_server::api::{check_texts, migrate_text, solve_text};
+use vmplace_wire::check::CheckPhase;
+use vmplace_wire::errors::{ErrorCode, MAX_CAUSE_BYTES, MAX_ERRORS};
+use vmplace_wire::state::Plan;
+use vmplace_wire::{ErrorDocument, InputError, Solution, SolverKind};
 
 fn vmplace(args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
@@ -569,7 +569,7 @@ fn member_counts_past_u32_do_not_wrap() {
         report
             .violations
             .iter()
-            .any(|v| v.rule == vmplace::checker::Rule::GroupRule),
+            .any(|v| v.rule == vmplace_check::Rule::GroupRule),
         "{:?}",
         report.violations
     );

@@ -5,13 +5,15 @@
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use vmplace::checker::{check, check_plan, Expect, Rule, Violation};
-use vmplace::format::check::CheckPhase;
-use vmplace::format::state::{Plan, State};
-use vmplace::format::{Problem, Solution};
-use vmplace::placement::{Mode, RunConfig};
-use vmplace::service::api::{capacity_request, check_plan_documents, check_texts, migrate_text, solve_text, MAX_VIOLATIONS, };
-use vmplace::domain::settings::Overrides;
+use vmplace_check::{check, check_plan, Expect, Rule, Violation};
+use vmplace_core::domain::settings::Overrides;
+use vmplace_core::placement::{Mode, RunConfig};
+use vmplace_server::api::{
+    capacity_request, check_plan_documents, check_texts, migrate_text, solve_text, MAX_VIOLATIONS,
+};
+use vmplace_wire::check::CheckPhase;
+use vmplace_wire::state::{Plan, State};
+use vmplace_wire::{Problem, Solution};
 
 fn vmplace(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vmplace"))
@@ -107,7 +109,7 @@ fn a_trace_whose_name_is_not_utf8_is_read_by_its_real_name() {
     // The name was read back through its lossy spelling and opened as such: "No such file".
     let dir = tempfile::tempdir().unwrap();
     non_utf8(dir.path(), b"vm-\xff", "10\n20\n30\n");
-    let traces = vmplace::sim::load_planetlab(dir.path(), 3).expect("read");
+    let traces = vmplace_core::sim::load_planetlab(dir.path(), 3).expect("read");
     assert_eq!(traces.len(), 1);
     assert_eq!(traces[0].name, "vm-\u{fffd}");
     assert_eq!(traces[0].samples, [0.1, 0.2, 0.3]);
@@ -137,7 +139,7 @@ fn a_bad_line_in_a_trace_named_in_non_utf8_is_reported_at_its_line() {
     // What is wrong is the content: the error says so, naming the file lossily.
     let dir = tempfile::tempdir().unwrap();
     non_utf8(dir.path(), b"vm-\xfe", "10\nabc\n30\n");
-    let errors = vmplace::sim::load_planetlab(dir.path(), 3).expect_err("a bad line");
+    let errors = vmplace_core::sim::load_planetlab(dir.path(), 3).expect_err("a bad line");
     let got: Vec<(&str, &str)> = errors
         .iter()
         .map(|e| (e.code.as_str(), e.path.as_str()))

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use vmplace::checker::check_iallocator;
-use vmplace::format::ganeti::{Input, Response};
-use vmplace::placement::RunConfig;
-use vmplace::service::api::iallocator_text;
-use vmplace::domain::settings::Overrides;
+use vmplace_check::check_iallocator;
+use vmplace_core::domain::settings::Overrides;
+use vmplace_core::placement::RunConfig;
+use vmplace_server::api::iallocator_text;
+use vmplace_wire::ganeti::{Input, Response};
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -9,11 +9,11 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vmplace::checker::{check, Expect};
-use vmplace::domain::groups::MemberCounts;
-use vmplace::domain::{Domain, Settings, Stop, Stopped};
-use vmplace::format::{ReasonCode, Solution, Status};
-use vmplace::placement::{Mode, RunConfig};
+use vmplace_check::{check, Expect};
+use vmplace_core::domain::groups::MemberCounts;
+use vmplace_core::domain::{Domain, Settings, Stop, Stopped};
+use vmplace_core::placement::{Mode, RunConfig};
+use vmplace_wire::{ReasonCode, Solution, Status};
 
 /// `n` hosts of 32 CPU / 128 GiB, each in its own rack `r{i}`, on one storage system; `n`
 /// anti-affinity groups by rack `g{i}`, each with one member request `v{i}`; a 1 s limit.
@@ -70,20 +70,27 @@ fn eight_thousand_groups_with_one_member_each_build_sparse_rules_and_counts() {
         assert!(rule.present.is_empty());
     }
     assert_eq!(first.rooms, n);
-    let mut load = vmplace::domain::Load::initial(&d);
-    let stored = |l: &vmplace::domain::Load| l.rule_counts.iter().map(|c| c.len()).sum::<usize>();
+    let mut load = vmplace_core::domain::Load::initial(&d);
+    let stored =
+        |l: &vmplace_core::domain::Load| l.rule_counts.iter().map(|c| c.len()).sum::<usize>();
     assert_eq!(stored(&load), 0);
     for i in 0..100 {
-        let (r, h) = (vmplace::domain::RequestIx(i), vmplace::domain::HostIx(i));
+        let (r, h) = (
+            vmplace_core::domain::RequestIx(i),
+            vmplace_core::domain::HostIx(i),
+        );
         assert!(load.host_accepts(&d, r, h));
         load.take_host(&d, r, h);
     }
     assert_eq!(stored(&load), 100);
     // The booked member fills its rack for its own group only.
-    let (r0, h0) = (vmplace::domain::RequestIx(0), vmplace::domain::HostIx(0));
+    let (r0, h0) = (
+        vmplace_core::domain::RequestIx(0),
+        vmplace_core::domain::HostIx(0),
+    );
     assert!(!load.host_accepts(&d, r0, h0));
     assert_eq!(load.rule_counts[0].at(0), 1);
-    assert!(load.host_accepts(&d, vmplace::domain::RequestIx(100), h0));
+    assert!(load.host_accepts(&d, vmplace_core::domain::RequestIx(100), h0));
 }
 
 #[test]
@@ -111,7 +118,7 @@ fn a_spread_rule_counts_its_empty_domains_with_room_without_storing_them() {
     let dense = rule.present.dense(4);
     assert_eq!(dense, [2, 1, 1, 1]);
     assert_eq!(rule.violations(&rule.present), rule.violations(&dense));
-    let h = vmplace::domain::HostIx;
+    let h = vmplace_core::domain::HostIx;
     for (at, admitted) in [(0, false), (1, true), (2, true), (3, true)] {
         assert_eq!(rule.admits(&rule.present, h(at)), admitted, "rack {at}");
         assert_eq!(rule.admits(&dense, h(at)), admitted, "rack {at}");
@@ -145,8 +152,8 @@ fn a_call_out_of_time_while_its_rules_are_built_answers_stopped_early() {
         cancel: Some(Arc::new(AtomicBool::new(true))),
         ..RunConfig::default()
     };
-    let overrides = vmplace::domain::settings::Overrides::default();
-    let s = vmplace::service::api::solve_text(&doc.to_string(), Mode::Place, &overrides, &cfg)
+    let overrides = vmplace_core::domain::settings::Overrides::default();
+    let s = vmplace_server::api::solve_text(&doc.to_string(), Mode::Place, &overrides, &cfg)
         .expect("a valid document");
     assert_eq!(s.status, Status::TimeLimit);
     assert!(s.placements.is_empty());
@@ -239,10 +246,10 @@ fn plan_moving(moves: &[(&str, &str, &str)], steps: Value) -> Value {
                      "active_hosts_after": 0, "time_s": 0}})
 }
 
-fn plan_rules(state: &Value, plan: &Value) -> Vec<vmplace::checker::Rule> {
-    let s: vmplace::format::state::State = serde_json::from_value(state.clone()).unwrap();
-    let p: vmplace::format::state::Plan = serde_json::from_value(plan.clone()).unwrap();
-    vmplace::checker::check_plan(&s, &p)
+fn plan_rules(state: &Value, plan: &Value) -> Vec<vmplace_check::Rule> {
+    let s: vmplace_wire::state::State = serde_json::from_value(state.clone()).unwrap();
+    let p: vmplace_wire::state::Plan = serde_json::from_value(plan.clone()).unwrap();
+    vmplace_check::check_plan(&s, &p)
         .into_iter()
         .map(|v| v.rule)
         .collect()
@@ -250,7 +257,7 @@ fn plan_rules(state: &Value, plan: &Value) -> Vec<vmplace::checker::Rule> {
 
 #[test]
 fn a_plan_that_overfills_a_1e8_host_by_5_units_is_rejected_by_check() {
-    use vmplace::checker::Rule;
+    use vmplace_check::Rule;
     // h2 (1e8 CPUs) runs 6e7; a of 4e7 + over moves there.
     let state = |over: f64| {
         json!({"storage": [{"id": "s", "capacity_gib": 1000}],
@@ -266,7 +273,7 @@ fn a_plan_that_overfills_a_1e8_host_by_5_units_is_rejected_by_check() {
 
 #[test]
 fn a_wave_that_overfills_a_1e8_host_by_5_units_while_it_runs_is_an_unsafe_step() {
-    use vmplace::checker::Rule;
+    use vmplace_check::Rule;
     // a (5e7) goes h1 -> h2 while b (5e7 + over) leaves h2 for h3: in one wave h2 holds both.
     let state = |over: f64| {
         json!({"storage": [{"id": "s", "capacity_gib": 1000}],
@@ -282,8 +289,8 @@ fn a_wave_that_overfills_a_1e8_host_by_5_units_while_it_runs_is_an_unsafe_step()
 
 #[test]
 fn a_restart_that_overfills_a_1e8_host_by_5_units_is_rejected_by_check() {
-    use vmplace::capacity::{FailSpec, Query};
-    use vmplace::checker::Rule;
+    use vmplace_check::Rule;
+    use vmplace_core::capacity::{FailSpec, Query};
     // h1 fails; its VM of 4e7 CPUs restarts on h2, which runs 6e7 of its 1e8.
     let state = |over: f64| {
         json!({"storage": [{"id": "s", "capacity_gib": 1000}],
@@ -294,19 +301,15 @@ fn a_restart_that_overfills_a_1e8_host_by_5_units_is_rejected_by_check() {
         fails: vec![FailSpec::parse("host:h1").expect("spec")],
         ..Query::default()
     };
-    let o = vmplace::domain::settings::Overrides::default();
-    let r = vmplace::service::api::capacity_text(
-        &state(0.0).to_string(),
-        &q,
-        &o,
-        &RunConfig::default(),
-    )
-    .expect("valid");
+    let o = vmplace_core::domain::settings::Overrides::default();
+    let r =
+        vmplace_server::api::capacity_text(&state(0.0).to_string(), &q, &o, &RunConfig::default())
+            .expect("valid");
     let w = r.failures.and_then(|f| f.worst).expect("a scenario");
     assert_eq!(w.witness.len(), 1, "{w:?}");
     let rules = |doc: &Value| -> Vec<Rule> {
-        let s: vmplace::format::state::State = serde_json::from_value(doc.clone()).unwrap();
-        vmplace::checker::check_scenario(&s, &w)
+        let s: vmplace_wire::state::State = serde_json::from_value(doc.clone()).unwrap();
+        vmplace_check::check_scenario(&s, &w)
             .into_iter()
             .map(|v| v.rule)
             .collect()
@@ -318,8 +321,8 @@ fn a_restart_that_overfills_a_1e8_host_by_5_units_is_rejected_by_check() {
 
 #[test]
 fn an_iallocator_answer_that_overfills_a_1e8_mib_node_by_5_mib_is_rejected_by_check() {
-    use vmplace::checker::Rule;
-    use vmplace::format::ganeti::Input;
+    use vmplace_check::Rule;
+    use vmplace_wire::ganeti::Input;
     // n0 has 1e8 MiB, all used but 1,000 (less `over`); a new instance of 1,000 goes there.
     let input = |over: f64| {
         let node = json!({"group": "u0", "total_memory": 1e8, "reserved_memory": 0,
@@ -338,14 +341,14 @@ fn an_iallocator_answer_that_overfills_a_1e8_mib_node_by_5_mib_is_rejected_by_ch
                            "disks": [{"size": 1024}], "disk_space_total": 1024,
                            "spindle_use": 1, "tags": [], "nics": []}})
     };
-    let o = vmplace::domain::settings::Overrides::default();
+    let o = vmplace_core::domain::settings::Overrides::default();
     let (answer, _) =
-        vmplace::service::api::iallocator_text(&input(0.0).to_string(), &o, &RunConfig::default())
+        vmplace_server::api::iallocator_text(&input(0.0).to_string(), &o, &RunConfig::default())
             .expect("valid input");
     assert!(answer.success, "{}", answer.info);
     let rules = |doc: &Value| -> Vec<Rule> {
         let i: Input = serde_json::from_value(doc.clone()).unwrap();
-        vmplace::checker::check_iallocator(&i, &answer)
+        vmplace_check::check_iallocator(&i, &answer)
             .into_iter()
             .map(|v| v.rule)
             .collect()
@@ -357,7 +360,7 @@ fn an_iallocator_answer_that_overfills_a_1e8_mib_node_by_5_mib_is_rejected_by_ch
 
 #[test]
 fn capacity_counts_copies_exactly_at_1e12_and_never_one_too_many() {
-    use vmplace::capacity::{Flavor, Query};
+    use vmplace_core::capacity::{Flavor, Query};
     let count = |cpu_cap: f64, storage_gib: f64, cpu: f64, disk: f64| {
         let doc = json!({"storage": [{"id": "s", "capacity_gib": storage_gib}],
                          "hosts": [{"id": "h", "capacity": {"cpu": cpu_cap, "memory_gib": 1e12},
@@ -374,10 +377,9 @@ fn capacity_counts_copies_exactly_at_1e12_and_never_one_too_many() {
             flavors: vec![f],
             ..Query::default()
         };
-        let o = vmplace::domain::settings::Overrides::default();
-        let r =
-            vmplace::service::api::capacity_text(&doc.to_string(), &q, &o, &RunConfig::default())
-                .expect("valid");
+        let o = vmplace_core::domain::settings::Overrides::default();
+        let r = vmplace_server::api::capacity_text(&doc.to_string(), &q, &o, &RunConfig::default())
+            .expect("valid");
         let f = r.flavors[0].clone();
         (f.fit, f.by_resource["cpu"], f.by_storage)
     };
@@ -430,7 +432,7 @@ fn affinity_pairs_over_two_thousand_zones_build_a_model_in_proportion_to_the_inp
     let doc = zones_with_affinity_pairs(2_000);
     let problem = parse(&doc, Mode::Place);
     let d = Domain::from_problem(&problem, Settings::default());
-    let s = vmplace::placement::run(&d, Mode::Place, &RunConfig::default()).unwrap();
+    let s = vmplace_core::placement::run(&d, Mode::Place, &RunConfig::default()).unwrap();
     assert_valid_and_honest(&doc, &s);
     assert_eq!(s.placed_weight, 2_000.0);
     let phase1 = &s.stats.phases[0];

@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vmplace::domain::migration::Pool;
-use vmplace::format::state::Plan;
-use vmplace::format::Status;
+use vmplace_core::domain::migration::Pool;
+use vmplace_wire::state::Plan;
+use vmplace_wire::Status;
 
 /// `n` hosts `h{i}` of 32 CPU / 128 GiB, each in its own rack `r{i}`, on one storage system; VM
 /// `v{i}` on `h{i}`, the one member of anti-affinity group `g{i}` by rack (`max_per_domain` 1);
@@ -97,7 +97,7 @@ fn the_pool_shares_one_domain_map_and_room_per_scope_and_counts_members_sparse()
     // 8,000 per rule wherever a round, a VM's admission or the replay counted).
     let n = 8_000;
     let text = racks_with_one_running_member_each(n).to_string();
-    let state = vmplace::validation::read_state(&text).expect("a valid state");
+    let state = vmplace_core::validation::read_state(&text).expect("a valid state");
     let pool = Pool::from_state(&state);
     assert_eq!(pool.rules.len(), n);
     let first = &pool.rules[0];
@@ -120,25 +120,25 @@ fn a_round_out_of_time_before_its_plan_keeps_every_vm_and_says_time_limit() {
     let mut state = racks_with_one_running_member_each(200);
     state["hosts"][0]["state"] = json!("maintenance");
     let text = state.to_string();
-    let valid = vmplace::validation::read_state(&text).expect("a valid state");
-    let mut policy = vmplace::migration::RoundPolicy::from_state(&valid);
+    let valid = vmplace_core::validation::read_state(&text).expect("a valid state");
+    let mut policy = vmplace_core::migration::RoundPolicy::from_state(&valid);
     policy.started = Some(Instant::now() - Duration::from_secs(5));
-    let plan = vmplace::migration::plan_with(&valid, &policy);
+    let plan = vmplace_core::migration::plan_with(&valid, &policy);
     assert_eq!(plan.status, Status::TimeLimit);
     assert!(plan.migrations.is_empty());
     assert_eq!(plan.stats.stayed, ["v0"]);
-    let parsed: vmplace::format::state::State = serde_json::from_str(&text).unwrap();
-    assert!(vmplace::checker::check_plan(&parsed, &plan).is_empty());
+    let parsed: vmplace_wire::state::State = serde_json::from_str(&text).unwrap();
+    assert!(vmplace_check::check_plan(&parsed, &plan).is_empty());
     // With its time, the same round moves v0 off h0 (to a rack without a member of g0).
     policy.started = None;
-    let plan = vmplace::migration::plan_with(&valid, &policy);
+    let plan = vmplace_core::migration::plan_with(&valid, &policy);
     assert_ne!(plan.status, Status::TimeLimit);
     assert_eq!(plan.migrations.len(), 1, "{:?}", plan.migrations);
     assert_eq!(plan.migrations[0].vm, "v0");
-    assert!(vmplace::checker::check_plan(&parsed, &plan).is_empty());
+    assert!(vmplace_check::check_plan(&parsed, &plan).is_empty());
     // A cancelled call (the client went away) stops the same way.
     policy.cancel = Some(Arc::new(std::sync::atomic::AtomicBool::new(true)));
-    let plan = vmplace::migration::plan_with(&valid, &policy);
+    let plan = vmplace_core::migration::plan_with(&valid, &policy);
     assert_eq!(plan.status, Status::TimeLimit);
     assert!(plan.migrations.is_empty());
 }
@@ -211,8 +211,8 @@ fn the_round_models_spread_rows_count_an_empty_rack_with_room_and_no_column() {
     // member; its count, 0, is a constant that still bounds the least. Two candidates on host 0
     // (rack 0, no room: not compared) would both take host 1 (rack 1, cheaper); skew 1 against
     // rack 2's 0 lets one go.
-    use vmplace::domain::groups::Counts;
-    use vmplace::model::migration::{
+    use vmplace_core::domain::groups::Counts;
+    use vmplace_core::model::migration::{
         solve, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
     };
     let host = |p1: f64| RoundHost {
@@ -258,7 +258,7 @@ fn the_round_models_spread_rows_count_an_empty_rack_with_room_and_no_column() {
     let opts = crate::common::exact_mip_options();
     let on_host_1 = |input: &RoundInput| {
         let (r, ends) = solve(input, &opts).expect("HiGHS runs");
-        assert_eq!(r.status, vmplace::model::MipStatus::Optimal, "{r:?}");
+        assert_eq!(r.status, vmplace_core::model::MipStatus::Optimal, "{r:?}");
         ends.iter().filter(|e| **e == Some(1)).count()
     };
     assert_eq!(on_host_1(&input), 2, "no rule: both take the cheaper host");
@@ -322,10 +322,10 @@ fn a_zone_of_four_thousand_one_member_groups_failing_answers_near_a_1_s_limit() 
     assert_eq!(failures["scenarios"], 1);
     let unchecked = failures["unchecked"].as_u64().unwrap();
     if unchecked == 0 {
-        let worst: vmplace::format::capacity::Scenario =
+        let worst: vmplace_wire::capacity::Scenario =
             serde_json::from_value(failures["worst"].clone()).unwrap();
-        let parsed: vmplace::format::state::State = serde_json::from_value(state).unwrap();
-        let found = vmplace::checker::check_scenario(&parsed, &worst);
+        let parsed: vmplace_wire::state::State = serde_json::from_value(state).unwrap();
+        let found = vmplace_check::check_scenario(&parsed, &worst);
         assert!(found.is_empty(), "{:?}", found.iter().collect::<Vec<_>>());
     } else {
         assert_eq!(unchecked, 1);
@@ -342,11 +342,11 @@ fn a_zone_of_one_member_groups_failing_restarts_every_member_in_another_rack() {
     let state = zoned(n);
     let (failures, _) = capacity_fail(&state, "label:zone=z0", "60");
     assert_eq!(failures["tolerated"], 1, "{failures}");
-    let worst: vmplace::format::capacity::Scenario =
+    let worst: vmplace_wire::capacity::Scenario =
         serde_json::from_value(failures["worst"].clone()).unwrap();
     assert_eq!(worst.restarted, n / 2);
-    let parsed: vmplace::format::state::State = serde_json::from_value(state).unwrap();
-    let found = vmplace::checker::check_scenario(&parsed, &worst);
+    let parsed: vmplace_wire::state::State = serde_json::from_value(state).unwrap();
+    let found = vmplace_check::check_scenario(&parsed, &worst);
     assert!(found.is_empty(), "{:?}", found.iter().collect::<Vec<_>>());
 }
 

@@ -9,8 +9,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use vmplace::format::state::{DropCode, Plan};
-use vmplace::format::ErrorDocument;
+use vmplace_wire::state::{DropCode, Plan};
+use vmplace_wire::ErrorDocument;
 
 const DATA: &str = "tests/data/hardening3";
 

@@ -6,11 +6,11 @@
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use vmplace::checker::{check, Expect, Rule};
-use vmplace::format::{Problem, Solution, SolverKind};
-use vmplace::placement::{Mode, RunConfig};
-use vmplace::service::api::solve_text;
-use vmplace::domain::settings::Overrides;
+use vmplace_check::{check, Expect, Rule};
+use vmplace_core::domain::settings::Overrides;
+use vmplace_core::placement::{Mode, RunConfig};
+use vmplace_server::api::solve_text;
+use vmplace_wire::{Problem, Solution, SolverKind};
 
 const DATA: &str = "tests/data/hardening3";
 

@@ -4,11 +4,11 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
-use vmplace::domain::{evaluate, Domain, Settings};
-use vmplace::format::{SolverKind, Status};
-use vmplace::generate::sweep::sweep_pool;
-use vmplace::placement::heuristics::{self, Heuristic};
-use vmplace::placement::{fixed_storage, Mode};
+use vmplace_core::domain::{evaluate, Domain, Settings};
+use vmplace_core::placement::heuristics::{self, Heuristic};
+use vmplace_core::placement::{fixed_storage, Mode};
+use vmplace_generate::sweep::sweep_pool;
+use vmplace_wire::{SolverKind, Status};
 
 fn with_solver(solver: SolverKind) -> Knobs {
     Knobs {
@@ -185,7 +185,7 @@ fn storage_pack_costs_no_host_the_joint_model_proves_unneeded() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("instances/examples/small.json");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let k = Knobs {
-        storage_policy: vmplace::format::Objective::Pack,
+        storage_policy: vmplace_wire::Objective::Pack,
         time_limit_s: 2.0,
         ..Default::default()
     };
@@ -199,7 +199,7 @@ fn storage_pack_costs_no_host_the_joint_model_proves_unneeded() {
 
 #[test]
 fn the_answer_says_when_phase_2s_bound_holds_only_for_phase_1s_storage() {
-    use vmplace::format::BoundScope;
+    use vmplace_wire::BoundScope;
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("instances/examples/small.json");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

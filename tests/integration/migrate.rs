@@ -2,12 +2,12 @@
 //! detectors against hand computations, and the state error codes.
 
 use serde_json::{json, Value};
-use vmplace::checker::{check_plan, Rule};
-use vmplace::format::state::{DeclineCode, MessageKind, MigrationReason, Plan, State};
-use vmplace::migration::detect::{iqr, least_squares, mad, power_at};
-use vmplace::migration::plan;
-use vmplace::validation::read_state;
-use vmplace::validation::Valid;
+use vmplace_check::{check_plan, Rule};
+use vmplace_core::migration::detect::{iqr, least_squares, mad, power_at};
+use vmplace_core::migration::plan;
+use vmplace_core::validation::read_state;
+use vmplace_core::validation::Valid;
+use vmplace_wire::state::{DeclineCode, MessageKind, MigrationReason, Plan, State};
 
 const G4: [f64; 11] = [
     86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0,
@@ -336,7 +336,7 @@ fn the_plan_checker_finds_every_broken_rule() {
     let mut s2 = (*s).clone();
     s2.hosts[1].storage.clear();
     assert!(check_plan(&s2, &p).iter().any(|v| v.rule == Rule::NotLive));
-    s2.hosts[1].state = vmplace::format::state::HostState::Off;
+    s2.hosts[1].state = vmplace_wire::state::HostState::Off;
     assert!(check_plan(&s2, &p)
         .iter()
         .any(|v| v.rule == Rule::TargetNotActive));
@@ -600,7 +600,7 @@ fn a_state_without_policy_gets_the_optimizer_and_min_gain_stops_small_moves() {
     doc.as_object_mut().unwrap().remove("policy");
     let (_, p) = planned(&doc);
     assert_eq!(moves(&p), vec![("v1".into(), "h1".into(), "h2".into())]);
-    assert_eq!(p.status, vmplace::format::Status::Optimal);
+    assert_eq!(p.status, vmplace_wire::Status::Optimal);
     assert!(p.stats.gap.is_some_and(|g| g <= 0.01), "{:?}", p.stats.gap);
     assert_eq!(p.stats.active_hosts_after, 1);
     // A move must save at least 200 W: not worth it.

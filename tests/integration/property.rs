@@ -2,9 +2,9 @@
 
 use crate::common::*;
 use proptest::prelude::*;
-use vmplace::format::{Objective, SolverKind};
-use vmplace::generate::{generate, GenParams};
-use vmplace::placement::Mode;
+use vmplace_core::placement::Mode;
+use vmplace_generate::{generate, GenParams};
+use vmplace_wire::{Objective, SolverKind};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
@@ -18,7 +18,7 @@ proptest! {
         groups in prop_oneof![Just(0usize), 1usize..12],
         racks in any::<bool>(),
     ) {
-        let topology = if racks { vmplace::generate::Topology::Racks } else { vmplace::generate::Topology::Uniform };
+        let topology = if racks { vmplace_generate::Topology::Racks } else { vmplace_generate::Topology::Uniform };
         let p = GenParams { hosts, storage, requests, density, tightness, heterogeneity, anti_affinity, seed, overcommit, traits, groups, topology };
         let doc = serde_json::to_value(generate(&p)).unwrap();
         let policy = if pack { Objective::Pack } else { Objective::Balance };

@@ -9,10 +9,10 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use vmplace::checker::roadef::{check_roadef, RoadefRule};
-use vmplace::roadef::model::{Assignment, MachineIx, Model, ProcessIx};
-use vmplace::roadef::parse::{parse_assignment, parse_model};
-use vmplace::roadef::state::{Move, State};
+use vmplace_check::roadef::{check_roadef, RoadefRule};
+use vmplace_core::roadef::model::{Assignment, MachineIx, Model, ProcessIx};
+use vmplace_core::roadef::parse::{parse_assignment, parse_model};
+use vmplace_core::roadef::state::{Move, State};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,7 +30,7 @@ fn tiny() -> (Model, Assignment) {
     (m, a)
 }
 
-fn codes(e: &[vmplace::format::InputError]) -> Vec<(&str, &str)> {
+fn codes(e: &[vmplace_wire::InputError]) -> Vec<(&str, &str)> {
     e.iter()
         .map(|e| (e.code.as_str(), e.path.as_str()))
         .collect()
@@ -128,7 +128,7 @@ proptest! {
 }
 
 /// The checker's answer for a hand-made new assignment.
-fn check_file(name: &str) -> vmplace::checker::roadef::RoadefCheck {
+fn check_file(name: &str) -> vmplace_check::roadef::RoadefCheck {
     let (m, a) = tiny();
     let b = parse_assignment(name, &text(name), &m).unwrap();
     check_roadef(&m, &a, &b)
@@ -239,7 +239,7 @@ fn the_checker_agrees_to_the_unit_with_the_official_initial_costs() {
         let c = check_roadef(&m, &a, &a);
         assert!(c.valid, "{name}: {:#?}", c.violations);
         assert_eq!(c.costs.total, cost, "{name}");
-        let bound = vmplace::roadef::bound::aggregate_lower_bound(&m);
+        let bound = vmplace_core::roadef::bound::aggregate_lower_bound(&m);
         assert!(
             bound <= cost,
             "{name}: bound {bound} above the initial cost"
@@ -307,12 +307,12 @@ fn the_incremental_state_agrees_with_the_checker() {
 fn the_search_keeps_every_rule_and_improves_when_moving_pays() {
     let (m, a) = tiny_free();
     let deadline = Instant::now() + Duration::from_millis(300);
-    let out = vmplace::roadef::reassign(&m, &a, 7, deadline);
+    let out = vmplace_core::roadef::reassign(&m, &a, 7, deadline);
     let c = check_roadef(&m, &a, &out.assignment);
     assert!(c.valid, "{:#?}", c.violations);
     assert_eq!(c.costs.total, out.cost);
     assert!(out.cost < 25, "no improvement: {}", out.cost);
-    assert!(out.cost >= vmplace::roadef::bound::aggregate_lower_bound(&m));
+    assert!(out.cost >= vmplace_core::roadef::bound::aggregate_lower_bound(&m));
 }
 
 fn vmplace(args: &[&str]) -> Output {

@@ -7,9 +7,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use vmplace::checker::roadef::check_roadef;
-use vmplace::roadef::bench::Reference;
-use vmplace::roadef::parse::{parse_assignment, parse_model};
+use vmplace_check::roadef::check_roadef;
+use vmplace_core::roadef::bench::Reference;
+use vmplace_core::roadef::parse::{parse_assignment, parse_model};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -231,7 +231,7 @@ fn the_shipped_reference_lists_the_public_instances() {
     assert_eq!(reference.best_known("a2_1"), Some(196));
     assert_eq!(reference.best_known("b_06"), Some(9_525_857_752));
     let shared = root().join("../shared/data/roadef");
-    let Ok(pairs) = vmplace::roadef::bench::instance_pairs(&shared) else {
+    let Ok(pairs) = vmplace_core::roadef::bench::instance_pairs(&shared) else {
         eprintln!(
             "note: {} is absent; the shipped reference is not matched to it",
             shared.display()
@@ -261,7 +261,7 @@ fn a_mip_neighbourhood_makes_the_move_no_shift_or_swap_can() {
     let initial = parse_assignment("initial", "0 1 1", &model).unwrap();
     assert_eq!(check_roadef(&model, &initial, &initial).costs.total, 20);
     let deadline = Instant::now() + Duration::from_millis(600);
-    let out = vmplace::roadef::reassign(&model, &initial, 3, deadline);
+    let out = vmplace_core::roadef::reassign(&model, &initial, 3, deadline);
     let c = check_roadef(&model, &initial, &out.assignment);
     assert!(c.valid, "{:#?}", c.violations);
     assert_eq!(c.costs.total, out.cost);

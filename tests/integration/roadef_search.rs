@@ -6,11 +6,11 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::{Duration, Instant};
-use vmplace::checker::roadef::check_roadef;
-use vmplace::roadef::chain;
-use vmplace::roadef::model::{Assignment, MachineIx, Model, ProcessIx};
-use vmplace::roadef::parse::{parse_assignment, parse_model};
-use vmplace::roadef::state::{Move, State};
+use vmplace_check::roadef::check_roadef;
+use vmplace_core::roadef::chain;
+use vmplace_core::roadef::model::{Assignment, MachineIx, Model, ProcessIx};
+use vmplace_core::roadef::parse::{parse_assignment, parse_model};
+use vmplace_core::roadef::state::{Move, State};
 
 const MACHINES: usize = 4;
 const PROCESSES: usize = 7;
@@ -96,7 +96,7 @@ fn the_search_reaches_the_optimum_of_small_instances() {
         }
         tried += 1;
         let deadline = Instant::now() + Duration::from_millis(200);
-        let out = vmplace::roadef::reassign(&model, &initial, tried, deadline);
+        let out = vmplace_core::roadef::reassign(&model, &initial, tried, deadline);
         let c = check_roadef(&model, &initial, &out.assignment);
         assert!(c.valid, "instance {tried}: {:#?}", c.violations);
         assert_eq!(c.costs.total, out.cost, "instance {tried}");

@@ -7,8 +7,8 @@
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use vmplace::format::state::Plan;
-use vmplace::roadef::parse::{parse_assignment, parse_model};
+use vmplace_core::roadef::parse::{parse_assignment, parse_model};
+use vmplace_wire::state::Plan;
 
 /// A state planned by cost: hosts `(id, cpu, safety cpu, labels)`, VMs `(id, host, cpu)` on the
 /// storage every host reaches, and the rest of the document in `extra` (merged at the top;
@@ -43,9 +43,9 @@ fn state(hosts: &[(&str, f64, f64, Value)], vms: &[(&str, &str, f64)], extra: Va
 /// Plans the state as `vmplace migrate` does and checks the plan with the independent checker.
 fn plan(doc: &Value) -> Plan {
     let text = doc.to_string();
-    let plan = vmplace::service::api::migrate_text(&text).unwrap_or_else(|e| panic!("{e:#?}"));
-    let state = vmplace::validation::read_state(&text).unwrap();
-    let found = vmplace::checker::check_plan(&state, &plan);
+    let plan = vmplace_server::api::migrate_text(&text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let state = vmplace_core::validation::read_state(&text).unwrap();
+    let found = vmplace_check::check_plan(&state, &plan);
     assert!(found.is_empty(), "{:#?}", found.violations);
     plan
 }
@@ -63,7 +63,7 @@ fn total(p: &Plan) -> i64 {
 }
 
 fn errors(doc: &Value) -> Vec<(String, String)> {
-    let e = vmplace::validation::read_state(&doc.to_string())
+    let e = vmplace_core::validation::read_state(&doc.to_string())
         .map(|_| ())
         .expect_err("should be refused");
     e.into_iter().map(|e| (e.code, e.path)).collect()
@@ -258,7 +258,7 @@ fn reassignment_fields_without_policy_reassign_are_refused() {
 fn a_start_that_breaks_a_rule_is_refused_with_the_vm_at_fault() {
     let mut doc = racks(json!({"min_domains": {"scope": "rack", "groups": {"g": 2}}}));
     doc["vms"][1]["host"] = json!("h2"); // both members in rack r1
-    let e = vmplace::service::api::migrate_text(&doc.to_string()).unwrap_err();
+    let e = vmplace_server::api::migrate_text(&doc.to_string()).unwrap_err();
     assert!(e.iter().all(|e| e.code == "E2006"), "{e:#?}");
     assert!(!e.is_empty());
 }
@@ -289,7 +289,7 @@ fn to_state_reads_back_as_the_same_instance() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8(o.stdout).unwrap();
-    let state = vmplace::validation::read_state(&text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let state = vmplace_core::validation::read_state(&text).unwrap_or_else(|e| panic!("{e:#?}"));
     let m = parse_model(
         "m",
         &std::fs::read_to_string(data("model_tiny.txt")).unwrap(),
@@ -297,7 +297,7 @@ fn to_state_reads_back_as_the_same_instance() {
     .unwrap();
     let a = std::fs::read_to_string(data("assignment_tiny.txt")).unwrap();
     let a = parse_assignment("a", &a, &m).unwrap();
-    let engine = vmplace::roadef::convert::from_state(&state)
+    let engine = vmplace_core::roadef::convert::from_state(&state)
         .unwrap()
         .unwrap();
     assert_eq!((engine.model, engine.initial), (m, a));
@@ -347,8 +347,8 @@ fn migrate_on_a_converted_instance_passes_both_checkers_with_the_same_cost() {
 
 /// The checker's rules broken by `plan` on the state `doc`.
 fn broken(doc: &Value, plan: &Plan) -> Vec<String> {
-    let state = vmplace::validation::read_state(&doc.to_string()).unwrap();
-    let found = vmplace::checker::check_plan(&state, plan);
+    let state = vmplace_core::validation::read_state(&doc.to_string()).unwrap();
+    let found = vmplace_check::check_plan(&state, plan);
     found.violations.iter().map(|v| v.rule.name()).collect()
 }
 
@@ -396,7 +396,7 @@ fn a_plan_ordered_anew_gets_the_cost_of_where_its_waves_leave_the_vms() {
     p.migrations.retain(|m| m.vm == "b");
     p.stats.reassign_cost = None;
     let text = serde_json::to_string(&p).unwrap();
-    let again = vmplace::service::api::sequence_texts(&doc.to_string(), &text).unwrap();
+    let again = vmplace_server::api::sequence_texts(&doc.to_string(), &text).unwrap();
     assert_eq!(again.stats.dropped.len(), 1, "{:?}", again.stats.dropped);
     assert!(
         broken(&doc, &again).is_empty(),

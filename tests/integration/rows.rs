@@ -1,22 +1,22 @@
-//! One test per constraint family of `src/model/`, calling the model directly: no warm start, no
+//! One test per constraint family of `crates/core/src/model/`, calling the model directly: no warm start, no
 //! certification, no greedy fallback, so that the family's rows alone decide the answer. Each
 //! instance has two or three items, and the asserted answer is the one the family forces: with
 //! the family's rows removed, the model would answer differently. Names follow models/*.md.
 
 use serde_json::{json, Value};
-use vmplace::domain::groups::Counts;
-use vmplace::domain::{Assignment, Domain, HostIx, Load, Settings, StorageIx};
-use vmplace::format::{Objective, Problem};
-use vmplace::model::host::{self, HostInput};
-use vmplace::model::migration::{
+use vmplace_core::domain::groups::Counts;
+use vmplace_core::domain::{Assignment, Domain, HostIx, Load, Settings, StorageIx};
+use vmplace_core::model::host::{self, HostInput};
+use vmplace_core::model::migration::{
     self, Arrivals, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
 };
-use vmplace::model::mix::{self, MixFlavor, MixInput};
-use vmplace::model::restart::{self, RestartPolicy, RestartRule, RestartVm};
-use vmplace::model::storage::{self, Stage, StorageInput};
-use vmplace::model::{MipOptions, MipResult, MipStatus};
-use vmplace::placement::exact;
-use vmplace::validation::{read_problem, Phase, Valid};
+use vmplace_core::model::mix::{self, MixFlavor, MixInput};
+use vmplace_core::model::restart::{self, RestartPolicy, RestartRule, RestartVm};
+use vmplace_core::model::storage::{self, Stage, StorageInput};
+use vmplace_core::model::{MipOptions, MipResult, MipStatus};
+use vmplace_core::placement::exact;
+use vmplace_core::validation::{read_problem, Phase, Valid};
+use vmplace_wire::{Objective, Problem};
 
 fn opts() -> MipOptions {
     crate::common::exact_mip_options()
@@ -1175,7 +1175,7 @@ fn host_balance_counts_what_a_host_already_runs() {
 
 #[test]
 fn presolve_runs_only_when_the_time_limit_leaves_it_room() {
-    use vmplace::model::presolve_allowed;
+    use vmplace_core::model::presolve_allowed;
     // The 10,000-request storage model (132,650 columns): not on a 0.26 s or 15 s limit, from
     // 16 s on (its worst presolve, 4 s, is a quarter of that).
     assert!(!presolve_allowed(true, 0.26, 132_650));
@@ -1193,7 +1193,7 @@ fn presolve_runs_only_when_the_time_limit_leaves_it_room() {
 
 /// The energy floor's MIP on one G4-like type (86 W idle, 117 W full, linear).
 fn floor_of(count: usize, demand: f64) -> f64 {
-    use vmplace::model::floor::{min_power, HostType};
+    use vmplace_core::model::floor::{min_power, HostType};
     let watts: Vec<f64> = (0..11).map(|i| 86.0 + 3.1 * i as f64).collect();
     let types = [HostType {
         count,
@@ -1224,7 +1224,7 @@ fn floor_capacity_needs_two_hosts_past_one_hosts_mips() {
 
 #[test]
 fn floor_envelope_charges_the_curve_below_its_table() {
-    use vmplace::model::floor::{envelope, min_power, HostType};
+    use vmplace_core::model::floor::{envelope, min_power, HostType};
     // A table above its chord at 50 %: the envelope is the chord, 100 + 50 u.
     let mut watts: Vec<f64> = (0..11).map(|i| 100.0 + 5.0 * i as f64).collect();
     watts[5] = 140.0;
@@ -1240,7 +1240,7 @@ fn floor_envelope_charges_the_curve_below_its_table() {
 
 #[test]
 fn floor_envelope_is_the_lower_hull_of_the_power_table() {
-    use vmplace::model::floor::{envelope, hull};
+    use vmplace_core::model::floor::{envelope, hull};
     let near = |a: &[(f64, f64)], b: &[(f64, f64)]| {
         a.len() == b.len()
             && a.iter()
@@ -1249,7 +1249,7 @@ fn floor_envelope_is_the_lower_hull_of_the_power_table() {
     };
     // G5: (0.2, 101) lies on the segment from (0.1, 97) to (0.3, 105) and is dropped; every point
     // after 0.3 lies above the chord to (1, 135).
-    let g5 = vmplace::sim::G5_WATTS;
+    let g5 = vmplace_core::sim::G5_WATTS;
     let h = hull(&g5);
     assert!(
         near(&h, &[(0.0, 93.7), (0.1, 97.0), (0.3, 105.0), (1.0, 135.0)]),
@@ -1283,7 +1283,7 @@ fn restart_vm(demand: f64, eligible: &[usize], group: Option<usize>) -> RestartV
     }
 }
 
-fn restart_count(free: &[f64], vms: &[RestartVm]) -> vmplace::model::restart::Restarts {
+fn restart_count(free: &[f64], vms: &[RestartVm]) -> vmplace_core::model::restart::Restarts {
     restart_ruled(free, vms, &[])
 }
 
@@ -1291,7 +1291,7 @@ fn restart_ruled(
     free: &[f64],
     vms: &[RestartVm],
     rules: &[RestartRule],
-) -> vmplace::model::restart::Restarts {
+) -> vmplace_core::model::restart::Restarts {
     let free: Vec<Vec<f64>> = free.iter().map(|f| vec![*f]).collect();
     restart::restart(&free, vms, rules, &vec![None; vms.len()], &opts()).expect("solves")
 }
@@ -1309,7 +1309,7 @@ fn racked_restart(policy: RestartPolicy) -> (Vec<RestartVm>, Vec<RestartRule>) {
     (vms, vec![rule])
 }
 
-fn racks_of(r: &vmplace::model::restart::Restarts) -> Vec<usize> {
+fn racks_of(r: &vmplace_core::model::restart::Restarts) -> Vec<usize> {
     let mut racks: Vec<usize> = r.host_of.iter().flatten().map(|&h| h / 2).collect();
     racks.sort();
     racks
@@ -1664,7 +1664,7 @@ fn storage_traits_offer_only_storage_with_the_storage_traits() {
 
 // ---- Packing by column generation: the pattern master (models/host.md) ----
 
-use vmplace::model::patterns::{MasterInput, Pattern, PatternMaster};
+use vmplace_core::model::patterns::{MasterInput, Pattern, PatternMaster};
 
 fn master(
     demand: &[f64],
@@ -1737,7 +1737,7 @@ fn pattern_master_leaves_unplaced_what_no_class_can_take() {
 
 // ---- The joint model (models/joint.md) ----
 
-use vmplace::model::joint::{self, JointInput};
+use vmplace_core::model::joint::{self, JointInput};
 
 fn joint_solve(d: &Domain, stage: Stage) -> (MipResult, Assignment) {
     let warm = Assignment::empty(d.requests.len());

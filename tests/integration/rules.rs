@@ -3,8 +3,8 @@
 
 use crate::common::{host, host_of, req, solve_with, storage, storage_of, unplaced_code, Knobs};
 use serde_json::{json, Value};
-use vmplace::format::{ReasonCode, SolverKind};
-use vmplace::placement::Mode;
+use vmplace_core::placement::Mode;
+use vmplace_wire::{ReasonCode, SolverKind};
 
 const SOLVERS: [SolverKind; 3] = [SolverKind::Mip, SolverKind::Greedy, SolverKind::GreedyRetry];
 
@@ -178,7 +178,7 @@ fn the_checker_reports_a_host_or_storage_that_breaks_the_traits() {
     // A valid answer, then tampered with: `ml` moved to a host without the GPU, `fast`'s image
     // to storage without SSD.
     let mut answer = solve_with(&doc, Mode::Place, &knobs(SolverKind::Mip));
-    let problem: vmplace::format::Problem = serde_json::from_value(doc).unwrap();
+    let problem: vmplace_wire::Problem = serde_json::from_value(doc).unwrap();
     for p in &mut answer.placements {
         match p.request.as_str() {
             "ml" => p.host = Some("h1".into()),
@@ -196,18 +196,18 @@ fn the_checker_reports_a_host_or_storage_that_breaks_the_traits() {
             .unwrap()
     };
     let (ml, fast) = (at("ml"), at("fast"));
-    let v = vmplace::checker::check(&problem, &answer, vmplace::checker::Expect::WithHosts);
+    let v = vmplace_check::check(&problem, &answer, vmplace_check::Expect::WithHosts);
     let has = |rule, path: &str| v.iter().any(|x| x.rule == rule && x.path == path);
     assert!(
         has(
-            vmplace::checker::Rule::HostTraits,
+            vmplace_check::Rule::HostTraits,
             &format!("/placements/{ml}/host")
         ),
         "{v:#?}"
     );
     assert!(
         has(
-            vmplace::checker::Rule::StorageTraits,
+            vmplace_check::Rule::StorageTraits,
             &format!("/placements/{fast}/storage")
         ),
         "{v:#?}"
@@ -348,14 +348,14 @@ fn soft_rules_are_counted_and_checked() {
     );
     assert_eq!(s.stats.active_hosts, 1);
     // The checker recounts: a wrong count is BAD_STATS.
-    let problem: vmplace::format::Problem = serde_json::from_value(doc).unwrap();
+    let problem: vmplace_wire::Problem = serde_json::from_value(doc).unwrap();
     let mut wrong = s.clone();
     wrong.stats.soft_violations.insert("w".into(), 0);
-    let v = vmplace::checker::check(&problem, &wrong, vmplace::checker::Expect::WithHosts);
+    let v = vmplace_check::check(&problem, &wrong, vmplace_check::Expect::WithHosts);
     assert!(
-        v.iter()
-            .any(|x| x.rule == vmplace::checker::Rule::BadStats
-                && x.path == "/stats/soft_violations/w"),
+        v.iter().any(
+            |x| x.rule == vmplace_check::Rule::BadStats && x.path == "/stats/soft_violations/w"
+        ),
         "{v:?}"
     );
 }
@@ -368,14 +368,13 @@ fn the_checker_reports_a_broken_hard_group_rule() {
         json!([{"id": "web", "policy": "anti-affinity", "scope": "rack"}]),
     );
     let mut s = solve_with(&doc, Mode::Place, &knobs(SolverKind::Mip));
-    let problem: vmplace::format::Problem = serde_json::from_value(doc).unwrap();
+    let problem: vmplace_wire::Problem = serde_json::from_value(doc).unwrap();
     for p in &mut s.placements {
         p.host = Some("h0".into());
     }
-    let v = vmplace::checker::check(&problem, &s, vmplace::checker::Expect::WithHosts);
+    let v = vmplace_check::check(&problem, &s, vmplace_check::Expect::WithHosts);
     assert!(
-        v.iter()
-            .any(|x| x.rule == vmplace::checker::Rule::GroupRule),
+        v.iter().any(|x| x.rule == vmplace_check::Rule::GroupRule),
         "{v:?}"
     );
 }
@@ -392,9 +391,11 @@ fn bad_groups_are_reported_all_at_once() {
                {"id": "aff", "policy": "anti-affinity"}]),
     );
     doc["hosts"][0]["group_members"] = json!({"ghost": 1});
-    let e =
-        vmplace::validation::read_problem(&doc.to_string(), vmplace::validation::Phase::Storage)
-            .expect_err("rejected");
+    let e = vmplace_core::validation::read_problem(
+        &doc.to_string(),
+        vmplace_core::validation::Phase::Storage,
+    )
+    .expect_err("rejected");
     let has = |code: &str, path: &str| e.iter().any(|x| x.code.as_str() == code && x.path == path);
     assert!(has("E1214", "/requests/0/groups/0"), "{e:?}");
     assert!(has("E1214", "/hosts/0/group_members/ghost"), "{e:?}");
@@ -413,12 +414,12 @@ fn a_search_keeps_no_candidate_that_widens_a_hard_spread() {
         json!([{"id": "g", "policy": "spread", "scope": "rack", "max_skew": 1}]),
     );
     let problem = crate::common::parse(&doc, Mode::Place);
-    let d = vmplace::domain::Domain::from_problem(&problem, Default::default());
+    let d = vmplace_core::domain::Domain::from_problem(&problem, Default::default());
     let on = |hosts: [usize; 3]| {
-        let mut a = vmplace::domain::Assignment::empty(3);
+        let mut a = vmplace_core::domain::Assignment::empty(3);
         for (i, h) in hosts.into_iter().enumerate() {
-            a.storage[i] = Some(vmplace::domain::StorageIx(0));
-            a.host[i] = Some(vmplace::domain::HostIx(h));
+            a.storage[i] = Some(vmplace_core::domain::StorageIx(0));
+            a.host[i] = Some(vmplace_core::domain::HostIx(h));
         }
         a
     };
@@ -426,7 +427,7 @@ fn a_search_keeps_no_candidate_that_widens_a_hard_spread() {
     // in r1 and one in r2 leave r3 empty, a skew of 2.
     let spread = on([0, 2, 4]);
     let stacked = on([0, 1, 2]);
-    use vmplace::domain::evaluate::hard_rules_kept;
+    use vmplace_core::domain::evaluate::hard_rules_kept;
     assert!(hard_rules_kept(&d, &spread, &stacked));
     assert!(!hard_rules_kept(&d, &stacked, &spread));
     assert!(hard_rules_kept(&d, &stacked, &stacked));
@@ -452,7 +453,7 @@ fn hard_groups_without_a_member_in_the_batch_build_no_rule() {
     let doc = json!({"storage": [storage("s", 1000.0)], "hosts": hosts, "groups": groups,
                      "requests": members("m", 2, 1.0, &["used"])});
     let problem = crate::common::parse(&doc, Mode::Place);
-    let d = vmplace::domain::Domain::from_problem(&problem, Default::default());
+    let d = vmplace_core::domain::Domain::from_problem(&problem, Default::default());
     let ids: Vec<&str> = d.group_rules.iter().map(|g| g.id.as_str()).collect();
     assert_eq!(ids, ["used", "soft"]);
     // The members still keep their rule: two racks.
@@ -485,8 +486,8 @@ fn a_migration_state_builds_rules_only_for_groups_with_members() {
         .collect();
     let doc = json!({"storage": [{"id": "s", "capacity_gib": 100}], "hosts": hosts,
                      "vms": vms, "groups": groups});
-    let state = vmplace::validation::read_state(&doc.to_string()).expect("a valid state");
-    let pool = vmplace::domain::migration::Pool::from_state(&state);
+    let state = vmplace_core::validation::read_state(&doc.to_string()).expect("a valid state");
+    let pool = vmplace_core::domain::migration::Pool::from_state(&state);
     let ids: Vec<&str> = pool.rules.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["used"]);
     assert!(pool.vms.iter().all(|v| v.rules == [0]));

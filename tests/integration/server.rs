@@ -478,7 +478,7 @@ fn openapi_describes_every_endpoint_the_server_serves() {
                 .map(move |m| (m.clone(), p.clone()))
         })
         .collect();
-    let served: std::collections::BTreeSet<(String, String)> = vmplace::service::openapi::ENDPOINTS
+    let served: std::collections::BTreeSet<(String, String)> = vmplace_server::openapi::ENDPOINTS
         .iter()
         .map(|e| (e.method.to_string(), e.path.to_string()))
         .collect();

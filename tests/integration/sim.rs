@@ -1,6 +1,6 @@
 //! The simulator's metrics on tiny hand-computed traces, and trace-file errors with file and line.
 
-use vmplace::sim::{load_planetlab, simulate, SimPolicy, Workload, G5_WATTS};
+use vmplace_core::sim::{load_planetlab, simulate, SimPolicy, Workload, G5_WATTS};
 
 fn day(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -113,7 +113,7 @@ fn idle_vms_leave_under_the_cloudsim_workload_only() {
     // CloudSim counts it finished, so the last interval runs b alone; the full workload runs a.
     let dir = day(&[("a", "50\n0\n0\n50\n"), ("b", "50\n50\n50\n50\n")]);
     let traces = load_planetlab(dir.path(), 4).unwrap();
-    let p = |u: f64| vmplace::migration::detect::power_at(&G5_WATTS, u);
+    let p = |u: f64| vmplace_core::migration::detect::power_at(&G5_WATTS, u);
     let (both, b_only, a_back) = (2250.0 / 5320.0, 1000.0 / 5320.0, 2250.0 / 5320.0);
     let cloudsim = simulate(&traces, 2, &SimPolicy::Dvfs, "dvfs", Workload::Cloudsim);
     let full = simulate(&traces, 2, &SimPolicy::Dvfs, "dvfs", Workload::Full);
@@ -166,8 +166,8 @@ fn the_energy_floor_matches_a_hand_computation() {
 #[test]
 fn the_floor_search_agrees_with_the_floor_mip() {
     use rand::{Rng, SeedableRng};
-    use vmplace::model::floor::{min_power, HostType};
-    use vmplace::sim::floor::Floor;
+    use vmplace_core::model::floor::{min_power, HostType};
+    use vmplace_core::sim::floor::Floor;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
     for _ in 0..40 {
         let types: Vec<HostType> = (0..rng.random_range(1..=2))
@@ -200,7 +200,7 @@ fn the_floor_search_agrees_with_the_floor_mip() {
         HostType {
             count: 3,
             mips: 3720.0,
-            watts: vmplace::sim::G4_WATTS.to_vec(),
+            watts: vmplace_core::sim::G4_WATTS.to_vec(),
         },
         HostType {
             count: 3,
@@ -280,7 +280,7 @@ fn a_days_plot_has_every_series_a_title_and_axis_units() {
 
 #[test]
 fn a_study_runs_every_day_with_every_policy_and_ratios_to_the_reference() {
-    use vmplace::sim::study::{study, Day};
+    use vmplace::study::{study, Day};
     let days: Vec<Day> = ["d1", "d2"]
         .iter()
         .enumerate()

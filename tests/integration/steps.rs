@@ -5,9 +5,9 @@
 //! independent checker on the answer.
 
 use serde_json::{json, Value};
-use vmplace::checker::{check_plan, Rule};
-use vmplace::format::state::{DropCode, Plan, State};
-use vmplace::service::api::sequence_texts;
+use vmplace_check::{check_plan, Rule};
+use vmplace_server::api::sequence_texts;
+use vmplace_wire::state::{DropCode, Plan, State};
 
 fn host(id: &str, cpu: f64) -> Value {
     json!({"id": id, "capacity": {"cpu": cpu, "memory_gib": 64}, "storage": ["s"]})
@@ -281,8 +281,8 @@ fn the_first_planetlab_round_runs_in_as_few_waves_as_its_busiest_host_allows() {
     // The shipped 40-host day state; vmplace's own plan, resequenced with one migration per host.
     let text =
         std::fs::read_to_string("instances/migration/planetlab-20110303-h40-vm100.json").unwrap();
-    let state = vmplace::validation::read_state(&text).unwrap();
-    let p = vmplace::migration::plan(&state);
+    let state = vmplace_core::validation::read_state(&text).unwrap();
+    let p = vmplace_core::migration::plan(&state);
     assert!(p.migrations.len() > 5, "{}", p.migrations.len());
     assert!(check_plan(&state, &p).is_empty());
     assert!(p.stats.waves >= p.stats.wave_floor && p.stats.wave_floor >= 1);
@@ -439,7 +439,7 @@ fn the_checker_sees_group_members_meet_during_a_wave() {
     let mut p = sequenced(&s, &[("a", "h1", "h4")]);
     p.migrations[0].to = "h4".into();
     p.migrations[0].via = Some("h3".into());
-    let b: vmplace::format::state::Migration =
+    let b: vmplace_wire::state::Migration =
         serde_json::from_value(migration("b", "h2", "h3")).unwrap();
     p.migrations.push(b);
     p.steps = vec![vec!["a".into()], vec!["b".into()], vec!["a".into()]];

@@ -2,11 +2,11 @@
 //! reproducible, and the structure really varies, as read from the documents themselves.
 
 use std::collections::BTreeSet;
-use vmplace::format::Problem;
-use vmplace::generate::sweep::{sweep, sweep_pool};
-use vmplace::validation::{read_problem, Phase};
+use vmplace_core::validation::{read_problem, Phase};
+use vmplace_generate::sweep::{sweep, sweep_pool};
+use vmplace_wire::Problem;
 
-fn used(h: &vmplace::format::Host, k: &str) -> f64 {
+fn used(h: &vmplace_wire::Host, k: &str) -> f64 {
     h.used
         .as_ref()
         .and_then(|u| u.get(k))

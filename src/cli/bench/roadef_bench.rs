@@ -9,11 +9,11 @@ use super::BenchArgs;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
-use vmplace::checker::roadef::check_roadef;
-use vmplace::format::{errors::ErrorCode, InputError};
-use vmplace::roadef::bench::{instance_pairs, InstancePair, Reference, RoadefBenchRow};
-use vmplace::roadef::model::{Assignment, Model};
-use vmplace::roadef::parse::parse_assignment;
+use vmplace_check::roadef::check_roadef;
+use vmplace_core::roadef::bench::{instance_pairs, InstancePair, Reference, RoadefBenchRow};
+use vmplace_core::roadef::model::{Assignment, Model};
+use vmplace_core::roadef::parse::parse_assignment;
+use vmplace_wire::{errors::ErrorCode, InputError};
 
 /// The challenge's time limit, the default.
 const CHALLENGE_SECONDS: f64 = 300.0;
@@ -104,7 +104,7 @@ fn bench_pair(pair: &InstancePair, seconds: f64, seed: u64, work: &Path) -> Road
     };
     let start = check_roadef(&model, &initial, &initial);
     row.initial_cost = Some(start.costs.total);
-    row.lower_bound = Some(vmplace::roadef::bound::aggregate_lower_bound(&model));
+    row.lower_bound = Some(vmplace_core::roadef::bound::aggregate_lower_bound(&model));
     if !start.valid {
         row.errors = infeasible(initial_path, &start);
         return row;

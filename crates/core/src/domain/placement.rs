@@ -1,0 +1,788 @@
+//! The validated domain: typed indices, dense resource vectors, connectivity lists.
+//!
+//! `Domain::from_problem` is the only bridge from the wire format; it expects a document that
+//! passed `crate::validation` and never panics on one.
+
+use crate::validation::Valid;
+use std::collections::{BTreeSet, HashMap};
+use vmplace_wire::{Objective, Problem, SolverKind};
+
+/// Numerical tolerance for capacity comparisons, absolute, in the document's unit: what
+/// [`fits`] allows over the free capacity, and the absolute part of the final check every answer
+/// passes ([`super::tolerance`]).
+pub const EPS: f64 = 1e-6;
+
+macro_rules! index_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub usize);
+    };
+}
+index_type!(
+    /// Index into `Domain::storage`.
+    StorageIx
+);
+index_type!(
+    /// Index into `Domain::hosts`.
+    HostIx
+);
+index_type!(
+    /// Index into `Domain::requests`.
+    RequestIx
+);
+
+/// A storage system.
+#[derive(Debug, Clone)]
+pub struct StorageSys {
+    /// Wire id.
+    pub id: String,
+    /// Capacity in GiB.
+    pub capacity: f64,
+    /// Used before this batch, GiB.
+    pub used: f64,
+    /// Hosts connected to it.
+    pub hosts: Vec<HostIx>,
+}
+
+impl StorageSys {
+    /// Free GiB before this batch.
+    pub fn free(&self) -> f64 {
+        (self.capacity - self.used).max(0.0)
+    }
+}
+
+/// A host with dense resource vectors (indexed like `Domain::resources`).
+#[derive(Debug, Clone)]
+pub struct HostNode {
+    /// Wire id.
+    pub id: String,
+    /// Capacity per resource.
+    pub capacity: Vec<f64>,
+    /// Used before this batch.
+    pub used: Vec<f64>,
+    /// Connected storage systems.
+    pub storage: Vec<StorageIx>,
+}
+
+impl HostNode {
+    /// Free capacity per resource before this batch.
+    pub fn free(&self) -> Vec<f64> {
+        self.capacity
+            .iter()
+            .zip(&self.used)
+            .map(|(c, u)| (c - u).max(0.0))
+            .collect()
+    }
+    /// Whether the host has less free capacity of some resource than `free` says now (it took
+    /// a VM of this batch), without allocating.
+    pub fn took_some(&self, free: &[f64]) -> bool {
+        free.iter()
+            .zip(self.capacity.iter().zip(&self.used))
+            .any(|(now, (c, u))| now + 1e-9 < (c - u).max(0.0))
+    }
+    /// Whether the host runs anything before this batch.
+    pub fn initially_active(&self) -> bool {
+        self.used.iter().any(|&u| u > EPS)
+    }
+}
+
+/// One VM request.
+#[derive(Debug, Clone)]
+pub struct Vm {
+    /// Wire id.
+    pub id: String,
+    /// Demand per resource.
+    pub demand: Vec<f64>,
+    /// Disk image size, GiB.
+    pub disk: f64,
+    /// Storage already chosen.
+    pub storage: Option<StorageIx>,
+    /// Priority weight (> 0).
+    pub priority: f64,
+    /// Anti-affinity group index.
+    pub group: Option<usize>,
+    /// Index into `Domain::storage_rules` when the request has storage traits.
+    pub storage_rule: Option<usize>,
+    /// Indices into `Domain::group_rules`: the `groups` the request belongs to.
+    pub rules: Vec<usize>,
+}
+
+/// Resolved solver settings (document options overridden by CLI flags).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Wall-clock limit for the whole call.
+    pub time_limit_s: f64,
+    /// Relative MIP gap.
+    pub mip_gap: f64,
+    /// HiGHS threads.
+    pub threads: u32,
+    /// Storage phase objective.
+    pub storage_policy: Objective,
+    /// Host phase objective.
+    pub host_policy: Objective,
+    /// Weight of the migration-flexibility term.
+    pub flexibility_weight: f64,
+    /// MIP or greedy.
+    pub solver: SolverKind,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            time_limit_s: 10.0,
+            mip_gap: 0.001,
+            threads: 1,
+            storage_policy: Objective::Balance,
+            host_policy: Objective::Pack,
+            flexibility_weight: 0.5,
+            solver: SolverKind::Mip,
+        }
+    }
+}
+
+/// The validated problem.
+#[derive(Debug, Clone)]
+pub struct Domain {
+    /// Dimension names: the measured resources, sorted, then one rule dimension per host trait
+    /// rule of the batch (see [`Domain::measured`]).
+    pub resources: Vec<String>,
+    /// `resources[..measured]` are measured resources (cpu, memory...). Each later dimension is a
+    /// host trait rule, `trait:T` (the host has T) or `no-trait:T` (it lacks T): a host that
+    /// satisfies it offers as many units as the batch has requests, one that does not offers
+    /// none, and a request with the rule needs one unit. Every capacity check then enforces the
+    /// traits; utilisation and the capacity rows of the models count measured resources only.
+    pub measured: usize,
+    /// Per storage rule (a distinct pair of required and forbidden storage traits), whether each
+    /// storage system satisfies it.
+    pub storage_rules: Vec<Vec<bool>>,
+    /// Storage systems.
+    pub storage: Vec<StorageSys>,
+    /// Hosts.
+    pub hosts: Vec<HostNode>,
+    /// Requests, in input order.
+    pub requests: Vec<Vm>,
+    /// Anti-affinity group names (`requests[].anti_affinity`).
+    pub groups: Vec<String>,
+    /// The rules of `groups[]` (anti-affinity, affinity, spread over a scope).
+    pub group_rules: Vec<super::groups::GroupRule>,
+    /// Settings.
+    pub settings: Settings,
+    /// [`Domain::static_domain`] of every distinct demand on every storage, computed once: the
+    /// greedy solvers and the flexibility term ask for it per request.
+    reach: StaticReach,
+}
+
+/// Connected hosts that fit each distinct demand before the batch, per storage system.
+#[derive(Debug, Clone, Default)]
+struct StaticReach {
+    /// Demand class of each request.
+    class: Vec<usize>,
+    /// Per class, per storage: the count.
+    count: Vec<Vec<usize>>,
+}
+
+impl StaticReach {
+    /// A storage system the request's storage traits exclude reaches no host.
+    fn new(
+        storage: &[StorageSys],
+        hosts: &[HostNode],
+        requests: &[Vm],
+        storage_rules: &[Vec<bool>],
+    ) -> Self {
+        let mut classes: std::collections::HashMap<(Vec<u64>, Option<usize>), usize> =
+            Default::default();
+        let mut demands: Vec<(&[f64], Option<usize>)> = Vec::new();
+        let class = requests
+            .iter()
+            .map(|r| {
+                *classes
+                    .entry((bits(&r.demand), r.storage_rule))
+                    .or_insert_with(|| {
+                        demands.push((&r.demand, r.storage_rule));
+                        demands.len() - 1
+                    })
+            })
+            .collect();
+        let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
+        let count = demands
+            .iter()
+            .map(|(d, rule)| {
+                storage
+                    .iter()
+                    .enumerate()
+                    .map(|(s, sys)| {
+                        if rule.is_some_and(|k| !storage_rules[k][s]) {
+                            return 0;
+                        }
+                        sys.hosts.iter().filter(|h| fits(d, &free[h.0])).count()
+                    })
+                    .collect()
+            })
+            .collect();
+        StaticReach { class, count }
+    }
+}
+
+/// Whether `demand` fits into `free` in every dimension.
+pub fn fits(demand: &[f64], free: &[f64]) -> bool {
+    demand.iter().zip(free).all(|(d, f)| *d <= *f + EPS)
+}
+
+impl Domain {
+    /// Builds the domain from a validated problem and settings.
+    pub fn from_problem(problem: &Valid<Problem>, settings: Settings) -> Domain {
+        match Domain::within(problem, settings, &Stop::default()) {
+            Ok(d) => d,
+            Err(Stopped) => unreachable!("a build without a deadline or cancel flag never stops"),
+        }
+    }
+
+    /// Builds the domain, asking `stop` while it builds the group rules (the part that grows with
+    /// groups x hosts): `Err(Stopped)` when the call's time ran out or its client went away.
+    pub fn within(
+        problem: &Valid<Problem>,
+        settings: Settings,
+        stop: &Stop,
+    ) -> Result<Domain, Stopped> {
+        let p: &Problem = problem;
+        let resources: Vec<String> = p
+            .hosts
+            .iter()
+            .flat_map(|h| h.capacity.keys())
+            .chain(p.requests.iter().flat_map(|r| r.demand.keys()))
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let measured = resources.len();
+        let rules = HostRule::of_batch(p);
+        let offer = p.requests.len() as f64;
+        let names = resources.clone();
+        let dense = |m: Option<&vmplace_wire::Resources>| -> Vec<f64> {
+            names
+                .iter()
+                .map(|r| m.and_then(|m| m.get(r)).copied().unwrap_or(0.0))
+                .collect()
+        };
+        let with_rules = |mut v: Vec<f64>, unit: &dyn Fn(&HostRule) -> bool, amount: f64| {
+            v.extend(rules.iter().map(|k| if unit(k) { amount } else { 0.0 }));
+            v
+        };
+        let mut resources = resources;
+        resources.extend(rules.iter().map(HostRule::name));
+        let (storage_rules, storage_rule_of) = storage_rules(p);
+        let storage_index: HashMap<&str, StorageIx> = p
+            .storage
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), StorageIx(i)))
+            .collect();
+        let mut storage: Vec<StorageSys> = p
+            .storage
+            .iter()
+            .map(|s| StorageSys {
+                id: s.id.clone(),
+                capacity: crate::resources::usable_gib(s),
+                used: s.used_gib,
+                hosts: Vec::new(),
+            })
+            .collect();
+        let hosts: Vec<HostNode> = p
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let mut links: Vec<StorageIx> = h
+                    .storage
+                    .iter()
+                    .filter_map(|s| storage_index.get(s.as_str()).copied())
+                    .collect();
+                links.sort();
+                links.dedup();
+                for s in &links {
+                    storage[s.0].hosts.push(HostIx(i));
+                }
+                let usable =
+                    crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
+                HostNode {
+                    id: h.id.clone(),
+                    capacity: with_rules(
+                        dense(Some(&usable)),
+                        &|k| k.satisfied_by(&h.traits),
+                        offer,
+                    ),
+                    used: with_rules(dense(h.used.as_ref()), &|_| false, 0.0),
+                    storage: links,
+                }
+            })
+            .collect();
+        let kept = kept_groups(p);
+        let kept_index: HashMap<&str, usize> = kept
+            .iter()
+            .enumerate()
+            .map(|(k, &g)| (p.groups[g].id.as_str(), k))
+            .collect();
+        let mut groups: Vec<String> = Vec::new();
+        let mut group_index: HashMap<String, usize> = HashMap::new();
+        let requests: Vec<Vm> = p
+            .requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let group = r.anti_affinity.as_ref().map(|g| {
+                    *group_index.entry(g.clone()).or_insert_with(|| {
+                        groups.push(g.clone());
+                        groups.len() - 1
+                    })
+                });
+                Vm {
+                    id: r.id.clone(),
+                    demand: with_rules(dense(Some(&r.demand)), &|k| k.held_by(r), 1.0),
+                    // A request that names its storage has its image there already (phase 1
+                    // done): the storage's `used` counts it, so it adds nothing more.
+                    disk: if r.storage.is_some() { 0.0 } else { r.disk_gib },
+                    storage: r
+                        .storage
+                        .as_ref()
+                        .and_then(|s| storage_index.get(s.as_str()).copied()),
+                    priority: r.priority.unwrap_or(1.0),
+                    group,
+                    storage_rule: storage_rule_of[i],
+                    rules: r
+                        .groups
+                        .iter()
+                        .filter_map(|g| kept_index.get(g.as_str()).copied())
+                        .collect(),
+                }
+            })
+            .collect();
+        let group_rules = group_rules(p, &kept, &hosts, &requests, stop)?;
+        let reach = StaticReach::new(&storage, &hosts, &requests, &storage_rules);
+        Ok(Domain {
+            resources,
+            measured,
+            storage_rules,
+            storage,
+            hosts,
+            requests,
+            groups,
+            group_rules,
+            settings,
+            reach,
+        })
+    }
+
+    /// A part of the pool as a problem of its own (the neighbourhood search re-solves parts):
+    /// the part's hosts with `host_used`, its storage systems with `storage_used` and only the
+    /// links between them, and its requests. Indices are the part's, in the order `part` lists
+    /// them. Group rules (`groups[]`) are not carried: callers re-solve parts of calls without
+    /// them. A pinned request's storage must be in the part.
+    pub fn part(&self, part: &Part) -> Domain {
+        let index_of = |s: StorageIx| part.storage.iter().position(|&x| x == s).map(StorageIx);
+        let mut storage: Vec<StorageSys> = part
+            .storage
+            .iter()
+            .zip(&part.storage_used)
+            .map(|(&s, &used)| StorageSys {
+                id: self.storage[s.0].id.clone(),
+                capacity: self.storage[s.0].capacity,
+                used,
+                hosts: Vec::new(),
+            })
+            .collect();
+        let hosts: Vec<HostNode> = part
+            .hosts
+            .iter()
+            .zip(&part.host_used)
+            .enumerate()
+            .map(|(i, (&h, used))| {
+                let links: Vec<StorageIx> = self.hosts[h.0]
+                    .storage
+                    .iter()
+                    .filter_map(|&s| index_of(s))
+                    .collect();
+                for s in &links {
+                    storage[s.0].hosts.push(HostIx(i));
+                }
+                HostNode {
+                    id: self.hosts[h.0].id.clone(),
+                    capacity: self.hosts[h.0].capacity.clone(),
+                    used: used.clone(),
+                    storage: links,
+                }
+            })
+            .collect();
+        let requests: Vec<Vm> = part
+            .requests
+            .iter()
+            .map(|&r| {
+                let vm = &self.requests[r.0];
+                debug_assert!(vm.storage.is_none_or(|s| index_of(s).is_some()));
+                Vm {
+                    storage: vm.storage.and_then(index_of),
+                    rules: Vec::new(),
+                    ..vm.clone()
+                }
+            })
+            .collect();
+        let storage_rules: Vec<Vec<bool>> = self
+            .storage_rules
+            .iter()
+            .map(|rule| part.storage.iter().map(|s| rule[s.0]).collect())
+            .collect();
+        let reach = StaticReach::new(&storage, &hosts, &requests, &storage_rules);
+        Domain {
+            resources: self.resources.clone(),
+            measured: self.measured,
+            storage_rules,
+            storage,
+            hosts,
+            requests,
+            groups: self.groups.clone(),
+            group_rules: Vec::new(),
+            settings: self.settings.clone(),
+            reach,
+        }
+    }
+
+    /// Hosts connected to `s` whose free capacity before the batch fits request `r` (0 when
+    /// the request's storage traits exclude `s`).
+    pub fn static_domain(&self, r: RequestIx, s: StorageIx) -> usize {
+        self.reach.count[self.reach.class[r.0]][s.0]
+    }
+
+    /// Whether request `r`'s storage traits allow storage system `s`.
+    pub fn storage_allows(&self, r: RequestIx, s: StorageIx) -> bool {
+        self.requests[r.0]
+            .storage_rule
+            .is_none_or(|k| self.storage_rules[k][s.0])
+    }
+
+    /// Whether host `h` satisfies request `r`'s host traits (its rule dimensions).
+    pub fn traits_allow(&self, r: RequestIx, h: HostIx) -> bool {
+        let (vm, host) = (&self.requests[r.0], &self.hosts[h.0]);
+        (self.measured..self.resources.len()).all(|k| vm.demand[k] <= host.capacity[k])
+    }
+}
+
+/// The groups of `groups[]` the domain builds rules for: every soft group (its violations are
+/// reported) and every hard one with a member in the batch. A hard group without one constrains
+/// nothing here, and 8,000 of them over 8,000 hosts took 4 GB and 23 s to build (issue 27, H2).
+fn kept_groups(p: &Problem) -> Vec<usize> {
+    let members: std::collections::HashSet<&str> = p
+        .requests
+        .iter()
+        .flat_map(|r| r.groups.iter().map(String::as_str))
+        .collect();
+    (0..p.groups.len())
+        .filter(|&g| p.groups[g].hard == Some(false) || members.contains(p.groups[g].id.as_str()))
+        .collect()
+}
+
+/// The rules of the `kept` groups of `groups[]`, each with its domains; a domain has room when one
+/// of its hosts fits some member before the batch. Sparse (issue 27, H2): a scope's domains are
+/// built once, a rule's present members come from the hosts' `group_members` that name it, and
+/// the room of a scope's domains once per distinct set of member demands. `stop` is asked
+/// between rules.
+fn group_rules(
+    p: &Problem,
+    kept: &[usize],
+    hosts: &[HostNode],
+    requests: &[Vm],
+    stop: &Stop,
+) -> Result<Vec<super::groups::GroupRule>, Stopped> {
+    use super::groups::{Counts, GroupRule, Scopes};
+    let mut demands: Vec<Vec<&[f64]>> = vec![Vec::new(); kept.len()];
+    for vm in requests {
+        for &g in &vm.rules {
+            demands[g].push(vm.demand.as_slice());
+        }
+    }
+    let index: HashMap<&str, usize> = kept
+        .iter()
+        .enumerate()
+        .map(|(k, &g)| (p.groups[g].id.as_str(), k))
+        .collect();
+    let mut scopes = Scopes::default();
+    let mut present: Vec<Counts> = vec![Counts::default(); kept.len()];
+    for (h, host) in p.hosts.iter().enumerate() {
+        for (id, &n) in &host.group_members {
+            let Some(&k) = index.get(id.as_str()) else {
+                continue;
+            };
+            let scope = &p.groups[kept[k]].scope;
+            let ids = p.hosts.iter().map(|x| (x.id.as_str(), &x.labels));
+            if let Some(dm) = scopes.of(scope, ids).of[h] {
+                present[k].add(dm, n);
+            }
+        }
+        if h % 4096 == 4095 && stop.passed() {
+            return Err(Stopped);
+        }
+    }
+    let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
+    // Per (scope, the members' distinct demands): the room of the scope's domains.
+    type Demands = Vec<Vec<u64>>;
+    let mut rooms: HashMap<(&str, Demands), std::sync::Arc<Vec<bool>>> = HashMap::new();
+    let mut out = Vec::with_capacity(kept.len());
+    for ((&g, mut demands), present) in kept.iter().zip(demands).zip(present) {
+        if stop.passed() {
+            return Err(Stopped);
+        }
+        let group = &p.groups[g];
+        demands.sort_by_key(|a| bits(a));
+        demands.dedup();
+        let ids = p.hosts.iter().map(|x| (x.id.as_str(), &x.labels));
+        let domains = scopes.of(&group.scope, ids);
+        let key = (
+            group.scope.as_str(),
+            demands.iter().map(|d| bits(d)).collect(),
+        );
+        let room = rooms.entry(key).or_insert_with(|| {
+            let mut room = vec![false; domains.names.len()];
+            for (h, dm) in domains.of.iter().enumerate() {
+                if let Some(dm) = *dm {
+                    room[dm] = room[dm] || demands.iter().any(|d| fits(d, &free[h]));
+                }
+            }
+            std::sync::Arc::new(room)
+        });
+        out.push(GroupRule::from_parts(group, domains, present, room.clone()));
+    }
+    Ok(out)
+}
+
+/// When a call's work must stop: its deadline passed, or its client went away (the cancel flag).
+/// The domain build asks it between group rules ([`Domain::within`]); the solvers keep their own
+/// clock from the same start.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    /// The instant the call's time is up (None: no limit).
+    pub deadline: Option<std::time::Instant>,
+    /// Set when the client went away.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Stop {
+    /// Whether the work must stop now.
+    pub fn passed(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            || self
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
+    }
+}
+
+/// The domain build stopped ([`Stop`]) before it was complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+/// A host trait rule of the batch: the dimension `trait:T` or `no-trait:T`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum HostRule {
+    /// The host must have the trait.
+    Has(String),
+    /// The host must not have it.
+    Lacks(String),
+}
+
+impl HostRule {
+    /// Every rule some request of the batch has, sorted (required traits first).
+    fn of_batch(p: &Problem) -> Vec<HostRule> {
+        let mut rules: BTreeSet<HostRule> = BTreeSet::new();
+        for r in &p.requests {
+            rules.extend(r.required_traits.iter().cloned().map(HostRule::Has));
+            rules.extend(r.forbidden_traits.iter().cloned().map(HostRule::Lacks));
+        }
+        rules.into_iter().collect()
+    }
+    fn name(&self) -> String {
+        match self {
+            HostRule::Has(t) => format!("trait:{t}"),
+            HostRule::Lacks(t) => format!("no-trait:{t}"),
+        }
+    }
+    fn satisfied_by(&self, traits: &vmplace_wire::problem::Traits) -> bool {
+        match self {
+            HostRule::Has(t) => traits.contains(t),
+            HostRule::Lacks(t) => !traits.contains(t),
+        }
+    }
+    fn held_by(&self, r: &vmplace_wire::Request) -> bool {
+        match self {
+            HostRule::Has(t) => r.required_traits.contains(t),
+            HostRule::Lacks(t) => r.forbidden_traits.contains(t),
+        }
+    }
+}
+
+/// The distinct storage rules of the batch (which storage systems each allows) and each
+/// request's rule, if it has storage traits.
+fn storage_rules(p: &Problem) -> (Vec<Vec<bool>>, Vec<Option<usize>>) {
+    let mut index: HashMap<
+        (
+            &vmplace_wire::problem::Traits,
+            &vmplace_wire::problem::Traits,
+        ),
+        usize,
+    > = HashMap::new();
+    let mut rules: Vec<Vec<bool>> = Vec::new();
+    let of = p
+        .requests
+        .iter()
+        .map(|r| {
+            let (req, forb) = (&r.storage_required_traits, &r.storage_forbidden_traits);
+            if req.is_empty() && forb.is_empty() {
+                return None;
+            }
+            Some(*index.entry((req, forb)).or_insert_with(|| {
+                rules.push(
+                    p.storage
+                        .iter()
+                        .map(|s| crate::resources::traits_met(req, forb, &s.traits))
+                        .collect(),
+                );
+                rules.len() - 1
+            }))
+        })
+        .collect();
+    (rules, of)
+}
+
+/// Identical requests aggregated: the MIPs count how many of a flavor go where.
+#[derive(Debug, Clone)]
+pub struct Flavor {
+    /// Members, in input order.
+    pub members: Vec<RequestIx>,
+}
+
+/// Groups requests by a key; flavors come out in order of their first member.
+pub fn flavors_by<K: std::hash::Hash + Eq>(
+    d: &Domain,
+    include: impl Fn(RequestIx) -> bool,
+    key: impl Fn(&Vm) -> K,
+) -> Vec<Flavor> {
+    let mut index: HashMap<K, usize> = HashMap::new();
+    let mut out: Vec<Flavor> = Vec::new();
+    for (i, vm) in d.requests.iter().enumerate() {
+        if !include(RequestIx(i)) {
+            continue;
+        }
+        let k = key(vm);
+        let f = *index.entry(k).or_insert_with(|| {
+            out.push(Flavor {
+                members: Vec::new(),
+            });
+            out.len() - 1
+        });
+        out[f].members.push(RequestIx(i));
+    }
+    out
+}
+
+/// Bit pattern of a float vector, usable as a hash key.
+pub fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// A part of the pool, for [`Domain::part`].
+#[derive(Debug, Clone, Default)]
+pub struct Part {
+    /// The part's hosts.
+    pub hosts: Vec<HostIx>,
+    /// Per host of the part: what it runs that the part does not re-place.
+    pub host_used: Vec<Vec<f64>>,
+    /// The part's storage systems.
+    pub storage: Vec<StorageIx>,
+    /// Per storage system of the part: GiB used by what the part does not re-place.
+    pub storage_used: Vec<f64>,
+    /// The requests the part places.
+    pub requests: Vec<RequestIx>,
+}
+
+/// A (partial) assignment: storage and host per request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    /// Storage per request.
+    pub storage: Vec<Option<StorageIx>>,
+    /// Host per request.
+    pub host: Vec<Option<HostIx>>,
+}
+
+impl Assignment {
+    /// Nothing assigned.
+    pub fn empty(n: usize) -> Self {
+        Assignment {
+            storage: vec![None; n],
+            host: vec![None; n],
+        }
+    }
+}
+
+/// Remaining capacities while an assignment is built or evaluated.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Free GiB per storage.
+    pub storage_free: Vec<f64>,
+    /// Free resources per host.
+    pub host_free: Vec<Vec<f64>>,
+    /// Groups present per host.
+    pub host_groups: Vec<Vec<usize>>,
+    /// Per group rule, members per domain (running before the batch, then booked), sparse.
+    pub rule_counts: Vec<super::groups::Counts>,
+}
+
+impl Load {
+    /// The pool before this batch.
+    pub fn initial(d: &Domain) -> Self {
+        Load {
+            storage_free: d.storage.iter().map(StorageSys::free).collect(),
+            host_free: d.hosts.iter().map(HostNode::free).collect(),
+            host_groups: vec![Vec::new(); d.hosts.len()],
+            rule_counts: d.group_rules.iter().map(|g| g.present.clone()).collect(),
+        }
+    }
+    /// Whether request `r` can go to host `h` (capacity, anti-affinity, group rules). A host
+    /// outside a rule's scope (without its label) takes no member of it, hard or soft; a soft
+    /// rule's counts only steer ([`Load::host_keeps_soft_rules`]).
+    pub fn host_accepts(&self, d: &Domain, r: RequestIx, h: HostIx) -> bool {
+        let vm = &d.requests[r.0];
+        fits(&vm.demand, &self.host_free[h.0])
+            && vm.group.is_none_or(|g| !self.host_groups[h.0].contains(&g))
+            && vm.rules.iter().all(|&g| {
+                let rule = &d.group_rules[g];
+                rule.domain_of[h.0].is_some()
+                    && (!rule.hard || rule.admits(&self.rule_counts[g], h))
+            })
+    }
+
+    /// Whether `h` also keeps request `r`'s soft group rules (the greedy choices prefer it).
+    pub fn host_keeps_soft_rules(&self, d: &Domain, r: RequestIx, h: HostIx) -> bool {
+        d.requests[r.0].rules.iter().all(|&g| {
+            let rule = &d.group_rules[g];
+            rule.hard || rule.admits(&self.rule_counts[g], h)
+        })
+    }
+    /// Books request `r` on storage `s`.
+    pub fn take_storage(&mut self, d: &Domain, r: RequestIx, s: StorageIx) {
+        self.storage_free[s.0] -= d.requests[r.0].disk;
+    }
+    /// Books request `r` on host `h`.
+    pub fn take_host(&mut self, d: &Domain, r: RequestIx, h: HostIx) {
+        let vm = &d.requests[r.0];
+        for (f, x) in self.host_free[h.0].iter_mut().zip(&vm.demand) {
+            *f -= x;
+        }
+        if let Some(g) = vm.group {
+            self.host_groups[h.0].push(g);
+        }
+        for &g in &vm.rules {
+            if let Some(dm) = d.group_rules[g].domain_of[h.0] {
+                self.rule_counts[g].add(dm, 1);
+            }
+        }
+    }
+}

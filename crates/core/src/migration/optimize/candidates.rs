@@ -1,0 +1,221 @@
+//! Which VMs the round model may move, and where: every VM on a maintenance or overloaded host,
+//! and whole least-efficient hosts that the others have room for; each to the hosts whose
+//! admission rules (headroom apart, which the model prices) accept it.
+
+use super::{Role, MAX_CANDIDATES};
+use crate::domain::migration::{HostId, Pool, VmId};
+use crate::domain::{Stop, Stopped};
+use crate::migration::admission::{group_admission, GroupCounts};
+use crate::migration::{detect, RoundPolicy};
+use std::collections::BTreeMap;
+use vmplace_wire::state::{DeclineCode, Detection, HostState};
+
+/// The round's sources and candidates.
+pub(super) struct Sources {
+    /// Each host's role.
+    pub role: Vec<Role>,
+    /// Each VM's expected CPU for the next interval, as the round's detector will see it.
+    pub expected_cpu: Vec<f64>,
+    /// The safe utilisation: where the detector starts to flag a host.
+    pub theta: f64,
+    /// Candidate VMs, in pool order.
+    pub candidates: Vec<usize>,
+    /// Per VM: is it a candidate.
+    pub is_candidate: Vec<bool>,
+    /// Per host: already over a capacity now.
+    pub over_now: Vec<bool>,
+}
+
+impl Sources {
+    pub(super) fn new(
+        pool: &Pool,
+        policy: &RoundPolicy,
+        cpu: usize,
+        overloaded: &[HostId],
+    ) -> Self {
+        let n_hosts = pool.hosts.len();
+        let mut role = vec![Role::Keep; n_hosts];
+        for &h in overloaded {
+            role[h.0] = Role::Overload;
+        }
+        for (h, host) in pool.hosts.iter().enumerate() {
+            if host.state != HostState::Active {
+                role[h] = Role::Maintenance;
+            }
+        }
+        let expected_cpu = expected_cpu(pool, policy, cpu);
+        let theta = match policy.detection {
+            Detection::Thr => policy.parameter,
+            Detection::Lr | Detection::Lrr => 1.0 / policy.parameter.max(1e-9),
+            Detection::Iqr | Detection::Mad => policy.fallback_threshold,
+        };
+        let mut sources = Sources {
+            role,
+            expected_cpu,
+            theta,
+            candidates: Vec::new(),
+            is_candidate: vec![false; pool.vms.len()],
+            over_now: (0..n_hosts)
+                .map(|h| {
+                    let used = pool.used(HostId(h));
+                    (0..pool.resources.len()).any(|r| used[r] > pool.hosts[h].cap[r] + 1e-9)
+                })
+                .collect(),
+        };
+        sources.choose_underload(pool, policy, cpu, overloaded);
+        sources.candidates = (0..pool.vms.len())
+            .filter(|&v| sources.movable(pool, policy, v))
+            .collect();
+        for &v in &sources.candidates {
+            sources.is_candidate[v] = true;
+        }
+        sources
+    }
+
+    fn movable(&self, pool: &Pool, policy: &RoundPolicy, v: usize) -> bool {
+        let r = self.role[pool.vms[v].host.0];
+        let held = pool.vms[v].moved_ago_s.is_some_and(|s| s < policy.hold_s);
+        r == Role::Maintenance || (r != Role::Keep && !held)
+    }
+
+    /// Consolidation candidates: whole hosts, none with a held VM, worst first (the most idle
+    /// watts per unit of CPU served). Room under the safe utilisation on the hosts that stay,
+    /// less what the overloaded hosts must shed: a host whose expected load does not fit in what
+    /// is left cannot be emptied, so it is no candidate. In a spread-out pool nearly every host
+    /// qualifies, in a packed one few do.
+    fn choose_underload(
+        &mut self,
+        pool: &Pool,
+        policy: &RoundPolicy,
+        cpu: usize,
+        overloaded: &[HostId],
+    ) {
+        let held = |v: usize| pool.vms[v].moved_ago_s.is_some_and(|s| s < policy.hold_s);
+        let mut room = MAX_CANDIDATES.saturating_sub(
+            (0..pool.vms.len())
+                .filter(|&v| self.movable(pool, policy, v))
+                .count(),
+        );
+        let mut active: Vec<usize> = (0..pool.hosts.len())
+            .filter(|&h| self.role[h] == Role::Keep && pool.vms_on(HostId(h)).next().is_some())
+            .collect();
+        let idle_per_use = |h: usize| {
+            let used = pool.cpu_util(HostId(h)) * pool.hosts[h].cap[cpu];
+            detect::power_at(&pool.hosts[h].watts, 0.0) / used.max(1e-9)
+        };
+        active.sort_by(|&a, &b| idle_per_use(b).total_cmp(&idle_per_use(a)).then(a.cmp(&b)));
+        let expected = |h: usize| {
+            pool.vms_on(HostId(h))
+                .map(|v| v.0)
+                .map(|v| self.expected_cpu[v])
+                .sum::<f64>()
+        };
+        let safe = |h: usize| self.theta * pool.hosts[h].cap[cpu];
+        let mut free: f64 = active
+            .iter()
+            .map(|&h| (safe(h) - expected(h)).max(0.0))
+            .sum::<f64>()
+            - overloaded
+                .iter()
+                .map(|&h| (expected(h.0) - safe(h.0)).max(0.0))
+                .sum::<f64>();
+        let mut underload = Vec::new();
+        for &h in &active {
+            let n = pool.vms_on(HostId(h)).count();
+            if n > room {
+                break;
+            }
+            let (load, spare) = (expected(h), (safe(h) - expected(h)).max(0.0));
+            if load + spare > free || pool.vms_on(HostId(h)).map(|v| v.0).any(held) {
+                continue;
+            }
+            underload.push(h);
+            room -= n;
+            free -= load + spare;
+        }
+        for h in underload {
+            self.role[h] = Role::Underload;
+        }
+    }
+}
+
+/// Expected CPU for the next interval, as the round's detector will see it: LR extrapolates each
+/// VM's own history (the host's regression is the sum of its VMs') as far as the longest
+/// migration in the pool reaches, the others look at what the VM uses now.
+fn expected_cpu(pool: &Pool, policy: &RoundPolicy, cpu: usize) -> Vec<f64> {
+    let lr = matches!(policy.detection, Detection::Lr | Detection::Lrr);
+    let steps = ((0..pool.vms.len())
+        .map(|v| pool.migration_time(VmId(v)))
+        .fold(0.0, f64::max)
+        / policy.interval_s)
+        .ceil();
+    pool.vms
+        .iter()
+        .map(|vm| {
+            let now = vm.now[cpu];
+            match detect::lr_forecast(&vm.cpu_history, steps) {
+                Some(f) if lr => (f * vm.demand[cpu]).max(0.0),
+                _ => now,
+            }
+        })
+        .collect()
+}
+
+/// Admission apart from headroom (the model and the greedy handle it): per candidate, every
+/// accepting host, and the declines by code. Candidates x hosts tests: `stop` is asked between
+/// candidates.
+pub(super) struct Admissible {
+    pub accepting: Vec<Vec<usize>>,
+    pub declined: Vec<BTreeMap<DeclineCode, usize>>,
+}
+
+impl Admissible {
+    pub(super) fn new(
+        pool: &Pool,
+        sources: &Sources,
+        cpu: usize,
+        stop: &Stop,
+    ) -> Result<Self, Stopped> {
+        let mut out = Admissible {
+            accepting: Vec::with_capacity(sources.candidates.len()),
+            declined: Vec::with_capacity(sources.candidates.len()),
+        };
+        for &v in &sources.candidates {
+            if stop.passed() {
+                return Err(Stopped);
+            }
+            let vm = &pool.vms[v];
+            let groups = GroupCounts::new(pool, VmId(v));
+            let mut declined: BTreeMap<DeclineCode, usize> = BTreeMap::new();
+            let mut ok = Vec::new();
+            for (h, host) in pool.hosts.iter().enumerate() {
+                if h == vm.host.0 {
+                    continue;
+                }
+                let code = if sources.role[h] == Role::Maintenance {
+                    Some(DeclineCode::AdmissionState)
+                } else if sources.role[h] == Role::Overload {
+                    Some(DeclineCode::AdmissionSource)
+                } else if !host.storage.contains(&vm.storage) {
+                    Some(DeclineCode::AdmissionStorage)
+                } else if !pool.traits_allow(VmId(v), HostId(h)) {
+                    Some(DeclineCode::AdmissionTraits)
+                } else if sources.over_now[h]
+                    || (0..pool.resources.len()).any(|r| vm.now[r] > host.cap[r] + 1e-9)
+                    || sources.expected_cpu[v] > host.cap[cpu]
+                {
+                    Some(DeclineCode::AdmissionCapacity)
+                } else {
+                    group_admission(pool, &groups, VmId(v), HostId(h)).map(|(code, _)| code)
+                };
+                match code {
+                    Some(c) => *declined.entry(c).or_default() += 1,
+                    None => ok.push(h),
+                }
+            }
+            out.declined.push(declined);
+            out.accepting.push(ok);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,645 @@
+//! Phase 1, the storage MIP (models/storage.md). Function names match the constraint families.
+
+use super::{hand_out, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
+use crate::domain::evaluate::reach;
+use crate::domain::{
+    bits, fits, flavors_by, Assignment, Domain, Flavor, RequestIx, StorageIx, EPS,
+};
+use good_lp::{constraint, variable, Expression};
+use vmplace_wire::Objective;
+
+/// Most domains an affinity rule's look-ahead models one by one (a binary per domain); past it,
+/// the relaxed rows of `affinity_relaxed`.
+const AFFINITY_DOMAINS_MODELLED: usize = 256;
+
+/// Which objective a solve optimises (lexicographic stages).
+#[derive(Debug, Clone, Copy)]
+pub enum Stage {
+    /// Maximise the placed priority weight.
+    Placement,
+    /// Minimise the policy cost, keeping at least this placed weight.
+    Policy {
+        /// Placed weight found by the placement stage.
+        min_weight: f64,
+    },
+}
+
+/// Inputs of one storage-phase solve.
+pub struct StorageInput<'a> {
+    /// The problem.
+    pub d: &'a Domain,
+    /// Per storage, per resource: connected host capacity withheld from the look-ahead (grown
+    /// by the certification rounds when phase 2 could not host what phase 1 placed).
+    pub slack: &'a [Vec<f64>],
+    /// A complete warm start (storage and hosts), e.g. the look-ahead greedy answer.
+    pub warm: &'a Assignment,
+}
+
+struct Model<'a> {
+    input: &'a StorageInput<'a>,
+    flavors: Vec<Flavor>,
+    /// y[f] = (storage, column) pairs.
+    y: Vec<Vec<(StorageIx, Col)>>,
+    /// Fractional opening of idle hosts in the look-ahead (host policy `pack`).
+    opened: Vec<Col>,
+    b: MipBuilder,
+}
+
+/// The storage model's request flavors: requests alike in demand (host traits included), disk,
+/// priority, anti-affinity group, fixed storage and storage traits.
+pub fn flavors(d: &Domain) -> Vec<Flavor> {
+    flavors_by(
+        d,
+        |_| true,
+        |vm| {
+            (
+                bits(&vm.demand),
+                vm.disk.to_bits(),
+                vm.priority.to_bits(),
+                vm.group,
+                vm.storage,
+                vm.storage_rule,
+                vm.rules.clone(),
+            )
+        },
+    )
+}
+
+/// The storage systems request `r` may go to, with their free space: its fixed one if it has one,
+/// where its image fits and some connected host could take it (`static_domain`, storage traits
+/// included). The variable domain of `storage_candidates` and of the fit bound's `y_fs`.
+pub(super) fn candidate_storage(d: &Domain, r: RequestIx) -> Vec<(StorageIx, f64)> {
+    let vm = &d.requests[r.0];
+    let options: Vec<StorageIx> = match vm.storage {
+        Some(s) => vec![s],
+        None => (0..d.storage.len()).map(StorageIx).collect(),
+    };
+    options
+        .into_iter()
+        .map(|s| (s, d.storage[s.0].free()))
+        .filter(|&(s, free)| vm.disk <= free + EPS && d.static_domain(r, s) > 0)
+        .collect()
+}
+
+/// Solves one stage; returns the MIP result and the storage assignment it encodes.
+pub fn solve(
+    input: &StorageInput,
+    stage: Stage,
+    opts: &MipOptions,
+) -> Result<(MipResult, Assignment), MipError> {
+    let d = input.d;
+    let flavors = flavors(d);
+    let mut m = Model {
+        input,
+        y: Vec::with_capacity(flavors.len()),
+        flavors,
+        opened: Vec::new(),
+        b: MipBuilder::new(opts.relax),
+    };
+    m.storage_candidates();
+    m.storage_assignment();
+    let (capacity_scale, open) = m.storage_open();
+    m.storage_capacity(&open);
+    m.host_lookahead();
+    m.anti_affinity_spread();
+    m.group_lookahead();
+    let placed = m.placed_weight();
+    let (sense, objective, offset) = match stage {
+        Stage::Placement => (Sense::Max, placed, 0.0),
+        Stage::Policy { min_weight } => {
+            m.placed_floor(placed, min_weight);
+            let (obj, off) = m.policy_cost(&open, capacity_scale);
+            (Sense::Min, obj, off)
+        }
+    };
+    let Model { flavors, y, b, .. } = m;
+    let result = b.solve(sense, objective, offset, opts)?;
+    let mut a = Assignment::empty(d.requests.len());
+    for (flavor, ys) in flavors.iter().zip(&y) {
+        let give = |r: RequestIx, s| a.storage[r.0] = Some(s);
+        hand_out(
+            &flavor.members,
+            ys.iter().copied(),
+            &result.values,
+            opts.relax,
+            give,
+        );
+    }
+    Ok((result, a))
+}
+
+impl Model<'_> {
+    fn warm_count(&self, f: usize, s: StorageIx) -> f64 {
+        self.flavors[f]
+            .members
+            .iter()
+            .filter(|r| {
+                self.input.warm.storage[r.0] == Some(s) && self.input.warm.host[r.0].is_some()
+            })
+            .count() as f64
+    }
+
+    /// Variable domain: y[f,s] exists only where the disk fits the storage's free space and some
+    /// connected host could take the VM (the capacity and connectivity pre-filter).
+    fn storage_candidates(&mut self) {
+        let d = self.input.d;
+        for f in 0..self.flavors.len() {
+            let rep = self.flavors[f].members[0];
+            let vm = &d.requests[rep.0];
+            let n = self.flavors[f].members.len() as f64;
+            let mut cols = Vec::new();
+            for (s, free) in candidate_storage(d, rep) {
+                let by_disk = if vm.disk > EPS {
+                    (free / vm.disk + EPS).floor()
+                } else {
+                    n
+                };
+                let ub = n.min(by_disk);
+                let warm = self.warm_count(f, s).min(ub);
+                let col = self.b.column(variable().min(0).max(ub), true, warm);
+                cols.push((s, col));
+            }
+            self.y.push(cols);
+        }
+    }
+
+    /// Each request goes to at most one storage system.
+    fn storage_assignment(&mut self) {
+        for f in 0..self.flavors.len() {
+            if self.y[f].len() > 1 {
+                let sum: Expression = self.y[f].iter().map(|(_, c)| c.var).sum();
+                self.b
+                    .row(constraint::leq(sum, self.flavors[f].members.len() as f64));
+            }
+        }
+    }
+
+    /// `pack` only: o_s = 1 if an initially empty storage system receives anything.
+    fn storage_open(&mut self) -> (f64, Vec<Option<Col>>) {
+        let d = self.input.d;
+        let mut open = vec![None; d.storage.len()];
+        if d.settings.storage_policy == Objective::Pack {
+            let mut used = vec![false; d.storage.len()];
+            for ys in &self.y {
+                for (s, _) in ys {
+                    used[s.0] = true;
+                }
+            }
+            for (s, st) in d.storage.iter().enumerate() {
+                if used[s] && st.used <= EPS {
+                    let warm = self.input.warm.storage.contains(&Some(StorageIx(s)));
+                    open[s] = Some(self.b.column(
+                        variable().min(0).max(1),
+                        true,
+                        warm as u8 as f64,
+                    ));
+                }
+            }
+        }
+        (1.0 / d.storage.len().max(1) as f64, open)
+    }
+
+    /// Disk images fit the storage system's free capacity (times o_s under `pack`).
+    fn storage_capacity(&mut self, open: &[Option<Col>]) {
+        let d = self.input.d;
+        let mut rows: Vec<Expression> = vec![Expression::default(); d.storage.len()];
+        let mut any = vec![false; d.storage.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            for (s, c) in ys {
+                rows[s.0].add_mul(disk, c.var);
+                any[s.0] = true;
+            }
+        }
+        for (s, mut e) in rows.into_iter().enumerate() {
+            if !any[s] {
+                continue;
+            }
+            let free = d.storage[s].free();
+            match open[s] {
+                Some(o) => {
+                    e.add_mul(-free, o.var);
+                    self.b.row(constraint::leq(e, 0.0));
+                }
+                None => self.b.row(constraint::leq(e, free)),
+            }
+        }
+    }
+
+    /// Look-ahead on host capacity. Every host splits its free capacity of each resource among
+    /// its storage systems (`host_share`: sum_s a[s,h,r] <= free[h,r]); the VMs phase 1 puts on
+    /// storage s must fit the share of the hosts connected to s, less the certification slack.
+    fn host_lookahead(&mut self) {
+        let d = self.input.d;
+        // Rule dimensions (host traits) are left to the variable domain (`static_domain`).
+        let nr = d.measured;
+        // Demand expression per (storage, resource), and smallest demand per storage for the
+        // host pre-filter.
+        let mut demand: Vec<Vec<Expression>> =
+            vec![vec![Expression::default(); nr]; d.storage.len()];
+        let mut demanded = vec![vec![false; nr]; d.storage.len()];
+        let mut small: Vec<Vec<Vec<f64>>> = vec![Vec::new(); d.storage.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            let vm = &d.requests[self.flavors[f].members[0].0];
+            for (s, c) in ys {
+                for k in 0..nr {
+                    if vm.demand[k] > 0.0 {
+                        demand[s.0][k].add_mul(vm.demand[k], c.var);
+                        demanded[s.0][k] = true;
+                    }
+                }
+                small[s.0].push(vm.demand.clone());
+            }
+        }
+        let mut share: Vec<Vec<Expression>> = vec![vec![Expression::default(); nr]; d.hosts.len()];
+        let mut shared = vec![vec![false; nr]; d.hosts.len()];
+        let warm_load = self.warm_link_load();
+        for s in 0..d.storage.len() {
+            for k in 0..nr {
+                if !demanded[s][k] {
+                    continue;
+                }
+                let mut supply = Expression::default();
+                for &h in &d.storage[s].hosts {
+                    let free = d.hosts[h.0].free();
+                    if !small[s].iter().any(|dem| fits(dem, &free)) {
+                        continue;
+                    }
+                    let warm = warm_load
+                        .get(&(s, h.0))
+                        .map(|v| v[k])
+                        .unwrap_or(0.0)
+                        .min(free[k]);
+                    let a = self.b.column(variable().min(0).max(free[k]), false, warm);
+                    supply += a.var;
+                    share[h.0][k] += a.var;
+                    shared[h.0][k] = true;
+                }
+                let lhs = std::mem::take(&mut demand[s][k]) - supply;
+                self.b.row(constraint::leq(lhs, -self.input.slack[s][k]));
+            }
+        }
+        self.host_share(share, &shared);
+    }
+
+    /// A host's free capacity is shared among its storage systems. Under the host policy `pack`,
+    /// an idle host's capacity is only available as far as the host is opened: `sum_s a[s,h,r] <=
+    /// free[h,r] * open_h` with `open_h` in [0, 1] (see `host_opening`).
+    fn host_share(&mut self, share: Vec<Vec<Expression>>, shared: &[Vec<bool>]) {
+        let d = self.input.d;
+        let opening = d.settings.host_policy == Objective::Pack;
+        for (h, row) in share.into_iter().enumerate() {
+            let free = d.hosts[h].free();
+            let idle = opening && !d.hosts[h].initially_active() && shared[h].iter().any(|&b| b);
+            let open = idle.then(|| {
+                let warm = self.warm_opened(h);
+                self.b.column(variable().min(0).max(1), false, warm)
+            });
+            if let Some(o) = open {
+                self.opened.push(o);
+            }
+            for (k, mut e) in row.into_iter().enumerate() {
+                if !shared[h][k] {
+                    continue;
+                }
+                match open {
+                    Some(o) => {
+                        e.add_mul(-free[k], o.var);
+                        self.b.row(constraint::leq(e, 0.0));
+                    }
+                    None => self.b.row(constraint::leq(e, free[k])),
+                }
+            }
+        }
+    }
+
+    /// Warm start of `open_h`: 1 if the warm start puts a VM on host `h`.
+    fn warm_opened(&self, h: usize) -> f64 {
+        let used = self.input.warm.host.iter().flatten().any(|x| x.0 == h);
+        if used {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
+    fn warm_link_load(&self) -> std::collections::HashMap<(usize, usize), Vec<f64>> {
+        let d = self.input.d;
+        let mut load = std::collections::HashMap::new();
+        for (i, vm) in d.requests.iter().enumerate() {
+            if let (Some(s), Some(h)) = (self.input.warm.storage[i], self.input.warm.host[i]) {
+                let e = load
+                    .entry((s.0, h.0))
+                    .or_insert_with(|| vec![0.0; d.resources.len()]);
+                for (x, y) in e.iter_mut().zip(&vm.demand) {
+                    *x += y;
+                }
+            }
+        }
+        load
+    }
+
+    /// Members of an anti-affinity group on one storage system need that many distinct hosts: at
+    /// most as many as there are hosts connected to it that fit some member of the group.
+    /// **`group_lookahead`** (hard `groups[]` rules; models/storage.md): anti-affinity: members
+    /// on `s` at most the places left in the domains of the hosts of `s` that fit some member,
+    /// `sum_{f in G} y_fs <= sum_{D} (max_per_domain - present_D)^+`. Affinity: the storage
+    /// systems used must reach one common domain: `z_GD` binary per domain (fixed to the one with
+    /// members, if any), `sum_D z_GD <= 1`, `y_fs <= n_f sum_{D reached by s} z_GD`. Spread: members
+    /// on `s` at most what the domains it reaches can take in any valid end state,
+    /// `sum_{f in G} y_fs <= sum_D (floor((P + N) / |R|) + max_skew - present_D)^+` (`N` the
+    /// group's requests, `P` its members running in the `R` domains with room).
+    fn group_lookahead(&mut self) {
+        use crate::domain::groups::{MemberCounts, Policy};
+        use std::collections::{BTreeMap, BTreeSet};
+        use std::rc::Rc;
+        let d = self.input.d;
+        // Per rule, its flavors' columns; and the domains a storage system's hosts in a scope
+        // offer a demand, computed once per (scope, demand, storage): 8,000 rules by rack over
+        // 8,000 racks share one set (issue 27, H2).
+        let mut terms_of: Vec<Vec<(usize, StorageIx, Col)>> = vec![Vec::new(); d.group_rules.len()];
+        for (f, ys) in self.y.iter().enumerate() {
+            for &g in &d.requests[self.flavors[f].members[0].0].rules {
+                if d.group_rules[g].hard {
+                    terms_of[g].extend(ys.iter().map(|(s, c)| (f, *s, *c)));
+                }
+            }
+        }
+        let free: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.free()).collect();
+        type Reach = Rc<BTreeSet<usize>>;
+        let mut offered: std::collections::HashMap<(usize, Vec<u64>, usize), Reach> =
+            Default::default();
+        for (g, rule) in d.group_rules.iter().enumerate() {
+            let terms = std::mem::take(&mut terms_of[g]);
+            if terms.is_empty() {
+                continue;
+            }
+            // Per storage system, the domains of its hosts that fit some member.
+            let scope = std::sync::Arc::as_ptr(&rule.domain_of) as usize;
+            let mut reached: BTreeMap<usize, Reach> = Default::default();
+            for &(f, s, _) in &terms {
+                let demand = &d.requests[self.flavors[f].members[0].0].demand;
+                let key = (scope, crate::domain::bits(demand), s.0);
+                let set = offered
+                    .entry(key)
+                    .or_insert_with(|| {
+                        let hosts = d.storage[s.0].hosts.iter();
+                        Rc::new(
+                            hosts
+                                .filter(|h| fits(demand, &free[h.0]))
+                                .filter_map(|h| rule.domain_of[h.0])
+                                .collect(),
+                        )
+                    })
+                    .clone();
+                match reached.get_mut(&s.0) {
+                    None => {
+                        reached.insert(s.0, set);
+                    }
+                    Some(had) if !Rc::ptr_eq(had, &set) => {
+                        Rc::make_mut(had).extend(set.iter().copied());
+                    }
+                    Some(_) => {}
+                }
+            }
+            match rule.policy {
+                Policy::AntiAffinity { max } => {
+                    for (&s, domains) in &reached {
+                        // Free places in the domains reached: max each, less their members.
+                        let taken: u64 = rule
+                            .present
+                            .occupied()
+                            .filter(|(dm, _)| domains.contains(dm))
+                            .map(|(_, n)| u64::from(n.min(max)))
+                            .sum();
+                        let places = domains.len() as u64 * u64::from(max) - taken;
+                        let on_s = terms.iter().filter(|t| t.1 .0 == s);
+                        let members: u64 = on_s
+                            .clone()
+                            .map(|t| self.flavors[t.0].members.len() as u64)
+                            .sum();
+                        if places >= members {
+                            continue; // the row could not bind
+                        }
+                        let e: Expression = on_s.map(|t| t.2.var).sum();
+                        self.b.row(constraint::leq(e, places as f64));
+                    }
+                }
+                Policy::Affinity => {
+                    let with_members: Vec<usize> =
+                        rule.present.occupied().map(|(dm, _)| dm).collect();
+                    let all: std::collections::BTreeSet<usize> =
+                        reached.values().flat_map(|s| s.iter().copied()).collect();
+                    if all.len() > AFFINITY_DOMAINS_MODELLED {
+                        self.affinity_relaxed(&terms, &reached, &with_members);
+                        continue;
+                    }
+                    // The warm start's domain: where its first hosted member runs.
+                    let warm_domain = terms.iter().find_map(|&(f, _, _)| {
+                        self.flavors[f].members.iter().find_map(|r| {
+                            self.input.warm.host[r.0].and_then(|h| rule.domain_of[h.0])
+                        })
+                    });
+                    let mut z: std::collections::BTreeMap<usize, Col> = Default::default();
+                    for dm in all {
+                        // With members somewhere already, only that domain may be chosen.
+                        let allowed = with_members.is_empty() || with_members == [dm];
+                        let warm = (warm_domain == Some(dm)) as u8 as f64;
+                        let bound = variable().min(0).max(allowed as u8 as f64);
+                        z.insert(dm, self.b.column(bound, true, warm));
+                    }
+                    let chosen: Expression = z.values().map(|c| c.var).sum();
+                    self.b.row(constraint::leq(chosen, 1.0));
+                    for &(f, s, c) in &terms {
+                        let n = self.flavors[f].members.len() as f64;
+                        let mut e = Expression::from(c.var);
+                        for dm in reached[&s.0].iter() {
+                            e.add_mul(-n, z[dm].var);
+                        }
+                        self.b.row(constraint::leq(e, 0.0));
+                    }
+                }
+                Policy::Spread { skew } => {
+                    // In any valid end state a domain holds at most the least count plus the
+                    // skew, and the least count is at most the average over the domains with
+                    // room: new members in D <= floor((P + N) / |R|) + skew - present_D.
+                    // Every member of the batch, those whose storage is chosen already too.
+                    let n = d.requests.iter().filter(|r| r.rules.contains(&g)).count();
+                    let rooms: Vec<usize> =
+                        (0..rule.room.len()).filter(|&dm| rule.room[dm]).collect();
+                    if rooms.is_empty() {
+                        continue;
+                    }
+                    let present: u32 = rooms.iter().map(|&dm| rule.present.at(dm)).sum();
+                    let avg = (present as usize + n) / rooms.len();
+                    for (&s, domains) in &reached {
+                        let places: usize = domains
+                            .iter()
+                            .map(|&dm| {
+                                (avg + skew as usize).saturating_sub(rule.present.at(dm) as usize)
+                            })
+                            .sum();
+                        if places < n {
+                            let e: Expression =
+                                terms.iter().filter(|t| t.1 .0 == s).map(|t| t.2.var).sum();
+                            self.b.row(constraint::leq(e, places as f64));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The affinity look-ahead of a rule whose storage systems reach more than
+    /// [`AFFINITY_DOMAINS_MODELLED`] domains, relaxed: with members running already, only the
+    /// storage systems reaching their domain; else no row. One binary per domain and rule was
+    /// 4,000 rules x 8,000 zones = 32 million columns, 75 s and 8.6 GB before any deadline check
+    /// (issue 27, H2).
+    fn affinity_relaxed(
+        &mut self,
+        terms: &[(usize, StorageIx, Col)],
+        reached: &std::collections::BTreeMap<usize, std::rc::Rc<std::collections::BTreeSet<usize>>>,
+        with_members: &[usize],
+    ) {
+        if with_members.is_empty() {
+            return;
+        }
+        // Members in two domains already: no domain takes another (as in the full rows).
+        for &(_, s, c) in terms {
+            if with_members.len() > 1 || !reached[&s.0].contains(&with_members[0]) {
+                self.b.row(constraint::leq(Expression::from(c.var), 0.0));
+            }
+        }
+    }
+
+    fn anti_affinity_spread(&mut self) {
+        let d = self.input.d;
+        let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, Vec<usize>)> =
+            Default::default();
+        for (f, ys) in self.y.iter().enumerate() {
+            let rep = self.flavors[f].members[0];
+            if let Some(g) = d.requests[rep.0].group {
+                for (s, c) in ys {
+                    let row = rows.entry((g, s.0)).or_default();
+                    row.0 += c.var;
+                    row.1.push(f);
+                }
+            }
+        }
+        for ((_, s), (e, flavors)) in rows {
+            let hosts = d.storage[s]
+                .hosts
+                .iter()
+                .filter(|h| {
+                    let free = d.hosts[h.0].free();
+                    flavors
+                        .iter()
+                        .any(|&f| fits(&d.requests[self.flavors[f].members[0].0].demand, &free))
+                })
+                .count();
+            self.b.row(constraint::leq(e, hosts as f64));
+        }
+    }
+
+    /// First objective: priority-weighted placed requests.
+    fn placed_weight(&self) -> Expression {
+        let d = self.input.d;
+        let mut e = Expression::default();
+        for (f, ys) in self.y.iter().enumerate() {
+            let p = d.requests[self.flavors[f].members[0].0].priority;
+            for (_, c) in ys {
+                e.add_mul(p, c.var);
+            }
+        }
+        e
+    }
+
+    /// Lexicographic stage 2 keeps what stage 1 placed.
+    fn placed_floor(&mut self, placed: Expression, min_weight: f64) {
+        self.b.row(constraint::geq(
+            placed,
+            min_weight - 1e-6 * min_weight.max(1.0),
+        ));
+    }
+
+    /// Second objective: `balance` = max storage utilisation U, `pack` = share of storage systems
+    /// in use; plus `w * sum (1 - reach) / requests` (the migration-flexibility penalty).
+    fn policy_cost(&mut self, open: &[Option<Col>], scale: f64) -> (Expression, f64) {
+        let d = self.input.d;
+        let n = d.requests.len().max(1) as f64;
+        let w = d.settings.flexibility_weight;
+        let mut obj = Expression::default();
+        let mut offset = 0.0;
+        for (f, ys) in self.y.iter().enumerate() {
+            let rep = self.flavors[f].members[0];
+            for (s, c) in ys {
+                obj.add_mul(w * (1.0 - reach(d, rep, *s)) / n, c.var);
+            }
+        }
+        self.host_opening(&mut obj);
+        match d.settings.storage_policy {
+            Objective::Pack => {
+                offset += d.storage.iter().filter(|s| s.used > EPS).count() as f64 * scale;
+                for o in open.iter().flatten() {
+                    obj.add_mul(scale, o.var);
+                }
+            }
+            Objective::Balance => {
+                let u = self.storage_balance();
+                obj += u.var;
+            }
+        }
+        (obj, offset)
+    }
+
+    /// Host policy `pack`: phase 1 looks ahead to phase 2's objective too. Each idle host the
+    /// look-ahead draws capacity from counts as (fractionally) opened: `+ sum_h open_h / |H|`.
+    fn host_opening(&self, obj: &mut Expression) {
+        let scale = 1.0 / self.input.d.hosts.len().max(1) as f64;
+        for o in &self.opened {
+            obj.add_mul(scale, o.var);
+        }
+    }
+
+    /// `balance`: U >= (used_s + sum disk y) / cap_s for every storage system; returns U.
+    fn storage_balance(&mut self) -> Col {
+        let d = self.input.d;
+        let terms = self.y.iter().enumerate().flat_map(|(f, ys)| {
+            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            ys.iter().map(move |&(s, c)| (s, disk, c))
+        });
+        let terms: Vec<_> = terms.collect();
+        balance_rows(&mut self.b, d, self.input.warm, terms)
+    }
+}
+
+/// `U >= (used_s + sum disk * column) / cap_s` for every storage system with a `(storage, disk,
+/// column)` term, `U` at least the utilisation before the batch; returns `U`. Shared by the
+/// storage model's `storage_balance` and the joint model's `joint_storage_balance`.
+pub(super) fn balance_rows(
+    b: &mut MipBuilder,
+    d: &Domain,
+    warm: &Assignment,
+    terms: Vec<(StorageIx, f64, Col)>,
+) -> Col {
+    let floor = crate::domain::evaluate::initial_storage_utilisation(d);
+    let start = crate::domain::evaluate::storage_utilisation(d, warm)
+        .into_iter()
+        .fold(floor, f64::max);
+    let u = b.column(variable().min(floor), false, start);
+    let mut rows: Vec<Option<Expression>> = vec![None; d.storage.len()];
+    for (s, disk, c) in terms {
+        rows[s.0]
+            .get_or_insert_with(Expression::default)
+            .add_mul(disk, c.var);
+    }
+    for (s, row) in rows.into_iter().enumerate() {
+        let cap = d.storage[s].capacity;
+        let Some(mut e) = row.filter(|_| cap > EPS) else {
+            continue;
+        };
+        e.add_mul(-cap, u.var);
+        b.row(constraint::leq(e, -d.storage[s].used));
+    }
+    u
+}

@@ -1,0 +1,160 @@
+//! The ROADEF/EURO 2012 challenge (machine reassignment, proposed by Google), in its own file
+//! format: [`parse`] reads the files into the typed [`model`] ([`convert`] maps it to and from
+//! the migration state document, the way `vmplace roadef` reads it), [`state`] prices and checks
+//! moves incrementally, [`search`] improves the initial assignment within a time limit (with
+//! the compound moves of [`chain`] and the MIP neighbourhoods of [`lns`]), and
+//! [`bound`] gives a lower bound. The independent checker is `checker::roadef`. The problem
+//! and the method are written up in `models/roadef.md`.
+
+pub mod bench;
+pub mod bound;
+pub mod chain;
+pub mod convert;
+pub mod lns;
+/// The challenge's file format lives with the wire contract; these keep its paths short here.
+pub use vmplace_wire::roadef::{model, parse};
+pub mod search;
+pub mod state;
+
+use model::{Assignment, Model};
+use search::{SearchParams, SearchStats};
+use std::time::Instant;
+
+/// Share of the time spent hill climbing before late acceptance on large instances (measured at
+/// `-t 30`: hill climbing first is what makes b_03 converge, 0.18 G against 0.93 G; on the
+/// smaller ones, a2_2 and b_01, it stops late acceptance in a deep local optimum).
+const HILL_CLIMBING_SHARE: f64 = 0.3;
+/// From this many processes on, hill climb first.
+const LARGE: usize = 10_000;
+/// Share of the time hill climbing first on smaller instances.
+const SMALL_HILL_CLIMBING_SHARE: f64 = 0.0;
+/// Share of the time of each block of MIP neighbourhoods.
+const LNS_SHARE: f64 = 0.1;
+/// Share of the time of each block of late acceptance between them.
+const LATE_SHARE: f64 = 0.25;
+/// Share of the time of a block of MIP neighbourhoods after one that gained less than
+/// [`LNS_WORTH`] of the cost.
+const LNS_SHORT_SHARE: f64 = 0.03;
+/// A block of MIP neighbourhoods that gains this share of the cost keeps its full time.
+const LNS_WORTH: f64 = 0.001;
+/// Most machines in one MIP neighbourhood.
+const LNS_MACHINES: usize = 4;
+/// Most free processes in one MIP neighbourhood.
+const LNS_FREE: usize = 30;
+/// Branch-and-bound nodes per neighbourhood MIP.
+const LNS_NODES: u32 = 100;
+/// Seconds per neighbourhood MIP at most.
+const LNS_MIP_SECONDS: f64 = 0.5;
+/// Late acceptance history length (feasible candidates).
+const HISTORY: usize = 3000;
+/// Chance of a swap rather than a shift.
+const SWAP_SHARE: f64 = 0.5;
+/// Chance of drawing from a costly machine to a cheap one.
+const TARGET_SHARE: f64 = 0.2;
+/// Chance of the best shift of one process over every machine.
+const BEST_SHIFT_SHARE: f64 = 0.02;
+/// Share of the search's move pricings spent on ejection chains (each prices about
+/// `CHAIN_TRIES` x machines shifts, so their chance is this over that).
+const CHAIN_EFFORT: f64 = 0.3;
+/// Processes of the target machine an ejection chain tries to move away.
+const CHAIN_TRIES: usize = 4;
+/// Chance that a move or a chain brings a moved process back to its initial machine (measured
+/// at `-t 30`, 0.1 against 0.3: a2_1 509 and 246, a2_2 894 M and 861 M, a2_5 416 M and 415 M).
+const HOME_SHARE: f64 = 0.3;
+
+/// The search's answer.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The best assignment found (feasible).
+    pub assignment: Assignment,
+    /// Its cost, as the incremental state counts it.
+    pub cost: i64,
+    /// What the search did.
+    pub stats: SearchStats,
+}
+
+/// Improves `initial` (feasible) until `deadline`, deterministically for a seed: hill climbing
+/// first, then blocks of MIP neighbourhoods ([`lns::lns`]) and late acceptance in turn, each
+/// block starting from the best assignment so far.
+pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instant) -> Outcome {
+    let mut state = state::State::new(model, initial);
+    let start = Instant::now();
+    let total = deadline.saturating_duration_since(start);
+    let at = |share: f64| start + total.mul_f64(share.min(1.0));
+    let phase = |seed: u64, deadline: Instant, history: usize| SearchParams {
+        seed,
+        deadline,
+        history,
+        swap_share: SWAP_SHARE,
+        target_share: TARGET_SHARE,
+        best_shift_share: BEST_SHIFT_SHARE,
+        chain_share: (CHAIN_EFFORT / (CHAIN_TRIES * model.m().max(1)) as f64).min(1.0),
+        chain_tries: CHAIN_TRIES,
+        home_share: HOME_SHARE,
+    };
+    let climb = if model.processes.len() >= LARGE {
+        HILL_CLIMBING_SHARE
+    } else {
+        SMALL_HILL_CLIMBING_SHARE
+    };
+    let (mut best, mut best_cost, mut stats) =
+        search::late_acceptance(&mut state, phase(seed, at(climb), 1));
+    let (mut lns_share, late_share) = (LNS_SHARE, LATE_SHARE);
+    let mut lns_stats = lns::LnsStats::default();
+    let mut t = climb;
+    let mut round = 0u64;
+    while t < 1.0 {
+        let history = phase(seed.wrapping_add(1 + round), at(t + late_share), HISTORY);
+        let (a, c, s) = search::late_acceptance(&mut state, history);
+        stats.candidates += s.candidates;
+        stats.feasible += s.feasible;
+        stats.accepted += s.accepted;
+        if c < best_cost {
+            best_cost = c;
+            best = a;
+        }
+        t += late_share;
+        if t >= 1.0 {
+            break;
+        }
+        // The MIP neighbourhoods start from the best.
+        let back: Vec<_> = best
+            .0
+            .iter()
+            .enumerate()
+            .map(|(p, &m)| (model::ProcessIx(p as u32), m))
+            .collect();
+        state.apply_all(&back);
+        let params = lns::LnsParams {
+            seed: seed ^ 0x5eed_0000 ^ round,
+            deadline: at(t + lns_share),
+            machines: LNS_MACHINES,
+            free: LNS_FREE,
+            nodes: LNS_NODES,
+            mip_seconds: LNS_MIP_SECONDS,
+        };
+        let before = state.cost();
+        t += lns_share;
+        let done = lns::lns(&mut state, params);
+        // A block that gained little gives the next one less time.
+        lns_share = if (before - state.cost()) as f64 > LNS_WORTH * before as f64 {
+            LNS_SHARE
+        } else {
+            LNS_SHORT_SHARE
+        };
+        lns_stats.mips += done.mips;
+        lns_stats.improved += done.improved;
+        if state.cost() < best_cost {
+            best_cost = state.cost();
+            best = state.assignment();
+        }
+        round += 1;
+    }
+    stats.mips = lns_stats.mips;
+    stats.mips_improved = lns_stats.improved;
+    Outcome {
+        assignment: best,
+        cost: best_cost,
+        stats,
+    }
+}

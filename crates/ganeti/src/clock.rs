@@ -1,0 +1,84 @@
+//! The wall clock and cancel flag of one IAllocator call: every vmplace solve gets what is left
+//! of the call's time, and no further work starts once the time is up or the caller went away
+//! (the HTTP service sets the flag when its client disconnects).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use vmplace_core::domain::settings::Overrides;
+use vmplace_core::placement::RunConfig;
+
+/// The call's time limit when neither the caller nor the server gives one, seconds.
+pub const DEFAULT_LIMIT_S: f64 = 10.0;
+
+/// The least a solve is given, so that HiGHS always gets a positive limit.
+const FLOOR_S: f64 = 0.05;
+
+/// Why the call stopped before every instance was solved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    /// The time limit (seconds) passed.
+    TimeUp(f64),
+    /// The caller went away.
+    Cancelled,
+}
+
+impl Stop {
+    /// The reason given for each instance left unsolved, with its unplaced code.
+    pub fn reason(self) -> String {
+        let code = vmplace_wire::spelling::wire_name(&vmplace_wire::ReasonCode::StoppedEarly);
+        match self {
+            Stop::TimeUp(limit) => {
+                format!(
+                    "{code}: the time limit of {limit} s ran out before this instance was solved"
+                )
+            }
+            Stop::Cancelled => {
+                format!("{code}: the request was cancelled before this instance was solved")
+            }
+        }
+    }
+}
+
+/// The clock of one call.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    start: Instant,
+    limit_s: f64,
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Clock {
+    /// Starts the clock: the caller's time limit (default 10 s), capped by the server's maximum.
+    pub fn start(overrides: &Overrides, cfg: &RunConfig) -> Clock {
+        let asked = overrides.time_limit_s.unwrap_or(DEFAULT_LIMIT_S);
+        let limit_s = overrides
+            .max_time_limit_s
+            .map_or(asked, |max| asked.min(max));
+        Clock {
+            start: Instant::now(),
+            limit_s,
+            cancel: cfg.cancel.clone(),
+        }
+    }
+
+    /// Whether the call is over, and why.
+    pub fn over(&self) -> Option<Stop> {
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            Some(Stop::Cancelled)
+        } else if self.start.elapsed().as_secs_f64() >= self.limit_s {
+            Some(Stop::TimeUp(self.limit_s))
+        } else {
+            None
+        }
+    }
+
+    /// Seconds left for the next solve.
+    pub fn remaining(&self) -> f64 {
+        (self.limit_s - self.start.elapsed().as_secs_f64()).max(FLOOR_S)
+    }
+}

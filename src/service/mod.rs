@@ -1,8 +1,0 @@
-//! The service layer: [`api`] has one entry point per document operation, shared by the CLI and
-//! the HTTP server ([`http`]), so that both answer the same documents; [`openapi`] describes the
-//! server's endpoints.
-
-pub mod api;
-pub mod http;
-pub mod memory;
-pub mod openapi;
