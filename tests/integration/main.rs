@@ -28,6 +28,7 @@ mod hardening_rounds;
 mod hardening_sequence;
 mod hardening_tolerance;
 mod heuristics;
+mod layers;
 mod migrate;
 mod property;
 mod roadef;
