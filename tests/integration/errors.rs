@@ -298,7 +298,7 @@ proptest! {
         *doc.pointer_mut(pointers[path]).unwrap() = value;
         if let Err(errors) = read_problem(&doc.to_string(), Phase::Storage) {
             prop_assert!(!errors.is_empty());
-            prop_assert!(errors.iter().all(|e| e.code.starts_with('E')));
+            prop_assert!(errors.iter().all(|e| e.code.code().starts_with('E')));
         }
     }
 }

@@ -312,7 +312,7 @@ fn bad_documents_get_every_error_with_code_and_path() {
     let errors = answer_with(&doc, Overrides::default()).expect_err("invalid");
     let codes: Vec<(&str, &str)> = errors
         .iter()
-        .map(|e| (e.code.as_str(), e.path.as_str()))
+        .map(|e| (e.code.code(), e.path.as_str()))
         .collect();
     assert!(codes.contains(&("E1104", "/request/memory")), "{codes:?}");
     let mut doc = rbd_cluster(allocate(new("i9", 512.0, 1.0, &[])));
@@ -321,7 +321,7 @@ fn bad_documents_get_every_error_with_code_and_path() {
     let errors = answer_with(&doc, Overrides::default()).expect_err("invalid");
     let codes: Vec<(&str, &str)> = errors
         .iter()
-        .map(|e| (e.code.as_str(), e.path.as_str()))
+        .map(|e| (e.code.code(), e.path.as_str()))
         .collect();
     assert_eq!(
         codes,
@@ -335,7 +335,7 @@ fn bad_documents_get_every_error_with_code_and_path() {
     let errors = answer_with(&doc, Overrides::default()).expect_err("invalid");
     let codes: Vec<(&str, &str)> = errors
         .iter()
-        .map(|e| (e.code.as_str(), e.path.as_str()))
+        .map(|e| (e.code.code(), e.path.as_str()))
         .collect();
     assert_eq!(codes, [("E1102", "/nodes"), ("E1105", "/request/type")]);
 }

@@ -142,7 +142,7 @@ fn a_bad_line_in_a_trace_named_in_non_utf8_is_reported_at_its_line() {
     let errors = vmplace_core::sim::load_planetlab(dir.path(), 3).expect_err("a bad line");
     let got: Vec<(&str, &str)> = errors
         .iter()
-        .map(|e| (e.code.as_str(), e.path.as_str()))
+        .map(|e| (e.code.code(), e.path.as_str()))
         .collect();
     assert_eq!(
         got,

@@ -230,7 +230,7 @@ fn a_move_to_a_host_its_traits_rule_out_is_refused_at_its_path() {
     let found: Vec<_> = doc
         .errors
         .iter()
-        .map(|e| (e.code.as_str(), e.path.as_str()))
+        .map(|e| (e.code.code(), e.path.as_str()))
         .collect();
     assert_eq!(found, [("E1703", "/plan/migrations/0/to")]);
     assert!(doc.errors[0].cause.contains("`GPU`"), "{:#?}", doc.errors);
@@ -239,7 +239,7 @@ fn a_move_to_a_host_its_traits_rule_out_is_refused_at_its_path() {
     let found: Vec<_> = doc
         .errors
         .iter()
-        .map(|e| (e.code.as_str(), e.path.as_str()))
+        .map(|e| (e.code.code(), e.path.as_str()))
         .collect();
     assert_eq!(found, [("E1703", "/plan/migrations/0/to")]);
     // The same moves where the traits allow them are sequenced, and check accepts them.

@@ -66,7 +66,9 @@ fn errors(doc: &Value) -> Vec<(String, String)> {
     let e = vmplace_core::validation::read_state(&doc.to_string())
         .map(|_| ())
         .expect_err("should be refused");
-    e.into_iter().map(|e| (e.code, e.path)).collect()
+    e.into_iter()
+        .map(|e| (e.code.to_string(), e.path))
+        .collect()
 }
 
 fn has(errs: &[(String, String)], code: &str, path: &str) -> bool {

@@ -396,7 +396,7 @@ fn bad_groups_are_reported_all_at_once() {
         vmplace_core::validation::Phase::Storage,
     )
     .expect_err("rejected");
-    let has = |code: &str, path: &str| e.iter().any(|x| x.code.as_str() == code && x.path == path);
+    let has = |code: &str, path: &str| e.iter().any(|x| x.code.code() == code && x.path == path);
     assert!(has("E1214", "/requests/0/groups/0"), "{e:?}");
     assert!(has("E1214", "/hosts/0/group_members/ghost"), "{e:?}");
     assert!(has("E1215", "/groups/1/scope"), "{e:?}");

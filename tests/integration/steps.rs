@@ -263,7 +263,7 @@ fn a_plan_to_sequence_with_bad_moves_gets_every_error_with_its_path() {
     let errors = sequence_texts(&s.to_string(), &plan.to_string()).unwrap_err();
     let got: Vec<(&str, &str)> = errors
         .iter()
-        .map(|e| (e.code.as_str(), e.path.as_str()))
+        .map(|e| (e.code.code(), e.path.as_str()))
         .collect();
     for want in [
         ("E1701", "/plan/migrations/0/vm"),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use vmplace_core::domain::settings::{settings, Overrides};
 use vmplace_core::domain::Domain;
 use vmplace_core::placement::{run_or_fallback, Mode, RunConfig};
-use vmplace_core::validation::{validate_problem, Phase};
+use vmplace_core::validation::{validate_built, Phase};
 use vmplace_wire::ganeti::{AllocPolicy, InstanceSpec};
 use vmplace_wire::{Host, Problem, Request, Resources, Solution, Status, Storage};
 
@@ -455,8 +455,7 @@ impl<'c, 'a> Placer<'c, 'a> {
         why: &mut [BTreeSet<String>],
     ) -> Vec<Option<NodeId>> {
         let problem = self.problem(wants, members, template, nodes, keep);
-        let value = serde_json::to_value(&problem).unwrap_or(serde_json::Value::Null);
-        let valid = match validate_problem(value, Phase::Storage) {
+        let valid = match validate_built(problem, Phase::Storage) {
             Ok(v) => v,
             Err(errors) => {
                 // The mapping builds documents vmplace accepts; say so if one does not.
@@ -474,8 +473,9 @@ impl<'c, 'a> Placer<'c, 'a> {
         // The solve has what is left of the call once its problem is built and read.
         let mut overrides = self.overrides.clone();
         overrides.time_limit_s = Some(self.clock.remaining());
-        let domain = Domain::from_problem(&valid, settings(&problem, &overrides));
+        let domain = Domain::from_problem(&valid, settings(&valid, &overrides));
         let solution = run_or_fallback(&domain, Mode::Place, &self.cfg);
+        let problem = valid.into_inner();
         let placed = self.read_solution(wants, members, &solution, why);
         self.solves.push(Solve { problem, solution });
         placed

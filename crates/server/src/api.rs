@@ -63,21 +63,53 @@ pub fn solve_text(
     Ok(solution)
 }
 
-/// Encodes an answer as JSON (pretty-printed with `pretty`), with the time it takes in
-/// `stats.timings.write_s`: measured on a first encoding, then written into the second. The one
-/// writer of solution documents, for the CLI and HTTP.
+/// Encodes an answer as JSON (pretty-printed with `pretty`), once, with the time it takes in
+/// `stats.timings.write_s`. The one writer of solution documents, for the CLI and HTTP.
+///
+/// An answer cannot contain the time it takes to write itself, so `write_s` is encoded as a
+/// placeholder ([`WRITE_PLACEHOLDER`]) and the measured time is written over the placeholder's
+/// bytes, padded with spaces (JSON whitespace), after the encoding.
 pub fn encode_solution(solution: &mut Solution, pretty: bool) -> serde_json::Result<Vec<u8>> {
-    let encode = |s: &Solution| {
-        if pretty {
-            serde_json::to_vec_pretty(s)
-        } else {
-            serde_json::to_vec(s)
-        }
-    };
     let lap = Instant::now();
-    encode(solution)?;
-    solution.stats.timings.write_s = lap.elapsed().as_secs_f64();
-    encode(solution)
+    solution.stats.timings.write_s = WRITE_PLACEHOLDER;
+    let mut bytes = if pretty {
+        serde_json::to_vec_pretty(solution)?
+    } else {
+        serde_json::to_vec(solution)?
+    };
+    let write_s = lap.elapsed().as_secs_f64();
+    solution.stats.timings.write_s = write_s;
+    if let Some(at) = placeholder_at(&bytes) {
+        let width = WRITE_PLACEHOLDER_TEXT.len();
+        bytes[at..at + width].copy_from_slice(seconds_in(write_s, width).as_bytes());
+    }
+    Ok(bytes)
+}
+
+/// `write_s` while the answer is encoded: no time is negative, so no other figure spells it.
+const WRITE_PLACEHOLDER: f64 = -1.23456e-300;
+/// [`WRITE_PLACEHOLDER`] as serde_json spells it.
+const WRITE_PLACEHOLDER_TEXT: &str = "-1.23456e-300";
+
+/// Where the placeholder's bytes start: right after the `write_s` key.
+fn placeholder_at(bytes: &[u8]) -> Option<usize> {
+    let key = b"\"write_s\":";
+    let after = bytes.windows(key.len()).rposition(|w| w == key)? + key.len();
+    let at = after + bytes[after..].iter().take_while(|b| **b == b' ').count();
+    bytes[at..]
+        .starts_with(WRITE_PLACEHOLDER_TEXT.as_bytes())
+        .then_some(at)
+}
+
+/// `seconds` as a JSON number of at most `width` characters (as many decimals as fit), padded
+/// with spaces to exactly `width`.
+fn seconds_in(seconds: f64, width: usize) -> String {
+    let text = (0..=9)
+        .rev()
+        .map(|d| format!("{seconds:.d$}"))
+        .find(|t| t.len() <= width)
+        .unwrap_or_else(|| format!("{seconds:.1e}"));
+    format!("{text:<width$}")
 }
 
 /// Most violations listed in one report; the rest are counted in `omitted`, as input errors
@@ -459,4 +491,33 @@ pub fn host_from_storage_text(
                 .collect()
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answer is encoded once, and the time it took reads back as a number.
+    #[test]
+    fn the_write_time_is_written_into_the_one_encoding() {
+        for pretty in [false, true] {
+            let mut solution: Solution = serde_json::from_str(include_str!(
+                "../../../instances/answers/small.storage.json"
+            ))
+            .expect("a shipped answer");
+            let bytes = encode_solution(&mut solution, pretty).expect("encodes");
+            let back: Solution = serde_json::from_slice(&bytes).expect("valid JSON");
+            let write_s = back.stats.timings.write_s;
+            assert!((0.0..1.0).contains(&write_s), "{write_s}");
+            assert!(!String::from_utf8_lossy(&bytes).contains("e-300"));
+        }
+    }
+
+    #[test]
+    fn seconds_fit_the_placeholder() {
+        assert_eq!(seconds_in(0.001234567891, 13), "0.001234568  ");
+        assert_eq!(seconds_in(1234.5, 13), "1234.50000000");
+        assert_eq!(seconds_in(0.5, 13).len(), 13);
+        assert_eq!(seconds_in(1e20, 13), "1.0e20       ");
+    }
 }

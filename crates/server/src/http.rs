@@ -700,10 +700,7 @@ async fn body_text(
         Ok(Ok(bytes)) => bytes,
     };
     vmplace_core::validation::utf8_text(bytes.to_vec()).map_err(|e| {
-        st.metrics
-            .errors
-            .with_label_values(&[e.code.as_str()])
-            .inc();
+        st.metrics.errors.with_label_values(&[e.code.code()]).inc();
         Box::new(error_response(StatusCode::BAD_REQUEST, vec![e]))
     })
 }
@@ -933,10 +930,7 @@ where
             .into_response(),
         Ok(Err(errors)) => {
             for e in &errors {
-                st.metrics
-                    .errors
-                    .with_label_values(&[e.code.as_str()])
-                    .inc();
+                st.metrics.errors.with_label_values(&[e.code.code()]).inc();
             }
             error_response(StatusCode::BAD_REQUEST, errors)
         }

@@ -14,7 +14,8 @@ pub const MAX_CAUSE_BYTES: usize = 240;
 pub const MAX_ERRORS: usize = 100;
 
 /// Every input error vmplace can report. `E1xxx` are document errors, `E0xxx` usage and I/O.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// On the wire, and in order, a code is its text ([`ErrorCode::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// The command line could not be understood.
     Usage,
@@ -368,11 +369,70 @@ impl ErrorCode {
     }
 }
 
+impl Ord for ErrorCode {
+    /// By the code's text, as documents list their errors.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.code().cmp(other.code())
+    }
+}
+
+impl PartialOrd for ErrorCode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.code() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.code() == *other
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ErrorCode::from_code(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error code `{text}`")))
+    }
+}
+
+impl JsonSchema for ErrorCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
+    }
+}
+
 /// One input error: stable code, JSON pointer to the field, cause and action.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
 pub struct InputError {
     /// Stable code, e.g. `E1203`.
-    pub code: String,
+    pub code: ErrorCode,
     /// JSON pointer (RFC 6901) to the offending field; empty for the whole document.
     pub path: String,
     /// What is wrong.
@@ -386,7 +446,7 @@ impl InputError {
     /// [`MAX_CAUSE_BYTES`] is cut, and so is a path (a path quotes keys of the document).
     pub fn new(code: ErrorCode, path: impl Into<String>, cause: impl Into<String>) -> Self {
         InputError {
-            code: code.code().to_string(),
+            code,
             path: shorten(path.into()),
             cause: shorten(cause.into()),
             action: code.action_for(DocKind::Problem),
@@ -395,9 +455,7 @@ impl InputError {
 
     /// The same error, with the action text for a document of that kind.
     pub fn in_document(mut self, kind: DocKind) -> Self {
-        if let Some(code) = ErrorCode::from_code(&self.code) {
-            self.action = code.action_for(kind);
-        }
+        self.action = self.code.action_for(kind);
         self
     }
 }

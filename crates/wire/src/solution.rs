@@ -309,8 +309,8 @@ impl TimeLimitCap {
 
 /// Seconds spent in each stage of one call. `solve_s` is the solvers' own time: the whole of
 /// [`Stats::solve_time_s`] less building the MIPs (`model_s`) and explaining (`explain_s`).
-/// `write_s` is the time to encode this document, measured on a first encoding (an answer
-/// cannot contain the time it takes to write itself otherwise).
+/// `write_s` is the time to encode this document, written over a placeholder after the one
+/// encoding (padded with spaces, which JSON allows).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 pub struct Timings {
     /// Reading the JSON text into a document tree.

@@ -14,7 +14,7 @@ use crate::domain::tolerance::whole_copies;
 use crate::domain::Domain;
 use crate::model::MipOptions;
 use crate::placement::{run_or_fallback, Mode, RunConfig};
-use crate::validation::{validate_problem, Phase};
+use crate::validation::{validate_built, Phase};
 pub use failure::{FailSpec, Fleet};
 use flow::Transport;
 use std::collections::BTreeMap;
@@ -272,8 +272,7 @@ fn effective(pool: &Problem) -> Problem {
 
 /// Solves a problem document built in code; its errors are the caller's input errors.
 fn solve(p: &Problem, o: &Overrides, cfg: &RunConfig) -> Result<Solution, Vec<InputError>> {
-    let value = serde_json::to_value(p).unwrap_or(serde_json::Value::Null);
-    let valid = validate_problem(value, Phase::Storage)?;
+    let valid = validate_built(p.clone(), Phase::Storage)?;
     let domain = Domain::from_problem(&valid, settings(p, o));
     Ok(run_or_fallback(&domain, Mode::Place, cfg))
 }

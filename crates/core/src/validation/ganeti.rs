@@ -81,11 +81,7 @@ fn new_instance_errors(value: &Value) -> Option<Vec<InputError>> {
 /// winning, with a warning: Ganeti's test inputs repeat keys (`hail-alloc-drbd.json`).
 fn parse(text: &str) -> Result<Value, Vec<InputError>> {
     match parse_json(text) {
-        Err(errors)
-            if errors
-                .iter()
-                .all(|e| e.code == ErrorCode::DuplicateKey.code()) =>
-        {
+        Err(errors) if errors.iter().all(|e| e.code == ErrorCode::DuplicateKey) => {
             for e in &errors {
                 tracing::warn!(path = %e.path, "repeated key in a Ganeti document: the last value is used");
             }

@@ -334,6 +334,17 @@ pub fn validate_problem(value: Value, phase: Phase) -> Result<Valid<Problem>, Ve
     Err(finish(errors, kind))
 }
 
+/// The rules of [`validate_problem`] on a problem built in code (a capacity query's pool,
+/// Ganeti's classes in vmplace's terms), the twin of [`validate_state`]: no JSON tree and no
+/// schema stage, whose checks the types already make or [`check_problem`] makes again.
+pub fn validate_built(problem: Problem, phase: Phase) -> Result<Valid<Problem>, Vec<InputError>> {
+    let errors = check_problem(&problem, phase);
+    if errors.is_empty() {
+        return Ok(Valid(problem));
+    }
+    Err(finish(errors, DocKind::Problem))
+}
+
 fn check_unique_ids<'a>(
     array: &str,
     ids: impl Iterator<Item = &'a str>,
@@ -625,5 +636,31 @@ mod tests {
     #[test]
     fn pointer_tokens_are_escaped() {
         assert_eq!(pointer_token("a/b~c"), "a~1b~0c");
+    }
+
+    /// A problem built in code is held to the rules of one read from text, without a JSON
+    /// round trip: the same codes at the same paths.
+    #[test]
+    fn a_built_problem_meets_the_rules_of_a_read_one() {
+        let text = r#"{"storage": [{"id": "s", "capacity_gib": 100}],
+                       "hosts": [{"id": "h", "capacity": {"cpu": 4}, "storage": ["s"]}],
+                       "requests": [{"id": "r", "demand": {"cpu": 1}, "disk_gib": 1}]}"#;
+        let good = read_problem(text, Phase::Storage)
+            .expect("valid")
+            .into_inner();
+        assert!(validate_built(good.clone(), Phase::Storage).is_ok());
+        let mut bad = good;
+        bad.hosts[0].storage = vec!["nowhere".into()];
+        bad.requests[0].demand.insert("cpu".into(), -1.0);
+        let built = validate_built(bad.clone(), Phase::Storage).expect_err("invalid");
+        let read = read_problem(&serde_json::to_string(&bad).expect("json"), Phase::Storage)
+            .expect_err("invalid");
+        let codes = |e: &[InputError]| {
+            e.iter()
+                .map(|e| (e.code, e.path.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(codes(&built), codes(&read));
+        assert_eq!(built.len(), 2, "{built:?}");
     }
 }
