@@ -337,6 +337,8 @@ impl Model<'_> {
         load
     }
 
+    /// Members of an anti-affinity group on one storage system need that many distinct hosts: at
+    /// most as many as there are hosts connected to it that fit some member of the group.
     fn anti_affinity_spread(&mut self) {
         let d = self.input.d;
         let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, Vec<usize>)> =

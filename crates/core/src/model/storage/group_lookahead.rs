@@ -34,8 +34,6 @@ type Reached = BTreeMap<usize, Reach>;
 type Offered = HashMap<(usize, Vec<u64>, usize), Reach>;
 
 impl Model<'_> {
-    /// Members of an anti-affinity group on one storage system need that many distinct hosts: at
-    /// most as many as there are hosts connected to it that fit some member of the group.
     /// **`group_lookahead`** (hard `groups[]` rules; models/storage.md): anti-affinity: members
     /// on `s` at most the places left in the domains of the hosts of `s` that fit some member,
     /// `sum_{f in G} y_fs <= sum_{D} (max_per_domain - present_D)^+`. Affinity: the storage
