@@ -129,99 +129,9 @@ impl Pool {
     /// Builds the pool from a validated state: every VM's host and storage exist.
     pub fn from_state(state: &Valid<State>) -> Pool {
         let s: &State = state;
-        let mut names: Vec<String> = s
-            .hosts
-            .iter()
-            .flat_map(|h| h.capacity.keys().cloned())
-            .chain(s.vms.iter().flat_map(|v| v.demand.keys().cloned()))
-            .collect();
-        names.sort();
-        names.dedup();
-        let dense = |m: &vmplace_wire::Resources| -> Vec<f64> {
-            names
-                .iter()
-                .map(|r| m.get(r).copied().unwrap_or(0.0))
-                .collect()
-        };
-        let host_ix: HashMap<&str, usize> = s
-            .hosts
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.id.as_str(), i))
-            .collect();
-        let hosts = s
-            .hosts
-            .iter()
-            .map(|h| PoolHost {
-                id: h.id.clone(),
-                cap: dense(&crate::resources::usable(
-                    &h.capacity,
-                    &h.reserved,
-                    &h.allocation_ratio,
-                )),
-                storage: h.storage.clone(),
-                state: h.state,
-                watts: h
-                    .power
-                    .as_ref()
-                    .map(|p| p.watts.clone())
-                    .unwrap_or_else(|| (0..=10).map(|i| i as f64 * 10.0).collect()),
-                bw_mbps: h.bandwidth_mbps.unwrap_or(1000.0),
-                traits: h.traits.clone(),
-            })
-            .collect();
-        // Rule index of each group id, over the groups some VM is a member of.
-        let kept: HashMap<&str, usize> = member_groups(s)
-            .iter()
-            .enumerate()
-            .map(|(r, g)| (g.id.as_str(), r))
-            .collect();
-        let vms: Vec<PoolVm> = s
-            .vms
-            .iter()
-            .map(|v| {
-                let demand = dense(&v.demand);
-                let now = names
-                    .iter()
-                    .zip(&demand)
-                    .map(|(r, d)| {
-                        d * v
-                            .usage
-                            .get(r)
-                            .and_then(|u| u.last())
-                            .copied()
-                            .unwrap_or(1.0)
-                    })
-                    .collect();
-                let history = v.usage.get("cpu").cloned().unwrap_or_default();
-                let samples = history.len();
-                let keep = history.len().saturating_sub(HISTORY);
-                // Validation guarantees the host exists (E1401).
-                let host = host_ix
-                    .get(v.host.as_str())
-                    .map(|&h| HostId(h))
-                    .unwrap_or(PARKED);
-                PoolVm {
-                    id: v.id.clone(),
-                    host,
-                    origin: host,
-                    storage: v.storage.clone(),
-                    demand,
-                    now,
-                    cpu_history: history[keep..].to_vec(),
-                    samples,
-                    group: v.anti_affinity.clone(),
-                    rules: v
-                        .groups
-                        .iter()
-                        .filter_map(|g| kept.get(g.as_str()).copied())
-                        .collect(),
-                    required_traits: v.required_traits.clone(),
-                    forbidden_traits: v.forbidden_traits.clone(),
-                    moved_ago_s: v.moved_ago_s,
-                }
-            })
-            .collect();
+        let names = resource_names(s);
+        let hosts = pool_hosts(s, &names);
+        let vms = pool_vms(s, &names);
         let cpu = names.iter().position(|r| r == "cpu");
         let mem = names
             .iter()
@@ -232,18 +142,7 @@ impl Pool {
                 list.push(VmId(v));
             }
         }
-        let mut scopes = Scopes::default();
-        let rules: Vec<GroupRule> = member_groups(s)
-            .into_iter()
-            .map(|g| {
-                let hosts = || {
-                    s.hosts
-                        .iter()
-                        .map(|h| (h.id.as_str(), &h.labels, h.state == HostState::Active))
-                };
-                GroupRule::over(g, hosts, &mut scopes)
-            })
-            .collect();
+        let rules = group_rules(s);
         let mut members = vec![Vec::new(); rules.len()];
         for (v, vm) in vms.iter().enumerate() {
             for &r in &vm.rules {
@@ -369,6 +268,129 @@ impl Pool {
         let bw = self.hosts[self.vms[v].host].bw_mbps;
         gib * 8.0 * 1024.0 / (bw / 2.0)
     }
+}
+
+/// The resources a host or VM of the state names, sorted.
+fn resource_names(s: &State) -> Vec<String> {
+    let mut names: Vec<String> = s
+        .hosts
+        .iter()
+        .flat_map(|h| h.capacity.keys().cloned())
+        .chain(s.vms.iter().flat_map(|v| v.demand.keys().cloned()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// `m` as a vector over `names` (0 for a resource it does not name).
+fn dense(names: &[String], m: &vmplace_wire::Resources) -> Vec<f64> {
+    names
+        .iter()
+        .map(|r| m.get(r).copied().unwrap_or(0.0))
+        .collect()
+}
+
+/// The hosts of the state, with their usable capacity over `names`.
+fn pool_hosts(s: &State, names: &[String]) -> Vec<PoolHost> {
+    s.hosts
+        .iter()
+        .map(|h| PoolHost {
+            id: h.id.clone(),
+            cap: dense(
+                names,
+                &crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio),
+            ),
+            storage: h.storage.clone(),
+            state: h.state,
+            watts: h
+                .power
+                .as_ref()
+                .map(|p| p.watts.clone())
+                .unwrap_or_else(|| (0..=10).map(|i| i as f64 * 10.0).collect()),
+            bw_mbps: h.bandwidth_mbps.unwrap_or(1000.0),
+            traits: h.traits.clone(),
+        })
+        .collect()
+}
+
+/// The VMs of the state on their hosts, with their use now and the last [`HISTORY`] samples of
+/// their CPU history; `rules` index the groups some VM is a member of ([`member_groups`]).
+fn pool_vms(s: &State, names: &[String]) -> Vec<PoolVm> {
+    let host_ix: HashMap<&str, usize> = s
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.as_str(), i))
+        .collect();
+    // Rule index of each group id, over the groups some VM is a member of.
+    let kept: HashMap<&str, usize> = member_groups(s)
+        .iter()
+        .enumerate()
+        .map(|(r, g)| (g.id.as_str(), r))
+        .collect();
+    s.vms
+        .iter()
+        .map(|v| {
+            let demand = dense(names, &v.demand);
+            let now = names
+                .iter()
+                .zip(&demand)
+                .map(|(r, d)| {
+                    d * v
+                        .usage
+                        .get(r)
+                        .and_then(|u| u.last())
+                        .copied()
+                        .unwrap_or(1.0)
+                })
+                .collect();
+            let history = v.usage.get("cpu").cloned().unwrap_or_default();
+            let samples = history.len();
+            let keep = history.len().saturating_sub(HISTORY);
+            // Validation guarantees the host exists (E1401).
+            let host = host_ix
+                .get(v.host.as_str())
+                .map(|&h| HostId(h))
+                .unwrap_or(PARKED);
+            PoolVm {
+                id: v.id.clone(),
+                host,
+                origin: host,
+                storage: v.storage.clone(),
+                demand,
+                now,
+                cpu_history: history[keep..].to_vec(),
+                samples,
+                group: v.anti_affinity.clone(),
+                rules: v
+                    .groups
+                    .iter()
+                    .filter_map(|g| kept.get(g.as_str()).copied())
+                    .collect(),
+                required_traits: v.required_traits.clone(),
+                forbidden_traits: v.forbidden_traits.clone(),
+                moved_ago_s: v.moved_ago_s,
+            }
+        })
+        .collect()
+}
+
+/// The rules of the groups some VM is a member of, over the state's hosts (spread compares the
+/// domains with an active host).
+fn group_rules(s: &State) -> Vec<GroupRule> {
+    let mut scopes = Scopes::default();
+    member_groups(s)
+        .into_iter()
+        .map(|g| {
+            let hosts = || {
+                s.hosts
+                    .iter()
+                    .map(|h| (h.id.as_str(), &h.labels, h.state == HostState::Active))
+            };
+            GroupRule::over(g, hosts, &mut scopes)
+        })
+        .collect()
 }
 
 /// The groups of `groups[]` some VM of the state is a member of, in document order: the pool

@@ -1,11 +1,12 @@
 //! The validated domain: typed indices, dense resource vectors, connectivity lists.
 //!
 //! `Domain::from_problem` is the only bridge from the wire format; it expects a document that
-//! passed `crate::validation` and never panics on one.
+//! passed `crate::validation` and never panics on one (it lives in `placement/build.rs`).
 
-use crate::validation::Valid;
-use std::collections::{BTreeSet, HashMap};
-use vmplace_wire::{Objective, Problem, SolverKind};
+use std::collections::HashMap;
+use vmplace_wire::{Objective, SolverKind};
+
+mod build;
 
 /// Numerical tolerance for capacity comparisons, absolute, in the document's unit: what
 /// [`fits`] allows over the free capacity, and the absolute part of the final check every answer
@@ -230,149 +231,6 @@ pub fn fits(demand: &[f64], free: &[f64]) -> bool {
 }
 
 impl Domain {
-    /// Builds the domain from a validated problem and settings.
-    pub fn from_problem(problem: &Valid<Problem>, settings: Settings) -> Domain {
-        match Domain::within(problem, settings, &Stop::default()) {
-            Ok(d) => d,
-            Err(Stopped) => unreachable!("a build without a deadline or cancel flag never stops"),
-        }
-    }
-
-    /// Builds the domain, asking `stop` while it builds the group rules (the part that grows with
-    /// groups x hosts): `Err(Stopped)` when the call's time ran out or its client went away.
-    pub fn within(
-        problem: &Valid<Problem>,
-        settings: Settings,
-        stop: &Stop,
-    ) -> Result<Domain, Stopped> {
-        let p: &Problem = problem;
-        let resources: Vec<String> = p
-            .hosts
-            .iter()
-            .flat_map(|h| h.capacity.keys())
-            .chain(p.requests.iter().flat_map(|r| r.demand.keys()))
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let measured = resources.len();
-        let rules = HostRule::of_batch(p);
-        let offer = p.requests.len() as f64;
-        let names = resources.clone();
-        let dense = |m: Option<&vmplace_wire::Resources>| -> Vec<f64> {
-            names
-                .iter()
-                .map(|r| m.and_then(|m| m.get(r)).copied().unwrap_or(0.0))
-                .collect()
-        };
-        let with_rules = |mut v: Vec<f64>, unit: &dyn Fn(&HostRule) -> bool, amount: f64| {
-            v.extend(rules.iter().map(|k| if unit(k) { amount } else { 0.0 }));
-            v
-        };
-        let mut resources = resources;
-        resources.extend(rules.iter().map(HostRule::name));
-        let (storage_rules, storage_rule_of) = storage_rules(p);
-        let storage_index: HashMap<&str, StorageIx> = p
-            .storage
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.as_str(), StorageIx(i)))
-            .collect();
-        let mut storage: Vec<StorageSys> = p
-            .storage
-            .iter()
-            .map(|s| StorageSys {
-                id: s.id.clone(),
-                capacity: crate::resources::usable_gib(s),
-                used: s.used_gib,
-                hosts: Vec::new(),
-            })
-            .collect();
-        let hosts: Vec<HostNode> = p
-            .hosts
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let mut links: Vec<StorageIx> = h
-                    .storage
-                    .iter()
-                    .filter_map(|s| storage_index.get(s.as_str()).copied())
-                    .collect();
-                links.sort();
-                links.dedup();
-                for s in &links {
-                    storage[s.0].hosts.push(HostIx(i));
-                }
-                let usable =
-                    crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
-                HostNode {
-                    id: h.id.clone(),
-                    capacity: with_rules(
-                        dense(Some(&usable)),
-                        &|k| k.satisfied_by(&h.traits),
-                        offer,
-                    ),
-                    used: with_rules(dense(h.used.as_ref()), &|_| false, 0.0),
-                    storage: links,
-                }
-            })
-            .collect();
-        let kept = kept_groups(p);
-        let kept_index: HashMap<&str, usize> = kept
-            .iter()
-            .enumerate()
-            .map(|(k, &g)| (p.groups[g].id.as_str(), k))
-            .collect();
-        let mut groups: Vec<String> = Vec::new();
-        let mut group_index: HashMap<String, usize> = HashMap::new();
-        let requests: Vec<Vm> = p
-            .requests
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let group = r.anti_affinity.as_ref().map(|g| {
-                    *group_index.entry(g.clone()).or_insert_with(|| {
-                        groups.push(g.clone());
-                        groups.len() - 1
-                    })
-                });
-                Vm {
-                    id: r.id.clone(),
-                    demand: with_rules(dense(Some(&r.demand)), &|k| k.held_by(r), 1.0),
-                    // A request that names its storage has its image there already (phase 1
-                    // done): the storage's `used` counts it, so it adds nothing more.
-                    disk: if r.storage.is_some() { 0.0 } else { r.disk_gib },
-                    storage: r
-                        .storage
-                        .as_ref()
-                        .and_then(|s| storage_index.get(s.as_str()).copied()),
-                    priority: r.priority.unwrap_or(1.0),
-                    group,
-                    storage_rule: storage_rule_of[i],
-                    rules: r
-                        .groups
-                        .iter()
-                        .filter_map(|g| kept_index.get(g.as_str()).copied())
-                        .collect(),
-                }
-            })
-            .collect();
-        let group_rules = group_rules(p, &kept, &hosts, &requests, stop)?;
-        let reach = StaticReach::new(&storage, &hosts, &requests, &storage_rules);
-        Ok(Domain {
-            resources,
-            measured,
-            storage_rules,
-            storage,
-            hosts,
-            requests,
-            groups,
-            group_rules,
-            settings,
-            reach,
-        })
-    }
-
     /// A part of the pool as a problem of its own (the neighbourhood search re-solves parts):
     /// the part's hosts with `host_used`, its storage systems with `storage_used` and only the
     /// links between them, and its requests. Indices are the part's, in the order `part` lists
@@ -466,93 +324,6 @@ impl Domain {
     }
 }
 
-/// The groups of `groups[]` the domain builds rules for: every soft group (its violations are
-/// reported) and every hard one with a member in the batch. A hard group without one constrains
-/// nothing here, and 8,000 of them over 8,000 hosts took 4 GB and 23 s to build (issue 27, H2).
-fn kept_groups(p: &Problem) -> Vec<usize> {
-    let members: std::collections::HashSet<&str> = p
-        .requests
-        .iter()
-        .flat_map(|r| r.groups.iter().map(String::as_str))
-        .collect();
-    (0..p.groups.len())
-        .filter(|&g| p.groups[g].hard == Some(false) || members.contains(p.groups[g].id.as_str()))
-        .collect()
-}
-
-/// The rules of the `kept` groups of `groups[]`, each with its domains; a domain has room when one
-/// of its hosts fits some member before the batch. Sparse (issue 27, H2): a scope's domains are
-/// built once, a rule's present members come from the hosts' `group_members` that name it, and
-/// the room of a scope's domains once per distinct set of member demands. `stop` is asked
-/// between rules.
-fn group_rules(
-    p: &Problem,
-    kept: &[usize],
-    hosts: &[HostNode],
-    requests: &[Vm],
-    stop: &Stop,
-) -> Result<Vec<super::groups::GroupRule>, Stopped> {
-    use super::groups::{Counts, GroupRule, Scopes};
-    let mut demands: Vec<Vec<&[f64]>> = vec![Vec::new(); kept.len()];
-    for vm in requests {
-        for &g in &vm.rules {
-            demands[g].push(vm.demand.as_slice());
-        }
-    }
-    let index: HashMap<&str, usize> = kept
-        .iter()
-        .enumerate()
-        .map(|(k, &g)| (p.groups[g].id.as_str(), k))
-        .collect();
-    let mut scopes = Scopes::default();
-    let mut present: Vec<Counts> = vec![Counts::default(); kept.len()];
-    for (h, host) in p.hosts.iter().enumerate() {
-        for (id, &n) in &host.group_members {
-            let Some(&k) = index.get(id.as_str()) else {
-                continue;
-            };
-            let scope = &p.groups[kept[k]].scope;
-            let ids = p.hosts.iter().map(|x| (x.id.as_str(), &x.labels));
-            if let Some(dm) = scopes.of(scope, ids).of[h] {
-                present[k].add(dm, n);
-            }
-        }
-        if h % 4096 == 4095 && stop.passed() {
-            return Err(Stopped);
-        }
-    }
-    let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
-    // Per (scope, the members' distinct demands): the room of the scope's domains.
-    type Demands = Vec<Vec<u64>>;
-    let mut rooms: HashMap<(&str, Demands), std::sync::Arc<Vec<bool>>> = HashMap::new();
-    let mut out = Vec::with_capacity(kept.len());
-    for ((&g, mut demands), present) in kept.iter().zip(demands).zip(present) {
-        if stop.passed() {
-            return Err(Stopped);
-        }
-        let group = &p.groups[g];
-        demands.sort_by_key(|a| bits(a));
-        demands.dedup();
-        let ids = p.hosts.iter().map(|x| (x.id.as_str(), &x.labels));
-        let domains = scopes.of(&group.scope, ids);
-        let key = (
-            group.scope.as_str(),
-            demands.iter().map(|d| bits(d)).collect(),
-        );
-        let room = rooms.entry(key).or_insert_with(|| {
-            let mut room = vec![false; domains.names.len()];
-            for (h, dm) in domains.of.iter().enumerate() {
-                if let Some(dm) = *dm {
-                    room[dm] = room[dm] || demands.iter().any(|d| fits(d, &free[h]));
-                }
-            }
-            std::sync::Arc::new(room)
-        });
-        out.push(GroupRule::from_parts(group, domains, present, room.clone()));
-    }
-    Ok(out)
-}
-
 /// When a call's work must stop: its deadline passed, or its client went away (the cancel flag).
 /// The domain build asks it between group rules ([`Domain::within`]); the solvers keep their own
 /// clock from the same start.
@@ -579,78 +350,6 @@ impl Stop {
 /// The domain build stopped ([`Stop`]) before it was complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stopped;
-
-/// A host trait rule of the batch: the dimension `trait:T` or `no-trait:T`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum HostRule {
-    /// The host must have the trait.
-    Has(String),
-    /// The host must not have it.
-    Lacks(String),
-}
-
-impl HostRule {
-    /// Every rule some request of the batch has, sorted (required traits first).
-    fn of_batch(p: &Problem) -> Vec<HostRule> {
-        let mut rules: BTreeSet<HostRule> = BTreeSet::new();
-        for r in &p.requests {
-            rules.extend(r.required_traits.iter().cloned().map(HostRule::Has));
-            rules.extend(r.forbidden_traits.iter().cloned().map(HostRule::Lacks));
-        }
-        rules.into_iter().collect()
-    }
-    fn name(&self) -> String {
-        match self {
-            HostRule::Has(t) => format!("trait:{t}"),
-            HostRule::Lacks(t) => format!("no-trait:{t}"),
-        }
-    }
-    fn satisfied_by(&self, traits: &vmplace_wire::problem::Traits) -> bool {
-        match self {
-            HostRule::Has(t) => traits.contains(t),
-            HostRule::Lacks(t) => !traits.contains(t),
-        }
-    }
-    fn held_by(&self, r: &vmplace_wire::Request) -> bool {
-        match self {
-            HostRule::Has(t) => r.required_traits.contains(t),
-            HostRule::Lacks(t) => r.forbidden_traits.contains(t),
-        }
-    }
-}
-
-/// The distinct storage rules of the batch (which storage systems each allows) and each
-/// request's rule, if it has storage traits.
-fn storage_rules(p: &Problem) -> (Vec<Vec<bool>>, Vec<Option<usize>>) {
-    let mut index: HashMap<
-        (
-            &vmplace_wire::problem::Traits,
-            &vmplace_wire::problem::Traits,
-        ),
-        usize,
-    > = HashMap::new();
-    let mut rules: Vec<Vec<bool>> = Vec::new();
-    let of = p
-        .requests
-        .iter()
-        .map(|r| {
-            let (req, forb) = (&r.storage_required_traits, &r.storage_forbidden_traits);
-            if req.is_empty() && forb.is_empty() {
-                return None;
-            }
-            Some(*index.entry((req, forb)).or_insert_with(|| {
-                rules.push(
-                    p.storage
-                        .iter()
-                        .map(|s| crate::resources::traits_met(req, forb, &s.traits))
-                        .collect(),
-                );
-                rules.len() - 1
-            }))
-        })
-        .collect();
-    (rules, of)
-}
 
 /// Identical requests aggregated: the MIPs count how many of a flavor go where.
 #[derive(Debug, Clone)]

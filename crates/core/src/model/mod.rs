@@ -7,6 +7,7 @@
 pub mod fit;
 pub mod floor;
 pub mod groups;
+mod highs_options;
 pub mod host;
 pub mod joint;
 pub mod migration;
@@ -18,6 +19,7 @@ pub mod storage;
 use good_lp::{
     Constraint, Expression, ProblemVariables, SolverModel, Variable, VariableDefinition,
 };
+use highs_options::HighsOptions;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -266,42 +268,14 @@ impl MipBuilder {
         // HiGHS logs to stdout, which carries only JSON: keep it quiet.
         model.make_quiet();
         let limit = opts.time_limit_s.max(0.01);
-        let rejected = |name: &str| MipError::Highs(format!("option {name} rejected"));
-        model
-            .try_set_option("time_limit", limit)
-            .map_err(|_| rejected("time_limit"))?;
-        model
-            .try_set_option("mip_rel_gap", opts.mip_gap)
-            .map_err(|_| rejected("mip_rel_gap"))?;
-        model
-            .try_set_option("threads", solver_threads(opts.threads))
-            .map_err(|_| rejected("threads"))?;
-        model
-            .try_set_option("random_seed", 0)
-            .map_err(|_| rejected("random_seed"))?;
-        if !presolve_allowed(opts.presolve, limit, size.variables) {
-            model
-                .try_set_option("presolve", "off")
-                .map_err(|_| rejected("presolve"))?;
-        }
-        if self.ipm && size.integer_variables == 0 {
-            model
-                .try_set_option("solver", "ipm")
-                .map_err(|_| rejected("solver"))?;
-        }
-        if opts.light_heuristics {
-            model
-                .try_set_option("mip_heuristic_run_feasibility_jump", false)
-                .map_err(|_| rejected("mip_heuristic_run_feasibility_jump"))?;
-            model
-                .try_set_option("mip_heuristic_effort", 0.01)
-                .map_err(|_| rejected("mip_heuristic_effort"))?;
-        }
-        if let Some(nodes) = opts.max_nodes {
-            model
-                .try_set_option("mip_max_nodes", nodes.min(i32::MAX as u32) as i32)
-                .map_err(|_| rejected("mip_max_nodes"))?;
-        }
+        HighsOptions::new(limit)
+            .mip_rel_gap(opts.mip_gap)
+            .threads(solver_threads(opts.threads))
+            .presolve(presolve_allowed(opts.presolve, limit, size.variables))
+            .interior_point(self.ipm && size.integer_variables == 0)
+            .light_heuristics(opts.light_heuristics)
+            .max_nodes(opts.max_nodes)
+            .apply(&mut model)?;
         if let Some(path) = &opts.write_model {
             write_model(&mut model, path)?;
         }
@@ -334,35 +308,39 @@ impl MipBuilder {
             limit_s = limit,
             "HiGHS run"
         );
-        use highs::{HighsModelStatus as S, HighsSolutionStatus};
-        let feasible = solved.primal_solution_status() == HighsSolutionStatus::Feasible;
-        let status = match solved.status() {
-            S::Optimal | S::ObjectiveBound | S::ObjectiveTarget if feasible => MipStatus::Optimal,
-            S::Infeasible => MipStatus::Infeasible,
-            S::ReachedTimeLimit | S::ReachedInterrupt | S::Unknown if feasible => {
-                MipStatus::TimeLimit
-            }
-            _ if feasible => MipStatus::WorkLimit,
-            _ => MipStatus::NoSolution,
-        };
-        let values = if feasible {
-            solved.get_solution().columns().to_vec()
-        } else {
-            Vec::new()
-        };
-        let objective = solved.objective_value() + offset;
-        let bound = solved
-            .double_info_value(c"mip_dual_bound")
-            .map(|b| b + offset)
-            .unwrap_or(objective);
-        Ok(MipResult {
-            status,
-            objective,
-            bound,
-            values,
-            time_s: start.elapsed().as_secs_f64(),
-            size,
-        })
+        Ok(answer(&solved, offset, start, size))
+    }
+}
+
+/// The answer of a HiGHS run that came back: its status, the incumbent's values (none without
+/// a feasible point), objective and dual bound with the constant `offset` added.
+fn answer(solved: &highs::SolvedModel, offset: f64, start: Instant, size: ModelSize) -> MipResult {
+    use highs::{HighsModelStatus as S, HighsSolutionStatus};
+    let feasible = solved.primal_solution_status() == HighsSolutionStatus::Feasible;
+    let status = match solved.status() {
+        S::Optimal | S::ObjectiveBound | S::ObjectiveTarget if feasible => MipStatus::Optimal,
+        S::Infeasible => MipStatus::Infeasible,
+        S::ReachedTimeLimit | S::ReachedInterrupt | S::Unknown if feasible => MipStatus::TimeLimit,
+        _ if feasible => MipStatus::WorkLimit,
+        _ => MipStatus::NoSolution,
+    };
+    let values = if feasible {
+        solved.get_solution().columns().to_vec()
+    } else {
+        Vec::new()
+    };
+    let objective = solved.objective_value() + offset;
+    let bound = solved
+        .double_info_value(c"mip_dual_bound")
+        .map(|b| b + offset)
+        .unwrap_or(objective);
+    MipResult {
+        status,
+        objective,
+        bound,
+        values,
+        time_s: start.elapsed().as_secs_f64(),
+        size,
     }
 }
 

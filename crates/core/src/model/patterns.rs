@@ -5,7 +5,7 @@
 //! directly: the same `highs::Model` is solved, given new columns and solved again from its last
 //! basis, which good_lp (build once, solve once) cannot do.
 
-use super::{solve_watched, MipError, MipOptions, MipStatus, ModelSize};
+use super::{solve_watched, HighsOptions, MipError, MipOptions, MipStatus, ModelSize};
 use highs::{ColProblem, HighsModelStatus, HighsSolutionStatus, Row, Sense};
 use std::time::Instant;
 
@@ -286,20 +286,11 @@ fn pattern_hosts(problem: &mut ColProblem, input: &MasterInput) -> Vec<Row> {
 }
 
 fn set_options(model: &mut highs::Model, opts: &MipOptions, mip: bool) -> Result<(), MipError> {
-    let rejected = |name: &str| MipError::Highs(format!("option {name} rejected"));
-    model
-        .try_set_option("time_limit", opts.time_limit_s.max(0.01))
-        .map_err(|_| rejected("time_limit"))?;
-    model
-        .try_set_option("threads", 1)
-        .map_err(|_| rejected("threads"))?;
-    model
-        .try_set_option("random_seed", 0)
-        .map_err(|_| rejected("random_seed"))?;
-    if mip {
-        model
-            .try_set_option("mip_rel_gap", opts.mip_gap)
-            .map_err(|_| rejected("mip_rel_gap"))?;
-    }
-    Ok(())
+    let options = HighsOptions::new(opts.time_limit_s.max(0.01)).threads(1);
+    let options = if mip {
+        options.mip_rel_gap(opts.mip_gap)
+    } else {
+        options
+    };
+    options.apply(model)
 }

@@ -103,97 +103,145 @@ fn explain(
                 .to_string(),
         );
     }
-    let storage_named = match storages.as_slice() {
-        [s] => format!(" (storage `{}`)", d.storage[s.0].id),
-        _ => String::new(),
+    let candidates = Candidates {
+        d,
+        r,
+        storages,
+        chosen: chosen_storage.is_some() || vm.storage.is_some(),
     };
-    let chosen = chosen_storage.is_some() || vm.storage.is_some();
-    let disk_ok = |load: &Load, s: StorageIx| chosen || load.storage_free[s.0] + EPS >= vm.disk;
-    if !storages.iter().any(|&s| disk_ok(initial, s)) {
-        return (
-            ReasonCode::NoStorageCapacity,
-            format!(
-                "storage_capacity: no storage system has {} GiB free",
-                vm.disk
-            ),
-        );
+    if let Some(why) = candidates.blocked_before_batch(initial) {
+        return why;
     }
-    if !(0..d.hosts.len()).any(|h| d.traits_allow(r, HostIx(h))) {
-        return (
-            ReasonCode::NoHostWithTraits,
-            format!("host_traits: {}", unmet_rules(d, r)),
-        );
+    candidates.blocked_by_batch(after, stopped)
+}
+
+/// The storage systems a request not placed could use (the one chosen for it, if any), for
+/// [`explain`].
+struct Candidates<'a> {
+    d: &'a Domain,
+    r: RequestIx,
+    /// Its storage systems (never empty).
+    storages: Vec<StorageIx>,
+    /// Whether its storage is chosen already (phase 1 or the request): its disk is booked.
+    chosen: bool,
+}
+
+impl Candidates<'_> {
+    /// Whether `s` has room for the request's disk in `load`.
+    fn disk_ok(&self, load: &Load, s: StorageIx) -> bool {
+        self.chosen || load.storage_free[s.0] + EPS >= self.d.requests[self.r.0].disk
     }
-    if !initial.host_free.iter().any(|f| fits(&vm.demand, f)) {
-        let m = d.measured;
-        if initial
-            .host_free
-            .iter()
-            .any(|f| fits(&vm.demand[..m], &f[..m]))
-        {
-            return (
-                ReasonCode::NoHostWithTraits,
-                "host_traits: hosts have room for it, but none of those with its traits".into(),
-            );
-        }
-        return (
-            ReasonCode::DemandExceedsHosts,
-            format!(
-                "host_capacity: {}",
-                exceeded(d, &vm.demand, &initial.host_free)
-            ),
-        );
-    }
-    let connected_room = |load: &Load, s: StorageIx| {
-        d.storage[s.0]
+
+    /// Whether a host connected to `s` has room for the request in `load`.
+    fn connected_room(&self, load: &Load, s: StorageIx) -> bool {
+        let demand = &self.d.requests[self.r.0].demand;
+        self.d.storage[s.0]
             .hosts
             .iter()
-            .any(|h| fits(&vm.demand, &load.host_free[h.0]))
-    };
-    if !storages
-        .iter()
-        .any(|&s| disk_ok(initial, s) && connected_room(initial, s))
-    {
-        return (
-            ReasonCode::NoConnectedHostCapacity,
-            format!(
-                "host_connectivity: no host with room is connected to the storage{storage_named}"
-            ),
-        );
+            .any(|h| fits(demand, &load.host_free[h.0]))
     }
-    let room_now = storages
-        .iter()
-        .any(|&s| disk_ok(after, s) && connected_room(after, s));
-    if room_now && vm.group.is_some() {
-        return (
-            ReasonCode::AntiAffinity,
-            format!(
-                "anti_affinity: every connected host with room already runs a member of group `{}`",
-                d.groups[vm.group.unwrap_or(0)]
-            ),
-        );
-    }
-    if room_now {
-        if let Some(blocked) = group_rule_blocking(d, after, r, &storages) {
-            return blocked;
+
+    /// The constraint that excludes the request from the pool before the batch, if one does:
+    /// storage capacity, host traits, host capacity, connectivity.
+    fn blocked_before_batch(&self, initial: &Load) -> Option<(ReasonCode, String)> {
+        let (d, r) = (self.d, self.r);
+        let vm = &d.requests[r.0];
+        if !self.storages.iter().any(|&s| self.disk_ok(initial, s)) {
+            return Some((
+                ReasonCode::NoStorageCapacity,
+                format!(
+                    "storage_capacity: no storage system has {} GiB free",
+                    vm.disk
+                ),
+            ));
         }
+        if !(0..d.hosts.len()).any(|h| d.traits_allow(r, HostIx(h))) {
+            return Some((
+                ReasonCode::NoHostWithTraits,
+                format!("host_traits: {}", unmet_rules(d, r)),
+            ));
+        }
+        if !initial.host_free.iter().any(|f| fits(&vm.demand, f)) {
+            let m = d.measured;
+            if initial
+                .host_free
+                .iter()
+                .any(|f| fits(&vm.demand[..m], &f[..m]))
+            {
+                return Some((
+                    ReasonCode::NoHostWithTraits,
+                    "host_traits: hosts have room for it, but none of those with its traits".into(),
+                ));
+            }
+            return Some((
+                ReasonCode::DemandExceedsHosts,
+                format!(
+                    "host_capacity: {}",
+                    exceeded(d, &vm.demand, &initial.host_free)
+                ),
+            ));
+        }
+        if !self
+            .storages
+            .iter()
+            .any(|&s| self.disk_ok(initial, s) && self.connected_room(initial, s))
+        {
+            let storage_named = match self.storages.as_slice() {
+                [s] => format!(" (storage `{}`)", d.storage[s.0].id),
+                _ => String::new(),
+            };
+            return Some((
+                ReasonCode::NoConnectedHostCapacity,
+                format!(
+                    "host_connectivity: no host with room is connected to the storage{storage_named}"
+                ),
+            ));
+        }
+        None
     }
-    if room_now && stopped {
-        return (
-            ReasonCode::StoppedEarly,
-            "search: it fits in the capacity left, but the search stopped before placing it"
-                .to_string(),
-        );
+
+    /// Why the request, which fits the pool before the batch, is not placed: anti-affinity or a
+    /// group rule where there is room left, the search stopped, or the batch took the capacity.
+    fn blocked_by_batch(&self, after: &Load, stopped: bool) -> (ReasonCode, String) {
+        let (d, r) = (self.d, self.r);
+        let vm = &d.requests[r.0];
+        let room_now = self
+            .storages
+            .iter()
+            .any(|&s| self.disk_ok(after, s) && self.connected_room(after, s));
+        if room_now && vm.group.is_some() {
+            return (
+                ReasonCode::AntiAffinity,
+                format!(
+                    "anti_affinity: every connected host with room already runs a member of group `{}`",
+                    d.groups[vm.group.unwrap_or(0)]
+                ),
+            );
+        }
+        if room_now {
+            if let Some(blocked) = group_rule_blocking(d, after, r, &self.storages) {
+                return blocked;
+            }
+        }
+        if room_now && stopped {
+            return (
+                ReasonCode::StoppedEarly,
+                "search: it fits in the capacity left, but the search stopped before placing it"
+                    .to_string(),
+            );
+        }
+        let binding = if !self.storages.iter().any(|&s| self.disk_ok(after, s)) {
+            "storage_capacity"
+        } else {
+            "host_capacity"
+        };
+        (
+            ReasonCode::CapacityTaken,
+            format!(
+                "{binding}: the capacity that could take it went to other requests of this batch"
+            ),
+        )
     }
-    let binding = if !storages.iter().any(|&s| disk_ok(after, s)) {
-        "storage_capacity"
-    } else {
-        "host_capacity"
-    };
-    (
-        ReasonCode::CapacityTaken,
-        format!("{binding}: the capacity that could take it went to other requests of this batch"),
-    )
 }
 
 /// What of a demand no host has free: each resource the VM needs more of than any host has

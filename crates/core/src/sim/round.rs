@@ -102,23 +102,30 @@ pub(super) fn round_state(
     moved_at: &[Option<usize>],
     gone: &[bool],
 ) -> State {
-    let Day {
-        pool,
-        vm_type,
-        traces,
-        policy,
-    } = *day;
-    let (detection, selection, parameter, optimize) = match policy {
-        SimPolicy::Migrate {
-            detection,
-            selection,
-            parameter,
-            optimize,
-        } => (*detection, *selection, *parameter, *optimize),
-        SimPolicy::Dvfs => (Detection::Thr, Selection::Mmt, 0.8, false),
-    };
-    let hosts = pool
-        .iter()
+    State {
+        storage: vec![Storage {
+            id: "nfs".into(),
+            capacity_gib: 1e9,
+            used_gib: 0.0,
+            allocation_ratio: None,
+            reserved_gib: None,
+            traits: Default::default(),
+        }],
+        hosts: state_hosts(day.pool),
+        vms: state_vms(day, host_of, step, moved_at, gone),
+        groups: Vec::new(),
+        policy: Some(migration_policy(day.policy)),
+        resources: Vec::new(),
+        balance: Vec::new(),
+        move_costs: None,
+        min_domains: None,
+        dependencies: None,
+    }
+}
+
+/// The day's hosts as the state's: all active, on the one storage system.
+fn state_hosts(pool: &[Host]) -> Vec<StateHost> {
+    pool.iter()
         .enumerate()
         .map(|(i, h)| StateHost {
             id: format!("h{i}"),
@@ -137,12 +144,25 @@ pub(super) fn round_state(
             traits: Default::default(),
             safety_capacity: Default::default(),
         })
-        .collect();
+        .collect()
+}
+
+/// The VMs still running at `step`, in arrival order, with their CPU history up to it.
+fn state_vms(
+    day: &Day,
+    host_of: &[usize],
+    step: usize,
+    moved_at: &[Option<usize>],
+    gone: &[bool],
+) -> Vec<StateVm> {
+    let Day {
+        vm_type, traces, ..
+    } = *day;
     let first = (step + 1).saturating_sub(crate::migration::HISTORY);
     // VMs in arrival order: the planner breaks ties by list position, as CloudSim does.
     let mut arrival: Vec<usize> = (0..traces.len()).filter(|&v| !gone[v]).collect();
     arrival.sort_by_key(|&v| (moved_at[v].map_or(0, |s| s + 1), v));
-    let vms = arrival
+    arrival
         .into_iter()
         .map(|v| StateVm {
             id: format!("v{v}"),
@@ -169,41 +189,35 @@ pub(super) fn round_state(
             moved_ago_s: moved_at[v].map(|s| (step - s) as f64 * INTERVAL_S),
             move_cost: None,
         })
-        .collect();
-    State {
-        storage: vec![Storage {
-            id: "nfs".into(),
-            capacity_gib: 1e9,
-            used_gib: 0.0,
-            allocation_ratio: None,
-            reserved_gib: None,
-            traits: Default::default(),
-        }],
-        hosts,
-        vms,
-        groups: Vec::new(),
-        policy: Some(MigrationPolicy {
-            detection: Some(detection),
-            parameter: Some(parameter),
-            selection: Some(selection),
-            placement: Some(if optimize {
-                vmplace_wire::state::Planner::Optimize
-            } else {
-                vmplace_wire::state::Planner::Pabfd
-            }),
-            candidates_listed: Some(1),
-            // The classic policies are here to be compared with CloudSim's figures.
-            emulate: (!optimize).then_some(vmplace_wire::state::Emulate::Cloudsim),
-            // CloudSim starts every migration of a round at once; vmplace's plans run in waves of
-            // at most two migrations per host (the default).
-            max_concurrent_per_host: (!optimize)
-                .then_some(vmplace_wire::limits::COUNT_MAX as usize),
-            ..Default::default()
+        .collect()
+}
+
+/// The state's migration policy for the simulated one (DVFS: the planner's defaults, unused).
+fn migration_policy(policy: &SimPolicy) -> MigrationPolicy {
+    let (detection, selection, parameter, optimize) = match policy {
+        SimPolicy::Migrate {
+            detection,
+            selection,
+            parameter,
+            optimize,
+        } => (*detection, *selection, *parameter, *optimize),
+        SimPolicy::Dvfs => (Detection::Thr, Selection::Mmt, 0.8, false),
+    };
+    MigrationPolicy {
+        detection: Some(detection),
+        parameter: Some(parameter),
+        selection: Some(selection),
+        placement: Some(if optimize {
+            vmplace_wire::state::Planner::Optimize
+        } else {
+            vmplace_wire::state::Planner::Pabfd
         }),
-        resources: Vec::new(),
-        balance: Vec::new(),
-        move_costs: None,
-        min_domains: None,
-        dependencies: None,
+        candidates_listed: Some(1),
+        // The classic policies are here to be compared with CloudSim's figures.
+        emulate: (!optimize).then_some(vmplace_wire::state::Emulate::Cloudsim),
+        // CloudSim starts every migration of a round at once; vmplace's plans run in waves of
+        // at most two migrations per host (the default).
+        max_concurrent_per_host: (!optimize).then_some(vmplace_wire::limits::COUNT_MAX as usize),
+        ..Default::default()
     }
 }

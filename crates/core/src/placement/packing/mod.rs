@@ -434,30 +434,11 @@ pub(crate) fn pack(
 ) -> Result<Packed, MipError> {
     let flavors = flavors(d, base);
     let classes = classes(d, &flavors);
-    let mut class_of = vec![0; d.hosts.len()];
-    for (c, class) in classes.iter().enumerate() {
-        for h in &class.hosts {
-            class_of[h.0] = c;
-        }
-    }
-    let mut flavor_of: HashMap<usize, usize> = HashMap::new();
-    for (f, fl) in flavors.iter().enumerate() {
-        for r in &fl.members {
-            flavor_of.insert(r.0, f);
-        }
-    }
+    let class_of = class_of(d, &classes);
+    let flavor_of = flavor_of(&flavors);
     let idle = d.hosts.iter().filter(|h| !h.initially_active()).count() as f64;
     let active = d.hosts.len() as f64 - idle;
-    let big_m = 1.0 + idle;
-    let input = MasterInput {
-        demand: flavors.iter().map(|f| f.members.len() as f64).collect(),
-        unplaced_cost: flavors
-            .iter()
-            .map(|f| big_m * d.requests[f.members[0].0].priority)
-            .collect(),
-        hosts: classes.iter().map(|c| c.hosts.len() as f64).collect(),
-        host_cost: classes.iter().map(|c| c.cost).collect(),
-    };
+    let input = master_input(d, &flavors, &classes, 1.0 + idle);
     let mut p = Packing {
         d,
         flavors,
@@ -529,30 +510,93 @@ pub(crate) fn pack(
             *start_from.entry(q).or_default() += 1;
         }
     }
-    let warm_uses: Vec<u32> = master
-        .columns()
-        .iter()
-        .map(|q| start_from.get(q).copied().unwrap_or(0))
-        .collect();
-    let secs = (budget_s - p.start.elapsed().as_secs_f64()).clamp(0.05, deadline.remaining());
-    let integer = master.solve_integer(&warm_uses, &mip_options(d, secs, None, deadline))?;
-    if !integer.uses.is_empty() {
-        let chosen: Vec<(Pattern, u32)> = master
-            .columns()
-            .iter()
-            .cloned()
-            .zip(integer.uses.iter().copied())
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        let a = realise(base, &p.flavors, &p.classes, &chosen);
-        let better = out.assignment.as_ref().is_none_or(|b| {
-            super::lexicographic::better(evaluate::host_score(d, &a), evaluate::host_score(d, b))
-        });
-        if better {
-            out.assignment = Some(a);
+    p.integer_master(&master, &start_from, base, &mut out)?;
+    Ok(out)
+}
+
+/// The class of each host (index into `classes`).
+fn class_of(d: &Domain, classes: &[HostClass]) -> Vec<usize> {
+    let mut class_of = vec![0; d.hosts.len()];
+    for (c, class) in classes.iter().enumerate() {
+        for h in &class.hosts {
+            class_of[h.0] = c;
         }
     }
-    Ok(out)
+    class_of
+}
+
+/// The flavor of each request in play (request index to index into `flavors`).
+fn flavor_of(flavors: &[PackFlavor]) -> HashMap<usize, usize> {
+    let mut flavor_of: HashMap<usize, usize> = HashMap::new();
+    for (f, fl) in flavors.iter().enumerate() {
+        for r in &fl.members {
+            flavor_of.insert(r.0, f);
+        }
+    }
+    flavor_of
+}
+
+/// The pattern master's data: each flavor's demand and its cost left unplaced (`big_m` times its
+/// priority), each class's hosts and the cost of opening one.
+fn master_input(
+    d: &Domain,
+    flavors: &[PackFlavor],
+    classes: &[HostClass],
+    big_m: f64,
+) -> MasterInput {
+    MasterInput {
+        demand: flavors.iter().map(|f| f.members.len() as f64).collect(),
+        unplaced_cost: flavors
+            .iter()
+            .map(|f| big_m * d.requests[f.members[0].0].priority)
+            .collect(),
+        hosts: classes.iter().map(|c| c.hosts.len() as f64).collect(),
+        host_cost: classes.iter().map(|c| c.cost).collect(),
+    }
+}
+
+impl Packing<'_> {
+    /// The integer master over every column of `master`, warm-started with `start_from` (uses
+    /// per pattern), in the time left of the budget; its answer replaces `out`'s when it is
+    /// lexicographically better.
+    fn integer_master(
+        &self,
+        master: &PatternMaster,
+        start_from: &HashMap<Pattern, u32>,
+        base: &Assignment,
+        out: &mut Packed,
+    ) -> Result<(), MipError> {
+        let d = self.d;
+        let warm_uses: Vec<u32> = master
+            .columns()
+            .iter()
+            .map(|q| start_from.get(q).copied().unwrap_or(0))
+            .collect();
+        let secs = (self.budget_s - self.start.elapsed().as_secs_f64())
+            .clamp(0.05, self.deadline.remaining());
+        let integer =
+            master.solve_integer(&warm_uses, &mip_options(d, secs, None, self.deadline))?;
+        if !integer.uses.is_empty() {
+            let chosen: Vec<(Pattern, u32)> = master
+                .columns()
+                .iter()
+                .cloned()
+                .zip(integer.uses.iter().copied())
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            let a = realise(base, &self.flavors, &self.classes, &chosen);
+            let better = out.assignment.as_ref().is_none_or(|b| {
+                super::lexicographic::better(
+                    evaluate::host_score(d, &a),
+                    evaluate::host_score(d, b),
+                )
+            });
+            if better {
+                out.assignment = Some(a);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Whether `chosen` covers every flavor's demand.
