@@ -1,5 +1,6 @@
 //! What the wire's resource fields mean, for every layer above the wire: a host's usable
-//! capacity, a storage system's usable space, whether traits meet a rule.
+//! capacity, a storage system's usable space, whether traits meet a rule, and which resource
+//! plays the role of CPU or of memory (the one place that reads a resource's name).
 
 use vmplace_wire::problem::Traits;
 use vmplace_wire::{Resources, Storage};
@@ -26,4 +27,44 @@ pub fn usable_gib(s: &Storage) -> f64 {
 /// no `forbidden` one.
 pub fn traits_met(required: &Traits, forbidden: &Traits, has: &Traits) -> bool {
     required.is_subset(has) && forbidden.is_disjoint(has)
+}
+
+/// The part a resource plays where a rule needs CPU or memory by name: OpenStack's default host
+/// choice (most free memory), the migration round's utilisation and its migration time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// CPU: the resource named `cpu`.
+    Cpu,
+    /// Memory: the first resource whose name contains `mem`, in any case (`memory_gib`,
+    /// `mem_mb`, `MEM`).
+    Memory,
+}
+
+impl Role {
+    /// Whether a resource of this name plays the role.
+    pub fn named(self, name: &str) -> bool {
+        match self {
+            Role::Cpu => name == "cpu",
+            Role::Memory => name.to_ascii_lowercase().contains("mem"),
+        }
+    }
+
+    /// The index of the first of `names` that plays the role.
+    pub fn find<S: AsRef<str>>(self, names: &[S]) -> Option<usize> {
+        names.iter().position(|n| self.named(n.as_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Role;
+
+    #[test]
+    fn roles_are_found_by_name() {
+        let names = ["disk_iops", "MEM_mb", "cpu", "memory_gib"];
+        assert_eq!(Role::Cpu.find(&names), Some(2));
+        assert_eq!(Role::Memory.find(&names), Some(1));
+        assert_eq!(Role::Memory.find(&["cpu"]), None);
+        assert!(!Role::Cpu.named("vcpu"));
+    }
 }

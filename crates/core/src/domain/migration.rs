@@ -2,6 +2,7 @@
 //! document by its one converter ([`Pool::from_state`]); tentative moves are applied in place.
 
 use super::groups::{Counts, GroupRule, Scopes};
+use crate::resources::Role;
 use crate::validation::Valid;
 use std::collections::HashMap;
 use vmplace_wire::state::{HostState, State};
@@ -132,10 +133,8 @@ impl Pool {
         let names = resource_names(s);
         let hosts = pool_hosts(s, &names);
         let vms = pool_vms(s, &names);
-        let cpu = names.iter().position(|r| r == "cpu");
-        let mem = names
-            .iter()
-            .position(|r| r.to_ascii_lowercase().contains("mem"));
+        let cpu = Role::Cpu.find(&names);
+        let mem = Role::Memory.find(&names);
         let mut on: Vec<Vec<VmId>> = vec![Vec::new(); s.hosts.len()];
         for (v, vm) in vms.iter().enumerate() {
             if let Some(list) = on.get_mut(vm.host.0) {

@@ -17,6 +17,7 @@
 
 use crate::domain::evaluate::final_load;
 use crate::domain::{Assignment, Domain, HostIx, Load, RequestIx, StorageIx, EPS};
+use crate::resources::Role;
 use vmplace_wire::PhaseSolver;
 
 /// How a scheduler orders the storage systems it tries for an image.
@@ -141,11 +142,9 @@ impl Heuristic {
     }
 }
 
-/// Index of the memory-like resource (the first whose name contains "mem").
+/// Index of the memory-like resource ([`Role::Memory`]).
 pub(crate) fn ram_dimension(d: &Domain) -> Option<usize> {
-    d.resources[..d.measured]
-        .iter()
-        .position(|r| r.to_ascii_lowercase().contains("mem"))
+    Role::Memory.find(&d.resources[..d.measured])
 }
 
 /// Free memory of a host (every measured resource summed when the pool has no memory).
