@@ -51,7 +51,7 @@ pub fn check_scenario(state: &State, sc: &Scenario) -> Findings {
             ));
         }
         if let Some(t) =
-            super::placement::broken_trait(&vm.required_traits, &vm.forbidden_traits, &host.traits)
+            crate::broken_trait(&vm.required_traits, &vm.forbidden_traits, &host.traits)
         {
             out.push(v(
                 Rule::HostTraits,
