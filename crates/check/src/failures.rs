@@ -92,7 +92,10 @@ impl<'a> Failed<'a> {
                 })
             })
             .collect();
-        let on_failed = state.vms.iter().filter(|x| failed.contains(x.host.as_str()));
+        let on_failed = state
+            .vms
+            .iter()
+            .filter(|x| failed.contains(x.host.as_str()));
         let on_failed = on_failed.map(|x| x.id.as_str()).collect();
         let (mut used, members) = survivors(state, &failed);
         for r in &restarts {
