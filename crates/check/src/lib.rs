@@ -3,9 +3,9 @@
 //! itself here. Each kind of document is checked as vrp's checker does: a context built once
 //! from the documents (lookups by id, what the answer adds to each host and storage), then one
 //! function per rule, named after the rule's code, called from a list in the rules' order. By
-//! kind: [`placement`] (placement answers: requests, hosts and storage, the group rules, honest
-//! status), [`plan`] (migration plans: moves, steps, reassignment), [`ganeti`] (IAllocator
-//! answers, from Ganeti's input document alone), [`failures`] (a failure scenario's restarts,
+//! kind: `placement` (placement answers: requests, hosts and storage, the group rules, honest
+//! status), `plan` (migration plans: moves, steps, reassignment), `ganeti` (IAllocator
+//! answers, from Ganeti's input document alone), `failures` (a failure scenario's restarts,
 //! from the state document), [`roadef`] (the challenge's reassignments); its own lists of codes
 //! are in [`codes`].
 
