@@ -7,17 +7,133 @@
 
 use super::codes::Rule;
 use super::tolerance::exceeds;
-use super::{v, Collector, Findings};
+use super::{broken_trait, v, Collector, Findings};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use vmplace_wire::capacity::Scenario;
 use vmplace_wire::state::{HostState, State, StateHost, StateVm};
 
+/// A rule of failure scenarios: its code, and the function that checks it over the context.
+type RuleCheck = (Rule, fn(&Failed, &mut Collector));
+
+/// Every failure-scenario rule, in the README's order ([`Rule::FAILURE`]).
+const RULES: [RuleCheck; 13] = [
+    (Rule::UnknownHost, unknown_host),
+    (Rule::UnknownVm, unknown_vm),
+    (Rule::RestartCoverage, restart_coverage),
+    (Rule::FailedHost, failed_host),
+    (Rule::NotConnected, not_connected),
+    (Rule::HostTraits, host_traits),
+    (Rule::HostCapacity, host_capacity),
+    (Rule::AntiAffinity, anti_affinity),
+    (Rule::GroupRule, group_rule),
+    (Rule::BadStats, bad_stats),
+    (Rule::BadBound, bad_bound),
+    (Rule::BadGap, bad_gap),
+    (Rule::BadStatus, bad_status),
+];
+
 /// Checks one scenario against the state it was computed on.
 pub fn check_scenario(state: &State, sc: &Scenario) -> Findings {
-    let failed: HashSet<&str> = sc.hosts.iter().map(String::as_str).collect();
+    let cx = Failed::new(state, sc);
     let mut out = Collector::default();
-    for (i, h) in sc.hosts.iter().enumerate() {
-        if !state.hosts.iter().any(|x| &x.id == h) {
+    for (_, rule) in RULES {
+        rule(&cx, &mut out);
+    }
+    out.finish()
+}
+
+/// A restart of the witness naming a VM of the state.
+struct Restart<'a> {
+    /// Its index in `witness`.
+    i: usize,
+    vm: &'a StateVm,
+    /// Its host, None if the state has no such host.
+    host: Option<&'a StateHost>,
+}
+
+/// A scenario as every rule reads it, built once.
+struct Failed<'a> {
+    state: &'a State,
+    sc: &'a Scenario,
+    /// The failed hosts.
+    failed: HashSet<&'a str>,
+    /// The VMs that ran on them.
+    on_failed: HashSet<&'a str>,
+    /// The witness's restarts of known VMs, in order.
+    restarts: Vec<Restart<'a>>,
+    /// What each host uses after the restarts (the survivors and every restart on a known host),
+    /// per resource.
+    used: Load<'a>,
+    /// The survivors' anti-affinity members per host and group.
+    members: HashMap<(&'a str, &'a str), usize>,
+}
+
+impl<'a> Failed<'a> {
+    fn new(state: &'a State, sc: &'a Scenario) -> Failed<'a> {
+        let failed: HashSet<&str> = sc.hosts.iter().map(String::as_str).collect();
+        // The first of a repeated id, as a search from the start finds it.
+        let mut vms: HashMap<&str, &StateVm> = HashMap::new();
+        for vm in &state.vms {
+            vms.entry(vm.id.as_str()).or_insert(vm);
+        }
+        let mut hosts: HashMap<&str, &StateHost> = HashMap::new();
+        for h in &state.hosts {
+            hosts.entry(h.id.as_str()).or_insert(h);
+        }
+        let restarts: Vec<Restart> = sc
+            .witness
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                Some(Restart {
+                    i,
+                    vm: vms.get(r.vm.as_str())?,
+                    host: hosts.get(r.host.as_str()).copied(),
+                })
+            })
+            .collect();
+        let on_failed = state
+            .vms
+            .iter()
+            .filter(|x| failed.contains(x.host.as_str()));
+        let on_failed = on_failed.map(|x| x.id.as_str()).collect();
+        let (mut used, members) = survivors(state, &failed);
+        for r in &restarts {
+            let Some(host) = r.host else { continue };
+            let load = used.entry(host.id.as_str()).or_default();
+            for (k, d) in &r.vm.demand {
+                *load.entry(k.as_str()).or_default() += d;
+            }
+        }
+        Failed {
+            state,
+            sc,
+            failed,
+            on_failed,
+            restarts,
+            used,
+            members,
+        }
+    }
+
+    /// The restarts of known VMs on known hosts, each with its host.
+    fn placed(&self) -> impl Iterator<Item = (String, &'a StateVm, &'a StateHost)> + '_ {
+        let restarts = self.restarts.iter();
+        restarts.filter_map(|r| Some((format!("/witness/{}", r.i), r.vm, r.host?)))
+    }
+
+    /// The witness and the unrestartable list, in that order: each entry's list and VM id.
+    fn listed(&self) -> impl Iterator<Item = (&'static str, &'a str)> {
+        let witness = self.sc.witness.iter().map(|r| ("witness", r.vm.as_str()));
+        let unrestartable = self.sc.unrestartable.iter();
+        witness.chain(unrestartable.map(|u| ("unrestartable", u.vm.as_str())))
+    }
+}
+
+/// `UNKNOWN_HOST`: a failed host, or a restart's host, that the state does not have.
+fn unknown_host(cx: &Failed, out: &mut Collector) {
+    for (i, h) in cx.sc.hosts.iter().enumerate() {
+        if !cx.state.hosts.iter().any(|x| &x.id == h) {
             out.push(v(
                 Rule::UnknownHost,
                 format!("/hosts/{i}"),
@@ -25,22 +141,62 @@ pub fn check_scenario(state: &State, sc: &Scenario) -> Findings {
             ));
         }
     }
-    coverage(state, sc, &failed, &mut out);
-    let (mut used, mut members) = survivors(state, &failed);
-    for (i, r) in sc.witness.iter().enumerate() {
-        let at = format!("/witness/{i}");
-        let Some(vm) = state.vms.iter().find(|x| x.id == r.vm) else {
-            continue; // coverage reported it
-        };
-        let Some(host) = state.hosts.iter().find(|h| h.id == r.host) else {
+    for r in cx.restarts.iter().filter(|r| r.host.is_none()) {
+        out.push(v(
+            Rule::UnknownHost,
+            format!("/witness/{}", r.i),
+            format!("`{}` is not a host", cx.sc.witness[r.i].host),
+        ));
+    }
+}
+
+/// `UNKNOWN_VM`: a VM restarted or listed as unrestartable that did not run on a failed host.
+fn unknown_vm(cx: &Failed, out: &mut Collector) {
+    for (i, (list, id)) in cx.listed().enumerate() {
+        if !cx.on_failed.contains(id) {
             out.push(v(
-                Rule::UnknownHost,
-                at,
-                format!("`{}` is not a host", r.host),
+                Rule::UnknownVm,
+                format!("/{list}"),
+                format!("`{id}` (entry {i}) did not run on a failed host"),
             ));
-            continue;
-        };
-        if failed.contains(host.id.as_str()) || host.state != HostState::Active {
+        }
+    }
+}
+
+/// `RESTART_COVERAGE`: the witness and the unrestartable list together are not the VMs of the
+/// failed hosts, once each, or `vms` does not count them.
+fn restart_coverage(cx: &Failed, out: &mut Collector) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (_, id) in cx.listed() {
+        *seen.entry(id).or_default() += 1;
+    }
+    for id in &cx.on_failed {
+        let n = seen.get(id).copied().unwrap_or(0);
+        if n != 1 {
+            out.push(v(
+                Rule::RestartCoverage,
+                "/witness",
+                format!("`{id}` ran on a failed host and is listed {n} times"),
+            ));
+        }
+    }
+    if cx.sc.vms != cx.on_failed.len() {
+        out.push(v(
+            Rule::RestartCoverage,
+            "/vms",
+            format!(
+                "{} VMs ran on the failed hosts, not {}",
+                cx.on_failed.len(),
+                cx.sc.vms
+            ),
+        ));
+    }
+}
+
+/// `FAILED_HOST`: a restart on a failed or inactive host.
+fn failed_host(cx: &Failed, out: &mut Collector) {
+    for (at, vm, host) in cx.placed() {
+        if cx.failed.contains(host.id.as_str()) || host.state != HostState::Active {
             out.push(v(
                 Rule::FailedHost,
                 &at,
@@ -50,15 +206,12 @@ pub fn check_scenario(state: &State, sc: &Scenario) -> Findings {
                 ),
             ));
         }
-        if let Some(t) =
-            super::placement::broken_trait(&vm.required_traits, &vm.forbidden_traits, &host.traits)
-        {
-            out.push(v(
-                Rule::HostTraits,
-                &at,
-                format!("`{}` {t} (VM `{}`)", host.id, vm.id),
-            ));
-        }
+    }
+}
+
+/// `NOT_CONNECTED`: a restart on a host that does not reach the VM's storage.
+fn not_connected(cx: &Failed, out: &mut Collector) {
+    for (at, vm, host) in cx.placed() {
         if !host.storage.contains(&vm.storage) {
             out.push(v(
                 Rule::NotConnected,
@@ -66,27 +219,30 @@ pub fn check_scenario(state: &State, sc: &Scenario) -> Findings {
                 format!("`{}` does not reach storage `{}`", host.id, vm.storage),
             ));
         }
-        let load = used.entry(host.id.as_str()).or_default();
-        for (k, d) in &vm.demand {
-            *load.entry(k.as_str()).or_default() += d;
-        }
-        if let Some(g) = vm.anti_affinity.as_deref() {
-            let n = members.entry((host.id.as_str(), g)).or_default();
-            *n += 1;
-            if *n > 1 {
-                out.push(v(
-                    Rule::AntiAffinity,
-                    &at,
-                    format!("`{}` joins another member of `{g}` on `{}`", vm.id, host.id),
-                ));
-            }
+    }
+}
+
+/// `HOST_TRAITS`: a restart on a host that lacks a trait the VM requires or has one it forbids.
+fn host_traits(cx: &Failed, out: &mut Collector) {
+    for (at, vm, host) in cx.placed() {
+        if let Some(t) = broken_trait(&vm.required_traits, &vm.forbidden_traits, &host.traits) {
+            out.push(v(
+                Rule::HostTraits,
+                &at,
+                format!("`{}` {t} (VM `{}`)", host.id, vm.id),
+            ));
         }
     }
-    for h in &state.hosts {
-        for (k, u) in used.get(h.id.as_str()).into_iter().flatten() {
+}
+
+/// `HOST_CAPACITY`: a host a restart names beyond its usable capacity (running VMs count with
+/// their whole demand).
+fn host_capacity(cx: &Failed, out: &mut Collector) {
+    let restarted: HashSet<&str> = cx.sc.witness.iter().map(|r| r.host.as_str()).collect();
+    for h in &cx.state.hosts {
+        for (k, u) in cx.used.get(h.id.as_str()).into_iter().flatten() {
             let cap = super::limit(&h.capacity, &h.reserved, &h.allocation_ratio, k);
-            let restarted_here = sc.witness.iter().any(|r| r.host == h.id);
-            if restarted_here && exceeds(*u, cap) {
+            if restarted.contains(h.id.as_str()) && exceeds(*u, cap) {
                 out.push(v(
                     Rule::HostCapacity,
                     "/witness",
@@ -95,15 +251,32 @@ pub fn check_scenario(state: &State, sc: &Scenario) -> Findings {
             }
         }
     }
-    group_rules(state, sc, &failed, &mut out);
-    counts(sc, &mut out);
-    out.finish()
+}
+
+/// `ANTI_AFFINITY`: a restart that joins another member of its group on a host.
+fn anti_affinity(cx: &Failed, out: &mut Collector) {
+    let mut members = cx.members.clone();
+    for (at, vm, host) in cx.placed() {
+        let Some(g) = vm.anti_affinity.as_deref() else {
+            continue;
+        };
+        let n = members.entry((host.id.as_str(), g)).or_default();
+        *n += 1;
+        if *n > 1 {
+            out.push(v(
+                Rule::AntiAffinity,
+                &at,
+                format!("`{}` joins another member of `{g}` on `{}`", vm.id, host.id),
+            ));
+        }
+    }
 }
 
 /// The hard rules of `groups[]` after the restarts, against the survivors: no domain above
 /// `max_per_domain` (or what the survivors hold), affinity and spread no more broken (spread over
-/// the domains with a surviving active host).
-fn group_rules(state: &State, sc: &Scenario, failed: &HashSet<&str>, out: &mut Collector) {
+/// the domains with a surviving active host): `GROUP_RULE`.
+fn group_rule(cx: &Failed, out: &mut Collector) {
+    let (state, sc, failed) = (cx.state, cx.sc, &cx.failed);
     fn alive<'s>(vm: &'s StateVm, failed: &HashSet<&str>) -> Option<&'s str> {
         (!failed.contains(vm.host.as_str())).then_some(vm.host.as_str())
     }
@@ -121,53 +294,6 @@ fn group_rules(state: &State, sc: &Scenario, failed: &HashSet<&str>, out: &mut C
     let at = |vm: &str| after.get(vm).copied();
     rules.check_anti_affinity(|vm| at(vm).into_iter().collect(), "/witness", out);
     rules.check_settled(at, "/witness", out);
-}
-
-/// The witness and the unrestartable list together are the VMs of the failed hosts, once each.
-fn coverage(state: &State, sc: &Scenario, failed: &HashSet<&str>, out: &mut Collector) {
-    let on_failed: HashSet<&str> = state
-        .vms
-        .iter()
-        .filter(|x| failed.contains(x.host.as_str()))
-        .map(|x| x.id.as_str())
-        .collect();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    let listed = sc.witness.iter().map(|r| ("witness", r.vm.as_str())).chain(
-        sc.unrestartable
-            .iter()
-            .map(|u| ("unrestartable", u.vm.as_str())),
-    );
-    for (i, (list, id)) in listed.enumerate() {
-        if !on_failed.contains(id) {
-            out.push(v(
-                Rule::UnknownVm,
-                format!("/{list}"),
-                format!("`{id}` (entry {i}) did not run on a failed host"),
-            ));
-        }
-        *seen.entry(id).or_default() += 1;
-    }
-    for id in &on_failed {
-        let n = seen.get(id).copied().unwrap_or(0);
-        if n != 1 {
-            out.push(v(
-                Rule::RestartCoverage,
-                "/witness",
-                format!("`{id}` ran on a failed host and is listed {n} times"),
-            ));
-        }
-    }
-    if sc.vms != on_failed.len() {
-        out.push(v(
-            Rule::RestartCoverage,
-            "/vms",
-            format!(
-                "{} VMs ran on the failed hosts, not {}",
-                on_failed.len(),
-                sc.vms
-            ),
-        ));
-    }
 }
 
 /// What the survivors use, and their anti-affinity members, before the restarts.
@@ -194,8 +320,10 @@ fn survivors<'a>(
     (used, members)
 }
 
-/// `restarted`, `restartable`, `bound`, `gap` and `status` agree with the lists.
-fn counts(sc: &Scenario, out: &mut Collector) {
+/// `BAD_STATS`: `restarted` and `restartable` disagree with the witness and the unrestartable
+/// list.
+fn bad_stats(cx: &Failed, out: &mut Collector) {
+    let sc = cx.sc;
     if sc.restarted != sc.witness.len() || sc.restartable != sc.unrestartable.is_empty() {
         out.push(v(
             Rule::BadStats,
@@ -203,6 +331,11 @@ fn counts(sc: &Scenario, out: &mut Collector) {
             "restarted and restartable must match the witness and the unrestartable list",
         ));
     }
+}
+
+/// `BAD_BOUND`: a bound below the restarts or above the VMs to restart.
+fn bad_bound(cx: &Failed, out: &mut Collector) {
+    let sc = cx.sc;
     if sc.bound < sc.restarted || sc.bound > sc.vms {
         out.push(v(
             Rule::BadBound,
@@ -213,6 +346,11 @@ fn counts(sc: &Scenario, out: &mut Collector) {
             ),
         ));
     }
+}
+
+/// `BAD_GAP`: a gap that is not what the bound leaves unrestarted.
+fn bad_gap(cx: &Failed, out: &mut Collector) {
+    let sc = cx.sc;
     let gap = if sc.bound > 0 {
         (sc.bound - sc.restarted.min(sc.bound)) as f64 / sc.bound as f64
     } else {
@@ -225,6 +363,11 @@ fn counts(sc: &Scenario, out: &mut Collector) {
             format!("gap {} is not {gap}", sc.gap),
         ));
     }
+}
+
+/// `BAD_STATUS`: `optimal` while the bound says more VMs could restart.
+fn bad_status(cx: &Failed, out: &mut Collector) {
+    let sc = cx.sc;
     let proven = sc.status == vmplace_wire::Status::Optimal;
     if proven && sc.bound != sc.restarted {
         out.push(v(
@@ -232,5 +375,15 @@ fn counts(sc: &Scenario, out: &mut Collector) {
             "/status",
             "optimal, but the bound says more VMs could restart",
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rules_are_listed_in_the_readmes_order() {
+        assert_eq!(RULES.map(|(rule, _)| rule), Rule::FAILURE);
     }
 }

@@ -1,28 +1,27 @@
 //! The independent checker: re-verifies an answer from the wire documents alone. It deliberately
 //! shares no code with validation, domain, greedy or the models, so a bug there cannot hide
-//! itself here. By concern: [`placement`] (every request once, capacities, connectivity,
-//! anti-affinity), [`groups`] (the group rules, recounted per domain), [`status`] (honest status, bound and gap), [`plan`] (migration plans),
-//! [`ganeti`] (IAllocator answers, from Ganeti's input document alone), [`failures`] (a
-//! failure scenario's restarts, from the state document); its own
-//! lists of codes are in [`codes`].
+//! itself here. Each kind of document is checked as vrp's checker does: a context built once
+//! from the documents (lookups by id, what the answer adds to each host and storage), then one
+//! function per rule, named after the rule's code, called from a list in the rules' order. By
+//! kind: `placement` (placement answers: requests, hosts and storage, the group rules, honest
+//! status), `plan` (migration plans: moves, steps, reassignment), `ganeti` (IAllocator
+//! answers, from Ganeti's input document alone), `failures` (a failure scenario's restarts,
+//! from the state document), [`roadef`] (the challenge's reassignments); its own lists of codes
+//! are in [`codes`].
 
 #![warn(missing_docs)]
 
 pub mod codes;
 mod failures;
 mod ganeti;
-mod groups;
 mod placement;
 mod plan;
 mod plan_groups;
-mod plan_reassign;
 pub mod roadef;
-mod status;
-mod steps;
 mod tolerance;
 
 use serde::{Deserialize, Serialize};
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use vmplace_wire::{Problem, Solution};
 
 pub use codes::Rule;
@@ -59,6 +58,30 @@ fn limit(
 /// A storage system's usable space, GiB, by the same formula.
 fn storage_limit(s: &vmplace_wire::Storage) -> f64 {
     (s.capacity_gib - s.reserved_gib.unwrap_or(0.0)).max(0.0) * s.allocation_ratio.unwrap_or(1.0)
+}
+
+/// Id to index over `items`, the last of a repeated id winning.
+fn index_by<'a, T>(items: &'a [T], id: impl Fn(&'a T) -> &'a str) -> HashMap<&'a str, usize> {
+    items.iter().enumerate().map(|(i, x)| (id(x), i)).collect()
+}
+
+/// The first trait rule `has` breaks, as "lacks `T`" or "has `T`": every required trait must be
+/// in `has`, no forbidden one.
+fn broken_trait(
+    required: &BTreeSet<String>,
+    forbidden: &BTreeSet<String>,
+    has: &BTreeSet<String>,
+) -> Option<String> {
+    required
+        .iter()
+        .find(|t| !has.contains(*t))
+        .map(|t| format!("lacks required trait `{t}`"))
+        .or_else(|| {
+            forbidden
+                .iter()
+                .find(|t| has.contains(*t))
+                .map(|t| format!("has forbidden trait `{t}`"))
+        })
 }
 
 /// Most violations a check lists; the rest are only counted (a plan naming an unknown VM 1.5
@@ -124,14 +147,6 @@ impl Collector {
         }
     }
 
-    /// Takes in what another collector kept and counted.
-    fn merge(&mut self, other: Collector) {
-        self.omitted += other.omitted;
-        for violation in other.kept {
-            self.push(violation);
-        }
-    }
-
     fn finish(self) -> Findings {
         Findings {
             violations: self.kept.into_sorted_vec(),
@@ -174,9 +189,5 @@ impl From<vmplace_wire::check::CheckPhase> for Expect {
 
 /// Checks every hard rule. No violation means the solution is valid for the problem.
 pub fn check(problem: &Problem, solution: &Solution, expect: Expect) -> Findings {
-    let mut out = placement::requests_once(problem, solution);
-    out.merge(placement::capacities(problem, solution, expect));
-    groups::group_rules(problem, solution, &mut out);
-    status::honesty(problem, solution, &mut out);
-    out.finish()
+    placement::check(problem, solution, expect)
 }

@@ -80,15 +80,22 @@ pub struct RoadefCheck {
     pub omitted: usize,
 }
 
+/// A rule of the challenge's reassignments: the function that checks it over the context.
+type RuleCheck = fn(&Reassigned, &mut Vec<RoadefViolation>);
+
+/// The hard rules, in the order their violations are listed (a list, not sorted: the first
+/// [`MAX_LISTED`] are kept in this order).
+const RULES: [RuleCheck; 4] = [capacity, conflict, spread, dependency];
+
 /// Checks `new` against `model`, starting from `initial` (both of the model's length: the
 /// parser guarantees it).
 pub fn check_roadef(model: &Model, initial: &Assignment, new: &Assignment) -> RoadefCheck {
+    let cx = Reassigned::new(model, initial, new);
     let mut found = Vec::new();
-    capacity(model, initial, new, &mut found);
-    conflict(model, new, &mut found);
-    spread(model, new, &mut found);
-    dependency(model, new, &mut found);
-    let costs = costs(model, initial, new);
+    for rule in RULES {
+        rule(&cx, &mut found);
+    }
+    let costs = costs(&cx);
     let moved = initial.0.iter().zip(&new.0).filter(|(a, b)| a != b).count();
     let omitted = found.len().saturating_sub(MAX_LISTED);
     found.truncate(MAX_LISTED);
@@ -98,6 +105,35 @@ pub fn check_roadef(model: &Model, initial: &Assignment, new: &Assignment) -> Ro
         moved_processes: moved,
         violations: found,
         omitted,
+    }
+}
+
+/// A reassignment as every rule reads it, built once.
+struct Reassigned<'a> {
+    model: &'a Model,
+    initial: &'a Assignment,
+    new: &'a Assignment,
+    /// Per machine and resource: (usage, usage plus the transient share of processes moved
+    /// away).
+    usage: Vec<Vec<(i128, i128)>>,
+    /// The processes of each service.
+    members: Vec<Vec<ProcessIx>>,
+}
+
+impl<'a> Reassigned<'a> {
+    fn new(model: &'a Model, initial: &'a Assignment, new: &'a Assignment) -> Reassigned<'a> {
+        Reassigned {
+            model,
+            initial,
+            new,
+            usage: usages(model, initial, new),
+            members: members(model),
+        }
+    }
+
+    /// Where a process runs after the reassignment.
+    fn machine_of(&self, p: ProcessIx) -> &'a vmplace_wire::roadef::model::Machine {
+        &self.model.machines[self.new.0[p.ix()].ix()]
     }
 }
 
@@ -117,8 +153,12 @@ fn usages(model: &Model, initial: &Assignment, new: &Assignment) -> Vec<Vec<(i12
     u
 }
 
-fn capacity(model: &Model, initial: &Assignment, new: &Assignment, out: &mut Vec<RoadefViolation>) {
-    let u = usages(model, initial, new);
+/// `CAPACITY` and `TRANSIENT_CAPACITY`, machine by machine and resource by resource: a usage
+/// above capacity is a capacity violation, else a usage plus the transient share of processes
+/// moved away above it a transient one (one violation per machine and resource, listed in that
+/// order).
+fn capacity(cx: &Reassigned, out: &mut Vec<RoadefViolation>) {
+    let (model, initial, new, u) = (cx.model, cx.initial, cx.new, &cx.usage);
     let mut on = vec![Vec::new(); model.machines.len()];
     let mut left = vec![Vec::new(); model.machines.len()];
     for (p, (&m0, &m)) in initial.0.iter().zip(&new.0).enumerate() {
@@ -162,8 +202,10 @@ fn members(model: &Model) -> Vec<Vec<ProcessIx>> {
     by
 }
 
-fn conflict(model: &Model, new: &Assignment, out: &mut Vec<RoadefViolation>) {
-    for (s, procs) in members(model).iter().enumerate() {
+/// `CONFLICT`: two processes of one service on one machine.
+fn conflict(cx: &Reassigned, out: &mut Vec<RoadefViolation>) {
+    let new = cx.new;
+    for (s, procs) in cx.members.iter().enumerate() {
         let mut on: BTreeMap<MachineIx, Vec<u32>> = BTreeMap::new();
         for p in procs {
             on.entry(new.0[p.ix()]).or_default().push(p.0);
@@ -181,12 +223,11 @@ fn conflict(model: &Model, new: &Assignment, out: &mut Vec<RoadefViolation>) {
     }
 }
 
-fn spread(model: &Model, new: &Assignment, out: &mut Vec<RoadefViolation>) {
-    for (s, procs) in members(model).iter().enumerate() {
-        let locations: BTreeSet<_> = procs
-            .iter()
-            .map(|p| model.machines[new.0[p.ix()].ix()].location)
-            .collect();
+/// `SPREAD`: a service in fewer distinct locations than its spreadMin.
+fn spread(cx: &Reassigned, out: &mut Vec<RoadefViolation>) {
+    let model = cx.model;
+    for (s, procs) in cx.members.iter().enumerate() {
+        let locations: BTreeSet<_> = procs.iter().map(|&p| cx.machine_of(p).location).collect();
         let min = model.services[s].spread_min as usize;
         if locations.len() < min {
             out.push(RoadefViolation {
@@ -204,12 +245,13 @@ fn spread(model: &Model, new: &Assignment, out: &mut Vec<RoadefViolation>) {
     }
 }
 
-fn dependency(model: &Model, new: &Assignment, out: &mut Vec<RoadefViolation>) {
-    let by = members(model);
+/// `DEPENDENCY`: a process in a neighborhood where a service it depends on does not run.
+fn dependency(cx: &Reassigned, out: &mut Vec<RoadefViolation>) {
+    let (model, by) = (cx.model, &cx.members);
     let neighborhoods = |s: ServiceIx| -> BTreeSet<_> {
         by[s.ix()]
             .iter()
-            .map(|p| model.machines[new.0[p.ix()].ix()].neighborhood)
+            .map(|&p| cx.machine_of(p).neighborhood)
             .collect()
     };
     for (s, service) in model.services.iter().enumerate() {
@@ -217,7 +259,7 @@ fn dependency(model: &Model, new: &Assignment, out: &mut Vec<RoadefViolation>) {
             let there = neighborhoods(d);
             let lacking: Vec<u32> = by[s]
                 .iter()
-                .filter(|p| !there.contains(&model.machines[new.0[p.ix()].ix()].neighborhood))
+                .filter(|&&p| !there.contains(&cx.machine_of(p).neighborhood))
                 .map(|p| p.0)
                 .collect();
             if !lacking.is_empty() {
@@ -241,8 +283,9 @@ fn clamp(v: i128) -> i64 {
     v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
-fn costs(model: &Model, initial: &Assignment, new: &Assignment) -> RoadefCosts {
-    let u = usages(model, initial, new);
+/// The five cost parts of the reassignment.
+fn costs(cx: &Reassigned) -> RoadefCosts {
+    let (model, initial, new, u) = (cx.model, cx.initial, cx.new, &cx.usage);
     let mut load = 0i128;
     let mut balance = 0i128;
     for (m, row) in u.iter().enumerate() {

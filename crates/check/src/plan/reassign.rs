@@ -4,15 +4,16 @@
 //! `dependencies`, and the five parts of `stats.reassign_cost`. Written apart from the converter
 //! and the engine (`roadef::convert`, `roadef::state`), in 128-bit integers and ordered maps.
 
-use super::codes::Rule;
-use super::tolerance::exceeds;
-use super::{v, Collector};
+use super::Planned;
+use crate::codes::Rule;
+use crate::tolerance::exceeds;
+use crate::{v, Collector};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use vmplace_wire::reassign::ReassignCost;
 use vmplace_wire::state::{Plan, State, StateHost};
 
 /// The pool as the checker sees it: resources, usable capacities, where each VM starts and ends.
-struct View<'a> {
+pub(super) struct View<'a> {
     state: &'a State,
     names: Vec<String>,
     transient: Vec<bool>,
@@ -22,12 +23,16 @@ struct View<'a> {
     demand: Vec<Vec<f64>>,
     start: Vec<usize>,
     end: Vec<usize>,
-    host_ix: HashMap<&'a str, usize>,
-    vm_ix: HashMap<&'a str, usize>,
 }
 
 impl<'a> View<'a> {
-    fn new(state: &'a State, plan: &Plan) -> View<'a> {
+    /// The pool of `state` before and after `plan`, with the plan's lookups of hosts and VMs.
+    pub(super) fn new(
+        state: &'a State,
+        plan: &Plan,
+        host_ix: &HashMap<&str, usize>,
+        vm_ix: &HashMap<&str, usize>,
+    ) -> View<'a> {
         let names: BTreeSet<String> = state
             .hosts
             .iter()
@@ -44,7 +49,7 @@ impl<'a> View<'a> {
             .iter()
             .map(|h| {
                 let lim =
-                    |k: &String| super::limit(&h.capacity, &h.reserved, &h.allocation_ratio, k);
+                    |k: &String| crate::limit(&h.capacity, &h.reserved, &h.allocation_ratio, k);
                 names.iter().map(lim).collect()
             })
             .collect();
@@ -57,18 +62,6 @@ impl<'a> View<'a> {
                     .map(|k| v.demand.get(k).copied().unwrap_or(0.0))
                     .collect()
             })
-            .collect();
-        let host_ix: HashMap<&str, usize> = state
-            .hosts
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.id.as_str(), i))
-            .collect();
-        let vm_ix: HashMap<&str, usize> = state
-            .vms
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.id.as_str(), i))
             .collect();
         // Unknown hosts and VMs are reported by the plan's own checks; they count as staying.
         let start: Vec<usize> = state
@@ -90,8 +83,6 @@ impl<'a> View<'a> {
             demand,
             start,
             end,
-            host_ix,
-            vm_ix,
         }
     }
 
@@ -119,24 +110,29 @@ fn domain<'h>(h: &'h StateHost, scope: &str) -> Option<&'h str> {
     }
 }
 
-/// Every reassignment rule of a plan, and its cost; nothing without `policy.reassign`.
-pub(super) fn check_reassign(state: &State, plan: &Plan, out: &mut Collector) {
-    let Some(weights) = state.policy.as_ref().and_then(|p| p.reassign.as_ref()) else {
-        return;
-    };
-    let view = View::new(state, plan);
+/// `TRANSIENT_CAPACITY`: under `policy.reassign`, a host whose transient resources, counting the
+/// shares the VMs that left it still hold, exceed their capacity after the plan or while a wave
+/// runs.
+pub(super) fn transient_capacity(cx: &Planned, out: &mut Collector) {
+    let Some(view) = &cx.reassign else { return };
     if view.transient.iter().any(|&t| t) {
         let load = view.held(&view.end);
-        transient_over(&view, &load, "/migrations", out);
-        transient_waves(&view, plan, out);
+        transient_over(view, &load, "/migrations", out);
+        transient_waves(cx, view, out);
     }
-    min_domains(&view, out);
-    dependencies(&view, out);
-    let want = ReassignCost {
-        initial_total: cost(&view, &view.start, weights).total,
-        ..cost(&view, &view.end, weights)
+}
+
+/// Part of `BAD_STATS`: under `policy.reassign`, the five parts of `stats.reassign_cost`.
+pub(super) fn reassign_cost(cx: &Planned, out: &mut Collector) {
+    let Some(view) = &cx.reassign else { return };
+    let Some(weights) = cx.state.policy.as_ref().and_then(|p| p.reassign.as_ref()) else {
+        return;
     };
-    match &plan.stats.reassign_cost {
+    let want = ReassignCost {
+        initial_total: cost(view, &view.start, weights).total,
+        ..cost(view, &view.end, weights)
+    };
+    match &cx.plan.stats.reassign_cost {
         Some(c) if *c == want => {}
         got => out.push(v(
             Rule::BadStats,
@@ -146,7 +142,7 @@ pub(super) fn check_reassign(state: &State, plan: &Plan, out: &mut Collector) {
     }
 }
 
-/// `TRANSIENT_CAPACITY` on every host whose transient resources exceed their capacity.
+/// Every host whose transient resources exceed their capacity.
 fn transient_over(view: &View, load: &[Vec<f64>], path: &str, out: &mut Collector) {
     for (h, row) in load.iter().enumerate() {
         for (k, &u) in row.iter().enumerate() {
@@ -166,20 +162,21 @@ fn transient_over(view: &View, load: &[Vec<f64>], path: &str, out: &mut Collecto
 
 /// The waves of `steps` replayed: while a wave runs its VMs count on both hosts, and a VM that
 /// left the host it started on keeps its transient share there.
-fn transient_waves(view: &View, plan: &Plan, out: &mut Collector) {
+fn transient_waves(cx: &Planned, view: &View, out: &mut Collector) {
+    let plan = cx.plan;
     let mut at = view.start.clone();
     let mut hops: HashMap<usize, usize> = HashMap::new();
     let legs: HashMap<usize, Vec<usize>> = plan
         .migrations
         .iter()
         .filter_map(|m| {
-            let vi = *view.vm_ix.get(m.vm.as_str())?;
+            let vi = *cx.vms.get(m.vm.as_str())?;
             let mut legs: Vec<usize> = m
                 .via
                 .iter()
-                .filter_map(|p| view.host_ix.get(p.as_str()).copied())
+                .filter_map(|p| cx.hosts.get(p.as_str()).copied())
                 .collect();
-            legs.push(*view.host_ix.get(m.to.as_str())?);
+            legs.push(*cx.hosts.get(m.to.as_str())?);
             Some((vi, legs))
         })
         .collect();
@@ -187,7 +184,7 @@ fn transient_waves(view: &View, plan: &Plan, out: &mut Collector) {
         let mut load = view.held(&at);
         let mut next = at.clone();
         for id in wave {
-            let Some(&vi) = view.vm_ix.get(id.as_str()) else {
+            let Some(&vi) = cx.vms.get(id.as_str()) else {
                 continue;
             };
             let n = hops.entry(vi).or_default();
@@ -205,8 +202,10 @@ fn transient_waves(view: &View, plan: &Plan, out: &mut Collector) {
     }
 }
 
-/// `MIN_DOMAINS`: each listed group's members in at least that many domains after the plan.
-fn min_domains(view: &View, out: &mut Collector) {
+/// `MIN_DOMAINS`: under `policy.reassign`, each listed group's members in at least that many
+/// domains after the plan.
+pub(super) fn min_domains(cx: &Planned, out: &mut Collector) {
+    let Some(view) = &cx.reassign else { return };
     let Some(md) = &view.state.min_domains else {
         return;
     };
@@ -233,8 +232,10 @@ fn min_domains(view: &View, out: &mut Collector) {
     }
 }
 
-/// `DEPENDENCY`: every member of a rule's group in a domain where a member of `on` runs.
-fn dependencies(view: &View, out: &mut Collector) {
+/// `DEPENDENCY`: under `policy.reassign`, every member of a rule's group in a domain where a
+/// member of `on` runs.
+pub(super) fn dependency(cx: &Planned, out: &mut Collector) {
+    let Some(view) = &cx.reassign else { return };
     let Some(deps) = &view.state.dependencies else {
         return;
     };
