@@ -239,7 +239,7 @@ pub fn version_text() -> String {
         "vmplace {} (commit {}, HiGHS {})",
         env!("CARGO_PKG_VERSION"),
         env!("VMPLACE_GIT_COMMIT"),
-        vmplace_core::model::highs_version(),
+        vmplace_core::highs_version(),
     )
 }
 

@@ -12,9 +12,14 @@
 pub mod capacity;
 pub mod domain;
 pub mod migration;
+#[cfg(feature = "test-support")]
 pub mod model;
+#[cfg(not(feature = "test-support"))]
+mod model;
 pub mod placement;
 pub mod resources;
 pub mod roadef;
 pub mod sim;
 pub mod validation;
+
+pub use model::highs_version;

@@ -156,7 +156,7 @@ fn build_info(commit: &str) -> Result<IntGaugeVec, prometheus::Error> {
     info.with_label_values(&[
         env!("CARGO_PKG_VERSION"),
         commit,
-        &vmplace_core::model::highs_version(),
+        &vmplace_core::highs_version(),
     ])
     .set(1);
     Ok(info)

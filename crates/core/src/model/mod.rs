@@ -5,6 +5,9 @@
 //! none of which good_lp exposes.
 
 pub mod fit;
+/// The energy floor as a MIP is the oracle the simulator's own floor search (`sim::floor`) is
+/// tested against: only the tests call `min_power`.
+#[cfg_attr(not(feature = "test-support"), allow(dead_code))]
 pub mod floor;
 pub mod groups;
 mod highs_options;
@@ -101,8 +104,9 @@ pub enum MipStatus {
     NoSolution,
 }
 
-/// A solved MIP.
+/// A solved MIP. (Tests read every field; the core, not all.)
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "test-support"), allow(dead_code))]
 pub struct MipResult {
     /// Status.
     pub status: MipStatus,
@@ -228,6 +232,7 @@ impl MipBuilder {
     }
 
     /// Current size.
+    #[cfg_attr(not(feature = "test-support"), allow(dead_code))]
     pub fn size(&self) -> ModelSize {
         self.size
     }

@@ -46,6 +46,7 @@ pub struct LpSolution {
 
 /// The integer master's answer: how many hosts of its class run each pattern.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "test-support"), allow(dead_code))]
 pub struct IntegerSolution {
     /// Status.
     pub status: MipStatus,
