@@ -27,10 +27,10 @@ const ROUTES: [&str; 13] = [
     "/readyz",
 ];
 
-/// The metric label of a request path: its route template, or `unmatched`.
 /// The one templated route, counted under its template.
 const SCHEMA_ROUTE: &str = "/v1/schema/{doc}";
 
+/// The metric label of a request path: its route template, or `unmatched`.
 fn route_label(path: &str) -> &'static str {
     if path.starts_with("/v1/schema/") && !path["/v1/schema/".len()..].contains('/') {
         return SCHEMA_ROUTE;
