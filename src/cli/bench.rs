@@ -4,7 +4,7 @@ mod roadef_bench;
 
 use super::{exit, report, write_json};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use vmplace::bench::{bench_problem, instance_files, peak_rss_mib, BenchRow};
 use vmplace_core::domain::settings::Overrides;
 use vmplace_core::validation::{read_problem, Phase};
@@ -77,46 +77,65 @@ pub fn run(a: BenchArgs) -> i32 {
             )])
         }
     };
-    let files = match instance_files(&dir) {
-        Ok(f) if !f.is_empty() => f,
-        Ok(_) => {
-            return report(&[InputError::new(
-                ErrorCode::Io,
-                "",
-                format!("no *.json instance in {}", dir.display()),
-            )])
-        }
-        Err(e) => {
-            return report(&[InputError::new(
-                ErrorCode::Io,
-                "",
-                format!("cannot list {}: {e}", dir.display()),
-            )])
-        }
+    let files = match listed_instances(&dir) {
+        Ok(files) => files,
+        Err(errors) => return report(&errors),
     };
-    let mut rows: Vec<BenchRow> = Vec::new();
-    let mut skipped: Vec<Skipped> = Vec::new();
     let mut progress = super::progress::Progress::new(files.len(), "instances");
     if !a.json {
         progress = progress.silent_off_terminal();
+        print_header(&progress);
     }
-    if !a.json {
-        progress.line(&format!(
-            "{:<34} {:>6} | {:>6} {:>6} {:>9} {:>7} {:>7} {:<10} | {:>6} {:>6} {:>7} | {:>6} {:>6} {:>7} | {:>6} {:>6} {:>6} | {:>6} {:>6} {:>9} {:>7}",
-            "instance", "reqs", "placed", "hosts", "bound", "gap", "time_s", "status",
-            "placed", "hosts", "time_s", "placed", "hosts", "time_s", "placed", "placed", "placed",
-            "placed", "hosts", "bound", "time_s"
-        ));
-        progress.line(&format!(
-            "{:<41} | {:^59} | {:^22} | {:^22} | {:^20} | {:^32}",
+    let benched = bench_files(&a, files, &progress);
+    progress.finish();
+    write_bench(&a, benched, &progress)
+}
+
+/// The instance files of `dir`, or the error when there are none or it cannot be listed.
+fn listed_instances(dir: &Path) -> Result<Vec<PathBuf>, Vec<InputError>> {
+    match instance_files(dir) {
+        Ok(f) if !f.is_empty() => Ok(f),
+        Ok(_) => Err(vec![InputError::new(
+            ErrorCode::Io,
             "",
-            "MIP (two phases)",
-            "greedy",
-            "greedy-retry",
-            "openstack best-fit balanced",
-            "joint"
-        ));
+            format!("no *.json instance in {}", dir.display()),
+        )]),
+        Err(e) => Err(vec![InputError::new(
+            ErrorCode::Io,
+            "",
+            format!("cannot list {}: {e}", dir.display()),
+        )]),
     }
+}
+
+/// The table's two header lines: the columns, then the solver each group of columns is for.
+fn print_header(progress: &super::progress::Progress) {
+    progress.line(&format!(
+        "{:<34} {:>6} | {:>6} {:>6} {:>9} {:>7} {:>7} {:<10} | {:>6} {:>6} {:>7} | {:>6} {:>6} {:>7} | {:>6} {:>6} {:>6} | {:>6} {:>6} {:>9} {:>7}",
+        "instance", "reqs", "placed", "hosts", "bound", "gap", "time_s", "status",
+        "placed", "hosts", "time_s", "placed", "hosts", "time_s", "placed", "placed", "placed",
+        "placed", "hosts", "bound", "time_s"
+    ));
+    progress.line(&format!(
+        "{:<41} | {:^59} | {:^22} | {:^22} | {:^20} | {:^32}",
+        "", "MIP (two phases)", "greedy", "greedy-retry", "openstack best-fit balanced", "joint"
+    ));
+}
+
+/// What a bench over a folder gives: a row per problem, and the files that are not problems.
+struct Benched {
+    rows: Vec<BenchRow>,
+    skipped: Vec<Skipped>,
+}
+
+/// Benches every file in turn, printing its row unless `--json`.
+fn bench_files(
+    a: &BenchArgs,
+    files: Vec<PathBuf>,
+    progress: &super::progress::Progress,
+) -> Benched {
+    let mut rows: Vec<BenchRow> = Vec::new();
+    let mut skipped: Vec<Skipped> = Vec::new();
     for f in files {
         let name = f
             .file_name()
@@ -140,54 +159,65 @@ pub fn run(a: BenchArgs) -> i32 {
         let s = vmplace_core::domain::settings::settings(&problem, &overrides);
         let row = bench_problem(&name, &problem, &s);
         if !a.json {
-            let violations = [
-                &row.mip,
-                &row.greedy,
-                &row.greedy_retry,
-                &row.openstack,
-                &row.best_fit,
-                &row.balanced,
-            ]
-            .into_iter()
-            .chain(row.joint.as_ref())
-            .map(|r| r.violations)
-            .sum::<usize>();
-            let joint = row.joint.as_ref().map_or_else(
-                || format!("{:>6} {:>6} {:>9} {:>7}", "-", "-", "-", "-"),
-                |j| {
-                    format!(
-                        "{:>6} {:>6} {:>9.3} {:>7.2}",
-                        j.placed, j.hosts, j.bound, j.time_s
-                    )
-                },
-            );
-            progress.line(&format!(
-                "{:<34} {:>6} | {:>6} {:>6} {:>9.3} {:>7.4} {:>7.2} {:<10} | {:>6} {:>6} {:>7.2} | {:>6} {:>6} {:>7.2} | {:>6} {:>6} {:>6} | {}{}",
-                row.instance,
-                row.requests,
-                row.mip.placed,
-                row.mip.hosts,
-                row.mip.bound,
-                row.mip.gap,
-                row.mip.time_s,
-                row.mip.status,
-                row.greedy.placed,
-                row.greedy.hosts,
-                row.greedy.time_s,
-                row.greedy_retry.placed,
-                row.greedy_retry.hosts,
-                row.greedy_retry.time_s,
-                row.openstack.placed,
-                row.best_fit.placed,
-                row.balanced.placed,
-                joint,
-                if violations > 0 { "  CHECKER VIOLATIONS" } else { "" }
-            ));
+            print_row(progress, &row);
         }
         progress.inc(&name);
         rows.push(row);
     }
-    progress.finish();
+    Benched { rows, skipped }
+}
+
+/// One instance's line of the table, flagged when the checker found violations.
+fn print_row(progress: &super::progress::Progress, row: &BenchRow) {
+    let violations = [
+        &row.mip,
+        &row.greedy,
+        &row.greedy_retry,
+        &row.openstack,
+        &row.best_fit,
+        &row.balanced,
+    ]
+    .into_iter()
+    .chain(row.joint.as_ref())
+    .map(|r| r.violations)
+    .sum::<usize>();
+    let joint = row.joint.as_ref().map_or_else(
+        || format!("{:>6} {:>6} {:>9} {:>7}", "-", "-", "-", "-"),
+        |j| {
+            format!(
+                "{:>6} {:>6} {:>9.3} {:>7.2}",
+                j.placed, j.hosts, j.bound, j.time_s
+            )
+        },
+    );
+    progress.line(&format!(
+        "{:<34} {:>6} | {:>6} {:>6} {:>9.3} {:>7.4} {:>7.2} {:<10} | {:>6} {:>6} {:>7.2} | {:>6} {:>6} {:>7.2} | {:>6} {:>6} {:>6} | {}{}",
+        row.instance,
+        row.requests,
+        row.mip.placed,
+        row.mip.hosts,
+        row.mip.bound,
+        row.mip.gap,
+        row.mip.time_s,
+        row.mip.status,
+        row.greedy.placed,
+        row.greedy.hosts,
+        row.greedy.time_s,
+        row.greedy_retry.placed,
+        row.greedy_retry.hosts,
+        row.greedy_retry.time_s,
+        row.openstack.placed,
+        row.best_fit.placed,
+        row.balanced.placed,
+        joint,
+        if violations > 0 { "  CHECKER VIOLATIONS" } else { "" }
+    ));
+}
+
+/// The plot if asked, the joint summary line, then the JSON document on stdout; with no row,
+/// the skipped files' errors instead.
+fn write_bench(a: &BenchArgs, benched: Benched, progress: &super::progress::Progress) -> i32 {
+    let Benched { rows, skipped } = benched;
     if rows.is_empty() {
         let errors = skipped.into_iter().flat_map(Skipped::into_errors);
         return report(&errors.collect::<Vec<_>>());

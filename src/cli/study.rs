@@ -2,8 +2,8 @@
 
 use super::{exit, write_json};
 use clap::Args;
-use std::path::PathBuf;
-use vmplace::study::{study, table, Day};
+use std::path::{Path, PathBuf};
+use vmplace::study::{study, table, Day, StudyReport};
 use vmplace_core::sim::{load_planetlab, SimPolicy, Workload};
 use vmplace_wire::{errors::ErrorCode, InputError};
 
@@ -43,6 +43,53 @@ pub struct StudyArgs {
 /// Runs the study.
 pub fn run(a: StudyArgs) -> i32 {
     let mut errors = Vec::new();
+    let chosen = chosen_policies(&a, &mut errors);
+    if a.hosts == 0 || a.samples < 2 {
+        errors.push(InputError::new(
+            ErrorCode::Usage,
+            "",
+            "--hosts must be >= 1 and --samples >= 2",
+        ));
+    }
+    let days = load_days(&a, &mut errors);
+    errors.extend(super::output_errors(a.output.as_ref()));
+    if !errors.is_empty() {
+        return super::report(&errors);
+    }
+    let progress = super::progress::Progress::new(days.len() * chosen.policies.len(), "days");
+    let report = study(
+        &days,
+        &chosen.policies,
+        &chosen.reference,
+        a.hosts,
+        a.workload,
+        &|day, policy| progress.inc(&format!("{day} {policy}")),
+    );
+    progress.finish();
+    eprint!("{}", table(&report));
+    if let Some(path) = &a.plot {
+        if let Err(e) = plot_energy(&a, path, &days, &chosen.names, &report) {
+            return super::report(&[InputError::new(ErrorCode::Io, "", e.to_string())]);
+        }
+    }
+    match write_json(a.output.as_ref(), &report) {
+        Ok(()) => exit::OK,
+        Err(e) => super::report(&e),
+    }
+}
+
+/// The policies of `--policy` and `--reference`, their names in lower case.
+struct Chosen {
+    /// Every name given, in order (also those that do not parse).
+    names: Vec<String>,
+    /// The names that parse, with their policy.
+    policies: Vec<(String, SimPolicy)>,
+    /// The policy the ratios are taken to.
+    reference: String,
+}
+
+/// Reads `--policy` and `--reference`, adding an error for each name that is not a policy.
+fn chosen_policies(a: &StudyArgs, errors: &mut Vec<InputError>) -> Chosen {
     let mut policies = Vec::new();
     // Policy names are case-insensitive: the lower-case name is the one the document uses.
     let names: Vec<String> = a.policy.iter().map(|n| n.to_ascii_lowercase()).collect();
@@ -67,13 +114,15 @@ pub fn run(a: StudyArgs) -> i32 {
             format!("--reference {reference} is not one of --policy"),
         ));
     }
-    if a.hosts == 0 || a.samples < 2 {
-        errors.push(InputError::new(
-            ErrorCode::Usage,
-            "",
-            "--hosts must be >= 1 and --samples >= 2",
-        ));
+    Chosen {
+        names,
+        policies,
+        reference,
     }
+}
+
+/// The days of `--planetlab`, adding an error for each folder that has no trace or cannot be read.
+fn load_days(a: &StudyArgs, errors: &mut Vec<InputError>) -> Vec<Day> {
     let mut days = Vec::new();
     for dir in &a.planetlab {
         match load_planetlab(dir, a.samples) {
@@ -92,62 +141,48 @@ pub fn run(a: StudyArgs) -> i32 {
             Err(e) => errors.extend(e),
         }
     }
-    errors.extend(super::output_errors(a.output.as_ref()));
-    if !errors.is_empty() {
-        return super::report(&errors);
-    }
-    let progress = super::progress::Progress::new(days.len() * policies.len(), "days");
-    let report = study(
-        &days,
-        &policies,
-        &reference,
-        a.hosts,
-        a.workload,
-        &|day, policy| progress.inc(&format!("{day} {policy}")),
-    );
-    progress.finish();
-    eprint!("{}", table(&report));
-    if let Some(path) = &a.plot {
-        let categories: Vec<String> = days.iter().map(|d| d.name.clone()).collect();
-        let energy = |policy: &str| -> Vec<f64> {
-            categories
-                .iter()
-                .map(|d| {
-                    report
-                        .rows
-                        .iter()
-                        .find(|r| &r.day == d && r.policy == policy)
-                        .map_or(0.0, |r| r.energy_kwh)
-                })
-                .collect()
-        };
-        let mut series: Vec<(String, Vec<f64>)> =
-            names.iter().map(|p| (p.clone(), energy(p))).collect();
-        let floor: Vec<f64> = categories
+    days
+}
+
+/// Draws every policy's energy per day, and the floor, as grouped bars in `path`.
+fn plot_energy(
+    a: &StudyArgs,
+    path: &Path,
+    days: &[Day],
+    names: &[String],
+    report: &StudyReport,
+) -> Result<(), vmplace::plot::PlotError> {
+    let categories: Vec<String> = days.iter().map(|d| d.name.clone()).collect();
+    let energy = |policy: &str| -> Vec<f64> {
+        categories
             .iter()
             .map(|d| {
                 report
                     .rows
                     .iter()
-                    .find(|r| &r.day == d)
-                    .map_or(0.0, |r| r.energy_floor_kwh)
+                    .find(|r| &r.day == d && r.policy == policy)
+                    .map_or(0.0, |r| r.energy_kwh)
             })
-            .collect();
-        series.push(("energy floor".into(), floor));
-        let workload = serde_json::to_value(a.workload).unwrap_or_default();
-        let title = format!(
-            "Energy per day, {} hosts ({} workload)",
-            a.hosts,
-            workload.as_str().unwrap_or("")
-        );
-        if let Err(e) =
-            vmplace::plot::compare(path, &title, &categories, "day", "energy (kWh)", &series)
-        {
-            return super::report(&[InputError::new(ErrorCode::Io, "", e.to_string())]);
-        }
-    }
-    match write_json(a.output.as_ref(), &report) {
-        Ok(()) => exit::OK,
-        Err(e) => super::report(&e),
-    }
+            .collect()
+    };
+    let mut series: Vec<(String, Vec<f64>)> =
+        names.iter().map(|p| (p.clone(), energy(p))).collect();
+    let floor: Vec<f64> = categories
+        .iter()
+        .map(|d| {
+            report
+                .rows
+                .iter()
+                .find(|r| &r.day == d)
+                .map_or(0.0, |r| r.energy_floor_kwh)
+        })
+        .collect();
+    series.push(("energy floor".into(), floor));
+    let workload = serde_json::to_value(a.workload).unwrap_or_default();
+    let title = format!(
+        "Energy per day, {} hosts ({} workload)",
+        a.hosts,
+        workload.as_str().unwrap_or("")
+    );
+    vmplace::plot::compare(path, &title, &categories, "day", "energy (kWh)", &series)
 }

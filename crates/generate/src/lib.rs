@@ -105,6 +105,35 @@ fn round2(x: f64) -> f64 {
 /// Generates a problem document.
 pub fn generate(p: &GenParams) -> Problem {
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
+    let demand = requests(p, &mut rng);
+    let caps = host_sizes(p, &mut rng);
+    let hosts = hosts(p, &caps, &demand.total, &mut rng);
+    let storage = storage(p, demand.total[2], &mut rng);
+    let mut problem = Problem {
+        storage,
+        hosts,
+        requests: demand.requests,
+        options: None,
+        groups: Vec::new(),
+    };
+    refine(&mut problem, p, demand.total[2], &mut rng);
+    Problem {
+        options: Some(Options {
+            time_limit_s: Some(10.0),
+            ..Default::default()
+        }),
+        ..problem
+    }
+}
+
+/// The requests generated, and what they demand in all: cpu, memory, disk GiB.
+struct Demand {
+    requests: Vec<Request>,
+    total: [f64; 3],
+}
+
+/// The requests: sizes drawn from the Azure mixes, the first ones in anti-affinity triples.
+fn requests(p: &GenParams, rng: &mut ChaCha8Rng) -> Demand {
     let cpu_sizes = [1.0, 2.0, 4.0, 8.0];
     let cpu_w = WeightedIndex::new([49.8, 24.8, 11.3, 14.0]).expect("static weights");
     let mem_w = WeightedIndex::new([12.0, 15.7, 37.3, 31.8, 2.8]).expect("static weights");
@@ -114,8 +143,8 @@ pub fn generate(p: &GenParams) -> Problem {
     let mut requests = Vec::with_capacity(p.requests);
     let mut total = [0.0f64; 3];
     for i in 0..p.requests {
-        let cpu = cpu_sizes[cpu_w.sample(&mut rng)];
-        let mem = match mem_w.sample(&mut rng) {
+        let cpu = cpu_sizes[cpu_w.sample(rng)];
+        let mem = match mem_w.sample(rng) {
             0 => 1.75,
             1 => 3.5,
             2 => 7.0,
@@ -128,7 +157,7 @@ pub fn generate(p: &GenParams) -> Problem {
             }
             _ => 56.0,
         };
-        let disk = disk_sizes[disk_w.sample(&mut rng)];
+        let disk = disk_sizes[disk_w.sample(rng)];
         total[0] += cpu;
         total[1] += mem;
         total[2] += disk;
@@ -138,11 +167,14 @@ pub fn generate(p: &GenParams) -> Problem {
     for (k, r) in requests.iter_mut().take(grouped).enumerate() {
         r.anti_affinity = Some(format!("g{}", k / 3));
     }
+    Demand { requests, total }
+}
 
-    // Host types: (cpu, memory). Heterogeneity picks how many types are in play.
+/// Each host's type, (cpu, memory). Heterogeneity picks how many types are in play.
+fn host_sizes(p: &GenParams, rng: &mut ChaCha8Rng) -> Vec<(f64, f64)> {
     let types = [(64.0, 512.0), (32.0, 256.0), (96.0, 768.0), (16.0, 128.0)];
     let ntypes = 1 + (p.heterogeneity.clamp(0.0, 1.0) * 3.0).round() as usize;
-    let caps: Vec<(f64, f64)> = match p.topology {
+    match p.topology {
         Topology::Uniform => (0..p.hosts)
             .map(|_| types[rng.random_range(0..ntypes)])
             .collect(),
@@ -154,7 +186,12 @@ pub fn generate(p: &GenParams) -> Problem {
                 .collect();
             (0..p.hosts).map(|i| gen[i / RACK_HOSTS]).collect()
         }
-    };
+    }
+}
+
+/// The hosts: capacities scaled so that demand / free = tightness, the rest pre-used, and
+/// contiguous storage links.
+fn hosts(p: &GenParams, caps: &[(f64, f64)], total: &[f64; 3], rng: &mut ChaCha8Rng) -> Vec<Host> {
     let cap_total = [
         caps.iter().map(|c| c.0).sum::<f64>(),
         caps.iter().map(|c| c.1).sum::<f64>(),
@@ -185,18 +222,11 @@ pub fn generate(p: &GenParams) -> Problem {
             let pre = (cap_total[k] * scale[k] - want_free[k]).max(0.0);
             used[k] = round2((pre * used_share[i] / share_sum).min(cap[k] * 0.9));
         }
-        let links = ((p.storage as f64 * p.density).round() as usize).clamp(1, p.storage);
-        let first = rng.random_range(0..p.storage);
-        let mut storage: Vec<String> = Vec::new();
-        // Contiguous ranges of storage per host, like racks cabled to nearby arrays.
-        for j in 0..links {
-            storage.push(format!("s{}", (first + j) % p.storage));
-        }
         hosts.push(Host {
             id: format!("h{i}"),
             capacity: res(cap[0], cap[1]),
             used: Some(res(used[0], used[1])),
-            storage,
+            storage: storage_links(p, rng),
             labels: Default::default(),
             allocation_ratio: Default::default(),
             reserved: Default::default(),
@@ -204,11 +234,26 @@ pub fn generate(p: &GenParams) -> Problem {
             group_members: Default::default(),
         });
     }
+    hosts
+}
+
+/// A host's storage links: a contiguous range of systems, like racks cabled to nearby arrays.
+fn storage_links(p: &GenParams, rng: &mut ChaCha8Rng) -> Vec<String> {
+    let links = ((p.storage as f64 * p.density).round() as usize).clamp(1, p.storage);
+    let first = rng.random_range(0..p.storage);
+    (0..links)
+        .map(|j| format!("s{}", (first + j) % p.storage))
+        .collect()
+}
+
+/// The storage systems: free space so that disk demand / free = tightness, shared out by random
+/// weights, and some already used.
+fn storage(p: &GenParams, disk_total: f64, rng: &mut ChaCha8Rng) -> Vec<Storage> {
     let weights: Vec<f64> = (0..p.storage).map(|_| rng.random_range(0.5..1.5)).collect();
     let wsum: f64 = weights.iter().sum();
-    let storage = (0..p.storage)
+    (0..p.storage)
         .map(|i| {
-            let free = (total[2] / p.tightness * weights[i] / wsum).ceil();
+            let free = (disk_total / p.tightness * weights[i] / wsum).ceil();
             let used = (free * rng.random_range(0.1..1.0)).round();
             Storage {
                 id: format!("s{i}"),
@@ -219,42 +264,23 @@ pub fn generate(p: &GenParams) -> Problem {
                 traits: Default::default(),
             }
         })
-        .collect();
-    let mut problem = Problem {
-        storage,
-        hosts,
-        requests,
-        options: None,
-        groups: Vec::new(),
-    };
+        .collect()
+}
+
+/// What the options add to the plain instance, in this order: racks' cabling, overcommit,
+/// traits, placement groups.
+fn refine(problem: &mut Problem, p: &GenParams, disk_total: f64, rng: &mut ChaCha8Rng) {
     if p.topology == Topology::Racks {
-        cable_racks(&mut problem, total[2] / p.tightness, &mut rng);
+        cable_racks(problem, disk_total / p.tightness, rng);
     }
     if p.overcommit > 0.0 {
-        overcommit(&mut problem, p.overcommit, p.seed);
+        overcommit(problem, p.overcommit, p.seed);
     }
     if p.traits > 0.0 {
-        traits(
-            &mut problem,
-            p.traits,
-            p.seed,
-            p.topology == Topology::Racks,
-        );
+        traits(problem, p.traits, p.seed, p.topology == Topology::Racks);
     }
     if p.groups > 0 {
-        groups(
-            &mut problem,
-            p.groups,
-            p.seed,
-            p.topology == Topology::Racks,
-        );
-    }
-    Problem {
-        options: Some(Options {
-            time_limit_s: Some(10.0),
-            ..Default::default()
-        }),
-        ..problem
+        groups(problem, p.groups, p.seed, p.topology == Topology::Racks);
     }
 }
 

@@ -202,44 +202,9 @@ fn name_operations(paths: &mut Value) {
 
 /// The OpenAPI document.
 pub fn document() -> Value {
-    let mut settings = SchemaSettings::draft2020_12();
-    settings.definitions_path = "/components/schemas".into();
-    settings.meta_schema = None;
-    let mut g = settings.into_generator();
-    let r = |v: schemars::Schema| serde_json::to_value(v).unwrap_or(Value::Null);
-    let problem = r(g.subschema_for::<Problem>());
-    let solution = r(g.subschema_for::<Solution>());
-    let errors_ref = r(g.subschema_for::<ErrorDocument>());
-    let state = r(g.subschema_for::<State>());
-    let plan = r(g.subschema_for::<Plan>());
-    let check = r(g.subschema_for::<CheckRequest>());
-    let plan_check = r(g.subschema_for::<PlanCheckRequest>());
-    let ia_check = r(g.subschema_for::<IallocatorCheckRequest>());
-    let report = r(g.subschema_for::<super::api::CheckReport>());
-    let ia_input = r(g.subschema_for::<ganeti::Input>());
-    let ia_answer = r(g.subschema_for::<ganeti::Response>());
-    let capacity = r(g.subschema_for::<vmplace_wire::check::CapacityRequest>());
-    let capacity_report = r(g.subschema_for::<vmplace_core::capacity::CapacityReport>());
-    let schemas = g.take_definitions(true);
-    let solve = |path: &str, phase: &str| {
-        document_op(
-            path,
-            &format!("Placement, {phase}: a problem document in, a solution out"),
-            &problem,
-            &solution,
-            &errors_ref,
-        )
-    };
-    let check_body = json!({"oneOf": [check, plan_check, ia_check]});
-    let doc_names: Vec<&str> = vmplace_wire::DocKind::ALL
-        .iter()
-        .map(|k| k.name())
-        .collect();
-    let not_found = {
-        let mut r = json_body(&errors_ref);
-        r["description"] = json!("no such document (E0007)");
-        r
-    };
+    let s = schemas();
+    let mut paths = document_paths(&s);
+    paths.extend(operations_paths(&s.errors));
     let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
@@ -251,62 +216,152 @@ pub fn document() -> Value {
         },
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "tags": TAGS.map(|(name, description)| json!({"name": name, "description": description})),
-        "paths": {
-            "/v1/storage": {"post": solve("/v1/storage", "phase 1 (storage systems)")},
-            "/v1/host": {"post": solve("/v1/host", "phase 2 (hosts; every request carries storage)")},
-            "/v1/place": {"post": solve("/v1/place", "both phases")},
-            "/v1/host-from-storage": {"post": document_op("/v1/host-from-storage",
-                "Placement, phase 2 on phase 1's answer: the problem `/v1/storage` answered and \
-                 that answer in, a solution out (images counted, what phase 1 left unplaced \
-                 reported)",
-                &json!({"type": "object", "required": ["problem", "storage_from"],
-                        "properties": {"problem": problem, "storage_from": solution}}),
-                &solution, &errors_ref)},
-            "/v1/check": {"post": document_op("/v1/check",
-                "Independent checker: a problem and a solution, a state and a plan, or a Ganeti \
-                 input and answer",
-                &check_body, &report, &errors_ref)},
-            "/v1/migrate": {"post": document_op("/v1/migrate",
-                "One migration round: a state document in, a plan out", &state, &plan, &errors_ref)},
-            "/v1/iallocator": {"post": document_op("/v1/iallocator",
-                "Ganeti IAllocator v2: Ganeti's input document in, the protocol's answer out",
-                &ia_input, &ia_answer, &errors_ref)},
-            "/v1/capacity": {"post": document_op("/v1/capacity",
-                "How many more VMs of each flavor fit: a pool and flavors in, exact counts out",
-                &capacity, &capacity_report, &errors_ref)},
-            "/v1/schema/{doc}": {"get": {
-                "summary": "The JSON Schema of a document",
-                "parameters": [{"name": "doc", "in": "path", "required": true, "example": "problem",
-                                "schema": {"type": "string", "enum": doc_names}}],
-                "responses": {
-                    "200": {"description": "the schema",
-                            "content": {"application/json": {"schema": {"type": "object"}}}},
-                    "404": not_found
-                }}},
-            "/v1/openapi.json": {"get": {"summary": "This document", "responses": {
-                "200": {"description": "OpenAPI 3.1",
-                        "content": {"application/json": {"schema": {"type": "object"}}}}}}},
-            "/healthz": {"get": {"summary": "Liveness", "responses": {
-                "200": {"description": "the service runs", "content": {"application/json": {
-                    "schema": {"type": "object", "properties": {"status": {"const": "ok"}},
-                               "required": ["status"]}}}}}}},
-            "/readyz": {"get": {
-                "summary": "Readiness: 200 while serving, 503 once a shutdown signal arrived \
-                            (the server drains the solves in flight, then exits)",
-                "responses": {
-                    "200": {"description": "ready for requests", "content": {"application/json": {
-                        "schema": {"type": "object", "properties": {"status": {"const": "ready"}},
-                                   "required": ["status"]}}}},
-                    "503": {"description": "draining: send no more requests here",
-                            "content": {"application/json": {"schema": {"type": "object",
-                                "properties": {"status": {"const": "draining"}},
-                                "required": ["status"]}}}}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-                "200": {"description": "Prometheus text format",
-                        "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
-        },
-        "components": {"schemas": schemas}
+        "paths": paths,
+        "components": {"schemas": s.components}
     });
     name_operations(&mut doc["paths"]);
     doc
+}
+
+/// The references to the documents' schemas, and the schemas themselves (`components/schemas`).
+struct Schemas {
+    problem: Value,
+    solution: Value,
+    errors: Value,
+    state: Value,
+    plan: Value,
+    /// What `/v1/check` takes: one of its three request documents.
+    check: Value,
+    report: Value,
+    ia_input: Value,
+    ia_answer: Value,
+    capacity: Value,
+    capacity_report: Value,
+    components: Map<String, Value>,
+}
+
+/// Every document type's schema, written once into the components.
+fn schemas() -> Schemas {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    settings.meta_schema = None;
+    let mut g = settings.into_generator();
+    let r = |v: schemars::Schema| serde_json::to_value(v).unwrap_or(Value::Null);
+    let problem = r(g.subschema_for::<Problem>());
+    let solution = r(g.subschema_for::<Solution>());
+    let errors = r(g.subschema_for::<ErrorDocument>());
+    let state = r(g.subschema_for::<State>());
+    let plan = r(g.subschema_for::<Plan>());
+    let check = r(g.subschema_for::<CheckRequest>());
+    let plan_check = r(g.subschema_for::<PlanCheckRequest>());
+    let ia_check = r(g.subschema_for::<IallocatorCheckRequest>());
+    let report = r(g.subschema_for::<super::api::CheckReport>());
+    let ia_input = r(g.subschema_for::<ganeti::Input>());
+    let ia_answer = r(g.subschema_for::<ganeti::Response>());
+    let capacity = r(g.subschema_for::<vmplace_wire::check::CapacityRequest>());
+    let capacity_report = r(g.subschema_for::<vmplace_core::capacity::CapacityReport>());
+    Schemas {
+        problem,
+        solution,
+        errors,
+        state,
+        plan,
+        check: json!({"oneOf": [check, plan_check, ia_check]}),
+        report,
+        ia_input,
+        ia_answer,
+        capacity,
+        capacity_report,
+        components: g.take_definitions(true),
+    }
+}
+
+/// The JSON object of `value`, or an empty one.
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The paths that take a document and answer one (or an error document).
+fn document_paths(s: &Schemas) -> Map<String, Value> {
+    let solve = |path: &str, phase: &str| {
+        document_op(
+            path,
+            &format!("Placement, {phase}: a problem document in, a solution out"),
+            &s.problem,
+            &s.solution,
+            &s.errors,
+        )
+    };
+    object(json!({
+        "/v1/storage": {"post": solve("/v1/storage", "phase 1 (storage systems)")},
+        "/v1/host": {"post": solve("/v1/host", "phase 2 (hosts; every request carries storage)")},
+        "/v1/place": {"post": solve("/v1/place", "both phases")},
+        "/v1/host-from-storage": {"post": document_op("/v1/host-from-storage",
+            "Placement, phase 2 on phase 1's answer: the problem `/v1/storage` answered and \
+             that answer in, a solution out (images counted, what phase 1 left unplaced \
+             reported)",
+            &json!({"type": "object", "required": ["problem", "storage_from"],
+                    "properties": {"problem": s.problem, "storage_from": s.solution}}),
+            &s.solution, &s.errors)},
+        "/v1/check": {"post": document_op("/v1/check",
+            "Independent checker: a problem and a solution, a state and a plan, or a Ganeti \
+             input and answer",
+            &s.check, &s.report, &s.errors)},
+        "/v1/migrate": {"post": document_op("/v1/migrate",
+            "One migration round: a state document in, a plan out", &s.state, &s.plan, &s.errors)},
+        "/v1/iallocator": {"post": document_op("/v1/iallocator",
+            "Ganeti IAllocator v2: Ganeti's input document in, the protocol's answer out",
+            &s.ia_input, &s.ia_answer, &s.errors)},
+        "/v1/capacity": {"post": document_op("/v1/capacity",
+            "How many more VMs of each flavor fit: a pool and flavors in, exact counts out",
+            &s.capacity, &s.capacity_report, &s.errors)}
+    }))
+}
+
+/// The operations' paths: schemas, this document, probes and metrics.
+fn operations_paths(errors_ref: &Value) -> Map<String, Value> {
+    let doc_names: Vec<&str> = vmplace_wire::DocKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect();
+    let not_found = {
+        let mut r = json_body(errors_ref);
+        r["description"] = json!("no such document (E0007)");
+        r
+    };
+    object(json!({
+        "/v1/schema/{doc}": {"get": {
+            "summary": "The JSON Schema of a document",
+            "parameters": [{"name": "doc", "in": "path", "required": true, "example": "problem",
+                            "schema": {"type": "string", "enum": doc_names}}],
+            "responses": {
+                "200": {"description": "the schema",
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                "404": not_found
+            }}},
+        "/v1/openapi.json": {"get": {"summary": "This document", "responses": {
+            "200": {"description": "OpenAPI 3.1",
+                    "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        "/healthz": {"get": {"summary": "Liveness", "responses": {
+            "200": {"description": "the service runs", "content": {"application/json": {
+                "schema": {"type": "object", "properties": {"status": {"const": "ok"}},
+                           "required": ["status"]}}}}}}},
+        "/readyz": {"get": {
+            "summary": "Readiness: 200 while serving, 503 once a shutdown signal arrived \
+                        (the server drains the solves in flight, then exits)",
+            "responses": {
+                "200": {"description": "ready for requests", "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {"status": {"const": "ready"}},
+                               "required": ["status"]}}}},
+                "503": {"description": "draining: send no more requests here",
+                        "content": {"application/json": {"schema": {"type": "object",
+                            "properties": {"status": {"const": "draining"}},
+                            "required": ["status"]}}}}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
+            "200": {"description": "Prometheus text format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
+    }))
 }

@@ -92,8 +92,18 @@ fn parse(text: &str) -> Result<Value, Vec<InputError>> {
     }
 }
 
+/// What the Ganeti document names, checked against what it defines: nodes' groups, instances'
+/// nodes, then the request's nodes, instances and groups.
 fn check_references(d: &Input) -> Vec<InputError> {
     let mut errors = Vec::new();
+    check_node_groups(d, &mut errors);
+    check_instance_nodes(d, &mut errors);
+    check_request_references(d, &mut errors);
+    errors
+}
+
+/// Every node's group is in `nodegroups`.
+fn check_node_groups(d: &Input, errors: &mut Vec<InputError>) {
     for (name, node) in &d.nodes {
         if !d.nodegroups.contains_key(&node.group) {
             errors.push(InputError::new(
@@ -106,6 +116,10 @@ fn check_references(d: &Input) -> Vec<InputError> {
             ));
         }
     }
+}
+
+/// Every node an instance is on is in `nodes`.
+fn check_instance_nodes(d: &Input, errors: &mut Vec<InputError>) {
     for (name, inst) in &d.instances {
         for (i, n) in inst.nodes.iter().enumerate() {
             if !d.nodes.contains_key(n) {
@@ -117,87 +131,41 @@ fn check_references(d: &Input) -> Vec<InputError> {
             }
         }
     }
-    let node = |at: String, n: &str, errors: &mut Vec<InputError>| {
-        if !d.nodes.contains_key(n) {
-            errors.push(InputError::new(
-                ErrorCode::UnknownNode,
-                at,
-                format!("node `{n}` is not in `nodes`"),
-            ));
-        }
-    };
-    let instance = |at: String, n: &str, errors: &mut Vec<InputError>| {
-        if !d.instances.contains_key(n) {
-            errors.push(InputError::new(
-                ErrorCode::UnknownInstance,
-                at,
-                format!("instance `{n}` is not in `instances`"),
-            ));
-        }
-    };
-    // An instance listed twice answered `success: true` with an internal E1201 for each
-    // (issue 27, L3).
-    let listed_once = |instances: &[String], errors: &mut Vec<InputError>| {
-        let mut seen = BTreeSet::new();
-        for (i, n) in instances.iter().enumerate() {
-            if !seen.insert(n.as_str()) {
-                errors.push(InputError::new(
-                    ErrorCode::DuplicateId,
-                    format!("/request/instances/{i}"),
-                    format!("instance `{n}` is listed twice"),
-                ));
-            }
-        }
-    };
+}
+
+/// Every node, instance and group the request names exists, and no instance is named twice.
+fn check_request_references(d: &Input, errors: &mut Vec<InputError>) {
     match &d.request {
         Request::Allocate(new) => {
             for (i, n) in new.restrict_to_nodes.iter().flatten().enumerate() {
-                node(format!("/request/restrict-to-nodes/{i}"), n, &mut errors);
+                known_node(d, format!("/request/restrict-to-nodes/{i}"), n, errors);
             }
         }
-        Request::MultiAllocate { instances } => {
-            let mut seen = BTreeSet::new();
-            for (i, new) in instances.iter().enumerate() {
-                if !seen.insert(new.name.as_str()) {
-                    errors.push(InputError::new(
-                        ErrorCode::DuplicateId,
-                        format!("/request/instances/{i}/name"),
-                        format!("instance `{}` is requested twice", new.name),
-                    ));
-                }
-                for (j, n) in new.restrict_to_nodes.iter().flatten().enumerate() {
-                    node(
-                        format!("/request/instances/{i}/restrict-to-nodes/{j}"),
-                        n,
-                        &mut errors,
-                    );
-                }
-            }
-        }
+        Request::MultiAllocate { instances } => check_multi_allocate(d, instances, errors),
         Request::Relocate {
             name,
             relocate_from,
             ..
         } => {
-            instance("/request/name".to_string(), name, &mut errors);
+            known_instance(d, "/request/name".to_string(), name, errors);
             for (i, n) in relocate_from.iter().enumerate() {
-                node(format!("/request/relocate_from/{i}"), n, &mut errors);
+                known_node(d, format!("/request/relocate_from/{i}"), n, errors);
             }
         }
         Request::NodeEvacuate { instances, .. } => {
             for (i, n) in instances.iter().enumerate() {
-                instance(format!("/request/instances/{i}"), n, &mut errors);
+                known_instance(d, format!("/request/instances/{i}"), n, errors);
             }
-            listed_once(instances, &mut errors);
+            listed_once(instances, errors);
         }
         Request::ChangeGroup {
             instances,
             target_groups,
         } => {
             for (i, n) in instances.iter().enumerate() {
-                instance(format!("/request/instances/{i}"), n, &mut errors);
+                known_instance(d, format!("/request/instances/{i}"), n, errors);
             }
-            listed_once(instances, &mut errors);
+            listed_once(instances, errors);
             for (i, g) in target_groups.iter().enumerate() {
                 if !d.nodegroups.contains_key(g) {
                     errors.push(InputError::new(
@@ -209,8 +177,66 @@ fn check_references(d: &Input) -> Vec<InputError> {
             }
         }
         Request::AllocateSecondary { name } => {
-            instance("/request/name".to_string(), name, &mut errors)
+            known_instance(d, "/request/name".to_string(), name, errors)
         }
     }
-    errors
+}
+
+/// A multi-allocation: each new instance named once, each node it is restricted to known.
+fn check_multi_allocate(d: &Input, instances: &[NewInstance], errors: &mut Vec<InputError>) {
+    let mut seen = BTreeSet::new();
+    for (i, new) in instances.iter().enumerate() {
+        if !seen.insert(new.name.as_str()) {
+            errors.push(InputError::new(
+                ErrorCode::DuplicateId,
+                format!("/request/instances/{i}/name"),
+                format!("instance `{}` is requested twice", new.name),
+            ));
+        }
+        for (j, n) in new.restrict_to_nodes.iter().flatten().enumerate() {
+            known_node(
+                d,
+                format!("/request/instances/{i}/restrict-to-nodes/{j}"),
+                n,
+                errors,
+            );
+        }
+    }
+}
+
+/// Node `n`, named at `at`, is in `nodes`.
+fn known_node(d: &Input, at: String, n: &str, errors: &mut Vec<InputError>) {
+    if !d.nodes.contains_key(n) {
+        errors.push(InputError::new(
+            ErrorCode::UnknownNode,
+            at,
+            format!("node `{n}` is not in `nodes`"),
+        ));
+    }
+}
+
+/// Instance `n`, named at `at`, is in `instances`.
+fn known_instance(d: &Input, at: String, n: &str, errors: &mut Vec<InputError>) {
+    if !d.instances.contains_key(n) {
+        errors.push(InputError::new(
+            ErrorCode::UnknownInstance,
+            at,
+            format!("instance `{n}` is not in `instances`"),
+        ));
+    }
+}
+
+/// No instance listed twice: one that was answered `success: true` with an internal E1201 for
+/// each (issue 27, L3).
+fn listed_once(instances: &[String], errors: &mut Vec<InputError>) {
+    let mut seen = BTreeSet::new();
+    for (i, n) in instances.iter().enumerate() {
+        if !seen.insert(n.as_str()) {
+            errors.push(InputError::new(
+                ErrorCode::DuplicateId,
+                format!("/request/instances/{i}"),
+                format!("instance `{n}` is listed twice"),
+            ));
+        }
+    }
 }

@@ -7,7 +7,7 @@
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use vmplace_wire::errors::{ErrorCode, InputError};
 use vmplace_wire::{DocKind, Problem};
 
@@ -15,6 +15,7 @@ mod allocation;
 pub mod dropper;
 pub mod ganeti;
 pub mod json;
+mod problem;
 pub mod reassign;
 pub mod state;
 
@@ -323,7 +324,7 @@ pub fn validate_problem(value: Value, phase: Phase) -> Result<Valid<Problem>, Ve
     // deserializes, so that one pass reports as much as possible.
     match typed_problem {
         Ok(problem) => {
-            errors.extend(check_problem(&problem, phase));
+            errors.extend(problem::check_problem(&problem, phase));
             if errors.is_empty() {
                 return Ok(Valid(problem));
             }
@@ -336,9 +337,10 @@ pub fn validate_problem(value: Value, phase: Phase) -> Result<Valid<Problem>, Ve
 
 /// The rules of [`validate_problem`] on a problem built in code (a capacity query's pool,
 /// Ganeti's classes in vmplace's terms), the twin of [`validate_state`]: no JSON tree and no
-/// schema stage, whose checks the types already make or [`check_problem`] makes again.
+/// schema stage, whose checks the types already make or
+/// [`check_problem`](problem::check_problem) makes again.
 pub fn validate_built(problem: Problem, phase: Phase) -> Result<Valid<Problem>, Vec<InputError>> {
-    let errors = check_problem(&problem, phase);
+    let errors = problem::check_problem(&problem, phase);
     if errors.is_empty() {
         return Ok(Valid(problem));
     }
@@ -373,117 +375,6 @@ fn check_resources(path: &str, resources: &vmplace_wire::Resources, errors: &mut
             ));
         }
     }
-}
-
-/// The rules a schema cannot express. Runs on a deserialized document.
-fn check_problem(p: &Problem, phase: Phase) -> Vec<InputError> {
-    let mut errors = Vec::new();
-    for (name, len) in [
-        ("storage", p.storage.len()),
-        ("hosts", p.hosts.len()),
-        ("requests", p.requests.len()),
-    ] {
-        if len == 0 {
-            errors.push(InputError::new(
-                ErrorCode::EmptyArray,
-                format!("/{name}"),
-                format!("`{name}` is empty"),
-            ));
-        }
-    }
-    let storage_ids = check_unique_ids(
-        "storage",
-        p.storage.iter().map(|s| s.id.as_str()),
-        &mut errors,
-    );
-    check_unique_ids("hosts", p.hosts.iter().map(|h| h.id.as_str()), &mut errors);
-    check_unique_ids(
-        "requests",
-        p.requests.iter().map(|r| r.id.as_str()),
-        &mut errors,
-    );
-
-    allocation::check_storage_allocation(&p.storage, &mut errors);
-    let mut known_resources: BTreeSet<&str> = BTreeSet::new();
-    for (i, h) in p.hosts.iter().enumerate() {
-        check_resources(&format!("/hosts/{i}/capacity"), &h.capacity, &mut errors);
-        known_resources.extend(h.capacity.keys().map(String::as_str));
-        allocation::check_host_allocation(
-            &format!("/hosts/{i}"),
-            &h.id,
-            &h.capacity,
-            &h.reserved,
-            &h.allocation_ratio,
-            &mut errors,
-        );
-        let usable = crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
-        if let Some(used) = &h.used {
-            check_resources(&format!("/hosts/{i}/used"), used, &mut errors);
-            for (name, &u) in used {
-                match usable.get(name) {
-                    None if u > 0.0 => errors.push(InputError::new(
-                        ErrorCode::UsedWithoutCapacity,
-                        format!("/hosts/{i}/used/{}", pointer_token(name)),
-                        format!(
-                            "host `{}` uses {u} of `{name}` but has no such capacity",
-                            h.id
-                        ),
-                    )),
-                    Some(&c) if u > c => errors.push(InputError::new(
-                        ErrorCode::UsedExceedsCapacity,
-                        format!("/hosts/{i}/used/{}", pointer_token(name)),
-                        format!("host `{}` uses {u} of `{name}` but has {c} usable", h.id),
-                    )),
-                    _ => {}
-                }
-            }
-        }
-        let mut linked = HashSet::new();
-        for (j, sid) in h.storage.iter().enumerate() {
-            if !storage_ids.contains(sid.as_str()) {
-                errors.push(InputError::new(
-                    ErrorCode::UnknownHostStorage,
-                    format!("/hosts/{i}/storage/{j}"),
-                    format!("host `{}` links to unknown storage `{sid}`", h.id),
-                ));
-            }
-            if !linked.insert(sid.as_str()) {
-                errors.push(InputError::new(
-                    ErrorCode::DuplicateLink,
-                    format!("/hosts/{i}/storage/{j}"),
-                    format!("host `{}` lists storage `{sid}` twice", h.id),
-                ));
-            }
-        }
-    }
-    check_groups(p, &mut errors);
-    for (i, r) in p.requests.iter().enumerate() {
-        check_resources(&format!("/requests/{i}/demand"), &r.demand, &mut errors);
-        for (name, &d) in &r.demand {
-            if d > 0.0 && !known_resources.contains(name.as_str()) && !p.hosts.is_empty() {
-                errors.push(InputError::new(
-                    ErrorCode::UnknownResource,
-                    format!("/requests/{i}/demand/{}", pointer_token(name)),
-                    format!("request `{}` demands `{name}`, which no host has", r.id),
-                ));
-            }
-        }
-        check_traits(p, i, &mut errors);
-        match &r.storage {
-            Some(sid) if !storage_ids.contains(sid.as_str()) => errors.push(InputError::new(
-                ErrorCode::UnknownRequestStorage,
-                format!("/requests/{i}/storage"),
-                format!("request `{}` names unknown storage `{sid}`", r.id),
-            )),
-            None if phase == Phase::Host => errors.push(InputError::new(
-                ErrorCode::MissingStorageChoice,
-                format!("/requests/{i}/storage"),
-                format!("request `{}` has no storage; the host phase needs it", r.id),
-            )),
-            _ => {}
-        }
-    }
-    errors
 }
 
 /// `groups[]` of a placement problem: the definitions, and every group a request or host names.

@@ -34,8 +34,36 @@ pub fn validate_state(state: State) -> Result<Valid<State>, Vec<InputError>> {
     Err(finish(errors, DocKind::State))
 }
 
+/// The rules a state document's schema cannot express, one function per family.
 fn check_state(s: &State) -> Vec<InputError> {
     let mut errors = Vec::new();
+    check_state_ids(s, &mut errors);
+    let storage: HashSet<&str> = s.storage.iter().map(|x| x.id.as_str()).collect();
+    let hosts: HashMap<&str, usize> = s
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.id.as_str(), i))
+        .collect();
+    super::allocation::check_storage_allocation(&s.storage, &mut errors);
+    for (i, h) in s.hosts.iter().enumerate() {
+        check_host_capacity(i, h, &mut errors);
+        check_host_storage(i, h, &storage, &mut errors);
+        check_host_power(i, h, &mut errors);
+    }
+    for (i, v) in s.vms.iter().enumerate() {
+        let host = hosts.get(v.host.as_str()).map(|&h| &s.hosts[h]);
+        check_vm_location(i, v, host, &storage, &mut errors);
+        check_vm_demand(i, v, host, &mut errors);
+        check_vm_usage(i, v, &mut errors);
+    }
+    check_groups(s, &mut errors);
+    super::reassign::check_reassign(s, &mut errors);
+    errors
+}
+
+/// Ids unique within `storage`, `hosts` and `vms`.
+fn check_state_ids(s: &State, errors: &mut Vec<InputError>) {
     let dup = |array: &str, ids: Vec<&str>, errors: &mut Vec<InputError>| {
         let mut seen = HashSet::new();
         for (i, id) in ids.into_iter().enumerate() {
@@ -51,128 +79,143 @@ fn check_state(s: &State) -> Vec<InputError> {
     dup(
         "storage",
         s.storage.iter().map(|x| x.id.as_str()).collect(),
-        &mut errors,
+        errors,
     );
     dup(
         "hosts",
         s.hosts.iter().map(|x| x.id.as_str()).collect(),
-        &mut errors,
+        errors,
     );
-    dup(
-        "vms",
-        s.vms.iter().map(|x| x.id.as_str()).collect(),
-        &mut errors,
+    dup("vms", s.vms.iter().map(|x| x.id.as_str()).collect(), errors);
+}
+
+/// A host's reservation and allocation ratios, then its capacity amounts.
+fn check_host_capacity(i: usize, h: &StateHost, errors: &mut Vec<InputError>) {
+    super::allocation::check_host_allocation(
+        &format!("/hosts/{i}"),
+        &h.id,
+        &h.capacity,
+        &h.reserved,
+        &h.allocation_ratio,
+        errors,
     );
-    let storage: HashSet<&str> = s.storage.iter().map(|x| x.id.as_str()).collect();
-    let hosts: HashMap<&str, usize> = s
-        .hosts
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.id.as_str(), i))
-        .collect();
-    super::allocation::check_storage_allocation(&s.storage, &mut errors);
-    for (i, h) in s.hosts.iter().enumerate() {
-        super::allocation::check_host_allocation(
-            &format!("/hosts/{i}"),
-            &h.id,
-            &h.capacity,
-            &h.reserved,
-            &h.allocation_ratio,
-            &mut errors,
-        );
-        for (k, &c) in &h.capacity {
-            if c < 0.0 {
-                errors.push(InputError::new(
-                    ErrorCode::OutOfRange,
-                    format!("/hosts/{i}/capacity/{}", pointer_token(k)),
-                    format!("`{k}` is {c}"),
-                ));
-            }
-        }
-        for (j, sid) in h.storage.iter().enumerate() {
-            if !storage.contains(sid.as_str()) {
-                errors.push(InputError::new(
-                    ErrorCode::UnknownHostStorage,
-                    format!("/hosts/{i}/storage/{j}"),
-                    format!("unknown storage `{sid}`"),
-                ));
-            }
-        }
-        if let Some(p) = &h.power {
-            if p.watts.len() != 11 || p.watts.iter().any(|w| *w < 0.0) {
-                errors.push(InputError::new(
-                    ErrorCode::BadPowerModel,
-                    format!("/hosts/{i}/power/watts"),
-                    format!(
-                        "{} entries; 11 non-negative watts are needed",
-                        p.watts.len()
-                    ),
-                ));
-            }
+    for (k, &c) in &h.capacity {
+        if c < 0.0 {
+            errors.push(InputError::new(
+                ErrorCode::OutOfRange,
+                format!("/hosts/{i}/capacity/{}", pointer_token(k)),
+                format!("`{k}` is {c}"),
+            ));
         }
     }
-    for (i, v) in s.vms.iter().enumerate() {
-        let host = hosts.get(v.host.as_str());
-        if host.is_none() {
+}
+
+/// Every storage system a host links to is known.
+fn check_host_storage(
+    i: usize,
+    h: &StateHost,
+    storage: &HashSet<&str>,
+    errors: &mut Vec<InputError>,
+) {
+    for (j, sid) in h.storage.iter().enumerate() {
+        if !storage.contains(sid.as_str()) {
             errors.push(InputError::new(
-                ErrorCode::UnknownVmHost,
-                format!("/vms/{i}/host"),
-                format!("unknown host `{}`", v.host),
+                ErrorCode::UnknownHostStorage,
+                format!("/hosts/{i}/storage/{j}"),
+                format!("unknown storage `{sid}`"),
             ));
         }
-        if !storage.contains(v.storage.as_str()) {
+    }
+}
+
+/// A host's power model, if any: 11 non-negative watts.
+fn check_host_power(i: usize, h: &StateHost, errors: &mut Vec<InputError>) {
+    if let Some(p) = &h.power {
+        if p.watts.len() != 11 || p.watts.iter().any(|w| *w < 0.0) {
             errors.push(InputError::new(
-                ErrorCode::UnknownVmStorage,
+                ErrorCode::BadPowerModel,
+                format!("/hosts/{i}/power/watts"),
+                format!(
+                    "{} entries; 11 non-negative watts are needed",
+                    p.watts.len()
+                ),
+            ));
+        }
+    }
+}
+
+/// A VM's host and storage are known, and the host reaches the storage.
+fn check_vm_location(
+    i: usize,
+    v: &StateVm,
+    host: Option<&StateHost>,
+    storage: &HashSet<&str>,
+    errors: &mut Vec<InputError>,
+) {
+    if host.is_none() {
+        errors.push(InputError::new(
+            ErrorCode::UnknownVmHost,
+            format!("/vms/{i}/host"),
+            format!("unknown host `{}`", v.host),
+        ));
+    }
+    if !storage.contains(v.storage.as_str()) {
+        errors.push(InputError::new(
+            ErrorCode::UnknownVmStorage,
+            format!("/vms/{i}/storage"),
+            format!("unknown storage `{}`", v.storage),
+        ));
+    } else if let Some(h) = host {
+        if !h.storage.contains(&v.storage) {
+            errors.push(InputError::new(
+                ErrorCode::VmNotConnected,
                 format!("/vms/{i}/storage"),
-                format!("unknown storage `{}`", v.storage),
+                format!("host `{}` does not reach storage `{}`", v.host, v.storage),
             ));
-        } else if let Some(&h) = host {
-            if !s.hosts[h].storage.contains(&v.storage) {
-                errors.push(InputError::new(
-                    ErrorCode::VmNotConnected,
-                    format!("/vms/{i}/storage"),
-                    format!("host `{}` does not reach storage `{}`", v.host, v.storage),
-                ));
-            }
         }
-        for (k, &d) in &v.demand {
-            if d < 0.0 {
-                errors.push(InputError::new(
-                    ErrorCode::OutOfRange,
-                    format!("/vms/{i}/demand/{}", pointer_token(k)),
-                    format!("`{k}` is {d}"),
-                ));
-            }
-            if let Some(&h) = host {
-                if d > 0.0 && !s.hosts[h].capacity.contains_key(k) {
-                    errors.push(InputError::new(
-                        ErrorCode::UnknownResource,
-                        format!("/vms/{i}/demand/{}", pointer_token(k)),
-                        format!("host `{}` has no `{k}`", v.host),
-                    ));
-                }
-            }
+    }
+}
+
+/// A VM's demand: amounts not negative, and every resource it needs offered by its host.
+fn check_vm_demand(i: usize, v: &StateVm, host: Option<&StateHost>, errors: &mut Vec<InputError>) {
+    for (k, &d) in &v.demand {
+        if d < 0.0 {
+            errors.push(InputError::new(
+                ErrorCode::OutOfRange,
+                format!("/vms/{i}/demand/{}", pointer_token(k)),
+                format!("`{k}` is {d}"),
+            ));
         }
-        for (k, samples) in &v.usage {
-            if !v.demand.contains_key(k) {
+        if let Some(h) = host {
+            if d > 0.0 && !h.capacity.contains_key(k) {
                 errors.push(InputError::new(
                     ErrorCode::UnknownResource,
-                    format!("/vms/{i}/usage/{}", pointer_token(k)),
-                    format!("usage of `{k}`, which the VM does not demand"),
-                ));
-            }
-            if let Some(j) = samples.iter().position(|x| !(0.0..=1.0).contains(x)) {
-                errors.push(InputError::new(
-                    ErrorCode::BadUsage,
-                    format!("/vms/{i}/usage/{}/{j}", pointer_token(k)),
-                    format!("sample {} is not in [0, 1]", samples[j]),
+                    format!("/vms/{i}/demand/{}", pointer_token(k)),
+                    format!("host `{}` has no `{k}`", v.host),
                 ));
             }
         }
     }
-    check_groups(s, &mut errors);
-    super::reassign::check_reassign(s, &mut errors);
-    errors
+}
+
+/// A VM's usage samples: of a resource it demands, each a fraction in [0, 1].
+fn check_vm_usage(i: usize, v: &StateVm, errors: &mut Vec<InputError>) {
+    for (k, samples) in &v.usage {
+        if !v.demand.contains_key(k) {
+            errors.push(InputError::new(
+                ErrorCode::UnknownResource,
+                format!("/vms/{i}/usage/{}", pointer_token(k)),
+                format!("usage of `{k}`, which the VM does not demand"),
+            ));
+        }
+        if let Some(j) = samples.iter().position(|x| !(0.0..=1.0).contains(x)) {
+            errors.push(InputError::new(
+                ErrorCode::BadUsage,
+                format!("/vms/{i}/usage/{}/{j}", pointer_token(k)),
+                format!("sample {} is not in [0, 1]", samples[j]),
+            ));
+        }
+    }
 }
 
 /// `groups[]` as in placement, and every group a VM names defined.
