@@ -10,8 +10,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vmplace_check::{check, Expect};
+use vmplace_core::budget::Budget;
 use vmplace_core::domain::groups::MemberCounts;
-use vmplace_core::domain::{Domain, Settings, Stop, Stopped};
+use vmplace_core::domain::{Domain, Settings, Stopped};
 use vmplace_core::placement::{Mode, RunConfig};
 use vmplace_wire::{ReasonCode, Solution, Status};
 
@@ -133,7 +134,7 @@ fn a_call_out_of_time_while_its_rules_are_built_answers_stopped_early() {
     // The build asks the clock and the cancel flag between group rules.
     let doc = racks_with_one_member_each(50);
     let problem = parse(&doc, Mode::Place);
-    let past = Stop {
+    let past = Budget {
         deadline: Some(Instant::now()),
         cancel: None,
     };
@@ -141,7 +142,7 @@ fn a_call_out_of_time_while_its_rules_are_built_answers_stopped_early() {
         Domain::within(&problem, Settings::default(), &past).err(),
         Some(Stopped)
     );
-    let cancelled = Stop {
+    let cancelled = Budget {
         deadline: None,
         cancel: Some(Arc::new(AtomicBool::new(true))),
     };

@@ -2,13 +2,14 @@
 //! transport, no plotting and no terminal.
 //!
 //! Modules import one way, top to bottom (`tests/integration/layers.rs` fails on a cycle):
-//! [`resources`] (what the wire's resource fields mean) -> [`validation`] (every error
+//! [`budget`] (a call's time) and [`resources`] (what the wire's resource fields mean) -> [`validation`] (every error
 //! collected; `Valid<T>` is the only way in) -> [`domain`] (the typed pool, one converter per
 //! contract) -> [`model`] (the MIPs: the only user of good_lp and HiGHS) -> [`placement`] ->
 //! [`roadef`] -> [`migration`] -> [`capacity`] -> [`sim`].
 
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod capacity;
 pub mod domain;
 pub mod migration;

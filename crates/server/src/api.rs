@@ -2,10 +2,11 @@
 //! return the same documents for the same input.
 
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use vmplace_check::{check, Expect, Findings, Violation};
+use vmplace_core::budget::Budget;
 use vmplace_core::domain::settings::{settings_capped, Overrides};
-use vmplace_core::domain::{Domain, Stop, Stopped};
+use vmplace_core::domain::{Domain, Stopped};
 use vmplace_core::placement::{run_or_fallback, Mode, RunConfig};
 use vmplace_core::validation::json::parse_json;
 use vmplace_core::validation::{finish, read_document, validate_problem, Phase};
@@ -39,14 +40,14 @@ pub fn solve_text(
     let validate_s = lap.elapsed().as_secs_f64();
     let lap = Instant::now();
     let (settings, capped) = settings_capped(&problem, o);
-    let stop = Stop {
-        deadline: cfg
-            .started
-            .zip(Duration::try_from_secs_f64(settings.time_limit_s).ok())
-            .and_then(|(t, limit)| t.checked_add(limit)),
-        cancel: cfg.cancel.clone(),
+    let budget = match cfg.started {
+        Some(t) => Budget::new(t, settings.time_limit_s, cfg.cancel.clone()),
+        None => Budget {
+            deadline: None,
+            cancel: cfg.cancel.clone(),
+        },
     };
-    let built = Domain::within(&problem, settings, &stop);
+    let built = Domain::within(&problem, settings, &budget);
     let domain_s = lap.elapsed().as_secs_f64();
     let mut solution = match built {
         Ok(domain) => {

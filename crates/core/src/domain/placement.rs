@@ -324,30 +324,7 @@ impl Domain {
     }
 }
 
-/// When a call's work must stop: its deadline passed, or its client went away (the cancel flag).
-/// The domain build asks it between group rules ([`Domain::within`]); the solvers keep their own
-/// clock from the same start.
-#[derive(Debug, Clone, Default)]
-pub struct Stop {
-    /// The instant the call's time is up (None: no limit).
-    pub deadline: Option<std::time::Instant>,
-    /// Set when the client went away.
-    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-}
-
-impl Stop {
-    /// Whether the work must stop now.
-    pub fn passed(&self) -> bool {
-        self.cancel
-            .as_ref()
-            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-            || self
-                .deadline
-                .is_some_and(|d| std::time::Instant::now() >= d)
-    }
-}
-
-/// The domain build stopped ([`Stop`]) before it was complete.
+/// The domain build stopped ([`crate::budget::Budget`]) before it was complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stopped;
 

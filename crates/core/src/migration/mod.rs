@@ -18,8 +18,8 @@ mod underload;
 pub use crate::domain::migration::HISTORY;
 pub use policy::RoundPolicy;
 
+use crate::budget::Budget;
 use crate::domain::migration::{HostId, Pool, VmId, PARKED};
-use crate::domain::Stop;
 use crate::validation::Valid;
 use rand::SeedableRng;
 use std::collections::BTreeMap;
@@ -33,7 +33,7 @@ struct Ctx<'a> {
     pool: Pool,
     policy: &'a RoundPolicy,
     /// The call's deadline (its time limit from its start) and cancel flag.
-    stop: Stop,
+    stop: Budget,
     migrations: Vec<Migration>,
     messages: Vec<Message>,
     moved: Vec<bool>,
@@ -153,7 +153,7 @@ pub fn sequence_plan(state: &Valid<State>, mut plan: Plan) -> Plan {
         moved: vec![false; pool.vms.len()],
         pool,
         policy: &policy,
-        stop: Stop::default(),
+        stop: Budget::default(),
         migrations: std::mem::take(&mut plan.migrations),
         messages: std::mem::take(&mut plan.messages),
     };

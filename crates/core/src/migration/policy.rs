@@ -1,8 +1,8 @@
 //! The round's policy, resolved from the state document: the document's choices over the
 //! defaults of each detector and planner.
 
-use crate::domain::Stop;
-use std::time::{Duration, Instant};
+use crate::budget::Budget;
+use std::time::Instant;
 use vmplace_wire::state::{Detection, Planner, Selection, State};
 
 /// Resolved policy.
@@ -95,13 +95,8 @@ impl RoundPolicy {
 
     /// The round's deadline, `time_limit_s` after the call began (or `planning`, when the caller
     /// did not say), with the cancel flag. The round MIP's limit is what is left of it.
-    pub fn stop(&self, planning: Instant) -> Stop {
+    pub fn stop(&self, planning: Instant) -> Budget {
         let began = self.started.unwrap_or(planning);
-        Stop {
-            deadline: Duration::try_from_secs_f64(self.time_limit_s.max(0.0))
-                .ok()
-                .and_then(|d| began.checked_add(d)),
-            cancel: self.cancel.clone(),
-        }
+        Budget::new(began, self.time_limit_s, self.cancel.clone())
     }
 }

@@ -165,7 +165,7 @@ fn sequenced(
         moved: vec![false; pool.vms.len()],
         pool,
         policy,
-        stop: crate::domain::Stop::default(),
+        stop: crate::budget::Budget::default(),
         migrations,
         messages,
     };

@@ -6,12 +6,12 @@
 use super::bounds::{
     host_cost_floor, integral_host_bound, phase_stats, record, total_weight, Measured,
 };
-use super::deadline::Deadline;
 use super::greedy;
 use super::heuristics::{self, Heuristic};
 use super::lexicographic::better;
 use super::storage_phase::storage_outcome;
 use super::{fixed_storage, Mode, PhaseOutcome};
+use crate::budget::Budget;
 use crate::domain::{evaluate, Assignment, Domain, RequestIx};
 use std::collections::BTreeSet;
 use vmplace_wire::{PhaseName, PhaseSolver, SolverKind};
@@ -26,7 +26,7 @@ pub(crate) struct Baselines {
 }
 
 impl Baselines {
-    pub(crate) fn compute(d: &Domain, deadline: &Deadline) -> Baselines {
+    pub(crate) fn compute(d: &Domain, deadline: &Budget) -> Baselines {
         let fixed = fixed_storage(d);
         let policy = d.settings.host_policy;
         let stop = || deadline.passed();
@@ -143,7 +143,7 @@ pub(crate) fn heuristic_phases(
     d: &Domain,
     mode: Mode,
     heuristic: Option<Heuristic>,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Vec<PhaseOutcome> {
     let stop = || deadline.passed();
     let fixed = fixed_storage(d);

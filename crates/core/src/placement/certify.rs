@@ -1,8 +1,9 @@
 //! Certification of a phase-1 answer: phase 2 must be able to host all of it.
 
-use super::deadline::{mip_options, Deadline};
+use super::deadline::mip_options;
 use super::greedy;
 use super::host_phase::{host_columns, LNS_COLUMNS};
+use crate::budget::Budget;
 
 /// Largest certifying MIP, in (flavor, host) columns: ten times the host phase's one-piece limit.
 const CERTIFY_COLUMNS: usize = 10 * LNS_COLUMNS;
@@ -16,7 +17,7 @@ use vmplace_wire::Objective;
 pub(crate) fn certify(
     d: &Domain,
     a: &Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<(Assignment, Vec<RequestIx>), MipError> {
     let hosted = greedy::host_phase(d, a, Objective::Pack);
     let stranded = |h: &Assignment| -> Vec<RequestIx> {

@@ -12,9 +12,9 @@
 //! hosts in pieces: a neighbourhood of a few hosts seldom holds both a host to free and the hosts
 //! that would take what leaves it.
 
-use super::deadline::Deadline;
 use super::neighbourhood::storage_options;
 use super::working::Working;
+use crate::budget::Budget;
 use crate::domain::{bits, Assignment, Domain, HostIx, RequestIx, StorageIx};
 
 /// Hosts tried per unplaced request, those that lack the least first.
@@ -46,7 +46,7 @@ impl Ejections {
 
 /// Places what it can of `best`'s unplaced requests (those outside `groups[]` rules) until a
 /// pass places nothing or the deadline; `best` must be a complete answer with hosts.
-pub(crate) fn improve(d: &Domain, best: &mut Assignment, deadline: &Deadline) -> Ejections {
+pub(crate) fn improve(d: &Domain, best: &mut Assignment, deadline: &Budget) -> Ejections {
     let mut st = Working::new(d, best);
     let mut done = Ejections::default();
     loop {
@@ -348,7 +348,6 @@ mod tests {
     use super::super::working::assert_valid;
     use super::*;
     use crate::domain::Settings;
-    use crate::placement::RunConfig;
     use std::time::Instant;
 
     /// Storage `s` (1,000 GiB) and `t` (100 GiB); host `a` (8 CPU, 32 GiB) reaches both, host
@@ -378,7 +377,7 @@ mod tests {
     }
 
     fn run(d: &Domain, a: &mut Assignment) -> Ejections {
-        let deadline = Deadline::new(Instant::now(), 5.0, &RunConfig::default());
+        let deadline = Budget::new(Instant::now(), 5.0, None);
         improve(d, a, &deadline)
     }
 

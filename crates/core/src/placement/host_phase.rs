@@ -1,10 +1,11 @@
 //! Phase 2: a host for every request that has a storage system, among the hosts connected to it.
 
 use super::bounds::{host_cost_floor, integral_host_bound, phase_stats, record, Measured};
-use super::deadline::{mip_options, Deadline};
+use super::deadline::mip_options;
 use super::lexicographic::{better, lexicographic};
 use super::lns::host_lns;
 use super::{greedy, model_path, packing, Mode, PhaseOutcome, RunConfig};
+use crate::budget::Budget;
 use crate::domain::evaluate;
 use crate::domain::{Assignment, Domain, Load, RequestIx};
 use crate::model::host;
@@ -71,7 +72,7 @@ pub fn host_phase(
     deadline_s: f64,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
-    let deadline = Deadline::new(start, deadline_s, cfg);
+    let deadline = Budget::new(start, deadline_s, cfg.cancel.clone());
     let mut base = storage_choice.clone();
     base.host = vec![None; d.requests.len()];
     let candidates: Vec<RequestIx> = (0..d.requests.len())
@@ -139,7 +140,7 @@ struct Context<'a> {
     columns: usize,
     cfg: &'a RunConfig,
     mode: Mode,
-    deadline: &'a Deadline,
+    deadline: &'a Budget,
 }
 
 /// The host phase's search (MIP solvers): the warm start proven by the floor, else packing by
@@ -276,7 +277,7 @@ fn packing_stage(
     d: &Domain,
     base: &Assignment,
     warm: Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
     st: &mut PhaseStats,
 ) -> (Assignment, Option<PatternOutcome>) {
     // Pools of interchangeable hosts (bin packing, racks of one generation) are the pattern
@@ -352,7 +353,7 @@ fn one_mip(
     placeable: f64,
     cfg: &RunConfig,
     mode: Mode,
-    deadline: &Deadline,
+    deadline: &Budget,
     st: &mut PhaseStats,
 ) -> Result<Searched, MipError> {
     let write = model_path(cfg, PhaseName::Host, mode);

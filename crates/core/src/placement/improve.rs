@@ -3,11 +3,12 @@
 //! of ruin and recreate ([`super::ruin`]) and of neighbourhood MIPs ([`super::neighbourhood`]) in
 //! turn, each block running while it pays ([`Stall`]), and ejection again at the end.
 
-use super::deadline::{Deadline, Stall};
+use super::deadline::Stall;
 use super::ejection::Ejections;
 use super::lexicographic::better;
 use super::neighbourhood::{self, Explorer, PART_COLUMNS};
 use super::ruin::Recreated;
+use crate::budget::Budget;
 use crate::domain::{evaluate, Assignment, Domain, RequestIx};
 use crate::model::joint;
 use crate::model::MipError;
@@ -82,7 +83,7 @@ pub(crate) fn run(
     d: &Domain,
     p1: &super::PhaseOutcome,
     p2: &mut super::PhaseOutcome,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<Improved, MipError> {
     let placed = evaluate::placed_weight(d, &p2.assignment, true);
     let whole = super::bounds::whole_call(d, &[&p1.stats, &p2.stats], placed);
@@ -125,7 +126,7 @@ pub(crate) fn run(
         whole_pool(d, &mut best, deadline, &mut proved)?;
     }
     let done = |a: &Assignment| proved.done(d, p1, a);
-    let to_deadline = (deadline, Until::Deadline);
+    let to_deadline = (deadline, Until::Budget);
     alternate(d, &mut best, to_deadline, &done, (&mut blocks, &mut out))?;
     let ejecting = Instant::now();
     out.ejected = super::ejection::improve(d, &mut best, deadline_all);
@@ -133,7 +134,7 @@ pub(crate) fn run(
     tracing::debug!(ejected = ?out.ejected, "ejection after the search");
     // The reserve was twice the first ejection's time; what the second left goes back to the
     // blocks, so that an unproven answer uses the whole limit.
-    let to_end = (deadline_all, Until::Deadline);
+    let to_end = (deadline_all, Until::Budget);
     alternate(d, &mut best, to_end, &done, (&mut blocks, &mut out))?;
     if from_first {
         out.ejected = out.ejected.plus(first_ejected);
@@ -157,7 +158,7 @@ fn whole_pool_fits(d: &Domain) -> bool {
 fn whole_pool(
     d: &Domain,
     best: &mut Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
     proved: &mut Proved,
 ) -> Result<(), MipError> {
     let whole = super::joint::joint_phase(d, best, deadline)?;
@@ -183,7 +184,7 @@ enum Until {
     /// Until a round of both blocks improves nothing.
     Idle,
     /// Until the deadline.
-    Deadline,
+    Budget,
 }
 
 /// The blocks' memory across the calls of [`alternate`]: the neighbourhoods' explorer and stall
@@ -200,7 +201,7 @@ struct Blocks {
 fn alternate(
     d: &Domain,
     best: &mut Assignment,
-    (deadline, until): (&Deadline, Until),
+    (deadline, until): (&Budget, Until),
     done: &dyn Fn(&Assignment) -> bool,
     (blocks, out): (&mut Blocks, &mut Improved),
 ) -> Result<(), MipError> {
@@ -278,7 +279,7 @@ fn report(
 fn cheapest_storage(
     d: &Domain,
     answer: &mut Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<Option<f64>, MipError> {
     let Some(stage) = super::joint::storage_stage(d, answer, deadline)? else {
         return Ok(None);

@@ -5,9 +5,10 @@
 use super::bounds::{
     host_cost_floor, integral_host_bound, phase_stats, record, total_weight, Measured,
 };
-use super::deadline::{mip_options, Deadline};
+use super::deadline::mip_options;
 use super::lexicographic::{better, lexicographic};
 use super::PhaseOutcome;
+use crate::budget::Budget;
 use crate::domain::{evaluate, Assignment, Domain, RequestIx};
 use crate::model::joint::{self, JointInput};
 use crate::model::{MipError, MipOptions, MipStatus};
@@ -31,7 +32,7 @@ pub fn fits_joint(d: &Domain) -> bool {
 pub(crate) fn joint_phase(
     d: &Domain,
     warm: &Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
     let total = total_weight(d);
@@ -107,7 +108,7 @@ pub(crate) struct StorageStage {
 pub(crate) fn storage_stage(
     d: &Domain,
     answer: &Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<Option<StorageStage>, MipError> {
     if deadline.passed() {
         return Ok(None);

@@ -1,7 +1,7 @@
 //! The lexicographic driver of one phase: stage 1 maximises the placed priority weight, stage 2
 //! optimises the policy cost while keeping it.
 
-use super::deadline::Deadline;
+use crate::budget::Budget;
 use crate::domain::Assignment;
 use crate::model::storage::Stage;
 use crate::model::{MipError, MipResult, MipStatus, ModelSize};
@@ -31,7 +31,7 @@ pub(crate) fn lexicographic(
     warm: &Assignment,
     total_weight: f64,
     trivial_cost_bound: f64,
-    deadline: &Deadline,
+    deadline: &Budget,
     mut solve_stage: impl FnMut(Stage, f64, &Assignment) -> Result<(MipResult, Assignment), MipError>,
     score: impl Fn(&Assignment) -> (f64, f64),
     trust_mip_cost: bool,

@@ -1,7 +1,8 @@
 //! Large neighbourhood search for the host phase past `LNS_COLUMNS`.
 
-use super::deadline::{mip_options, Deadline};
+use super::deadline::mip_options;
 use super::host_phase::{host_columns, LNS_NEIGHBOURHOOD_COLUMNS};
+use crate::budget::Budget;
 
 /// How much larger than `LNS_NEIGHBOURHOOD_COLUMNS` neighbourhoods may grow.
 const LNS_GROWTH: usize = 16;
@@ -172,7 +173,7 @@ fn solve_neighbourhood(
     cur: &Assignment,
     allowed: &[bool],
     freed: &[usize],
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<(Option<Assignment>, ModelSize), MipError> {
     let mut fixed = cur.clone();
     let mut sub = Assignment::empty(d.requests.len());
@@ -262,7 +263,7 @@ pub(crate) fn host_lns(
     d: &Domain,
     base: &Assignment,
     start: Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<(Assignment, usize, ModelSize), MipError> {
     let score = |a: &Assignment| evaluate::host_score(d, a);
     let mut cur = start;

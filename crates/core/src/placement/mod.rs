@@ -27,6 +27,7 @@ pub mod storage_phase;
 pub mod verify;
 mod working;
 
+use crate::budget::Budget;
 use crate::domain::{Assignment, Domain};
 use crate::model::MipError;
 use std::collections::BTreeSet;
@@ -125,9 +126,13 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
     crate::model::take_build_time();
     // Keep a little of the limit for the baseline comparison and writing the answer.
     let limit = d.settings.time_limit_s * 0.97;
-    let call = deadline::Deadline::new(cfg.started.unwrap_or(start), limit, cfg);
+    let call = Budget::new(cfg.started.unwrap_or(start), limit, cfg.cancel.clone());
     // The repair of an answer over a capacity (`verify`) may use the reserve, not more.
-    let whole = deadline::Deadline::new(cfg.started.unwrap_or(start), d.settings.time_limit_s, cfg);
+    let whole = Budget::new(
+        cfg.started.unwrap_or(start),
+        d.settings.time_limit_s,
+        cfg.cancel.clone(),
+    );
     let over = || whole.passed();
     let mut timings = vmplace_wire::Timings::default();
     if let Some(heuristic) = baseline::heuristic_of(d.settings.solver) {
@@ -176,7 +181,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
 fn place_phases(
     d: &Domain,
     cfg: &RunConfig,
-    call: &deadline::Deadline,
+    call: &Budget,
     timings: &mut vmplace_wire::Timings,
 ) -> Result<Vec<PhaseOutcome>, MipError> {
     let (start, limit) = (Instant::now(), call.remaining());
@@ -247,7 +252,7 @@ fn place_phases(
 /// optimality in time.
 fn fit_bound(
     d: &Domain,
-    deadline: &deadline::Deadline,
+    deadline: &Budget,
     timings: &mut vmplace_wire::Timings,
 ) -> Result<f64, MipError> {
     let started = Instant::now();

@@ -9,8 +9,9 @@
 //! answer as warm start, so a neighbourhood never makes the answer worse; it is kept when it
 //! places more weight, or as much for a lower host cost.
 
-use super::deadline::{Deadline, Stall};
+use super::deadline::Stall;
 use super::lexicographic::{better, lexicographic};
+use crate::budget::Budget;
 use crate::domain::{evaluate, fits, Assignment, Domain, HostIx, Part, RequestIx, StorageIx};
 use crate::model::joint::{self, JointInput};
 use crate::model::{MipError, MipOptions};
@@ -74,7 +75,7 @@ impl Explorer {
 pub(crate) fn search(
     d: &Domain,
     best: &mut Assignment,
-    (deadline, stall): (&Deadline, &mut Stall),
+    (deadline, stall): (&Budget, &mut Stall),
     done: &dyn Fn(&Assignment) -> bool,
     ex: &mut Explorer,
 ) -> Result<Searched, MipError> {
@@ -317,7 +318,7 @@ fn solve_part(
     sub: &Domain,
     part: &Part,
     cur: &Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<(Assignment, bool), MipError> {
     let warm = restrict(part, cur);
     let local = deadline.within(part_seconds(deadline));
@@ -349,7 +350,7 @@ fn solve_part(
 }
 
 /// Seconds one neighbourhood may take: a quarter of what is left, between 0.2 and 3 s.
-fn part_seconds(deadline: &Deadline) -> f64 {
+fn part_seconds(deadline: &Budget) -> f64 {
     (deadline.remaining() / 4.0).clamp(0.2, 3.0)
 }
 

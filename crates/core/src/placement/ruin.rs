@@ -9,9 +9,10 @@
 //! hosts are related through a storage system they share, so a VM can change both its host and
 //! its image's storage system; every VM keeps a host connected to its image's system.
 
-use super::deadline::{Deadline, Stall};
+use super::deadline::Stall;
 use super::neighbourhood::storage_options;
 use super::working::Working;
+use crate::budget::Budget;
 use crate::domain::{evaluate, Assignment, Domain, HostIx, RequestIx, StorageIx};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -72,7 +73,7 @@ enum Step {
 pub(crate) fn improve(
     d: &Domain,
     best: &mut Assignment,
-    (deadline, stall): (&Deadline, &mut Stall),
+    (deadline, stall): (&Budget, &mut Stall),
     seed: u64,
     done: &dyn Fn(&Assignment) -> bool,
 ) -> Recreated {
@@ -365,7 +366,6 @@ mod tests {
     use super::super::working::assert_valid;
     use super::*;
     use crate::domain::Settings;
-    use crate::placement::RunConfig;
     use std::time::Instant;
 
     /// Storage `s` (1,000 GiB) and `t` (`t_gib`); host `a` (8 CPU, 32 GiB) reaches `s` only, host
@@ -400,7 +400,7 @@ mod tests {
     }
 
     fn run(d: &Domain, a: &mut Assignment) -> Recreated {
-        let deadline = Deadline::new(Instant::now(), 5.0, &RunConfig::default());
+        let deadline = Budget::new(Instant::now(), 5.0, None);
         let mut stall = Stall::new(0.05);
         improve(d, a, (&deadline, &mut stall), 7, &|_| false)
     }

@@ -2,9 +2,10 @@
 
 use super::bounds::{phase_stats, record, storage_cost_floor, total_weight, Measured};
 use super::certify::certify;
-use super::deadline::{mip_options, Deadline};
+use super::deadline::mip_options;
 use super::lexicographic::{better, lexicographic, Lexi};
 use super::{exact, fixed_storage, greedy, model_path, Mode, PhaseOutcome, RunConfig};
+use crate::budget::Budget;
 use crate::domain::evaluate;
 use crate::domain::{Assignment, Domain};
 use crate::model::storage::{self, Stage, StorageInput};
@@ -20,7 +21,7 @@ fn lp_rounding(
     d: &Domain,
     fixed: &Assignment,
     warm: &Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<Option<Assignment>, MipError> {
     let slack = vec![vec![0.0; d.resources.len()]; d.storage.len()];
     let input = StorageInput {
@@ -143,7 +144,7 @@ fn greedy_start(
     d: &Domain,
     fixed: &Assignment,
     baseline: Option<&Assignment>,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Assignment {
     let (sp, hp) = (d.settings.storage_policy, d.settings.host_policy);
     let stop = || deadline.passed();
@@ -165,7 +166,7 @@ fn greedy_start(
 fn exact_storage(
     d: &Domain,
     start: &Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<Option<PhaseOutcome>, MipError> {
     let stop = || deadline.passed();
     let Some(p) = exact::storage_exact(d, start, &stop) else {
@@ -206,7 +207,7 @@ fn warm_start(
     d: &Domain,
     fixed: &Assignment,
     mut warm: Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
 ) -> Result<(Assignment, Assignment), MipError> {
     let full = |a: &Assignment| full_score(d, a);
     if let Some(rounded) = lp_rounding(d, fixed, &warm, deadline)? {
@@ -244,8 +245,8 @@ fn certified_rounds(
     cfg: &RunConfig,
     mode: Mode,
     (warm, warm_storage): (&Assignment, &Assignment),
-    deadline: &Deadline,
-    mip_deadline: &Deadline,
+    deadline: &Budget,
+    mip_deadline: &Budget,
 ) -> Result<Rounds, MipError> {
     let mut slack = vec![vec![0.0; d.resources.len()]; d.storage.len()];
     let mut out = Rounds {
@@ -337,9 +338,9 @@ fn mip_storage(
     deadline_s: f64,
     baseline: Option<&Assignment>,
 ) -> Result<PhaseOutcome, MipError> {
-    let deadline = Deadline::new(start, deadline_s, cfg);
+    let deadline = Budget::new(start, deadline_s, cfg.cancel.clone());
     // The MIP stages get 60 % of the phase; certification (phase 2 feasibility) the rest.
-    let mip_deadline = Deadline::new(start, deadline_s * 0.6, cfg);
+    let mip_deadline = Budget::new(start, deadline_s * 0.6, cfg.cancel.clone());
     let fixed = fixed_storage(d);
     let start_answer = greedy_start(d, &fixed, baseline, &mip_deadline);
     if let Some(proven) = exact_storage(d, &start_answer, &deadline)? {

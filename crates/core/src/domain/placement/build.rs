@@ -2,9 +2,9 @@
 //! domain from a validated problem.
 
 use super::{
-    bits, fits, Domain, HostIx, HostNode, Settings, StaticReach, Stop, Stopped, StorageIx,
-    StorageSys, Vm,
+    bits, fits, Domain, HostIx, HostNode, Settings, StaticReach, Stopped, StorageIx, StorageSys, Vm,
 };
+use crate::budget::Budget;
 use crate::validation::Valid;
 use std::collections::{BTreeSet, HashMap};
 use vmplace_wire::Problem;
@@ -12,7 +12,7 @@ use vmplace_wire::Problem;
 impl Domain {
     /// Builds the domain from a validated problem and settings.
     pub fn from_problem(problem: &Valid<Problem>, settings: Settings) -> Domain {
-        match Domain::within(problem, settings, &Stop::default()) {
+        match Domain::within(problem, settings, &Budget::default()) {
             Ok(d) => d,
             Err(Stopped) => unreachable!("a build without a deadline or cancel flag never stops"),
         }
@@ -23,7 +23,7 @@ impl Domain {
     pub fn within(
         problem: &Valid<Problem>,
         settings: Settings,
-        stop: &Stop,
+        stop: &Budget,
     ) -> Result<Domain, Stopped> {
         let p: &Problem = problem;
         let dims = Dimensions::of_batch(p);
@@ -249,7 +249,7 @@ fn group_rules(
     kept: &[usize],
     hosts: &[HostNode],
     requests: &[Vm],
-    stop: &Stop,
+    stop: &Budget,
 ) -> Result<Vec<crate::domain::groups::GroupRule>, Stopped> {
     use crate::domain::groups::{Counts, GroupRule, Scopes};
     let mut demands: Vec<Vec<&[f64]>> = vec![Vec::new(); kept.len()];

@@ -3,8 +3,9 @@
 //! admission rules (headroom apart, which the model prices) accept it.
 
 use super::{Role, MAX_CANDIDATES};
+use crate::budget::Budget;
 use crate::domain::migration::{HostId, Pool, VmId};
-use crate::domain::{Stop, Stopped};
+use crate::domain::Stopped;
 use crate::migration::admission::{group_admission, GroupCounts};
 use crate::migration::{detect, RoundPolicy};
 use std::collections::BTreeMap;
@@ -174,7 +175,7 @@ impl Admissible {
         pool: &Pool,
         sources: &Sources,
         cpu: usize,
-        stop: &Stop,
+        stop: &Budget,
     ) -> Result<Self, Stopped> {
         let mut out = Admissible {
             accepting: Vec::with_capacity(sources.candidates.len()),

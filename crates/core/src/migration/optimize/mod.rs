@@ -8,9 +8,10 @@ mod candidates;
 mod greedy;
 
 use super::Ctx;
+use crate::budget::Budget;
 use crate::domain::groups::{Counts, Policy};
 use crate::domain::migration::{HostId, Pool, VmId};
-use crate::domain::{Stop, Stopped};
+use crate::domain::Stopped;
 use crate::model::migration::{
     cost, room_extremes, solve, Arrivals, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
 };
@@ -211,7 +212,7 @@ impl Groups {
 /// there at the start (leavers included) arrive in a domain; affinity ends in no more domains,
 /// and spread no more skewed, than the round starts with (at least the rule's own limit). Built
 /// sparse, from the rules' members (not their domains), asking `stop` between rules.
-fn round_rules(pool: &Pool, sources: &Sources, stop: &Stop) -> Result<Vec<RoundRule>, Stopped> {
+fn round_rules(pool: &Pool, sources: &Sources, stop: &Budget) -> Result<Vec<RoundRule>, Stopped> {
     let mut members: Vec<Vec<(usize, Option<usize>)>> = vec![Vec::new(); pool.rules.len()];
     for (i, &v) in sources.candidates.iter().enumerate() {
         for &r in &pool.vms[v].rules {
@@ -361,7 +362,7 @@ fn choose_plan(
     input: &RoundInput,
     greedy: Vec<Option<usize>>,
     policy: &crate::migration::RoundPolicy,
-    stop: &Stop,
+    stop: &Budget,
     stats: &mut PlanStats,
 ) -> (Status, Vec<Option<usize>>) {
     let left = stop

@@ -5,7 +5,8 @@
 
 mod pricing;
 
-use super::deadline::{mip_options, Deadline};
+use super::deadline::mip_options;
+use crate::budget::Budget;
 use crate::domain::{
     bits, evaluate, fits, Assignment, Domain, HostIx, HostNode, RequestIx, StorageIx, EPS,
 };
@@ -121,7 +122,7 @@ struct Packing<'a> {
     d: &'a Domain,
     flavors: Vec<PackFlavor>,
     classes: Vec<HostClass>,
-    deadline: &'a Deadline,
+    deadline: &'a Budget,
     start: Instant,
     budget_s: f64,
     rounds: usize,
@@ -429,7 +430,7 @@ pub(crate) fn pack(
     d: &Domain,
     base: &Assignment,
     warm: &Assignment,
-    deadline: &Deadline,
+    deadline: &Budget,
     budget_s: f64,
 ) -> Result<Packed, MipError> {
     let flavors = flavors(d, base);
@@ -635,7 +636,7 @@ fn farley(input: &MasterInput, pi: &[f64], v: f64) -> f64 {
     capped.zip(&input.demand).map(|(p, n)| p * n).sum()
 }
 
-fn lp_options(d: &Domain, secs: f64, deadline: &Deadline) -> MipOptions {
+fn lp_options(d: &Domain, secs: f64, deadline: &Budget) -> MipOptions {
     MipOptions {
         relax: true,
         ..mip_options(d, secs, None, deadline)
