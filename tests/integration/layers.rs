@@ -193,3 +193,75 @@ fn only_the_core_names_good_lp_or_highs() {
         found.join("\n")
     );
 }
+
+/// The lengths of the functions in `text`: from the line that starts a `fn` to the line that
+/// closes its body, by brace depth (a rough count: braces in strings and comments are counted
+/// too, which only makes a function look longer).
+fn function_lengths(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let head = line.trim_start();
+        let head = head.strip_prefix("pub(crate) ").unwrap_or(head);
+        let head = head.strip_prefix("pub(super) ").unwrap_or(head);
+        let head = head.strip_prefix("pub ").unwrap_or(head);
+        let head = head.strip_prefix("const ").unwrap_or(head);
+        let head = head.strip_prefix("async ").unwrap_or(head);
+        let Some(rest) = head.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let (mut depth, mut opened) = (0i64, false);
+        for (j, body) in lines[i..].iter().enumerate() {
+            for c in code(body).chars() {
+                match c {
+                    '{' => (depth, opened) = (depth + 1, true),
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if opened && depth <= 0 {
+                out.push((name.clone(), j + 1));
+                break;
+            }
+            if !opened && body.trim_end().ends_with(';') {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Issue 30's limits: functions fit in a reader's head (about 100 lines, none over 150) and
+/// files stay under 700 lines. This test holds the hard limits; review holds the 100.
+#[test]
+fn functions_and_files_fit_in_a_readers_head() {
+    let mut over = Vec::new();
+    for src in crate_roots() {
+        for p in rust_files(&src) {
+            let text = std::fs::read_to_string(&p).expect("a source file");
+            let lines = text.lines().count();
+            if lines >= 700 {
+                over.push(format!("{}: {lines} lines", p.display()));
+            }
+            for (name, n) in function_lengths(&text) {
+                if n > 150 {
+                    over.push(format!("{}: fn {name}, {n} lines", p.display()));
+                }
+            }
+        }
+    }
+    assert!(over.is_empty(), "too long:\n{}", over.join("\n"));
+}
+
+#[test]
+fn function_lengths_count_to_the_closing_brace() {
+    let text = "fn a() {\n    if x { y() }\n}\npub(crate) fn b(\n    z: u8,\n) -> u8 {\n    z\n}\nfn c();\n";
+    assert_eq!(
+        function_lengths(text),
+        vec![("a".to_string(), 3), ("b".to_string(), 5)]
+    );
+}
