@@ -40,7 +40,7 @@ pub fn exact_mip_options() -> MipOptions {
         threads: 1,
         write_model: None,
         relax: false,
-        cancel: None,
+        budget: vmplace_core::budget::Budget::default(),
         max_nodes: None,
         presolve: true,
         light_heuristics: false,

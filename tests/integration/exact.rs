@@ -126,3 +126,31 @@ fn the_search_gives_up_rather_than_guess_past_its_budget() {
     let stopped = storage_exact(&d, &none, &|| true);
     assert!(stopped.is_none());
 }
+
+/// The MIP build time an answer reports is its own call's: one after another on one thread,
+/// or side by side on two, each call reports at most its own solve time, and a call that builds
+/// no MIP reports none however many were built before it on the same thread.
+#[test]
+fn the_build_time_is_the_calls_own() {
+    let read = |name: &str| -> Value {
+        let path = format!("{}/instances/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let (mip, exact) = (
+        read("medium/h50-s5-vm200-loose.json"),
+        read("service/h20-s4-vm10.json"),
+    );
+    let first = solve(&mip, Mode::Place);
+    assert!(
+        first.stats.timings.model_s > 0.0,
+        "{:?}",
+        first.stats.timings
+    );
+    assert!(first.stats.timings.model_s <= first.stats.solve_time_s);
+    // Same thread, right after: the MIP call's build time is not carried over.
+    assert_eq!(solve(&exact, Mode::Place).stats.timings.model_s, 0.0);
+    let side = std::thread::spawn(move || solve(&mip, Mode::Place));
+    assert_eq!(solve(&exact, Mode::Place).stats.timings.model_s, 0.0);
+    let other = side.join().unwrap();
+    assert!(other.stats.timings.model_s <= other.stats.solve_time_s);
+}

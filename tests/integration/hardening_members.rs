@@ -134,18 +134,12 @@ fn a_call_out_of_time_while_its_rules_are_built_answers_stopped_early() {
     // The build asks the clock and the cancel flag between group rules.
     let doc = racks_with_one_member_each(50);
     let problem = parse(&doc, Mode::Place);
-    let past = Budget {
-        deadline: Some(Instant::now()),
-        cancel: None,
-    };
+    let past = Budget::until(Some(Instant::now()), None);
     assert_eq!(
         Domain::within(&problem, Settings::default(), &past).err(),
         Some(Stopped)
     );
-    let cancelled = Budget {
-        deadline: None,
-        cancel: Some(Arc::new(AtomicBool::new(true))),
-    };
+    let cancelled = Budget::until(None, Some(Arc::new(AtomicBool::new(true))));
     assert!(Domain::within(&problem, Settings::default(), &cancelled).is_err());
     // Through the service's path: a client that went away gets every request STOPPED_EARLY,
     // status time_limit, and an answer the checker accepts.

@@ -1,8 +1,9 @@
-//! One call's time: when its work must stop (its deadline, or its client went away) and how much
-//! of it a stage may take. The domain build, the placement stages and the migration round all
-//! ask the same value; a stage gets a share of what is left with [`Budget::within`].
+//! One call's time: when its work must stop (its deadline, or its client went away), how much of
+//! it a stage may take, and how much of it went into building MIPs. The domain build, the
+//! placement stages and the migration round all ask the same value; a stage gets a share of what
+//! is left with [`Budget::within`], and every share counts its MIPs' build time to the call.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,13 +12,16 @@ const FLOOR_S: f64 = 0.05;
 /// Time a stage is handed once the client went away, seconds.
 const CANCELLED_S: f64 = 0.01;
 
-/// When a call's work must stop, and the flag that stops it early.
+/// When a call's work must stop, the flag that stops it early, and the call's MIP build time.
+/// Clones and shares ([`Budget::within`]) count build time to the same call.
 #[derive(Debug, Clone, Default)]
 pub struct Budget {
     /// The instant the call's time is up (None: no limit).
     pub deadline: Option<Instant>,
     /// Set when the client went away.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Nanoseconds spent building MIPs, from a builder's creation until HiGHS starts solving.
+    built_ns: Arc<AtomicU64>,
 }
 
 impl Budget {
@@ -26,7 +30,28 @@ impl Budget {
         let deadline = Duration::try_from_secs_f64(limit_s.max(0.0))
             .ok()
             .and_then(|d| start.checked_add(d));
-        Budget { deadline, cancel }
+        Budget::until(deadline, cancel)
+    }
+
+    /// A budget that ends at `deadline` (None: no limit).
+    pub fn until(deadline: Option<Instant>, cancel: Option<Arc<AtomicBool>>) -> Self {
+        Budget {
+            deadline,
+            cancel,
+            built_ns: Arc::default(),
+        }
+    }
+
+    /// Counts `seconds` of MIP building to the call.
+    pub fn add_build_time(&self, seconds: f64) {
+        let ns = Duration::try_from_secs_f64(seconds.max(0.0)).map_or(0, |d| d.as_nanos());
+        let ns = u64::try_from(ns).unwrap_or(u64::MAX);
+        self.built_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Seconds the call spent building MIPs so far (`stats.timings.model_s`).
+    pub fn build_time_s(&self) -> f64 {
+        Duration::from_nanos(self.built_ns.load(Ordering::Relaxed)).as_secs_f64()
     }
 
     /// A budget ending `seconds` from now, or this one's end if it comes first, with the same
@@ -40,6 +65,7 @@ impl Budget {
         Budget {
             deadline,
             cancel: self.cancel.clone(),
+            built_ns: self.built_ns.clone(),
         }
     }
 
@@ -94,5 +120,14 @@ mod tests {
         flag.store(true, Ordering::Relaxed);
         assert!(share.passed() && call.passed());
         assert_eq!(share.remaining(), CANCELLED_S);
+    }
+
+    #[test]
+    fn every_share_counts_build_time_to_the_call() {
+        let call = Budget::new(Instant::now(), 10.0, None);
+        call.within(1.0).add_build_time(0.25);
+        call.clone().add_build_time(0.5);
+        assert!((call.build_time_s() - 0.75).abs() < 1e-9);
+        assert_eq!(Budget::default().build_time_s(), 0.0);
     }
 }

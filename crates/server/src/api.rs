@@ -42,10 +42,7 @@ pub fn solve_text(
     let (settings, capped) = settings_capped(&problem, o);
     let budget = match cfg.started {
         Some(t) => Budget::new(t, settings.time_limit_s, cfg.cancel.clone()),
-        None => Budget {
-            deadline: None,
-            cancel: cfg.cancel.clone(),
-        },
+        None => Budget::until(None, cfg.cancel.clone()),
     };
     let built = Domain::within(&problem, settings, &budget);
     let domain_s = lap.elapsed().as_secs_f64();

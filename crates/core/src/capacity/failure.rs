@@ -131,10 +131,7 @@ pub fn check(
     let n = open.len();
     for (i, c) in open.into_iter().enumerate() {
         let left = (opts.time_limit_s - start.elapsed().as_secs_f64()).max(0.0);
-        let cancelled = opts
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+        let cancelled = opts.budget.cancelled();
         let o = MipOptions {
             time_limit_s: if cancelled {
                 0.0

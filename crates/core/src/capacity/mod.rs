@@ -9,6 +9,7 @@ mod flow;
 mod mix;
 mod tiered;
 
+use crate::budget::Budget;
 use crate::domain::settings::{settings, Overrides};
 use crate::domain::tolerance::whole_copies;
 use crate::domain::Domain;
@@ -362,7 +363,7 @@ fn failure_options(seconds: f64, mip_gap: f64, threads: u32, cfg: &RunConfig) ->
         threads,
         write_model: None,
         relax: false,
-        cancel: cfg.cancel.clone(),
+        budget: Budget::until(None, cfg.cancel.clone()),
         max_nodes: None,
         presolve: true,
         light_heuristics: false,
@@ -372,11 +373,7 @@ fn failure_options(seconds: f64, mip_gap: f64, threads: u32, cfg: &RunConfig) ->
 /// Whether a capacity call that started at `start` is over: its time limit has passed, or its
 /// client went away.
 fn over(start: std::time::Instant, opts: &MipOptions) -> bool {
-    start.elapsed().as_secs_f64() >= opts.time_limit_s
-        || opts
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    start.elapsed().as_secs_f64() >= opts.time_limit_s || opts.budget.cancelled()
 }
 
 fn answer(

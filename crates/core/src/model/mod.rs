@@ -19,6 +19,7 @@ pub mod patterns;
 pub mod restart;
 pub mod storage;
 
+use crate::budget::Budget;
 use good_lp::{
     Constraint, Expression, ProblemVariables, SolverModel, Variable, VariableDefinition,
 };
@@ -72,8 +73,10 @@ pub struct MipOptions {
     pub write_model: Option<PathBuf>,
     /// Solve the LP relaxation (every column continuous) instead of the MIP.
     pub relax: bool,
-    /// When set, HiGHS is interrupted (through its callbacks) and returns its incumbent.
-    pub cancel: Option<Arc<AtomicBool>>,
+    /// The call's budget: when its cancel flag is set, HiGHS is interrupted (through its
+    /// callbacks) and returns its incumbent; the model's build time is counted to it. (The time
+    /// limit is `time_limit_s`, the stage's own.)
+    pub budget: Budget,
     /// Branch-and-bound nodes at most (HiGHS `mip_max_nodes`): a work limit that, unlike the
     /// time limit, gives the same answer on every run.
     pub max_nodes: Option<u32>,
@@ -180,18 +183,6 @@ pub struct MipBuilder {
     ipm: bool,
 }
 
-thread_local! {
-    /// Seconds this thread spent building MIPs since the last [`take_build_time`]: from a
-    /// builder's creation until HiGHS starts solving.
-    static BUILD_S: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
-}
-
-/// Seconds spent building MIPs on this thread since the last call (a call's solve runs on one
-/// thread, so this is that call's `stats.timings.model_s`).
-pub fn take_build_time() -> f64 {
-    BUILD_S.with(|b| b.replace(0.0))
-}
-
 impl MipBuilder {
     /// A new, empty model; with `relax`, integer columns are created continuous (LP relaxation).
     pub fn new(relax: bool) -> Self {
@@ -288,7 +279,7 @@ impl MipBuilder {
         let _ = model.try_set_solution(Some(&self.warm), None, None, None);
         let built_s = start.elapsed().as_secs_f64();
         let since_created = self_created.map_or(built_s, |c| c.elapsed().as_secs_f64());
-        BUILD_S.with(|b| b.set(b.get() + since_created));
+        opts.budget.add_build_time(since_created);
         let Some(solved) = solve_watched(model, opts)? else {
             // HiGHS did not come back in time: no answer from this run (the caller's warm start
             // stands) and no bound.
@@ -366,7 +357,7 @@ impl Watch {
     pub(crate) fn new(opts: &MipOptions) -> Box<Watch> {
         let secs = opts.time_limit_s.max(0.01) + WATCH_GRACE_S;
         Box::new(Watch {
-            cancel: opts.cancel.clone(),
+            cancel: opts.budget.cancel.clone(),
             until: Instant::now() + std::time::Duration::from_secs_f64(secs.min(1e9)),
         })
     }
@@ -425,7 +416,7 @@ pub(crate) fn solve_watched(
             "cannot start a solver thread: {e}"
         )));
     }
-    match wait_for_run(&rx, wait, opts.cancel.as_deref()) {
+    match wait_for_run(&rx, wait, opts.budget.cancel.as_deref()) {
         Some(solved) => solved
             .into_inner()
             .map(Some)

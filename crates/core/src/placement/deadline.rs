@@ -49,7 +49,7 @@ pub(crate) fn mip_options(
     deadline: &Budget,
 ) -> MipOptions {
     MipOptions {
-        cancel: deadline.cancel.clone(),
+        budget: deadline.clone(),
         max_nodes: None,
         presolve: true,
         light_heuristics: false,

@@ -69,10 +69,10 @@ pub fn host_phase(
     warm_hosts: Option<&Assignment>,
     cfg: &RunConfig,
     mode: Mode,
-    deadline_s: f64,
+    budget: &Budget,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
-    let deadline = Budget::new(start, deadline_s, cfg.cancel.clone());
+    let deadline = budget.clone();
     let mut base = storage_choice.clone();
     base.host = vec![None; d.requests.len()];
     let candidates: Vec<RequestIx> = (0..d.requests.len())

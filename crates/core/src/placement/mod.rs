@@ -123,17 +123,13 @@ pub fn model_path(cfg: &RunConfig, phase: PhaseName, mode: Mode) -> Option<PathB
 /// Runs the requested mode and builds the solution document.
 pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError> {
     let start = Instant::now();
-    crate::model::take_build_time();
-    // Keep a little of the limit for the baseline comparison and writing the answer.
-    let limit = d.settings.time_limit_s * 0.97;
-    let call = Budget::new(cfg.started.unwrap_or(start), limit, cfg.cancel.clone());
+    let began = cfg.started.unwrap_or(start);
     // The repair of an answer over a capacity (`verify`) may use the reserve, not more.
-    let whole = Budget::new(
-        cfg.started.unwrap_or(start),
-        d.settings.time_limit_s,
-        cfg.cancel.clone(),
-    );
-    let over = || whole.passed();
+    let whole = Budget::new(began, d.settings.time_limit_s, cfg.cancel.clone());
+    // Keep a little of the limit for the baseline comparison and writing the answer. A share of
+    // the whole, so that the call's MIP build time counts to one budget.
+    let limit = d.settings.time_limit_s * 0.97;
+    let call = whole.within(limit - began.elapsed().as_secs_f64());
     let mut timings = vmplace_wire::Timings::default();
     if let Some(heuristic) = baseline::heuristic_of(d.settings.solver) {
         let phases = baseline::heuristic_phases(d, mode, heuristic, &call);
@@ -143,18 +139,14 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
             phases,
             mode != Mode::Storage,
             time_s,
-            &over,
+            &whole,
         ));
     }
     let (phases, need_host) = match mode {
-        Mode::Storage => (
-            vec![storage_phase(d, cfg, mode, call.remaining(), None)?],
-            false,
-        ),
+        Mode::Storage => (vec![storage_phase(d, cfg, mode, &call, None)?], false),
         Mode::Host => {
             let fixed = fixed_storage(d);
-            let left = call.remaining();
-            (vec![host_phase(d, &fixed, None, cfg, mode, left)?], true)
+            (vec![host_phase(d, &fixed, None, cfg, mode, &call)?], true)
         }
         Mode::Place if d.settings.solver == SolverKind::Joint && joint::fits_joint(d) => {
             let floor = baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE));
@@ -166,7 +158,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
         Mode::Place => (place_phases(d, cfg, &call, &mut timings)?, true),
     };
     let time_s = start.elapsed().as_secs_f64();
-    let mut sol = solution::to_solution(d, phases, need_host, time_s, &over);
+    let mut sol = solution::to_solution(d, phases, need_host, time_s, &whole);
     sol.stats.timings.baselines_s = timings.baselines_s;
     sol.stats.timings.neighbourhoods_s = timings.neighbourhoods_s;
     sol.stats.timings.fit_bound_s = timings.fit_bound_s;
@@ -202,8 +194,7 @@ fn place_phases(
     } else {
         PHASE1_SHARE_ALONE
     };
-    let budget = (limit * share).min(call.remaining());
-    let mut p1 = storage_phase(d, cfg, Mode::Place, budget, baseline)?;
+    let mut p1 = storage_phase(d, cfg, Mode::Place, &call.within(limit * share), baseline)?;
     // Phase 2 gets half of what is left when the search follows: given phase 1's storage it can
     // only re-pack hosts, where the search can also move images.
     let left = call.remaining() * if searched { 0.5 } else { 1.0 };
@@ -213,7 +204,7 @@ fn place_phases(
         p1.witness.as_ref(),
         cfg,
         Mode::Place,
-        left,
+        &call.within(left),
     )?;
     let mut storage_bound = f64::NEG_INFINITY;
     let mut fit_bound = f64::INFINITY;

@@ -4,6 +4,7 @@ use super::bounds::whole_call;
 use super::explain;
 use super::verify;
 use super::PhaseOutcome;
+use crate::budget::Budget;
 use crate::domain::evaluate;
 use crate::domain::{Domain, RequestIx};
 use std::collections::BTreeSet;
@@ -11,17 +12,17 @@ use vmplace_wire::{Placement, ReasonCode, Solution, Stats, Status, Unplaced};
 
 /// The solution document of the phases that ran; `time_s` is the phases' time. Every answer,
 /// whatever solver made it, passes the exact capacity check here first ([`verify::enforce`]).
-/// Explaining and the statistics are timed here, and the call's model-building time is taken
-/// ([`crate::model::take_build_time`]). `stop` ends the repair's offers when the call is over.
+/// Explaining and the statistics are timed here, and the call's model-building time is read
+/// from its budget, which also ends the repair's offers when the call is over.
 pub(crate) fn to_solution(
     d: &Domain,
     mut phases: Vec<PhaseOutcome>,
     need_host: bool,
     time_s: f64,
-    stop: &dyn Fn() -> bool,
+    budget: &Budget,
 ) -> Solution {
     let explaining = std::time::Instant::now();
-    verify::enforce(d, &mut phases, need_host, stop);
+    verify::enforce(d, &mut phases, need_host, &|| budget.passed());
     let phases = phases.as_slice();
     let last = &phases[phases.len() - 1];
     let a = &last.assignment;
@@ -84,7 +85,7 @@ pub(crate) fn to_solution(
         time_limit_capped: None,
     };
     let explain_s = explaining.elapsed().as_secs_f64();
-    let model_s = crate::model::take_build_time();
+    let model_s = budget.build_time_s();
     let mut stats = stats;
     stats.solve_time_s = time_s + explain_s;
     stats.timings.model_s = model_s;

@@ -72,14 +72,14 @@ pub fn storage_phase(
     d: &Domain,
     cfg: &RunConfig,
     mode: Mode,
-    deadline_s: f64,
+    budget: &Budget,
     baseline: Option<&Assignment>,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
     let mut out = if d.settings.solver == SolverKind::Greedy {
         greedy_storage(d)
     } else {
-        mip_storage(d, cfg, mode, start, deadline_s, baseline)?
+        mip_storage(d, cfg, mode, start, budget, baseline)?
     };
     out.stats.time_s = start.elapsed().as_secs_f64();
     Ok(out)
@@ -335,12 +335,12 @@ fn mip_storage(
     cfg: &RunConfig,
     mode: Mode,
     start: Instant,
-    deadline_s: f64,
+    budget: &Budget,
     baseline: Option<&Assignment>,
 ) -> Result<PhaseOutcome, MipError> {
-    let deadline = Budget::new(start, deadline_s, cfg.cancel.clone());
+    let deadline = budget.clone();
     // The MIP stages get 60 % of the phase; certification (phase 2 feasibility) the rest.
-    let mip_deadline = Budget::new(start, deadline_s * 0.6, cfg.cancel.clone());
+    let mip_deadline = budget.within(budget.remaining() * 0.6);
     let fixed = fixed_storage(d);
     let start_answer = greedy_start(d, &fixed, baseline, &mip_deadline);
     if let Some(proven) = exact_storage(d, &start_answer, &deadline)? {

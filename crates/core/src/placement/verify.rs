@@ -413,7 +413,13 @@ mod tests {
     #[test]
     fn a_host_overfilled_by_10_cpu_of_1e8_loses_a_vm_and_the_optimal_status() {
         let d = four_large(1);
-        let s = to_solution(&d, vec![all_on_first_host(&d)], true, 0.0, &|| false);
+        let s = to_solution(
+            &d,
+            vec![all_on_first_host(&d)],
+            true,
+            0.0,
+            &crate::budget::Budget::default(),
+        );
         assert_eq!(s.placements.len(), 3);
         assert_eq!(s.unplaced[0].request, "r3");
         assert_eq!(s.unplaced[0].code, ReasonCode::CapacityTaken);
@@ -425,7 +431,13 @@ mod tests {
     #[test]
     fn a_vm_that_overfilled_its_host_goes_where_it_fits_exactly() {
         let d = four_large(2);
-        let s = to_solution(&d, vec![all_on_first_host(&d)], true, 0.0, &|| false);
+        let s = to_solution(
+            &d,
+            vec![all_on_first_host(&d)],
+            true,
+            0.0,
+            &crate::budget::Budget::default(),
+        );
         assert_eq!(s.placements.len(), 4, "{:?}", s.unplaced);
         let on = |h: &str| {
             s.placements
@@ -441,7 +453,13 @@ mod tests {
         // The VM that overfilled h0 would fit on h1, but the call is over: it stays out as
         // STOPPED_EARLY, and the answer claims no more than it has.
         let d = four_large(2);
-        let s = to_solution(&d, vec![all_on_first_host(&d)], true, 0.0, &|| true);
+        let s = to_solution(
+            &d,
+            vec![all_on_first_host(&d)],
+            true,
+            0.0,
+            &crate::budget::Budget::until(Some(std::time::Instant::now()), None),
+        );
         assert_eq!(s.placements.len(), 3);
         assert_eq!(s.unplaced[0].code, ReasonCode::StoppedEarly);
         assert_eq!(s.status, Status::TimeLimit);

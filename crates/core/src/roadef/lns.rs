@@ -10,6 +10,7 @@
 
 use super::model::*;
 use super::state::State;
+use crate::budget::Budget;
 use crate::model::{Col, MipBuilder, MipOptions, MipStatus, Sense};
 use good_lp::{constraint, variable, Expression};
 use rand::seq::SliceRandom;
@@ -194,7 +195,7 @@ fn solve(
         threads: 1,
         write_model: None,
         relax: false,
-        cancel: None,
+        budget: Budget::default(),
         max_nodes: Some(nodes),
         presolve: true,
         light_heuristics: false,

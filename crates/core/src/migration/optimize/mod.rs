@@ -378,7 +378,7 @@ fn choose_plan(
         threads: 1,
         write_model: None,
         relax: false,
-        cancel: policy.cancel.clone(),
+        budget: stop.clone(),
         max_nodes: Some(MAX_NODES),
         presolve: true,
         light_heuristics: true,
