@@ -69,6 +69,7 @@ pub fn host_phase(
     warm_hosts: Option<&Assignment>,
     cfg: &RunConfig,
     mode: Mode,
+    solver: SolverKind,
     budget: &Budget,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
@@ -84,7 +85,7 @@ pub fn host_phase(
     let columns = columns_of(d, &all_flavors);
     let flavors = all_flavors.len();
     let greedy_answer = greedy::host_phase(d, &base, d.settings.host_policy);
-    let is_mip = d.settings.solver != SolverKind::Greedy;
+    let is_mip = solver != SolverKind::Greedy;
     let mut st = phase_stats(PhaseName::Host, PhaseSolver::Greedy, flavors);
     st.columns_estimate = columns;
     let searched = if !is_mip {

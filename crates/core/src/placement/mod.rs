@@ -120,8 +120,18 @@ pub fn model_path(cfg: &RunConfig, phase: PhaseName, mode: Mode) -> Option<PathB
     Some(p.with_file_name(name))
 }
 
-/// Runs the requested mode and builds the solution document.
+/// Runs the requested mode with the document's solver and builds the solution document.
 pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError> {
+    run_as(d, d.settings.solver, mode, cfg)
+}
+
+/// [`run`] with the solver given apart from the domain's settings (the greedy fallback).
+fn run_as(
+    d: &Domain,
+    solver: SolverKind,
+    mode: Mode,
+    cfg: &RunConfig,
+) -> Result<Solution, MipError> {
     let start = Instant::now();
     let began = cfg.started.unwrap_or(start);
     // The repair of an answer over a capacity (`verify`) may use the reserve, not more.
@@ -131,7 +141,7 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
     let limit = d.settings.time_limit_s * 0.97;
     let call = whole.within(limit - began.elapsed().as_secs_f64());
     let mut timings = vmplace_wire::Timings::default();
-    if let Some(heuristic) = baseline::heuristic_of(d.settings.solver) {
+    if let Some(heuristic) = baseline::heuristic_of(solver) {
         let phases = baseline::heuristic_phases(d, mode, heuristic, &call);
         let time_s = start.elapsed().as_secs_f64();
         return Ok(solution::to_solution(
@@ -143,19 +153,25 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
         ));
     }
     let (phases, need_host) = match mode {
-        Mode::Storage => (vec![storage_phase(d, cfg, mode, &call, None)?], false),
+        Mode::Storage => (
+            vec![storage_phase(d, cfg, mode, solver, &call, None)?],
+            false,
+        ),
         Mode::Host => {
             let fixed = fixed_storage(d);
-            (vec![host_phase(d, &fixed, None, cfg, mode, &call)?], true)
+            (
+                vec![host_phase(d, &fixed, None, cfg, mode, solver, &call)?],
+                true,
+            )
         }
-        Mode::Place if d.settings.solver == SolverKind::Joint && joint::fits_joint(d) => {
+        Mode::Place if solver == SolverKind::Joint && joint::fits_joint(d) => {
             let floor = baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE));
             let warm = floor.best(d).clone();
             let mut p = joint::joint_phase(d, &warm, &call)?;
             baseline::keep_if_better(d, &mut p, floor);
             (vec![p], true)
         }
-        Mode::Place => (place_phases(d, cfg, &call, &mut timings)?, true),
+        Mode::Place => (place_phases(d, solver, cfg, &call, &mut timings)?, true),
     };
     let time_s = start.elapsed().as_secs_f64();
     let mut sol = solution::to_solution(d, phases, need_host, time_s, &whole);
@@ -172,19 +188,20 @@ pub fn run(d: &Domain, mode: Mode, cfg: &RunConfig) -> Result<Solution, MipError
 /// (models/joint.md, "Neighbourhoods").
 fn place_phases(
     d: &Domain,
+    solver: SolverKind,
     cfg: &RunConfig,
     call: &Budget,
     timings: &mut vmplace_wire::Timings,
 ) -> Result<Vec<PhaseOutcome>, MipError> {
     let (start, limit) = (Instant::now(), call.remaining());
-    if d.settings.solver == SolverKind::Joint {
+    if solver == SolverKind::Joint {
         tracing::warn!(
             columns = crate::model::joint::columns(d),
             limit = joint::JOINT_COLUMNS,
             "the joint model is too large or the call has group rules; the two phases answer"
         );
     }
-    let floor = matches!(d.settings.solver, SolverKind::Mip | SolverKind::Joint)
+    let floor = matches!(solver, SolverKind::Mip | SolverKind::Joint)
         .then(|| baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE)));
     timings.baselines_s = start.elapsed().as_secs_f64();
     let baseline = floor.as_ref().map(|f| f.best(d));
@@ -194,7 +211,8 @@ fn place_phases(
     } else {
         PHASE1_SHARE_ALONE
     };
-    let mut p1 = storage_phase(d, cfg, Mode::Place, &call.within(limit * share), baseline)?;
+    let phase1 = call.within(limit * share);
+    let mut p1 = storage_phase(d, cfg, Mode::Place, solver, &phase1, baseline)?;
     // Phase 2 gets half of what is left when the search follows: given phase 1's storage it can
     // only re-pack hosts, where the search can also move images.
     let left = call.remaining() * if searched { 0.5 } else { 1.0 };
@@ -204,6 +222,7 @@ fn place_phases(
         p1.witness.as_ref(),
         cfg,
         Mode::Place,
+        solver,
         &call.within(left),
     )?;
     let mut storage_bound = f64::NEG_INFINITY;
@@ -275,9 +294,7 @@ pub fn run_or_fallback(d: &Domain, mode: Mode, cfg: &RunConfig) -> Solution {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "MIP failed; answering with the greedy solver");
-            let mut g = d.clone();
-            g.settings.solver = SolverKind::Greedy;
-            match run(&g, mode, cfg) {
+            match run_as(d, SolverKind::Greedy, mode, cfg) {
                 Ok(mut s) => {
                     s.stats.mip_error = Some(e.to_string());
                     s

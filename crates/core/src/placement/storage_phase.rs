@@ -72,11 +72,12 @@ pub fn storage_phase(
     d: &Domain,
     cfg: &RunConfig,
     mode: Mode,
+    solver: SolverKind,
     budget: &Budget,
     baseline: Option<&Assignment>,
 ) -> Result<PhaseOutcome, MipError> {
     let start = Instant::now();
-    let mut out = if d.settings.solver == SolverKind::Greedy {
+    let mut out = if solver == SolverKind::Greedy {
         greedy_storage(d)
     } else {
         mip_storage(d, cfg, mode, start, budget, baseline)?
