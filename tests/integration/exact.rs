@@ -154,3 +154,32 @@ fn the_build_time_is_the_calls_own() {
     let other = side.join().unwrap();
     assert!(other.stats.timings.model_s <= other.stats.solve_time_s);
 }
+
+/// A MIP that fails (here: its model cannot be written, its folder does not exist) leaves the
+/// call to the greedy solver, whose answer is valid and says why.
+#[test]
+fn a_failed_mip_falls_back_to_greedy_and_says_so() {
+    use vmplace_core::domain::settings::{settings, Overrides};
+    use vmplace_core::placement::{run_or_fallback, RunConfig};
+    let path = format!(
+        "{}/instances/examples/small.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let problem = parse(&doc, Mode::Place);
+    let domain = Domain::from_problem(&problem, settings(&problem, &Overrides::default()));
+    let cfg = RunConfig {
+        write_model: Some("/nonexistent/folder/model.lp".into()),
+        ..RunConfig::default()
+    };
+    let s = run_or_fallback(&domain, Mode::Place, &cfg);
+    let why = s.stats.mip_error.clone().unwrap_or_default();
+    assert!(why.contains("folder does not exist"), "{:?}", s.stats);
+    assert!(
+        s.stats.solver.starts_with("greedy") && s.stats.placed > 0,
+        "{:?}",
+        s.stats
+    );
+    let report = vmplace_check::check(&problem, &s, vmplace_check::Expect::WithHosts);
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}

@@ -508,6 +508,11 @@ fn write_model(model: &mut highs::Model, path: &std::path::Path) -> Result<(), M
     };
     let text = path.to_str().ok_or_else(|| err("path is not UTF-8"))?;
     let c = std::ffi::CString::new(text).map_err(|_| err("path contains NUL"))?;
+    // HiGHS 1.15 crashes (SIGSEGV) when it cannot open the file: ask before it does.
+    let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
+    if folder.is_some_and(|f| !f.is_dir()) {
+        return Err(err("its folder does not exist"));
+    }
     // SAFETY: the model pointer is valid for the life of `model`; HiGHS copies the path.
     let status = unsafe { highs_sys::Highs_writeModel(model.as_mut_ptr(), c.as_ptr()) };
     if status == highs_sys::STATUS_ERROR {
