@@ -238,4 +238,4 @@ pub const DECLINE_CODES: [&str; 9] = [
     "ADMISSION_SPREAD",
 ];
 
-pub use vmplace_wire::spelling::wire_name;
+pub(crate) use vmplace_wire::spelling::wire_name;

@@ -29,8 +29,9 @@ pub fn solve_text(
     let lap = Instant::now();
     // The call's time limit counts from here: parsing, validating and building the domain
     // included (issue 27, H2: the build alone took 3.9 s of a 1 s limit).
+    let began = cfg.started.unwrap_or(lap);
     let cfg = &RunConfig {
-        started: Some(cfg.started.unwrap_or(lap)),
+        started: Some(began),
         ..cfg.clone()
     };
     let value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
@@ -40,10 +41,7 @@ pub fn solve_text(
     let validate_s = lap.elapsed().as_secs_f64();
     let lap = Instant::now();
     let (settings, capped) = settings_capped(&problem, o);
-    let budget = match cfg.started {
-        Some(t) => Budget::new(t, settings.time_limit_s, cfg.cancel.clone()),
-        None => Budget::until(None, cfg.cancel.clone()),
-    };
+    let budget = Budget::new(began, settings.time_limit_s, cfg.cancel.clone());
     let built = Domain::within(&problem, settings, &budget);
     let domain_s = lap.elapsed().as_secs_f64();
     let mut solution = match built {

@@ -64,7 +64,7 @@ pub fn utf8_text(bytes: Vec<u8>) -> Result<String, InputError> {
     })
 }
 
-pub use vmplace_wire::spelling::pointer_token;
+pub(crate) use vmplace_wire::spelling::pointer_token;
 
 /// A document type with a JSON Schema, compiled once per process: compiling it took longer
 /// than validating a small document.
