@@ -36,7 +36,7 @@ fn mip_optimum(d: &Domain) -> (f64, f64) {
     let warm = Assignment::empty(d.requests.len());
     let input = StorageInput {
         d,
-        slack: &slack,
+        slack: &slack.clone().into(),
         warm: &warm,
     };
     let opts = exact_mip_options();

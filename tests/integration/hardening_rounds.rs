@@ -236,7 +236,7 @@ fn the_round_models_spread_rows_count_an_empty_rack_with_room_and_no_column() {
         start: None,
     };
     let spread = |skew: u32| RoundRule {
-        domain_of: Arc::new(vec![Some(0), Some(1), Some(2)]),
+        domain_of: Arc::new(vec![Some(0), Some(1), Some(2)].into()),
         members: vec![(0, Some(0)), (1, Some(0))],
         fixed: Counts::default(),
         policy: RoundPolicy::Spread {

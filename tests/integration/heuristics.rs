@@ -88,7 +88,7 @@ fn storage_by_host_ram_prefers_the_system_whose_hosts_have_most_memory_free() {
     let d = Domain::from_problem(&problem, Settings::default());
     let storage_of = |h: Heuristic| {
         let a = heuristics::place(&d, &fixed_storage(&d), h, &|| false);
-        a.storage[0].map(|s| d.storage[s.0].id.clone())
+        a.storage[vmplace_core::domain::RequestIx(0)].map(|s| d.storage[s].id.clone())
     };
     assert_eq!(storage_of(Heuristic::OPENSTACK).as_deref(), Some("roomy"));
     let by_ram = Heuristic::ALL

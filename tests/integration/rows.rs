@@ -67,7 +67,7 @@ fn storage_solve(d: &Domain, stage: Stage) -> (MipResult, Assignment) {
     let warm = Assignment::empty(d.requests.len());
     let input = StorageInput {
         d,
-        slack: &slack,
+        slack: &slack.clone().into(),
         warm: &warm,
     };
     let (r, a) = storage::solve(&input, stage, &opts()).expect("HiGHS runs");
@@ -108,10 +108,11 @@ fn host_solve_with(
 ) -> (MipResult, Assignment) {
     let mut storage = Assignment::empty(d.requests.len());
     for (i, vm) in d.requests.iter().enumerate() {
-        storage.storage[i] = vm.storage;
+        storage.storage[vmplace_core::domain::RequestIx(i)] = vm.storage;
     }
     let load = Load::initial(d);
-    let active: Vec<bool> = d.hosts.iter().map(|h| h.initially_active()).collect();
+    let active = d.hosts.map(|h| h.initially_active());
+    let allowed = allowed.map(|a| vmplace_core::domain::IxVec::from(a.to_vec()));
     let warm = Assignment::empty(d.requests.len());
     let input = HostInput {
         d,
@@ -119,7 +120,7 @@ fn host_solve_with(
         warm: &warm,
         load: &load,
         active: &active,
-        allowed,
+        allowed: allowed.as_ref(),
     };
     let opts = MipOptions { relax, ..opts() };
     let (r, a) = host::solve(&input, stage, &opts).expect("HiGHS runs");
@@ -128,11 +129,11 @@ fn host_solve_with(
 }
 
 fn host_id(d: &Domain, h: Option<HostIx>) -> Option<&str> {
-    h.map(|h| d.hosts[h.0].id.as_str())
+    h.map(|h| d.hosts[h].id.as_str())
 }
 
 fn storage_id(d: &Domain, s: Option<StorageIx>) -> Option<&str> {
-    s.map(|s| d.storage[s.0].id.as_str())
+    s.map(|s| d.storage[s].id.as_str())
 }
 
 fn placed(a: &Assignment) -> usize {
@@ -162,7 +163,10 @@ fn host_connectivity_offers_only_hosts_connected_to_the_storage() {
     );
     let (r, a) = host_solve(&d, Stage::Placement);
     assert!(close(r.objective, 1.0));
-    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+    assert_eq!(
+        host_id(&d, a.host[vmplace_core::domain::RequestIx(0)]),
+        Some("h2")
+    );
     // One column: (vm, h2); h1 is not connected. No column for a host without room either.
     assert_eq!(r.size.variables, 1);
     // Rows: h2's capacity in CPU and memory. A request with one candidate host needs no
@@ -216,7 +220,10 @@ fn host_connectivity_offers_only_the_hosts_a_neighbourhood_allows() {
     );
     let (r, a) = host_solve_with(&d, Stage::Placement, Some(&[false, true]), false);
     assert_eq!(r.size.variables, 1);
-    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+    assert_eq!(
+        host_id(&d, a.host[vmplace_core::domain::RequestIx(0)]),
+        Some("h2")
+    );
 }
 
 #[test]
@@ -300,7 +307,10 @@ fn host_open_counts_each_idle_host_that_receives_a_vm() {
     );
     let (r, a) = host_solve(&d, Stage::Policy { min_weight: 2.0 });
     assert!(close(r.objective, 1.0), "active hosts {}", r.objective);
-    assert_eq!(a.host[0], a.host[1]);
+    assert_eq!(
+        a.host[vmplace_core::domain::RequestIx(0)],
+        a.host[vmplace_core::domain::RequestIx(1)]
+    );
 }
 
 #[test]
@@ -317,7 +327,10 @@ fn host_open_is_free_on_a_host_that_already_runs_vms() {
     );
     let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
     assert!(close(r.objective, 1.0), "active hosts {}", r.objective);
-    assert_eq!(host_id(&d, a.host[0]), Some("h1"));
+    assert_eq!(
+        host_id(&d, a.host[vmplace_core::domain::RequestIx(0)]),
+        Some("h1")
+    );
 }
 
 #[test]
@@ -338,7 +351,10 @@ fn anti_affinity_keeps_members_of_different_sizes_apart() {
         let (r, a) = host_solve(&d, Stage::Placement);
         assert!(close(r.objective, want), "{hosts} hosts: {}", r.objective);
         if hosts == 2 {
-            assert_ne!(a.host[0], a.host[1]);
+            assert_ne!(
+                a.host[vmplace_core::domain::RequestIx(0)],
+                a.host[vmplace_core::domain::RequestIx(1)]
+            );
         }
     }
 }
@@ -371,7 +387,10 @@ fn host_balance_minimises_the_highest_utilisation() {
         0.0,
     );
     let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
-    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+    assert_eq!(
+        host_id(&d, a.host[vmplace_core::domain::RequestIx(0)]),
+        Some("h2")
+    );
     assert!(close(r.objective, 0.4), "U = {}", r.objective);
 }
 
@@ -405,7 +424,10 @@ fn storage_candidates_skip_storage_without_room_or_hosts() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Placement);
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s3"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s3")
+    );
     assert!(close(r.objective, 1.0));
     // y[vm, s3], plus one look-ahead share column a[s3, h3, r] per resource.
     assert_eq!(r.size.variables, 1 + 2, "{:?}", r.size);
@@ -472,7 +494,10 @@ fn storage_open_counts_each_empty_storage_that_receives_an_image() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 2.0 });
-    assert_eq!(a.storage[0], a.storage[1]);
+    assert_eq!(
+        a.storage[vmplace_core::domain::RequestIx(0)],
+        a.storage[vmplace_core::domain::RequestIx(1)]
+    );
     assert!(close(r.objective, 0.5), "share in use {}", r.objective);
 }
 
@@ -488,7 +513,10 @@ fn storage_open_is_free_on_a_storage_already_in_use() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s1"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s1")
+    );
     assert!(close(r.objective, 0.5), "share in use {}", r.objective);
 }
 
@@ -506,7 +534,10 @@ fn host_opening_prefers_storage_whose_hosts_already_run_vms() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
-    assert_eq!(storage_id(&d, a.storage[0]), Some("busy"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("busy")
+    );
     assert!(close(r.objective, 0.3), "{}", r.objective);
 }
 
@@ -543,7 +574,7 @@ fn host_lookahead_withholds_the_certification_slack() {
     let warm = Assignment::empty(2);
     let input = StorageInput {
         d: &d,
-        slack: &slack,
+        slack: &slack.clone().into(),
         warm: &warm,
     };
     let (r, _) = storage::solve(&input, Stage::Placement, &opts()).unwrap();
@@ -581,7 +612,10 @@ fn host_opening_prefers_storage_whose_hosts_already_run() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s1"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s1")
+    );
     assert!(
         close(r.objective, 1.0),
         "both in use, nothing opened: {}",
@@ -665,7 +699,10 @@ fn storage_balance_minimises_the_highest_utilisation() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
     assert!(close(r.objective, 0.5), "U = {}", r.objective);
 }
 
@@ -682,7 +719,10 @@ fn storage_balance_counts_storage_the_batch_cannot_use() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
     assert!(close(r.objective, 0.95), "U = {}", r.objective);
 }
 
@@ -698,7 +738,10 @@ fn storage_balance_counts_every_image_on_a_storage() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 2.0 });
-    assert_ne!(a.storage[0], a.storage[1]);
+    assert_ne!(
+        a.storage[vmplace_core::domain::RequestIx(0)],
+        a.storage[vmplace_core::domain::RequestIx(1)]
+    );
     assert!(close(r.objective, 0.3), "U = {}", r.objective);
 }
 
@@ -714,7 +757,10 @@ fn flexibility_penalty_prefers_a_larger_live_migration_domain() {
         1.0,
     );
     let (_, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
 }
 
 // ------------------------------------------------------ migration round (models/migration.md)
@@ -933,7 +979,7 @@ fn migration_group_spread_keeps_the_racks_within_the_skew() {
     let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
     assert_eq!(ends, vec![Some(1), Some(1)]);
     let spread = |fixed: Vec<u32>, skew: u32| RoundRule {
-        domain_of: std::sync::Arc::new(vec![Some(0), Some(1), Some(2)]),
+        domain_of: std::sync::Arc::new(vec![Some(0), Some(1), Some(2)].into()),
         members: vec![(0, Some(0)), (1, Some(0))],
         fixed: Counts::from(fixed),
         policy: RoundPolicy::Spread {
@@ -966,7 +1012,7 @@ fn migration_group_affinity_ends_the_members_in_as_few_domains_as_they_started()
     let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
     assert_eq!(ends, vec![Some(1)]);
     let together = |fixed: Vec<u32>, most: u32| RoundRule {
-        domain_of: std::sync::Arc::new(vec![Some(0), Some(1)]),
+        domain_of: std::sync::Arc::new(vec![Some(0), Some(1)].into()),
         members: vec![(0, Some(0))],
         fixed: Counts::from(fixed),
         policy: RoundPolicy::Together(most),
@@ -1097,7 +1143,7 @@ fn storage_candidates_bound_copies_in_the_relaxation_and_count_exact_fits() {
     let warm = Assignment::empty(3);
     let input = StorageInput {
         d: &d,
-        slack: &slack,
+        slack: &slack.clone().into(),
         warm: &warm,
     };
     let relaxed = MipOptions {
@@ -1153,7 +1199,10 @@ fn storage_balance_counts_what_a_storage_already_holds() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
     assert!(close(r.objective, 0.7), "U = {}", r.objective);
 }
 
@@ -1169,7 +1218,10 @@ fn host_balance_counts_what_a_host_already_runs() {
         0.0,
     );
     let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
-    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+    assert_eq!(
+        host_id(&d, a.host[vmplace_core::domain::RequestIx(0)]),
+        Some("h2")
+    );
     assert!(close(r.objective, 0.7), "U = {}", r.objective);
 }
 
@@ -1302,7 +1354,7 @@ fn racked_restart(policy: RestartPolicy) -> (Vec<RestartVm>, Vec<RestartRule>) {
         .map(|_| restart_vm(1.0, &[0, 1, 2, 3], None))
         .collect();
     let rule = RestartRule {
-        domain_of: std::sync::Arc::new(vec![Some(0), Some(0), Some(1), Some(1)]),
+        domain_of: std::sync::Arc::new(vec![Some(0), Some(0), Some(1), Some(1)].into()),
         members: vec![0, 1, 2],
         policy,
     };
@@ -1585,7 +1637,10 @@ fn host_traits_offer_only_hosts_with_every_required_trait() {
         0.0,
     );
     let (r, a) = host_solve(&d, Stage::Placement);
-    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+    assert_eq!(
+        host_id(&d, a.host[vmplace_core::domain::RequestIx(0)]),
+        Some("h2")
+    );
     assert_eq!(r.size.variables, 1, "{:?}", r.size);
     // The rule dimension adds no capacity row: h2's CPU and memory only.
     assert_eq!(r.size.constraints, 2, "{:?}", r.size);
@@ -1632,7 +1687,10 @@ fn storage_candidates_offer_only_storage_whose_hosts_have_the_traits() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Placement);
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
     assert!(close(r.objective, 1.0));
 }
 
@@ -1654,12 +1712,18 @@ fn storage_traits_offer_only_storage_with_the_storage_traits() {
         0.0,
     );
     let (r, a) = storage_solve(&d, Stage::Placement);
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
     assert!(close(r.objective, 1.0));
     // y[vm, s2] and one look-ahead share column per resource of h1 for s2.
     assert_eq!(r.size.variables, 1 + 2, "{:?}", r.size);
     let (_, a) = storage_solve(&d, Stage::Policy { min_weight: 1.0 });
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
 }
 
 // ---- Packing by column generation: the pattern master (models/host.md) ----
@@ -1763,8 +1827,14 @@ fn joint_domain_pairs_a_storage_with_a_host_it_reaches() {
     );
     let (r, a) = joint_solve(&d, Stage::Placement);
     assert!(close(r.objective, 1.0));
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
-    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
+    assert_eq!(
+        host_id(&d, a.host[vmplace_core::domain::RequestIx(0)]),
+        Some("h2")
+    );
 }
 
 #[test]
@@ -1830,7 +1900,10 @@ fn joint_open_and_policy_cost_pack_onto_one_host() {
     );
     let (r, a) = joint_solve(&d, Stage::Policy { min_weight: 2.0 });
     assert!(close(r.objective, 1.0), "{}", r.objective);
-    assert_eq!(a.host[0], a.host[1]);
+    assert_eq!(
+        a.host[vmplace_core::domain::RequestIx(0)],
+        a.host[vmplace_core::domain::RequestIx(1)]
+    );
 }
 
 #[test]
@@ -1844,7 +1917,10 @@ fn joint_policy_cost_balances_under_balance() {
     d.settings.host_policy = Objective::Balance;
     let (r, a) = joint_solve(&d, Stage::Policy { min_weight: 2.0 });
     assert!(close(r.objective, 0.5), "{}", r.objective);
-    assert_ne!(a.host[0], a.host[1]);
+    assert_ne!(
+        a.host[vmplace_core::domain::RequestIx(0)],
+        a.host[vmplace_core::domain::RequestIx(1)]
+    );
 }
 
 // ---- Group rules in the host model (models/host.md, "Group rules") ----
@@ -1870,7 +1946,7 @@ fn grouped_doc(hosts: Vec<Value>, requests: Vec<Value>, groups: Value) -> Domain
 }
 
 fn rack_of<'a>(d: &Domain, a: &Assignment, i: usize, racks: &'a [(&str, &str)]) -> &'a str {
-    let h = host_id(d, a.host[i]).expect("hosted");
+    let h = host_id(d, a.host[vmplace_core::domain::RequestIx(i)]).expect("hosted");
     racks
         .iter()
         .find(|(host, _)| *host == h)
@@ -1911,7 +1987,7 @@ fn group_anti_affinity_counts_members_already_running() {
     );
     let (_, a) = host_solve(&d, Stage::Policy { min_weight: 3.0 });
     let on_h1 = (0..3)
-        .filter(|&i| host_id(&d, a.host[i]) == Some("h1"))
+        .filter(|&i| host_id(&d, a.host[vmplace_core::domain::RequestIx(i)]) == Some("h1"))
         .count();
     assert_eq!(hosted(&a), 3);
     assert!(on_h1 <= 1, "{on_h1} new members on h1");
@@ -1952,7 +2028,7 @@ fn group_spread_evens_members_over_zones() {
     for i in 0..3 {
         let z = zones
             .iter()
-            .position(|(h, _)| Some(*h) == host_id(&d, a.host[i]))
+            .position(|(h, _)| Some(*h) == host_id(&d, a.host[vmplace_core::domain::RequestIx(i)]))
             .unwrap();
         per_zone[z] += 1;
     }
@@ -1975,7 +2051,12 @@ fn a_soft_rule_is_broken_only_when_that_is_cheaper() {
         );
         let (r, a) = host_solve(&d, Stage::Policy { min_weight: 2.0 });
         assert!(close(r.objective, cost), "weight {weight}: {}", r.objective);
-        assert_eq!(a.host[0] == a.host[1], same, "weight {weight}");
+        assert_eq!(
+            a.host[vmplace_core::domain::RequestIx(0)]
+                == a.host[vmplace_core::domain::RequestIx(1)],
+            same,
+            "weight {weight}"
+        );
     }
 }
 
@@ -2000,7 +2081,10 @@ fn soft_affinity_and_spread_are_priced_per_violation() {
     // Together on one host: 1 host + 0.25 x (2 - 0 - 1) = 1.25; apart: 2 hosts.
     let (r, a) = host_solve(&d, Stage::Policy { min_weight: 2.0 });
     assert!(close(r.objective, 1.25), "{}", r.objective);
-    assert_eq!(a.host[0], a.host[1]);
+    assert_eq!(
+        a.host[vmplace_core::domain::RequestIx(0)],
+        a.host[vmplace_core::domain::RequestIx(1)]
+    );
 }
 
 #[test]
@@ -2020,8 +2104,14 @@ fn joint_domain_keeps_a_pinned_image_and_the_storage_traits() {
     );
     let (r, x) = joint_solve(&d, Stage::Placement);
     assert!(close(r.objective, 2.0), "{}", r.objective);
-    assert_eq!(storage_id(&d, x.storage[0]), Some("s2"));
-    assert_eq!(storage_id(&d, x.storage[1]), Some("s2"));
+    assert_eq!(
+        storage_id(&d, x.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
+    assert_eq!(
+        storage_id(&d, x.storage[vmplace_core::domain::RequestIx(1)]),
+        Some("s2")
+    );
 }
 
 #[test]
@@ -2034,7 +2124,10 @@ fn joint_domain_offers_only_storage_with_room_for_the_image() {
     );
     let (r, x) = joint_solve(&d, Stage::Placement);
     assert!(close(r.objective, 1.0), "{}", r.objective);
-    assert_eq!(storage_id(&d, x.storage[0]), Some("s2"));
+    assert_eq!(
+        storage_id(&d, x.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
 }
 
 #[test]
@@ -2078,7 +2171,10 @@ fn joint_open_counts_only_idle_hosts() {
     );
     let (r, x) = joint_solve(&d, Stage::Policy { min_weight: 1.0 });
     assert!(close(r.objective, 1.0), "{}", r.objective);
-    assert_eq!(host_id(&d, x.host[0]), Some("run"));
+    assert_eq!(
+        host_id(&d, x.host[vmplace_core::domain::RequestIx(0)]),
+        Some("run")
+    );
 }
 
 #[test]
@@ -2092,7 +2188,10 @@ fn joint_policy_cost_counts_what_a_host_already_uses_under_balance() {
     d.settings.host_policy = Objective::Balance;
     let (r, x) = joint_solve(&d, Stage::Policy { min_weight: 1.0 });
     assert!(close(r.objective, 0.5), "{}", r.objective);
-    assert_eq!(host_id(&d, x.host[0]), Some("B"));
+    assert_eq!(
+        host_id(&d, x.host[vmplace_core::domain::RequestIx(0)]),
+        Some("B")
+    );
 }
 
 #[test]
@@ -2150,7 +2249,7 @@ fn group_affinity_follows_the_members_already_running() {
         );
         let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
         assert_eq!(
-            host_id(&d, a.host[0]),
+            host_id(&d, a.host[vmplace_core::domain::RequestIx(0)]),
             Some(host_wanted),
             "hard {hard}, weight {weight}"
         );
@@ -2179,7 +2278,10 @@ fn group_spread_lets_a_skewed_pool_narrow_but_not_widen() {
     );
     let (r, a) = host_solve(&d, Stage::Policy { min_weight: 1.0 });
     assert!(close(r.objective, 2.0), "{}", r.objective);
-    assert_ne!(host_id(&d, a.host[0]), Some("h1"));
+    assert_ne!(
+        host_id(&d, a.host[vmplace_core::domain::RequestIx(0)]),
+        Some("h1")
+    );
 }
 
 // ---- Group rules in phase 1's look-ahead (models/storage.md, `group_lookahead`) ----
@@ -2331,7 +2433,7 @@ fn group_lookahead_holds_spread_members_to_what_the_racks_a_storage_reaches_can_
 fn round_rules_count_members_and_say_whether_an_end_holds() {
     // The greedy plan's test (RoundRule::holds) on hand-made counts, and the counts of a plan.
     let rule = |policy: RoundPolicy| RoundRule {
-        domain_of: std::sync::Arc::new(vec![Some(0), Some(1), Some(2), None]),
+        domain_of: std::sync::Arc::new(vec![Some(0), Some(1), Some(2), None].into()),
         members: vec![(0, Some(0)), (1, Some(1))],
         fixed: Counts::from(vec![1, 0, 0]),
         policy,
@@ -2380,7 +2482,7 @@ fn migration_group_affinity_counts_a_domain_where_only_members_that_stay_run() {
     let vms = vec![round_vm(10.0, Some(0), &[1]), round_vm(10.0, Some(1), &[0])];
     let mut input = round(hosts, vms);
     input.rules = vec![RoundRule {
-        domain_of: std::sync::Arc::new(vec![Some(0), Some(1)]),
+        domain_of: std::sync::Arc::new(vec![Some(0), Some(1)].into()),
         members: vec![(0, Some(0)), (1, Some(1))],
         fixed: Counts::from(vec![0, 0, 1]),
         policy: RoundPolicy::Together(2),
@@ -2421,7 +2523,10 @@ fn joint_storage_open_counts_a_system_once_any_image_is_on_it() {
     let (r, a) = joint_stage3(&d, 2.0, 1.0);
     // Storage: 1 of 2 systems; hosts: 1 of 1 opened.
     assert!(close(r.objective, 0.5 + 1.0), "{}", r.objective);
-    assert_eq!(a.storage[0], a.storage[1]);
+    assert_eq!(
+        a.storage[vmplace_core::domain::RequestIx(0)],
+        a.storage[vmplace_core::domain::RequestIx(1)]
+    );
 }
 
 #[test]
@@ -2435,7 +2540,10 @@ fn joint_storage_balance_spreads_the_images_by_utilisation() {
     );
     let (r, a) = joint_stage3(&d, 2.0, 1.0);
     assert!(close(r.objective, 0.4 + 1.0), "{}", r.objective);
-    assert_ne!(a.storage[0], a.storage[1]);
+    assert_ne!(
+        a.storage[vmplace_core::domain::RequestIx(0)],
+        a.storage[vmplace_core::domain::RequestIx(1)]
+    );
 }
 
 /// s1 is in use and reaches the idle h1 (and h3, full); the empty s2 reaches the busy h2.
@@ -2458,7 +2566,10 @@ fn joint_storage_cost_counts_the_idle_hosts_phase_1_opens() {
     let d = opening_trade();
     let (r, a) = joint_stage3(&d, 1.0, 3.0);
     assert!(close(r.objective, 0.5 + 1.0 / 3.0), "{}", r.objective);
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s1"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s1")
+    );
 }
 
 #[test]
@@ -2467,7 +2578,10 @@ fn joint_host_cost_ceiling_keeps_the_proven_host_count() {
     let d = opening_trade();
     let (r, a) = joint_stage3(&d, 1.0, 2.0);
     assert!(close(r.objective, 1.0), "{}", r.objective);
-    assert_eq!(host_id(&d, a.host[0]), Some("h2"));
+    assert_eq!(
+        host_id(&d, a.host[vmplace_core::domain::RequestIx(0)]),
+        Some("h2")
+    );
 }
 
 #[test]
@@ -2480,7 +2594,10 @@ fn joint_storage_cost_prefers_the_larger_migration_domain() {
     });
     let d = domain(doc, Objective::Pack, Objective::Pack, 1.0);
     let (r, a) = joint_stage3(&d, 1.0, 2.0);
-    assert_eq!(storage_id(&d, a.storage[0]), Some("s2"));
+    assert_eq!(
+        storage_id(&d, a.storage[vmplace_core::domain::RequestIx(0)]),
+        Some("s2")
+    );
     assert!(close(r.objective, 1.0), "{}", r.objective);
 }
 

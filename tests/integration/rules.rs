@@ -418,8 +418,9 @@ fn a_search_keeps_no_candidate_that_widens_a_hard_spread() {
     let on = |hosts: [usize; 3]| {
         let mut a = vmplace_core::domain::Assignment::empty(3);
         for (i, h) in hosts.into_iter().enumerate() {
-            a.storage[i] = Some(vmplace_core::domain::StorageIx(0));
-            a.host[i] = Some(vmplace_core::domain::HostIx(h));
+            a.storage[vmplace_core::domain::RequestIx(i)] =
+                Some(vmplace_core::domain::StorageIx(0));
+            a.host[vmplace_core::domain::RequestIx(i)] = Some(vmplace_core::domain::HostIx(h));
         }
         a
     };

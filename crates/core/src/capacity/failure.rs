@@ -78,7 +78,7 @@ fn best_fit(
                 taken.insert((h, g), true);
             }
             for &r in &rules_of[v] {
-                if let Some(d) = rules[r].domain_of[h] {
+                if let Some(d) = rules[r].domain_of[crate::domain::HostIx(h)] {
                     counts[r].add(d, 1);
                 }
             }

@@ -3,19 +3,21 @@
 //! The MIPs optimise these quantities; this module computes them for any assignment (greedy or
 //! MIP) so that answers are compared on one scale.
 
-use crate::domain::{Assignment, Domain, HostIx, Load, RequestIx, StorageIx, EPS};
+use crate::domain::{Assignment, Domain, HostIx, IxVec, Load, RequestIx, StorageIx, EPS};
+
 use vmplace_wire::Objective;
 
 /// Whether a request counts as placed: storage chosen, and host too when `need_host`.
 pub fn is_placed(a: &Assignment, r: RequestIx, need_host: bool) -> bool {
-    a.storage[r.0].is_some() && (!need_host || a.host[r.0].is_some())
+    a.storage[r].is_some() && (!need_host || a.host[r].is_some())
 }
 
 /// First, lexicographic objective: total priority of placed requests.
 pub fn placed_weight(d: &Domain, a: &Assignment, need_host: bool) -> f64 {
-    (0..d.requests.len())
-        .filter(|&i| is_placed(a, RequestIx(i), need_host))
-        .map(|i| d.requests[i].priority)
+    d.requests
+        .ids()
+        .filter(|&r| is_placed(a, r, need_host))
+        .map(|r| d.requests[r].priority)
         .sum()
 }
 
@@ -25,9 +27,9 @@ pub fn lookahead_opening(d: &Domain, witness: &Assignment) -> f64 {
     if d.settings.host_policy != Objective::Pack {
         return 0.0;
     }
-    let mut opened = vec![false; d.hosts.len()];
+    let mut opened: IxVec<HostIx, bool> = IxVec::filled(false, d.hosts.len());
     for h in witness.host.iter().flatten() {
-        opened[h.0] = !d.hosts[h.0].initially_active();
+        opened[h] = !d.hosts[h].initially_active();
     }
     opened.iter().filter(|&&b| b).count() as f64 / d.hosts.len().max(1) as f64
 }
@@ -48,11 +50,11 @@ pub fn initial_storage_utilisation(d: &Domain) -> f64 {
 }
 
 /// Storage utilisation after the assignment.
-pub fn storage_utilisation(d: &Domain, a: &Assignment) -> Vec<f64> {
-    let mut used: Vec<f64> = d.storage.iter().map(|s| s.used).collect();
-    for (i, s) in a.storage.iter().enumerate() {
+pub fn storage_utilisation(d: &Domain, a: &Assignment) -> IxVec<StorageIx, f64> {
+    let mut used = d.storage.map(|s| s.used);
+    for (r, s) in a.storage.enumerate() {
         if let Some(s) = s {
-            used[s.0] += d.requests[i].disk;
+            used[s] += d.requests[r].disk;
         }
     }
     used.iter()
@@ -80,9 +82,9 @@ pub fn storage_cost(d: &Domain, a: &Assignment) -> f64 {
     let policy = match d.settings.storage_policy {
         Objective::Balance => util.iter().copied().fold(0.0, f64::max),
         Objective::Pack => {
-            let mut in_use: Vec<bool> = d.storage.iter().map(|s| s.used > EPS).collect();
+            let mut in_use = d.storage.map(|s| s.used > EPS);
             for s in a.storage.iter().flatten() {
-                in_use[s.0] = true;
+                in_use[s] = true;
             }
             in_use.iter().filter(|&&b| b).count() as f64 / d.storage.len().max(1) as f64
         }
@@ -90,19 +92,18 @@ pub fn storage_cost(d: &Domain, a: &Assignment) -> f64 {
     let n = d.requests.len().max(1) as f64;
     let lost: f64 = a
         .storage
-        .iter()
         .enumerate()
-        .filter_map(|(i, s)| s.map(|s| 1.0 - reach(d, RequestIx(i), s)))
+        .filter_map(|(r, s)| s.map(|s| 1.0 - reach(d, r, s)))
         .sum();
     policy + d.settings.flexibility_weight * lost / n
 }
 
 /// Host utilisation after the assignment: per host, per resource (0 where capacity is 0).
-pub fn host_utilisation(d: &Domain, a: &Assignment) -> Vec<Vec<f64>> {
-    let mut used: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.used.clone()).collect();
-    for (i, h) in a.host.iter().enumerate() {
+pub fn host_utilisation(d: &Domain, a: &Assignment) -> IxVec<HostIx, Vec<f64>> {
+    let mut used = d.hosts.map(|h| h.used.clone());
+    for (r, h) in a.host.enumerate() {
         if let Some(h) = h {
-            for (u, x) in used[h.0].iter_mut().zip(&d.requests[i].demand) {
+            for (u, x) in used[h].iter_mut().zip(&d.requests[r].demand) {
                 *u += x;
             }
         }
@@ -120,10 +121,10 @@ pub fn host_utilisation(d: &Domain, a: &Assignment) -> Vec<Vec<f64>> {
 }
 
 /// Whether each host runs something after the assignment.
-pub fn active_hosts(d: &Domain, a: &Assignment) -> Vec<bool> {
-    let mut active: Vec<bool> = d.hosts.iter().map(|h| h.initially_active()).collect();
+pub fn active_hosts(d: &Domain, a: &Assignment) -> IxVec<HostIx, bool> {
+    let mut active = d.hosts.map(|h| h.initially_active());
     for h in a.host.iter().flatten() {
-        active[h.0] = true;
+        active[h] = true;
     }
     active
 }
@@ -181,12 +182,12 @@ pub fn soft_violations(d: &Domain, a: &Assignment) -> Vec<(usize, u32)> {
 /// Load after the assignment.
 pub fn final_load(d: &Domain, a: &Assignment) -> Load {
     let mut load = Load::initial(d);
-    for i in 0..d.requests.len() {
-        if let Some(s) = a.storage[i] {
-            load.take_storage(d, RequestIx(i), s);
+    for r in d.requests.ids() {
+        if let Some(s) = a.storage[r] {
+            load.take_storage(d, r, s);
         }
-        if let Some(h) = a.host[i] {
-            load.take_host(d, RequestIx(i), h);
+        if let Some(h) = a.host[r] {
+            load.take_host(d, r, h);
         }
     }
     load
@@ -201,7 +202,7 @@ pub fn migration_domain(
     s: StorageIx,
     host: Option<HostIx>,
 ) -> usize {
-    d.storage[s.0]
+    d.storage[s]
         .hosts
         .iter()
         .filter(|&&h| Some(h) != host && load.host_accepts(d, r, h))

@@ -5,7 +5,7 @@
 //! The older `requests[].anti_affinity` (at most one member per host, hard) keeps its own path
 //! (`Vm::group`), which every solver and the checker already enforce.
 
-use super::HostIx;
+use super::{HostIx, IxVec};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use vmplace_wire::problem::{Group, GroupPolicy};
@@ -16,7 +16,7 @@ use vmplace_wire::problem::{Group, GroupPolicy};
 #[derive(Debug)]
 pub struct ScopeDomains {
     /// Domain of each host; None for a host without the scope's label.
-    pub of: Arc<Vec<Option<usize>>>,
+    pub of: Arc<IxVec<HostIx, Option<usize>>>,
     /// Domain names (host ids, or label values).
     pub names: Arc<Vec<String>>,
 }
@@ -198,7 +198,7 @@ pub struct GroupRule {
     pub scope: String,
     /// Domain of each host; None for a host without the scope's label (it takes no member).
     /// Shared by the rules of one scope ([`Scopes`]).
-    pub domain_of: Arc<Vec<Option<usize>>>,
+    pub domain_of: Arc<IxVec<HostIx, Option<usize>>>,
     /// Domain names (host ids, or label values), shared likewise.
     pub domain_names: Arc<Vec<String>>,
     /// Members running per domain before the batch (`hosts[].group_members`), sparse.
@@ -285,7 +285,7 @@ impl GroupRule {
 
     /// Whether one more member may go to host `h`, with `counts` members per domain now.
     pub fn admits<C: MemberCounts + ?Sized>(&self, counts: &C, h: HostIx) -> bool {
-        let Some(dm) = self.domain_of[h.0] else {
+        let Some(dm) = self.domain_of[h] else {
             return false;
         };
         match self.policy {
@@ -300,7 +300,7 @@ impl GroupRule {
     /// and for a hard rule, anti-affinity has a free place there, affinity has no member
     /// elsewhere, spread has room there. What the members of this solve do is left to the rows.
     pub fn may_host<C: MemberCounts + ?Sized>(&self, counts: &C, h: HostIx) -> bool {
-        let Some(dm) = self.domain_of[h.0] else {
+        let Some(dm) = self.domain_of[h] else {
             return false;
         };
         if !self.hard {

@@ -7,33 +7,7 @@ use crate::validation::Valid;
 use std::collections::HashMap;
 use vmplace_wire::state::{HostState, State};
 
-/// A host of the round: its position in the state's `hosts`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HostId(pub usize);
-
-/// A VM of the round: its position in the state's `vms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct VmId(pub usize);
-
-impl std::ops::Index<HostId> for Vec<PoolHost> {
-    type Output = PoolHost;
-    fn index(&self, h: HostId) -> &PoolHost {
-        &self[h.0]
-    }
-}
-
-impl std::ops::Index<VmId> for Vec<PoolVm> {
-    type Output = PoolVm;
-    fn index(&self, v: VmId) -> &PoolVm {
-        &self[v.0]
-    }
-}
-
-impl std::ops::IndexMut<VmId> for Vec<PoolVm> {
-    fn index_mut(&mut self, v: VmId) -> &mut PoolVm {
-        &mut self[v.0]
-    }
-}
+pub use super::index::{HostIx, IxVec, VmIx};
 
 /// History length kept per VM (CloudSim's `PowerVm.HISTORY_LENGTH`).
 pub const HISTORY: usize = 30;
@@ -47,26 +21,26 @@ pub struct Pool {
     /// Index of the memory resource (the first whose name contains `mem`).
     pub mem: Option<usize>,
     /// Hosts, in the state's order.
-    pub hosts: Vec<PoolHost>,
+    pub hosts: IxVec<HostIx, PoolHost>,
     /// VMs, in the state's order.
-    pub vms: Vec<PoolVm>,
+    pub vms: IxVec<VmIx, PoolVm>,
     /// VMs per host (kept in step with `PoolVm::host` by `move_vm`).
-    on: Vec<Vec<VmId>>,
+    on: IxVec<HostIx, Vec<VmIx>>,
     /// CPU utilisation of each host at the start of the round (capped at 1, as a monitor
     /// measures it).
-    pub start_util: Vec<f64>,
+    pub start_util: IxVec<HostIx, f64>,
     /// The rules of `groups[]` over the hosts (members counted from the VMs; spread compares the
     /// domains with an active host).
     pub rules: Vec<GroupRule>,
     /// Members of each rule.
-    pub members: Vec<Vec<VmId>>,
+    pub members: Vec<Vec<VmIx>>,
     /// Per resource: transient (`resources[].transient`, under `policy.reassign`): a VM that
     /// moves keeps its share on the host it started on for the whole round.
     pub transient: Vec<bool>,
 }
 
 /// `PoolVm::host` of a VM taken off its host while selection decides.
-pub const PARKED: HostId = HostId(usize::MAX);
+pub const PARKED: HostIx = HostIx(usize::MAX);
 
 /// A host of the round.
 pub struct PoolHost {
@@ -91,7 +65,7 @@ pub struct PoolVm {
     /// Id.
     pub id: String,
     /// Its host now (`PARKED` while selection decides).
-    pub host: HostId,
+    pub host: HostIx,
     /// Its storage system.
     pub storage: String,
     /// Demand per resource.
@@ -107,7 +81,7 @@ pub struct PoolVm {
     /// Indices into `Pool::rules`: the groups it belongs to.
     pub rules: Vec<usize>,
     /// Its host at the start of the round.
-    pub origin: HostId,
+    pub origin: HostIx,
     /// Traits a host it moves to must have.
     pub required_traits: vmplace_wire::problem::Traits,
     /// Traits a host it moves to must not have.
@@ -118,7 +92,7 @@ pub struct PoolVm {
 
 impl Pool {
     /// Whether host `h` has every trait VM `v` requires and none it forbids.
-    pub fn traits_allow(&self, v: VmId, h: HostId) -> bool {
+    pub fn traits_allow(&self, v: VmIx, h: HostIx) -> bool {
         let vm = &self.vms[v];
         crate::resources::traits_met(
             &vm.required_traits,
@@ -135,17 +109,17 @@ impl Pool {
         let vms = pool_vms(s, &names);
         let cpu = Role::Cpu.find(&names);
         let mem = Role::Memory.find(&names);
-        let mut on: Vec<Vec<VmId>> = vec![Vec::new(); s.hosts.len()];
-        for (v, vm) in vms.iter().enumerate() {
-            if let Some(list) = on.get_mut(vm.host.0) {
-                list.push(VmId(v));
+        let mut on: IxVec<HostIx, Vec<VmIx>> = IxVec::filled(Vec::new(), s.hosts.len());
+        for (v, vm) in vms.enumerate() {
+            if let Some(list) = on.get_mut(vm.host) {
+                list.push(v);
             }
         }
         let rules = group_rules(s);
         let mut members = vec![Vec::new(); rules.len()];
-        for (v, vm) in vms.iter().enumerate() {
+        for (v, vm) in vms.enumerate() {
             for &r in &vm.rules {
-                members[r].push(VmId(v));
+                members[r].push(v);
             }
         }
         let transient = names
@@ -160,7 +134,7 @@ impl Pool {
             hosts,
             vms,
             on,
-            start_util: Vec::new(),
+            start_util: IxVec::new(),
             rules,
             members,
         };
@@ -170,14 +144,14 @@ impl Pool {
 
     /// Members of rule `r` per domain where they run now (parked ones apart), `but` left out;
     /// sparse, so that it costs the rule's members, not its domains (issue 27, H2).
-    pub fn rule_counts(&self, r: usize, but: Option<VmId>) -> Counts {
+    pub fn rule_counts(&self, r: usize, but: Option<VmIx>) -> Counts {
         let rule = &self.rules[r];
         let mut counts = Counts::default();
         for &v in &self.members[r] {
             if Some(v) == but {
                 continue;
             }
-            if let Some(Some(dm)) = rule.domain_of.get(self.vms[v].host.0) {
+            if let Some(Some(dm)) = rule.domain_of.get(self.vms[v].host) {
                 counts.add(*dm, 1);
             }
         }
@@ -185,45 +159,45 @@ impl Pool {
     }
 
     /// The domain of rule `r` that host `h` is in (None: outside the scope, or `PARKED`).
-    pub fn domain(&self, r: usize, h: HostId) -> Option<usize> {
-        self.rules[r].domain_of.get(h.0).copied().flatten()
+    pub fn domain(&self, r: usize, h: HostIx) -> Option<usize> {
+        self.rules[r].domain_of.get(h).copied().flatten()
     }
 
     /// Every host, in the state's order.
-    pub fn host_ids(&self) -> impl Iterator<Item = HostId> + use<> {
-        (0..self.hosts.len()).map(HostId)
+    pub fn host_ids(&self) -> impl Iterator<Item = HostIx> + use<> {
+        self.hosts.ids()
     }
 
     /// Every VM, in the state's order.
-    pub fn vm_ids(&self) -> impl Iterator<Item = VmId> + use<> {
-        (0..self.vms.len()).map(VmId)
+    pub fn vm_ids(&self) -> impl Iterator<Item = VmIx> + use<> {
+        self.vms.ids()
     }
 
     /// The VMs on host `h` now.
-    pub fn vms_on(&self, h: HostId) -> impl Iterator<Item = VmId> + '_ {
-        self.on.get(h.0).into_iter().flatten().copied()
+    pub fn vms_on(&self, h: HostIx) -> impl Iterator<Item = VmIx> + '_ {
+        self.on.get(h).into_iter().flatten().copied()
     }
 
     /// Order for placement: larger current CPU use first (CloudSim sorts the same way), then id.
-    pub fn by_cpu_desc(&self, a: VmId, b: VmId) -> std::cmp::Ordering {
-        let cpu = |v: VmId| self.cpu.map(|k| self.vms[v].now[k]).unwrap_or(0.0);
+    pub fn by_cpu_desc(&self, a: VmIx, b: VmIx) -> std::cmp::Ordering {
+        let cpu = |v: VmIx| self.cpu.map(|k| self.vms[v].now[k]).unwrap_or(0.0);
         cpu(b).total_cmp(&cpu(a)).then(a.cmp(&b))
     }
 
     /// Moves VM `v` to host `to` (or `PARKED`), keeping the per-host index.
-    pub fn move_vm(&mut self, v: VmId, to: HostId) {
+    pub fn move_vm(&mut self, v: VmIx, to: HostIx) {
         let from = self.vms[v].host;
-        if let Some(list) = self.on.get_mut(from.0) {
+        if let Some(list) = self.on.get_mut(from) {
             list.retain(|&x| x != v);
         }
-        if let Some(list) = self.on.get_mut(to.0) {
+        if let Some(list) = self.on.get_mut(to) {
             list.push(v);
         }
         self.vms[v].host = to;
     }
 
     /// What the VMs on host `h` use now, per resource.
-    pub fn used(&self, h: HostId) -> Vec<f64> {
+    pub fn used(&self, h: HostIx) -> Vec<f64> {
         let mut u = vec![0.0; self.resources.len()];
         for v in self.vms_on(h) {
             for (a, b) in u.iter_mut().zip(&self.vms[v].now) {
@@ -234,7 +208,7 @@ impl Pool {
     }
 
     /// Current CPU utilisation of a host (requested over capacity; may exceed 1).
-    pub fn cpu_util(&self, h: HostId) -> f64 {
+    pub fn cpu_util(&self, h: HostIx) -> f64 {
         match self.cpu {
             Some(k) if self.hosts[h].cap[k] > 0.0 => self.used(h)[k] / self.hosts[h].cap[k],
             _ => 0.0,
@@ -242,7 +216,7 @@ impl Pool {
     }
 
     /// Host CPU history from its current VMs, oldest first (CloudSim builds it the same way).
-    pub fn host_history(&self, h: HostId) -> Vec<f64> {
+    pub fn host_history(&self, h: HostIx) -> Vec<f64> {
         let Some(k) = self.cpu else { return Vec::new() };
         let cap = self.hosts[h].cap[k];
         let len = self
@@ -262,7 +236,7 @@ impl Pool {
     }
 
     /// Seconds to migrate VM `v` from its host: memory / (bandwidth / 2), memory in GiB, Mbit/s.
-    pub fn migration_time(&self, v: VmId) -> f64 {
+    pub fn migration_time(&self, v: VmIx) -> f64 {
         let gib = self.mem.map(|k| self.vms[v].demand[k]).unwrap_or(0.0);
         let bw = self.hosts[self.vms[v].host].bw_mbps;
         gib * 8.0 * 1024.0 / (bw / 2.0)
@@ -291,7 +265,7 @@ fn dense(names: &[String], m: &vmplace_wire::Resources) -> Vec<f64> {
 }
 
 /// The hosts of the state, with their usable capacity over `names`.
-fn pool_hosts(s: &State, names: &[String]) -> Vec<PoolHost> {
+fn pool_hosts(s: &State, names: &[String]) -> IxVec<HostIx, PoolHost> {
     s.hosts
         .iter()
         .map(|h| PoolHost {
@@ -315,7 +289,7 @@ fn pool_hosts(s: &State, names: &[String]) -> Vec<PoolHost> {
 
 /// The VMs of the state on their hosts, with their use now and the last [`HISTORY`] samples of
 /// their CPU history; `rules` index the groups some VM is a member of ([`member_groups`]).
-fn pool_vms(s: &State, names: &[String]) -> Vec<PoolVm> {
+fn pool_vms(s: &State, names: &[String]) -> IxVec<VmIx, PoolVm> {
     let host_ix: HashMap<&str, usize> = s
         .hosts
         .iter()
@@ -350,7 +324,7 @@ fn pool_vms(s: &State, names: &[String]) -> Vec<PoolVm> {
             // Validation guarantees the host exists (E1401).
             let host = host_ix
                 .get(v.host.as_str())
-                .map(|&h| HostId(h))
+                .map(|&h| HostIx(h))
                 .unwrap_or(PARKED);
             PoolVm {
                 id: v.id.clone(),

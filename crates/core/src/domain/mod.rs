@@ -5,6 +5,7 @@
 
 pub mod evaluate;
 pub mod groups;
+pub mod index;
 pub mod migration;
 pub mod placement;
 pub mod settings;

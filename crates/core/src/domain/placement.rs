@@ -13,25 +13,7 @@ mod build;
 /// passes ([`super::tolerance`]).
 pub const EPS: f64 = 1e-6;
 
-macro_rules! index_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub usize);
-    };
-}
-index_type!(
-    /// Index into `Domain::storage`.
-    StorageIx
-);
-index_type!(
-    /// Index into `Domain::hosts`.
-    HostIx
-);
-index_type!(
-    /// Index into `Domain::requests`.
-    RequestIx
-);
+pub use super::index::{HostIx, Idx, IxVec, RequestIx, StorageIx};
 
 /// A storage system.
 #[derive(Debug, Clone)]
@@ -156,13 +138,13 @@ pub struct Domain {
     pub measured: usize,
     /// Per storage rule (a distinct pair of required and forbidden storage traits), whether each
     /// storage system satisfies it.
-    pub storage_rules: Vec<Vec<bool>>,
+    pub storage_rules: Vec<IxVec<StorageIx, bool>>,
     /// Storage systems.
-    pub storage: Vec<StorageSys>,
+    pub storage: IxVec<StorageIx, StorageSys>,
     /// Hosts.
-    pub hosts: Vec<HostNode>,
+    pub hosts: IxVec<HostIx, HostNode>,
     /// Requests, in input order.
-    pub requests: Vec<Vm>,
+    pub requests: IxVec<RequestIx, Vm>,
     /// Anti-affinity group names (`requests[].anti_affinity`).
     pub groups: Vec<String>,
     /// The rules of `groups[]` (anti-affinity, affinity, spread over a scope).
@@ -178,18 +160,18 @@ pub struct Domain {
 #[derive(Debug, Clone, Default)]
 struct StaticReach {
     /// Demand class of each request.
-    class: Vec<usize>,
+    class: IxVec<RequestIx, usize>,
     /// Per class, per storage: the count.
-    count: Vec<Vec<usize>>,
+    count: Vec<IxVec<StorageIx, usize>>,
 }
 
 impl StaticReach {
     /// A storage system the request's storage traits exclude reaches no host.
     fn new(
-        storage: &[StorageSys],
-        hosts: &[HostNode],
-        requests: &[Vm],
-        storage_rules: &[Vec<bool>],
+        storage: &IxVec<StorageIx, StorageSys>,
+        hosts: &IxVec<HostIx, HostNode>,
+        requests: &IxVec<RequestIx, Vm>,
+        storage_rules: &[IxVec<StorageIx, bool>],
     ) -> Self {
         let mut classes: std::collections::HashMap<(Vec<u64>, Option<usize>), usize> =
             Default::default();
@@ -205,18 +187,17 @@ impl StaticReach {
                     })
             })
             .collect();
-        let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
+        let free = hosts.map(HostNode::free);
         let count = demands
             .iter()
             .map(|(d, rule)| {
                 storage
-                    .iter()
                     .enumerate()
                     .map(|(s, sys)| {
                         if rule.is_some_and(|k| !storage_rules[k][s]) {
                             return 0;
                         }
-                        sys.hosts.iter().filter(|h| fits(d, &free[h.0])).count()
+                        sys.hosts.iter().filter(|&&h| fits(d, &free[h])).count()
                     })
                     .collect()
             })
@@ -238,44 +219,44 @@ impl Domain {
     /// them. A pinned request's storage must be in the part.
     pub fn part(&self, part: &Part) -> Domain {
         let index_of = |s: StorageIx| part.storage.iter().position(|&x| x == s).map(StorageIx);
-        let mut storage: Vec<StorageSys> = part
+        let mut storage: IxVec<StorageIx, StorageSys> = part
             .storage
             .iter()
             .zip(&part.storage_used)
             .map(|(&s, &used)| StorageSys {
-                id: self.storage[s.0].id.clone(),
-                capacity: self.storage[s.0].capacity,
+                id: self.storage[s].id.clone(),
+                capacity: self.storage[s].capacity,
                 used,
                 hosts: Vec::new(),
             })
             .collect();
-        let hosts: Vec<HostNode> = part
+        let hosts: IxVec<HostIx, HostNode> = part
             .hosts
             .iter()
             .zip(&part.host_used)
             .enumerate()
             .map(|(i, (&h, used))| {
-                let links: Vec<StorageIx> = self.hosts[h.0]
+                let links: Vec<StorageIx> = self.hosts[h]
                     .storage
                     .iter()
                     .filter_map(|&s| index_of(s))
                     .collect();
                 for s in &links {
-                    storage[s.0].hosts.push(HostIx(i));
+                    storage[s].hosts.push(HostIx(i));
                 }
                 HostNode {
-                    id: self.hosts[h.0].id.clone(),
-                    capacity: self.hosts[h.0].capacity.clone(),
+                    id: self.hosts[h].id.clone(),
+                    capacity: self.hosts[h].capacity.clone(),
                     used: used.clone(),
                     storage: links,
                 }
             })
             .collect();
-        let requests: Vec<Vm> = part
+        let requests: IxVec<RequestIx, Vm> = part
             .requests
             .iter()
             .map(|&r| {
-                let vm = &self.requests[r.0];
+                let vm = &self.requests[r];
                 debug_assert!(vm.storage.is_none_or(|s| index_of(s).is_some()));
                 Vm {
                     storage: vm.storage.and_then(index_of),
@@ -284,10 +265,10 @@ impl Domain {
                 }
             })
             .collect();
-        let storage_rules: Vec<Vec<bool>> = self
+        let storage_rules: Vec<IxVec<StorageIx, bool>> = self
             .storage_rules
             .iter()
-            .map(|rule| part.storage.iter().map(|s| rule[s.0]).collect())
+            .map(|rule| part.storage.iter().map(|s| rule[s]).collect())
             .collect();
         let reach = StaticReach::new(&storage, &hosts, &requests, &storage_rules);
         Domain {
@@ -307,19 +288,19 @@ impl Domain {
     /// Hosts connected to `s` whose free capacity before the batch fits request `r` (0 when
     /// the request's storage traits exclude `s`).
     pub fn static_domain(&self, r: RequestIx, s: StorageIx) -> usize {
-        self.reach.count[self.reach.class[r.0]][s.0]
+        self.reach.count[self.reach.class[r]][s]
     }
 
     /// Whether request `r`'s storage traits allow storage system `s`.
     pub fn storage_allows(&self, r: RequestIx, s: StorageIx) -> bool {
-        self.requests[r.0]
+        self.requests[r]
             .storage_rule
-            .is_none_or(|k| self.storage_rules[k][s.0])
+            .is_none_or(|k| self.storage_rules[k][s])
     }
 
     /// Whether host `h` satisfies request `r`'s host traits (its rule dimensions).
     pub fn traits_allow(&self, r: RequestIx, h: HostIx) -> bool {
-        let (vm, host) = (&self.requests[r.0], &self.hosts[h.0]);
+        let (vm, host) = (&self.requests[r], &self.hosts[h]);
         (self.measured..self.resources.len()).all(|k| vm.demand[k] <= host.capacity[k])
     }
 }
@@ -343,8 +324,8 @@ pub fn flavors_by<K: std::hash::Hash + Eq>(
 ) -> Vec<Flavor> {
     let mut index: HashMap<K, usize> = HashMap::new();
     let mut out: Vec<Flavor> = Vec::new();
-    for (i, vm) in d.requests.iter().enumerate() {
-        if !include(RequestIx(i)) {
+    for (i, vm) in d.requests.enumerate() {
+        if !include(i) {
             continue;
         }
         let k = key(vm);
@@ -354,7 +335,7 @@ pub fn flavors_by<K: std::hash::Hash + Eq>(
             });
             out.len() - 1
         });
-        out[f].members.push(RequestIx(i));
+        out[f].members.push(i);
     }
     out
 }
@@ -367,33 +348,33 @@ pub fn bits(v: &[f64]) -> Vec<u64> {
 /// A part of the pool, for [`Domain::part`].
 #[derive(Debug, Clone, Default)]
 pub struct Part {
-    /// The part's hosts.
-    pub hosts: Vec<HostIx>,
+    /// The part's hosts: the pool's host of each of the part's.
+    pub hosts: IxVec<HostIx, HostIx>,
     /// Per host of the part: what it runs that the part does not re-place.
     pub host_used: Vec<Vec<f64>>,
     /// The part's storage systems.
-    pub storage: Vec<StorageIx>,
+    pub storage: IxVec<StorageIx, StorageIx>,
     /// Per storage system of the part: GiB used by what the part does not re-place.
     pub storage_used: Vec<f64>,
     /// The requests the part places.
-    pub requests: Vec<RequestIx>,
+    pub requests: IxVec<RequestIx, RequestIx>,
 }
 
 /// A (partial) assignment: storage and host per request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assignment {
     /// Storage per request.
-    pub storage: Vec<Option<StorageIx>>,
+    pub storage: IxVec<RequestIx, Option<StorageIx>>,
     /// Host per request.
-    pub host: Vec<Option<HostIx>>,
+    pub host: IxVec<RequestIx, Option<HostIx>>,
 }
 
 impl Assignment {
     /// Nothing assigned.
     pub fn empty(n: usize) -> Self {
         Assignment {
-            storage: vec![None; n],
-            host: vec![None; n],
+            storage: IxVec::filled(None, n),
+            host: IxVec::filled(None, n),
         }
     }
 }
@@ -402,11 +383,11 @@ impl Assignment {
 #[derive(Debug, Clone)]
 pub struct Load {
     /// Free GiB per storage.
-    pub storage_free: Vec<f64>,
+    pub storage_free: IxVec<StorageIx, f64>,
     /// Free resources per host.
-    pub host_free: Vec<Vec<f64>>,
+    pub host_free: IxVec<HostIx, Vec<f64>>,
     /// Groups present per host.
-    pub host_groups: Vec<Vec<usize>>,
+    pub host_groups: IxVec<HostIx, Vec<usize>>,
     /// Per group rule, members per domain (running before the batch, then booked), sparse.
     pub rule_counts: Vec<super::groups::Counts>,
 }
@@ -417,7 +398,7 @@ impl Load {
         Load {
             storage_free: d.storage.iter().map(StorageSys::free).collect(),
             host_free: d.hosts.iter().map(HostNode::free).collect(),
-            host_groups: vec![Vec::new(); d.hosts.len()],
+            host_groups: IxVec::filled(Vec::new(), d.hosts.len()),
             rule_counts: d.group_rules.iter().map(|g| g.present.clone()).collect(),
         }
     }
@@ -425,38 +406,37 @@ impl Load {
     /// outside a rule's scope (without its label) takes no member of it, hard or soft; a soft
     /// rule's counts only steer ([`Load::host_keeps_soft_rules`]).
     pub fn host_accepts(&self, d: &Domain, r: RequestIx, h: HostIx) -> bool {
-        let vm = &d.requests[r.0];
-        fits(&vm.demand, &self.host_free[h.0])
-            && vm.group.is_none_or(|g| !self.host_groups[h.0].contains(&g))
+        let vm = &d.requests[r];
+        fits(&vm.demand, &self.host_free[h])
+            && vm.group.is_none_or(|g| !self.host_groups[h].contains(&g))
             && vm.rules.iter().all(|&g| {
                 let rule = &d.group_rules[g];
-                rule.domain_of[h.0].is_some()
-                    && (!rule.hard || rule.admits(&self.rule_counts[g], h))
+                rule.domain_of[h].is_some() && (!rule.hard || rule.admits(&self.rule_counts[g], h))
             })
     }
 
     /// Whether `h` also keeps request `r`'s soft group rules (the greedy choices prefer it).
     pub fn host_keeps_soft_rules(&self, d: &Domain, r: RequestIx, h: HostIx) -> bool {
-        d.requests[r.0].rules.iter().all(|&g| {
+        d.requests[r].rules.iter().all(|&g| {
             let rule = &d.group_rules[g];
             rule.hard || rule.admits(&self.rule_counts[g], h)
         })
     }
     /// Books request `r` on storage `s`.
     pub fn take_storage(&mut self, d: &Domain, r: RequestIx, s: StorageIx) {
-        self.storage_free[s.0] -= d.requests[r.0].disk;
+        self.storage_free[s] -= d.requests[r].disk;
     }
     /// Books request `r` on host `h`.
     pub fn take_host(&mut self, d: &Domain, r: RequestIx, h: HostIx) {
-        let vm = &d.requests[r.0];
-        for (f, x) in self.host_free[h.0].iter_mut().zip(&vm.demand) {
+        let vm = &d.requests[r];
+        for (f, x) in self.host_free[h].iter_mut().zip(&vm.demand) {
             *f -= x;
         }
         if let Some(g) = vm.group {
-            self.host_groups[h.0].push(g);
+            self.host_groups[h].push(g);
         }
         for &g in &vm.rules {
-            if let Some(dm) = d.group_rules[g].domain_of[h.0] {
+            if let Some(dm) = d.group_rules[g].domain_of[h] {
                 self.rule_counts[g].add(dm, 1);
             }
         }

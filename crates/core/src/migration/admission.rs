@@ -2,21 +2,21 @@
 
 use super::{detect, RoundPolicy};
 use crate::domain::groups::{Counts, MemberCounts, Policy};
-use crate::domain::migration::{HostId, Pool, VmId};
+use crate::domain::migration::{HostIx, IxVec, Pool, VmIx};
 use vmplace_wire::state::{DeclineCode, HostState};
 
 /// The admission rule of host `h` for VM `v` (`groups`: [`GroupCounts::new`] of `v`): None =
 /// accept, or (code, reason).
 pub(super) fn admission(
     pool: &Pool,
-    (v, groups): (VmId, &GroupCounts),
-    h: HostId,
-    excluded: &[bool],
+    (v, groups): (VmIx, &GroupCounts),
+    h: HostIx,
+    excluded: &IxVec<HostIx, bool>,
     p: &RoundPolicy,
 ) -> Option<(DeclineCode, String)> {
     let host = &pool.hosts[h];
     let vm = &pool.vms[v];
-    if excluded[h.0] {
+    if excluded[h] {
         return Some((
             DeclineCode::AdmissionSource,
             "the host is a source of this round".into(),
@@ -113,7 +113,7 @@ pub(crate) struct GroupCounts {
 impl GroupCounts {
     /// Sparse: each costs the rule's members, not its domains (8,000 one-member rules over 8,000
     /// racks were two dense vectors of 8,000 per VM; issue 27, H2).
-    pub(crate) fn new(pool: &Pool, v: VmId) -> GroupCounts {
+    pub(crate) fn new(pool: &Pool, v: VmIx) -> GroupCounts {
         let rules = &pool.vms[v].rules;
         let mut held = Vec::with_capacity(rules.len());
         for &r in rules {
@@ -146,8 +146,8 @@ impl GroupCounts {
 pub(crate) fn group_admission(
     pool: &Pool,
     counts: &GroupCounts,
-    v: VmId,
-    h: HostId,
+    v: VmIx,
+    h: HostIx,
 ) -> Option<(DeclineCode, String)> {
     let vm = &pool.vms[v];
     for (i, &r) in vm.rules.iter().enumerate() {
@@ -220,12 +220,12 @@ mod tests {
         Pool::from_state(&state)
     }
 
-    fn at(p: &Pool, id: &str) -> HostId {
-        HostId(p.hosts.iter().position(|h| h.id == id).unwrap())
+    fn at(p: &Pool, id: &str) -> HostIx {
+        HostIx(p.hosts.iter().position(|h| h.id == id).unwrap())
     }
 
-    fn vm(p: &Pool, id: &str) -> VmId {
-        VmId(p.vms.iter().position(|v| v.id == id).unwrap())
+    fn vm(p: &Pool, id: &str) -> VmIx {
+        VmIx(p.vms.iter().position(|v| v.id == id).unwrap())
     }
 
     fn code(p: &Pool, v: &str, h: &str) -> Option<DeclineCode> {

@@ -1,16 +1,16 @@
 //! Overload detectors and the power model, as defined by Beloglazov & Buyya 2012 and CloudSim 3.
 
 use super::RoundPolicy;
-use crate::domain::migration::{HostId, Pool};
+use crate::domain::migration::{HostIx, Pool};
 use vmplace_wire::state::Detection;
 
 /// Host `h`'s power at CPU utilisation `util`, W.
-pub fn power(pool: &Pool, h: HostId, util: f64) -> f64 {
+pub fn power(pool: &Pool, h: HostIx, util: f64) -> f64 {
     power_at(&pool.hosts[h].watts, util)
 }
 
 /// Whether the round's detector flags host `h` of `pool` now.
-pub fn host_overloaded(pool: &Pool, h: HostId, p: &RoundPolicy) -> bool {
+pub fn host_overloaded(pool: &Pool, h: HostIx, p: &RoundPolicy) -> bool {
     let max_migration = pool
         .vms_on(h)
         .map(|v| pool.migration_time(v))

@@ -19,7 +19,7 @@ pub use crate::domain::migration::HISTORY;
 pub use policy::RoundPolicy;
 
 use crate::budget::Budget;
-use crate::domain::migration::{HostId, Pool, VmId, PARKED};
+use crate::domain::migration::{HostIx, IxVec, Pool, VmIx, PARKED};
 use crate::validation::Valid;
 use rand::SeedableRng;
 use std::collections::BTreeMap;
@@ -36,7 +36,7 @@ struct Ctx<'a> {
     stop: Budget,
     migrations: Vec<Migration>,
     messages: Vec<Message>,
-    moved: Vec<bool>,
+    moved: IxVec<VmIx, bool>,
 }
 
 /// Power drawn by the hosts that run VMs, and how many they are.
@@ -81,7 +81,7 @@ pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
     let pool = Pool::from_state(state);
     let (power_before, active_before) = power_totals(&pool);
     let mut cx = Ctx {
-        moved: vec![false; pool.vms.len()],
+        moved: IxVec::filled(false, pool.vms.len()),
         pool,
         policy,
         stop,
@@ -96,7 +96,7 @@ pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
     // Sources: hosts in maintenance (every VM leaves), then overloaded hosts (VMs leave until the
     // detector is satisfied).
     let (mut sources, mut leaving) = maintenance_sources(&cx.pool);
-    let overloaded: Vec<HostId> = cx
+    let overloaded: Vec<HostIx> = cx
         .pool
         .host_ids()
         .filter(|&h| {
@@ -114,7 +114,7 @@ pub fn plan_with(state: &Valid<State>, policy: &RoundPolicy) -> Plan {
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(policy.seed);
     for &h in &overloaded {
-        sources[h.0] = true;
+        sources[h] = true;
         leaving.extend(select_overload(&mut cx.pool, h, policy, &mut rng));
     }
     // Placement: by decreasing CPU use, each to the best accepting host.
@@ -137,9 +137,9 @@ pub fn sequence_plan(state: &Valid<State>, mut plan: Plan) -> Plan {
     let start = Instant::now();
     let policy = RoundPolicy::from_state(state);
     let mut pool = Pool::from_state(state);
-    let vm_ix: std::collections::HashMap<String, VmId> =
+    let vm_ix: std::collections::HashMap<String, VmIx> =
         pool.vm_ids().map(|v| (pool.vms[v].id.clone(), v)).collect();
-    let host_ix: std::collections::HashMap<String, HostId> = pool
+    let host_ix: std::collections::HashMap<String, HostIx> = pool
         .host_ids()
         .map(|h| (pool.hosts[h].id.clone(), h))
         .collect();
@@ -150,7 +150,7 @@ pub fn sequence_plan(state: &Valid<State>, mut plan: Plan) -> Plan {
         }
     }
     let cx = Ctx {
-        moved: vec![false; pool.vms.len()],
+        moved: IxVec::filled(false, pool.vms.len()),
         pool,
         policy: &policy,
         stop: Budget::default(),
@@ -167,12 +167,12 @@ pub fn sequence_plan(state: &Valid<State>, mut plan: Plan) -> Plan {
 }
 
 /// Hosts in maintenance or off that run VMs, and those VMs: every one of them leaves.
-fn maintenance_sources(pool: &Pool) -> (Vec<bool>, Vec<(VmId, MigrationReason)>) {
-    let mut sources = vec![false; pool.hosts.len()];
+fn maintenance_sources(pool: &Pool) -> (IxVec<HostIx, bool>, Vec<(VmIx, MigrationReason)>) {
+    let mut sources = IxVec::filled(false, pool.hosts.len());
     let mut leaving = Vec::new();
     for h in pool.host_ids() {
         if pool.hosts[h].state != HostState::Active {
-            sources[h.0] = pool.vms_on(h).next().is_some();
+            sources[h] = pool.vms_on(h).next().is_some();
             leaving.extend(pool.vms_on(h).map(|v| (v, MigrationReason::Maintenance)));
         }
     }
@@ -183,10 +183,10 @@ fn maintenance_sources(pool: &Pool) -> (Vec<bool>, Vec<(VmId, MigrationReason)>)
 /// They are removed tentatively (parked on no host) while it decides, then put back.
 fn select_overload(
     pool: &mut Pool,
-    h: HostId,
+    h: HostIx,
     policy: &RoundPolicy,
     rng: &mut rand_chacha::ChaCha8Rng,
-) -> Vec<(VmId, MigrationReason)> {
+) -> Vec<(VmIx, MigrationReason)> {
     let mut chosen = Vec::new();
     while let Some(v) = select::select(pool, h, policy, rng) {
         pool.move_vm(v, PARKED);

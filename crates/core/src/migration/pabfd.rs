@@ -4,19 +4,19 @@
 use super::admission::{admission, GroupCounts};
 use super::protocol::{confirm, converse};
 use super::Ctx;
-use crate::domain::migration::{HostId, VmId};
+use crate::domain::migration::{HostIx, IxVec, VmIx};
 use crate::migration::detect;
 use std::collections::BTreeMap;
 use vmplace_wire::state::{Candidate, DeclineCode, HistorySent, Migration, MigrationReason, Score};
 
 /// One host's answer: host, decline (code, reason) or None, score if it accepted.
-type Answer = (HostId, Option<(DeclineCode, String)>, Option<Score>);
+type Answer = (HostIx, Option<(DeclineCode, String)>, Option<Score>);
 
 /// The migration policy's score of moving VM `v` to host `h` (lower total is better): the power
 /// increase over the host's power now, idle or not (CloudSim takes "now" as the start of the
 /// round, before the round's earlier moves), the resulting CPU utilisation and the migration time,
 /// weighted by the policy.
-fn score(cx: &Ctx, v: VmId, h: HostId) -> Score {
+fn score(cx: &Ctx, v: VmIx, h: HostIx) -> Score {
     let pool = &cx.pool;
     let host = &pool.hosts[h];
     let before = pool.cpu_util(h);
@@ -25,7 +25,7 @@ fn score(cx: &Ctx, v: VmId, h: HostId) -> Score {
         .map(|k| pool.vms[v].now[k] / host.cap[k].max(1e-12))
         .unwrap_or(0.0);
     let reference = if cx.policy.cloudsim {
-        pool.start_util[h.0]
+        pool.start_util[h]
     } else {
         before
     };
@@ -41,7 +41,12 @@ fn score(cx: &Ctx, v: VmId, h: HostId) -> Score {
 }
 
 /// Asks every host about VM `v`, picks the best acceptor by the weights, and books the move.
-pub(super) fn place(cx: &mut Ctx, v: VmId, excluded: &[bool], reason: MigrationReason) -> bool {
+pub(super) fn place(
+    cx: &mut Ctx,
+    v: VmIx,
+    excluded: &IxVec<HostIx, bool>,
+    reason: MigrationReason,
+) -> bool {
     let src = cx.pool.vms[v].host;
     let groups = GroupCounts::new(&cx.pool, v);
     // (host, verdict, score) for every host asked.
@@ -60,7 +65,7 @@ pub(super) fn place(cx: &mut Ctx, v: VmId, excluded: &[bool], reason: MigrationR
     let best = answers
         .iter()
         .filter_map(|(h, _, sc)| sc.as_ref().map(|sc| (*h, sc.total)))
-        .fold(None, |best: Option<(HostId, f64)>, (h, t)| match best {
+        .fold(None, |best: Option<(HostIx, f64)>, (h, t)| match best {
             Some((_, bt)) if bt <= t => best,
             _ => Some((h, t)),
         });
@@ -119,7 +124,7 @@ pub(super) fn place(cx: &mut Ctx, v: VmId, excluded: &[bool], reason: MigrationR
     let asked = answers.len();
     confirm(&mut cx.messages, &vm_id, &src_id, &to);
     cx.pool.move_vm(v, target);
-    cx.moved[v.0] = true;
+    cx.moved[v] = true;
     cx.migrations.push(Migration {
         vm: vm_id,
         from: src_id,

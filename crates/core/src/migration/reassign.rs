@@ -7,7 +7,7 @@
 //! the VMs. If dropping moves would leave a hard rule broken, no VM moves.
 
 use super::{finish, protocol, Ctx, RoundPolicy};
-use crate::domain::migration::{HostId, Pool, VmId};
+use crate::domain::migration::{HostIx, IxVec, Pool, VmIx};
 use crate::roadef::convert::{from_state, Engine};
 use crate::roadef::model::Assignment;
 use crate::validation::Valid;
@@ -125,10 +125,10 @@ fn sequenced(
         if from == to {
             continue;
         }
-        let (v, h) = (VmId(p), HostId(to.ix()));
+        let (v, h) = (VmIx(p), HostIx(to.ix()));
         let (id, src, dst) = (
             pool.vms[v].id.clone(),
-            pool.hosts[HostId(from.ix())].id.clone(),
+            pool.hosts[HostIx(from.ix())].id.clone(),
             pool.hosts[h].id.clone(),
         );
         protocol::converse(&mut messages, &id, &src, &dst, true);
@@ -162,7 +162,7 @@ fn sequenced(
         pool.move_vm(v, h);
     }
     let cx = Ctx {
-        moved: vec![false; pool.vms.len()],
+        moved: IxVec::filled(false, pool.vms.len()),
         pool,
         policy,
         stop: crate::budget::Budget::default(),

@@ -1,18 +1,18 @@
 //! VM selection on an overloaded host: MMT, MU, MC and RS.
 
 use super::RoundPolicy;
-use crate::domain::migration::{HostId, Pool, VmId};
+use crate::domain::migration::{HostIx, Pool, VmIx};
 use rand::seq::IndexedRandom;
 use vmplace_wire::state::Selection;
 
 /// The VM selection policy's next VM on host `h` (None if none may move).
 pub(super) fn select(
     pool: &Pool,
-    h: HostId,
+    h: HostIx,
     p: &RoundPolicy,
     rng: &mut rand_chacha::ChaCha8Rng,
-) -> Option<VmId> {
-    let movable: Vec<VmId> = pool
+) -> Option<VmIx> {
+    let movable: Vec<VmIx> = pool
         .vms_on(h)
         .filter(|&v| pool.vms[v].moved_ago_s.is_none_or(|s| s >= p.hold_s))
         .collect();
@@ -24,7 +24,7 @@ pub(super) fn select(
             .copied()
             .min_by(|&a, &b| pool.migration_time(a).total_cmp(&pool.migration_time(b))),
         Selection::Mu => {
-            let util = |v: VmId| {
+            let util = |v: VmIx| {
                 pool.cpu
                     .map(|k| pool.vms[v].now[k] / pool.vms[v].demand[k].max(1e-12))
                     .unwrap_or(0.0)
@@ -52,17 +52,17 @@ pub(super) fn select(
 /// The VM among `vms` whose CPU history the others' histories explain best: the largest R² of
 /// an ordinary least-squares regression (with intercept) on the others, over the samples all of
 /// them have. None when there are fewer samples than coefficients or fewer than two VMs.
-fn max_correlation(pool: &Pool, vms: &[VmId]) -> Option<VmId> {
+fn max_correlation(pool: &Pool, vms: &[VmIx]) -> Option<VmIx> {
     let n = vms.len();
     let m = vms.iter().map(|&v| pool.vms[v].cpu_history.len()).min()?;
     if n < 2 || m <= n {
         return None;
     }
-    let series = |v: VmId| {
+    let series = |v: VmIx| {
         let h = &pool.vms[v].cpu_history;
         &h[h.len() - m..]
     };
-    let mut best: Option<(f64, VmId)> = None;
+    let mut best: Option<(f64, VmIx)> = None;
     for (i, &v) in vms.iter().enumerate() {
         let y = nalgebra::DVector::from_column_slice(series(v));
         let x = nalgebra::DMatrix::from_fn(m, n, |row, col| match col {

@@ -11,7 +11,7 @@
 use super::Ctx;
 use crate::domain::groups::Policy;
 use crate::domain::groups::{Counts, MemberCounts};
-use crate::domain::migration::{HostId, Pool, VmId};
+use crate::domain::migration::{HostIx, IxVec, Pool, VmIx};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use vmplace_wire::state::{DropCode, DroppedMove, HostState, MessageKind, Migration, PlanStats};
 
@@ -21,9 +21,9 @@ const EPS: f64 = 1e-9;
 /// One hop of a VM: the whole planned move, or a leg of it through a pivot.
 #[derive(Debug, Clone, Copy)]
 struct Hop {
-    vm: VmId,
-    from: HostId,
-    to: HostId,
+    vm: VmIx,
+    from: HostIx,
+    to: HostIx,
     /// The migration (index in the plan) this hop belongs to.
     mig: usize,
 }
@@ -31,11 +31,11 @@ struct Hop {
 /// The pool while the waves are replayed: where each VM is and what each host holds.
 struct Replay<'a> {
     pool: &'a Pool,
-    at: Vec<HostId>,
+    at: IxVec<VmIx, HostIx>,
     /// Where each VM was before the plan: it keeps its transient share there.
-    home: Vec<HostId>,
-    load: Vec<Vec<f64>>,
-    members: HashMap<(HostId, &'a str), usize>,
+    home: IxVec<VmIx, HostIx>,
+    load: IxVec<HostIx, Vec<f64>>,
+    members: HashMap<(HostIx, &'a str), usize>,
     /// Per rule of `groups[]` and domain: members there (a leaving member until its wave ends);
     /// sparse, so that it costs the members, not rules x domains (issue 27, H2).
     counts: Vec<Counts>,
@@ -47,24 +47,25 @@ struct Replay<'a> {
 
 impl<'a> Replay<'a> {
     /// The pool before the plan: every migrated VM back on its source.
-    fn before(pool: &'a Pool, sources: &[(VmId, HostId)]) -> Replay<'a> {
-        let mut at: Vec<HostId> = pool.vms.iter().map(|v| v.host).collect();
+    fn before(pool: &'a Pool, sources: &[(VmIx, HostIx)]) -> Replay<'a> {
+        let mut at = pool.vms.map(|v| v.host);
         for &(v, from) in sources {
-            at[v.0] = from;
+            at[v] = from;
         }
         let mut r = Replay {
             pool,
-            load: vec![vec![0.0; pool.resources.len()]; pool.hosts.len()],
+            load: IxVec::filled(vec![0.0; pool.resources.len()], pool.hosts.len()),
             members: HashMap::new(),
-            at: Vec::new(),
+            at: IxVec::new(),
             home: at.clone(),
             counts: vec![Counts::default(); pool.rules.len()],
             broken: Vec::new(),
             start: Vec::new(),
         };
-        for (v, &h) in at.iter().enumerate() {
-            r.arrive(VmId(v), h);
+        for (v, &h) in at.enumerate() {
+            r.arrive(v, h);
         }
+
         r.at = at;
         r.start = r.counts.clone();
         r.broken = pool
@@ -76,9 +77,9 @@ impl<'a> Replay<'a> {
         r
     }
 
-    fn arrive(&mut self, v: VmId, h: HostId) {
+    fn arrive(&mut self, v: VmIx, h: HostIx) {
         let vm = &self.pool.vms[v];
-        let Some(load) = self.load.get_mut(h.0) else {
+        let Some(load) = self.load.get_mut(h) else {
             return;
         };
         for (l, x) in load.iter_mut().zip(&vm.now) {
@@ -94,11 +95,11 @@ impl<'a> Replay<'a> {
         }
     }
 
-    fn leave(&mut self, v: VmId, h: HostId) {
+    fn leave(&mut self, v: VmIx, h: HostIx) {
         let vm = &self.pool.vms[v];
         // A transient resource stays held on the VM's host before the plan.
-        let home = self.home.get(v.0) == Some(&h);
-        for (k, (l, x)) in self.load[h.0].iter_mut().zip(&vm.now).enumerate() {
+        let home = self.home.get(v) == Some(&h);
+        for (k, (l, x)) in self.load[h].iter_mut().zip(&vm.now).enumerate() {
             if !(home && self.pool.transient.get(k).copied().unwrap_or(false)) {
                 *l -= x;
             }
@@ -116,10 +117,10 @@ impl<'a> Replay<'a> {
     }
 
     /// Whether host `h` has room for VM `v` on top of what it holds and `extra`.
-    fn room(&self, h: HostId, v: VmId, extra: &[f64]) -> bool {
+    fn room(&self, h: HostIx, v: VmIx, extra: &[f64]) -> bool {
         let cap = &self.pool.hosts[h].cap;
         let now = &self.pool.vms[v].now;
-        (0..cap.len()).all(|k| self.load[h.0][k] + extra[k] + now[k] <= cap[k] + EPS)
+        (0..cap.len()).all(|k| self.load[h][k] + extra[k] + now[k] <= cap[k] + EPS)
     }
 
     /// Members of rule `r` in domain `t` before the plan: a domain that already held more than
@@ -128,7 +129,7 @@ impl<'a> Replay<'a> {
         self.start.get(r).map(|c| c.at(t)).unwrap_or(0)
     }
 
-    fn has_member(&self, h: HostId, g: &str) -> bool {
+    fn has_member(&self, h: HostIx, g: &str) -> bool {
         self.members.get(&(h, g)).copied().unwrap_or(0) > 0
     }
 
@@ -137,7 +138,7 @@ impl<'a> Replay<'a> {
         for hop in wave {
             self.leave(hop.vm, hop.from);
             self.arrive(hop.vm, hop.to);
-            self.at[hop.vm.0] = hop.to;
+            self.at[hop.vm] = hop.to;
         }
     }
 }
@@ -146,8 +147,8 @@ impl<'a> Replay<'a> {
 struct Wave<'a> {
     hops: Vec<Hop>,
     part: Vec<usize>,
-    incoming: HashMap<HostId, Vec<f64>>,
-    groups: HashSet<(HostId, &'a str)>,
+    incoming: HashMap<HostIx, Vec<f64>>,
+    groups: HashSet<(HostIx, &'a str)>,
     /// Per (rule, domain): members arriving from other domains in this wave.
     arriving: HashMap<(usize, usize), u32>,
     /// Per (rule, domain): members arriving less members leaving in this wave (ordered, so that
@@ -284,7 +285,7 @@ fn by_busiest(waiting: &mut [Hop], hosts: usize) {
 /// A pivot for `hop`: an active host other than its two that reaches the VM's storage, has room
 /// for it and holds no member of its group; the one with the most room left on its tightest
 /// resource. None for a member of a hard rule of `groups[]`.
-fn pivot(st: &Replay, hop: &Hop) -> Option<HostId> {
+fn pivot(st: &Replay, hop: &Hop) -> Option<HostIx> {
     let vm = &st.pool.vms[hop.vm];
     if vm.rules.iter().any(|&r| st.pool.rules[r].hard) {
         // A detour would change the member's domain twice; its rules count the direct move.
@@ -303,7 +304,7 @@ fn pivot(st: &Replay, hop: &Hop) -> Option<HostId> {
             let cap = &st.pool.hosts[h].cap;
             let slack = (0..cap.len())
                 .filter(|&k| cap[k] > 0.0)
-                .map(|k| (cap[k] - st.load[h.0][k] - vm.now[k]) / cap[k])
+                .map(|k| (cap[k] - st.load[h][k] - vm.now[k]) / cap[k])
                 .fold(f64::INFINITY, f64::min);
             (h, slack)
         })
@@ -331,7 +332,7 @@ impl Schedule {
 
 /// The first waiting hop that may take a pivot (its move has not had one, nor is barred from
 /// one) and has one, with that pivot.
-fn detour(st: &Replay, rest: &[Hop], pivoted: &HashSet<usize>) -> Option<(usize, HostId)> {
+fn detour(st: &Replay, rest: &[Hop], pivoted: &HashSet<usize>) -> Option<(usize, HostIx)> {
     rest.iter()
         .enumerate()
         .filter(|(_, h)| !pivoted.contains(&h.mig))
@@ -392,10 +393,10 @@ const RERUNS: usize = 4;
 /// Returns the schedule and where it leaves every VM.
 fn schedule(
     pool: &Pool,
-    sources: &[(VmId, HostId)],
+    sources: &[(VmIx, HostIx)],
     hops: &[Hop],
     limit: usize,
-) -> (Schedule, Vec<HostId>) {
+) -> (Schedule, IxVec<VmIx, HostIx>) {
     let run = |barred: &HashSet<usize>| {
         let mut st = Replay::before(pool, sources);
         let s = waves(&mut st, hops.to_vec(), limit, barred);
@@ -438,12 +439,12 @@ fn wave_floor(waves: &[Vec<Hop>], hosts: usize, limit: usize) -> usize {
 /// reorders the migrations by wave, and takes out (into `stats.dropped` and `stats.stayed`) the
 /// moves no safe order runs, leaving the pool as the waves leave it.
 pub(super) fn sequence(cx: &mut Ctx, stats: &mut PlanStats) -> Vec<Vec<String>> {
-    let host_ix: HashMap<&str, HostId> = cx
+    let host_ix: HashMap<&str, HostIx> = cx
         .pool
         .host_ids()
         .map(|h| (cx.pool.hosts[h].id.as_str(), h))
         .collect();
-    let vm_ix: HashMap<&str, VmId> = cx
+    let vm_ix: HashMap<&str, VmIx> = cx
         .pool
         .vm_ids()
         .map(|v| (cx.pool.vms[v].id.as_str(), v))
@@ -461,7 +462,7 @@ pub(super) fn sequence(cx: &mut Ctx, stats: &mut PlanStats) -> Vec<Vec<String>> 
             })
         })
         .collect();
-    let sources: Vec<(VmId, HostId)> = hops.iter().map(|h| (h.vm, h.from)).collect();
+    let sources: Vec<(VmIx, HostIx)> = hops.iter().map(|h| (h.vm, h.from)).collect();
     let limit = cx.policy.max_concurrent.max(1);
     let (Schedule { waves, dropped }, at) = schedule(&cx.pool, &sources, &hops, limit);
     stats.waves = waves.len();
@@ -514,11 +515,11 @@ fn rewrite(
     stats: &mut PlanStats,
     waves: &[Vec<Hop>],
     dropped: &[Hop],
-    at: &[HostId],
+    at: &IxVec<VmIx, HostIx>,
 ) {
     report_dropped(cx, stats, dropped);
-    let mut last: HashMap<usize, (usize, usize, VmId)> = HashMap::new();
-    let mut first_to: HashMap<usize, HostId> = HashMap::new();
+    let mut last: HashMap<usize, (usize, usize, VmIx)> = HashMap::new();
+    let mut first_to: HashMap<usize, HostIx> = HashMap::new();
     for (w, wave) in waves.iter().enumerate() {
         for (i, hop) in wave.iter().enumerate() {
             first_to.entry(hop.mig).or_insert(hop.to);
@@ -530,7 +531,7 @@ fn rewrite(
         let Some(&(w, i, v)) = last.get(&mig) else {
             continue;
         };
-        if let Some(&p) = first_to.get(&mig).filter(|&&p| p != at[v.0]) {
+        if let Some(&p) = first_to.get(&mig).filter(|&&p| p != at[v]) {
             m.via = Some(cx.pool.hosts[p].id.clone());
         }
         kept.push((w, i, m));
@@ -538,8 +539,8 @@ fn rewrite(
     kept.sort_by_key(|(w, i, _)| (*w, *i));
     cx.migrations = kept.into_iter().map(|(_, _, m)| m).collect();
     for v in cx.pool.vm_ids() {
-        if cx.pool.vms[v].host != at[v.0] {
-            cx.pool.move_vm(v, at[v.0]);
+        if cx.pool.vms[v].host != at[v] {
+            cx.pool.move_vm(v, at[v]);
         }
     }
     let pool = &cx.pool;

@@ -3,55 +3,56 @@
 
 use super::pabfd::place;
 use super::Ctx;
-use crate::domain::migration::{HostId, VmId};
+use crate::domain::migration::{HostIx, IxVec, VmIx};
 use vmplace_wire::state::{HostState, MigrationReason, PlanStats};
 
 /// The next host to try: the least utilised active host not tried yet. vmplace ranks by
 /// utilisation after the round's moves so far and leaves alone a host that just received a VM;
 /// CloudSim ranks by the start of the round and does not.
-fn next_candidate(cx: &Ctx, tried: &[bool]) -> Option<HostId> {
+fn next_candidate(cx: &Ctx, tried: &IxVec<HostIx, bool>) -> Option<HostIx> {
     let policy = cx.policy;
     cx.pool
         .host_ids()
-        .filter(|&h| !tried[h.0] && cx.pool.hosts[h].state == HostState::Active)
+        .filter(|&h| !tried[h] && cx.pool.hosts[h].state == HostState::Active)
         .map(|h| {
             let u = if policy.cloudsim {
-                cx.pool.start_util[h.0]
+                cx.pool.start_util[h]
             } else {
                 cx.pool.cpu_util(h)
             };
             (h, u)
         })
         .filter(|&(h, u)| {
-            u > 0.0 && u < 1.0 && (policy.cloudsim || cx.pool.vms_on(h).all(|v| !cx.moved[v.0]))
+            u > 0.0 && u < 1.0 && (policy.cloudsim || cx.pool.vms_on(h).all(|v| !cx.moved[v]))
         })
         .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
         .map(|(h, _)| h)
 }
 
 /// Empties the least-utilised hosts whose VMs all fit elsewhere.
-pub(super) fn evacuate(cx: &mut Ctx, sources: &[bool], stats: &mut PlanStats) {
-    let n_hosts = cx.pool.hosts.len();
-    let mut tried = sources.to_vec();
+pub(super) fn evacuate(cx: &mut Ctx, sources: &IxVec<HostIx, bool>, stats: &mut PlanStats) {
+    let mut tried = sources.clone();
     // Evacuating onto a switched-off (empty) host saves nothing: those are no targets here.
-    let mut closed: Vec<bool> = (0..n_hosts)
-        .map(|h| sources[h] || cx.pool.vms_on(HostId(h)).next().is_none())
+    let mut closed: IxVec<HostIx, bool> = cx
+        .pool
+        .host_ids()
+        .map(|h| sources[h] || cx.pool.vms_on(h).next().is_none())
         .collect();
     if cx.policy.cloudsim {
         // CloudSim takes hosts that were off at the start of the round as off.
-        for (h, c) in closed.iter_mut().enumerate() {
-            *c |= cx.pool.start_util[h] == 0.0;
+        for h in cx.pool.host_ids() {
+            closed[h] |= cx.pool.start_util[h] == 0.0;
         }
     }
     while let Some(h) = next_candidate(cx, &tried) {
-        tried[h.0] = true;
-        closed[h.0] = true;
-        let vms: Vec<VmId> = cx.pool.vms_on(h).collect();
+        tried[h] = true;
+        closed[h] = true;
+        let vms: Vec<VmIx> = cx.pool.vms_on(h).collect();
         if vms.is_empty() || cx.migrations.len() + vms.len() > cx.policy.budget {
             continue;
         }
         let snapshot = (cx.migrations.len(), cx.messages.len());
-        let moved_before: Vec<VmId> = vms.iter().copied().filter(|&v| cx.moved[v.0]).collect();
+        let moved_before: Vec<VmIx> = vms.iter().copied().filter(|&v| cx.moved[v]).collect();
         let mut order = vms.clone();
         order.sort_by(|a, b| cx.pool.by_cpu_desc(*a, *b));
         let ok = order
@@ -61,7 +62,7 @@ pub(super) fn evacuate(cx: &mut Ctx, sources: &[bool], stats: &mut PlanStats) {
             stats.emptied_hosts.push(cx.pool.hosts[h].id.clone());
             for m in &cx.migrations[snapshot.0..] {
                 if let Some(t) = cx.pool.hosts.iter().position(|x| x.id == m.to) {
-                    tried[t] = true;
+                    tried[HostIx(t)] = true;
                 }
             }
             reroute(cx, &moved_before, stats);
@@ -69,9 +70,10 @@ pub(super) fn evacuate(cx: &mut Ctx, sources: &[bool], stats: &mut PlanStats) {
             // Not all VMs can leave: cancel this host's moves.
             for m in cx.migrations.drain(snapshot.0..).collect::<Vec<_>>() {
                 if let Some(v) = cx.pool.vms.iter().position(|x| x.id == m.vm) {
-                    let v = VmId(v);
+                    let v = VmIx(v);
                     cx.pool.move_vm(v, h);
-                    cx.moved[v.0] = moved_before.contains(&v);
+
+                    cx.moved[v] = moved_before.contains(&v);
                 }
             }
             cx.messages.truncate(snapshot.1);
@@ -81,7 +83,7 @@ pub(super) fn evacuate(cx: &mut Ctx, sources: &[bool], stats: &mut PlanStats) {
 
 /// A VM that came to an emptied host earlier in the round goes straight to its new target: one
 /// move in the plan, two in CloudSim's count.
-fn reroute(cx: &mut Ctx, moved_before: &[VmId], stats: &mut PlanStats) {
+fn reroute(cx: &mut Ctx, moved_before: &[VmIx], stats: &mut PlanStats) {
     for &v in moved_before {
         let id = &cx.pool.vms[v].id;
         let Some(last) = cx.migrations.iter().rposition(|m| &m.vm == id) else {

@@ -2,7 +2,7 @@
 //! every host's resources together. Function names match the constraint families.
 
 use super::{Col, MipBuilder, MipError, MipOptions, MipStatus, Sense};
-use crate::domain::{bits, fits, Domain, Flavor, StorageIx, EPS};
+use crate::domain::{bits, fits, Domain, Flavor, HostIx, IxVec, StorageIx, EPS};
 use good_lp::{constraint, variable, Expression};
 use std::collections::HashMap;
 
@@ -50,7 +50,7 @@ pub fn classes(d: &Domain, flavors: &[Flavor]) -> Vec<Class> {
     let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
     let mut out: Vec<Class> = Vec::new();
     for (f, flavor) in flavors.iter().enumerate() {
-        let demand = &d.requests[flavor.members[0].0].demand[..nr];
+        let demand = &d.requests[flavor.members[0]].demand[..nr];
         if demand.iter().all(|&x| x <= EPS) {
             continue;
         }
@@ -108,10 +108,10 @@ fn merge_smallest(mut classes: Vec<Class>, flavors: &[Flavor], sigma: &[f64]) ->
 /// The link groups: hosts connected to the same storage systems, with those systems (hosts
 /// without any are left out). Hosts of one group are alike to every storage system, so the LP
 /// splits a group's units among its systems, not each host's (models/fit.md).
-fn link_groups(d: &Domain) -> Vec<(Vec<StorageIx>, Vec<usize>)> {
+fn link_groups(d: &Domain) -> Vec<(Vec<StorageIx>, Vec<HostIx>)> {
     let mut index: HashMap<Vec<StorageIx>, usize> = HashMap::new();
-    let mut groups: Vec<(Vec<StorageIx>, Vec<usize>)> = Vec::new();
-    for (h, host) in d.hosts.iter().enumerate() {
+    let mut groups: Vec<(Vec<StorageIx>, Vec<HostIx>)> = Vec::new();
+    for (h, host) in d.hosts.enumerate() {
         if host.storage.is_empty() {
             continue;
         }
@@ -171,7 +171,7 @@ impl Model<'_> {
         let d = self.d;
         for flavor in &self.flavors {
             let rep = flavor.members[0];
-            let vm = &d.requests[rep.0];
+            let vm = &d.requests[rep];
             let n = flavor.members.len() as f64;
             let mut cols = Vec::new();
             for (s, free) in super::storage::candidate_storage(d, rep) {
@@ -200,16 +200,16 @@ impl Model<'_> {
     /// **`fit_storage_capacity`**: `sum_f disk_f y_fs <= free_s`.
     fn fit_storage_capacity(&mut self) {
         let d = self.d;
-        let mut rows: Vec<Option<Expression>> = vec![None; d.storage.len()];
+        let mut rows: IxVec<StorageIx, Option<Expression>> = IxVec::filled(None, d.storage.len());
         for (f, ys) in self.y.iter().enumerate() {
-            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            let disk = d.requests[self.flavors[f].members[0]].disk;
             for (s, c) in ys {
-                rows[s.0]
+                rows[s]
                     .get_or_insert_with(Expression::default)
                     .add_mul(disk, c.var);
             }
         }
-        for (s, row) in rows.into_iter().enumerate() {
+        for (s, row) in rows.into_enumerate() {
             if let Some(e) = row {
                 self.b.row(constraint::leq(e, d.storage[s].free()));
             }
@@ -219,16 +219,17 @@ impl Model<'_> {
     /// **`fit_class_supply`**: `sum_{f in c} u_f y_fs <= sum_{K ∋ s} b_Ksc` for every storage
     /// system and class, over the link groups `K` (hosts with the same storage systems). Then
     /// [`Self::fit_group_supply`]. Returns each host's `(class, a_hc)` terms.
-    fn fit_class_supply(&mut self) -> Vec<Vec<(usize, Col)>> {
+    fn fit_class_supply(&mut self) -> IxVec<HostIx, Vec<(usize, Col)>> {
         let d = self.d;
         let groups = link_groups(d);
-        let free: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.free()).collect();
-        let mut supply: Vec<Vec<(usize, Col)>> = vec![Vec::new(); d.hosts.len()];
+        let free = d.hosts.map(|h| h.free());
+        let mut supply: IxVec<HostIx, Vec<(usize, Col)>> = IxVec::filled(Vec::new(), d.hosts.len());
         for c in 0..self.classes.len() {
-            let mut demand: Vec<Option<Expression>> = vec![None; d.storage.len()];
+            let mut demand: IxVec<StorageIx, Option<Expression>> =
+                IxVec::filled(None, d.storage.len());
             for &(f, units) in &self.classes[c].members {
                 for (s, col) in &self.y[f] {
-                    demand[s.0]
+                    demand[s]
                         .get_or_insert_with(Expression::default)
                         .add_mul(units, col.var);
                 }
@@ -237,9 +238,9 @@ impl Model<'_> {
                 let served: Vec<StorageIx> = links
                     .iter()
                     .copied()
-                    .filter(|s| demand[s.0].is_some())
+                    .filter(|s| demand[s].is_some())
                     .collect();
-                let fitting: Vec<usize> = hosts
+                let fitting: Vec<HostIx> = hosts
                     .iter()
                     .copied()
                     .filter(|&h| self.fits(c, &free[h]))
@@ -250,7 +251,7 @@ impl Model<'_> {
                 let mut flows = Expression::default();
                 for s in served {
                     let b = self.b.column(variable().min(0), false, 0.0);
-                    if let Some(row) = demand[s.0].as_mut() {
+                    if let Some(row) = demand[s].as_mut() {
                         row.add_mul(-1.0, b.var);
                     }
                     flows.add_mul(1.0, b.var);
@@ -284,14 +285,14 @@ impl Model<'_> {
         self.classes[c]
             .members
             .iter()
-            .any(|&(f, _)| fits(&self.d.requests[self.flavors[f].members[0].0].demand, free))
+            .any(|&(f, _)| fits(&self.d.requests[self.flavors[f].members[0]].demand, free))
     }
 
     /// **`fit_host_capacity`**: `sum_c delta_cr a_hc <= free_hr` for every host and measured
     /// resource.
-    fn fit_host_capacity(&mut self, supply: Vec<Vec<(usize, Col)>>) {
+    fn fit_host_capacity(&mut self, supply: IxVec<HostIx, Vec<(usize, Col)>>) {
         let d = self.d;
-        for (h, terms) in supply.into_iter().enumerate() {
+        for (h, terms) in supply.into_enumerate() {
             if terms.is_empty() {
                 continue;
             }
@@ -317,7 +318,7 @@ impl Model<'_> {
     fn fit_weight(&self) -> Expression {
         let mut e = Expression::default();
         for (f, ys) in self.y.iter().enumerate() {
-            let p = self.d.requests[self.flavors[f].members[0].0].priority;
+            let p = self.d.requests[self.flavors[f].members[0]].priority;
             for (_, c) in ys {
                 e.add_mul(p, c.var);
             }

@@ -62,7 +62,7 @@ pub fn group_rows(
     for (g, rule) in rules.iter().enumerate() {
         let mut by_domain: ByDomain = BTreeMap::new();
         for &t in &of_rule[g] {
-            if let Some(dm) = rule.domain_of[t.host.0] {
+            if let Some(dm) = rule.domain_of[t.host] {
                 by_domain.entry(dm).or_default().push(t);
             }
         }

@@ -2,7 +2,7 @@
 
 use super::{hand_out, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::{
-    bits, fits, flavors_by, Assignment, Domain, Flavor, HostIx, Load, RequestIx, EPS,
+    bits, fits, flavors_by, Assignment, Domain, Flavor, HostIx, IxVec, Load, RequestIx, EPS,
 };
 use good_lp::{constraint, variable, Expression};
 use vmplace_wire::Objective;
@@ -21,9 +21,9 @@ pub struct HostInput<'a> {
     /// Free capacity and anti-affinity groups per host, after the fixed requests.
     pub load: &'a Load,
     /// Hosts already running something (counted as active, whatever this solve does).
-    pub active: &'a [bool],
+    pub active: &'a IxVec<HostIx, bool>,
     /// Hosts this solve may use (None = all).
-    pub allowed: Option<&'a [bool]>,
+    pub allowed: Option<&'a IxVec<HostIx, bool>>,
 }
 
 struct Model<'a> {
@@ -45,7 +45,7 @@ pub fn solve(
     let d = input.d;
     let flavors = flavors_by(
         d,
-        |r| input.storage.storage[r.0].is_some(),
+        |r| input.storage.storage[r].is_some(),
         |vm| {
             (
                 bits(&vm.demand),
@@ -60,7 +60,7 @@ pub fn solve(
     for f in flavors {
         let mut parts: std::collections::BTreeMap<usize, Flavor> = Default::default();
         for r in f.members {
-            let s = input.storage.storage[r.0].map(|s| s.0).unwrap_or(0);
+            let s = input.storage.storage[r].map(|s| s.0).unwrap_or(0);
             parts
                 .entry(s)
                 .or_insert_with(|| Flavor {
@@ -102,9 +102,9 @@ pub fn solve(
     let Model { flavors, x, b, .. } = m;
     let result = b.solve(sense, objective, offset, opts)?;
     let mut a = input.storage.clone();
-    a.host = vec![None; d.requests.len()];
+    a.host = IxVec::filled(None, d.requests.len());
     for (flavor, xs) in flavors.iter().zip(&x) {
-        let give = |r: RequestIx, h| a.host[r.0] = Some(h);
+        let give = |r: RequestIx, h| a.host[r] = Some(h);
         hand_out(
             &flavor.members,
             xs.iter().copied(),
@@ -122,7 +122,7 @@ impl Model<'_> {
         self.flavors[f]
             .members
             .iter()
-            .filter(|r| self.input.warm.host[r.0] == Some(h))
+            .filter(|&&r| self.input.warm.host[r] == Some(h))
             .count() as f64
     }
 
@@ -133,21 +133,21 @@ impl Model<'_> {
         let d = self.input.d;
         for f in 0..self.flavors.len() {
             let rep = self.flavors[f].members[0];
-            let vm = &d.requests[rep.0];
-            let Some(s) = self.input.storage.storage[rep.0] else {
+            let vm = &d.requests[rep];
+            let Some(s) = self.input.storage.storage[rep] else {
                 self.x.push(Vec::new());
                 continue;
             };
             let n = self.flavors[f].members.len() as f64;
             let mut cols = Vec::new();
-            for &h in &d.storage[s.0].hosts {
-                if self.input.allowed.is_some_and(|a| !a[h.0]) {
+            for &h in &d.storage[s].hosts {
+                if self.input.allowed.is_some_and(|a| !a[h]) {
                     continue;
                 }
                 let load = self.input.load;
-                let free = &load.host_free[h.0];
+                let free = &load.host_free[h];
                 if !fits(&vm.demand, free)
-                    || vm.group.is_some_and(|g| load.host_groups[h.0].contains(&g))
+                    || vm.group.is_some_and(|g| load.host_groups[h].contains(&g))
                     || !vm
                         .rules
                         .iter()
@@ -196,19 +196,19 @@ impl Model<'_> {
     }
 
     /// `pack` only: a_h = 1 if an initially idle host receives a VM.
-    fn host_open(&mut self) -> Vec<Option<Col>> {
+    fn host_open(&mut self) -> IxVec<HostIx, Option<Col>> {
         let d = self.input.d;
-        let mut open = vec![None; d.hosts.len()];
+        let mut open = IxVec::filled(None, d.hosts.len());
         if d.settings.host_policy == Objective::Pack {
-            let mut has = vec![false; d.hosts.len()];
+            let mut has = IxVec::filled(false, d.hosts.len());
             for xs in &self.x {
                 for (h, _) in xs {
-                    has[h.0] = true;
+                    has[h] = true;
                 }
             }
-            for h in 0..d.hosts.len() {
+            for h in d.hosts.ids() {
                 if has[h] && !self.input.active[h] {
-                    let warm = self.input.warm.host.contains(&Some(HostIx(h)));
+                    let warm = self.input.warm.host.contains(&Some(h));
                     open[h] = Some(self.b.column(
                         variable().min(0).max(1),
                         true,
@@ -220,19 +220,19 @@ impl Model<'_> {
         open
     }
 
-    fn demand_rows(&self) -> Vec<Vec<Option<Expression>>> {
+    fn demand_rows(&self) -> IxVec<HostIx, Vec<Option<Expression>>> {
         let d = self.input.d;
         demand_rows(
             d,
             self.x.iter().enumerate().flat_map(|(f, xs)| {
-                let vm = &d.requests[self.flavors[f].members[0].0];
+                let vm = &d.requests[self.flavors[f].members[0]];
                 xs.iter().map(move |(h, c)| (*h, vm, *c))
             }),
         )
     }
 
     /// VMs fit the host's free capacity in every resource (times a_h under `pack`).
-    fn host_capacity(&mut self, open: &[Option<Col>]) {
+    fn host_capacity(&mut self, open: &IxVec<HostIx, Option<Col>>) {
         let rows = self.demand_rows();
         capacity_rows(&mut self.b, rows, &self.input.load.host_free, open);
     }
@@ -241,7 +241,7 @@ impl Model<'_> {
     fn anti_affinity(&mut self) {
         let d = self.input.d;
         let terms = self.x.iter().enumerate().flat_map(|(f, xs)| {
-            let g = d.requests[self.flavors[f].members[0].0].group;
+            let g = d.requests[self.flavors[f].members[0]].group;
             xs.iter().filter_map(move |(h, c)| g.map(|g| (g, *h, *c)))
         });
         let terms: Vec<_> = terms.collect();
@@ -253,7 +253,7 @@ impl Model<'_> {
         let d = self.input.d;
         let mut e = Expression::default();
         for (f, xs) in self.x.iter().enumerate() {
-            let p = d.requests[self.flavors[f].members[0].0].priority;
+            let p = d.requests[self.flavors[f].members[0]].priority;
             for (_, c) in xs {
                 e.add_mul(p, c.var);
             }
@@ -270,7 +270,7 @@ impl Model<'_> {
     }
 
     /// Second objective: active hosts (`pack`) or max utilisation U (`balance`).
-    fn policy_cost(&mut self, open: &[Option<Col>]) -> (Expression, f64) {
+    fn policy_cost(&mut self, open: &IxVec<HostIx, Option<Col>>) -> (Expression, f64) {
         let d = self.input.d;
         match d.settings.host_policy {
             Objective::Pack => {
@@ -289,7 +289,8 @@ impl Model<'_> {
     fn fixed_utilisation(&self) -> f64 {
         let d = self.input.d;
         let load = self.input.load;
-        (0..d.hosts.len())
+        d.hosts
+            .ids()
             .filter(|&h| self.input.allowed.is_none_or(|a| a[h]))
             .flat_map(|h| {
                 let cap = &d.hosts[h].capacity;
@@ -311,7 +312,7 @@ impl Model<'_> {
         let load = self.input.load;
         let floor = self.fixed_utilisation();
         let rows = self.demand_rows();
-        let used = |h: usize, k: usize| d.hosts[h].capacity[k] - load.host_free[h][k];
+        let used = |h: HostIx, k: usize| d.hosts[h].capacity[k] - load.host_free[h][k];
         balance_rows(&mut self.b, d, rows, used, floor, self.input.warm)
     }
 }
@@ -322,8 +323,8 @@ impl Model<'_> {
 pub(super) fn balance_rows(
     b: &mut MipBuilder,
     d: &Domain,
-    rows: Vec<Vec<Option<Expression>>>,
-    used: impl Fn(usize, usize) -> f64,
+    rows: IxVec<HostIx, Vec<Option<Expression>>>,
+    used: impl Fn(HostIx, usize) -> f64,
     floor: f64,
     warm: &Assignment,
 ) -> Col {
@@ -333,7 +334,7 @@ pub(super) fn balance_rows(
         .copied()
         .fold(floor, f64::max);
     let u = b.column(variable().min(floor), false, start);
-    for (h, row) in rows.into_iter().enumerate() {
+    for (h, row) in rows.into_enumerate() {
         for (k, e) in row.into_iter().enumerate() {
             let Some(mut e) = e else { continue };
             let cap = d.hosts[h].capacity[k];
@@ -353,10 +354,11 @@ pub(super) fn balance_rows(
 pub(super) fn demand_rows<'a>(
     d: &Domain,
     terms: impl Iterator<Item = (HostIx, &'a crate::domain::Vm, Col)>,
-) -> Vec<Vec<Option<Expression>>> {
-    let mut rows: Vec<Vec<Option<Expression>>> = vec![vec![None; d.measured]; d.hosts.len()];
+) -> IxVec<HostIx, Vec<Option<Expression>>> {
+    let mut rows: IxVec<HostIx, Vec<Option<Expression>>> =
+        IxVec::filled(vec![None; d.measured], d.hosts.len());
     for (h, vm, c) in terms {
-        for (row, &x) in rows[h.0].iter_mut().zip(&vm.demand) {
+        for (row, &x) in rows[h].iter_mut().zip(&vm.demand) {
             if x > 0.0 {
                 row.get_or_insert_with(Expression::default)
                     .add_mul(x, c.var);
@@ -369,11 +371,11 @@ pub(super) fn demand_rows<'a>(
 /// `rows[h][r] <= free[h][r]`, or `<= free[h][r] a_h` where the host has an opening column.
 pub(super) fn capacity_rows(
     b: &mut MipBuilder,
-    rows: Vec<Vec<Option<Expression>>>,
-    free: &[Vec<f64>],
-    open: &[Option<Col>],
+    rows: IxVec<HostIx, Vec<Option<Expression>>>,
+    free: &IxVec<HostIx, Vec<f64>>,
+    open: &IxVec<HostIx, Option<Col>>,
 ) {
-    for (h, row) in rows.into_iter().enumerate() {
+    for (h, row) in rows.into_enumerate() {
         for (k, e) in row.into_iter().enumerate() {
             let Some(mut e) = e else { continue };
             match open[h] {

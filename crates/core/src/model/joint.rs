@@ -5,7 +5,7 @@
 use super::storage::Stage;
 use super::{hand_out, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::evaluate::reach;
-use crate::domain::{fits, Assignment, Domain, Flavor, HostIx, RequestIx, StorageIx, EPS};
+use crate::domain::{fits, Assignment, Domain, Flavor, HostIx, IxVec, RequestIx, StorageIx, EPS};
 use good_lp::{constraint, variable, Expression};
 use vmplace_wire::Objective;
 
@@ -28,18 +28,18 @@ struct Model<'a> {
 /// The (flavor, storage, host) columns the joint model would have: its size before building.
 pub fn columns(d: &Domain) -> usize {
     let flavors = super::storage::flavors(d);
-    let free: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.free()).collect();
+    let free = d.hosts.map(|h| h.free());
     flavors
         .iter()
         .map(|f| {
             let r = f.members[0];
-            let vm = &d.requests[r.0];
+            let vm = &d.requests[r];
             allowed_storage(d, f)
                 .map(|s| {
-                    d.storage[s.0]
+                    d.storage[s]
                         .hosts
                         .iter()
-                        .filter(|h| fits(&vm.demand, &free[h.0]))
+                        .filter(|&&h| fits(&vm.demand, &free[h]))
                         .count()
                 })
                 .sum::<usize>()
@@ -51,11 +51,11 @@ pub fn columns(d: &Domain) -> usize {
 /// with room for one image.
 fn allowed_storage<'a>(d: &'a Domain, f: &'a Flavor) -> impl Iterator<Item = StorageIx> + 'a {
     let r = f.members[0];
-    let vm = &d.requests[r.0];
+    let vm = &d.requests[r];
     (0..d.storage.len()).map(StorageIx).filter(move |&s| {
         vm.storage.is_none_or(|p| p == s)
             && d.storage_allows(r, s)
-            && vm.disk <= d.storage[s.0].free() + EPS
+            && vm.disk <= d.storage[s].free() + EPS
     })
 }
 
@@ -96,7 +96,10 @@ pub fn solve_storage_cost(
 }
 
 /// The columns and the rows every stage shares; the host openings `a_h` under `pack`.
-fn build<'a>(input: &'a JointInput<'a>, opts: &MipOptions) -> (Model<'a>, Vec<Option<Col>>) {
+fn build<'a>(
+    input: &'a JointInput<'a>,
+    opts: &MipOptions,
+) -> (Model<'a>, IxVec<HostIx, Option<Col>>) {
     let mut m = Model {
         input,
         flavors: super::storage::flavors(input.d),
@@ -128,8 +131,8 @@ impl Model<'_> {
         for (flavor, ys) in flavors.iter().zip(&y) {
             let columns = ys.iter().map(|&(s, h, col)| ((s, h), col));
             let give = |r: RequestIx, (s, h)| {
-                a.storage[r.0] = Some(s);
-                a.host[r.0] = Some(h);
+                a.storage[r] = Some(s);
+                a.host[r] = Some(h);
             };
             hand_out(&flavor.members, columns, &result.values, opts.relax, give);
         }
@@ -149,27 +152,27 @@ impl Model<'_> {
     /// included); its upper bound is how many fit on both (1 for an anti-affinity group).
     fn joint_domain(&mut self) {
         let d = self.input.d;
-        let free: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.free()).collect();
+        let free = d.hosts.map(|h| h.free());
         for f in 0..self.flavors.len() {
             let flavor = &self.flavors[f];
-            let vm = &d.requests[flavor.members[0].0];
+            let vm = &d.requests[flavor.members[0]];
             let n = flavor.members.len() as f64;
             let mut cols = Vec::new();
             let storage: Vec<StorageIx> = allowed_storage(d, flavor).collect();
             for s in storage {
                 let on_storage = if vm.disk > EPS {
-                    ((d.storage[s.0].free() + EPS) / vm.disk).floor()
+                    ((d.storage[s].free() + EPS) / vm.disk).floor()
                 } else {
                     n
                 };
-                for &h in &d.storage[s.0].hosts {
-                    if !fits(&vm.demand, &free[h.0]) {
+                for &h in &d.storage[s].hosts {
+                    if !fits(&vm.demand, &free[h]) {
                         continue;
                     }
                     let copies = vm
                         .demand
                         .iter()
-                        .zip(&free[h.0])
+                        .zip(&free[h])
                         .filter(|(x, _)| **x > EPS)
                         .map(|(x, c)| (c / x + EPS).floor())
                         .fold(n.min(on_storage), f64::min);
@@ -181,9 +184,9 @@ impl Model<'_> {
                     let warm = self.flavors[f]
                         .members
                         .iter()
-                        .filter(|r| {
-                            self.input.warm.storage[r.0] == Some(s)
-                                && self.input.warm.host[r.0] == Some(h)
+                        .filter(|&&r| {
+                            self.input.warm.storage[r] == Some(s)
+                                && self.input.warm.host[r] == Some(h)
                         })
                         .count() as f64;
                     let col = self.b.column(variable().min(0).max(ub), true, warm.min(ub));
@@ -208,19 +211,19 @@ impl Model<'_> {
     /// **`joint_storage_capacity`**: images fit each storage system's free space.
     fn joint_storage_capacity(&mut self) {
         let d = self.input.d;
-        let mut rows: Vec<Option<Expression>> = vec![None; d.storage.len()];
+        let mut rows: IxVec<StorageIx, Option<Expression>> = IxVec::filled(None, d.storage.len());
         for (f, ys) in self.y.iter().enumerate() {
-            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            let disk = d.requests[self.flavors[f].members[0]].disk;
             if disk <= 0.0 {
                 continue;
             }
             for (s, _, c) in ys {
-                rows[s.0]
+                rows[s]
                     .get_or_insert_with(Expression::default)
                     .add_mul(disk, c.var);
             }
         }
-        for (s, row) in rows.into_iter().enumerate() {
+        for (s, row) in rows.into_enumerate() {
             if let Some(e) = row {
                 self.b.row(constraint::leq(e, d.storage[s].free()));
             }
@@ -228,21 +231,21 @@ impl Model<'_> {
     }
 
     /// `pack` only: `a_h` binary for every idle host with columns.
-    fn joint_open(&mut self) -> Vec<Option<Col>> {
+    fn joint_open(&mut self) -> IxVec<HostIx, Option<Col>> {
         let d = self.input.d;
-        let mut open = vec![None; d.hosts.len()];
+        let mut open = IxVec::filled(None, d.hosts.len());
         if d.settings.host_policy != Objective::Pack {
             return open;
         }
-        let mut has = vec![false; d.hosts.len()];
+        let mut has = IxVec::filled(false, d.hosts.len());
         for ys in &self.y {
             for (_, h, _) in ys {
-                has[h.0] = true;
+                has[h] = true;
             }
         }
-        for (h, host) in d.hosts.iter().enumerate() {
+        for (h, host) in d.hosts.enumerate() {
             if has[h] && !host.initially_active() {
-                let warm = self.input.warm.host.contains(&Some(HostIx(h))) as u8 as f64;
+                let warm = self.input.warm.host.contains(&Some(h)) as u8 as f64;
                 open[h] = Some(self.b.column(variable().min(0).max(1), true, warm));
             }
         }
@@ -250,12 +253,12 @@ impl Model<'_> {
     }
 
     /// Per host and measured resource, the demand the columns put there.
-    fn demand_rows(&self) -> Vec<Vec<Option<Expression>>> {
+    fn demand_rows(&self) -> IxVec<HostIx, Vec<Option<Expression>>> {
         let d = self.input.d;
         super::host::demand_rows(
             d,
             self.y.iter().enumerate().flat_map(|(f, ys)| {
-                let vm = &d.requests[self.flavors[f].members[0].0];
+                let vm = &d.requests[self.flavors[f].members[0]];
                 ys.iter().map(move |(_, h, c)| (*h, vm, *c))
             }),
         )
@@ -263,8 +266,9 @@ impl Model<'_> {
 
     /// **`joint_host_capacity`**: VMs fit each host's free capacity in every measured resource
     /// (times `a_h` for an idle host under `pack`).
-    fn joint_host_capacity(&mut self, open: &[Option<Col>]) {
-        let free: Vec<Vec<f64>> = self.input.d.hosts.iter().map(|h| h.free()).collect();
+    fn joint_host_capacity(&mut self, open: &IxVec<HostIx, Option<Col>>) {
+        let free = self.input.d.hosts.map(|h| h.free());
+
         let rows = self.demand_rows();
         super::host::capacity_rows(&mut self.b, rows, &free, open);
     }
@@ -273,7 +277,7 @@ impl Model<'_> {
     fn joint_anti_affinity(&mut self) {
         let d = self.input.d;
         let terms = self.y.iter().enumerate().flat_map(|(f, ys)| {
-            let g = d.requests[self.flavors[f].members[0].0].group;
+            let g = d.requests[self.flavors[f].members[0]].group;
             ys.iter()
                 .filter_map(move |(_, h, c)| g.map(|g| (g, *h, *c)))
         });
@@ -286,7 +290,7 @@ impl Model<'_> {
         let d = self.input.d;
         let mut e = Expression::default();
         for (f, ys) in self.y.iter().enumerate() {
-            let p = d.requests[self.flavors[f].members[0].0].priority;
+            let p = d.requests[self.flavors[f].members[0]].priority;
             for (_, _, c) in ys {
                 e.add_mul(p, c.var);
             }
@@ -296,7 +300,7 @@ impl Model<'_> {
 
     /// Second objective: the host policy's (active hosts under `pack`, the highest host
     /// utilisation under `balance`).
-    fn policy_cost(&mut self, open: &[Option<Col>]) -> (Expression, f64) {
+    fn policy_cost(&mut self, open: &IxVec<HostIx, Option<Col>>) -> (Expression, f64) {
         let d = self.input.d;
         match d.settings.host_policy {
             Objective::Pack => {
@@ -311,7 +315,7 @@ impl Model<'_> {
                     .copied()
                     .fold(0.0, f64::max);
                 let rows = self.demand_rows();
-                let used = |h: usize, k: usize| d.hosts[h].used[k];
+                let used = |h: HostIx, k: usize| d.hosts[h].used[k];
                 let u =
                     super::host::balance_rows(&mut self.b, d, rows, used, floor, self.input.warm);
                 (Expression::from(u.var), 0.0)
@@ -321,7 +325,7 @@ impl Model<'_> {
 
     /// **`joint_host_cost_ceiling`** (stage 3): the host policy's cost stays at most stage 2's,
     /// `|A| + sum a_h <= C` (`pack`, a count: within half a host) or `U <= C` (`balance`).
-    fn host_cost_ceiling(&mut self, open: &[Option<Col>], max_host_cost: f64) {
+    fn host_cost_ceiling(&mut self, open: &IxVec<HostIx, Option<Col>>, max_host_cost: f64) {
         let (cost, offset) = self.policy_cost(open);
         let slack = match self.input.d.settings.host_policy {
             Objective::Pack => 0.5,
@@ -334,7 +338,7 @@ impl Model<'_> {
     /// **`joint_storage_cost`** (stage 3's objective): phase 1's cost, exact: the storage policy
     /// (`pack`: systems in use over `|S|`; `balance`: the highest storage utilisation), plus
     /// `w * sum (1 - reach) / requests`, plus under host `pack` the idle hosts opened over `|H|`.
-    fn joint_storage_cost(&mut self, open: &[Option<Col>]) -> (Expression, f64) {
+    fn joint_storage_cost(&mut self, open: &IxVec<HostIx, Option<Col>>) -> (Expression, f64) {
         let d = self.input.d;
         let n = d.requests.len().max(1) as f64;
         let w = d.settings.flexibility_weight;
@@ -365,21 +369,22 @@ impl Model<'_> {
     fn joint_storage_open(&mut self, obj: &mut Expression) -> f64 {
         let d = self.input.d;
         let per_system = 1.0 / d.storage.len().max(1) as f64;
-        let mut rows: Vec<Option<(Expression, f64)>> = vec![None; d.storage.len()];
+        let mut rows: IxVec<StorageIx, Option<(Expression, f64)>> =
+            IxVec::filled(None, d.storage.len());
         for (f, ys) in self.y.iter().enumerate() {
             let n = self.flavors[f].members.len() as f64;
             for (s, _, c) in ys {
-                let (e, total) = rows[s.0].get_or_insert_with(|| (Expression::default(), 0.0));
+                let (e, total) = rows[s].get_or_insert_with(|| (Expression::default(), 0.0));
                 e.add_mul(1.0, c.var);
                 *total += n;
             }
         }
-        for (s, row) in rows.into_iter().enumerate() {
+        for (s, row) in rows.into_enumerate() {
             let Some((mut e, total)) = row else { continue };
             if d.storage[s].used > EPS {
                 continue;
             }
-            let warm = self.input.warm.storage.contains(&Some(StorageIx(s))) as u8 as f64;
+            let warm = self.input.warm.storage.contains(&Some(s)) as u8 as f64;
             let o = self.b.column(variable().min(0).max(1), true, warm);
             e.add_mul(-total, o.var);
             self.b.row(constraint::leq(e, 0.0));
@@ -393,7 +398,7 @@ impl Model<'_> {
     fn joint_storage_balance(&mut self) -> Col {
         let d = self.input.d;
         let terms = self.y.iter().enumerate().flat_map(|(f, ys)| {
-            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            let disk = d.requests[self.flavors[f].members[0]].disk;
             ys.iter().map(move |&(s, _, c)| (s, disk, c))
         });
         let terms: Vec<_> = terms.collect();

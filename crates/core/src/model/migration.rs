@@ -54,7 +54,7 @@ pub struct RoundVm {
 #[derive(Debug, Clone)]
 pub struct RoundRule {
     /// Domain of each host (None: outside the scope).
-    pub domain_of: std::sync::Arc<Vec<Option<usize>>>,
+    pub domain_of: std::sync::Arc<crate::domain::IxVec<crate::domain::HostIx, Option<usize>>>,
     /// Its candidates: (index into `RoundInput::vms`, the domain it starts in).
     pub members: Vec<(usize, Option<usize>)>,
     /// Members per domain that are no candidates (they stay).
@@ -119,7 +119,7 @@ impl RoundRule {
         let mut counts = self.fixed.clone();
         for &(i, from) in &self.members {
             let d = match at(i) {
-                Some(h) => self.domain_of[h],
+                Some(h) => self.domain_of[crate::domain::HostIx(h)],
                 None => from,
             };
             if let Some(d) = d {
@@ -371,7 +371,7 @@ impl Model<'_> {
         let mut out: BTreeMap<usize, Vec<(Col, bool)>> = BTreeMap::new();
         for &(v, from) in &rule.members {
             for &(h, c) in &self.x[v] {
-                if let Some(d) = rule.domain_of[h] {
+                if let Some(d) = rule.domain_of[crate::domain::HostIx(h)] {
                     out.entry(d).or_default().push((c, Some(d) != from));
                 }
             }

@@ -25,7 +25,7 @@ pub struct RestartVm {
 #[derive(Debug, Clone)]
 pub struct RestartRule {
     /// Domain of each host (None: outside the scope).
-    pub domain_of: std::sync::Arc<Vec<Option<usize>>>,
+    pub domain_of: std::sync::Arc<crate::domain::IxVec<crate::domain::HostIx, Option<usize>>>,
     /// The restarting VMs it holds (indices into the VMs).
     pub members: Vec<usize>,
     /// What it asks of them.
@@ -84,7 +84,7 @@ impl RestartRule {
     /// Whether one more member may restart on host `h`, with `counts` restarted per domain so far
     /// (the greedy's test; the rows below hold the same).
     pub fn admits(&self, counts: &Counts, h: usize) -> bool {
-        let Some(d) = self.domain_of[h] else {
+        let Some(d) = self.domain_of[crate::domain::HostIx(h)] else {
             return false;
         };
         match &self.policy {
@@ -256,7 +256,7 @@ impl<'a> Model<'a> {
         let mut out: BTreeMap<usize, Vec<Col>> = BTreeMap::new();
         for &v in &rule.members {
             for &(h, c) in &self.x[v] {
-                if let Some(d) = rule.domain_of[h] {
+                if let Some(d) = rule.domain_of[crate::domain::HostIx(h)] {
                     out.entry(d).or_default().push(c);
                 }
             }
@@ -280,7 +280,7 @@ impl<'a> Model<'a> {
             .members
             .iter()
             .find_map(|&v| warm.get(v).copied().flatten())
-            .and_then(|h| rule.domain_of[h]);
+            .and_then(|h| rule.domain_of[crate::domain::HostIx(h)]);
         let mut chosen = Expression::default();
         for (d, cols) in self.by_domain(rule) {
             let on = if warm_domain == Some(d) { 1.0 } else { 0.0 };
@@ -309,7 +309,7 @@ impl<'a> Model<'a> {
                 .get(v)
                 .copied()
                 .flatten()
-                .and_then(|h| rule.domain_of[h])
+                .and_then(|h| rule.domain_of[crate::domain::HostIx(h)])
             {
                 warm_counts.add(d, 1);
             }

@@ -3,7 +3,7 @@
 use super::{hand_out, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::evaluate::reach;
 use crate::domain::{
-    bits, fits, flavors_by, Assignment, Domain, Flavor, RequestIx, StorageIx, EPS,
+    bits, fits, flavors_by, Assignment, Domain, Flavor, HostIx, IxVec, RequestIx, StorageIx, EPS,
 };
 use good_lp::{constraint, variable, Expression};
 use vmplace_wire::Objective;
@@ -28,7 +28,7 @@ pub struct StorageInput<'a> {
     pub d: &'a Domain,
     /// Per storage, per resource: connected host capacity withheld from the look-ahead (grown
     /// by the certification rounds when phase 2 could not host what phase 1 placed).
-    pub slack: &'a [Vec<f64>],
+    pub slack: &'a IxVec<StorageIx, Vec<f64>>,
     /// A complete warm start (storage and hosts), e.g. the look-ahead greedy answer.
     pub warm: &'a Assignment,
 }
@@ -67,14 +67,14 @@ pub fn flavors(d: &Domain) -> Vec<Flavor> {
 /// where its image fits and some connected host could take it (`static_domain`, storage traits
 /// included). The variable domain of `storage_candidates` and of the fit bound's `y_fs`.
 pub(super) fn candidate_storage(d: &Domain, r: RequestIx) -> Vec<(StorageIx, f64)> {
-    let vm = &d.requests[r.0];
+    let vm = &d.requests[r];
     let options: Vec<StorageIx> = match vm.storage {
         Some(s) => vec![s],
         None => (0..d.storage.len()).map(StorageIx).collect(),
     };
     options
         .into_iter()
-        .map(|s| (s, d.storage[s.0].free()))
+        .map(|s| (s, d.storage[s].free()))
         .filter(|&(s, free)| vm.disk <= free + EPS && d.static_domain(r, s) > 0)
         .collect()
 }
@@ -114,7 +114,7 @@ pub fn solve(
     let result = b.solve(sense, objective, offset, opts)?;
     let mut a = Assignment::empty(d.requests.len());
     for (flavor, ys) in flavors.iter().zip(&y) {
-        let give = |r: RequestIx, s| a.storage[r.0] = Some(s);
+        let give = |r: RequestIx, s| a.storage[r] = Some(s);
         hand_out(
             &flavor.members,
             ys.iter().copied(),
@@ -131,8 +131,8 @@ impl Model<'_> {
         self.flavors[f]
             .members
             .iter()
-            .filter(|r| {
-                self.input.warm.storage[r.0] == Some(s) && self.input.warm.host[r.0].is_some()
+            .filter(|&&r| {
+                self.input.warm.storage[r] == Some(s) && self.input.warm.host[r].is_some()
             })
             .count() as f64
     }
@@ -143,7 +143,7 @@ impl Model<'_> {
         let d = self.input.d;
         for f in 0..self.flavors.len() {
             let rep = self.flavors[f].members[0];
-            let vm = &d.requests[rep.0];
+            let vm = &d.requests[rep];
             let n = self.flavors[f].members.len() as f64;
             let mut cols = Vec::new();
             for (s, free) in candidate_storage(d, rep) {
@@ -173,19 +173,20 @@ impl Model<'_> {
     }
 
     /// `pack` only: o_s = 1 if an initially empty storage system receives anything.
-    fn storage_open(&mut self) -> (f64, Vec<Option<Col>>) {
+    fn storage_open(&mut self) -> (f64, IxVec<StorageIx, Option<Col>>) {
         let d = self.input.d;
-        let mut open = vec![None; d.storage.len()];
+        let mut open = IxVec::filled(None, d.storage.len());
         if d.settings.storage_policy == Objective::Pack {
-            let mut used = vec![false; d.storage.len()];
+            let mut used = IxVec::filled(false, d.storage.len());
             for ys in &self.y {
                 for (s, _) in ys {
-                    used[s.0] = true;
+                    used[s] = true;
                 }
             }
-            for (s, st) in d.storage.iter().enumerate() {
+            for (s, st) in d.storage.enumerate() {
                 if used[s] && st.used <= EPS {
-                    let warm = self.input.warm.storage.contains(&Some(StorageIx(s)));
+                    let warm = self.input.warm.storage.contains(&Some(s));
+
                     open[s] = Some(self.b.column(
                         variable().min(0).max(1),
                         true,
@@ -198,18 +199,19 @@ impl Model<'_> {
     }
 
     /// Disk images fit the storage system's free capacity (times o_s under `pack`).
-    fn storage_capacity(&mut self, open: &[Option<Col>]) {
+    fn storage_capacity(&mut self, open: &IxVec<StorageIx, Option<Col>>) {
         let d = self.input.d;
-        let mut rows: Vec<Expression> = vec![Expression::default(); d.storage.len()];
-        let mut any = vec![false; d.storage.len()];
+        let mut rows: IxVec<StorageIx, Expression> =
+            IxVec::filled(Expression::default(), d.storage.len());
+        let mut any = IxVec::filled(false, d.storage.len());
         for (f, ys) in self.y.iter().enumerate() {
-            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            let disk = d.requests[self.flavors[f].members[0]].disk;
             for (s, c) in ys {
-                rows[s.0].add_mul(disk, c.var);
-                any[s.0] = true;
+                rows[s].add_mul(disk, c.var);
+                any[s] = true;
             }
         }
-        for (s, mut e) in rows.into_iter().enumerate() {
+        for (s, mut e) in rows.into_enumerate() {
             if !any[s] {
                 continue;
             }
@@ -233,45 +235,46 @@ impl Model<'_> {
         let nr = d.measured;
         // Demand expression per (storage, resource), and smallest demand per storage for the
         // host pre-filter.
-        let mut demand: Vec<Vec<Expression>> =
-            vec![vec![Expression::default(); nr]; d.storage.len()];
-        let mut demanded = vec![vec![false; nr]; d.storage.len()];
-        let mut small: Vec<Vec<Vec<f64>>> = vec![Vec::new(); d.storage.len()];
+        let mut demand: IxVec<StorageIx, Vec<Expression>> =
+            IxVec::filled(vec![Expression::default(); nr], d.storage.len());
+        let mut demanded = IxVec::filled(vec![false; nr], d.storage.len());
+        let mut small: IxVec<StorageIx, Vec<Vec<f64>>> = IxVec::filled(Vec::new(), d.storage.len());
         for (f, ys) in self.y.iter().enumerate() {
-            let vm = &d.requests[self.flavors[f].members[0].0];
+            let vm = &d.requests[self.flavors[f].members[0]];
             for (s, c) in ys {
                 for k in 0..nr {
                     if vm.demand[k] > 0.0 {
-                        demand[s.0][k].add_mul(vm.demand[k], c.var);
-                        demanded[s.0][k] = true;
+                        demand[s][k].add_mul(vm.demand[k], c.var);
+                        demanded[s][k] = true;
                     }
                 }
-                small[s.0].push(vm.demand.clone());
+                small[s].push(vm.demand.clone());
             }
         }
-        let mut share: Vec<Vec<Expression>> = vec![vec![Expression::default(); nr]; d.hosts.len()];
-        let mut shared = vec![vec![false; nr]; d.hosts.len()];
+        let mut share: IxVec<HostIx, Vec<Expression>> =
+            IxVec::filled(vec![Expression::default(); nr], d.hosts.len());
+        let mut shared = IxVec::filled(vec![false; nr], d.hosts.len());
         let warm_load = self.warm_link_load();
-        for s in 0..d.storage.len() {
+        for s in d.storage.ids() {
             for k in 0..nr {
                 if !demanded[s][k] {
                     continue;
                 }
                 let mut supply = Expression::default();
                 for &h in &d.storage[s].hosts {
-                    let free = d.hosts[h.0].free();
+                    let free = d.hosts[h].free();
                     if !small[s].iter().any(|dem| fits(dem, &free)) {
                         continue;
                     }
                     let warm = warm_load
-                        .get(&(s, h.0))
+                        .get(&(s, h))
                         .map(|v| v[k])
                         .unwrap_or(0.0)
                         .min(free[k]);
                     let a = self.b.column(variable().min(0).max(free[k]), false, warm);
                     supply += a.var;
-                    share[h.0][k] += a.var;
-                    shared[h.0][k] = true;
+                    share[h][k] += a.var;
+                    shared[h][k] = true;
                 }
                 let lhs = std::mem::take(&mut demand[s][k]) - supply;
                 self.b.row(constraint::leq(lhs, -self.input.slack[s][k]));
@@ -283,10 +286,14 @@ impl Model<'_> {
     /// A host's free capacity is shared among its storage systems. Under the host policy `pack`,
     /// an idle host's capacity is only available as far as the host is opened: `sum_s a[s,h,r] <=
     /// free[h,r] * open_h` with `open_h` in [0, 1] (see `host_opening`).
-    fn host_share(&mut self, share: Vec<Vec<Expression>>, shared: &[Vec<bool>]) {
+    fn host_share(
+        &mut self,
+        share: IxVec<HostIx, Vec<Expression>>,
+        shared: &IxVec<HostIx, Vec<bool>>,
+    ) {
         let d = self.input.d;
         let opening = d.settings.host_policy == Objective::Pack;
-        for (h, row) in share.into_iter().enumerate() {
+        for (h, row) in share.into_enumerate() {
             let free = d.hosts[h].free();
             let idle = opening && !d.hosts[h].initially_active() && shared[h].iter().any(|&b| b);
             let open = idle.then(|| {
@@ -312,8 +319,8 @@ impl Model<'_> {
     }
 
     /// Warm start of `open_h`: 1 if the warm start puts a VM on host `h`.
-    fn warm_opened(&self, h: usize) -> f64 {
-        let used = self.input.warm.host.iter().flatten().any(|x| x.0 == h);
+    fn warm_opened(&self, h: HostIx) -> f64 {
+        let used = self.input.warm.host.iter().flatten().any(|&x| x == h);
         if used {
             1.0
         } else {
@@ -321,13 +328,13 @@ impl Model<'_> {
         }
     }
 
-    fn warm_link_load(&self) -> std::collections::HashMap<(usize, usize), Vec<f64>> {
+    fn warm_link_load(&self) -> std::collections::HashMap<(StorageIx, HostIx), Vec<f64>> {
         let d = self.input.d;
         let mut load = std::collections::HashMap::new();
-        for (i, vm) in d.requests.iter().enumerate() {
-            if let (Some(s), Some(h)) = (self.input.warm.storage[i], self.input.warm.host[i]) {
+        for (r, vm) in d.requests.enumerate() {
+            if let (Some(s), Some(h)) = (self.input.warm.storage[r], self.input.warm.host[r]) {
                 let e = load
-                    .entry((s.0, h.0))
+                    .entry((s, h))
                     .or_insert_with(|| vec![0.0; d.resources.len()]);
                 for (x, y) in e.iter_mut().zip(&vm.demand) {
                     *x += y;
@@ -341,13 +348,13 @@ impl Model<'_> {
     /// most as many as there are hosts connected to it that fit some member of the group.
     fn anti_affinity_spread(&mut self) {
         let d = self.input.d;
-        let mut rows: std::collections::BTreeMap<(usize, usize), (Expression, Vec<usize>)> =
+        let mut rows: std::collections::BTreeMap<(usize, StorageIx), (Expression, Vec<usize>)> =
             Default::default();
         for (f, ys) in self.y.iter().enumerate() {
             let rep = self.flavors[f].members[0];
-            if let Some(g) = d.requests[rep.0].group {
+            if let Some(g) = d.requests[rep].group {
                 for (s, c) in ys {
-                    let row = rows.entry((g, s.0)).or_default();
+                    let row = rows.entry((g, *s)).or_default();
                     row.0 += c.var;
                     row.1.push(f);
                 }
@@ -357,11 +364,11 @@ impl Model<'_> {
             let hosts = d.storage[s]
                 .hosts
                 .iter()
-                .filter(|h| {
-                    let free = d.hosts[h.0].free();
+                .filter(|&&h| {
+                    let free = d.hosts[h].free();
                     flavors
                         .iter()
-                        .any(|&f| fits(&d.requests[self.flavors[f].members[0].0].demand, &free))
+                        .any(|&f| fits(&d.requests[self.flavors[f].members[0]].demand, &free))
                 })
                 .count();
             self.b.row(constraint::leq(e, hosts as f64));
@@ -373,7 +380,7 @@ impl Model<'_> {
         let d = self.input.d;
         let mut e = Expression::default();
         for (f, ys) in self.y.iter().enumerate() {
-            let p = d.requests[self.flavors[f].members[0].0].priority;
+            let p = d.requests[self.flavors[f].members[0]].priority;
             for (_, c) in ys {
                 e.add_mul(p, c.var);
             }
@@ -391,7 +398,11 @@ impl Model<'_> {
 
     /// Second objective: `balance` = max storage utilisation U, `pack` = share of storage systems
     /// in use; plus `w * sum (1 - reach) / requests` (the migration-flexibility penalty).
-    fn policy_cost(&mut self, open: &[Option<Col>], scale: f64) -> (Expression, f64) {
+    fn policy_cost(
+        &mut self,
+        open: &IxVec<StorageIx, Option<Col>>,
+        scale: f64,
+    ) -> (Expression, f64) {
         let d = self.input.d;
         let n = d.requests.len().max(1) as f64;
         let w = d.settings.flexibility_weight;
@@ -432,7 +443,7 @@ impl Model<'_> {
     fn storage_balance(&mut self) -> Col {
         let d = self.input.d;
         let terms = self.y.iter().enumerate().flat_map(|(f, ys)| {
-            let disk = d.requests[self.flavors[f].members[0].0].disk;
+            let disk = d.requests[self.flavors[f].members[0]].disk;
             ys.iter().map(move |&(s, c)| (s, disk, c))
         });
         let terms: Vec<_> = terms.collect();
@@ -454,13 +465,13 @@ pub(super) fn balance_rows(
         .into_iter()
         .fold(floor, f64::max);
     let u = b.column(variable().min(floor), false, start);
-    let mut rows: Vec<Option<Expression>> = vec![None; d.storage.len()];
+    let mut rows: IxVec<StorageIx, Option<Expression>> = IxVec::filled(None, d.storage.len());
     for (s, disk, c) in terms {
-        rows[s.0]
+        rows[s]
             .get_or_insert_with(Expression::default)
             .add_mul(disk, c.var);
     }
-    for (s, row) in rows.into_iter().enumerate() {
+    for (s, row) in rows.into_enumerate() {
         let cap = d.storage[s].capacity;
         let Some(mut e) = row.filter(|_| cap > EPS) else {
             continue;

@@ -108,7 +108,7 @@ pub(crate) fn whole_pool_stats(
     searched: Option<bool>,
 ) -> vmplace_wire::PhaseStats {
     let mut st = phase_stats(PhaseName::Host, solver, flavors);
-    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
+    let all: Vec<RequestIx> = d.requests.ids().collect();
     let (w, c) = evaluate::host_score(d, a);
     record(
         &mut st,

@@ -168,10 +168,7 @@ pub(crate) fn storage_cost_floor(d: &Domain) -> f64 {
 /// (used + demand) / capacity over the pool, per resource (the max is at least the average).
 pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64 {
     let nr = d.measured;
-    let mut prios: Vec<f64> = candidates
-        .iter()
-        .map(|r| d.requests[r.0].priority)
-        .collect();
+    let mut prios: Vec<f64> = candidates.iter().map(|r| d.requests[r].priority).collect();
     prios.sort_by(|a, b| b.total_cmp(a));
     let mut n_min = 0;
     let mut acc = 0.0;
@@ -181,10 +178,7 @@ pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64
     }
     let mut demand = vec![0.0; nr];
     for (k, dk) in demand.iter_mut().enumerate() {
-        let mut v: Vec<f64> = candidates
-            .iter()
-            .map(|r| d.requests[r.0].demand[k])
-            .collect();
+        let mut v: Vec<f64> = candidates.iter().map(|r| d.requests[r].demand[k]).collect();
         v.sort_by(f64::total_cmp);
         *dk = v.iter().take(n_min).sum();
     }

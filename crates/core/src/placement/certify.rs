@@ -21,9 +21,9 @@ pub(crate) fn certify(
 ) -> Result<(Assignment, Vec<RequestIx>), MipError> {
     let hosted = greedy::host_phase(d, a, Objective::Pack);
     let stranded = |h: &Assignment| -> Vec<RequestIx> {
-        (0..d.requests.len())
+        d.requests
+            .ids()
             .filter(|&i| a.storage[i].is_some() && h.host[i].is_none())
-            .map(RequestIx)
             .collect()
     };
     let left = stranded(&hosted);
@@ -36,7 +36,7 @@ pub(crate) fn certify(
         return Ok((hosted, left));
     }
     let load = Load::initial(d);
-    let active: Vec<bool> = d.hosts.iter().map(|h| h.initially_active()).collect();
+    let active = d.hosts.map(|h| h.initially_active());
     let input = host::HostInput {
         d,
         storage: a,

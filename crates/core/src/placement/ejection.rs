@@ -15,6 +15,7 @@
 use super::neighbourhood::storage_options;
 use super::working::Working;
 use crate::budget::Budget;
+use crate::domain::IxVec;
 use crate::domain::{bits, Assignment, Domain, HostIx, RequestIx, StorageIx};
 
 /// Hosts tried per unplaced request, those that lack the least first.
@@ -56,7 +57,7 @@ pub(crate) fn improve(d: &Domain, best: &mut Assignment, deadline: &Budget) -> E
             if deadline.passed() {
                 return done;
             }
-            if st.a.host[r.0].is_some() {
+            if st.a.host[r].is_some() {
                 continue;
             }
             if let Some(moved) = st.insert(r) {
@@ -112,10 +113,10 @@ impl Working<'_> {
     fn swap_in(&mut self, r: RequestIx, waiting: &[RequestIx]) -> Option<Ejections> {
         for (_, h, s) in self.hosts_for(r) {
             let lack = self.lack(r, h);
-            let mut out: Vec<RequestIx> = self.on_host[h.0]
+            let mut out: Vec<RequestIx> = self.on_host[h]
                 .iter()
                 .copied()
-                .filter(|&v| covers(&self.d.requests[v.0].demand, &lack))
+                .filter(|&v| covers(&self.d.requests[v].demand, &lack))
                 .collect();
             out.sort_by(|&x, &y| self.size(y).total_cmp(&self.size(x)).then(x.cmp(&y)));
             for v in out.into_iter().take(SWAPS_TRIED) {
@@ -138,24 +139,24 @@ impl Working<'_> {
         waiting: &[RequestIx],
     ) -> Option<Ejections> {
         let d = self.d;
-        let v_storage = self.a.storage[v.0]?;
+        let v_storage = self.a.storage[v]?;
         self.unplace(v, h, v_storage);
         if !self.load.host_accepts(d, r, h) {
             self.place(v, h, v_storage);
             return None;
         }
         self.place(r, h, s);
-        let mut gain = d.requests[r.0].priority - d.requests[v.0].priority;
+        let mut gain = d.requests[r].priority - d.requests[v].priority;
         let mut extra: Vec<RequestIx> = Vec::new();
         for &x in waiting.iter().filter(|&&x| x != r && x != v) {
             if gain > 1e-9 || extra.len() >= SWAPS_TRIED * 8 {
                 break;
             }
-            if self.a.host[x.0].is_none() {
+            if self.a.host[x].is_none() {
                 if let Some(sx) = self.storage_on(x, h) {
                     self.place(x, h, sx);
                     extra.push(x);
-                    gain += d.requests[x.0].priority;
+                    gain += d.requests[x].priority;
                 }
             }
         }
@@ -163,7 +164,7 @@ impl Working<'_> {
         if gain <= 1e-9 {
             if let Some(to) = self.target(v, h) {
                 self.place(v, to, v_storage);
-                gain += d.requests[v.0].priority;
+                gain += d.requests[v].priority;
                 moved = 1;
             }
         }
@@ -175,7 +176,7 @@ impl Working<'_> {
             });
         }
         for x in extra.into_iter().rev() {
-            let sx = self.a.storage[x.0].expect("placed above with a storage system");
+            let sx = self.a.storage[x].expect("placed above with a storage system");
             self.unplace(x, h, sx);
         }
         self.unplace(r, h, s);
@@ -187,17 +188,17 @@ impl Working<'_> {
     /// storage system (the most free) it would take there: the `HOSTS_TRIED` that lack the least,
     /// and only those where moving the batch's VMs away would make room.
     fn hosts_for(&self, r: RequestIx) -> Vec<(f64, HostIx, StorageIx)> {
-        let (d, vm) = (self.d, &self.d.requests[r.0]);
-        let mut best: Vec<Option<StorageIx>> = vec![None; d.hosts.len()];
+        let (d, vm) = (self.d, &self.d.requests[r]);
+        let mut best: IxVec<HostIx, Option<StorageIx>> = IxVec::filled(None, d.hosts.len());
         for s in storage_options(d, r) {
-            if self.load.storage_free[s.0] + 1e-6 < vm.disk {
+            if self.load.storage_free[s] + 1e-6 < vm.disk {
                 continue;
             }
-            for &h in &d.storage[s.0].hosts {
-                let more = best[h.0]
-                    .is_none_or(|b| self.load.storage_free[s.0] > self.load.storage_free[b.0]);
+            for &h in &d.storage[s].hosts {
+                let more =
+                    best[h].is_none_or(|b| self.load.storage_free[s] > self.load.storage_free[b]);
                 if more {
-                    best[h.0] = Some(s);
+                    best[h] = Some(s);
                 }
             }
         }
@@ -215,26 +216,26 @@ impl Working<'_> {
 
     /// Whether `h` would take `r` once every movable VM of the batch left it.
     fn could_free(&self, r: RequestIx, h: HostIx) -> bool {
-        let (d, vm) = (self.d, &self.d.requests[r.0]);
+        let (d, vm) = (self.d, &self.d.requests[r]);
         let group_clear = vm
             .group
-            .is_none_or(|g| !self.load.host_groups[h.0].contains(&g));
+            .is_none_or(|g| !self.load.host_groups[h].contains(&g));
         group_clear
             && (0..vm.demand.len()).all(|k| {
-                let movable: f64 = self.on_host[h.0]
+                let movable: f64 = self.on_host[h]
                     .iter()
-                    .map(|v| d.requests[v.0].demand[k])
+                    .map(|v| d.requests[v].demand[k])
                     .sum();
-                vm.demand[k] <= self.load.host_free[h.0][k] + movable + crate::domain::EPS
+                vm.demand[k] <= self.load.host_free[h][k] + movable + crate::domain::EPS
             })
     }
 
     /// What `h` lacks for `r`, in shares of its capacity (0 when it has room).
     fn shortfall(&self, r: RequestIx, h: HostIx) -> f64 {
-        let (vm, host) = (&self.d.requests[r.0], &self.d.hosts[h.0]);
+        let (vm, host) = (&self.d.requests[r], &self.d.hosts[h]);
         (0..vm.demand.len())
             .map(|k| {
-                (vm.demand[k] - self.load.host_free[h.0][k]).max(0.0) / host.capacity[k].max(1e-9)
+                (vm.demand[k] - self.load.host_free[h][k]).max(0.0) / host.capacity[k].max(1e-9)
             })
             .sum()
     }
@@ -247,10 +248,10 @@ impl Working<'_> {
             return Some(0);
         }
         let lack = self.lack(r, h);
-        let mut single: Vec<RequestIx> = self.on_host[h.0]
+        let mut single: Vec<RequestIx> = self.on_host[h]
             .iter()
             .copied()
-            .filter(|&v| covers(&self.d.requests[v.0].demand, &lack))
+            .filter(|&v| covers(&self.d.requests[v].demand, &lack))
             .collect();
         single.sort_by(|&x, &y| self.size(x).total_cmp(&self.size(y)).then(x.cmp(&y)));
         for v in single {
@@ -270,13 +271,13 @@ impl Working<'_> {
     fn free_by_several(&mut self, r: RequestIx, h: HostIx) -> Option<usize> {
         let lack = self.lack(r, h);
         let share = |v: RequestIx| -> f64 {
-            let demand = &self.d.requests[v.0].demand;
+            let demand = &self.d.requests[v].demand;
             lack.iter()
                 .enumerate()
-                .map(|(k, &l)| demand[k].min(l) / self.d.hosts[h.0].capacity[k].max(1e-9))
+                .map(|(k, &l)| demand[k].min(l) / self.d.hosts[h].capacity[k].max(1e-9))
                 .sum()
         };
-        let mut order: Vec<(f64, RequestIx)> = self.on_host[h.0]
+        let mut order: Vec<(f64, RequestIx)> = self.on_host[h]
             .iter()
             .map(|&v| (share(v), v))
             .filter(|&(s, _)| s > 0.0)
@@ -300,17 +301,17 @@ impl Working<'_> {
 
     /// Per resource, what `h` lacks for `r` (0 where it has enough).
     fn lack(&self, r: RequestIx, h: HostIx) -> Vec<f64> {
-        let vm = &self.d.requests[r.0];
+        let vm = &self.d.requests[r];
         (0..vm.demand.len())
-            .map(|k| (vm.demand[k] - self.load.host_free[h.0][k]).max(0.0))
+            .map(|k| (vm.demand[k] - self.load.host_free[h][k]).max(0.0))
             .collect()
     }
 
     /// Another host than `from` for VM `v`, connected to its image's storage system: one that
     /// runs something already before one that would be switched on, then the best fit.
     fn target(&mut self, v: RequestIx, from: HostIx) -> Option<HostIx> {
-        let (d, vm) = (self.d, &self.d.requests[v.0]);
-        let s = self.a.storage[v.0]?;
+        let (d, vm) = (self.d, &self.d.requests[v]);
+        let s = self.a.storage[v]?;
         let shape = (bits(&vm.demand), vm.group, s);
         if self.no_room.contains(&shape) {
             return None;
@@ -318,12 +319,11 @@ impl Working<'_> {
         let leftover = |h: HostIx| -> f64 {
             (0..d.measured)
                 .map(|k| {
-                    (self.load.host_free[h.0][k] - vm.demand[k])
-                        / d.hosts[h.0].capacity[k].max(1e-9)
+                    (self.load.host_free[h][k] - vm.demand[k]) / d.hosts[h].capacity[k].max(1e-9)
                 })
                 .sum()
         };
-        let best = d.storage[s.0]
+        let best = d.storage[s]
             .hosts
             .iter()
             .copied()
@@ -371,8 +371,8 @@ mod tests {
     /// `v` on host `a` with its image on `s`; the rest unplaced.
     fn v_on_a(d: &Domain) -> Assignment {
         let mut a = Assignment::empty(d.requests.len());
-        a.host[0] = Some(HostIx(0));
-        a.storage[0] = Some(StorageIx(0));
+        a.host[RequestIx(0)] = Some(HostIx(0));
+        a.storage[RequestIx(0)] = Some(StorageIx(0));
         a
     }
 
@@ -395,7 +395,7 @@ mod tests {
         );
         assert_eq!(a.host, vec![Some(HostIx(1)), Some(HostIx(0))]);
         assert_eq!(
-            a.storage[0],
+            a.storage[RequestIx(0)],
             Some(StorageIx(0)),
             "the moved VM keeps its image"
         );
@@ -426,8 +426,8 @@ mod tests {
                        "anti_affinity": "g"}"#;
         let d = pool(8, "s", r#", "anti_affinity": "g""#, 10, extra);
         let mut a = v_on_a(&d);
-        a.host[2] = Some(HostIx(1));
-        a.storage[2] = Some(StorageIx(0));
+        a.host[RequestIx(2)] = Some(HostIx(1));
+        a.storage[RequestIx(2)] = Some(StorageIx(0));
         let before = a.clone();
         assert_eq!(run(&d, &mut a), Ejections::default());
         assert_eq!(a, before);
@@ -443,7 +443,7 @@ mod tests {
         let d = pool(4, "s", "", 600, "");
         let mut a = v_on_a(&d);
         assert_eq!(run(&d, &mut a).placed, 1);
-        assert_eq!(a.storage[1], Some(StorageIx(0)));
+        assert_eq!(a.storage[RequestIx(1)], Some(StorageIx(0)));
         assert_valid(&d, &a);
     }
 
@@ -453,8 +453,8 @@ mod tests {
         let extra = r#", {"id": "u", "demand": {"cpu": 4, "memory_gib": 8}, "disk_gib": 10}"#;
         let d = pool(8, "s", "", 10, extra);
         let mut a = v_on_a(&d);
-        a.host[2] = Some(HostIx(0));
-        a.storage[2] = Some(StorageIx(0));
+        a.host[RequestIx(2)] = Some(HostIx(0));
+        a.storage[RequestIx(2)] = Some(StorageIx(0));
         assert_eq!(
             run(&d, &mut a),
             Ejections {
@@ -476,8 +476,8 @@ mod tests {
         let extra = r#", {"id": "u", "demand": {"cpu": 4, "memory_gib": 8}, "disk_gib": 10}"#;
         let d = pool(4, "s", "", 10, extra);
         let mut a = v_on_a(&d);
-        a.host[2] = Some(HostIx(0));
-        a.storage[2] = Some(StorageIx(0));
+        a.host[RequestIx(2)] = Some(HostIx(0));
+        a.storage[RequestIx(2)] = Some(StorageIx(0));
         let before = a.clone();
         assert_eq!(run(&d, &mut a), Ejections::default());
         assert_eq!(a, before);
@@ -507,8 +507,8 @@ mod tests {
         let d = pool(4, "s", "", 10, extra);
         let mut a = Assignment::empty(d.requests.len());
         for (r, h) in [(0, 1), (4, 0)] {
-            a.host[r] = Some(HostIx(h));
-            a.storage[r] = Some(StorageIx(0));
+            a.host[RequestIx(r)] = Some(HostIx(h));
+            a.storage[RequestIx(r)] = Some(StorageIx(0));
         }
         let done = run(&d, &mut a);
         assert_eq!(
@@ -519,8 +519,11 @@ mod tests {
                 dropped: 1
             }
         );
-        assert_eq!(a.host[0], None, "v gave way");
-        assert_eq!((a.host[2], a.host[3]), (Some(HostIx(1)), Some(HostIx(1))));
+        assert_eq!(a.host[RequestIx(0)], None, "v gave way");
+        assert_eq!(
+            (a.host[RequestIx(2)], a.host[RequestIx(3)]),
+            (Some(HostIx(1)), Some(HostIx(1)))
+        );
         assert_valid(&d, &a);
     }
 
@@ -534,8 +537,8 @@ mod tests {
         let d = pool(4, "s", r#", "priority": 3"#, 10, extra);
         let mut a = Assignment::empty(d.requests.len());
         for (r, h) in [(0, 1), (4, 0)] {
-            a.host[r] = Some(HostIx(h));
-            a.storage[r] = Some(StorageIx(0));
+            a.host[RequestIx(r)] = Some(HostIx(h));
+            a.storage[RequestIx(r)] = Some(StorageIx(0));
         }
         let before = a.clone();
         assert_eq!(run(&d, &mut a), Ejections::default());

@@ -6,6 +6,7 @@
 //! deadline passes, or when it cannot prove the look-ahead's host opening zero.
 
 use crate::domain::evaluate::reach;
+use crate::domain::IxVec;
 use crate::domain::{Assignment, Domain, RequestIx, StorageIx, EPS};
 use vmplace_wire::Objective;
 
@@ -46,17 +47,17 @@ struct Item {
     priority: f64,
     group: Option<usize>,
     /// (storage, most members it may take, flexibility penalty per member)
-    options: Vec<(usize, usize, f64)>,
+    options: Vec<(StorageIx, usize, f64)>,
 }
 
 /// The search state: what the partial assignment uses.
 struct State {
-    storage_free: Vec<f64>,
-    load: Vec<Vec<f64>>,
-    members_on: Vec<Vec<usize>>,
+    storage_free: IxVec<StorageIx, f64>,
+    load: IxVec<StorageIx, Vec<f64>>,
+    members_on: Vec<IxVec<StorageIx, usize>>,
     /// Per storage: requests the partial assignment puts there.
-    images_on: Vec<usize>,
-    group_on: Vec<Vec<usize>>,
+    images_on: IxVec<StorageIx, usize>,
+    group_on: Vec<IxVec<StorageIx, usize>>,
     util_max: f64,
     penalty: f64,
     opened: usize,
@@ -71,7 +72,7 @@ struct Search<'a> {
     slots: Vec<(usize, usize)>,
     supply: Supply,
     /// Per group, per storage: hosts that fit some member (`anti_affinity_spread`).
-    group_cap: Vec<Vec<usize>>,
+    group_cap: Vec<IxVec<StorageIx, usize>>,
     /// Per slot: weight of this and every later slot, and the smallest priority among them.
     rest_weight: Vec<f64>,
     rest_min_priority: Vec<f64>,
@@ -119,7 +120,7 @@ pub fn storage_exact(
     for (slot, c) in choice.iter().enumerate() {
         let (i, m) = search.slots[slot];
         let item = &search.items[i];
-        assignment.storage[item.members[m].0] = c.map(|o| StorageIx(item.options[o].0));
+        assignment.storage[item.members[m]] = c.map(|o| item.options[o].0);
     }
     Some(Proven {
         assignment,
@@ -139,16 +140,16 @@ fn storage_candidates(d: &Domain) -> Vec<Item> {
         .into_iter()
         .map(|f| {
             let rep = f.members[0];
-            let vm = &d.requests[rep.0];
-            let candidates: Vec<usize> = match vm.storage {
-                Some(s) => vec![s.0],
-                None => (0..d.storage.len()).collect(),
+            let vm = &d.requests[rep];
+            let candidates: Vec<StorageIx> = match vm.storage {
+                Some(s) => vec![s],
+                None => d.storage.ids().collect(),
             };
             let options = candidates
                 .into_iter()
                 .filter_map(|s| {
                     let free = d.storage[s].free();
-                    if vm.disk > free + EPS || d.static_domain(rep, StorageIx(s)) == 0 {
+                    if vm.disk > free + EPS || d.static_domain(rep, s) == 0 {
                         return None;
                     }
                     let by_disk = if vm.disk > EPS {
@@ -156,7 +157,7 @@ fn storage_candidates(d: &Domain) -> Vec<Item> {
                     } else {
                         f.members.len()
                     };
-                    let penalty = w * (1.0 - reach(d, rep, StorageIx(s))) / n;
+                    let penalty = w * (1.0 - reach(d, rep, s)) / n;
                     Some((s, by_disk.min(f.members.len()), penalty))
                 })
                 .collect();
@@ -235,11 +236,11 @@ impl<'a> Search<'a> {
         let mut choice = vec![None; self.slots.len()];
         for (slot, &(i, m)) in self.slots.iter().enumerate() {
             let r = self.items[i].members[m];
-            if incumbent.host[r.0].is_none() {
+            if incumbent.host[r].is_none() {
                 continue;
             }
-            choice[slot] = incumbent.storage[r.0]
-                .and_then(|s| self.items[i].options.iter().position(|o| o.0 == s.0));
+            choice[slot] = incumbent.storage[r]
+                .and_then(|s| self.items[i].options.iter().position(|o| o.0 == s));
         }
         // Members of a flavor in option order, as the search enumerates them.
         let mut slot = 0;
@@ -258,11 +259,11 @@ impl<'a> Search<'a> {
         let d = self.d;
         let nr = d.resources.len();
         State {
-            storage_free: d.storage.iter().map(|s| s.free()).collect(),
-            load: vec![vec![0.0; nr]; d.storage.len()],
-            members_on: vec![vec![0; d.storage.len()]; self.items.len()],
-            images_on: vec![0; d.storage.len()],
-            group_on: vec![vec![0; d.storage.len()]; d.groups.len()],
+            storage_free: d.storage.map(|s| s.free()),
+            load: IxVec::filled(vec![0.0; nr], d.storage.len()),
+            members_on: vec![IxVec::filled(0, d.storage.len()); self.items.len()],
+            images_on: IxVec::filled(0, d.storage.len()),
+            group_on: vec![IxVec::filled(0, d.storage.len()); d.groups.len()],
             util_max: self.floor_util,
             penalty: 0.0,
             opened: 0,
@@ -364,7 +365,7 @@ impl<'a> Search<'a> {
                 return false;
             }
         }
-        (0..d.storage.len()).all(|s| {
+        d.storage.ids().all(|s| {
             st.load[s]
                 .iter()
                 .zip(&self.supply.reachable[s])
@@ -513,15 +514,14 @@ impl<'a> Search<'a> {
     /// `host_lookahead` and `host_share`: per resource, the load on each storage system can be
     /// routed to the free capacity of its eligible hosts (a transportation problem; max flow).
     /// With `active_only`, only initially active hosts supply (the look-ahead opens no idle host).
-    fn lookahead_holds(&self, load: &[Vec<f64>], active_only: bool) -> bool {
+    fn lookahead_holds(&self, load: &IxVec<StorageIx, Vec<f64>>, active_only: bool) -> bool {
         let supply = if active_only {
             &self.supply.active
         } else {
             &self.supply.all
         };
         (0..self.d.measured).all(|r| {
-            let demand: Vec<(usize, f64)> = load
-                .iter()
+            let demand: Vec<(StorageIx, f64)> = load
                 .enumerate()
                 .filter(|(_, l)| l[r] > EPS)
                 .map(|(s, l)| (s, l[r]))
@@ -532,7 +532,7 @@ impl<'a> Search<'a> {
 
     /// Under host policy `pack` the look-ahead's `host_opening` must be zero for the search's
     /// cost to be the MIP's: the load fits the initially active hosts alone.
-    fn no_host_opening(&self, load: &[Vec<f64>]) -> bool {
+    fn no_host_opening(&self, load: &IxVec<StorageIx, Vec<f64>>) -> bool {
         self.d.settings.host_policy != Objective::Pack || self.lookahead_holds(load, true)
     }
 }

@@ -2,6 +2,7 @@
 //! names the constraint family of models/.
 
 use crate::domain::evaluate::final_load;
+use crate::domain::IxVec;
 use crate::domain::{bits, fits, Assignment, Domain, HostIx, Load, RequestIx, StorageIx, EPS};
 use std::collections::HashMap;
 use vmplace_wire::ReasonCode;
@@ -43,7 +44,7 @@ impl<'a> Explainer<'a> {
     /// Whether a hard group rule of `r` turns away every host with room that any storage it may
     /// use reaches (phase 1 drops such a member with the rule, not the look-ahead, binding).
     pub fn bound_by_group_rule(&self, r: RequestIx) -> bool {
-        let vm = &self.d.requests[r.0];
+        let vm = &self.d.requests[r];
         if vm.rules.is_empty() {
             return false;
         }
@@ -59,7 +60,7 @@ impl<'a> Explainer<'a> {
 
     /// Why `r`, not placed, is not: `storage` is the storage phase 1 chose for it, if any.
     pub fn explain(&mut self, r: RequestIx, storage: Option<StorageIx>) -> (ReasonCode, String) {
-        let vm = &self.d.requests[r.0];
+        let vm = &self.d.requests[r];
         let key = (
             bits(&vm.demand),
             vm.disk.to_bits(),
@@ -87,11 +88,12 @@ fn explain(
     chosen_storage: Option<StorageIx>,
     stopped: bool,
 ) -> (ReasonCode, String) {
-    let vm = &d.requests[r.0];
+    let vm = &d.requests[r];
     let storages: Vec<StorageIx> = match (chosen_storage, vm.storage) {
         (Some(s), _) | (None, Some(s)) => vec![s],
-        (None, None) => (0..d.storage.len())
-            .map(StorageIx)
+        (None, None) => d
+            .storage
+            .ids()
             .filter(|&s| d.storage_allows(r, s))
             .collect(),
     };
@@ -129,23 +131,23 @@ struct Candidates<'a> {
 impl Candidates<'_> {
     /// Whether `s` has room for the request's disk in `load`.
     fn disk_ok(&self, load: &Load, s: StorageIx) -> bool {
-        self.chosen || load.storage_free[s.0] + EPS >= self.d.requests[self.r.0].disk
+        self.chosen || load.storage_free[s] + EPS >= self.d.requests[self.r].disk
     }
 
     /// Whether a host connected to `s` has room for the request in `load`.
     fn connected_room(&self, load: &Load, s: StorageIx) -> bool {
-        let demand = &self.d.requests[self.r.0].demand;
-        self.d.storage[s.0]
+        let demand = &self.d.requests[self.r].demand;
+        self.d.storage[s]
             .hosts
             .iter()
-            .any(|h| fits(demand, &load.host_free[h.0]))
+            .any(|h| fits(demand, &load.host_free[h]))
     }
 
     /// The constraint that excludes the request from the pool before the batch, if one does:
     /// storage capacity, host traits, host capacity, connectivity.
     fn blocked_before_batch(&self, initial: &Load) -> Option<(ReasonCode, String)> {
         let (d, r) = (self.d, self.r);
-        let vm = &d.requests[r.0];
+        let vm = &d.requests[r];
         if !self.storages.iter().any(|&s| self.disk_ok(initial, s)) {
             return Some((
                 ReasonCode::NoStorageCapacity,
@@ -155,7 +157,7 @@ impl Candidates<'_> {
                 ),
             ));
         }
-        if !(0..d.hosts.len()).any(|h| d.traits_allow(r, HostIx(h))) {
+        if !d.hosts.ids().any(|h| d.traits_allow(r, h)) {
             return Some((
                 ReasonCode::NoHostWithTraits,
                 format!("host_traits: {}", unmet_rules(d, r)),
@@ -187,7 +189,7 @@ impl Candidates<'_> {
             .any(|&s| self.disk_ok(initial, s) && self.connected_room(initial, s))
         {
             let storage_named = match self.storages.as_slice() {
-                [s] => format!(" (storage `{}`)", d.storage[s.0].id),
+                [s] => format!(" (storage `{}`)", d.storage[s].id),
                 _ => String::new(),
             };
             return Some((
@@ -204,7 +206,7 @@ impl Candidates<'_> {
     /// group rule where there is room left, the search stopped, or the batch took the capacity.
     fn blocked_by_batch(&self, after: &Load, stopped: bool) -> (ReasonCode, String) {
         let (d, r) = (self.d, self.r);
-        let vm = &d.requests[r.0];
+        let vm = &d.requests[r];
         let room_now = self
             .storages
             .iter()
@@ -246,7 +248,7 @@ impl Candidates<'_> {
 
 /// What of a demand no host has free: each resource the VM needs more of than any host has
 /// free, with both amounts; or, when each fits somewhere alone, that no host has them together.
-fn exceeded(d: &Domain, demand: &[f64], free: &[Vec<f64>]) -> String {
+fn exceeded(d: &Domain, demand: &[f64], free: &IxVec<HostIx, Vec<f64>>) -> String {
     let most = |k: usize| free.iter().map(|f| f[k]).fold(0.0_f64, f64::max);
     let over: Vec<String> = (0..d.measured)
         .filter(|&k| demand[k] > most(k) + EPS)
@@ -287,11 +289,11 @@ fn group_rule_blocking(
     storages: &[StorageIx],
 ) -> Option<(ReasonCode, String)> {
     use crate::domain::groups::Policy;
-    let vm = &d.requests[r.0];
+    let vm = &d.requests[r];
     let room: Vec<HostIx> = storages
         .iter()
-        .flat_map(|s| d.storage[s.0].hosts.iter().copied())
-        .filter(|h| fits(&vm.demand, &after.host_free[h.0]))
+        .flat_map(|s| d.storage[s].hosts.iter().copied())
+        .filter(|h| fits(&vm.demand, &after.host_free[h]))
         .collect();
     vm.rules.iter().find_map(|&g| {
         let rule = &d.group_rules[g];
@@ -328,7 +330,7 @@ fn group_rule_blocking(
 /// The host trait rules of `r` that no host meets (`trait:T`, `no-trait:T`), or, when each is met
 /// by some host, that no host meets them all.
 fn unmet_rules(d: &Domain, r: RequestIx) -> String {
-    let vm = &d.requests[r.0];
+    let vm = &d.requests[r];
     let unmet: Vec<String> = (d.measured..d.resources.len())
         .filter(|&k| vm.demand[k] > 0.0 && d.hosts.iter().all(|h| h.capacity[k] < vm.demand[k]))
         .map(|k| format!("`{}`", d.resources[k]))

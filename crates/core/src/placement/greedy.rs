@@ -39,19 +39,16 @@ fn sized_order(
         })
         .collect();
     let size = |r: RequestIx| -> f64 {
-        d.requests[r.0]
+        d.requests[r]
             .demand
             .iter()
             .zip(&scale)
             .map(|(x, s)| x / s)
             .sum()
     };
-    let mut order: Vec<RequestIx> = (0..d.requests.len())
-        .map(RequestIx)
-        .filter(|&r| include(r))
-        .collect();
+    let mut order: Vec<RequestIx> = d.requests.ids().filter(|&r| include(r)).collect();
     order.sort_by(|&a, &b| {
-        let (pa, pb) = (d.requests[a.0].priority, d.requests[b.0].priority);
+        let (pa, pb) = (d.requests[a].priority, d.requests[b].priority);
         let by_size = if smallest_first {
             size(a).total_cmp(&size(b))
         } else {
@@ -71,10 +68,7 @@ pub fn choose_host(
     s: StorageIx,
     policy: Objective,
 ) -> Option<HostIx> {
-    let soft = d.requests[r.0]
-        .rules
-        .iter()
-        .any(|&g| !d.group_rules[g].hard);
+    let soft = d.requests[r].rules.iter().any(|&g| !d.group_rules[g].hard);
     if soft {
         let keeps = |h: HostIx| load.host_keeps_soft_rules(d, r, h);
         if let Some(h) = weigh(d, load, r, s, policy, &keeps) {
@@ -93,7 +87,7 @@ fn weigh(
     policy: Objective,
     also: &dyn Fn(HostIx) -> bool,
 ) -> Option<HostIx> {
-    let mut candidates = d.storage[s.0]
+    let mut candidates = d.storage[s]
         .hosts
         .iter()
         .copied()
@@ -115,8 +109,8 @@ fn weigh(
             let ram = super::heuristics::ram_dimension(d);
             let weight = |h: HostIx| -> f64 {
                 match ram {
-                    Some(k) => load.host_free[h.0][k],
-                    None => load.host_free[h.0].iter().sum(),
+                    Some(k) => load.host_free[h][k],
+                    None => load.host_free[h].iter().sum(),
                 }
             };
             // Most free RAM wins; ties go to the lower index (deterministic).
@@ -129,26 +123,27 @@ fn weigh(
 }
 
 fn load_active(d: &Domain, load: &Load, h: HostIx) -> bool {
-    let host = &d.hosts[h.0];
-    host.initially_active() || host.took_some(&load.host_free[h.0])
+    let host = &d.hosts[h];
+    host.initially_active() || host.took_some(&load.host_free[h])
 }
 
 /// Cinder-style storage phase: in input order, the storage with the most free GiB that fits.
 pub fn storage_phase(d: &Domain, fixed: &Assignment) -> Assignment {
     let mut load = Load::initial(d);
     let mut out = fixed.clone();
-    for i in 0..d.requests.len() {
-        let r = RequestIx(i);
+    for i in d.requests.ids() {
+        let r = i;
         if let Some(s) = out.storage[i] {
             load.take_storage(d, r, s);
             continue;
         }
         let disk = d.requests[i].disk;
-        let best = (0..d.storage.len())
-            .map(StorageIx)
-            .filter(|&s| load.storage_free[s.0] + 1e-9 >= disk && d.storage_allows(r, s))
+        let best = d
+            .storage
+            .ids()
+            .filter(|&s| load.storage_free[s] + 1e-9 >= disk && d.storage_allows(r, s))
             .fold(None, |best: Option<StorageIx>, s| match best {
-                Some(b) if load.storage_free[b.0] >= load.storage_free[s.0] => Some(b),
+                Some(b) if load.storage_free[b] >= load.storage_free[s] => Some(b),
                 _ => Some(s),
             });
         if let Some(s) = best {
@@ -173,28 +168,29 @@ pub fn host_phase_until(
 ) -> Assignment {
     let mut out = storage.clone();
     let mut load = Load::initial(d);
-    for i in 0..d.requests.len() {
+    for i in d.requests.ids() {
         if let Some(h) = out.host[i] {
-            load.take_host(d, RequestIx(i), h);
+            load.take_host(d, i, h);
         }
     }
     let order: Vec<RequestIx> = match policy {
         Objective::Pack => {
-            decreasing_order(d, |r| out.storage[r.0].is_some() && out.host[r.0].is_none())
+            decreasing_order(d, |r| out.storage[r].is_some() && out.host[r].is_none())
         }
-        Objective::Balance => (0..d.requests.len())
-            .map(RequestIx)
-            .filter(|r| out.storage[r.0].is_some() && out.host[r.0].is_none())
+        Objective::Balance => d
+            .requests
+            .ids()
+            .filter(|r| out.storage[r].is_some() && out.host[r].is_none())
             .collect(),
     };
     for r in order {
         if stop() {
             break;
         }
-        let Some(s) = out.storage[r.0] else { continue };
+        let Some(s) = out.storage[r] else { continue };
         if let Some(h) = choose_host(d, &load, r, s, policy) {
             load.take_host(d, r, h);
-            out.host[r.0] = Some(h);
+            out.host[r] = Some(h);
         }
     }
     out
@@ -226,20 +222,21 @@ pub fn lookahead(
 ) -> Assignment {
     let (mut load, mut out) = (final_load(d, fixed), fixed.clone());
     let nh = d.hosts.len().max(1) as f64;
-    for r in decreasing_order(d, |r| out.host[r.0].is_none()) {
+    for r in decreasing_order(d, |r| out.host[r].is_none()) {
         if stop() {
             break;
         }
-        let vm = &d.requests[r.0];
-        let mut candidates: Vec<(f64, StorageIx)> = match out.storage[r.0] {
+        let vm = &d.requests[r];
+        let mut candidates: Vec<(f64, StorageIx)> = match out.storage[r] {
             Some(s) => vec![(0.0, s)],
-            None => (0..d.storage.len())
-                .map(StorageIx)
-                .filter(|&s| load.storage_free[s.0] + 1e-9 >= vm.disk && d.storage_allows(r, s))
+            None => d
+                .storage
+                .ids()
+                .filter(|&s| load.storage_free[s] + 1e-9 >= vm.disk && d.storage_allows(r, s))
                 .map(|s| {
-                    let cap = d.storage[s.0].capacity.max(1e-9);
-                    let util_after = 1.0 - (load.storage_free[s.0] - vm.disk) / cap;
-                    let reach = d.storage[s.0].hosts.len() as f64 / nh;
+                    let cap = d.storage[s].capacity.max(1e-9);
+                    let util_after = 1.0 - (load.storage_free[s] - vm.disk) / cap;
+                    let reach = d.storage[s].hosts.len() as f64 / nh;
                     // Lower is better. Reach breaks near-ties towards large live-migration
                     // domains.
                     let score = match storage_policy {
@@ -253,12 +250,12 @@ pub fn lookahead(
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         for (_, s) in candidates {
             if let Some(h) = choose_host(d, &load, r, s, host_policy) {
-                if out.storage[r.0].is_none() {
+                if out.storage[r].is_none() {
                     load.take_storage(d, r, s);
                 }
                 load.take_host(d, r, h);
-                out.storage[r.0] = Some(s);
-                out.host[r.0] = Some(h);
+                out.storage[r] = Some(s);
+                out.host[r] = Some(h);
                 break;
             }
         }
@@ -277,30 +274,30 @@ pub fn with_retries(
     stop: &dyn Fn() -> bool,
 ) -> Assignment {
     let (mut load, mut out) = (final_load(d, fixed), fixed.clone());
-    let mut by_free: Vec<StorageIx> = (0..d.storage.len()).map(StorageIx).collect();
-    for i in 0..d.requests.len() {
+    let mut by_free: Vec<StorageIx> = d.storage.ids().collect();
+    for i in d.requests.ids() {
         if out.host[i].is_some() {
             continue;
         }
         if stop() {
             break;
         }
-        let r = RequestIx(i);
+        let r = i;
         let disk = d.requests[i].disk;
         let fixed_storage = out.storage[i];
         let candidates: &[StorageIx] = match &fixed_storage {
             Some(s) => std::slice::from_ref(s),
             None => {
                 by_free.sort_by(|a, b| {
-                    load.storage_free[b.0]
-                        .total_cmp(&load.storage_free[a.0])
+                    load.storage_free[b]
+                        .total_cmp(&load.storage_free[a])
                         .then(a.cmp(b))
                 });
                 &by_free
             }
         };
         for &s in candidates {
-            if fixed_storage.is_none() && load.storage_free[s.0] + 1e-9 < disk {
+            if fixed_storage.is_none() && load.storage_free[s] + 1e-9 < disk {
                 // Sorted by free space: no later storage has room either.
                 break;
             }

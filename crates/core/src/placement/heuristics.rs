@@ -16,6 +16,7 @@
 //! Nothing here is tuned: ties go to the lower index, and the weighers are the published ones.
 
 use crate::domain::evaluate::final_load;
+use crate::domain::IxVec;
 use crate::domain::{Assignment, Domain, HostIx, Load, RequestIx, StorageIx, EPS};
 use crate::resources::Role;
 use vmplace_wire::PhaseSolver;
@@ -150,8 +151,8 @@ pub(crate) fn ram_dimension(d: &Domain) -> Option<usize> {
 /// Free memory of a host (every measured resource summed when the pool has no memory).
 fn ram(d: &Domain, load: &Load, h: HostIx, dim: Option<usize>) -> f64 {
     match dim {
-        Some(k) => load.host_free[h.0][k],
-        None => load.host_free[h.0][..d.measured].iter().sum(),
+        Some(k) => load.host_free[h][k],
+        None => load.host_free[h][..d.measured].iter().sum(),
     }
 }
 
@@ -164,9 +165,9 @@ fn host_score(
     w: HostWeigher,
     dim: Option<usize>,
 ) -> f64 {
-    let demand = &d.requests[r.0].demand;
-    let cap = &d.hosts[h.0].capacity;
-    let free = &load.host_free[h.0];
+    let demand = &d.requests[r].demand;
+    let cap = &d.hosts[h].capacity;
+    let free = &load.host_free[h];
     let left = |k: usize| (free[k] - demand[k]) / cap[k].max(EPS);
     let measured = (0..d.measured).filter(|&k| cap[k] > EPS);
     match w {
@@ -190,7 +191,7 @@ pub fn choose_host(
 ) -> Option<HostIx> {
     let dim = ram_dimension(d);
     let best = |keep_soft: bool| {
-        d.storage[s.0]
+        d.storage[s]
             .hosts
             .iter()
             .copied()
@@ -203,17 +204,14 @@ pub fn choose_host(
             })
             .map(|(_, h)| h)
     };
-    let soft = d.requests[r.0]
-        .rules
-        .iter()
-        .any(|&g| !d.group_rules[g].hard);
+    let soft = d.requests[r].rules.iter().any(|&g| !d.group_rules[g].hard);
     soft.then(|| best(true)).flatten().or_else(|| best(false))
 }
 
 /// Free memory per storage system, summed over its connected hosts, kept up to date as VMs land.
 struct StorageRam {
     dim: Option<usize>,
-    sum: Vec<f64>,
+    sum: IxVec<StorageIx, f64>,
 }
 
 impl StorageRam {
@@ -229,13 +227,13 @@ impl StorageRam {
 
     /// Call before `load` books `r` on `h`.
     fn take(&mut self, d: &Domain, r: RequestIx, h: HostIx) {
-        let demand = &d.requests[r.0].demand;
+        let demand = &d.requests[r].demand;
         let x = match self.dim {
             Some(k) => demand[k],
             None => demand[..d.measured].iter().sum(),
         };
-        for s in &d.hosts[h.0].storage {
-            self.sum[s.0] -= x;
+        for s in &d.hosts[h].storage {
+            self.sum[s] -= x;
         }
     }
 }
@@ -248,14 +246,15 @@ fn storage_order(
     r: RequestIx,
     w: StorageWeigher,
 ) -> Vec<StorageIx> {
-    let disk = d.requests[r.0].disk;
-    let mut order: Vec<StorageIx> = (0..d.storage.len())
-        .map(StorageIx)
-        .filter(|&s| load.storage_free[s.0] + EPS >= disk && d.storage_allows(r, s))
+    let disk = d.requests[r].disk;
+    let mut order: Vec<StorageIx> = d
+        .storage
+        .ids()
+        .filter(|&s| load.storage_free[s] + EPS >= disk && d.storage_allows(r, s))
         .collect();
     let key = |s: StorageIx| match w {
-        StorageWeigher::FreeSpace => load.storage_free[s.0],
-        StorageWeigher::HostRam => ram.sum[s.0],
+        StorageWeigher::FreeSpace => load.storage_free[s],
+        StorageWeigher::HostRam => ram.sum[s],
     };
     order.sort_by(|&a, &b| key(b).total_cmp(&key(a)).then(a.cmp(&b)));
     order
@@ -268,12 +267,12 @@ pub fn place(d: &Domain, fixed: &Assignment, h: Heuristic, stop: &dyn Fn() -> bo
     let (mut load, mut out) = (final_load(d, fixed), fixed.clone());
     let mut ram = StorageRam::new(d, &load);
     let order: Vec<RequestIx> = match h.order {
-        Order::Input => (0..d.requests.len()).map(RequestIx).collect(),
+        Order::Input => d.requests.ids().collect(),
         Order::Decreasing => super::greedy::decreasing_order(d, |_| true),
         Order::Increasing => super::greedy::increasing_order(d, |_| true),
     };
     for r in order {
-        let i = r.0;
+        let i = r;
         if out.host[i].is_some() {
             continue;
         }

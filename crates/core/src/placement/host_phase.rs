@@ -7,6 +7,8 @@ use super::lns::host_lns;
 use super::{greedy, model_path, packing, Mode, PhaseOutcome, RunConfig};
 use crate::budget::Budget;
 use crate::domain::evaluate;
+use crate::domain::IxVec;
+use crate::domain::StorageIx;
 use crate::domain::{Assignment, Domain, Load, RequestIx};
 use crate::model::host;
 use crate::model::storage::Stage;
@@ -21,23 +23,36 @@ pub const LNS_COLUMNS: usize = 40_000;
 /// Target size of one neighbourhood MIP.
 pub(crate) const LNS_NEIGHBOURHOOD_COLUMNS: usize = 5_000;
 
-/// The host model's request flavors (demand, priority, group, storage) among the requests whose
-/// storage is in `within` (all if None).
+/// A request flavor of the host model: requests alike in all of these share its columns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct HostFlavor {
+    /// The demand's bit pattern.
+    demand: Vec<u64>,
+    /// The priority's bit pattern.
+    priority: u64,
+    /// The anti-affinity group.
+    group: Option<usize>,
+    /// The storage system phase 1 chose.
+    storage: StorageIx,
+}
+
+/// The host model's request flavors among the requests whose storage is in `within` (all if
+/// None).
 fn host_flavors(
     d: &Domain,
     storage: &Assignment,
-    within: Option<&[bool]>,
-) -> HashSet<(Vec<u64>, u64, Option<usize>, usize)> {
+    within: Option<&IxVec<StorageIx, bool>>,
+) -> HashSet<HostFlavor> {
     let mut flavors = HashSet::new();
-    for (i, vm) in d.requests.iter().enumerate() {
+    for (i, vm) in d.requests.enumerate() {
         if let Some(s) = storage.storage[i] {
-            if within.is_none_or(|w| w[s.0]) {
-                flavors.insert((
-                    crate::domain::bits(&vm.demand),
-                    vm.priority.to_bits(),
-                    vm.group,
-                    s.0,
-                ));
+            if within.is_none_or(|w| w[s]) {
+                flavors.insert(HostFlavor {
+                    demand: crate::domain::bits(&vm.demand),
+                    priority: vm.priority.to_bits(),
+                    group: vm.group,
+                    storage: s,
+                });
             }
         }
     }
@@ -46,12 +61,19 @@ fn host_flavors(
 
 /// Estimated host-model columns for the requests whose storage is in `within` (all if None):
 /// one per flavor and host connected to the flavor's storage.
-pub(crate) fn host_columns(d: &Domain, storage: &Assignment, within: Option<&[bool]>) -> usize {
+pub(crate) fn host_columns(
+    d: &Domain,
+    storage: &Assignment,
+    within: Option<&IxVec<StorageIx, bool>>,
+) -> usize {
     columns_of(d, &host_flavors(d, storage, within))
 }
 
-fn columns_of(d: &Domain, flavors: &HashSet<(Vec<u64>, u64, Option<usize>, usize)>) -> usize {
-    flavors.iter().map(|f| d.storage[f.3].hosts.len()).sum()
+fn columns_of(d: &Domain, flavors: &HashSet<HostFlavor>) -> usize {
+    flavors
+        .iter()
+        .map(|f| d.storage[f.storage].hosts.len())
+        .sum()
 }
 
 /// What the search found and proved, before the greedy comparison.
@@ -75,12 +97,13 @@ pub fn host_phase(
     let start = Instant::now();
     let deadline = budget.clone();
     let mut base = storage_choice.clone();
-    base.host = vec![None; d.requests.len()];
-    let candidates: Vec<RequestIx> = (0..d.requests.len())
+    base.host = IxVec::filled(None, d.requests.len());
+    let candidates: Vec<RequestIx> = d
+        .requests
+        .ids()
         .filter(|&i| base.storage[i].is_some())
-        .map(RequestIx)
         .collect();
-    let placeable: f64 = candidates.iter().map(|r| d.requests[r.0].priority).sum();
+    let placeable: f64 = candidates.iter().map(|r| d.requests[r].priority).sum();
     let all_flavors = host_flavors(d, &base, None);
     let columns = columns_of(d, &all_flavors);
     let flavors = all_flavors.len();
@@ -327,7 +350,7 @@ fn warm_start(
     if let Some(w) = witness {
         let mut w = w.clone();
         w.storage = base.storage.clone();
-        for i in 0..d.requests.len() {
+        for i in d.requests.ids() {
             if base.storage[i].is_none() {
                 w.host[i] = None;
             }
@@ -359,7 +382,8 @@ fn one_mip(
 ) -> Result<Searched, MipError> {
     let write = model_path(cfg, PhaseName::Host, mode);
     let load = Load::initial(d);
-    let active: Vec<bool> = d.hosts.iter().map(|h| h.initially_active()).collect();
+    let active = d.hosts.map(|h| h.initially_active());
+
     let lexi = lexicographic(
         warm,
         placeable,

@@ -55,7 +55,7 @@ impl Proved {
             weight: p1.stats.placed_weight_bound,
             cost: f64::NEG_INFINITY,
             storage: None,
-            all: (0..d.requests.len()).map(RequestIx).collect(),
+            all: d.requests.ids().collect(),
         }
     }
 

@@ -71,7 +71,7 @@ pub(crate) fn joint_phase(
         lexi.best
     };
     let (w, c) = evaluate::host_score(d, &assignment);
-    let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
+    let all: Vec<RequestIx> = d.requests.ids().collect();
     let floor = host_cost_floor(d, &all, w);
     let status = record(
         &mut st,

@@ -3,12 +3,13 @@
 use super::deadline::mip_options;
 use super::host_phase::{host_columns, LNS_NEIGHBOURHOOD_COLUMNS};
 use crate::budget::Budget;
+use crate::domain::{HostIx, IxVec, StorageIx};
 
 /// How much larger than `LNS_NEIGHBOURHOOD_COLUMNS` neighbourhoods may grow.
 const LNS_GROWTH: usize = 16;
 use super::lexicographic::better;
 use crate::domain::evaluate;
-use crate::domain::{Assignment, Domain};
+use crate::domain::{Assignment, Domain, RequestIx};
 use crate::model::host;
 use crate::model::storage::Stage;
 use crate::model::MipOptions;
@@ -19,11 +20,11 @@ use vmplace_wire::Objective;
 #[derive(Debug, Clone)]
 enum Seed {
     /// These storage systems, grown by their neighbours: their requests and hosts.
-    Storage(Vec<usize>),
+    Storage(Vec<StorageIx>),
     /// This host and the hosts best placed to take its VMs: the VMs they run, on them only.
     /// Unlike storage neighbourhoods, these stay small when one storage system reaches every
     /// host (a pool-wide system, or bin packing on one shared storage).
-    Hosts(usize),
+    Hosts(HostIx),
 }
 
 /// Neighbourhood seeds for the LNS, best first: per host worth changing, the storage systems of
@@ -32,18 +33,16 @@ enum Seed {
 /// storage system on its own.
 fn lns_seeds(d: &Domain, cur: &Assignment) -> Vec<Seed> {
     let util = evaluate::host_utilisation(d, cur);
-    let mut on_host: Vec<Vec<usize>> = vec![Vec::new(); d.hosts.len()];
-    for (i, h) in cur.host.iter().enumerate() {
+    let mut on_host: IxVec<HostIx, Vec<StorageIx>> = IxVec::filled(Vec::new(), d.hosts.len());
+    for (i, h) in cur.host.enumerate() {
         if let (Some(h), Some(s)) = (h, cur.storage[i]) {
-            if !on_host[h.0].contains(&s.0) {
-                on_host[h.0].push(s.0);
+            if !on_host[h].contains(&s) {
+                on_host[h].push(s);
             }
         }
     }
-    let peak = |h: usize| util[h].iter().copied().fold(0.0, f64::max);
-    let mut hosts: Vec<usize> = (0..d.hosts.len())
-        .filter(|&h| !on_host[h].is_empty())
-        .collect();
+    let peak = |h: HostIx| util[h].iter().copied().fold(0.0, f64::max);
+    let mut hosts: Vec<HostIx> = d.hosts.ids().filter(|&h| !on_host[h].is_empty()).collect();
     match d.settings.host_policy {
         Objective::Pack => {
             hosts.retain(|&h| !d.hosts[h].initially_active());
@@ -55,22 +54,27 @@ fn lns_seeds(d: &Domain, cur: &Assignment) -> Vec<Seed> {
         .into_iter()
         .flat_map(|h| [Seed::Storage(on_host[h].clone()), Seed::Hosts(h)])
         .collect();
-    seeds.extend((0..d.storage.len()).map(|s| Seed::Storage(vec![s])));
+    seeds.extend(d.storage.ids().map(|s| Seed::Storage(vec![s])));
     seeds
 }
 
 /// A host neighbourhood: `seed` and the other hosts in use with the most free capacity (where its
 /// VMs could go), as many as keep the model within `limit` columns (at most one
 /// column per freed VM and host). Returns the freed requests and the allowed hosts.
-fn host_set(d: &Domain, cur: &Assignment, seed: usize, limit: usize) -> (Vec<usize>, Vec<bool>) {
-    let mut on_host: Vec<Vec<usize>> = vec![Vec::new(); d.hosts.len()];
-    for (i, h) in cur.host.iter().enumerate() {
+fn host_set(
+    d: &Domain,
+    cur: &Assignment,
+    seed: HostIx,
+    limit: usize,
+) -> (Vec<RequestIx>, IxVec<HostIx, bool>) {
+    let mut on_host: IxVec<HostIx, Vec<RequestIx>> = IxVec::filled(Vec::new(), d.hosts.len());
+    for (i, h) in cur.host.enumerate() {
         if let Some(h) = h {
-            on_host[h.0].push(i);
+            on_host[h].push(i);
         }
     }
     let load = evaluate::final_load(d, cur);
-    let room = |h: usize| -> f64 {
+    let room = |h: HostIx| -> f64 {
         let host = &d.hosts[h];
         load.host_free[h]
             .iter()
@@ -78,11 +82,13 @@ fn host_set(d: &Domain, cur: &Assignment, seed: usize, limit: usize) -> (Vec<usi
             .map(|(f, c)| if *c > 0.0 { f / c } else { 0.0 })
             .fold(f64::INFINITY, f64::min)
     };
-    let mut partners: Vec<usize> = (0..d.hosts.len())
+    let mut partners: Vec<HostIx> = d
+        .hosts
+        .ids()
         .filter(|&h| h != seed && !on_host[h].is_empty())
         .collect();
     partners.sort_by(|&a, &b| room(b).total_cmp(&room(a)).then(a.cmp(&b)));
-    let mut allowed = vec![false; d.hosts.len()];
+    let mut allowed = IxVec::filled(false, d.hosts.len());
     allowed[seed] = true;
     let mut freed = on_host[seed].clone();
     for (hosts, h) in (1..).zip(partners) {
@@ -98,8 +104,8 @@ fn host_set(d: &Domain, cur: &Assignment, seed: usize, limit: usize) -> (Vec<usi
 }
 
 /// Whether the seed's own storage systems already make a model over twice `limit` columns.
-fn seed_too_large(d: &Domain, base: &Assignment, seed: &[usize], limit: usize) -> bool {
-    let mut within = vec![false; d.storage.len()];
+fn seed_too_large(d: &Domain, base: &Assignment, seed: &[StorageIx], limit: usize) -> bool {
+    let mut within = IxVec::filled(false, d.storage.len());
     for &s in seed {
         within[s] = true;
     }
@@ -107,12 +113,12 @@ fn seed_too_large(d: &Domain, base: &Assignment, seed: &[usize], limit: usize) -
 }
 
 /// The hosts of the storage systems in `within`.
-fn hosts_of(d: &Domain, within: &[bool]) -> Vec<bool> {
-    let mut allowed = vec![false; d.hosts.len()];
-    for (s, w) in within.iter().enumerate() {
+fn hosts_of(d: &Domain, within: &IxVec<StorageIx, bool>) -> IxVec<HostIx, bool> {
+    let mut allowed = IxVec::filled(false, d.hosts.len());
+    for (s, w) in within.enumerate() {
         if *w {
             for h in &d.storage[s].hosts {
-                allowed[h.0] = true;
+                allowed[h] = true;
             }
         }
     }
@@ -120,13 +126,14 @@ fn hosts_of(d: &Domain, within: &[bool]) -> Vec<bool> {
 }
 
 /// Storage systems that share a host are neighbours.
-fn storage_neighbours(d: &Domain) -> Vec<Vec<usize>> {
-    let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); d.storage.len()];
+fn storage_neighbours(d: &Domain) -> IxVec<StorageIx, Vec<StorageIx>> {
+    let mut neighbours: IxVec<StorageIx, Vec<StorageIx>> =
+        IxVec::filled(Vec::new(), d.storage.len());
     for h in &d.hosts {
         for a in &h.storage {
             for b in &h.storage {
-                if a != b && !neighbours[a.0].contains(&b.0) {
-                    neighbours[a.0].push(b.0);
+                if a != b && !neighbours[a].contains(b) {
+                    neighbours[a].push(*b);
                 }
             }
         }
@@ -139,11 +146,11 @@ fn storage_neighbours(d: &Domain) -> Vec<Vec<usize>> {
 fn grow(
     d: &Domain,
     base: &Assignment,
-    seed: &[usize],
-    neighbours: &[Vec<usize>],
+    seed: &[StorageIx],
+    neighbours: &IxVec<StorageIx, Vec<StorageIx>>,
     limit: usize,
-) -> Vec<bool> {
-    let mut within = vec![false; d.storage.len()];
+) -> IxVec<StorageIx, bool> {
+    let mut within = IxVec::filled(false, d.storage.len());
     for &s in seed {
         within[s] = true;
     }
@@ -171,8 +178,8 @@ fn solve_neighbourhood(
     d: &Domain,
     base: &Assignment,
     cur: &Assignment,
-    allowed: &[bool],
-    freed: &[usize],
+    allowed: &IxVec<HostIx, bool>,
+    freed: &[RequestIx],
     deadline: &Budget,
 ) -> Result<(Option<Assignment>, ModelSize), MipError> {
     let mut fixed = cur.clone();
@@ -300,8 +307,10 @@ pub(crate) fn host_lns(
             }
             Seed::Storage(storage) => {
                 let within = grow(d, base, storage, &neighbours, limit);
-                let freed: Vec<usize> = (0..d.requests.len())
-                    .filter(|&i| base.storage[i].is_some_and(|s| within[s.0]))
+                let freed: Vec<RequestIx> = d
+                    .requests
+                    .ids()
+                    .filter(|&i| base.storage[i].is_some_and(|s| within[s]))
                     .collect();
                 (freed, hosts_of(d, &within))
             }
@@ -330,7 +339,7 @@ pub(crate) fn host_lns(
         stale += 1;
     }
     // Keep storage for requests without a host: the phase reports them as unplaced.
-    for i in 0..d.requests.len() {
+    for i in d.requests.ids() {
         if cur.storage[i].is_none() {
             cur.storage[i] = base.storage[i];
         }

@@ -95,7 +95,7 @@ pub struct PhaseOutcome {
 /// The storage systems the requests arrive with (pre-chosen, or phase 1's for `host`).
 pub fn fixed_storage(d: &Domain) -> Assignment {
     let mut a = Assignment::empty(d.requests.len());
-    for (i, vm) in d.requests.iter().enumerate() {
+    for (i, vm) in d.requests.enumerate() {
         a.storage[i] = vm.storage;
     }
     a

@@ -12,6 +12,7 @@
 use super::deadline::Stall;
 use super::lexicographic::{better, lexicographic};
 use crate::budget::Budget;
+use crate::domain::IxVec;
 use crate::domain::{evaluate, fits, Assignment, Domain, HostIx, Part, RequestIx, StorageIx};
 use crate::model::joint::{self, JointInput};
 use crate::model::{MipError, MipOptions};
@@ -38,12 +39,12 @@ pub(crate) struct Searched {
 /// rules count members across the whole pool, which a part does not see; moving the other
 /// requests cannot break a rule.
 pub(crate) fn applies(d: &Domain) -> bool {
-    !d.hosts.is_empty() && (0..d.requests.len()).any(|i| movable(d, RequestIx(i)))
+    !d.hosts.is_empty() && d.requests.ids().any(|i| movable(d, i))
 }
 
 /// Whether a neighbourhood may re-place request `r`: not a member of a `groups[]` rule.
 pub(super) fn movable(d: &Domain, r: RequestIx) -> bool {
-    d.requests[r.0].rules.is_empty()
+    d.requests[r].rules.is_empty()
 }
 
 /// The neighbourhood search's memory across its blocks (the search alternates with ruin and
@@ -53,8 +54,8 @@ pub(super) fn movable(d: &Domain, r: RequestIx) -> bool {
 pub(crate) struct Explorer {
     rng: ChaCha8Rng,
     size: usize,
-    tries: Vec<u32>,
-    placeable: Vec<bool>,
+    tries: IxVec<RequestIx, u32>,
+    placeable: IxVec<RequestIx, bool>,
 }
 
 impl Explorer {
@@ -62,10 +63,8 @@ impl Explorer {
         Explorer {
             rng: ChaCha8Rng::seed_from_u64(0x5eed),
             size: FIRST_HOSTS,
-            tries: vec![0; d.requests.len()],
-            placeable: (0..d.requests.len())
-                .map(|i| placeable(d, RequestIx(i)))
-                .collect(),
+            tries: IxVec::filled(0, d.requests.len()),
+            placeable: d.requests.ids().map(|i| placeable(d, i)).collect(),
         }
     }
 }
@@ -104,7 +103,7 @@ pub(crate) fn search(
         };
         let mut candidate_score = evaluate::host_score(d, &candidate);
         if better(candidate_score, score)
-            && super::ejection::fill(d, &mut candidate, &part.hosts) > 0
+            && super::ejection::fill(d, &mut candidate, part.hosts.as_slice()) > 0
         {
             candidate_score = evaluate::host_score(d, &candidate);
         }
@@ -116,7 +115,7 @@ pub(crate) fn search(
             stall.gained();
             tracing::trace!(?score, size = ex.size, "neighbourhood improved");
         } else if let Some(r) = seed {
-            ex.tries[r.0] += 1;
+            ex.tries[r] += 1;
         }
     }
     Ok(out)
@@ -124,7 +123,7 @@ pub(crate) fn search(
 
 /// A request without a host keeps no storage (only a pinned one).
 pub(super) fn normalise(d: &Domain, a: &mut Assignment) {
-    for (i, vm) in d.requests.iter().enumerate() {
+    for (i, vm) in d.requests.enumerate() {
         if a.host[i].is_none() {
             a.storage[i] = vm.storage;
         }
@@ -134,21 +133,19 @@ pub(super) fn normalise(d: &Domain, a: &mut Assignment) {
 /// Whether some storage system the request may use has room for its image and a connected host
 /// with room for it before the batch.
 fn placeable(d: &Domain, r: RequestIx) -> bool {
-    let vm = &d.requests[r.0];
-    movable(d, r) && storage_options(d, r).any(|s| d.storage[s.0].free() + 1e-6 >= vm.disk)
+    let vm = &d.requests[r];
+    movable(d, r) && storage_options(d, r).any(|s| d.storage[s].free() + 1e-6 >= vm.disk)
 }
 
 /// The storage systems a request may use that reach a host fitting it before the batch.
 pub(super) fn storage_options(d: &Domain, r: RequestIx) -> impl Iterator<Item = StorageIx> + '_ {
-    (0..d.storage.len())
-        .map(StorageIx)
-        .filter(move |&s| may_use(d, r, s))
+    d.storage.ids().filter(move |&s| may_use(d, r, s))
 }
 
 /// Whether request `r` may put its image on storage system `s`: its pinned system if any, its
 /// storage traits, and some host connected to `s` that could take it before the batch.
 pub(super) fn may_use(d: &Domain, r: RequestIx, s: StorageIx) -> bool {
-    d.requests[r.0].storage.is_none_or(|p| p == s)
+    d.requests[r].storage.is_none_or(|p| p == s)
         && d.storage_allows(r, s)
         && d.static_domain(r, s) > 0
 }
@@ -159,17 +156,18 @@ pub(super) fn may_use(d: &Domain, r: RequestIx, s: StorageIx) -> bool {
 fn pick(
     d: &Domain,
     cur: &Assignment,
-    (placeable, tries): (&[bool], &[u32]),
+    (placeable, tries): (&IxVec<RequestIx, bool>, &IxVec<RequestIx, u32>),
     size: usize,
     rng: &mut ChaCha8Rng,
 ) -> Option<(Part, Option<RequestIx>)> {
-    let unplaced: Vec<RequestIx> = (0..d.requests.len())
+    let unplaced: Vec<RequestIx> = d
+        .requests
+        .ids()
         .filter(|&i| cur.host[i].is_none() && placeable[i])
-        .map(RequestIx)
         .collect();
     let seed = (0..4)
         .filter_map(|_| unplaced.choose(rng).copied())
-        .min_by_key(|r| tries[r.0])
+        .min_by_key(|r| tries[r])
         .filter(|_| rng.random_bool(0.8));
     let hosts = match seed {
         Some(r) => around_request(d, cur, r, size, rng),
@@ -191,17 +189,17 @@ fn around_request(
     let Some(&s) = options.choose(rng) else {
         return Vec::new();
     };
-    let vm = &d.requests[r.0];
+    let vm = &d.requests[r];
     let load = evaluate::final_load(d, cur);
-    let mut hosts: Vec<(f64, HostIx)> = d.storage[s.0]
+    let mut hosts: Vec<(f64, HostIx)> = d.storage[s]
         .hosts
         .iter()
-        .filter(|h| fits(&vm.demand, &d.hosts[h.0].free()))
+        .filter(|&&h| fits(&vm.demand, &d.hosts[h].free()))
         .map(|&h| {
-            let host = &d.hosts[h.0];
+            let host = &d.hosts[h];
             let room = (0..d.measured)
                 .filter(|&k| vm.demand[k] > 0.0)
-                .map(|k| load.host_free[h.0][k] / host.capacity[k].max(1e-9))
+                .map(|k| load.host_free[h][k] / host.capacity[k].max(1e-9))
                 .fold(f64::INFINITY, f64::min);
             (room + rng.random_range(0.0..0.2), h)
         })
@@ -216,29 +214,31 @@ fn around_host(d: &Domain, cur: &Assignment, size: usize, rng: &mut ChaCha8Rng) 
     let active = evaluate::active_hosts(d, cur);
     let seed = match d.settings.host_policy {
         Objective::Pack => {
-            let opened: Vec<usize> = (0..d.hosts.len())
+            let opened: Vec<HostIx> = d
+                .hosts
+                .ids()
                 .filter(|&h| active[h] && !d.hosts[h].initially_active())
                 .collect();
             opened.choose(rng).copied()
         }
         Objective::Balance => {
             let util = evaluate::host_utilisation(d, cur);
-            let peak = |h: usize| util[h].iter().copied().fold(0.0, f64::max);
-            let mut hosts: Vec<usize> = (0..d.hosts.len()).collect();
+            let peak = |h: HostIx| util[h].iter().copied().fold(0.0, f64::max);
+            let mut hosts: Vec<HostIx> = d.hosts.ids().collect();
             hosts.shuffle(rng);
             hosts
                 .into_iter()
                 .max_by(|&a, &b| peak(a).total_cmp(&peak(b)))
         }
     }
-    .or_else(|| (0..d.hosts.len()).collect::<Vec<_>>().choose(rng).copied());
-    let Some(seed) = seed.map(HostIx) else {
+    .or_else(|| d.hosts.ids().collect::<Vec<_>>().choose(rng).copied());
+    let Some(seed) = seed else {
         return Vec::new();
     };
-    let mut near: Vec<HostIx> = d.hosts[seed.0]
+    let mut near: Vec<HostIx> = d.hosts[seed]
         .storage
         .iter()
-        .flat_map(|s| d.storage[s.0].hosts.iter().copied())
+        .flat_map(|s| d.storage[s].hosts.iter().copied())
         .filter(|&h| h != seed)
         .collect();
     near.sort_unstable();
@@ -262,40 +262,38 @@ fn part_of(
     rng: &mut ChaCha8Rng,
 ) -> Part {
     hosts.sort_unstable();
-    let mut in_hosts = vec![false; d.hosts.len()];
-    let mut in_storage = vec![false; d.storage.len()];
+    let mut in_hosts = IxVec::filled(false, d.hosts.len());
+    let mut in_storage = IxVec::filled(false, d.storage.len());
     for h in &hosts {
-        in_hosts[h.0] = true;
-        for s in &d.hosts[h.0].storage {
-            in_storage[s.0] = true;
+        in_hosts[h] = true;
+        for s in &d.hosts[h].storage {
+            in_storage[s] = true;
         }
     }
-    let storage: Vec<StorageIx> = (0..d.storage.len())
-        .filter(|&s| in_storage[s])
-        .map(StorageIx)
-        .collect();
-    let mut requests: Vec<RequestIx> = (0..d.requests.len())
-        .filter(|&i| cur.host[i].is_some_and(|h| in_hosts[h.0]))
-        .map(RequestIx)
+    let storage: Vec<StorageIx> = d.storage.ids().filter(|&s| in_storage[s]).collect();
+    let mut requests: Vec<RequestIx> = d
+        .requests
+        .ids()
+        .filter(|&i| cur.host[i].is_some_and(|h| in_hosts[h]))
         .filter(|&r| movable(d, r))
         .collect();
     let mut waiting: Vec<RequestIx> = unplaced
         .iter()
         .copied()
-        .filter(|&r| storage_options(d, r).any(|s| in_storage[s.0]))
+        .filter(|&r| storage_options(d, r).any(|s| in_storage[s]))
         .collect();
     waiting.shuffle(rng);
     requests.extend(waiting.into_iter().take(2 * size + 4));
-    let mut storage_used: Vec<f64> = storage.iter().map(|s| d.storage[s.0].used).collect();
+    let mut storage_used: Vec<f64> = storage.iter().map(|s| d.storage[s].used).collect();
     let position = |s: StorageIx| storage.binary_search(&s).ok();
-    let mut host_used: Vec<Vec<f64>> = hosts.iter().map(|h| d.hosts[h.0].used.clone()).collect();
-    for (i, vm) in d.requests.iter().enumerate() {
+    let mut host_used: Vec<Vec<f64>> = hosts.iter().map(|h| d.hosts[h].used.clone()).collect();
+    for (i, vm) in d.requests.enumerate() {
         let Some(h) = cur.host[i] else { continue };
-        let stays = !in_hosts[h.0] || !movable(d, RequestIx(i));
+        let stays = !in_hosts[h] || !movable(d, i);
         if let Some(k) = cur.storage[i].filter(|_| stays).and_then(position) {
             storage_used[k] += vm.disk;
         }
-        let pinned_here = in_hosts[h.0] && !movable(d, RequestIx(i));
+        let pinned_here = in_hosts[h] && !movable(d, i);
         if let Some(k) = hosts.binary_search(&h).ok().filter(|_| pinned_here) {
             for (u, x) in host_used[k].iter_mut().zip(&vm.demand) {
                 *u += x;
@@ -304,10 +302,10 @@ fn part_of(
     }
     Part {
         host_used,
-        hosts,
-        storage,
+        hosts: hosts.into(),
+        storage: storage.into(),
         storage_used,
-        requests,
+        requests: requests.into(),
     }
 }
 
@@ -339,11 +337,11 @@ fn solve_part(
         false,
     )?;
     let mut out = cur.clone();
-    for (k, &r) in part.requests.iter().enumerate() {
-        out.host[r.0] = lexi.best.host[k].map(|h| part.hosts[h.0]);
-        out.storage[r.0] = match out.host[r.0] {
-            Some(_) => lexi.best.storage[k].map(|s| part.storage[s.0]),
-            None => d.requests[r.0].storage,
+    for (k, &r) in part.requests.enumerate() {
+        out.host[r] = lexi.best.host[k].map(|h| part.hosts[h]);
+        out.storage[r] = match out.host[r] {
+            Some(_) => lexi.best.storage[k].map(|s| part.storage[s]),
+            None => d.requests[r].storage,
         };
     }
     Ok((out, lexi.time_limited))
@@ -357,9 +355,9 @@ fn part_seconds(deadline: &Budget) -> f64 {
 /// The current answer in the part's indices.
 fn restrict(part: &Part, cur: &Assignment) -> Assignment {
     let mut warm = Assignment::empty(part.requests.len());
-    for (k, &r) in part.requests.iter().enumerate() {
-        let host = cur.host[r.0].and_then(|h| part.hosts.binary_search(&h).ok());
-        let storage = cur.storage[r.0].and_then(|s| part.storage.binary_search(&s).ok());
+    for (k, &r) in part.requests.enumerate() {
+        let host = cur.host[r].and_then(|h| part.hosts.as_slice().binary_search(&h).ok());
+        let storage = cur.storage[r].and_then(|s| part.storage.as_slice().binary_search(&s).ok());
         warm.storage[k] = storage.map(StorageIx);
         if storage.is_some() {
             warm.host[k] = host.map(HostIx);

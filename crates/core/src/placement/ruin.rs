@@ -129,7 +129,7 @@ pub(crate) fn improve(
 fn left_out(st: &Working, steps: &[Step]) -> bool {
     steps
         .iter()
-        .any(|s| matches!(s, Step::Removed(v, ..) if st.a.host[v.0].is_none()))
+        .any(|s| matches!(s, Step::Removed(v, ..) if st.a.host[v].is_none()))
 }
 
 /// One try: ruins a few related hosts, or some images of one storage system
@@ -160,7 +160,7 @@ fn ruined_hosts(st: &Working, waiting: &[RequestIx], rng: &mut ChaCha8Rng) -> Ve
         .and_then(|&r| {
             let options: Vec<StorageIx> = storage_options(d, r).collect();
             let s = *options.choose(rng)?;
-            d.storage[s.0].hosts.choose(rng).copied()
+            d.storage[s].hosts.choose(rng).copied()
         })
         .unwrap_or_else(|| HostIx(rng.random_range(0..d.hosts.len())));
     let want = rng.random_range(HOSTS_MIN..=HOSTS_MAX).min(d.hosts.len());
@@ -170,10 +170,10 @@ fn ruined_hosts(st: &Working, waiting: &[RequestIx], rng: &mut ChaCha8Rng) -> Ve
             break;
         }
         let from = *hosts.choose(rng).expect("one host at least");
-        let Some(&s) = d.hosts[from.0].storage.choose(rng) else {
+        let Some(&s) = d.hosts[from].storage.choose(rng) else {
             continue;
         };
-        if let Some(&h) = d.storage[s.0].hosts.choose(rng) {
+        if let Some(&h) = d.storage[s].hosts.choose(rng) {
             if !hosts.contains(&h) {
                 hosts.push(h);
             }
@@ -186,8 +186,8 @@ fn ruined_hosts(st: &Working, waiting: &[RequestIx], rng: &mut ChaCha8Rng) -> Ve
 fn ruin(st: &mut Working, hosts: &[HostIx]) -> Vec<Step> {
     let mut steps = Vec::new();
     for &h in hosts {
-        for v in st.on_host[h.0].clone() {
-            let s = st.a.storage[v.0].expect("a VM with a host has a storage system");
+        for v in st.on_host[h].clone() {
+            let s = st.a.storage[v].expect("a VM with a host has a storage system");
             st.unplace(v, h, s);
             steps.push(Step::Removed(v, h, s));
         }
@@ -201,17 +201,17 @@ fn ruin_storage(st: &mut Working, rng: &mut ChaCha8Rng) -> (Vec<HostIx>, Vec<Ste
     use rand::seq::SliceRandom;
     let d = st.d;
     let s = StorageIx(rng.random_range(0..d.storage.len()));
-    let mut on: Vec<(RequestIx, HostIx)> = d.storage[s.0]
+    let mut on: Vec<(RequestIx, HostIx)> = d.storage[s]
         .hosts
         .iter()
-        .flat_map(|&h| st.on_host[h.0].iter().map(move |&v| (v, h)))
-        .filter(|&(v, _)| st.a.storage[v.0] == Some(s))
+        .flat_map(|&h| st.on_host[h].iter().map(move |&v| (v, h)))
+        .filter(|&(v, _)| st.a.storage[v] == Some(s))
         .collect();
     on.shuffle(rng);
     on.truncate(rng.random_range(HOSTS_MIN..=2 * HOSTS_MAX));
     let mut hosts: Vec<HostIx> = on.iter().map(|&(_, h)| h).collect();
     for _ in 0..HOSTS_MIN {
-        if let Some(&h) = d.storage[s.0].hosts.choose(rng) {
+        if let Some(&h) = d.storage[s].hosts.choose(rng) {
             hosts.push(h);
         }
     }
@@ -245,7 +245,7 @@ fn recreate(
     let mut todo: Vec<RequestIx> = removed.iter().chain(waiting).copied().collect();
     sort(st, &mut todo, order, rng);
     for r in todo {
-        if st.a.host[r.0].is_some() {
+        if st.a.host[r].is_some() {
             continue;
         }
         if let Some((h, s)) = best_fit(st, r, hosts.iter().copied()) {
@@ -254,7 +254,7 @@ fn recreate(
         }
     }
     for r in removed {
-        if st.a.host[r.0].is_some() {
+        if st.a.host[r].is_some() {
             continue;
         }
         if let Some((h, s)) = anywhere(st, r) {
@@ -279,7 +279,7 @@ fn sort(st: &Working, todo: &mut [RequestIx], order: Order, rng: &mut ChaCha8Rng
     let mut keyed: Vec<((f64, f64), RequestIx)> =
         key.into_iter().zip(todo.iter().copied()).collect();
     keyed.sort_by(|(x, r), (y, q)| {
-        let (pr, pq) = (d.requests[r.0].priority, d.requests[q.0].priority);
+        let (pr, pq) = (d.requests[r].priority, d.requests[q].priority);
         pq.total_cmp(&pr).then(x.1.total_cmp(&y.1))
     });
     for (slot, (_, r)) in todo.iter_mut().zip(keyed) {
@@ -294,13 +294,13 @@ fn best_fit(
     r: RequestIx,
     hosts: impl Iterator<Item = HostIx>,
 ) -> Option<(HostIx, StorageIx)> {
-    let (d, vm) = (st.d, &st.d.requests[r.0]);
+    let (d, vm) = (st.d, &st.d.requests[r]);
     hosts
         .filter_map(|h| st.storage_on(r, h).map(|s| (h, s)))
         .map(|(h, s)| {
             let left: f64 = (0..d.measured)
                 .map(|k| {
-                    (st.load.host_free[h.0][k] - vm.demand[k]) / d.hosts[h.0].capacity[k].max(1e-9)
+                    (st.load.host_free[h][k] - vm.demand[k]) / d.hosts[h].capacity[k].max(1e-9)
                 })
                 .sum();
             (left, h, s)
@@ -313,10 +313,10 @@ fn best_fit(
 /// something first, then the best fit.
 fn anywhere(st: &Working, r: RequestIx) -> Option<(HostIx, StorageIx)> {
     let d = st.d;
-    let disk = d.requests[r.0].disk;
+    let disk = d.requests[r].disk;
     let mut hosts: Vec<HostIx> = storage_options(d, r)
-        .filter(|&s| st.load.storage_free[s.0] + 1e-6 >= disk)
-        .flat_map(|s| d.storage[s.0].hosts.iter().copied())
+        .filter(|&s| st.load.storage_free[s] + 1e-6 >= disk)
+        .flat_map(|s| d.storage[s].hosts.iter().copied())
         .collect();
     hosts.sort_unstable();
     hosts.dedup();
@@ -329,8 +329,8 @@ fn weight_change(d: &Domain, steps: &[Step]) -> f64 {
     steps
         .iter()
         .map(|s| match s {
-            Step::Removed(v, ..) => -d.requests[v.0].priority,
-            Step::Placed(r, ..) => d.requests[r.0].priority,
+            Step::Removed(v, ..) => -d.requests[v].priority,
+            Step::Placed(r, ..) => d.requests[r].priority,
         })
         .sum()
 }
@@ -394,8 +394,8 @@ mod tests {
             .expect("the test pool is valid");
         let d = Domain::from_problem(&valid, Settings::default());
         let mut a = Assignment::empty(d.requests.len());
-        a.host[0] = Some(HostIx(0));
-        a.storage[0] = Some(StorageIx(0));
+        a.host[RequestIx(0)] = Some(HostIx(0));
+        a.storage[RequestIx(0)] = Some(StorageIx(0));
         (d, a)
     }
 
@@ -439,15 +439,19 @@ mod tests {
         let extra = r#", {"id": "w", "demand": {"cpu": 1, "memory_gib": 1}, "disk_gib": 1,
                        "anti_affinity": "g"}"#;
         let (d, mut a) = pool(100, r#", "anti_affinity": "g""#, extra);
-        a.host[2] = Some(HostIx(1));
-        a.storage[2] = Some(StorageIx(1));
+        a.host[RequestIx(2)] = Some(HostIx(1));
+        a.storage[RequestIx(2)] = Some(StorageIx(1));
         let before = a.clone();
         run(&d, &mut a);
-        assert_eq!(a.host[1], None, "`r` only fits `a` once `v` has left it");
-        assert_ne!(a.host[0], a.host[2]);
+        assert_eq!(
+            a.host[RequestIx(1)],
+            None,
+            "`r` only fits `a` once `v` has left it"
+        );
+        assert_ne!(a.host[RequestIx(0)], a.host[RequestIx(2)]);
         assert_eq!(evaluate::placed_weight(&d, &a, true), 2.0);
         assert_valid(&d, &a);
-        assert_ne!(before.host[0], before.host[2]);
+        assert_ne!(before.host[RequestIx(0)], before.host[RequestIx(2)]);
     }
 
     #[test]
@@ -457,14 +461,22 @@ mod tests {
         for (r_priority, r_placed) in [(5.0, true), (1.0, false)] {
             let text = format!(r#", "priority": {r_priority}"#);
             let (d, mut a) = pool_with_r(&text, x);
-            a.host[2] = Some(HostIx(1));
-            a.storage[2] = Some(StorageIx(1));
+            a.host[RequestIx(2)] = Some(HostIx(1));
+            a.storage[RequestIx(2)] = Some(StorageIx(1));
             let before = evaluate::host_score(&d, &a);
             run(&d, &mut a);
             let after = evaluate::host_score(&d, &a);
             assert!(after.0 >= before.0, "{after:?} < {before:?}");
-            assert_eq!(a.host[1].is_some(), r_placed, "priority {r_priority}");
-            assert_eq!(a.host[0].is_some(), !r_placed, "priority {r_priority}");
+            assert_eq!(
+                a.host[RequestIx(1)].is_some(),
+                r_placed,
+                "priority {r_priority}"
+            );
+            assert_eq!(
+                a.host[RequestIx(0)].is_some(),
+                !r_placed,
+                "priority {r_priority}"
+            );
             assert_valid(&d, &a);
         }
     }
@@ -474,12 +486,12 @@ mod tests {
         let x = r#", {"id": "x", "demand": {"cpu": 2, "memory_gib": 4}, "disk_gib": 10}"#;
         let (d, mut a) = pool(100, "", x);
         // `v` on `a`, `x` on `b`: each host half free.
-        a.host[2] = Some(HostIx(1));
-        a.storage[2] = Some(StorageIx(1));
+        a.host[RequestIx(2)] = Some(HostIx(1));
+        a.storage[RequestIx(2)] = Some(StorageIx(1));
         let spread = potential(&Working::new(&d, &mut a.clone()));
         // Both on `a`: `b` all free.
-        a.host[2] = Some(HostIx(0));
-        a.storage[2] = Some(StorageIx(0));
+        a.host[RequestIx(2)] = Some(HostIx(0));
+        a.storage[RequestIx(2)] = Some(StorageIx(0));
         let together = potential(&Working::new(&d, &mut a));
         assert!(together > spread, "{together} <= {spread}");
     }

@@ -6,7 +6,8 @@ use super::verify;
 use super::PhaseOutcome;
 use crate::budget::Budget;
 use crate::domain::evaluate;
-use crate::domain::{Domain, RequestIx};
+use crate::domain::Domain;
+use crate::domain::IxVec;
 use std::collections::BTreeSet;
 use vmplace_wire::{Placement, ReasonCode, Solution, Stats, Status, Unplaced};
 
@@ -27,8 +28,10 @@ pub(crate) fn to_solution(
     let last = &phases[phases.len() - 1];
     let a = &last.assignment;
     let (placements, unplaced) = entries(d, phases, need_host);
-    let placed_weight = (0..d.requests.len())
-        .filter(|&i| evaluate::is_placed(a, RequestIx(i), need_host))
+    let placed_weight = d
+        .requests
+        .ids()
+        .filter(|&i| evaluate::is_placed(a, i, need_host))
         .map(|i| d.requests[i].priority)
         .sum::<f64>();
     let stats_of: Vec<&vmplace_wire::PhaseStats> = phases.iter().map(|p| &p.stats).collect();
@@ -36,14 +39,14 @@ pub(crate) fn to_solution(
     let load = evaluate::final_load(d, a);
     let mut final_a = a.clone();
     if need_host {
-        for j in 0..d.requests.len() {
+        for j in d.requests.ids() {
             if final_a.host[j].is_none() {
                 final_a.storage[j] = None;
             }
         }
     } else {
         // A storage-phase answer names no host, and its statistics see none.
-        final_a.host = vec![None; d.requests.len()];
+        final_a.host = IxVec::filled(None, d.requests.len());
     }
     let storage_util = evaluate::storage_utilisation(d, &final_a);
     let host_util = evaluate::host_utilisation(d, &final_a);
@@ -116,8 +119,8 @@ fn migration_domains(
     let mut counted: std::collections::HashMap<(Vec<u64>, Option<usize>, usize), usize> =
         Default::default();
     let mut out = std::collections::BTreeMap::new();
-    for (i, vm) in d.requests.iter().enumerate() {
-        let r = RequestIx(i);
+    for (i, vm) in d.requests.enumerate() {
+        let r = i;
         let Some(s) = a.storage[i].filter(|_| evaluate::is_placed(a, r, need_host)) else {
             continue;
         };
@@ -147,29 +150,29 @@ fn entries(
     // A storage without a host is not a placement: explanations see only hosted requests, plus
     // the explained request's own phase-1 storage (the binding constraint is about that choice).
     let mut placed_only = a.clone();
-    for j in 0..d.requests.len() {
-        if !evaluate::is_placed(a, RequestIx(j), need_host) {
+    for j in d.requests.ids() {
+        if !evaluate::is_placed(a, j, need_host) {
             placed_only.storage[j] = None;
             placed_only.host[j] = None;
         }
     }
     let stopped = phases.iter().any(|p| p.status == Status::TimeLimit);
     let mut explainer = explain::Explainer::new(d, &placed_only, stopped);
-    for (i, vm) in d.requests.iter().enumerate() {
-        let r = RequestIx(i);
+    for (i, vm) in d.requests.enumerate() {
+        let r = i;
         if evaluate::is_placed(a, r, need_host) {
             placements.push(Placement {
                 request: vm.id.clone(),
                 storage: a.storage[i]
-                    .map(|s| d.storage[s.0].id.clone())
+                    .map(|s| d.storage[s].id.clone())
                     .unwrap_or_default(),
                 host: if need_host {
-                    a.host[i].map(|h| d.hosts[h.0].id.clone())
+                    a.host[i].map(|h| d.hosts[h].id.clone())
                 } else {
                     None
                 },
             });
-        } else if dropped.contains(&i) && !explainer.bound_by_group_rule(r) {
+        } else if dropped.contains(&i.0) && !explainer.bound_by_group_rule(r) {
             unplaced.push(Unplaced {
                 request: vm.id.clone(),
                 code: ReasonCode::LookaheadNoHost,

@@ -7,6 +7,7 @@ use super::lexicographic::{better, lexicographic, Lexi};
 use super::{exact, fixed_storage, greedy, model_path, Mode, PhaseOutcome, RunConfig};
 use crate::budget::Budget;
 use crate::domain::evaluate;
+use crate::domain::IxVec;
 use crate::domain::{Assignment, Domain};
 use crate::model::storage::{self, Stage, StorageInput};
 use crate::model::{MipError, ModelSize};
@@ -23,7 +24,7 @@ fn lp_rounding(
     warm: &Assignment,
     deadline: &Budget,
 ) -> Result<Option<Assignment>, MipError> {
-    let slack = vec![vec![0.0; d.resources.len()]; d.storage.len()];
+    let slack = IxVec::filled(vec![0.0; d.resources.len()], d.storage.len());
     let input = StorageInput {
         d,
         slack: &slack,
@@ -40,7 +41,7 @@ fn lp_rounding(
         return Ok(None);
     }
     let mut seed = fixed.clone();
-    for i in 0..d.requests.len() {
+    for i in d.requests.ids() {
         seed.storage[i] = seed.storage[i].or(partial.storage[i]);
     }
     let (sp, hp) = (d.settings.storage_policy, d.settings.host_policy);
@@ -48,7 +49,7 @@ fn lp_rounding(
     let mut a = greedy::lookahead(d, &seed, sp, hp, &stop);
     // A rounded choice that found no host is released and placed again freely.
     let mut retry = fixed.clone();
-    for i in 0..d.requests.len() {
+    for i in d.requests.ids() {
         if a.host[i].is_some() {
             retry.storage[i] = a.storage[i];
             retry.host[i] = a.host[i];
@@ -57,7 +58,7 @@ fn lp_rounding(
     if retry != a {
         a = greedy::lookahead(d, &retry, sp, hp, &stop);
     }
-    for i in 0..d.requests.len() {
+    for i in d.requests.ids() {
         if a.host[i].is_none() && fixed.storage[i].is_none() {
             a.storage[i] = None;
         }
@@ -123,7 +124,7 @@ pub(crate) fn storage_outcome(d: &Domain, mut a: Assignment, solver: PhaseSolver
             is_mip: false,
         },
     );
-    a.host = vec![None; d.requests.len()];
+    a.host = IxVec::filled(None, d.requests.len());
     PhaseOutcome {
         assignment: a,
         witness: None,
@@ -218,7 +219,7 @@ fn warm_start(
         }
     }
     let mut warm_storage = warm.clone();
-    for i in 0..d.requests.len() {
+    for i in d.requests.ids() {
         if warm.host[i].is_none() {
             warm_storage.storage[i] = None;
         }
@@ -249,7 +250,7 @@ fn certified_rounds(
     deadline: &Budget,
     mip_deadline: &Budget,
 ) -> Result<Rounds, MipError> {
-    let mut slack = vec![vec![0.0; d.resources.len()]; d.storage.len()];
+    let mut slack = IxVec::filled(vec![0.0; d.resources.len()], d.storage.len());
     let mut out = Rounds {
         chosen: None,
         candidate: warm_storage.clone(),
@@ -316,9 +317,9 @@ fn certified_rounds(
             }
         }
         for r in &stranded {
-            if let Some(s) = out.candidate.storage[r.0] {
-                for (k, x) in d.requests[r.0].demand.iter().enumerate() {
-                    slack[s.0][k] += x;
+            if let Some(s) = out.candidate.storage[r] {
+                for (k, x) in d.requests[r].demand.iter().enumerate() {
+                    slack[s][k] += x;
                 }
             }
         }
@@ -373,7 +374,7 @@ fn mip_storage(
             let (hosts, stranded) = certify(d, &rounds.candidate, &deadline)?;
             let mut a = rounds.candidate.clone();
             for r in stranded {
-                a.storage[r.0] = None;
+                a.storage[r] = None;
                 dropped.insert(r.0);
             }
             (a, hosts, None)
@@ -445,7 +446,7 @@ pub(crate) fn restated(
 ) -> vmplace_wire::PhaseStats {
     let mut st = p1.stats.clone();
     let weight_bound = st.placed_weight_bound.min(weight_bound);
-    let same = (0..d.requests.len()).all(|i| {
+    let same = d.requests.ids().all(|i| {
         let placed = answer.host[i].is_some();
         (placed && p1.assignment.storage[i] == answer.storage[i])
             || (!placed && p1.assignment.storage[i].is_none())

@@ -10,6 +10,7 @@ use super::bounds::{host_cost_floor, integral_host_bound, record, storage_cost_f
 use super::{greedy, PhaseOutcome};
 use crate::domain::evaluate::{self, is_placed};
 use crate::domain::tolerance::{exceeds, ExactSum};
+use crate::domain::IxVec;
 use crate::domain::{Assignment, Domain, HostIx, Load, RequestIx, StorageIx};
 use std::collections::BTreeSet;
 use vmplace_wire::{Objective, Status};
@@ -25,24 +26,24 @@ enum Bin {
 
 /// The placed requests of each storage system and host, in request order.
 struct Book {
-    storage: Vec<Vec<RequestIx>>,
-    hosts: Vec<Vec<RequestIx>>,
+    storage: IxVec<StorageIx, Vec<RequestIx>>,
+    hosts: IxVec<HostIx, Vec<RequestIx>>,
 }
 
 impl Book {
     fn of(d: &Domain, a: &Assignment, need_host: bool) -> Book {
         let mut book = Book {
-            storage: vec![Vec::new(); d.storage.len()],
-            hosts: vec![Vec::new(); d.hosts.len()],
+            storage: IxVec::filled(Vec::new(), d.storage.len()),
+            hosts: IxVec::filled(Vec::new(), d.hosts.len()),
         };
-        for i in 0..d.requests.len() {
-            let r = RequestIx(i);
+        for i in d.requests.ids() {
+            let r = i;
             let Some(s) = a.storage[i].filter(|_| is_placed(a, r, need_host)) else {
                 continue;
             };
-            book.storage[s.0].push(r);
+            book.storage[s].push(r);
             if let Some(h) = a.host[i].filter(|_| need_host) {
-                book.hosts[h.0].push(r);
+                book.hosts[h].push(r);
             }
         }
         book
@@ -50,8 +51,8 @@ impl Book {
 
     fn members(&self, bin: Bin) -> &[RequestIx] {
         match bin {
-            Bin::Storage(s) => &self.storage[s.0],
-            Bin::Host(h, _) => &self.hosts[h.0],
+            Bin::Storage(s) => &self.storage[s],
+            Bin::Host(h, _) => &self.hosts[h],
         }
     }
 
@@ -62,8 +63,8 @@ impl Book {
             sum.add(size(d, r, bin));
         }
         let used = match bin {
-            Bin::Storage(s) => d.storage[s.0].used,
-            Bin::Host(h, k) => d.hosts[h.0].used[k],
+            Bin::Storage(s) => d.storage[s].used,
+            Bin::Host(h, k) => d.hosts[h].used[k],
         };
         used + sum.value()
     }
@@ -71,8 +72,8 @@ impl Book {
     /// By how much the bin exceeds its capacity, when beyond the tolerance.
     fn excess(&self, d: &Domain, bin: Bin) -> Option<f64> {
         let cap = match bin {
-            Bin::Storage(s) => d.storage[s.0].capacity,
-            Bin::Host(h, k) => d.hosts[h.0].capacity[k],
+            Bin::Storage(s) => d.storage[s].capacity,
+            Bin::Host(h, k) => d.hosts[h].capacity[k],
         };
         let total = self.total(d, bin);
         exceeds(total, cap).then_some(total - cap)
@@ -80,10 +81,12 @@ impl Book {
 
     /// Every bin beyond its capacity.
     fn overfull(&self, d: &Domain) -> Vec<Bin> {
-        let storage = (0..d.storage.len()).map(|s| Bin::Storage(StorageIx(s)));
-        let hosts = (0..d.hosts.len())
+        let storage = d.storage.ids().map(Bin::Storage);
+        let hosts = d
+            .hosts
+            .ids()
             .filter(|&h| !self.hosts[h].is_empty())
-            .flat_map(|h| (0..d.resources.len()).map(move |k| Bin::Host(HostIx(h), k)));
+            .flat_map(|h| (0..d.resources.len()).map(move |k| Bin::Host(h, k)));
         storage
             .chain(hosts)
             .filter(|&b| self.excess(d, b).is_some())
@@ -102,26 +105,26 @@ impl Book {
             }
         };
         if let Some(s) = s {
-            put(&mut self.storage[s.0]);
+            put(&mut self.storage[s]);
         }
         if let Some(h) = h {
-            put(&mut self.hosts[h.0]);
+            put(&mut self.hosts[h]);
         }
     }
 
     fn remove(&mut self, r: RequestIx, s: Option<StorageIx>, h: Option<HostIx>) {
         if let Some(s) = s {
-            self.storage[s.0].retain(|&x| x != r);
+            self.storage[s].retain(|&x| x != r);
         }
         if let Some(h) = h {
-            self.hosts[h.0].retain(|&x| x != r);
+            self.hosts[h].retain(|&x| x != r);
         }
     }
 }
 
 /// What request `r` takes of the bin.
 fn size(d: &Domain, r: RequestIx, bin: Bin) -> f64 {
-    let vm = &d.requests[r.0];
+    let vm = &d.requests[r];
     match bin {
         Bin::Storage(_) => vm.disk,
         Bin::Host(_, k) => vm.demand[k],
@@ -177,10 +180,10 @@ fn unplace_until_within(
             let Some(r) = victim(d, book.members(bin), bin, excess) else {
                 break;
             };
-            book.remove(r, a.storage[r.0], a.host[r.0]);
-            a.host[r.0] = None;
+            book.remove(r, a.storage[r], a.host[r]);
+            a.host[r] = None;
             if matches!(bin, Bin::Storage(_)) {
-                a.storage[r.0] = None;
+                a.storage[r] = None;
             }
             out.push(r);
         }
@@ -197,7 +200,7 @@ fn victim(d: &Domain, members: &[RequestIx], bin: Bin, excess: f64) -> Option<Re
             .map(move |&r| (r, size(d, r, bin)))
             .filter(|&(_, x)| x > 0.0)
     };
-    let priority = |r: RequestIx| d.requests[r.0].priority;
+    let priority = |r: RequestIx| d.requests[r].priority;
     let enough = sized().filter(|&(_, x)| x >= excess).min_by(|a, b| {
         priority(a.0)
             .total_cmp(&priority(b.0))
@@ -227,15 +230,15 @@ fn place_again(
     stop: &dyn Fn() -> bool,
 ) -> (usize, bool) {
     let mut placed_only = a.clone();
-    for i in 0..d.requests.len() {
-        if !is_placed(a, RequestIx(i), true) {
+    for i in d.requests.ids() {
+        if !is_placed(a, i, true) {
             placed_only.storage[i] = None;
         }
     }
     let mut load = evaluate::final_load(d, &placed_only);
     let mut order = unplaced.to_vec();
     order.sort_by(|x, y| {
-        let p = |r: &RequestIx| d.requests[r.0].priority;
+        let p = |r: &RequestIx| d.requests[r].priority;
         p(y).total_cmp(&p(x)).then(x.cmp(y))
     });
     let mut again = 0;
@@ -244,8 +247,8 @@ fn place_again(
             return (again, true);
         }
         if let Some((s, h)) = spot(d, &load, book, a, r) {
-            a.storage[r.0] = Some(s);
-            a.host[r.0] = Some(h);
+            a.storage[r] = Some(s);
+            a.host[r] = Some(h);
             load.take_storage(d, r, s);
             load.take_host(d, r, h);
             again += 1;
@@ -262,11 +265,11 @@ fn spot(
     a: &Assignment,
     r: RequestIx,
 ) -> Option<(StorageIx, HostIx)> {
-    let mut storages: Vec<StorageIx> = match d.requests[r.0].storage {
+    let mut storages: Vec<StorageIx> = match d.requests[r].storage {
         Some(s) => vec![s],
-        None => a.storage[r.0]
+        None => a.storage[r]
             .into_iter()
-            .chain((0..d.storage.len()).map(StorageIx))
+            .chain(d.storage.ids())
             .filter(|&s| d.storage_allows(r, s))
             .collect(),
     };
@@ -293,14 +296,14 @@ fn host_spot(
     r: RequestIx,
     s: StorageIx,
 ) -> Option<HostIx> {
-    let mut hosts: Vec<HostIx> = d.storage[s.0]
+    let mut hosts: Vec<HostIx> = d.storage[s]
         .hosts
         .iter()
         .copied()
         .filter(|&h| load.host_accepts(d, r, h))
         .collect();
     let active =
-        |h: HostIx| d.hosts[h.0].initially_active() || d.hosts[h.0].took_some(&load.host_free[h.0]);
+        |h: HostIx| d.hosts[h].initially_active() || d.hosts[h].took_some(&load.host_free[h]);
     hosts.sort_by_key(|&h| (!load.host_keeps_soft_rules(d, r, h), !active(h), h));
     for h in hosts {
         book.add(r, None, Some(h));
@@ -321,7 +324,7 @@ fn restate(d: &Domain, phases: &mut [PhaseOutcome], a: &Assignment, need_host: b
     for (i, p) in phases.iter_mut().enumerate() {
         let (weight, cost, cost_bound) = if need_host && i + 1 == n {
             let (w, c) = evaluate::host_score(d, a);
-            let all: Vec<RequestIx> = (0..d.requests.len()).map(RequestIx).collect();
+            let all: Vec<RequestIx> = d.requests.ids().collect();
             (w, c, integral_host_bound(d, host_cost_floor(d, &all, w)))
         } else {
             let (w, c) = storage_score(d, a, need_host);
@@ -397,7 +400,7 @@ mod tests {
     /// A host phase that put every request on `h0` and called it optimal.
     fn all_on_first_host(d: &Domain) -> PhaseOutcome {
         let mut a = crate::placement::fixed_storage(d);
-        a.host = vec![Some(HostIx(0)); d.requests.len()];
+        a.host = IxVec::filled(Some(HostIx(0)), d.requests.len());
         let mut stats = phase_stats(PhaseName::Host, PhaseSolver::Mip, 1);
         (stats.placed_weight, stats.placed_weight_bound) = (4.0, 4.0);
         stats.status = Status::Optimal;
@@ -472,7 +475,7 @@ mod tests {
     fn an_answer_within_capacity_passes_unchanged() {
         let d = four_large(2);
         let mut p = all_on_first_host(&d);
-        p.assignment.host[3] = Some(HostIx(1));
+        p.assignment.host[RequestIx(3)] = Some(HostIx(1));
         let before = p.assignment.clone();
         let mut phases = vec![p];
         enforce(&d, &mut phases, true, &|| false);

@@ -3,6 +3,7 @@
 //! storage connectivity; members of `groups[]` rules are never moved.
 
 use super::neighbourhood::{may_use, movable};
+use crate::domain::IxVec;
 use crate::domain::{evaluate, Assignment, Domain, HostIx, Load, RequestIx, StorageIx};
 use std::collections::HashSet;
 
@@ -15,7 +16,7 @@ pub(super) struct Working<'a> {
     pub(super) a: &'a mut Assignment,
     pub(super) load: Load,
     /// Per host, the batch's VMs on it that may move (outside `groups[]` rules).
-    pub(super) on_host: Vec<Vec<RequestIx>>,
+    pub(super) on_host: IxVec<HostIx, Vec<RequestIx>>,
     /// Shapes no host could take since the last placement (a placement may free room).
     pub(super) no_room: HashSet<Shape>,
     /// Per measured resource, the largest host's capacity (the unit of a request's size).
@@ -25,10 +26,10 @@ pub(super) struct Working<'a> {
 impl<'a> Working<'a> {
     pub(super) fn new(d: &'a Domain, a: &'a mut Assignment) -> Self {
         let load = evaluate::final_load(d, a);
-        let mut on_host = vec![Vec::new(); d.hosts.len()];
-        for (i, h) in a.host.iter().enumerate() {
-            if let Some(h) = h.filter(|_| movable(d, RequestIx(i)) && a.storage[i].is_some()) {
-                on_host[h.0].push(RequestIx(i));
+        let mut on_host = IxVec::filled(Vec::new(), d.hosts.len());
+        for (i, h) in a.host.enumerate() {
+            if let Some(h) = h.filter(|_| movable(d, i) && a.storage[i].is_some()) {
+                on_host[h].push(i);
             }
         }
         let scale = (0..d.measured)
@@ -48,31 +49,31 @@ impl<'a> Working<'a> {
     /// smallest (each placed request counts its priority, whatever its size).
     pub(super) fn waiting(&self) -> Vec<RequestIx> {
         let d = self.d;
-        super::greedy::increasing_order(d, |r| self.a.host[r.0].is_none() && movable(d, r))
+        super::greedy::increasing_order(d, |r| self.a.host[r].is_none() && movable(d, r))
     }
 
     /// A storage system connected to `h` that request `x` may use and that has room for its
     /// image (the most free), when `h` also takes `x`.
     pub(super) fn storage_on(&self, x: RequestIx, h: HostIx) -> Option<StorageIx> {
-        let (d, vm) = (self.d, &self.d.requests[x.0]);
+        let (d, vm) = (self.d, &self.d.requests[x]);
         if !self.load.host_accepts(d, x, h) {
             return None;
         }
-        d.hosts[h.0]
+        d.hosts[h]
             .storage
             .iter()
             .copied()
             .filter(|&s| may_use(d, x, s))
-            .filter(|s| self.load.storage_free[s.0] + 1e-6 >= vm.disk)
+            .filter(|s| self.load.storage_free[s] + 1e-6 >= vm.disk)
             .max_by(|p, q| {
-                let (fp, fq) = (self.load.storage_free[p.0], self.load.storage_free[q.0]);
+                let (fp, fq) = (self.load.storage_free[p], self.load.storage_free[q]);
                 fp.total_cmp(&fq).then(p.cmp(q))
             })
     }
 
     /// A request's demand in shares of the largest host's capacity, summed.
     pub(super) fn size(&self, r: RequestIx) -> f64 {
-        let vm = &self.d.requests[r.0];
+        let vm = &self.d.requests[r];
         self.scale
             .iter()
             .enumerate()
@@ -82,49 +83,49 @@ impl<'a> Working<'a> {
 
     /// Whether `h` runs something: before the batch, or a VM of it.
     pub(super) fn active(&self, h: HostIx) -> bool {
-        let host = &self.d.hosts[h.0];
-        host.initially_active() || host.took_some(&self.load.host_free[h.0])
+        let host = &self.d.hosts[h];
+        host.initially_active() || host.took_some(&self.load.host_free[h])
     }
 
     /// Moves VM `v` (outside `groups[]` rules) from host `from` to host `to`.
     pub(super) fn move_vm(&mut self, v: RequestIx, from: HostIx, to: HostIx) {
         self.release(v, from);
         self.load.take_host(self.d, v, to);
-        self.on_host[to.0].push(v);
-        self.a.host[v.0] = Some(to);
+        self.on_host[to].push(v);
+        self.a.host[v] = Some(to);
     }
 
     /// Gives back on host `h` what VM `v` (outside `groups[]` rules) takes there.
     pub(super) fn release(&mut self, v: RequestIx, h: HostIx) {
-        let vm = &self.d.requests[v.0];
-        for (f, x) in self.load.host_free[h.0].iter_mut().zip(&vm.demand) {
+        let vm = &self.d.requests[v];
+        for (f, x) in self.load.host_free[h].iter_mut().zip(&vm.demand) {
             *f += x;
         }
         if let Some(g) = vm.group {
-            let groups = &mut self.load.host_groups[h.0];
+            let groups = &mut self.load.host_groups[h];
             if let Some(k) = groups.iter().position(|&x| x == g) {
                 groups.swap_remove(k);
             }
         }
-        self.on_host[h.0].retain(|&x| x != v);
+        self.on_host[h].retain(|&x| x != v);
     }
 
     /// Takes VM `v` (outside `groups[]` rules) off host `h` and its image off storage system `s`:
     /// it waits again, with only a pinned storage system.
     pub(super) fn unplace(&mut self, v: RequestIx, h: HostIx, s: StorageIx) {
         self.release(v, h);
-        self.load.storage_free[s.0] += self.d.requests[v.0].disk;
-        self.a.host[v.0] = None;
-        self.a.storage[v.0] = self.d.requests[v.0].storage;
+        self.load.storage_free[s] += self.d.requests[v].disk;
+        self.a.host[v] = None;
+        self.a.storage[v] = self.d.requests[v].storage;
     }
 
     /// Places `r` on host `h` with its image on storage system `s`.
     pub(super) fn place(&mut self, r: RequestIx, h: HostIx, s: StorageIx) {
         self.load.take_storage(self.d, r, s);
         self.load.take_host(self.d, r, h);
-        self.on_host[h.0].push(r);
-        self.a.storage[r.0] = Some(s);
-        self.a.host[r.0] = Some(h);
+        self.on_host[h].push(r);
+        self.a.storage[r] = Some(s);
+        self.a.host[r] = Some(h);
     }
 }
 
@@ -135,9 +136,9 @@ pub(super) fn assert_valid(d: &Domain, a: &Assignment) {
     let load = evaluate::final_load(d, a);
     assert!(load.storage_free.iter().all(|&f| f >= -1e-6));
     assert!(load.host_free.iter().flatten().all(|&f| f >= -1e-6));
-    for (i, h) in a.host.iter().enumerate() {
+    for (i, h) in a.host.enumerate() {
         if let Some(h) = h {
-            assert!(d.hosts[h.0].storage.contains(&a.storage[i].unwrap()));
+            assert!(d.hosts[h].storage.contains(&a.storage[i].unwrap()));
         }
     }
 }

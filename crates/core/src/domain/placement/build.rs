@@ -2,7 +2,8 @@
 //! domain from a validated problem.
 
 use super::{
-    bits, fits, Domain, HostIx, HostNode, Settings, StaticReach, Stopped, StorageIx, StorageSys, Vm,
+    bits, fits, Domain, HostIx, HostNode, IxVec, RequestIx, Settings, StaticReach, Stopped,
+    StorageIx, StorageSys, Vm,
 };
 use crate::budget::Budget;
 use crate::validation::Valid;
@@ -48,6 +49,7 @@ impl Domain {
             storage,
             hosts,
             requests,
+
             groups,
             group_rules,
             settings,
@@ -118,7 +120,7 @@ impl Dimensions {
 }
 
 /// The storage systems of `p`, without their hosts yet.
-fn storage_systems(p: &Problem) -> Vec<StorageSys> {
+fn storage_systems(p: &Problem) -> IxVec<StorageIx, StorageSys> {
     p.storage
         .iter()
         .map(|s| StorageSys {
@@ -136,8 +138,8 @@ fn host_nodes(
     p: &Problem,
     dims: &Dimensions,
     storage_index: &HashMap<&str, StorageIx>,
-    storage: &mut [StorageSys],
-) -> Vec<HostNode> {
+    storage: &mut IxVec<StorageIx, StorageSys>,
+) -> IxVec<HostIx, HostNode> {
     p.hosts
         .iter()
         .enumerate()
@@ -150,7 +152,7 @@ fn host_nodes(
             links.sort();
             links.dedup();
             for s in &links {
-                storage[s.0].hosts.push(HostIx(i));
+                storage[s].hosts.push(HostIx(i));
             }
             let usable = crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio);
             HostNode {
@@ -170,7 +172,7 @@ fn host_nodes(
 /// The requests of a batch and the anti-affinity group names they use.
 struct Requests {
     /// The requests, in input order.
-    requests: Vec<Vm>,
+    requests: IxVec<RequestIx, Vm>,
     /// Anti-affinity group names, in order of first use.
     groups: Vec<String>,
 }
@@ -222,7 +224,10 @@ fn requests(
             }
         })
         .collect();
-    Requests { requests, groups }
+    Requests {
+        requests: requests.into(),
+        groups,
+    }
 }
 
 /// The groups of `groups[]` the domain builds rules for: every soft group (its violations are
@@ -247,8 +252,8 @@ fn kept_groups(p: &Problem) -> Vec<usize> {
 fn group_rules(
     p: &Problem,
     kept: &[usize],
-    hosts: &[HostNode],
-    requests: &[Vm],
+    hosts: &IxVec<HostIx, HostNode>,
+    requests: &IxVec<RequestIx, Vm>,
     stop: &Budget,
 ) -> Result<Vec<crate::domain::groups::GroupRule>, Stopped> {
     use crate::domain::groups::{Counts, GroupRule, Scopes};
@@ -272,7 +277,7 @@ fn group_rules(
             };
             let scope = &p.groups[kept[k]].scope;
             let ids = p.hosts.iter().map(|x| (x.id.as_str(), &x.labels));
-            if let Some(dm) = scopes.of(scope, ids).of[h] {
+            if let Some(dm) = scopes.of(scope, ids).of[HostIx(h)] {
                 present[k].add(dm, n);
             }
         }
@@ -280,7 +285,7 @@ fn group_rules(
             return Err(Stopped);
         }
     }
-    let free: Vec<Vec<f64>> = hosts.iter().map(HostNode::free).collect();
+    let free = hosts.map(HostNode::free);
     // Per (scope, the members' distinct demands): the room of the scope's domains.
     type Demands = Vec<Vec<u64>>;
     let mut rooms: HashMap<(&str, Demands), std::sync::Arc<Vec<bool>>> = HashMap::new();
@@ -300,7 +305,7 @@ fn group_rules(
         );
         let room = rooms.entry(key).or_insert_with(|| {
             let mut room = vec![false; domains.names.len()];
-            for (h, dm) in domains.of.iter().enumerate() {
+            for (h, dm) in domains.of.enumerate() {
                 if let Some(dm) = *dm {
                     room[dm] = room[dm] || demands.iter().any(|d| fits(d, &free[h]));
                 }
@@ -353,7 +358,7 @@ impl HostRule {
 
 /// The distinct storage rules of the batch (which storage systems each allows) and each
 /// request's rule, if it has storage traits.
-fn storage_rules(p: &Problem) -> (Vec<Vec<bool>>, Vec<Option<usize>>) {
+fn storage_rules(p: &Problem) -> (Vec<IxVec<StorageIx, bool>>, Vec<Option<usize>>) {
     let mut index: HashMap<
         (
             &vmplace_wire::problem::Traits,
@@ -361,7 +366,7 @@ fn storage_rules(p: &Problem) -> (Vec<Vec<bool>>, Vec<Option<usize>>) {
         ),
         usize,
     > = HashMap::new();
-    let mut rules: Vec<Vec<bool>> = Vec::new();
+    let mut rules: Vec<IxVec<StorageIx, bool>> = Vec::new();
     let of = p
         .requests
         .iter()

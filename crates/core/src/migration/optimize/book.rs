@@ -3,7 +3,7 @@
 use super::super::protocol::{confirm, converse};
 use super::super::Ctx;
 use super::Role;
-use crate::domain::migration::{HostId, VmId};
+use crate::domain::migration::{HostIx, IxVec, VmIx};
 use crate::migration::detect;
 use crate::model::migration::RoundInput;
 use std::collections::BTreeMap;
@@ -12,8 +12,8 @@ use vmplace_wire::state::{Candidate, DeclineCode, HistorySent, Migration, PlanSt
 /// Books the moves of `ends` (each candidate's host after the round) into the plan.
 pub(super) fn book(
     cx: &mut Ctx,
-    candidates: &[usize],
-    role: &[Role],
+    candidates: &[VmIx],
+    role: &IxVec<HostIx, Role>,
     input: &RoundInput,
     declined_all: &[BTreeMap<DeclineCode, usize>],
     ends: &[Option<usize>],
@@ -21,10 +21,13 @@ pub(super) fn book(
 ) {
     let n_hosts = cx.pool.hosts.len();
     let Some(cpu) = cx.pool.cpu else { return };
-    let mut emptied: Vec<usize> = Vec::new();
+    let mut emptied: Vec<HostIx> = Vec::new();
     for (i, &v) in candidates.iter().enumerate() {
-        let Some(to) = ends[i] else { continue };
-        let from = cx.pool.vms[v].host.0;
+        // The round model counts hosts by position.
+        let Some(to) = ends[i].map(HostIx) else {
+            continue;
+        };
+        let from = cx.pool.vms[v].host;
         // Only candidates move, and a candidate's host has a role with a reason.
         let Some(reason) = role[from].reason() else {
             continue;
@@ -36,8 +39,14 @@ pub(super) fn book(
         let from_id = cx.pool.hosts[from].id.clone();
         let to_id = cx.pool.hosts[to].id.clone();
         let mut candidates_out = Vec::new();
-        for &h in std::iter::once(&to)
-            .chain(input.vms[i].targets.iter().filter(|&&h| h != to))
+        for h in std::iter::once(to)
+            .chain(
+                input.vms[i]
+                    .targets
+                    .iter()
+                    .map(|&h| HostIx(h))
+                    .filter(|&h| h != to),
+            )
             .take(cx.policy.listed.max(1))
         {
             let host_id = cx.pool.hosts[h].id.clone();
@@ -50,10 +59,9 @@ pub(super) fn book(
             });
         }
         confirm(&mut cx.messages, &vm_id, &from_id, &to_id);
-        let before = cx.pool.cpu_util(HostId(to));
+        let before = cx.pool.cpu_util(to);
         let add = cx.pool.vms[v].now[cpu] / cx.pool.hosts[to].cap[cpu].max(1e-12);
-        let power = detect::power(&cx.pool, HostId(to), before + add)
-            - detect::power(&cx.pool, HostId(to), before);
+        let power = detect::power(&cx.pool, to, before + add) - detect::power(&cx.pool, to, before);
         cx.migrations.push(Migration {
             vm: vm_id,
             from: from_id,
@@ -64,7 +72,7 @@ pub(super) fn book(
                 total: power + input.vms[i].move_cost,
                 power,
                 balance: before + add,
-                cost: cx.pool.migration_time(VmId(v)),
+                cost: cx.pool.migration_time(v),
             },
             candidates: candidates_out,
             asked: n_hosts - 1,
@@ -75,12 +83,13 @@ pub(super) fn book(
             rerouted_from: None,
             via: None,
         });
-        cx.pool.move_vm(VmId(v), HostId(to));
+        cx.pool.move_vm(v, to);
+
         cx.moved[v] = true;
         emptied.push(from);
     }
     for (i, &v) in candidates.iter().enumerate() {
-        if ends[i].is_none() || (role[cx.pool.vms[v].host.0] == Role::Maintenance) {
+        if ends[i].is_none() || (role[cx.pool.vms[v].host] == Role::Maintenance) {
             stats.stayed.push(cx.pool.vms[v].id.clone());
         }
     }
@@ -88,7 +97,7 @@ pub(super) fn book(
     emptied.dedup();
     stats.emptied_hosts = emptied
         .into_iter()
-        .filter(|&h| role[h] == Role::Underload && cx.pool.vms_on(HostId(h)).next().is_none())
+        .filter(|&h| role[h] == Role::Underload && cx.pool.vms_on(h).next().is_none())
         .map(|h| cx.pool.hosts[h].id.clone())
         .collect();
 }

@@ -4,7 +4,7 @@
 
 use super::{Role, MAX_CANDIDATES};
 use crate::budget::Budget;
-use crate::domain::migration::{HostId, Pool, VmId};
+use crate::domain::migration::{HostIx, IxVec, Pool, VmIx};
 use crate::domain::Stopped;
 use crate::migration::admission::{group_admission, GroupCounts};
 use crate::migration::{detect, RoundPolicy};
@@ -14,17 +14,17 @@ use vmplace_wire::state::{DeclineCode, Detection, HostState};
 /// The round's sources and candidates.
 pub(super) struct Sources {
     /// Each host's role.
-    pub role: Vec<Role>,
+    pub role: IxVec<HostIx, Role>,
     /// Each VM's expected CPU for the next interval, as the round's detector will see it.
-    pub expected_cpu: Vec<f64>,
+    pub expected_cpu: IxVec<VmIx, f64>,
     /// The safe utilisation: where the detector starts to flag a host.
     pub theta: f64,
     /// Candidate VMs, in pool order.
-    pub candidates: Vec<usize>,
+    pub candidates: Vec<VmIx>,
     /// Per VM: is it a candidate.
-    pub is_candidate: Vec<bool>,
+    pub is_candidate: IxVec<VmIx, bool>,
     /// Per host: already over a capacity now.
-    pub over_now: Vec<bool>,
+    pub over_now: IxVec<HostIx, bool>,
 }
 
 impl Sources {
@@ -32,14 +32,14 @@ impl Sources {
         pool: &Pool,
         policy: &RoundPolicy,
         cpu: usize,
-        overloaded: &[HostId],
+        overloaded: &[HostIx],
     ) -> Self {
         let n_hosts = pool.hosts.len();
-        let mut role = vec![Role::Keep; n_hosts];
+        let mut role = IxVec::filled(Role::Keep, n_hosts);
         for &h in overloaded {
-            role[h.0] = Role::Overload;
+            role[h] = Role::Overload;
         }
-        for (h, host) in pool.hosts.iter().enumerate() {
+        for (h, host) in pool.hosts.enumerate() {
             if host.state != HostState::Active {
                 role[h] = Role::Maintenance;
             }
@@ -55,16 +55,18 @@ impl Sources {
             expected_cpu,
             theta,
             candidates: Vec::new(),
-            is_candidate: vec![false; pool.vms.len()],
-            over_now: (0..n_hosts)
+            is_candidate: IxVec::filled(false, pool.vms.len()),
+            over_now: pool
+                .host_ids()
                 .map(|h| {
-                    let used = pool.used(HostId(h));
+                    let used = pool.used(h);
                     (0..pool.resources.len()).any(|r| used[r] > pool.hosts[h].cap[r] + 1e-9)
                 })
                 .collect(),
         };
         sources.choose_underload(pool, policy, cpu, overloaded);
-        sources.candidates = (0..pool.vms.len())
+        sources.candidates = pool
+            .vm_ids()
             .filter(|&v| sources.movable(pool, policy, v))
             .collect();
         for &v in &sources.candidates {
@@ -73,8 +75,8 @@ impl Sources {
         sources
     }
 
-    fn movable(&self, pool: &Pool, policy: &RoundPolicy, v: usize) -> bool {
-        let r = self.role[pool.vms[v].host.0];
+    fn movable(&self, pool: &Pool, policy: &RoundPolicy, v: VmIx) -> bool {
+        let r = self.role[pool.vms[v].host];
         let held = pool.vms[v].moved_ago_s.is_some_and(|s| s < policy.hold_s);
         r == Role::Maintenance || (r != Role::Keep && !held)
     }
@@ -89,45 +91,41 @@ impl Sources {
         pool: &Pool,
         policy: &RoundPolicy,
         cpu: usize,
-        overloaded: &[HostId],
+        overloaded: &[HostIx],
     ) {
-        let held = |v: usize| pool.vms[v].moved_ago_s.is_some_and(|s| s < policy.hold_s);
+        let held = |v: VmIx| pool.vms[v].moved_ago_s.is_some_and(|s| s < policy.hold_s);
         let mut room = MAX_CANDIDATES.saturating_sub(
-            (0..pool.vms.len())
+            pool.vm_ids()
                 .filter(|&v| self.movable(pool, policy, v))
                 .count(),
         );
-        let mut active: Vec<usize> = (0..pool.hosts.len())
-            .filter(|&h| self.role[h] == Role::Keep && pool.vms_on(HostId(h)).next().is_some())
+        let mut active: Vec<HostIx> = pool
+            .host_ids()
+            .filter(|&h| self.role[h] == Role::Keep && pool.vms_on(h).next().is_some())
             .collect();
-        let idle_per_use = |h: usize| {
-            let used = pool.cpu_util(HostId(h)) * pool.hosts[h].cap[cpu];
+        let idle_per_use = |h: HostIx| {
+            let used = pool.cpu_util(h) * pool.hosts[h].cap[cpu];
             detect::power_at(&pool.hosts[h].watts, 0.0) / used.max(1e-9)
         };
         active.sort_by(|&a, &b| idle_per_use(b).total_cmp(&idle_per_use(a)).then(a.cmp(&b)));
-        let expected = |h: usize| {
-            pool.vms_on(HostId(h))
-                .map(|v| v.0)
-                .map(|v| self.expected_cpu[v])
-                .sum::<f64>()
-        };
-        let safe = |h: usize| self.theta * pool.hosts[h].cap[cpu];
+        let expected = |h: HostIx| pool.vms_on(h).map(|v| self.expected_cpu[v]).sum::<f64>();
+        let safe = |h: HostIx| self.theta * pool.hosts[h].cap[cpu];
         let mut free: f64 = active
             .iter()
             .map(|&h| (safe(h) - expected(h)).max(0.0))
             .sum::<f64>()
             - overloaded
                 .iter()
-                .map(|&h| (expected(h.0) - safe(h.0)).max(0.0))
+                .map(|&h| (expected(h) - safe(h)).max(0.0))
                 .sum::<f64>();
         let mut underload = Vec::new();
         for &h in &active {
-            let n = pool.vms_on(HostId(h)).count();
+            let n = pool.vms_on(h).count();
             if n > room {
                 break;
             }
             let (load, spare) = (expected(h), (safe(h) - expected(h)).max(0.0));
-            if load + spare > free || pool.vms_on(HostId(h)).map(|v| v.0).any(held) {
+            if load + spare > free || pool.vms_on(h).any(held) {
                 continue;
             }
             underload.push(h);
@@ -143,10 +141,11 @@ impl Sources {
 /// Expected CPU for the next interval, as the round's detector will see it: LR extrapolates each
 /// VM's own history (the host's regression is the sum of its VMs') as far as the longest
 /// migration in the pool reaches, the others look at what the VM uses now.
-fn expected_cpu(pool: &Pool, policy: &RoundPolicy, cpu: usize) -> Vec<f64> {
+fn expected_cpu(pool: &Pool, policy: &RoundPolicy, cpu: usize) -> IxVec<VmIx, f64> {
     let lr = matches!(policy.detection, Detection::Lr | Detection::Lrr);
-    let steps = ((0..pool.vms.len())
-        .map(|v| pool.migration_time(VmId(v)))
+    let steps = (pool
+        .vm_ids()
+        .map(|v| pool.migration_time(v))
         .fold(0.0, f64::max)
         / policy.interval_s)
         .ceil();
@@ -166,7 +165,7 @@ fn expected_cpu(pool: &Pool, policy: &RoundPolicy, cpu: usize) -> Vec<f64> {
 /// accepting host, and the declines by code. Candidates x hosts tests: `stop` is asked between
 /// candidates.
 pub(super) struct Admissible {
-    pub accepting: Vec<Vec<usize>>,
+    pub accepting: Vec<Vec<HostIx>>,
     pub declined: Vec<BTreeMap<DeclineCode, usize>>,
 }
 
@@ -186,11 +185,11 @@ impl Admissible {
                 return Err(Stopped);
             }
             let vm = &pool.vms[v];
-            let groups = GroupCounts::new(pool, VmId(v));
+            let groups = GroupCounts::new(pool, v);
             let mut declined: BTreeMap<DeclineCode, usize> = BTreeMap::new();
             let mut ok = Vec::new();
-            for (h, host) in pool.hosts.iter().enumerate() {
-                if h == vm.host.0 {
+            for (h, host) in pool.hosts.enumerate() {
+                if h == vm.host {
                     continue;
                 }
                 let code = if sources.role[h] == Role::Maintenance {
@@ -199,7 +198,7 @@ impl Admissible {
                     Some(DeclineCode::AdmissionSource)
                 } else if !host.storage.contains(&vm.storage) {
                     Some(DeclineCode::AdmissionStorage)
-                } else if !pool.traits_allow(VmId(v), HostId(h)) {
+                } else if !pool.traits_allow(v, h) {
                     Some(DeclineCode::AdmissionTraits)
                 } else if sources.over_now[h]
                     || (0..pool.resources.len()).any(|r| vm.now[r] > host.cap[r] + 1e-9)
@@ -207,7 +206,7 @@ impl Admissible {
                 {
                     Some(DeclineCode::AdmissionCapacity)
                 } else {
-                    group_admission(pool, &groups, VmId(v), HostId(h)).map(|(code, _)| code)
+                    group_admission(pool, &groups, v, h).map(|(code, _)| code)
                 };
                 match code {
                     Some(c) => *declined.entry(c).or_default() += 1,

@@ -3,7 +3,7 @@
 
 use super::Role;
 use crate::domain::groups::{Counts, MemberCounts};
-use crate::domain::migration::Pool;
+use crate::domain::migration::{HostIx, IxVec, Pool, VmIx};
 use crate::model::migration::{RoundHost, RoundPolicy, RoundRule};
 use std::collections::BTreeMap;
 
@@ -21,12 +21,13 @@ pub(super) struct Greedy<'a> {
     pub budget: usize,
     /// Each candidate's use of the resources other than CPU.
     pub rest_use: &'a [Vec<f64>],
-    pub role: &'a [Role],
-    pub candidates: &'a [usize],
+    pub role: &'a IxVec<HostIx, Role>,
+    pub candidates: &'a [VmIx],
+    /// Per candidate, its accepting hosts as positions of the round model's hosts.
     pub accepting: &'a [Vec<usize>],
-    pub peak: &'a dyn Fn(usize) -> f64,
-    pub dynamic: &'a dyn Fn(usize, usize) -> f64,
-    pub move_cost: &'a dyn Fn(usize) -> f64,
+    pub peak: &'a dyn Fn(VmIx) -> f64,
+    pub dynamic: &'a super::DynamicPower<'a>,
+    pub move_cost: &'a super::MoveCost<'a>,
     pub theta: f64,
 }
 
@@ -78,6 +79,7 @@ impl Packing {
         for vm in &g.pool.vms {
             p.count[vm.host.0] += 1;
         }
+
         for &(group, h) in g.group_fixed {
             p.members[h].push(group);
         }
@@ -112,7 +114,7 @@ impl Packing {
     fn rules_allow(&self, g: &Greedy, i: usize, h: usize) -> bool {
         self.rules_of[i].iter().all(|&(r, from)| {
             let rule = &g.rules[r];
-            let to = rule.domain_of[h];
+            let to = rule.domain_of[crate::domain::HostIx(h)];
             if to == from {
                 return true;
             }
@@ -145,7 +147,7 @@ impl Packing {
                 } else {
                     g.hosts[h].p0
                 };
-                (idle + (g.dynamic)(v, h), h)
+                (idle + (g.dynamic)(v, HostIx(h)), h)
             })
             .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
             .map(|x| x.1)
@@ -169,7 +171,9 @@ impl Packing {
             self.members[t].push(group);
         }
         for &(r, from) in &self.rules_of[i] {
-            if let Some(dm) = g.rules[r].domain_of[t].filter(|&dm| Some(dm) != from) {
+            if let Some(dm) =
+                g.rules[r].domain_of[crate::domain::HostIx(t)].filter(|&dm| Some(dm) != from)
+            {
                 self.arrived[r].add(dm, 1);
                 self.counts[r].add(dm, 1);
                 if let Some(f) = from {
@@ -223,6 +227,7 @@ pub(super) fn greedy(g: Greedy) -> Vec<Option<usize>> {
         .collect();
     let mut moves_left = g.budget;
     let mut closed: Vec<bool> = g.role.iter().map(|r| *r == Role::Maintenance).collect();
+
     let mut by_host: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, &v) in g.candidates.iter().enumerate() {
         by_host.entry(pool.vms[v].host.0).or_default().push(i);
@@ -237,13 +242,13 @@ pub(super) fn greedy(g: Greedy) -> Vec<Option<usize>> {
         order
     };
     for (&h, list) in &by_host {
-        if !matches!(g.role[h], Role::Overload | Role::Maintenance) {
+        if !matches!(g.role[HostIx(h)], Role::Overload | Role::Maintenance) {
             continue;
         }
         closed[h] = true;
         for i in largest_first(list) {
-            let relieved =
-                g.role[h] == Role::Overload && pack.load[h] <= g.theta * g.hosts[h].cap + 1e-9;
+            let relieved = g.role[HostIx(h)] == Role::Overload
+                && pack.load[h] <= g.theta * g.hosts[h].cap + 1e-9;
             if moves_left == 0 || relieved {
                 break;
             }
@@ -258,7 +263,7 @@ pub(super) fn greedy(g: Greedy) -> Vec<Option<usize>> {
     let mut under: Vec<usize> = by_host
         .keys()
         .copied()
-        .filter(|&h| g.role[h] == Role::Underload)
+        .filter(|&h| g.role[HostIx(h)] == Role::Underload)
         .collect();
     under.sort_by(|&a, &b| pack.load[a].total_cmp(&pack.load[b]).then(a.cmp(&b)));
     let mut received = vec![false; g.hosts.len()];
@@ -276,7 +281,7 @@ pub(super) fn greedy(g: Greedy) -> Vec<Option<usize>> {
             let Some(t) = pack.best(&g, i, &closed, true) else {
                 break;
             };
-            gain += (g.dynamic)(v, h) - (g.dynamic)(v, t) - (g.move_cost)(v);
+            gain += (g.dynamic)(v, HostIx(h)) - (g.dynamic)(v, HostIx(t)) - (g.move_cost)(v);
             pack.shift(&g, i, h, t);
             moves.push((i, t));
         }

@@ -10,7 +10,7 @@ mod greedy;
 use super::Ctx;
 use crate::budget::Budget;
 use crate::domain::groups::{Counts, Policy};
-use crate::domain::migration::{HostId, Pool, VmId};
+use crate::domain::migration::{HostIx, Pool, VmIx};
 use crate::domain::Stopped;
 use crate::model::migration::{
     cost, room_extremes, solve, Arrivals, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
@@ -39,9 +39,9 @@ const PENALTY: f64 = 10_000.0;
 const STUCK: f64 = 1_000_000.0;
 
 /// Dynamic power of VM `v` on host `h`, W.
-type DynamicPower<'a> = dyn Fn(usize, usize) -> f64 + 'a;
+type DynamicPower<'a> = dyn Fn(VmIx, HostIx) -> f64 + 'a;
 /// Price of moving VM `v`, W.
-type MoveCost<'a> = dyn Fn(usize) -> f64 + 'a;
+type MoveCost<'a> = dyn Fn(VmIx) -> f64 + 'a;
 
 /// Why a host's VMs are candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,7 @@ impl Role {
 /// `stats`). The call's deadline and cancel flag are asked while the round's structures are
 /// built: past them before the greedy plan, every VM stays; after it, the greedy plan stands.
 /// Either way the status is `time_limit`.
-pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) -> Status {
+pub(super) fn round(cx: &mut Ctx, overloaded: &[HostIx], stats: &mut PlanStats) -> Status {
     let pool = &cx.pool;
     let policy = cx.policy;
     let Some(cpu) = pool.cpu else {
@@ -91,13 +91,13 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
     };
     let groups = Groups::new(pool, &sources);
     let hosts = round_hosts(pool, &sources, cpu);
-    let dynamic = |v: usize, h: usize| {
-        let host: &RoundHost = &hosts[h];
+    let dynamic = |v: VmIx, h: HostIx| {
+        let host: &RoundHost = &hosts[h.0];
         (host.p1 - host.p0) * pool.vms[v].now[cpu] / host.cap.max(1e-12)
     };
-    let move_cost = |v: usize| {
-        let optional = sources.role[pool.vms[v].host.0] == Role::Underload;
-        policy.weights.2.max(0.0) * pool.migration_time(VmId(v))
+    let move_cost = |v: VmIx| {
+        let optional = sources.role[pool.vms[v].host] == Role::Underload;
+        policy.weights.2.max(0.0) * pool.migration_time(v)
             + if optional { policy.min_gain_w } else { 0.0 }
     };
     let rest_use: Vec<Vec<f64>> = sources
@@ -105,7 +105,13 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
         .iter()
         .map(|&v| pool.vms[v].now.clone())
         .collect();
-    let peak = |v: usize| sources.expected_cpu[v];
+    let peak = |v: VmIx| sources.expected_cpu[v];
+    // The round model (the MIP and its greedy warm start) counts hosts by position.
+    let accepting: Vec<Vec<usize>> = admissible
+        .accepting
+        .iter()
+        .map(|hs| hs.iter().map(|h| h.0).collect())
+        .collect();
     let greedy = greedy::greedy(greedy::Greedy {
         pool,
         hosts: &hosts,
@@ -116,7 +122,8 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
         rest_use: &rest_use,
         role: &sources.role,
         candidates: &sources.candidates,
-        accepting: &admissible.accepting,
+        accepting: &accepting,
+
         peak: &peak,
         dynamic: &dynamic,
         move_cost: &move_cost,
@@ -162,7 +169,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostId], stats: &mut PlanStats) 
 /// listed as stayed, as [`book::book`] lists them.
 fn stay(cx: &Ctx, sources: &Sources, stats: &mut PlanStats) {
     for &v in &sources.candidates {
-        if sources.role[cx.pool.vms[v].host.0] == Role::Maintenance {
+        if sources.role[cx.pool.vms[v].host] == Role::Maintenance {
             stats.stayed.push(cx.pool.vms[v].id.clone());
         }
     }
@@ -180,7 +187,7 @@ impl Groups {
     fn new(pool: &Pool, sources: &Sources) -> Groups {
         let mut ids: HashMap<&str, usize> = HashMap::new();
         let mut fixed = Vec::new();
-        for (v, vm) in pool.vms.iter().enumerate() {
+        for (v, vm) in pool.vms.enumerate() {
             if sources.is_candidate[v] {
                 continue;
             }
@@ -230,7 +237,7 @@ fn round_rules(pool: &Pool, sources: &Sources, stop: &Budget) -> Result<Vec<Roun
         let start = pool.rule_counts(r, None);
         let mut fixed = Counts::default();
         for &v in &pool.members[r] {
-            if !sources.is_candidate[v.0] {
+            if !sources.is_candidate[v] {
                 if let Some(d) = pool.domain(r, pool.vms[v].host) {
                     fixed.add(d, 1);
                 }
@@ -275,7 +282,7 @@ fn round_hosts(pool: &Pool, sources: &Sources, cpu: usize) -> Vec<RoundHost> {
             always_on: false,
             rest_cap: (0..n_res)
                 .map(|r| {
-                    if sources.over_now[i] {
+                    if sources.over_now[HostIx(i)] {
                         f64::INFINITY
                     } else {
                         h.cap[r]
@@ -285,7 +292,7 @@ fn round_hosts(pool: &Pool, sources: &Sources, cpu: usize) -> Vec<RoundHost> {
             rest_fixed: vec![0.0; n_res],
         })
         .collect();
-    for (v, vm) in pool.vms.iter().enumerate() {
+    for (v, vm) in pool.vms.enumerate() {
         if sources.is_candidate[v] {
             continue;
         }
@@ -314,20 +321,22 @@ fn round_vms(
 ) -> Vec<RoundVm> {
     let role = &sources.role;
     let per_vm = (COLUMNS / sources.candidates.len()).clamp(MIN_TARGETS, TARGETS);
-    let on_now = |h: usize| role[h] == Role::Keep && pool.vms_on(HostId(h)).next().is_some();
+    let on_now = |h: HostIx| role[h] == Role::Keep && pool.vms_on(h).next().is_some();
     sources
         .candidates
         .iter()
         .enumerate()
         .map(|(i, &v)| {
             let vm = &pool.vms[v];
+            // The round model counts hosts by position (`HostIx::0`).
             let mut ranked: Vec<(f64, usize)> = admissible.accepting[i]
                 .iter()
                 .map(|&h| {
-                    let idle = if on_now(h) { 0.0 } else { hosts[h].p0 };
-                    (idle + dynamic(v, h), h)
+                    let idle = if on_now(h) { 0.0 } else { hosts[h.0].p0 };
+                    (idle + dynamic(v, h), h.0)
                 })
                 .collect();
+
             ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let start = greedy[i];
             let mut targets: Vec<usize> = start.filter(|&h| h != vm.host.0).into_iter().collect();
@@ -343,7 +352,7 @@ fn round_vms(
                 cpu: vm.now[cpu],
                 peak: sources.expected_cpu[v],
                 stay: Some(vm.host.0),
-                must_leave: role[vm.host.0] == Role::Maintenance,
+                must_leave: role[vm.host] == Role::Maintenance,
                 targets,
                 move_cost: move_cost(v),
                 group: groups.of_candidate[i],

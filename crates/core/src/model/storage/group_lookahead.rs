@@ -2,7 +2,7 @@
 
 use super::Model;
 use crate::domain::groups::{GroupRule, MemberCounts, Policy};
-use crate::domain::{fits, StorageIx};
+use crate::domain::{fits, HostIx, IxVec, StorageIx};
 use crate::model::Col;
 use good_lp::{constraint, variable, Expression};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -45,7 +45,7 @@ impl Model<'_> {
     pub(super) fn group_lookahead(&mut self) {
         let d = self.input.d;
         let mut terms_of = self.rule_terms();
-        let free: Vec<Vec<f64>> = d.hosts.iter().map(|h| h.free()).collect();
+        let free = d.hosts.map(|h| h.free());
         let mut offered: Offered = Default::default();
         for (g, rule) in d.group_rules.iter().enumerate() {
             let terms = std::mem::take(&mut terms_of[g]);
@@ -68,7 +68,7 @@ impl Model<'_> {
         let d = self.input.d;
         let mut terms_of: Vec<Vec<RuleTerm>> = vec![Vec::new(); d.group_rules.len()];
         for (f, ys) in self.y.iter().enumerate() {
-            for &g in &d.requests[self.flavors[f].members[0].0].rules {
+            for &g in &d.requests[self.flavors[f].members[0]].rules {
                 if d.group_rules[g].hard {
                     terms_of[g].extend(ys.iter().map(|&(storage, col)| RuleTerm {
                         flavor: f,
@@ -89,7 +89,7 @@ impl Model<'_> {
         &self,
         rule: &GroupRule,
         terms: &[RuleTerm],
-        free: &[Vec<f64>],
+        free: &IxVec<HostIx, Vec<f64>>,
         offered: &mut Offered,
     ) -> Reached {
         let d = self.input.d;
@@ -97,16 +97,16 @@ impl Model<'_> {
         let mut reached: Reached = Default::default();
         for t in terms {
             let s = t.storage;
-            let demand = &d.requests[self.flavors[t.flavor].members[0].0].demand;
+            let demand = &d.requests[self.flavors[t.flavor].members[0]].demand;
             let key = (scope, crate::domain::bits(demand), s.0);
             let set = offered
                 .entry(key)
                 .or_insert_with(|| {
-                    let hosts = d.storage[s.0].hosts.iter();
+                    let hosts = d.storage[s].hosts.iter();
                     Rc::new(
                         hosts
-                            .filter(|h| fits(demand, &free[h.0]))
-                            .filter_map(|h| rule.domain_of[h.0])
+                            .filter(|&&h| fits(demand, &free[h]))
+                            .filter_map(|&h| rule.domain_of[h])
                             .collect(),
                     )
                 })
@@ -170,7 +170,7 @@ impl Model<'_> {
             self.flavors[t.flavor]
                 .members
                 .iter()
-                .find_map(|r| self.input.warm.host[r.0].and_then(|h| rule.domain_of[h.0]))
+                .find_map(|r| self.input.warm.host[r].and_then(|h| rule.domain_of[h]))
         });
         let mut z: BTreeMap<usize, Col> = Default::default();
         for dm in all {

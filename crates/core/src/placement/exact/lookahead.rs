@@ -2,28 +2,28 @@
 //! classes, the anti-affinity caps, and the transportation check the look-ahead rows amount to.
 
 use super::Item;
-use crate::domain::{fits, Domain, EPS};
+use crate::domain::{fits, Domain, HostIx, IxVec, StorageIx, EPS};
 
 /// Host capacity as the look-ahead sees it: hosts with the same eligible storage systems pooled
 /// (exact for a transportation relaxation), all hosts and the initially active ones apart.
 pub(super) struct Supply {
     /// Per class: the storage systems it serves (sorted).
-    pub(super) serves: Vec<Vec<usize>>,
+    pub(super) serves: Vec<Vec<StorageIx>>,
     /// Per class, per resource: free capacity of all its hosts.
     pub(super) all: Vec<Vec<f64>>,
     /// Per class, per resource: free capacity of its initially active hosts.
     pub(super) active: Vec<Vec<f64>>,
     /// Per storage, per resource: free capacity of its eligible hosts (a cheap necessary test).
-    pub(super) reachable: Vec<Vec<f64>>,
+    pub(super) reachable: IxVec<StorageIx, Vec<f64>>,
 }
 
 /// Eligible hosts of each storage system (connected, and fitting some flavor that may go there),
 /// pooled into classes by the storage systems they serve.
 pub(super) fn host_lookahead_supply(d: &Domain, items: &[Item]) -> Supply {
     let nr = d.resources.len();
-    let mut serves_of: Vec<Vec<usize>> = vec![Vec::new(); d.hosts.len()];
-    let mut reachable = vec![vec![0.0; nr]; d.storage.len()];
-    for (s, sys) in d.storage.iter().enumerate() {
+    let mut serves_of: IxVec<HostIx, Vec<StorageIx>> = IxVec::filled(Vec::new(), d.hosts.len());
+    let mut reachable = IxVec::filled(vec![0.0; nr], d.storage.len());
+    for (s, sys) in d.storage.enumerate() {
         let demands: Vec<&Vec<f64>> = items
             .iter()
             .filter(|it| it.options.iter().any(|o| o.0 == s))
@@ -33,23 +33,23 @@ pub(super) fn host_lookahead_supply(d: &Domain, items: &[Item]) -> Supply {
             continue;
         }
         for &h in &sys.hosts {
-            let free = d.hosts[h.0].free();
+            let free = d.hosts[h].free();
             if demands.iter().any(|dem| fits(dem, &free)) {
-                serves_of[h.0].push(s);
+                serves_of[h].push(s);
                 for (x, f) in reachable[s].iter_mut().zip(&free) {
                     *x += f;
                 }
             }
         }
     }
-    let mut index: std::collections::HashMap<Vec<usize>, usize> = Default::default();
+    let mut index: std::collections::HashMap<Vec<StorageIx>, usize> = Default::default();
     let mut supply = Supply {
         serves: Vec::new(),
         all: Vec::new(),
         active: Vec::new(),
         reachable,
     };
-    for (h, serves) in serves_of.into_iter().enumerate() {
+    for (h, serves) in serves_of.into_enumerate() {
         if serves.is_empty() {
             continue;
         }
@@ -72,10 +72,14 @@ pub(super) fn host_lookahead_supply(d: &Domain, items: &[Item]) -> Supply {
 
 /// `anti_affinity_spread`: per group and storage, the connected hosts that fit some member of
 /// the group that may go there.
-pub(super) fn anti_affinity_spread_caps(d: &Domain, items: &[Item]) -> Vec<Vec<usize>> {
-    let mut caps = vec![vec![usize::MAX; d.storage.len()]; d.groups.len()];
+pub(super) fn anti_affinity_spread_caps(
+    d: &Domain,
+    items: &[Item],
+) -> Vec<IxVec<StorageIx, usize>> {
+    let mut caps = vec![IxVec::filled(usize::MAX, d.storage.len()); d.groups.len()];
     for (g, row) in caps.iter_mut().enumerate() {
-        for (s, cap) in row.iter_mut().enumerate() {
+        for s in d.storage.ids() {
+            let cap = &mut row[s];
             let demands: Vec<&Vec<f64>> = items
                 .iter()
                 .filter(|it| it.group == Some(g) && it.options.iter().any(|o| o.0 == s))
@@ -87,8 +91,8 @@ pub(super) fn anti_affinity_spread_caps(d: &Domain, items: &[Item]) -> Vec<Vec<u
             *cap = d.storage[s]
                 .hosts
                 .iter()
-                .filter(|h| {
-                    let free = d.hosts[h.0].free();
+                .filter(|&&h| {
+                    let free = d.hosts[h].free();
                     demands.iter().any(|dem| fits(dem, &free))
                 })
                 .count();
@@ -101,8 +105,8 @@ pub(super) fn anti_affinity_spread_caps(d: &Domain, items: &[Item]) -> Vec<Vec<u
 /// within their supply of resource `r`: a max flow by augmenting paths (the graphs are small:
 /// the loaded storage systems of a small batch and the host classes serving them).
 pub(super) fn transportation_feasible(
-    demand: &[(usize, f64)],
-    serves: &[Vec<usize>],
+    demand: &[(StorageIx, f64)],
+    serves: &[Vec<StorageIx>],
     supply: &[Vec<f64>],
     r: usize,
 ) -> bool {
@@ -199,22 +203,23 @@ mod tests {
     fn transportation_reroutes_through_shared_classes() {
         // Storage 0 reaches classes 0 and 1, storage 1 only class 1. Filling class 1 from
         // storage 0 first must be undone to serve storage 1.
-        let serves = vec![vec![0], vec![0, 1]];
+        let (s0, s1) = (crate::domain::StorageIx(0), crate::domain::StorageIx(1));
+        let serves = vec![vec![s0], vec![s0, s1]];
         let supply = vec![vec![5.0], vec![5.0]];
         assert!(transportation_feasible(
-            &[(0, 5.0), (1, 5.0)],
+            &[(s0, 5.0), (s1, 5.0)],
             &serves,
             &supply,
             0
         ));
         assert!(!transportation_feasible(
-            &[(0, 4.0), (1, 6.0)],
+            &[(s0, 4.0), (s1, 6.0)],
             &serves,
             &supply,
             0
         ));
         assert!(!transportation_feasible(
-            &[(0, 6.0), (1, 4.5)],
+            &[(s0, 6.0), (s1, 4.5)],
             &serves,
             &supply,
             0

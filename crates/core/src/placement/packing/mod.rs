@@ -7,6 +7,7 @@ mod pricing;
 
 use super::deadline::mip_options;
 use crate::budget::Budget;
+use crate::domain::IxVec;
 use crate::domain::{
     bits, evaluate, fits, Assignment, Domain, HostIx, HostNode, RequestIx, StorageIx, EPS,
 };
@@ -60,7 +61,7 @@ pub(crate) struct Packed {
 fn flavors(d: &Domain, base: &Assignment) -> Vec<PackFlavor> {
     let mut index: HashMap<(Vec<u64>, u64, Option<usize>, usize), usize> = HashMap::new();
     let mut out: Vec<PackFlavor> = Vec::new();
-    for (i, vm) in d.requests.iter().enumerate() {
+    for (i, vm) in d.requests.enumerate() {
         let Some(s) = base.storage[i] else { continue };
         let key = (bits(&vm.demand), vm.priority.to_bits(), vm.group, s.0);
         let f = *index.entry(key).or_insert_with(|| {
@@ -70,7 +71,7 @@ fn flavors(d: &Domain, base: &Assignment) -> Vec<PackFlavor> {
             });
             out.len() - 1
         });
-        out[f].members.push(RequestIx(i));
+        out[f].members.push(i);
     }
     out
 }
@@ -79,7 +80,7 @@ fn flavors(d: &Domain, base: &Assignment) -> Vec<PackFlavor> {
 fn classes(d: &Domain, flavors: &[PackFlavor]) -> Vec<HostClass> {
     let mut index: HashMap<ClassKey, usize> = HashMap::new();
     let mut out: Vec<HostClass> = Vec::new();
-    for (h, host) in d.hosts.iter().enumerate() {
+    for (h, host) in d.hosts.enumerate() {
         let c = *index.entry(class_key(host)).or_insert_with(|| {
             out.push(HostClass {
                 hosts: Vec::new(),
@@ -89,13 +90,13 @@ fn classes(d: &Domain, flavors: &[PackFlavor]) -> Vec<HostClass> {
             });
             out.len() - 1
         });
-        out[c].hosts.push(HostIx(h));
+        out[c].hosts.push(h);
     }
     for class in &mut out {
-        let links = &d.hosts[class.hosts[0].0].storage;
+        let links = &d.hosts[class.hosts[0]].storage;
         class.eligible = (0..flavors.len())
             .filter(|&f| {
-                let vm = &d.requests[flavors[f].members[0].0];
+                let vm = &d.requests[flavors[f].members[0]];
                 links.contains(&flavors[f].storage) && fits(&vm.demand, &class.free)
             })
             .collect();
@@ -151,7 +152,7 @@ impl Packing<'_> {
             .iter()
             .filter(|&&f| pi[f] > 1e-9 && demand[f] > 0.5)
             .map(|&f| {
-                let vm = &d.requests[self.flavors[f].members[0].0];
+                let vm = &d.requests[self.flavors[f].members[0]];
                 let demand_r = vm.demand[..d.measured].to_vec();
                 let mut most = demand[f].round() as u32;
                 for (x, c) in demand_r.iter().zip(free) {
@@ -404,13 +405,13 @@ fn whole_ceiling(x: f64) -> f64 {
 fn patterns_of(
     a: &Assignment,
     flavor_of: &HashMap<usize, usize>,
-    class_of: &[usize],
+    class_of: &IxVec<HostIx, usize>,
 ) -> Vec<Pattern> {
-    let mut on_host: std::collections::BTreeMap<usize, std::collections::BTreeMap<usize, u32>> =
+    let mut on_host: std::collections::BTreeMap<HostIx, std::collections::BTreeMap<usize, u32>> =
         Default::default();
     for (i, h) in a.host.iter().enumerate() {
         if let (Some(h), Some(&f)) = (h, flavor_of.get(&i)) {
-            *on_host.entry(h.0).or_default().entry(f).or_default() += 1;
+            *on_host.entry(*h).or_default().entry(f).or_default() += 1;
         }
     }
     on_host
@@ -516,11 +517,11 @@ pub(crate) fn pack(
 }
 
 /// The class of each host (index into `classes`).
-fn class_of(d: &Domain, classes: &[HostClass]) -> Vec<usize> {
-    let mut class_of = vec![0; d.hosts.len()];
+fn class_of(d: &Domain, classes: &[HostClass]) -> IxVec<HostIx, usize> {
+    let mut class_of = IxVec::filled(0, d.hosts.len());
     for (c, class) in classes.iter().enumerate() {
         for h in &class.hosts {
-            class_of[h.0] = c;
+            class_of[h] = c;
         }
     }
     class_of
@@ -549,7 +550,7 @@ fn master_input(
         demand: flavors.iter().map(|f| f.members.len() as f64).collect(),
         unplaced_cost: flavors
             .iter()
-            .map(|f| big_m * d.requests[f.members[0].0].priority)
+            .map(|f| big_m * d.requests[f.members[0]].priority)
             .collect(),
         hosts: classes.iter().map(|c| c.hosts.len() as f64).collect(),
         host_cost: classes.iter().map(|c| c.cost).collect(),
@@ -653,7 +654,7 @@ fn realise(
     chosen: &[(Pattern, u32)],
 ) -> Assignment {
     let mut a = base.clone();
-    a.host = vec![None; a.host.len()];
+    a.host = IxVec::filled(None, a.host.len());
     let mut next_host = vec![0usize; classes.len()];
     let mut next_member = vec![0usize; flavors.len()];
     for (p, n) in chosen {
@@ -665,7 +666,7 @@ fn realise(
             for &(f, k) in &p.counts {
                 for _ in 0..k {
                     if let Some(r) = flavors[f].members.get(next_member[f]) {
-                        a.host[r.0] = Some(h);
+                        a.host[r] = Some(h);
                         next_member[f] += 1;
                     }
                 }
