@@ -7,7 +7,7 @@ use clap::Args;
 use std::path::PathBuf;
 use vmplace_core::capacity::{Flavor, Query};
 use vmplace_core::placement::RunConfig;
-use vmplace_wire::{errors::ErrorCode, InputError};
+use vmplace_wire::{errors::ErrorCode, Flag, InputError};
 
 /// Arguments of `capacity`.
 #[derive(Args, Debug)]
@@ -48,7 +48,7 @@ pub struct CapacityArgs {
 
 /// Parses one `--flavor`.
 fn flavor(i: usize, text: &str) -> Result<Flavor, InputError> {
-    let bad = |why: String| InputError::new(ErrorCode::Usage, format!("--flavor {}", i + 1), why);
+    let bad = |why: String| InputError::new(ErrorCode::Usage, Flag::Flavor(i + 1), why);
     let mut f = Flavor {
         name: String::new(),
         demand: Default::default(),
@@ -87,7 +87,7 @@ fn ratio(text: &str) -> Result<Vec<usize>, InputError> {
         .map_err(|_| {
             InputError::new(
                 ErrorCode::BadMix,
-                "--mix",
+                Flag::Mix,
                 format!("`{text}` is not whole numbers separated by `:`"),
             )
         })

@@ -102,7 +102,7 @@ fn a_flavor_with_an_unknown_resource_is_an_error_naming_the_flag() {
     };
     let errors = errors_of(&[flavor("ok", 1.0, 1.0, 1.0), f.clone()]);
     assert!(at(&errors, "--flavor 2"), "{errors:?}");
-    // As the first flavor, it stands in for the requests while the pool is read.
+    // As the first flavor too, of a pool without requests.
     let errors = errors_of(&[f]);
     assert!(at(&errors, "--flavor 1"), "{errors:?}");
 }
@@ -261,4 +261,174 @@ fn a_mix_or_tiers_that_do_not_match_the_flavors_are_errors() {
     assert_eq!(out.status.code(), Some(2));
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["errors"][0]["code"], "E1803");
+}
+
+// ---- Where an error is, on the command line and over HTTP -----------------------------------
+
+/// A capacity call that is refused: the pool, the flavors as `--flavor` spells them, the
+/// failures, the mix, and the errors expected as (code, CLI path, HTTP path).
+struct Refused {
+    pool: Value,
+    flavors: &'static [&'static str],
+    fails: &'static [&'static str],
+    mix: Option<&'static [usize]>,
+    errors: &'static [(&'static str, &'static str, &'static str)],
+}
+
+/// A `--flavor` as the body of `POST /v1/capacity` gives it.
+fn flavor_body(spelled: &str) -> Value {
+    let mut f = json!({"name": "", "demand": {}, "disk_gib": 0.0});
+    for (k, v) in spelled.split(',').filter_map(|p| p.split_once('=')) {
+        match k {
+            "name" => f["name"] = json!(v),
+            "disk_gib" => f["disk_gib"] = json!(v.parse::<f64>().unwrap()),
+            _ => f["demand"][k] = json!(v.parse::<f64>().unwrap()),
+        }
+    }
+    f
+}
+
+/// (code, path) of every error in an error document.
+fn paths(doc: &Value) -> Vec<(String, String)> {
+    let errors = doc["errors"].as_array().unwrap_or_else(|| panic!("{doc}"));
+    for e in errors {
+        let mut keys: Vec<&String> = e.as_object().expect("an error object").keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["action", "cause", "code", "path"], "{e}");
+    }
+    let s = |e: &Value, k: &str| e[k].as_str().expect("a string").to_string();
+    errors
+        .iter()
+        .map(|e| (s(e, "code"), s(e, "path")))
+        .collect()
+}
+
+/// `vmplace capacity` on the case: its error document (it exits with code 2).
+fn cli_errors(case: &Refused, dir: &std::path::Path) -> Value {
+    let pool = dir.join("pool.json");
+    std::fs::write(&pool, case.pool.to_string()).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vmplace"));
+    cmd.arg("capacity").arg(&pool);
+    for f in case.flavors {
+        cmd.args(["--flavor", f]);
+    }
+    for f in case.fails {
+        cmd.args(["--fail", f]);
+    }
+    if let Some(mix) = case.mix {
+        let ratio: Vec<String> = mix.iter().map(usize::to_string).collect();
+        cmd.args(["--mix", &ratio.join(":")]);
+    }
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "{:?}", out);
+    serde_json::from_slice(&out.stdout).expect("an error document")
+}
+
+/// `POST /v1/capacity` with the case, to a server at `addr`: its 400 body.
+fn http_errors(case: &Refused, addr: &str) -> Value {
+    let mut body = json!({
+        "problem": case.pool,
+        "flavors": case.flavors.iter().map(|f| flavor_body(f)).collect::<Vec<_>>(),
+        "fail": case.fails,
+    });
+    if let Some(mix) = case.mix {
+        body["mix"] = json!(mix);
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(&format!("http://{addr}/v1/capacity"))
+        .header("content-type", "application/json")
+        .send(&body.to_string())
+        .expect("request sent");
+    assert_eq!(r.status().as_u16(), 400);
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).expect("an error document")
+}
+
+#[test]
+fn errors_name_the_flag_on_the_command_line_and_the_body_field_over_http() {
+    const OK: &str = "name=a,cpu=1,memory_gib=1,disk_gib=1";
+    let mut bad_link = pool(json!([]));
+    bad_link["hosts"][0]["storage"] = json!(["nope"]);
+    let mut no_requests = bad_link.clone();
+    no_requests.as_object_mut().unwrap().remove("requests");
+    let cases = [
+        // A flavor that asks for no host resource, as the second.
+        Refused {
+            pool: pool(json!([])),
+            flavors: &[OK, "name=t,disk_gib=5"],
+            fails: &[],
+            mix: None,
+            errors: &[("E1805", "--flavor 2", "/flavors/1")],
+        },
+        // A failure that cannot be read, and one that names no host.
+        Refused {
+            pool: pool(json!([])),
+            flavors: &[OK],
+            fails: &["host:h1", "rack"],
+            mix: None,
+            errors: &[("E1802", "--fail 2", "/fail/1")],
+        },
+        Refused {
+            pool: pool(json!([])),
+            flavors: &[],
+            fails: &["host:nope"],
+            mix: None,
+            errors: &[("E1801", "--fail 1", "/fail/0")],
+        },
+        // A bad pool without requests, empty or absent: its own errors, none about requests.
+        Refused {
+            pool: bad_link,
+            flavors: &[OK],
+            fails: &[],
+            mix: None,
+            errors: &[("E1203", "/hosts/0/storage/0", "/problem/hosts/0/storage/0")],
+        },
+        Refused {
+            pool: no_requests,
+            flavors: &[],
+            fails: &["host:h1"],
+            mix: None,
+            errors: &[("E1203", "/hosts/0/storage/0", "/problem/hosts/0/storage/0")],
+        },
+        // A good pool without requests, and a first flavor that asks for what no host has.
+        Refused {
+            pool: pool(json!([])),
+            flavors: &["name=g,cpu=1,gpus=1,disk_gib=1"],
+            fails: &[],
+            mix: None,
+            errors: &[("E1205", "--flavor 1", "/flavors/0")],
+        },
+        Refused {
+            pool: pool(json!([])),
+            flavors: &[OK],
+            fails: &[],
+            mix: Some(&[1, 1]),
+            errors: &[("E1803", "--mix", "/mix")],
+        },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_vmplace"));
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::null());
+    let (mut server, addr) = crate::common::spawn_server(serve);
+    for case in &cases {
+        let cli: Vec<(String, String)> = case
+            .errors
+            .iter()
+            .map(|(code, at, _)| (code.to_string(), at.to_string()))
+            .collect();
+        let http: Vec<(String, String)> = case
+            .errors
+            .iter()
+            .map(|(code, _, at)| (code.to_string(), at.to_string()))
+            .collect();
+        assert_eq!(paths(&cli_errors(case, dir.path())), cli);
+        assert_eq!(paths(&http_errors(case, &addr)), http);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
 }

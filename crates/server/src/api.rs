@@ -9,10 +9,10 @@ use vmplace_core::domain::settings::{settings_capped, Overrides};
 use vmplace_core::domain::{Domain, Stopped};
 use vmplace_core::placement::{run_or_fallback, Mode, RunConfig};
 use vmplace_core::validation::json::parse_json;
-use vmplace_core::validation::{finish, read_document, validate_problem, Phase};
+use vmplace_core::validation::{finish, read_document, validate_pool, validate_problem, Phase};
 use vmplace_wire::check::{CheckPhase, CheckRequest, PlanCheckRequest};
 use vmplace_wire::errors::ErrorCode;
-use vmplace_wire::{DocKind, InputError, Problem, Solution, TimeLimitCap};
+use vmplace_wire::{DocKind, ErrorSource, Flag, InputError, Problem, Solution, TimeLimitCap};
 
 /// Validates a problem document and solves it.
 pub fn solve_text(
@@ -313,7 +313,7 @@ pub fn capacity_text(
         started: Some(cfg.started.unwrap_or_else(Instant::now)),
         ..cfg.clone()
     };
-    let mut value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
+    let value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
     if value.get("vms").is_some() {
         let state = vmplace_core::validation::state::read_state(text)?.into_inner();
         let mut report = vmplace_core::capacity::capacity_of_state(&state, q, o, cfg)?;
@@ -323,38 +323,7 @@ pub fn capacity_text(
         report.time_limit_capped = TimeLimitCap::apply(asked, o.max_time_limit_s).1;
         return Ok(report);
     }
-    let no_requests = value
-        .get("requests")
-        .is_none_or(|r| r.as_array().is_some_and(Vec::is_empty));
-    if no_requests {
-        // The pool is checked with the first flavor (or an empty request) standing in for the
-        // requests.
-        let stand_in = match q.flavors.first() {
-            Some(f) => {
-                serde_json::json!([{"id": f.name, "demand": f.demand, "disk_gib": f.disk_gib}])
-            }
-            None => serde_json::json!([{"id": "-", "demand": {}, "disk_gib": 0.0}]),
-        };
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("requests".into(), stand_in);
-        }
-    }
-    let mut problem: Problem = validate_problem(value, Phase::Storage)
-        .map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|mut e| {
-                    if no_requests && e.path.starts_with("/requests/0") {
-                        e.path = "--flavor 1".to_string();
-                    }
-                    e
-                })
-                .collect::<Vec<_>>()
-        })?
-        .into_inner();
-    if no_requests {
-        problem.requests.clear();
-    }
+    let problem = validate_pool(value)?.into_inner();
     let mut report = vmplace_core::capacity::capacity(&problem, q, o, cfg)?;
     report.time_limit_capped = settings_capped(&problem, o).1;
     Ok(report)
@@ -402,27 +371,23 @@ pub fn capacity_request(
 /// Parses the `i`-th failure (`--fail i+1`).
 pub fn fail_spec(i: usize, text: &str) -> Result<vmplace_core::capacity::FailSpec, InputError> {
     vmplace_core::capacity::FailSpec::parse(text)
-        .map_err(|why| InputError::new(ErrorCode::BadFailure, format!("--fail {}", i + 1), why))
+        .map_err(|why| InputError::new(ErrorCode::BadFailure, Flag::Fail(i + 1), why))
 }
 
-/// A capacity error's path, from the CLI's spelling to the HTTP body's: `--flavor N` is
-/// `/flavors/N-1`, `--fail N` is `/fail/N-1`, a document path is under `/problem`.
+/// A capacity error as `POST /v1/capacity` reports it, at a JSON pointer into the request body:
+/// the `n`-th `--flavor` is `/flavors/n-1`, the `n`-th `--fail` `/fail/n-1`, `--mix` and
+/// `--tiered` are `/mix` and `/tiered`, and a place in the pool is under `/problem`. The one
+/// converter of that endpoint's paths; the CLI writes errors as they are made.
 fn http_path(mut e: InputError) -> InputError {
-    let flag = |name: &str| {
-        e.path
-            .strip_prefix(name)
-            .and_then(|n| n.parse::<usize>().ok())
-            .map(|n| n.saturating_sub(1))
+    e.path = match e.source {
+        ErrorSource::Flag(Flag::Flavor(n)) => format!("/flavors/{}", n.saturating_sub(1)),
+        ErrorSource::Flag(Flag::Fail(n)) => format!("/fail/{}", n.saturating_sub(1)),
+        ErrorSource::Flag(Flag::Mix) => "/mix".to_string(),
+        ErrorSource::Flag(Flag::Tiered) => "/tiered".to_string(),
+        ErrorSource::Path => format!("/problem{}", e.path),
     };
-    e.path = if let Some(n) = flag("--flavor ") {
-        format!("/flavors/{n}")
-    } else if let Some(n) = flag("--fail ") {
-        format!("/fail/{n}")
-    } else if e.path == "--mix" || e.path == "--tiered" {
-        format!("/{}", &e.path[2..])
-    } else {
-        format!("/problem{}", e.path)
-    };
+    // The path is now a pointer into the body, the document at fault.
+    e.source = ErrorSource::Path;
     e
 }
 

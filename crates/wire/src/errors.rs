@@ -439,17 +439,98 @@ pub struct InputError {
     pub cause: String,
     /// What to do about it.
     pub action: String,
+    /// What `path` names, typed: a place in a document, or a command-line option that a
+    /// transport spells its own way (see [`ErrorSource`]). Not on the wire, where `path` is
+    /// enough: an error read back from a document has [`ErrorSource::Path`].
+    #[serde(skip)]
+    pub source: ErrorSource,
+}
+
+/// What an error is about, so that each transport can name it in its own terms: `vmplace
+/// capacity --flavor ... --flavor ...` says `--flavor 2` where `POST /v1/capacity` says
+/// `/flavors/1`, a place in its body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorSource {
+    /// The place [`InputError::path`] names: a JSON pointer into the document at fault, or a
+    /// place that only one transport has (a trace's file and line, a CLI option such as
+    /// `--output`).
+    #[default]
+    Path,
+    /// An option that the command line and an HTTP body both take; `path` spells it as the
+    /// command line does (`--flavor 2`), and a transport with another spelling renders it from
+    /// here.
+    Flag(Flag),
+}
+
+/// An option of `vmplace capacity` that `POST /v1/capacity` takes as a field of its body.
+/// Positions count the uses of a repeated option from 1, as its user does: `Flavor(2)` is the
+/// second `--flavor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Flag {
+    /// The n-th `--flavor` (body: `flavors[n-1]`).
+    Flavor(usize),
+    /// The n-th `--fail` (body: `fail[n-1]`).
+    Fail(usize),
+    /// `--mix` (body: `mix`).
+    Mix,
+    /// `--tiered` (body: `tiered`).
+    Tiered,
+}
+
+impl std::fmt::Display for Flag {
+    /// The command line's spelling, the `path` of the error documents that the CLI writes:
+    /// `--flavor 2`, `--fail 1`, `--mix`, `--tiered`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Flag::Flavor(n) => write!(f, "--flavor {n}"),
+            Flag::Fail(n) => write!(f, "--fail {n}"),
+            Flag::Mix => f.write_str("--mix"),
+            Flag::Tiered => f.write_str("--tiered"),
+        }
+    }
+}
+
+/// Where [`InputError::new`] takes an error to be: a path (`&str`, `String`), or a [`Flag`].
+pub trait Place {
+    /// The error's `path` and its source.
+    fn into_place(self) -> (String, ErrorSource);
+}
+
+impl Place for String {
+    fn into_place(self) -> (String, ErrorSource) {
+        (self, ErrorSource::Path)
+    }
+}
+
+impl Place for &str {
+    fn into_place(self) -> (String, ErrorSource) {
+        (self.to_string(), ErrorSource::Path)
+    }
+}
+
+impl Place for &String {
+    fn into_place(self) -> (String, ErrorSource) {
+        (self.clone(), ErrorSource::Path)
+    }
+}
+
+impl Place for Flag {
+    fn into_place(self) -> (String, ErrorSource) {
+        (self.to_string(), ErrorSource::Flag(self))
+    }
 }
 
 impl InputError {
-    /// Builds an error with the registry's action text. A cause longer than
-    /// [`MAX_CAUSE_BYTES`] is cut, and so is a path (a path quotes keys of the document).
-    pub fn new(code: ErrorCode, path: impl Into<String>, cause: impl Into<String>) -> Self {
+    /// Builds an error with the registry's action text, at a path or a [`Flag`]. A cause longer
+    /// than [`MAX_CAUSE_BYTES`] is cut, and so is a path (a path quotes keys of the document).
+    pub fn new(code: ErrorCode, at: impl Place, cause: impl Into<String>) -> Self {
+        let (path, source) = at.into_place();
         InputError {
             code,
-            path: shorten(path.into()),
+            path: shorten(path),
             cause: shorten(cause.into()),
             action: code.action_for(DocKind::Problem),
+            source,
         }
     }
 
@@ -492,5 +573,34 @@ impl ErrorDocument {
         let omitted = errors.len().saturating_sub(MAX_ERRORS);
         errors.truncate(MAX_ERRORS);
         ErrorDocument { errors, omitted }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error about a flag carries it typed, and is written as the CLI spells it: the wire has
+    /// the same four fields as an error at a JSON pointer.
+    #[test]
+    fn a_flag_is_a_typed_source_written_as_the_cli_spells_it() {
+        for (flag, spelled) in [
+            (Flag::Flavor(2), "--flavor 2"),
+            (Flag::Fail(1), "--fail 1"),
+            (Flag::Mix, "--mix"),
+            (Flag::Tiered, "--tiered"),
+        ] {
+            let e = InputError::new(ErrorCode::BadFlavor, flag, "why");
+            assert_eq!(
+                (e.path.as_str(), e.source),
+                (spelled, ErrorSource::Flag(flag))
+            );
+            let wire = serde_json::to_string(&e).expect("encodes");
+            let at_path = InputError::new(ErrorCode::BadFlavor, spelled, "why");
+            assert_eq!(at_path.source, ErrorSource::Path);
+            assert_eq!(wire, serde_json::to_string(&at_path).expect("encodes"));
+            let back: InputError = serde_json::from_str(&wire).expect("decodes");
+            assert_eq!(back, at_path);
+        }
     }
 }

@@ -15,7 +15,7 @@ pub mod spelling;
 pub mod state;
 pub mod zero;
 
-pub use errors::{ErrorDocument, InputError};
+pub use errors::{ErrorDocument, ErrorSource, Flag, InputError};
 pub use problem::{Host, Objective, Options, Problem, Request, Resources, SolverKind, Storage};
 pub use solution::{
     BoundScope, PhaseName, PhaseSolver, PhaseStats, Placement, ReasonCode, Solution, Stats, Status,

@@ -135,7 +135,7 @@ fn flavor_errors(i: usize, f: &Flavor) -> Vec<InputError> {
     let bad = |why: String| {
         InputError::new(
             vmplace_wire::errors::ErrorCode::BadFlavor,
-            format!("--flavor {}", i + 1),
+            vmplace_wire::Flag::Flavor(i + 1),
             format!("flavor `{}` {why}", f.name),
         )
     };
@@ -215,7 +215,7 @@ fn uncountable(pool: &Problem, flavors: &[Flavor]) -> Vec<InputError> {
             let what = too_many(pool, f)?;
             Some(InputError::new(
                 vmplace_wire::errors::ErrorCode::BadFlavor,
-                format!("--flavor {}", i + 1),
+                vmplace_wire::Flag::Flavor(i + 1),
                 format!(
                     "flavor `{}` is so small that {what} alone would hold more than {MAX_COUNT} \
                      of it, more than vmplace counts exactly",
@@ -438,7 +438,7 @@ fn bad_mix(q: &Query) -> Vec<InputError> {
         if ratio.len() != q.flavors.len() || ratio.iter().all(|&r| r == 0) {
             out.push(InputError::new(
                 ErrorCode::BadMix,
-                "--mix",
+                vmplace_wire::Flag::Mix,
                 format!(
                     "{} parts for {} flavors{}",
                     ratio.len(),
@@ -455,7 +455,7 @@ fn bad_mix(q: &Query) -> Vec<InputError> {
     if q.tiered && q.flavors.len() != 1 {
         out.push(InputError::new(
             ErrorCode::BadTiered,
-            "--tiered",
+            vmplace_wire::Flag::Tiered,
             format!("{} flavors: --tiered shrinks exactly one", q.flavors.len()),
         ));
     }
@@ -476,7 +476,7 @@ fn unknown_resources(pool: &Problem, flavors: &[Flavor]) -> Vec<InputError> {
                 .map(move |k| {
                     InputError::new(
                         vmplace_wire::errors::ErrorCode::UnknownResource,
-                        format!("--flavor {}", i + 1),
+                        vmplace_wire::Flag::Flavor(i + 1),
                         format!("flavor {} asks for `{k}`, which no host has", f.name),
                     )
                 })

@@ -235,7 +235,7 @@ impl Fleet {
         let mut names: Vec<String> = Vec::new();
         let mut each: Option<Vec<(String, Vec<usize>)>> = None;
         for (i, spec) in specs.iter().enumerate() {
-            let at = format!("--fail {}", i + 1);
+            let at = vmplace_wire::Flag::Fail(i + 1);
             let hosts: Vec<usize> = match spec {
                 FailSpec::Host(id) => self
                     .hosts
