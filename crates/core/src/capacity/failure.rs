@@ -9,6 +9,7 @@ mod survivors;
 pub use fleet::{FailSpec, Fleet};
 
 use crate::domain::groups::Counts;
+use crate::domain::HostIx;
 use crate::model::restart::{restart, RestartRule, RestartVm};
 use crate::model::{MipOptions, MipStatus};
 use fleet::Running;
@@ -78,7 +79,7 @@ fn best_fit(
                 taken.insert((h, g), true);
             }
             for &r in &rules_of[v] {
-                if let Some(d) = rules[r].domain_of[crate::domain::HostIx(h)] {
+                if let Some(d) = rules[r].domain_of[HostIx(h)] {
                     counts[r].add(d, 1);
                 }
             }

@@ -2,6 +2,7 @@
 
 use super::{Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::groups::{Counts, MemberCounts};
+use crate::domain::{HostIx, IxVec};
 use good_lp::{constraint, variable, Expression};
 use std::collections::BTreeMap;
 
@@ -54,7 +55,7 @@ pub struct RoundVm {
 #[derive(Debug, Clone)]
 pub struct RoundRule {
     /// Domain of each host (None: outside the scope).
-    pub domain_of: std::sync::Arc<crate::domain::IxVec<crate::domain::HostIx, Option<usize>>>,
+    pub domain_of: std::sync::Arc<IxVec<HostIx, Option<usize>>>,
     /// Its candidates: (index into `RoundInput::vms`, the domain it starts in).
     pub members: Vec<(usize, Option<usize>)>,
     /// Members per domain that are no candidates (they stay).
@@ -119,7 +120,7 @@ impl RoundRule {
         let mut counts = self.fixed.clone();
         for &(i, from) in &self.members {
             let d = match at(i) {
-                Some(h) => self.domain_of[crate::domain::HostIx(h)],
+                Some(h) => self.domain_of[HostIx(h)],
                 None => from,
             };
             if let Some(d) = d {
@@ -371,7 +372,7 @@ impl Model<'_> {
         let mut out: BTreeMap<usize, Vec<(Col, bool)>> = BTreeMap::new();
         for &(v, from) in &rule.members {
             for &(h, c) in &self.x[v] {
-                if let Some(d) = rule.domain_of[crate::domain::HostIx(h)] {
+                if let Some(d) = rule.domain_of[HostIx(h)] {
                     out.entry(d).or_default().push((c, Some(d) != from));
                 }
             }

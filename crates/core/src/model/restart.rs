@@ -6,6 +6,7 @@
 use super::migration::room_extremes;
 use super::{Col, MipBuilder, MipError, MipOptions, MipStatus, Sense};
 use crate::domain::groups::{Counts, MemberCounts};
+use crate::domain::{HostIx, IxVec};
 use good_lp::{constraint, variable, Expression};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ pub struct RestartVm {
 #[derive(Debug, Clone)]
 pub struct RestartRule {
     /// Domain of each host (None: outside the scope).
-    pub domain_of: std::sync::Arc<crate::domain::IxVec<crate::domain::HostIx, Option<usize>>>,
+    pub domain_of: std::sync::Arc<IxVec<HostIx, Option<usize>>>,
     /// The restarting VMs it holds (indices into the VMs).
     pub members: Vec<usize>,
     /// What it asks of them.
@@ -84,7 +85,7 @@ impl RestartRule {
     /// Whether one more member may restart on host `h`, with `counts` restarted per domain so far
     /// (the greedy's test; the rows below hold the same).
     pub fn admits(&self, counts: &Counts, h: usize) -> bool {
-        let Some(d) = self.domain_of[crate::domain::HostIx(h)] else {
+        let Some(d) = self.domain_of[HostIx(h)] else {
             return false;
         };
         match &self.policy {
@@ -256,7 +257,7 @@ impl<'a> Model<'a> {
         let mut out: BTreeMap<usize, Vec<Col>> = BTreeMap::new();
         for &v in &rule.members {
             for &(h, c) in &self.x[v] {
-                if let Some(d) = rule.domain_of[crate::domain::HostIx(h)] {
+                if let Some(d) = rule.domain_of[HostIx(h)] {
                     out.entry(d).or_default().push(c);
                 }
             }
@@ -280,7 +281,7 @@ impl<'a> Model<'a> {
             .members
             .iter()
             .find_map(|&v| warm.get(v).copied().flatten())
-            .and_then(|h| rule.domain_of[crate::domain::HostIx(h)]);
+            .and_then(|h| rule.domain_of[HostIx(h)]);
         let mut chosen = Expression::default();
         for (d, cols) in self.by_domain(rule) {
             let on = if warm_domain == Some(d) { 1.0 } else { 0.0 };
@@ -309,7 +310,7 @@ impl<'a> Model<'a> {
                 .get(v)
                 .copied()
                 .flatten()
-                .and_then(|h| rule.domain_of[crate::domain::HostIx(h)])
+                .and_then(|h| rule.domain_of[HostIx(h)])
             {
                 warm_counts.add(d, 1);
             }

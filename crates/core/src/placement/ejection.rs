@@ -15,8 +15,7 @@
 use super::neighbourhood::storage_options;
 use super::working::Working;
 use crate::budget::Budget;
-use crate::domain::IxVec;
-use crate::domain::{bits, Assignment, Domain, HostIx, RequestIx, StorageIx};
+use crate::domain::{bits, Assignment, Domain, HostIx, IxVec, RequestIx, StorageIx};
 
 /// Hosts tried per unplaced request, those that lack the least first.
 const HOSTS_TRIED: usize = 24;

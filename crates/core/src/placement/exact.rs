@@ -6,8 +6,7 @@
 //! deadline passes, or when it cannot prove the look-ahead's host opening zero.
 
 use crate::domain::evaluate::reach;
-use crate::domain::IxVec;
-use crate::domain::{Assignment, Domain, RequestIx, StorageIx, EPS};
+use crate::domain::{Assignment, Domain, IxVec, RequestIx, StorageIx, EPS};
 use vmplace_wire::Objective;
 
 mod lookahead;

@@ -2,8 +2,9 @@
 //! names the constraint family of models/.
 
 use crate::domain::evaluate::final_load;
-use crate::domain::IxVec;
-use crate::domain::{bits, fits, Assignment, Domain, HostIx, Load, RequestIx, StorageIx, EPS};
+use crate::domain::{
+    bits, fits, Assignment, Domain, HostIx, IxVec, Load, RequestIx, StorageIx, EPS,
+};
 use std::collections::HashMap;
 use vmplace_wire::ReasonCode;
 

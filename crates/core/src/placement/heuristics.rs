@@ -16,8 +16,7 @@
 //! Nothing here is tuned: ties go to the lower index, and the weighers are the published ones.
 
 use crate::domain::evaluate::final_load;
-use crate::domain::IxVec;
-use crate::domain::{Assignment, Domain, HostIx, Load, RequestIx, StorageIx, EPS};
+use crate::domain::{Assignment, Domain, HostIx, IxVec, Load, RequestIx, StorageIx, EPS};
 use crate::resources::Role;
 use vmplace_wire::PhaseSolver;
 

@@ -3,13 +3,11 @@
 use super::deadline::mip_options;
 use super::host_phase::{host_columns, LNS_NEIGHBOURHOOD_COLUMNS};
 use crate::budget::Budget;
-use crate::domain::{HostIx, IxVec, StorageIx};
+use crate::domain::{evaluate, Assignment, Domain, HostIx, IxVec, RequestIx, StorageIx};
 
 /// How much larger than `LNS_NEIGHBOURHOOD_COLUMNS` neighbourhoods may grow.
 const LNS_GROWTH: usize = 16;
 use super::lexicographic::better;
-use crate::domain::evaluate;
-use crate::domain::{Assignment, Domain, RequestIx};
 use crate::model::host;
 use crate::model::storage::Stage;
 use crate::model::MipOptions;

@@ -12,8 +12,9 @@
 use super::deadline::Stall;
 use super::lexicographic::{better, lexicographic};
 use crate::budget::Budget;
-use crate::domain::IxVec;
-use crate::domain::{evaluate, fits, Assignment, Domain, HostIx, Part, RequestIx, StorageIx};
+use crate::domain::{
+    evaluate, fits, Assignment, Domain, HostIx, IxVec, Part, RequestIx, StorageIx,
+};
 use crate::model::joint::{self, JointInput};
 use crate::model::{MipError, MipOptions};
 use rand::seq::{IndexedRandom, SliceRandom};

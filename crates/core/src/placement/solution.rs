@@ -5,9 +5,7 @@ use super::explain;
 use super::verify;
 use super::PhaseOutcome;
 use crate::budget::Budget;
-use crate::domain::evaluate;
-use crate::domain::Domain;
-use crate::domain::IxVec;
+use crate::domain::{evaluate, Domain, IxVec};
 use std::collections::BTreeSet;
 use vmplace_wire::{Placement, ReasonCode, Solution, Stats, Status, Unplaced};
 

@@ -10,8 +10,7 @@ use super::bounds::{host_cost_floor, integral_host_bound, record, storage_cost_f
 use super::{greedy, PhaseOutcome};
 use crate::domain::evaluate::{self, is_placed};
 use crate::domain::tolerance::{exceeds, ExactSum};
-use crate::domain::IxVec;
-use crate::domain::{Assignment, Domain, HostIx, Load, RequestIx, StorageIx};
+use crate::domain::{Assignment, Domain, HostIx, IxVec, Load, RequestIx, StorageIx};
 use std::collections::BTreeSet;
 use vmplace_wire::{Objective, Status};
 

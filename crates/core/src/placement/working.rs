@@ -3,8 +3,7 @@
 //! storage connectivity; members of `groups[]` rules are never moved.
 
 use super::neighbourhood::{may_use, movable};
-use crate::domain::IxVec;
-use crate::domain::{evaluate, Assignment, Domain, HostIx, Load, RequestIx, StorageIx};
+use crate::domain::{evaluate, Assignment, Domain, HostIx, IxVec, Load, RequestIx, StorageIx};
 use std::collections::HashSet;
 
 /// A VM's shape for the relocation cache: its demand, its `anti_affinity` group and its storage.

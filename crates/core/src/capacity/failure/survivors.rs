@@ -3,6 +3,7 @@
 
 use super::fleet::{Fleet, Running};
 use crate::domain::groups::{Counts, GroupRule, MemberCounts, Policy};
+use crate::domain::{HostIx, IxVec};
 use crate::model::migration::room_extremes;
 use crate::model::restart::{RestartPolicy, RestartRule};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -140,7 +141,7 @@ fn eligible(
 /// What one hard group rule allows a restarting VM: the hosts in its scope, and of those only
 /// the ones whose domain `domains` lets a member in (shared by the rule's members).
 pub(super) struct HostLimit {
-    domain_of: Arc<crate::domain::IxVec<crate::domain::HostIx, Option<usize>>>,
+    domain_of: Arc<IxVec<HostIx, Option<usize>>>,
     domains: Arc<Domains>,
     /// The code and reason when it allows no host the VM could otherwise use.
     why: (RestartCode, String),
@@ -158,7 +159,7 @@ enum Domains {
 
 impl HostLimit {
     fn allows(&self, h: usize) -> bool {
-        self.domain_of[crate::domain::HostIx(h)].is_some_and(|d| match &*self.domains {
+        self.domain_of[HostIx(h)].is_some_and(|d| match &*self.domains {
             Domains::All => true,
             Domains::Except(full) => !full.contains(&d),
             Domains::Only(open) => open.contains(&d),
@@ -220,13 +221,13 @@ pub(super) fn scenario_rules(
         }
         let mut present = Counts::default();
         for &(h, n) in &fleet.hosted[r] {
-            if let Some(d) = rule.domain_of[crate::domain::HostIx(h)].filter(|_| !s.failed[h]) {
+            if let Some(d) = rule.domain_of[HostIx(h)].filter(|_| !s.failed[h]) {
                 present.add(d, n);
             }
         }
         for &v in &fleet.members[r] {
             let h = fleet.vms[v].host;
-            if let Some(d) = rule.domain_of[crate::domain::HostIx(h)].filter(|_| !s.failed[h]) {
+            if let Some(d) = rule.domain_of[HostIx(h)].filter(|_| !s.failed[h]) {
                 present.add(d, 1);
             }
         }
@@ -296,7 +297,7 @@ pub(super) fn scenario_rules(
 fn surviving_room(s: &Survivors, rule: &GroupRule) -> (Arc<Vec<bool>>, usize) {
     let mut room = vec![false; rule.domain_names.len()];
     for (h, host) in s.fleet.hosts.iter().enumerate() {
-        if let Some(d) = rule.domain_of[crate::domain::HostIx(h)].filter(|_| !s.failed[h]) {
+        if let Some(d) = rule.domain_of[HostIx(h)].filter(|_| !s.failed[h]) {
             room[d] |= host.active;
         }
     }

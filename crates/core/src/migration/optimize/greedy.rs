@@ -23,8 +23,8 @@ pub(super) struct Greedy<'a> {
     pub rest_use: &'a [Vec<f64>],
     pub role: &'a IxVec<HostIx, Role>,
     pub candidates: &'a [VmIx],
-    /// Per candidate, its accepting hosts as positions of the round model's hosts.
-    pub accepting: &'a [Vec<usize>],
+    /// Per candidate, its accepting hosts.
+    pub accepting: &'a [Vec<HostIx>],
     pub peak: &'a dyn Fn(VmIx) -> f64,
     pub dynamic: &'a super::DynamicPower<'a>,
     pub move_cost: &'a super::MoveCost<'a>,
@@ -114,7 +114,7 @@ impl Packing {
     fn rules_allow(&self, g: &Greedy, i: usize, h: usize) -> bool {
         self.rules_of[i].iter().all(|&(r, from)| {
             let rule = &g.rules[r];
-            let to = rule.domain_of[crate::domain::HostIx(h)];
+            let to = rule.domain_of[HostIx(h)];
             if to == from {
                 return true;
             }
@@ -137,9 +137,10 @@ impl Packing {
     /// dynamic power), among hosts not `closed` (and already on, if `only_on`).
     fn best(&self, g: &Greedy, i: usize, closed: &[bool], only_on: bool) -> Option<usize> {
         let v = g.candidates[i];
+        // The round model counts hosts by position (`HostIx::0`).
         g.accepting[i]
             .iter()
-            .copied()
+            .map(|h| h.0)
             .filter(|&h| !closed[h] && (!only_on || self.count[h] > 0) && self.fits(g, i, h))
             .map(|h| {
                 let idle = if self.count[h] > 0 {
@@ -171,9 +172,7 @@ impl Packing {
             self.members[t].push(group);
         }
         for &(r, from) in &self.rules_of[i] {
-            if let Some(dm) =
-                g.rules[r].domain_of[crate::domain::HostIx(t)].filter(|&dm| Some(dm) != from)
-            {
+            if let Some(dm) = g.rules[r].domain_of[HostIx(t)].filter(|&dm| Some(dm) != from) {
                 self.arrived[r].add(dm, 1);
                 self.counts[r].add(dm, 1);
                 if let Some(f) = from {

@@ -106,12 +106,6 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostIx], stats: &mut PlanStats) 
         .map(|&v| pool.vms[v].now.clone())
         .collect();
     let peak = |v: VmIx| sources.expected_cpu[v];
-    // The round model (the MIP and its greedy warm start) counts hosts by position.
-    let accepting: Vec<Vec<usize>> = admissible
-        .accepting
-        .iter()
-        .map(|hs| hs.iter().map(|h| h.0).collect())
-        .collect();
     let greedy = greedy::greedy(greedy::Greedy {
         pool,
         hosts: &hosts,
@@ -122,7 +116,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostIx], stats: &mut PlanStats) 
         rest_use: &rest_use,
         role: &sources.role,
         candidates: &sources.candidates,
-        accepting: &accepting,
+        accepting: &admissible.accepting,
 
         peak: &peak,
         dynamic: &dynamic,

@@ -7,9 +7,8 @@ mod pricing;
 
 use super::deadline::mip_options;
 use crate::budget::Budget;
-use crate::domain::IxVec;
 use crate::domain::{
-    bits, evaluate, fits, Assignment, Domain, HostIx, HostNode, RequestIx, StorageIx, EPS,
+    bits, evaluate, fits, Assignment, Domain, HostIx, HostNode, IxVec, RequestIx, StorageIx, EPS,
 };
 use crate::model::patterns::{LpSolution, MasterInput, Pattern, PatternMaster};
 use crate::model::{MipError, MipOptions};
