@@ -6,7 +6,7 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use vmplace_check::{check, Expect};
-use vmplace_core::domain::{evaluate, Domain, Settings};
+use vmplace_core::domain::{evaluate, Domain, Settings, NOISE};
 use vmplace_core::placement::heuristics::{self, Heuristic};
 use vmplace_core::placement::{fixed_storage, run_or_fallback, Mode, RunConfig};
 use vmplace_core::validation::Valid;
@@ -67,7 +67,7 @@ pub fn bench_pool(name: &str, problem: &Valid<Problem>, base: &Settings) -> Swee
     let best_baseline = baselines.values().copied().fold(0.0, f64::max);
     let s = run_or_fallback(&d, Mode::Place, &RunConfig::default());
     let violations = check(problem, &s, Expect::WithHosts).found();
-    let ratio = |a: f64, b: f64| if b > 1e-9 { a / b } else { 1.0 };
+    let ratio = |a: f64, b: f64| if b > NOISE { a / b } else { 1.0 };
     let distance = s.placed_weight_bound - best_baseline;
     SweepRow {
         pool: name.to_string(),
@@ -81,7 +81,7 @@ pub fn bench_pool(name: &str, problem: &Valid<Problem>, base: &Settings) -> Swee
         best_baseline,
         vs_baseline: ratio(s.placed_weight, best_baseline),
         vs_bound: ratio(s.placed_weight, s.placed_weight_bound),
-        closed: if distance > 1e-9 {
+        closed: if distance > NOISE {
             (s.placed_weight - best_baseline) / distance
         } else {
             1.0
@@ -145,12 +145,12 @@ pub fn summarise(rows: &[SweepRow]) -> SweepSummary {
         pools: rows.len(),
         below_baseline: rows
             .iter()
-            .filter(|r| r.placed_weight < r.best_baseline - 1e-9)
+            .filter(|r| r.placed_weight < r.best_baseline - NOISE)
             .count(),
         rejected: rows.iter().filter(|r| r.violations > 0).count(),
         vs_baseline: col(&|r| r.vs_baseline),
         vs_bound: col(&|r| r.vs_bound),
         closed: col(&|r| r.closed),
-        limit_used: col(&|r| r.time_s / r.limit_s.max(1e-9)),
+        limit_used: col(&|r| r.time_s / r.limit_s.max(NOISE)),
     }
 }

@@ -7,6 +7,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use vmplace::bench::{bench_problem, instance_files, peak_rss_mib, BenchRow};
 use vmplace_core::domain::settings::Overrides;
+use vmplace_core::domain::NOISE;
 use vmplace_core::validation::{read_problem, Phase};
 use vmplace_wire::{errors::ErrorCode, InputError};
 
@@ -307,7 +308,7 @@ fn joint_losses(rows: &[BenchRow]) -> JointLosses {
     let mut out = JointLosses::default();
     for (w, h) in rows.iter().filter_map(BenchRow::joint_advantage) {
         out.ran += 1;
-        if w > 1e-9 || (w > -1e-9 && h < 0) {
+        if w > NOISE || (w > -NOISE && h < 0) {
             out.lost += 1;
             out.weight += w;
             out.hosts += h;
@@ -381,7 +382,7 @@ fn run_sweep(a: &BenchArgs, n: usize) -> i32 {
                 "{:<16} {:>6} {:>5} | {:>8.0} {:>8.0} {:>8.0} {:<18} | {:>7.4} {:>7.4} {:>6.2} {:>6.2}{}",
                 row.pool, row.requests, row.hosts, row.placed_weight, row.bound,
                 row.best_baseline, best, row.vs_baseline, row.vs_bound, row.closed,
-                row.time_s / row.limit_s.max(1e-9),
+                row.time_s / row.limit_s.max(NOISE),
                 if row.violations > 0 { "  CHECKER VIOLATIONS" } else { "" }
             ));
         }

@@ -9,13 +9,14 @@ mod survivors;
 pub use fleet::{FailSpec, Fleet};
 
 use crate::domain::groups::Counts;
-use crate::domain::HostIx;
+use crate::domain::quality::{self, Goal};
+use crate::domain::{HostIx, NOISE};
 use crate::model::restart::{restart, RestartRule, RestartVm};
 use crate::model::{MipOptions, MipStatus};
 use fleet::Running;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
-use survivors::{eligibility, scenario_rules, Eligible, ScenarioRules, Survivors, EPS};
+use survivors::{eligibility, scenario_rules, Eligible, ScenarioRules, Survivors};
 use vmplace_wire::capacity::{
     DecidedBy, FailureReport, NotTolerated, RestartCode, Restarted, Scenario, Unrestartable,
 };
@@ -43,7 +44,7 @@ fn best_fit(
             .first()
             .map(|&h| {
                 (0..v.demand.len())
-                    .map(|r| v.demand[r] / s.free[h][r].max(1e-9))
+                    .map(|r| v.demand[r] / s.free[h][r].max(NOISE))
                     .fold(0.0, f64::max)
             })
             .unwrap_or(0.0)
@@ -62,7 +63,7 @@ fn best_fit(
             .copied()
             .filter(|&h| vm.group.is_none_or(|g| !taken.contains_key(&(h, g))))
             .filter(|&h| rules_of[v].iter().all(|&r| rules[r].admits(&counts[r], h)))
-            .filter(|&h| (0..vm.demand.len()).all(|r| vm.demand[r] <= free[h][r] + EPS))
+            .filter(|&h| (0..vm.demand.len()).all(|r| vm.demand[r] <= free[h][r] + NOISE))
             .map(|h| {
                 let left = (0..vm.demand.len())
                     .filter(|&r| vm.demand[r] > 0.0)
@@ -304,7 +305,7 @@ impl<'a> Case<'a> {
                 };
                 let mut sc = self.finish(DecidedBy::Mip, status);
                 sc.bound = bound;
-                sc.gap = gap(bound, sc.restarted);
+                sc.gap = restart_gap(bound, sc.restarted);
                 sc
             }
             Err(e) => {
@@ -386,7 +387,7 @@ impl<'a> Case<'a> {
             restartable: restarted == vms.len(),
             status,
             bound,
-            gap: gap(bound, restarted),
+            gap: restart_gap(bound, restarted),
             decided_by: decided,
             headroom,
             headroom_share: if share.is_finite() { share } else { 0.0 },
@@ -396,10 +397,7 @@ impl<'a> Case<'a> {
     }
 }
 
-fn gap(bound: usize, restarted: usize) -> f64 {
-    if bound > 0 {
-        bound.saturating_sub(restarted) as f64 / bound as f64
-    } else {
-        0.0
-    }
+/// The share of the restart bound not restarted ([`quality::gap`]).
+fn restart_gap(bound: usize, restarted: usize) -> f64 {
+    quality::gap(restarted as f64, bound as f64, Goal::Maximize)
 }

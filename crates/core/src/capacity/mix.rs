@@ -2,6 +2,7 @@
 //! (models/capacity.md, "A mix"), by the mix MIP (`model::mix`).
 
 use super::{free, links, resource_names, Flavor};
+use crate::domain::quality::{gap, Goal};
 use crate::model::mix::{mix, MixFlavor, MixInput};
 use crate::model::{MipOptions, MipStatus};
 use std::collections::BTreeMap;
@@ -87,11 +88,7 @@ pub(super) fn count_mix(
         ratio: ratio.to_vec(),
         sets,
         bound,
-        gap: if bound > 0 {
-            (bound - sets) as f64 / bound as f64
-        } else {
-            0.0
-        },
+        gap: gap(sets as f64, bound as f64, Goal::Maximize),
         status,
         vms: flavors
             .iter()

@@ -5,6 +5,7 @@
 //! whole).
 
 use super::{count_booked, free, too_many, Flavor, MAX_COUNT};
+use crate::domain::{MIP_TOL, NOISE};
 use std::collections::BTreeMap;
 use vmplace_wire::capacity::{Tier, Tiered};
 use vmplace_wire::{Problem, Resources};
@@ -91,7 +92,7 @@ fn shrink(pool: &Problem, cur: &Flavor, first: &Flavor) -> Option<Flavor> {
         cur.demand
             .iter()
             .filter(|(k, _)| Some(k.as_str()) != skip)
-            .all(|(k, d)| *d <= free.get(k).copied().unwrap_or(0.0) + 1e-9)
+            .all(|(k, d)| *d <= free.get(k).copied().unwrap_or(0.0) + NOISE)
     };
     let mut best: Option<(f64, Flavor)> = None;
     let mut consider = |ratio: f64, next: Flavor| {
@@ -108,7 +109,7 @@ fn shrink(pool: &Problem, cur: &Flavor, first: &Flavor) -> Option<Flavor> {
             .filter(|(h, free)| {
                 fits_except(free, Some(k))
                     && h.storage.iter().any(|s| {
-                        room.get(s.as_str()).copied().unwrap_or(0.0) + 1e-9 >= cur.disk_gib
+                        room.get(s.as_str()).copied().unwrap_or(0.0) + NOISE >= cur.disk_gib
                     })
             })
             .map(|(_, free)| free.get(k).copied().unwrap_or(0.0))
@@ -147,5 +148,5 @@ fn shrink(pool: &Problem, cur: &Flavor, first: &Flavor) -> Option<Flavor> {
 /// to thousandths, so that tiers read well and still fit.
 fn round_down(v: f64, first: f64) -> f64 {
     let grain = if first.fract() == 0.0 { 1.0 } else { 0.001 };
-    (v / grain + 1e-6).floor() * grain
+    (v / grain + MIP_TOL).floor() * grain
 }

@@ -2,6 +2,7 @@
 //! document by its one converter ([`Pool::from_state`]); tentative moves are applied in place.
 
 use super::groups::{Counts, GroupRule, Scopes};
+use super::tolerance::TINY;
 use crate::resources::Role;
 use crate::validation::Valid;
 use std::collections::HashMap;
@@ -229,7 +230,7 @@ impl Pool {
             let hist = &self.vms[v].cpu_history;
             let offset = len - hist.len();
             for (i, x) in hist.iter().enumerate() {
-                out[offset + i] += x * self.vms[v].demand[k] / cap.max(1e-12);
+                out[offset + i] += x * self.vms[v].demand[k] / cap.max(TINY);
             }
         }
         out

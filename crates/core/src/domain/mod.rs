@@ -1,13 +1,15 @@
 //! The validated domain: typed indices and dense vectors, built from the wire documents by one
 //! converter each ([`placement::Domain::from_problem`], [`migration::Pool::from_state`]).
 //! [`evaluate`] computes the objectives of any placement on it, for the models and the
-//! placement driver alike; [`tolerance`] says what "within capacity" means for an answer.
+//! placement driver alike; [`tolerance`] says what "within capacity" means for an answer and
+//! [`quality`] how far an answer may be from the best.
 
 pub mod evaluate;
 pub mod groups;
 pub mod index;
 pub mod migration;
 pub mod placement;
+pub mod quality;
 pub mod settings;
 pub mod tolerance;
 

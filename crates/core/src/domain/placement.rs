@@ -8,10 +8,7 @@ use vmplace_wire::{Objective, SolverKind};
 
 mod build;
 
-/// Numerical tolerance for capacity comparisons, absolute, in the document's unit: what
-/// [`fits`] allows over the free capacity, and the absolute part of the final check every answer
-/// passes ([`super::tolerance`]).
-pub const EPS: f64 = 1e-6;
+pub use super::tolerance::{EPS, MIP_TOL, NOISE, TINY};
 
 pub use super::index::{HostIx, Idx, IxVec, RequestIx, StorageIx};
 
@@ -62,7 +59,7 @@ impl HostNode {
     pub fn took_some(&self, free: &[f64]) -> bool {
         free.iter()
             .zip(self.capacity.iter().zip(&self.used))
-            .any(|(now, (c, u))| now + 1e-9 < (c - u).max(0.0))
+            .any(|(now, (c, u))| now + NOISE < (c - u).max(0.0))
     }
     /// Whether the host runs anything before this batch.
     pub fn initially_active(&self) -> bool {

@@ -5,10 +5,32 @@
 //! let a 1e8 GiB storage system take 14 GiB more (issue 27, M3). Every answer passes
 //! [`exceeds`] on sums taken with [`ExactSum`] before it is written
 //! (`placement::verify`); the checker holds answers to the same rule with its own code.
+//!
+//! Every other tolerance of the core is here too, by what it is for: [`EPS`] (the solvers' slack
+//! on a capacity), [`MIP_TOL`] (reading a MIP's values), [`NOISE`] (float noise in the solvers'
+//! own sums) and [`TINY`] (a floor under divisors). Code does not write these numbers inline.
 
-/// Absolute slack on a capacity, in the document's unit. Equal to [`super::EPS`], the slack of
-/// the solvers' incremental [`super::fits`].
-pub const CAPACITY_TOL: f64 = super::EPS;
+/// Numerical tolerance for capacity comparisons, absolute, in the document's unit: what
+/// [`super::fits`] and the incremental solvers allow over the free capacity, and the absolute
+/// part of the final check every answer passes.
+pub const EPS: f64 = 1e-6;
+
+/// Absolute slack on a capacity, in the document's unit. Equal to [`EPS`], the slack of the
+/// solvers' incremental [`super::fits`].
+pub const CAPACITY_TOL: f64 = EPS;
+
+/// HiGHS's integrality and feasibility tolerance: a MIP value within this of a whole number is
+/// that number (`(v + MIP_TOL).floor()`), and a floor handed back to a MIP is loosened by this
+/// share so that the solver's own rounding cannot make it infeasible.
+pub const MIP_TOL: f64 = 1e-6;
+
+/// Float noise in sums and comparisons the solvers compute themselves (utilisations, costs,
+/// weights): two values closer than this are equal, and an amount below it is zero.
+pub const NOISE: f64 = 1e-9;
+
+/// A floor under divisors (a capacity or size that may be 0) and the margin of ties where a
+/// strict improvement is asked for, far below any amount a document carries.
+pub const TINY: f64 = 1e-12;
 
 /// Float rounding of the documents' numbers, relative to the amounts compared: eight units in
 /// the last place (1.8e-7 at 1e8, 1.8e-3 at 1e12, where an f64 cannot hold 1e-6 of a unit).

@@ -3,6 +3,7 @@
 use super::{detect, RoundPolicy};
 use crate::domain::groups::{Counts, MemberCounts, Policy};
 use crate::domain::migration::{HostIx, IxVec, Pool, VmIx};
+use crate::domain::{NOISE, TINY};
 use vmplace_wire::state::{DeclineCode, HostState};
 
 /// The admission rule of host `h` for VM `v` (`groups`: [`GroupCounts::new`] of `v`): None =
@@ -62,7 +63,7 @@ pub(super) fn admission(
     }
     let used = pool.used(h);
     for (k, r) in pool.resources.iter().enumerate() {
-        if used[k] + vm.now[k] > host.cap[k] + 1e-9 {
+        if used[k] + vm.now[k] > host.cap[k] + NOISE {
             return Some((
                 DeclineCode::AdmissionCapacity,
                 format!("`{r}`: {} + {} > {}", used[k], vm.now[k], host.cap[k]),
@@ -72,7 +73,7 @@ pub(super) fn admission(
     if pool.vms_on(h).next().is_some() {
         // Would the detector flag the host with the VM on it? (CloudSim skips this for empty hosts.)
         let k = pool.cpu?;
-        let util = (used[k] + vm.now[k]) / host.cap[k].max(1e-12);
+        let util = (used[k] + vm.now[k]) / host.cap[k].max(TINY);
         let mut hist = pool.host_history(h);
         let vh = &vm.cpu_history;
         if hist.len() < vh.len() {
@@ -81,7 +82,7 @@ pub(super) fn admission(
         }
         let offset = hist.len() - vh.len();
         for (i, x) in vh.iter().enumerate() {
-            hist[offset + i] += x * vm.demand[k] / host.cap[k].max(1e-12);
+            hist[offset + i] += x * vm.demand[k] / host.cap[k].max(TINY);
         }
         let max_migration = pool
             .vms_on(h)

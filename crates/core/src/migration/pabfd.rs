@@ -5,6 +5,7 @@ use super::admission::{admission, GroupCounts};
 use super::protocol::{confirm, converse};
 use super::Ctx;
 use crate::domain::migration::{HostIx, IxVec, VmIx};
+use crate::domain::TINY;
 use crate::migration::detect;
 use std::collections::BTreeMap;
 use vmplace_wire::state::{Candidate, DeclineCode, HistorySent, Migration, MigrationReason, Score};
@@ -22,7 +23,7 @@ fn score(cx: &Ctx, v: VmIx, h: HostIx) -> Score {
     let before = pool.cpu_util(h);
     let add = pool
         .cpu
-        .map(|k| pool.vms[v].now[k] / host.cap[k].max(1e-12))
+        .map(|k| pool.vms[v].now[k] / host.cap[k].max(TINY))
         .unwrap_or(0.0);
     let reference = if cx.policy.cloudsim {
         pool.start_util[h]

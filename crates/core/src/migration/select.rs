@@ -2,6 +2,7 @@
 
 use super::RoundPolicy;
 use crate::domain::migration::{HostIx, Pool, VmIx};
+use crate::domain::TINY;
 use rand::seq::IndexedRandom;
 use vmplace_wire::state::Selection;
 
@@ -26,7 +27,7 @@ pub(super) fn select(
         Selection::Mu => {
             let util = |v: VmIx| {
                 pool.cpu
-                    .map(|k| pool.vms[v].now[k] / pool.vms[v].demand[k].max(1e-12))
+                    .map(|k| pool.vms[v].now[k] / pool.vms[v].demand[k].max(TINY))
                     .unwrap_or(0.0)
             };
             movable
@@ -69,7 +70,7 @@ fn max_correlation(pool: &Pool, vms: &[VmIx]) -> Option<VmIx> {
             0 => 1.0,
             c => series(vms[if c <= i { c - 1 } else { c }])[row],
         });
-        let beta = x.clone().svd(true, true).solve(&y, 1e-12).ok()?;
+        let beta = x.clone().svd(true, true).solve(&y, TINY).ok()?;
         let residual = &y - &x * beta;
         let mean = y.mean();
         let total: f64 = y.iter().map(|a| (a - mean) * (a - mean)).sum();

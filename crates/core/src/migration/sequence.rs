@@ -12,11 +12,9 @@ use super::Ctx;
 use crate::domain::groups::Policy;
 use crate::domain::groups::{Counts, MemberCounts};
 use crate::domain::migration::{HostIx, IxVec, Pool, VmIx};
+use crate::domain::NOISE;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use vmplace_wire::state::{DropCode, DroppedMove, HostState, MessageKind, Migration, PlanStats};
-
-/// Slack on capacities, as in admission.
-const EPS: f64 = 1e-9;
 
 /// One hop of a VM: the whole planned move, or a leg of it through a pivot.
 #[derive(Debug, Clone, Copy)]
@@ -120,7 +118,7 @@ impl<'a> Replay<'a> {
     fn room(&self, h: HostIx, v: VmIx, extra: &[f64]) -> bool {
         let cap = &self.pool.hosts[h].cap;
         let now = &self.pool.vms[v].now;
-        (0..cap.len()).all(|k| self.load[h][k] + extra[k] + now[k] <= cap[k] + EPS)
+        (0..cap.len()).all(|k| self.load[h][k] + extra[k] + now[k] <= cap[k] + NOISE)
     }
 
     /// Members of rule `r` in domain `t` before the plan: a domain that already held more than

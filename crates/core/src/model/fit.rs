@@ -2,7 +2,7 @@
 //! every host's resources together. Function names match the constraint families.
 
 use super::{Col, MipBuilder, MipError, MipOptions, MipStatus, Sense};
-use crate::domain::{bits, fits, Domain, Flavor, HostIx, IxVec, StorageIx, EPS};
+use crate::domain::{bits, fits, Domain, Flavor, HostIx, IxVec, StorageIx, EPS, MIP_TOL, NOISE};
 use good_lp::{constraint, variable, Expression};
 use std::collections::HashMap;
 
@@ -31,7 +31,7 @@ impl Class {
             .map(|(d, f)| f / d)
             .fold(f64::INFINITY, f64::min);
         if self.exact {
-            (most + 1e-9).floor()
+            (most + NOISE).floor()
         } else {
             most
         }
@@ -161,7 +161,7 @@ pub fn solve_fit_bound(d: &Domain, opts: &MipOptions) -> Result<Option<f64>, Mip
     opts.relax = true;
     let r = m.b.solve(Sense::Max, objective, 0.0, &opts)?;
     Ok((r.status == MipStatus::Optimal && r.objective.is_finite())
-        .then(|| r.objective + 1e-6 * r.objective.abs().max(1.0)))
+        .then(|| r.objective + MIP_TOL * r.objective.abs().max(1.0)))
 }
 
 impl Model<'_> {

@@ -3,6 +3,7 @@
 //! names match the constraint families.
 
 use super::{Col, MipBuilder, MipError, MipOptions, Sense};
+use crate::domain::NOISE;
 use good_lp::{constraint, variable, Expression};
 
 /// One host type of the pool.
@@ -42,7 +43,7 @@ pub fn hull(watts: &[f64]) -> Vec<(f64, f64)> {
         while let [.., a, b] = hull.as_slice() {
             // Keep b only if it lies strictly below the line from a to p.
             let cross = (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0);
-            if cross <= 1e-9 * (1.0 + p.1.abs()) {
+            if cross <= NOISE * (1.0 + p.1.abs()) {
                 hull.pop();
             } else {
                 break;

@@ -5,7 +5,9 @@
 use super::storage::Stage;
 use super::{hand_out, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::evaluate::reach;
-use crate::domain::{fits, Assignment, Domain, Flavor, HostIx, IxVec, RequestIx, StorageIx, EPS};
+use crate::domain::{
+    fits, Assignment, Domain, Flavor, HostIx, IxVec, RequestIx, StorageIx, EPS, MIP_TOL,
+};
 use good_lp::{constraint, variable, Expression};
 use vmplace_wire::Objective;
 
@@ -143,7 +145,7 @@ impl Model<'_> {
     fn placed_floor(&mut self, placed: Expression, min_weight: f64) {
         self.b.row(constraint::geq(
             placed,
-            min_weight - 1e-6 * min_weight.max(1.0),
+            min_weight - MIP_TOL * min_weight.max(1.0),
         ));
     }
 

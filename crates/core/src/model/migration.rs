@@ -2,7 +2,7 @@
 
 use super::{Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::groups::{Counts, MemberCounts};
-use crate::domain::{HostIx, IxVec};
+use crate::domain::{HostIx, IxVec, NOISE};
 use good_lp::{constraint, variable, Expression};
 use std::collections::BTreeMap;
 
@@ -485,14 +485,14 @@ impl Model<'_> {
                 None => {}
             }
             if let Some(s) = self.over[h] {
-                obj.add_mul(input.penalty / host.cap.max(1e-9), s.var);
+                obj.add_mul(input.penalty / host.cap.max(NOISE), s.var);
             }
         }
         for (v, xs) in self.x.iter().enumerate() {
             let vm = &input.vms[v];
             for (h, c) in xs {
                 let host = &input.hosts[*h];
-                let mut coef = (host.p1 - host.p0) * vm.cpu / host.cap.max(1e-9);
+                let mut coef = (host.p1 - host.p0) * vm.cpu / host.cap.max(NOISE);
                 if vm.stay != Some(*h) {
                     coef += vm.move_cost;
                 } else if vm.must_leave {
@@ -523,7 +523,7 @@ pub fn cost(input: &RoundInput, ends: &[Option<usize>]) -> f64 {
         let host = &input.hosts[h];
         load[h] += vm.peak;
         on[h] = true;
-        total += (host.p1 - host.p0) * vm.cpu / host.cap.max(1e-9);
+        total += (host.p1 - host.p0) * vm.cpu / host.cap.max(NOISE);
         if vm.stay != Some(h) {
             total += vm.move_cost;
         } else if vm.must_leave {
@@ -535,7 +535,7 @@ pub fn cost(input: &RoundInput, ends: &[Option<usize>]) -> f64 {
             total += host.p0;
             let over = load[h] - input.theta * host.cap;
             if over > 0.0 && touched[h] {
-                total += input.penalty / host.cap.max(1e-9) * over;
+                total += input.penalty / host.cap.max(NOISE) * over;
             }
         }
     }

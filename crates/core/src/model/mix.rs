@@ -3,6 +3,7 @@
 //! host. Function names match the constraint families.
 
 use super::{Col, MipBuilder, MipError, MipOptions, MipStatus, Sense};
+use crate::domain::{MIP_TOL, NOISE};
 use good_lp::{constraint, variable, Expression};
 
 /// A flavor of the mix, dense over the hosts' resources.
@@ -67,13 +68,13 @@ pub fn mix(input: &MixInput, opts: &MipOptions) -> Result<Mix, MipError> {
         .map(|&(f, s, h, c)| (f, h, s, (value(c) + 0.5).floor() as usize))
         .filter(|p| p.3 > 0)
         .collect();
-    let sets = (value(k) + 1e-6).floor().max(0.0) as usize;
+    let sets = (value(k) + MIP_TOL).floor().max(0.0) as usize;
     let feasible = matches!(
         r.status,
         MipStatus::Optimal | MipStatus::TimeLimit | MipStatus::WorkLimit
     );
     let bound = if feasible {
-        ((r.bound + 1e-6).floor().max(0.0) as usize).min(input.max_sets)
+        ((r.bound + MIP_TOL).floor().max(0.0) as usize).min(input.max_sets)
     } else {
         input.max_sets
     };
@@ -97,7 +98,7 @@ impl<'a> Model<'a> {
                 }
                 for &s in &input.links[h] {
                     let images = if fl.disk_gib > 0.0 {
-                        (input.storage_free[s] / fl.disk_gib + 1e-9).floor()
+                        (input.storage_free[s] / fl.disk_gib + NOISE).floor()
                     } else {
                         f64::INFINITY
                     };

@@ -20,6 +20,7 @@ pub mod restart;
 pub mod storage;
 
 use crate::budget::Budget;
+use crate::domain::MIP_TOL;
 use good_lp::{
     Constraint, Expression, ProblemVariables, SolverModel, Variable, VariableDefinition,
 };
@@ -582,7 +583,7 @@ pub fn int_value(values: &[f64], c: Col, relaxed: bool) -> usize {
         .get(c.ix)
         .map(|v| {
             if relaxed {
-                (v + 1e-6).floor()
+                (v + MIP_TOL).floor()
             } else {
                 v.round()
             }

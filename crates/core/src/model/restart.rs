@@ -6,7 +6,7 @@
 use super::migration::room_extremes;
 use super::{Col, MipBuilder, MipError, MipOptions, MipStatus, Sense};
 use crate::domain::groups::{Counts, MemberCounts};
-use crate::domain::{HostIx, IxVec};
+use crate::domain::{HostIx, IxVec, MIP_TOL};
 use good_lp::{constraint, variable, Expression};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -168,7 +168,7 @@ pub fn restart(
     );
     // Without a feasible point HiGHS proves nothing here: every VM might still restart.
     let bound = if feasible {
-        ((r.bound + 1e-6).floor().max(0.0) as usize).min(vms.len())
+        ((r.bound + MIP_TOL).floor().max(0.0) as usize).min(vms.len())
     } else {
         vms.len()
     };

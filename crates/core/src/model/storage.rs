@@ -2,6 +2,7 @@
 
 use super::{hand_out, Col, MipBuilder, MipError, MipOptions, MipResult, Sense};
 use crate::domain::evaluate::reach;
+use crate::domain::MIP_TOL;
 use crate::domain::{
     bits, fits, flavors_by, Assignment, Domain, Flavor, HostIx, IxVec, RequestIx, StorageIx, EPS,
 };
@@ -392,7 +393,7 @@ impl Model<'_> {
     fn placed_floor(&mut self, placed: Expression, min_weight: f64) {
         self.b.row(constraint::geq(
             placed,
-            min_weight - 1e-6 * min_weight.max(1.0),
+            min_weight - MIP_TOL * min_weight.max(1.0),
         ));
     }
 

@@ -1,31 +1,9 @@
 //! What a phase achieved and proved: placed weight and cost against their bounds, the gap and
 //! the status, and the combinatorial floors that hold at any scale.
 
-use crate::domain::{Domain, RequestIx, EPS};
+use crate::domain::quality::{gap, Goal};
+use crate::domain::{Domain, RequestIx, EPS, MIP_TOL, NOISE};
 use vmplace_wire::{Objective, PhaseName, PhaseSolver, PhaseStats, Status};
-
-pub(crate) fn relative_gap(objective: f64, bound: f64) -> f64 {
-    let g = (objective - bound).abs() / objective.abs().max(1e-9);
-    if g < 1e-9 {
-        0.0
-    } else {
-        g
-    }
-}
-
-/// Share of the placed-weight bound that is not placed: `(bound - weight) / bound`, 0 when the
-/// bound is 0 (nothing could be placed) or met.
-pub(crate) fn weight_gap(weight: f64, bound: f64) -> f64 {
-    if bound <= EPS {
-        return 0.0;
-    }
-    let g = (bound - weight) / bound;
-    if g < 1e-9 {
-        0.0
-    } else {
-        g
-    }
-}
 
 /// How good the whole call's answer is.
 pub(crate) struct Quality {
@@ -51,7 +29,7 @@ pub(crate) fn whole_call(d: &Domain, phase_stats: &[&PhaseStats], placed: f64) -
         .min(joint.fold(f64::INFINITY, f64::min))
         .min(total_weight(d))
         .max(placed);
-    let wgap = weight_gap(placed, weight_bound);
+    let wgap = gap(placed, weight_bound, Goal::Maximize);
     let gap = phase_stats.iter().map(|p| p.gap).fold(wgap, f64::max);
     let worst = phase_stats
         .iter()
@@ -116,9 +94,9 @@ pub(crate) fn record(st: &mut PhaseStats, d: &Domain, m: Measured) -> Status {
     } else {
         cost.min(0.0)
     };
-    let wgap = weight_gap(weight, st.placed_weight_bound);
-    st.gap = relative_gap(cost, st.bound).max(wgap);
-    let proven = wgap <= 1e-9 && st.gap <= d.settings.mip_gap + 1e-9;
+    let wgap = gap(weight, st.placed_weight_bound, Goal::Maximize);
+    st.gap = gap(cost, st.bound, Goal::Minimize).max(wgap);
+    let proven = wgap <= NOISE && st.gap <= d.settings.mip_gap + NOISE;
     let status = if is_mip && proven {
         Status::Optimal
     } else if is_mip && time_limited {
@@ -137,7 +115,7 @@ pub(crate) fn integral_host_bound(d: &Domain, bound: f64) -> f64 {
     // Soft group rules add their weights to the cost, which is then no count of hosts.
     let counts_hosts = d.group_rules.iter().all(|g| g.hard);
     match d.settings.host_policy {
-        Objective::Pack if bound.is_finite() && counts_hosts => (bound - 1e-6).ceil(),
+        Objective::Pack if bound.is_finite() && counts_hosts => (bound - MIP_TOL).ceil(),
         _ => bound,
     }
 }
@@ -172,7 +150,7 @@ pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64
     prios.sort_by(|a, b| b.total_cmp(a));
     let mut n_min = 0;
     let mut acc = 0.0;
-    while acc < weight - 1e-9 && n_min < prios.len() {
+    while acc < weight - NOISE && n_min < prios.len() {
         acc += prios[n_min];
         n_min += 1;
     }
@@ -203,7 +181,7 @@ pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64
                 idle.sort_by(|a, b| b.total_cmp(a));
                 let mut count = 0;
                 for c in idle {
-                    if need <= 1e-9 {
+                    if need <= NOISE {
                         break;
                     }
                     need -= c;

@@ -15,7 +15,7 @@
 use super::neighbourhood::storage_options;
 use super::working::Working;
 use crate::budget::Budget;
-use crate::domain::{bits, Assignment, Domain, HostIx, IxVec, RequestIx, StorageIx};
+use crate::domain::{bits, Assignment, Domain, HostIx, IxVec, RequestIx, StorageIx, EPS, NOISE};
 
 /// Hosts tried per unplaced request, those that lack the least first.
 const HOSTS_TRIED: usize = 24;
@@ -148,7 +148,7 @@ impl Working<'_> {
         let mut gain = d.requests[r].priority - d.requests[v].priority;
         let mut extra: Vec<RequestIx> = Vec::new();
         for &x in waiting.iter().filter(|&&x| x != r && x != v) {
-            if gain > 1e-9 || extra.len() >= SWAPS_TRIED * 8 {
+            if gain > NOISE || extra.len() >= SWAPS_TRIED * 8 {
                 break;
             }
             if self.a.host[x].is_none() {
@@ -160,14 +160,14 @@ impl Working<'_> {
             }
         }
         let mut moved = 0;
-        if gain <= 1e-9 {
+        if gain <= NOISE {
             if let Some(to) = self.target(v, h) {
                 self.place(v, to, v_storage);
                 gain += d.requests[v].priority;
                 moved = 1;
             }
         }
-        if gain > 1e-9 {
+        if gain > NOISE {
             return Some(Ejections {
                 placed: 1 + extra.len(),
                 moved,
@@ -190,7 +190,7 @@ impl Working<'_> {
         let (d, vm) = (self.d, &self.d.requests[r]);
         let mut best: IxVec<HostIx, Option<StorageIx>> = IxVec::filled(None, d.hosts.len());
         for s in storage_options(d, r) {
-            if self.load.storage_free[s] + 1e-6 < vm.disk {
+            if self.load.storage_free[s] + EPS < vm.disk {
                 continue;
             }
             for &h in &d.storage[s].hosts {
@@ -234,7 +234,7 @@ impl Working<'_> {
         let (vm, host) = (&self.d.requests[r], &self.d.hosts[h]);
         (0..vm.demand.len())
             .map(|k| {
-                (vm.demand[k] - self.load.host_free[h][k]).max(0.0) / host.capacity[k].max(1e-9)
+                (vm.demand[k] - self.load.host_free[h][k]).max(0.0) / host.capacity[k].max(NOISE)
             })
             .sum()
     }
@@ -273,7 +273,7 @@ impl Working<'_> {
             let demand = &self.d.requests[v].demand;
             lack.iter()
                 .enumerate()
-                .map(|(k, &l)| demand[k].min(l) / self.d.hosts[h].capacity[k].max(1e-9))
+                .map(|(k, &l)| demand[k].min(l) / self.d.hosts[h].capacity[k].max(NOISE))
                 .sum()
         };
         let mut order: Vec<(f64, RequestIx)> = self.on_host[h]
@@ -318,7 +318,7 @@ impl Working<'_> {
         let leftover = |h: HostIx| -> f64 {
             (0..d.measured)
                 .map(|k| {
-                    (self.load.host_free[h][k] - vm.demand[k]) / d.hosts[h].capacity[k].max(1e-9)
+                    (self.load.host_free[h][k] - vm.demand[k]) / d.hosts[h].capacity[k].max(NOISE)
                 })
                 .sum()
         };
@@ -339,7 +339,7 @@ impl Working<'_> {
 
 /// Whether `demand` is at least `lack` in every resource.
 fn covers(demand: &[f64], lack: &[f64]) -> bool {
-    demand.iter().zip(lack).all(|(x, l)| x + 1e-9 >= *l)
+    demand.iter().zip(lack).all(|(x, l)| x + NOISE >= *l)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! deadline passes, or when it cannot prove the look-ahead's host opening zero.
 
 use crate::domain::evaluate::reach;
-use crate::domain::{Assignment, Domain, IxVec, RequestIx, StorageIx, EPS};
+use crate::domain::{Assignment, Domain, IxVec, RequestIx, StorageIx, EPS, NOISE};
 use vmplace_wire::Objective;
 
 mod lookahead;
@@ -471,7 +471,7 @@ impl<'a> Search<'a> {
     /// `pruned_bound`).
     fn prune(&mut self, slot: usize, st: &State) -> bool {
         let (best_w, best_c, _) = self.best;
-        let tol_w = 1e-9 * best_w.abs().max(1.0);
+        let tol_w = NOISE * best_w.abs().max(1.0);
         let max_w = st.weight + self.rest_weight[slot];
         if max_w < best_w - tol_w {
             return true;
@@ -487,7 +487,7 @@ impl<'a> Search<'a> {
             0.0
         };
         let lower = self.cost(st) + rest;
-        let tol_c = 1e-9 * best_c.abs().max(1.0);
+        let tol_c = NOISE * best_c.abs().max(1.0);
         if lower >= best_c - tol_c {
             return true;
         }
@@ -504,7 +504,7 @@ impl<'a> Search<'a> {
         }
         let cost = self.cost(st);
         let (best_w, best_c, _) = self.best;
-        let tol_w = 1e-9 * best_w.abs().max(1.0);
+        let tol_w = NOISE * best_w.abs().max(1.0);
         if st.weight > best_w + tol_w || (st.weight > best_w - tol_w && cost < best_c) {
             self.best = (st.weight, cost, st.choice.clone());
         }

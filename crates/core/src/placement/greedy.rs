@@ -8,7 +8,7 @@
 //! connected host with room, so its storage choice always comes with a host assignment.
 
 use crate::domain::evaluate::final_load;
-use crate::domain::{Assignment, Domain, HostIx, Load, RequestIx, StorageIx};
+use crate::domain::{Assignment, Domain, HostIx, Load, RequestIx, StorageIx, NOISE};
 use vmplace_wire::Objective;
 
 /// Order in which first-fit decreasing considers requests: priority, then size.
@@ -35,7 +35,7 @@ fn sized_order(
                 .iter()
                 .map(|h| h.capacity[k])
                 .fold(0.0, f64::max)
-                .max(1e-9)
+                .max(NOISE)
         })
         .collect();
     let size = |r: RequestIx| -> f64 {
@@ -141,7 +141,7 @@ pub fn storage_phase(d: &Domain, fixed: &Assignment) -> Assignment {
         let best = d
             .storage
             .ids()
-            .filter(|&s| load.storage_free[s] + 1e-9 >= disk && d.storage_allows(r, s))
+            .filter(|&s| load.storage_free[s] + NOISE >= disk && d.storage_allows(r, s))
             .fold(None, |best: Option<StorageIx>, s| match best {
                 Some(b) if load.storage_free[b] >= load.storage_free[s] => Some(b),
                 _ => Some(s),
@@ -232,9 +232,9 @@ pub fn lookahead(
             None => d
                 .storage
                 .ids()
-                .filter(|&s| load.storage_free[s] + 1e-9 >= vm.disk && d.storage_allows(r, s))
+                .filter(|&s| load.storage_free[s] + NOISE >= vm.disk && d.storage_allows(r, s))
                 .map(|s| {
-                    let cap = d.storage[s].capacity.max(1e-9);
+                    let cap = d.storage[s].capacity.max(NOISE);
                     let util_after = 1.0 - (load.storage_free[s] - vm.disk) / cap;
                     let reach = d.storage[s].hosts.len() as f64 / nh;
                     // Lower is better. Reach breaks near-ties towards large live-migration
@@ -297,7 +297,7 @@ pub fn with_retries(
             }
         };
         for &s in candidates {
-            if fixed_storage.is_none() && load.storage_free[s] + 1e-9 < disk {
+            if fixed_storage.is_none() && load.storage_free[s] + NOISE < disk {
                 // Sorted by free space: no later storage has room either.
                 break;
             }

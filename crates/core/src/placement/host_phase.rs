@@ -6,7 +6,7 @@ use super::lexicographic::{better, lexicographic};
 use super::lns::host_lns;
 use super::{greedy, model_path, packing, Mode, PhaseOutcome, RunConfig};
 use crate::budget::Budget;
-use crate::domain::{evaluate, Assignment, Domain, IxVec, Load, RequestIx, StorageIx};
+use crate::domain::{evaluate, Assignment, Domain, IxVec, Load, RequestIx, StorageIx, NOISE};
 use crate::model::host;
 use crate::model::storage::Stage;
 use crate::model::{MipError, MipOptions, ModelSize};
@@ -270,13 +270,13 @@ fn meets_floor(
 
 /// Whether a placed weight `w` is every request's (`placeable`), within float noise.
 fn hosts_every(w: f64, placeable: f64) -> bool {
-    w >= placeable - 1e-9 * placeable.max(1.0)
+    w >= placeable - NOISE * placeable.max(1.0)
 }
 
 /// `warm`, proven optimal by a bound on the host cost: it hosts every request and costs no more.
 fn meets(d: &Domain, warm: &Assignment, placeable: f64, bound: f64) -> Option<Searched> {
     let (w, c) = evaluate::host_score(d, warm);
-    (hosts_every(w, placeable) && c <= bound + 1e-9 * bound.abs().max(1.0)).then(|| Searched {
+    (hosts_every(w, placeable) && c <= bound + NOISE * bound.abs().max(1.0)).then(|| Searched {
         assignment: warm.clone(),
         weight_bound: placeable,
         cost_bound: bound,

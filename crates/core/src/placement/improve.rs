@@ -9,7 +9,7 @@ use super::lexicographic::better;
 use super::neighbourhood::{self, Explorer, PART_COLUMNS};
 use super::ruin::Recreated;
 use crate::budget::Budget;
-use crate::domain::{evaluate, Assignment, Domain, RequestIx};
+use crate::domain::{evaluate, Assignment, Domain, RequestIx, NOISE};
 use crate::model::joint;
 use crate::model::MipError;
 use std::time::Instant;
@@ -62,10 +62,12 @@ impl Proved {
     /// Whether `a` meets the placed-weight bound and its host cost is within `mip_gap` of its
     /// bound.
     fn proven(&self, d: &Domain, a: &Assignment) -> bool {
-        use super::bounds::{host_cost_floor, relative_gap};
+        use super::bounds::host_cost_floor;
+        use crate::domain::quality::{gap, Goal};
         let (w, c) = evaluate::host_score(d, a);
         let floor = host_cost_floor(d, &self.all, w).max(self.cost);
-        w >= self.weight - 1e-9 && relative_gap(c, floor.min(c)) <= d.settings.mip_gap + 1e-9
+        w >= self.weight - NOISE
+            && gap(c, floor.min(c), Goal::Minimize) <= d.settings.mip_gap + NOISE
     }
 
     /// Whether `a` is proven for the whole call, phase 1's cost included.
@@ -285,7 +287,7 @@ fn cheapest_storage(
         return Ok(None);
     };
     let cost = |a: &Assignment| super::storage_phase::full_score(d, a).1;
-    if let Some(a) = stage.answer.filter(|a| cost(a) < cost(answer) - 1e-9) {
+    if let Some(a) = stage.answer.filter(|a| cost(a) < cost(answer) - NOISE) {
         *answer = a;
     }
     Ok(Some(stage.bound))

@@ -2,13 +2,13 @@
 //! optimises the policy cost while keeping it.
 
 use crate::budget::Budget;
-use crate::domain::Assignment;
+use crate::domain::{Assignment, NOISE};
 use crate::model::storage::Stage;
 use crate::model::{MipError, MipResult, MipStatus, ModelSize};
 
 /// (placed weight, cost) comparison: more weight first, then lower cost.
 pub(crate) fn better(a: (f64, f64), b: (f64, f64)) -> bool {
-    a.0 > b.0 + 1e-9 || (a.0 > b.0 - 1e-9 && a.1 < b.1 - 1e-9)
+    a.0 > b.0 + NOISE || (a.0 > b.0 - NOISE && a.1 < b.1 - NOISE)
 }
 
 /// What the two stages found and proved.
@@ -55,7 +55,7 @@ pub(crate) fn lexicographic(
         out.time_limited = true;
         return Ok(out);
     }
-    if warm_weight < total_weight - 1e-9 {
+    if warm_weight < total_weight - NOISE {
         let (r, a) = solve_stage(Stage::Placement, deadline.remaining() * 0.5, warm)?;
         out.size = r.size;
         out.time_limited |= r.status == MipStatus::TimeLimit;
@@ -68,7 +68,7 @@ pub(crate) fn lexicographic(
         if r.status == MipStatus::Optimal {
             out.weight_bound = score(&best)
                 .0
-                .max(out.weight_bound.min(score(&best).0 + 1e-9));
+                .max(out.weight_bound.min(score(&best).0 + NOISE));
         }
     }
     let min_weight = score(&best).0;
@@ -90,7 +90,7 @@ pub(crate) fn lexicographic(
     // `trust_mip_cost`: the MIP's objective has terms `score` cannot see (phase 1's look-ahead
     // opening); keep its answer unless it places less.
     let keep = if trust_mip_cost {
-        score(&a).0 >= score(&best).0 - 1e-9
+        score(&a).0 >= score(&best).0 - NOISE
     } else {
         !better(score(&best), score(&a))
     };

@@ -28,7 +28,7 @@ pub mod verify;
 mod working;
 
 use crate::budget::Budget;
-use crate::domain::{Assignment, Domain};
+use crate::domain::{Assignment, Domain, NOISE};
 use crate::model::MipError;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -230,7 +230,7 @@ fn place_phases(
     if let Some(floor) = floor {
         baseline::keep_if_better(d, &mut p2, floor);
         // Only an answer that phase 1's bound does not prove needs the fit bound.
-        if p2.stats.placed_weight < p1.stats.placed_weight_bound - 1e-9 {
+        if p2.stats.placed_weight < p1.stats.placed_weight_bound - NOISE {
             let within = call.within(limit * FIT_BOUND_SHARE);
             fit_bound = self::fit_bound(d, &within, timings)?;
         }

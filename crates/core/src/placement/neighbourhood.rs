@@ -15,6 +15,7 @@ use crate::budget::Budget;
 use crate::domain::{
     evaluate, fits, Assignment, Domain, HostIx, IxVec, Part, RequestIx, StorageIx,
 };
+use crate::domain::{EPS, NOISE};
 use crate::model::joint::{self, JointInput};
 use crate::model::{MipError, MipOptions};
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -135,7 +136,7 @@ pub(super) fn normalise(d: &Domain, a: &mut Assignment) {
 /// with room for it before the batch.
 fn placeable(d: &Domain, r: RequestIx) -> bool {
     let vm = &d.requests[r];
-    movable(d, r) && storage_options(d, r).any(|s| d.storage[s].free() + 1e-6 >= vm.disk)
+    movable(d, r) && storage_options(d, r).any(|s| d.storage[s].free() + EPS >= vm.disk)
 }
 
 /// The storage systems a request may use that reach a host fitting it before the batch.
@@ -200,7 +201,7 @@ fn around_request(
             let host = &d.hosts[h];
             let room = (0..d.measured)
                 .filter(|&k| vm.demand[k] > 0.0)
-                .map(|k| load.host_free[h][k] / host.capacity[k].max(1e-9))
+                .map(|k| load.host_free[h][k] / host.capacity[k].max(NOISE))
                 .fold(f64::INFINITY, f64::min);
             (room + rng.random_range(0.0..0.2), h)
         })

@@ -13,7 +13,7 @@ use super::deadline::Stall;
 use super::neighbourhood::storage_options;
 use super::working::Working;
 use crate::budget::Budget;
-use crate::domain::{evaluate, Assignment, Domain, HostIx, RequestIx, StorageIx};
+use crate::domain::{evaluate, Assignment, Domain, HostIx, RequestIx, StorageIx, EPS, NOISE, TINY};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -93,19 +93,19 @@ pub(crate) fn improve(
         out.tries += 1;
         let steps = ruin_and_recreate(&mut st, &waiting, &mut rng);
         let weight = score.0 + weight_change(d, &steps);
-        let cost = if weight > score.0 - 1e-9 {
+        let cost = if weight > score.0 - NOISE {
             evaluate::host_cost(d, st.a)
         } else {
             f64::INFINITY
         };
         // More weight, or as much at a lower host cost (fewer hosts under `pack`).
-        let improved = weight > score.0 + 1e-9 || cost < score.1 - 1e-9;
-        let after = if !improved && cost <= score.1 + 1e-9 {
+        let improved = weight > score.0 + NOISE || cost < score.1 - NOISE;
+        let after = if !improved && cost <= score.1 + NOISE {
             potential(&st)
         } else {
             concentration
         };
-        if !improved && (cost > score.1 + 1e-9 || after < concentration - 1e-12) {
+        if !improved && (cost > score.1 + NOISE || after < concentration - TINY) {
             undo(&mut st, steps);
             continue;
         }
@@ -300,7 +300,7 @@ fn best_fit(
         .map(|(h, s)| {
             let left: f64 = (0..d.measured)
                 .map(|k| {
-                    (st.load.host_free[h][k] - vm.demand[k]) / d.hosts[h].capacity[k].max(1e-9)
+                    (st.load.host_free[h][k] - vm.demand[k]) / d.hosts[h].capacity[k].max(NOISE)
                 })
                 .sum();
             (left, h, s)
@@ -315,7 +315,7 @@ fn anywhere(st: &Working, r: RequestIx) -> Option<(HostIx, StorageIx)> {
     let d = st.d;
     let disk = d.requests[r].disk;
     let mut hosts: Vec<HostIx> = storage_options(d, r)
-        .filter(|&s| st.load.storage_free[s] + 1e-6 >= disk)
+        .filter(|&s| st.load.storage_free[s] + EPS >= disk)
         .flat_map(|s| d.storage[s].hosts.iter().copied())
         .collect();
     hosts.sort_unstable();
@@ -354,7 +354,7 @@ fn potential(st: &Working) -> f64 {
         .zip(&st.load.host_free)
         .map(|(h, free)| {
             let least = (0..d.measured)
-                .map(|k| free[k] / h.capacity[k].max(1e-9))
+                .map(|k| free[k] / h.capacity[k].max(NOISE))
                 .fold(f64::INFINITY, f64::min);
             least * least
         })

@@ -6,7 +6,7 @@ use super::deadline::mip_options;
 use super::lexicographic::{better, lexicographic, Lexi};
 use super::{exact, fixed_storage, greedy, model_path, Mode, PhaseOutcome, RunConfig};
 use crate::budget::Budget;
-use crate::domain::{evaluate, Assignment, Domain, IxVec};
+use crate::domain::{evaluate, Assignment, Domain, IxVec, NOISE};
 use crate::model::storage::{self, Stage, StorageInput};
 use crate::model::{MipError, ModelSize};
 use std::collections::BTreeSet;
@@ -301,7 +301,7 @@ fn certified_rounds(
         // look-ahead is too loose on this pool for tightening to pay within the time, which the
         // stages after the phases use better (models/storage.md, "Certification").
         let hosted = evaluate::placed_weight(d, &hosts, true);
-        if hosted < evaluate::placed_weight(d, warm, true) - 1e-9 {
+        if hosted < evaluate::placed_weight(d, warm, true) - NOISE {
             tracing::debug!(hosted, "certification rounds stop: below the warm start");
             break;
         }

@@ -3,7 +3,9 @@
 //! storage connectivity; members of `groups[]` rules are never moved.
 
 use super::neighbourhood::{may_use, movable};
-use crate::domain::{evaluate, Assignment, Domain, HostIx, IxVec, Load, RequestIx, StorageIx};
+use crate::domain::{
+    evaluate, Assignment, Domain, HostIx, IxVec, Load, RequestIx, StorageIx, EPS, NOISE,
+};
 use std::collections::HashSet;
 
 /// A VM's shape for the relocation cache: its demand, its `anti_affinity` group and its storage.
@@ -32,7 +34,7 @@ impl<'a> Working<'a> {
             }
         }
         let scale = (0..d.measured)
-            .map(|k| d.hosts.iter().map(|h| h.capacity[k]).fold(1e-9, f64::max))
+            .map(|k| d.hosts.iter().map(|h| h.capacity[k]).fold(NOISE, f64::max))
             .collect();
         Working {
             d,
@@ -63,7 +65,7 @@ impl<'a> Working<'a> {
             .iter()
             .copied()
             .filter(|&s| may_use(d, x, s))
-            .filter(|s| self.load.storage_free[s] + 1e-6 >= vm.disk)
+            .filter(|s| self.load.storage_free[s] + EPS >= vm.disk)
             .max_by(|p, q| {
                 let (fp, fq) = (self.load.storage_free[p], self.load.storage_free[q]);
                 fp.total_cmp(&fq).then(p.cmp(q))

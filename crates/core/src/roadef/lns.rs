@@ -11,6 +11,7 @@
 use super::model::*;
 use super::state::State;
 use crate::budget::Budget;
+use crate::domain::NOISE;
 use crate::model::{Col, MipBuilder, MipOptions, MipStatus, Sense};
 use good_lp::{constraint, variable, Expression};
 use rand::seq::SliceRandom;
@@ -191,7 +192,7 @@ fn solve(
     mip.lns_moves();
     let opts = MipOptions {
         time_limit_s: seconds,
-        mip_gap: 1e-9,
+        mip_gap: NOISE,
         threads: 1,
         write_model: None,
         relax: false,

@@ -3,6 +3,7 @@
 //! host counts of every type but the last and scanning the last one's count, along which the
 //! least power is convex.
 
+use crate::domain::NOISE;
 use crate::model::floor::{hull, HostType};
 
 /// One type's power envelope as a convex piecewise-linear function of its load.
@@ -75,7 +76,7 @@ impl Floor {
             .map(|i| counts[i] as f64 * self.curves[i].mips)
             .sum();
         let c = &self.curves[last];
-        let need = ((demand - fixed).max(0.0) / c.mips - 1e-9).ceil().max(0.0) as usize;
+        let need = ((demand - fixed).max(0.0) / c.mips - NOISE).ceil().max(0.0) as usize;
         if need > c.count {
             return f64::INFINITY;
         }
@@ -113,7 +114,7 @@ impl Floor {
                 break;
             }
         }
-        if left > 1e-9 {
+        if left > NOISE {
             return f64::INFINITY;
         }
         watts

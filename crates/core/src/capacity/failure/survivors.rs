@@ -3,7 +3,7 @@
 
 use super::fleet::{Fleet, Running};
 use crate::domain::groups::{Counts, GroupRule, MemberCounts, Policy};
-use crate::domain::{HostIx, IxVec};
+use crate::domain::{HostIx, IxVec, NOISE};
 use crate::model::migration::room_extremes;
 use crate::model::restart::{RestartPolicy, RestartRule};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -57,9 +57,6 @@ impl<'a> Survivors<'a> {
             .collect()
     }
 }
-
-/// Tolerance of the capacity comparisons of a restart.
-pub(super) const EPS: f64 = 1e-9;
 
 /// A VM's eligible survivors, or why it has none.
 pub(super) type Eligible = Result<Vec<usize>, (RestartCode, String)>;
@@ -126,7 +123,7 @@ fn eligible(
         ));
     }
     let mut fits = rules_allow(apart, limits)?;
-    fits.retain(|&h| (0..d.len()).all(|r| d[r] <= s.free[h][r] + EPS));
+    fits.retain(|&h| (0..d.len()).all(|r| d[r] <= s.free[h][r] + NOISE));
     // Kept per VM: not with the capacity of every surviving host.
     fits.shrink_to_fit();
     if fits.is_empty() {

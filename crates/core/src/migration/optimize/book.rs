@@ -4,6 +4,7 @@ use super::super::protocol::{confirm, converse};
 use super::super::Ctx;
 use super::Role;
 use crate::domain::migration::{HostIx, IxVec, VmIx};
+use crate::domain::TINY;
 use crate::migration::detect;
 use crate::model::migration::RoundInput;
 use std::collections::BTreeMap;
@@ -60,7 +61,7 @@ pub(super) fn book(
         }
         confirm(&mut cx.messages, &vm_id, &from_id, &to_id);
         let before = cx.pool.cpu_util(to);
-        let add = cx.pool.vms[v].now[cpu] / cx.pool.hosts[to].cap[cpu].max(1e-12);
+        let add = cx.pool.vms[v].now[cpu] / cx.pool.hosts[to].cap[cpu].max(TINY);
         let power = detect::power(&cx.pool, to, before + add) - detect::power(&cx.pool, to, before);
         cx.migrations.push(Migration {
             vm: vm_id,

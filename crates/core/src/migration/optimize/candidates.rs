@@ -5,7 +5,7 @@
 use super::{Role, MAX_CANDIDATES};
 use crate::budget::Budget;
 use crate::domain::migration::{HostIx, IxVec, Pool, VmIx};
-use crate::domain::Stopped;
+use crate::domain::{Stopped, NOISE};
 use crate::migration::admission::{group_admission, GroupCounts};
 use crate::migration::{detect, RoundPolicy};
 use std::collections::BTreeMap;
@@ -47,7 +47,7 @@ impl Sources {
         let expected_cpu = expected_cpu(pool, policy, cpu);
         let theta = match policy.detection {
             Detection::Thr => policy.parameter,
-            Detection::Lr | Detection::Lrr => 1.0 / policy.parameter.max(1e-9),
+            Detection::Lr | Detection::Lrr => 1.0 / policy.parameter.max(NOISE),
             Detection::Iqr | Detection::Mad => policy.fallback_threshold,
         };
         let mut sources = Sources {
@@ -60,7 +60,7 @@ impl Sources {
                 .host_ids()
                 .map(|h| {
                     let used = pool.used(h);
-                    (0..pool.resources.len()).any(|r| used[r] > pool.hosts[h].cap[r] + 1e-9)
+                    (0..pool.resources.len()).any(|r| used[r] > pool.hosts[h].cap[r] + NOISE)
                 })
                 .collect(),
         };
@@ -105,7 +105,7 @@ impl Sources {
             .collect();
         let idle_per_use = |h: HostIx| {
             let used = pool.cpu_util(h) * pool.hosts[h].cap[cpu];
-            detect::power_at(&pool.hosts[h].watts, 0.0) / used.max(1e-9)
+            detect::power_at(&pool.hosts[h].watts, 0.0) / used.max(NOISE)
         };
         active.sort_by(|&a, &b| idle_per_use(b).total_cmp(&idle_per_use(a)).then(a.cmp(&b)));
         let expected = |h: HostIx| pool.vms_on(h).map(|v| self.expected_cpu[v]).sum::<f64>();
@@ -201,7 +201,7 @@ impl Admissible {
                 } else if !pool.traits_allow(v, h) {
                     Some(DeclineCode::AdmissionTraits)
                 } else if sources.over_now[h]
-                    || (0..pool.resources.len()).any(|r| vm.now[r] > host.cap[r] + 1e-9)
+                    || (0..pool.resources.len()).any(|r| vm.now[r] > host.cap[r] + NOISE)
                     || sources.expected_cpu[v] > host.cap[cpu]
                 {
                     Some(DeclineCode::AdmissionCapacity)

@@ -4,6 +4,7 @@
 use super::Role;
 use crate::domain::groups::{Counts, MemberCounts};
 use crate::domain::migration::{HostIx, IxVec, Pool, VmIx};
+use crate::domain::NOISE;
 use crate::model::migration::{RoundHost, RoundPolicy, RoundRule};
 use std::collections::BTreeMap;
 
@@ -99,12 +100,12 @@ impl Packing {
     /// Whether candidate `i` fits on `h` within the safe utilisation, the other resources and
     /// its anti-affinity group.
     fn fits(&self, g: &Greedy, i: usize, h: usize) -> bool {
-        self.load[h] + (g.peak)(g.candidates[i]) <= g.theta * g.hosts[h].cap + 1e-9
+        self.load[h] + (g.peak)(g.candidates[i]) <= g.theta * g.hosts[h].cap + NOISE
             && self.rest[h]
                 .iter()
                 .zip(&g.rest_use[i])
                 .zip(&g.hosts[h].rest_cap)
-                .all(|((used, u), cap)| used + u <= cap + 1e-9)
+                .all(|((used, u), cap)| used + u <= cap + NOISE)
             && g.group_of[i].is_none_or(|group| !self.members[h].contains(&group))
             && self.rules_allow(g, i, h)
     }
@@ -247,7 +248,7 @@ pub(super) fn greedy(g: Greedy) -> Vec<Option<usize>> {
         closed[h] = true;
         for i in largest_first(list) {
             let relieved = g.role[HostIx(h)] == Role::Overload
-                && pack.load[h] <= g.theta * g.hosts[h].cap + 1e-9;
+                && pack.load[h] <= g.theta * g.hosts[h].cap + NOISE;
             if moves_left == 0 || relieved {
                 break;
             }

@@ -11,7 +11,8 @@ use super::Ctx;
 use crate::budget::Budget;
 use crate::domain::groups::{Counts, Policy};
 use crate::domain::migration::{HostIx, Pool, VmIx};
-use crate::domain::Stopped;
+use crate::domain::quality::{gap, Goal};
+use crate::domain::{Stopped, MIP_TOL, TINY};
 use crate::model::migration::{
     cost, room_extremes, solve, Arrivals, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
 };
@@ -93,7 +94,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostIx], stats: &mut PlanStats) 
     let hosts = round_hosts(pool, &sources, cpu);
     let dynamic = |v: VmIx, h: HostIx| {
         let host: &RoundHost = &hosts[h.0];
-        (host.p1 - host.p0) * pool.vms[v].now[cpu] / host.cap.max(1e-12)
+        (host.p1 - host.p0) * pool.vms[v].now[cpu] / host.cap.max(TINY)
     };
     let move_cost = |v: VmIx| {
         let optional = sources.role[pool.vms[v].host] == Role::Underload;
@@ -391,7 +392,7 @@ fn choose_plan(
         Ok((r, ends))
             if r.status != MipStatus::TimeLimit
                 && ends.iter().all(|e| e.is_some())
-                && cost(input, &ends) <= greedy_cost + 1e-6 =>
+                && cost(input, &ends) <= greedy_cost + MIP_TOL =>
         {
             stats.gap = relative_gap(r.objective, r.bound);
             let s = match r.status {
@@ -417,12 +418,7 @@ fn choose_plan(
     }
 }
 
-/// (objective - bound) / |objective|, or None while the solver has no finite bound.
+/// The round's gap ([`gap`]), or None while the solver has no finite bound.
 fn relative_gap(objective: f64, bound: f64) -> Option<f64> {
-    let gap = if objective.abs() > 1e-9 {
-        (objective - bound) / objective.abs()
-    } else {
-        objective - bound
-    };
-    gap.is_finite().then_some(gap.max(0.0))
+    Some(gap(objective, bound, Goal::Minimize)).filter(|g| g.is_finite())
 }

@@ -10,6 +10,7 @@ use crate::budget::Budget;
 use crate::domain::{
     bits, evaluate, fits, Assignment, Domain, HostIx, HostNode, IxVec, RequestIx, StorageIx, EPS,
 };
+use crate::domain::{MIP_TOL, NOISE};
 use crate::model::patterns::{LpSolution, MasterInput, Pattern, PatternMaster};
 use crate::model::{MipError, MipOptions};
 use pricing::{node_budget, price, Item};
@@ -149,7 +150,7 @@ impl Packing<'_> {
         class
             .eligible
             .iter()
-            .filter(|&&f| pi[f] > 1e-9 && demand[f] > 0.5)
+            .filter(|&&f| pi[f] > NOISE && demand[f] > 0.5)
             .map(|&f| {
                 let vm = &d.requests[self.flavors[f].members[0]];
                 let demand_r = vm.demand[..d.measured].to_vec();
@@ -214,7 +215,7 @@ impl Packing<'_> {
                 best_value = best_value.max(priced.upper);
                 for (value, counts) in priced.patterns {
                     let rc = cost - value - lp.hosts[c];
-                    if rc < -1e-6 {
+                    if rc < -MIP_TOL {
                         entering.push((rc, Pattern { class: c, counts }));
                     }
                 }
@@ -322,7 +323,7 @@ impl Packing<'_> {
                     .iter()
                     .enumerate()
                     .filter(|&(j, _)| allowed(j))
-                    .map(|(j, &v)| (j, (v + 1e-6).floor() as u32))
+                    .map(|(j, &v)| (j, (v + MIP_TOL).floor() as u32))
                     .filter(|&(_, n)| n > 0)
                     .collect();
             if step.is_empty() {
@@ -333,7 +334,7 @@ impl Packing<'_> {
                         .filter(|&(j, _)| allowed(j))
                         .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)));
                 match best {
-                    Some((j, &v)) if v > 1e-6 => step.push((j, 1)),
+                    Some((j, &v)) if v > MIP_TOL => step.push((j, 1)),
                     // Only the unplaced columns (or tabu ones) cover what is left.
                     _ => break,
                 }
@@ -397,7 +398,7 @@ fn uses_to_cover(p: &Pattern, demand: &[f64]) -> u32 {
 
 /// The smallest whole number at least `x`, forgiving float noise.
 fn whole_ceiling(x: f64) -> f64 {
-    (x - 1e-6 * x.abs().max(1.0)).ceil()
+    (x - MIP_TOL * x.abs().max(1.0)).ceil()
 }
 
 /// The patterns of an assignment: per host that runs VMs of the flavors, its counts per flavor.
@@ -465,7 +466,7 @@ pub(crate) fn pack(
         rounds: p.rounds,
         columns: master.columns().len(),
     };
-    let proven = |opened: f64| bound.is_some_and(|b| opened <= whole_ceiling(b) + 1e-9);
+    let proven = |opened: f64| bound.is_some_and(|b| opened <= whole_ceiling(b) + NOISE);
     if p.deadline.passed() || proven(warm_opened) {
         return Ok(out);
     }

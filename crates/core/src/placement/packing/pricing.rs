@@ -6,7 +6,7 @@
 //! branch and bound with a node budget, after which the best pattern found and the root bound
 //! stand.
 
-use crate::domain::EPS;
+use crate::domain::{EPS, NOISE, TINY};
 
 /// Nodes one pricing round may visit over all its branch-and-bound searches: each class gets its
 /// share (at least `MIN_NODES`), after which it keeps its best pattern and its root bound.
@@ -89,7 +89,7 @@ fn dp_shape(free: &[f64], items: &[Item]) -> Option<DpShape> {
     if items.iter().any(|it| it.group.is_some()) {
         return None;
     }
-    let whole = |x: f64| (x - x.round()).abs() < 1e-9;
+    let whole = |x: f64| (x - x.round()).abs() < NOISE;
     let dims: Vec<usize> = (0..free.len())
         .filter(|&r| items.iter().any(|it| it.demand[r] > EPS))
         .collect();
@@ -99,7 +99,7 @@ fn dp_shape(free: &[f64], items: &[Item]) -> Option<DpShape> {
     let mut states = 1usize;
     let mut caps = Vec::new();
     for &r in &dims {
-        let c = (free[r] + 1e-9).floor();
+        let c = (free[r] + NOISE).floor();
         if !items.iter().all(|it| whole(it.demand[r])) || c > DP_STATES as f64 {
             return None;
         }
@@ -149,7 +149,7 @@ fn dp(shape: &DpShape, items: &[Item], nodes: usize) -> Priced {
                 let s = u1 * stride1 + u0;
                 let from = (u1 - w1) * stride1 + (u0 - w0);
                 let cand = best[from] + v;
-                if cand > best[s] + 1e-12 {
+                if cand > best[s] + TINY {
                     best[s] = cand;
                     taken.set(c * states + s);
                 }
@@ -162,7 +162,7 @@ fn dp(shape: &DpShape, items: &[Item], nodes: usize) -> Priced {
     order.sort_by(|&a, &b| best[b].total_cmp(&best[a]).then(a.cmp(&b)));
     let mut patterns: Vec<(f64, Vec<(usize, u32)>)> = Vec::new();
     for &top in order.iter().take(PRICED_PATTERNS * 8) {
-        if patterns.len() == PRICED_PATTERNS || best[top] <= 1e-12 {
+        if patterns.len() == PRICED_PATTERNS || best[top] <= TINY {
             break;
         }
         let mut s = top;
@@ -230,8 +230,8 @@ fn branch_and_bound(free: &[f64], mut items: Vec<Item>, budget: usize) -> Priced
         .collect();
     let size = |it: &Item| -> f64 { it.demand.iter().zip(&weights).map(|(x, w)| x * w).sum() };
     items.sort_by(|a, b| {
-        let ra = a.value / size(a).max(1e-12);
-        let rb = b.value / size(b).max(1e-12);
+        let ra = a.value / size(a).max(TINY);
+        let rb = b.value / size(b).max(TINY);
         rb.total_cmp(&ra).then(a.flavor.cmp(&b.flavor))
     });
     let sizes: Vec<f64> = items.iter().map(size).collect();
@@ -292,11 +292,11 @@ impl Search<'_> {
                 continue;
             }
             let n = self.most(it) as f64;
-            if size * n <= cap + 1e-12 {
+            if size * n <= cap + TINY {
                 cap -= size * n;
                 v += it.value * n;
             } else {
-                v += it.value * cap / size.max(1e-12);
+                v += it.value * cap / size.max(TINY);
                 break;
             }
         }
@@ -321,7 +321,7 @@ impl Search<'_> {
 
     fn dfs(&mut self, mut i: usize) {
         self.nodes += 1;
-        if self.value > self.best + 1e-9 {
+        if self.value > self.best + NOISE {
             self.best = self.value;
             self.best_counts.clone_from(&self.counts);
             if self.found.len() == PRICED_PATTERNS {
@@ -336,7 +336,7 @@ impl Search<'_> {
         if i == self.items.len() || self.nodes > self.budget {
             return;
         }
-        if self.bound(i) <= self.best + 1e-9 {
+        if self.bound(i) <= self.best + NOISE {
             return;
         }
         let most = self.most(&self.items[i]);
