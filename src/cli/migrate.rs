@@ -62,7 +62,7 @@ fn plan(
     let started = std::time::Instant::now();
     let state = vmplace_core::validation::read_state(text)?;
     let mut policy = vmplace_core::migration::RoundPolicy::from_state(&state);
-    policy.started = Some(started);
+    policy.clock.started = Some(started);
     if let Some(t) = time_limit {
         policy.time_limit_s = t;
     }

@@ -346,8 +346,7 @@ pub fn run(a: SolveArgs, mode: Mode) -> i32 {
     };
     let cfg = RunConfig {
         write_model: a.write_model.clone(),
-        cancel: None,
-        started: None,
+        ..RunConfig::default()
     };
     let spinner = super::progress::Spinner::start(match mode {
         Mode::Storage => "storage phase",

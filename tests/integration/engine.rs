@@ -3,6 +3,7 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
+use vmplace_core::budget::Clock;
 use vmplace_core::placement::Mode;
 use vmplace_generate::{generate, GenParams, Topology};
 use vmplace_server::api::check_texts;
@@ -161,8 +162,10 @@ fn a_cancelled_call_builds_no_model_and_answers_validly_with_its_whole_gap() {
     let d = Domain::from_problem(&problem, Settings::default());
     let cfg = RunConfig {
         write_model: None,
-        cancel: Some(Arc::new(AtomicBool::new(true))),
-        started: None,
+        clock: Clock {
+            started: None,
+            cancel: Some(Arc::new(AtomicBool::new(true))),
+        },
     };
     for mode in [Mode::Place, Mode::Storage] {
         let s = run_or_fallback(&d, mode, &cfg);

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use vmplace_check::check_iallocator;
+use vmplace_core::budget::Clock;
 use vmplace_core::domain::settings::Overrides;
 use vmplace_core::placement::RunConfig;
 use vmplace_server::api::iallocator_text;
@@ -233,7 +234,10 @@ fn all_stopped(r: &Response, n: usize, why: &str) {
 #[test]
 fn a_cancelled_iallocator_call_starts_no_solve_and_says_stopped_early() {
     let cfg = RunConfig {
-        cancel: Some(Arc::new(AtomicBool::new(true))),
+        clock: Clock {
+            started: None,
+            cancel: Some(Arc::new(AtomicBool::new(true))),
+        },
         ..RunConfig::default()
     };
     let (r, solves) = answer_checked(&many_new(40), &Overrides::default(), &cfg);

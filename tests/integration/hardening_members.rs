@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vmplace_check::{check, Expect};
 use vmplace_core::budget::Budget;
+use vmplace_core::budget::Clock;
 use vmplace_core::domain::groups::MemberCounts;
 use vmplace_core::domain::{Domain, Settings, Stopped};
 use vmplace_core::placement::{Mode, RunConfig};
@@ -144,7 +145,10 @@ fn a_call_out_of_time_while_its_rules_are_built_answers_stopped_early() {
     // Through the service's path: a client that went away gets every request STOPPED_EARLY,
     // status time_limit, and an answer the checker accepts.
     let cfg = RunConfig {
-        cancel: Some(Arc::new(AtomicBool::new(true))),
+        clock: Clock {
+            started: None,
+            cancel: Some(Arc::new(AtomicBool::new(true))),
+        },
         ..RunConfig::default()
     };
     let overrides = vmplace_core::domain::settings::Overrides::default();

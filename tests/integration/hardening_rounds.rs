@@ -122,7 +122,7 @@ fn a_round_out_of_time_before_its_plan_keeps_every_vm_and_says_time_limit() {
     let text = state.to_string();
     let valid = vmplace_core::validation::read_state(&text).expect("a valid state");
     let mut policy = vmplace_core::migration::RoundPolicy::from_state(&valid);
-    policy.started = Some(Instant::now() - Duration::from_secs(5));
+    policy.clock.started = Some(Instant::now() - Duration::from_secs(5));
     let plan = vmplace_core::migration::plan_with(&valid, &policy);
     assert_eq!(plan.status, Status::TimeLimit);
     assert!(plan.migrations.is_empty());
@@ -130,14 +130,14 @@ fn a_round_out_of_time_before_its_plan_keeps_every_vm_and_says_time_limit() {
     let parsed: vmplace_wire::state::State = serde_json::from_str(&text).unwrap();
     assert!(vmplace_check::check_plan(&parsed, &plan).is_empty());
     // With its time, the same round moves v0 off h0 (to a rack without a member of g0).
-    policy.started = None;
+    policy.clock.started = None;
     let plan = vmplace_core::migration::plan_with(&valid, &policy);
     assert_ne!(plan.status, Status::TimeLimit);
     assert_eq!(plan.migrations.len(), 1, "{:?}", plan.migrations);
     assert_eq!(plan.migrations[0].vm, "v0");
     assert!(vmplace_check::check_plan(&parsed, &plan).is_empty());
     // A cancelled call (the client went away) stops the same way.
-    policy.cancel = Some(Arc::new(std::sync::atomic::AtomicBool::new(true)));
+    policy.clock.cancel = Some(Arc::new(std::sync::atomic::AtomicBool::new(true)));
     let plan = vmplace_core::migration::plan_with(&valid, &policy);
     assert_eq!(plan.status, Status::TimeLimit);
     assert!(plan.migrations.is_empty());

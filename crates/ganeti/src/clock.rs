@@ -2,17 +2,13 @@
 //! of the call's time, and no further work starts once the time is up or the caller went away
 //! (the HTTP service sets the flag when its client disconnects).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
+use vmplace_core::budget::Budget;
 use vmplace_core::domain::settings::Overrides;
 use vmplace_core::placement::RunConfig;
 
 /// The call's time limit when neither the caller nor the server gives one, seconds.
 pub const DEFAULT_LIMIT_S: f64 = 10.0;
-
-/// The least a solve is given, so that HiGHS always gets a positive limit.
-const FLOOR_S: f64 = 0.05;
 
 /// Why the call stopped before every instance was solved.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,12 +36,11 @@ impl Stop {
     }
 }
 
-/// The clock of one call.
+/// The clock of one call: its budget, and the limit it was given.
 #[derive(Debug, Clone)]
 pub struct Clock {
-    start: Instant,
+    budget: Budget,
     limit_s: f64,
-    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Clock {
@@ -56,21 +51,16 @@ impl Clock {
             .max_time_limit_s
             .map_or(asked, |max| asked.min(max));
         Clock {
-            start: Instant::now(),
+            budget: Budget::new(Instant::now(), limit_s, cfg.clock.cancel.clone()),
             limit_s,
-            cancel: cfg.cancel.clone(),
         }
     }
 
     /// Whether the call is over, and why.
     pub fn over(&self) -> Option<Stop> {
-        if self
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-        {
+        if self.budget.cancelled() {
             Some(Stop::Cancelled)
-        } else if self.start.elapsed().as_secs_f64() >= self.limit_s {
+        } else if self.budget.passed() {
             Some(Stop::TimeUp(self.limit_s))
         } else {
             None
@@ -79,6 +69,6 @@ impl Clock {
 
     /// Seconds left for the next solve.
     pub fn remaining(&self) -> f64 {
-        (self.limit_s - self.start.elapsed().as_secs_f64()).max(FLOOR_S)
+        self.budget.remaining()
     }
 }

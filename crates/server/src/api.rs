@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use vmplace_check::{check, Expect, Findings, Violation};
-use vmplace_core::budget::Budget;
 use vmplace_core::domain::settings::{settings_capped, Overrides};
 use vmplace_core::domain::{Domain, Stopped};
 use vmplace_core::placement::{run_or_fallback, Mode, RunConfig};
@@ -29,9 +28,8 @@ pub fn solve_text(
     let lap = Instant::now();
     // The call's time limit counts from here: parsing, validating and building the domain
     // included (issue 27, H2: the build alone took 3.9 s of a 1 s limit).
-    let began = cfg.started.unwrap_or(lap);
     let cfg = &RunConfig {
-        started: Some(began),
+        clock: cfg.clock.pinned(lap),
         ..cfg.clone()
     };
     let value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;
@@ -41,7 +39,7 @@ pub fn solve_text(
     let validate_s = lap.elapsed().as_secs_f64();
     let lap = Instant::now();
     let (settings, capped) = settings_capped(&problem, o);
-    let budget = Budget::new(began, settings.time_limit_s, cfg.cancel.clone());
+    let budget = cfg.clock.budget(settings.time_limit_s, lap);
     let built = Domain::within(&problem, settings, &budget);
     let domain_s = lap.elapsed().as_secs_f64();
     let mut solution = match built {
@@ -239,8 +237,7 @@ pub fn migrate_within(
     let mut policy = vmplace_core::migration::RoundPolicy::from_state(&state);
     let (limit_s, capped) = TimeLimitCap::apply(policy.time_limit_s, o.max_time_limit_s);
     policy.time_limit_s = limit_s;
-    policy.cancel = cfg.cancel.clone();
-    policy.started = Some(started);
+    policy.clock = cfg.clock.pinned(started);
     let mut plan = vmplace_core::migration::plan_checked(&state, &policy)?;
     plan.stats.time_limit_capped = capped;
     Ok(plan)
@@ -310,7 +307,7 @@ pub fn capacity_text(
     vmplace_core::capacity::check_flavors(&q.flavors)?;
     // The call's time limit counts from here, parsing included.
     let cfg = &RunConfig {
-        started: Some(cfg.started.unwrap_or_else(Instant::now)),
+        clock: cfg.clock.pinned(Instant::now()),
         ..cfg.clone()
     };
     let value = parse_json(text).map_err(|e| finish(e, DocKind::Problem))?;

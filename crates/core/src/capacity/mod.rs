@@ -9,7 +9,7 @@ mod flow;
 mod mix;
 mod tiered;
 
-use crate::budget::Budget;
+use crate::budget::{shares, Budget};
 use crate::domain::settings::{settings, Overrides};
 use crate::domain::tolerance::whole_copies;
 use crate::domain::Domain;
@@ -292,11 +292,14 @@ pub fn capacity(
     let (pool, placements) = if problem.requests.is_empty() {
         (problem.clone(), Vec::new())
     } else {
-        // With failures to check, the placement gets two thirds of the call's time (it would
-        // otherwise spend it all improving a large batch), the check the rest.
-        let share = if q.fails.is_empty() { 1.0 } else { 2.0 / 3.0 };
+        // With failures to check, the placement gets its share of the call, the check the rest.
+        let placing_s = if q.fails.is_empty() {
+            s.time_limit_s
+        } else {
+            shares::CAPACITY_PLACEMENT.of(s.time_limit_s)
+        };
         let placing = Overrides {
-            time_limit_s: Some(s.time_limit_s * share),
+            time_limit_s: Some(placing_s),
             max_time_limit_s: None,
             ..o.clone()
         };
@@ -305,8 +308,8 @@ pub fn capacity(
     };
     let pool = effective(&pool);
     let fleet = Fleet::from_placed(problem, &pool, &placements);
-    let left = (s.time_limit_s - start.elapsed().as_secs_f64()).max(0.0);
-    let opts = failure_options(left, s.mip_gap, s.threads, cfg);
+    let call = cfg.clock.budget(s.time_limit_s, start);
+    let opts = failure_options(&call, s.mip_gap, s.threads);
     answer(&pool, &fleet, q, placements.len(), &opts)
 }
 
@@ -350,20 +353,20 @@ pub fn capacity_of_state(
     let pool = effective(&pool);
     let s = settings(&pool, o);
     // The call's limit counts from its start (parsing included) when the caller says when.
-    let spent = cfg.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
-    let left = (s.time_limit_s - spent).max(0.0);
-    let opts = failure_options(left, s.mip_gap, s.threads, cfg);
+    let call = cfg.clock.budget(s.time_limit_s, std::time::Instant::now());
+    let opts = failure_options(&call, s.mip_gap, s.threads);
     answer(&pool, &fleet, q, 0, &opts)
 }
 
-fn failure_options(seconds: f64, mip_gap: f64, threads: u32, cfg: &RunConfig) -> MipOptions {
+/// The options of a capacity call's checks: what is left of the call, with its cancel flag.
+fn failure_options(call: &Budget, mip_gap: f64, threads: u32) -> MipOptions {
     MipOptions {
-        time_limit_s: seconds,
+        time_limit_s: if call.passed() { 0.0 } else { call.remaining() },
         mip_gap,
         threads,
         write_model: None,
         relax: false,
-        budget: Budget::until(None, cfg.cancel.clone()),
+        budget: Budget::until(None, call.cancel.clone()),
         max_nodes: None,
         presolve: true,
         light_heuristics: false,
@@ -399,10 +402,13 @@ fn answer(
     }
     let flavors: Vec<FlavorFit> = q.flavors.iter().map(|f| count(pool, f)).collect();
     let mix = q.mix.as_ref().map(|ratio| {
-        // With failures to check too, the mix gets half of the time.
-        let share = if q.fails.is_empty() { 1.0 } else { 0.5 };
+        // With failures to check too, the mix gets its share of the time.
         let o = MipOptions {
-            time_limit_s: opts.time_limit_s * share,
+            time_limit_s: if q.fails.is_empty() {
+                opts.time_limit_s
+            } else {
+                shares::CAPACITY_MIX.of(opts.time_limit_s)
+            },
             ..opts.clone()
         };
         mix::count_mix(pool, &q.flavors, ratio, &flavors, &o)

@@ -1,7 +1,7 @@
 //! The round's policy, resolved from the state document: the document's choices over the
 //! defaults of each detector and planner.
 
-use crate::budget::Budget;
+use crate::budget::{Budget, Clock};
 use std::time::Instant;
 use vmplace_wire::state::{Detection, Planner, Selection, State};
 
@@ -40,12 +40,10 @@ pub struct RoundPolicy {
     pub time_limit_s: f64,
     /// Migrations at once per host, as source or target (the plan's waves).
     pub max_concurrent: usize,
-    /// Set by the caller to stop the round MIP early (the HTTP client went away); the greedy plan
-    /// then stands.
-    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    /// When the call began (set by the caller before parsing): `time_limit_s` counts from here
-    /// (None: from when planning begins).
-    pub started: Option<Instant>,
+    /// When the call began (`time_limit_s` counts from there; unset: from when planning begins)
+    /// and the flag that stops the round MIP early (the HTTP client went away; the greedy plan
+    /// then stands).
+    pub clock: Clock,
 }
 
 impl RoundPolicy {
@@ -88,15 +86,13 @@ impl RoundPolicy {
             min_gain_w: p.min_gain_w.unwrap_or(0.0),
             time_limit_s: p.time_limit_s.unwrap_or(0.5),
             max_concurrent: p.max_concurrent_per_host.unwrap_or(2),
-            cancel: None,
-            started: None,
+            clock: Clock::default(),
         }
     }
 
     /// The round's deadline, `time_limit_s` after the call began (or `planning`, when the caller
     /// did not say), with the cancel flag. The round MIP's limit is what is left of it.
     pub fn stop(&self, planning: Instant) -> Budget {
-        let began = self.started.unwrap_or(planning);
-        Budget::new(began, self.time_limit_s, self.cancel.clone())
+        self.clock.budget(self.time_limit_s, planning)
     }
 }

@@ -41,7 +41,7 @@ pub fn round(state: &Valid<State>, policy: &RoundPolicy) -> Result<Plan, Vec<Inp
     if !before.valid {
         return Err(infeasible(&before));
     }
-    let began = policy.started.unwrap_or(start);
+    let began = policy.clock.started.unwrap_or(start);
     let limit = policy.time_limit_s.max(0.0);
     let margin = (limit * 0.03).clamp(0.02, 2.0);
     let deadline = began + Duration::from_secs_f64((limit - margin).max(0.0));

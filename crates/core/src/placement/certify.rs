@@ -3,7 +3,7 @@
 use super::deadline::mip_options;
 use super::greedy;
 use super::host_phase::{host_columns, LNS_COLUMNS};
-use crate::budget::Budget;
+use crate::budget::{shares, Budget};
 
 /// Largest certifying MIP, in (flavor, host) columns: ten times the host phase's one-piece limit.
 const CERTIFY_COLUMNS: usize = 10 * LNS_COLUMNS;
@@ -45,7 +45,7 @@ pub(crate) fn certify(
         active: &active,
         allowed: None,
     };
-    let opts = mip_options(d, deadline.remaining() * 0.8, None, deadline);
+    let opts = mip_options(d, deadline.seconds(shares::CERTIFY), None, deadline);
     let (r, h) = host::solve(&input, Stage::Placement, &opts)?;
     if !r.values.is_empty() && stranded(&h).len() < left.len() {
         let l = stranded(&h);

@@ -5,7 +5,7 @@ use super::deadline::mip_options;
 use super::lexicographic::{better, lexicographic};
 use super::lns::host_lns;
 use super::{greedy, model_path, packing, Mode, PhaseOutcome, RunConfig};
-use crate::budget::Budget;
+use crate::budget::{shares, Budget};
 use crate::domain::{evaluate, Assignment, Domain, IxVec, Load, RequestIx, StorageIx, NOISE};
 use crate::model::host;
 use crate::model::storage::Stage;
@@ -312,7 +312,7 @@ fn packing_stage(
     if !pack || deadline.passed() {
         return (warm, None);
     }
-    let budget = deadline.remaining() * 0.9;
+    let budget = deadline.seconds(shares::PACKING);
     match packing::pack(d, base, &warm, deadline, budget) {
         Ok(p) => {
             st.pattern_rounds = p.rounds;

@@ -1,7 +1,7 @@
 //! The lexicographic driver of one phase: stage 1 maximises the placed priority weight, stage 2
 //! optimises the policy cost while keeping it.
 
-use crate::budget::Budget;
+use crate::budget::{shares, Budget};
 use crate::domain::{Assignment, NOISE};
 use crate::model::storage::Stage;
 use crate::model::{MipError, MipResult, MipStatus, ModelSize};
@@ -56,7 +56,11 @@ pub(crate) fn lexicographic(
         return Ok(out);
     }
     if warm_weight < total_weight - NOISE {
-        let (r, a) = solve_stage(Stage::Placement, deadline.remaining() * 0.5, warm)?;
+        let (r, a) = solve_stage(
+            Stage::Placement,
+            deadline.seconds(shares::LEXICOGRAPHIC_WEIGHT),
+            warm,
+        )?;
         out.size = r.size;
         out.time_limited |= r.status == MipStatus::TimeLimit;
         out.weight_bound = r.bound.min(total_weight).max(warm_weight);

@@ -27,31 +27,16 @@ pub mod storage_phase;
 pub mod verify;
 mod working;
 
-use crate::budget::Budget;
+use crate::budget::{shares, Budget, Clock};
 use crate::domain::{Assignment, Domain, NOISE};
 use crate::model::MipError;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Instant;
 use vmplace_wire::{PhaseName, PhaseSolver, PhaseStats, Solution, SolverKind, Status};
 
 pub use host_phase::host_phase;
 pub use storage_phase::storage_phase;
-
-/// Share of a `place` call's time limit that phase 1 may use when the neighbourhood search can
-/// follow the phases (models/joint.md, "Neighbourhoods"): on the sweep, the search improves the
-/// answer faster per second than phase 1's certification rounds after their first.
-const PHASE1_SHARE: f64 = 0.25;
-/// Phase 1's share when no search follows (every request a member of a `groups[]` rule).
-const PHASE1_SHARE_ALONE: f64 = 0.5;
-/// Share of a call's time limit the fit bound's LP may use (models/fit.md): it proves nothing
-/// unless HiGHS solves it to optimality, which takes well under a second below 10,000 requests.
-const FIT_BOUND_SHARE: f64 = 0.15;
-/// Share of a call's time limit the baselines may use in all (at 100,000 requests the twelve
-/// heuristics scan every connected host per request and would take the whole limit).
-const BASELINES_SHARE: f64 = 0.25;
 
 /// Which phase(s) to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,12 +54,8 @@ pub enum Mode {
 pub struct RunConfig {
     /// Write the MIP models here (phase name inserted before the extension for `place`).
     pub write_model: Option<PathBuf>,
-    /// Set by the caller to stop the solve early (e.g. the HTTP client went away): the running
-    /// HiGHS call is interrupted through its callbacks and every later stage gets no time.
-    pub cancel: Option<Arc<AtomicBool>>,
-    /// When the call began (before its document was parsed): its time limit counts from here,
-    /// the parsing and the domain build included. None: from [`run`].
-    pub started: Option<Instant>,
+    /// When the call began and the flag that stops it early (the HTTP client went away).
+    pub clock: Clock,
 }
 
 /// The result of one phase.
@@ -133,13 +114,9 @@ fn run_as(
     cfg: &RunConfig,
 ) -> Result<Solution, MipError> {
     let start = Instant::now();
-    let began = cfg.started.unwrap_or(start);
     // The repair of an answer over a capacity (`verify`) may use the reserve, not more.
-    let whole = Budget::new(began, d.settings.time_limit_s, cfg.cancel.clone());
-    // Keep a little of the limit for the baseline comparison and writing the answer. A share of
-    // the whole, so that the call's MIP build time counts to one budget.
-    let limit = d.settings.time_limit_s * 0.97;
-    let call = whole.within(limit - began.elapsed().as_secs_f64());
+    let whole = cfg.clock.budget(d.settings.time_limit_s, start);
+    let call = whole.share(shares::PLACEMENT);
     let mut timings = vmplace_wire::Timings::default();
     if let Some(heuristic) = baseline::heuristic_of(solver) {
         let phases = baseline::heuristic_phases(d, mode, heuristic, &call);
@@ -165,7 +142,7 @@ fn run_as(
             )
         }
         Mode::Place if solver == SolverKind::Joint && joint::fits_joint(d) => {
-            let floor = baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE));
+            let floor = baseline::Baselines::compute(d, &call.share(shares::BASELINES));
             let warm = floor.best(d).clone();
             let mut p = joint::joint_phase(d, &warm, &call)?;
             baseline::keep_if_better(d, &mut p, floor);
@@ -193,7 +170,7 @@ fn place_phases(
     call: &Budget,
     timings: &mut vmplace_wire::Timings,
 ) -> Result<Vec<PhaseOutcome>, MipError> {
-    let (start, limit) = (Instant::now(), call.remaining());
+    let start = Instant::now();
     if solver == SolverKind::Joint {
         tracing::warn!(
             columns = crate::model::joint::columns(d),
@@ -202,20 +179,16 @@ fn place_phases(
         );
     }
     let floor = matches!(solver, SolverKind::Mip | SolverKind::Joint)
-        .then(|| baseline::Baselines::compute(d, &call.within(limit * BASELINES_SHARE)));
+        .then(|| baseline::Baselines::compute(d, &call.share(shares::BASELINES)));
     timings.baselines_s = start.elapsed().as_secs_f64();
     let baseline = floor.as_ref().map(|f| f.best(d));
     let searched = neighbourhood::applies(d);
-    let share = if searched {
-        PHASE1_SHARE
+    let (share1, share2) = if searched {
+        (shares::PHASE1, shares::PHASE2)
     } else {
-        PHASE1_SHARE_ALONE
+        (shares::PHASE1_ALONE, shares::PHASE2_ALONE)
     };
-    let phase1 = call.within(limit * share);
-    let mut p1 = storage_phase(d, cfg, Mode::Place, solver, &phase1, baseline)?;
-    // Phase 2 gets half of what is left when the search follows: given phase 1's storage it can
-    // only re-pack hosts, where the search can also move images.
-    let left = call.remaining() * if searched { 0.5 } else { 1.0 };
+    let mut p1 = storage_phase(d, cfg, Mode::Place, solver, &call.share(share1), baseline)?;
     let mut p2 = host_phase(
         d,
         &p1.assignment,
@@ -223,7 +196,7 @@ fn place_phases(
         cfg,
         Mode::Place,
         solver,
-        &call.within(left),
+        &call.share(share2),
     )?;
     let mut storage_bound = f64::NEG_INFINITY;
     let mut fit_bound = f64::INFINITY;
@@ -231,8 +204,7 @@ fn place_phases(
         baseline::keep_if_better(d, &mut p2, floor);
         // Only an answer that phase 1's bound does not prove needs the fit bound.
         if p2.stats.placed_weight < p1.stats.placed_weight_bound - NOISE {
-            let within = call.within(limit * FIT_BOUND_SHARE);
-            fit_bound = self::fit_bound(d, &within, timings)?;
+            fit_bound = self::fit_bound(d, &call.share(shares::FIT_BOUND), timings)?;
         }
         let searching = Instant::now();
         let improved = improve::run(d, &p1, &mut p2, call)?;

@@ -5,7 +5,7 @@ use super::certify::certify;
 use super::deadline::mip_options;
 use super::lexicographic::{better, lexicographic, Lexi};
 use super::{exact, fixed_storage, greedy, model_path, Mode, PhaseOutcome, RunConfig};
-use crate::budget::Budget;
+use crate::budget::{shares, Budget};
 use crate::domain::{evaluate, Assignment, Domain, IxVec, NOISE};
 use crate::model::storage::{self, Stage, StorageInput};
 use crate::model::{MipError, ModelSize};
@@ -32,7 +32,12 @@ fn lp_rounding(
         return Ok(None);
     }
     let min_weight = evaluate::placed_weight(d, warm, true);
-    let mut opts = mip_options(d, deadline.remaining() * 0.3, None, deadline);
+    let mut opts = mip_options(
+        d,
+        deadline.seconds(shares::STORAGE_LP_ROUNDING),
+        None,
+        deadline,
+    );
     opts.relax = true;
     let (r, partial) = storage::solve(&input, Stage::Policy { min_weight }, &opts)?;
     if r.values.is_empty() {
@@ -339,8 +344,7 @@ fn mip_storage(
     baseline: Option<&Assignment>,
 ) -> Result<PhaseOutcome, MipError> {
     let deadline = budget.clone();
-    // The MIP stages get 60 % of the phase; certification (phase 2 feasibility) the rest.
-    let mip_deadline = budget.within(budget.remaining() * 0.6);
+    let mip_deadline = budget.share(shares::STORAGE_MIPS);
     let fixed = fixed_storage(d);
     let start_answer = greedy_start(d, &fixed, baseline, &mip_deadline);
     if let Some(proven) = exact_storage(d, &start_answer, &deadline)? {

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use vmplace_core::budget::Clock;
 use vmplace_core::domain::settings::Overrides;
 use vmplace_core::placement::{Mode, RunConfig};
 use vmplace_wire::errors::ErrorCode;
@@ -100,8 +101,10 @@ where
     document(st, headers, body, endpoint, move |text, cancel| {
         let cfg = RunConfig {
             write_model: None,
-            cancel: Some(cancel),
-            started: None,
+            clock: Clock {
+                started: None,
+                cancel: Some(cancel),
+            },
         };
         job(&text, &overrides, &cfg)
     })
