@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 use vmplace_core::domain::groups::Counts;
-use vmplace_core::domain::{Assignment, Domain, HostIx, Load, Settings, StorageIx};
+use vmplace_core::domain::{Assignment, Domain, HostIx, IxVec, Load, Settings, StorageIx};
 use vmplace_core::model::host::{self, HostInput};
 use vmplace_core::model::migration::{
     self, Arrivals, RoundHost, RoundInput, RoundPolicy, RoundRule, RoundVm,
@@ -1330,7 +1330,7 @@ fn floor_envelope_is_the_lower_hull_of_the_power_table() {
 fn restart_vm(demand: f64, eligible: &[usize], group: Option<usize>) -> RestartVm {
     RestartVm {
         demand: vec![demand],
-        eligible: eligible.to_vec(),
+        eligible: eligible.iter().map(|&h| HostIx(h)).collect(),
         group,
     }
 }
@@ -1344,7 +1344,7 @@ fn restart_ruled(
     vms: &[RestartVm],
     rules: &[RestartRule],
 ) -> vmplace_core::model::restart::Restarts {
-    let free: Vec<Vec<f64>> = free.iter().map(|f| vec![*f]).collect();
+    let free: IxVec<HostIx, Vec<f64>> = free.iter().map(|f| vec![*f]).collect();
     restart::restart(&free, vms, rules, &vec![None; vms.len()], &opts()).expect("solves")
 }
 
@@ -1362,7 +1362,7 @@ fn racked_restart(policy: RestartPolicy) -> (Vec<RestartVm>, Vec<RestartRule>) {
 }
 
 fn racks_of(r: &vmplace_core::model::restart::Restarts) -> Vec<usize> {
-    let mut racks: Vec<usize> = r.host_of.iter().flatten().map(|&h| h / 2).collect();
+    let mut racks: Vec<usize> = r.host_of.iter().flatten().map(|&h| h.0 / 2).collect();
     racks.sort();
     racks
 }

@@ -10,7 +10,7 @@ pub use fleet::{FailSpec, Fleet};
 
 use crate::domain::groups::Counts;
 use crate::domain::quality::{self, Goal};
-use crate::domain::{HostIx, NOISE};
+use crate::domain::{HostIx, IxVec, VmIx, NOISE};
 use crate::model::restart::{restart, RestartRule, RestartVm};
 use crate::model::{MipOptions, MipStatus};
 use fleet::Running;
@@ -29,7 +29,7 @@ fn best_fit(
     vms: &[RestartVm],
     rules: &[RestartRule],
     over: &dyn Fn() -> bool,
-) -> Option<Vec<Option<usize>>> {
+) -> Option<Vec<Option<HostIx>>> {
     let mut free = s.free.clone();
     let mut counts: Vec<Counts> = vec![Counts::default(); rules.len()];
     let mut rules_of: Vec<Vec<usize>> = vec![Vec::new(); vms.len()];
@@ -38,7 +38,7 @@ fn best_fit(
             rules_of[v].push(r);
         }
     }
-    let mut taken: HashMap<(usize, usize), bool> = HashMap::new();
+    let mut taken: HashMap<(HostIx, usize), bool> = HashMap::new();
     let size = |v: &RestartVm| {
         v.eligible
             .first()
@@ -80,7 +80,7 @@ fn best_fit(
                 taken.insert((h, g), true);
             }
             for &r in &rules_of[v] {
-                if let Some(d) = rules[r].domain_of[HostIx(h)] {
+                if let Some(d) = rules[r].domain_of[h] {
                     counts[r].add(d, 1);
                 }
             }
@@ -94,19 +94,18 @@ fn best_fit(
 /// MIP where they disagree, each MIP with an equal share of the time left.
 pub fn check(
     fleet: &Fleet,
-    scenarios: Vec<(String, Vec<usize>)>,
+    scenarios: Vec<(String, Vec<HostIx>)>,
     opts: &MipOptions,
 ) -> FailureReport {
     let start = Instant::now();
-    let resources = super::resource_names(fleet.hosts.iter().map(|h| &h.capacity));
-    let mut groups: HashMap<(usize, &str), usize> = HashMap::new();
+    let mut groups: HashMap<(HostIx, &str), usize> = HashMap::new();
     for vm in &fleet.vms {
         if let Some(g) = vm.group.as_deref() {
             *groups.entry((vm.host, g)).or_default() += 1;
         }
     }
-    let mut on: Vec<Vec<usize>> = vec![Vec::new(); fleet.hosts.len()];
-    for (i, vm) in fleet.vms.iter().enumerate() {
+    let mut on: IxVec<HostIx, Vec<VmIx>> = IxVec::filled(Vec::new(), fleet.hosts.len());
+    for (i, vm) in fleet.vms.enumerate() {
         on[vm.host].push(i);
     }
     let total = scenarios.len();
@@ -118,7 +117,7 @@ pub fn check(
             // The time is up: the scenarios not reached are counted as unchecked.
             break;
         }
-        let Some(c) = Case::prepare(fleet, &resources, &groups, &on, (name, failed), &over) else {
+        let Some(c) = Case::prepare(fleet, &groups, &on, (name, failed), &over) else {
             // The time ran out while it was prepared: unchecked, as those not reached.
             break;
         };
@@ -195,13 +194,13 @@ fn summary(done: Vec<Scenario>, start: Instant) -> FailureReport {
 struct Case<'a> {
     s: Survivors<'a>,
     name: String,
-    failed: Vec<usize>,
+    failed: Vec<HostIx>,
     vms: Vec<&'a Running>,
     eligible: Vec<Eligible>,
     model_vms: Vec<RestartVm>,
     /// The hard group rules with restarting members.
     rules: Vec<RestartRule>,
-    host_of: Vec<Option<usize>>,
+    host_of: Vec<Option<HostIx>>,
 }
 
 impl<'a> Case<'a> {
@@ -209,15 +208,14 @@ impl<'a> Case<'a> {
     /// before they were complete).
     fn prepare(
         fleet: &'a Fleet,
-        resources: &[String],
-        groups: &HashMap<(usize, &str), usize>,
-        on: &[Vec<usize>],
-        (name, failed): (String, Vec<usize>),
+        groups: &HashMap<(HostIx, &str), usize>,
+        on: &IxVec<HostIx, Vec<VmIx>>,
+        (name, failed): (String, Vec<HostIx>),
         over: &dyn Fn() -> bool,
     ) -> Option<Case<'a>> {
-        let s = Survivors::new(fleet, resources, &failed);
+        let s = Survivors::new(fleet, &failed);
         // Members on failed hosts do not survive.
-        let alive: HashMap<(usize, &str), usize> = groups
+        let alive: HashMap<(HostIx, &str), usize> = groups
             .iter()
             .filter(|((h, _), _)| !s.failed[*h])
             .map(|(k, n)| (*k, *n))
@@ -242,7 +240,7 @@ impl<'a> Case<'a> {
             .iter()
             .zip(&mut eligible)
             .map(|(vm, e)| RestartVm {
-                demand: s.demand(vm),
+                demand: vm.demand.clone(),
                 eligible: e.as_mut().map(std::mem::take).unwrap_or_default(),
                 group: vm.group.as_deref().and_then(|g| group_ix.get(g).copied()),
             })
@@ -333,8 +331,7 @@ impl<'a> Case<'a> {
         for (i, vm) in vms.iter().enumerate() {
             match (host_of[i], &eligible[i]) {
             (Some(h), _) => {
-                let d = s.demand(vm);
-                for (f, x) in free[h].iter_mut().zip(&d) {
+                for (f, x) in free[h].iter_mut().zip(&vm.demand) {
                     *f -= x;
                 }
                 witness.push(Restarted {
@@ -364,10 +361,13 @@ impl<'a> Case<'a> {
         }
         let mut headroom = BTreeMap::new();
         let mut share = f64::INFINITY;
-        for (r, name) in s.resources.iter().enumerate() {
-            let total: f64 = (0..s.fleet.hosts.len())
-                .filter(|&h| !s.failed[h] && s.fleet.hosts[h].active)
-                .map(|h| s.fleet.hosts[h].capacity.get(name).copied().unwrap_or(0.0))
+        for (r, name) in s.fleet.axes.names().iter().enumerate() {
+            let total: f64 = s
+                .fleet
+                .hosts
+                .enumerate()
+                .filter(|&(h, host)| !s.failed[h] && host.active)
+                .map(|(_, host)| host.capacity[r])
                 .sum();
             let left: f64 = free.iter().map(|f| f[r].max(0.0)).sum();
             headroom.insert(name.clone(), left);

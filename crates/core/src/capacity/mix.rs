@@ -1,8 +1,9 @@
 //! `--mix 3:1`: the most whole sets of the flavors, in that ratio, that fit together
 //! (models/capacity.md, "A mix"), by the mix MIP (`model::mix`).
 
-use super::{free, links, resource_names, Flavor};
+use super::{free, links, Flavor};
 use crate::domain::quality::{gap, Goal};
+use crate::domain::Axes;
 use crate::model::mix::{mix, MixFlavor, MixInput};
 use crate::model::{MipOptions, MipStatus};
 use std::collections::BTreeMap;
@@ -17,17 +18,11 @@ pub(super) fn count_mix(
     fits: &[FlavorFit],
     opts: &MipOptions,
 ) -> MixFit {
-    let resources = resource_names(pool.hosts.iter().map(|h| &h.capacity));
+    let axes = Axes::of(pool.hosts.iter().map(|h| &h.capacity));
     let host_free: Vec<Vec<f64>> = pool
         .hosts
         .iter()
-        .map(|h| {
-            let f = free(&h.capacity, h.used.as_ref());
-            resources
-                .iter()
-                .map(|r| f.get(r).copied().unwrap_or(0.0))
-                .collect()
-        })
+        .map(|h| axes.dense(&free(&h.capacity, h.used.as_ref())))
         .collect();
     let storage_free: Vec<f64> = pool
         .storage
@@ -39,10 +34,7 @@ pub(super) fn count_mix(
         .iter()
         .zip(ratio)
         .map(|(f, &share)| MixFlavor {
-            demand: resources
-                .iter()
-                .map(|r| f.demand.get(r).copied().unwrap_or(0.0))
-                .collect(),
+            demand: axes.dense(&f.demand),
             disk_gib: f.disk_gib,
             share,
         })
@@ -77,7 +69,7 @@ pub(super) fn count_mix(
         }
     };
     let utilisation = utilisation(
-        &resources,
+        axes.names(),
         &dense,
         &host_free,
         &storage_free,

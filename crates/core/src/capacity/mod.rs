@@ -81,15 +81,6 @@ pub(super) fn links(pool: &Problem) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// Every resource some host has capacity for, in order.
-pub(super) fn resource_names<'a>(capacities: impl Iterator<Item = &'a Resources>) -> Vec<String> {
-    capacities
-        .flat_map(|c| c.keys().cloned())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect()
-}
-
 /// The largest count a capacity answer gives (`fit`, `by_resource`, `by_storage`): 2^53 - 1, the
 /// largest integer every JSON reader keeps exactly. A flavor of which more would fit is refused
 /// ([`too_many`]) rather than counted to a cap: counts were capped at 10^9 per host and storage

@@ -113,7 +113,7 @@ pub fn host_utilisation(d: &Domain, a: &Assignment) -> IxVec<HostIx, Vec<f64>> {
         .map(|(u, h)| {
             u.iter()
                 .zip(&h.capacity)
-                .take(d.measured)
+                .take(d.axes.len())
                 .map(|(u, c)| if *c > EPS { u / c } else { 0.0 })
                 .collect()
         })

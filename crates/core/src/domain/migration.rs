@@ -1,9 +1,9 @@
 //! The migration domain: the pool of one round as dense vectors, built from a validated state
 //! document by its one converter ([`Pool::from_state`]); tentative moves are applied in place.
 
+use super::axes::Axes;
 use super::groups::{Counts, GroupRule, Scopes};
 use super::tolerance::TINY;
-use crate::resources::Role;
 use crate::validation::Valid;
 use std::collections::HashMap;
 use vmplace_wire::state::{HostState, State};
@@ -15,12 +15,8 @@ pub const HISTORY: usize = 30;
 
 /// The pool during planning: dense vectors, tentative moves applied in place.
 pub struct Pool {
-    /// Resource names; `cpu` is the one detectors look at.
-    pub resources: Vec<String>,
-    /// Index of `cpu` in `resources`.
-    pub cpu: Option<usize>,
-    /// Index of the memory resource (the first whose name contains `mem`).
-    pub mem: Option<usize>,
+    /// The resources of every vector, with the CPU role detectors look at.
+    pub axes: Axes,
     /// Hosts, in the state's order.
     pub hosts: IxVec<HostIx, PoolHost>,
     /// VMs, in the state's order.
@@ -105,11 +101,14 @@ impl Pool {
     /// Builds the pool from a validated state: every VM's host and storage exist.
     pub fn from_state(state: &Valid<State>) -> Pool {
         let s: &State = state;
-        let names = resource_names(s);
-        let hosts = pool_hosts(s, &names);
-        let vms = pool_vms(s, &names);
-        let cpu = Role::Cpu.find(&names);
-        let mem = Role::Memory.find(&names);
+        let axes = Axes::of(
+            s.hosts
+                .iter()
+                .map(|h| &h.capacity)
+                .chain(s.vms.iter().map(|v| &v.demand)),
+        );
+        let hosts = pool_hosts(s, &axes);
+        let vms = pool_vms(s, &axes);
         let mut on: IxVec<HostIx, Vec<VmIx>> = IxVec::filled(Vec::new(), s.hosts.len());
         for (v, vm) in vms.enumerate() {
             if let Some(list) = on.get_mut(vm.host) {
@@ -123,15 +122,14 @@ impl Pool {
                 members[r].push(v);
             }
         }
-        let transient = names
+        let transient = axes
+            .names()
             .iter()
             .map(|n| s.resources.iter().any(|r| &r.name == n && r.transient))
             .collect();
         let mut pool = Pool {
             transient,
-            resources: names,
-            cpu,
-            mem,
+            axes,
             hosts,
             vms,
             on,
@@ -181,7 +179,7 @@ impl Pool {
 
     /// Order for placement: larger current CPU use first (CloudSim sorts the same way), then id.
     pub fn by_cpu_desc(&self, a: VmIx, b: VmIx) -> std::cmp::Ordering {
-        let cpu = |v: VmIx| self.cpu.map(|k| self.vms[v].now[k]).unwrap_or(0.0);
+        let cpu = |v: VmIx| self.axes.cpu.map(|k| self.vms[v].now[k]).unwrap_or(0.0);
         cpu(b).total_cmp(&cpu(a)).then(a.cmp(&b))
     }
 
@@ -199,7 +197,7 @@ impl Pool {
 
     /// What the VMs on host `h` use now, per resource.
     pub fn used(&self, h: HostIx) -> Vec<f64> {
-        let mut u = vec![0.0; self.resources.len()];
+        let mut u = vec![0.0; self.axes.len()];
         for v in self.vms_on(h) {
             for (a, b) in u.iter_mut().zip(&self.vms[v].now) {
                 *a += b;
@@ -210,7 +208,7 @@ impl Pool {
 
     /// Current CPU utilisation of a host (requested over capacity; may exceed 1).
     pub fn cpu_util(&self, h: HostIx) -> f64 {
-        match self.cpu {
+        match self.axes.cpu {
             Some(k) if self.hosts[h].cap[k] > 0.0 => self.used(h)[k] / self.hosts[h].cap[k],
             _ => 0.0,
         }
@@ -218,7 +216,9 @@ impl Pool {
 
     /// Host CPU history from its current VMs, oldest first (CloudSim builds it the same way).
     pub fn host_history(&self, h: HostIx) -> Vec<f64> {
-        let Some(k) = self.cpu else { return Vec::new() };
+        let Some(k) = self.axes.cpu else {
+            return Vec::new();
+        };
         let cap = self.hosts[h].cap[k];
         let len = self
             .vms_on(h)
@@ -238,43 +238,23 @@ impl Pool {
 
     /// Seconds to migrate VM `v` from its host: memory / (bandwidth / 2), memory in GiB, Mbit/s.
     pub fn migration_time(&self, v: VmIx) -> f64 {
-        let gib = self.mem.map(|k| self.vms[v].demand[k]).unwrap_or(0.0);
+        let gib = self.axes.mem.map(|k| self.vms[v].demand[k]).unwrap_or(0.0);
         let bw = self.hosts[self.vms[v].host].bw_mbps;
         gib * 8.0 * 1024.0 / (bw / 2.0)
     }
 }
 
-/// The resources a host or VM of the state names, sorted.
-fn resource_names(s: &State) -> Vec<String> {
-    let mut names: Vec<String> = s
-        .hosts
-        .iter()
-        .flat_map(|h| h.capacity.keys().cloned())
-        .chain(s.vms.iter().flat_map(|v| v.demand.keys().cloned()))
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// `m` as a vector over `names` (0 for a resource it does not name).
-fn dense(names: &[String], m: &vmplace_wire::Resources) -> Vec<f64> {
-    names
-        .iter()
-        .map(|r| m.get(r).copied().unwrap_or(0.0))
-        .collect()
-}
-
-/// The hosts of the state, with their usable capacity over `names`.
-fn pool_hosts(s: &State, names: &[String]) -> IxVec<HostIx, PoolHost> {
+/// The hosts of the state, with their usable capacity over the axes.
+fn pool_hosts(s: &State, axes: &Axes) -> IxVec<HostIx, PoolHost> {
     s.hosts
         .iter()
         .map(|h| PoolHost {
             id: h.id.clone(),
-            cap: dense(
-                names,
-                &crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio),
-            ),
+            cap: axes.dense(&crate::resources::usable(
+                &h.capacity,
+                &h.reserved,
+                &h.allocation_ratio,
+            )),
             storage: h.storage.clone(),
             state: h.state,
             watts: h
@@ -290,7 +270,7 @@ fn pool_hosts(s: &State, names: &[String]) -> IxVec<HostIx, PoolHost> {
 
 /// The VMs of the state on their hosts, with their use now and the last [`HISTORY`] samples of
 /// their CPU history; `rules` index the groups some VM is a member of ([`member_groups`]).
-fn pool_vms(s: &State, names: &[String]) -> IxVec<VmIx, PoolVm> {
+fn pool_vms(s: &State, axes: &Axes) -> IxVec<VmIx, PoolVm> {
     let host_ix: HashMap<&str, usize> = s
         .hosts
         .iter()
@@ -306,8 +286,9 @@ fn pool_vms(s: &State, names: &[String]) -> IxVec<VmIx, PoolVm> {
     s.vms
         .iter()
         .map(|v| {
-            let demand = dense(names, &v.demand);
-            let now = names
+            let demand = axes.dense(&v.demand);
+            let now = axes
+                .names()
                 .iter()
                 .zip(&demand)
                 .map(|(r, d)| {
@@ -319,7 +300,11 @@ fn pool_vms(s: &State, names: &[String]) -> IxVec<VmIx, PoolVm> {
                         .unwrap_or(1.0)
                 })
                 .collect();
-            let history = v.usage.get("cpu").cloned().unwrap_or_default();
+            let cpu = axes.cpu.map(|k| axes.names()[k].as_str());
+            let history = cpu
+                .and_then(|k| v.usage.get(k))
+                .cloned()
+                .unwrap_or_default();
             let samples = history.len();
             let keep = history.len().saturating_sub(HISTORY);
             // Validation guarantees the host exists (E1401).

@@ -10,6 +10,7 @@ mod build;
 
 pub use super::tolerance::{EPS, MIP_TOL, NOISE, TINY};
 
+pub use super::axes::Axes;
 pub use super::index::{HostIx, Idx, IxVec, RequestIx, StorageIx};
 
 /// A storage system.
@@ -125,14 +126,15 @@ impl Default for Settings {
 #[derive(Debug, Clone)]
 pub struct Domain {
     /// Dimension names: the measured resources, sorted, then one rule dimension per host trait
-    /// rule of the batch (see [`Domain::measured`]).
+    /// rule of the batch (see [`Domain::axes`]).
     pub resources: Vec<String>,
-    /// `resources[..measured]` are measured resources (cpu, memory...). Each later dimension is a
-    /// host trait rule, `trait:T` (the host has T) or `no-trait:T` (it lacks T): a host that
-    /// satisfies it offers as many units as the batch has requests, one that does not offers
-    /// none, and a request with the rule needs one unit. Every capacity check then enforces the
-    /// traits; utilisation and the capacity rows of the models count measured resources only.
-    pub measured: usize,
+    /// The measured resources (cpu, memory...), `resources[..axes.len()]`, with their roles.
+    /// Each later dimension is a host trait rule, `trait:T` (the host has T) or `no-trait:T` (it
+    /// lacks T): a host that satisfies it offers as many units as the batch has requests, one
+    /// that does not offers none, and a request with the rule needs one unit. Every capacity
+    /// check then enforces the traits; utilisation and the capacity rows of the models count
+    /// measured resources only.
+    pub axes: Axes,
     /// Per storage rule (a distinct pair of required and forbidden storage traits), whether each
     /// storage system satisfies it.
     pub storage_rules: Vec<IxVec<StorageIx, bool>>,
@@ -270,7 +272,7 @@ impl Domain {
         let reach = StaticReach::new(&storage, &hosts, &requests, &storage_rules);
         Domain {
             resources: self.resources.clone(),
-            measured: self.measured,
+            axes: self.axes.clone(),
             storage_rules,
             storage,
             hosts,
@@ -298,7 +300,7 @@ impl Domain {
     /// Whether host `h` satisfies request `r`'s host traits (its rule dimensions).
     pub fn traits_allow(&self, r: RequestIx, h: HostIx) -> bool {
         let (vm, host) = (&self.requests[r], &self.hosts[h]);
-        (self.measured..self.resources.len()).all(|k| vm.demand[k] <= host.capacity[k])
+        (self.axes.len()..self.resources.len()).all(|k| vm.demand[k] <= host.capacity[k])
     }
 }
 

@@ -62,7 +62,7 @@ pub(super) fn admission(
         return Some(decline);
     }
     let used = pool.used(h);
-    for (k, r) in pool.resources.iter().enumerate() {
+    for (k, r) in pool.axes.names().iter().enumerate() {
         if used[k] + vm.now[k] > host.cap[k] + NOISE {
             return Some((
                 DeclineCode::AdmissionCapacity,
@@ -72,7 +72,7 @@ pub(super) fn admission(
     }
     if pool.vms_on(h).next().is_some() {
         // Would the detector flag the host with the VM on it? (CloudSim skips this for empty hosts.)
-        let k = pool.cpu?;
+        let k = pool.axes.cpu?;
         let util = (used[k] + vm.now[k]) / host.cap[k].max(TINY);
         let mut hist = pool.host_history(h);
         let vh = &vm.cpu_history;

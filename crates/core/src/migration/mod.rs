@@ -225,7 +225,8 @@ fn finish(mut cx: Ctx, mut stats: PlanStats, status: Status, start: Instant) -> 
             let n = cx.pool.vms_on(h).count();
             let util = cx
                 .pool
-                .resources
+                .axes
+                .names()
                 .iter()
                 .zip(used.iter().zip(&cx.pool.hosts[h].cap))
                 .map(|(r, (u, c))| (r.clone(), if *c > 0.0 { u / c } else { 0.0 }))

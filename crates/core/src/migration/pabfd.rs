@@ -22,6 +22,7 @@ fn score(cx: &Ctx, v: VmIx, h: HostIx) -> Score {
     let host = &pool.hosts[h];
     let before = pool.cpu_util(h);
     let add = pool
+        .axes
         .cpu
         .map(|k| pool.vms[v].now[k] / host.cap[k].max(TINY))
         .unwrap_or(0.0);

@@ -26,7 +26,8 @@ pub(super) fn select(
             .min_by(|&a, &b| pool.migration_time(a).total_cmp(&pool.migration_time(b))),
         Selection::Mu => {
             let util = |v: VmIx| {
-                pool.cpu
+                pool.axes
+                    .cpu
                     .map(|k| pool.vms[v].now[k] / pool.vms[v].demand[k].max(TINY))
                     .unwrap_or(0.0)
             };

@@ -52,7 +52,7 @@ impl<'a> Replay<'a> {
         }
         let mut r = Replay {
             pool,
-            load: IxVec::filled(vec![0.0; pool.resources.len()], pool.hosts.len()),
+            load: IxVec::filled(vec![0.0; pool.axes.len()], pool.hosts.len()),
             members: HashMap::new(),
             at: IxVec::new(),
             home: at.clone(),
@@ -175,7 +175,7 @@ impl<'a> Wave<'a> {
         if self.part[hop.from.0] >= self.limit || self.part[hop.to.0] >= self.limit {
             return false;
         }
-        let none = vec![0.0; st.pool.resources.len()];
+        let none = vec![0.0; st.pool.axes.len()];
         let extra = self.incoming.get(&hop.to).unwrap_or(&none);
         if !st.room(hop.to, hop.vm, extra) {
             return false;
@@ -289,7 +289,7 @@ fn pivot(st: &Replay, hop: &Hop) -> Option<HostIx> {
         // A detour would change the member's domain twice; its rules count the direct move.
         return None;
     }
-    let none = vec![0.0; st.pool.resources.len()];
+    let none = vec![0.0; st.pool.axes.len()];
     st.pool
         .host_ids()
         .filter(|&h| h != hop.from && h != hop.to)
@@ -414,7 +414,11 @@ fn schedule(
 
 /// Seconds a hop takes: the VM's memory over half its source's bandwidth.
 fn hop_seconds(pool: &Pool, hop: &Hop) -> f64 {
-    let gib = pool.mem.map(|k| pool.vms[hop.vm].demand[k]).unwrap_or(0.0);
+    let gib = pool
+        .axes
+        .mem
+        .map(|k| pool.vms[hop.vm].demand[k])
+        .unwrap_or(0.0);
     gib * 8.0 * 1024.0 / (pool.hosts[hop.from].bw_mbps / 2.0)
 }
 

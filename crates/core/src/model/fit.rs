@@ -42,7 +42,7 @@ impl Class {
 /// (flavors without measured demand belong to none); past [`MAX_CLASSES`], the smallest are
 /// merged.
 pub fn classes(d: &Domain, flavors: &[Flavor]) -> Vec<Class> {
-    let nr = d.measured;
+    let nr = d.axes.len();
     let sigma: Vec<f64> = (0..nr)
         .map(|r| d.hosts.iter().map(|h| h.capacity[r]).fold(0.0, f64::max))
         .map(|s| if s > EPS { s } else { 1.0 })
@@ -297,7 +297,7 @@ impl Model<'_> {
                 continue;
             }
             let free = d.hosts[h].free();
-            for (r, &free_r) in free.iter().enumerate().take(d.measured) {
+            for (r, &free_r) in free.iter().enumerate().take(d.axes.len()) {
                 let mut e = Expression::default();
                 let mut any = false;
                 for &(c, a) in &terms {

@@ -295,7 +295,7 @@ impl Model<'_> {
             .filter(|&h| self.input.allowed.is_none_or(|a| a[h]))
             .flat_map(|h| {
                 let cap = &d.hosts[h].capacity;
-                (0..d.measured).map(move |k| {
+                (0..d.axes.len()).map(move |k| {
                     if cap[k] > EPS {
                         (cap[k] - load.host_free[h][k]) / cap[k]
                     } else {
@@ -357,7 +357,7 @@ pub(super) fn demand_rows<'a>(
     terms: impl Iterator<Item = (HostIx, &'a crate::domain::Vm, Col)>,
 ) -> IxVec<HostIx, Vec<Option<Expression>>> {
     let mut rows: IxVec<HostIx, Vec<Option<Expression>>> =
-        IxVec::filled(vec![None; d.measured], d.hosts.len());
+        IxVec::filled(vec![None; d.axes.len()], d.hosts.len());
     for (h, vm, c) in terms {
         for (row, &x) in rows[h].iter_mut().zip(&vm.demand) {
             if x > 0.0 {

@@ -16,8 +16,8 @@ use std::sync::Arc;
 pub struct RestartVm {
     /// Demand per resource (dense, in the hosts' order of resources).
     pub demand: Vec<f64>,
-    /// Surviving hosts it may restart on (indices into the hosts).
-    pub eligible: Vec<usize>,
+    /// Surviving hosts it may restart on.
+    pub eligible: Vec<HostIx>,
     /// Its anti-affinity group, as a small integer.
     pub group: Option<usize>,
 }
@@ -84,8 +84,8 @@ fn sum(a: &Counts, b: &Counts) -> Counts {
 impl RestartRule {
     /// Whether one more member may restart on host `h`, with `counts` restarted per domain so far
     /// (the greedy's test; the rows below hold the same).
-    pub fn admits(&self, counts: &Counts, h: usize) -> bool {
-        let Some(d) = self.domain_of[HostIx(h)] else {
+    pub fn admits(&self, counts: &Counts, h: HostIx) -> bool {
+        let Some(d) = self.domain_of[h] else {
             return false;
         };
         match &self.policy {
@@ -108,7 +108,7 @@ impl RestartRule {
 #[derive(Debug, Clone)]
 pub struct Restarts {
     /// Each VM's host, or none.
-    pub host_of: Vec<Option<usize>>,
+    pub host_of: Vec<Option<HostIx>>,
     /// Proven upper bound on the VMs that can restart.
     pub bound: usize,
     /// Whether the count is proven optimal.
@@ -119,19 +119,19 @@ pub struct Restarts {
 
 struct Model<'a> {
     vms: &'a [RestartVm],
-    free: &'a [Vec<f64>],
+    free: &'a IxVec<HostIx, Vec<f64>>,
     /// x[v]: (host, column) for each eligible host.
-    x: Vec<Vec<(usize, Col)>>,
+    x: Vec<Vec<(HostIx, Col)>>,
     b: MipBuilder,
 }
 
 /// Restarts as many VMs as fit on the hosts' free capacity (`free[h][r]`), starting from `warm`
 /// (a valid assignment, e.g. the greedy's).
 pub fn restart(
-    free: &[Vec<f64>],
+    free: &IxVec<HostIx, Vec<f64>>,
     vms: &[RestartVm],
     rules: &[RestartRule],
-    warm: &[Option<usize>],
+    warm: &[Option<HostIx>],
     opts: &MipOptions,
 ) -> Result<Restarts, MipError> {
     let mut m = Model::new(free, vms, warm, opts.relax);
@@ -153,7 +153,7 @@ pub fn restart(
     let objective: Expression = m.x.iter().flatten().map(|(_, c)| c.var).sum();
     let x = m.x.clone();
     let r = m.b.solve(Sense::Max, objective, 0.0, opts)?;
-    let host_of: Vec<Option<usize>> = x
+    let host_of: Vec<Option<HostIx>> = x
         .iter()
         .map(|cols| {
             cols.iter()
@@ -183,9 +183,9 @@ pub fn restart(
 
 impl<'a> Model<'a> {
     fn new(
-        free: &'a [Vec<f64>],
+        free: &'a IxVec<HostIx, Vec<f64>>,
         vms: &'a [RestartVm],
-        warm: &[Option<usize>],
+        warm: &[Option<HostIx>],
         relax: bool,
     ) -> Self {
         let mut b = MipBuilder::new(relax);
@@ -218,7 +218,7 @@ impl<'a> Model<'a> {
 
     /// `restart_capacity`: what restarts on a host fits its free capacity, per resource.
     fn restart_capacity(&mut self) {
-        let mut on: BTreeMap<usize, Vec<(usize, Col)>> = BTreeMap::new();
+        let mut on: BTreeMap<HostIx, Vec<(usize, Col)>> = BTreeMap::new();
         for (v, cols) in self.x.iter().enumerate() {
             for &(h, c) in cols {
                 on.entry(h).or_default().push((v, c));
@@ -238,7 +238,7 @@ impl<'a> Model<'a> {
     /// `restart_anti_affinity`: at most one member of a group restarts on a host (hosts with a
     /// surviving member are not eligible at all).
     fn restart_anti_affinity(&mut self) {
-        let mut members: BTreeMap<(usize, usize), Vec<Col>> = BTreeMap::new();
+        let mut members: BTreeMap<(HostIx, usize), Vec<Col>> = BTreeMap::new();
         for (v, cols) in self.x.iter().enumerate() {
             if let Some(g) = self.vms[v].group {
                 for &(h, c) in cols {
@@ -257,7 +257,7 @@ impl<'a> Model<'a> {
         let mut out: BTreeMap<usize, Vec<Col>> = BTreeMap::new();
         for &v in &rule.members {
             for &(h, c) in &self.x[v] {
-                if let Some(d) = rule.domain_of[HostIx(h)] {
+                if let Some(d) = rule.domain_of[h] {
                     out.entry(d).or_default().push(c);
                 }
             }
@@ -276,12 +276,12 @@ impl<'a> Model<'a> {
 
     /// `restart_group_together`: one domain `z_D` is chosen, `sum_D z_D <= 1`, and a member
     /// restarts only there, `x_vh <= z_D(h)`.
-    fn restart_group_together(&mut self, rule: &RestartRule, warm: &[Option<usize>]) {
+    fn restart_group_together(&mut self, rule: &RestartRule, warm: &[Option<HostIx>]) {
         let warm_domain = rule
             .members
             .iter()
             .find_map(|&v| warm.get(v).copied().flatten())
-            .and_then(|h| rule.domain_of[HostIx(h)]);
+            .and_then(|h| rule.domain_of[h]);
         let mut chosen = Expression::default();
         for (d, cols) in self.by_domain(rule) {
             let on = if warm_domain == Some(d) { 1.0 } else { 0.0 };
@@ -301,7 +301,7 @@ impl<'a> Model<'a> {
         &mut self,
         rule: &RestartRule,
         (present, room, rooms, skew): (&Counts, &[bool], usize, u32),
-        warm: &[Option<usize>],
+        warm: &[Option<HostIx>],
     ) {
         let cols = self.by_domain(rule);
         let mut warm_counts = present.clone();
@@ -310,7 +310,7 @@ impl<'a> Model<'a> {
                 .get(v)
                 .copied()
                 .flatten()
-                .and_then(|h| rule.domain_of[HostIx(h)])
+                .and_then(|h| rule.domain_of[h])
             {
                 warm_counts.add(d, 1);
             }

@@ -233,7 +233,7 @@ impl Model<'_> {
     fn host_lookahead(&mut self) {
         let d = self.input.d;
         // Rule dimensions (host traits) are left to the variable domain (`static_domain`).
-        let nr = d.measured;
+        let nr = d.axes.len();
         // Demand expression per (storage, resource), and smallest demand per storage for the
         // host pre-filter.
         let mut demand: IxVec<StorageIx, Vec<Expression>> =

@@ -145,7 +145,7 @@ pub(crate) fn storage_cost_floor(d: &Domain) -> f64 {
 /// capacity, then the largest idle hosts, per resource. `balance`: the highest
 /// (used + demand) / capacity over the pool, per resource (the max is at least the average).
 pub fn host_cost_floor(d: &Domain, candidates: &[RequestIx], weight: f64) -> f64 {
-    let nr = d.measured;
+    let nr = d.axes.len();
     let mut prios: Vec<f64> = candidates.iter().map(|r| d.requests[r].priority).collect();
     prios.sort_by(|a, b| b.total_cmp(a));
     let mut n_min = 0;

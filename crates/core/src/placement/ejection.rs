@@ -316,7 +316,7 @@ impl Working<'_> {
             return None;
         }
         let leftover = |h: HostIx| -> f64 {
-            (0..d.measured)
+            (0..d.axes.len())
                 .map(|k| {
                     (self.load.host_free[h][k] - vm.demand[k]) / d.hosts[h].capacity[k].max(NOISE)
                 })

@@ -519,7 +519,7 @@ impl<'a> Search<'a> {
         } else {
             &self.supply.all
         };
-        (0..self.d.measured).all(|r| {
+        (0..self.d.axes.len()).all(|r| {
             let demand: Vec<(StorageIx, f64)> = load
                 .enumerate()
                 .filter(|(_, l)| l[r] > EPS)

@@ -165,7 +165,7 @@ impl Candidates<'_> {
             ));
         }
         if !initial.host_free.iter().any(|f| fits(&vm.demand, f)) {
-            let m = d.measured;
+            let m = d.axes.len();
             if initial
                 .host_free
                 .iter()
@@ -251,7 +251,7 @@ impl Candidates<'_> {
 /// free, with both amounts; or, when each fits somewhere alone, that no host has them together.
 fn exceeded(d: &Domain, demand: &[f64], free: &IxVec<HostIx, Vec<f64>>) -> String {
     let most = |k: usize| free.iter().map(|f| f[k]).fold(0.0_f64, f64::max);
-    let over: Vec<String> = (0..d.measured)
+    let over: Vec<String> = (0..d.axes.len())
         .filter(|&k| demand[k] > most(k) + EPS)
         .map(|k| {
             format!(
@@ -263,7 +263,7 @@ fn exceeded(d: &Domain, demand: &[f64], free: &IxVec<HostIx, Vec<f64>>) -> Strin
         })
         .collect();
     if over.is_empty() {
-        let all: Vec<String> = (0..d.measured)
+        let all: Vec<String> = (0..d.axes.len())
             .filter(|&k| demand[k] > 0.0)
             .map(|k| format!("{} {}", amount(demand[k]), d.resources[k]))
             .collect();
@@ -332,7 +332,7 @@ fn group_rule_blocking(
 /// by some host, that no host meets them all.
 fn unmet_rules(d: &Domain, r: RequestIx) -> String {
     let vm = &d.requests[r];
-    let unmet: Vec<String> = (d.measured..d.resources.len())
+    let unmet: Vec<String> = (d.axes.len()..d.resources.len())
         .filter(|&k| vm.demand[k] > 0.0 && d.hosts.iter().all(|h| h.capacity[k] < vm.demand[k]))
         .map(|k| format!("`{}`", d.resources[k]))
         .collect();

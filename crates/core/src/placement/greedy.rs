@@ -29,7 +29,7 @@ fn sized_order(
     include: impl Fn(RequestIx) -> bool,
     smallest_first: bool,
 ) -> Vec<RequestIx> {
-    let scale: Vec<f64> = (0..d.measured)
+    let scale: Vec<f64> = (0..d.axes.len())
         .map(|k| {
             d.hosts
                 .iter()

@@ -17,7 +17,6 @@
 
 use crate::domain::evaluate::final_load;
 use crate::domain::{Assignment, Domain, HostIx, IxVec, Load, RequestIx, StorageIx, EPS};
-use crate::resources::Role;
 use vmplace_wire::PhaseSolver;
 
 /// How a scheduler orders the storage systems it tries for an image.
@@ -144,14 +143,14 @@ impl Heuristic {
 
 /// Index of the memory-like resource ([`Role::Memory`]).
 pub(crate) fn ram_dimension(d: &Domain) -> Option<usize> {
-    Role::Memory.find(&d.resources[..d.measured])
+    d.axes.mem
 }
 
 /// Free memory of a host (every measured resource summed when the pool has no memory).
 fn ram(d: &Domain, load: &Load, h: HostIx, dim: Option<usize>) -> f64 {
     match dim {
         Some(k) => load.host_free[h][k],
-        None => load.host_free[h][..d.measured].iter().sum(),
+        None => load.host_free[h][..d.axes.len()].iter().sum(),
     }
 }
 
@@ -168,7 +167,7 @@ fn host_score(
     let cap = &d.hosts[h].capacity;
     let free = &load.host_free[h];
     let left = |k: usize| (free[k] - demand[k]) / cap[k].max(EPS);
-    let measured = (0..d.measured).filter(|&k| cap[k] > EPS);
+    let measured = (0..d.axes.len()).filter(|&k| cap[k] > EPS);
     match w {
         HostWeigher::Ram => ram(d, load, h, dim),
         HostWeigher::BestFit => -measured.map(left).sum::<f64>(),
@@ -229,7 +228,7 @@ impl StorageRam {
         let demand = &d.requests[r].demand;
         let x = match self.dim {
             Some(k) => demand[k],
-            None => demand[..d.measured].iter().sum(),
+            None => demand[..d.axes.len()].iter().sum(),
         };
         for s in &d.hosts[h].storage {
             self.sum[s] -= x;

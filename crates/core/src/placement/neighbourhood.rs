@@ -199,7 +199,7 @@ fn around_request(
         .filter(|&&h| fits(&vm.demand, &d.hosts[h].free()))
         .map(|&h| {
             let host = &d.hosts[h];
-            let room = (0..d.measured)
+            let room = (0..d.axes.len())
                 .filter(|&k| vm.demand[k] > 0.0)
                 .map(|k| load.host_free[h][k] / host.capacity[k].max(NOISE))
                 .fold(f64::INFINITY, f64::min);

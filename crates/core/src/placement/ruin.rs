@@ -298,7 +298,7 @@ fn best_fit(
     hosts
         .filter_map(|h| st.storage_on(r, h).map(|s| (h, s)))
         .map(|(h, s)| {
-            let left: f64 = (0..d.measured)
+            let left: f64 = (0..d.axes.len())
                 .map(|k| {
                     (st.load.host_free[h][k] - vm.demand[k]) / d.hosts[h].capacity[k].max(NOISE)
                 })
@@ -353,7 +353,7 @@ fn potential(st: &Working) -> f64 {
         .iter()
         .zip(&st.load.host_free)
         .map(|(h, free)| {
-            let least = (0..d.measured)
+            let least = (0..d.axes.len())
                 .map(|k| free[k] / h.capacity[k].max(NOISE))
                 .fold(f64::INFINITY, f64::min);
             least * least

@@ -33,7 +33,7 @@ impl<'a> Working<'a> {
                 on_host[h].push(i);
             }
         }
-        let scale = (0..d.measured)
+        let scale = (0..d.axes.len())
             .map(|k| d.hosts.iter().map(|h| h.capacity[k]).fold(NOISE, f64::max))
             .collect();
         Working {

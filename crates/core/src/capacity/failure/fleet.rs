@@ -2,11 +2,12 @@
 //! failure scenarios a `--fail` asks for ([`FailSpec`]).
 
 use crate::domain::groups::{GroupRule, Scopes};
+use crate::domain::{Axes, HostIx, IxVec, VmIx};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use vmplace_wire::problem::Group;
 use vmplace_wire::problem::Traits;
 use vmplace_wire::state::{HostState, State};
-use vmplace_wire::{errors::ErrorCode, InputError, Placement, Problem, Resources};
+use vmplace_wire::{errors::ErrorCode, InputError, Placement, Problem};
 
 /// One `--fail`: hosts that fail together, or a kind of failure to try one at a time.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,12 +56,12 @@ impl FailSpec {
     }
 }
 
-/// A host of the pool, with what runs on it.
+/// A host of the pool, with what runs on it (vectors over [`Fleet::axes`]).
 #[derive(Debug, Clone)]
 pub struct FleetHost {
     pub(super) id: String,
-    pub(super) capacity: Resources,
-    pub(super) used: Resources,
+    pub(super) capacity: Vec<f64>,
+    pub(super) used: Vec<f64>,
     pub(super) storage: Vec<String>,
     pub(super) labels: BTreeMap<String, String>,
     pub(super) traits: Traits,
@@ -73,9 +74,10 @@ pub struct FleetHost {
 #[derive(Debug, Clone)]
 pub struct Running {
     pub(super) id: String,
-    pub(super) host: usize,
+    pub(super) host: HostIx,
     pub(super) storage: String,
-    pub(super) demand: Resources,
+    /// Over [`Fleet::axes`].
+    pub(super) demand: Vec<f64>,
     pub(super) group: Option<String>,
     /// Indices into `Fleet::rules`: the groups it belongs to.
     pub(super) rules: Vec<usize>,
@@ -92,27 +94,34 @@ impl Running {
 /// The pool with its running VMs.
 #[derive(Debug, Clone)]
 pub struct Fleet {
-    pub(super) hosts: Vec<FleetHost>,
-    pub(super) vms: Vec<Running>,
+    /// The resources of every vector.
+    pub(super) axes: Axes,
+    pub(super) hosts: IxVec<HostIx, FleetHost>,
+    pub(super) vms: IxVec<VmIx, Running>,
     /// The hard rules of `groups[]` over the hosts.
     pub(super) rules: Vec<GroupRule>,
-    /// Per rule: its listed VMs (indices into `vms`).
-    pub(super) members: Vec<Vec<usize>>,
+    /// Per rule: its listed VMs.
+    pub(super) members: Vec<Vec<VmIx>>,
     /// Per rule: the hosts whose `group_members` count its members there, with the count.
-    pub(super) hosted: Vec<Vec<(usize, u32)>>,
+    pub(super) hosted: Vec<Vec<(HostIx, u32)>>,
 }
 
 impl Fleet {
     /// From a problem after its requests were placed: `pool` is the problem with their demand in
     /// `used`, and the placed requests run where the solution put them.
     pub fn from_placed(problem: &Problem, pool: &Problem, placements: &[Placement]) -> Fleet {
-        let hosts: Vec<FleetHost> = pool
+        // The hosts' resources: a demand of one no host has is not counted (nor was it before).
+        let axes = Axes::of(pool.hosts.iter().map(|h| &h.capacity));
+        let hosts: IxVec<HostIx, FleetHost> = pool
             .hosts
             .iter()
             .map(|h| FleetHost {
                 id: h.id.clone(),
-                capacity: h.capacity.clone(),
-                used: h.used.clone().unwrap_or_default(),
+                capacity: axes.dense(&h.capacity),
+                used: h
+                    .used
+                    .as_ref()
+                    .map_or_else(|| vec![0.0; axes.len()], |u| axes.dense(u)),
                 storage: h.storage.clone(),
                 labels: h.labels.clone(),
                 traits: h.traits.clone(),
@@ -120,17 +129,14 @@ impl Fleet {
                 group_members: h.group_members.clone(),
             })
             .collect();
-        let ix: HashMap<&str, usize> = hosts
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.id.as_str(), i))
-            .collect();
+        let ix: HashMap<&str, HostIx> =
+            hosts.enumerate().map(|(i, h)| (h.id.as_str(), i)).collect();
         let req: HashMap<&str, &vmplace_wire::Request> = problem
             .requests
             .iter()
             .map(|r| (r.id.as_str(), r))
             .collect();
-        let mut vms: Vec<Running> = placements
+        let mut vms: IxVec<VmIx, Running> = placements
             .iter()
             .filter_map(|p| {
                 let r = req.get(p.request.as_str())?;
@@ -138,7 +144,7 @@ impl Fleet {
                     id: p.request.clone(),
                     host: *ix.get(p.host.as_deref()?)?,
                     storage: p.storage.clone(),
-                    demand: r.demand.clone(),
+                    demand: axes.dense(&r.demand),
                     group: r.anti_affinity.clone(),
                     rules: rule_ix(&problem.groups, &r.groups),
                     required_traits: r.required_traits.clone(),
@@ -147,19 +153,24 @@ impl Fleet {
             })
             .collect();
         let rules = member_rules(&problem.groups, &mut vms, &hosts);
-        Fleet::indexed(hosts, vms, rules)
+        Fleet::indexed(axes, hosts, vms, rules)
     }
 
     /// From a migration state document: VMs reserve their whole demand; hosts in maintenance or
     /// off take no restarts.
     pub fn from_state(state: &State) -> Fleet {
-        let mut hosts: Vec<FleetHost> = state
+        let axes = Axes::of(state.hosts.iter().map(|h| &h.capacity));
+        let mut hosts: IxVec<HostIx, FleetHost> = state
             .hosts
             .iter()
             .map(|h| FleetHost {
                 id: h.id.clone(),
-                capacity: crate::resources::usable(&h.capacity, &h.reserved, &h.allocation_ratio),
-                used: Resources::new(),
+                capacity: axes.dense(&crate::resources::usable(
+                    &h.capacity,
+                    &h.reserved,
+                    &h.allocation_ratio,
+                )),
+                used: vec![0.0; axes.len()],
                 storage: h.storage.clone(),
                 labels: h.labels.clone(),
                 traits: h.traits.clone(),
@@ -167,22 +178,20 @@ impl Fleet {
                 group_members: BTreeMap::new(),
             })
             .collect();
-        let ix: HashMap<String, usize> = hosts
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.id.clone(), i))
-            .collect();
-        let mut vms = Vec::new();
+        let ix: HashMap<String, HostIx> =
+            hosts.enumerate().map(|(i, h)| (h.id.clone(), i)).collect();
+        let mut vms: IxVec<VmIx, Running> = IxVec::new();
         for v in &state.vms {
             let Some(&h) = ix.get(&v.host) else { continue };
-            for (k, d) in &v.demand {
-                *hosts[h].used.entry(k.clone()).or_default() += d;
+            let demand = axes.dense(&v.demand);
+            for (u, d) in hosts[h].used.iter_mut().zip(&demand) {
+                *u += d;
             }
             vms.push(Running {
                 id: v.id.clone(),
                 host: h,
                 storage: v.storage.clone(),
-                demand: v.demand.clone(),
+                demand,
                 group: v.anti_affinity.clone(),
                 rules: rule_ix(&state.groups, &v.groups),
                 required_traits: v.required_traits.clone(),
@@ -190,14 +199,19 @@ impl Fleet {
             });
         }
         let rules = member_rules(&state.groups, &mut vms, &hosts);
-        Fleet::indexed(hosts, vms, rules)
+        Fleet::indexed(axes, hosts, vms, rules)
     }
 
     /// The fleet, with each rule's members listed once (a scenario counts the survivors of its
     /// rules from these, not from every VM and host per rule).
-    fn indexed(hosts: Vec<FleetHost>, vms: Vec<Running>, rules: Vec<GroupRule>) -> Fleet {
+    fn indexed(
+        axes: Axes,
+        hosts: IxVec<HostIx, FleetHost>,
+        vms: IxVec<VmIx, Running>,
+        rules: Vec<GroupRule>,
+    ) -> Fleet {
         let mut members = vec![Vec::new(); rules.len()];
-        for (v, vm) in vms.iter().enumerate() {
+        for (v, vm) in vms.enumerate() {
             for &r in &vm.rules {
                 members[r].push(v);
             }
@@ -208,7 +222,7 @@ impl Fleet {
             .map(|(r, g)| (g.id.as_str(), r))
             .collect();
         let mut hosted = vec![Vec::new(); rules.len()];
-        for (h, host) in hosts.iter().enumerate() {
+        for (h, host) in hosts.enumerate() {
             for (g, &n) in &host.group_members {
                 if let Some(&r) = ix.get(g.as_str()) {
                     hosted[r].push((h, n));
@@ -216,6 +230,7 @@ impl Fleet {
             }
         }
         Fleet {
+            axes,
             hosts,
             vms,
             rules,
@@ -229,19 +244,20 @@ impl Fleet {
     pub fn scenarios(
         &self,
         specs: &[FailSpec],
-    ) -> Result<Vec<(String, Vec<usize>)>, Vec<InputError>> {
+    ) -> Result<Vec<(String, Vec<HostIx>)>, Vec<InputError>> {
         let mut errors = Vec::new();
-        let mut fixed: BTreeSet<usize> = BTreeSet::new();
+        let mut fixed: BTreeSet<HostIx> = BTreeSet::new();
         let mut names: Vec<String> = Vec::new();
-        let mut each: Option<Vec<(String, Vec<usize>)>> = None;
+        let mut each: Option<Vec<(String, Vec<HostIx>)>> = None;
         for (i, spec) in specs.iter().enumerate() {
             let at = vmplace_wire::Flag::Fail(i + 1);
-            let hosts: Vec<usize> = match spec {
+            let hosts: Vec<HostIx> = match spec {
                 FailSpec::Host(id) => self
                     .hosts
-                    .iter()
-                    .position(|h| &h.id == id)
-                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, h)| &h.id == id)
+                    .map(|(i, _)| i)
+                    .take(1)
                     .collect(),
                 FailSpec::Label(k, v) => self.with_label(k, v),
                 FailSpec::AnyHost | FailSpec::AnyLabel(_) => {
@@ -297,19 +313,20 @@ impl Fleet {
         })
     }
 
-    fn with_label(&self, k: &str, v: &str) -> Vec<usize> {
-        (0..self.hosts.len())
+    fn with_label(&self, k: &str, v: &str) -> Vec<HostIx> {
+        self.hosts
+            .ids()
             .filter(|&h| self.hosts[h].labels.get(k).map(String::as_str) == Some(v))
             .collect()
     }
 
     /// The choices of an `any-` spec: each host, or each value of the label.
-    fn each(&self, spec: &FailSpec) -> Vec<(String, Vec<usize>)> {
+    fn each(&self, spec: &FailSpec) -> Vec<(String, Vec<HostIx>)> {
         match spec {
             FailSpec::AnyLabel(k) => {
                 // One pass over the hosts (8,000 racks were 8,000 passes).
-                let mut values: BTreeMap<&String, Vec<usize>> = BTreeMap::new();
-                for (h, host) in self.hosts.iter().enumerate() {
+                let mut values: BTreeMap<&String, Vec<HostIx>> = BTreeMap::new();
+                for (h, host) in self.hosts.enumerate() {
                     if let Some(v) = host.labels.get(k) {
                         values.entry(v).or_default().push(h);
                     }
@@ -319,8 +336,10 @@ impl Fleet {
                     .map(|(v, hosts)| (format!("label:{k}={v}"), hosts))
                     .collect()
             }
-            _ => (0..self.hosts.len())
-                .map(|h| (format!("host:{}", self.hosts[h].id), vec![h]))
+            _ => self
+                .hosts
+                .enumerate()
+                .map(|(h, host)| (format!("host:{}", host.id), vec![h]))
                 .collect(),
         }
     }
@@ -330,7 +349,11 @@ impl Fleet {
 /// hard ones are held); `vms[].rules` are renumbered to index them. A group without members
 /// constrains no restart, and 8,000 of them over 8,000 racks took 2.6 GB and 8.6 s to build as
 /// dense group x host rules (issue 27, H2).
-fn member_rules(groups: &[Group], vms: &mut [Running], hosts: &[FleetHost]) -> Vec<GroupRule> {
+fn member_rules(
+    groups: &[Group],
+    vms: &mut IxVec<VmIx, Running>,
+    hosts: &IxVec<HostIx, FleetHost>,
+) -> Vec<GroupRule> {
     let mut index: Vec<Option<usize>> = vec![None; groups.len()];
     let mut kept = Vec::new();
     for vm in vms.iter_mut() {

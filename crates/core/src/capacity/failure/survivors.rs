@@ -13,59 +13,48 @@ use vmplace_wire::capacity::RestartCode;
 /// Dense view of one scenario.
 pub(super) struct Survivors<'a> {
     pub(super) fleet: &'a Fleet,
-    pub(super) resources: Vec<String>,
-    pub(super) failed: Vec<bool>,
-    pub(super) free: Vec<Vec<f64>>,
+    pub(super) failed: IxVec<HostIx, bool>,
+    /// Free room of each host over the fleet's axes (none on a failed or inactive host).
+    pub(super) free: IxVec<HostIx, Vec<f64>>,
 }
 
 impl<'a> Survivors<'a> {
-    pub(super) fn new(fleet: &'a Fleet, resources: &[String], failed: &[usize]) -> Survivors<'a> {
-        let mut down = vec![false; fleet.hosts.len()];
+    pub(super) fn new(fleet: &'a Fleet, failed: &[HostIx]) -> Survivors<'a> {
+        let mut down = IxVec::filled(false, fleet.hosts.len());
         for &h in failed {
             down[h] = true;
         }
         let free = fleet
             .hosts
-            .iter()
             .enumerate()
             .map(|(i, h)| {
-                resources
-                    .iter()
-                    .map(|r| {
-                        if down[i] || !h.active {
-                            0.0
-                        } else {
-                            let c = h.capacity.get(r).copied().unwrap_or(0.0);
-                            (c - h.used.get(r).copied().unwrap_or(0.0)).max(0.0)
-                        }
-                    })
-                    .collect()
+                if down[i] || !h.active {
+                    vec![0.0; fleet.axes.len()]
+                } else {
+                    h.capacity
+                        .iter()
+                        .zip(&h.used)
+                        .map(|(c, u)| (c - u).max(0.0))
+                        .collect()
+                }
             })
             .collect();
         Survivors {
             fleet,
-            resources: resources.to_vec(),
             failed: down,
             free,
         }
     }
-
-    pub(super) fn demand(&self, vm: &Running) -> Vec<f64> {
-        self.resources
-            .iter()
-            .map(|r| vm.demand.get(r).copied().unwrap_or(0.0))
-            .collect()
-    }
 }
 
 /// A VM's eligible survivors, or why it has none.
-pub(super) type Eligible = Result<Vec<usize>, (RestartCode, String)>;
+pub(super) type Eligible = Result<Vec<HostIx>, (RestartCode, String)>;
 
 /// Each VM's eligible survivors, or why it has none (None: `over` said stop, asked between VMs).
 pub(super) fn eligibility(
     s: &Survivors,
     vms: &[&Running],
-    groups: &HashMap<(usize, &str), usize>,
+    groups: &HashMap<(HostIx, &str), usize>,
     limits: &[Vec<HostLimit>],
     over: &dyn Fn() -> bool,
 ) -> Option<Vec<Eligible>> {
@@ -83,11 +72,14 @@ pub(super) fn eligibility(
 fn eligible(
     s: &Survivors,
     vm: &Running,
-    groups: &HashMap<(usize, &str), usize>,
+    groups: &HashMap<(HostIx, &str), usize>,
     limits: &[HostLimit],
 ) -> Eligible {
-    let d = s.demand(vm);
-    let connected: Vec<usize> = (0..s.fleet.hosts.len())
+    let d = &vm.demand;
+    let connected: Vec<HostIx> = s
+        .fleet
+        .hosts
+        .ids()
         .filter(|&h| !s.failed[h] && s.fleet.hosts[h].active)
         .filter(|&h| s.fleet.hosts[h].storage.contains(&vm.storage))
         .collect();
@@ -97,7 +89,7 @@ fn eligible(
             format!("no surviving active host reaches storage `{}`", vm.storage),
         ));
     }
-    let matching: Vec<usize> = connected
+    let matching: Vec<HostIx> = connected
         .into_iter()
         .filter(|&h| vm.allowed_on(&s.fleet.hosts[h]))
         .collect();
@@ -107,7 +99,7 @@ fn eligible(
             "no surviving host that reaches its storage has its traits".into(),
         ));
     }
-    let apart: Vec<usize> = matching
+    let apart: Vec<HostIx> = matching
         .into_iter()
         .filter(|&h| {
             vm.group
@@ -155,8 +147,8 @@ enum Domains {
 }
 
 impl HostLimit {
-    fn allows(&self, h: usize) -> bool {
-        self.domain_of[HostIx(h)].is_some_and(|d| match &*self.domains {
+    fn allows(&self, h: HostIx) -> bool {
+        self.domain_of[h].is_some_and(|d| match &*self.domains {
             Domains::All => true,
             Domains::Except(full) => !full.contains(&d),
             Domains::Only(open) => open.contains(&d),
@@ -166,9 +158,9 @@ impl HostLimit {
 
 /// `hosts` less those a rule of `limits` excludes; the first rule that leaves none says why.
 fn rules_allow(
-    mut hosts: Vec<usize>,
+    mut hosts: Vec<HostIx>,
     limits: &[HostLimit],
-) -> Result<Vec<usize>, (RestartCode, String)> {
+) -> Result<Vec<HostIx>, (RestartCode, String)> {
     for l in limits {
         hosts.retain(|&h| l.allows(h));
         if hosts.is_empty() {
@@ -218,13 +210,13 @@ pub(super) fn scenario_rules(
         }
         let mut present = Counts::default();
         for &(h, n) in &fleet.hosted[r] {
-            if let Some(d) = rule.domain_of[HostIx(h)].filter(|_| !s.failed[h]) {
+            if let Some(d) = rule.domain_of[h].filter(|_| !s.failed[h]) {
                 present.add(d, n);
             }
         }
         for &v in &fleet.members[r] {
             let h = fleet.vms[v].host;
-            if let Some(d) = rule.domain_of[HostIx(h)].filter(|_| !s.failed[h]) {
+            if let Some(d) = rule.domain_of[h].filter(|_| !s.failed[h]) {
                 present.add(d, 1);
             }
         }
@@ -293,8 +285,8 @@ pub(super) fn scenario_rules(
 /// The domains of `rule`'s scope with a surviving active host, and how many.
 fn surviving_room(s: &Survivors, rule: &GroupRule) -> (Arc<Vec<bool>>, usize) {
     let mut room = vec![false; rule.domain_names.len()];
-    for (h, host) in s.fleet.hosts.iter().enumerate() {
-        if let Some(d) = rule.domain_of[HostIx(h)].filter(|_| !s.failed[h]) {
+    for (h, host) in s.fleet.hosts.enumerate() {
+        if let Some(d) = rule.domain_of[h].filter(|_| !s.failed[h]) {
             room[d] |= host.active;
         }
     }

@@ -2,7 +2,7 @@
 //! domain from a validated problem.
 
 use super::{
-    bits, fits, Domain, HostIx, HostNode, IxVec, RequestIx, Settings, StaticReach, Stopped,
+    bits, fits, Axes, Domain, HostIx, HostNode, IxVec, RequestIx, Settings, StaticReach, Stopped,
     StorageIx, StorageSys, Vm,
 };
 use crate::budget::Budget;
@@ -44,7 +44,7 @@ impl Domain {
         let reach = StaticReach::new(&storage, &hosts, &requests, &storage_rules);
         Ok(Domain {
             resources: dims.names(),
-            measured: dims.measured.len(),
+            axes: dims.measured.clone(),
             storage_rules,
             storage,
             hosts,
@@ -61,8 +61,8 @@ impl Domain {
 /// The dimensions of the batch's vectors: the measured resources, sorted, then one per host
 /// trait rule (see [`Domain::measured`]).
 struct Dimensions {
-    /// Names of the measured resources, sorted.
-    measured: Vec<String>,
+    /// The measured resources, sorted.
+    measured: Axes,
     /// The host trait rules of the batch.
     rules: Vec<HostRule>,
     /// What a host that satisfies a rule offers of its dimension: the batch's request count.
@@ -72,15 +72,12 @@ struct Dimensions {
 impl Dimensions {
     /// The dimensions of `p`: every resource a host or request names, and its trait rules.
     fn of_batch(p: &Problem) -> Self {
-        let measured: Vec<String> = p
-            .hosts
-            .iter()
-            .flat_map(|h| h.capacity.keys())
-            .chain(p.requests.iter().flat_map(|r| r.demand.keys()))
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let measured = Axes::of(
+            p.hosts
+                .iter()
+                .map(|h| &h.capacity)
+                .chain(p.requests.iter().map(|r| &r.demand)),
+        );
         Dimensions {
             measured,
             rules: HostRule::of_batch(p),
@@ -90,17 +87,17 @@ impl Dimensions {
 
     /// Every dimension's name: the measured resources', then the rules'.
     fn names(&self) -> Vec<String> {
-        let mut names = self.measured.clone();
+        let mut names = self.measured.names().to_vec();
         names.extend(self.rules.iter().map(HostRule::name));
         names
     }
 
     /// The measured part of a vector: `m`'s amounts, 0 for a resource it does not name.
     fn dense(&self, m: Option<&vmplace_wire::Resources>) -> Vec<f64> {
-        self.measured
-            .iter()
-            .map(|r| m.and_then(|m| m.get(r)).copied().unwrap_or(0.0))
-            .collect()
+        m.map_or_else(
+            || vec![0.0; self.measured.len()],
+            |m| self.measured.dense(m),
+        )
     }
 
     /// `v` extended by the rule dimensions: `amount` for each rule `unit` holds, else 0.

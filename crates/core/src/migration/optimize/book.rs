@@ -21,7 +21,7 @@ pub(super) fn book(
     stats: &mut PlanStats,
 ) {
     let n_hosts = cx.pool.hosts.len();
-    let Some(cpu) = cx.pool.cpu else { return };
+    let Some(cpu) = cx.pool.axes.cpu else { return };
     let mut emptied: Vec<HostIx> = Vec::new();
     for (i, &v) in candidates.iter().enumerate() {
         // The round model counts hosts by position.

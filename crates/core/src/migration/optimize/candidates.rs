@@ -60,7 +60,7 @@ impl Sources {
                 .host_ids()
                 .map(|h| {
                     let used = pool.used(h);
-                    (0..pool.resources.len()).any(|r| used[r] > pool.hosts[h].cap[r] + NOISE)
+                    (0..pool.axes.len()).any(|r| used[r] > pool.hosts[h].cap[r] + NOISE)
                 })
                 .collect(),
         };
@@ -201,7 +201,7 @@ impl Admissible {
                 } else if !pool.traits_allow(v, h) {
                     Some(DeclineCode::AdmissionTraits)
                 } else if sources.over_now[h]
-                    || (0..pool.resources.len()).any(|r| vm.now[r] > host.cap[r] + NOISE)
+                    || (0..pool.axes.len()).any(|r| vm.now[r] > host.cap[r] + NOISE)
                     || sources.expected_cpu[v] > host.cap[cpu]
                 {
                     Some(DeclineCode::AdmissionCapacity)

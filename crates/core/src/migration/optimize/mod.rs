@@ -74,7 +74,7 @@ impl Role {
 pub(super) fn round(cx: &mut Ctx, overloaded: &[HostIx], stats: &mut PlanStats) -> Status {
     let pool = &cx.pool;
     let policy = cx.policy;
-    let Some(cpu) = pool.cpu else {
+    let Some(cpu) = pool.axes.cpu else {
         return Status::Feasible;
     };
     let sources = Sources::new(pool, policy, cpu, overloaded);
@@ -264,7 +264,7 @@ fn round_rules(pool: &Pool, sources: &Sources, stop: &Budget) -> Result<Vec<Roun
 /// Hard capacities count what VMs use now, CPU included (the headroom on expected CPU is soft);
 /// a host already over a capacity takes no VM, and its own rows are left out.
 fn round_hosts(pool: &Pool, sources: &Sources, cpu: usize) -> Vec<RoundHost> {
-    let n_res = pool.resources.len();
+    let n_res = pool.axes.len();
     let mut hosts: Vec<RoundHost> = pool
         .hosts
         .iter()

@@ -146,14 +146,14 @@ impl Packing<'_> {
     fn items(&self, c: usize, pi: &[f64], demand: &[f64]) -> Vec<Item> {
         let d = self.d;
         let class = &self.classes[c];
-        let free = &class.free[..d.measured];
+        let free = &class.free[..d.axes.len()];
         class
             .eligible
             .iter()
             .filter(|&&f| pi[f] > NOISE && demand[f] > 0.5)
             .map(|&f| {
                 let vm = &d.requests[self.flavors[f].members[0]];
-                let demand_r = vm.demand[..d.measured].to_vec();
+                let demand_r = vm.demand[..d.axes.len()].to_vec();
                 let mut most = demand[f].round() as u32;
                 for (x, c) in demand_r.iter().zip(free) {
                     if *x > EPS {
@@ -204,7 +204,7 @@ impl Packing<'_> {
                     all_priced = false;
                     break;
                 }
-                let class_free = &self.classes[c].free[..self.d.measured];
+                let class_free = &self.classes[c].free[..self.d.axes.len()];
                 let priced = price(
                     class_free,
                     self.items(c, &lp.cover, &input.demand),
