@@ -58,6 +58,17 @@ const BEST_SHIFT_SHARE: f64 = 0.02;
 const CHAIN_EFFORT: f64 = 0.3;
 /// Processes of the target machine an ejection chain tries to move away.
 const CHAIN_TRIES: usize = 4;
+/// Processes [`search::costliest_first`] tries per pass (the costliest where they are).
+const GREEDY_TOP: usize = 100;
+/// Hosts per process there (those where it takes the smallest share of the safety capacity).
+const GREEDY_HOSTS: usize = 20;
+/// Most processes moved off a host there to make room.
+const GREEDY_DEPTH: usize = 12;
+/// Share of the time [`search::costliest_first`] may take at most.
+const GREEDY_SHARE: f64 = 0.1;
+/// Processes whose leaving saves less than this share of the cost are left to the search.
+const GREEDY_MIN_SHARE: f64 = 0.01;
+
 /// Chance that a move or a chain brings a moved process back to its initial machine (measured
 /// at `-t 30`, 0.1 against 0.3: a2_1 509 and 246, a2_2 894 M and 861 M, a2_5 416 M and 415 M).
 const HOME_SHARE: f64 = 0.3;
@@ -75,7 +86,10 @@ pub struct Outcome {
 
 /// Improves `initial` (feasible) until `deadline`, deterministically for a seed: hill climbing
 /// first, then blocks of MIP neighbourhoods ([`lns::lns`]) and late acceptance in turn, each
-/// block starting from the best assignment so far.
+/// block starting from the best assignment so far, except the second late acceptance block on
+/// instances below [`LARGE`]: it starts again from `initial` after the costliest processes have
+/// been moved first ([`search::costliest_first`]), a second start whose best competes with the
+/// first's.
 pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instant) -> Outcome {
     let mut state = state::State::new(model, initial);
     let start = Instant::now();
@@ -104,6 +118,11 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
     let mut t = climb;
     let mut round = 0u64;
     while t < 1.0 {
+        if round == 1 && model.processes.len() < LARGE {
+            // The second block starts again from the initial assignment, its costliest
+            // processes moved first; the best of both starts goes on.
+            restart_with_pass(&mut state, initial, at(t + GREEDY_SHARE));
+        }
         let history = phase(seed.wrapping_add(1 + round), at(t + late_share), HISTORY);
         let (a, c, s) = search::late_acceptance(&mut state, history);
         stats.candidates += s.candidates;
@@ -118,13 +137,7 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
             break;
         }
         // The MIP neighbourhoods start from the best.
-        let back: Vec<_> = best
-            .0
-            .iter()
-            .enumerate()
-            .map(|(p, &m)| (model::ProcessIx(p as u32), m))
-            .collect();
-        state.apply_all(&back);
+        go_to(&mut state, &best);
         let params = lns::LnsParams {
             seed: seed ^ 0x5eed_0000 ^ round,
             deadline: at(t + lns_share),
@@ -157,4 +170,28 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
         cost: best_cost,
         stats,
     }
+}
+
+/// A second start: back to `initial`, then the costliest processes first
+/// ([`search::costliest_first`]) until `deadline` at most.
+fn restart_with_pass(state: &mut state::State, initial: &Assignment, deadline: Instant) {
+    go_to(state, initial);
+    search::costliest_first(
+        state,
+        GREEDY_TOP,
+        GREEDY_HOSTS,
+        GREEDY_DEPTH,
+        GREEDY_MIN_SHARE,
+        deadline,
+    );
+}
+
+/// Moves every process of `state` to its machine in `to`.
+fn go_to(state: &mut state::State, to: &Assignment) {
+    let moves: Vec<_> =
+        to.0.iter()
+            .enumerate()
+            .map(|(p, &m)| (model::ProcessIx(p as u32), m))
+            .collect();
+    state.apply_all(&moves);
 }

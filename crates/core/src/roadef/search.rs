@@ -102,6 +102,72 @@ pub fn late_acceptance(state: &mut State, params: SearchParams) -> (Assignment, 
     (answer, best_cost, stats)
 }
 
+/// Costliest first (a greedy pass, the start of `reassign`'s second late acceptance block): the
+/// `top` processes that cost most where they are ([`State::removal_gain`]), at least
+/// `min_share` of the current cost each, in that order, each moved by the cheapest of
+/// its best shift and of [`chain::make_room`] (up to `depth` processes moved off the host) on
+/// each of the `hosts` machines where it takes the smallest share of the safety capacity, if
+/// that lowers the cost; again while a pass lowers it, until `deadline`. It is the move that
+/// takes a large process off a machine with no safety capacity while other machines still have
+/// room for the host's processes: once the local search has filled that room, no chain of a
+/// few shifts makes it again. The number of moves made.
+pub fn costliest_first(
+    state: &mut State,
+    top: usize,
+    hosts: usize,
+    depth: usize,
+    min_share: f64,
+    deadline: Instant,
+) -> usize {
+    let model = state.model();
+    let machines = state.machine_count();
+    if machines < 2 {
+        return 0;
+    }
+    let mut made = 0;
+    loop {
+        let floor = min_share * state.cost() as f64;
+        let mut order: Vec<(i64, ProcessIx)> = (0..model.processes.len() as u32)
+            .map(|p| (state.removal_gain(ProcessIx(p)), ProcessIx(p)))
+            .filter(|&(g, _)| g > 0 && g as f64 >= floor)
+            .collect();
+        order.sort_by_key(|&(g, p)| (std::cmp::Reverse(g), p));
+        order.truncate(top);
+        let mut improved = false;
+        for (_, p) in order {
+            if Instant::now() >= deadline {
+                return made;
+            }
+            let from = state.machine_of(p);
+            let mut best: Option<(Vec<Move>, i64)> =
+                best_shift(state, p).map(|(mv, d)| (vec![mv], d));
+            let mut by_share: Vec<(f64, MachineIx)> = (0..machines as u32)
+                .map(MachineIx)
+                .filter(|&m| m != from)
+                .map(|m| (chain::safety_share(model, p, m), m))
+                .collect();
+            by_share.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            for &(_, to) in by_share.iter().take(hosts) {
+                if let Some((moves, d)) = chain::make_room(state, p, to, depth) {
+                    if best.as_ref().is_none_or(|(_, b)| d < *b) {
+                        best = Some((moves, d));
+                    }
+                }
+            }
+            if let Some((moves, d)) = best {
+                if d < 0 {
+                    moves.into_iter().for_each(|mv| state.apply(mv));
+                    made += 1;
+                    improved = true;
+                }
+            }
+        }
+        if !improved {
+            return made;
+        }
+    }
+}
+
 /// Draws a candidate and prices it: a chain, the best shift of a process, or one move.
 fn candidate(
     state: &mut State,
