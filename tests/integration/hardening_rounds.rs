@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vmplace_core::domain::migration::Pool;
+use vmplace_core::domain::migration::{HostIx, Pool};
 use vmplace_wire::state::Plan;
 use vmplace_wire::Status;
 
@@ -227,9 +227,9 @@ fn the_round_models_spread_rows_count_an_empty_rack_with_room_and_no_column() {
     let vm = || RoundVm {
         cpu: 10.0,
         peak: 10.0,
-        stay: Some(0),
+        stay: Some(HostIx(0)),
         must_leave: false,
-        targets: vec![1],
+        targets: vec![HostIx(1)],
         move_cost: 0.0,
         group: None,
         rest: vec![1.0],
@@ -246,7 +246,7 @@ fn the_round_models_spread_rows_count_an_empty_rack_with_room_and_no_column() {
         },
     };
     let mut input = RoundInput {
-        hosts: vec![host(200.0), host(60.0), host(60.0)],
+        hosts: vec![host(200.0), host(60.0), host(60.0)].into(),
         vms: vec![vm(), vm()],
         group_fixed: Vec::new(),
         rules: Vec::new(),
@@ -259,7 +259,7 @@ fn the_round_models_spread_rows_count_an_empty_rack_with_room_and_no_column() {
     let on_host_1 = |input: &RoundInput| {
         let (r, ends) = solve(input, &opts).expect("HiGHS runs");
         assert_eq!(r.status, vmplace_core::model::MipStatus::Optimal, "{r:?}");
-        ends.iter().filter(|e| **e == Some(1)).count()
+        ends.iter().filter(|e| **e == Some(HostIx(1))).count()
     };
     assert_eq!(on_host_1(&input), 2, "no rule: both take the cheaper host");
     input.rules = vec![spread(1)];

@@ -781,8 +781,8 @@ fn round_vm(cpu: f64, stay: Option<usize>, targets: &[usize]) -> RoundVm {
     RoundVm {
         cpu,
         peak: cpu,
-        stay,
-        targets: targets.to_vec(),
+        stay: stay.map(HostIx),
+        targets: targets.iter().map(|&h| HostIx(h)).collect(),
         move_cost: 0.0,
         group: None,
         rest: vec![1.0],
@@ -793,7 +793,7 @@ fn round_vm(cpu: f64, stay: Option<usize>, targets: &[usize]) -> RoundVm {
 
 fn round(hosts: Vec<RoundHost>, vms: Vec<RoundVm>) -> RoundInput {
     RoundInput {
-        hosts,
+        hosts: hosts.into(),
         vms,
         group_fixed: Vec::new(),
         rules: Vec::new(),
@@ -804,7 +804,7 @@ fn round(hosts: Vec<RoundHost>, vms: Vec<RoundVm>) -> RoundInput {
     }
 }
 
-fn round_solve(input: &RoundInput) -> (MipResult, Vec<Option<usize>>) {
+fn round_solve(input: &RoundInput) -> (MipResult, Vec<Option<HostIx>>) {
     let (r, ends) = migration::solve(input, &opts()).expect("HiGHS runs");
     assert_eq!(r.status, MipStatus::Optimal, "{r:?}");
     (r, ends)
@@ -818,7 +818,7 @@ fn migration_assignment_sends_a_leaving_vm_to_exactly_one_host() {
         vec![round_vm(10.0, None, &[0, 1])],
     );
     let (r, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(0)]);
+    assert_eq!(ends, vec![Some(HostIx(0))]);
     // Both hosts stay on (offset 120 W) plus the dynamic power of 10 % on host 0.
     assert!(close(r.objective, 120.0 + 10.0), "{}", r.objective);
 }
@@ -833,7 +833,7 @@ fn migration_cost_strands_a_vm_that_must_leave_only_when_no_target_takes_it() {
         vec![vm.clone()],
     );
     let (r, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(1)]);
+    assert_eq!(ends, vec![Some(HostIx(1))]);
     assert!(close(migration::cost(&input, &ends), r.objective));
     // No room on host 1: it stays, at the price of one stranded VM, and the model still answers.
     let input = round(
@@ -841,7 +841,7 @@ fn migration_cost_strands_a_vm_that_must_leave_only_when_no_target_takes_it() {
         vec![vm],
     );
     let (r, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(0)]);
+    assert_eq!(ends, vec![Some(HostIx(0))]);
     assert!(r.objective >= 1e6, "{}", r.objective);
     assert!(close(migration::cost(&input, &ends), r.objective));
 }
@@ -854,7 +854,7 @@ fn migration_capacity_keeps_memory_within_the_target() {
         vec![round_vm(10.0, None, &[0, 1])],
     );
     let (_, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(1)]);
+    assert_eq!(ends, vec![Some(HostIx(1))]);
 }
 
 #[test]
@@ -882,7 +882,7 @@ fn migration_host_on_switches_on_a_host_that_receives_even_an_idle_vm() {
         vec![round_vm(0.0, None, &[0, 1])],
     );
     let (r, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(0)]);
+    assert_eq!(ends, vec![Some(HostIx(0))]);
     assert!(close(r.objective, 50.0), "{}", r.objective);
 }
 
@@ -909,9 +909,9 @@ fn migration_anti_affinity_avoids_a_host_where_a_member_stays() {
         vec![round_host(50.0, true, 10.0), round_host(70.0, true, 10.0)],
         vec![a],
     );
-    input.group_fixed = vec![(0, 0)];
+    input.group_fixed = vec![(0, HostIx(0))];
     let (_, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(1)]);
+    assert_eq!(ends, vec![Some(HostIx(1))]);
 }
 
 /// A host that stays on, whose dynamic power is `slope` W at full CPU: cheaper hosts, lower slope.
@@ -945,7 +945,8 @@ fn migration_group_arrivals_cap_the_members_entering_a_domain() {
             start: Counts::from(arrivals.iter().map(|a| 2 - a).collect::<Vec<u32>>()),
         }),
     };
-    let racks = |ends: &[Option<usize>]| ends.iter().map(|e| rack(e.unwrap())).collect::<Vec<_>>();
+    let racks =
+        |ends: &[Option<HostIx>]| ends.iter().map(|e| rack(e.unwrap().0)).collect::<Vec<_>>();
     // No rule: both take the cheap rack.
     let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
     assert_eq!(racks(&ends), vec![0, 0]);
@@ -977,7 +978,7 @@ fn migration_group_spread_keeps_the_racks_within_the_skew() {
     let hosts = vec![sloped(90.0), sloped(10.0), sloped(60.0)];
     let vms = vec![round_vm(10.0, None, &[1, 2]), round_vm(10.0, None, &[1, 2])];
     let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
-    assert_eq!(ends, vec![Some(1), Some(1)]);
+    assert_eq!(ends, vec![Some(HostIx(1)), Some(HostIx(1))]);
     let spread = |fixed: Vec<u32>, skew: u32| RoundRule {
         domain_of: std::sync::Arc::new(vec![Some(0), Some(1), Some(2)].into()),
         members: vec![(0, Some(0)), (1, Some(0))],
@@ -993,15 +994,15 @@ fn migration_group_spread_keeps_the_racks_within_the_skew() {
     let (_, ends) = round_solve(&input);
     let mut got = ends.clone();
     got.sort();
-    assert_eq!(got, vec![Some(1), Some(2)], "{ends:?}");
+    assert_eq!(got, vec![Some(HostIx(1)), Some(HostIx(2))], "{ends:?}");
     // A member that stays in rack 2 already: both may take rack 1 (2 against 1).
     input.rules = vec![spread(vec![0, 0, 1], 1)];
     let (_, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(1), Some(1)]);
+    assert_eq!(ends, vec![Some(HostIx(1)), Some(HostIx(1))]);
     // Rack 1 holds two that stay: the skew keeps both out of it.
     input.rules = vec![spread(vec![0, 2, 0], 1)];
     let (_, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(2), Some(2)]);
+    assert_eq!(ends, vec![Some(HostIx(2)), Some(HostIx(2))]);
 }
 
 #[test]
@@ -1010,7 +1011,7 @@ fn migration_group_affinity_ends_the_members_in_as_few_domains_as_they_started()
     let hosts = vec![sloped(90.0), sloped(10.0)];
     let vms = vec![round_vm(10.0, Some(0), &[1])];
     let (_, ends) = round_solve(&round(hosts.clone(), vms.clone()));
-    assert_eq!(ends, vec![Some(1)]);
+    assert_eq!(ends, vec![Some(HostIx(1))]);
     let together = |fixed: Vec<u32>, most: u32| RoundRule {
         domain_of: std::sync::Arc::new(vec![Some(0), Some(1)].into()),
         members: vec![(0, Some(0))],
@@ -1020,15 +1021,15 @@ fn migration_group_affinity_ends_the_members_in_as_few_domains_as_they_started()
     let mut input = round(hosts, vms);
     input.rules = vec![together(vec![1, 0], 1)];
     let (_, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(0)], "a stays with b");
+    assert_eq!(ends, vec![Some(HostIx(0))], "a stays with b");
     // Alone, a may go: the group is still in one rack.
     input.rules = vec![together(vec![0, 0], 1)];
     let (_, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(1)]);
+    assert_eq!(ends, vec![Some(HostIx(1))]);
     // Started in two racks (b in rack 0, c in rack 1): a may join c.
     input.rules = vec![together(vec![1, 1], 2)];
     let (_, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(1)]);
+    assert_eq!(ends, vec![Some(HostIx(1))]);
 }
 
 #[test]
@@ -1064,7 +1065,11 @@ fn migration_cost_weighs_idle_power_against_move_cost() {
             vec![vm],
         );
         let (r, ends) = round_solve(&input);
-        assert_eq!(ends[0] == Some(1), stays, "move cost {move_cost}: {ends:?}");
+        assert_eq!(
+            ends[0] == Some(HostIx(1)),
+            stays,
+            "move cost {move_cost}: {ends:?}"
+        );
         let want = if stays {
             50.0 + 70.0 + 10.0
         } else {
@@ -1085,7 +1090,7 @@ fn migration_capacity_counts_what_staying_vms_use() {
         vec![round_vm(10.0, None, &[0, 1])],
     );
     let (_, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(1)]);
+    assert_eq!(ends, vec![Some(HostIx(1))]);
 }
 
 #[test]
@@ -1096,7 +1101,7 @@ fn migration_capacity_pays_the_overload_when_there_is_no_other_host() {
     vm.rest = vec![0.0];
     let input = round(vec![round_host(50.0, true, 10.0)], vec![vm]);
     let (r, ends) = round_solve(&input);
-    assert_eq!(ends, vec![Some(0)]);
+    assert_eq!(ends, vec![Some(HostIx(0))]);
     assert!(close(r.objective, 50.0 + 90.0 + 1000.0), "{}", r.objective);
 }
 
@@ -1111,7 +1116,7 @@ fn migration_capacity_counts_the_expected_cpu_of_vms_that_stay() {
         vm.rest = vec![0.0];
         let input = round(vec![busy, round_host(60.0, false, 10.0)], vec![vm]);
         let (r, ends) = round_solve(&input);
-        assert_eq!(ends, vec![Some(1)], "always on: {always_on}");
+        assert_eq!(ends, vec![Some(HostIx(1))], "always on: {always_on}");
         // Host 0 stays on for its own VMs (50 W), host 1 runs the VM (60 W + 40 W).
         assert!(close(r.objective, 150.0), "{}", r.objective);
     }
@@ -2464,12 +2469,12 @@ fn round_rules_count_members_and_say_whether_an_end_holds() {
     assert!(rule(RoundPolicy::Arrivals(arrivals)).holds(&c([9, 9, 9])));
     // Member 0 stays (None), member 1 moves to host 2 (domain 2): 1 + 1, 0, 1.
     assert_eq!(
-        together.counts(|i| (i == 1).then_some(2)).dense(3),
+        together.counts(|i| (i == 1).then_some(HostIx(2))).dense(3),
         vec![2, 0, 1]
     );
     // To a host outside the scope: it counts nowhere.
     assert_eq!(
-        together.counts(|i| (i == 1).then_some(3)).dense(3),
+        together.counts(|i| (i == 1).then_some(HostIx(3))).dense(3),
         vec![2, 0, 0]
     );
 }

@@ -33,11 +33,11 @@ pub struct RoundVm {
     /// Expected CPU use over the next interval (for headroom).
     pub peak: f64,
     /// Host it is on (`None`: no column there, it must leave).
-    pub stay: Option<usize>,
+    pub stay: Option<HostIx>,
     /// It should leave (its host is in maintenance): ending on `stay` costs `RoundInput::stuck`.
     pub must_leave: bool,
     /// Other hosts it may go to.
-    pub targets: Vec<usize>,
+    pub targets: Vec<HostIx>,
     /// Cost of moving it (W-equivalent).
     pub move_cost: f64,
     /// Anti-affinity group index.
@@ -45,7 +45,7 @@ pub struct RoundVm {
     /// Use of the other resources.
     pub rest: Vec<f64>,
     /// Warm start: the host a heuristic chose (default: stay).
-    pub start: Option<usize>,
+    pub start: Option<HostIx>,
 }
 
 /// A hard group rule (`groups[]`) as the round model sees it (models/migration.md, "Group
@@ -116,11 +116,11 @@ pub fn room_extremes(counts: &Counts, room: &[bool], rooms: usize) -> (u32, u32)
 
 impl RoundRule {
     /// Members per domain when each candidate `i` is on `at(i)` (None: where it started).
-    pub fn counts(&self, at: impl Fn(usize) -> Option<usize>) -> Counts {
+    pub fn counts(&self, at: impl Fn(usize) -> Option<HostIx>) -> Counts {
         let mut counts = self.fixed.clone();
         for &(i, from) in &self.members {
             let d = match at(i) {
-                Some(h) => self.domain_of[HostIx(h)],
+                Some(h) => self.domain_of[h],
                 None => from,
             };
             if let Some(d) = d {
@@ -148,11 +148,11 @@ impl RoundRule {
 #[derive(Debug, Clone)]
 pub struct RoundInput {
     /// Hosts.
-    pub hosts: Vec<RoundHost>,
+    pub hosts: IxVec<HostIx, RoundHost>,
     /// Candidates.
     pub vms: Vec<RoundVm>,
     /// (group, host) pairs where a non-candidate member of the group runs.
-    pub group_fixed: Vec<(usize, usize)>,
+    pub group_fixed: Vec<(usize, HostIx)>,
     /// Hard rules of `groups[]` with candidates among their members.
     pub rules: Vec<RoundRule>,
     /// Safe utilisation.
@@ -166,12 +166,19 @@ pub struct RoundInput {
     pub stuck: f64,
 }
 
+/// Where HiGHS starts: each candidate's host, `a_h` and `s_h`.
+struct WarmStart {
+    hosts: Vec<Option<HostIx>>,
+    on: IxVec<HostIx, f64>,
+    over: IxVec<HostIx, f64>,
+}
+
 struct Model<'a> {
     input: &'a RoundInput,
     /// x[v] = (host, column).
-    x: Vec<Vec<(usize, Col)>>,
-    on: Vec<Option<Col>>,
-    over: Vec<Option<Col>>,
+    x: Vec<Vec<(HostIx, Col)>>,
+    on: IxVec<HostIx, Option<Col>>,
+    over: IxVec<HostIx, Option<Col>>,
     b: MipBuilder,
 }
 
@@ -180,12 +187,12 @@ struct Model<'a> {
 pub fn solve(
     input: &RoundInput,
     opts: &MipOptions,
-) -> Result<(MipResult, Vec<Option<usize>>), MipError> {
+) -> Result<(MipResult, Vec<Option<HostIx>>), MipError> {
     let mut m = Model {
         input,
         x: Vec::new(),
-        on: vec![None; input.hosts.len()],
-        over: vec![None; input.hosts.len()],
+        on: IxVec::filled(None, input.hosts.len()),
+        over: IxVec::filled(None, input.hosts.len()),
         b: MipBuilder::new(opts.relax),
     };
     m.columns();
@@ -217,8 +224,12 @@ impl Model<'_> {
     /// candidate may end on. Their warm start is [`Model::warm_start`]'s.
     fn columns(&mut self) {
         let input = self.input;
-        let (warm_host, warm_on, warm_over) = self.warm_start();
-        let mut touched = vec![false; input.hosts.len()];
+        let WarmStart {
+            hosts: warm_host,
+            on: warm_on,
+            over: warm_over,
+        } = self.warm_start();
+        let mut touched = IxVec::filled(false, input.hosts.len());
         for (v, vm) in input.vms.iter().enumerate() {
             let mut cols = Vec::new();
             for h in vm.stay.into_iter().chain(vm.targets.iter().copied()) {
@@ -231,7 +242,7 @@ impl Model<'_> {
             }
             self.x.push(cols);
         }
-        for (h, host) in input.hosts.iter().enumerate() {
+        for (h, host) in input.hosts.enumerate() {
             if !touched[h] {
                 continue;
             }
@@ -244,12 +255,12 @@ impl Model<'_> {
 
     /// The warm start (not part of the model, only where HiGHS starts): each VM on the
     /// heuristic's host, else where it is, else its first target; the hosts on and their excess
-    /// over `theta` as that implies. Returns (host per VM, a_h, s_h).
-    fn warm_start(&self) -> (Vec<Option<usize>>, Vec<f64>, Vec<f64>) {
+    /// over `theta` as that implies.
+    fn warm_start(&self) -> WarmStart {
         let input = self.input;
-        let mut load: Vec<f64> = input.hosts.iter().map(|h| h.fixed).collect();
+        let mut load: IxVec<HostIx, f64> = input.hosts.map(|h| h.fixed);
         // Only a host the VM has a column for can carry its warm start.
-        let hosts: Vec<Option<usize>> = input
+        let hosts: Vec<Option<HostIx>> = input
             .vms
             .iter()
             .map(|vm| {
@@ -274,7 +285,7 @@ impl Model<'_> {
             .zip(&load)
             .map(|(host, l)| (l - input.theta * host.cap).max(0.0))
             .collect();
-        (hosts, on, over)
+        WarmStart { hosts, on, over }
     }
 
     /// Every candidate ends on exactly one host.
@@ -289,8 +300,9 @@ impl Model<'_> {
     /// resources within capacity (hard).
     fn migration_capacity(&mut self) {
         let input = self.input;
-        let nr = input.hosts.first().map(|h| h.rest_cap.len()).unwrap_or(0);
-        let mut rest: Vec<Vec<Option<Expression>>> = vec![vec![None; nr]; input.hosts.len()];
+        let nr = input.hosts.iter().next().map_or(0, |h| h.rest_cap.len());
+        let mut rest: IxVec<HostIx, Vec<Option<Expression>>> =
+            IxVec::filled(vec![None; nr], input.hosts.len());
         for (v, xs) in self.x.iter().enumerate() {
             for (h, c) in xs {
                 for (k, &u) in input.vms[v].rest.iter().enumerate() {
@@ -302,7 +314,7 @@ impl Model<'_> {
                 }
             }
         }
-        for (h, row) in rest.into_iter().enumerate() {
+        for (h, row) in rest.into_enumerate() {
             for (k, e) in row.into_iter().enumerate() {
                 if let Some(e) = e {
                     let host = &input.hosts[h];
@@ -314,13 +326,14 @@ impl Model<'_> {
                 }
             }
         }
-        let mut rows: Vec<Expression> = vec![Expression::default(); input.hosts.len()];
+        let mut rows: IxVec<HostIx, Expression> =
+            IxVec::filled(Expression::default(), input.hosts.len());
         for (v, xs) in self.x.iter().enumerate() {
             for (h, c) in xs {
                 rows[*h].add_mul(input.vms[v].peak, c.var);
             }
         }
-        for (h, mut e) in rows.into_iter().enumerate() {
+        for (h, mut e) in rows.into_enumerate() {
             let Some(s) = self.over[h] else { continue };
             let host = &input.hosts[h];
             e -= s.var;
@@ -351,7 +364,7 @@ impl Model<'_> {
     /// At most one member of a group per host, none where a staying member runs.
     fn migration_anti_affinity(&mut self) {
         let input = self.input;
-        let mut rows: std::collections::BTreeMap<(usize, usize), Expression> = Default::default();
+        let mut rows: std::collections::BTreeMap<(usize, HostIx), Expression> = Default::default();
         for (v, xs) in self.x.iter().enumerate() {
             if let Some(g) = input.vms[v].group {
                 for (h, c) in xs {
@@ -372,7 +385,7 @@ impl Model<'_> {
         let mut out: BTreeMap<usize, Vec<(Col, bool)>> = BTreeMap::new();
         for &(v, from) in &rule.members {
             for &(h, c) in &self.x[v] {
-                if let Some(d) = rule.domain_of[HostIx(h)] {
+                if let Some(d) = rule.domain_of[h] {
                     out.entry(d).or_default().push((c, Some(d) != from));
                 }
             }
@@ -400,7 +413,7 @@ impl Model<'_> {
     /// (no candidate), `sum_D z_D <= most`; over the domains with a member or a column only.
     fn migration_group_affinity(&mut self) {
         let input = self.input;
-        let warm_hosts = self.warm_start().0;
+        let warm_hosts = self.warm_start().hosts;
         for rule in &input.rules {
             let RoundPolicy::Together(most) = rule.policy else {
                 continue;
@@ -429,7 +442,7 @@ impl Model<'_> {
     /// column holds a constant: only the least and the most of those get a row.
     fn migration_group_spread(&mut self) {
         let input = self.input;
-        let warm_hosts = self.warm_start().0;
+        let warm_hosts = self.warm_start().hosts;
         for rule in &input.rules {
             let RoundPolicy::Spread { room, rooms, skew } = &rule.policy else {
                 continue;
@@ -478,7 +491,7 @@ impl Model<'_> {
         let input = self.input;
         let mut obj = Expression::default();
         let mut offset = 0.0;
-        for (h, host) in input.hosts.iter().enumerate() {
+        for (h, host) in input.hosts.enumerate() {
             match self.on[h] {
                 Some(a) => obj.add_mul(host.p0, a.var),
                 None if host.always_on => offset += host.p0,
@@ -507,11 +520,11 @@ impl Model<'_> {
 
 /// The model's objective (`migration_cost`) of an assignment, each candidate's host after the
 /// round, without solving: for comparing a heuristic plan with the solver's answer.
-pub fn cost(input: &RoundInput, ends: &[Option<usize>]) -> f64 {
-    let mut load: Vec<f64> = input.hosts.iter().map(|h| h.fixed).collect();
-    let mut on: Vec<bool> = input.hosts.iter().map(|h| h.always_on).collect();
+pub fn cost(input: &RoundInput, ends: &[Option<HostIx>]) -> f64 {
+    let mut load: IxVec<HostIx, f64> = input.hosts.map(|h| h.fixed);
+    let mut on: IxVec<HostIx, bool> = input.hosts.map(|h| h.always_on);
     // The model has overload columns only on hosts a candidate may end on.
-    let mut touched = vec![false; input.hosts.len()];
+    let mut touched = IxVec::filled(false, input.hosts.len());
     for vm in &input.vms {
         for h in vm.stay.iter().chain(&vm.targets) {
             touched[*h] = true;
@@ -530,7 +543,7 @@ pub fn cost(input: &RoundInput, ends: &[Option<usize>]) -> f64 {
             total += input.stuck;
         }
     }
-    for (h, host) in input.hosts.iter().enumerate() {
+    for (h, host) in input.hosts.enumerate() {
         if on[h] {
             total += host.p0;
             let over = load[h] - input.theta * host.cap;

@@ -28,7 +28,7 @@ pub mod verify;
 mod working;
 
 use crate::budget::{shares, Budget, Clock};
-use crate::domain::{Assignment, Domain, NOISE};
+use crate::domain::{Assignment, Domain, RequestIx, NOISE};
 use crate::model::MipError;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -66,7 +66,7 @@ pub struct PhaseOutcome {
     /// Phase 1 only: a host assignment proving phase 2 can host everything placed.
     pub witness: Option<Assignment>,
     /// Requests phase 1 dropped because phase 2 could not host them.
-    pub dropped: BTreeSet<usize>,
+    pub dropped: BTreeSet<RequestIx>,
     /// Statistics.
     pub stats: PhaseStats,
     /// Status.

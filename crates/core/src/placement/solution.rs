@@ -5,7 +5,7 @@ use super::explain;
 use super::verify;
 use super::PhaseOutcome;
 use crate::budget::Budget;
-use crate::domain::{evaluate, Domain, IxVec};
+use crate::domain::{evaluate, Domain, IxVec, RequestIx};
 use std::collections::BTreeSet;
 use vmplace_wire::{Placement, ReasonCode, Solution, Stats, Status, Unplaced};
 
@@ -139,7 +139,7 @@ fn entries(
     need_host: bool,
 ) -> (Vec<Placement>, Vec<Unplaced>) {
     let a = &phases[phases.len() - 1].assignment;
-    let dropped: BTreeSet<usize> = phases
+    let dropped: BTreeSet<RequestIx> = phases
         .iter()
         .flat_map(|p| p.dropped.iter().copied())
         .collect();
@@ -170,7 +170,7 @@ fn entries(
                     None
                 },
             });
-        } else if dropped.contains(&i.0) && !explainer.bound_by_group_rule(r) {
+        } else if dropped.contains(&i) && !explainer.bound_by_group_rule(r) {
             unplaced.push(Unplaced {
                 request: vm.id.clone(),
                 code: ReasonCode::LookaheadNoHost,

@@ -377,7 +377,7 @@ fn mip_storage(
             let mut a = rounds.candidate.clone();
             for r in stranded {
                 a.storage[r] = None;
-                dropped.insert(r.0);
+                dropped.insert(r);
             }
             (a, hosts, None)
         }

@@ -17,7 +17,7 @@ pub(super) fn book(
     role: &IxVec<HostIx, Role>,
     input: &RoundInput,
     declined_all: &[BTreeMap<DeclineCode, usize>],
-    ends: &[Option<usize>],
+    ends: &[Option<HostIx>],
     stats: &mut PlanStats,
 ) {
     let n_hosts = cx.pool.hosts.len();
@@ -25,7 +25,7 @@ pub(super) fn book(
     let mut emptied: Vec<HostIx> = Vec::new();
     for (i, &v) in candidates.iter().enumerate() {
         // The round model counts hosts by position.
-        let Some(to) = ends[i].map(HostIx) else {
+        let Some(to) = ends[i] else {
             continue;
         };
         let from = cx.pool.vms[v].host;
@@ -41,13 +41,7 @@ pub(super) fn book(
         let to_id = cx.pool.hosts[to].id.clone();
         let mut candidates_out = Vec::new();
         for h in std::iter::once(to)
-            .chain(
-                input.vms[i]
-                    .targets
-                    .iter()
-                    .map(|&h| HostIx(h))
-                    .filter(|&h| h != to),
-            )
+            .chain(input.vms[i].targets.iter().copied().filter(|&h| h != to))
             .take(cx.policy.listed.max(1))
         {
             let host_id = cx.pool.hosts[h].id.clone();

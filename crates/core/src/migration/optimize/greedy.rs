@@ -15,7 +15,7 @@ pub(super) struct Greedy<'a> {
     /// Each candidate's anti-affinity group.
     pub group_of: &'a [Option<usize>],
     /// (group, host) of members that are not candidates.
-    pub group_fixed: &'a [(usize, usize)],
+    pub group_fixed: &'a [(usize, HostIx)],
     /// The hard rules of `groups[]`, as the model has them.
     pub rules: &'a [RoundRule],
     /// Most moves.
@@ -82,7 +82,7 @@ impl Packing {
         }
 
         for &(group, h) in g.group_fixed {
-            p.members[h].push(group);
+            p.members[h.0].push(group);
         }
         for (i, &v) in g.candidates.iter().enumerate() {
             let h = g.pool.vms[v].host.0;
@@ -216,8 +216,9 @@ impl Packing {
 /// until the host is under the safe utilisation) for the accepting host whose cost grows least;
 /// then the least-utilised candidate hosts are emptied, one at a time, onto hosts that stay on,
 /// when the idle power saved outweighs the moves. Respects capacities, anti-affinity and the
-/// budget. Returns each candidate's host afterwards.
-pub(super) fn greedy(g: Greedy) -> Vec<Option<usize>> {
+/// budget. Returns each candidate's host afterwards. The plan counts hosts by position inside
+/// (`HostIx::0`, the position in `g.hosts`), and answers in `HostIx`.
+pub(super) fn greedy(g: Greedy) -> Vec<Option<HostIx>> {
     let pool = g.pool;
     let mut pack = Packing::new(&g);
     let mut end: Vec<Option<usize>> = g
@@ -296,5 +297,5 @@ pub(super) fn greedy(g: Greedy) -> Vec<Option<usize>> {
             closed[h] = false;
         }
     }
-    end
+    end.into_iter().map(|h| h.map(HostIx)).collect()
 }

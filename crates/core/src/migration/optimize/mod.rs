@@ -10,7 +10,7 @@ mod greedy;
 use super::Ctx;
 use crate::budget::Budget;
 use crate::domain::groups::{Counts, Policy};
-use crate::domain::migration::{HostIx, Pool, VmIx};
+use crate::domain::migration::{HostIx, IxVec, Pool, VmIx};
 use crate::domain::quality::{gap, Goal};
 use crate::domain::{Stopped, MIP_TOL, TINY};
 use crate::model::migration::{
@@ -93,7 +93,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostIx], stats: &mut PlanStats) 
     let groups = Groups::new(pool, &sources);
     let hosts = round_hosts(pool, &sources, cpu);
     let dynamic = |v: VmIx, h: HostIx| {
-        let host: &RoundHost = &hosts[h.0];
+        let host: &RoundHost = &hosts[h];
         (host.p1 - host.p0) * pool.vms[v].now[cpu] / host.cap.max(TINY)
     };
     let move_cost = |v: VmIx| {
@@ -109,7 +109,7 @@ pub(super) fn round(cx: &mut Ctx, overloaded: &[HostIx], stats: &mut PlanStats) 
     let peak = |v: VmIx| sources.expected_cpu[v];
     let greedy = greedy::greedy(greedy::Greedy {
         pool,
-        hosts: &hosts,
+        hosts: hosts.as_slice(),
         group_of: &groups.of_candidate,
         group_fixed: &groups.fixed,
         rules: &rules,
@@ -175,7 +175,7 @@ struct Groups {
     /// Each candidate's group.
     of_candidate: Vec<Option<usize>>,
     /// (group, host) of members that are not candidates.
-    fixed: Vec<(usize, usize)>,
+    fixed: Vec<(usize, HostIx)>,
 }
 
 impl Groups {
@@ -188,7 +188,7 @@ impl Groups {
             }
             if let Some(g) = &vm.group {
                 let n = ids.len();
-                fixed.push((*ids.entry(g.as_str()).or_insert(n), vm.host.0));
+                fixed.push((*ids.entry(g.as_str()).or_insert(n), vm.host));
             }
         }
         let of_candidate = sources
@@ -263,11 +263,10 @@ fn round_rules(pool: &Pool, sources: &Sources, stop: &Budget) -> Result<Vec<Roun
 /// The hosts of the round model: CPU capacity and power, and what the VMs that stay put there.
 /// Hard capacities count what VMs use now, CPU included (the headroom on expected CPU is soft);
 /// a host already over a capacity takes no VM, and its own rows are left out.
-fn round_hosts(pool: &Pool, sources: &Sources, cpu: usize) -> Vec<RoundHost> {
+fn round_hosts(pool: &Pool, sources: &Sources, cpu: usize) -> IxVec<HostIx, RoundHost> {
     let n_res = pool.axes.len();
-    let mut hosts: Vec<RoundHost> = pool
+    let mut hosts: IxVec<HostIx, RoundHost> = pool
         .hosts
-        .iter()
         .enumerate()
         .map(|(i, h)| RoundHost {
             cap: h.cap[cpu],
@@ -277,7 +276,7 @@ fn round_hosts(pool: &Pool, sources: &Sources, cpu: usize) -> Vec<RoundHost> {
             always_on: false,
             rest_cap: (0..n_res)
                 .map(|r| {
-                    if sources.over_now[HostIx(i)] {
+                    if sources.over_now[i] {
                         f64::INFINITY
                     } else {
                         h.cap[r]
@@ -291,7 +290,7 @@ fn round_hosts(pool: &Pool, sources: &Sources, cpu: usize) -> Vec<RoundHost> {
         if sources.is_candidate[v] {
             continue;
         }
-        let host = &mut hosts[vm.host.0];
+        let host = &mut hosts[vm.host];
         host.fixed += sources.expected_cpu[v];
         host.always_on = true;
         for (r, used) in vm.now.iter().enumerate() {
@@ -307,9 +306,9 @@ fn round_hosts(pool: &Pool, sources: &Sources, cpu: usize) -> Vec<RoundHost> {
 fn round_vms(
     pool: &Pool,
     sources: &Sources,
-    hosts: &[RoundHost],
+    hosts: &IxVec<HostIx, RoundHost>,
     admissible: &Admissible,
-    greedy: &[Option<usize>],
+    greedy: &[Option<HostIx>],
     groups: &Groups,
     (dynamic, move_cost): (&DynamicPower, &MoveCost),
     cpu: usize,
@@ -323,18 +322,16 @@ fn round_vms(
         .enumerate()
         .map(|(i, &v)| {
             let vm = &pool.vms[v];
-            // The round model counts hosts by position (`HostIx::0`).
-            let mut ranked: Vec<(f64, usize)> = admissible.accepting[i]
+            let mut ranked: Vec<(f64, HostIx)> = admissible.accepting[i]
                 .iter()
                 .map(|&h| {
-                    let idle = if on_now(h) { 0.0 } else { hosts[h.0].p0 };
-                    (idle + dynamic(v, h), h.0)
+                    let idle = if on_now(h) { 0.0 } else { hosts[h].p0 };
+                    (idle + dynamic(v, h), h)
                 })
                 .collect();
-
             ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let start = greedy[i];
-            let mut targets: Vec<usize> = start.filter(|&h| h != vm.host.0).into_iter().collect();
+            let mut targets: Vec<HostIx> = start.filter(|&h| h != vm.host).into_iter().collect();
             for (_, h) in ranked {
                 if targets.len() > per_vm {
                     break;
@@ -346,7 +343,7 @@ fn round_vms(
             RoundVm {
                 cpu: vm.now[cpu],
                 peak: sources.expected_cpu[v],
-                stay: Some(vm.host.0),
+                stay: Some(vm.host),
                 must_leave: role[vm.host] == Role::Maintenance,
                 targets,
                 move_cost: move_cost(v),
@@ -364,11 +361,11 @@ fn round_vms(
 /// plan. Returns the status and each candidate's host after the round.
 fn choose_plan(
     input: &RoundInput,
-    greedy: Vec<Option<usize>>,
+    greedy: Vec<Option<HostIx>>,
     policy: &crate::migration::RoundPolicy,
     stop: &Budget,
     stats: &mut PlanStats,
-) -> (Status, Vec<Option<usize>>) {
+) -> (Status, Vec<Option<HostIx>>) {
     let left = stop
         .deadline
         .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64())
