@@ -255,9 +255,9 @@ impl Fleet {
                 FailSpec::Host(id) => self
                     .hosts
                     .enumerate()
-                    .filter(|(_, h)| &h.id == id)
+                    .find(|(_, h)| &h.id == id)
                     .map(|(i, _)| i)
-                    .take(1)
+                    .into_iter()
                     .collect(),
                 FailSpec::Label(k, v) => self.with_label(k, v),
                 FailSpec::AnyHost | FailSpec::AnyLabel(_) => {
