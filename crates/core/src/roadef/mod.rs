@@ -45,8 +45,18 @@ const LNS_FREE: usize = 30;
 const LNS_NODES: u32 = 100;
 /// Seconds per neighbourhood MIP at most.
 const LNS_MIP_SECONDS: f64 = 0.5;
-/// Late acceptance history length (feasible candidates).
+/// Shortest late acceptance history (feasible candidates).
 const HISTORY: usize = 3000;
+/// Late acceptance history per second of the block, at most: about 0.2 % of the feasible
+/// candidates a second, short enough for late acceptance to settle within the block (it needs a
+/// number of iterations in proportion to its history). Measured at `-t 60` (section "History
+/// length" of `models/roadef.md`): 3000 settles too soon on a1_4, a2_3 and a2_5, and three
+/// times this rate does not settle at all.
+const HISTORY_PER_SECOND: f64 = 2_000.0;
+/// From this many processes on, the history shrinks in proportion: each process is drawn less
+/// often, so the same history would settle later (b_01, 5,000 processes, lost 1 % with the
+/// history of the 1,000-process instances).
+const HISTORY_FULL_PROCESSES: f64 = 1_000.0;
 /// Chance of a swap rather than a shift.
 const SWAP_SHARE: f64 = 0.5;
 /// Chance of drawing from a costly machine to a cheap one.
@@ -89,7 +99,8 @@ pub struct Outcome {
 /// block starting from the best assignment so far, except the second late acceptance block on
 /// instances below [`LARGE`]: it starts again from `initial` after the costliest processes have
 /// been moved first ([`search::costliest_first`]), a second start whose best competes with the
-/// first's.
+/// first's. Each late acceptance block's history grows with its seconds, less so on many
+/// processes ([`history_length`]).
 pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instant) -> Outcome {
     let mut state = state::State::new(model, initial);
     let start = Instant::now();
@@ -123,7 +134,9 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
             // processes moved first; the best of both starts goes on.
             restart_with_pass(&mut state, initial, at(t + GREEDY_SHARE));
         }
-        let history = phase(seed.wrapping_add(1 + round), at(t + late_share), HISTORY);
+        let seconds = total.mul_f64(late_share).as_secs_f64();
+        let length = history_length(seconds, model.processes.len());
+        let history = phase(seed.wrapping_add(1 + round), at(t + late_share), length);
         let (a, c, s) = search::late_acceptance(&mut state, history);
         stats.candidates += s.candidates;
         stats.feasible += s.feasible;
@@ -172,6 +185,15 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
     }
 }
 
+/// The late acceptance history of a block of `seconds` on `processes` processes:
+/// [`HISTORY_PER_SECOND`] a second, scaled down above [`HISTORY_FULL_PROCESSES`] processes, at
+/// least [`HISTORY`].
+fn history_length(seconds: f64, processes: usize) -> usize {
+    let per_process = (HISTORY_FULL_PROCESSES / processes.max(1) as f64).min(1.0);
+    let scaled = HISTORY_PER_SECOND * seconds * per_process;
+    (scaled as usize).max(HISTORY)
+}
+
 /// A second start: back to `initial`, then the costliest processes first
 /// ([`search::costliest_first`]) until `deadline` at most.
 fn restart_with_pass(state: &mut state::State, initial: &Assignment, deadline: Instant) {
@@ -194,4 +216,23 @@ fn go_to(state: &mut state::State, to: &Assignment) {
             .map(|(p, &m)| (model::ProcessIx(p as u32), m))
             .collect();
     state.apply_all(&moves);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_history_grows_with_the_block_per_process_and_has_a_floor() {
+        // A short block on many processes keeps the shortest history.
+        assert_eq!(history_length(1.0, 40_000), HISTORY);
+        assert_eq!(history_length(0.0, 0), HISTORY);
+        // A 15 s block on 1,000 processes (a2_5 at -t 60): 30,000.
+        assert_eq!(history_length(15.0, 1_000), 30_000);
+        // Five times the time, five times the history; five times the processes, a fifth.
+        assert_eq!(history_length(75.0, 1_000), 150_000);
+        assert_eq!(history_length(75.0, 5_000), 30_000);
+        // Fewer processes do not lengthen it beyond what the block can settle.
+        assert_eq!(history_length(15.0, 100), 30_000);
+    }
 }
