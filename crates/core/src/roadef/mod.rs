@@ -57,6 +57,8 @@ const HISTORY_PER_SECOND: f64 = 2_000.0;
 /// often, so the same history would settle later (b_01, 5,000 processes, lost 1 % with the
 /// history of the 1,000-process instances).
 const HISTORY_FULL_PROCESSES: f64 = 1_000.0;
+/// Longest history (8 MB of costs), whatever the time limit.
+const HISTORY_MOST: usize = 1_000_000;
 /// Chance of a swap rather than a shift.
 const SWAP_SHARE: f64 = 0.5;
 /// Chance of drawing from a costly machine to a cheap one.
@@ -187,11 +189,11 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
 
 /// The late acceptance history of a block of `seconds` on `processes` processes:
 /// [`HISTORY_PER_SECOND`] a second, scaled down above [`HISTORY_FULL_PROCESSES`] processes, at
-/// least [`HISTORY`].
+/// least [`HISTORY`] and at most [`HISTORY_MOST`].
 fn history_length(seconds: f64, processes: usize) -> usize {
     let per_process = (HISTORY_FULL_PROCESSES / processes.max(1) as f64).min(1.0);
     let scaled = HISTORY_PER_SECOND * seconds * per_process;
-    (scaled as usize).max(HISTORY)
+    (scaled as usize).clamp(HISTORY, HISTORY_MOST)
 }
 
 /// A second start: back to `initial`, then the costliest processes first
@@ -223,7 +225,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_history_grows_with_the_block_per_process_and_has_a_floor() {
+    fn the_history_grows_with_the_block_per_process_within_a_floor_and_a_ceiling() {
         // A short block on many processes keeps the shortest history.
         assert_eq!(history_length(1.0, 40_000), HISTORY);
         assert_eq!(history_length(0.0, 0), HISTORY);
@@ -234,5 +236,8 @@ mod tests {
         assert_eq!(history_length(75.0, 5_000), 30_000);
         // Fewer processes do not lengthen it beyond what the block can settle.
         assert_eq!(history_length(15.0, 100), 30_000);
+        // A day-long limit does not take unbounded memory.
+        assert_eq!(history_length(86_400.0, 1_000), HISTORY_MOST);
+        assert_eq!(history_length(f64::INFINITY, 1), HISTORY_MOST);
     }
 }
