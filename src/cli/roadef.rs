@@ -164,7 +164,7 @@ pub fn run(a: RoadefArgs) -> i32 {
         time_limit_s: seconds,
         initial_cost: start_check.costs.total,
         final_cost: fin.costs,
-        lower_bound: vmplace_core::roadef::bound::aggregate_lower_bound(&model),
+        lower_bound: vmplace_core::roadef::bound::lower_bound(&model, &initial),
         moved_processes: fin.moved_processes,
         time_s: start.elapsed().as_secs_f64(),
         search: outcome.stats,

@@ -237,12 +237,45 @@ fn the_checker_agrees_to_the_unit_with_the_official_initial_costs() {
         let c = check_roadef(&m, &a, &a);
         assert!(c.valid, "{name}: {:#?}", c.violations);
         assert_eq!(c.costs.total, cost, "{name}");
-        let bound = vmplace_core::roadef::bound::aggregate_lower_bound(&m);
+        let aggregate = vmplace_core::roadef::bound::aggregate_lower_bound(&m);
+        let bound = vmplace_core::roadef::bound::lower_bound(&m, &a);
         assert!(
-            bound <= cost,
-            "{name}: bound {bound} above the initial cost"
+            aggregate <= bound && bound <= cost,
+            "{name}: bound {bound} outside [{aggregate}, {cost}]"
         );
     }
+}
+
+/// Two machines of capacity 10 on one resource (safety 2 and 10), a process of 6 on the first
+/// and one of 5 on the second; `transient` says whether the resource is.
+fn pinned_pair(transient: bool) -> (Model, Assignment) {
+    let t = format!(
+        "1\n{} 10\n2\n0 0 10 2 0 1\n0 1 10 10 1 0\n2\n1 0\n1 0\n2\n0 6 1\n1 5 1\n0\n1 10 100\n",
+        u8::from(transient)
+    );
+    let m = parse_model("pinned", &t).unwrap();
+    let a = parse_assignment("a", "0 1", &m).unwrap();
+    (m, a)
+}
+
+#[test]
+fn a_process_no_other_machine_can_take_puts_its_load_in_the_bound() {
+    use vmplace_core::roadef::bound::{aggregate_lower_bound, lower_bound};
+    // Transient: moved to the second machine, the 6 would count beside the 5 that started
+    // there (11 > 10), and the 5 beside the 6 on the first: both stay, and the 4 units above
+    // the first machine's safety capacity cost 40 whatever the search does.
+    let (m, a) = pinned_pair(true);
+    assert_eq!(aggregate_lower_bound(&m), 0, "11 units under 12 of safety");
+    assert_eq!(lower_bound(&m, &a), 40);
+    let c = check_roadef(&m, &a, &a);
+    assert_eq!(
+        c.costs.total, 40,
+        "the bound is the initial cost: proven optimal"
+    );
+    // Not transient: the 5 may leave the second machine, so nothing is pinned (the first
+    // machine's 6 still cannot go: 5 + 6 > 10, but only while the 5 stays).
+    let (m, a) = pinned_pair(false);
+    assert_eq!(lower_bound(&m, &a), 0);
 }
 
 /// Random feasible moves through the incremental state; its cost and feasibility must match

@@ -104,7 +104,7 @@ fn bench_pair(pair: &InstancePair, seconds: f64, seed: u64, work: &Path) -> Road
     };
     let start = check_roadef(&model, &initial, &initial);
     row.initial_cost = Some(start.costs.total);
-    row.lower_bound = Some(vmplace_core::roadef::bound::aggregate_lower_bound(&model));
+    row.lower_bound = Some(vmplace_core::roadef::bound::lower_bound(&model, &initial));
     if !start.valid {
         row.errors = infeasible(initial_path, &start);
         return row;

@@ -126,6 +126,7 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
     };
     let (mut best, mut best_cost, mut stats) =
         search::late_acceptance(&mut state, phase(seed, at(climb), 1));
+    trace_block("hill climbing", start, best_cost, best_cost);
     let (mut lns_share, late_share) = (LNS_SHARE, LATE_SHARE);
     let mut lns_stats = lns::LnsStats::default();
     let mut t = climb;
@@ -135,6 +136,7 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
             // The second block starts again from the initial assignment, its costliest
             // processes moved first; the best of both starts goes on.
             restart_with_pass(&mut state, initial, at(t + GREEDY_SHARE));
+            trace_block("second start's pass", start, state.cost(), best_cost);
         }
         let seconds = total.mul_f64(late_share).as_secs_f64();
         let length = history_length(seconds, model.processes.len());
@@ -147,6 +149,7 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
             best_cost = c;
             best = a;
         }
+        trace_block("late acceptance", start, c, best_cost);
         t += late_share;
         if t >= 1.0 {
             break;
@@ -176,6 +179,7 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
             best_cost = state.cost();
             best = state.assignment();
         }
+        trace_block("MIP neighbourhoods", start, state.cost(), best_cost);
         round += 1;
     }
     stats.mips = lns_stats.mips;
@@ -185,6 +189,13 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
         cost: best_cost,
         stats,
     }
+}
+
+/// Logs (debug, on stderr) the end of a block: its best cost and the best so far, so a run
+/// with `RUST_LOG=vmplace_core::roadef=debug` shows which block made the answer.
+fn trace_block(block: &str, start: Instant, cost: i64, best: i64) {
+    let seconds = start.elapsed().as_secs_f64();
+    tracing::debug!(block, seconds, cost, best, "block done");
 }
 
 /// The late acceptance history of a block of `seconds` on `processes` processes:
