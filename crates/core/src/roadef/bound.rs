@@ -10,7 +10,7 @@
 //! feasible. The load those *pinned* processes put on their machine is paid there whatever the
 //! others do (section "Lower bound" of `models/roadef.md`).
 
-use super::model::{Assignment, Model};
+use super::model::{Assignment, MachineIx, Model, ProcessIx};
 
 /// The aggregate bound (weighted, like the objective): the published lower bounds of the
 /// challenge are this one.
@@ -30,32 +30,39 @@ pub fn lower_bound(model: &Model, initial: &Assignment) -> i64 {
 fn pinned_usage(model: &Model, initial: &Assignment) -> Vec<i64> {
     let r = model.r();
     let mut held = vec![0i64; model.m() * r];
-    for (p, m) in initial.0.iter().enumerate() {
-        let req = &model.requirement[p * r..(p + 1) * r];
-        for (h, q) in held[m.ix() * r..(m.ix() + 1) * r].iter_mut().zip(req) {
+    let add = |to: &mut [i64], m: MachineIx, p: ProcessIx| {
+        let row = &mut to[m.ix() * r..(m.ix() + 1) * r];
+        for (h, q) in row.iter_mut().zip(model.requirement(p)) {
             *h = h.saturating_add(*q);
         }
+    };
+    for (p, &m) in initial.0.iter().enumerate() {
+        add(&mut held, m, ProcessIx(p as u32));
     }
-    let mut pinned = vec![0i64; model.m() * r];
-    for (p, home) in initial.0.iter().enumerate() {
-        let req = &model.requirement[p * r..(p + 1) * r];
-        let can_go = |m: usize| {
-            (0..r).all(|k| {
-                let before = if model.resources[k].transient {
-                    held[m * r + k]
-                } else {
-                    0
-                };
-                before.saturating_add(req[k]) <= model.capacity[m * r + k]
-            })
+    // Moved to `m`, `p` counts beside what started there on each transient resource.
+    let can_go = |p: ProcessIx, m: MachineIx| {
+        let held = &held[m.ix() * r..(m.ix() + 1) * r];
+        let fits = |(k, (&q, &cap)): (usize, (&i64, &i64))| {
+            let before = if model.resources[k].transient {
+                held[k]
+            } else {
+                0
+            };
+            before.saturating_add(q) <= cap
         };
-        if !(0..model.m()).any(|m| m != home.ix() && can_go(m)) {
-            for (s, q) in pinned[home.ix() * r..(home.ix() + 1) * r]
-                .iter_mut()
-                .zip(req)
-            {
-                *s = s.saturating_add(*q);
-            }
+        model
+            .requirement(p)
+            .iter()
+            .zip(model.capacity(m))
+            .enumerate()
+            .all(fits)
+    };
+    let mut pinned = vec![0i64; model.m() * r];
+    for (p, &home) in initial.0.iter().enumerate() {
+        let p = ProcessIx(p as u32);
+        let mut elsewhere = (0..model.m() as u32).map(MachineIx).filter(|&m| m != home);
+        if !elsewhere.any(|m| can_go(p, m)) {
+            add(&mut pinned, home, p);
         }
     }
     pinned
