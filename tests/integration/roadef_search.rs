@@ -172,26 +172,3 @@ fn a_move_back_home_is_a_shift_like_any_other() {
     assert!(state.away().is_empty());
     assert_eq!(state.cost(), start);
 }
-
-/// Machine 0 has no safety capacity: its process p (size 8) costs 8 there. Machine 1 (capacity
-/// 12) holds three processes of size 3 and takes p only once two of them have gone to machine
-/// 2 (capacity 6); no single shift or swap lowers the cost. The costliest-first pass (the start
-/// of `reassign`'s second block) makes that room: load 0, three processes moved (process,
-/// service and machine move costs 3, 1 and 3), 7 in all.
-#[test]
-fn the_costliest_process_leaves_a_machine_without_safety_capacity() {
-    let text = "1\n0 1\n3\n0 0 10 0 0 1 1\n0 0 12 12 1 0 1\n0 0 6 6 1 1 0\n\
-                4\n0 0\n0 0\n0 0\n0 0\n4\n0 8 1\n1 3 1\n2 3 1\n3 3 1\n0\n1 1 1\n";
-    let model = parse_model("m.txt", text).expect("model");
-    let initial = parse_assignment("a.txt", "0 1 1 1", &model).expect("assignment");
-    let mut state = State::new(&model, &initial);
-    assert_eq!(state.cost(), 8);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let made = vmplace_core::roadef::search::costliest_first(&mut state, 10, 3, 3, 0.01, deadline);
-    assert!(made >= 1, "no move made");
-    assert_eq!(state.machine_of(ProcessIx(0)), MachineIx(1));
-    let c = check_roadef(&model, &initial, &state.assignment());
-    assert!(c.valid, "{:#?}", c.violations);
-    assert_eq!(c.costs.total, state.cost());
-    assert_eq!(state.cost(), 7);
-}

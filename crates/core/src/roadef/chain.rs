@@ -115,18 +115,6 @@ pub fn make_room(
     Some((moves, delta))
 }
 
-/// The largest share of machine `m`'s safety capacity that process `p` takes, over the
-/// resources `p` uses (small on a roomy host, above 1 where `p` alone is over it).
-pub fn safety_share(model: &Model, p: ProcessIx, m: MachineIx) -> f64 {
-    model
-        .requirement(p)
-        .iter()
-        .zip(model.safety(m))
-        .filter(|&(&q, _)| q > 0)
-        .map(|(&q, &sc)| q as f64 / sc.max(1) as f64)
-        .fold(0.0, f64::max)
-}
-
 /// The process of `to` whose leaving frees most of what `p` lacks there: one of `p`'s service
 /// (the conflict rule) first, else the largest share of the missing capacity per resource
 /// (a process on its initial machine frees no transient capacity by leaving), else of the

@@ -2,7 +2,8 @@
 //! format: [`parse`] reads the files into the typed [`model`] ([`convert`] maps it to and from
 //! the migration state document, the way `vmplace roadef` reads it), [`state`] prices and checks
 //! moves incrementally, [`search`] improves the initial assignment within a time limit (with
-//! the compound moves of [`chain`] and the MIP neighbourhoods of [`lns`]), and
+//! the compound moves of [`chain`], the MIP neighbourhoods of [`lns`] and the perturbations of
+//! [`skew`]), and
 //! [`bound`] gives a lower bound. The independent checker is `checker::roadef`. The problem
 //! and the method are written up in `models/roadef.md`.
 
@@ -14,6 +15,7 @@ pub mod lns;
 /// The challenge's file format lives with the wire contract; these keep its paths short here.
 pub use vmplace_wire::roadef::{model, parse};
 pub mod search;
+pub mod skew;
 pub mod state;
 
 use model::{Assignment, Model};
@@ -41,6 +43,10 @@ const LNS_WORTH: f64 = 0.001;
 const LNS_MACHINES: usize = 4;
 /// Most free processes in one MIP neighbourhood.
 const LNS_FREE: usize = 30;
+/// Share of the time of a descent under skewed weights ([`skew`]) at the start of each late
+/// acceptance block after the first (measured at `-t 300` against the second start it
+/// replaced: section "Skewed descents" of `models/roadef.md`).
+const SKEW_SHARE: f64 = 0.04;
 /// Branch-and-bound nodes per neighbourhood MIP.
 const LNS_NODES: u32 = 100;
 /// Seconds per neighbourhood MIP at most.
@@ -70,17 +76,6 @@ const BEST_SHIFT_SHARE: f64 = 0.02;
 const CHAIN_EFFORT: f64 = 0.3;
 /// Processes of the target machine an ejection chain tries to move away.
 const CHAIN_TRIES: usize = 4;
-/// Processes [`search::costliest_first`] tries per pass (the costliest where they are).
-const GREEDY_TOP: usize = 100;
-/// Hosts per process there (those where it takes the smallest share of the safety capacity).
-const GREEDY_HOSTS: usize = 20;
-/// Most processes moved off a host there to make room.
-const GREEDY_DEPTH: usize = 12;
-/// Share of the time [`search::costliest_first`] may take at most.
-const GREEDY_SHARE: f64 = 0.1;
-/// Processes whose leaving saves less than this share of the cost are left to the search.
-const GREEDY_MIN_SHARE: f64 = 0.01;
-
 /// Chance that a move or a chain brings a moved process back to its initial machine (measured
 /// at `-t 30`, 0.1 against 0.3: a2_1 509 and 246, a2_2 894 M and 861 M, a2_5 416 M and 415 M).
 const HOME_SHARE: f64 = 0.3;
@@ -97,28 +92,18 @@ pub struct Outcome {
 }
 
 /// Improves `initial` (feasible) until `deadline`, deterministically for a seed: hill climbing
-/// first, then blocks of MIP neighbourhoods ([`lns::lns`]) and late acceptance in turn, each
-/// block starting from the best assignment so far, except the second late acceptance block on
-/// instances below [`LARGE`]: it starts again from `initial` after the costliest processes have
-/// been moved first ([`search::costliest_first`]), a second start whose best competes with the
-/// first's. Each late acceptance block's history grows with its seconds, less so on many
+/// first (on [`LARGE`] instances), then blocks of late acceptance and MIP neighbourhoods
+/// ([`lns::lns`]) in turn, each block starting from the best assignment so far; every late
+/// acceptance block after the first starts with a descent under weights skewed towards one
+/// resource ([`skewed_descent`]), so it starts above the best, with room to climb down
+/// elsewhere. Each late acceptance block's history grows with its seconds, less so on many
 /// processes ([`history_length`]).
 pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instant) -> Outcome {
     let mut state = state::State::new(model, initial);
     let start = Instant::now();
     let total = deadline.saturating_duration_since(start);
     let at = |share: f64| start + total.mul_f64(share.min(1.0));
-    let phase = |seed: u64, deadline: Instant, history: usize| SearchParams {
-        seed,
-        deadline,
-        history,
-        swap_share: SWAP_SHARE,
-        target_share: TARGET_SHARE,
-        best_shift_share: BEST_SHIFT_SHARE,
-        chain_share: (CHAIN_EFFORT / (CHAIN_TRIES * model.m().max(1)) as f64).min(1.0),
-        chain_tries: CHAIN_TRIES,
-        home_share: HOME_SHARE,
-    };
+    let phase = |seed, deadline, history| search_params(model, seed, deadline, history);
     let climb = if model.processes.len() >= LARGE {
         HILL_CLIMBING_SHARE
     } else {
@@ -132,11 +117,9 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
     let mut t = climb;
     let mut round = 0u64;
     while t < 1.0 {
-        if round == 1 && model.processes.len() < LARGE {
-            // The second block starts again from the initial assignment, its costliest
-            // processes moved first; the best of both starts goes on.
-            restart_with_pass(&mut state, initial, at(t + GREEDY_SHARE));
-            trace_block("second start's pass", start, state.cost(), best_cost);
+        if round >= 1 {
+            skewed_descent(&mut state, initial, round, seed, at(t + SKEW_SHARE));
+            trace_block("skewed descent", start, state.cost(), best_cost);
         }
         let seconds = total.mul_f64(late_share).as_secs_f64();
         let length = history_length(seconds, model.processes.len());
@@ -191,6 +174,21 @@ pub fn reassign(model: &Model, initial: &Assignment, seed: u64, deadline: Instan
     }
 }
 
+/// The local search's knobs for a block: its seed, deadline and history.
+fn search_params(model: &Model, seed: u64, deadline: Instant, history: usize) -> SearchParams {
+    SearchParams {
+        seed,
+        deadline,
+        history,
+        swap_share: SWAP_SHARE,
+        target_share: TARGET_SHARE,
+        best_shift_share: BEST_SHIFT_SHARE,
+        chain_share: (CHAIN_EFFORT / (CHAIN_TRIES * model.m().max(1)) as f64).min(1.0),
+        chain_tries: CHAIN_TRIES,
+        home_share: HOME_SHARE,
+    }
+}
+
 /// Logs (debug, on stderr) the end of a block: its best cost and the best so far, so a run
 /// with `RUST_LOG=vmplace_core::roadef=debug` shows which block made the answer.
 fn trace_block(block: &str, start: Instant, cost: i64, best: i64) {
@@ -207,18 +205,27 @@ fn history_length(seconds: f64, processes: usize) -> usize {
     (scaled as usize).clamp(HISTORY, HISTORY_MOST)
 }
 
-/// A second start: back to `initial`, then the costliest processes first
-/// ([`search::costliest_first`]) until `deadline` at most.
-fn restart_with_pass(state: &mut state::State, initial: &Assignment, deadline: Instant) {
-    go_to(state, initial);
-    search::costliest_first(
-        state,
-        GREEDY_TOP,
-        GREEDY_HOSTS,
-        GREEDY_DEPTH,
-        GREEDY_MIN_SHARE,
-        deadline,
-    );
+/// Round `round`'s perturbation: a descent until `deadline` under weights skewed towards the
+/// resource furthest above its bound ([`skew::by_gap`]; round 1 the first, round 2 the second,
+/// cycling through the first half of those with a gap), from where `state` is, which it leaves
+/// at the descent's end. Nothing if no resource has a gap.
+fn skewed_descent(
+    state: &mut state::State,
+    initial: &Assignment,
+    round: u64,
+    seed: u64,
+    deadline: Instant,
+) {
+    let order = skew::by_gap(state);
+    if order.is_empty() {
+        return;
+    }
+    let k = order[(round.saturating_sub(1) as usize) % order.len().div_ceil(2)];
+    let model = state.model();
+    let from = state.assignment();
+    let params = search_params(model, seed ^ 0x5ce3 ^ round, deadline, 1);
+    let to = skew::skewed_descent(model, initial, &from, k, params);
+    go_to(state, &to);
 }
 
 /// Moves every process of `state` to its machine in `to`.
