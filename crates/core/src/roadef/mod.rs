@@ -76,6 +76,11 @@ const BEST_SHIFT_SHARE: f64 = 0.02;
 const CHAIN_EFFORT: f64 = 0.3;
 /// Processes of the target machine an ejection chain tries to move away.
 const CHAIN_TRIES: usize = 4;
+/// Chance of a shift or swap of one of the largest processes (measured at `-t 300`, section
+/// "The largest processes more often" of `models/roadef.md`).
+const LARGE_SHARE: f64 = 0.2;
+/// The share of the processes that counts as largest.
+const LARGE_SIZE_SHARE: f64 = 0.1;
 /// Chance that a move or a chain brings a moved process back to its initial machine (measured
 /// at `-t 30`, 0.1 against 0.3: a2_1 509 and 246, a2_2 894 M and 861 M, a2_5 416 M and 415 M).
 const HOME_SHARE: f64 = 0.3;
@@ -186,6 +191,8 @@ fn search_params(model: &Model, seed: u64, deadline: Instant, history: usize) ->
         chain_share: (CHAIN_EFFORT / (CHAIN_TRIES * model.m().max(1)) as f64).min(1.0),
         chain_tries: CHAIN_TRIES,
         home_share: HOME_SHARE,
+        large_share: LARGE_SHARE,
+        large_size_share: LARGE_SIZE_SHARE,
     }
 }
 

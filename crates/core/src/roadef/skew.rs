@@ -140,6 +140,8 @@ mod tests {
             chain_share: 0.0,
             chain_tries: 4,
             home_share: 0.3,
+            large_share: 0.2,
+            large_size_share: 0.1,
         };
         // Under the true weights hill climbing keeps it on machine 0.
         let mut state = State::new(&model, &initial);
