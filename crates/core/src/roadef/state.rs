@@ -145,16 +145,6 @@ impl<'a> State<'a> {
         self.machine_cost[m.ix()]
     }
 
-    /// What taking `p` off its machine would save of that machine's load and balance cost (the
-    /// cost `p` causes where it is).
-    pub fn removal_gain(&self, p: ProcessIx) -> i64 {
-        let m = self.assign[p.ix()];
-        let mut row = self.usage(m).to_vec();
-        let req = self.model.requirement(p);
-        row.iter_mut().zip(req).for_each(|(u, q)| *u -= q);
-        self.machine_cost[m.ix()] - self.cost_of(m, Some(&row))
-    }
-
     /// The machine of `p`.
     pub fn machine_of(&self, p: ProcessIx) -> MachineIx {
         self.assign[p.ix()]
