@@ -39,10 +39,11 @@ const LATE_SHARE: f64 = 0.25;
 const LNS_SHORT_SHARE: f64 = 0.03;
 /// A block of MIP neighbourhoods that gains this share of the cost keeps its full time.
 const LNS_WORTH: f64 = 0.001;
-/// Most machines in one MIP neighbourhood.
-const LNS_MACHINES: usize = 4;
+/// Most machines in one MIP neighbourhood (measured at `-t 300` against 4 machines and 30
+/// free processes, and 8 and 60: section "Neighbourhood size" of `models/roadef.md`).
+const LNS_MACHINES: usize = 6;
 /// Most free processes in one MIP neighbourhood.
-const LNS_FREE: usize = 30;
+const LNS_FREE: usize = 45;
 /// Share of the time of a descent under skewed weights ([`skew`]) at the start of each late
 /// acceptance block after the first (measured at `-t 300` against the second start it
 /// replaced: section "Skewed descents" of `models/roadef.md`).
