@@ -4,7 +4,8 @@
 //! on the tight instances (and the one that brings a moved process home when its initial
 //! machine has filled up meanwhile). Both shifts are priced and checked by [`State`], the
 //! second after the first is made, so the pair keeps every hard rule; the state is given back
-//! as it was.
+//! as it was. [`relocate`] is a descent of [`make_room`] moves over every process and machine,
+//! the search's last step.
 
 use super::model::*;
 use super::state::{Move, State};
@@ -113,6 +114,49 @@ pub fn make_room(
     let mut moves: Vec<Move> = done[..n].iter().map(|&(mv, _)| mv).collect();
     moves.push(last);
     Some((moves, delta))
+}
+
+/// A descent of large relocations: for each process of `processes` in turn, the cheapest
+/// [`make_room`] (at most `most` leave) over every machine whose capacity can hold it at all;
+/// applied when it lowers the cost. Repeats while a pass gains and `deadline` is ahead. The
+/// number of relocations made.
+pub fn relocate(
+    state: &mut State,
+    processes: &[ProcessIx],
+    most: usize,
+    deadline: std::time::Instant,
+) -> usize {
+    let model = state.model();
+    let mut made = 0;
+    loop {
+        let mut gained = false;
+        for &p in processes {
+            let req = model.requirement(p);
+            let mut best: Option<(Vec<Move>, i64)> = None;
+            for m in 0..state.machine_count() as u32 {
+                if std::time::Instant::now() >= deadline {
+                    return made;
+                }
+                let m = MachineIx(m);
+                if !model.capacity(m).iter().zip(req).all(|(c, r)| c >= r) {
+                    continue;
+                }
+                if let Some((moves, d)) = make_room(state, p, m, most) {
+                    if d < 0 && best.as_ref().is_none_or(|(_, b)| d < *b) {
+                        best = Some((moves, d));
+                    }
+                }
+            }
+            if let Some((moves, _)) = best {
+                moves.into_iter().for_each(|mv| state.apply(mv));
+                made += 1;
+                gained = true;
+            }
+        }
+        if !gained {
+            return made;
+        }
+    }
 }
 
 /// The process of `to` whose leaving frees most of what `p` lacks there: one of `p`'s service
@@ -247,5 +291,33 @@ mod tests {
         }
         assert_eq!(state.cost(), before + delta);
         assert_eq!(state.machine_of(p), MachineIx(1));
+    }
+
+    /// Machine 0 has no safety capacity, so p (size 8) costs 10 a unit there; machine 1
+    /// (capacity 12) holds three processes of size 3, machine 2 (capacity 7) none. No shift or
+    /// swap gains (p fits on neither other machine, a process of size 3 gains nothing by
+    /// moving); two processes to machine 2, then p to machine 1, take the cost from 80 to the
+    /// move costs.
+    const STUCK: &str = "1\n0 10\n3\n0 0 10 0 0 1 1\n0 0 12 12 1 0 1\n0 0 7 7 1 1 0\n\
+                         4\n0 0\n0 0\n0 0\n0 0\n4\n0 8 1\n1 3 1\n2 3 1\n3 3 1\n0\n1 1 1\n";
+
+    #[test]
+    fn relocation_descent_moves_a_stuck_process_where_room_is_made() {
+        let model = parse::parse_model("m.txt", STUCK).expect("model");
+        let initial = parse::parse_assignment("a.txt", "0 1 1 1", &model).expect("assignment");
+        let all: Vec<ProcessIx> = (0..4).map(ProcessIx).collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut state = State::new(&model, &initial);
+        assert_eq!(state.cost(), 80);
+        assert_eq!(
+            relocate(&mut state, &all, 1, deadline),
+            0,
+            "one leaving is not enough"
+        );
+        assert_eq!(state.assignment(), initial);
+        assert_eq!(relocate(&mut state, &all, 4, deadline), 1);
+        assert_eq!(state.machine_of(ProcessIx(0)), MachineIx(1));
+        // Three moves (1 each), one per service (1), three machine moves (1 each).
+        assert_eq!(state.cost(), 7);
     }
 }

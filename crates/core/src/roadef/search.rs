@@ -25,6 +25,8 @@ pub struct SearchStats {
     pub mips: u64,
     /// Of which lowered the cost.
     pub mips_improved: u64,
+    /// Relocations made by the final descent ([`super::chain::relocate`]).
+    pub relocations: u64,
 }
 
 /// Knobs of the search.
