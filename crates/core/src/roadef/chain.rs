@@ -239,6 +239,13 @@ mod tests {
     use crate::roadef::parse;
     use rand::SeedableRng;
 
+    /// The model and the initial assignment of a test instance in the challenge's format.
+    fn instance(model: &str, assignment: &str) -> (Model, Assignment) {
+        let model = parse::parse_model("m.txt", model).expect("model");
+        let initial = parse::parse_assignment("a.txt", assignment, &model).expect("assignment");
+        (model, initial)
+    }
+
     /// Two machines of capacity 10 (safety 5), a third roomy one; p (size 6) on machine 0
     /// wants machine 1, which holds q (size 6): no shift of p fits, the chain does.
     const MODEL: &str = "1\n0 1\n3\n0 0 10 5 0 1 1\n0 0 10 5 1 0 1\n0 0 20 20 1 1 0\n\
@@ -246,8 +253,7 @@ mod tests {
 
     #[test]
     fn a_chain_makes_room_that_no_shift_finds() {
-        let model = parse::parse_model("m.txt", MODEL).expect("model");
-        let initial = parse::parse_assignment("a.txt", "0 1", &model).expect("assignment");
+        let (model, initial) = instance(MODEL, "0 1");
         let mut state = State::new(&model, &initial);
         let (p, q) = (ProcessIx(0), ProcessIx(1));
         let before = state.cost();
@@ -270,8 +276,7 @@ mod tests {
 
     #[test]
     fn room_is_made_for_a_large_process() {
-        let model = parse::parse_model("m.txt", ROOM).expect("model");
-        let initial = parse::parse_assignment("a.txt", "0 1 1 1", &model).expect("assignment");
+        let (model, initial) = instance(ROOM, "0 1 1 1");
         let mut state = State::new(&model, &initial);
         let p = ProcessIx(0);
         assert_eq!(state.delta(Move::Shift(p, MachineIx(1))), None);
@@ -303,8 +308,7 @@ mod tests {
 
     #[test]
     fn relocation_descent_moves_a_stuck_process_where_room_is_made() {
-        let model = parse::parse_model("m.txt", STUCK).expect("model");
-        let initial = parse::parse_assignment("a.txt", "0 1 1 1", &model).expect("assignment");
+        let (model, initial) = instance(STUCK, "0 1 1 1");
         let all: Vec<ProcessIx> = (0..4).map(ProcessIx).collect();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let mut state = State::new(&model, &initial);
